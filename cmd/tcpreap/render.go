@@ -1,0 +1,156 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/tcpreap/tcpreap/kill"
+	"golang.org/x/sys/unix"
+)
+
+// A renderer prints results as an ss-like table or as NDJSON.
+type renderer struct {
+	w     io.Writer
+	json  bool
+	quiet bool
+}
+
+// socketJSON is one socket in NDJSON; the fields are a contract.
+type socketJSON struct {
+	Proto      string `json:"proto"`
+	Family     string `json:"family"`
+	State      string `json:"state"`
+	LocalIP    string `json:"local_ip"`
+	LocalPort  uint16 `json:"local_port"`
+	RemoteIP   string `json:"remote_ip"`
+	RemotePort uint16 `json:"remote_port"`
+	Interface  uint32 `json:"interface"`
+	Cookie     uint64 `json:"cookie"`
+	Inode      uint32 `json:"inode"`
+	UID        uint32 `json:"uid"`
+	Action     string `json:"action"`
+	Reason     string `json:"reason,omitempty"`
+	Error      string `json:"error,omitempty"`
+}
+
+type summaryJSON struct {
+	Matched   int  `json:"matched"`
+	WouldKill int  `json:"would_kill"`
+	Killed    int  `json:"killed"`
+	Gone      int  `json:"gone"`
+	Failed    int  `json:"failed"`
+	Skipped   int  `json:"skipped"`
+	DryRun    bool `json:"dry_run"`
+}
+
+func (r renderer) report(results []kill.Result, dryRun bool) error {
+	sum := kill.Summarize(results)
+	if r.json {
+		enc := json.NewEncoder(r.w)
+		if !r.quiet {
+			for _, res := range results {
+				if err := enc.Encode(toJSON(res)); err != nil {
+					return err
+				}
+			}
+		}
+		return enc.Encode(map[string]summaryJSON{"summary": {
+			Matched: sum.Matched, WouldKill: sum.WouldKill, Killed: sum.Killed, Gone: sum.Gone,
+			Failed: sum.Failed, Skipped: sum.Skipped, DryRun: dryRun,
+		}})
+	}
+	if !r.quiet && len(results) > 0 {
+		tw := tabwriter.NewWriter(r.w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "Proto\tState\tLocal Address:Port\tPeer Address:Port\tResult")
+		for _, res := range results {
+			s := res.Socket
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Protocol, s.State.Label(), endpoint(s.ID.Local), endpoint(s.ID.Remote), resultText(res))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	_, err := fmt.Fprintln(r.w, summaryLine(sum, dryRun))
+	return err
+}
+
+func toJSON(res kill.Result) socketJSON {
+	s := res.Socket
+	j := socketJSON{
+		Proto:      s.Protocol.String(),
+		Family:     s.Family.String(),
+		State:      s.State.String(),
+		LocalIP:    s.ID.Local.Addr().String(),
+		LocalPort:  s.ID.Local.Port(),
+		RemoteIP:   s.ID.Remote.Addr().String(),
+		RemotePort: s.ID.Remote.Port(),
+		Interface:  s.ID.Interface,
+		Cookie:     uint64(s.ID.Cookie),
+		Inode:      s.Inode,
+		UID:        s.UID,
+		Action:     res.Action.String(),
+		Reason:     res.Reason,
+	}
+	if res.Err != nil {
+		j.Error = errorWords(res.Err)
+	}
+	return j
+}
+
+// errorWords is the kernel's errno in words where there is one.
+func errorWords(err error) string {
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		return errno.Error()
+	}
+	return err.Error()
+}
+
+func resultText(res kill.Result) string {
+	switch res.Action {
+	case kill.WouldKill:
+		return "would kill"
+	case kill.Skipped:
+		return "skipped: " + res.Reason
+	case kill.Failed:
+		return "failed: " + errorWords(res.Err)
+	}
+	return res.Action.String()
+}
+
+// endpoint prints an address and port as ss does: IPv6 in brackets, "*" for
+// port 0.
+func endpoint(ap netip.AddrPort) string {
+	port := "*"
+	if ap.Port() != 0 {
+		port = fmt.Sprint(ap.Port())
+	}
+	if ap.Addr().Is6() {
+		return "[" + ap.Addr().String() + "]:" + port
+	}
+	return ap.Addr().String() + ":" + port
+}
+
+func summaryLine(s kill.Summary, dryRun bool) string {
+	if dryRun {
+		return fmt.Sprintf("%s matched: %d would be destroyed, %d skipped (dry run: nothing was destroyed)",
+			plural(s.Matched, "socket"), s.WouldKill, s.Skipped)
+	}
+	return fmt.Sprintf("%s matched: %d killed, %d gone, %d failed, %d skipped",
+		plural(s.Matched, "socket"), s.Killed, s.Gone, s.Failed, s.Skipped)
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+func upper(s string) string { return strings.ToUpper(s) }
+

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tcpreap/tcpreap/kill"
+	"github.com/tcpreap/tcpreap/sockdiag"
+	"github.com/urfave/cli/v3"
+)
+
+// selectionFlags are the selectors both tcpreap and tcpreap list take.
+func selectionFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "state", Usage: "states `S[,S]`: established syn_sent syn_recv fin_wait1 fin_wait2 time_wait close close_wait last_ack listen closing, or all connected synchronized bucket big (default: all but listen; UDP: connected)"},
+		&cli.StringSliceFlag{Name: "port", Usage: "local or remote port `P[,P]`: number, LO-HI or service name"},
+		&cli.StringSliceFlag{Name: "local-port", Aliases: []string{"sport"}, Usage: "local port `P[,P]`"},
+		&cli.StringSliceFlag{Name: "remote-port", Aliases: []string{"dport"}, Usage: "remote port `P[,P]`"},
+		&cli.StringSliceFlag{Name: "local", Usage: "local address, IP or CIDR (repeatable)", Config: cli.StringConfig{TrimSpace: true}},
+		&cli.StringFlag{Name: "interface", Usage: "sockets on interface `IF`: bound to it, or on one of its addresses"},
+		&cli.BoolFlag{Name: "tcp", Aliases: []string{"t"}, Usage: "TCP sockets (the default)"},
+		&cli.BoolFlag{Name: "udp", Aliases: []string{"u"}, Usage: "UDP sockets"},
+		&cli.BoolFlag{Name: "4", Usage: "IPv4 (and v4-mapped IPv6) sockets"},
+		&cli.BoolFlag{Name: "6", Usage: "IPv6 sockets"},
+		&cli.BoolFlag{Name: "json", Usage: "NDJSON on stdout: one object per socket, then a summary"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only the summary and errors"},
+	}
+}
+
+// A selection is the parsed command line: the filter, the guards, and the
+// host names that PEER words resolved, to show in the plan.
+type selection struct {
+	filter   sockdiag.Filter
+	guards   kill.Guards
+	resolved []string // "db1 is 192.0.2.2, 2001:db8::2"
+}
+
+// resolveTimeout bounds the DNS lookup of a PEER host name.
+const resolveTimeout = 5 * time.Second
+
+// parseSelection turns flags and PEER words into a selection. Every error is
+// bad input: it names the word and what would be right.
+func parseSelection(ctx context.Context, cmd *cli.Command) (*selection, error) {
+	sel := &selection{}
+	f := &sel.filter
+	if cmd.Bool("tcp") {
+		f.Protocols = append(f.Protocols, sockdiag.TCP)
+	}
+	if cmd.Bool("udp") {
+		f.Protocols = append(f.Protocols, sockdiag.UDP)
+	}
+	if cmd.Bool("4") {
+		f.Families = append(f.Families, sockdiag.IPv4)
+	}
+	if cmd.Bool("6") {
+		f.Families = append(f.Families, sockdiag.IPv6)
+	}
+	protocols := f.Protocols
+	if len(protocols) == 0 {
+		protocols = []sockdiag.Protocol{sockdiag.TCP}
+	}
+	services := sockdiag.Services(sockdiag.ServicesFile, protocols)
+
+	var named sockdiag.StateMask
+	for _, w := range cmd.StringSlice("state") {
+		sel, nam, err := sockdiag.ParseStates(w)
+		if err != nil {
+			return nil, err
+		}
+		f.States |= sel
+		named |= nam
+	}
+	sel.guards.ListenNamed = named&(1<<sockdiag.Listen) != 0
+
+	for _, p := range []struct {
+		flag string
+		into *[]sockdiag.PortRange
+	}{{"port", &f.Ports}, {"local-port", &f.LocalPorts}, {"remote-port", &f.RemotePorts}} {
+		for _, w := range cmd.StringSlice(p.flag) {
+			rs, err := sockdiag.ParsePorts(w, services)
+			if err != nil {
+				return nil, fmt.Errorf("--%s: %w", p.flag, err)
+			}
+			*p.into = append(*p.into, rs...)
+		}
+	}
+	for _, w := range cmd.StringSlice("local") {
+		p, err := sockdiag.ParsePrefix(w)
+		if err != nil {
+			return nil, fmt.Errorf("--local: %w", err)
+		}
+		f.Local = append(f.Local, p)
+	}
+	if name := cmd.String("interface"); name != "" {
+		iface, err := lookupInterface(name)
+		if err != nil {
+			return nil, err
+		}
+		f.Interface = iface
+	}
+	for _, w := range cmd.Args().Slice() {
+		eps, err := sockdiag.ParsePeer(w, services, func(host string) ([]netip.Addr, error) {
+			addrs, err := resolveHost(ctx, host)
+			if err == nil {
+				sel.resolved = append(sel.resolved, fmt.Sprintf("%s is %s", host, joinAddrs(addrs)))
+			}
+			return addrs, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		f.Peers = append(f.Peers, eps...)
+	}
+	return sel, nil
+}
+
+func resolveHost(ctx context.Context, host string) ([]netip.Addr, error) {
+	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return nil, fmt.Errorf("cannot resolve peer host name %q: %v; give its IP address", host, err)
+	}
+	slices.SortFunc(addrs, netip.Addr.Compare)
+	return slices.Compact(addrs), nil
+}
+
+func joinAddrs(addrs []netip.Addr) string {
+	s := make([]string, len(addrs))
+	for i, a := range addrs {
+		s[i] = a.Unmap().String()
+	}
+	return strings.Join(s, ", ")
+}
+
+// lookupInterface reads an interface's index and addresses in this network
+// namespace.
+func lookupInterface(name string) (*sockdiag.Interface, error) {
+	ifi, err := net.InterfaceByName(name)
+	if err != nil {
+		return nil, fmt.Errorf("--interface: no interface named %q in this network namespace (see ip link)", name)
+	}
+	addrs, err := ifi.Addrs()
+	if err != nil {
+		return nil, fmt.Errorf("--interface: cannot read the addresses of %s: %v", name, err)
+	}
+	iface := &sockdiag.Interface{Name: name, Index: uint32(ifi.Index)}
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil {
+			iface.Addrs = append(iface.Addrs, p.Addr())
+		}
+	}
+	return iface, nil
+}

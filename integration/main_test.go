@@ -1,0 +1,265 @@
+// Package integration runs the real tcpreap binary against real sockets in network
+// namespaces of its own (see testnet) and checks what the kernel and the applications saw.
+// It needs root; under CI=true, not being root is a failure rather than a skip.
+package integration
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/tcpreap/tcpreap/integration/testnet"
+)
+
+// bin is the tcpreap binary TestMain built, in a directory that the nobody user can enter.
+var bin string
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	if err := testnet.CheckRoot(); err != nil {
+		if os.Getenv("CI") == "true" {
+			fmt.Fprintf(os.Stderr, "integration: CI=true, and %v; run them as root, a skip here would hide a broken pipeline\n", err)
+			return 1
+		}
+		fmt.Fprintf(os.Stderr, "integration: skipping every test: %v\n", err)
+		return m.Run() // each test skips in testnet.New
+	}
+	dir, err := os.MkdirTemp("", "tcpreap-integration-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "integration:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	// 0755 so that the unprivileged test (setpriv to nobody) can execute the binary.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, "integration:", err)
+		return 1
+	}
+	bin = filepath.Join(dir, "tcpreap")
+	build := exec.Command("go", "build", "-o", bin, "github.com/tcpreap/tcpreap/cmd/tcpreap")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "integration: building tcpreap: %v\n", err)
+		return 1
+	}
+	if err := os.Chmod(bin, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, "integration:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// env is one test's two hosts, with helpers that fail the test instead of returning errors.
+type env struct {
+	*testnet.Net
+	t *testing.T
+}
+
+// setup gives a parallel test its own namespaces.
+func setup(t *testing.T) *env {
+	t.Parallel()
+	return &env{Net: testnet.New(t), t: t}
+}
+
+// tcpreap runs the binary with args in host A and logs how it went.
+func (e *env) tcpreap(args ...string) testnet.Result {
+	e.t.Helper()
+	return e.run(e.Local, append([]string{bin}, args...)...)
+}
+
+func (e *env) run(h *testnet.Host, argv ...string) testnet.Result {
+	e.t.Helper()
+	res, err := h.Run(argv...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Logf("%s → exit %d\nstdout:\n%sstderr:\n%s", strings.Join(argv, " "), res.Code, res.Stdout, res.Stderr)
+	return res
+}
+
+// json runs tcpreap --json with args in host A, requires exit code want, and decodes the
+// output.
+func (e *env) json(want int, args ...string) testnet.Report {
+	e.t.Helper()
+	return e.decode(e.tcpreap(append([]string{"--json"}, args...)...), want)
+}
+
+func (e *env) decode(res testnet.Result, want int) testnet.Report {
+	e.t.Helper()
+	if res.Code != want {
+		e.t.Fatalf("exit code %d, want %d (stderr: %s)", res.Code, want, res.Stderr)
+	}
+	r, err := testnet.ParseReport(res.Stdout)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return r
+}
+
+// sockets is the kernel's view of host A.
+func (e *env) sockets() testnet.Sockets {
+	e.t.Helper()
+	ss, err := e.Local.Sockets()
+	e.check(err)
+	return ss
+}
+
+func (e *env) check(err error) {
+	e.t.Helper()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) listen(h *testnet.Host, addr netip.AddrPort) *net.TCPListener {
+	e.t.Helper()
+	l, err := e.Listen(h, addr)
+	e.check(err)
+	return l
+}
+
+// inbound is an ESTABLISHED connection from B's address from to A's listener l.
+func (e *env) inbound(l *net.TCPListener, from netip.AddrPort) testnet.Pair {
+	e.t.Helper()
+	p, err := e.Inbound(l, from)
+	e.check(err)
+	return p
+}
+
+// outbound is an ESTABLISHED connection from A to B's listener l.
+func (e *env) outbound(l *net.TCPListener) testnet.Pair {
+	e.t.Helper()
+	p, err := e.Outbound(l)
+	e.check(err)
+	return p
+}
+
+// closeWait is an inbound connection that B has closed and A has not: CLOSE_WAIT in A.
+func (e *env) closeWait(l *net.TCPListener, from netip.AddrPort) testnet.Pair {
+	e.t.Helper()
+	p := e.inbound(l, from)
+	e.check(e.CloseWait(p))
+	return p
+}
+
+// finWait2 is an inbound connection whose sending side A has shut down: FIN_WAIT2 in A.
+func (e *env) finWait2(l *net.TCPListener, from netip.AddrPort) testnet.Pair {
+	e.t.Helper()
+	p := e.inbound(l, from)
+	e.check(e.FinWait2(p))
+	return p
+}
+
+// timeWait is an inbound connection that A closed first: TIME_WAIT in A.
+func (e *env) timeWait(l *net.TCPListener, from netip.AddrPort) testnet.Pair {
+	e.t.Helper()
+	p := e.inbound(l, from)
+	e.check(e.TimeWait(p))
+	return p
+}
+
+// conn is a socket in host A as a test knows it: by its tuple and the cookie read with
+// SO_COOKIE when it was made.
+type conn struct {
+	name          string
+	local, remote netip.AddrPort
+	cookie        uint64
+}
+
+func tcp(name string, p testnet.Pair) conn {
+	return conn{name, p.LocalAddr(), p.RemoteAddr(), p.Cookie}
+}
+
+func udp(name string, p testnet.UDPPair) conn {
+	return conn{name, p.LocalAddr(), p.RemoteAddr(), p.Cookie}
+}
+
+// expectGone fails for each c that the kernel still shows on its tuple, with any cookie.
+func expectGone(t *testing.T, ss testnet.Sockets, cs ...conn) {
+	t.Helper()
+	for _, c := range cs {
+		if s, ok := ss.Find(c.local, c.remote); ok {
+			t.Errorf("%s: still in the kernel: %v", c.name, s)
+		}
+	}
+}
+
+// expectPresent fails for each c that the kernel no longer shows, with its cookie, in state.
+func expectPresent(t *testing.T, ss testnet.Sockets, state string, cs ...conn) {
+	t.Helper()
+	for _, c := range cs {
+		s, ok := ss.Find(c.local, c.remote)
+		if !ok || s.Cookie != c.cookie || s.State != state {
+			t.Errorf("%s: kernel shows %v (present: %v), want it in %s with cookie %d", c.name, s, ok, state, c.cookie)
+		}
+	}
+}
+
+// expectRecords fails unless the report's sockets are exactly cs (by cookie and tuple),
+// each with action.
+func expectRecords(t *testing.T, r testnet.Report, action string, cs ...conn) {
+	t.Helper()
+	if len(r.Sockets) != len(cs) {
+		t.Errorf("tcpreap reported %d sockets, want %d (%v)", len(r.Sockets), len(cs), names(cs))
+	}
+	for _, c := range cs {
+		i := slices.IndexFunc(r.Sockets, func(rec testnet.Record) bool { return rec.Cookie == c.cookie })
+		if i < 0 {
+			t.Errorf("%s (cookie %d) not in tcpreap's output", c.name, c.cookie)
+			continue
+		}
+		rec := r.Sockets[i]
+		if rec.Local() != c.local || rec.Remote() != c.remote || rec.Action != action {
+			t.Errorf("%s: tcpreap reported %s -> %s action %q, want %s -> %s action %q", c.name, rec.Local(), rec.Remote(), rec.Action, c.local, c.remote, action)
+		}
+	}
+}
+
+// expectListening fails unless the kernel shows l in LISTEN.
+func expectListening(t *testing.T, ss testnet.Sockets, l *net.TCPListener) {
+	t.Helper()
+	addr := l.Addr().(*net.TCPAddr).AddrPort()
+	if !slices.ContainsFunc(ss, func(s testnet.Socket) bool { return s.State == "listen" && s.Local == addr }) {
+		t.Errorf("the listener on %s is gone:%s", addr, ss)
+	}
+}
+
+func names(cs []conn) []string {
+	var ns []string
+	for _, c := range cs {
+		ns = append(ns, c.name)
+	}
+	return ns
+}
+
+// expectAborted checks what the owner of a destroyed socket sees: its next read fails
+// with ECONNABORTED, the error SOCK_DESTROY leaves on the socket.
+func expectAborted(t *testing.T, name string, owner net.Conn) {
+	t.Helper()
+	if err := testnet.ReadErr(owner); !errors.Is(err, syscall.ECONNABORTED) {
+		t.Errorf("%s: A's read: %v, want ECONNABORTED", name, err)
+	}
+}
+
+// expectReset checks what the other end of a destroyed ESTABLISHED connection sees: the
+// RST that the destroy sent, as ECONNRESET.
+func expectReset(t *testing.T, name string, peer net.Conn) {
+	t.Helper()
+	if err := testnet.ReadErr(peer); !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("%s: B's read: %v, want ECONNRESET", name, err)
+	}
+}
+
+var (
+	peer      = netip.AddrPortFrom(testnet.PeerV4, 0)
+	otherPeer = netip.AddrPortFrom(testnet.OtherPeerV4, 0)
+)

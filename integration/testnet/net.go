@@ -1,0 +1,194 @@
+// Package testnet builds the two-host network that tcpreap's integration tests and demo run
+// in: named network namespaces joined by a veth pair, documentation addresses only, and real
+// sockets driven into real TCP states. Everything here needs root.
+package testnet
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/vishvananda/netns"
+)
+
+// The addresses of the two hosts. They come from the documentation ranges (RFC 5737,
+// RFC 3849), so nothing the tests do can reach a real network.
+var (
+	LocalV4     = netip.MustParseAddr("192.0.2.1")   // host A, where tcpreap runs
+	PeerV4      = netip.MustParseAddr("192.0.2.2")   // host B
+	OtherPeerV4 = netip.MustParseAddr("192.0.2.3")   // host B's second address: another peer
+	LocalV6     = netip.MustParseAddr("2001:db8::1") // host A
+	PeerV6      = netip.MustParseAddr("2001:db8::2") // host B
+)
+
+// Net is host A ("local", where tcpreap runs) and host B ("peer"), each a named network
+// namespace, joined by a veth pair. Close undoes all of it.
+type Net struct {
+	Local *Host
+	Peer  *Host
+
+	mu      sync.Mutex
+	closers []io.Closer
+}
+
+// Host is one named network namespace: `ip netns exec Name …` runs a program in it, and Do
+// runs Go code in it.
+type Host struct {
+	Name string
+	ns   netns.NsHandle
+}
+
+var seq atomic.Int64
+
+// Setup creates a fresh Net with unique namespace names (tcpreap-<pid>-<n>-a and -b).
+// It runs a dozen `ip` commands, some tens of milliseconds. On error nothing is left behind.
+func Setup() (*Net, error) {
+	base := fmt.Sprintf("tcpreap-%d-%d", os.Getpid(), seq.Add(1))
+	n := &Net{Local: &Host{Name: base + "-a", ns: -1}, Peer: &Host{Name: base + "-b", ns: -1}}
+	if err := n.setup(); err != nil {
+		return nil, errors.Join(err, n.Close())
+	}
+	return n, nil
+}
+
+func (n *Net) setup() error {
+	a, b := n.Local.Name, n.Peer.Name
+	steps := [][]string{
+		{"netns", "add", a},
+		{"netns", "add", b},
+		{"-n", a, "link", "add", "veth0", "type", "veth", "peer", "name", "veth0", "netns", b},
+		{"-n", a, "addr", "add", "192.0.2.1/24", "dev", "veth0"},
+		// nodad: without it the IPv6 address stays tentative for a second or more and
+		// connect/bind fail with EADDRNOTAVAIL.
+		{"-n", a, "addr", "add", "2001:db8::1/64", "dev", "veth0", "nodad"},
+		{"-n", b, "addr", "add", "192.0.2.2/24", "dev", "veth0"},
+		{"-n", b, "addr", "add", "192.0.2.3/24", "dev", "veth0"},
+		{"-n", b, "addr", "add", "2001:db8::2/64", "dev", "veth0", "nodad"},
+		{"-n", a, "link", "set", "lo", "up"},
+		{"-n", b, "link", "set", "lo", "up"},
+		{"-n", a, "link", "set", "veth0", "up"},
+		{"-n", b, "link", "set", "veth0", "up"},
+	}
+	for _, args := range steps {
+		if err := ip(args...); err != nil {
+			return err
+		}
+	}
+	for _, h := range []*Host{n.Local, n.Peer} {
+		ns, err := netns.GetFromName(h.Name)
+		if err != nil {
+			return fmt.Errorf("opening network namespace %s: %w", h.Name, err)
+		}
+		h.ns = ns
+	}
+	return nil
+}
+
+// New is Setup for a test: it fails the test on error and closes the Net in t.Cleanup.
+// Without root it skips the test, except under CI=true, where a skipped integration test
+// would hide a broken pipeline, so it fails instead.
+func New(t testing.TB) *Net {
+	t.Helper()
+	if err := CheckRoot(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true: %v", err)
+		}
+		t.Skip(err)
+	}
+	n, err := Setup()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := n.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return n
+}
+
+// CheckRoot reports why this process cannot build a Net, or nil if it can.
+func CheckRoot() error {
+	if os.Geteuid() != 0 {
+		return errors.New("integration tests need root: they create network namespaces and destroy sockets")
+	}
+	return nil
+}
+
+// Close closes every socket the Net made and deletes both namespaces (which removes the
+// veth pair). It is safe to call more than once.
+func (n *Net) Close() error {
+	n.mu.Lock()
+	closers := n.closers
+	n.closers = nil
+	n.mu.Unlock()
+	for _, c := range closers {
+		c.Close() // most are closed or destroyed already; the error says nothing new
+	}
+	var errs []error
+	for _, h := range []*Host{n.Local, n.Peer} {
+		if h.ns >= 0 {
+			h.ns.Close()
+			h.ns = -1
+		}
+		if _, err := os.Stat("/run/netns/" + h.Name); err == nil {
+			errs = append(errs, ip("netns", "del", h.Name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// track remembers c so that Close closes it; a socket keeps its namespace alive.
+func (n *Net) track(c io.Closer) {
+	n.mu.Lock()
+	n.closers = append(n.closers, c)
+	n.mu.Unlock()
+}
+
+// Do runs fn with the calling thread in h's network namespace. A socket belongs to the
+// namespace of the thread that called socket(), so fn must create its sockets on its own
+// goroutine, not in goroutines it starts; once created they may be used from anywhere.
+// fn runs on a fresh goroutine locked to its thread; if the thread cannot be moved back,
+// that goroutine exits still locked and Go discards the thread rather than reuse it.
+func (h *Host) Do(fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("reading the current network namespace: %w", err)
+			return
+		}
+		defer orig.Close()
+		if err := netns.Set(h.ns); err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("entering network namespace %s: %w", h.Name, err)
+			return
+		}
+		ferr := fn()
+		if err := netns.Set(orig); err != nil {
+			errc <- errors.Join(ferr, fmt.Errorf("leaving network namespace %s: %w", h.Name, err))
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
+	}()
+	return <-errc
+}
+
+func ip(args ...string) error {
+	out, err := exec.Command("ip", args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}

@@ -1,0 +1,186 @@
+package sockdiag
+
+import (
+	"errors"
+	"fmt"
+	"iter"
+	"time"
+
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// conn is the part of *netlink.Conn that a Conn uses; nltest fakes it.
+type conn interface {
+	Send(m netlink.Message) (netlink.Message, error)
+	SendMessages(m []netlink.Message) ([]netlink.Message, error)
+	ReceiveIter() iter.Seq2[netlink.Message, error]
+	SetReadDeadline(t time.Time) error
+	Close() error
+}
+
+var _ conn = (*netlink.Conn)(nil)
+
+// A Conn is a NETLINK_SOCK_DIAG socket. It is not safe for concurrent use:
+// a dump and a destroy on one Conn would read each other's answers.
+type Conn struct {
+	c conn
+}
+
+// Config says where a Conn works.
+type Config struct {
+	// NetNS is a file descriptor of the network namespace to work in; 0 is
+	// the namespace of the calling thread.
+	NetNS int
+}
+
+// destroyBatch is how many SOCK_DESTROY requests go in one sendmsg. The
+// kernel answers each with its own ack datagram and drops acks that overflow
+// the receive buffer, so a batch's acks must fit in it.
+const destroyBatch = 128
+
+// ackTimeout bounds the wait for the kernel's answer to one batch.
+const ackTimeout = 10 * time.Second
+
+// Dial opens a NETLINK_SOCK_DIAG socket. cfg may be nil.
+func Dial(cfg *Config) (*Conn, error) {
+	if cfg == nil {
+		cfg = &Config{}
+	}
+	c, err := netlink.Dial(unix.NETLINK_SOCK_DIAG, &netlink.Config{NetNS: cfg.NetNS})
+	if err != nil {
+		return nil, fmt.Errorf("cannot open a NETLINK_SOCK_DIAG socket: %w", err)
+	}
+	// Error acks then carry only the request's header, not its payload.
+	_ = c.SetOption(netlink.CapAcknowledge, true)
+	// Room for the acks of a whole batch and for large dump datagrams; the
+	// kernel caps this at net.core.rmem_max, which is enough for a batch.
+	_ = c.SetReadBuffer(destroyBatch * 2048)
+	return NewConn(c), nil
+}
+
+// NewConn wraps a netlink connection, a real one or an nltest fake.
+func NewConn(c *netlink.Conn) *Conn { return &Conn{c: c} }
+
+// Close closes the netlink socket.
+func (c *Conn) Close() error { return c.c.Close() }
+
+// Dump streams the sockets that one SOCK_DIAG_BY_FAMILY request returns, as
+// the kernel sends them; memory stays bounded by one datagram. Stopping the
+// iteration early still drains the rest of the dump from the socket.
+func (c *Conn) Dump(req Request) iter.Seq2[Socket, error] {
+	return func(yield func(Socket, error) bool) {
+		data, err := req.MarshalBinary()
+		if err != nil {
+			yield(Socket{}, err)
+			return
+		}
+		_, err = c.c.Send(netlink.Message{
+			Header: netlink.Header{Type: unix.SOCK_DIAG_BY_FAMILY, Flags: netlink.Request | netlink.Dump},
+			Data:   data,
+		})
+		if err != nil {
+			yield(Socket{}, &OpError{Op: "dump", Request: req, Err: err})
+			return
+		}
+		for m, err := range c.c.ReceiveIter() {
+			if err != nil {
+				yield(Socket{}, &OpError{Op: "dump", Request: req, Err: err})
+				return
+			}
+			if m.Header.Type != unix.SOCK_DIAG_BY_FAMILY {
+				yield(Socket{}, &OpError{Op: "dump", Request: req, Err: fmt.Errorf("unexpected netlink message type %d in a dump", m.Header.Type)})
+				return
+			}
+			s := Socket{Protocol: req.Protocol}
+			if err := s.UnmarshalBinary(m.Data); err != nil {
+				yield(Socket{}, &OpError{Op: "dump", Request: req, Err: err})
+				return
+			}
+			if !yield(s, nil) {
+				return
+			}
+		}
+	}
+}
+
+// Destroy sends a SOCK_DESTROY with NLM_F_ACK for every socket, many to a
+// sendmsg, each with the cookie it was dumped with, and returns one error per
+// socket, in order: nil when the kernel destroyed it, else an *OpError whose
+// Err is the kernel's errno (ENOENT: the socket is gone or was replaced).
+func (c *Conn) Destroy(socks []Socket) []error {
+	errs := make([]error, len(socks))
+	for start := 0; start < len(socks); start += destroyBatch {
+		end := min(start+destroyBatch, len(socks))
+		c.destroyBatch(socks[start:end], errs[start:end])
+	}
+	return errs
+}
+
+func (c *Conn) destroyBatch(socks []Socket, errs []error) {
+	msgs := make([]netlink.Message, len(socks))
+	reqs := make([]Request, len(socks))
+	for i, s := range socks {
+		reqs[i] = Request{Family: s.Family, Protocol: s.Protocol, ID: s.ID}
+		var err error
+		if s.ID.Cookie == noCookie {
+			err = errors.New("refusing to destroy without a cookie")
+		} else {
+			msgs[i].Data, err = reqs[i].MarshalBinary()
+		}
+		if err != nil {
+			// Nothing of the batch is sent when one request cannot be built.
+			for j := range errs {
+				errs[j] = &OpError{Op: "destroy", Request: reqs[i], Err: err}
+			}
+			return
+		}
+		msgs[i].Header = netlink.Header{Type: unix.SOCK_DESTROY, Flags: netlink.Request | netlink.Acknowledge}
+	}
+	sent, err := c.c.SendMessages(msgs)
+	if err != nil {
+		for i := range errs {
+			errs[i] = &OpError{Op: "destroy", Request: reqs[i], Err: err}
+		}
+		return
+	}
+	index := make(map[uint32]int, len(sent))
+	for i, m := range sent {
+		index[m.Header.Sequence] = i
+	}
+	answered := make([]bool, len(sent))
+	pending := len(sent)
+	_ = c.c.SetReadDeadline(time.Now().Add(ackTimeout))
+	defer c.c.SetReadDeadline(time.Time{})
+	for pending > 0 {
+		var recvErr error
+		for m, err := range c.c.ReceiveIter() {
+			seq, errno := m.Header.Sequence, error(nil)
+			if err != nil {
+				var oe *netlink.OpError
+				if !errors.As(err, &oe) || oe.Sequence == 0 {
+					recvErr = err
+					break
+				}
+				seq, errno = oe.Sequence, oe.Err
+			}
+			i, ok := index[seq]
+			if !ok || answered[i] {
+				continue
+			}
+			answered[i] = true
+			pending--
+			if errno != nil {
+				errs[i] = &OpError{Op: "destroy", Request: reqs[i], Err: errno}
+			}
+		}
+		if recvErr != nil {
+			for i := range errs {
+				if !answered[i] {
+					errs[i] = &OpError{Op: "destroy", Request: reqs[i], Err: fmt.Errorf("no answer from the kernel: %w", recvErr)}
+				}
+			}
+			return
+		}
+	}
+}

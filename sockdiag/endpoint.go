@@ -1,0 +1,116 @@
+package sockdiag
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// An Endpoint is one end of a connection as a selector names it: an address
+// prefix and, optionally, ports.
+type Endpoint struct {
+	Prefix netip.Prefix
+	Ports  []PortRange // nil: any port
+}
+
+// ParsePrefix parses an IP address or a CIDR prefix; host bits of a prefix
+// are cleared. IPv4 prefixes also match v4-mapped IPv6 sockets.
+func ParsePrefix(word string) (netip.Prefix, error) {
+	if strings.Contains(word, "/") {
+		p, err := netip.ParsePrefix(word)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not a valid CIDR prefix (like 192.0.2.0/24 or 2001:db8::/32)", word)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(word)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("%q is not a valid IP address", word)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// A HostLookup resolves a host name to all its addresses (A and AAAA).
+type HostLookup func(host string) ([]netip.Addr, error)
+
+// ParsePeer parses a PEER word: IP, CIDR, IP:PORT, [IPv6]:PORT, a bare IPv6
+// address, or a host name (optionally with :PORT), which resolve turns into
+// one endpoint per address. PORT is anything ParsePorts takes.
+func ParsePeer(word string, services ServiceLookup, resolve HostLookup) ([]Endpoint, error) {
+	host, port := word, ""
+	switch {
+	case strings.HasPrefix(word, "["):
+		end := strings.Index(word, "]")
+		if end < 0 {
+			return nil, fmt.Errorf("%q has no closing bracket; write an IPv6 peer with a port as [2001:db8::2]:443", word)
+		}
+		host, port = word[1:end], word[end+1:]
+		if port != "" && !strings.HasPrefix(port, ":") {
+			return nil, fmt.Errorf("%q: after ] comes :PORT", word)
+		}
+		port = strings.TrimPrefix(port, ":")
+		if port == "" && word[end+1:] != "" {
+			return nil, fmt.Errorf("%q has an empty port", word)
+		}
+		if _, err := netip.ParseAddr(host); err != nil || !strings.Contains(host, ":") {
+			return nil, fmt.Errorf("%q is not a valid IPv6 address", host)
+		}
+	case strings.Count(word, ":") == 1:
+		host, port, _ = strings.Cut(word, ":")
+		if port == "" {
+			return nil, fmt.Errorf("%q has an empty port", word)
+		}
+	}
+	var ports []PortRange
+	if port != "" {
+		var err error
+		if ports, err = ParsePorts(port, services); err != nil {
+			return nil, err
+		}
+	}
+	if strings.Contains(host, "/") || strings.Contains(host, ":") || looksNumeric(host) {
+		p, err := ParsePrefix(host)
+		if err != nil {
+			return nil, err
+		}
+		return []Endpoint{{Prefix: p, Ports: ports}}, nil
+	}
+	if !isHostName(host) {
+		return nil, fmt.Errorf("%q is neither an IP address, a CIDR prefix nor a host name", host)
+	}
+	addrs, err := resolve(host)
+	if err != nil {
+		return nil, err
+	}
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("host name %q has no addresses", host)
+	}
+	out := make([]Endpoint, 0, len(addrs))
+	for _, a := range addrs {
+		a = a.Unmap()
+		out = append(out, Endpoint{Prefix: netip.PrefixFrom(a, a.BitLen()), Ports: ports})
+	}
+	return out, nil
+}
+
+// looksNumeric reports a word of only digits and dots: an IPv4 address, good
+// or bad, and never a host name to look up.
+func looksNumeric(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789.") == ""
+}
+
+// isHostName accepts letters, digits, '-', '_' and '.' (RFC 1123 and the
+// underscores real zones carry).
+func isHostName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, c := range s {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '.', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}

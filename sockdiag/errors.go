@@ -1,0 +1,34 @@
+package sockdiag
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/mdlayher/netlink"
+)
+
+// An OpError is the one error type Conn returns: the operation ("dump" or
+// "destroy"), the request it was about, and the cause, which unwraps to the
+// kernel's errno where there is one, so callers write
+// errors.Is(err, unix.ENOENT).
+type OpError struct {
+	Op      string
+	Request Request
+	Err     error
+}
+
+func (e *OpError) Error() string {
+	return fmt.Sprintf("%s %s/%s: %v", e.Op, e.Request.Protocol, e.Request.Family, errnoOf(e.Err))
+}
+
+func (e *OpError) Unwrap() error { return e.Err }
+
+// errnoOf strips netlink's wrapping ("netlink receive: ...") so a message
+// reads as the kernel's answer.
+func errnoOf(err error) error {
+	var oe *netlink.OpError
+	if errors.As(err, &oe) {
+		return oe.Err
+	}
+	return err
+}

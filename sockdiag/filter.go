@@ -1,0 +1,164 @@
+package sockdiag
+
+import (
+	"net/netip"
+	"slices"
+)
+
+// A Filter is a selection of sockets: every selector that is set must hold,
+// and the values within one selector are alternatives. It is pure data; the
+// query compiles it into kernel requests and checks every answer against it
+// again with Match.
+type Filter struct {
+	Protocols []Protocol // nil: TCP
+	// Families: nil is both. IPv4 also selects IPv6 sockets with v4-mapped
+	// addresses, which carry IPv4 connections (ss -4 does not).
+	Families []Family
+	// States: 0 is the default, every state but listen for TCP and the
+	// connected sockets for UDP (ss's default for -K is the same).
+	States      StateMask
+	Peers       []Endpoint     // the remote end is one of these
+	Local       []netip.Prefix // the local address is in one of these
+	Ports       []PortRange    // the local or the remote port is in one
+	LocalPorts  []PortRange    // ss "sport"
+	RemotePorts []PortRange    // ss "dport"
+	Interface   *Interface     // ss "dev" (bound), or a local address of it
+}
+
+// An Interface is a network interface as a selector: a socket is on it when
+// it is bound to it or its local address is one of the interface's.
+type Interface struct {
+	Name  string
+	Index uint32
+	Addrs []netip.Addr
+}
+
+// The defaults when Filter.States is 0.
+const (
+	defaultTCPStates = AllStates &^ (1 << Listen)
+	defaultUDPStates = StateMask(1 << Established)
+)
+
+// HasSelector reports whether the filter narrows the sockets down at all:
+// protocols and families alone do not, so "destroy every TCP socket" needs
+// an explicit --all.
+func (f *Filter) HasSelector() bool {
+	return f.States != 0 || len(f.Peers) > 0 || len(f.Local) > 0 || len(f.Ports) > 0 ||
+		len(f.LocalPorts) > 0 || len(f.RemotePorts) > 0 || f.Interface != nil
+}
+
+// StatesFor returns the states selected for a protocol.
+func (f *Filter) StatesFor(p Protocol) StateMask {
+	switch {
+	case f.States != 0:
+		return f.States
+	case p == UDP:
+		return defaultUDPStates
+	}
+	return defaultTCPStates
+}
+
+func (f *Filter) protocols() []Protocol {
+	if len(f.Protocols) == 0 {
+		return []Protocol{TCP}
+	}
+	return f.Protocols
+}
+
+func (f *Filter) wantsFamily(fam Family) bool {
+	return len(f.Families) == 0 || slices.Contains(f.Families, fam)
+}
+
+// Match reports whether the socket is selected. It is the truth the kernel's
+// filter only approximates.
+func (f *Filter) Match(s *Socket) bool {
+	if !slices.Contains(f.protocols(), s.Protocol) || !f.StatesFor(s.Protocol).Has(s.State) {
+		return false
+	}
+	local, remote := s.ID.Local, s.ID.Remote
+	mapped := s.Family == IPv6 && local.Addr().Is4In6()
+	if !(f.wantsFamily(s.Family) || mapped && f.wantsFamily(IPv4)) {
+		return false
+	}
+	if len(f.Peers) > 0 && !slices.ContainsFunc(f.Peers, func(e Endpoint) bool {
+		return prefixHas(e.Prefix, remote.Addr()) && (e.Ports == nil || inRanges(e.Ports, remote.Port()))
+	}) {
+		return false
+	}
+	if len(f.Local) > 0 && !slices.ContainsFunc(f.Local, func(p netip.Prefix) bool { return prefixHas(p, local.Addr()) }) {
+		return false
+	}
+	if len(f.Ports) > 0 && !inRanges(f.Ports, local.Port()) && !inRanges(f.Ports, remote.Port()) {
+		return false
+	}
+	if len(f.LocalPorts) > 0 && !inRanges(f.LocalPorts, local.Port()) {
+		return false
+	}
+	if len(f.RemotePorts) > 0 && !inRanges(f.RemotePorts, remote.Port()) {
+		return false
+	}
+	if i := f.Interface; i != nil && s.ID.Interface != i.Index &&
+		!slices.ContainsFunc(i.Addrs, func(a netip.Addr) bool { return a == local.Addr().Unmap() }) {
+		return false
+	}
+	return true
+}
+
+// prefixHas is Prefix.Contains that also lets an IPv4 prefix contain the
+// v4-mapped IPv6 form of its addresses, as the kernel's filter does.
+func prefixHas(p netip.Prefix, a netip.Addr) bool {
+	if p.Addr().Is4() {
+		a = a.Unmap()
+	}
+	return p.Contains(a)
+}
+
+func inRanges(rs []PortRange, p uint16) bool {
+	return slices.ContainsFunc(rs, func(r PortRange) bool { return r.Contains(p) })
+}
+
+// A dump is one SOCK_DIAG_BY_FAMILY request of a query.
+type dump struct {
+	Request
+	// never is set when the kernel's filter could match nothing in this
+	// family (say, only IPv6 peers in an IPv4 dump): the dump is skipped.
+	never bool
+}
+
+// dumps returns one request per (protocol, family) the filter needs, each
+// with its state mask, exact-port prefilter and filter program.
+func (f *Filter) dumps() []dump {
+	var out []dump
+	for _, proto := range f.protocols() {
+		for _, fam := range []Family{IPv4, IPv6} {
+			// An IPv4 selection needs the IPv6 dump for v4-mapped sockets.
+			if !f.wantsFamily(fam) && !(fam == IPv6 && f.wantsFamily(IPv4)) {
+				continue
+			}
+			prog, ok := compile(f, fam)
+			d := dump{never: !ok, Request: Request{
+				Family:   fam,
+				Protocol: proto,
+				States:   f.StatesFor(proto),
+				ID:       f.portPrefilter(),
+				Bytecode: prog,
+			}}
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// portPrefilter fills the sockid ports of a dump request, which the kernel
+// compares before anything else, when exactly one local or remote port is
+// asked for.
+func (f *Filter) portPrefilter() SockID {
+	var id SockID
+	if len(f.LocalPorts) == 1 && f.LocalPorts[0].Lo == f.LocalPorts[0].Hi {
+		id.Local = netip.AddrPortFrom(netip.Addr{}, f.LocalPorts[0].Lo)
+	}
+	if len(f.RemotePorts) == 1 && f.RemotePorts[0].Lo == f.RemotePorts[0].Hi {
+		id.Remote = netip.AddrPortFrom(netip.Addr{}, f.RemotePorts[0].Lo)
+	}
+	return id
+}

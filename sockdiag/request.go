@@ -1,0 +1,87 @@
+package sockdiag
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// inetDiagReqBytecode is the request attribute that carries a filter program.
+const inetDiagReqBytecode = 1 // INET_DIAG_REQ_BYTECODE
+
+// requestLen is sizeof(struct inet_diag_req_v2).
+const requestLen = 8 + sockIDLen
+
+// A Request is struct inet_diag_req_v2 with its optional filter program: the
+// payload of a SOCK_DIAG_BY_FAMILY dump and of a SOCK_DESTROY.
+type Request struct {
+	Family   Family
+	Protocol Protocol
+	Ext      uint8     // idiag_ext: the attributes asked for
+	States   StateMask // idiag_states, for a dump
+	// ID: in a dump, nonzero ports are an exact-port prefilter; in a destroy,
+	// the whole sockid of the target, cookie included.
+	ID       SockID
+	Bytecode []byte // INET_DIAG_REQ_BYTECODE, for a dump; nil for none
+}
+
+// MarshalBinary encodes the request and, if there is one, its program.
+func (r Request) MarshalBinary() ([]byte, error) {
+	if len(r.Bytecode) > 0xffff-unix.NLA_HDRLEN {
+		return nil, errors.New("filter program longer than a netlink attribute can carry")
+	}
+	b := make([]byte, requestLen, requestLen+unix.NLA_HDRLEN+len(r.Bytecode)+3)
+	b[0] = uint8(r.Family)
+	b[1] = uint8(r.Protocol)
+	b[2] = r.Ext
+	binary.NativeEndian.PutUint32(b[4:8], r.States.kernelMask())
+	if err := r.ID.marshal(b[8:]); err != nil {
+		return nil, err
+	}
+	if r.Bytecode != nil {
+		var hdr [unix.NLA_HDRLEN]byte
+		binary.NativeEndian.PutUint16(hdr[0:2], uint16(unix.NLA_HDRLEN+len(r.Bytecode)))
+		binary.NativeEndian.PutUint16(hdr[2:4], inetDiagReqBytecode)
+		b = append(b, hdr[:]...)
+		b = append(b, r.Bytecode...)
+		for len(b)%4 != 0 {
+			b = append(b, 0)
+		}
+	}
+	return b, nil
+}
+
+// UnmarshalBinary decodes a request; a test fake of the kernel reads the
+// requests it is sent with it.
+func (r *Request) UnmarshalBinary(b []byte) error {
+	if len(b) < requestLen {
+		return fmt.Errorf("inet_diag_req_v2 of %d bytes, want at least %d", len(b), requestLen)
+	}
+	id, err := unmarshalSockID(b[8:requestLen], b[0])
+	if err != nil {
+		return err
+	}
+	*r = Request{
+		Family:   Family(b[0]),
+		Protocol: Protocol(b[1]),
+		Ext:      b[2],
+		States:   StateMask(binary.NativeEndian.Uint32(b[4:8])) &^ (1 << newSynRecv),
+		ID:       id,
+	}
+	rest := b[requestLen:]
+	if len(rest) == 0 {
+		return nil
+	}
+	if len(rest) < unix.NLA_HDRLEN {
+		return fmt.Errorf("request attribute of %d bytes, shorter than its header", len(rest))
+	}
+	n := int(binary.NativeEndian.Uint16(rest[0:2]))
+	typ := binary.NativeEndian.Uint16(rest[2:4])
+	if typ != inetDiagReqBytecode || n < unix.NLA_HDRLEN || n > len(rest) {
+		return fmt.Errorf("request attribute type %d of length %d in %d bytes is not a filter program", typ, n, len(rest))
+	}
+	r.Bytecode = rest[unix.NLA_HDRLEN:n]
+	return nil
+}

@@ -1,0 +1,112 @@
+package sockdiag
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// A Protocol is the transport protocol of a socket.
+type Protocol uint8
+
+// The protocols tcpreap knows.
+const (
+	TCP Protocol = unix.IPPROTO_TCP
+	UDP Protocol = unix.IPPROTO_UDP
+)
+
+func (p Protocol) String() string {
+	switch p {
+	case TCP:
+		return "tcp"
+	case UDP:
+		return "udp"
+	}
+	return fmt.Sprintf("proto%d", uint8(p))
+}
+
+// A Family is a socket's address family. An IPv6 socket that carries an IPv4
+// connection (a v4-mapped address) is of family IPv6.
+type Family uint8
+
+// The address families tcpreap knows.
+const (
+	IPv4 Family = unix.AF_INET
+	IPv6 Family = unix.AF_INET6
+)
+
+func (f Family) String() string {
+	switch f {
+	case IPv4:
+		return "ipv4"
+	case IPv6:
+		return "ipv6"
+	}
+	return fmt.Sprintf("family%d", uint8(f))
+}
+
+// A Socket is one socket as a dump reports it: struct inet_diag_msg, plus the
+// protocol of the dump it came from.
+type Socket struct {
+	Protocol Protocol
+	Family   Family
+	State    State
+	Timer    uint8  // idiag_timer
+	Retrans  uint8  // idiag_retrans
+	ID       SockID // idiag_id
+	Expires  uint32 // idiag_expires, milliseconds
+	RecvQ    uint32 // idiag_rqueue
+	SendQ    uint32 // idiag_wqueue
+	UID      uint32 // idiag_uid
+	Inode    uint32 // idiag_inode; 0 for sockets no process holds
+}
+
+// socketMsgLen is sizeof(struct inet_diag_msg).
+const socketMsgLen = 72
+
+// UnmarshalBinary decodes a struct inet_diag_msg. The attributes that may
+// follow it are not read. Protocol is left as it was: the message does not
+// carry it.
+func (s *Socket) UnmarshalBinary(b []byte) error {
+	if len(b) < socketMsgLen {
+		return fmt.Errorf("inet_diag_msg of %d bytes, want at least %d", len(b), socketMsgLen)
+	}
+	id, err := unmarshalSockID(b[4:4+sockIDLen], b[0])
+	if err != nil {
+		return err
+	}
+	s.Family = Family(b[0])
+	s.State = State(b[1])
+	if s.State == newSynRecv {
+		s.State = SynRecv
+	}
+	s.Timer = b[2]
+	s.Retrans = b[3]
+	s.ID = id
+	s.Expires = binary.NativeEndian.Uint32(b[52:56])
+	s.RecvQ = binary.NativeEndian.Uint32(b[56:60])
+	s.SendQ = binary.NativeEndian.Uint32(b[60:64])
+	s.UID = binary.NativeEndian.Uint32(b[64:68])
+	s.Inode = binary.NativeEndian.Uint32(b[68:72])
+	return nil
+}
+
+// MarshalBinary encodes the socket as struct inet_diag_msg, as the kernel
+// would send it. It serves test fakes of the kernel.
+func (s Socket) MarshalBinary() ([]byte, error) {
+	b := make([]byte, socketMsgLen)
+	b[0] = uint8(s.Family)
+	b[1] = uint8(s.State)
+	b[2] = s.Timer
+	b[3] = s.Retrans
+	if err := s.ID.marshal(b[4 : 4+sockIDLen]); err != nil {
+		return nil, err
+	}
+	binary.NativeEndian.PutUint32(b[52:56], s.Expires)
+	binary.NativeEndian.PutUint32(b[56:60], s.RecvQ)
+	binary.NativeEndian.PutUint32(b[60:64], s.SendQ)
+	binary.NativeEndian.PutUint32(b[64:68], s.UID)
+	binary.NativeEndian.PutUint32(b[68:72], s.Inode)
+	return b, nil
+}
