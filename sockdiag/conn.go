@@ -154,7 +154,9 @@ func (c *Conn) destroyBatch(socks []Socket, errs []error) {
 	defer c.c.SetReadDeadline(time.Time{})
 	for pending > 0 {
 		var recvErr error
+		got := 0
 		for m, err := range c.c.ReceiveIter() {
+			got++
 			seq, errno := m.Header.Sequence, error(nil)
 			if err != nil {
 				var oe *netlink.OpError
@@ -173,6 +175,9 @@ func (c *Conn) destroyBatch(socks []Socket, errs []error) {
 			if errno != nil {
 				errs[i] = &OpError{Op: "destroy", Request: reqs[i], Err: errno}
 			}
+		}
+		if got == 0 {
+			recvErr = errors.New("the netlink socket returned nothing")
 		}
 		if recvErr != nil {
 			for i := range errs {

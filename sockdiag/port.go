@@ -90,9 +90,13 @@ func isDigits(s string) bool {
 	return true
 }
 
-// isServiceName accepts what /etc/services uses for names: letters, digits,
-// '-', '_', '.', '+', '/' and '*' (as in "kerberos-adm", "z39.50", "x11").
+// isServiceName accepts what /etc/services uses for names: a letter, then
+// letters, digits, '-', '_', '.', '+' and '*' (as in "kerberos-adm",
+// "z39.50", "x11").
 func isServiceName(s string) bool {
+	if s == "" || !('a' <= s[0] && s[0] <= 'z' || 'A' <= s[0] && s[0] <= 'Z') {
+		return false
+	}
 	for _, c := range s {
 		switch {
 		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
@@ -101,7 +105,7 @@ func isServiceName(s string) bool {
 			return false
 		}
 	}
-	return s != ""
+	return true
 }
 
 // ServicesFile is where service names come from.

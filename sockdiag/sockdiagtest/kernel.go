@@ -1,0 +1,130 @@
+// Package sockdiagtest is a fake of the kernel's inet_diag for unit tests:
+// a table of sockets that dumps answer from and destroys remove, spoken to
+// over an nltest netlink connection. Integration tests use the real kernel.
+package sockdiagtest
+
+import (
+	"encoding/binary"
+	"io"
+	"slices"
+
+	"github.com/mdlayher/netlink"
+	"github.com/mdlayher/netlink/nltest"
+	"github.com/tcpreap/tcpreap/sockdiag"
+	"golang.org/x/sys/unix"
+)
+
+// A Kernel holds sockets and answers SOCK_DIAG_BY_FAMILY and SOCK_DESTROY
+// requests about them as Linux does: dumps by family, protocol, state mask
+// and port prefilter (the filter program is not run: tcpreap checks every
+// answer in Go anyway), destroys by tuple and cookie.
+type Kernel struct {
+	Sockets []sockdiag.Socket
+	// DumpBatch is how many sockets go in one datagram of a dump (default 2),
+	// so that tests see dumps that span several reads.
+	DumpBatch int
+	// DestroyErr, when set, is the errno a destroy of an existing socket
+	// answers; 0 destroys it.
+	DestroyErr func(s sockdiag.Socket) unix.Errno
+	// Ineffective makes a destroy answer 0 and leave the socket in place, as
+	// kernels before 6.11 did for orphaned sockets.
+	Ineffective bool
+	// Requests records every request received, in order.
+	Requests []sockdiag.Request
+
+	queue [][]netlink.Message // datagrams waiting to be read
+}
+
+// Conn returns a sockdiag connection to the fake.
+func (k *Kernel) Conn() *sockdiag.Conn { return sockdiag.NewConn(nltest.Dial(k.serve)) }
+
+// serve is the nltest function: a send queues the answers, each read with
+// nothing sent returns the next datagram.
+func (k *Kernel) serve(reqs []netlink.Message) ([]netlink.Message, error) {
+	if reqs == nil {
+		if len(k.queue) == 0 {
+			return nil, io.EOF
+		}
+		d := k.queue[0]
+		k.queue = k.queue[1:]
+		return d, nil
+	}
+	for _, m := range reqs {
+		var r sockdiag.Request
+		if err := r.UnmarshalBinary(m.Data); err != nil {
+			k.queue = append(k.queue, []netlink.Message{ack(m, unix.EINVAL)})
+			continue
+		}
+		k.Requests = append(k.Requests, r)
+		switch m.Header.Type {
+		case unix.SOCK_DIAG_BY_FAMILY:
+			k.dump(m, r)
+		case unix.SOCK_DESTROY:
+			k.queue = append(k.queue, []netlink.Message{ack(m, k.destroy(r))})
+		default:
+			k.queue = append(k.queue, []netlink.Message{ack(m, unix.EOPNOTSUPP)})
+		}
+	}
+	return nil, nil
+}
+
+func (k *Kernel) dump(m netlink.Message, r sockdiag.Request) {
+	batch := max(k.DumpBatch, 1)
+	if k.DumpBatch == 0 {
+		batch = 2
+	}
+	var d []netlink.Message
+	for _, s := range k.Sockets {
+		if s.Family != r.Family || s.Protocol != r.Protocol || !r.States.Has(s.State) ||
+			r.ID.Local.Port() != 0 && r.ID.Local.Port() != s.ID.Local.Port() ||
+			r.ID.Remote.Port() != 0 && r.ID.Remote.Port() != s.ID.Remote.Port() {
+			continue
+		}
+		b, err := s.MarshalBinary()
+		if err != nil {
+			panic(err)
+		}
+		d = append(d, reply(m, unix.SOCK_DIAG_BY_FAMILY, b))
+		if len(d) == batch {
+			k.queue = append(k.queue, d)
+			d = nil
+		}
+	}
+	k.queue = append(k.queue, append(d, reply(m, netlink.Done, make([]byte, 4))))
+}
+
+func (k *Kernel) destroy(r sockdiag.Request) unix.Errno {
+	i := slices.IndexFunc(k.Sockets, func(s sockdiag.Socket) bool {
+		return s.Family == r.Family && s.Protocol == r.Protocol && s.ID == r.ID
+	})
+	if i < 0 {
+		return unix.ENOENT
+	}
+	if k.DestroyErr != nil {
+		if errno := k.DestroyErr(k.Sockets[i]); errno != 0 {
+			return errno
+		}
+	}
+	if !k.Ineffective {
+		k.Sockets = slices.Delete(k.Sockets, i, i+1)
+	}
+	return 0
+}
+
+func reply(req netlink.Message, typ netlink.HeaderType, data []byte) netlink.Message {
+	return netlink.Message{
+		Header: netlink.Header{Type: typ, Flags: netlink.Multi, Sequence: req.Header.Sequence, PID: req.Header.PID},
+		Data:   data,
+	}
+}
+
+// ack is an NLMSG_ERROR answer: the negative errno (0 for success) and the
+// request's header, as with NETLINK_CAP_ACK.
+func ack(req netlink.Message, errno unix.Errno) netlink.Message {
+	b := binary.NativeEndian.AppendUint32(nil, uint32(-int32(errno)))
+	hdr, _ := netlink.Message{Header: req.Header}.MarshalBinary()
+	return netlink.Message{
+		Header: netlink.Header{Type: netlink.Error, Sequence: req.Header.Sequence, PID: req.Header.PID},
+		Data:   append(b, hdr[:16]...),
+	}
+}
