@@ -153,4 +153,3 @@ func plural(n int, word string) string {
 }
 
 func upper(s string) string { return strings.ToUpper(s) }
-
