@@ -1,0 +1,45 @@
+# tcpreap: `sudo make demo` builds it and shows the whole job in a network
+# namespace of its own; `sudo make test` runs every test (integration tests
+# need root: they make their own network namespaces).
+
+GO  ?= go
+BIN := bin/tcpreap
+
+.PHONY: build demo test unit integration lint deps clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/tcpreap
+
+demo: deps build
+	$(GO) run ./integration/demo $(BIN)
+
+test: deps lint
+	$(GO) test -race -count=1 ./...
+
+unit: lint
+	$(GO) test -race -count=1 ./sockdiag/... ./kill/... ./cmd/...
+
+integration: deps
+	$(GO) test -count=1 -v ./integration/...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt wants to change: $$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+# The system tools the integration tests and the demo drive: ip and ss
+# (iproute2), setpriv (util-linux) and /etc/services (netbase). Installed from
+# Debian's archive when missing and when running as root.
+deps:
+	@missing=""; \
+	command -v ip >/dev/null 2>&1 && command -v ss >/dev/null 2>&1 || missing="$$missing iproute2"; \
+	command -v setpriv >/dev/null 2>&1 || missing="$$missing util-linux"; \
+	[ -f /etc/services ] || missing="$$missing netbase"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:$$missing (run as root to install them)"; exit 1; fi; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+clean:
+	rm -rf bin
