@@ -44,6 +44,7 @@ func TestIntegrationCloseWaitReap(t *testing.T) {
 	expectPresent(t, ss, "established", tcp("established", est), tcp("other peer's established", otherEst))
 	expectPresent(t, ss, "close_wait", tcp("close_wait on another port", cwElsewhere))
 	expectListening(t, ss, l)
+	expectWriteAborted(t, "close_wait", cw.Local)
 	if err := testnet.Echo(est); err != nil {
 		t.Errorf("the ESTABLISHED connection on %s no longer carries data: %v", service, err)
 	}

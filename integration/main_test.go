@@ -87,10 +87,14 @@ func (e *env) run(h *testnet.Host, argv ...string) testnet.Result {
 }
 
 // json runs tcpreap --json with args in host A, requires exit code want, and decodes the
-// output.
+// output. --json goes after a leading subcommand (list, ls), where a user would write it.
 func (e *env) json(want int, args ...string) testnet.Report {
 	e.t.Helper()
-	return e.decode(e.tcpreap(append([]string{"--json"}, args...)...), want)
+	at := 0
+	if len(args) > 0 && (args[0] == "list" || args[0] == "ls") {
+		at = 1
+	}
+	return e.decode(e.tcpreap(slices.Insert(slices.Clone(args), at, "--json")...), want)
 }
 
 func (e *env) decode(res testnet.Result, want int) testnet.Report {
@@ -247,6 +251,15 @@ func expectAborted(t *testing.T, name string, owner net.Conn) {
 	t.Helper()
 	if err := testnet.ReadErr(owner); !errors.Is(err, syscall.ECONNABORTED) {
 		t.Errorf("%s: A's read: %v, want ECONNABORTED", name, err)
+	}
+}
+
+// expectWriteAborted is expectAborted for a socket in CLOSE_WAIT, whose reads end with the
+// peer's FIN (EOF) before any error: its owner sees ECONNABORTED when it writes.
+func expectWriteAborted(t *testing.T, name string, owner net.Conn) {
+	t.Helper()
+	if _, err := owner.Write([]byte("x")); !errors.Is(err, syscall.ECONNABORTED) {
+		t.Errorf("%s: A's write: %v, want ECONNABORTED", name, err)
 	}
 }
 

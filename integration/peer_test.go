@@ -44,6 +44,8 @@ func TestIntegrationPeerCut(t *testing.T) {
 	expectReset(t, "inbound", in.Peer)
 	expectAborted(t, "outbound", out.Local)
 	expectReset(t, "outbound", out.Peer)
+	expectWriteAborted(t, "close_wait", cw.Local)
+	expectAborted(t, "fin_wait2", fw.Local)
 
 	if err := testnet.Echo(other); err != nil {
 		t.Errorf("the other peer's connection no longer carries data: %v", err)

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netns"
 )
@@ -83,6 +84,9 @@ func (n *Net) setup() error {
 		}
 	}
 	for _, h := range []*Host{n.Local, n.Peer} {
+		if err := awaitLinkUp(h.Name); err != nil {
+			return err
+		}
 		ns, err := netns.GetFromName(h.Name)
 		if err != nil {
 			return fmt.Errorf("opening network namespace %s: %w", h.Name, err)
@@ -183,6 +187,27 @@ func (h *Host) Do(fn func() error) error {
 		errc <- ferr
 	}()
 	return <-errc
+}
+
+// awaitLinkUp waits until veth0 in namespace name carries packets. The kernel attaches the
+// device's real qdisc from its link-watch work, which may run up to a second after `ip link
+// set up` returns; until then the noop qdisc drops every packet, and a test's first SYN
+// or ARP request costs it a one-second retransmission.
+func awaitLinkUp(name string) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		out, err := exec.Command("ip", "-n", name, "-o", "link", "show", "dev", "veth0").CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("ip -n %s link show veth0: %v: %s", name, err, strings.TrimSpace(string(out)))
+		}
+		if strings.Contains(string(out), "state UP") && !strings.Contains(string(out), "qdisc noop") {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("veth0 in %s is not up: %s", name, strings.TrimSpace(string(out)))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func ip(args ...string) error {

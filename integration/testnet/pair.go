@@ -190,7 +190,7 @@ func (n *Net) Reincarnate(l *net.TCPListener, p Pair) (Pair, error) {
 		return Pair{}, err
 	}
 	if err := ReadErr(p.Peer); !errors.Is(err, syscall.ECONNRESET) {
-		return Pair{}, fmt.Errorf("B's read after A's abortive close: got %v, want ECONNRESET", err)
+		return Pair{}, fmt.Errorf("read in B after an abortive close in A: got %v, want ECONNRESET", err)
 	}
 	if err := p.Peer.Close(); err != nil {
 		return Pair{}, err
@@ -246,16 +246,16 @@ func Echo(p Pair) error {
 	msg := []byte("ping")
 	buf := make([]byte, len(msg))
 	if _, err := p.Peer.Write(msg); err != nil {
-		return fmt.Errorf("B writing: %w", err)
+		return fmt.Errorf("writing in B: %w", err)
 	}
 	if _, err := io.ReadFull(p.Local, buf); err != nil {
-		return fmt.Errorf("A reading: %w", err)
+		return fmt.Errorf("reading in A: %w", err)
 	}
 	if _, err := p.Local.Write(buf); err != nil {
-		return fmt.Errorf("A writing: %w", err)
+		return fmt.Errorf("writing in A: %w", err)
 	}
 	if _, err := io.ReadFull(p.Peer, buf); err != nil {
-		return fmt.Errorf("B reading: %w", err)
+		return fmt.Errorf("reading in B: %w", err)
 	}
 	if string(buf) != string(msg) {
 		return fmt.Errorf("echo: got %q, want %q", buf, msg)
