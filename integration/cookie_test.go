@@ -2,7 +2,11 @@ package integration
 
 import (
 	"net/netip"
+	"os"
 	"testing"
+
+	"github.com/tcpreap/tcpreap/kill"
+	"github.com/tcpreap/tcpreap/sockdiag"
 
 	"github.com/tcpreap/tcpreap/integration/testnet"
 )
@@ -20,6 +24,24 @@ func TestIntegrationCookieSafety(t *testing.T) {
 	plan := e.json(0, "list", old.RemoteAddr().String())
 	expectRecords(t, plan, "would_kill", tcp("old", old))
 
+	// The same plan through the library, held across the swap below: the
+	// binary cannot be stopped between planning and destroying until plan
+	// files exist.
+	ns, err := os.Open("/run/netns/" + e.Local.Name)
+	e.check(err)
+	defer ns.Close()
+	conn, err := sockdiag.Dial(&sockdiag.Config{NetNS: int(ns.Fd())})
+	e.check(err)
+	defer conn.Close()
+	peer, err := sockdiag.ParsePrefix(old.RemoteAddr().Addr().String())
+	e.check(err)
+	filter := &sockdiag.Filter{Peers: []sockdiag.Endpoint{{Prefix: peer, Ports: []sockdiag.PortRange{{Lo: 47001, Hi: 47001}}}}}
+	goPlan, err := kill.NewPlan(conn.Query(filter), kill.Guards{})
+	e.check(err)
+	if len(goPlan.Targets) != 1 || uint64(goPlan.Targets[0].ID.Cookie) != old.Cookie {
+		t.Fatalf("the library planned %+v, want the one socket with cookie %d", goPlan.Targets, old.Cookie)
+	}
+
 	reborn, err := e.Reincarnate(l, old)
 	e.check(err)
 	if reborn.Cookie == old.Cookie {
@@ -33,9 +55,10 @@ func TestIntegrationCookieSafety(t *testing.T) {
 	// A fresh plan names the new socket, not the one the kernel no longer has.
 	expectRecords(t, e.json(0, "list", old.RemoteAddr().String()), "would_kill", tcp("reborn", reborn))
 
-	// TODO(cookie safety): destroy the planned target (plan.Sockets[0], with old.Cookie)
-	// through the kill/sockdiag Go API, which is not settled yet, and check: its result is
-	// "gone" (ENOENT), and the kernel still shows reborn (same cookie) and the listener.
+	results := goPlan.Execute(conn)
+	if len(results) != 1 || results[0].Action != kill.Gone {
+		t.Fatalf("executing the stale plan: %+v, want one result: gone", results)
+	}
 	expectPresent(t, e.sockets(), "established", tcp("reborn", reborn))
 	expectListening(t, e.sockets(), l)
 }
