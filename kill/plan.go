@@ -4,7 +4,12 @@
 package kill
 
 import (
+	"errors"
+	"fmt"
 	"iter"
+	"net"
+	"net/netip"
+	"strings"
 
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
@@ -28,11 +33,47 @@ type Guards struct {
 	// ListenNamed is set when --state named listen (or all): only then are
 	// LISTEN sockets, which serve every future connection, targets.
 	ListenNamed bool
+	// Session is the SSH connection tcpreap runs under (SSH_CONNECTION),
+	// nil when there is none or --include-self was given.
+	Session *Session
+}
+
+// A Session is an SSH connection as SSH_CONNECTION names it: the client's
+// address and port, then the server's.
+type Session struct {
+	Client, Server netip.AddrPort
+}
+
+// ParseSession parses the value of SSH_CONNECTION: "CLIENT_IP CLIENT_PORT
+// SERVER_IP SERVER_PORT".
+func ParseSession(v string) (*Session, error) {
+	f := strings.Fields(v)
+	if len(f) != 4 {
+		return nil, fmt.Errorf("SSH_CONNECTION %q does not have the four fields client-ip client-port server-ip server-port", v)
+	}
+	client, err1 := netip.ParseAddrPort(net.JoinHostPort(f[0], f[1]))
+	server, err2 := netip.ParseAddrPort(net.JoinHostPort(f[2], f[3]))
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, fmt.Errorf("SSH_CONNECTION %q: %v", v, err)
+	}
+	return &Session{Client: unmap(client), Server: unmap(server)}, nil
+}
+
+// carries reports whether s is the server's socket of the session (in the
+// namespace sshd runs in: the same tuple elsewhere is another connection,
+// which SOCK_DIAG cannot tell apart, so it is protected too).
+func (ss *Session) carries(s *sockdiag.Socket) bool {
+	return unmap(s.ID.Local) == ss.Server && unmap(s.ID.Remote) == ss.Client
+}
+
+func unmap(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
 
 // Reasons a guard gives.
 const (
-	ReasonListen = "LISTEN sockets are only destroyed when --state names listen"
+	ReasonListen  = "LISTEN sockets are only destroyed when --state names listen"
+	ReasonSession = "protects the ssh session tcpreap runs in"
 )
 
 // NewPlan reads the selected sockets and sorts them into targets and skips.
@@ -53,7 +94,10 @@ func NewPlan(sockets iter.Seq2[sockdiag.Socket, error], g Guards) (*Plan, error)
 }
 
 func (g Guards) reason(s *sockdiag.Socket) string {
-	if s.State == sockdiag.Listen && !g.ListenNamed {
+	switch {
+	case g.Session != nil && g.Session.carries(s):
+		return ReasonSession
+	case s.State == sockdiag.Listen && !g.ListenNamed:
 		return ReasonListen
 	}
 	return ""

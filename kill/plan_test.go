@@ -116,3 +116,7 @@ func TestDryRunDestroysNothing(t *testing.T) {
 		t.Fatalf("results %+v", results)
 	}
 }
+
+func mapAddrPort(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(netip.AddrFrom16(ap.Addr().As16()), ap.Port())
+}
