@@ -110,3 +110,17 @@ func (s Socket) MarshalBinary() ([]byte, error) {
 	binary.NativeEndian.PutUint32(b[68:72], s.Inode)
 	return b, nil
 }
+
+// ResetsPeer reports whether destroying the socket sends the peer a reset:
+// TCP in a synchronized state (tcp_need_reset in include/net/tcp.h). A
+// TIME_WAIT, LAST_ACK or CLOSING socket just goes; a UDP peer is not told.
+func (s *Socket) ResetsPeer() bool {
+	if s.Protocol != TCP {
+		return false
+	}
+	switch s.State {
+	case Established, CloseWait, FinWait1, FinWait2, SynRecv:
+		return true
+	}
+	return false
+}

@@ -1,6 +1,6 @@
 // Command tcpreap finds TCP and UDP sockets through NETLINK_SOCK_DIAG and
-// destroys them with SOCK_DESTROY: it plans, then destroys, then reports on
-// every socket it matched.
+// destroys them with SOCK_DESTROY: it plans, then destroys, then verifies and
+// reports on every socket it matched.
 package main
 
 import (
@@ -25,24 +25,40 @@ const (
 	exitRefused = 3 // a guard refused the plan
 )
 
-// A usageError is bad input: a word that does not parse, a missing selector.
+// A usageError is bad input: a word that does not parse, a missing selector,
+// a plan file that cannot be trusted.
 type usageError struct{ err error }
 
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
+
+// A refusal is a guard that refused the whole plan: nothing was destroyed.
+type refusal struct{ msg string }
+
+func (e refusal) Error() string { return e.msg }
 
 // An exitError carries the exit code of a run that already reported itself.
 type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
+// A terminal is where tcpreap talks to the person running it.
+type terminal struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	// interactive: stdin and stderr are a terminal, so tcpreap may ask.
+	interactive bool
+}
+
 func main() {
-	os.Exit(run(context.Background(), os.Args, os.Stdout, os.Stderr))
+	term := terminal{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
+		interactive: isTerminal(os.Stdin) && isTerminal(os.Stderr)}
+	os.Exit(run(context.Background(), os.Args, term))
 }
 
 // run runs the command line and returns the exit code.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	err := newApp(stdout, stderr).Run(ctx, digitFlags(args))
+func run(ctx context.Context, args []string, term terminal) int {
+	err := newApp(term).Run(ctx, digitFlags(args))
 	var ee exitError
 	switch {
 	case err == nil:
@@ -50,10 +66,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.As(err, &ee):
 		return ee.code
 	}
-	fmt.Fprintf(stderr, "tcpreap: %v\n", err)
+	fmt.Fprintf(term.stderr, "tcpreap: %v\n", err)
 	var ue usageError
-	if errors.As(err, &ue) {
+	var rf refusal
+	switch {
+	case errors.As(err, &ue):
 		return exitUsage
+	case errors.As(err, &rf):
+		return exitRefused
 	}
 	return exitFailure
 }
@@ -78,11 +98,34 @@ func digitFlags(args []string) []string {
 	return out
 }
 
-func newApp(stdout, stderr io.Writer) *cli.Command {
+// destroyFlags are the options of every command that destroys.
+func destroyFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask for confirmation on a terminal"},
+		&cli.IntFlag{Name: "max", Usage: "if more than `N` sockets would be destroyed, destroy nothing and exit 3"},
+		&cli.BoolFlag{Name: "no-audit", Usage: "do not write the audit line to syslog"},
+		&cli.BoolFlag{Name: "json", Usage: "NDJSON on stdout: one object per socket, then a summary"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only the summary and errors"},
+	}
+}
+
+// outputFlags are the options of the commands that only print.
+func outputFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "json", Usage: "NDJSON on stdout: one object per socket, then a summary"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only the summary and errors"},
+	}
+}
+
+func newApp(term terminal) *cli.Command {
 	onUsage := func(_ context.Context, _ *cli.Command, err error, _ bool) error {
 		return usageError{fmt.Errorf("%v (see tcpreap --help)", err)}
 	}
-	listFlags := selectionFlags()
+	sub := func(c *cli.Command) *cli.Command {
+		c.UseShortOptionHandling = true
+		c.OnUsageError = onUsage
+		return c
+	}
 	return &cli.Command{
 		Name:      "tcpreap",
 		Usage:     "find TCP and UDP sockets and destroy them with SOCK_DESTROY",
@@ -90,47 +133,78 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 		Description: "PEER is the remote end: IP, CIDR, IP:PORT, [IPv6]:PORT, a bare IPv6 address or a host name\n" +
 			"(every address it has). Several PEERs select sockets matching any of them.\n" +
 			"Exit codes: 0 every target gone (or a dry run), 1 runtime failure, 2 bad input, 3 refused.",
-		Writer:                 stdout,
-		ErrWriter:              stderr,
+		Writer:                 term.stdout,
+		ErrWriter:              term.stderr,
 		UseShortOptionHandling: true,
 		OnUsageError:           onUsage,
 		ExitErrHandler:         func(context.Context, *cli.Command, error) {},
-		Flags: append(selectionFlags(),
+		Flags: append(append(selectionFlags(), destroyFlags()...),
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "print the plan, destroy nothing (same as list)"},
 			&cli.BoolFlag{Name: "all", Usage: "allow a destroy with no selector at all"},
 		),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			return reap(ctx, cmd, stdout, stderr, cmd.Bool("dry-run"))
+			mode := modeDestroy
+			if cmd.Bool("dry-run") {
+				mode = modeList
+			}
+			return reap(ctx, cmd, term, mode)
 		},
-		Commands: []*cli.Command{{
-			Name:                   "list",
-			Aliases:                []string{"ls"},
-			Usage:                  "print the sockets the same selection matches; destroy nothing",
-			ArgsUsage:              "[PEER...]",
-			UseShortOptionHandling: true,
-			OnUsageError:           onUsage,
-			Flags:                  listFlags,
-			Action: func(ctx context.Context, cmd *cli.Command) error {
-				return reap(ctx, cmd, stdout, stderr, true)
-			},
-		}},
+		Commands: []*cli.Command{
+			sub(&cli.Command{
+				Name:      "list",
+				Aliases:   []string{"ls"},
+				Usage:     "print the sockets the same selection matches; destroy nothing",
+				ArgsUsage: "[PEER...]",
+				Flags:     append(selectionFlags(), outputFlags()...),
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					return reap(ctx, cmd, term, modeList)
+				},
+			}),
+			sub(&cli.Command{
+				Name:      "plan",
+				Usage:     "write the plan of the same selection as NDJSON, for tcpreap apply; destroy nothing",
+				ArgsUsage: "[PEER...]",
+				Flags:     selectionFlags(),
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					return reap(ctx, cmd, term, modePlan)
+				},
+			}),
+			sub(&cli.Command{
+				Name:      "apply",
+				Usage:     "destroy exactly the sockets of a plan file (- for stdin) that still exist",
+				ArgsUsage: "PLAN-FILE",
+				Flags:     append(destroyFlags(), includeSelfFlag()),
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					return apply(cmd, term)
+				},
+			}),
+		},
 	}
 }
 
-// reap is the pipeline: selection, query, plan, then a dry run or a destroy,
-// and the report.
-func reap(ctx context.Context, cmd *cli.Command, stdout, stderr io.Writer, dryRun bool) error {
+// A mode is what a run does with its plan.
+type mode uint8
+
+const (
+	modeDestroy mode = iota
+	modeList         // print the plan (list, --dry-run)
+	modePlan         // write the plan file
+)
+
+// reap is the pipeline up to the plan: selection, query, plan; then it
+// prints the plan or hands it to destroy.
+func reap(ctx context.Context, cmd *cli.Command, term terminal, m mode) error {
 	sel, err := parseSelection(ctx, cmd)
 	if err != nil {
 		return usageError{err}
 	}
-	if !dryRun && !sel.filter.HasSelector() && !cmd.Bool("all") {
+	if m == modeDestroy && !sel.filter.HasSelector() && !cmd.Bool("all") {
 		return usageError{errors.New("refusing to destroy every socket: name a PEER or a selector (--state, --port, --local-port, --remote-port, --local, --interface), or give --all")}
 	}
-	out := renderer{w: stdout, json: cmd.Bool("json"), quiet: cmd.Bool("quiet")}
+	out := renderer{w: term.stdout, json: cmd.Bool("json"), quiet: cmd.Bool("quiet")}
 	if !out.quiet {
-		for _, r := range sel.resolved {
-			fmt.Fprintf(stderr, "tcpreap: peer %s\n", r)
+		for _, note := range sel.notes {
+			fmt.Fprintf(term.stderr, "tcpreap: %s\n", note)
 		}
 	}
 
@@ -143,49 +217,20 @@ func reap(ctx context.Context, cmd *cli.Command, stdout, stderr io.Writer, dryRu
 	if err != nil {
 		return queryError(err)
 	}
-	var results []kill.Result
-	if dryRun {
-		results = plan.DryRun()
-	} else {
-		results = plan.Execute(conn)
+	switch m {
+	case modeList:
+		return out.report(plan.DryRun(), true)
+	case modePlan:
+		return writePlan(term.stdout, plan, os.Args)
 	}
-	if err := out.report(results, dryRun); err != nil {
-		return err
-	}
-	return failures(results, stderr)
+	return destroy(cmd, term, conn, plan, out)
 }
 
 // queryError explains a failed dump.
 func queryError(err error) error {
 	var oe *sockdiag.OpError
 	if errors.As(err, &oe) && errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("this kernel cannot list %s sockets (is CONFIG_INET_%s_DIAG enabled?): %v", oe.Request.Protocol, upper(oe.Request.Protocol.String()), err)
+		return fmt.Errorf("this kernel cannot list %s sockets (is CONFIG_INET_%s_DIAG enabled?): %v", oe.Request.Protocol, strings.ToUpper(oe.Request.Protocol.String()), err)
 	}
 	return fmt.Errorf("cannot list sockets: %v", err)
-}
-
-// failures says once what the failed destroys have in common and what to do,
-// and returns the exit code of the run.
-func failures(results []kill.Result, stderr io.Writer) error {
-	said := map[error]bool{}
-	failed := 0
-	for _, r := range results {
-		if r.Action != kill.Failed {
-			continue
-		}
-		failed++
-		for _, known := range []error{kill.ErrPermission, kill.ErrNoDestroy} {
-			if errors.Is(r.Err, known) && !said[known] {
-				said[known] = true
-				fmt.Fprintf(stderr, "tcpreap: %v\n", known)
-			}
-		}
-	}
-	if failed == 0 {
-		return nil
-	}
-	if len(said) == 0 {
-		fmt.Fprintf(stderr, "tcpreap: %d of the sockets could not be destroyed; see their errors above\n", failed)
-	}
-	return exitError{exitFailure}
 }

@@ -45,7 +45,7 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer
-		code := run(context.Background(), append([]string{"tcpreap"}, tt.args...), &stdout, &stderr)
+		code := run(context.Background(), append([]string{"tcpreap"}, tt.args...), terminal{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr})
 		if code != exitUsage {
 			t.Errorf("%q: exit %d, want %d (stderr %q)", tt.args, code, exitUsage, stderr.String())
 		}

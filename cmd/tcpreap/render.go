@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/tcpreap/tcpreap/kill"
@@ -59,10 +58,7 @@ func (r renderer) report(results []kill.Result, dryRun bool) error {
 				}
 			}
 		}
-		return enc.Encode(map[string]summaryJSON{"summary": {
-			Matched: sum.Matched, WouldKill: sum.WouldKill, Killed: sum.Killed, Gone: sum.Gone,
-			Failed: sum.Failed, Skipped: sum.Skipped, DryRun: dryRun,
-		}})
+		return enc.Encode(map[string]summaryJSON{"summary": summaryOf(results, dryRun)})
 	}
 	if !r.quiet && len(results) > 0 {
 		tw := tabwriter.NewWriter(r.w, 0, 0, 2, ' ', 0)
@@ -77,6 +73,12 @@ func (r renderer) report(results []kill.Result, dryRun bool) error {
 	}
 	_, err := fmt.Fprintln(r.w, summaryLine(sum, dryRun))
 	return err
+}
+
+func summaryOf(results []kill.Result, dryRun bool) summaryJSON {
+	s := kill.Summarize(results)
+	return summaryJSON{Matched: s.Matched, WouldKill: s.WouldKill, Killed: s.Killed, Gone: s.Gone,
+		Failed: s.Failed, Skipped: s.Skipped, DryRun: dryRun}
 }
 
 func toJSON(res kill.Result) socketJSON {
@@ -151,5 +153,3 @@ func plural(n int, word string) string {
 	}
 	return fmt.Sprintf("%d %ss", n, word)
 }
-
-func upper(s string) string { return strings.ToUpper(s) }

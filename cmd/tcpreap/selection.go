@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,17 +29,21 @@ func selectionFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "udp", Aliases: []string{"u"}, Usage: "UDP sockets"},
 		&cli.BoolFlag{Name: "4", Usage: "IPv4 (and v4-mapped IPv6) sockets"},
 		&cli.BoolFlag{Name: "6", Usage: "IPv6 sockets"},
-		&cli.BoolFlag{Name: "json", Usage: "NDJSON on stdout: one object per socket, then a summary"},
-		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only the summary and errors"},
+		includeSelfFlag(),
 	}
 }
 
-// A selection is the parsed command line: the filter, the guards, and the
-// host names that PEER words resolved, to show in the plan.
+func includeSelfFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "include-self", Usage: "also destroy the ssh connection tcpreap runs in (SSH_CONNECTION)"}
+}
+
+// A selection is the parsed command line: the filter, the guards, and notes
+// to show with the plan (what host names resolved to, a session that could
+// not be read).
 type selection struct {
-	filter   sockdiag.Filter
-	guards   kill.Guards
-	resolved []string // "db1 is 192.0.2.2, 2001:db8::2"
+	filter sockdiag.Filter
+	guards kill.Guards
+	notes  []string // "peer db1 is 192.0.2.2, 2001:db8::2"
 }
 
 // resolveTimeout bounds the DNS lookup of a PEER host name.
@@ -107,7 +113,7 @@ func parseSelection(ctx context.Context, cmd *cli.Command) (*selection, error) {
 		eps, err := sockdiag.ParsePeer(w, services, func(host string) ([]netip.Addr, error) {
 			addrs, err := resolveHost(ctx, host)
 			if err == nil {
-				sel.resolved = append(sel.resolved, fmt.Sprintf("%s is %s", host, joinAddrs(addrs)))
+				sel.notes = append(sel.notes, fmt.Sprintf("peer %s is %s", host, joinAddrs(addrs)))
 			}
 			return addrs, err
 		})
@@ -116,7 +122,69 @@ func parseSelection(ctx context.Context, cmd *cli.Command) (*selection, error) {
 		}
 		f.Peers = append(f.Peers, eps...)
 	}
+	var note string
+	sel.guards.Session, note = session(cmd)
+	if note != "" {
+		sel.notes = append(sel.notes, note)
+	}
 	return sel, nil
+}
+
+// session returns the SSH connection the guard protects, nil with
+// --include-self or without one, and a warning when it cannot be read.
+func session(cmd *cli.Command) (*kill.Session, string) {
+	if cmd.Bool("include-self") {
+		return nil, ""
+	}
+	v := sshConnection(os.Getpid())
+	if v == "" {
+		return nil, ""
+	}
+	ss, err := kill.ParseSession(v)
+	if err != nil {
+		return nil, fmt.Sprintf("warning: the ssh session cannot be protected: %v", err)
+	}
+	return ss, ""
+}
+
+// sshConnection finds SSH_CONNECTION in the environment of tcpreap or, when
+// sudo has cleared it there, of the nearest ancestor process that has it.
+func sshConnection(pid int) string {
+	if v := os.Getenv("SSH_CONNECTION"); v != "" {
+		return v
+	}
+	for range 64 {
+		ppid, err := parentOf(pid)
+		if err != nil || ppid <= 1 {
+			return ""
+		}
+		pid = ppid
+		env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+		if err != nil {
+			continue
+		}
+		for _, kv := range strings.Split(string(env), "\x00") {
+			if v, ok := strings.CutPrefix(kv, "SSH_CONNECTION="); ok {
+				return v
+			}
+		}
+	}
+	return ""
+}
+
+// parentOf reads a process's parent from /proc/PID/stat, whose second field
+// (the command name, in parentheses) may itself hold spaces and parentheses.
+func parentOf(pid int) (int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 2 {
+		return 0, fmt.Errorf("/proc/%d/stat is too short", pid)
+	}
+	return strconv.Atoi(fields[1])
 }
 
 func resolveHost(ctx context.Context, host string) ([]netip.Addr, error) {

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/bits"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/tcpreap/tcpreap/kill"
+	"github.com/tcpreap/tcpreap/sockdiag"
+	"github.com/urfave/cli/v3"
+)
+
+// A plan file is the NDJSON of a dry run between a header and a summary:
+//
+//	{"plan":{"version":1,"boot_id":…,"created":…,"command":[…]}}
+//	{"proto":"tcp",…,"cookie":…,"action":"would_kill"}   one per socket
+//	{"summary":{…},"digest":"sha256:…"}
+//
+// The digest covers every byte before the summary line, so a file that was
+// cut short or edited is refused. The boot id ties the cookies to the boot
+// they were dumped in: after a reboot the same cookie names another socket.
+const planVersion = 1
+
+type planHeader struct {
+	Version int       `json:"version"`
+	BootID  string    `json:"boot_id"`
+	Created time.Time `json:"created"`
+	Command []string  `json:"command"`
+}
+
+type planTrailer struct {
+	Summary *summaryJSON `json:"summary"`
+	Digest  string       `json:"digest"`
+}
+
+const bootIDFile = "/proc/sys/kernel/random/boot_id"
+
+func bootID() string {
+	b, _ := os.ReadFile(bootIDFile)
+	return strings.TrimSpace(string(b))
+}
+
+// writePlan writes the plan file of a plan.
+func writePlan(w io.Writer, plan *kill.Plan, command []string) error {
+	var body bytes.Buffer
+	enc := json.NewEncoder(&body)
+	hdr := planHeader{Version: planVersion, BootID: bootID(), Created: time.Now().UTC().Truncate(time.Second), Command: command}
+	if err := enc.Encode(map[string]planHeader{"plan": hdr}); err != nil {
+		return err
+	}
+	results := plan.DryRun()
+	for _, r := range results {
+		if err := enc.Encode(toJSON(r)); err != nil {
+			return err
+		}
+	}
+	sum := summaryOf(results, true)
+	trailer := planTrailer{Summary: &sum, Digest: digest(body.Bytes())}
+	if err := enc.Encode(trailer); err != nil {
+		return err
+	}
+	_, err := w.Write(body.Bytes())
+	return err
+}
+
+func digest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// apply destroys the sockets of a plan file that still exist with their
+// cookies; the others are reported gone.
+func apply(cmd *cli.Command, term terminal) error {
+	if cmd.Args().Len() != 1 {
+		return usageError{errors.New("apply takes one plan file, or - for stdin (see tcpreap plan)")}
+	}
+	name := cmd.Args().First()
+	var data []byte
+	var err error
+	if name == "-" {
+		data, err = io.ReadAll(term.stdin)
+	} else {
+		data, err = os.ReadFile(name)
+	}
+	if err != nil {
+		return usageError{fmt.Errorf("cannot read the plan file: %v", err)}
+	}
+	planned, err := readPlan(data)
+	if err != nil {
+		return usageError{fmt.Errorf("plan file %s: %w; nothing was destroyed", name, err)}
+	}
+	// The guards run again where the plan is applied: a plan made elsewhere
+	// must not cut the session it is applied from. LISTEN targets stay: the
+	// plan already chose them.
+	ss, note := session(cmd)
+	if note != "" && !cmd.Bool("quiet") {
+		fmt.Fprintf(term.stderr, "tcpreap: %s\n", note)
+	}
+	plan, err := kill.NewPlan(func(yield func(sockdiag.Socket, error) bool) {
+		for _, s := range planned.Targets {
+			if !yield(s, nil) {
+				return
+			}
+		}
+	}, kill.Guards{ListenNamed: true, Session: ss})
+	if err != nil {
+		return err
+	}
+	plan.Skipped = append(plan.Skipped, planned.Skipped...)
+	conn, err := sockdiag.Dial(nil)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return destroy(cmd, term, conn, plan, renderer{w: term.stdout, json: cmd.Bool("json"), quiet: cmd.Bool("quiet")})
+}
+
+// readPlan checks a plan file whole before it trusts any of it.
+func readPlan(data []byte) (*kill.Plan, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errors.New("it is empty")
+	}
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	var head struct{ Plan *planHeader }
+	if err := json.Unmarshal(lines[0], &head); err != nil || head.Plan == nil {
+		return nil, errors.New("it is not a tcpreap plan (its first line is not the plan header; write one with tcpreap plan)")
+	}
+	if head.Plan.Version != planVersion {
+		return nil, fmt.Errorf("it is a version %d plan and this tcpreap reads version %d; make the plan again with this tcpreap", head.Plan.Version, planVersion)
+	}
+	if lines[len(lines)-1] != nil && len(lines[len(lines)-1]) == 0 {
+		lines = lines[:len(lines)-1]
+	}
+	last := lines[len(lines)-1]
+	var tail planTrailer
+	if !bytes.HasSuffix(last, []byte("\n")) || json.Unmarshal(last, &tail) != nil || tail.Summary == nil || len(lines) < 2 {
+		return nil, errors.New("it is truncated (its last line is not the summary); make the plan again")
+	}
+	if tail.Digest != digest(data[:len(data)-len(last)]) {
+		return nil, errors.New("it was changed after tcpreap wrote it (the digest does not match); make the plan again instead of editing it")
+	}
+	if head.Plan.BootID != bootID() {
+		return nil, errors.New("it was made on another host or before the last reboot (the boot id differs), where its cookies name other sockets; make the plan again")
+	}
+	plan := &kill.Plan{}
+	for i, line := range lines[1 : len(lines)-1] {
+		var j socketJSON
+		dec := json.NewDecoder(bytes.NewReader(line))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&j); err != nil {
+			return nil, fmt.Errorf("line %d: %v", i+2, err)
+		}
+		s, err := j.socket()
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %v", i+2, err)
+		}
+		switch j.Action {
+		case kill.WouldKill.String():
+			plan.Targets = append(plan.Targets, s)
+		case kill.Skipped.String():
+			plan.Skipped = append(plan.Skipped, kill.Skip{Socket: s, Reason: j.Reason})
+		default:
+			return nil, fmt.Errorf("line %d: action %q has no place in a plan", i+2, j.Action)
+		}
+	}
+	if n := len(plan.Targets) + len(plan.Skipped); n != tail.Summary.Matched {
+		return nil, fmt.Errorf("it has %d sockets and its summary says %d", n, tail.Summary.Matched)
+	}
+	return plan, nil
+}
+
+// socket reads a socket back from its JSON object.
+func (j socketJSON) socket() (sockdiag.Socket, error) {
+	s := sockdiag.Socket{UID: j.UID, Inode: j.Inode}
+	switch j.Proto {
+	case "tcp":
+		s.Protocol = sockdiag.TCP
+	case "udp":
+		s.Protocol = sockdiag.UDP
+	default:
+		return s, fmt.Errorf("unknown proto %q", j.Proto)
+	}
+	switch j.Family {
+	case "ipv4":
+		s.Family = sockdiag.IPv4
+	case "ipv6":
+		s.Family = sockdiag.IPv6
+	default:
+		return s, fmt.Errorf("unknown family %q", j.Family)
+	}
+	mask, _, err := sockdiag.ParseStates(j.State)
+	if err != nil || bits.OnesCount32(uint32(mask)) != 1 {
+		return s, fmt.Errorf("state %q is not one state", j.State)
+	}
+	s.State = sockdiag.State(bits.TrailingZeros32(uint32(mask)))
+	local, err1 := netip.ParseAddr(j.LocalIP)
+	remote, err2 := netip.ParseAddr(j.RemoteIP)
+	if err := errors.Join(err1, err2); err != nil {
+		return s, err
+	}
+	if local.Is4() != (s.Family == sockdiag.IPv4) || remote.Is4() != (s.Family == sockdiag.IPv4) {
+		return s, fmt.Errorf("addresses %s and %s are not of family %s", local, remote, s.Family)
+	}
+	s.ID = sockdiag.SockID{
+		Local:     netip.AddrPortFrom(local, j.LocalPort),
+		Remote:    netip.AddrPortFrom(remote, j.RemotePort),
+		Interface: j.Interface,
+		Cookie:    sockdiag.Cookie(j.Cookie),
+	}
+	return s, nil
+}
