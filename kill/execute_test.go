@@ -130,3 +130,15 @@ func TestSessionGuard(t *testing.T) {
 		t.Errorf("IPv6 session: %+v, %v", ss, err)
 	}
 }
+
+func FuzzParseSession(f *testing.F) {
+	for _, s := range []string{"192.0.2.2 40000 192.0.2.1 22", "2001:db8::9 50000 2001:db8::1 22", "a b c d", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		ss, err := kill.ParseSession(v)
+		if err == nil && (!ss.Client.IsValid() || !ss.Server.IsValid()) {
+			t.Fatalf("%q: invalid session %+v", v, ss)
+		}
+	})
+}

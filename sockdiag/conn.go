@@ -170,6 +170,9 @@ func (c *Conn) destroyBatch(socks []Socket, errs []error) {
 			if !ok || answered[i] {
 				continue
 			}
+			if err == nil && m.Header.Type != netlink.Error {
+				errno = fmt.Errorf("unexpected netlink message type %d in answer to a destroy", m.Header.Type)
+			}
 			answered[i] = true
 			pending--
 			if errno != nil {
