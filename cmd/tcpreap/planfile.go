@@ -181,20 +181,11 @@ func readPlan(data []byte) (*kill.Plan, error) {
 // socket reads a socket back from its JSON object.
 func (j socketJSON) socket() (sockdiag.Socket, error) {
 	s := sockdiag.Socket{UID: j.UID, Inode: j.Inode}
-	switch j.Proto {
-	case "tcp":
-		s.Protocol = sockdiag.TCP
-	case "udp":
-		s.Protocol = sockdiag.UDP
-	default:
+	var ok bool
+	if s.Protocol, ok = byName(j.Proto, sockdiag.TCP, sockdiag.UDP); !ok {
 		return s, fmt.Errorf("unknown proto %q", j.Proto)
 	}
-	switch j.Family {
-	case "ipv4":
-		s.Family = sockdiag.IPv4
-	case "ipv6":
-		s.Family = sockdiag.IPv6
-	default:
+	if s.Family, ok = byName(j.Family, sockdiag.IPv4, sockdiag.IPv6); !ok {
 		return s, fmt.Errorf("unknown family %q", j.Family)
 	}
 	mask, _, err := sockdiag.ParseStates(j.State)
@@ -217,4 +208,16 @@ func (j socketJSON) socket() (sockdiag.Socket, error) {
 		Cookie:    sockdiag.Cookie(j.Cookie),
 	}
 	return s, nil
+}
+
+// byName finds the value that prints as name, so that reading a plan uses
+// the same names as writing it.
+func byName[T fmt.Stringer](name string, values ...T) (T, bool) {
+	for _, v := range values {
+		if v.String() == name {
+			return v, true
+		}
+	}
+	var zero T
+	return zero, false
 }
