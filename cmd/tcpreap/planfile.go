@@ -172,8 +172,15 @@ func readPlan(data []byte) (*kill.Plan, error) {
 			return nil, fmt.Errorf("line %d: action %q has no place in a plan", i+2, j.Action)
 		}
 	}
-	if n := len(plan.Targets) + len(plan.Skipped); n != tail.Summary.Matched {
-		return nil, fmt.Errorf("it has %d sockets and its summary says %d", n, tail.Summary.Matched)
+	// The digest cannot cover its own line: that line must be exactly what
+	// tcpreap writes for these sockets.
+	sum := summaryOf(plan.DryRun(), true)
+	want, err := json.Marshal(planTrailer{Summary: &sum, Digest: tail.Digest})
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(append(want, '\n'), last) {
+		return nil, errors.New("it was changed after tcpreap wrote it (its summary line is not the one tcpreap writes for its sockets); make the plan again instead of editing it")
 	}
 	return plan, nil
 }

@@ -70,6 +70,9 @@ func TestPlanFileRefusals(t *testing.T) {
 		{"edited cookie", strings.Replace(good, `"cookie":6`, `"cookie":9`, 1), "changed after tcpreap wrote it"},
 		{"line removed", lines[0] + strings.Join(lines[2:], ""), "changed after tcpreap wrote it"},
 		{"edited boot id", strings.Replace(good, bootID(), "00000000-0000-0000-0000-000000000000", 1), "changed after tcpreap wrote it"},
+		{"summary count edited", strings.Replace(good, `"would_kill":3`, `"would_kill":4`, 1), "its summary line is not the one"},
+		{"summary key edited", strings.Replace(good, `"digest"`, `"Digest"`, 1), "its summary line is not the one"},
+		{"summary key repeated", strings.Replace(good, `"dry_run":true`, `"dry_run":true,"dry_run":true`, 1), "its summary line is not the one"},
 		{"other boot", resign(strings.Replace(good, bootID(), "00000000-0000-0000-0000-000000000000", 1)), "boot id differs"},
 	}
 	for _, tt := range tests {
