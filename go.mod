@@ -3,6 +3,7 @@ module github.com/tcpreap/tcpreap
 go 1.26.8
 
 require (
+	github.com/creack/pty v1.1.24
 	github.com/mdlayher/netlink v1.11.2
 	github.com/urfave/cli/v3 v3.14.0
 	github.com/vishvananda/netns v0.0.5

@@ -6,6 +6,8 @@ package integration
 import (
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -55,6 +57,17 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "integration:", err)
 		return 1
 	}
+	// Every run that destroys writes an audit line to syslog. The suite's lines go to a
+	// socket of its own, not to the machine's log (TestIntegrationAudit checks the line
+	// with a socket of its own).
+	sink, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(dir, "syslog"), Net: "unixgram"})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "integration:", err)
+		return 1
+	}
+	defer sink.Close()
+	go io.Copy(io.Discard, sink)
+	os.Setenv("TCPREAP_SYSLOG_SOCKET", sink.LocalAddr().String())
 	return m.Run()
 }
 
@@ -74,6 +87,14 @@ func setup(t *testing.T) *env {
 func (e *env) tcpreap(args ...string) testnet.Result {
 	e.t.Helper()
 	return e.run(e.Local, append([]string{bin}, args...)...)
+}
+
+// tcpreapEnv runs the binary with args in host A with the environment variables vars
+// ("NAME=value") added, through env(1): Host.Run keeps SSH_CONNECTION out of the
+// environment, and a test of the session guard must put it back in on purpose.
+func (e *env) tcpreapEnv(vars []string, args ...string) testnet.Result {
+	e.t.Helper()
+	return e.run(e.Local, slices.Concat([]string{"env"}, vars, []string{bin}, args)...)
 }
 
 func (e *env) run(h *testnet.Host, argv ...string) testnet.Result {
@@ -212,18 +233,31 @@ func expectPresent(t *testing.T, ss testnet.Sockets, state string, cs ...conn) {
 // each with action.
 func expectRecords(t *testing.T, r testnet.Report, action string, cs ...conn) {
 	t.Helper()
-	if len(r.Sockets) != len(cs) {
-		t.Errorf("tcpreap reported %d sockets, want %d (%v)", len(r.Sockets), len(cs), names(cs))
+	expectActions(t, r, map[string][]conn{action: cs})
+}
+
+// expectActions fails unless the report's sockets are exactly the conns in want (by cookie
+// and tuple), each with the action it is listed under.
+func expectActions(t *testing.T, r testnet.Report, want map[string][]conn) {
+	t.Helper()
+	var all []conn
+	for _, action := range slices.Sorted(maps.Keys(want)) {
+		all = append(all, want[action]...)
 	}
-	for _, c := range cs {
-		i := slices.IndexFunc(r.Sockets, func(rec testnet.Record) bool { return rec.Cookie == c.cookie })
-		if i < 0 {
-			t.Errorf("%s (cookie %d) not in tcpreap's output", c.name, c.cookie)
-			continue
-		}
-		rec := r.Sockets[i]
-		if rec.Local() != c.local || rec.Remote() != c.remote || rec.Action != action {
-			t.Errorf("%s: tcpreap reported %s -> %s action %q, want %s -> %s action %q", c.name, rec.Local(), rec.Remote(), rec.Action, c.local, c.remote, action)
+	if len(r.Sockets) != len(all) {
+		t.Errorf("tcpreap reported %d sockets, want %d (%v)", len(r.Sockets), len(all), names(all))
+	}
+	for _, action := range slices.Sorted(maps.Keys(want)) {
+		for _, c := range want[action] {
+			i := slices.IndexFunc(r.Sockets, func(rec testnet.Record) bool { return rec.Cookie == c.cookie })
+			if i < 0 {
+				t.Errorf("%s (cookie %d) not in tcpreap's output", c.name, c.cookie)
+				continue
+			}
+			rec := r.Sockets[i]
+			if rec.Local() != c.local || rec.Remote() != c.remote || rec.Action != action {
+				t.Errorf("%s: tcpreap reported %s -> %s action %q, want %s -> %s action %q", c.name, rec.Local(), rec.Remote(), rec.Action, c.local, c.remote, action)
+			}
 		}
 	}
 }

@@ -26,12 +26,7 @@ type Result struct {
 func (h *Host) Run(argv ...string) (Result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", h.Name}, argv...)...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "SSH_CONNECTION=") && !strings.HasPrefix(kv, "SSH_CLIENT=") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
+	cmd := h.Command(ctx, argv...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -44,6 +39,20 @@ func (h *Host) Run(argv ...string) (Result, error) {
 		return res, fmt.Errorf("%s: %s: %w (stderr: %s)", h.Name, strings.Join(argv, " "), err, res.Stderr)
 	}
 	return res, nil
+}
+
+// Command is the command that Run runs: argv in h through `ip netns exec` (which execs
+// argv in place, so the process is argv's), without SSH_CONNECTION and SSH_CLIENT in its
+// environment. Stdin, stdout and stderr are the caller's to set (a pseudo-terminal, for
+// a test of tcpreap's prompt); ctx kills the process.
+func (h *Host) Command(ctx context.Context, argv ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", h.Name}, argv...)...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SSH_CONNECTION=") && !strings.HasPrefix(kv, "SSH_CLIENT=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	return cmd
 }
 
 // Record is one socket object of tcpreap's --json output.

@@ -1,0 +1,160 @@
+package integration
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tcpreap/tcpreap/integration/testnet"
+)
+
+// TestIntegrationAudit checks the audit line: a run that destroys writes one line to the
+// syslog socket that TCPREAP_SYSLOG_SOCKET names, with the command's words, the real
+// number killed and uid=0; --no-audit, a dry run, list and plan write none; and a syslog
+// socket nobody listens on does not stop the destroy, only adds a warning.
+func TestIntegrationAudit(t *testing.T) {
+	e := setup(t)
+	l := e.listen(e.Local, netip.AddrPortFrom(testnet.LocalV4, 0))
+	sink := newSyslogSink(t)
+	audit := []string{"TCPREAP_SYSLOG_SOCKET=" + sink.path}
+	p := testnet.PeerV4.String()
+	three := func(t *testing.T) []conn {
+		t.Helper()
+		e := &env{Net: e.Net, t: t}
+		return []conn{tcp("established", e.inbound(l, peer)), tcp("established", e.inbound(l, peer)), tcp("close_wait", e.closeWait(l, peer))}
+	}
+	bystander := tcp("other peer", e.inbound(l, otherPeer))
+
+	t.Run("destroy", func(t *testing.T) {
+		e := &env{Net: e.Net, t: t}
+		doomed := three(t)
+		expectRecords(t, e.decode(e.tcpreapEnv(audit, "--json", "--state", "established,close_wait", p), 0), "killed", doomed...)
+		expectGone(t, e.sockets(), doomed...)
+		line := sink.one(t)
+		for _, want := range []string{"--state", "established,close_wait", p} {
+			if !strings.Contains(line, want) {
+				t.Errorf("the audit line does not have the command's word %q: %q", want, line)
+			}
+		}
+		for _, re := range []string{`\bkilled=3\b`, `\buid=0\b`} {
+			if !regexp.MustCompile(re).MatchString(line) {
+				t.Errorf("the audit line does not match %s: %q", re, line)
+			}
+		}
+	})
+
+	t.Run("apply", func(t *testing.T) {
+		e := &env{Net: e.Net, t: t}
+		doomed := three(t)
+		file := filepath.Join(t.TempDir(), "plan")
+		e.check(os.WriteFile(file, []byte(e.plan(p)), 0o600))
+		sink.none(t) // plan writes no audit line
+		e.decode(e.tcpreapEnv(audit, "apply", "--json", file), 0)
+		expectGone(t, e.sockets(), doomed...)
+		line := sink.one(t)
+		if !strings.Contains(line, "apply") || !strings.Contains(line, file) || !regexp.MustCompile(`\bkilled=3\b`).MatchString(line) {
+			t.Errorf("the audit line of apply %s: %q, want the command's words and killed=3", file, line)
+		}
+	})
+
+	t.Run("nothing destroyed: no line", func(t *testing.T) {
+		e := &env{Net: e.Net, t: t}
+		doomed := three(t)
+		before := e.sockets()
+		for _, args := range [][]string{{"-n", p}, {"list", p}, {"plan", p}} {
+			if res := e.tcpreapEnv(audit, args...); res.Code != 0 {
+				t.Errorf("%s: exit %d, want 0", args, res.Code)
+			}
+		}
+		expectUnchanged(t, before, e.sockets())
+		sink.none(t)
+		// Clean up for the next case, without a line.
+		expectRecords(t, e.decode(e.tcpreapEnv(audit, "--json", "--no-audit", p), 0), "killed", doomed...)
+	})
+
+	t.Run("--no-audit", func(t *testing.T) {
+		e := &env{Net: e.Net, t: t}
+		doomed := three(t)
+		expectRecords(t, e.decode(e.tcpreapEnv(audit, "--json", "--no-audit", p), 0), "killed", doomed...)
+		expectGone(t, e.sockets(), doomed...)
+		sink.none(t)
+	})
+
+	t.Run("no syslog listening", func(t *testing.T) {
+		e := &env{Net: e.Net, t: t}
+		doomed := three(t)
+		nobody := []string{"TCPREAP_SYSLOG_SOCKET=" + filepath.Join(t.TempDir(), "nobody-listens")}
+		res := e.tcpreapEnv(nobody, "--json", p)
+		expectRecords(t, e.decode(res, 0), "killed", doomed...)
+		if !strings.Contains(res.Stderr, "audit line was not written") {
+			t.Errorf("stderr %q does not warn that the audit line was not written", res.Stderr)
+		}
+		expectGone(t, e.sockets(), doomed...)
+	})
+
+	expectPresent(t, e.sockets(), "established", bystander)
+}
+
+// syslogSink is a unix datagram socket standing in for /dev/log. tcpreap runs in another
+// network namespace but the same mount namespace, so it reaches the socket by its path.
+type syslogSink struct {
+	path string
+	conn *net.UnixConn
+}
+
+func newSyslogSink(t *testing.T) *syslogSink {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "log")
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &syslogSink{path, c}
+}
+
+// read returns the next datagram, or ok false if none comes within wait. tcpreap sends its
+// line before it exits, so once it has exited a line it wrote is already queued here.
+func (s *syslogSink) read(t *testing.T, wait time.Duration) (string, bool) {
+	t.Helper()
+	buf := make([]byte, 64<<10)
+	s.conn.SetReadDeadline(time.Now().Add(wait))
+	n, err := s.conn.Read(buf)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return "", false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(buf[:n]), true
+}
+
+// one returns the one line that must have arrived, and fails if there was another.
+func (s *syslogSink) one(t *testing.T) string {
+	t.Helper()
+	line, ok := s.read(t, time.Second)
+	if !ok {
+		t.Fatal("no audit line arrived")
+	}
+	t.Logf("audit line: %q", line)
+	s.none(t)
+	return line
+}
+
+// none fails if a line is waiting.
+func (s *syslogSink) none(t *testing.T) {
+	t.Helper()
+	if line, ok := s.read(t, 10*time.Millisecond); ok {
+		t.Errorf("an unexpected audit line: %q", line)
+	}
+}
