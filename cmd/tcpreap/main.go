@@ -124,6 +124,7 @@ func newApp(term terminal) *cli.Command {
 	sub := func(c *cli.Command) *cli.Command {
 		c.UseShortOptionHandling = true
 		c.OnUsageError = onUsage
+		c.Before = rootOptionsFirst
 		return c
 	}
 	return &cli.Command{
@@ -138,10 +139,10 @@ func newApp(term terminal) *cli.Command {
 		UseShortOptionHandling: true,
 		OnUsageError:           onUsage,
 		ExitErrHandler:         func(context.Context, *cli.Command, error) {},
-		Flags: append(append(selectionFlags(), destroyFlags()...),
+		Flags: local(append(append(selectionFlags(), destroyFlags()...),
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "print the plan, destroy nothing (same as list)"},
 			&cli.BoolFlag{Name: "all", Usage: "allow a destroy with no selector at all"},
-		),
+		)),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			mode := modeDestroy
 			if cmd.Bool("dry-run") {
@@ -180,6 +181,34 @@ func newApp(term terminal) *cli.Command {
 			}),
 		},
 	}
+}
+
+// local keeps the root command's options to the root: urfave/cli would
+// otherwise let every subcommand accept them and silently ignore them
+// ("tcpreap apply --state listen plan").
+func local(flags []cli.Flag) []cli.Flag {
+	for _, f := range flags {
+		switch f := f.(type) {
+		case *cli.BoolFlag:
+			f.Local = true
+		case *cli.StringFlag:
+			f.Local = true
+		case *cli.StringSliceFlag:
+			f.Local = true
+		case *cli.IntFlag:
+			f.Local = true
+		}
+	}
+	return flags
+}
+
+// rootOptionsFirst refuses options given before a subcommand, which would
+// belong to the root and do nothing ("tcpreap --json apply plan").
+func rootOptionsFirst(ctx context.Context, cmd *cli.Command) (context.Context, error) {
+	if set := cmd.Root().LocalFlagNames(); len(set) > 0 {
+		return ctx, usageError{fmt.Errorf("put the options after the command: tcpreap %s --%s …", cmd.Name, set[0])}
+	}
+	return ctx, nil
 }
 
 // A mode is what a run does with its plan.

@@ -42,6 +42,12 @@ func TestBadInput(t *testing.T) {
 		{[]string{"-u", "-6"}, "refusing to destroy every socket"},
 		{[]string{"--no-such-flag"}, "flag provided but not defined"},
 		{[]string{"list", "--state", "nope"}, `unknown state "nope"`},
+		{[]string{"apply", "--state", "listen", "plan.json"}, "flag provided but not defined: -state"},
+		{[]string{"list", "--max", "3"}, "flag provided but not defined: -max"},
+		{[]string{"--json", "apply", "plan.json"}, "put the options after the command: tcpreap apply --json"},
+		{[]string{"-q", "list"}, "put the options after the command: tcpreap list --quiet"},
+		{[]string{"apply"}, "apply takes one plan file"},
+		{[]string{"apply", "a", "b"}, "apply takes one plan file"},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer
