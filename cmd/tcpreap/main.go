@@ -102,7 +102,7 @@ func digitFlags(args []string) []string {
 func destroyFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask for confirmation on a terminal"},
-		&cli.IntFlag{Name: "max", Usage: "if more than `N` sockets would be destroyed, destroy nothing and exit 3"},
+		&cli.IntFlag{Name: "max", HideDefault: true, Usage: "if more than `N` sockets would be destroyed, destroy nothing and exit 3 (default: no limit)"},
 		&cli.BoolFlag{Name: "no-audit", Usage: "do not write the audit line to syslog"},
 		&cli.BoolFlag{Name: "json", Usage: "NDJSON on stdout: one object per socket, then a summary"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only the summary and errors"},
