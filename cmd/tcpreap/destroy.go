@@ -39,6 +39,15 @@ func destroy(cmd *cli.Command, term terminal, conn kill.Conn, plan *kill.Plan, o
 	return failures(results, term)
 }
 
+// checkDestroyOptions refuses destroy options that make no sense, before the
+// kernel is asked anything.
+func checkDestroyOptions(cmd *cli.Command) error {
+	if cmd.Int("max") < 0 {
+		return usageError{fmt.Errorf("--max %d: give the largest number of sockets to destroy, 0 or more", cmd.Int("max"))}
+	}
+	return nil
+}
+
 // failures says once what the failed destroys have in common and what to do,
 // and returns the exit code of the run.
 func failures(results []kill.Result, term terminal) error {

@@ -230,6 +230,11 @@ func reap(ctx context.Context, cmd *cli.Command, term terminal, m mode) error {
 	if m == modeDestroy && !sel.filter.HasSelector() && !cmd.Bool("all") {
 		return usageError{errors.New("refusing to destroy every socket: name a PEER or a selector (--state, --port, --local-port, --remote-port, --local, --interface), or give --all")}
 	}
+	if m == modeDestroy {
+		if err := checkDestroyOptions(cmd); err != nil {
+			return err
+		}
+	}
 	out := renderer{w: term.stdout, json: cmd.Bool("json"), quiet: cmd.Bool("quiet")}
 	if !out.quiet {
 		for _, note := range sel.notes {

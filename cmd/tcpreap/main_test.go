@@ -47,6 +47,8 @@ func TestBadInput(t *testing.T) {
 		{[]string{"--json", "apply", "plan.json"}, "put the options after the command: tcpreap apply --json"},
 		{[]string{"-q", "list"}, "put the options after the command: tcpreap list --quiet"},
 		{[]string{"apply"}, "apply takes one plan file"},
+		{[]string{"--max", "-1", "192.0.2.2"}, "--max -1: give the largest number"},
+		{[]string{"apply", "--max", "-5", "plan.json"}, "--max -5: give the largest number"},
 		{[]string{"apply", "a", "b"}, "apply takes one plan file"},
 	}
 	for _, tt := range tests {

@@ -83,6 +83,9 @@ func apply(cmd *cli.Command, term terminal) error {
 	if cmd.Args().Len() != 1 {
 		return usageError{errors.New("apply takes one plan file, or - for stdin (see tcpreap plan)")}
 	}
+	if err := checkDestroyOptions(cmd); err != nil {
+		return err
+	}
 	name := cmd.Args().First()
 	var data []byte
 	var err error
