@@ -5,7 +5,7 @@
 GO  ?= go
 BIN := bin/tcpreap
 
-.PHONY: build demo test unit integration lint deps clean
+.PHONY: build demo test unit integration bench lint deps clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/tcpreap
@@ -21,6 +21,11 @@ unit: lint
 
 integration: deps
 	$(GO) test -count=1 -v ./integration/...
+
+# tcpreap against ss -K on the same sockets in the same run (root, Linux 6.0+);
+# TCPREAP_BENCH_SOCKETS sets the population (10000).
+bench: deps
+	$(GO) test -run=NONE -bench=. -benchtime=5x ./integration/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

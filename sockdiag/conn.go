@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/mdlayher/netlink"
@@ -21,10 +23,15 @@ type conn interface {
 
 var _ conn = (*netlink.Conn)(nil)
 
-// A Conn is a NETLINK_SOCK_DIAG socket. It is not safe for concurrent use:
-// a dump and a destroy on one Conn would read each other's answers.
+// A Conn is a NETLINK_SOCK_DIAG socket, and the extra sockets it opens to
+// destroy in parallel. It is not safe for concurrent use: a dump and a
+// destroy at once would read each other's answers.
 type Conn struct {
 	c conn
+	// dial opens another socket in the same network namespace; nil when
+	// the Conn cannot have more (a fake).
+	dial  func() (conn, error)
+	extra []conn
 }
 
 // Config says where a Conn works.
@@ -34,36 +41,63 @@ type Config struct {
 	NetNS int
 }
 
-// destroyBatch is how many SOCK_DESTROY requests go in one sendmsg. The
+// batchSize is how many SOCK_DESTROY requests go in one sendmsg. The
 // kernel answers each with its own ack datagram and drops acks that overflow
 // the receive buffer, so a batch's acks must fit in it.
-const destroyBatch = 128
+const batchSize = 128
 
 // ackTimeout bounds the wait for the kernel's answer to one batch.
 const ackTimeout = 10 * time.Second
+
+// maxDestroyers caps the netlink sockets that destroy at once: the kernel
+// work of a destroy runs in the sending thread, so one per CPU helps, and
+// more than a few only contend on the socket hash locks.
+const maxDestroyers = 4
 
 // Dial opens a NETLINK_SOCK_DIAG socket. cfg may be nil.
 func Dial(cfg *Config) (*Conn, error) {
 	if cfg == nil {
 		cfg = &Config{}
 	}
-	c, err := netlink.Dial(unix.NETLINK_SOCK_DIAG, &netlink.Config{NetNS: cfg.NetNS})
-	if err != nil {
-		return nil, fmt.Errorf("cannot open a NETLINK_SOCK_DIAG socket: %w", err)
+	dial := func() (conn, error) {
+		// A pooled read buffer spares a MSG_PEEK before every read (one per
+		// destroy ack); the kernel never sends a dump datagram over 32 KiB.
+		c, err := netlink.Dial(unix.NETLINK_SOCK_DIAG, &netlink.Config{NetNS: cfg.NetNS, MessageBufferSize: 64 << 10})
+		if err != nil {
+			return nil, fmt.Errorf("cannot open a NETLINK_SOCK_DIAG socket: %w", err)
+		}
+		// Error acks then carry only the request's header, not its payload.
+		_ = c.SetOption(netlink.CapAcknowledge, true)
+		// Room for the acks of a whole batch and for large dump datagrams;
+		// the kernel caps this at net.core.rmem_max, enough for a batch.
+		_ = c.SetReadBuffer(batchSize * 2048)
+		return c, nil
 	}
-	// Error acks then carry only the request's header, not its payload.
-	_ = c.SetOption(netlink.CapAcknowledge, true)
-	// Room for the acks of a whole batch and for large dump datagrams; the
-	// kernel caps this at net.core.rmem_max, which is enough for a batch.
-	_ = c.SetReadBuffer(destroyBatch * 2048)
-	return NewConn(c), nil
+	c, err := dial()
+	if err != nil {
+		return nil, err
+	}
+	return &Conn{c: c, dial: dial}, nil
 }
 
-// NewConn wraps a netlink connection, a real one or an nltest fake.
-func NewConn(c *netlink.Conn) *Conn { return &Conn{c: c} }
+// NewConn wraps a netlink connection, a real one or an nltest fake. dial,
+// if not nil, opens more connections for parallel destroys.
+func NewConn(c *netlink.Conn, dial func() (*netlink.Conn, error)) *Conn {
+	nc := &Conn{c: c}
+	if dial != nil {
+		nc.dial = func() (conn, error) { return dial() }
+	}
+	return nc
+}
 
-// Close closes the netlink socket.
-func (c *Conn) Close() error { return c.c.Close() }
+// Close closes the netlink sockets.
+func (c *Conn) Close() error {
+	errs := []error{c.c.Close()}
+	for _, e := range c.extra {
+		errs = append(errs, e.Close())
+	}
+	return errors.Join(errs...)
+}
 
 // Dump streams the sockets that one SOCK_DIAG_BY_FAMILY request returns, as
 // the kernel sends them; memory stays bounded by one datagram. Stopping the
@@ -108,16 +142,42 @@ func (c *Conn) Dump(req Request) iter.Seq2[Socket, error] {
 // sendmsg, each with the cookie it was dumped with, and returns one error per
 // socket, in order: nil when the kernel destroyed it, else an *OpError whose
 // Err is the kernel's errno (ENOENT: the socket is gone or was replaced).
+//
+// More than one batch goes out on up to one netlink socket per CPU at once
+// (at most maxDestroyers), each socket taking the next batch when its last
+// one is answered; the extra sockets are opened on first use and kept.
 func (c *Conn) Destroy(socks []Socket) []error {
 	errs := make([]error, len(socks))
-	for start := 0; start < len(socks); start += destroyBatch {
-		end := min(start+destroyBatch, len(socks))
-		c.destroyBatch(socks[start:end], errs[start:end])
+	batches := (len(socks) + batchSize - 1) / batchSize
+	socket := []conn{c.c}
+	for want := min(batches, runtime.NumCPU(), maxDestroyers); c.dial != nil && len(c.extra)+1 < want; {
+		extra, err := c.dial()
+		if err != nil {
+			break // fewer sockets, same results
+		}
+		c.extra = append(c.extra, extra)
 	}
+	socket = append(socket, c.extra[:min(len(c.extra), max(batches-1, 0))]...)
+	next := make(chan int, batches)
+	for b := range batches {
+		next <- b * batchSize
+	}
+	close(next)
+	var wg sync.WaitGroup
+	for _, nl := range socket {
+		wg.Go(func() {
+			for start := range next {
+				end := min(start+batchSize, len(socks))
+				sendBatch(nl, socks[start:end], errs[start:end])
+			}
+		})
+	}
+	wg.Wait()
 	return errs
 }
 
-func (c *Conn) destroyBatch(socks []Socket, errs []error) {
+// sendBatch sends one batch on one socket and reads its acks.
+func sendBatch(nl conn, socks []Socket, errs []error) {
 	msgs := make([]netlink.Message, len(socks))
 	reqs := make([]Request, len(socks))
 	for i, s := range socks {
@@ -137,7 +197,7 @@ func (c *Conn) destroyBatch(socks []Socket, errs []error) {
 		}
 		msgs[i].Header = netlink.Header{Type: unix.SOCK_DESTROY, Flags: netlink.Request | netlink.Acknowledge}
 	}
-	sent, err := c.c.SendMessages(msgs)
+	sent, err := nl.SendMessages(msgs)
 	if err != nil {
 		for i := range errs {
 			errs[i] = &OpError{Op: "destroy", Request: reqs[i], Err: err}
@@ -150,12 +210,12 @@ func (c *Conn) destroyBatch(socks []Socket, errs []error) {
 	}
 	answered := make([]bool, len(sent))
 	pending := len(sent)
-	_ = c.c.SetReadDeadline(time.Now().Add(ackTimeout))
-	defer c.c.SetReadDeadline(time.Time{})
+	_ = nl.SetReadDeadline(time.Now().Add(ackTimeout))
+	defer nl.SetReadDeadline(time.Time{})
 	for pending > 0 {
 		var recvErr error
 		got := 0
-		for m, err := range c.c.ReceiveIter() {
+		for m, err := range nl.ReceiveIter() {
 			got++
 			seq, errno := m.Header.Sequence, error(nil)
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/tcpreap/tcpreap/sockdiag"
@@ -153,5 +154,40 @@ func TestDestroyRefusesNoCookie(t *testing.T) {
 	}
 	if len(k.Requests) != 0 {
 		t.Fatalf("the kernel saw %d requests", len(k.Requests))
+	}
+}
+
+// TestDestroyInParallel spreads many batches over several netlink sockets
+// (run it with -race): every target still gets its own answer.
+func TestDestroyInParallel(t *testing.T) {
+	socks := sockets(5000, sockdiag.Established, 1)
+	k := &sockdiagtest.Kernel{Sockets: slices.Clone(socks), DestroyErr: func(s sockdiag.Socket) unix.Errno {
+		if s.ID.Cookie%997 == 0 {
+			return unix.EBUSY
+		}
+		return 0
+	}}
+	targets := slices.Clone(socks)
+	for i := range targets {
+		if i%1000 == 500 {
+			targets[i].ID.Cookie += 100000 // replaced since the dump
+		}
+	}
+	c := k.Conn()
+	defer c.Close()
+	for i, err := range c.Destroy(targets) {
+		var want error
+		switch {
+		case i%1000 == 500:
+			want = unix.ENOENT
+		case targets[i].ID.Cookie%997 == 0:
+			want = unix.EBUSY
+		}
+		if want == nil && err != nil || want != nil && !errors.Is(err, want) {
+			t.Fatalf("target %d: error %v, want %v", i, err, want)
+		}
+	}
+	if want := 5 + 5; len(k.Sockets) != want {
+		t.Fatalf("%d sockets left, want %d", len(k.Sockets), want)
 	}
 }

@@ -28,7 +28,7 @@ func kernelSays(msgs func(seq uint32) []netlink.Message) *sockdiag.Conn {
 		out := queue
 		queue = nil
 		return out, nil
-	}))
+	}), nil)
 }
 
 func diagMsg(seq uint32, data []byte) netlink.Message {

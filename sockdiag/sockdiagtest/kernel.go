@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"io"
 	"slices"
+	"sync"
 
 	"github.com/mdlayher/netlink"
 	"github.com/mdlayher/netlink/nltest"
@@ -32,43 +33,58 @@ type Kernel struct {
 	// Requests records every request received, in order.
 	Requests []sockdiag.Request
 
-	queue [][]netlink.Message // datagrams waiting to be read
+	mu sync.Mutex // the fake serves several netlink sockets at once
 }
 
-// Conn returns a sockdiag connection to the fake.
-func (k *Kernel) Conn() *sockdiag.Conn { return sockdiag.NewConn(nltest.Dial(k.serve)) }
+// Conn returns a sockdiag connection to the fake, which may open more
+// connections to it to destroy in parallel.
+func (k *Kernel) Conn() *sockdiag.Conn {
+	return sockdiag.NewConn(k.dial(), func() (*netlink.Conn, error) { return k.dial(), nil })
+}
 
-// serve is the nltest function: a send queues the answers, each read with
-// nothing sent returns the next datagram.
-func (k *Kernel) serve(reqs []netlink.Message) ([]netlink.Message, error) {
-	if reqs == nil {
-		if len(k.queue) == 0 {
-			return nil, io.EOF
+// dial makes one netlink socket to the fake, with its own answer queue.
+func (k *Kernel) dial() *netlink.Conn {
+	var queue [][]netlink.Message // datagrams waiting to be read
+	return nltest.Dial(func(reqs []netlink.Message) ([]netlink.Message, error) {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		if reqs == nil {
+			if len(queue) == 0 {
+				return nil, io.EOF
+			}
+			d := queue[0]
+			queue = queue[1:]
+			return d, nil
 		}
-		d := k.queue[0]
-		k.queue = k.queue[1:]
-		return d, nil
-	}
+		queue = append(queue, k.serve(reqs)...)
+		return nil, nil
+	})
+}
+
+// serve answers requests with the datagrams the kernel would send.
+func (k *Kernel) serve(reqs []netlink.Message) [][]netlink.Message {
+	var queue [][]netlink.Message
 	for _, m := range reqs {
 		var r sockdiag.Request
 		if err := r.UnmarshalBinary(m.Data); err != nil {
-			k.queue = append(k.queue, []netlink.Message{ack(m, unix.EINVAL)})
+			queue = append(queue, []netlink.Message{ack(m, unix.EINVAL)})
 			continue
 		}
 		k.Requests = append(k.Requests, r)
 		switch m.Header.Type {
 		case unix.SOCK_DIAG_BY_FAMILY:
-			k.dump(m, r)
+			queue = append(queue, k.dump(m, r)...)
 		case unix.SOCK_DESTROY:
-			k.queue = append(k.queue, []netlink.Message{ack(m, k.destroy(r))})
+			queue = append(queue, []netlink.Message{ack(m, k.destroy(r))})
 		default:
-			k.queue = append(k.queue, []netlink.Message{ack(m, unix.EOPNOTSUPP)})
+			queue = append(queue, []netlink.Message{ack(m, unix.EOPNOTSUPP)})
 		}
 	}
-	return nil, nil
+	return queue
 }
 
-func (k *Kernel) dump(m netlink.Message, r sockdiag.Request) {
+func (k *Kernel) dump(m netlink.Message, r sockdiag.Request) [][]netlink.Message {
+	var queue [][]netlink.Message
 	batch := max(k.DumpBatch, 1)
 	if k.DumpBatch == 0 {
 		batch = 2
@@ -86,11 +102,11 @@ func (k *Kernel) dump(m netlink.Message, r sockdiag.Request) {
 		}
 		d = append(d, reply(m, unix.SOCK_DIAG_BY_FAMILY, b))
 		if len(d) == batch {
-			k.queue = append(k.queue, d)
+			queue = append(queue, d)
 			d = nil
 		}
 	}
-	k.queue = append(k.queue, append(d, reply(m, netlink.Done, make([]byte, 4))))
+	return append(queue, append(d, reply(m, netlink.Done, make([]byte, 4))))
 }
 
 func (k *Kernel) destroy(r sockdiag.Request) unix.Errno {
