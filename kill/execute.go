@@ -67,42 +67,67 @@ func fatal(r Result) error {
 	return nil
 }
 
-// ErrStillPresent is the error of a target that the kernel said it destroyed
-// but that a new dump still shows with its cookie: kernels before 6.11
-// answered 0 for an orphaned socket and left it.
-var ErrStillPresent = errors.New("still present after destroy")
+// Errors of targets that verification found still there.
+var (
+	// ErrStillPresent: the kernel said it destroyed the socket, or did not
+	// answer, and a new dump still shows it (kernels before 6.11 answered 0
+	// for an orphaned socket and left it).
+	ErrStillPresent = errors.New("still present after destroy")
+	// ErrUnreachable: the kernel answered ENOENT but the socket is there. It
+	// finds a destroy's target by address and port, and in an SO_REUSEPORT
+	// group that lookup can land on a sibling, whose cookie differs.
+	ErrUnreachable = errors.New("still present: the kernel's lookup by address and port finds another socket (an SO_REUSEPORT group?)")
+)
 
-// verify dumps every (protocol, family) that has killed targets again, in
-// every state, and turns each killed target still there with its cookie into
-// a failure. Only what verification confirmed counts as killed.
+// verify dumps every (protocol, family) of the targets again, in every
+// state, and corrects what the destroys' answers said: a target still there
+// with its cookie (and, for UDP, still connected: udp_abort disconnects a
+// socket and may leave it bound) is failed; one the kernel did not answer
+// for is killed if it is gone. Only what this confirms counts as killed.
 func verify(c Conn, results []Result) {
 	type dumpKey struct {
 		proto sockdiag.Protocol
 		fam   sockdiag.Family
 	}
-	killed := map[dumpKey]map[sockdiag.Cookie]int{}
+	check := map[dumpKey]map[sockdiag.Cookie]int{}
 	for i, r := range results {
-		if r.Action != Killed {
+		if r.Action == Skipped || r.Action == Failed && !errors.Is(r.Err, sockdiag.ErrNoAnswer) {
 			continue
 		}
 		k := dumpKey{r.Socket.Protocol, r.Socket.Family}
-		if killed[k] == nil {
-			killed[k] = map[sockdiag.Cookie]int{}
+		if check[k] == nil {
+			check[k] = map[sockdiag.Cookie]int{}
 		}
-		killed[k][r.Socket.ID.Cookie] = i
+		check[k][r.Socket.ID.Cookie] = i
 	}
-	for k, cookies := range killed {
+	for k, cookies := range check {
 		req := sockdiag.Request{Family: k.fam, Protocol: k.proto, States: sockdiag.AllStates}
 		for s, err := range c.Dump(req) {
 			if err != nil {
 				for _, i := range cookies {
-					results[i].Action, results[i].Err = Failed, fmt.Errorf("destroyed, but not verified: %w", err)
+					results[i].Action, results[i].Err = Failed, fmt.Errorf("not verified: %w", err)
 				}
+				cookies = nil
 				break
 			}
-			if i, ok := cookies[s.ID.Cookie]; ok {
-				results[i].Action, results[i].Err = Failed, ErrStillPresent
-				delete(cookies, s.ID.Cookie)
+			i, ok := cookies[s.ID.Cookie]
+			if !ok || s.Protocol == sockdiag.UDP && s.State != sockdiag.Established {
+				continue
+			}
+			delete(cookies, s.ID.Cookie)
+			r := &results[i]
+			switch r.Action {
+			case Gone:
+				r.Action, r.Err = Failed, ErrUnreachable
+			case Killed:
+				r.Action, r.Err = Failed, ErrStillPresent
+			default: // no answer
+				r.Err = fmt.Errorf("%w (%w)", ErrStillPresent, r.Err)
+			}
+		}
+		for _, i := range cookies {
+			if results[i].Action == Failed { // no answer, and gone: destroyed
+				results[i].Action, results[i].Err = Killed, nil
 			}
 		}
 	}

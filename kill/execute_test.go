@@ -73,6 +73,7 @@ func TestPreflightStopsAtTheFirstRefusal(t *testing.T) {
 // socket on an old kernel says nothing about the rest, so tcpreap goes on
 // one at a time until a destroy succeeds, then batches.
 func TestPreflightPassesAmbiguousAnswers(t *testing.T) {
+	kill.KernelBefore6(t)
 	socks := []sockdiag.Socket{
 		socket(sockdiag.CloseWait, 40000, 1), // gone
 		socket(sockdiag.TimeWait, 40001, 2),  // EOPNOTSUPP before 6.0
@@ -141,4 +142,46 @@ func FuzzParseSession(f *testing.F) {
 			t.Fatalf("%q: invalid session %+v", v, ss)
 		}
 	})
+}
+
+// TestVerifyCatchesReuseportSurvivor: the kernel answers ENOENT because its
+// lookup by tuple found a sibling, and the target is still there.
+func TestVerifyCatchesReuseportSurvivor(t *testing.T) {
+	target := listener(1)
+	k := &sockdiagtest.Kernel{Sockets: []sockdiag.Socket{target}, DestroyErr: func(sockdiag.Socket) unix.Errno { return unix.ENOENT }}
+	results := (&kill.Plan{Targets: []sockdiag.Socket{target}}).Execute(k.Conn())
+	if results[0].Action != kill.Failed || !errors.Is(results[0].Err, kill.ErrUnreachable) {
+		t.Fatalf("result %s %v, want failed: unreachable", results[0].Action, results[0].Err)
+	}
+}
+
+// TestVerifyUDPDisconnected: udp_abort leaves an explicitly bound socket in
+// the table, unconnected, with its cookie: the connection is destroyed.
+func TestVerifyUDPDisconnected(t *testing.T) {
+	s := socket(sockdiag.Established, 53, 1)
+	s.Protocol = sockdiag.UDP
+	left := s
+	left.State = sockdiag.Close
+	k := &sockdiagtest.Kernel{Sockets: []sockdiag.Socket{s}, Ineffective: true}
+	k.DestroyErr = func(sockdiag.Socket) unix.Errno {
+		k.Sockets[0] = left // called with the kernel's lock held
+		return 0
+	}
+	results := (&kill.Plan{Targets: []sockdiag.Socket{s}}).Execute(k.Conn())
+	if results[0].Action != kill.Killed {
+		t.Fatalf("result %s %v, want killed", results[0].Action, results[0].Err)
+	}
+}
+
+func TestUnconnectedUDPIsSkipped(t *testing.T) {
+	s := socket(sockdiag.Close, 0, 1)
+	s.Protocol = sockdiag.UDP
+	k := &sockdiagtest.Kernel{Sockets: []sockdiag.Socket{s}}
+	plan, err := kill.NewPlan(k.Conn().Query(&sockdiag.Filter{Protocols: []sockdiag.Protocol{sockdiag.UDP}, States: sockdiag.AllStates}), kill.Guards{ListenNamed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Targets) != 0 || len(plan.Skipped) != 1 || plan.Skipped[0].Reason != kill.ReasonUnconnectedUDP {
+		t.Fatalf("plan %+v", plan)
+	}
 }

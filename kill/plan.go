@@ -74,6 +74,9 @@ func unmap(ap netip.AddrPort) netip.AddrPort {
 const (
 	ReasonListen  = "LISTEN sockets are only destroyed when --state names listen"
 	ReasonSession = "protects the ssh session tcpreap runs in"
+	// SOCK_DESTROY on an unconnected UDP socket (udp_abort) hands its owner
+	// one ECONNABORTED and leaves it bound: nothing to destroy.
+	ReasonUnconnectedUDP = "an unconnected UDP socket cannot be destroyed, only its application can close it"
 )
 
 // NewPlan reads the selected sockets and sorts them into targets and skips.
@@ -99,6 +102,8 @@ func (g Guards) reason(s *sockdiag.Socket) string {
 		return ReasonSession
 	case s.State == sockdiag.Listen && !g.ListenNamed:
 		return ReasonListen
+	case s.Protocol == sockdiag.UDP && s.State == sockdiag.Close:
+		return ReasonUnconnectedUDP
 	}
 	return ""
 }

@@ -62,6 +62,7 @@ func TestPlanReturnsQueryErrors(t *testing.T) {
 }
 
 func TestExecuteClassifiesEveryAnswer(t *testing.T) {
+	kill.KernelBefore6(t)
 	socks := []sockdiag.Socket{
 		socket(sockdiag.Established, 40000, 1), // destroyed
 		socket(sockdiag.CloseWait, 40001, 2),   // gone before the destroy
@@ -119,4 +120,35 @@ func TestDryRunDestroysNothing(t *testing.T) {
 
 func mapAddrPort(ap netip.AddrPort) netip.AddrPort {
 	return netip.AddrPortFrom(netip.AddrFrom16(ap.Addr().As16()), ap.Port())
+}
+
+// TestTimeWaitOnNewKernel: from 6.0 on, EOPNOTSUPP for a timewait socket
+// (TIME_WAIT, or FIN_WAIT2 with the timewait timer) means no SOCK_DESTROY.
+func TestTimeWaitOnNewKernel(t *testing.T) {
+	tw := socket(sockdiag.FinWait2, 40000, 1)
+	tw.Timer = 3
+	k := &sockdiagtest.Kernel{Sockets: []sockdiag.Socket{tw}, DestroyErr: func(sockdiag.Socket) unix.Errno { return unix.EOPNOTSUPP }}
+	results := (&kill.Plan{Targets: k.Sockets}).Execute(k.Conn())
+	if results[0].Action != kill.Failed || !errors.Is(results[0].Err, kill.ErrNoDestroy) {
+		t.Fatalf("result %s %v, want failed: no SOCK_DESTROY", results[0].Action, results[0].Err)
+	}
+}
+
+// TestTimeWaitSubstateOnOldKernel: a FIN_WAIT2 timewait socket before 6.0
+// is skipped like TIME_WAIT, and does not stop the run.
+func TestTimeWaitSubstateOnOldKernel(t *testing.T) {
+	kill.KernelBefore6(t)
+	tw := socket(sockdiag.FinWait2, 40000, 1)
+	tw.Timer = 3
+	socks := []sockdiag.Socket{tw, socket(sockdiag.Established, 40001, 2)}
+	k := &sockdiagtest.Kernel{Sockets: slices.Clone(socks), DestroyErr: func(s sockdiag.Socket) unix.Errno {
+		if s.Timer == 3 {
+			return unix.EOPNOTSUPP
+		}
+		return 0
+	}}
+	results := (&kill.Plan{Targets: socks}).Execute(k.Conn())
+	if results[0].Action != kill.Skipped || results[0].Reason != kill.ReasonTimeWait || results[1].Action != kill.Killed {
+		t.Fatalf("results %+v", results)
+	}
 }

@@ -75,8 +75,24 @@ var (
 )
 
 // ReasonTimeWait is the skip reason for a TIME_WAIT socket that the kernel
-// will not destroy: tcp_abort learnt TIME_WAIT in Linux 6.0.
+// will not destroy: tcp_abort learnt timewait sockets in Linux 6.0.
 const ReasonTimeWait = "this kernel cannot destroy TIME_WAIT sockets (Linux 6.0 and later can)"
+
+// timeWaitDestroyable: a kernel of 6.0 or later destroys timewait sockets,
+// so its EOPNOTSUPP for one means no SOCK_DESTROY at all.
+var timeWaitDestroyable = kernelAtLeast(6, 0)
+
+func kernelAtLeast(major, minor int) bool {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return false
+	}
+	var ma, mi int
+	if _, err := fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &ma, &mi); err != nil {
+		return false
+	}
+	return ma > major || ma == major && mi >= minor
+}
 
 // classify turns the kernel's answer to one destroy into a result.
 func classify(s sockdiag.Socket, err error) Result {
@@ -85,7 +101,7 @@ func classify(s sockdiag.Socket, err error) Result {
 	case err == nil:
 	case errors.Is(err, unix.ENOENT):
 		r.Action = Gone
-	case errors.Is(err, unix.EOPNOTSUPP) && s.State == sockdiag.TimeWait:
+	case errors.Is(err, unix.EOPNOTSUPP) && s.IsTimeWait() && !timeWaitDestroyable:
 		r.Action, r.Reason = Skipped, ReasonTimeWait
 	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
 		r.Action, r.Err = Failed, fmt.Errorf("%w: %w", ErrPermission, err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -164,55 +165,93 @@ func (c *Conn) Destroy(socks []Socket) []error {
 	}
 	close(next)
 	var wg sync.WaitGroup
-	for _, nl := range socket {
+	broken := make([]bool, len(socket))
+	for w, nl := range socket {
 		wg.Go(func() {
 			for start := range next {
 				end := min(start+batchSize, len(socks))
-				sendBatch(nl, socks[start:end], errs[start:end])
+				if sendBatch(nl, socks[start:end], errs[start:end]) {
+					broken[w] = true
+					return // the other sockets take the remaining batches
+				}
 			}
 		})
 	}
 	wg.Wait()
+	c.replace(socket, broken)
+	for start := range next { // left over when every socket broke
+		for i := start; i < min(start+batchSize, len(socks)); i++ {
+			errs[i] = &OpError{Op: "destroy", Request: Request{Family: socks[i].Family, Protocol: socks[i].Protocol, ID: socks[i].ID}, Err: ErrNoAnswer}
+		}
+	}
 	return errs
 }
 
-// sendBatch sends one batch on one socket and reads its acks.
-func sendBatch(nl conn, socks []Socket, errs []error) {
-	msgs := make([]netlink.Message, len(socks))
+// replace closes the sockets that broke and dials a new main one, so that a
+// later dump does not read acks left queued on them.
+func (c *Conn) replace(used []conn, broken []bool) {
+	for w, nl := range used {
+		if !broken[w] || c.dial == nil {
+			continue
+		}
+		nl.Close()
+		if w == 0 {
+			if fresh, err := c.dial(); err == nil {
+				c.c = fresh
+			}
+			continue
+		}
+		c.extra = slices.DeleteFunc(c.extra, func(e conn) bool { return e == nl })
+	}
+}
+
+// ErrNoAnswer is the error of a destroy the kernel's answer to which was
+// not read (a receive error or timeout): the socket may or may not be
+// destroyed, which only a new dump can tell.
+var ErrNoAnswer = errors.New("no answer from the kernel")
+
+// sendBatch sends one batch on one socket and reads its acks. A request that
+// cannot be built fails alone. It reports whether the socket must not be
+// used again: after a receive error, acks may still be queued on it.
+func sendBatch(nl conn, socks []Socket, errs []error) (broken bool) {
+	msgs := make([]netlink.Message, 0, len(socks))
+	which := make([]int, 0, len(socks)) // msgs[k] is for socks[which[k]]
 	reqs := make([]Request, len(socks))
 	for i, s := range socks {
 		reqs[i] = Request{Family: s.Family, Protocol: s.Protocol, ID: s.ID}
-		var err error
 		if s.ID.Cookie == noCookie {
-			err = errors.New("refusing to destroy without a cookie")
-		} else {
-			msgs[i].Data, err = reqs[i].MarshalBinary()
+			errs[i] = &OpError{Op: "destroy", Request: reqs[i], Err: errors.New("refusing to destroy without a cookie")}
+			continue
 		}
+		data, err := reqs[i].MarshalBinary()
 		if err != nil {
-			// Nothing of the batch is sent when one request cannot be built.
-			for j := range errs {
-				errs[j] = &OpError{Op: "destroy", Request: reqs[i], Err: err}
-			}
-			return
+			errs[i] = &OpError{Op: "destroy", Request: reqs[i], Err: err}
+			continue
 		}
-		msgs[i].Header = netlink.Header{Type: unix.SOCK_DESTROY, Flags: netlink.Request | netlink.Acknowledge}
+		msgs = append(msgs, netlink.Message{
+			Header: netlink.Header{Type: unix.SOCK_DESTROY, Flags: netlink.Request | netlink.Acknowledge},
+			Data:   data,
+		})
+		which = append(which, i)
+	}
+	if len(msgs) == 0 {
+		return false
 	}
 	sent, err := nl.SendMessages(msgs)
 	if err != nil {
-		for i := range errs {
+		for _, i := range which {
 			errs[i] = &OpError{Op: "destroy", Request: reqs[i], Err: err}
 		}
-		return
+		return false
 	}
 	index := make(map[uint32]int, len(sent))
-	for i, m := range sent {
-		index[m.Header.Sequence] = i
+	for k, m := range sent {
+		index[m.Header.Sequence] = which[k]
 	}
-	answered := make([]bool, len(sent))
-	pending := len(sent)
+	answered := make(map[int]bool, len(sent))
 	_ = nl.SetReadDeadline(time.Now().Add(ackTimeout))
 	defer nl.SetReadDeadline(time.Time{})
-	for pending > 0 {
+	for len(answered) < len(sent) {
 		var recvErr error
 		got := 0
 		for m, err := range nl.ReceiveIter() {
@@ -234,21 +273,21 @@ func sendBatch(nl conn, socks []Socket, errs []error) {
 				errno = fmt.Errorf("unexpected netlink message type %d in answer to a destroy", m.Header.Type)
 			}
 			answered[i] = true
-			pending--
 			if errno != nil {
 				errs[i] = &OpError{Op: "destroy", Request: reqs[i], Err: errno}
 			}
 		}
-		if got == 0 {
+		if got == 0 && recvErr == nil {
 			recvErr = errors.New("the netlink socket returned nothing")
 		}
 		if recvErr != nil {
-			for i := range errs {
+			for _, i := range which {
 				if !answered[i] {
-					errs[i] = &OpError{Op: "destroy", Request: reqs[i], Err: fmt.Errorf("no answer from the kernel: %w", recvErr)}
+					errs[i] = &OpError{Op: "destroy", Request: reqs[i], Err: fmt.Errorf("%w: %v", ErrNoAnswer, recvErr)}
 				}
 			}
-			return
+			return true
 		}
 	}
+	return false
 }

@@ -15,7 +15,8 @@ type Filter struct {
 	// addresses, which carry IPv4 connections (ss -4 does not).
 	Families []Family
 	// States: 0 is the default, every state but listen for TCP and the
-	// connected sockets for UDP (ss's default for -K is the same).
+	// connected sockets for UDP (ss's default is narrower: it leaves out
+	// time_wait and syn_recv too).
 	States      StateMask
 	Peers       []Endpoint     // the remote end is one of these
 	Local       []netip.Prefix // the local address is in one of these
@@ -40,11 +41,25 @@ const (
 )
 
 // HasSelector reports whether the filter narrows the sockets down at all:
-// protocols and families alone do not, so "destroy every TCP socket" needs
-// an explicit --all.
+// protocols and families alone do not, nor do states that take in every
+// default state ("--state all"), so "destroy every TCP socket" needs an
+// explicit --all.
 func (f *Filter) HasSelector() bool {
-	return f.States != 0 || len(f.Peers) > 0 || len(f.Local) > 0 || len(f.Ports) > 0 ||
+	return f.narrowsStates() || len(f.Peers) > 0 || len(f.Local) > 0 || len(f.Ports) > 0 ||
 		len(f.LocalPorts) > 0 || len(f.RemotePorts) > 0 || f.Interface != nil
+}
+
+func (f *Filter) narrowsStates() bool {
+	if f.States == 0 {
+		return false
+	}
+	for _, p := range f.protocols() {
+		def := (&Filter{}).StatesFor(p)
+		if f.States&def != def {
+			return true
+		}
+	}
+	return false
 }
 
 // StatesFor returns the states selected for a protocol.

@@ -111,15 +111,28 @@ func (s Socket) MarshalBinary() ([]byte, error) {
 	return b, nil
 }
 
-// ResetsPeer reports whether destroying the socket sends the peer a reset:
-// TCP in a synchronized state (tcp_need_reset in include/net/tcp.h). A
-// TIME_WAIT, LAST_ACK or CLOSING socket just goes; a UDP peer is not told.
+// timerTimeWait is the idiag_timer of a timewait socket (inet_twsk_diag_fill).
+const timerTimeWait = 3
+
+// IsTimeWait reports whether the socket is a timewait socket: in TIME_WAIT,
+// or in the FIN_WAIT2 substate the kernel gives a closed socket that waits
+// for the peer's FIN, which dumps as fin_wait2 with the TIME_WAIT timer.
+func (s *Socket) IsTimeWait() bool {
+	return s.Protocol == TCP && (s.State == TimeWait || s.State == FinWait2 && s.Timer == timerTimeWait)
+}
+
+// ResetsPeer reports whether destroying the socket sends the peer a reset
+// (tcp_abort sends one when tcp_need_reset holds): TCP in a synchronized
+// state, but not a timewait socket or a request socket (SYN_RECV), which
+// are dropped silently. A TIME_WAIT, LAST_ACK or CLOSING socket just goes; a
+// UDP peer is not told. A LISTEN socket resets the connections it has not
+// handed to its application yet, which ResetsPeer does not count.
 func (s *Socket) ResetsPeer() bool {
-	if s.Protocol != TCP {
+	if s.Protocol != TCP || s.IsTimeWait() {
 		return false
 	}
 	switch s.State {
-	case Established, CloseWait, FinWait1, FinWait2, SynRecv:
+	case Established, CloseWait, FinWait1, FinWait2:
 		return true
 	}
 	return false

@@ -119,10 +119,11 @@ var stateGroups = map[string]StateMask{
 
 // ss spells some states differently; these are accepted as well.
 var stateAliases = map[string]State{
-	"fin_wait_1": FinWait1,
-	"fin_wait_2": FinWait2,
-	"listening":  Listen,
-	"closed":     Close,
+	"fin_wait_1":  FinWait1,
+	"fin_wait_2":  FinWait2,
+	"listening":   Listen,
+	"closed":      Close,
+	"unconnected": Close,
 }
 
 // ParseStates parses one --state word: names and groups separated by commas,

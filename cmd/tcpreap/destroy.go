@@ -48,6 +48,14 @@ func checkDestroyOptions(cmd *cli.Command) error {
 	return nil
 }
 
+// explain is what to say once about a kind of failure.
+var explain = map[error]string{
+	kill.ErrPermission:   kill.ErrPermission.Error(),
+	kill.ErrNoDestroy:    kill.ErrNoDestroy.Error(),
+	kill.ErrStillPresent: "the kernel accepted some destroys but the sockets are still there (kernels before 6.11 do this for orphaned sockets)",
+	kill.ErrUnreachable:  "some sockets share their address and port with others (SO_REUSEPORT) and the kernel finds a sibling when asked for them by address; they are still there: stop their application instead",
+}
+
 // failures says once what the failed destroys have in common and what to do,
 // and returns the exit code of the run.
 func failures(results []kill.Result, term terminal) error {
@@ -58,14 +66,10 @@ func failures(results []kill.Result, term terminal) error {
 			continue
 		}
 		failed++
-		for _, known := range []error{kill.ErrPermission, kill.ErrNoDestroy, kill.ErrStillPresent} {
+		for _, known := range []error{kill.ErrPermission, kill.ErrNoDestroy, kill.ErrStillPresent, kill.ErrUnreachable} {
 			if errors.Is(r.Err, known) && !said[known] {
 				said[known] = true
-				if known == kill.ErrStillPresent {
-					fmt.Fprintln(term.stderr, "tcpreap: the kernel accepted some destroys but the sockets are still there (kernels before 6.11 do this for orphaned sockets)")
-					continue
-				}
-				fmt.Fprintf(term.stderr, "tcpreap: %v\n", known)
+				fmt.Fprintf(term.stderr, "tcpreap: %s\n", explain[known])
 			}
 		}
 	}

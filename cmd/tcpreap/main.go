@@ -109,6 +109,10 @@ func destroyFlags() []cli.Flag {
 	}
 }
 
+func allFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "all", Usage: "allow a destroy with no selector at all"}
+}
+
 // outputFlags are the options of the commands that only print.
 func outputFlags() []cli.Flag {
 	return []cli.Flag{
@@ -141,7 +145,7 @@ func newApp(term terminal) *cli.Command {
 		ExitErrHandler:         func(context.Context, *cli.Command, error) {},
 		Flags: local(append(append(selectionFlags(), destroyFlags()...),
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "print the plan, destroy nothing (same as list)"},
-			&cli.BoolFlag{Name: "all", Usage: "allow a destroy with no selector at all"},
+			allFlag(),
 		)),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			mode := modeDestroy
@@ -174,7 +178,7 @@ func newApp(term terminal) *cli.Command {
 				Name:      "apply",
 				Usage:     "destroy exactly the sockets of a plan file (- for stdin) that still exist",
 				ArgsUsage: "PLAN-FILE",
-				Flags:     append(destroyFlags(), includeSelfFlag()),
+				Flags:     append(destroyFlags(), includeSelfFlag(), allFlag()),
 				Action: func(ctx context.Context, cmd *cli.Command) error {
 					return apply(cmd, term)
 				},
@@ -255,7 +259,7 @@ func reap(ctx context.Context, cmd *cli.Command, term terminal, m mode) error {
 	case modeList:
 		return out.report(plan.DryRun(), true)
 	case modePlan:
-		return writePlan(term.stdout, plan, os.Args)
+		return writePlan(term.stdout, plan, os.Args, !sel.filter.HasSelector())
 	}
 	return destroy(cmd, term, conn, plan, out)
 }

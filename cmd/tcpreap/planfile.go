@@ -33,8 +33,12 @@ const planVersion = 1
 type planHeader struct {
 	Version int       `json:"version"`
 	BootID  string    `json:"boot_id"`
+	NetNS   string    `json:"netns"` // cookies are per boot, lookups per namespace
 	Created time.Time `json:"created"`
 	Command []string  `json:"command"`
+	// Everything: the plan had no selector, and apply needs --all as the
+	// destroy itself would have.
+	Everything bool `json:"everything"`
 }
 
 type planTrailer struct {
@@ -44,16 +48,29 @@ type planTrailer struct {
 
 const bootIDFile = "/proc/sys/kernel/random/boot_id"
 
-func bootID() string {
-	b, _ := os.ReadFile(bootIDFile)
-	return strings.TrimSpace(string(b))
+// where names the boot and the network namespace tcpreap runs in.
+func where() (bootID, netns string, err error) {
+	b, err := os.ReadFile(bootIDFile)
+	if err != nil {
+		return "", "", fmt.Errorf("cannot tell which boot this is: %v", err)
+	}
+	netns, err = os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		return "", "", fmt.Errorf("cannot tell which network namespace this is: %v", err)
+	}
+	return strings.TrimSpace(string(b)), netns, nil
 }
 
 // writePlan writes the plan file of a plan.
-func writePlan(w io.Writer, plan *kill.Plan, command []string) error {
+func writePlan(w io.Writer, plan *kill.Plan, command []string, everything bool) error {
+	boot, netns, err := where()
+	if err != nil {
+		return err
+	}
 	var body bytes.Buffer
 	enc := json.NewEncoder(&body)
-	hdr := planHeader{Version: planVersion, BootID: bootID(), Created: time.Now().UTC().Truncate(time.Second), Command: command}
+	hdr := planHeader{Version: planVersion, BootID: boot, NetNS: netns, Created: time.Now().UTC().Truncate(time.Second),
+		Command: command, Everything: everything}
 	if err := enc.Encode(map[string]planHeader{"plan": hdr}); err != nil {
 		return err
 	}
@@ -68,7 +85,7 @@ func writePlan(w io.Writer, plan *kill.Plan, command []string) error {
 	if err := enc.Encode(trailer); err != nil {
 		return err
 	}
-	_, err := w.Write(body.Bytes())
+	_, err = w.Write(body.Bytes())
 	return err
 }
 
@@ -97,9 +114,12 @@ func apply(cmd *cli.Command, term terminal) error {
 	if err != nil {
 		return usageError{fmt.Errorf("cannot read the plan file: %v", err)}
 	}
-	planned, err := readPlan(data)
+	planned, everything, err := readPlan(data)
 	if err != nil {
 		return usageError{fmt.Errorf("plan file %s: %w; nothing was destroyed", name, err)}
+	}
+	if everything && !cmd.Bool("all") {
+		return usageError{fmt.Errorf("plan file %s was made with no selector, for every socket; apply it with --all if that is what you mean; nothing was destroyed", name)}
 	}
 	// The guards run again where the plan is applied: a plan made elsewhere
 	// must not cut the session it is applied from. LISTEN targets stay: the
@@ -127,18 +147,21 @@ func apply(cmd *cli.Command, term terminal) error {
 	return destroy(cmd, term, conn, plan, renderer{w: term.stdout, json: cmd.Bool("json"), quiet: cmd.Bool("quiet")})
 }
 
-// readPlan checks a plan file whole before it trusts any of it.
-func readPlan(data []byte) (*kill.Plan, error) {
+// readPlan checks a plan file whole before it trusts any of it, and says
+// whether the plan was made with no selector. The digest catches accidents
+// (a cut or edited file), not tampering: a plan file is trusted like any
+// script root runs.
+func readPlan(data []byte) (plan *kill.Plan, everything bool, err error) {
 	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, errors.New("it is empty")
+		return nil, false, errors.New("it is empty")
 	}
 	lines := bytes.SplitAfter(data, []byte("\n"))
 	var head struct{ Plan *planHeader }
 	if err := json.Unmarshal(lines[0], &head); err != nil || head.Plan == nil {
-		return nil, errors.New("it is not a tcpreap plan (its first line is not the plan header; write one with tcpreap plan)")
+		return nil, false, errors.New("it is not a tcpreap plan (its first line is not the plan header; write one with tcpreap plan)")
 	}
 	if head.Plan.Version != planVersion {
-		return nil, fmt.Errorf("it is a version %d plan and this tcpreap reads version %d; make the plan again with this tcpreap", head.Plan.Version, planVersion)
+		return nil, false, fmt.Errorf("it is a version %d plan and this tcpreap reads version %d; make the plan again with this tcpreap", head.Plan.Version, planVersion)
 	}
 	if lines[len(lines)-1] != nil && len(lines[len(lines)-1]) == 0 {
 		lines = lines[:len(lines)-1]
@@ -146,25 +169,32 @@ func readPlan(data []byte) (*kill.Plan, error) {
 	last := lines[len(lines)-1]
 	var tail planTrailer
 	if !bytes.HasSuffix(last, []byte("\n")) || json.Unmarshal(last, &tail) != nil || tail.Summary == nil || len(lines) < 2 {
-		return nil, errors.New("it is truncated (its last line is not the summary); make the plan again")
+		return nil, false, errors.New("it is truncated (its last line is not the summary); make the plan again")
 	}
 	if tail.Digest != digest(data[:len(data)-len(last)]) {
-		return nil, errors.New("it was changed after tcpreap wrote it (the digest does not match); make the plan again instead of editing it")
+		return nil, false, errors.New("it was changed after tcpreap wrote it (the digest does not match); make the plan again instead of editing it")
 	}
-	if head.Plan.BootID != bootID() {
-		return nil, errors.New("it was made on another host or before the last reboot (the boot id differs), where its cookies name other sockets; make the plan again")
+	boot, netns, err := where()
+	if err != nil {
+		return nil, false, err
 	}
-	plan := &kill.Plan{}
+	if head.Plan.BootID != boot {
+		return nil, false, errors.New("it was made on another host or before the last reboot (the boot id differs), where its cookies name other sockets; make the plan again")
+	}
+	if head.Plan.NetNS != netns {
+		return nil, false, fmt.Errorf("it was made in network namespace %s and this is %s, where none of its sockets are; apply it where it was made (ip netns exec, nsenter --net)", head.Plan.NetNS, netns)
+	}
+	plan = &kill.Plan{}
 	for i, line := range lines[1 : len(lines)-1] {
 		var j socketJSON
 		dec := json.NewDecoder(bytes.NewReader(line))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&j); err != nil {
-			return nil, fmt.Errorf("line %d: %v", i+2, err)
+			return nil, false, fmt.Errorf("line %d: %v", i+2, err)
 		}
 		s, err := j.socket()
 		if err != nil {
-			return nil, fmt.Errorf("line %d: %v", i+2, err)
+			return nil, false, fmt.Errorf("line %d: %v", i+2, err)
 		}
 		switch j.Action {
 		case kill.WouldKill.String():
@@ -172,7 +202,7 @@ func readPlan(data []byte) (*kill.Plan, error) {
 		case kill.Skipped.String():
 			plan.Skipped = append(plan.Skipped, kill.Skip{Socket: s, Reason: j.Reason})
 		default:
-			return nil, fmt.Errorf("line %d: action %q has no place in a plan", i+2, j.Action)
+			return nil, false, fmt.Errorf("line %d: action %q has no place in a plan", i+2, j.Action)
 		}
 	}
 	// The digest cannot cover its own line: that line must be exactly what
@@ -180,12 +210,12 @@ func readPlan(data []byte) (*kill.Plan, error) {
 	sum := summaryOf(plan.DryRun(), true)
 	want, err := json.Marshal(planTrailer{Summary: &sum, Digest: tail.Digest})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if !bytes.Equal(append(want, '\n'), last) {
-		return nil, errors.New("it was changed after tcpreap wrote it (its summary line is not the one tcpreap writes for its sockets); make the plan again instead of editing it")
+		return nil, false, errors.New("it was changed after tcpreap wrote it (its summary line is not the one tcpreap writes for its sockets); make the plan again instead of editing it")
 	}
-	return plan, nil
+	return plan, head.Plan.Everything, nil
 }
 
 // socket reads a socket back from its JSON object.
@@ -210,6 +240,9 @@ func (j socketJSON) socket() (sockdiag.Socket, error) {
 	}
 	if local.Is4() != (s.Family == sockdiag.IPv4) || remote.Is4() != (s.Family == sockdiag.IPv4) {
 		return s, fmt.Errorf("addresses %s and %s are not of family %s", local, remote, s.Family)
+	}
+	if j.Cookie == 0 || j.Cookie == 1<<64-1 {
+		return s, fmt.Errorf("cookie %d names no socket", j.Cookie)
 	}
 	s.ID = sockdiag.SockID{
 		Local:     netip.AddrPortFrom(local, j.LocalPort),

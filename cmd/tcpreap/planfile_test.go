@@ -28,16 +28,16 @@ func testPlan() *kill.Plan {
 func writeTestPlan(t *testing.T) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	if err := writePlan(&b, testPlan(), []string{"tcpreap", "plan", "192.0.2.2"}); err != nil {
+	if err := writePlan(&b, testPlan(), []string{"tcpreap", "plan", "192.0.2.2"}, false); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes()
 }
 
 func TestPlanFileRoundTrip(t *testing.T) {
-	got, err := readPlan(writeTestPlan(t))
-	if err != nil {
-		t.Fatal(err)
+	got, everything, err := readPlan(writeTestPlan(t))
+	if err != nil || everything {
+		t.Fatal(everything, err)
 	}
 	want := testPlan()
 	if len(got.Targets) != len(want.Targets) || len(got.Skipped) != 1 {
@@ -55,6 +55,10 @@ func TestPlanFileRoundTrip(t *testing.T) {
 
 func TestPlanFileRefusals(t *testing.T) {
 	good := string(writeTestPlan(t))
+	boot, netns, err := where()
+	if err != nil {
+		t.Fatal(err)
+	}
 	lines := strings.SplitAfter(good, "\n")
 	tests := []struct {
 		name, file, want string
@@ -69,14 +73,15 @@ func TestPlanFileRefusals(t *testing.T) {
 		{"only the header", lines[0], "truncated"},
 		{"edited cookie", strings.Replace(good, `"cookie":6`, `"cookie":9`, 1), "changed after tcpreap wrote it"},
 		{"line removed", lines[0] + strings.Join(lines[2:], ""), "changed after tcpreap wrote it"},
-		{"edited boot id", strings.Replace(good, bootID(), "00000000-0000-0000-0000-000000000000", 1), "changed after tcpreap wrote it"},
+		{"edited boot id", strings.Replace(good, boot, "00000000-0000-0000-0000-000000000000", 1), "changed after tcpreap wrote it"},
 		{"summary count edited", strings.Replace(good, `"would_kill":3`, `"would_kill":4`, 1), "its summary line is not the one"},
 		{"summary key edited", strings.Replace(good, `"digest"`, `"Digest"`, 1), "its summary line is not the one"},
 		{"summary key repeated", strings.Replace(good, `"dry_run":true`, `"dry_run":true,"dry_run":true`, 1), "its summary line is not the one"},
-		{"other boot", resign(strings.Replace(good, bootID(), "00000000-0000-0000-0000-000000000000", 1)), "boot id differs"},
+		{"other boot", resign(strings.Replace(good, boot, "00000000-0000-0000-0000-000000000000", 1)), "boot id differs"},
+		{"other netns", resign(strings.Replace(good, netns, "net:[1]", 1)), "made in network namespace net:[1]"},
 	}
 	for _, tt := range tests {
-		_, err := readPlan([]byte(tt.file))
+		_, _, err := readPlan([]byte(tt.file))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: error %v, want %q", tt.name, err, tt.want)
 		}
@@ -94,8 +99,10 @@ func TestPlanFileBadSockets(t *testing.T) {
 		{`"local_ip":"192.0.2.1"`, `"local_ip":"2001:db8::1"`, "not of family ipv4"},
 		{`"action":"would_kill"`, `"action":"killed"`, "has no place in a plan"},
 		{`"uid":1000`, `"uid":1000,"extra":1`, "unknown field"},
+		{`"cookie":6`, `"cookie":0`, "cookie 0 names no socket"},
+		{`"cookie":6`, `"cookie":18446744073709551615`, "names no socket"},
 	} {
-		_, err := readPlan([]byte(resign(strings.Replace(good, tt.from, tt.to, 1))))
+		_, _, err := readPlan([]byte(resign(strings.Replace(good, tt.from, tt.to, 1))))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s → %s: error %v, want %q", tt.from, tt.to, err, tt.want)
 		}
@@ -151,15 +158,25 @@ func TestConfirm(t *testing.T) {
 
 func FuzzReadPlan(f *testing.F) {
 	var b bytes.Buffer
-	if err := writePlan(&b, testPlan(), []string{"tcpreap", "plan"}); err != nil {
+	if err := writePlan(&b, testPlan(), []string{"tcpreap", "plan"}, true); err != nil {
 		f.Fatal(err)
 	}
 	f.Add(b.Bytes())
 	f.Add([]byte(`{"plan":{"version":1}}` + "\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		plan, err := readPlan(data)
+		plan, _, err := readPlan(data)
 		if err == nil && plan == nil {
 			t.Fatal("no plan and no error")
 		}
 	})
+}
+
+func TestPlanFileRemembersNoSelector(t *testing.T) {
+	var b bytes.Buffer
+	if err := writePlan(&b, testPlan(), []string{"tcpreap", "plan"}, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, everything, err := readPlan(b.Bytes()); err != nil || !everything {
+		t.Fatalf("everything %v, %v; want true", everything, err)
+	}
 }

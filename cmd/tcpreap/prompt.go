@@ -62,6 +62,8 @@ func planSummary(plan *kill.Plan) string {
 		switch {
 		case k.reset:
 			effect = "the peer gets a reset"
+		case k.state == sockdiag.Listen:
+			effect = "stops accepting; connections not yet accepted are reset"
 		case k.proto == sockdiag.UDP:
 			effect = "the peer is not told"
 		}

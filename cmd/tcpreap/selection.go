@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -102,8 +103,8 @@ func parseSelection(ctx context.Context, cmd *cli.Command) (*selection, error) {
 		}
 		f.Local = append(f.Local, p)
 	}
-	if name := cmd.String("interface"); name != "" {
-		iface, err := lookupInterface(name)
+	if cmd.IsSet("interface") {
+		iface, err := lookupInterface(cmd.String("interface"))
 		if err != nil {
 			return nil, err
 		}
@@ -209,6 +210,9 @@ func joinAddrs(addrs []netip.Addr) string {
 // lookupInterface reads an interface's index and addresses in this network
 // namespace.
 func lookupInterface(name string) (*sockdiag.Interface, error) {
+	if name == "" {
+		return nil, errors.New("--interface: the interface name is empty")
+	}
 	ifi, err := net.InterfaceByName(name)
 	if err != nil {
 		return nil, fmt.Errorf("--interface: no interface named %q in this network namespace (see ip link)", name)
