@@ -47,8 +47,12 @@ type Config struct {
 // the receive buffer, so a batch's acks must fit in it.
 const batchSize = 128
 
-// ackTimeout bounds the wait for the kernel's answer to one batch.
-const ackTimeout = 10 * time.Second
+// ackTimeout bounds the wait for the kernel's answer to one batch, and
+// dumpTimeout a whole dump (a million sockets take seconds).
+const (
+	ackTimeout  = 10 * time.Second
+	dumpTimeout = 2 * time.Minute
+)
 
 // maxDestroyers caps the netlink sockets that destroy at once: the kernel
 // work of a destroy runs in the sending thread, so one per CPU helps, and
@@ -118,6 +122,8 @@ func (c *Conn) Dump(req Request) iter.Seq2[Socket, error] {
 			yield(Socket{}, &OpError{Op: "dump", Request: req, Err: err})
 			return
 		}
+		_ = c.c.SetReadDeadline(time.Now().Add(dumpTimeout))
+		defer c.c.SetReadDeadline(time.Time{})
 		for m, err := range c.c.ReceiveIter() {
 			if err != nil {
 				yield(Socket{}, &OpError{Op: "dump", Request: req, Err: err})

@@ -115,11 +115,11 @@ const ServicesFile = "/etc/services"
 // for the given protocols (a name and its aliases, matched without regard to
 // case). The file is read on the first lookup, and only then.
 func Services(path string, protocols []Protocol) ServiceLookup {
-	var table map[string]uint16
+	var table map[string]map[string]uint16 // name → protocol → port
 	var readErr error
 	return func(name string) (uint16, error) {
 		if table == nil && readErr == nil {
-			table, readErr = readServices(path, protocols)
+			table, readErr = readServices(path)
 		}
 		if errors.Is(readErr, fs.ErrNotExist) {
 			return 0, fmt.Errorf("unknown service %q (this host has no %s); give the port number", name, path)
@@ -127,25 +127,28 @@ func Services(path string, protocols []Protocol) ServiceLookup {
 		if readErr != nil {
 			return 0, fmt.Errorf("cannot look up service %q: %v; give the port number", name, readErr)
 		}
-		p, ok := table[strings.ToLower(name)]
+		ports, ok := table[strings.ToLower(name)]
 		if !ok {
 			return 0, fmt.Errorf("unknown service %q (not in %s); give the port number", name, path)
 		}
-		return p, nil
+		var want []string
+		for _, p := range protocols {
+			if port, ok := ports[p.String()]; ok {
+				return port, nil
+			}
+			want = append(want, p.String())
+		}
+		return 0, fmt.Errorf("service %q has no %s port in %s; give the port number", name, strings.Join(want, " or "), path)
 	}
 }
 
-func readServices(path string, protocols []Protocol) (map[string]uint16, error) {
+func readServices(path string) (map[string]map[string]uint16, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	want := map[string]bool{}
-	for _, p := range protocols {
-		want[p.String()] = true
-	}
-	table := map[string]uint16{}
+	table := map[string]map[string]uint16{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		line, _, _ := strings.Cut(sc.Text(), "#")
@@ -155,12 +158,16 @@ func readServices(path string, protocols []Protocol) (map[string]uint16, error) 
 		}
 		num, proto, ok := strings.Cut(fields[1], "/")
 		port, err := strconv.ParseUint(num, 10, 16)
-		if !ok || err != nil || !want[proto] {
+		if !ok || err != nil {
 			continue
 		}
 		for _, name := range append(fields[:1:1], fields[2:]...) {
-			if _, seen := table[strings.ToLower(name)]; !seen {
-				table[strings.ToLower(name)] = uint16(port)
+			key := strings.ToLower(name)
+			if table[key] == nil {
+				table[key] = map[string]uint16{}
+			}
+			if _, seen := table[key][proto]; !seen {
+				table[key][proto] = uint16(port)
 			}
 		}
 	}

@@ -89,7 +89,7 @@ func TestParsePorts(t *testing.T) {
 		{word: "www", want: []PortRange{{80, 80}}},
 		{word: "70000", err: "out of range"},
 		{word: "9-2", err: "runs backwards"},
-		{word: "syslog", err: `unknown service "syslog" (not in `}, // udp only
+		{word: "syslog", err: `service "syslog" has no tcp port in `}, // udp only
 		{word: "dcd", err: `unknown service "dcd" (not in `},
 		{word: "", err: "empty port"},
 		{word: "80,", err: "empty port"},
