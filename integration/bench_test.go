@@ -89,6 +89,13 @@ func timeWaitPopulation(b *testing.B, n *testnet.Net, l *net.TCPListener, count 
 		accepted <- nil
 	}()
 	clients := make([]net.Conn, 0, count)
+	// Closed on every way out: a failure that left them open could leave the
+	// process without descriptors to run the namespaces' cleanup.
+	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	}()
 	err := n.Peer.Do(func() error {
 		var d net.Dialer
 		d.SetMultipathTCP(false)
@@ -117,6 +124,7 @@ func timeWaitPopulation(b *testing.B, n *testnet.Net, l *net.TCPListener, count 
 	for _, c := range clients {
 		c.Close()
 	}
+	clients = nil
 	if _, err := n.Local.Await(fmt.Sprintf("%d TIME_WAIT sockets", count), func(ss testnet.Sockets) bool {
 		return countState(ss, "time_wait") == count
 	}); err != nil {
