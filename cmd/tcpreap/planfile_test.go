@@ -2,12 +2,15 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/sockdiag"
+	"github.com/tcpreap/tcpreap/sockdiag/sockdiagtest"
 )
 
 func testPlan() *kill.Plan {
@@ -178,5 +181,27 @@ func TestPlanFileRemembersNoSelector(t *testing.T) {
 	}
 	if _, everything, err := readPlan(b.Bytes()); err != nil || !everything {
 		t.Fatalf("everything %v, %v; want true", everything, err)
+	}
+}
+
+// TestSurvivorExitsOne: a kernel that answers 0 and keeps the socket (before
+// 6.11, for orphans) gives failed results, the sentence once, and exit 1.
+func TestSurvivorExitsOne(t *testing.T) {
+	plan := testPlan()
+	k := &sockdiagtest.Kernel{Sockets: slices.Clone(plan.Targets), Ineffective: true}
+	results := plan.Execute(k.Conn())
+	var stderr bytes.Buffer
+	err := failures(results, terminal{stderr: &stderr})
+	var ee exitError
+	if !errors.As(err, &ee) || ee.code != exitFailure {
+		t.Fatalf("failures: %v, want exit %d", err, exitFailure)
+	}
+	if n := strings.Count(stderr.String(), "still there"); n != 1 {
+		t.Errorf("stderr %q: want the sentence once", stderr.String())
+	}
+	for _, r := range results[:len(plan.Targets)] {
+		if r.Action != kill.Failed || !errors.Is(r.Err, kill.ErrStillPresent) {
+			t.Errorf("%s: %s %v, want failed: still present", r.Socket.State, r.Action, r.Err)
+		}
 	}
 }
