@@ -9,9 +9,9 @@ import (
 )
 
 // TestIntegrationBadInput checks that bad words stop tcpreap before it destroys anything:
-// exit 2 and one line on stderr that names the problem. Each case but the last also names
-// a valid peer, so a parser that quietly dropped the bad word would destroy the sockets
-// with 192.0.2.2, and the kernel's view would show it.
+// exit 2 and one line on stderr that names the problem. Each case but the last two also
+// names a valid peer, so a parser that quietly dropped the bad word would destroy the
+// sockets with 192.0.2.2, and the kernel's view would show it.
 func TestIntegrationBadInput(t *testing.T) {
 	e := setup(t)
 	l := e.listen(e.Local, netip.AddrPortFrom(testnet.LocalV4, 0))
@@ -31,6 +31,13 @@ func TestIntegrationBadInput(t *testing.T) {
 		{[]string{"999.1.1.1"}, "999.1.1.1"},
 		{[]string{"999.1.1.1", p}, "999.1.1.1"},
 		{[]string{"--local", "192.0.2.1/33", p}, "192.0.2.1/33"},
+		{[]string{"--interface", "", p}, "--interface"},
+		{[]string{"--max", "-1", p}, "--max -1"},
+		{[]string{"-u", "--port", "ssh", p}, `"ssh" has no udp port`},
+		{[]string{"--json", "list", p}, "put the options after the command"},
+		{[]string{"list", "--yes", p}, "-yes"},
+		{[]string{"apply", "--state", "listen", "/dev/null"}, "-state"},
+		{[]string{"--state", "all"}, "--all"},
 		{nil, "--all"},
 	} {
 		t.Run(strings.Join(append([]string{"tcpreap"}, c.args...), " "), func(t *testing.T) {

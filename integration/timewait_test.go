@@ -61,3 +61,38 @@ func kernelVersion(t *testing.T) (major, minor int) {
 	}
 	return major, minor
 }
+
+// TestIntegrationTimeWaitFinWait2 is the timewait socket the kernel makes
+// when an application closes and its peer has not: it dumps as fin_wait2
+// with the TIME_WAIT timer and belongs to no process. tcpreap destroys it
+// (Linux 6.0+) and the peer gets no reset: it stays in CLOSE_WAIT.
+func TestIntegrationTimeWaitFinWait2(t *testing.T) {
+	e := setup(t)
+	l := e.listen(e.Local, netip.AddrPortFrom(testnet.LocalV4, 0))
+	p := e.inbound(l, peer)
+	local, remote := p.LocalAddr(), p.RemoteAddr()
+	e.check(p.Local.Close())
+	e.check(e.Local.AwaitState(local, remote, "fin_wait2"))
+	e.check(e.Peer.AwaitState(remote, local, "close_wait"))
+
+	if major, _ := kernelVersion(t); major < 6 {
+		r, err := testnet.ParseReport(e.tcpreap("--json", "--state", "fin_wait2", testnet.PeerV4.String()).Stdout)
+		e.check(err)
+		if len(r.Sockets) != 1 || r.Sockets[0].Action != "skipped" || !strings.Contains(r.Sockets[0].Reason, "TIME_WAIT") {
+			t.Errorf("before 6.0 tcpreap reported %+v, want the timewait socket skipped with the TIME_WAIT reason", r.Sockets)
+		}
+		return
+	}
+	r := e.json(0, "--state", "fin_wait2", testnet.PeerV4.String())
+	if len(r.Sockets) != 1 || r.Sockets[0].Action != "killed" || r.Sockets[0].Inode != 0 {
+		t.Fatalf("tcpreap reported %+v, want the orphaned fin_wait2 socket killed", r.Sockets)
+	}
+	if _, ok := e.sockets().Find(local, remote); ok {
+		t.Error("the fin_wait2 timewait socket is still in the kernel")
+	}
+	ss, err := e.Peer.Sockets()
+	e.check(err)
+	if s, ok := ss.Find(remote, local); !ok || s.State != "close_wait" {
+		t.Errorf("the peer's socket is %v (present %v), want close_wait: no reset was due", s, ok)
+	}
+}
