@@ -1,9 +1,10 @@
+// The audit line: what a run that destroys writes to syslog, and the runs that write none.
+
 package integration
 
 import (
 	"errors"
 	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,20 +21,15 @@ import (
 // socket nobody listens on does not stop the destroy, only adds a warning.
 func TestIntegrationAudit(t *testing.T) {
 	e := setup(t)
-	l := e.listen(e.Local, netip.AddrPortFrom(testnet.LocalV4, 0))
+	l := e.listenV4()
 	sink := newSyslogSink(t)
 	audit := []string{"TCPREAP_SYSLOG_SOCKET=" + sink.path}
 	p := testnet.PeerV4.String()
-	three := func(t *testing.T) []conn {
-		t.Helper()
-		e := &env{Net: e.Net, t: t}
-		return []conn{tcp("established", e.inbound(l, peer)), tcp("established", e.inbound(l, peer)), tcp("close_wait", e.closeWait(l, peer))}
-	}
 	bystander := tcp("other peer", e.inbound(l, otherPeer))
 
 	t.Run("destroy", func(t *testing.T) {
-		e := &env{Net: e.Net, t: t}
-		doomed := three(t)
+		e := e.sub(t)
+		doomed := e.peerSet(l, 2).conns()
 		expectRecords(t, e.decode(e.tcpreapEnv(audit, "--json", "--state", "established,close_wait", p), 0), "killed", doomed...)
 		expectGone(t, e.sockets(), doomed...)
 		line := sink.one(t)
@@ -50,10 +46,9 @@ func TestIntegrationAudit(t *testing.T) {
 	})
 
 	t.Run("apply", func(t *testing.T) {
-		e := &env{Net: e.Net, t: t}
-		doomed := three(t)
-		file := filepath.Join(t.TempDir(), "plan")
-		e.check(os.WriteFile(file, []byte(e.plan(p)), 0o600))
+		e := e.sub(t)
+		doomed := e.peerSet(l, 2).conns()
+		file := e.writePlan(e.plan(p))
 		sink.none(t) // plan writes no audit line
 		e.decode(e.tcpreapEnv(audit, "apply", "--json", file), 0)
 		expectGone(t, e.sockets(), doomed...)
@@ -64,8 +59,8 @@ func TestIntegrationAudit(t *testing.T) {
 	})
 
 	t.Run("nothing destroyed: no line", func(t *testing.T) {
-		e := &env{Net: e.Net, t: t}
-		doomed := three(t)
+		e := e.sub(t)
+		doomed := e.peerSet(l, 2).conns()
 		before := e.sockets()
 		for _, args := range [][]string{{"-n", p}, {"list", p}, {"plan", p}} {
 			if res := e.tcpreapEnv(audit, args...); res.Code != 0 {
@@ -79,16 +74,16 @@ func TestIntegrationAudit(t *testing.T) {
 	})
 
 	t.Run("--no-audit", func(t *testing.T) {
-		e := &env{Net: e.Net, t: t}
-		doomed := three(t)
+		e := e.sub(t)
+		doomed := e.peerSet(l, 2).conns()
 		expectRecords(t, e.decode(e.tcpreapEnv(audit, "--json", "--no-audit", p), 0), "killed", doomed...)
 		expectGone(t, e.sockets(), doomed...)
 		sink.none(t)
 	})
 
 	t.Run("no syslog listening", func(t *testing.T) {
-		e := &env{Net: e.Net, t: t}
-		doomed := three(t)
+		e := e.sub(t)
+		doomed := e.peerSet(l, 2).conns()
 		nobody := []string{"TCPREAP_SYSLOG_SOCKET=" + filepath.Join(t.TempDir(), "nobody-listens")}
 		res := e.tcpreapEnv(nobody, "--json", p)
 		expectRecords(t, e.decode(res, 0), "killed", doomed...)

@@ -1,3 +1,5 @@
+// Benchmarks: tcpreap against ss -K on the same TIME_WAIT population in the same run.
+
 package integration
 
 import (

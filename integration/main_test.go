@@ -1,6 +1,13 @@
 // Package integration runs the real tcpreap binary against real sockets in network
 // namespaces of its own (see testnet) and checks what the kernel and the applications saw.
 // It needs root; under CI=true, not being root is a failure rather than a skip.
+//
+// The tests are grouped by what they exercise: select_test.go (which sockets a run takes),
+// states_test.go (each socket state and its kernel corner cases), guards_test.go (what keeps
+// a run from destroying: the SSH session, --max, the confirmation, bad input, no
+// privilege), planfile_test.go (plan and apply), audit_test.go (the syslog line),
+// engine_test.go (batches over several netlink sockets, cookie safety) and bench_test.go.
+// This file holds TestMain, which builds the binary, and the env type and helpers they share.
 package integration
 
 import (
@@ -83,6 +90,9 @@ func setup(t *testing.T) *env {
 	return &env{Net: testnet.New(t), t: t}
 }
 
+// sub is e for the subtest t: the same hosts, failures reported to t.
+func (e *env) sub(t *testing.T) *env { return &env{Net: e.Net, t: t} }
+
 // tcpreap runs the binary with args in host A and logs how it went.
 func (e *env) tcpreap(args ...string) testnet.Result {
 	e.t.Helper()
@@ -111,11 +121,23 @@ func (e *env) run(h *testnet.Host, argv ...string) testnet.Result {
 // output. --json goes after a leading subcommand (list, ls), where a user would write it.
 func (e *env) json(want int, args ...string) testnet.Report {
 	e.t.Helper()
+	return e.decode(e.tcpreapJSON(args...), want)
+}
+
+// jsonAnyExit is json for a run whose exit code the test leaves open.
+func (e *env) jsonAnyExit(args ...string) testnet.Report {
+	e.t.Helper()
+	res := e.tcpreapJSON(args...)
+	return e.decode(res, res.Code)
+}
+
+func (e *env) tcpreapJSON(args ...string) testnet.Result {
+	e.t.Helper()
 	at := 0
 	if len(args) > 0 && (args[0] == "list" || args[0] == "ls") {
 		at = 1
 	}
-	return e.decode(e.tcpreap(slices.Insert(slices.Clone(args), at, "--json")...), want)
+	return e.tcpreap(slices.Insert(slices.Clone(args), at, "--json")...)
 }
 
 func (e *env) decode(res testnet.Result, want int) testnet.Report {
@@ -128,6 +150,25 @@ func (e *env) decode(res testnet.Result, want int) testnet.Report {
 		e.t.Fatal(err)
 	}
 	return r
+}
+
+// plan runs tcpreap plan with args in host A, requires exit 0, and returns the file.
+func (e *env) plan(args ...string) string {
+	e.t.Helper()
+	res := e.tcpreap(append([]string{"plan"}, args...)...)
+	if res.Code != 0 {
+		e.t.Fatalf("plan: exit %d, want 0 (stderr: %s)", res.Code, res.Stderr)
+	}
+	return res.Stdout
+}
+
+// writePlan writes a plan file's text to a file of its own in a fresh temporary directory
+// and returns its path, for tcpreap apply.
+func (e *env) writePlan(plan string) string {
+	e.t.Helper()
+	file := filepath.Join(e.t.TempDir(), "plan")
+	e.check(os.WriteFile(file, []byte(plan), 0o600))
+	return file
 }
 
 // sockets is the kernel's view of host A.
@@ -150,6 +191,13 @@ func (e *env) listen(h *testnet.Host, addr netip.AddrPort) *net.TCPListener {
 	l, err := e.Listen(h, addr)
 	e.check(err)
 	return l
+}
+
+// listenV4 is a listener in A on 192.0.2.1, on a port the kernel picks: the service whose
+// connections most tests make and cut.
+func (e *env) listenV4() *net.TCPListener {
+	e.t.Helper()
+	return e.listen(e.Local, netip.AddrPortFrom(testnet.LocalV4, 0))
 }
 
 // inbound is an ESTABLISHED connection from B's address from to A's listener l.
@@ -190,6 +238,60 @@ func (e *env) timeWait(l *net.TCPListener, from netip.AddrPort) testnet.Pair {
 	p := e.inbound(l, from)
 	e.check(e.TimeWait(p))
 	return p
+}
+
+// peerSet is the set most guard, refusal, audit and plan tests put in front of tcpreap:
+// ESTABLISHED connections from the peer (192.0.2.2) to a listener in A and one more in
+// CLOSE_WAIT, every one a target of a run that selects the peer.
+type peerSet struct {
+	established []testnet.Pair
+	closeWait   testnet.Pair
+}
+
+// peerSet makes n ESTABLISHED connections from the peer to l, then one in CLOSE_WAIT.
+func (e *env) peerSet(l *net.TCPListener, n int) peerSet {
+	e.t.Helper()
+	var s peerSet
+	for range n {
+		s.established = append(s.established, e.inbound(l, peer))
+	}
+	s.closeWait = e.closeWait(l, peer)
+	return s
+}
+
+// conns is the set as the kernel should show it, named by state.
+func (s peerSet) conns() []conn {
+	var cs []conn
+	for _, p := range s.established {
+		cs = append(cs, tcp("established", p))
+	}
+	return append(cs, tcp("close_wait", s.closeWait))
+}
+
+// peerMix is host A with a listener on 192.0.2.1 and, with the peer (192.0.2.2), a
+// connection in each direction and one in CLOSE_WAIT: what a run that selects the peer takes
+// by default. A connection from the other peer (192.0.2.3) stands by.
+type peerMix struct {
+	listener           *net.TCPListener
+	in, out, closeWait testnet.Pair // with the peer
+	bystander          testnet.Pair // with the other peer
+}
+
+func (e *env) peerMix() peerMix {
+	e.t.Helper()
+	var m peerMix
+	m.listener = e.listenV4()
+	peerListener := e.listen(e.Peer, netip.AddrPortFrom(testnet.PeerV4, 0))
+	m.in = e.inbound(m.listener, peer)
+	m.out = e.outbound(peerListener)
+	m.closeWait = e.closeWait(m.listener, peer)
+	m.bystander = e.inbound(m.listener, otherPeer)
+	return m
+}
+
+// targets are the mix's connections with the peer.
+func (m peerMix) targets() []conn {
+	return []conn{tcp("inbound", m.in), tcp("outbound", m.out), tcp("close_wait", m.closeWait)}
 }
 
 // conn is a socket in host A as a test knows it: by its tuple and the cookie read with
@@ -260,6 +362,27 @@ func expectActions(t *testing.T, r testnet.Report, want map[string][]conn) {
 			}
 		}
 	}
+}
+
+// expectUnchanged fails unless the kernel shows the same sockets (tuples, states and
+// cookies) as before.
+func expectUnchanged(t *testing.T, before, after testnet.Sockets) {
+	t.Helper()
+	key := func(a, b testnet.Socket) int { return strings.Compare(a.String(), b.String()) }
+	b, a := slices.SortedFunc(slices.Values(before), key), slices.SortedFunc(slices.Values(after), key)
+	if !slices.Equal(a, b) {
+		t.Errorf("the kernel's sockets changed:\nbefore:%s\nafter:%s", testnet.Sockets(b), testnet.Sockets(a))
+	}
+}
+
+// expectNothingDestroyed fails unless the run res exited with code and the kernel shows host
+// A's sockets as they were before it: a run refused, or failed, before it destroyed anything.
+func (e *env) expectNothingDestroyed(res testnet.Result, code int, before testnet.Sockets) {
+	e.t.Helper()
+	if res.Code != code {
+		e.t.Errorf("exit %d, want %d", res.Code, code)
+	}
+	expectUnchanged(e.t, before, e.sockets())
 }
 
 // expectListening fails unless the kernel shows l in LISTEN.

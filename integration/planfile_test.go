@@ -1,3 +1,8 @@
+// Plan files: tcpreap plan, then tcpreap apply after the world moved on (replaced
+// connections reported gone, the new ones untouched), through a pipe, and the files apply
+// must refuse: cut short, edited, of another version, boot or network namespace, or with no
+// selector and no --all.
+
 package integration
 
 import (
@@ -24,7 +29,7 @@ import (
 // edited are refused, with nothing destroyed.
 func TestIntegrationPlanApply(t *testing.T) {
 	e := setup(t)
-	l := e.listen(e.Local, netip.AddrPortFrom(testnet.LocalV4, 0))
+	l := e.listenV4()
 	var planned []testnet.Pair
 	for i := range 6 {
 		// Fixed ports in B, so that Reincarnate can dial from the same tuple again.
@@ -100,29 +105,14 @@ func TestIntegrationPlanApply(t *testing.T) {
 	expectPresent(t, before, "established", survivors[:2]...)
 	expectPresent(t, before, "close_wait", survivors[2])
 
-	dir := t.TempDir()
-	file := filepath.Join(dir, "plan.ndjson")
-	e.check(os.WriteFile(file, []byte(plan), 0o600))
-	refused := func(t *testing.T, res testnet.Result) {
-		t.Helper()
-		if res.Code != 2 {
-			t.Errorf("exit %d, want 2", res.Code)
-		}
-		msg := strings.TrimSuffix(res.Stderr, "\n")
-		if !strings.HasPrefix(msg, "tcpreap: plan file ") || !strings.HasSuffix(msg, "nothing was destroyed") {
-			t.Errorf("stderr %q, want \"tcpreap: plan file …nothing was destroyed\"", res.Stderr)
-		}
-		expectUnchanged(t, before, e.sockets())
-	}
+	file := e.writePlan(plan)
 	t.Run("truncated: head -n 3 into apply -", func(t *testing.T) {
-		e := &env{Net: e.Net, t: t}
-		refused(t, e.run(e.Local, "sh", "-c", `head -n 3 "$1" | "$0" apply -`, bin, file))
+		e := e.sub(t)
+		e.expectPlanRefused(e.run(e.Local, "sh", "-c", `head -n 3 "$1" | "$0" apply -`, bin, file), before)
 	})
 	t.Run("edited: one digit of a cookie", func(t *testing.T) {
-		e := &env{Net: e.Net, t: t}
-		edited := filepath.Join(dir, "edited.ndjson")
-		e.check(os.WriteFile(edited, []byte(editCookie(t, plan)), 0o600))
-		refused(t, e.tcpreap("apply", edited))
+		e := e.sub(t)
+		e.expectPlanRefused(e.tcpreap("apply", e.writePlan(editCookie(t, plan))), before)
 	})
 
 	r = e.decode(e.tcpreap("apply", "--json", file), 0)
@@ -150,8 +140,8 @@ func TestIntegrationPlanApply(t *testing.T) {
 // TestIntegrationPlanApplyStdin pipes tcpreap plan into tcpreap apply -.
 func TestIntegrationPlanApplyStdin(t *testing.T) {
 	e := setup(t)
-	l := e.listen(e.Local, netip.AddrPortFrom(testnet.LocalV4, 0))
-	doomed := []conn{tcp("inbound", e.inbound(l, peer)), tcp("close_wait", e.closeWait(l, peer))}
+	l := e.listenV4()
+	doomed := e.peerSet(l, 1).conns()
 	other := tcp("other peer", e.inbound(l, otherPeer))
 
 	r := e.decode(e.run(e.Local, "sh", "-c", `"$0" plan "$1" | "$0" apply --json -`, bin, testnet.PeerV4.String()), 0)
@@ -169,10 +159,7 @@ func TestIntegrationPlanApplyStdin(t *testing.T) {
 // exit 3), so the resealing is not what gets them refused.
 func TestIntegrationPlanRefused(t *testing.T) {
 	e := setup(t)
-	l := e.listen(e.Local, netip.AddrPortFrom(testnet.LocalV4, 0))
-	pair := e.inbound(l, peer)
-	e.inbound(l, peer)
-	e.closeWait(l, peer)
+	pair := e.peerSet(e.listenV4(), 2).established[0]
 	p := testnet.PeerV4.String()
 	plan := e.plan(p)
 	before := e.sockets()
@@ -184,7 +171,6 @@ func TestIntegrationPlanRefused(t *testing.T) {
 	if list.Code != 0 {
 		t.Fatalf("list: exit %d", list.Code)
 	}
-	dir := t.TempDir()
 	for _, c := range []struct {
 		name string
 		file string
@@ -206,45 +192,38 @@ func TestIntegrationPlanRefused(t *testing.T) {
 		{"edited: a line appended", plan + lines[len(lines)-1], ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			e := &env{Net: e.Net, t: t}
+			e := e.sub(t)
 			if c.file == plan {
 				t.Fatal("the edit changed nothing")
 			}
-			file := filepath.Join(dir, "plan")
-			e.check(os.WriteFile(file, []byte(c.file), 0o600))
-			res := e.tcpreap("apply", file)
-			if res.Code != 2 {
-				t.Errorf("exit %d, want 2", res.Code)
-			}
+			res := e.tcpreap("apply", e.writePlan(c.file))
+			e.expectPlanRefused(res, before)
 			msg := strings.TrimSuffix(res.Stderr, "\n")
-			if !strings.HasPrefix(msg, "tcpreap: plan file ") || !strings.HasSuffix(msg, "nothing was destroyed") || strings.Contains(msg, "\n") {
-				t.Errorf("stderr %q, want one line \"tcpreap: plan file …nothing was destroyed\"", res.Stderr)
+			if strings.Contains(msg, "\n") {
+				t.Errorf("stderr %q, want one line", res.Stderr)
 			}
 			if !strings.Contains(msg, c.why) {
 				t.Errorf("stderr %q does not say why (%q)", res.Stderr, c.why)
 			}
-			expectUnchanged(t, before, e.sockets())
 		})
 	}
 
 	t.Run("no such file", func(t *testing.T) {
-		e := &env{Net: e.Net, t: t}
-		res := e.tcpreap("apply", filepath.Join(dir, "nonexistent"))
-		if res.Code != 2 || !strings.Contains(res.Stderr, "nonexistent") {
-			t.Errorf("exit %d, stderr %q; want exit 2 and the file named", res.Code, res.Stderr)
+		e := e.sub(t)
+		res := e.tcpreap("apply", filepath.Join(t.TempDir(), "nonexistent"))
+		e.expectNothingDestroyed(res, 2, before)
+		if !strings.Contains(res.Stderr, "nonexistent") {
+			t.Errorf("stderr %q does not name the file", res.Stderr)
 		}
-		expectUnchanged(t, before, e.sockets())
 	})
 
 	t.Run("resealed unchanged (the control)", func(t *testing.T) {
-		e := &env{Net: e.Net, t: t}
-		file := filepath.Join(dir, "plan")
-		e.check(os.WriteFile(file, []byte(reseal(t, strings.Replace(plan, `"version":1`, `"version": 1`, 1))), 0o600))
-		res := e.tcpreap("apply", "--max", "0", file)
-		if res.Code != 3 || !strings.Contains(res.Stderr, "3 sockets would be destroyed") {
-			t.Errorf("exit %d, stderr %q; want exit 3 from --max 0: the resealed file should be accepted", res.Code, res.Stderr)
+		e := e.sub(t)
+		res := e.tcpreap("apply", "--max", "0", e.writePlan(reseal(t, strings.Replace(plan, `"version":1`, `"version": 1`, 1))))
+		e.expectNothingDestroyed(res, 3, before)
+		if !strings.Contains(res.Stderr, "3 sockets would be destroyed") {
+			t.Errorf("stderr %q; want --max 0's refusal: the resealed file should be accepted", res.Stderr)
 		}
-		expectUnchanged(t, before, e.sockets())
 	})
 	if err := testnet.Echo(pair); err != nil {
 		t.Errorf("the connection no longer carries data: %v", err)
@@ -257,12 +236,11 @@ func TestIntegrationPlanRefused(t *testing.T) {
 // test destroys nothing even when tcpreap accepts the edit.
 func TestIntegrationPlanTrailerEdited(t *testing.T) {
 	e := setup(t)
-	l := e.listen(e.Local, netip.AddrPortFrom(testnet.LocalV4, 0))
+	l := e.listenV4()
 	e.inbound(l, peer)
 	e.inbound(l, peer)
 	plan := e.plan(testnet.PeerV4.String())
 	before := e.sockets()
-	dir := t.TempDir()
 	for _, c := range []struct{ name, old, new string }{
 		{"matched", `"matched":2`, `"matched":3`},
 		{"would_kill", `"would_kill":2`, `"would_kill":3`},
@@ -271,30 +249,58 @@ func TestIntegrationPlanTrailerEdited(t *testing.T) {
 		{"the case of a key", `"digest"`, `"Digest"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			e := &env{Net: e.Net, t: t}
+			e := e.sub(t)
 			edited := strings.Replace(plan, c.old, c.new, 1)
 			if edited == plan {
 				t.Fatalf("%s is not in the plan:\n%s", c.old, plan)
 			}
-			file := filepath.Join(dir, "plan")
-			e.check(os.WriteFile(file, []byte(edited), 0o600))
-			res := e.tcpreap("apply", "--max", "0", file)
-			if res.Code != 2 || !strings.HasPrefix(res.Stderr, "tcpreap: plan file ") {
-				t.Errorf("summary line edited (%s → %s): exit %d, stderr %q; want exit 2 and \"tcpreap: plan file …\"", c.old, c.new, res.Code, res.Stderr)
+			res := e.tcpreap("apply", "--max", "0", e.writePlan(edited))
+			e.expectNothingDestroyed(res, 2, before)
+			if !strings.HasPrefix(res.Stderr, "tcpreap: plan file ") {
+				t.Errorf("summary line edited (%s → %s): stderr %q; want \"tcpreap: plan file …\"", c.old, c.new, res.Stderr)
 			}
-			expectUnchanged(t, before, e.sockets())
 		})
 	}
 }
 
-// plan runs tcpreap plan with args in host A, requires exit 0, and returns the file.
-func (e *env) plan(args ...string) string {
-	e.t.Helper()
-	res := e.tcpreap(append([]string{"plan"}, args...)...)
-	if res.Code != 0 {
-		e.t.Fatalf("plan: exit %d, want 0 (stderr: %s)", res.Code, res.Stderr)
+// TestIntegrationPlanWhereItWasMade: a plan names sockets of one boot and
+// one network namespace, and one with no selector needs --all to apply.
+func TestIntegrationPlanWhereItWasMade(t *testing.T) {
+	e := setup(t)
+	l := e.listenV4()
+	p := e.inbound(l, peer)
+
+	plan := e.writePlan(e.plan("192.0.2.2"))
+	res := e.run(e.Peer, bin, "apply", plan)
+	if res.Code != 2 || !strings.Contains(res.Stderr, "made in network namespace") {
+		t.Errorf("apply in another namespace: exit %d, stderr %q; want 2 and the namespace named", res.Code, res.Stderr)
 	}
-	return res.Stdout
+
+	plan = e.writePlan(e.plan())
+	res = e.tcpreap("apply", plan)
+	if res.Code != 2 || !strings.Contains(res.Stderr, "apply it with --all") {
+		t.Errorf("apply of a plan with no selector: exit %d, stderr %q; want 2 and --all", res.Code, res.Stderr)
+	}
+	expectPresent(t, e.sockets(), "established", tcp("planned", p))
+
+	res = e.tcpreap("apply", "--all", plan)
+	if res.Code != 0 {
+		t.Errorf("apply --all: exit %d, stderr %q", res.Code, res.Stderr)
+	}
+	ss := e.sockets()
+	expectGone(t, ss, tcp("planned", p))
+	expectListening(t, ss, l)
+}
+
+// expectPlanRefused fails unless apply refused its plan file: exit 2, stderr
+// "tcpreap: plan file …nothing was destroyed", and host A's sockets as they were before.
+func (e *env) expectPlanRefused(res testnet.Result, before testnet.Sockets) {
+	e.t.Helper()
+	e.expectNothingDestroyed(res, 2, before)
+	msg := strings.TrimSuffix(res.Stderr, "\n")
+	if !strings.HasPrefix(msg, "tcpreap: plan file ") || !strings.HasSuffix(msg, "nothing was destroyed") {
+		e.t.Errorf("stderr %q, want \"tcpreap: plan file …nothing was destroyed\"", res.Stderr)
+	}
 }
 
 // stripHeader returns the plan file without its header line: the sockets and the summary

@@ -160,14 +160,34 @@ func (n *Net) FinWait2(p Pair) error {
 	return n.Local.AwaitState(p.LocalAddr(), p.RemoteAddr(), "fin_wait2")
 }
 
-// TimeWait puts A's end of p into TIME_WAIT: A closes first, and once its FIN is
-// acknowledged B closes too. Waiting in between avoids a simultaneous close (CLOSING).
-func (n *Net) TimeWait(p Pair) error {
+// OrphanFinWait2 closes A's end of p while B keeps its end open: A's socket, closed by its
+// application, is left to the kernel, which shows it in FIN_WAIT2 as a timewait socket
+// (the TIME_WAIT timer, no process, inode 0), and B's end sits in CLOSE_WAIT.
+func (n *Net) OrphanFinWait2(p Pair) error {
 	local, remote := p.LocalAddr(), p.RemoteAddr()
 	if err := p.Local.Close(); err != nil {
 		return err
 	}
 	if err := n.Local.AwaitState(local, remote, "fin_wait2"); err != nil {
+		return err
+	}
+	return n.Peer.AwaitState(remote, local, "close_wait")
+}
+
+// SSHConnection is the SSH_CONNECTION variable ("SSH_CONNECTION=client port server port")
+// that an SSH server in A would give the session p, whose client is B. OpenSSH writes an
+// IPv4 end as plain IPv4 even when the kernel shows it v4-mapped, so the addresses are
+// unmapped.
+func SSHConnection(p Pair) string {
+	client, server := p.RemoteAddr(), p.LocalAddr()
+	return fmt.Sprintf("SSH_CONNECTION=%s %d %s %d", client.Addr().Unmap(), client.Port(), server.Addr().Unmap(), server.Port())
+}
+
+// TimeWait puts A's end of p into TIME_WAIT: A closes first, and once its FIN is
+// acknowledged B closes too. Waiting in between avoids a simultaneous close (CLOSING).
+func (n *Net) TimeWait(p Pair) error {
+	local, remote := p.LocalAddr(), p.RemoteAddr()
+	if err := n.OrphanFinWait2(p); err != nil {
 		return err
 	}
 	if err := p.Peer.Close(); err != nil {

@@ -1,3 +1,7 @@
+// The engine behind a run: many targets batched over several netlink sockets at once, and
+// the cookie that keeps a destroy planned for one socket off another that took its
+// four-tuple. TestIntegrationCookieSafety drives the sockdiag and kill packages directly.
+
 package integration
 
 import (
@@ -10,6 +14,31 @@ import (
 
 	"github.com/tcpreap/tcpreap/integration/testnet"
 )
+
+// TestIntegrationManyTargets destroys more targets than one batch holds, so
+// that batches go out on several netlink sockets at once: every target gets
+// its own result, the kernel shows none of them afterwards, and the
+// connections with another peer survive.
+func TestIntegrationManyTargets(t *testing.T) {
+	e := setup(t)
+	l := e.listenV4()
+	const n = 300 // more than two batches of 128
+	doomed := make([]conn, 0, n)
+	for range n {
+		doomed = append(doomed, tcp("inbound", e.inbound(l, peer)))
+	}
+	other := e.inbound(l, otherPeer)
+
+	r := e.json(0, testnet.PeerV4.String())
+	expectRecords(t, r, "killed", doomed...)
+	if want := (testnet.Summary{Matched: n, Killed: n}); r.Summary != want {
+		t.Errorf("summary %+v, want %+v", r.Summary, want)
+	}
+	ss := e.sockets()
+	expectGone(t, ss, doomed...)
+	expectPresent(t, ss, "established", tcp("other peer", other))
+	expectListening(t, ss, l)
+}
 
 // TestIntegrationCookieSafety is the race that the cookie guards against: tcpreap plans to
 // destroy a socket, the socket closes, and a new connection takes the same four-tuple

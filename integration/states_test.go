@@ -1,0 +1,291 @@
+// States: sockets in each state tcpreap reaps, and the kernel's corner cases of each.
+// CLOSE_WAIT by service name, TIME_WAIT, the orphaned FIN_WAIT2 timewait socket, UDP bound
+// and connected, and an SO_REUSEPORT group whose members share one address and port.
+
+package integration
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/tcpreap/tcpreap/integration/testnet"
+	"golang.org/x/sys/unix"
+)
+
+// TestIntegrationCloseWaitReap is "reap the CLOSE_WAIT sockets of this service", with the
+// service given by name: only CLOSE_WAIT, only that port.
+func TestIntegrationCloseWaitReap(t *testing.T) {
+	const service = "postgresql"
+	port := servicePort(t, service)
+	e := setup(t)
+	l := e.listen(e.Local, netip.AddrPortFrom(testnet.LocalV4, port))
+	elsewhere := e.listenV4()
+
+	est := e.inbound(l, peer)
+	otherEst := e.inbound(l, otherPeer)
+	cw := e.closeWait(l, peer)
+	otherCW := e.closeWait(l, otherPeer)
+	cwElsewhere := e.closeWait(elsewhere, peer)
+	doomed := []conn{tcp("close_wait", cw), tcp("other peer's close_wait", otherCW)}
+
+	r := e.json(0, "--state", "close_wait", "--port", service)
+	expectRecords(t, r, "killed", doomed...)
+	for _, rec := range r.Sockets {
+		if rec.State != "close_wait" || rec.LocalPort != port {
+			t.Errorf("reported %+v, want only close_wait on port %d", rec, port)
+		}
+	}
+	if want := (testnet.Summary{Matched: 2, Killed: 2}); r.Summary != want {
+		t.Errorf("summary %+v, want %+v", r.Summary, want)
+	}
+
+	ss := e.sockets()
+	expectGone(t, ss, doomed...)
+	expectPresent(t, ss, "established", tcp("established", est), tcp("other peer's established", otherEst))
+	expectPresent(t, ss, "close_wait", tcp("close_wait on another port", cwElsewhere))
+	expectListening(t, ss, l)
+	expectWriteAborted(t, "close_wait", cw.Local)
+	if err := testnet.Echo(est); err != nil {
+		t.Errorf("the ESTABLISHED connection on %s no longer carries data: %v", service, err)
+	}
+}
+
+// servicePort looks name up in /etc/services for TCP, independently of tcpreap's parser, and
+// fails the test if it is not there: the test would otherwise prove nothing.
+func servicePort(t *testing.T, name string) uint16 {
+	t.Helper()
+	f, err := os.Open("/etc/services")
+	if err != nil {
+		t.Fatalf("the service-name test needs /etc/services: %v", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line, _, _ := strings.Cut(sc.Text(), "#")
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		num, proto, ok := strings.Cut(f[1], "/")
+		if !ok || proto != "tcp" || (f[0] != name && !slices.Contains(f[2:], name)) {
+			continue
+		}
+		p, err := strconv.ParseUint(num, 10, 16)
+		if err != nil {
+			t.Fatalf("/etc/services: bad port in %q", sc.Text())
+		}
+		return uint16(p)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Fatalf("/etc/services has no tcp entry for %q; the service-name test needs it", name)
+	return 0
+}
+
+// TestIntegrationTimeWait is "free these TIME_WAIT ports". SOCK_DESTROY handles TIME_WAIT
+// sockets only since Linux 6.0; before, the kernel answers EOPNOTSUPP and tcpreap must
+// report a skip with that reason, not a success.
+func TestIntegrationTimeWait(t *testing.T) {
+	e := setup(t)
+	l := e.listenV4()
+	tw1 := e.timeWait(l, peer)
+	tw2 := e.timeWait(l, otherPeer)
+	est := e.inbound(l, peer)
+	tws := []conn{tcp("time_wait", tw1), tcp("other peer's time_wait", tw2)}
+
+	major, minor := kernelVersion(t)
+	if major < 6 {
+		// DESIGN.md fixes the skip and its reason, not the exit code of a run that only
+		// skipped, so the code is not checked here.
+		r := e.jsonAnyExit("--state", "time_wait")
+		expectRecords(t, r, "skipped", tws...)
+		for _, rec := range r.Sockets {
+			if rec.Reason == "" {
+				t.Errorf("%+v: skipped without a reason", rec)
+			}
+		}
+		expectPresent(t, e.sockets(), "time_wait", tws...)
+		t.Logf("kernel %d.%d: TIME_WAIT sockets cannot be destroyed, checked the skip", major, minor)
+		return
+	}
+
+	r := e.json(0, "--state", "time_wait")
+	expectRecords(t, r, "killed", tws...)
+	if want := (testnet.Summary{Matched: 2, Killed: 2}); r.Summary != want {
+		t.Errorf("summary %+v, want %+v", r.Summary, want)
+	}
+	ss := e.sockets()
+	expectGone(t, ss, tws...)
+	expectPresent(t, ss, "established", tcp("established", est))
+	expectListening(t, ss, l)
+}
+
+// kernelVersion reads the running kernel's major and minor version.
+func kernelVersion(t *testing.T) (major, minor int) {
+	t.Helper()
+	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fmt.Sscanf(strings.TrimSpace(string(b)), "%d.%d", &major, &minor); err != nil {
+		t.Fatalf("kernel release %q: %v", b, err)
+	}
+	return major, minor
+}
+
+// TestIntegrationTimeWaitFinWait2 is the timewait socket the kernel makes
+// when an application closes and its peer has not: it dumps as fin_wait2
+// with the TIME_WAIT timer and belongs to no process. tcpreap destroys it
+// (Linux 6.0+) and the peer gets no reset: it stays in CLOSE_WAIT.
+func TestIntegrationTimeWaitFinWait2(t *testing.T) {
+	e := setup(t)
+	p := e.inbound(e.listenV4(), peer)
+	local, remote := p.LocalAddr(), p.RemoteAddr()
+	e.check(e.OrphanFinWait2(p))
+
+	if major, _ := kernelVersion(t); major < 6 {
+		r := e.jsonAnyExit("--state", "fin_wait2", testnet.PeerV4.String())
+		if len(r.Sockets) != 1 || r.Sockets[0].Action != "skipped" || !strings.Contains(r.Sockets[0].Reason, "TIME_WAIT") {
+			t.Errorf("before 6.0 tcpreap reported %+v, want the timewait socket skipped with the TIME_WAIT reason", r.Sockets)
+		}
+		return
+	}
+	r := e.json(0, "--state", "fin_wait2", testnet.PeerV4.String())
+	if len(r.Sockets) != 1 || r.Sockets[0].Action != "killed" || r.Sockets[0].Inode != 0 {
+		t.Fatalf("tcpreap reported %+v, want the orphaned fin_wait2 socket killed", r.Sockets)
+	}
+	if _, ok := e.sockets().Find(local, remote); ok {
+		t.Error("the fin_wait2 timewait socket is still in the kernel")
+	}
+	ss, err := e.Peer.Sockets()
+	e.check(err)
+	if s, ok := ss.Find(remote, local); !ok || s.State != "close_wait" {
+		t.Errorf("the peer's socket is %v (present %v), want close_wait: no reset was due", s, ok)
+	}
+}
+
+// TestIntegrationUDPBoundAndConnected: udp_abort disconnects a socket and
+// leaves it bound to its explicit port, with its cookie. The connection is
+// destroyed (killed, the owner reads ECONNABORTED) though the socket stays;
+// an unconnected UDP socket is kept back with the reason.
+func TestIntegrationUDPBoundAndConnected(t *testing.T) {
+	e := setup(t)
+	var conn, unconnected *net.UDPConn
+	e.check(e.Local.Do(func() (err error) {
+		conn, err = net.DialUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("192.0.2.1:5000")),
+			net.UDPAddrFromAddrPort(netip.MustParseAddrPort("192.0.2.2:9999")))
+		if err != nil {
+			return err
+		}
+		unconnected, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("192.0.2.1:5001")))
+		return err
+	}))
+	t.Cleanup(func() { conn.Close(); unconnected.Close() })
+
+	r := e.json(0, "-u", "192.0.2.2")
+	if len(r.Sockets) != 1 || r.Sockets[0].Action != "killed" || r.Sockets[0].LocalPort != 5000 {
+		t.Fatalf("tcpreap reported %+v, want the connected socket killed", r.Sockets)
+	}
+	for _, s := range e.sockets() {
+		if s.Proto == "udp" && s.Local.Port() == 5000 && s.State != "close" {
+			t.Errorf("the UDP socket is still %s after the destroy: %v", s.State, s)
+		}
+	}
+	expectAborted(t, "bound UDP", conn)
+
+	r = e.json(0, "-u", "--state", "all", "--local", "192.0.2.1")
+	if len(r.Sockets) == 0 {
+		t.Fatal("nothing listed")
+	}
+	for _, rec := range r.Sockets {
+		if rec.Action != "skipped" || !strings.Contains(rec.Reason, "unconnected UDP socket cannot be destroyed") {
+			t.Errorf("%+v: want skipped as an unconnected UDP socket", rec)
+		}
+	}
+	if _, err := unconnected.WriteToUDPAddrPort([]byte("x"), netip.MustParseAddrPort("192.0.2.2:9")); err != nil {
+		t.Errorf("the unconnected socket was touched: %v", err)
+	}
+}
+
+// TestIntegrationReuseportGroup: the kernel finds a destroy's target by
+// address and port, and in an SO_REUSEPORT group that lookup may land on a
+// sibling and answer ENOENT for a socket that is alive. tcpreap must never
+// call such a socket gone: every listener the kernel still shows is reported
+// failed, every one reported killed is gone, and the run exits 1 if any
+// survived.
+func TestIntegrationReuseportGroup(t *testing.T) {
+	e := setup(t)
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1) })
+		return errors.Join(err, serr)
+	}}
+	lc.SetMultipathTCP(false)
+	var group []net.Listener
+	e.check(e.Local.Do(func() error {
+		for range 4 {
+			l, err := lc.Listen(context.Background(), "tcp", "192.0.2.1:8080")
+			if err != nil {
+				return err
+			}
+			group = append(group, l)
+		}
+		return nil
+	}))
+	t.Cleanup(func() {
+		for _, l := range group {
+			l.Close()
+		}
+	})
+
+	res := e.tcpreap("--json", "--state", "listen", "--sport", "8080")
+	r := e.decode(res, res.Code)
+	left := 0
+	for _, s := range e.sockets() {
+		if s.State == "listen" && s.Local.Port() == 8080 {
+			left++
+			i := slicesIndex(r.Sockets, s.Cookie)
+			if i < 0 || r.Sockets[i].Action != "failed" {
+				t.Errorf("listener with cookie %d is still there; tcpreap reported %+v", s.Cookie, r.Sockets)
+			}
+		}
+	}
+	killed := 0
+	for _, rec := range r.Sockets {
+		switch rec.Action {
+		case "gone":
+			t.Errorf("cookie %d reported gone: a group member is only gone if the kernel no longer shows it, and then it was killed", rec.Cookie)
+		case "killed":
+			killed++
+		}
+	}
+	if killed+left != 4 {
+		t.Errorf("%d killed and %d left of 4 listeners", killed, left)
+	}
+	if want := min(left, 1); res.Code != want {
+		t.Errorf("exit %d with %d listeners left, want %d", res.Code, left, want)
+	}
+	if left > 0 && !strings.Contains(res.Stderr, "SO_REUSEPORT") {
+		t.Errorf("stderr %q does not explain the survivors", res.Stderr)
+	}
+}
+
+func slicesIndex(recs []testnet.Record, cookie uint64) int {
+	for i, r := range recs {
+		if r.Cookie == cookie {
+			return i
+		}
+	}
+	return -1
+}
