@@ -4,6 +4,9 @@
 
 GO  ?= go
 BIN := bin/tcpreap
+# The packages that build, and whose unit tests compile, off Linux: a
+# contributor on a laptop can work on them.
+PORTABLE := ./sockdiag/... ./kill/... ./planfile/... ./host/... ./cmd/...
 
 .PHONY: build demo test unit integration bench lint deps clean
 
@@ -17,7 +20,7 @@ test: deps lint
 	$(GO) test -race -count=1 ./...
 
 unit: lint
-	$(GO) test -race -count=1 ./sockdiag/... ./kill/... ./cmd/...
+	$(GO) test -race -count=1 ./sockdiag/... ./kill/... ./planfile/... ./host/... ./cmd/...
 
 integration: deps
 	$(GO) test -count=1 -v ./integration/...
@@ -31,6 +34,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt wants to change: $$out"; exit 1; fi
 	$(GO) vet ./...
+	GOOS=darwin $(GO) vet $(PORTABLE)
 	$(GO) tool staticcheck ./...
 
 # The system tools the integration tests and the demo drive: ip and ss

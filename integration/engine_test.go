@@ -65,7 +65,7 @@ func TestIntegrationCookieSafety(t *testing.T) {
 	peer, err := sockdiag.ParsePrefix(old.RemoteAddr().Addr().String())
 	e.check(err)
 	filter := &sockdiag.Filter{Peers: []sockdiag.Endpoint{{Prefix: peer, Ports: []sockdiag.PortRange{{Lo: 47001, Hi: 47001}}}}}
-	goPlan, err := kill.NewPlan(conn.Query(filter), kill.Guards{})
+	goPlan, err := kill.NewPlan(conn.Query(t.Context(), filter), kill.Guards{})
 	e.check(err)
 	if len(goPlan.Targets) != 1 || uint64(goPlan.Targets[0].ID.Cookie) != old.Cookie {
 		t.Fatalf("the library planned %+v, want the one socket with cookie %d", goPlan.Targets, old.Cookie)
@@ -84,7 +84,7 @@ func TestIntegrationCookieSafety(t *testing.T) {
 	// A fresh plan names the new socket, not the one the kernel no longer has.
 	expectRecords(t, e.json(0, "list", old.RemoteAddr().String()), "would_kill", tcp("reborn", reborn))
 
-	results := goPlan.Execute(conn)
+	results := goPlan.Execute(t.Context(), conn)
 	if len(results) != 1 || results[0].Action != kill.Gone {
 		t.Fatalf("executing the stale plan: %+v, want one result: gone", results)
 	}

@@ -124,7 +124,7 @@ func TestIntegrationSessionGuard(t *testing.T) {
 		killed := neighbours()
 		plan := e.plan(p)
 		file := e.writePlan(plan)
-		r, err := testnet.ParseReport(stripHeader(t, plan))
+		_, r, _, err := testnet.ParsePlan(plan)
 		e.check(err)
 		expectRecords(t, r, "would_kill", append(killed, self)...)
 		expectGuarded(t, e.decode(e.tcpreapEnv([]string{ssh}, "apply", "--json", file), 0), killed)
@@ -137,7 +137,7 @@ func TestIntegrationSessionGuard(t *testing.T) {
 		if res.Code != 0 {
 			t.Fatalf("plan: exit %d", res.Code)
 		}
-		r, err := testnet.ParseReport(stripHeader(t, res.Stdout))
+		_, r, _, err := testnet.ParsePlan(res.Stdout)
 		e.check(err)
 		expectActions(t, r, map[string][]conn{"would_kill": killed, "skipped": {self}})
 		file := e.writePlan(res.Stdout)

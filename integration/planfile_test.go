@@ -45,34 +45,31 @@ func TestIntegrationPlanApply(t *testing.T) {
 	// The file as a reader sees it, checked independently of tcpreap's own reader.
 	lines := strings.SplitAfter(plan, "\n")
 	lines = lines[:len(lines)-1] // after the last "\n"
-	var head struct {
-		Plan *struct {
-			Version int       `json:"version"`
-			BootID  string    `json:"boot_id"`
-			Created time.Time `json:"created"`
-			Command []string  `json:"command"`
-		} `json:"plan"`
-	}
-	e.check(json.Unmarshal([]byte(lines[0]), &head))
-	switch h := head.Plan; {
-	case h == nil:
-		t.Fatalf("first line %q is not a plan header", lines[0])
-	case h.Version != 1:
-		t.Errorf("plan version %d, want 1", h.Version)
+	h, r, netns, err := testnet.ParsePlan(plan)
+	e.check(err)
+	switch {
+	case h.Version != 2:
+		t.Errorf("plan version %d, want 2", h.Version)
 	case h.BootID != bootID(t):
 		t.Errorf("plan boot_id %q, this boot is %q", h.BootID, bootID(t))
 	case time.Since(h.Created).Abs() > time.Minute:
 		t.Errorf("plan created %v, now is %v", h.Created, time.Now())
 	case !slices.Contains(h.Command, "plan") || !slices.Contains(h.Command, p):
 		t.Errorf("plan command %q does not have the words it was made with", h.Command)
+	case h.Everything:
+		t.Error("a plan with a PEER is marked as made with no selector")
+	}
+	ns := e.netns()
+	for i, n := range netns {
+		if n != ns {
+			t.Errorf("socket %d planned in network namespace %q, host A's is %q", i, n, ns)
+		}
 	}
 	var tail struct{ Digest string }
 	e.check(json.Unmarshal([]byte(lines[len(lines)-1]), &tail))
 	if want := sealOf(strings.Join(lines[:len(lines)-1], "")); tail.Digest != want {
 		t.Errorf("plan digest %q, want %q (sha256 of every byte before the summary line)", tail.Digest, want)
 	}
-	r, err := testnet.ParseReport(stripHeader(t, plan))
-	e.check(err)
 	var all []conn
 	for _, q := range planned {
 		all = append(all, tcp("planned", q))
@@ -179,7 +176,10 @@ func TestIntegrationPlanRefused(t *testing.T) {
 		{"empty", "", "empty"},
 		{"blank lines", "\n\n", "empty"},
 		{"list --json output", list.Stdout, "header"},
-		{"version 2", reseal(t, strings.Replace(plan, `"version":1`, `"version":2`, 1)), "version"},
+		{"version 1 (an older tcpreap's)", reseal(t, strings.Replace(plan, `"version":2`, `"version":1`, 1)), "version 1"},
+		{"version 3", reseal(t, strings.Replace(plan, `"version":2`, `"version":3`, 1)), "version 3"},
+		{"edited and resealed: a key in another case", reseal(t, strings.Replace(plan, `"cookie":`, `"Cookie":`, 1)), "edited"},
+		{"edited and resealed: a socket moved to another namespace", reseal(t, strings.Replace(plan, `"netns":"net:[`, `"netns":"net:[1`, 1)), "namespace"},
 		{"another boot", reseal(t, strings.Replace(plan, bootID(t), "00000000-0000-4000-8000-000000000000", 1)), "boot"},
 		{"truncated to the header", header, "truncated"},
 		{"truncated: head -n 3", strings.Join(lines[:3], ""), "truncated"},
@@ -219,7 +219,7 @@ func TestIntegrationPlanRefused(t *testing.T) {
 
 	t.Run("resealed unchanged (the control)", func(t *testing.T) {
 		e := e.sub(t)
-		res := e.tcpreap("apply", "--max", "0", e.writePlan(reseal(t, strings.Replace(plan, `"version":1`, `"version": 1`, 1))))
+		res := e.tcpreap("apply", "--max", "0", e.writePlan(reseal(t, plan)))
 		e.expectNothingDestroyed(res, 3, before)
 		if !strings.Contains(res.Stderr, "3 sockets would be destroyed") {
 			t.Errorf("stderr %q; want --max 0's refusal: the resealed file should be accepted", res.Stderr)
@@ -242,10 +242,9 @@ func TestIntegrationPlanTrailerEdited(t *testing.T) {
 	plan := e.plan(testnet.PeerV4.String())
 	before := e.sockets()
 	for _, c := range []struct{ name, old, new string }{
-		{"matched", `"matched":2`, `"matched":3`},
-		{"would_kill", `"would_kill":2`, `"would_kill":3`},
-		{"killed", `"killed":0`, `"killed":1`},
+		{"targets", `"targets":2`, `"targets":3`},
 		{"skipped", `"skipped":0`, `"skipped":1`},
+		{"a key added", `"skipped":0`, `"skipped":0,"matched":2`},
 		{"the case of a key", `"digest"`, `"Digest"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -272,7 +271,7 @@ func TestIntegrationPlanWhereItWasMade(t *testing.T) {
 
 	plan := e.writePlan(e.plan("192.0.2.2"))
 	res := e.run(e.Peer, bin, "apply", plan)
-	if res.Code != 2 || !strings.Contains(res.Stderr, "made in network namespace") {
+	if res.Code != 2 || !strings.Contains(res.Stderr, "is in network namespace") {
 		t.Errorf("apply in another namespace: exit %d, stderr %q; want 2 and the namespace named", res.Code, res.Stderr)
 	}
 
@@ -301,17 +300,6 @@ func (e *env) expectPlanRefused(res testnet.Result, before testnet.Sockets) {
 	if !strings.HasPrefix(msg, "tcpreap: plan file ") || !strings.HasSuffix(msg, "nothing was destroyed") {
 		e.t.Errorf("stderr %q, want \"tcpreap: plan file …nothing was destroyed\"", res.Stderr)
 	}
-}
-
-// stripHeader returns the plan file without its header line: the sockets and the summary
-// line, which read like --json output.
-func stripHeader(t *testing.T, plan string) string {
-	t.Helper()
-	head, rest, ok := strings.Cut(plan, "\n")
-	if !ok || !strings.HasPrefix(head, `{"plan":{`) {
-		t.Fatalf("plan file does not start with a plan header line:\n%s", plan)
-	}
-	return rest
 }
 
 func bootID(t *testing.T) string {
@@ -372,4 +360,14 @@ func bumpDigit(s string, i int) string {
 		d = '2'
 	}
 	return s[:i] + string(d) + s[i+1:]
+}
+
+// netns is host A's network namespace as the kernel names it: "net:[4026532177]".
+func (e *env) netns() string {
+	e.t.Helper()
+	res := e.run(e.Local, "readlink", "/proc/self/ns/net")
+	if res.Code != 0 {
+		e.t.Fatalf("readlink /proc/self/ns/net: exit %d", res.Code)
+	}
+	return strings.TrimSpace(res.Stdout)
 }

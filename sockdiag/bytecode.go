@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"math"
 	"net/netip"
-
-	"golang.org/x/sys/unix"
 )
 
 // Operations of the inet_diag filter program (include/uapi/linux/inet_diag.h).
@@ -47,11 +45,11 @@ type (
 // prefix, and the port when port >= 0. The kernel lets an AF_INET condition
 // match the v4-mapped address of an AF_INET6 socket.
 func addrTest(code uint8, p netip.Prefix, port int32) test {
-	fam, addr := uint8(unix.AF_UNSPEC), []byte(nil)
+	fam, addr := uint8(afUnspec), []byte(nil)
 	if p.IsValid() {
-		fam = unix.AF_INET
+		fam = afInet
 		if p.Addr().Is6() {
-			fam = unix.AF_INET6
+			fam = afInet6
 		}
 		addr = p.Addr().AsSlice()
 	}
@@ -240,7 +238,7 @@ func assemble(gs []group) []byte {
 		pos[i+1] = pos[i] + in.len()
 	}
 	total := pos[len(insns)]
-	if total+opLen > math.MaxUint16-unix.NLA_HDRLEN {
+	if total+opLen > math.MaxUint16-nlaHdrLen {
 		return nil
 	}
 	prog := make([]byte, 0, total)

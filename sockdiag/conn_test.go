@@ -1,12 +1,15 @@
 package sockdiag_test
 
 import (
+	"encoding/binary"
 	"errors"
-	"fmt"
+	"io"
 	"net/netip"
-	"slices"
+	"strings"
 	"testing"
 
+	"github.com/mdlayher/netlink"
+	"github.com/mdlayher/netlink/nltest"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"github.com/tcpreap/tcpreap/sockdiag/sockdiagtest"
 	"golang.org/x/sys/unix"
@@ -32,7 +35,7 @@ func TestDumpSpansDatagrams(t *testing.T) {
 	k := &sockdiagtest.Kernel{Sockets: sockets(7, sockdiag.Established, 100), DumpBatch: 3}
 	c := k.Conn()
 	var got []sockdiag.Socket
-	for s, err := range c.Dump(sockdiag.Request{Family: sockdiag.IPv4, Protocol: sockdiag.TCP, States: sockdiag.AllStates}) {
+	for s, err := range c.Dump(t.Context(), sockdiag.Request{Family: sockdiag.IPv4, Protocol: sockdiag.TCP, States: sockdiag.AllStates}) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -52,14 +55,14 @@ func TestDumpStopsEarlyAndConnStaysUsable(t *testing.T) {
 	k := &sockdiagtest.Kernel{Sockets: sockets(6, sockdiag.Established, 1), DumpBatch: 2}
 	c := k.Conn()
 	req := sockdiag.Request{Family: sockdiag.IPv4, Protocol: sockdiag.TCP, States: sockdiag.AllStates}
-	for _, err := range c.Dump(req) {
+	for _, err := range c.Dump(t.Context(), req) {
 		if err != nil {
 			t.Fatal(err)
 		}
 		break
 	}
 	n := 0
-	for _, err := range c.Dump(req) {
+	for _, err := range c.Dump(t.Context(), req) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,124 +73,102 @@ func TestDumpStopsEarlyAndConnStaysUsable(t *testing.T) {
 	}
 }
 
-func TestQueryRechecksInGo(t *testing.T) {
-	socks := append(sockets(3, sockdiag.Established, 1), sockets(2, sockdiag.CloseWait, 10)...)
-	other := sockets(1, sockdiag.Established, 20)[0]
-	other.ID.Remote = netip.MustParseAddrPort("192.0.2.3:40000")
-	k := &sockdiagtest.Kernel{Sockets: append(socks, other)}
-	f := &sockdiag.Filter{
-		States: 1 << sockdiag.CloseWait,
-		Peers:  []sockdiag.Endpoint{{Prefix: netip.MustParsePrefix("192.0.2.2/32")}},
-	}
-	var got []sockdiag.Cookie
-	for s, err := range k.Conn().Query(f) {
-		if err != nil {
-			t.Fatal(err)
+// kernelSays answers the first request that is not a probe with msgs
+// (given the request's sequence) and every later read with nothing; probes
+// get the answers of a kernel that can do everything.
+func kernelSays(msgs func(seq uint32) []netlink.Message) *sockdiag.Conn {
+	var queue []netlink.Message
+	said := false
+	return sockdiag.NewConn(nltest.Dial(func(reqs []netlink.Message) ([]netlink.Message, error) {
+		if reqs != nil {
+			var r sockdiag.Request
+			if err := r.UnmarshalBinary(reqs[0].Data); err == nil && sockdiagtest.IsProbe(r) {
+				queue = []netlink.Message{probeAnswer(reqs[0])}
+				return nil, nil
+			}
+			if !said {
+				queue, said = msgs(reqs[0].Header.Sequence), true
+			}
+			return nil, nil
 		}
-		got = append(got, s.ID.Cookie)
-	}
-	if fmt.Sprint(got) != "[10 11]" {
-		t.Fatalf("query returned cookies %v, want [10 11]", got)
-	}
-	// One dump per family, each with the state mask and a filter program.
-	if len(k.Requests) != 2 || k.Requests[0].Family != sockdiag.IPv4 || k.Requests[1].Family != sockdiag.IPv6 {
-		t.Fatalf("requests %+v", k.Requests)
-	}
-	for _, r := range k.Requests {
-		if r.States != 1<<sockdiag.CloseWait || len(r.Bytecode) == 0 {
-			t.Fatalf("request %+v lacks the state mask or the program", r)
+		if len(queue) == 0 {
+			return nil, io.EOF
 		}
-	}
+		out := queue
+		queue = nil
+		return out, nil
+	}), nil, sockdiag.Release{})
 }
 
-func TestDestroyBatchesAndErrors(t *testing.T) {
-	// More than one batch, with answers of every kind.
-	socks := sockets(300, sockdiag.Established, 1000)
-	k := &sockdiagtest.Kernel{Sockets: socks, DestroyErr: func(s sockdiag.Socket) unix.Errno {
-		if s.ID.Cookie%50 == 7 {
-			return unix.EPERM
-		}
-		return 0
-	}}
-	targets := append([]sockdiag.Socket(nil), socks...)
-	targets[5].ID.Cookie = 1 // replaced: the cookie no longer matches
-	errs := k.Conn().Destroy(targets)
-	if len(errs) != len(targets) {
-		t.Fatalf("%d errors for %d targets", len(errs), len(targets))
+// probeAnswer is what a kernel that has every diag module and SOCK_DESTROY
+// answers a probe: the end of an empty dump, or ENOENT for a destroy.
+func probeAnswer(req netlink.Message) netlink.Message {
+	if req.Header.Type == sockDestroy {
+		errno := -int32(unix.ENOENT)
+		hdr, _ := netlink.Message{Header: req.Header}.MarshalBinary()
+		return netlink.Message{Header: netlink.Header{Type: netlink.Error, Sequence: req.Header.Sequence},
+			Data: append(binary.NativeEndian.AppendUint32(nil, uint32(errno)), hdr[:16]...)}
 	}
-	for i, err := range errs {
-		var want error
-		switch {
-		case i == 5:
-			want = unix.ENOENT
-		case targets[i].ID.Cookie%50 == 7:
-			want = unix.EPERM
+	return done(req.Header.Sequence)
+}
+
+func diagMsg(seq uint32, data []byte) netlink.Message {
+	return netlink.Message{Header: netlink.Header{Type: sockDiagByFamily, Flags: netlink.Multi, Sequence: seq}, Data: data}
+}
+
+func done(seq uint32) netlink.Message {
+	return netlink.Message{Header: netlink.Header{Type: netlink.Done, Flags: netlink.Multi, Sequence: seq}, Data: make([]byte, 4)}
+}
+
+func TestDumpRefusesMalformedAnswers(t *testing.T) {
+	good, _ := sockets(1, sockdiag.Established, 1)[0].MarshalBinary()
+	tests := []struct {
+		name string
+		msgs func(seq uint32) []netlink.Message
+		want string
+	}{
+		{"short message", func(seq uint32) []netlink.Message {
+			return []netlink.Message{diagMsg(seq, good[:40]), done(seq)}
+		}, "inet_diag_msg of 40 bytes"},
+		{"unknown type", func(seq uint32) []netlink.Message {
+			m := diagMsg(seq, good)
+			m.Header.Type = 99
+			return []netlink.Message{m, done(seq)}
+		}, "unexpected netlink message type 99"},
+		{"unknown family", func(seq uint32) []netlink.Message {
+			bad := append([]byte{7}, good[1:]...)
+			return []netlink.Message{diagMsg(seq, bad), done(seq)}
+		}, "address family 7"},
+		{"error instead of a dump", func(seq uint32) []netlink.Message {
+			errno := -int32(unix.EINVAL)
+			return []netlink.Message{{Header: netlink.Header{Type: netlink.Error, Sequence: seq},
+				Data: binary.NativeEndian.AppendUint32(make([]byte, 0, 20), uint32(errno))}}
+		}, "invalid argument"},
+	}
+	for _, tt := range tests {
+		c := kernelSays(tt.msgs)
+		var err error
+		n := 0
+		for _, e := range c.Dump(t.Context(), sockdiag.Request{Family: sockdiag.IPv4, Protocol: sockdiag.TCP, States: sockdiag.AllStates}) {
+			if e != nil {
+				err = e
+				break
+			}
+			n++
 		}
-		if want == nil && err != nil || want != nil && !errors.Is(err, want) {
-			t.Fatalf("target %d (cookie %d): error %v, want %v", i, targets[i].ID.Cookie, err, want)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %d sockets, error %v; want an error with %q", tt.name, n, err, tt.want)
 		}
 		var oe *sockdiag.OpError
-		if err != nil && (!errors.As(err, &oe) || oe.Request.ID != targets[i].ID) {
-			t.Fatalf("target %d: error %v does not name its request", i, err)
+		if !errors.As(err, &oe) || oe.Op != "dump" {
+			t.Errorf("%s: error %T is not a dump OpError", tt.name, err)
 		}
-	}
-	if left := len(k.Sockets); left != 1+6 {
-		t.Fatalf("%d sockets left, want 7 (the replaced one and the six EPERM)", left)
 	}
 }
 
-func TestDestroySendsTheCookie(t *testing.T) {
-	k := &sockdiagtest.Kernel{Sockets: sockets(1, sockdiag.TimeWait, 77)}
-	if err := k.Conn().Destroy(k.Sockets[:1])[0]; err != nil {
-		t.Fatal(err)
-	}
-	if len(k.Requests) != 1 || k.Requests[0].ID.Cookie != 77 {
-		t.Fatalf("destroy requests %+v, want one with cookie 77", k.Requests)
-	}
-}
-
-func TestDestroyRefusesNoCookie(t *testing.T) {
-	s := sockets(1, sockdiag.Established, 1<<64-1)
-	k := &sockdiagtest.Kernel{Sockets: s}
-	if err := k.Conn().Destroy(s)[0]; err == nil {
-		t.Fatal("a destroy with INET_DIAG_NOCOOKIE was sent")
-	}
-	if len(k.Requests) != 0 {
-		t.Fatalf("the kernel saw %d requests", len(k.Requests))
-	}
-}
-
-// TestDestroyInParallel spreads many batches over several netlink sockets
-// (run it with -race): every target still gets its own answer.
-func TestDestroyInParallel(t *testing.T) {
-	socks := sockets(5000, sockdiag.Established, 1)
-	k := &sockdiagtest.Kernel{Sockets: slices.Clone(socks), DestroyErr: func(s sockdiag.Socket) unix.Errno {
-		if s.ID.Cookie%997 == 0 {
-			return unix.EBUSY
-		}
-		return 0
-	}}
-	targets := slices.Clone(socks)
-	for i := range targets {
-		if i%1000 == 500 {
-			targets[i].ID.Cookie += 100000 // replaced since the dump
-		}
-	}
-	c := k.Conn()
-	defer c.Close()
-	for i, err := range c.Destroy(targets) {
-		var want error
-		switch {
-		case i%1000 == 500:
-			want = unix.ENOENT
-		case targets[i].ID.Cookie%997 == 0:
-			want = unix.EBUSY
-		}
-		if want == nil && err != nil || want != nil && !errors.Is(err, want) {
-			t.Fatalf("target %d: error %v, want %v", i, err, want)
-		}
-	}
-	if want := 5 + 5; len(k.Sockets) != want {
-		t.Fatalf("%d sockets left, want %d", len(k.Sockets), want)
-	}
-}
+// The message types, as the kernel numbers them (x/sys/unix has them only
+// on Linux).
+const (
+	sockDiagByFamily = 20 // SOCK_DIAG_BY_FAMILY
+	sockDestroy      = 21 // SOCK_DESTROY
+)

@@ -1,11 +1,8 @@
 package sockdiag
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"strconv"
 	"strings"
 )
@@ -23,7 +20,8 @@ func (r PortRange) String() string {
 	return fmt.Sprintf("%d-%d", r.Lo, r.Hi)
 }
 
-// A ServiceLookup turns a service name into its port, as /etc/services has it.
+// A ServiceLookup turns a service name into its port (the host's services
+// database has them).
 type ServiceLookup func(name string) (uint16, error)
 
 // ParsePorts parses a port word: items separated by commas, each a number, a
@@ -106,70 +104,4 @@ func isServiceName(s string) bool {
 		}
 	}
 	return true
-}
-
-// ServicesFile is where service names come from.
-const ServicesFile = "/etc/services"
-
-// Services returns a lookup of service names in the services file at path
-// for the given protocols (a name and its aliases, matched without regard to
-// case). The file is read on the first lookup, and only then.
-func Services(path string, protocols []Protocol) ServiceLookup {
-	var table map[string]map[string]uint16 // name → protocol → port
-	var readErr error
-	return func(name string) (uint16, error) {
-		if table == nil && readErr == nil {
-			table, readErr = readServices(path)
-		}
-		if errors.Is(readErr, fs.ErrNotExist) {
-			return 0, fmt.Errorf("unknown service %q (this host has no %s); give the port number", name, path)
-		}
-		if readErr != nil {
-			return 0, fmt.Errorf("cannot look up service %q: %v; give the port number", name, readErr)
-		}
-		ports, ok := table[strings.ToLower(name)]
-		if !ok {
-			return 0, fmt.Errorf("unknown service %q (not in %s); give the port number", name, path)
-		}
-		var want []string
-		for _, p := range protocols {
-			if port, ok := ports[p.String()]; ok {
-				return port, nil
-			}
-			want = append(want, p.String())
-		}
-		return 0, fmt.Errorf("service %q has no %s port in %s; give the port number", name, strings.Join(want, " or "), path)
-	}
-}
-
-func readServices(path string) (map[string]map[string]uint16, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	table := map[string]map[string]uint16{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line, _, _ := strings.Cut(sc.Text(), "#")
-		fields := strings.Fields(line)
-		if len(fields) < 2 {
-			continue
-		}
-		num, proto, ok := strings.Cut(fields[1], "/")
-		port, err := strconv.ParseUint(num, 10, 16)
-		if !ok || err != nil {
-			continue
-		}
-		for _, name := range append(fields[:1:1], fields[2:]...) {
-			key := strings.ToLower(name)
-			if table[key] == nil {
-				table[key] = map[string]uint16{}
-			}
-			if _, seen := table[key][proto]; !seen {
-				table[key][proto] = uint16(port)
-			}
-		}
-	}
-	return table, sc.Err()
 }

@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-
-	"golang.org/x/sys/unix"
 )
 
 // inetDiagReqBytecode is the request attribute that carries a filter program.
@@ -29,10 +27,10 @@ type Request struct {
 
 // MarshalBinary encodes the request and, if there is one, its program.
 func (r Request) MarshalBinary() ([]byte, error) {
-	if len(r.Bytecode) > 0xffff-unix.NLA_HDRLEN {
+	if len(r.Bytecode) > 0xffff-nlaHdrLen {
 		return nil, errors.New("filter program longer than a netlink attribute can carry")
 	}
-	b := make([]byte, requestLen, requestLen+unix.NLA_HDRLEN+len(r.Bytecode)+3)
+	b := make([]byte, requestLen, requestLen+nlaHdrLen+len(r.Bytecode)+3)
 	b[0] = uint8(r.Family)
 	b[1] = uint8(r.Protocol)
 	b[2] = r.Ext
@@ -41,8 +39,8 @@ func (r Request) MarshalBinary() ([]byte, error) {
 		return nil, err
 	}
 	if r.Bytecode != nil {
-		var hdr [unix.NLA_HDRLEN]byte
-		binary.NativeEndian.PutUint16(hdr[0:2], uint16(unix.NLA_HDRLEN+len(r.Bytecode)))
+		var hdr [nlaHdrLen]byte
+		binary.NativeEndian.PutUint16(hdr[0:2], uint16(nlaHdrLen+len(r.Bytecode)))
 		binary.NativeEndian.PutUint16(hdr[2:4], inetDiagReqBytecode)
 		b = append(b, hdr[:]...)
 		b = append(b, r.Bytecode...)
@@ -74,14 +72,14 @@ func (r *Request) UnmarshalBinary(b []byte) error {
 	if len(rest) == 0 {
 		return nil
 	}
-	if len(rest) < unix.NLA_HDRLEN {
+	if len(rest) < nlaHdrLen {
 		return fmt.Errorf("request attribute of %d bytes, shorter than its header", len(rest))
 	}
 	n := int(binary.NativeEndian.Uint16(rest[0:2]))
 	typ := binary.NativeEndian.Uint16(rest[2:4])
-	if typ != inetDiagReqBytecode || n < unix.NLA_HDRLEN || n > len(rest) {
+	if typ != inetDiagReqBytecode || n < nlaHdrLen || n > len(rest) {
 		return fmt.Errorf("request attribute type %d of length %d in %d bytes is not a filter program", typ, n, len(rest))
 	}
-	r.Bytecode = rest[unix.NLA_HDRLEN:n]
+	r.Bytecode = rest[nlaHdrLen:n]
 	return nil
 }

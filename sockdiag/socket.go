@@ -3,8 +3,6 @@ package sockdiag
 import (
 	"encoding/binary"
 	"fmt"
-
-	"golang.org/x/sys/unix"
 )
 
 // A Protocol is the transport protocol of a socket.
@@ -12,8 +10,8 @@ type Protocol uint8
 
 // The protocols tcpreap knows.
 const (
-	TCP Protocol = unix.IPPROTO_TCP
-	UDP Protocol = unix.IPPROTO_UDP
+	TCP Protocol = ipprotoTCP
+	UDP Protocol = ipprotoUDP
 )
 
 func (p Protocol) String() string {
@@ -32,8 +30,8 @@ type Family uint8
 
 // The address families tcpreap knows.
 const (
-	IPv4 Family = unix.AF_INET
-	IPv6 Family = unix.AF_INET6
+	IPv4 Family = afInet
+	IPv6 Family = afInet6
 )
 
 func (f Family) String() string {

@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
-
-	"golang.org/x/sys/unix"
 )
 
 // A Cookie is the kernel's 64-bit identity of a socket (sock_gen_cookie). A
@@ -73,10 +71,10 @@ func putAddr(b []byte, a netip.Addr) error {
 func unmarshalSockID(b []byte, family uint8) (SockID, error) {
 	var local, remote netip.Addr
 	switch family {
-	case unix.AF_INET:
+	case afInet:
 		local = netip.AddrFrom4([4]byte(b[4:8]))
 		remote = netip.AddrFrom4([4]byte(b[20:24]))
-	case unix.AF_INET6:
+	case afInet6:
 		local = netip.AddrFrom16([16]byte(b[4:20]))
 		remote = netip.AddrFrom16([16]byte(b[20:36]))
 	default:
@@ -89,3 +87,7 @@ func unmarshalSockID(b []byte, family uint8) (SockID, error) {
 		Cookie:    Cookie(binary.NativeEndian.Uint32(b[40:44])) | Cookie(binary.NativeEndian.Uint32(b[44:48]))<<32,
 	}, nil
 }
+
+// Valid reports whether the cookie can name a socket: the kernel's cookies
+// count up from 1, and INET_DIAG_NOCOOKIE means "any socket on the tuple".
+func (c Cookie) Valid() bool { return c != 0 && c != noCookie }

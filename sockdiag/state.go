@@ -126,19 +126,15 @@ var stateAliases = map[string]State{
 	"unconnected": Close,
 }
 
-// ParseStates parses one --state word: names and groups separated by commas,
-// in any case, with "-" or "_" (ss's spellings too); the equivalent of ss's
-// "state" filter. It returns the states selected and, apart, the states named
-// on their own or through "all": a guard lets LISTEN sockets be destroyed
-// only when the user named them.
-func ParseStates(word string) (selected, named StateMask, err error) {
+// ParseStates parses a state word: names and groups separated by commas, in
+// any case, with "-" or "_" (ss's spellings too); the equivalent of ss's
+// "state" filter. It returns the states selected.
+func ParseStates(word string) (StateMask, error) {
+	var selected StateMask
 	for _, item := range strings.Split(word, ",") {
 		key := strings.ReplaceAll(strings.ToLower(strings.TrimSpace(item)), "-", "_")
 		if g, ok := stateGroups[key]; ok {
 			selected |= g
-			if g == AllStates {
-				named |= g
-			}
 			continue
 		}
 		s, ok := stateAliases[key]
@@ -146,12 +142,11 @@ func ParseStates(word string) (selected, named StateMask, err error) {
 			s, ok = stateByName(key)
 		}
 		if !ok {
-			return 0, 0, fmt.Errorf("unknown state %q; use one of %s, or a group: all, connected, synchronized, bucket, big", item, strings.Join(stateNameList(), " "))
+			return 0, fmt.Errorf("unknown state %q; use one of %s, or a group: all, connected, synchronized, bucket, big", item, strings.Join(stateNameList(), " "))
 		}
 		selected |= 1 << s
-		named |= 1 << s
 	}
-	return selected, named, nil
+	return selected, nil
 }
 
 func stateByName(name string) (State, bool) {

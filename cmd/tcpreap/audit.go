@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"log/syslog"
 	"os"
-	"os/user"
 	"strconv"
 	"strings"
 
+	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/kill"
 )
 
@@ -30,22 +30,22 @@ func audit(args []string, sum kill.Summary) error {
 		return err
 	}
 	defer w.Close()
-	return w.Notice(auditLine(args, sum))
+	return w.Notice(auditLine(host.Who(), args, sum))
 }
 
-func auditLine(args []string, sum kill.Summary) string {
-	who := "uid=" + strconv.Itoa(os.Getuid())
-	if u, err := user.Current(); err == nil {
-		who = "user=" + u.Username + " " + who
+func auditLine(op host.Operator, args []string, sum kill.Summary) string {
+	who := "uid=" + strconv.Itoa(op.UID)
+	if op.User != "" {
+		who = "user=" + op.User + " " + who
 	}
-	if s := os.Getenv("SUDO_USER"); s != "" {
-		who += " sudo_user=" + s
+	if op.SudoUser != "" {
+		who += " sudo_user=" + op.SudoUser
 	}
-	if s := sshConnection(os.Getpid()); s != "" {
-		who += fmt.Sprintf(" ssh=%q", s)
+	if op.SSH != "" {
+		who += fmt.Sprintf(" ssh=%q", op.SSH)
 	}
-	if ns, err := os.Readlink("/proc/self/ns/net"); err == nil {
-		who += " netns=" + ns
+	if op.NetNS != "" {
+		who += " netns=" + string(op.NetNS)
 	}
 	quoted := make([]string, len(args))
 	for i, a := range args {

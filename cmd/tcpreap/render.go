@@ -9,17 +9,18 @@ import (
 	"text/tabwriter"
 
 	"github.com/tcpreap/tcpreap/kill"
+	"github.com/tcpreap/tcpreap/sockdiag"
 	"golang.org/x/sys/unix"
 )
 
-// A renderer prints results as an ss-like table or as NDJSON.
+// A renderer prints results as an ss-like table or as NDJSON (--json).
 type renderer struct {
 	w     io.Writer
 	json  bool
 	quiet bool
 }
 
-// socketJSON is one socket in NDJSON; the fields are a contract.
+// socketJSON is one socket in --json output; the fields are a contract.
 type socketJSON struct {
 	Proto      string `json:"proto"`
 	Family     string `json:"family"`
@@ -37,6 +38,7 @@ type socketJSON struct {
 	Error      string `json:"error,omitempty"`
 }
 
+// summaryJSON is the last object of --json output.
 type summaryJSON struct {
 	Matched   int  `json:"matched"`
 	WouldKill int  `json:"would_kill"`
@@ -58,7 +60,8 @@ func (r renderer) report(results []kill.Result, dryRun bool) error {
 				}
 			}
 		}
-		return enc.Encode(map[string]summaryJSON{"summary": summaryOf(results, dryRun)})
+		return enc.Encode(map[string]summaryJSON{"summary": {Matched: sum.Matched, WouldKill: sum.WouldKill,
+			Killed: sum.Killed, Gone: sum.Gone, Failed: sum.Failed, Skipped: sum.Skipped, DryRun: dryRun}})
 	}
 	if !r.quiet && len(results) > 0 {
 		tw := tabwriter.NewWriter(r.w, 0, 0, 2, ' ', 0)
@@ -73,12 +76,6 @@ func (r renderer) report(results []kill.Result, dryRun bool) error {
 	}
 	_, err := fmt.Fprintln(r.w, summaryLine(sum, dryRun))
 	return err
-}
-
-func summaryOf(results []kill.Result, dryRun bool) summaryJSON {
-	s := kill.Summarize(results)
-	return summaryJSON{Matched: s.Matched, WouldKill: s.WouldKill, Killed: s.Killed, Gone: s.Gone,
-		Failed: s.Failed, Skipped: s.Skipped, DryRun: dryRun}
 }
 
 func toJSON(res kill.Result) socketJSON {
@@ -96,7 +93,9 @@ func toJSON(res kill.Result) socketJSON {
 		Inode:      s.Inode,
 		UID:        s.UID,
 		Action:     res.Action.String(),
-		Reason:     res.Reason,
+	}
+	if res.Action == kill.Skipped {
+		j.Reason = reasonText(res.Reason)
 	}
 	if res.Err != nil {
 		j.Error = errorWords(res.Err)
@@ -104,8 +103,22 @@ func toJSON(res kill.Result) socketJSON {
 	return j
 }
 
-// errorWords is the kernel's errno in words where there is one.
+// reasonText is a guard's reason as the command line says it: naming the
+// option that lifts the guard, where one does.
+func reasonText(r kill.Reason) string {
+	if r == kill.ReasonListen {
+		return "LISTEN sockets are only destroyed when --state names listen"
+	}
+	return r.String()
+}
+
+// errorWords is the kernel's errno in words where there is one, else the
+// error without the request it was about.
 func errorWords(err error) string {
+	var oe *sockdiag.OpError
+	if errors.As(err, &oe) {
+		err = oe.Err
+	}
 	var errno unix.Errno
 	if errors.As(err, &errno) {
 		return errno.Error()
@@ -118,7 +131,7 @@ func resultText(res kill.Result) string {
 	case kill.WouldKill:
 		return "would kill"
 	case kill.Skipped:
-		return "skipped: " + res.Reason
+		return "skipped: " + reasonText(res.Reason)
 	case kill.Failed:
 		return "failed: " + errorWords(res.Err)
 	}

@@ -30,8 +30,23 @@ type Kernel struct {
 	// Ineffective makes a destroy answer 0 and leave the socket in place, as
 	// kernels before 6.11 did for orphaned sockets.
 	Ineffective bool
-	// Requests records every request received, in order.
+	// NoDestroy makes every destroy answer EOPNOTSUPP, found or not, as a
+	// kernel built without CONFIG_INET_DIAG_DESTROY does.
+	NoDestroy bool
+	// NoDiag lists protocols whose diag module the kernel lacks: their
+	// dumps and destroys answer ENOENT.
+	NoDiag []sockdiag.Protocol
+	// Release is the kernel version the connection believes it talks to
+	// (the zero Release: the running kernel's).
+	Release sockdiag.Release
+	// Requests records every request received, in order, but the probes:
+	// requests that cannot select any socket (an empty dump, a destroy of
+	// port 0 at both ends), which a Conn sends to learn what the kernel can
+	// do. Probes counts those.
 	Requests []sockdiag.Request
+	Probes   int
+	// Sends counts the sendmsg calls: round trips, not requests.
+	Sends int
 
 	mu sync.Mutex // the fake serves several netlink sockets at once
 }
@@ -39,7 +54,7 @@ type Kernel struct {
 // Conn returns a sockdiag connection to the fake, which may open more
 // connections to it to destroy in parallel.
 func (k *Kernel) Conn() *sockdiag.Conn {
-	return sockdiag.NewConn(k.dial(), func() (*netlink.Conn, error) { return k.dial(), nil })
+	return sockdiag.NewConn(k.dial(), func() (*netlink.Conn, error) { return k.dial(), nil }, k.Release)
 }
 
 // dial makes one netlink socket to the fake, with its own answer queue.
@@ -56,6 +71,7 @@ func (k *Kernel) dial() *netlink.Conn {
 			queue = queue[1:]
 			return d, nil
 		}
+		k.Sends++
 		queue = append(queue, k.serve(reqs)...)
 		return nil, nil
 	})
@@ -70,11 +86,17 @@ func (k *Kernel) serve(reqs []netlink.Message) [][]netlink.Message {
 			queue = append(queue, []netlink.Message{ack(m, unix.EINVAL)})
 			continue
 		}
-		k.Requests = append(k.Requests, r)
-		switch m.Header.Type {
-		case unix.SOCK_DIAG_BY_FAMILY:
+		if IsProbe(r) {
+			k.Probes++
+		} else {
+			k.Requests = append(k.Requests, r)
+		}
+		switch {
+		case slices.Contains(k.NoDiag, r.Protocol):
+			queue = append(queue, []netlink.Message{ack(m, unix.ENOENT)})
+		case m.Header.Type == sockDiagByFamily:
 			queue = append(queue, k.dump(m, r)...)
-		case unix.SOCK_DESTROY:
+		case m.Header.Type == sockDestroy:
 			queue = append(queue, []netlink.Message{ack(m, k.destroy(r))})
 		default:
 			queue = append(queue, []netlink.Message{ack(m, unix.EOPNOTSUPP)})
@@ -100,7 +122,7 @@ func (k *Kernel) dump(m netlink.Message, r sockdiag.Request) [][]netlink.Message
 		if err != nil {
 			panic(err)
 		}
-		d = append(d, reply(m, unix.SOCK_DIAG_BY_FAMILY, b))
+		d = append(d, reply(m, sockDiagByFamily, b))
 		if len(d) == batch {
 			queue = append(queue, d)
 			d = nil
@@ -110,6 +132,9 @@ func (k *Kernel) dump(m netlink.Message, r sockdiag.Request) [][]netlink.Message
 }
 
 func (k *Kernel) destroy(r sockdiag.Request) unix.Errno {
+	if k.NoDestroy {
+		return unix.EOPNOTSUPP
+	}
 	i := slices.IndexFunc(k.Sockets, func(s sockdiag.Socket) bool {
 		return s.Family == r.Family && s.Protocol == r.Protocol && s.ID == r.ID
 	})
@@ -126,6 +151,18 @@ func (k *Kernel) destroy(r sockdiag.Request) unix.Errno {
 	}
 	return 0
 }
+
+// IsProbe reports whether a request can select no socket: a dump of no
+// state, or a destroy of port 0 at both ends.
+func IsProbe(r sockdiag.Request) bool {
+	return r.States == 0 && r.ID.Local.Port() == 0 && r.ID.Remote.Port() == 0
+}
+
+// The message types, as the kernel numbers them.
+const (
+	sockDiagByFamily = 20 // SOCK_DIAG_BY_FAMILY
+	sockDestroy      = 21 // SOCK_DESTROY
+)
 
 func reply(req netlink.Message, typ netlink.HeaderType, data []byte) netlink.Message {
 	return netlink.Message{

@@ -2,22 +2,10 @@ package sockdiag
 
 import (
 	"bytes"
-	"encoding/hex"
 	"net/netip"
 	"strings"
 	"testing"
 )
-
-// unhex reads a byte fixture written as spaced hex, little endian where the
-// kernel uses native byte order (these tests assume a little-endian host).
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(strings.Join(strings.Fields(s), ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 func TestRequestMarshal(t *testing.T) {
 	tests := []struct {
@@ -88,52 +76,6 @@ func TestRequestMarshal(t *testing.T) {
 	}
 }
 
-func TestSocketUnmarshal(t *testing.T) {
-	b := unhex(t, "0a 08 01 02"+ // AF_INET6, CLOSE_WAIT, timer 1, retrans 2
-		"15 38 9c 41"+ // sport 5432, dport 40001
-		"00 00 00 00 00 00 00 00 00 00 ff ff c0 00 02 01"+
-		"00 00 00 00 00 00 00 00 00 00 ff ff c0 00 02 02"+
-		"00 00 00 00  2a 00 00 00 01 00 00 00"+ // if 0, cookie 1<<32|42
-		"10 27 00 00  05 00 00 00  06 00 00 00  e8 03 00 00  39 30 00 00"+ // expires, rq, wq, uid, inode
-		"08 00 05 00 01 02 03 04") // an attribute, ignored
-	var s Socket
-	if err := s.UnmarshalBinary(b); err != nil {
-		t.Fatal(err)
-	}
-	want := Socket{
-		Family: IPv6, State: CloseWait, Timer: 1, Retrans: 2,
-		ID: SockID{
-			Local:  netip.MustParseAddrPort("[::ffff:192.0.2.1]:5432"),
-			Remote: netip.MustParseAddrPort("[::ffff:192.0.2.2]:40001"),
-			Cookie: 1<<32 | 42,
-		},
-		Expires: 10000, RecvQ: 5, SendQ: 6, UID: 1000, Inode: 12345,
-	}
-	if s != want {
-		t.Fatalf("got  %+v\nwant %+v", s, want)
-	}
-	out, err := s.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(out, b[:socketMsgLen]) {
-		t.Fatalf("MarshalBinary:\n got %x\nwant %x", out, b[:socketMsgLen])
-	}
-}
-
-func TestSocketUnmarshalErrors(t *testing.T) {
-	for name, b := range map[string][]byte{
-		"empty":          nil,
-		"short":          make([]byte, socketMsgLen-1),
-		"unknown family": append([]byte{1}, make([]byte, socketMsgLen-1)...),
-	} {
-		var s Socket
-		if err := s.UnmarshalBinary(b); err == nil {
-			t.Errorf("%s: no error", name)
-		}
-	}
-}
-
 func TestRequestSocketRequestState(t *testing.T) {
 	// The kernel reports request sockets as TCP_NEW_SYN_RECV on some paths.
 	b := make([]byte, socketMsgLen)
@@ -145,4 +87,18 @@ func TestRequestSocketRequestState(t *testing.T) {
 	if s.State != SynRecv || s.State.String() != "syn_recv" {
 		t.Fatalf("state %d %q, want syn_recv", s.State, s.State)
 	}
+}
+
+func FuzzRequestUnmarshal(f *testing.F) {
+	f.Add(make([]byte, requestLen))
+	f.Add(append(append([]byte{2, 6, 0, 0}, make([]byte, requestLen-4)...), 8, 0, 1, 0, 1, 4, 8, 0))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var r Request
+		if err := r.UnmarshalBinary(b); err != nil {
+			return
+		}
+		if _, err := r.MarshalBinary(); err != nil {
+			t.Fatalf("decoded request does not encode: %v", err)
+		}
+	})
 }

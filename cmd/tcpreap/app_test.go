@@ -3,24 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
-	"reflect"
 	"strings"
 	"testing"
 )
 
-func TestDigitFlags(t *testing.T) {
-	tests := []struct{ in, want []string }{
-		{[]string{"tcpreap", "-4", "list"}, []string{"tcpreap", "--4", "list"}},
-		{[]string{"tcpreap", "-6t", "--state", "all"}, []string{"tcpreap", "--6", "--t", "--state", "all"}},
-		{[]string{"tcpreap", "--", "-4"}, []string{"tcpreap", "--", "-4"}},
-		{[]string{"tcpreap", "-t4"}, []string{"tcpreap", "-t4"}},
-		{[]string{"tcpreap", "-42.5"}, []string{"tcpreap", "-42.5"}},
-	}
-	for _, tt := range tests {
-		if got := digitFlags(tt.in); !reflect.DeepEqual(got, tt.want) {
-			t.Errorf("digitFlags(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
+// runCLI runs the command line with no terminal and returns the exit code,
+// stdout and stderr.
+func runCLI(args ...string) (int, string, string) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), append([]string{"tcpreap"}, args...), streams{In: strings.NewReader(""), Out: &stdout, ErrOut: &stderr})
+	return code, stdout.String(), stderr.String()
 }
 
 // TestBadInput runs the command line on words that must be refused before
@@ -55,16 +47,34 @@ func TestBadInput(t *testing.T) {
 		{[]string{"apply", "a", "b"}, "apply takes one plan file"},
 	}
 	for _, tt := range tests {
-		var stdout, stderr bytes.Buffer
-		code := run(context.Background(), append([]string{"tcpreap"}, tt.args...), terminal{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr})
+		code, stdout, stderr := runCLI(tt.args...)
 		if code != exitUsage {
-			t.Errorf("%q: exit %d, want %d (stderr %q)", tt.args, code, exitUsage, stderr.String())
+			t.Errorf("%q: exit %d, want %d (stderr %q)", tt.args, code, exitUsage, stderr)
 		}
-		if msg := stderr.String(); !strings.HasPrefix(msg, "tcpreap: ") || !strings.Contains(msg, tt.want) || strings.Count(msg, "\n") != 1 {
-			t.Errorf("%q: stderr %q, want one line with %q", tt.args, msg, tt.want)
+		if !strings.HasPrefix(stderr, "tcpreap: ") || !strings.Contains(stderr, tt.want) || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%q: stderr %q, want one line with %q", tt.args, stderr, tt.want)
 		}
-		if stdout.Len() != 0 {
-			t.Errorf("%q: printed %q on stdout", tt.args, stdout.String())
+		if stdout != "" {
+			t.Errorf("%q: printed %q on stdout", tt.args, stdout)
+		}
+	}
+}
+
+// TestHelp: every command's help has examples and fits a 100-column
+// terminal.
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"list", "--help"}, {"plan", "--help"}, {"apply", "--help"}} {
+		code, stdout, stderr := runCLI(args...)
+		if code != exitOK || stderr != "" {
+			t.Errorf("%q: exit %d, stderr %q", args, code, stderr)
+		}
+		if !strings.Contains(stdout, "Examples:") {
+			t.Errorf("%q: no examples in the help:\n%s", args, stdout)
+		}
+		for _, line := range strings.Split(stdout, "\n") {
+			if len([]rune(line)) > 100 {
+				t.Errorf("%q: a help line of %d columns: %q", args, len([]rune(line)), line)
+			}
 		}
 	}
 }

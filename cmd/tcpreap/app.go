@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/urfave/cli/v3"
+)
+
+// streams is where tcpreap talks to the person running it: results on Out,
+// everything else (notes, prompts, errors) on ErrOut.
+type streams struct {
+	In          io.Reader
+	Out, ErrOut io.Writer
+	// Interactive: stdin and stderr are a terminal, so tcpreap may ask.
+	Interactive bool
+}
+
+// Exit codes, the contract runbooks rely on.
+const (
+	exitOK      = 0 // every target is gone, or a dry run
+	exitFailure = 1 // a runtime failure: a destroy failed, no permission, netlink
+	exitUsage   = 2 // bad input; nothing was destroyed
+	exitRefused = 3 // a guard refused the plan
+)
+
+// A usageError is bad input: a word that does not parse, a missing selector,
+// a plan file that cannot be trusted.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+// A refusal is a guard that refused the whole plan: nothing was destroyed.
+type refusal struct{ msg string }
+
+func (e refusal) Error() string { return e.msg }
+
+// An exitError carries the exit code of a run that already reported itself.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// run runs the command line args (args[0] is the program) and returns the
+// exit code; errors are said on io.ErrOut.
+func run(ctx context.Context, args []string, io streams) int {
+	app := newApp(args, io)
+	err := app.Run(ctx, digitFlags(args, shortBoolFlags(app)))
+	var ee exitError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ee):
+		return ee.code
+	}
+	fmt.Fprintf(io.ErrOut, "tcpreap: %v\n", err)
+	var ue usageError
+	var rf refusal
+	switch {
+	case errors.As(err, &ue):
+		return exitUsage
+	case errors.As(err, &rf):
+		return exitRefused
+	}
+	return exitFailure
+}
+
+// newApp is the command line: tcpreap itself (reap) and its commands. args
+// is the whole command line, which the audit line and a plan file record.
+func newApp(args []string, io streams) *cli.Command {
+	onUsage := func(_ context.Context, _ *cli.Command, err error, _ bool) error {
+		return usageError{fmt.Errorf("%v (see tcpreap --help)", err)}
+	}
+	cli.FlagStringer = flagHelp
+	root := reapCommand(args, io)
+	root.Writer, root.ErrWriter = io.Out, io.ErrOut
+	root.ExitErrHandler = func(context.Context, *cli.Command, error) {}
+	root.Commands = []*cli.Command{listCommand(args, io), planCommand(args, io), applyCommand(args, io)}
+	for _, c := range append([]*cli.Command{root}, root.Commands...) {
+		c.UseShortOptionHandling = true
+		c.OnUsageError = onUsage
+		if c != root {
+			c.Before = rootOptionsFirst
+		}
+	}
+	local(root.Flags)
+	return root
+}
+
+// rootOptionsFirst refuses options given before a subcommand, which would
+// belong to the root and do nothing ("tcpreap --json apply plan").
+func rootOptionsFirst(ctx context.Context, cmd *cli.Command) (context.Context, error) {
+	if set := cmd.Root().LocalFlagNames(); len(set) > 0 {
+		return ctx, usagef("put the options after the command: tcpreap %s --%s …", cmd.Name, set[0])
+	}
+	return ctx, nil
+}

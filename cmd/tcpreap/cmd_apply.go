@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/kill"
+	"github.com/tcpreap/tcpreap/planfile"
+	"github.com/tcpreap/tcpreap/sockdiag"
+	"github.com/urfave/cli/v3"
+)
+
+// applyCommand destroys the sockets of a plan file.
+func applyCommand(args []string, io streams) *cli.Command {
+	o := &options{}
+	return &cli.Command{
+		Name:      "apply",
+		Usage:     "destroy exactly the sockets of a plan file (- for stdin) that still exist",
+		ArgsUsage: "PLAN-FILE",
+		Description: `Destroys the sockets of a plan file written by "tcpreap plan", each by its cookie: a
+socket that closed or was replaced since is reported gone, and nothing else is touched.
+The file is checked whole first (digest, version, boot, network namespace); one that was
+edited, cut short or made elsewhere is refused and nothing is destroyed. The guards run
+again: the SSH session apply runs in is kept. A plan made with no selector needs --all.
+
+Examples:
+  tcpreap apply reap.plan
+  tcpreap apply -y --max 100 reap.plan        in a runbook: no prompt, a limit
+  ssh db1 tcpreap plan 192.0.2.34 | ssh db1 tcpreap apply -y -`,
+		Flags:  append(o.destroyFlags(), o.includeSelfFlag(), o.allFlag()),
+		Action: o.action(args, func(ctx context.Context, o *options) error { return apply(ctx, o, io) }),
+	}
+}
+
+// apply destroys the sockets of a plan file that still exist with their
+// cookies; the others are reported gone.
+func apply(ctx context.Context, o *options, io streams) error {
+	if len(o.words) != 1 {
+		return usagef("apply takes one plan file, or - for stdin (see tcpreap plan)")
+	}
+	if err := o.checkMax(); err != nil {
+		return err
+	}
+	name := o.words[0]
+	f, err := readPlanFile(name, io.In)
+	if err != nil {
+		return err
+	}
+	if f.Header.Everything && !o.all {
+		return usagef("plan file %s was made with no selector, for every socket; apply it with --all if that is what you mean; nothing was destroyed", name)
+	}
+	// The guards run again where the plan is applied: a plan made elsewhere
+	// must not cut the session it is applied from. LISTEN targets stay: the
+	// plan already chose them.
+	ss, note := sessionGuard(o.includeSelf)
+	if note != "" && !o.quiet {
+		fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", note)
+	}
+	plan, err := kill.NewPlan(func(yield func(sockdiag.Socket, error) bool) {
+		for _, s := range f.Plan.Targets {
+			if !yield(s, nil) {
+				return
+			}
+		}
+	}, kill.Guards{ListenNamed: true, Session: ss})
+	if err != nil {
+		return err
+	}
+	plan.Skipped = append(plan.Skipped, f.Plan.Skipped...)
+	conn, err := sockdiag.Dial(nil)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return destroy(ctx, o, io, conn, plan)
+}
+
+// readPlanFile reads and checks the plan file name ("-": stdin).
+func readPlanFile(name string, stdin io.Reader) (*planfile.File, error) {
+	here, err := host.Here()
+	if err != nil {
+		return nil, err
+	}
+	r := stdin
+	if name != "-" {
+		file, err := os.Open(name)
+		if err != nil {
+			return nil, usagef("cannot read the plan file: %v", err)
+		}
+		defer file.Close()
+		r = file
+	}
+	f, err := planfile.Read(r, here)
+	if err != nil {
+		return nil, usagef("plan file %s: %w; nothing was destroyed", name, err)
+	}
+	return f, nil
+}

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/urfave/cli/v3"
+)
+
+// listCommand prints what tcpreap would destroy.
+func listCommand(args []string, io streams) *cli.Command {
+	o := &options{}
+	return &cli.Command{
+		Name:      "list",
+		Aliases:   []string{"ls"},
+		Usage:     "print the sockets the same selection matches; destroy nothing",
+		ArgsUsage: "[PEER...]",
+		Description: `Prints the plan that tcpreap with the same selection would carry out: every matching
+socket, would_kill or skipped with the reason, and a summary. Destroys nothing and needs
+no privilege. Without a selector it lists every connection (all states but listen).
+
+Examples:
+  tcpreap list 192.0.2.34                     what "tcpreap 192.0.2.34" would destroy
+  tcpreap list --state all --json | jq .      every socket, as NDJSON
+  tcpreap ls -u --state all                   UDP sockets, connected or not`,
+		Flags:  append(o.selectionFlags(), o.outputFlags()...),
+		Action: o.action(args, func(ctx context.Context, o *options) error { return list(ctx, o, io) }),
+	}
+}
+
+func list(ctx context.Context, o *options, io streams) error {
+	sel, err := newSelection(ctx, o)
+	if err != nil {
+		return usageError{err}
+	}
+	if !o.quiet {
+		for _, note := range sel.notes {
+			fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", note)
+		}
+	}
+	conn, plan, err := query(ctx, sel)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return renderer{w: io.Out, json: o.json, quiet: o.quiet}.report(plan.DryRun(), true)
+}

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/planfile"
+	"github.com/urfave/cli/v3"
+)
+
+// planCommand writes a plan file for tcpreap apply.
+func planCommand(args []string, io streams) *cli.Command {
+	o := &options{}
+	return &cli.Command{
+		Name:      "plan",
+		Usage:     "write the selection's plan to a file, for tcpreap apply; destroy nothing",
+		ArgsUsage: "[PEER...]",
+		Description: `Writes on stdout the plan that tcpreap with the same selection would carry out, as a
+plan file: NDJSON, one line per socket with its full identity (cookie included), between
+a header and a summary with a SHA-256 digest. Review it, then "tcpreap apply FILE"
+destroys exactly those sockets that still exist. Destroys nothing.
+
+Examples:
+  tcpreap plan --state close_wait --port postgresql > reap.plan
+  jq -c 'select(.action)' reap.plan           review: one socket per line
+  tcpreap apply reap.plan`,
+		Flags:  o.selectionFlags(),
+		Action: o.action(args, func(ctx context.Context, o *options) error { return writePlan(ctx, o, io) }),
+	}
+}
+
+func writePlan(ctx context.Context, o *options, io streams) error {
+	sel, err := newSelection(ctx, o)
+	if err != nil {
+		return usageError{err}
+	}
+	for _, note := range sel.notes {
+		fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", note)
+	}
+	here, err := host.Here()
+	if err != nil {
+		return err
+	}
+	conn, plan, err := query(ctx, sel)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	f := &planfile.File{Plan: plan, Header: planfile.Header{Command: o.args, Everything: !sel.filter.HasSelector()}}
+	return planfile.Write(io.Out, f, here)
+}

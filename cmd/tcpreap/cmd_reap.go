@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/urfave/cli/v3"
+)
+
+// reapCommand is tcpreap itself: plan the selection, then destroy it.
+func reapCommand(args []string, io streams) *cli.Command {
+	o := &options{}
+	return &cli.Command{
+		Name:      "tcpreap",
+		Usage:     "find TCP and UDP sockets and destroy them with SOCK_DESTROY",
+		ArgsUsage: "[PEER...]",
+		Description: `Plans the sockets the selection matches, then destroys each with SOCK_DESTROY by the
+cookie it was dumped with, checks with a second dump that they are gone, and reports
+every socket: killed, gone (closed or replaced before the destroy), failed, or skipped.
+
+PEER is the remote end: IP, CIDR, IP:PORT, [IPv6]:PORT, a bare IPv6 address or a host
+name (every address it has). Several PEERs select sockets matching any of them; all
+given selectors must hold. With no selector at all, nothing is destroyed without --all.
+On a terminal, the plan's summary is shown and confirmed first. Idempotent: a socket
+already gone counts as done.
+
+Examples:
+  tcpreap 192.0.2.34                             cut every connection with that peer
+  tcpreap --state close_wait --port postgresql   reap a service's CLOSE_WAIT sockets
+  tcpreap --state time_wait --dport 443          free TIME_WAIT ports towards :443
+  tcpreap -n 192.0.2.0/24                        dry run: print the plan only
+  tcpreap -y --max 500 --json 192.0.2.34         in a runbook: no prompt, a limit, NDJSON
+
+Exit codes: 0 every target gone (or a dry run), 1 runtime failure, 2 bad input,
+3 refused (--max, confirmation declined).`,
+		Flags:  append(append(o.selectionFlags(), o.destroyFlags()...), o.dryRunFlag(), o.allFlag()),
+		Action: o.action(args, func(ctx context.Context, o *options) error { return reap(ctx, o, io) }),
+	}
+}
+
+// reap is the whole pipeline: selection, query, plan, then a dry run's
+// report or the destroy.
+func reap(ctx context.Context, o *options, io streams) error {
+	sel, err := newSelection(ctx, o)
+	if err != nil {
+		return usageError{err}
+	}
+	if !o.dryRun {
+		if !sel.filter.HasSelector() && !o.all {
+			return usagef("refusing to destroy every socket: name a PEER or a selector (--state, --port, --local-port, --remote-port, --local, --interface), or give --all")
+		}
+		if err := o.checkMax(); err != nil {
+			return err
+		}
+	}
+	if !o.quiet {
+		for _, note := range sel.notes {
+			fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", note)
+		}
+	}
+	conn, plan, err := query(ctx, sel)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	out := renderer{w: io.Out, json: o.json, quiet: o.quiet}
+	if o.dryRun {
+		return out.report(plan.DryRun(), true)
+	}
+	return destroy(ctx, o, io, conn, plan)
+}

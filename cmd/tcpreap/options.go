@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/urfave/cli/v3"
+)
+
+// options is one command's flags and words. This file is the only code that
+// reads the command line: the flags write into options as they are parsed,
+// and read fills in the rest before a command runs.
+type options struct {
+	args  []string // the whole command line, for the audit line and a plan file
+	words []string // the command's arguments: PEERs, or a plan file
+
+	// Selection.
+	states, ports, localPorts, remotePorts, locals []string
+	iface                                          string
+	ifaceSet                                       bool
+	tcp, udp, ipv4, ipv6                           bool
+	includeSelf                                    bool
+
+	// Action.
+	dryRun, yes, all, noAudit bool
+	max                       int
+	maxSet                    bool
+
+	// Output.
+	json, quiet bool
+}
+
+// action returns a command's Action: it reads the options and calls do.
+func (o *options) action(args []string, do func(context.Context, *options) error) cli.ActionFunc {
+	return func(ctx context.Context, cmd *cli.Command) error {
+		o.args, o.words = args, cmd.Args().Slice()
+		return do(ctx, o)
+	}
+}
+
+// selectionFlags are the selectors of tcpreap, list and plan.
+func (o *options) selectionFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "state", Destination: &o.states, Usage: "states `S[,S]`: established syn_sent syn_recv fin_wait1 fin_wait2 time_wait close close_wait last_ack listen closing, or all connected synchronized bucket big (default: all but listen; UDP: connected)"},
+		&cli.StringSliceFlag{Name: "port", Destination: &o.ports, Usage: "local or remote port `P[,P]`: number, LO-HI or service name"},
+		&cli.StringSliceFlag{Name: "local-port", Aliases: []string{"sport"}, Destination: &o.localPorts, Usage: "local port `P[,P]`"},
+		&cli.StringSliceFlag{Name: "remote-port", Aliases: []string{"dport"}, Destination: &o.remotePorts, Usage: "remote port `P[,P]`"},
+		&cli.StringSliceFlag{Name: "local", Destination: &o.locals, Usage: "local address `ADDR`: IP or CIDR", Config: cli.StringConfig{TrimSpace: true}},
+		&cli.StringFlag{Name: "interface", Destination: &o.iface, Usage: "sockets on interface `IF`: bound to it, or on one of its addresses",
+			Action: func(context.Context, *cli.Command, string) error { o.ifaceSet = true; return nil }},
+		&cli.BoolFlag{Name: "tcp", Aliases: []string{"t"}, Destination: &o.tcp, Usage: "TCP sockets (the default)"},
+		&cli.BoolFlag{Name: "udp", Aliases: []string{"u"}, Destination: &o.udp, Usage: "UDP sockets"},
+		&cli.BoolFlag{Name: "4", Destination: &o.ipv4, Usage: "IPv4 (and v4-mapped IPv6) sockets"},
+		&cli.BoolFlag{Name: "6", Destination: &o.ipv6, Usage: "IPv6 sockets"},
+		o.includeSelfFlag(),
+	}
+}
+
+func (o *options) includeSelfFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "include-self", Destination: &o.includeSelf, Usage: "also destroy the ssh connection tcpreap runs in (SSH_CONNECTION)"}
+}
+
+// destroyFlags are the options of every command that destroys.
+func (o *options) destroyFlags() []cli.Flag {
+	return append([]cli.Flag{
+		&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Destination: &o.yes, Usage: "do not ask for confirmation on a terminal"},
+		&cli.IntFlag{Name: "max", HideDefault: true, Destination: &o.max, Usage: "if more than `N` sockets would be destroyed, destroy nothing and exit 3 (default: no limit)",
+			Action: func(context.Context, *cli.Command, int) error { o.maxSet = true; return nil }},
+		&cli.BoolFlag{Name: "no-audit", Destination: &o.noAudit, Usage: "do not write the audit line to syslog"},
+	}, o.outputFlags()...)
+}
+
+// outputFlags are the options of the commands that print results.
+func (o *options) outputFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "json", Destination: &o.json, Usage: "NDJSON on stdout: one object per socket, then a summary"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Destination: &o.quiet, Usage: "only the summary and errors"},
+	}
+}
+
+func (o *options) allFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "all", Destination: &o.all, Usage: "allow a destroy with no selector at all"}
+}
+
+func (o *options) dryRunFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Destination: &o.dryRun, Usage: "print the plan, destroy nothing (same as list)"}
+}
+
+// checkMax refuses a --max that makes no sense, before the kernel is asked
+// anything.
+func (o *options) checkMax() error {
+	if o.max < 0 {
+		return usagef("--max %d: give the largest number of sockets to destroy, 0 or more", o.max)
+	}
+	return nil
+}
+
+// local keeps the root command's options to the root: urfave/cli would
+// otherwise let every subcommand accept them and silently ignore them
+// ("tcpreap apply --state listen plan"). Every urfave/cli flag type has the
+// field Local; a flag without one is a programming error, caught by the
+// tests.
+func local(flags []cli.Flag) {
+	for _, f := range flags {
+		v := reflect.ValueOf(f)
+		if v.Kind() == reflect.Pointer {
+			v = v.Elem()
+		}
+		field := v.FieldByName("Local")
+		if !field.IsValid() || field.Kind() != reflect.Bool || !field.CanSet() {
+			panic(fmt.Sprintf("flag %T has no Local field to keep it to its command", f))
+		}
+		field.SetBool(true)
+	}
+}
+
+// shortBoolFlags returns the one-letter boolean flags of a command and its
+// subcommands ("46tunqy"), which may be grouped ("-6t").
+func shortBoolFlags(cmd *cli.Command) string {
+	var b strings.Builder
+	for _, c := range append([]*cli.Command{cmd}, cmd.Commands...) {
+		for _, f := range c.Flags {
+			if _, ok := f.(*cli.BoolFlag); !ok {
+				continue
+			}
+			for _, n := range f.Names() {
+				if len(n) == 1 && !strings.Contains(b.String(), n) {
+					b.WriteString(n)
+				}
+			}
+		}
+	}
+	return b.String()
+}
+
+// digitFlags rewrites short flag groups that start with a digit ("-4",
+// "-6t") into long flags ("--4", "--6", "--t"): urfave/cli takes "-4" for a
+// negative number and stops parsing flags there. groupable is the letters
+// that may be grouped. Words after "--" stay.
+func digitFlags(args []string, groupable string) []string {
+	out := make([]string, 0, len(args))
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if len(a) < 2 || a[0] != '-' || a[1] < '0' || a[1] > '9' || strings.Trim(a[1:], groupable) != "" {
+			out = append(out, a)
+			continue
+		}
+		for _, c := range a[1:] {
+			out = append(out, "--"+string(c))
+		}
+	}
+	return out
+}

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/tcpreap/tcpreap/kill"
+	"github.com/tcpreap/tcpreap/sockdiag"
+	"golang.org/x/sys/unix"
+)
+
+// TestReportJSON: one object per socket with the contract's fields, then the
+// summary; a guard's reason names the option that lifts it.
+func TestReportJSON(t *testing.T) {
+	plan := testPlan()
+	var out bytes.Buffer
+	if err := (renderer{w: &out, json: true}).report(plan.DryRun(), true); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("%d lines, want 4 sockets and a summary:\n%s", len(lines), out.String())
+	}
+	var first map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"proto", "family", "state", "local_ip", "local_port", "remote_ip", "remote_port", "interface", "cookie", "inode", "uid", "action"} {
+		if _, ok := first[key]; !ok {
+			t.Errorf("socket object lacks %q: %s", key, lines[0])
+		}
+	}
+	if !strings.Contains(lines[3], `"reason":"LISTEN sockets are only destroyed when --state names listen"`) {
+		t.Errorf("the skipped listener: %s", lines[3])
+	}
+	if lines[4] != `{"summary":{"matched":4,"would_kill":3,"killed":0,"gone":0,"failed":0,"skipped":1,"dry_run":true}}` {
+		t.Errorf("summary %s", lines[4])
+	}
+}
+
+func TestErrorWords(t *testing.T) {
+	s := testPlan().Targets[0]
+	for err, want := range map[error]string{
+		&sockdiag.OpError{Op: "destroy", Err: fmt.Errorf("%w: %w", sockdiag.ErrPermission, unix.EPERM)}: "operation not permitted",
+		&sockdiag.OpError{Op: "destroy", Err: fmt.Errorf("not attempted: %w", sockdiag.ErrNoDestroy)}:   "not attempted: " + sockdiag.ErrNoDestroy.Error(),
+		sockdiag.ErrStillPresent:     "still present after destroy",
+		errors.New("the dump broke"): "the dump broke",
+	} {
+		if got := errorWords(err); got != want {
+			t.Errorf("errorWords(%v) = %q, want %q", err, got, want)
+		}
+		if got := resultText(kill.Result{Socket: s, Action: kill.Failed, Err: err}); got != "failed: "+want {
+			t.Errorf("resultText = %q", got)
+		}
+	}
+}

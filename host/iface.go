@@ -1,0 +1,30 @@
+package host
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+)
+
+// Interface returns the index and addresses of the network interface name in
+// the network namespace tcpreap runs in.
+func Interface(name string) (index uint32, addrs []netip.Addr, err error) {
+	if name == "" {
+		return 0, nil, errors.New("the interface name is empty")
+	}
+	ifi, err := net.InterfaceByName(name)
+	if err != nil {
+		return 0, nil, fmt.Errorf("no interface named %q in this network namespace (see ip link)", name)
+	}
+	as, err := ifi.Addrs()
+	if err != nil {
+		return 0, nil, fmt.Errorf("cannot read the addresses of %s: %v", name, err)
+	}
+	for _, a := range as {
+		if p, err := netip.ParsePrefix(a.String()); err == nil {
+			addrs = append(addrs, p.Addr())
+		}
+	}
+	return uint32(ifi.Index), addrs, nil
+}

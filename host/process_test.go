@@ -1,0 +1,71 @@
+package host
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+)
+
+func TestParent(t *testing.T) {
+	if runtimeHasProc(t) {
+		if ppid, err := Parent(os.Getpid()); err != nil || ppid != os.Getppid() {
+			t.Errorf("Parent(self) = %d, %v; want %d", ppid, err, os.Getppid())
+		}
+	}
+	// A command name with spaces and parentheses does not shift the fields.
+	fakeProc(t, map[int]proc{10: {stat: "10 (a) b) (c) S 7 10 10", environ: ""}})
+	if ppid, err := Parent(10); err != nil || ppid != 7 {
+		t.Errorf("Parent = %d, %v; want 7", ppid, err)
+	}
+}
+
+// TestAncestorEnv: a variable that sudo cleared in tcpreap's environment is
+// found in the nearest ancestor that has it, and the walk ends at init.
+func TestAncestorEnv(t *testing.T) {
+	t.Setenv("TCPREAP_TEST_VAR", "")
+	self := os.Getpid()
+	fakeProc(t, map[int]proc{
+		self: {stat: strconv.Itoa(self) + " (tcpreap) S 30 1 1"},
+		30:   {stat: "30 (sudo) S 20 1 1", environ: "HOME=/root\x00"},
+		20:   {stat: "20 (bash) S 10 1 1", environ: "TCPREAP_TEST_VAR=near\x00HOME=/home/a\x00"},
+		10:   {stat: "10 (sshd) S 1 1 1", environ: "TCPREAP_TEST_VAR=far\x00"},
+	})
+	if v := AncestorEnv("TCPREAP_TEST_VAR"); v != "near" {
+		t.Errorf("AncestorEnv = %q, want the nearest ancestor's", v)
+	}
+	if v := AncestorEnv("NOT_THERE"); v != "" {
+		t.Errorf("AncestorEnv of a variable no process has = %q", v)
+	}
+	t.Setenv("TCPREAP_TEST_VAR", "own")
+	if v := AncestorEnv("TCPREAP_TEST_VAR"); v != "own" {
+		t.Errorf("AncestorEnv = %q, want tcpreap's own", v)
+	}
+}
+
+type proc struct{ stat, environ string }
+
+// fakeProc points the process tree at a directory of the test's own.
+func fakeProc(t *testing.T, procs map[int]proc) {
+	t.Helper()
+	dir := t.TempDir()
+	for pid, p := range procs {
+		d := filepath.Join(dir, strconv.Itoa(pid))
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for name, content := range map[string]string{"stat": p.stat, "environ": p.environ} {
+			if err := os.WriteFile(filepath.Join(d, name), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	old := procRoot
+	procRoot = dir
+	t.Cleanup(func() { procRoot = old })
+}
+
+func runtimeHasProc(t *testing.T) bool {
+	_, err := os.Stat("/proc/self/stat")
+	return err == nil
+}

@@ -1,0 +1,10 @@
+// Package kill is the middle of tcpreap's pipeline: it turns the sockets a
+// query selected into a Plan (the targets, each with the cookie it was
+// dumped with, and the sockets a guard kept back, each with its Reason),
+// executes it through an Engine that speaks in targets and cookies
+// (*sockdiag.Conn is one), verifies the outcome with a second look, and
+// returns one Result per socket: killed, gone, failed or skipped.
+//
+// A Go program that wants tcpreap's cookie-safe destroy needs only this
+// package and sockdiag: query, plan, execute (see the example).
+package kill

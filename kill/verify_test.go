@@ -1,0 +1,92 @@
+package kill_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tcpreap/tcpreap/kill"
+	"github.com/tcpreap/tcpreap/sockdiag"
+	"github.com/tcpreap/tcpreap/sockdiag/sockdiagtest"
+	"golang.org/x/sys/unix"
+)
+
+// TestVerifyCatchesIneffectiveDestroy is a kernel before 6.11 and an
+// orphaned socket: the destroy answers 0 and the socket stays.
+func TestVerifyCatchesIneffectiveDestroy(t *testing.T) {
+	socks := []sockdiag.Socket{socket(sockdiag.FinWait1, 40000, 1), socket(sockdiag.Established, 40001, 2)}
+	k := &sockdiagtest.Kernel{Sockets: slices.Clone(socks), Ineffective: true}
+	results := (&kill.Plan{Targets: socks}).Execute(t.Context(), k.Conn())
+	for _, r := range results {
+		if r.Action != kill.Failed || !errors.Is(r.Err, sockdiag.ErrStillPresent) {
+			t.Errorf("cookie %d: %s %v, want failed: still present after destroy", r.Socket.ID.Cookie, r.Action, r.Err)
+		}
+	}
+	if sum := kill.Summarize(results); sum.Killed != 0 || sum.Failed != 2 {
+		t.Errorf("summary %+v counts what verification did not confirm", sum)
+	}
+}
+
+func TestVerifyConfirmsRealDestroys(t *testing.T) {
+	socks := []sockdiag.Socket{socket(sockdiag.Established, 40000, 1), socket(sockdiag.Established, 40001, 2)}
+	survivor := socket(sockdiag.Established, 40002, 3)
+	k := &sockdiagtest.Kernel{Sockets: append(slices.Clone(socks), survivor)}
+	results := (&kill.Plan{Targets: socks}).Execute(t.Context(), k.Conn())
+	if sum := kill.Summarize(results); sum.Killed != 2 {
+		t.Fatalf("summary %+v, want 2 killed", sum)
+	}
+	// Destroys, then one verification dump of the family.
+	last := k.Requests[len(k.Requests)-1]
+	if last.States != sockdiag.AllStates || last.Family != sockdiag.IPv4 {
+		t.Fatalf("verification request %+v, want a dump of every state", last)
+	}
+}
+
+// TestVerifyCatchesReuseportSurvivor: the kernel answers ENOENT because its
+// lookup by tuple found a sibling, and the target is still there.
+func TestVerifyCatchesReuseportSurvivor(t *testing.T) {
+	target := listener(1)
+	k := &sockdiagtest.Kernel{Sockets: []sockdiag.Socket{target}, DestroyErr: func(sockdiag.Socket) unix.Errno { return unix.ENOENT }}
+	results := (&kill.Plan{Targets: []sockdiag.Socket{target}}).Execute(t.Context(), k.Conn())
+	if results[0].Action != kill.Failed || !errors.Is(results[0].Err, sockdiag.ErrUnreachable) {
+		t.Fatalf("result %s %v, want failed: unreachable", results[0].Action, results[0].Err)
+	}
+}
+
+// TestVerifyUDPDisconnected: udp_abort leaves an explicitly bound socket in
+// the table, unconnected, with its cookie: the connection is destroyed.
+func TestVerifyUDPDisconnected(t *testing.T) {
+	s := socket(sockdiag.Established, 53, 1)
+	s.Protocol = sockdiag.UDP
+	left := s
+	left.State = sockdiag.Close
+	k := &sockdiagtest.Kernel{Sockets: []sockdiag.Socket{s}, Ineffective: true}
+	k.DestroyErr = func(sockdiag.Socket) unix.Errno {
+		k.Sockets[0] = left // called with the kernel's lock held
+		return 0
+	}
+	results := (&kill.Plan{Targets: []sockdiag.Socket{s}}).Execute(t.Context(), k.Conn())
+	if results[0].Action != kill.Killed {
+		t.Fatalf("result %s %v, want killed", results[0].Action, results[0].Err)
+	}
+}
+
+// TestVerifyFailureIsNotASuccess: when the second look fails, no target
+// counts as killed; each says it was not verified.
+func TestVerifyFailureIsNotASuccess(t *testing.T) {
+	socks := []sockdiag.Socket{socket(sockdiag.Established, 40000, 1)}
+	k := &sockdiagtest.Kernel{Sockets: slices.Clone(socks)}
+	results := (&kill.Plan{Targets: socks}).Execute(t.Context(), lookupFails{k.Conn()})
+	if results[0].Action != kill.Failed || !strings.Contains(results[0].Err.Error(), "not verified") {
+		t.Fatalf("result %s %v, want failed: not verified", results[0].Action, results[0].Err)
+	}
+}
+
+// lookupFails is an engine whose second look always fails.
+type lookupFails struct{ *sockdiag.Conn }
+
+func (lookupFails) Lookup(context.Context, []sockdiag.Socket) ([]bool, error) {
+	return nil, errors.New("the dump broke")
+}

@@ -1,0 +1,327 @@
+package planfile
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"time"
+
+	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/kill"
+	"github.com/tcpreap/tcpreap/sockdiag"
+)
+
+// Version is the version of the format that Write writes and Read reads.
+// Version 1 wrote the sockets with the --json output's fields, which lack the
+// timer, and had one namespace for the whole file; it is refused.
+const Version = 2
+
+// MaxSize bounds a plan file: about 600,000 sockets.
+const MaxSize = 256 << 20
+
+// A File is a plan and what it was made from.
+type File struct {
+	Header Header
+	Plan   *kill.Plan
+}
+
+// A Header says where and how a plan was made.
+type Header struct {
+	Version int       `json:"version"`
+	BootID  string    `json:"boot_id"`
+	Created time.Time `json:"created"`
+	Command []string  `json:"command"`
+	// Everything: the plan was made with no selector, and applying it needs
+	// the same explicit consent as destroying every socket would.
+	Everything bool `json:"everything"`
+}
+
+// headerLine is the first line.
+type headerLine struct {
+	Plan *Header `json:"plan"`
+}
+
+// record is one socket of a plan.
+type record struct {
+	Proto      string     `json:"proto"`
+	Family     string     `json:"family"`
+	State      string     `json:"state"`
+	Timer      uint8      `json:"timer"`
+	Retrans    uint8      `json:"retrans"`
+	ExpiresMS  uint32     `json:"expires_ms"`
+	RecvQ      uint32     `json:"recv_q"`
+	SendQ      uint32     `json:"send_q"`
+	LocalIP    netip.Addr `json:"local_ip"`
+	LocalPort  uint16     `json:"local_port"`
+	RemoteIP   netip.Addr `json:"remote_ip"`
+	RemotePort uint16     `json:"remote_port"`
+	Interface  uint32     `json:"interface"`
+	Cookie     uint64     `json:"cookie"`
+	UID        uint32     `json:"uid"`
+	Inode      uint32     `json:"inode"`
+	NetNS      host.NetNS `json:"netns"`
+	Action     string     `json:"action"`           // actionDestroy or actionSkip
+	Reason     string     `json:"reason,omitempty"` // a skip's kill.Reason code
+}
+
+const (
+	actionDestroy = "destroy"
+	actionSkip    = "skip"
+)
+
+// trailer is the last line.
+type trailer struct {
+	Summary *counts `json:"summary"`
+	Digest  string  `json:"digest"`
+}
+
+type counts struct {
+	Targets int `json:"targets"`
+	Skipped int `json:"skipped"`
+}
+
+// Write writes f as a plan file made here: the header's version and boot id
+// are filled in, Created too when it is zero, and every socket is recorded
+// in here's network namespace.
+func Write(w io.Writer, f *File, here host.Identity) error {
+	hdr := f.Header
+	hdr.Version, hdr.BootID = Version, here.BootID
+	if hdr.Created.IsZero() {
+		hdr.Created = time.Now().UTC().Truncate(time.Second)
+	}
+	var body bytes.Buffer
+	enc := json.NewEncoder(&body)
+	if err := enc.Encode(headerLine{&hdr}); err != nil {
+		return err
+	}
+	for _, s := range f.Plan.Targets {
+		if err := enc.Encode(toRecord(s, here.NetNS, kill.NoReason)); err != nil {
+			return err
+		}
+	}
+	for _, sk := range f.Plan.Skipped {
+		if err := enc.Encode(toRecord(sk.Socket, here.NetNS, sk.Reason)); err != nil {
+			return err
+		}
+	}
+	if err := enc.Encode(trailerOf(f.Plan, digest(body.Bytes()))); err != nil {
+		return err
+	}
+	_, err := w.Write(body.Bytes())
+	return err
+}
+
+func trailerOf(p *kill.Plan, digest string) trailer {
+	return trailer{Summary: &counts{Targets: len(p.Targets), Skipped: len(p.Skipped)}, Digest: digest}
+}
+
+func digest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+func toRecord(s sockdiag.Socket, ns host.NetNS, reason kill.Reason) record {
+	r := record{
+		Proto:      s.Protocol.String(),
+		Family:     s.Family.String(),
+		State:      s.State.String(),
+		Timer:      s.Timer,
+		Retrans:    s.Retrans,
+		ExpiresMS:  s.Expires,
+		RecvQ:      s.RecvQ,
+		SendQ:      s.SendQ,
+		LocalIP:    s.ID.Local.Addr(),
+		LocalPort:  s.ID.Local.Port(),
+		RemoteIP:   s.ID.Remote.Addr(),
+		RemotePort: s.ID.Remote.Port(),
+		Interface:  s.ID.Interface,
+		Cookie:     uint64(s.ID.Cookie),
+		UID:        s.UID,
+		Inode:      s.Inode,
+		NetNS:      ns,
+		Action:     actionDestroy,
+	}
+	if reason != kill.NoReason {
+		r.Action, r.Reason = actionSkip, reason.Code()
+	}
+	return r
+}
+
+// Read reads a plan file and checks it whole before it trusts any of it:
+// not larger than MaxSize, a header of this version, not cut short, not
+// edited (the digest, and every line exactly as Write makes it), made in
+// this boot and in this network namespace. Its errors are sentences that say
+// what to do.
+func Read(r io.Reader, here host.Identity) (*File, error) {
+	return read(r, here, MaxSize)
+}
+
+func read(r io.Reader, here host.Identity, limit int64) (*File, error) {
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read it: %v", err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("it is larger than %d bytes, more than tcpreap writes for a plan it can apply; make the plan again with a narrower selection", limit)
+	}
+	return parse(data, here)
+}
+
+func parse(data []byte, here host.Identity) (*File, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errors.New("it is empty")
+	}
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	if len(lines[len(lines)-1]) == 0 {
+		lines = lines[:len(lines)-1]
+	}
+	hdr, err := readHeader(lines[0])
+	if err != nil {
+		return nil, err
+	}
+	last := lines[len(lines)-1]
+	var tail trailer
+	if len(lines) < 2 || !bytes.HasSuffix(last, []byte("\n")) || json.Unmarshal(last, &tail) != nil || tail.Summary == nil {
+		return nil, errors.New("it is truncated (its last line is not the summary); make the plan again")
+	}
+	if tail.Digest != digest(data[:len(data)-len(last)]) {
+		return nil, errors.New("it was changed after tcpreap wrote it (the digest does not match); make the plan again instead of editing it")
+	}
+	if hdr.BootID != here.BootID {
+		return nil, errors.New("it was made on another host or before the last reboot (the boot id differs), where its cookies name other sockets; make the plan again")
+	}
+	plan := &kill.Plan{}
+	for i, line := range lines[1 : len(lines)-1] {
+		s, reason, err := readSocket(line, here.NetNS)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", i+2, err)
+		}
+		if reason == kill.NoReason {
+			plan.Targets = append(plan.Targets, s)
+		} else {
+			plan.Skipped = append(plan.Skipped, kill.Skip{Socket: s, Reason: reason})
+		}
+	}
+	// The digest cannot cover its own line: that line must be exactly what
+	// tcpreap writes for these sockets.
+	if !canonical(last, trailerOf(plan, tail.Digest)) {
+		return nil, errors.New("it was changed after tcpreap wrote it (its summary line is not the one tcpreap writes for its sockets); make the plan again instead of editing it")
+	}
+	return &File{Header: *hdr, Plan: plan}, nil
+}
+
+func readHeader(line []byte) (*Header, error) {
+	var probe struct {
+		Plan *struct {
+			Version int `json:"version"`
+		} `json:"plan"`
+	}
+	if json.Unmarshal(line, &probe) != nil || probe.Plan == nil {
+		return nil, errors.New("it is not a tcpreap plan (its first line is not the plan header; write one with tcpreap plan)")
+	}
+	switch v := probe.Plan.Version; {
+	case v == 1:
+		return nil, errors.New("it is a version 1 plan, from an older tcpreap that did not record every field of a socket; make the plan again with this tcpreap")
+	case v != Version:
+		return nil, fmt.Errorf("it is a version %d plan and this tcpreap reads version %d; make the plan again with this tcpreap", v, Version)
+	}
+	var h headerLine
+	if err := strict(line, &h); err != nil || !canonical(line, h) {
+		return nil, errors.New("its header line is not the one tcpreap writes (edited?); make the plan again")
+	}
+	return h.Plan, nil
+}
+
+// readSocket reads one socket line of a plan made in namespace ns.
+func readSocket(line []byte, ns host.NetNS) (sockdiag.Socket, kill.Reason, error) {
+	var r record
+	if err := strict(line, &r); err != nil {
+		return sockdiag.Socket{}, 0, err
+	}
+	s, err := r.socket()
+	if err != nil {
+		return s, 0, err
+	}
+	reason := kill.NoReason
+	switch r.Action {
+	case actionDestroy:
+		if r.Reason != "" {
+			return s, 0, fmt.Errorf("a socket to destroy has a reason (%q)", r.Reason)
+		}
+	case actionSkip:
+		var ok bool
+		if reason, ok = kill.ReasonByCode(r.Reason); !ok || reason == kill.NoReason {
+			return s, 0, fmt.Errorf("unknown reason %q for a skipped socket", r.Reason)
+		}
+	default:
+		return s, 0, fmt.Errorf("action %q has no place in a plan", r.Action)
+	}
+	if r.NetNS != ns {
+		return s, 0, fmt.Errorf("its socket is in network namespace %s and this is %s, where it is not; apply the plan where it was made (ip netns exec, nsenter --net)", r.NetNS, ns)
+	}
+	if !canonical(line, r) {
+		return s, 0, errors.New("it is not the line tcpreap writes for its socket (edited?)")
+	}
+	return s, reason, nil
+}
+
+// strict decodes one JSON object with no field it does not know.
+func strict(line []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+// canonical reports whether line is exactly what encoding v writes: no key
+// in another case, repeated, reordered or padded.
+func canonical(line []byte, v any) bool {
+	want, err := json.Marshal(v)
+	return err == nil && bytes.Equal(append(want, '\n'), line)
+}
+
+// socket checks a record and returns its socket.
+func (r record) socket() (sockdiag.Socket, error) {
+	s := sockdiag.Socket{Timer: r.Timer, Retrans: r.Retrans, Expires: r.ExpiresMS, RecvQ: r.RecvQ, SendQ: r.SendQ, UID: r.UID, Inode: r.Inode}
+	var ok bool
+	if s.Protocol, ok = byName(r.Proto, sockdiag.TCP, sockdiag.UDP); !ok {
+		return s, fmt.Errorf("unknown proto %q", r.Proto)
+	}
+	if s.Family, ok = byName(r.Family, sockdiag.IPv4, sockdiag.IPv6); !ok {
+		return s, fmt.Errorf("unknown family %q", r.Family)
+	}
+	if s.State, ok = byName(r.State, sockdiag.AllStates.States()...); !ok {
+		return s, fmt.Errorf("state %q is not one state", r.State)
+	}
+	for _, a := range []netip.Addr{r.LocalIP, r.RemoteIP} {
+		if !a.IsValid() || a.Zone() != "" || a.Is4() != (s.Family == sockdiag.IPv4) {
+			return s, fmt.Errorf("addresses %s and %s are not of family %s", r.LocalIP, r.RemoteIP, s.Family)
+		}
+	}
+	if c := sockdiag.Cookie(r.Cookie); !c.Valid() {
+		return s, fmt.Errorf("cookie %d names no socket", r.Cookie)
+	}
+	s.ID = sockdiag.SockID{
+		Local:     netip.AddrPortFrom(r.LocalIP, r.LocalPort),
+		Remote:    netip.AddrPortFrom(r.RemoteIP, r.RemotePort),
+		Interface: r.Interface,
+		Cookie:    sockdiag.Cookie(r.Cookie),
+	}
+	return s, nil
+}
+
+// byName finds the value that prints as name, so that reading a plan uses
+// the same names as writing it.
+func byName[T fmt.Stringer](name string, values ...T) (T, bool) {
+	for _, v := range values {
+		if v.String() == name {
+			return v, true
+		}
+	}
+	var zero T
+	return zero, false
+}

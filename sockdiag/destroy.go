@@ -1,0 +1,300 @@
+package sockdiag
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/mdlayher/netlink"
+)
+
+// batchSize is how many SOCK_DESTROY requests go in one sendmsg. The
+// kernel answers each with its own ack datagram and drops acks that overflow
+// the receive buffer, so a batch's acks must fit in it.
+const batchSize = 128
+
+// maxDestroyers caps the netlink sockets that destroy at once: the kernel
+// work of a destroy runs in the sending thread, so one per CPU helps, and
+// more than a few only contend on the socket hash locks.
+const maxDestroyers = 4
+
+// ErrNoAnswer is the error of a destroy the kernel's answer to which was
+// not read (a receive error or timeout): the socket may or may not be
+// destroyed, which only a new dump can tell.
+var ErrNoAnswer = errors.New("no answer from the kernel")
+
+// Destroy sends a SOCK_DESTROY with NLM_F_ACK for every target, many to a
+// sendmsg, each with the cookie it was dumped with, and returns one error per
+// target, in order: nil when the kernel destroyed it, else an *OpError that
+// wraps the kernel's errno and what it means (ErrGone, ErrPermission,
+// ErrNoDestroy, ErrTimeWait), ErrNoAnswer, or, for a target not sent,
+// "not attempted" and why.
+//
+// Nothing is sent for a protocol the kernel cannot destroy (Probe). The
+// first destroys go out in batches that double from one until the kernel
+// has destroyed a socket: when it answers that nothing can be destroyed here
+// (no CAP_NET_ADMIN), the rest are not sent, and a run of sockets that are
+// already gone costs a few round trips, not one each. The rest go out on up
+// to one netlink socket per CPU at once (at most maxDestroyers), each taking
+// the next batch when its last one is answered, and stop at such an answer
+// too, or when ctx is done. The extra sockets are opened on first use and
+// kept.
+func (c *Conn) Destroy(ctx context.Context, targets []Socket) []error {
+	errs := make([]error, len(targets))
+	// Sockets of a protocol the kernel cannot destroy are not sent.
+	cannot, some := map[Protocol]error{}, false
+	for _, s := range targets {
+		if _, seen := cannot[s.Protocol]; !seen {
+			_, cannot[s.Protocol] = c.probe(ctx, s.Protocol)
+			some = some || cannot[s.Protocol] != nil
+		}
+	}
+	socks, at := targets, []int(nil) // socks[k] is targets[at[k]]; at nil: the same
+	if some {
+		socks = nil
+		for i, s := range targets {
+			if err := cannot[s.Protocol]; err != nil {
+				errs[i] = opError(&targets[i], fmt.Errorf("not attempted: %w", err))
+				continue
+			}
+			socks, at = append(socks, s), append(at, i)
+		}
+	}
+	out := errs
+	if at != nil {
+		out = make([]error, len(socks))
+	}
+	d := &destroyRun{conn: c, ctx: ctx, socks: socks, errs: out}
+	d.run()
+	for k, i := range at {
+		errs[i] = out[k]
+	}
+	return errs
+}
+
+// A destroyRun is one Destroy's batches.
+type destroyRun struct {
+	conn  *Conn
+	ctx   context.Context
+	socks []Socket
+	errs  []error
+	// stop is the reason no further batch is sent: a fatal answer, or the
+	// context's end.
+	stop atomic.Pointer[error]
+}
+
+func (d *destroyRun) run() {
+	next := d.ramp()
+	if next < len(d.socks) && d.stopped() == nil {
+		next = d.parallel(next)
+	}
+	cause := d.stopped()
+	for i := next; i < len(d.socks); i++ {
+		if d.errs[i] == nil {
+			d.errs[i] = opError(&d.socks[i], fmt.Errorf("not attempted: %w", cause))
+		}
+	}
+}
+
+// ramp sends batches of 1, 2, 4, … on the main socket until one destroy
+// succeeds, a fatal answer comes, or batches reach full size, and returns
+// the index of the first socket not sent.
+func (d *destroyRun) ramp() int {
+	next := 0
+	for size := 1; next < len(d.socks) && d.stopped() == nil; size *= 2 {
+		end := min(next+size, len(d.socks))
+		if d.batch(d.conn.c, next, end) {
+			d.conn.renew()
+		}
+		destroyed := slices.Contains(d.errs[next:end], nil)
+		next = end
+		if destroyed || size >= batchSize {
+			break
+		}
+	}
+	return next
+}
+
+// parallel sends the sockets from index from on, in full batches over up to
+// one netlink socket per CPU, and returns the index past the last sent
+// batch (all of them, unless the run stopped).
+func (d *destroyRun) parallel(from int) int {
+	c := d.conn
+	batches := (len(d.socks) - from + batchSize - 1) / batchSize
+	for want := min(batches, runtime.NumCPU(), maxDestroyers); c.dial != nil && len(c.extra)+1 < want; {
+		extra, err := c.dial()
+		if err != nil {
+			break // fewer sockets, same results
+		}
+		c.extra = append(c.extra, extra)
+	}
+	sockets := append([]conn{c.c}, c.extra[:min(len(c.extra), max(batches-1, 0))]...)
+	next := make(chan int, batches)
+	for b := range batches {
+		next <- from + b*batchSize
+	}
+	close(next)
+	var wg sync.WaitGroup
+	broken := make([]bool, len(sockets))
+	for w, nl := range sockets {
+		wg.Go(func() {
+			for start := range next {
+				if d.stopped() != nil {
+					continue // left "not attempted"
+				}
+				if d.batch(nl, start, min(start+batchSize, len(d.socks))) {
+					broken[w] = true
+					return // the other sockets take the remaining batches
+				}
+			}
+		})
+	}
+	wg.Wait()
+	c.replace(sockets, broken)
+	for start := range next { // left over when every socket broke
+		for i := start; i < min(start+batchSize, len(d.socks)); i++ {
+			d.errs[i] = opError(&d.socks[i], ErrNoAnswer)
+		}
+	}
+	return len(d.socks)
+}
+
+// batch sends socks[start:end] on nl and notes a fatal answer or the end of
+// the context as the reason to stop. It reports whether nl broke.
+func (d *destroyRun) batch(nl conn, start, end int) (broken bool) {
+	broken = d.conn.sendBatch(d.ctx, nl, d.socks[start:end], d.errs[start:end])
+	if err := d.ctx.Err(); err != nil {
+		d.stop.CompareAndSwap(nil, &err)
+	}
+	for _, err := range d.errs[start:end] {
+		if fatal(err) {
+			cause := error(ErrPermission)
+			if errors.Is(err, ErrNoDestroy) {
+				cause = ErrNoDestroy
+			}
+			d.stop.CompareAndSwap(nil, &cause)
+			break
+		}
+	}
+	return broken
+}
+
+// stopped returns why no further batch goes out, or nil.
+func (d *destroyRun) stopped() error {
+	if p := d.stop.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// replace closes the sockets that broke and dials a new main one, so that a
+// later dump does not read acks left queued on them.
+func (c *Conn) replace(used []conn, broken []bool) {
+	for w, nl := range used {
+		if !broken[w] || c.dial == nil {
+			continue
+		}
+		if w == 0 {
+			c.renew()
+			continue
+		}
+		nl.Close()
+		c.extra = slices.DeleteFunc(c.extra, func(e conn) bool { return e == nl })
+	}
+}
+
+func opError(s *Socket, err error) error {
+	return &OpError{Op: "destroy", Request: Request{Family: s.Family, Protocol: s.Protocol, ID: s.ID}, Err: err}
+}
+
+// sendBatch sends one batch on one socket and reads its acks. A request that
+// cannot be built fails alone. It reports whether the socket must not be
+// used again: after a receive error, acks may still be queued on it.
+func (c *Conn) sendBatch(ctx context.Context, nl conn, socks []Socket, errs []error) (broken bool) {
+	msgs := make([]netlink.Message, 0, len(socks))
+	which := make([]int, 0, len(socks)) // msgs[k] is for socks[which[k]]
+	for i := range socks {
+		s := &socks[i]
+		if s.ID.Cookie == noCookie {
+			errs[i] = opError(s, errors.New("refusing to destroy without a cookie"))
+			continue
+		}
+		data, err := Request{Family: s.Family, Protocol: s.Protocol, ID: s.ID}.MarshalBinary()
+		if err != nil {
+			errs[i] = opError(s, err)
+			continue
+		}
+		msgs = append(msgs, netlink.Message{
+			Header: netlink.Header{Type: sockDestroy, Flags: netlink.Request | netlink.Acknowledge},
+			Data:   data,
+		})
+		which = append(which, i)
+	}
+	if len(msgs) == 0 {
+		return false
+	}
+	if err := ctx.Err(); err != nil {
+		for _, i := range which {
+			errs[i] = opError(&socks[i], fmt.Errorf("not attempted: %w", err))
+		}
+		return false
+	}
+	sent, err := nl.SendMessages(msgs)
+	if err != nil {
+		for _, i := range which {
+			errs[i] = opError(&socks[i], err)
+		}
+		return false
+	}
+	index := make(map[uint32]int, len(sent))
+	for k, m := range sent {
+		index[m.Header.Sequence] = which[k]
+	}
+	answered := make(map[int]bool, len(sent))
+	stop := watch(ctx, nl, ackTimeout)
+	defer stop()
+	for len(answered) < len(sent) {
+		var recvErr error
+		got := 0
+		for m, err := range nl.ReceiveIter() {
+			got++
+			seq, errno := m.Header.Sequence, error(nil)
+			if err != nil {
+				var oe *netlink.OpError
+				if !errors.As(err, &oe) || oe.Sequence == 0 {
+					recvErr = err
+					break
+				}
+				seq, errno = oe.Sequence, oe.Err
+			}
+			i, ok := index[seq]
+			if !ok || answered[i] {
+				continue
+			}
+			if err == nil && m.Header.Type != netlink.Error {
+				errno = fmt.Errorf("unexpected netlink message type %d in answer to a destroy", m.Header.Type)
+			}
+			answered[i] = true
+			errs[i] = c.destroyError(&socks[i], errno)
+		}
+		if got == 0 && recvErr == nil {
+			recvErr = errors.New("the netlink socket returned nothing")
+		}
+		if recvErr != nil {
+			if ctx.Err() != nil {
+				recvErr = ctx.Err()
+			}
+			for _, i := range which {
+				if !answered[i] {
+					errs[i] = opError(&socks[i], fmt.Errorf("%w: %v", ErrNoAnswer, recvErr))
+				}
+			}
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,111 @@
+package sockdiag
+
+import (
+	"errors"
+	"net/netip"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func FuzzParsePeer(f *testing.F) {
+	for _, s := range []string{"192.0.2.2", "192.0.2.0/24:80", "[2001:db8::2]:443", "2001:db8::2", "db1:http", "[", "]:", "999.1.1.1"} {
+		f.Add(s)
+	}
+	services := func(string) (uint16, error) { return 80, nil }
+	resolve := func(string) ([]netip.Addr, error) { return []netip.Addr{netip.MustParseAddr("192.0.2.9")}, nil }
+	f.Fuzz(func(t *testing.T, word string) {
+		eps, err := ParsePeer(word, services, resolve)
+		if err == nil && len(eps) == 0 {
+			t.Fatalf("%q: no endpoints and no error", word)
+		}
+		for _, e := range eps {
+			if !e.Prefix.IsValid() {
+				t.Fatalf("%q: invalid prefix in %+v", word, e)
+			}
+		}
+	})
+}
+
+func TestParsePrefix(t *testing.T) {
+	tests := []struct {
+		word, want, err string
+	}{
+		{word: "192.0.2.1", want: "192.0.2.1/32"},
+		{word: "192.0.2.77/24", want: "192.0.2.0/24"},
+		{word: "2001:db8::1", want: "2001:db8::1/128"},
+		{word: "2001:db8::/64", want: "2001:db8::/64"},
+		{word: "192.0.2.1/33", err: "not a valid CIDR prefix"},
+		{word: "999.1.1.1", err: "not a valid IP address"},
+		{word: "fe80::1%eth0", err: "not a valid IP address"},
+	}
+	for _, tt := range tests {
+		got, err := ParsePrefix(tt.word)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("ParsePrefix(%q) error %v, want %q", tt.word, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || got.String() != tt.want {
+			t.Errorf("ParsePrefix(%q) = %v, %v; want %s", tt.word, got, err, tt.want)
+		}
+	}
+}
+
+func TestParsePeer(t *testing.T) {
+	services := fakeServices(t)
+	resolve := func(host string) ([]netip.Addr, error) {
+		switch host {
+		case "db1":
+			return []netip.Addr{netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("2001:db8::2")}, nil
+		case "empty":
+			return nil, nil
+		}
+		return nil, errors.New("no such host")
+	}
+	ep := func(p string, ports ...PortRange) Endpoint {
+		return Endpoint{Prefix: netip.MustParsePrefix(p), Ports: ports}
+	}
+	tests := []struct {
+		word string
+		want []Endpoint
+		err  string
+	}{
+		{word: "192.168.2.34", want: []Endpoint{ep("192.168.2.34/32")}},
+		{word: "192.0.2.0/24", want: []Endpoint{ep("192.0.2.0/24")}},
+		{word: "192.0.2.2:40001", want: []Endpoint{ep("192.0.2.2/32", PortRange{40001, 40001})}},
+		{word: "192.0.2.2:postgresql", want: []Endpoint{ep("192.0.2.2/32", PortRange{5432, 5432})}},
+		{word: "192.0.2.0/24:1000-2000", want: []Endpoint{ep("192.0.2.0/24", PortRange{1000, 2000})}},
+		{word: "2001:db8::2", want: []Endpoint{ep("2001:db8::2/128")}},
+		{word: "[2001:db8::2]:443", want: []Endpoint{ep("2001:db8::2/128", PortRange{443, 443})}},
+		{word: "[2001:db8::2]", want: []Endpoint{ep("2001:db8::2/128")}},
+		{word: "2001:db8::/64", want: []Endpoint{ep("2001:db8::/64")}},
+		{word: "db1", want: []Endpoint{ep("192.0.2.2/32"), ep("2001:db8::2/128")}},
+		{word: "db1:5432", want: []Endpoint{ep("192.0.2.2/32", PortRange{5432, 5432}), ep("2001:db8::2/128", PortRange{5432, 5432})}},
+		{word: "999.1.1.1", err: "not a valid IP address"},
+		{word: "192.0.2.2:", err: "empty port"},
+		{word: "192.0.2.2:99999", err: "out of range"},
+		{word: "[2001:db8::2]:", err: "empty port"},
+		{word: "[2001:db8::2", err: "no closing bracket"},
+		{word: "[192.0.2.2]:80", err: "not a valid IPv6 address"},
+		{word: "[2001:db8::2]80", err: "after ] comes :PORT"},
+		{word: "2001:db8::zz", err: "not a valid IP address"},
+		{word: "nosuch", err: "no such host"},
+		{word: "empty", err: "has no addresses"},
+		{word: "bad host!", err: "neither an IP address"},
+		{word: "", err: "neither an IP address"},
+	}
+	for _, tt := range tests {
+		got, err := ParsePeer(tt.word, services, resolve)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("ParsePeer(%q) error %v, want %q", tt.word, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("ParsePeer(%q) = %v, %v; want %v", tt.word, got, err, tt.want)
+		}
+	}
+}

@@ -1,0 +1,230 @@
+package sockdiag
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// This file is the one place for what this kernel can do and what its
+// answers mean: the release and the abilities that hang on it, a probe of
+// the diag modules and of SOCK_DESTROY, and the errno of every dump and
+// destroy turned into an error a caller can act on, with its sentence.
+
+// A Cause is why a dump or a destroy failed when the reason holds for every
+// socket like it: something this kernel or this process cannot do. Error is
+// what one socket's result says; Explain is the sentence to say once, for
+// all of them, that tells the person running tcpreap what to do.
+type Cause struct {
+	short, sentence string
+}
+
+func (c *Cause) Error() string { return c.short }
+
+// Explain returns the sentence that says what to do about the cause.
+func (c *Cause) Explain() string {
+	if c.sentence == "" {
+		return c.short
+	}
+	return c.sentence
+}
+
+// Explain returns the sentence of the Cause that err wraps, if it wraps one.
+func Explain(err error) (string, bool) {
+	var c *Cause
+	if errors.As(err, &c) {
+		return c.Explain(), true
+	}
+	return "", false
+}
+
+// The causes a destroy's result may wrap.
+var (
+	// ErrGone: the kernel found no socket with the target's tuple and
+	// cookie (ENOENT): it closed, or another socket took its tuple.
+	ErrGone = &Cause{short: "no such socket: it closed, or another socket took its address and port"}
+	// ErrPermission: SOCK_DESTROY needs CAP_NET_ADMIN in the network
+	// namespace of the socket (EPERM, EACCES).
+	ErrPermission = &Cause{short: "destroying sockets needs CAP_NET_ADMIN in this network namespace (try sudo)"}
+	// ErrNoDestroy: the kernel has no SOCK_DESTROY for the protocol
+	// (EOPNOTSUPP: built without CONFIG_INET_DIAG_DESTROY).
+	ErrNoDestroy = &Cause{short: "this kernel was built without CONFIG_INET_DIAG_DESTROY; sockets can be listed but not destroyed"}
+	// ErrTimeWait: tcp_abort learnt timewait sockets in Linux 6.0; an older
+	// kernel answers EOPNOTSUPP for them and destroys the rest.
+	ErrTimeWait = &Cause{short: "this kernel cannot destroy TIME_WAIT sockets (Linux 6.0 and later can)"}
+	// ErrStillPresent: the kernel said it destroyed the socket, or did not
+	// answer, and a new dump still shows it. Kernels before 6.11 answered 0
+	// for an orphaned socket (one its application closed) and left it.
+	ErrStillPresent = &Cause{
+		short:    "still present after destroy",
+		sentence: "the kernel accepted some destroys but the sockets are still there (kernels before 6.11 do this for orphaned sockets)",
+	}
+	// ErrUnreachable: the kernel answered ENOENT but the socket is there. It
+	// finds a destroy's target by address and port, and in an SO_REUSEPORT
+	// group that lookup can land on a sibling, whose cookie differs.
+	ErrUnreachable = &Cause{
+		short:    "still present: the kernel's lookup by address and port finds another socket (an SO_REUSEPORT group?)",
+		sentence: "some sockets share their address and port with others (SO_REUSEPORT) and the kernel finds a sibling when asked for them by address; they are still there: stop their application instead",
+	}
+)
+
+// ErrNoDiag returns the cause of a dump the kernel refused with ENOENT: the
+// diag module of the protocol (tcp_diag, udp_diag) is not there.
+func ErrNoDiag(p Protocol) *Cause {
+	return noDiag[p]
+}
+
+var noDiag = map[Protocol]*Cause{
+	TCP: {short: "this kernel cannot list tcp sockets (is CONFIG_INET_TCP_DIAG enabled?)"},
+	UDP: {short: "this kernel cannot list udp sockets (is CONFIG_INET_UDP_DIAG enabled?)"},
+}
+
+// dumpError is what the kernel's refusal of a dump means.
+func dumpError(req Request, err error) error {
+	if errors.Is(err, unix.ENOENT) && noDiag[req.Protocol] != nil {
+		err = fmt.Errorf("%w: %w", noDiag[req.Protocol], err)
+	}
+	return &OpError{Op: "dump", Request: req, Err: err}
+}
+
+// destroyError is what the kernel's answer to the destroy of s means; nil
+// for a destroyed socket.
+func (c *Conn) destroyError(s *Socket, errno error) error {
+	var cause *Cause
+	switch {
+	case errno == nil:
+		return nil
+	case errors.Is(errno, unix.ENOENT):
+		cause = ErrGone
+	case errors.Is(errno, unix.EPERM), errors.Is(errno, unix.EACCES):
+		cause = ErrPermission
+	case errors.Is(errno, unix.EOPNOTSUPP) && s.IsTimeWait() && !c.release.AtLeast(6, 0):
+		cause = ErrTimeWait
+	case errors.Is(errno, unix.EOPNOTSUPP):
+		cause = ErrNoDestroy
+	default:
+		return opError(s, errno)
+	}
+	return opError(s, fmt.Errorf("%w: %w", cause, errno))
+}
+
+// fatal reports whether a destroy's error shows that no other destroy on
+// the same connection can succeed: the permission is the same for every
+// socket of a network namespace.
+func fatal(err error) bool {
+	return errors.Is(err, ErrPermission) || errors.Is(err, ErrNoDestroy)
+}
+
+// A Release is a kernel version, major and minor.
+type Release struct{ Major, Minor int }
+
+// AtLeast reports whether the release is major.minor or later.
+func (r Release) AtLeast(major, minor int) bool {
+	return r.Major > major || r.Major == major && r.Minor >= minor
+}
+
+func (r Release) String() string { return fmt.Sprintf("%d.%d", r.Major, r.Minor) }
+
+// ParseRelease reads the version at the start of a kernel release string
+// as uname prints it ("6.1.0-28-amd64").
+func ParseRelease(s string) (Release, error) {
+	var r Release
+	if _, err := fmt.Sscanf(strings.TrimSpace(s), "%d.%d", &r.Major, &r.Minor); err != nil {
+		return Release{}, fmt.Errorf("kernel release %q does not start with MAJOR.MINOR", s)
+	}
+	return r, nil
+}
+
+// RunningRelease is the release of the running kernel, read once with
+// uname; the zero Release when it cannot be read, which no ability reaches.
+var RunningRelease = sync.OnceValue(func() Release {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return Release{}
+	}
+	r, _ := ParseRelease(unix.ByteSliceToString(u.Release[:]))
+	return r
+})
+
+// Support is what the kernel behind a Conn can do, as Probe found it.
+type Support struct {
+	Release Release
+	// List and Destroy hold, for each protocol, nil when the kernel dumps
+	// (destroys) its sockets, else the Cause.
+	List, Destroy map[Protocol]error
+}
+
+// TimeWaitDestroy reports whether timewait sockets can be destroyed
+// (tcp_abort handles them since Linux 6.0).
+func (s *Support) TimeWaitDestroy() bool { return s.Release.AtLeast(6, 0) }
+
+// OrphanDestroy reports whether a destroy of an orphaned socket (closed by
+// its application, still sending or waiting for the peer's FIN) takes
+// effect: before Linux 6.11 the kernel answered 0 and left it.
+func (s *Support) OrphanDestroy() bool { return s.Release.AtLeast(6, 11) }
+
+// probeCookie is the cookie of the probe's destroy: no socket has it (the
+// kernel counts cookies up from 1), and it is not INET_DIAG_NOCOOKIE.
+const probeCookie Cookie = noCookie - 1
+
+// Probe asks the kernel what it can do, for TCP and UDP: an empty dump (no
+// state asked for, so the kernel walks nothing) shows whether the diag
+// module is there, and a SOCK_DESTROY for a tuple no socket can have (port 0
+// at both ends, with a cookie no socket has) whether the kernel has
+// SOCK_DESTROY (ENOENT) or not (EOPNOTSUPP); it reaches no socket. Each
+// protocol is probed once per Conn; a later call returns what the first
+// found. Permission is not probed: the kernel checks it only for a socket it
+// found, and the first real destroy tells.
+func (c *Conn) Probe(ctx context.Context) *Support {
+	s := &Support{Release: c.release, List: map[Protocol]error{}, Destroy: map[Protocol]error{}}
+	for _, p := range []Protocol{TCP, UDP} {
+		s.List[p], s.Destroy[p] = c.probe(ctx, p)
+	}
+	return s
+}
+
+// probe returns what the kernel answers for protocol p, asking it once.
+func (c *Conn) probe(ctx context.Context, p Protocol) (list, destroy error) {
+	c.probeMu.Lock()
+	defer c.probeMu.Unlock()
+	if r, ok := c.probed[p]; ok {
+		return r.list, r.destroy
+	}
+	req := Request{Family: IPv4, Protocol: p}
+	for _, err := range c.Dump(ctx, req) {
+		if err != nil {
+			list = err
+			break
+		}
+	}
+	switch {
+	case list != nil:
+		destroy = list
+	default:
+		s := Socket{Protocol: p, Family: IPv4, ID: SockID{
+			Local:  netip.AddrPortFrom(netip.IPv4Unspecified(), 0),
+			Remote: netip.AddrPortFrom(netip.IPv4Unspecified(), 0),
+			Cookie: probeCookie,
+		}}
+		errs := make([]error, 1)
+		c.sendBatch(ctx, c.c, []Socket{s}, errs)
+		if errors.Is(errs[0], ErrNoDestroy) {
+			destroy = ErrNoDestroy
+		}
+	}
+	if ctx.Err() != nil {
+		return list, destroy // not remembered: the next call asks again
+	}
+	if c.probed == nil {
+		c.probed = map[Protocol]probeResult{}
+	}
+	c.probed[p] = probeResult{list, destroy}
+	return list, destroy
+}
+
+type probeResult struct{ list, destroy error }

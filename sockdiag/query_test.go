@@ -1,0 +1,73 @@
+package sockdiag_test
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"testing"
+
+	"github.com/tcpreap/tcpreap/sockdiag"
+	"github.com/tcpreap/tcpreap/sockdiag/sockdiagtest"
+)
+
+func TestQueryRechecksInGo(t *testing.T) {
+	socks := append(sockets(3, sockdiag.Established, 1), sockets(2, sockdiag.CloseWait, 10)...)
+	other := sockets(1, sockdiag.Established, 20)[0]
+	other.ID.Remote = netip.MustParseAddrPort("192.0.2.3:40000")
+	k := &sockdiagtest.Kernel{Sockets: append(socks, other)}
+	f := &sockdiag.Filter{
+		States: 1 << sockdiag.CloseWait,
+		Peers:  []sockdiag.Endpoint{{Prefix: netip.MustParsePrefix("192.0.2.2/32")}},
+	}
+	var got []sockdiag.Cookie
+	for s, err := range k.Conn().Query(t.Context(), f) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, s.ID.Cookie)
+	}
+	if fmt.Sprint(got) != "[10 11]" {
+		t.Fatalf("query returned cookies %v, want [10 11]", got)
+	}
+	// One dump per family, each with the state mask and a filter program.
+	if len(k.Requests) != 2 || k.Requests[0].Family != sockdiag.IPv4 || k.Requests[1].Family != sockdiag.IPv6 {
+		t.Fatalf("requests %+v", k.Requests)
+	}
+	for _, r := range k.Requests {
+		if r.States != 1<<sockdiag.CloseWait || len(r.Bytecode) == 0 {
+			t.Fatalf("request %+v lacks the state mask or the program", r)
+		}
+	}
+}
+
+// TestLookupByCookie: a target is present only with its own cookie, and a
+// UDP target that is bound but no longer connected is not.
+func TestLookupByCookie(t *testing.T) {
+	live := sockets(3, sockdiag.Established, 10)
+	replaced := live[1]
+	replaced.ID.Cookie = 99 // the same tuple, another socket
+	udp := sockets(1, sockdiag.Established, 20)[0]
+	udp.Protocol = sockdiag.UDP
+	disconnected := udp
+	disconnected.State = sockdiag.Close
+	v6 := sockets(1, sockdiag.Established, 30)[0]
+	v6.Family = sockdiag.IPv6
+	v6.ID.Local = netip.MustParseAddrPort("[2001:db8::1]:443")
+	v6.ID.Remote = netip.MustParseAddrPort("[2001:db8::2]:40000")
+	k := &sockdiagtest.Kernel{Sockets: []sockdiag.Socket{live[0], replaced, live[2], disconnected, v6}}
+	present, err := k.Conn().Lookup(t.Context(), []sockdiag.Socket{live[0], live[1], live[2], udp, v6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []bool{true, false, true, false, true}; !slices.Equal(present, want) {
+		t.Errorf("present %v, want %v", present, want)
+	}
+	if n := len(k.Requests); n != 3 {
+		t.Errorf("%d dumps, want one per (protocol, family): 3", n)
+	}
+	for _, r := range k.Requests {
+		if r.States != sockdiag.AllStates {
+			t.Errorf("lookup dump of states %#x, want every state", r.States)
+		}
+	}
+}
