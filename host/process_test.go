@@ -8,7 +8,7 @@ import (
 )
 
 func TestParent(t *testing.T) {
-	if runtimeHasProc(t) {
+	if hasProc() {
 		if ppid, err := Parent(os.Getpid()); err != nil || ppid != os.Getppid() {
 			t.Errorf("Parent(self) = %d, %v; want %d", ppid, err, os.Getppid())
 		}
@@ -65,7 +65,7 @@ func fakeProc(t *testing.T, procs map[int]proc) {
 	t.Cleanup(func() { procRoot = old })
 }
 
-func runtimeHasProc(t *testing.T) bool {
+func hasProc() bool {
 	_, err := os.Stat("/proc/self/stat")
 	return err == nil
 }
