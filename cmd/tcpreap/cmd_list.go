@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/urfave/cli/v3"
 )
@@ -33,11 +32,7 @@ func list(ctx context.Context, o *options, io streams) error {
 	if err != nil {
 		return usageError{err}
 	}
-	if !o.quiet {
-		for _, note := range sel.notes {
-			fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", note)
-		}
-	}
+	sel.tell(io, o.quiet)
 	conn, plan, err := query(ctx, sel)
 	if err != nil {
 		return err

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/planfile"
@@ -35,9 +34,7 @@ func writePlan(ctx context.Context, o *options, io streams) error {
 	if err != nil {
 		return usageError{err}
 	}
-	for _, note := range sel.notes {
-		fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", note)
-	}
+	sel.tell(io, false)
 	here, err := host.Here()
 	if err != nil {
 		return err

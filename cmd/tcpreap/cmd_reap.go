@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/urfave/cli/v3"
 )
@@ -38,34 +37,27 @@ Exit codes: 0 every target gone (or a dry run), 1 runtime failure, 2 bad input,
 	}
 }
 
-// reap is the whole pipeline: selection, query, plan, then a dry run's
-// report or the destroy.
+// reap is the whole pipeline: selection, query, plan, destroy. A dry run
+// is list.
 func reap(ctx context.Context, o *options, io streams) error {
+	if o.dryRun {
+		return list(ctx, o, io)
+	}
 	sel, err := newSelection(ctx, o)
 	if err != nil {
 		return usageError{err}
 	}
-	if !o.dryRun {
-		if !sel.filter.HasSelector() && !o.all {
-			return usagef("refusing to destroy every socket: name a PEER or a selector (--state, --port, --local-port, --remote-port, --local, --interface), or give --all")
-		}
-		if err := o.checkMax(); err != nil {
-			return err
-		}
+	if !sel.filter.HasSelector() && !o.all {
+		return usagef("refusing to destroy every socket: name a PEER or a selector (--state, --port, --local-port, --remote-port, --local, --interface), or give --all")
 	}
-	if !o.quiet {
-		for _, note := range sel.notes {
-			fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", note)
-		}
+	if err := o.checkMax(); err != nil {
+		return err
 	}
+	sel.tell(io, o.quiet)
 	conn, plan, err := query(ctx, sel)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	out := renderer{w: io.Out, json: o.json, quiet: o.quiet}
-	if o.dryRun {
-		return out.report(plan.DryRun(), true)
-	}
 	return destroy(ctx, o, io, conn, plan)
 }

@@ -96,6 +96,16 @@ func newSelection(ctx context.Context, o *options) (*selection, error) {
 	return sel, nil
 }
 
+// tell says the selection's notes on stderr, unless quiet.
+func (sel *selection) tell(io streams, quiet bool) {
+	if quiet {
+		return
+	}
+	for _, note := range sel.notes {
+		fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", note)
+	}
+}
+
 // namesListen reports whether a --state word names the LISTEN state itself
 // or every state: only then may LISTEN sockets be destroyed. A group that
 // merely contains listen ("big") shows them as kept back.
