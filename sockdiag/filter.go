@@ -42,8 +42,8 @@ const (
 
 // HasSelector reports whether the filter narrows the sockets down at all:
 // protocols and families alone do not, nor do states that take in every
-// default state ("--state all"), so "destroy every TCP socket" needs an
-// explicit --all.
+// default state ("all"), so that "destroy every TCP socket" is never taken
+// for a selection.
 func (f *Filter) HasSelector() bool {
 	return f.narrowsStates() || len(f.Peers) > 0 || len(f.Local) > 0 || len(f.Ports) > 0 ||
 		len(f.LocalPorts) > 0 || len(f.RemotePorts) > 0 || f.Interface != nil

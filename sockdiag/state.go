@@ -28,7 +28,7 @@ const (
 )
 
 // stateNames is the one table of state names: the canonical name used by
-// --state and in JSON, and the label ss prints.
+// selections and in JSON, and the label ss prints.
 var stateNames = [...]struct{ name, label string }{
 	Established: {"established", "ESTAB"},
 	SynSent:     {"syn_sent", "SYN-SENT"},
@@ -43,7 +43,7 @@ var stateNames = [...]struct{ name, label string }{
 	Closing:     {"closing", "CLOSING"},
 }
 
-// String returns the canonical name, as --state takes it: "close_wait".
+// String returns the canonical name, as ParseStates takes it: "close_wait".
 func (s State) String() string {
 	if s == newSynRecv {
 		s = SynRecv

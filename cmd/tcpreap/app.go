@@ -90,12 +90,3 @@ func newApp(args []string, io streams) *cli.Command {
 	local(root.Flags)
 	return root
 }
-
-// rootOptionsFirst refuses options given before a subcommand, which would
-// belong to the root and do nothing ("tcpreap --json apply plan").
-func rootOptionsFirst(ctx context.Context, cmd *cli.Command) (context.Context, error) {
-	if set := cmd.Root().LocalFlagNames(); len(set) > 0 {
-		return ctx, usagef("put the options after the command: tcpreap %s --%s …", cmd.Name, set[0])
-	}
-	return ctx, nil
-}

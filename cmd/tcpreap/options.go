@@ -97,6 +97,15 @@ func (o *options) checkMax() error {
 	return nil
 }
 
+// rootOptionsFirst refuses options given before a subcommand, which would
+// belong to the root and do nothing ("tcpreap --json apply plan").
+func rootOptionsFirst(ctx context.Context, cmd *cli.Command) (context.Context, error) {
+	if set := cmd.Root().LocalFlagNames(); len(set) > 0 {
+		return ctx, usagef("put the options after the command: tcpreap %s --%s …", cmd.Name, set[0])
+	}
+	return ctx, nil
+}
+
 // local keeps the root command's options to the root: urfave/cli would
 // otherwise let every subcommand accept them and silently ignore them
 // ("tcpreap apply --state listen plan"). Every urfave/cli flag type has the
