@@ -1,0 +1,34 @@
+package main
+
+import (
+	"go/build"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestLayers: imports run one way (README, Development): cmd → kill,
+// planfile, host, sockdiag; planfile → kill, sockdiag, host; kill →
+// sockdiag; sockdiag and host import nothing of tcpreap.
+func TestLayers(t *testing.T) {
+	const module = "github.com/tcpreap/tcpreap/"
+	allowed := map[string][]string{
+		"cmd/tcpreap": {"kill", "planfile", "host", "sockdiag"},
+		"planfile":    {"kill", "sockdiag", "host"},
+		"kill":        {"sockdiag"},
+		"sockdiag":    nil,
+		"host":        nil,
+	}
+	for dir, may := range allowed {
+		pkg, err := build.ImportDir(filepath.Join("..", "..", dir), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range pkg.Imports {
+			if own, ok := strings.CutPrefix(imp, module); ok && !slices.Contains(may, own) {
+				t.Errorf("%s imports %s", dir, own)
+			}
+		}
+	}
+}
