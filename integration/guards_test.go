@@ -404,6 +404,17 @@ func TestIntegrationBadInput(t *testing.T) {
 		{[]string{"apply", "--state", "listen", "/dev/null"}, "-state"},
 		{[]string{"--state", "all"}, "--all"},
 		{nil, "--all"},
+		// A selector that means more than it says: an unspecified peer selects no
+		// connection, and a selector that takes in everything is no selector.
+		{[]string{"--state", "all", "0.0.0.0"}, "0.0.0.0 is no peer"},
+		{[]string{"--state", "all", "::"}, ":: is no peer"},
+		{[]string{"--state", "all", "[::]:5432"}, ":: is no peer"},
+		{[]string{"--port", "0-65535"}, "--all"},
+		{[]string{"0.0.0.0/0", "::/0"}, "--all"},
+		{[]string{"--local", "::/0", "--local", "0.0.0.0/0"}, "--all"},
+		{[]string{"--state", "connected"}, "--all"},
+		{[]string{"--state", "established,syn_sent,syn_recv,fin_wait1,fin_wait2,time_wait,close,close_wait,last_ack,closing"}, "--all"},
+		{[]string{"--sport", "1-30000", "--sport", "30001-65535"}, "--all"},
 	} {
 		t.Run(strings.Join(append([]string{"tcpreap"}, c.args...), " "), func(t *testing.T) {
 			e := e.sub(t)
@@ -421,6 +432,19 @@ func TestIntegrationBadInput(t *testing.T) {
 	if err := testnet.Echo(in); err != nil {
 		t.Errorf("the connection no longer carries data: %v", err)
 	}
+}
+
+// TestIntegrationWidePeersSpareListeners: a peer selector as wide as it gets, with --all
+// and every state, still takes in connections only: the listener, which has no peer, lives.
+func TestIntegrationWidePeersSpareListeners(t *testing.T) {
+	e := setup(t)
+	l := e.listenV4()
+	s := e.peerSet(l, 2)
+	r := e.json(0, "--all", "--state", "all", "0.0.0.0/0", "::/0")
+	expectRecords(t, r, "killed", s.conns()...)
+	ss := e.sockets()
+	expectGone(t, ss, s.conns()...)
+	expectListening(t, ss, l)
 }
 
 // nobody runs the rest of the command line as uid/gid 65534 with no capabilities at all.

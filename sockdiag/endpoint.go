@@ -73,6 +73,9 @@ func ParsePeer(word string, services ServiceLookup, resolve HostLookup) ([]Endpo
 		if err != nil {
 			return nil, err
 		}
+		if p.IsSingleIP() && p.Addr().Unmap().IsUnspecified() {
+			return nil, fmt.Errorf("%s is no peer: no connection has an unspecified remote end (LISTEN and unconnected sockets show it); name the peer's address", host)
+		}
 		return []Endpoint{{Prefix: p, Ports: ports}}, nil
 	}
 	if !isHostName(host) {
@@ -88,6 +91,9 @@ func ParsePeer(word string, services ServiceLookup, resolve HostLookup) ([]Endpo
 	out := make([]Endpoint, 0, len(addrs))
 	for _, a := range addrs {
 		a = a.Unmap()
+		if a.IsUnspecified() {
+			return nil, fmt.Errorf("host name %q resolves to %s, which is no peer (a DNS sinkhole answers so); give the peer's address", host, a)
+		}
 		out = append(out, Endpoint{Prefix: netip.PrefixFrom(a, a.BitLen()), Ports: ports})
 	}
 	return out, nil

@@ -61,6 +61,8 @@ func TestParsePeer(t *testing.T) {
 			return []netip.Addr{netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("2001:db8::2")}, nil
 		case "empty":
 			return nil, nil
+		case "sinkhole":
+			return []netip.Addr{netip.MustParseAddr("192.0.2.2"), netip.IPv4Unspecified()}, nil
 		}
 		return nil, errors.New("no such host")
 	}
@@ -93,6 +95,14 @@ func TestParsePeer(t *testing.T) {
 		{word: "2001:db8::zz", err: "not a valid IP address"},
 		{word: "nosuch", err: "no such host"},
 		{word: "empty", err: "has no addresses"},
+		{word: "0.0.0.0", err: "0.0.0.0 is no peer"},
+		{word: "0.0.0.0:22", err: "0.0.0.0 is no peer"},
+		{word: "::", err: ":: is no peer"},
+		{word: "[::]:22", err: ":: is no peer"},
+		{word: "::ffff:0.0.0.0", err: "is no peer"},
+		{word: "0.0.0.0/32", err: "is no peer"},
+		{word: "sinkhole", err: `"sinkhole" resolves to 0.0.0.0, which is no peer`},
+		{word: "0.0.0.0/0", want: []Endpoint{ep("0.0.0.0/0")}},
 		{word: "bad host!", err: "neither an IP address"},
 		{word: "", err: "neither an IP address"},
 	}

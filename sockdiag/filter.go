@@ -41,25 +41,104 @@ const (
 )
 
 // HasSelector reports whether the filter narrows the sockets down at all:
-// protocols and families alone do not, nor do states that take in every
-// default state ("all"), so that "destroy every TCP socket" is never taken
-// for a selection.
+// protocols and families alone do not, nor does a selector that takes in
+// everything the default would: states that take in every default state
+// ("all", "connected", every state named one by one), ports that cover
+// 1-65535, prefixes that cover the whole address space of the families
+// asked for. So "destroy every TCP socket" is never taken for a selection.
 func (f *Filter) HasSelector() bool {
-	return f.narrowsStates() || len(f.Peers) > 0 || len(f.Local) > 0 || len(f.Ports) > 0 ||
-		len(f.LocalPorts) > 0 || len(f.RemotePorts) > 0 || f.Interface != nil
+	peers := make([]netip.Prefix, 0, len(f.Peers))
+	for _, e := range f.Peers {
+		if e.Ports == nil || coversPorts(e.Ports) {
+			peers = append(peers, e.Prefix)
+		}
+	}
+	return f.narrowsStates() ||
+		len(f.Peers) > 0 && (len(peers) < len(f.Peers) || !f.coversAddrs(peers)) ||
+		len(f.Local) > 0 && !f.coversAddrs(f.Local) ||
+		len(f.Ports) > 0 && !coversPorts(f.Ports) ||
+		len(f.LocalPorts) > 0 && !coversPorts(f.LocalPorts) ||
+		len(f.RemotePorts) > 0 && !coversPorts(f.RemotePorts) ||
+		f.Interface != nil
 }
 
+// narrowsStates reports whether the states leave out a default state. A TCP
+// socket in close is not connected (bound, or just made): leaving it out
+// narrows nothing a destroy would reach.
 func (f *Filter) narrowsStates() bool {
 	if f.States == 0 {
 		return false
 	}
 	for _, p := range f.protocols() {
 		def := (&Filter{}).StatesFor(p)
-		if f.States&def != def {
+		if def&^f.States&^(1<<Close) != 0 {
 			return true
 		}
 	}
 	return false
+}
+
+// coversPorts reports whether the ranges cover every port a connection can
+// have, 1 to 65535 (port 0 is an unconnected socket's remote).
+func coversPorts(rs []PortRange) bool {
+	sorted := slices.SortedFunc(slices.Values(rs), func(a, b PortRange) int { return int(a.Lo) - int(b.Lo) })
+	next := 1 // the first port not yet covered
+	for _, r := range sorted {
+		if int(r.Lo) > next {
+			return false
+		}
+		next = max(next, int(r.Hi)+1)
+	}
+	return next > 65535
+}
+
+// coversAddrs reports whether the prefixes cover every address of the
+// families the filter asks for (an IPv4 prefix covers the v4-mapped IPv6
+// addresses too).
+func (f *Filter) coversAddrs(ps []netip.Prefix) bool {
+	var v4, v6 []netip.Prefix
+	for _, p := range ps {
+		if p.Addr().Is4() {
+			v4 = append(v4, p)
+			v6 = append(v6, netip.PrefixFrom(netip.AddrFrom16(p.Addr().As16()), p.Bits()+96))
+		} else {
+			v6 = append(v6, p)
+		}
+	}
+	if f.wantsFamily(IPv4) && !coversSpace(v4, netip.IPv4Unspecified()) {
+		return false
+	}
+	return !f.wantsFamily(IPv6) || coversSpace(v6, netip.IPv6Unspecified())
+}
+
+// coversSpace reports whether the prefixes cover every address from first,
+// the lowest of its family, to the highest.
+func coversSpace(ps []netip.Prefix, first netip.Addr) bool {
+	slices.SortFunc(ps, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
+	next := first // the first address not yet covered
+	for _, p := range ps {
+		lo, hi := p.Masked().Addr(), lastAddr(p)
+		if lo.Compare(next) > 0 {
+			return false
+		}
+		if hi.Compare(next) >= 0 {
+			if !hi.Next().IsValid() {
+				return true // reached the highest address
+			}
+			next = hi.Next()
+		}
+	}
+	return false
+}
+
+// lastAddr returns the highest address of a prefix.
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
 }
 
 // StatesFor returns the states selected for a protocol.
@@ -95,9 +174,11 @@ func (f *Filter) Match(s *Socket) bool {
 	if !(f.wantsFamily(s.Family) || mapped && f.wantsFamily(IPv4)) {
 		return false
 	}
-	if len(f.Peers) > 0 && !slices.ContainsFunc(f.Peers, func(e Endpoint) bool {
+	// No connection has an unspecified peer: that is what LISTEN and
+	// unconnected sockets show, and a peer selector never takes them in.
+	if len(f.Peers) > 0 && (remote.Addr().Unmap().IsUnspecified() || !slices.ContainsFunc(f.Peers, func(e Endpoint) bool {
 		return prefixHas(e.Prefix, remote.Addr()) && (e.Ports == nil || inRanges(e.Ports, remote.Port()))
-	}) {
+	})) {
 		return false
 	}
 	if len(f.Local) > 0 && !slices.ContainsFunc(f.Local, func(p netip.Prefix) bool { return prefixHas(p, local.Addr()) }) {

@@ -1,6 +1,7 @@
 package sockdiag
 
 import (
+	"net/netip"
 	"testing"
 )
 
@@ -14,14 +15,52 @@ func TestHasSelector(t *testing.T) {
 		{Filter{States: AllStates}, false},
 		{Filter{States: Big}, true}, // leaves out time_wait and syn_recv
 		{Filter{States: 1 << TimeWait}, true},
-		{Filter{States: Connected}, true}, // leaves out time_wait
+		{Filter{States: Connected}, false}, // leaves out close only: no connection
+		{Filter{States: Connected &^ (1 << TimeWait)}, true},
+		{Filter{States: 1 << Close}, true},
+		{Filter{States: 1 << Listen}, true},
 		{Filter{Protocols: []Protocol{UDP}, States: 1 << Established}, false},
 		{Filter{Protocols: []Protocol{TCP, UDP}, States: 1 << Established}, true},
 		{Filter{Ports: []PortRange{{80, 80}}}, true},
+		{Filter{Ports: []PortRange{{0, 65535}}}, false},
+		{Filter{Ports: []PortRange{{1, 65535}}}, false},
+		{Filter{LocalPorts: []PortRange{{1, 1000}, {900, 40000}, {40001, 65535}}}, false},
+		{Filter{RemotePorts: []PortRange{{1, 1000}, {1002, 65535}}}, true},
+		{Filter{Local: []netip.Prefix{pfx("0.0.0.0/0"), pfx("::/0")}}, false},
+		{Filter{Local: []netip.Prefix{pfx("0.0.0.0/0")}}, true}, // IPv6 sockets are left out
+		{Filter{Local: []netip.Prefix{pfx("0.0.0.0/0")}, Families: []Family{IPv4}}, false},
+		{Filter{Local: []netip.Prefix{pfx("0.0.0.0/1"), pfx("128.0.0.0/1"), pfx("::/1"), pfx("8000::/1")}}, false},
+		{Filter{Local: []netip.Prefix{pfx("0.0.0.0/1"), pfx("128.0.0.0/2"), pfx("::/0")}}, true},
+		{Filter{Local: []netip.Prefix{pfx("0.0.0.0/0"), pfx("::/1"), pfx("8000::/1")}, Families: []Family{IPv6}}, false},
+		{Filter{Peers: []Endpoint{{Prefix: pfx("0.0.0.0/0")}, {Prefix: pfx("::/0")}}}, false},
+		{Filter{Peers: []Endpoint{{Prefix: pfx("0.0.0.0/0")}, {Prefix: pfx("::/0"), Ports: []PortRange{{0, 65535}}}}}, false},
+		{Filter{Peers: []Endpoint{{Prefix: pfx("0.0.0.0/0")}, {Prefix: pfx("::/0"), Ports: []PortRange{{443, 443}}}}}, true},
+		{Filter{Peers: []Endpoint{{Prefix: pfx("192.0.2.2/32")}}}, true},
 		{Filter{Interface: &Interface{Name: "lo"}}, true},
 	} {
 		if got := tt.f.HasSelector(); got != tt.want {
 			t.Errorf("%+v: HasSelector %v, want %v", tt.f, got, tt.want)
 		}
+	}
+}
+
+func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+
+// TestPeersAreConnections: a peer selector, however wide, never takes in a
+// socket with no peer (LISTEN, unconnected UDP).
+func TestPeersAreConnections(t *testing.T) {
+	f := &Filter{States: AllStates, Protocols: []Protocol{TCP, UDP}, Peers: []Endpoint{{Prefix: pfx("0.0.0.0/0")}, {Prefix: pfx("::/0")}}}
+	for _, s := range []Socket{
+		{Protocol: TCP, Family: IPv4, State: Listen, ID: SockID{Local: netip.MustParseAddrPort("192.0.2.1:22"), Remote: netip.MustParseAddrPort("0.0.0.0:0")}},
+		{Protocol: TCP, Family: IPv6, State: Listen, ID: SockID{Local: netip.MustParseAddrPort("[::]:22"), Remote: netip.MustParseAddrPort("[::]:0")}},
+		{Protocol: UDP, Family: IPv6, State: Close, ID: SockID{Local: netip.MustParseAddrPort("[::ffff:192.0.2.1]:53"), Remote: netip.MustParseAddrPort("[::ffff:0.0.0.0]:0")}},
+	} {
+		if f.Match(&s) {
+			t.Errorf("peer 0.0.0.0/0 or ::/0 selects %s %s %s -> %s", s.Protocol, s.State, s.ID.Local, s.ID.Remote)
+		}
+	}
+	conn := Socket{Protocol: TCP, Family: IPv4, State: Established, ID: SockID{Local: netip.MustParseAddrPort("192.0.2.1:22"), Remote: netip.MustParseAddrPort("192.0.2.2:40000")}}
+	if !f.Match(&conn) {
+		t.Error("peer 0.0.0.0/0 does not select a connection")
 	}
 }

@@ -45,6 +45,13 @@ func TestBadInput(t *testing.T) {
 		{[]string{"--max", "-1", "192.0.2.2"}, "--max -1: give the largest number"},
 		{[]string{"apply", "--max", "-5", "plan.json"}, "--max -5: give the largest number"},
 		{[]string{"apply", "a", "b"}, "apply takes one plan file"},
+		{[]string{"--state", "all", "0.0.0.0"}, "0.0.0.0 is no peer"},
+		{[]string{"::", "-y"}, ":: is no peer"},
+		{[]string{"--port", "0-65535"}, "refusing to destroy every socket"},
+		{[]string{"0.0.0.0/0", "::/0"}, "refusing to destroy every socket"},
+		{[]string{"-4", "0.0.0.0/0"}, "refusing to destroy every socket"},
+		{[]string{"--local", "::/0", "--local", "0.0.0.0/0"}, "refusing to destroy every socket"},
+		{[]string{"--state", "connected"}, "refusing to destroy every socket"},
 	}
 	for _, tt := range tests {
 		code, stdout, stderr := runCLI(tt.args...)
