@@ -28,3 +28,13 @@ func Interface(name string) (index uint32, addrs []netip.Addr, err error) {
 	}
 	return uint32(ifi.Index), addrs, nil
 }
+
+// InterfaceName returns the name of the interface with the given index in
+// the network namespace tcpreap runs in, or the index in decimal when there
+// is none (it went away, or it is another namespace's).
+func InterfaceName(index uint32) string {
+	if ifi, err := net.InterfaceByIndex(int(index)); err == nil {
+		return ifi.Name
+	}
+	return fmt.Sprint(index)
+}

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"os"
@@ -14,11 +15,13 @@ var procRoot = "/proc"
 // maxAncestors bounds a walk up the process tree.
 const maxAncestors = 64
 
-// Limits on the /proc files read about a process.
-const (
-	statLimit    = 4 << 10
-	environLimit = 1 << 20 // the kernel caps an environment near this too
-)
+// statLimit bounds /proc/PID/stat, a line of a few hundred bytes.
+const statLimit = 4 << 10
+
+// envStringLimit bounds one NAME=value string of an environment: the kernel
+// allows none longer than MAX_ARG_STRLEN (32 pages, 128 KiB). The
+// environment as a whole is read as a stream, however large it is.
+const envStringLimit = 128 << 10
 
 // Parent returns the parent of process pid, from /proc/PID/stat, whose
 // second field (the command name, in parentheses) may itself hold spaces
@@ -37,15 +40,28 @@ func Parent(pid int) (int, error) {
 }
 
 // Getenv returns the value of variable name in the environment process pid
-// started with, and whether it has it.
+// started with, and whether it has it. It reads /proc/PID/environ as a
+// stream of NUL-terminated strings, in memory bounded by one string.
 func Getenv(pid int, name string) (string, bool) {
-	b, err := readSmall(fmt.Sprintf("%s/%d/environ", procRoot, pid), environLimit)
+	f, err := os.Open(fmt.Sprintf("%s/%d/environ", procRoot, pid))
 	if err != nil {
 		return "", false
 	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 4<<10), envStringLimit+1)
+	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+		if i := bytes.IndexByte(data, 0); i >= 0 {
+			return i + 1, data[:i], nil
+		}
+		if atEOF && len(data) > 0 {
+			return len(data), data, nil
+		}
+		return 0, nil, nil
+	})
 	prefix := []byte(name + "=")
-	for kv := range bytes.SplitSeq(b, []byte{0}) {
-		if v, ok := bytes.CutPrefix(kv, prefix); ok {
+	for sc.Scan() {
+		if v, ok := bytes.CutPrefix(sc.Bytes(), prefix); ok {
 			return string(v), true
 		}
 	}
@@ -66,8 +82,8 @@ func AncestorEnv(name string) string {
 			return ""
 		}
 		pid = ppid
-		if v, ok := Getenv(pid, name); ok && v != "" {
-			return v
+		if v, ok := Getenv(pid, name); ok {
+			return v // the nearest ancestor that has it, even empty
 		}
 	}
 	return ""

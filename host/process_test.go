@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -68,4 +69,39 @@ func fakeProc(t *testing.T, procs map[int]proc) {
 func hasProc() bool {
 	_, err := os.Stat("/proc/self/stat")
 	return err == nil
+}
+
+// TestAncestorEnvLargeEnvironment: an ancestor whose environment is larger
+// than environLimit (Linux allows up to a quarter of the stack limit, 2 MiB
+// by default) still has SSH_CONNECTION. Found in review: Getenv treats the
+// over-long file as "no such variable", the walk goes on past the shell that
+// has it, and the session guard is silently lost (the old code found it).
+func TestAncestorEnvLargeEnvironment(t *testing.T) {
+	t.Setenv("TCPREAP_TEST_VAR", "")
+	self := os.Getpid()
+	big := strings.Repeat("PAD="+strings.Repeat("x", 120000)+"\x00", 10)
+	fakeProc(t, map[int]proc{
+		self: {stat: strconv.Itoa(self) + " (tcpreap) S 30 1 1"},
+		30:   {stat: "30 (sudo) S 20 1 1", environ: big},
+		20:   {stat: "20 (bash) S 10 1 1", environ: big + "TCPREAP_TEST_VAR=near\x00"},
+		10:   {stat: "10 (sshd) S 1 1 1", environ: ""},
+	})
+	if v := AncestorEnv("TCPREAP_TEST_VAR"); v != "near" {
+		t.Errorf("AncestorEnv = %q, want %q from an ancestor with a %d-byte environment", v, "near", len(big))
+	}
+}
+
+// TestAncestorEnvEmptyStopsTheWalk: the nearest ancestor that has the
+// variable decides, even when it is empty there.
+func TestAncestorEnvEmptyStopsTheWalk(t *testing.T) {
+	t.Setenv("TCPREAP_TEST_VAR", "")
+	self := os.Getpid()
+	fakeProc(t, map[int]proc{
+		self: {stat: strconv.Itoa(self) + " (tcpreap) S 20 1 1"},
+		20:   {stat: "20 (bash) S 10 1 1", environ: "TCPREAP_TEST_VAR=\x00"},
+		10:   {stat: "10 (sshd) S 1 1 1", environ: "TCPREAP_TEST_VAR=far\x00"},
+	})
+	if v := AncestorEnv("TCPREAP_TEST_VAR"); v != "" {
+		t.Errorf("AncestorEnv = %q, want the nearest ancestor's empty value", v)
+	}
 }

@@ -15,8 +15,8 @@ type Engine interface {
 	// kernel's answer means (sockdiag.ErrGone, sockdiag.ErrTimeWait, …).
 	Destroy(ctx context.Context, targets []sockdiag.Socket) []error
 	// Lookup reports, for each target, whether it is still there with its
-	// cookie, as the connection it was.
-	Lookup(ctx context.Context, targets []sockdiag.Socket) (present []bool, err error)
+	// cookie, as the connection it was, or why that could not be told.
+	Lookup(ctx context.Context, targets []sockdiag.Socket) (present []bool, failed []error)
 }
 
 var _ Engine = (*sockdiag.Conn)(nil)

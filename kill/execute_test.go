@@ -152,3 +152,32 @@ func TestPreflightPassesAmbiguousAnswers(t *testing.T) {
 
 // before6 is a kernel that cannot destroy timewait sockets.
 var before6 = sockdiag.Release{Major: 5, Minor: 15}
+
+// TestExecuteAfterAFatalAnswerMidRun: when the kernel refuses with EPERM
+// after the run is under way, the targets not sent are failed "not
+// attempted" with the permission cause, said once; none is blamed on an
+// ineffective destroy (ErrStillPresent) that was never sent. Found in
+// review: the engine leaves them with a nil error, so they are classified
+// killed and verification turns them into "still present after destroy".
+func TestExecuteAfterAFatalAnswerMidRun(t *testing.T) {
+	var socks []sockdiag.Socket
+	for i := range 2000 {
+		socks = append(socks, socket(sockdiag.Established, uint16(20000+i), sockdiag.Cookie(1+i)))
+	}
+	k := &sockdiagtest.Kernel{Sockets: slices.Clone(socks), DestroyErr: func(s sockdiag.Socket) unix.Errno {
+		if s.ID.Cookie == 300 {
+			return unix.EPERM
+		}
+		return 0
+	}}
+	results := (&kill.Plan{Targets: socks}).Execute(t.Context(), k.Conn())
+	still := 0
+	for _, r := range results {
+		if r.Action == kill.Failed && errors.Is(r.Err, sockdiag.ErrStillPresent) {
+			still++
+		}
+	}
+	if still > 0 {
+		t.Errorf("%d targets that were never sent are failed as %q", still, sockdiag.ErrStillPresent.Explain())
+	}
+}

@@ -25,16 +25,12 @@ func verify(ctx context.Context, e Engine, results []Result) {
 	if len(check) == 0 {
 		return
 	}
-	present, err := e.Lookup(ctx, targets)
-	if err != nil {
-		for _, i := range check {
-			results[i].Action, results[i].Err = Failed, fmt.Errorf("not verified: %w", err)
-		}
-		return
-	}
+	present, failed := e.Lookup(ctx, targets)
 	for k, i := range check {
 		r := &results[i]
 		switch {
+		case failed[k] != nil:
+			r.Action, r.Err = Failed, fmt.Errorf("not verified: %w", failed[k])
 		case present[k] && r.Action == Gone:
 			r.Action, r.Err = Failed, sockdiag.ErrUnreachable
 		case present[k] && r.Action == Killed:

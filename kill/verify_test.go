@@ -87,6 +87,10 @@ func TestVerifyFailureIsNotASuccess(t *testing.T) {
 // lookupFails is an engine whose second look always fails.
 type lookupFails struct{ *sockdiag.Conn }
 
-func (lookupFails) Lookup(context.Context, []sockdiag.Socket) ([]bool, error) {
-	return nil, errors.New("the dump broke")
+func (lookupFails) Lookup(_ context.Context, targets []sockdiag.Socket) ([]bool, []error) {
+	failed := make([]error, len(targets))
+	for i := range failed {
+		failed[i] = errors.New("the dump broke")
+	}
+	return make([]bool, len(targets)), failed
 }

@@ -1,6 +1,7 @@
 package planfile
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -155,57 +156,87 @@ func toRecord(s sockdiag.Socket, ns host.NetNS, reason kill.Reason) record {
 // Read reads a plan file and checks it whole before it trusts any of it:
 // not larger than MaxSize, a header of this version, not cut short, not
 // edited (the digest, and every line exactly as Write makes it), made in
-// this boot and in this network namespace. Its errors are sentences that say
-// what to do.
+// this boot and in this network namespace. It reads line by line, in memory
+// bounded by the plan, and refuses a file that is not a plan at its first
+// line. Its errors are sentences that say what to do; an error reading r
+// wraps ErrUnreadable.
 func Read(r io.Reader, here host.Identity) (*File, error) {
 	return read(r, here, MaxSize)
 }
 
-func read(r io.Reader, here host.Identity, limit int64) (*File, error) {
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("cannot read it: %v", err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("it is larger than %d bytes, more than tcpreap writes for a plan it can apply; make the plan again with a narrower selection", limit)
-	}
-	return parse(data, here)
-}
+// ErrUnreadable is the error of a plan file that could not be read at all.
+var ErrUnreadable = errors.New("cannot read the plan file")
 
-func parse(data []byte, here host.Identity) (*File, error) {
-	if len(bytes.TrimSpace(data)) == 0 {
+// Limits on one line: a socket line is a few hundred bytes; the header
+// carries the command line.
+const (
+	headerLineLimit = 1 << 20
+	lineLimit       = 16 << 10
+)
+
+func read(r io.Reader, here host.Identity, limit int64) (*File, error) {
+	lr := &io.LimitedReader{R: r, N: limit + 1}
+	br := bufio.NewReaderSize(lr, 64<<10)
+	tooLarge := func() error {
+		return fmt.Errorf("it is larger than %d bytes, more than tcpreap writes for a plan it can apply; make the plan again with a narrower selection", limit)
+	}
+	first, err := firstLine(br)
+	switch {
+	case lr.N <= 0:
+		return nil, tooLarge()
+	case errors.Is(err, errLineTooLong):
+		return nil, errors.New("it is not a tcpreap plan (its first line is not the plan header; write one with tcpreap plan)")
+	case err != nil && err != io.EOF:
+		return nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
+	case len(first) == 0:
 		return nil, errors.New("it is empty")
 	}
-	lines := bytes.SplitAfter(data, []byte("\n"))
-	if len(lines[len(lines)-1]) == 0 {
-		lines = lines[:len(lines)-1]
-	}
-	hdr, err := readHeader(lines[0])
+	hdr, err := readHeader(first)
 	if err != nil {
 		return nil, err
 	}
-	last := lines[len(lines)-1]
+	body := sha256.New()
+	body.Write(first)
+	plan := &kill.Plan{}
+	var lineErr error // the first bad socket line, said after the digest
+	var last []byte   // the line read last: the trailer, once the file ends
+	for n := 2; ; n++ {
+		line, err := readLine(br, lineLimit)
+		if err != nil && err != io.EOF {
+			switch {
+			case lr.N <= 0:
+				return nil, tooLarge()
+			case errors.Is(err, errLineTooLong):
+				return nil, fmt.Errorf("line %d is longer than any line tcpreap writes; make the plan again", n)
+			}
+			return nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
+		}
+		if len(line) == 0 {
+			break
+		}
+		if last != nil {
+			body.Write(last)
+			if lineErr == nil {
+				lineErr = addSocket(plan, last, here.NetNS, n-1)
+			}
+		}
+		last = line
+		if lr.N <= 0 {
+			return nil, tooLarge()
+		}
+	}
 	var tail trailer
-	if len(lines) < 2 || !bytes.HasSuffix(last, []byte("\n")) || json.Unmarshal(last, &tail) != nil || tail.Summary == nil {
+	if last == nil || !bytes.HasSuffix(last, []byte("\n")) || json.Unmarshal(last, &tail) != nil || tail.Summary == nil {
 		return nil, errors.New("it is truncated (its last line is not the summary); make the plan again")
 	}
-	if tail.Digest != digest(data[:len(data)-len(last)]) {
+	if tail.Digest != "sha256:"+hex.EncodeToString(body.Sum(nil)) {
 		return nil, errors.New("it was changed after tcpreap wrote it (the digest does not match); make the plan again instead of editing it")
 	}
 	if hdr.BootID != here.BootID {
 		return nil, errors.New("it was made on another host or before the last reboot (the boot id differs), where its cookies name other sockets; make the plan again")
 	}
-	plan := &kill.Plan{}
-	for i, line := range lines[1 : len(lines)-1] {
-		s, reason, err := readSocket(line, here.NetNS)
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", i+2, err)
-		}
-		if reason == kill.NoReason {
-			plan.Targets = append(plan.Targets, s)
-		} else {
-			plan.Skipped = append(plan.Skipped, kill.Skip{Socket: s, Reason: reason})
-		}
+	if lineErr != nil {
+		return nil, lineErr
 	}
 	// The digest cannot cover its own line: that line must be exactly what
 	// tcpreap writes for these sockets.
@@ -213,6 +244,59 @@ func parse(data []byte, here host.Identity) (*File, error) {
 		return nil, errors.New("it was changed after tcpreap wrote it (its summary line is not the one tcpreap writes for its sockets); make the plan again instead of editing it")
 	}
 	return &File{Header: *hdr, Plan: plan}, nil
+}
+
+// addSocket reads socket line n into the plan.
+func addSocket(plan *kill.Plan, line []byte, ns host.NetNS, n int) error {
+	s, reason, err := readSocket(line, ns)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n, err)
+	}
+	if reason == kill.NoReason {
+		plan.Targets = append(plan.Targets, s)
+	} else {
+		plan.Skipped = append(plan.Skipped, kill.Skip{Socket: s, Reason: reason})
+	}
+	return nil
+}
+
+var errLineTooLong = errors.New("line too long")
+
+// firstLine returns the first line, or nothing when the whole file is
+// blank. A blank line before a plan's header makes it no plan.
+func firstLine(br *bufio.Reader) ([]byte, error) {
+	line, err := readLine(br, headerLineLimit)
+	for err == nil && len(line) > 0 && len(bytes.TrimSpace(line)) == 0 {
+		var next []byte
+		next, err = readLine(br, headerLineLimit)
+		if len(next) == 0 {
+			return nil, err // blank to the end
+		}
+		if len(bytes.TrimSpace(next)) > 0 {
+			return line, nil // the blank line, which is no header
+		}
+	}
+	return line, err
+}
+
+// readLine returns the next line with its newline (without one at the end
+// of the file), nothing at the end, or errLineTooLong past limit bytes.
+func readLine(br *bufio.Reader, limit int) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		line = append(line, chunk...)
+		if len(line) > limit {
+			return nil, errLineTooLong
+		}
+		switch {
+		case err == bufio.ErrBufferFull:
+			continue
+		case err == io.EOF && len(line) > 0:
+			return line, nil
+		}
+		return line, err
+	}
 }
 
 func readHeader(line []byte) (*Header, error) {

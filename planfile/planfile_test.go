@@ -2,8 +2,10 @@ package planfile
 
 import (
 	"bytes"
+	"io"
 	"net/netip"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -112,6 +114,11 @@ func TestRefusals(t *testing.T) {
 	}{
 		{"empty", "", "it is empty"},
 		{"blank", "\n\n", "it is empty"},
+		{"blank spaces", " \n\t\n", "it is empty"},
+		{"a blank line before the header", "\n" + good, "not a tcpreap plan"},
+		{"a first line longer than any header", strings.Repeat("x", 2<<20), "not a tcpreap plan"},
+		{"a socket line longer than any", lines[0] + strings.Repeat("x", 20<<10) + "\n" + strings.Join(lines[1:], ""), "line 2 is longer"},
+		{"a blank line in the middle", lines[0] + "\n" + strings.Join(lines[1:], ""), "changed after tcpreap wrote it"},
 		{"not a plan", `{"proto":"tcp"}` + "\n", "not a tcpreap plan"},
 		{"not json", "hello\n", "not a tcpreap plan"},
 		{"version 1", `{"plan":{"version":1,"boot_id":"x","netns":"net:[1]"}}` + "\n", "version 1 plan, from an older tcpreap"},
@@ -173,6 +180,31 @@ func TestBadSockets(t *testing.T) {
 			t.Errorf("cookie %s: error %v, want it refused", cookie, err)
 		}
 	}
+}
+
+// TestReadIsBounded: a file of many short lines, or of one endless line
+// (/dev/zero), is refused without reading it into memory whole.
+func TestReadIsBounded(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	if _, err := Read(io.LimitReader(zeros{}, 64<<20), here); err == nil || !strings.Contains(err.Error(), "not a tcpreap plan") {
+		t.Errorf("64 MiB of zeros: %v", err)
+	}
+	if _, err := Read(strings.NewReader(strings.Repeat("a\n", 1<<20)), here); err == nil || !strings.Contains(err.Error(), "not a tcpreap plan") {
+		t.Errorf("a million short lines: %v", err)
+	}
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 16<<20 {
+		t.Errorf("reading them allocated %d MiB", grew>>20)
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }
 
 func TestTooLarge(t *testing.T) {

@@ -138,9 +138,11 @@ func (f *Filter) groups(fam Family) []group {
 	}
 	var dev group
 	if i := f.Interface; i != nil {
+		// A socket with a scope is on its interface only; one without is
+		// on the interface whose address it has.
 		for _, a := range i.Addrs {
 			if p := netip.PrefixFrom(a, a.BitLen()); fits(p, fam) {
-				dev = append(dev, term{addrTest(bcSrcCond, p, -1)})
+				dev = append(dev, term{devTest(0), addrTest(bcSrcCond, p, -1)})
 			}
 		}
 		dev = append(dev, term{devTest(i.Index)})

@@ -173,6 +173,14 @@ func TestCompileVectors(t *testing.T) {
 		fam:    IPv6,
 		want: "08 1c 28 00  0a 40 00 00 ff ff ff ff  20 01 0d b8 00 00 00 00 00 00 00 00 00 00 00 00" +
 			"09 08 0c 00  03 00 00 00",
+	}, {
+		name:   "interface with an address: unscoped sockets by address, scoped ones by interface",
+		filter: Filter{Interface: &Interface{Index: 3, Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.1")}}},
+		fam:    IPv4,
+		want: "09 08 1c 00  00 00 00 00" + // DEV_COND 0; no: next term at 28
+			"07 10 14 00  02 20 00 00 ff ff ff ff  c0 00 02 01" + // S_COND 192.0.2.1/32; no: 28
+			"01 04 0c 00" + // JMP to the end (36)
+			"09 08 0c 00  03 00 00 00", // DEV_COND 3; no: end+4
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -278,7 +286,7 @@ func randomFilter(r *rand.Rand) Filter {
 	}
 	f.Ports, f.LocalPorts, f.RemotePorts = randomRanges(r), randomRanges(r), randomRanges(r)
 	if r.IntN(4) == 0 {
-		f.Interface = &Interface{Index: uint32(r.IntN(3)), Addrs: []netip.Addr{randomAddr(r)}}
+		f.Interface = &Interface{Index: uint32(1 + r.IntN(2)), Addrs: []netip.Addr{randomAddr(r)}} // no interface has index 0
 	}
 	return f
 }

@@ -89,14 +89,21 @@ type destroyRun struct {
 
 func (d *destroyRun) run() {
 	next := d.ramp()
-	if next < len(d.socks) && d.stopped() == nil {
-		next = d.parallel(next)
+	if next == len(d.socks) {
+		return
 	}
-	cause := d.stopped()
-	for i := next; i < len(d.socks); i++ {
-		if d.errs[i] == nil {
-			d.errs[i] = opError(&d.socks[i], fmt.Errorf("not attempted: %w", cause))
-		}
+	if cause := d.stopped(); cause != nil {
+		d.notAttempted(next, len(d.socks), cause)
+		return
+	}
+	d.parallel(next)
+}
+
+// notAttempted fails socks[start:end], which were not sent, with the reason
+// the run stopped. Until a socket's error is set it reads as destroyed.
+func (d *destroyRun) notAttempted(start, end int, cause error) {
+	for i := start; i < end; i++ {
+		d.errs[i] = opError(&d.socks[i], fmt.Errorf("not attempted: %w", cause))
 	}
 }
 
@@ -120,9 +127,9 @@ func (d *destroyRun) ramp() int {
 }
 
 // parallel sends the sockets from index from on, in full batches over up to
-// one netlink socket per CPU, and returns the index past the last sent
-// batch (all of them, unless the run stopped).
-func (d *destroyRun) parallel(from int) int {
+// one netlink socket per CPU; a batch taken after the run stopped is not
+// sent, and fails with the reason.
+func (d *destroyRun) parallel(from int) {
 	c := d.conn
 	batches := (len(d.socks) - from + batchSize - 1) / batchSize
 	for want := min(batches, runtime.NumCPU(), maxDestroyers); c.dial != nil && len(c.extra)+1 < want; {
@@ -143,10 +150,12 @@ func (d *destroyRun) parallel(from int) int {
 	for w, nl := range sockets {
 		wg.Go(func() {
 			for start := range next {
-				if d.stopped() != nil {
-					continue // left "not attempted"
+				end := min(start+batchSize, len(d.socks))
+				if cause := d.stopped(); cause != nil {
+					d.notAttempted(start, end, cause)
+					continue
 				}
-				if d.batch(nl, start, min(start+batchSize, len(d.socks))) {
+				if d.batch(nl, start, end) {
 					broken[w] = true
 					return // the other sockets take the remaining batches
 				}
@@ -156,11 +165,8 @@ func (d *destroyRun) parallel(from int) int {
 	wg.Wait()
 	c.replace(sockets, broken)
 	for start := range next { // left over when every socket broke
-		for i := start; i < min(start+batchSize, len(d.socks)); i++ {
-			d.errs[i] = opError(&d.socks[i], ErrNoAnswer)
-		}
+		d.notAttempted(start, min(start+batchSize, len(d.socks)), errors.New("every netlink socket broke"))
 	}
-	return len(d.socks)
 }
 
 // batch sends socks[start:end] on nl and notes a fatal answer or the end of

@@ -1,6 +1,7 @@
 package sockdiag_test
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -116,5 +117,169 @@ func TestDestroyInParallel(t *testing.T) {
 	}
 	if want := 5 + 5; len(k.Sockets) != want {
 		t.Fatalf("%d sockets left, want %d", len(k.Sockets), want)
+	}
+}
+
+// TestDestroyNilMeansDestroyedAfterAFatalAnswer: a fatal answer (EPERM) in
+// the parallel phase stops the run, and every target that was not sent must
+// then carry "not attempted" and the cause, never nil, which means
+// destroyed. Found in review: parallel() returns len(socks), so run() marks
+// nothing, and the batches the workers skip keep a nil error.
+func TestDestroyNilMeansDestroyedAfterAFatalAnswer(t *testing.T) {
+	socks := sockets(2000, sockdiag.Established, 1)
+	k := &sockdiagtest.Kernel{Sockets: slices.Clone(socks), DestroyErr: func(s sockdiag.Socket) unix.Errno {
+		if s.ID.Cookie == 300 {
+			return unix.EPERM
+		}
+		return 0
+	}}
+	c := k.Conn()
+	defer c.Close()
+	errs := c.Destroy(t.Context(), socks)
+	left := map[sockdiag.Cookie]bool{}
+	for _, s := range k.Sockets {
+		left[s.ID.Cookie] = true
+	}
+	bad := 0
+	for i, err := range errs {
+		if err == nil && left[socks[i].ID.Cookie] {
+			if bad == 0 {
+				t.Errorf("target %d (cookie %d): nil error (destroyed) but the kernel never saw a destroy for it", i, socks[i].ID.Cookie)
+			}
+			bad++
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d targets reported destroyed that are still there", bad)
+	}
+}
+
+// TestDestroyNilMeansDestroyedAfterCancel: the same when the context ends
+// in the parallel phase.
+func TestDestroyNilMeansDestroyedAfterCancel(t *testing.T) {
+	socks := sockets(2000, sockdiag.Established, 1)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	k := &sockdiagtest.Kernel{Sockets: slices.Clone(socks), DestroyErr: func(s sockdiag.Socket) unix.Errno {
+		if s.ID.Cookie == 300 {
+			cancel()
+		}
+		return 0
+	}}
+	c := k.Conn()
+	defer c.Close()
+	errs := c.Destroy(ctx, socks)
+	left := map[sockdiag.Cookie]bool{}
+	for _, s := range k.Sockets {
+		left[s.ID.Cookie] = true
+	}
+	bad := 0
+	for i, err := range errs {
+		if err == nil && left[socks[i].ID.Cookie] {
+			bad++
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d targets reported destroyed (nil error) that were never sent", bad)
+	}
+}
+
+// TestDestroyWithoutSockDestroySendsNothing: the probe shows there is no
+// SOCK_DESTROY; no target is sent, each says why.
+func TestDestroyWithoutSockDestroySendsNothing(t *testing.T) {
+	socks := sockets(300, sockdiag.Established, 1)
+	k := &sockdiagtest.Kernel{Sockets: slices.Clone(socks), NoDestroy: true}
+	for i, err := range k.Conn().Destroy(t.Context(), socks) {
+		if !errors.Is(err, sockdiag.ErrNoDestroy) || !strings.Contains(err.Error(), "not attempted") {
+			t.Fatalf("target %d: %v, want not attempted: no SOCK_DESTROY", i, err)
+		}
+	}
+	if len(k.Requests) != 0 {
+		t.Errorf("the kernel saw %d destroys", len(k.Requests))
+	}
+}
+
+// TestDestroyStopsAtThePermission: without CAP_NET_ADMIN the first answer
+// is EPERM and the rest are not sent.
+func TestDestroyStopsAtThePermission(t *testing.T) {
+	socks := sockets(300, sockdiag.Established, 1)
+	k := &sockdiagtest.Kernel{Sockets: slices.Clone(socks), DestroyErr: func(sockdiag.Socket) unix.Errno { return unix.EPERM }}
+	errs := k.Conn().Destroy(t.Context(), socks)
+	if len(k.Requests) != 1 {
+		t.Errorf("the kernel saw %d destroys, want the first only", len(k.Requests))
+	}
+	if !errors.Is(errs[0], unix.EPERM) || !errors.Is(errs[0], sockdiag.ErrPermission) {
+		t.Errorf("first target: %v, want EPERM meaning no permission", errs[0])
+	}
+	for i, err := range errs[1:] {
+		if !errors.Is(err, sockdiag.ErrPermission) || !strings.Contains(err.Error(), "not attempted") {
+			t.Fatalf("target %d: %v, want not attempted: no permission", i+1, err)
+		}
+	}
+}
+
+// TestDestroyRampsThroughGoneSockets: a long run of sockets that are already
+// gone says nothing about the permission, and still costs a few round
+// trips, not one per socket; the first real destroy then opens the gates.
+func TestDestroyRampsThroughGoneSockets(t *testing.T) {
+	live := sockets(300, sockdiag.Established, 5000)
+	gone := sockets(700, sockdiag.CloseWait, 1)
+	k := &sockdiagtest.Kernel{Sockets: slices.Clone(live)}
+	targets := append(slices.Clone(gone), live...)
+	errs := k.Conn().Destroy(t.Context(), targets)
+	for i, err := range errs {
+		if i < len(gone) && !errors.Is(err, sockdiag.ErrGone) || i >= len(gone) && err != nil {
+			t.Fatalf("target %d: %v", i, err)
+		}
+	}
+	if len(k.Sockets) != 0 {
+		t.Errorf("%d sockets left", len(k.Sockets))
+	}
+	if k.Sends > 20 {
+		t.Errorf("%d round trips for %d targets, want a ramp, not one per socket", k.Sends, len(targets))
+	}
+}
+
+// TestDestroyMeaningOfEOPNOTSUPP: tcp_abort learnt timewait sockets in 6.0;
+// before, EOPNOTSUPP for one (TIME_WAIT, or FIN_WAIT2 with the timewait
+// timer) means only that, and the other sockets are destroyed.
+func TestDestroyMeaningOfEOPNOTSUPP(t *testing.T) {
+	tw := sockets(1, sockdiag.FinWait2, 1)[0]
+	tw.Timer = 3
+	for _, tc := range []struct {
+		release sockdiag.Release
+		want    error
+	}{{sockdiag.Release{Major: 5, Minor: 15}, sockdiag.ErrTimeWait}, {sockdiag.Release{Major: 6, Minor: 0}, sockdiag.ErrNoDestroy}} {
+		other := sockets(1, sockdiag.Established, 2)[0]
+		k := &sockdiagtest.Kernel{Sockets: []sockdiag.Socket{tw, other}, Release: tc.release, DestroyErr: func(s sockdiag.Socket) unix.Errno {
+			if s.Timer == 3 {
+				return unix.EOPNOTSUPP
+			}
+			return 0
+		}}
+		errs := k.Conn().Destroy(t.Context(), []sockdiag.Socket{tw, other})
+		if !errors.Is(errs[0], tc.want) {
+			t.Errorf("%v: timewait socket: %v, want %v", tc.release, errs[0], tc.want)
+		}
+		if tc.want == sockdiag.ErrTimeWait && errs[1] != nil {
+			t.Errorf("%v: the other socket: %v, want destroyed", tc.release, errs[1])
+		}
+	}
+}
+
+func TestDestroyStopsWithTheContext(t *testing.T) {
+	socks := sockets(10, sockdiag.Established, 1)
+	k := &sockdiagtest.Kernel{Sockets: slices.Clone(socks)}
+	c := k.Conn()
+	c.Probe(t.Context())
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	for i, err := range c.Destroy(ctx, socks) {
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("target %d: %v, want canceled", i, err)
+		}
+	}
+	if len(k.Requests) != 0 || len(k.Sockets) != 10 {
+		t.Errorf("a canceled run sent %d destroys; %d sockets left", len(k.Requests), len(k.Sockets))
 	}
 }

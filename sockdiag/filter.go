@@ -27,11 +27,22 @@ type Filter struct {
 }
 
 // An Interface is a network interface as a selector: a socket is on it when
-// it is bound to it or its local address is one of the interface's.
+// it is bound or scoped to it (idiag_if), or, having no scope, when its
+// local address is one of the interface's. Link-local addresses repeat on
+// every link: a socket scoped to another interface is not on this one, even
+// with the same address. The equivalent of ss's "dev" filter, widened to
+// the interface's addresses.
 type Interface struct {
 	Name  string
 	Index uint32
 	Addrs []netip.Addr
+}
+
+func (i *Interface) has(s *Socket) bool {
+	if s.ID.Interface != 0 {
+		return s.ID.Interface == i.Index
+	}
+	return slices.Contains(i.Addrs, s.ID.Local.Addr().Unmap())
 }
 
 // The defaults when Filter.States is 0.
@@ -193,8 +204,7 @@ func (f *Filter) Match(s *Socket) bool {
 	if len(f.RemotePorts) > 0 && !inRanges(f.RemotePorts, remote.Port()) {
 		return false
 	}
-	if i := f.Interface; i != nil && s.ID.Interface != i.Index &&
-		!slices.ContainsFunc(i.Addrs, func(a netip.Addr) bool { return a == local.Addr().Unmap() }) {
+	if i := f.Interface; i != nil && !i.has(s) {
 		return false
 	}
 	return true

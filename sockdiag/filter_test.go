@@ -64,3 +64,28 @@ func TestPeersAreConnections(t *testing.T) {
 		t.Error("peer 0.0.0.0/0 does not select a connection")
 	}
 }
+
+// TestInterfaceScope: link-local addresses repeat on every link; a socket
+// scoped to another interface is not on this one, even with its address.
+func TestInterfaceScope(t *testing.T) {
+	ll := netip.MustParseAddr("fe80::1")
+	f := &Filter{Interface: &Interface{Name: "veth0", Index: 2, Addrs: []netip.Addr{ll, netip.MustParseAddr("192.0.2.1")}}}
+	sock := func(local string, ifindex uint32) *Socket {
+		return &Socket{Protocol: TCP, Family: IPv6, State: Established, ID: SockID{
+			Local: netip.MustParseAddrPort(local), Remote: netip.MustParseAddrPort("[fe80::2]:40000"), Interface: ifindex}}
+	}
+	for _, tc := range []struct {
+		s    *Socket
+		want bool
+	}{
+		{sock("[fe80::1]:22", 2), true},
+		{sock("[fe80::1]:22", 3), false}, // the same address on another link
+		{sock("[2001:db8::1]:22", 2), true},
+		{sock("[::ffff:192.0.2.1]:22", 0), true},
+		{sock("[2001:db8::1]:22", 0), false},
+	} {
+		if got := f.Match(tc.s); got != tc.want {
+			t.Errorf("%s on interface %d: Match %v, want %v", tc.s.ID.Local, tc.s.ID.Interface, got, tc.want)
+		}
+	}
+}

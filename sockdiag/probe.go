@@ -103,7 +103,7 @@ func (c *Conn) destroyError(s *Socket, errno error) error {
 		cause = ErrGone
 	case errors.Is(errno, unix.EPERM), errors.Is(errno, unix.EACCES):
 		cause = ErrPermission
-	case errors.Is(errno, unix.EOPNOTSUPP) && s.IsTimeWait() && !c.release.AtLeast(6, 0):
+	case errors.Is(errno, unix.EOPNOTSUPP) && s.IsTimeWait() && !c.release.DestroysTimeWait():
 		cause = ErrTimeWait
 	case errors.Is(errno, unix.EOPNOTSUPP):
 		cause = ErrNoDestroy
@@ -129,6 +129,10 @@ func (r Release) AtLeast(major, minor int) bool {
 }
 
 func (r Release) String() string { return fmt.Sprintf("%d.%d", r.Major, r.Minor) }
+
+// DestroysTimeWait reports whether the release destroys timewait sockets:
+// tcp_abort handles them since Linux 6.0, and answers EOPNOTSUPP before.
+func (r Release) DestroysTimeWait() bool { return r.AtLeast(6, 0) }
 
 // ParseRelease reads the version at the start of a kernel release string
 // as uname prints it ("6.1.0-28-amd64").
@@ -159,22 +163,13 @@ type Support struct {
 	List, Destroy map[Protocol]error
 }
 
-// TimeWaitDestroy reports whether timewait sockets can be destroyed
-// (tcp_abort handles them since Linux 6.0).
-func (s *Support) TimeWaitDestroy() bool { return s.Release.AtLeast(6, 0) }
-
-// OrphanDestroy reports whether a destroy of an orphaned socket (closed by
-// its application, still sending or waiting for the peer's FIN) takes
-// effect: before Linux 6.11 the kernel answered 0 and left it.
-func (s *Support) OrphanDestroy() bool { return s.Release.AtLeast(6, 11) }
-
 // probeCookie is the cookie of the probe's destroy: no socket has it (the
 // kernel counts cookies up from 1), and it is not INET_DIAG_NOCOOKIE.
 const probeCookie Cookie = noCookie - 1
 
-// Probe asks the kernel what it can do, for TCP and UDP: an empty dump (no
-// state asked for, so the kernel walks nothing) shows whether the diag
-// module is there, and a SOCK_DESTROY for a tuple no socket can have (port 0
+// Probe asks the kernel what it can do, for TCP and UDP: a dump of no state
+// (which finds nothing, at the cost of a walk of the UDP table) shows
+// whether the diag module is there, and a SOCK_DESTROY for a tuple no socket can have (port 0
 // at both ends, with a cookie no socket has) whether the kernel has
 // SOCK_DESTROY (ENOENT) or not (EOPNOTSUPP); it reaches no socket. Each
 // protocol is probed once per Conn; a later call returns what the first
@@ -212,7 +207,9 @@ func (c *Conn) probe(ctx context.Context, p Protocol) (list, destroy error) {
 			Cookie: probeCookie,
 		}}
 		errs := make([]error, 1)
-		c.sendBatch(ctx, c.c, []Socket{s}, errs)
+		if c.sendBatch(ctx, c.c, []Socket{s}, errs) {
+			c.renew()
+		}
 		if errors.Is(errs[0], ErrNoDestroy) {
 			destroy = ErrNoDestroy
 		}

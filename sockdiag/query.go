@@ -31,13 +31,14 @@ func (c *Conn) Query(ctx context.Context, f *Filter) iter.Seq2[Socket, error] {
 // per (protocol, family) among them, and reports for each whether it is
 // still there as the connection it was: present[i] is for targets[i]. A UDP
 // target that is still bound but no longer connected is not: udp_abort
-// disconnects a socket and may leave it in the table.
-func (c *Conn) Lookup(ctx context.Context, targets []Socket) (present []bool, err error) {
+// disconnects a socket and may leave it in the table. When the dump of a
+// target's (protocol, family) fails, failed[i] is the error.
+func (c *Conn) Lookup(ctx context.Context, targets []Socket) (present []bool, failed []error) {
 	type dumpKey struct {
 		proto Protocol
 		fam   Family
 	}
-	present = make([]bool, len(targets))
+	present, failed = make([]bool, len(targets)), make([]error, len(targets))
 	var order []dumpKey
 	want := map[dumpKey]map[Cookie]int{}
 	for i, s := range targets {
@@ -52,7 +53,10 @@ func (c *Conn) Lookup(ctx context.Context, targets []Socket) (present []bool, er
 		cookies := want[k]
 		for s, err := range c.Dump(ctx, Request{Family: k.fam, Protocol: k.proto, States: AllStates}) {
 			if err != nil {
-				return nil, err
+				for _, i := range cookies {
+					present[i], failed[i] = false, err
+				}
+				break
 			}
 			i, ok := cookies[s.ID.Cookie]
 			if !ok || s.Protocol == UDP && s.State != Established {
@@ -61,5 +65,5 @@ func (c *Conn) Lookup(ctx context.Context, targets []Socket) (present []bool, er
 			present[i] = true
 		}
 	}
-	return present, nil
+	return present, failed
 }

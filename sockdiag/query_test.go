@@ -55,9 +55,9 @@ func TestLookupByCookie(t *testing.T) {
 	v6.ID.Local = netip.MustParseAddrPort("[2001:db8::1]:443")
 	v6.ID.Remote = netip.MustParseAddrPort("[2001:db8::2]:40000")
 	k := &sockdiagtest.Kernel{Sockets: []sockdiag.Socket{live[0], replaced, live[2], disconnected, v6}}
-	present, err := k.Conn().Lookup(t.Context(), []sockdiag.Socket{live[0], live[1], live[2], udp, v6})
-	if err != nil {
-		t.Fatal(err)
+	present, failed := k.Conn().Lookup(t.Context(), []sockdiag.Socket{live[0], live[1], live[2], udp, v6})
+	if slices.ContainsFunc(failed, func(err error) bool { return err != nil }) {
+		t.Fatal(failed)
 	}
 	if want := []bool{true, false, true, false, true}; !slices.Equal(present, want) {
 		t.Errorf("present %v, want %v", present, want)
@@ -69,5 +69,18 @@ func TestLookupByCookie(t *testing.T) {
 		if r.States != sockdiag.AllStates {
 			t.Errorf("lookup dump of states %#x, want every state", r.States)
 		}
+	}
+}
+
+// TestLookupFailsByDump: a dump that fails leaves its own targets unknown,
+// and only them.
+func TestLookupFailsByDump(t *testing.T) {
+	tcp := sockets(1, sockdiag.Established, 10)[0]
+	udp := tcp
+	udp.Protocol, udp.ID.Cookie = sockdiag.UDP, 11
+	k := &sockdiagtest.Kernel{Sockets: []sockdiag.Socket{tcp, udp}, NoDiag: []sockdiag.Protocol{sockdiag.UDP}}
+	present, failed := k.Conn().Lookup(t.Context(), []sockdiag.Socket{tcp, udp})
+	if !present[0] || failed[0] != nil || present[1] || failed[1] == nil {
+		t.Errorf("present %v, failed %v; want the TCP target found and the UDP one unknown", present, failed)
 	}
 }

@@ -66,22 +66,3 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 }
-
-// TestHelp: every command's help has examples and fits a 100-column
-// terminal.
-func TestHelp(t *testing.T) {
-	for _, args := range [][]string{{"--help"}, {"list", "--help"}, {"plan", "--help"}, {"apply", "--help"}} {
-		code, stdout, stderr := runCLI(args...)
-		if code != exitOK || stderr != "" {
-			t.Errorf("%q: exit %d, stderr %q", args, code, stderr)
-		}
-		if !strings.Contains(stdout, "Examples:") {
-			t.Errorf("%q: no examples in the help:\n%s", args, stdout)
-		}
-		for _, line := range strings.Split(stdout, "\n") {
-			if len([]rune(line)) > 100 {
-				t.Errorf("%q: a help line of %d columns: %q", args, len([]rune(line)), line)
-			}
-		}
-	}
-}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -94,7 +95,10 @@ func readPlanFile(name string, stdin io.Reader) (*planfile.File, error) {
 		r = file
 	}
 	f, err := planfile.Read(r, here)
-	if err != nil {
+	switch {
+	case errors.Is(err, planfile.ErrUnreadable):
+		return nil, usageError{err}
+	case err != nil:
 		return nil, usagef("plan file %s: %w; nothing was destroyed", name, err)
 	}
 	return f, nil

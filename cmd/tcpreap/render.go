@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"text/tabwriter"
 
+	"github.com/tcpreap/tcpreap/host"
+
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"golang.org/x/sys/unix"
@@ -18,6 +20,9 @@ type renderer struct {
 	w     io.Writer
 	json  bool
 	quiet bool
+	// ifName names an interface by its index, for the scope of a socket
+	// bound to one; nil is host.InterfaceName.
+	ifName func(uint32) string
 }
 
 // socketJSON is one socket in --json output; the fields are a contract.
@@ -64,11 +69,19 @@ func (r renderer) report(results []kill.Result, dryRun bool) error {
 			Killed: sum.Killed, Gone: sum.Gone, Failed: sum.Failed, Skipped: sum.Skipped, DryRun: dryRun}})
 	}
 	if !r.quiet && len(results) > 0 {
+		ifName := r.ifName
+		if ifName == nil {
+			ifName = host.InterfaceName
+		}
 		tw := tabwriter.NewWriter(r.w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "Proto\tState\tLocal Address:Port\tPeer Address:Port\tResult")
 		for _, res := range results {
 			s := res.Socket
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Protocol, s.State.Label(), endpoint(s.ID.Local), endpoint(s.ID.Remote), resultText(res))
+			scope := ""
+			if s.ID.Interface != 0 {
+				scope = ifName(s.ID.Interface)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Protocol, s.State.Label(), endpoint(s.ID.Local, scope), endpoint(s.ID.Remote, ""), resultText(res))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -138,17 +151,21 @@ func resultText(res kill.Result) string {
 	return res.Action.String()
 }
 
-// endpoint prints an address and port as ss does: IPv6 in brackets, "*" for
-// port 0.
-func endpoint(ap netip.AddrPort) string {
+// endpoint prints an address and port as ss does: IPv6 in brackets, the
+// interface a socket is scoped to after a "%", "*" for port 0.
+func endpoint(ap netip.AddrPort, scope string) string {
 	port := "*"
 	if ap.Port() != 0 {
 		port = fmt.Sprint(ap.Port())
 	}
+	addr := ap.Addr().String()
 	if ap.Addr().Is6() {
-		return "[" + ap.Addr().String() + "]:" + port
+		addr = "[" + addr + "]"
 	}
-	return ap.Addr().String() + ":" + port
+	if scope != "" {
+		addr += "%" + scope
+	}
+	return addr + ":" + port
 }
 
 func summaryLine(s kill.Summary, dryRun bool) string {

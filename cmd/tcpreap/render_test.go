@@ -58,3 +58,18 @@ func TestErrorWords(t *testing.T) {
 		}
 	}
 }
+
+// TestTableShowsScope: a socket scoped to an interface shows it as ss does.
+func TestTableShowsScope(t *testing.T) {
+	plan := testPlan() // its sockets are scoped to interface 2
+	var out bytes.Buffer
+	r := renderer{w: &out, ifName: func(i uint32) string { return fmt.Sprintf("veth%d", i) }}
+	if err := r.report(plan.DryRun(), true); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"192.0.2.1%veth2:5432", "[2001:db8::1]%veth2:443", "192.0.2.2:40000 ", "0.0.0.0:*"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+}
