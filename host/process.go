@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -23,20 +24,77 @@ const statLimit = 4 << 10
 // environment as a whole is read as a stream, however large it is.
 const envStringLimit = 128 << 10
 
-// Parent returns the parent of process pid, from /proc/PID/stat, whose
-// second field (the command name, in parentheses) may itself hold spaces
-// and parentheses.
-func Parent(pid int) (int, error) {
+// A Process is one process as /proc/PID/stat shows it.
+type Process struct {
+	PID, PPID int
+	Command   string // comm: the executable's name, at most 15 bytes
+}
+
+// ReadProcess reads process pid from /proc/PID/stat, whose second field
+// (the command name, in parentheses) may itself hold spaces and
+// parentheses.
+func ReadProcess(pid int) (Process, error) {
 	b, err := readSmall(fmt.Sprintf("%s/%d/stat", procRoot, pid), statLimit)
 	if err != nil {
-		return 0, err
+		return Process{}, err
 	}
 	s := string(b)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) < 2 {
-		return 0, fmt.Errorf("/proc/%d/stat is too short", pid)
+	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	fields := strings.Fields(s[end+1:])
+	if open < 0 || end < open || len(fields) < 2 {
+		return Process{}, fmt.Errorf("/proc/%d/stat does not read as a process", pid)
 	}
-	return strconv.Atoi(fields[1])
+	ppid, err := strconv.Atoi(fields[1])
+	if err != nil {
+		return Process{}, fmt.Errorf("/proc/%d/stat: parent %q: %v", pid, fields[1], err)
+	}
+	return Process{PID: pid, PPID: ppid, Command: s[open+1 : end]}, nil
+}
+
+// Parent returns the parent of process pid.
+func Parent(pid int) (int, error) {
+	p, err := ReadProcess(pid)
+	return p.PPID, err
+}
+
+// Ancestors returns tcpreap's parent, its parent's parent, and so on up to
+// but not including init (pid 1), at most maxAncestors of them.
+func Ancestors() []Process {
+	var out []Process
+	pid := os.Getpid()
+	for range maxAncestors {
+		p, err := ReadProcess(pid)
+		if err != nil || p.PPID <= 1 {
+			return out
+		}
+		parent, err := ReadProcess(p.PPID)
+		if err != nil {
+			return out
+		}
+		out = append(out, parent)
+		pid = parent.PID
+	}
+	return out
+}
+
+// Processes returns every process whose command is one of commands, by one
+// read of each /proc/PID/stat.
+func Processes(commands ...string) ([]Process, error) {
+	entries, err := os.ReadDir(procRoot)
+	if err != nil {
+		return nil, err
+	}
+	var out []Process
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if p, err := ReadProcess(pid); err == nil && slices.Contains(commands, p.Command) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 // Getenv returns the value of variable name in the environment process pid

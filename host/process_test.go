@@ -44,7 +44,10 @@ func TestAncestorEnv(t *testing.T) {
 	}
 }
 
-type proc struct{ stat, environ string }
+type proc struct {
+	stat, environ string
+	fds           map[int]string // fd → link target, "socket:[123]"
+}
 
 // fakeProc points the process tree at a directory of the test's own.
 func fakeProc(t *testing.T, procs map[int]proc) {
@@ -57,6 +60,14 @@ func fakeProc(t *testing.T, procs map[int]proc) {
 		}
 		for name, content := range map[string]string{"stat": p.stat, "environ": p.environ} {
 			if err := os.WriteFile(filepath.Join(d, name), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Mkdir(filepath.Join(d, "fd"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for fd, target := range p.fds {
+			if err := os.Symlink(target, filepath.Join(d, "fd", strconv.Itoa(fd))); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -1,6 +1,10 @@
 package host
 
-import "testing"
+import (
+	"os"
+	"strconv"
+	"testing"
+)
 
 func TestParseSSHConnection(t *testing.T) {
 	c, err := ParseSSHConnection("192.0.2.2 40000 192.0.2.1 22")
@@ -31,4 +35,55 @@ func FuzzParseSSHConnection(f *testing.F) {
 			t.Fatalf("%q: invalid connection %+v", v, c)
 		}
 	})
+}
+
+func TestParseSSHConnectionZone(t *testing.T) {
+	c, err := ParseSSHConnection("fe80::2%eth0 46068 fe80::1%eth0 22")
+	if err != nil || c.Client.String() != "[fe80::2]:46068" || c.Server.String() != "[fe80::1]:22" || c.Zone != "eth0" {
+		t.Errorf("%+v, %v; want the addresses without zone and the zone apart", c, err)
+	}
+}
+
+// TestFindSSHSession reads a process tree of its own: tcpreap under an
+// sshd, inside tmux (no sshd above it), and on a console.
+func TestFindSSHSession(t *testing.T) {
+	self := os.Getpid()
+	me := strconv.Itoa(self)
+	for _, v := range sshLogin {
+		t.Setenv(v, "")
+	}
+	tree := func(parent int) map[int]proc {
+		return map[int]proc{
+			self: {stat: me + " (tcpreap) S " + strconv.Itoa(parent) + " 1 1"},
+			30:   {stat: "30 (bash) S 20 1 1", environ: "SSH_CONNECTION=192.0.2.9 50000 192.0.2.1 22\x00"},
+			20:   {stat: "20 (sshd) S 10 1 1", fds: map[int]string{4: "socket:[500]"}},
+			10:   {stat: "10 (sshd) S 1 1 1", fds: map[int]string{3: "socket:[400]"}},
+			40:   {stat: "40 (tmux: server) S 1 1 1", environ: "TMUX=/tmp/tmux-0/default,40,0\x00"},
+			50:   {stat: "50 (sshd-session) S 10 1 1", fds: map[int]string{4: "socket:[600]"}},
+			60:   {stat: "60 (login) S 1 1 1"},
+		}
+	}
+
+	fakeProc(t, tree(30))
+	s, err := FindSSHSession()
+	if err != nil || s == nil || !s.Ancestral || len(s.Servers) != 2 || s.Conn == nil || s.Conn.Server.Port() != 22 {
+		t.Fatalf("under sshd: %+v, %v", s, err)
+	}
+	if _, ok := s.Sockets[500]; !ok || len(s.Sockets) != 2 {
+		t.Errorf("under sshd: sockets %v, want the ancestors' 400 and 500", s.Sockets)
+	}
+
+	fakeProc(t, tree(40))
+	s, err = FindSSHSession()
+	if err != nil || s == nil || s.Ancestral || s.Conn != nil {
+		t.Fatalf("inside tmux: %+v, %v", s, err)
+	}
+	if len(s.Sockets) != 3 {
+		t.Errorf("inside tmux: sockets %v, want every SSH server's: 400, 500, 600", s.Sockets)
+	}
+
+	fakeProc(t, tree(60))
+	if s, err := FindSSHSession(); s != nil || err != nil {
+		t.Errorf("on a console: %+v, %v; want no session", s, err)
+	}
 }

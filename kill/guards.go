@@ -14,26 +14,48 @@ type Guards struct {
 	// future connection, targets. A group that merely contains it is not
 	// enough.
 	ListenNamed bool
-	// Session is the SSH connection tcpreap runs under; nil when there is
-	// none, or when the person running tcpreap chose to include it.
+	// Session is the SSH session tcpreap runs in; nil when there is none,
+	// or when the person running tcpreap chose to include it.
 	Session *Session
 }
 
-// A Session is an SSH connection: the client's address and port, then the
-// server's, IPv4 addresses unmapped.
+// A Session is the SSH session tcpreap runs in, as far as the host can
+// tell: the connection SSH_CONNECTION names, and the sockets SSH server
+// processes hold.
 type Session struct {
+	// Client and Server name the connection (IPv4 unmapped, no zone);
+	// invalid when nothing names it. Interface is the link of a link-local
+	// connection (its zone), 0 for any.
 	Client, Server netip.AddrPort
+	Interface      uint32
+	// Held are the inodes of the sockets that SSH server processes hold: the
+	// session's own when Everyone is false (the servers are tcpreap's
+	// ancestors), else every SSH server's, for the session cannot be told
+	// apart (tcpreap runs inside tmux or screen, detached from it).
+	Held     map[uint32]bool
+	Everyone bool
 }
 
-// carries reports whether s is the server's socket of the session (in the
-// namespace sshd runs in: the same tuple elsewhere is another connection,
-// which SOCK_DIAG cannot tell apart, so it is protected too).
-func (ss *Session) carries(s *sockdiag.Socket) bool {
-	return unmap(s.ID.Local) == ss.Server && unmap(s.ID.Remote) == ss.Client
+// keeps returns why the session keeps s back, or NoReason. A LISTEN socket
+// is no session's, even when an SSH server holds it.
+func (ss *Session) keeps(s *sockdiag.Socket) Reason {
+	switch {
+	case ss.Server.IsValid() && unmap(s.ID.Local) == ss.Server && unmap(s.ID.Remote) == ss.Client &&
+		(ss.Interface == 0 || s.ID.Interface == 0 || s.ID.Interface == ss.Interface):
+		// In the namespace sshd runs in; the same tuple elsewhere is another
+		// connection, which SOCK_DIAG cannot tell apart, so it is kept too.
+		return ReasonSession
+	case s.State == sockdiag.Listen || s.Inode == 0 || !ss.Held[s.Inode]:
+		return NoReason
+	case ss.Everyone:
+		return ReasonSSHServer
+	}
+	return ReasonSession
 }
 
+// unmap returns the address without zone, IPv4 unmapped.
 func unmap(ap netip.AddrPort) netip.AddrPort {
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	return netip.AddrPortFrom(ap.Addr().WithZone("").Unmap(), ap.Port())
 }
 
 // A Reason says why a socket that matched was kept back.
@@ -53,6 +75,9 @@ const (
 	// ReasonTimeWait: the kernel cannot destroy timewait sockets (before
 	// Linux 6.0); the executor finds this out, not a guard.
 	ReasonTimeWait
+	// ReasonSSHServer: held by an SSH server process, when the session
+	// tcpreap runs in cannot be told apart from the others.
+	ReasonSSHServer
 )
 
 var reasons = [...]struct{ code, sentence string }{
@@ -61,6 +86,7 @@ var reasons = [...]struct{ code, sentence string }{
 	ReasonSession:        {"session", "protects the ssh session tcpreap runs in"},
 	ReasonUnconnectedUDP: {"unconnected_udp", "an unconnected UDP socket cannot be destroyed, only its application can close it"},
 	ReasonTimeWait:       {"time_wait", sockdiag.ErrTimeWait.Error()},
+	ReasonSSHServer:      {"ssh_server", "held by an SSH server, and tcpreap cannot tell which connection carries the session it runs in (tmux or screen)"},
 }
 
 // String returns the reason as a sentence.
@@ -91,9 +117,12 @@ func ReasonByCode(code string) (Reason, bool) {
 }
 
 func (g Guards) reason(s *sockdiag.Socket) Reason {
+	if g.Session != nil {
+		if r := g.Session.keeps(s); r != NoReason {
+			return r
+		}
+	}
 	switch {
-	case g.Session != nil && g.Session.carries(s):
-		return ReasonSession
 	case s.State == sockdiag.Listen && !g.ListenNamed:
 		return ReasonListen
 	case s.Protocol == sockdiag.UDP && s.State == sockdiag.Close:

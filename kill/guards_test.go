@@ -47,7 +47,7 @@ func TestUnconnectedUDPIsSkipped(t *testing.T) {
 }
 
 func TestReasonCodes(t *testing.T) {
-	for _, r := range []kill.Reason{kill.ReasonListen, kill.ReasonSession, kill.ReasonUnconnectedUDP, kill.ReasonTimeWait} {
+	for _, r := range []kill.Reason{kill.ReasonListen, kill.ReasonSession, kill.ReasonUnconnectedUDP, kill.ReasonTimeWait, kill.ReasonSSHServer} {
 		got, ok := kill.ReasonByCode(r.Code())
 		if !ok || got != r || r.Code() == "" || r.String() == "" {
 			t.Errorf("reason %d: code %q reads back as %v, %v; sentence %q", r, r.Code(), got, ok, r)
@@ -58,5 +58,58 @@ func TestReasonCodes(t *testing.T) {
 	}
 	if _, ok := kill.ReasonByCode("bogus"); ok {
 		t.Error(`ReasonByCode("bogus") found a reason`)
+	}
+}
+
+// TestSessionHeldSockets: the sockets SSH server processes hold are kept
+// back, as the session's when the servers are tcpreap's ancestors, else as
+// any SSH server's; a LISTEN socket is no session's.
+func TestSessionHeldSockets(t *testing.T) {
+	held := socket(sockdiag.Established, 40000, 1)
+	held.Inode = 500
+	other := socket(sockdiag.Established, 40001, 2)
+	other.Inode = 501
+	lis := listener(3)
+	lis.Inode = 400
+	orphan := socket(sockdiag.FinWait1, 40002, 4) // no owner: inode 0
+	for _, everyone := range []bool{false, true} {
+		ss := &kill.Session{Held: map[uint32]bool{500: true, 400: true, 0: true}, Everyone: everyone}
+		k := &sockdiagtest.Kernel{Sockets: []sockdiag.Socket{held, other, lis, orphan}}
+		plan, err := kill.NewPlan(k.Conn().Query(t.Context(), &sockdiag.Filter{States: sockdiag.AllStates}), kill.Guards{ListenNamed: true, Session: ss})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := kill.ReasonSession
+		if everyone {
+			want = kill.ReasonSSHServer
+		}
+		if len(plan.Skipped) != 1 || plan.Skipped[0].Socket.ID.Cookie != 1 || plan.Skipped[0].Reason != want {
+			t.Errorf("everyone %v: skipped %+v, want the held connection for %v", everyone, plan.Skipped, want)
+		}
+		if len(plan.Targets) != 3 {
+			t.Errorf("everyone %v: %d targets, want the other connection, the listener and the orphan", everyone, len(plan.Targets))
+		}
+	}
+}
+
+// TestSessionZone: a link-local session is kept on its own link only; the
+// same tuple on another link is another connection.
+func TestSessionZone(t *testing.T) {
+	ll := func(ifindex uint32, cookie sockdiag.Cookie) sockdiag.Socket {
+		s := socket(sockdiag.Established, 46068, cookie)
+		s.Family = sockdiag.IPv6
+		s.ID.Local = netip.MustParseAddrPort("[fe80::1]:22")
+		s.ID.Remote = netip.MustParseAddrPort("[fe80::2]:46068")
+		s.ID.Interface = ifindex
+		return s
+	}
+	ss := &kill.Session{Client: netip.MustParseAddrPort("[fe80::2]:46068"), Server: netip.MustParseAddrPort("[fe80::1]:22"), Interface: 2}
+	k := &sockdiagtest.Kernel{Sockets: []sockdiag.Socket{ll(2, 1), ll(3, 2)}}
+	plan, err := kill.NewPlan(k.Conn().Query(t.Context(), &sockdiag.Filter{}), kill.Guards{Session: ss})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Skipped) != 1 || plan.Skipped[0].Socket.ID.Cookie != 1 || len(plan.Targets) != 1 || plan.Targets[0].ID.Cookie != 2 {
+		t.Errorf("skipped %+v, targets %+v; want the session on link 2 kept, the same tuple on link 3 a target", plan.Skipped, plan.Targets)
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 
@@ -57,9 +56,6 @@ func apply(ctx context.Context, o *options, io streams) error {
 	// must not cut the session it is applied from. LISTEN targets stay: the
 	// plan already chose them.
 	ss, note := sessionGuard(o.includeSelf)
-	if note != "" && !o.quiet {
-		fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", note)
-	}
 	plan, err := kill.NewPlan(func(yield func(sockdiag.Socket, error) bool) {
 		for _, s := range f.Plan.Targets {
 			if !yield(s, nil) {
@@ -76,6 +72,8 @@ func apply(ctx context.Context, o *options, io streams) error {
 		return err
 	}
 	defer conn.Close()
+	sel := &selection{notes: []string{note, staleSession(ctx, conn, ss)}}
+	sel.tell(io, o.quiet)
 	return destroy(ctx, o, io, conn, plan)
 }
 

@@ -32,11 +32,11 @@ func list(ctx context.Context, o *options, io streams) error {
 	if err != nil {
 		return usageError{err}
 	}
-	sel.tell(io, o.quiet)
 	conn, plan, err := query(ctx, sel)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	sel.tell(io, o.quiet)
 	return renderer{w: io.Out, json: o.json, quiet: o.quiet}.report(plan.DryRun(), true)
 }

@@ -34,7 +34,6 @@ func writePlan(ctx context.Context, o *options, io streams) error {
 	if err != nil {
 		return usageError{err}
 	}
-	sel.tell(io, false)
 	here, err := host.Here()
 	if err != nil {
 		return err
@@ -44,6 +43,7 @@ func writePlan(ctx context.Context, o *options, io streams) error {
 		return err
 	}
 	defer conn.Close()
+	sel.tell(io, false)
 	f := &planfile.File{Plan: plan, Header: planfile.Header{Command: o.args, Everything: !sel.filter.HasSelector()}}
 	return planfile.Write(io.Out, f, here)
 }

@@ -53,11 +53,11 @@ func reap(ctx context.Context, o *options, io streams) error {
 	if err := o.checkMax(); err != nil {
 		return err
 	}
-	sel.tell(io, o.quiet)
 	conn, plan, err := query(ctx, sel)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	sel.tell(io, o.quiet)
 	return destroy(ctx, o, io, conn, plan)
 }

@@ -119,8 +119,11 @@ func toJSON(res kill.Result) socketJSON {
 // reasonText is a guard's reason as the command line says it: naming the
 // option that lifts the guard, where one does.
 func reasonText(r kill.Reason) string {
-	if r == kill.ReasonListen {
+	switch r {
+	case kill.ReasonListen:
 		return "LISTEN sockets are only destroyed when --state names listen"
+	case kill.ReasonSSHServer:
+		return r.String() + "; --include-self destroys it"
 	}
 	return r.String()
 }

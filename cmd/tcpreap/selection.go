@@ -102,7 +102,9 @@ func (sel *selection) tell(io streams, quiet bool) {
 		return
 	}
 	for _, note := range sel.notes {
-		fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", note)
+		if note != "" {
+			fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", note)
+		}
 	}
 }
 
@@ -133,21 +135,51 @@ func serviceLookup(protocols []sockdiag.Protocol) sockdiag.ServiceLookup {
 	return func(name string) (uint16, error) { return db.Port(name, names...) }
 }
 
-// sessionGuard returns the SSH connection the guard protects: nil with
-// --include-self or without one, and a warning when it cannot be read.
+// sessionGuard returns what keeps the SSH session tcpreap runs in: nil with
+// --include-self or outside an SSH login, and a warning when the session
+// cannot be fully found.
 func sessionGuard(includeSelf bool) (*kill.Session, string) {
 	if includeSelf {
 		return nil, ""
 	}
-	c, err := host.SSHSession()
+	found, err := host.FindSSHSession()
+	note := ""
 	if err != nil {
-		return nil, fmt.Sprintf("warning: the ssh session cannot be protected: %v", err)
+		note = fmt.Sprintf("warning: the ssh session may not be fully protected: %v", err)
 	}
-	if c == nil {
-		return nil, ""
+	if found == nil {
+		return nil, note
 	}
-	s := kill.Session(*c)
-	return &s, ""
+	s := &kill.Session{Interface: found.Interface, Everyone: !found.Ancestral, Held: map[uint32]bool{}}
+	if c := found.Conn; c != nil {
+		s.Client, s.Server = c.Client, c.Server
+	}
+	for ino := range found.Sockets {
+		s.Held[ino] = true
+	}
+	return s, note
+}
+
+// staleSession says, in one line, when the connection SSH_CONNECTION names
+// is none of this network namespace's (a session that ended, named inside
+// tmux or screen); "" when it is there or nothing names one.
+func staleSession(ctx context.Context, conn *sockdiag.Conn, s *kill.Session) string {
+	if s == nil || !s.Server.IsValid() {
+		return ""
+	}
+	f := &sockdiag.Filter{
+		States:     sockdiag.AllStates,
+		Peers:      []sockdiag.Endpoint{{Prefix: netip.PrefixFrom(s.Client.Addr(), s.Client.Addr().BitLen()), Ports: []sockdiag.PortRange{{Lo: s.Client.Port(), Hi: s.Client.Port()}}}},
+		Local:      []netip.Prefix{netip.PrefixFrom(s.Server.Addr(), s.Server.Addr().BitLen())},
+		LocalPorts: []sockdiag.PortRange{{Lo: s.Server.Port(), Hi: s.Server.Port()}},
+	}
+	for _, err := range conn.Query(ctx, f) {
+		if err != nil {
+			return ""
+		}
+		return "" // it is there
+	}
+	return fmt.Sprintf("note: SSH_CONNECTION names %s -> %s, which is no connection here (a session that ended, named inside tmux or screen?)", s.Client, s.Server)
 }
 
 func joinAddrs(addrs []netip.Addr) string {
@@ -169,6 +201,9 @@ func query(ctx context.Context, sel *selection) (*sockdiag.Conn, *kill.Plan, err
 	if err != nil {
 		conn.Close()
 		return nil, nil, queryError(err)
+	}
+	if note := staleSession(ctx, conn, sel.guards.Session); note != "" {
+		sel.notes = append(sel.notes, note)
 	}
 	return conn, plan, nil
 }
