@@ -93,7 +93,42 @@ func TestIntegrationAudit(t *testing.T) {
 		expectGone(t, e.sockets(), doomed...)
 	})
 
+	t.Run("a stalled system logger", func(t *testing.T) {
+		e := e.sub(t)
+		doomed := e.peerSet(l, 2).conns()
+		stalled := newSyslogSink(t)
+		stalled.fill(t)
+		start := time.Now()
+		res := e.tcpreapEnv([]string{"TCPREAP_SYSLOG_SOCKET=" + stalled.path}, "--json", p)
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("tcpreap took %v with a stalled system logger", d)
+		}
+		expectRecords(t, e.decode(res, 0), "killed", doomed...)
+		if !strings.Contains(res.Stderr, "audit line was not written") || !strings.Contains(res.Stderr, "stalled") {
+			t.Errorf("stderr %q does not say that the system logger stalled", res.Stderr)
+		}
+		expectGone(t, e.sockets(), doomed...)
+	})
+
 	expectPresent(t, e.sockets(), "established", bystander)
+}
+
+// fill queues datagrams on the sink until its queue takes no more: a system logger that
+// has stalled.
+func (s *syslogSink) fill(t *testing.T) {
+	t.Helper()
+	c, err := net.Dial("unixgram", s.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for range 1 << 16 {
+		c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+		if _, err := c.Write(make([]byte, 1024)); err != nil {
+			return
+		}
+	}
+	t.Fatal("the sink's queue never filled")
 }
 
 // syslogSink is a unix datagram socket standing in for /dev/log. tcpreap runs in another

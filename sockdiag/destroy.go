@@ -44,7 +44,13 @@ var ErrNoAnswer = errors.New("no answer from the kernel")
 // too, or when ctx is done. The extra sockets are opened on first use and
 // kept.
 func (c *Conn) Destroy(ctx context.Context, targets []Socket) []error {
+	// Every target starts as not sent: only the kernel's answer makes one
+	// destroyed, so no path that ends early can count a socket it never
+	// sent.
 	errs := make([]error, len(targets))
+	for i := range targets {
+		errs[i] = opError(&targets[i], errNotSent)
+	}
 	// Sockets of a protocol the kernel cannot destroy are not sent.
 	cannot, some := map[Protocol]error{}, false
 	for _, s := range targets {
@@ -67,6 +73,9 @@ func (c *Conn) Destroy(ctx context.Context, targets []Socket) []error {
 	out := errs
 	if at != nil {
 		out = make([]error, len(socks))
+		for k := range out {
+			out[k] = errs[at[k]]
+		}
 	}
 	d := &destroyRun{conn: c, ctx: ctx, socks: socks, errs: out}
 	d.run()
@@ -75,6 +84,10 @@ func (c *Conn) Destroy(ctx context.Context, targets []Socket) []error {
 	}
 	return errs
 }
+
+// errNotSent is the error of a target that no batch took: a bug, should it
+// ever be seen.
+var errNotSent = errors.New("not sent")
 
 // A destroyRun is one Destroy's batches.
 type destroyRun struct {
@@ -149,6 +162,15 @@ func (d *destroyRun) parallel(from int) {
 	broken := make([]bool, len(sockets))
 	for w, nl := range sockets {
 		wg.Go(func() {
+			defer func() {
+				// A bug in a batch stops the run; the batch's targets keep
+				// "no answer", which verification settles.
+				if r := recover(); r != nil {
+					cause := fmt.Errorf("internal error: %v", r)
+					d.stop.CompareAndSwap(nil, &cause)
+					broken[w] = true
+				}
+			}()
 			for start := range next {
 				end := min(start+batchSize, len(d.socks))
 				if cause := d.stopped(); cause != nil {
@@ -248,6 +270,9 @@ func (c *Conn) sendBatch(ctx context.Context, nl conn, socks []Socket, errs []er
 			errs[i] = opError(&socks[i], fmt.Errorf("not attempted: %w", err))
 		}
 		return false
+	}
+	for _, i := range which {
+		errs[i] = opError(&socks[i], ErrNoAnswer) // until the kernel answers
 	}
 	sent, err := nl.SendMessages(msgs)
 	if err != nil {

@@ -47,7 +47,15 @@ func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 // run runs the command line args (args[0] is the program) and returns the
 // exit code; errors are said on io.ErrOut.
-func run(ctx context.Context, args []string, io streams) int {
+func run(ctx context.Context, args []string, io streams) (code int) {
+	defer func() {
+		// A bug is exit 1 with a sentence, never Go's exit 2, which says bad
+		// input and nothing destroyed.
+		if r := recover(); r != nil {
+			fmt.Fprintf(io.ErrOut, "tcpreap: internal error: %v; this is a bug in tcpreap: report it with the command line\n", r)
+			code = exitFailure
+		}
+	}()
 	app := newApp(args, io)
 	err := app.Run(ctx, digitFlags(args, shortBoolFlags(app)))
 	var ee exitError

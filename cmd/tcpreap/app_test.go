@@ -66,3 +66,18 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestPanicIsExitOne: a bug is a runtime failure with a sentence, never the
+// exit code of bad input.
+func TestPanicIsExitOne(t *testing.T) {
+	needLinux(t)
+	var stderr strings.Builder
+	code := run(context.Background(), []string{"tcpreap", "list", "192.0.2.2"}, streams{In: strings.NewReader(""), Out: panicWriter{}, ErrOut: &stderr})
+	if code != exitFailure || !strings.Contains(stderr.String(), "internal error") {
+		t.Errorf("exit %d, stderr %q; want 1 and the internal error said", code, stderr.String())
+	}
+}
+
+type panicWriter struct{}
+
+func (panicWriter) Write([]byte) (int, error) { panic("a bug") }

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"net"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/kill"
@@ -11,12 +15,62 @@ import (
 func TestAuditLine(t *testing.T) {
 	op := host.Operator{UID: 0, User: "root", SudoUser: "alice", SSH: "192.0.2.9 50000 192.0.2.1 22", NetNS: "net:[4026531840]"}
 	line := auditLine(op, []string{"tcpreap", "--state", "close_wait", "my peer"}, kill.Summary{Matched: 4, Killed: 3, Gone: 1})
-	for _, want := range []string{"user=root uid=0 sudo_user=alice", `ssh="192.0.2.9 50000 192.0.2.1 22"`, `command="tcpreap --state close_wait \"my peer\""`, "matched=4 killed=3 gone=1 failed=0 skipped=0", "netns=net:[4026531840]"} {
+	for _, want := range []string{`user="root" uid=0 sudo_user="alice"`, `ssh="192.0.2.9 50000 192.0.2.1 22"`, `command="tcpreap --state close_wait \"my peer\""`, "matched=4 killed=3 gone=1 failed=0 skipped=0", `netns="net:[4026531840]"`} {
 		if !strings.Contains(line, want) {
 			t.Errorf("audit line %q lacks %q", line, want)
 		}
 	}
-	if line := auditLine(host.Who(), nil, kill.Summary{}); !strings.Contains(line, "uid=") || !strings.Contains(line, "netns=net:[") {
+	if line := auditLine(host.Who(), nil, kill.Summary{}); !strings.Contains(line, "uid=") || !strings.Contains(line, `netns="net:[`) {
 		t.Errorf("audit line of this process %q lacks its uid or network namespace", line)
+	}
+}
+
+// TestAuditLineCannotBeForged: a newline or a quote in a value from the
+// environment stays inside its quoted field.
+func TestAuditLineCannotBeForged(t *testing.T) {
+	op := host.Operator{UID: 0, User: "root", SudoUser: "eve\ntcpreap[1]: uid=0 command=\"fake\"", SSH: "x\" killed=0"}
+	line := auditLine(op, []string{"tcpreap", "a\nb"}, kill.Summary{})
+	if strings.ContainsAny(line, "\n\r") {
+		t.Errorf("audit line %q has a line break", line)
+	}
+	// Outside the quoted values, the line is its fields and nothing else.
+	bare := regexp.MustCompile(`"(\\.|[^"\\])*"`).ReplaceAllString(line, `""`)
+	if bare != `user="" uid=0 sudo_user="" ssh="" command="" matched=0 killed=0 gone=0 failed=0 skipped=0` {
+		t.Errorf("audit line %q: a value left its field (%q)", line, bare)
+	}
+}
+
+// TestAuditHasADeadline: a system logger that takes nothing (its queue is
+// full) holds tcpreap at most auditTimeout, and says so.
+func TestAuditHasADeadline(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log")
+	stalled, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Close()
+	fill, err := net.Dial("unixgram", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fill.Close()
+	for { // fill the logger's queue
+		_ = fill.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+		if _, err := fill.Write(make([]byte, 1024)); err != nil {
+			break
+		}
+	}
+	t.Setenv(auditSocketEnv, path)
+	start := time.Now()
+	err = audit([]string{"tcpreap"}, kill.Summary{})
+	if d := time.Since(start); d > auditTimeout+time.Second {
+		t.Errorf("audit took %v", d)
+	}
+	if err == nil || !strings.Contains(err.Error(), "stalled") {
+		t.Errorf("audit to a stalled logger: %v", err)
+	}
+	t.Setenv(auditSocketEnv, filepath.Join(t.TempDir(), "none"))
+	if err := audit([]string{"tcpreap"}, kill.Summary{}); err == nil || !strings.Contains(err.Error(), "--no-audit") {
+		t.Errorf("audit with no logger: %v", err)
 	}
 }

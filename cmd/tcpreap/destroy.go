@@ -23,13 +23,16 @@ func destroy(ctx context.Context, o *options, io streams, e kill.Engine, plan *k
 		}
 	}
 	results := plan.Execute(ctx, e)
+	// The report first: the record of what happened to every socket must
+	// not wait on the system logger.
+	reportErr := renderer{w: io.Out, json: o.json, quiet: o.quiet}.report(results, false)
 	if n > 0 && !o.noAudit {
 		if err := audit(o.args, kill.Summarize(results)); err != nil {
 			fmt.Fprintf(io.ErrOut, "tcpreap: warning: the audit line was not written to syslog: %v\n", err)
 		}
 	}
-	if err := (renderer{w: io.Out, json: o.json, quiet: o.quiet}).report(results, false); err != nil {
-		return err
+	if reportErr != nil {
+		return reportErr
 	}
 	return failures(results, io)
 }
