@@ -9,6 +9,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -17,8 +19,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/tcpreap/tcpreap/integration/testnet"
+	"golang.org/x/sys/unix"
 )
 
 // TestIntegrationPlanApply is the two-step job: plan, then apply after the world moved on.
@@ -370,4 +374,92 @@ func (e *env) netns() string {
 		e.t.Fatalf("readlink /proc/self/ns/net: exit %d", res.Code)
 	}
 	return strings.TrimSpace(res.Stdout)
+}
+
+// TestIntegrationPlanApplyChangedSockets: between plan and apply, planned sockets become
+// other kinds of sockets with the same cookie: a connection that A closed is now TIME_WAIT,
+// a connected UDP socket is now unconnected. apply looks every target up again and keeps
+// those back, each with its state now and the reason; the one that is still the planned
+// connection is destroyed.
+func TestIntegrationPlanApplyChangedSockets(t *testing.T) {
+	e := setup(t)
+	l := e.listenV4()
+	closing := e.inbound(l, peer)
+	kept := e.inbound(l, peer)
+	dgram := e.boundUDP(47999)
+	plan := e.writePlan(e.plan("-t", "-u", testnet.PeerV4.String()))
+
+	e.check(e.TimeWait(closing))
+	e.check(disconnectUDP(dgram.Local))
+	ss := e.sockets()
+	expectPresent(t, ss, "time_wait", tcp("closed since the plan", closing))
+
+	r := e.decode(e.tcpreap("apply", "--json", plan), 0)
+	expectActions(t, r, map[string][]conn{"killed": {tcp("still the planned connection", kept)}, "skipped": {tcp("now time_wait", closing), udpUnconnected("now unconnected", dgram)}})
+	for _, rec := range r.Sockets {
+		switch rec.Cookie {
+		case closing.Cookie:
+			if rec.State != "time_wait" || rec.Reason != "changed since the plan: now time_wait" {
+				t.Errorf("the socket that A closed: state %q, reason %q", rec.State, rec.Reason)
+			}
+		case dgram.Cookie:
+			if rec.State != "close" || rec.Reason != "changed since the plan: now close" {
+				t.Errorf("the disconnected UDP socket: state %q, reason %q", rec.State, rec.Reason)
+			}
+		}
+	}
+	ss = e.sockets()
+	expectPresent(t, ss, "time_wait", tcp("closed since the plan", closing))
+	expectGone(t, ss, tcp("still the planned connection", kept))
+	udps := e.decode(e.tcpreap("list", "--json", "-u", "--state", "all"), 0)
+	if !slices.Contains(udps.Cookies("skipped"), dgram.Cookie) {
+		t.Errorf("the disconnected UDP socket is not in the kernel any more: %+v", udps.Sockets)
+	}
+}
+
+// boundUDP is a UDP socket of A bound to 192.0.2.1:port and connected to a socket of B.
+// Bound to its port, it stays in the kernel's table when it is disconnected.
+func (e *env) boundUDP(port uint16) testnet.UDPPair {
+	e.t.Helper()
+	var peerConn, local *net.UDPConn
+	e.check(e.Peer.Do(func() (err error) {
+		peerConn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(testnet.PeerV4, 0)))
+		return err
+	}))
+	e.t.Cleanup(func() { peerConn.Close() })
+	e.check(e.Local.Do(func() (err error) {
+		local, err = net.DialUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(testnet.LocalV4, port)), peerConn.LocalAddr().(*net.UDPAddr))
+		return err
+	}))
+	e.t.Cleanup(func() { local.Close() })
+	rc, err := local.SyscallConn()
+	e.check(err)
+	var cookie uint64
+	var serr error
+	e.check(rc.Control(func(fd uintptr) { cookie, serr = unix.GetsockoptUint64(int(fd), unix.SOL_SOCKET, unix.SO_COOKIE) }))
+	e.check(serr)
+	return testnet.UDPPair{Local: local, Peer: peerConn, Cookie: cookie}
+}
+
+// udpUnconnected is a UDP socket of A that was disconnected: its tuple now has no peer.
+func udpUnconnected(name string, p testnet.UDPPair) conn {
+	return conn{name, p.LocalAddr(), netip.AddrPortFrom(netip.IPv4Unspecified(), 0), p.Cookie}
+}
+
+// disconnectUDP dissolves a UDP socket's association (connect with AF_UNSPEC): the same
+// socket, with the same cookie, unconnected and still bound.
+func disconnectUDP(c *net.UDPConn) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = rc.Control(func(fd uintptr) {
+		sa := unix.RawSockaddrInet4{Family: unix.AF_UNSPEC}
+		_, _, errno := unix.Syscall(unix.SYS_CONNECT, fd, uintptr(unsafe.Pointer(&sa)), unsafe.Sizeof(sa))
+		if errno != 0 {
+			serr = errno
+		}
+	})
+	return errors.Join(err, serr)
 }

@@ -14,9 +14,9 @@ type Engine interface {
 	// target, in order: nil for destroyed, else one that wraps what the
 	// kernel's answer means (sockdiag.ErrGone, sockdiag.ErrTimeWait, …).
 	Destroy(ctx context.Context, targets []sockdiag.Socket) []error
-	// Lookup reports, for each target, whether it is still there with its
-	// cookie, as the connection it was, or why that could not be told.
-	Lookup(ctx context.Context, targets []sockdiag.Socket) (present []bool, failed []error)
+	// Lookup looks each target up again by its cookie: as the kernel
+	// shows it now, if it is there, or why that could not be told.
+	Lookup(ctx context.Context, targets []sockdiag.Socket) []sockdiag.Seen
 }
 
 var _ Engine = (*sockdiag.Conn)(nil)

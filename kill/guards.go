@@ -78,6 +78,9 @@ const (
 	// ReasonSSHServer: held by an SSH server process, when the session
 	// tcpreap runs in cannot be told apart from the others.
 	ReasonSSHServer
+	// ReasonChanged: a planned socket that has become another kind of
+	// socket since (see Recheck); the skip carries it as it is now.
+	ReasonChanged
 )
 
 var reasons = [...]struct{ code, sentence string }{
@@ -87,6 +90,7 @@ var reasons = [...]struct{ code, sentence string }{
 	ReasonUnconnectedUDP: {"unconnected_udp", "an unconnected UDP socket cannot be destroyed, only its application can close it"},
 	ReasonTimeWait:       {"time_wait", sockdiag.ErrTimeWait.Error()},
 	ReasonSSHServer:      {"ssh_server", "held by an SSH server, and tcpreap cannot tell which connection carries the session it runs in (tmux or screen)"},
+	ReasonChanged:        {"changed", "changed since the plan into another kind of socket"},
 }
 
 // String returns the reason as a sentence.

@@ -25,17 +25,17 @@ func verify(ctx context.Context, e Engine, results []Result) {
 	if len(check) == 0 {
 		return
 	}
-	present, failed := e.Lookup(ctx, targets)
-	for k, i := range check {
-		r := &results[i]
+	for k, seen := range e.Lookup(ctx, targets) {
+		r := &results[check[k]]
+		present := seen.Connected()
 		switch {
-		case failed[k] != nil:
-			r.Action, r.Err = Failed, fmt.Errorf("not verified: %w", failed[k])
-		case present[k] && r.Action == Gone:
+		case seen.Err != nil:
+			r.Action, r.Err = Failed, fmt.Errorf("not verified: %w", seen.Err)
+		case present && r.Action == Gone:
 			r.Action, r.Err = Failed, sockdiag.ErrUnreachable
-		case present[k] && r.Action == Killed:
+		case present && r.Action == Killed:
 			r.Action, r.Err = Failed, sockdiag.ErrStillPresent
-		case present[k]: // no answer, and still there
+		case present: // no answer, and still there
 			r.Err = fmt.Errorf("%w (%w)", sockdiag.ErrStillPresent, r.Err)
 		case r.Action == Failed: // no answer, and gone: destroyed
 			r.Action, r.Err = Killed, nil

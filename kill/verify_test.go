@@ -87,10 +87,10 @@ func TestVerifyFailureIsNotASuccess(t *testing.T) {
 // lookupFails is an engine whose second look always fails.
 type lookupFails struct{ *sockdiag.Conn }
 
-func (lookupFails) Lookup(_ context.Context, targets []sockdiag.Socket) ([]bool, []error) {
-	failed := make([]error, len(targets))
-	for i := range failed {
-		failed[i] = errors.New("the dump broke")
+func (lookupFails) Lookup(_ context.Context, targets []sockdiag.Socket) []sockdiag.Seen {
+	seen := make([]sockdiag.Seen, len(targets))
+	for i := range seen {
+		seen[i].Err = errors.New("the dump broke")
 	}
-	return make([]bool, len(targets)), failed
+	return seen
 }

@@ -27,18 +27,29 @@ func (c *Conn) Query(ctx context.Context, f *Filter) iter.Seq2[Socket, error] {
 	}
 }
 
+// Seen is a target looked up again: the socket as the kernel shows it now,
+// found by its cookie, or why it could not be looked for.
+type Seen struct {
+	Now     Socket // as dumped now; valid when Present
+	Present bool
+	Err     error // the dump of the target's (protocol, family) failed
+}
+
+// Connected reports whether a target seen after its destroy is still the
+// connection it was. udp_abort disconnects a UDP socket and may leave it in
+// the table, bound: that connection is gone.
+func (s Seen) Connected() bool {
+	return s.Present && (s.Now.Protocol != UDP || s.Now.State == Established)
+}
+
 // Lookup looks the targets up again by cookie, with one dump of every state
-// per (protocol, family) among them, and reports for each whether it is
-// still there as the connection it was: present[i] is for targets[i]. A UDP
-// target that is still bound but no longer connected is not: udp_abort
-// disconnects a socket and may leave it in the table. When the dump of a
-// target's (protocol, family) fails, failed[i] is the error.
-func (c *Conn) Lookup(ctx context.Context, targets []Socket) (present []bool, failed []error) {
+// per (protocol, family) among them: seen[i] is for targets[i].
+func (c *Conn) Lookup(ctx context.Context, targets []Socket) []Seen {
 	type dumpKey struct {
 		proto Protocol
 		fam   Family
 	}
-	present, failed = make([]bool, len(targets)), make([]error, len(targets))
+	seen := make([]Seen, len(targets))
 	var order []dumpKey
 	want := map[dumpKey]map[Cookie]int{}
 	for i, s := range targets {
@@ -54,16 +65,14 @@ func (c *Conn) Lookup(ctx context.Context, targets []Socket) (present []bool, fa
 		for s, err := range c.Dump(ctx, Request{Family: k.fam, Protocol: k.proto, States: AllStates}) {
 			if err != nil {
 				for _, i := range cookies {
-					present[i], failed[i] = false, err
+					seen[i] = Seen{Err: err}
 				}
 				break
 			}
-			i, ok := cookies[s.ID.Cookie]
-			if !ok || s.Protocol == UDP && s.State != Established {
-				continue
+			if i, ok := cookies[s.ID.Cookie]; ok {
+				seen[i] = Seen{Now: s, Present: true}
 			}
-			present[i] = true
 		}
 	}
-	return present, failed
+	return seen
 }

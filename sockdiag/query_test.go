@@ -40,8 +40,9 @@ func TestQueryRechecksInGo(t *testing.T) {
 	}
 }
 
-// TestLookupByCookie: a target is present only with its own cookie, and a
-// UDP target that is bound but no longer connected is not.
+// TestLookupByCookie: a target is present only with its own cookie, as the
+// kernel shows it now; a UDP target that is bound but no longer connected
+// is no longer the connection it was.
 func TestLookupByCookie(t *testing.T) {
 	live := sockets(3, sockdiag.Established, 10)
 	replaced := live[1]
@@ -55,12 +56,22 @@ func TestLookupByCookie(t *testing.T) {
 	v6.ID.Local = netip.MustParseAddrPort("[2001:db8::1]:443")
 	v6.ID.Remote = netip.MustParseAddrPort("[2001:db8::2]:40000")
 	k := &sockdiagtest.Kernel{Sockets: []sockdiag.Socket{live[0], replaced, live[2], disconnected, v6}}
-	present, failed := k.Conn().Lookup(t.Context(), []sockdiag.Socket{live[0], live[1], live[2], udp, v6})
-	if slices.ContainsFunc(failed, func(err error) bool { return err != nil }) {
-		t.Fatal(failed)
+	seen := k.Conn().Lookup(t.Context(), []sockdiag.Socket{live[0], live[1], live[2], udp, v6})
+	var present, connected []bool
+	for _, s := range seen {
+		if s.Err != nil {
+			t.Fatal(s.Err)
+		}
+		present, connected = append(present, s.Present), append(connected, s.Connected())
 	}
-	if want := []bool{true, false, true, false, true}; !slices.Equal(present, want) {
+	if want := []bool{true, false, true, true, true}; !slices.Equal(present, want) {
 		t.Errorf("present %v, want %v", present, want)
+	}
+	if want := []bool{true, false, true, false, true}; !slices.Equal(connected, want) {
+		t.Errorf("connected %v, want %v (the UDP socket is disconnected)", connected, want)
+	}
+	if seen[3].Now.State != sockdiag.Close {
+		t.Errorf("the UDP socket is seen as %v, want close: as the kernel shows it now", seen[3].Now.State)
 	}
 	if n := len(k.Requests); n != 3 {
 		t.Errorf("%d dumps, want one per (protocol, family): 3", n)
@@ -79,8 +90,8 @@ func TestLookupFailsByDump(t *testing.T) {
 	udp := tcp
 	udp.Protocol, udp.ID.Cookie = sockdiag.UDP, 11
 	k := &sockdiagtest.Kernel{Sockets: []sockdiag.Socket{tcp, udp}, NoDiag: []sockdiag.Protocol{sockdiag.UDP}}
-	present, failed := k.Conn().Lookup(t.Context(), []sockdiag.Socket{tcp, udp})
-	if !present[0] || failed[0] != nil || present[1] || failed[1] == nil {
-		t.Errorf("present %v, failed %v; want the TCP target found and the UDP one unknown", present, failed)
+	seen := k.Conn().Lookup(t.Context(), []sockdiag.Socket{tcp, udp})
+	if !seen[0].Present || seen[0].Err != nil || seen[1].Present || seen[1].Err == nil {
+		t.Errorf("seen %+v; want the TCP target found and the UDP one unknown", seen)
 	}
 }

@@ -52,26 +52,17 @@ func apply(ctx context.Context, o *options, io streams) error {
 	if f.Header.Everything && !o.all {
 		return usagef("plan file %s was made with no selector, for every socket; apply it with --all if that is what you mean; nothing was destroyed", name)
 	}
-	// The guards run again where the plan is applied: a plan made elsewhere
-	// must not cut the session it is applied from. LISTEN targets stay: the
-	// plan already chose them.
-	ss, note := sessionGuard(o.includeSelf)
-	plan, err := kill.NewPlan(func(yield func(sockdiag.Socket, error) bool) {
-		for _, s := range f.Plan.Targets {
-			if !yield(s, nil) {
-				return
-			}
-		}
-	}, kill.Guards{ListenNamed: true, Session: ss})
-	if err != nil {
-		return err
-	}
-	plan.Skipped = append(plan.Skipped, f.Plan.Skipped...)
 	conn, err := sockdiag.Dial(nil)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	// The guards run again where and when the plan is applied, on the
+	// sockets as they are now: a plan made elsewhere must not cut the
+	// session it is applied from, nor a socket that became another since.
+	// LISTEN targets stay: the plan already chose them.
+	ss, note := sessionGuard(o.includeSelf)
+	plan := f.Plan.Recheck(ctx, conn, kill.Guards{ListenNamed: true, Session: ss})
 	sel := &selection{notes: []string{note, staleSession(ctx, conn, ss)}}
 	sel.tell(io, o.quiet)
 	return destroy(ctx, o, io, conn, plan)

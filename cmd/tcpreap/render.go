@@ -108,7 +108,7 @@ func toJSON(res kill.Result) socketJSON {
 		Action:     res.Action.String(),
 	}
 	if res.Action == kill.Skipped {
-		j.Reason = reasonText(res.Reason)
+		j.Reason = reasonText(res)
 	}
 	if res.Err != nil {
 		j.Error = errorWords(res.Err)
@@ -116,16 +116,18 @@ func toJSON(res kill.Result) socketJSON {
 	return j
 }
 
-// reasonText is a guard's reason as the command line says it: naming the
-// option that lifts the guard, where one does.
-func reasonText(r kill.Reason) string {
-	switch r {
+// reasonText is why a socket was skipped, as the command line says it:
+// naming the option that lifts a guard, where one does.
+func reasonText(res kill.Result) string {
+	switch res.Reason {
 	case kill.ReasonListen:
 		return "LISTEN sockets are only destroyed when --state names listen"
 	case kill.ReasonSSHServer:
-		return r.String() + "; --include-self destroys it"
+		return res.Reason.String() + "; --include-self destroys it"
+	case kill.ReasonChanged:
+		return "changed since the plan: now " + res.Socket.State.String()
 	}
-	return r.String()
+	return res.Reason.String()
 }
 
 // errorWords is the kernel's errno in words where there is one, else the
@@ -147,7 +149,7 @@ func resultText(res kill.Result) string {
 	case kill.WouldKill:
 		return "would kill"
 	case kill.Skipped:
-		return "skipped: " + reasonText(res.Reason)
+		return "skipped: " + reasonText(res)
 	case kill.Failed:
 		return "failed: " + errorWords(res.Err)
 	}
