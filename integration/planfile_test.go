@@ -212,6 +212,45 @@ func TestIntegrationPlanRefused(t *testing.T) {
 		})
 	}
 
+	t.Run("who may write it", func(t *testing.T) {
+		e := e.sub(t)
+		file := e.writePlan(plan)
+		e.check(os.Chmod(file, 0o666))
+		res := e.tcpreap("apply", file)
+		e.expectPlanRefused(res, before)
+		if !strings.Contains(res.Stderr, "group or others may write it") {
+			t.Errorf("a plan file anyone may write: stderr %q", res.Stderr)
+		}
+		e.check(os.Chmod(file, 0o644))
+		e.check(os.Chown(file, 65534, 65534))
+		res = e.tcpreap("apply", file)
+		e.expectPlanRefused(res, before)
+		if !strings.Contains(res.Stderr, "neither root nor you") {
+			t.Errorf("a plan file of another user: stderr %q", res.Stderr)
+		}
+	})
+
+	t.Run("/dev/zero, at once", func(t *testing.T) {
+		e := e.sub(t)
+		start := time.Now()
+		res := e.run(e.Local, "sh", "-c", `"$0" apply - < /dev/zero`, bin)
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("apply - < /dev/zero took %v", d)
+		}
+		e.expectPlanRefused(res, before)
+	})
+
+	t.Run("the same cookie twice, resealed", func(t *testing.T) {
+		e := e.sub(t)
+		l := strings.SplitAfter(plan, "\n")
+		twice := reseal(t, strings.Replace(l[0], `"sockets":3`, `"sockets":4`, 1)+l[1]+strings.Join(l[1:], ""))
+		res := e.tcpreap("apply", e.writePlan(twice))
+		e.expectPlanRefused(res, before)
+		if !strings.Contains(res.Stderr, "a cookie names one socket") {
+			t.Errorf("stderr %q", res.Stderr)
+		}
+	})
+
 	t.Run("no such file", func(t *testing.T) {
 		e := e.sub(t)
 		res := e.tcpreap("apply", filepath.Join(t.TempDir(), "nonexistent"))

@@ -40,6 +40,9 @@ type Header struct {
 	// Everything: the plan was made with no selector, and applying it needs
 	// the same explicit consent as destroying every socket would.
 	Everything bool `json:"everything"`
+	// Sockets is how many socket lines follow: a reader knows from the
+	// first line how large the file may be.
+	Sockets int `json:"sockets"`
 }
 
 // headerLine is the first line.
@@ -92,6 +95,7 @@ type counts struct {
 func Write(w io.Writer, f *File, here host.Identity) error {
 	hdr := f.Header
 	hdr.Version, hdr.BootID = Version, here.BootID
+	hdr.Sockets = len(f.Plan.Targets) + len(f.Plan.Skipped)
 	if hdr.Created.IsZero() {
 		hdr.Created = time.Now().UTC().Truncate(time.Second)
 	}
@@ -198,6 +202,7 @@ func read(r io.Reader, here host.Identity, limit int64) (*File, error) {
 	body := sha256.New()
 	body.Write(first)
 	plan := &kill.Plan{}
+	cookies := make(map[sockdiag.Cookie]int, min(hdr.Sockets, 1<<20))
 	var lineErr error // the first bad socket line, said after the digest
 	var last []byte   // the line read last: the trailer, once the file ends
 	for n := 2; ; n++ {
@@ -214,10 +219,13 @@ func read(r io.Reader, here host.Identity, limit int64) (*File, error) {
 		if len(line) == 0 {
 			break
 		}
+		if n > hdr.Sockets+2 { // the sockets, then the trailer
+			return nil, fmt.Errorf("it has more lines than the %d sockets its header counts and the summary; make the plan again", hdr.Sockets)
+		}
 		if last != nil {
 			body.Write(last)
 			if lineErr == nil {
-				lineErr = addSocket(plan, last, here.NetNS, n-1)
+				lineErr = addSocket(plan, cookies, last, here.NetNS, n-1)
 			}
 		}
 		last = line
@@ -238,6 +246,9 @@ func read(r io.Reader, here host.Identity, limit int64) (*File, error) {
 	if lineErr != nil {
 		return nil, lineErr
 	}
+	if n := len(plan.Targets) + len(plan.Skipped); n != hdr.Sockets {
+		return nil, fmt.Errorf("it has %d sockets and its header counts %d; make the plan again", n, hdr.Sockets)
+	}
 	// The digest cannot cover its own line: that line must be exactly what
 	// tcpreap writes for these sockets.
 	if !canonical(last, trailerOf(plan, tail.Digest)) {
@@ -246,12 +257,17 @@ func read(r io.Reader, here host.Identity, limit int64) (*File, error) {
 	return &File{Header: *hdr, Plan: plan}, nil
 }
 
-// addSocket reads socket line n into the plan.
-func addSocket(plan *kill.Plan, line []byte, ns host.NetNS, n int) error {
+// addSocket reads socket line n into the plan; cookies holds the line of
+// each cookie read so far.
+func addSocket(plan *kill.Plan, cookies map[sockdiag.Cookie]int, line []byte, ns host.NetNS, n int) error {
 	s, reason, err := readSocket(line, ns)
 	if err != nil {
 		return fmt.Errorf("line %d: %w", n, err)
 	}
+	if first, ok := cookies[s.ID.Cookie]; ok {
+		return fmt.Errorf("line %d: cookie %d is also on line %d, and a cookie names one socket", n, s.ID.Cookie, first)
+	}
+	cookies[s.ID.Cookie] = n
 	if reason == kill.NoReason {
 		plan.Targets = append(plan.Targets, s)
 	} else {

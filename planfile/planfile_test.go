@@ -87,7 +87,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Errorf("plan read back:\n got %+v\nwant %+v", got.Plan, want.Plan)
 	}
 	wantHdr := want.Header
-	wantHdr.Version, wantHdr.BootID = Version, here.BootID
+	wantHdr.Version, wantHdr.BootID, wantHdr.Sockets = Version, here.BootID, 5
 	if !reflect.DeepEqual(got.Header, wantHdr) {
 		t.Errorf("header read back:\n got %+v\nwant %+v", got.Header, wantHdr)
 	}
@@ -118,7 +118,10 @@ func TestRefusals(t *testing.T) {
 		{"a blank line before the header", "\n" + good, "not a tcpreap plan"},
 		{"a first line longer than any header", strings.Repeat("x", 2<<20), "not a tcpreap plan"},
 		{"a socket line longer than any", lines[0] + strings.Repeat("x", 20<<10) + "\n" + strings.Join(lines[1:], ""), "line 2 is longer"},
-		{"a blank line in the middle", lines[0] + "\n" + strings.Join(lines[1:], ""), "changed after tcpreap wrote it"},
+		{"a blank line in the middle", lines[0] + "\n" + strings.Join(lines[1:], ""), "more lines than the 5 sockets its header counts"},
+		{"a socket line repeated", lines[0] + lines[1] + strings.Join(lines[1:], ""), "more lines than the 5 sockets"},
+		{"a socket line repeated, resealed", resign(strings.Replace(lines[0], `"sockets":5`, `"sockets":6`, 1) + lines[1] + strings.Join(lines[1:], "")), "cookie"},
+		{"a socket line removed, resealed", resign(lines[0] + strings.Join(lines[2:], "")), "it has 4 sockets and its header counts 5"},
 		{"not a plan", `{"proto":"tcp"}` + "\n", "not a tcpreap plan"},
 		{"not json", "hello\n", "not a tcpreap plan"},
 		{"version 1", `{"plan":{"version":1,"boot_id":"x","netns":"net:[1]"}}` + "\n", "version 1 plan, from an older tcpreap"},

@@ -52,7 +52,7 @@ func run(ctx context.Context, args []string, io streams) (code int) {
 		// A bug is exit 1 with a sentence, never Go's exit 2, which says bad
 		// input and nothing destroyed.
 		if r := recover(); r != nil {
-			fmt.Fprintf(io.ErrOut, "tcpreap: internal error: %v; this is a bug in tcpreap: report it with the command line\n", r)
+			fmt.Fprintf(io.ErrOut, "tcpreap: internal error: %s; this is a bug in tcpreap: report it with the command line\n", printable(fmt.Sprint(r)))
 			code = exitFailure
 		}
 	}()
@@ -65,7 +65,7 @@ func run(ctx context.Context, args []string, io streams) (code int) {
 	case errors.As(err, &ee):
 		return ee.code
 	}
-	fmt.Fprintf(io.ErrOut, "tcpreap: %v\n", err)
+	fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", printable(err.Error()))
 	var ue usageError
 	var rf refusal
 	switch {

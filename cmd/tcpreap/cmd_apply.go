@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os"
 
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/kill"
@@ -74,16 +73,12 @@ func readPlanFile(name string, stdin io.Reader) (*planfile.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := stdin
-	if name != "-" {
-		file, err := os.Open(name)
-		if err != nil {
-			return nil, usagef("cannot read the plan file: %v", err)
-		}
-		defer file.Close()
-		r = file
+	var f *planfile.File
+	if name == "-" {
+		f, err = planfile.Read(stdin, here)
+	} else {
+		f, err = planfile.ReadFile(name, here)
 	}
-	f, err := planfile.Read(r, here)
 	switch {
 	case errors.Is(err, planfile.ErrUnreadable):
 		return nil, usageError{err}

@@ -28,7 +28,7 @@ func destroy(ctx context.Context, o *options, io streams, e kill.Engine, plan *k
 	reportErr := renderer{w: io.Out, json: o.json, quiet: o.quiet}.report(results, false)
 	if n > 0 && !o.noAudit {
 		if err := audit(o.args, kill.Summarize(results)); err != nil {
-			fmt.Fprintf(io.ErrOut, "tcpreap: warning: the audit line was not written to syslog: %v\n", err)
+			fmt.Fprintf(io.ErrOut, "tcpreap: warning: the audit line was not written to syslog: %s\n", printable(err.Error()))
 		}
 	}
 	if reportErr != nil {
@@ -49,7 +49,7 @@ func failures(results []kill.Result, io streams) error {
 		failed++
 		if why, ok := sockdiag.Explain(r.Err); ok && !said[why] {
 			said[why] = true
-			fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", why)
+			fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", printable(why))
 		}
 	}
 	if failed == 0 {

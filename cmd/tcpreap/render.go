@@ -81,7 +81,7 @@ func (r renderer) report(results []kill.Result, dryRun bool) error {
 			if s.ID.Interface != 0 {
 				scope = ifName(s.ID.Interface)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Protocol, s.State.Label(), endpoint(s.ID.Local, scope), endpoint(s.ID.Remote, ""), resultText(res))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Protocol, s.State.Label(), printable(endpoint(s.ID.Local, scope)), endpoint(s.ID.Remote, ""), printable(resultText(res)))
 		}
 		if err := tw.Flush(); err != nil {
 			return err

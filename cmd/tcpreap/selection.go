@@ -103,7 +103,7 @@ func (sel *selection) tell(io streams, quiet bool) {
 	}
 	for _, note := range sel.notes {
 		if note != "" {
-			fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", note)
+			fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", printable(note))
 		}
 	}
 }

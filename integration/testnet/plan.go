@@ -15,11 +15,12 @@ type PlanHeader struct {
 	Created    time.Time `json:"created"`
 	Command    []string  `json:"command"`
 	Everything bool      `json:"everything"`
+	Sockets    int       `json:"sockets"`
 }
 
 // The keys of a plan file's lines, as the README documents them.
 var (
-	planHeaderKeys  = []string{"version", "boot_id", "created", "command", "everything"}
+	planHeaderKeys  = []string{"version", "boot_id", "created", "command", "everything", "sockets"}
 	planRecordKeys  = []string{"proto", "family", "state", "timer", "retrans", "expires_ms", "recv_q", "send_q", "local_ip", "local_port", "remote_ip", "remote_port", "interface", "cookie", "uid", "inode", "netns", "action"}
 	planSummaryKeys = []string{"targets", "skipped"}
 )

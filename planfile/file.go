@@ -1,0 +1,45 @@
+package planfile
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"syscall"
+
+	"github.com/tcpreap/tcpreap/host"
+)
+
+// ReadFile reads the plan file at path with Read, after checking who may
+// have written it, as sshd and sudo check their files: a plan file is
+// carried out like a script, so it must belong to root or to the user
+// running tcpreap, and neither its group nor others may write it. The checks
+// are made on the file opened, not on its name.
+func ReadFile(path string, here host.Identity) (*File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
+	}
+	if err := trusted(fi, os.Geteuid()); err != nil {
+		return nil, err
+	}
+	return Read(f, here)
+}
+
+// trusted checks who may have written a file.
+func trusted(fi fs.FileInfo, euid int) error {
+	if fi.IsDir() {
+		return fmt.Errorf("%w: it is a directory", ErrUnreadable)
+	}
+	if fi.Mode()&0o022 != 0 {
+		return fmt.Errorf("its group or others may write it (mode %04o), and a plan file is carried out like a script; make it writable by its owner only (chmod go-w), or make the plan again", fi.Mode().Perm())
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != 0 && int(st.Uid) != euid {
+		return fmt.Errorf("it belongs to uid %d, neither root nor you, and a plan file is carried out like a script; make the plan again as yourself", st.Uid)
+	}
+	return nil
+}

@@ -1,0 +1,44 @@
+package planfile
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestReadFileChecksWhoMayWrite(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "reap.plan")
+	if err := os.WriteFile(path, []byte(write(t, testFile())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadFile(path, here); err != nil {
+		t.Fatalf("a plan file only its owner may write: %v", err)
+	}
+	for _, mode := range []os.FileMode{0o620, 0o602, 0o666} {
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadFile(path, here); err == nil || !strings.Contains(err.Error(), "group or others may write it") {
+			t.Errorf("mode %04o: %v", mode, err)
+		}
+	}
+	if _, err := ReadFile(dir, here); err == nil || !strings.Contains(err.Error(), "directory") {
+		t.Errorf("a directory: %v", err)
+	}
+	if _, err := ReadFile("/dev/zero", here); err == nil {
+		t.Error("/dev/zero was read as a plan")
+	}
+	if os.Geteuid() == 0 { // a file of another user
+		if err := os.Chmod(path, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(path, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadFile(path, here); err == nil || !strings.Contains(err.Error(), "belongs to uid 65534, neither root nor you") {
+			t.Errorf("a file of another user: %v", err)
+		}
+	}
+}
