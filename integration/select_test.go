@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tcpreap/tcpreap/integration/testnet"
 )
@@ -348,4 +349,48 @@ func expectSelected(t *testing.T, e *env, w world, r testnet.Report, killed, loo
 	ss := e.sockets()
 	expectGone(t, ss, gone...)
 	expectPresent(t, ss, "established", kept...)
+}
+
+// TestIntegrationNamesMeanOnlyWhatTheySay: a host name that resolves to an unspecified
+// address (a DNS sinkhole's answer) is no peer; a word that is a typo of a command or an ss
+// keyword is never looked up; several host names resolve together, within one 5-second
+// limit, even when the name server never answers. Nothing is destroyed.
+func TestIntegrationNamesMeanOnlyWhatTheySay(t *testing.T) {
+	e := setup(t)
+	dir := filepath.Join("/etc/netns", e.Local.Name)
+	e.check(os.MkdirAll(dir, 0o755))
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	e.check(os.WriteFile(filepath.Join(dir, "hosts"), []byte("127.0.0.1 localhost\n0.0.0.0 sinkhole.test\n"), 0o644))
+	// 192.0.2.53 is on host A's link but no host has it: every query goes unanswered.
+	e.check(os.WriteFile(filepath.Join(dir, "resolv.conf"), []byte("nameserver 192.0.2.53\noptions timeout:5 attempts:3\n"), 0o644))
+	l := e.listenV4()
+	s := e.peerSet(l, 1)
+	before := e.sockets()
+
+	for _, c := range []struct {
+		args  []string
+		want  string
+		limit time.Duration
+	}{
+		{[]string{"--state", "all", "sinkhole.test"}, `"sinkhole.test" resolves to 0.0.0.0, which is no peer`, 2 * time.Second},
+		{[]string{"lsit", "-y"}, "did you mean tcpreap list", time.Second},
+		{[]string{"--state", "all", "192.0.2.2", "aply"}, "did you mean tcpreap apply", time.Second},
+		{[]string{"dst", "192.0.2.2"}, "ss's filters", time.Second},
+		{[]string{"version"}, "tcpreap --version", time.Second},
+		{[]string{"slow1.test", "slow2.test", "slow3.test", "slow4.test"}, `cannot resolve peer host name "slow`, 8 * time.Second},
+	} {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			e := e.sub(t)
+			start := time.Now()
+			res := e.tcpreap(c.args...)
+			if d := time.Since(start); d > c.limit {
+				t.Errorf("took %v, more than %v", d, c.limit)
+			}
+			e.expectNothingDestroyed(res, 2, before)
+			if !strings.Contains(res.Stderr, c.want) {
+				t.Errorf("stderr %q, want %q", res.Stderr, c.want)
+			}
+		})
+	}
+	expectPresent(t, e.sockets(), "established", s.conns()[0])
 }

@@ -3,6 +3,7 @@ package sockdiag
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -95,6 +96,38 @@ func ParsePeer(word string, services ServiceLookup, resolve HostLookup) ([]Endpo
 			return nil, fmt.Errorf("host name %q resolves to %s, which is no peer (a DNS sinkhole answers so); give the peer's address", host, a)
 		}
 		out = append(out, Endpoint{Prefix: netip.PrefixFrom(a, a.BitLen()), Ports: ports})
+	}
+	return out, nil
+}
+
+// ParsePeers parses PEER words as ParsePeer does, and resolves the host
+// names among them together, by one call of resolve, which returns every
+// address of each name (a name it leaves out has none).
+func ParsePeers(words []string, services ServiceLookup, resolve func(names []string) (map[string][]netip.Addr, error)) ([]Endpoint, error) {
+	var names []string
+	collect := func(name string) ([]netip.Addr, error) {
+		names = append(names, name)
+		return []netip.Addr{netip.IPv6Loopback()}, nil // a stand-in, until resolved
+	}
+	for _, w := range words {
+		if _, err := ParsePeer(w, services, collect); err != nil {
+			return nil, err
+		}
+	}
+	var addrs map[string][]netip.Addr
+	if len(names) > 0 {
+		var err error
+		if addrs, err = resolve(slices.Compact(slices.Sorted(slices.Values(names)))); err != nil {
+			return nil, err
+		}
+	}
+	var out []Endpoint
+	for _, w := range words {
+		eps, err := ParsePeer(w, services, func(name string) ([]netip.Addr, error) { return addrs[name], nil })
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, eps...)
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package sockdiag
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -117,5 +118,33 @@ func TestParsePeer(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("ParsePeer(%q) = %v, %v; want %v", tt.word, got, err, tt.want)
 		}
+	}
+}
+
+// TestParsePeersResolvesTogether: the host names of several words go to one
+// call of resolve, each once; the endpoints come in word order.
+func TestParsePeersResolvesTogether(t *testing.T) {
+	var calls [][]string
+	resolve := func(names []string) (map[string][]netip.Addr, error) {
+		calls = append(calls, names)
+		return map[string][]netip.Addr{"db1": {netip.MustParseAddr("192.0.2.2")}, "db2": {netip.MustParseAddr("2001:db8::3")}}, nil
+	}
+	eps, err := ParsePeers([]string{"db2", "192.0.2.9", "db1:5432", "db2:22"}, fakeServices(t), resolve)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 1 || !reflect.DeepEqual(calls[0], []string{"db1", "db2"}) {
+		t.Errorf("resolve calls %v, want one with db1 and db2", calls)
+	}
+	var got []string
+	for _, e := range eps {
+		got = append(got, fmt.Sprint(e.Prefix, e.Ports))
+	}
+	want := []string{"2001:db8::3/128 []", "192.0.2.9/32 []", "192.0.2.2/32 [5432]", "2001:db8::3/128 [22]"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("endpoints %v, want %v", got, want)
+	}
+	if _, err := ParsePeers([]string{"nosuch"}, fakeServices(t), func([]string) (map[string][]netip.Addr, error) { return nil, nil }); err == nil || !strings.Contains(err.Error(), "has no addresses") {
+		t.Errorf("a name with no addresses: %v", err)
 	}
 }

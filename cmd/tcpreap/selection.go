@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync"
 
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/kill"
@@ -74,20 +75,19 @@ func newSelection(ctx context.Context, o *options) (*selection, error) {
 		}
 		f.Interface = &sockdiag.Interface{Name: o.iface, Index: index, Addrs: addrs}
 	}
-	for _, w := range o.words {
-		eps, err := sockdiag.ParsePeer(w, services, func(name string) ([]netip.Addr, error) {
-			addrs, err := host.Resolve(ctx, name)
-			if err != nil {
-				return nil, fmt.Errorf("cannot resolve peer host name %q: %v; give its IP address", name, err)
+	peers, err := sockdiag.ParsePeers(o.words, services, func(names []string) (map[string][]netip.Addr, error) {
+		addrs, err := resolveAll(ctx, names)
+		for _, name := range names {
+			if len(addrs[name]) > 0 {
+				sel.notes = append(sel.notes, fmt.Sprintf("peer %s is %s", name, joinAddrs(addrs[name])))
 			}
-			sel.notes = append(sel.notes, fmt.Sprintf("peer %s is %s", name, joinAddrs(addrs)))
-			return addrs, nil
-		})
-		if err != nil {
-			return nil, err
 		}
-		f.Peers = append(f.Peers, eps...)
+		return addrs, err
+	})
+	if err != nil {
+		return nil, err
 	}
+	f.Peers = peers
 	var note string
 	sel.guards.Session, note = sessionGuard(o.includeSelf)
 	if note != "" {
@@ -106,6 +106,33 @@ func (sel *selection) tell(io streams, quiet bool) {
 			fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", printable(note))
 		}
 	}
+}
+
+// resolveAll resolves host names at once, all within one
+// host.ResolveTimeout, after checking that none is a mistake (checkPeerName).
+func resolveAll(ctx context.Context, names []string) (map[string][]netip.Addr, error) {
+	for _, name := range names {
+		if err := checkPeerName(name); err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, host.ResolveTimeout)
+	defer cancel()
+	addrs := make([][]netip.Addr, len(names))
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Go(func() { addrs[i], errs[i] = host.Resolve(ctx, name) })
+	}
+	wg.Wait()
+	out := map[string][]netip.Addr{}
+	for i, name := range names {
+		if errs[i] != nil {
+			return out, fmt.Errorf("cannot resolve peer host name %q: %v; give its IP address", name, errs[i])
+		}
+		out[name] = addrs[i]
+	}
+	return out, nil
 }
 
 // namesListen reports whether a --state word names the LISTEN state itself

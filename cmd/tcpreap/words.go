@@ -1,0 +1,80 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/tcpreap/tcpreap/sockdiag"
+)
+
+// commandNames are the commands a PEER word may be a typo of.
+var commandNames = []string{"list", "ls", "plan", "apply"}
+
+// guessedCommands are commands a person may try that tcpreap has as
+// options, with what to type instead.
+var guessedCommands = map[string]string{
+	"help":       "tcpreap --help",
+	"version":    "tcpreap --version",
+	"completion": "tcpreap --help (there is no completion command)",
+}
+
+// ssKeywords are the words of ss's filter language, and what tcpreap takes
+// instead.
+var ssKeywords = map[string]string{
+	"state": "--state STATE", "dst": "the peer itself (tcpreap 192.0.2.2), or --dport",
+	"src": "--local ADDR or --sport", "sport": "--sport PORT", "dport": "--dport PORT",
+	"dev": "--interface IF", "exclude": "a narrower selection", "excl": "a narrower selection",
+	"and": "several options (all must hold)", "or": "several values of one option",
+	"not": "a narrower selection", "autobound": "--state",
+}
+
+// checkPeerName refuses a PEER word that would be looked up as a host name
+// but is more likely a mistake: a typo of a command, a command tcpreap does
+// not have, a word of ss's filter language, a state. A host name must not
+// widen a destroy because it was a typo that happened to resolve.
+func checkPeerName(name string) error {
+	w := strings.ToLower(name)
+	if instead, ok := guessedCommands[w]; ok {
+		return fmt.Errorf("%q is not a command nor a peer: did you mean %s?", name, instead)
+	}
+	if instead, ok := ssKeywords[w]; ok {
+		return fmt.Errorf("%q is a word of ss's filters, not a peer: tcpreap takes %s", name, instead)
+	}
+	if _, err := sockdiag.ParseStates(w); err == nil {
+		return fmt.Errorf("%q is a state, not a peer: did you mean --state %s?", name, w)
+	}
+	for _, c := range commandNames {
+		// One edit catches the typos (lsit, aply, lst) without taking
+		// short host names for commands (db, ks, app, test, host).
+		if w == c || len(w) >= 3 && editDistance(w, c) <= 1 {
+			return fmt.Errorf("%q is not a command nor a peer: did you mean tcpreap %s? (options go after it)", name, c)
+		}
+	}
+	return nil
+}
+
+// editDistance is the optimal string alignment distance: insertions,
+// deletions, substitutions and transpositions of neighbours each cost one.
+func editDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
+}
