@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 
@@ -85,7 +86,7 @@ func newSelection(ctx context.Context, o *options) (*selection, error) {
 		return addrs, err
 	})
 	if err != nil {
-		return nil, err
+		return nil, withPeerHint(o.words, services, err)
 	}
 	f.Peers = peers
 	var note string
@@ -106,6 +107,18 @@ func (sel *selection) tell(io streams, quiet bool) {
 			fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", printable(note))
 		}
 	}
+}
+
+// withPeerHint adds to the error of a PEER word that does not parse what
+// the person most likely meant.
+func withPeerHint(words []string, services sockdiag.ServiceLookup, err error) error {
+	for _, w := range words {
+		_, perr := sockdiag.ParsePeer(w, services, func(string) ([]netip.Addr, error) { return []netip.Addr{netip.IPv6Loopback()}, nil })
+		if hint := peerHint(w); perr != nil && hint != "" {
+			return fmt.Errorf("%w; %s", err, hint)
+		}
+	}
+	return err
 }
 
 // resolveAll resolves host names at once, all within one
@@ -159,7 +172,15 @@ func serviceLookup(protocols []sockdiag.Protocol) sockdiag.ServiceLookup {
 		}
 	}
 	db := host.NewServices(host.ServicesFile)
-	return func(name string) (uint16, error) { return db.Port(name, names...) }
+	return func(name string) (uint16, error) {
+		port, err := db.Port(name, names...)
+		if err != nil && !slices.Contains(names, "udp") {
+			if _, uerr := db.Port(name, "udp"); uerr == nil {
+				err = fmt.Errorf("%w; it is a UDP service: add -u", err)
+			}
+		}
+		return port, err
+	}
 }
 
 // sessionGuard returns what keeps the SSH session tcpreap runs in: nil with

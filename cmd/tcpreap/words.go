@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/tcpreap/tcpreap/sockdiag"
@@ -77,4 +79,23 @@ func editDistance(a, b string) int {
 		}
 	}
 	return d[len(a)][len(b)]
+}
+
+// peerHint returns what a person most likely meant by a PEER word that does
+// not parse, or "".
+func peerHint(word string) string {
+	switch {
+	case strings.HasPrefix(word, ":") && len(word) > 1:
+		return fmt.Sprintf("for a port on either end, give --port %s", word[1:])
+	case strings.Contains(word, ","):
+		return fmt.Sprintf("give several peers with spaces, not commas: tcpreap %s", strings.ReplaceAll(word, ",", " "))
+	case strings.Count(word, ":") >= 2 && !strings.HasPrefix(word, "["):
+		i := strings.LastIndexByte(word, ':')
+		if addr, err := netip.ParseAddr(word[:i]); err == nil && addr.Is6() {
+			if _, err := strconv.ParseUint(word[i+1:], 10, 16); err == nil {
+				return fmt.Sprintf("an IPv6 peer with a port is written [%s]:%s", word[:i], word[i+1:])
+			}
+		}
+	}
+	return ""
 }

@@ -34,3 +34,20 @@ func TestEditDistance(t *testing.T) {
 		}
 	}
 }
+
+func TestPeerHints(t *testing.T) {
+	for args, want := range map[string]string{
+		":80":                      "give --port 80",
+		"192.0.2.2,192.0.2.3":      "tcpreap 192.0.2.2 192.0.2.3",
+		"2001:db8::2:53830":        "[2001:db8::2]:53830",
+	} {
+		code, _, stderr := runCLI(args)
+		if code != exitUsage || !strings.Contains(stderr, want) {
+			t.Errorf("%s: exit %d, stderr %q, want %q", args, code, stderr, want)
+		}
+	}
+	code, _, stderr := runCLI("list", "--sport", "bootpc", "192.0.2.2")
+	if code != exitUsage || !strings.Contains(stderr, "it is a UDP service: add -u") {
+		t.Errorf("a UDP service without -u: exit %d, stderr %q", code, stderr)
+	}
+}
