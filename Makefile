@@ -38,15 +38,36 @@ lint:
 	$(GO) tool staticcheck ./...
 
 # The system tools the integration tests and the demo drive: ip and ss
-# (iproute2), setpriv (util-linux) and /etc/services (netbase). Installed from
-# Debian's archive when missing and when running as root.
+# (iproute2), setpriv (util-linux), /etc/services (netbase), and for the SSH
+# session tests a real OpenSSH server run as a plain process in a test namespace
+# (openssh-server: sshd; openssh-client: ssh, ssh-keygen) and tmux. Installed
+# from Debian's archive when missing and when running as root.
+#
+# The openssh-server package would start the system's sshd and enable it at
+# boot, listening on port 22 in the host's namespace: the tests need only its
+# binary. While it installs, a policy-rc.d that refuses every start (101) keeps
+# invoke-rc.d and deb-systemd-invoke from starting it (an existing policy-rc.d
+# is left as it is), and /etc/ssh/sshd_not_to_be_run, which Debian's init
+# script and ssh.service both check, keeps it from starting later. Remove that
+# file to run a system sshd on purpose.
 deps:
 	@missing=""; \
 	command -v ip >/dev/null 2>&1 && command -v ss >/dev/null 2>&1 || missing="$$missing iproute2"; \
 	command -v setpriv >/dev/null 2>&1 || missing="$$missing util-linux"; \
 	[ -f /etc/services ] || missing="$$missing netbase"; \
+	[ -x /usr/sbin/sshd ] || missing="$$missing openssh-server"; \
+	command -v ssh >/dev/null 2>&1 && command -v ssh-keygen >/dev/null 2>&1 || missing="$$missing openssh-client"; \
+	command -v tmux >/dev/null 2>&1 || missing="$$missing tmux"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:$$missing (run as root to install them)"; exit 1; fi; \
+	  case "$$missing" in *openssh-server*) \
+	    mkdir -p /etc/ssh && touch /etc/ssh/sshd_not_to_be_run; \
+	    if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	      trap 'rm -f /usr/sbin/policy-rc.d' EXIT; \
+	      printf '#!/bin/sh\n# make deps: no service starts while the test tools install\nexit 101\n' >/usr/sbin/policy-rc.d; \
+	      chmod 755 /usr/sbin/policy-rc.d; \
+	    fi;; \
+	  esac; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
 

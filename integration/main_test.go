@@ -5,7 +5,8 @@
 // The tests are grouped by what they exercise: select_test.go (which sockets a run takes),
 // states_test.go (each socket state and its kernel corner cases), guards_test.go (what keeps
 // a run from destroying: the SSH session, --max, the confirmation, bad input, no
-// privilege), planfile_test.go (plan and apply), audit_test.go (the syslog line),
+// privilege), ssh_test.go (the SSH session through a real sshd: IPv4, link-local, tmux),
+// planfile_test.go (plan and apply), audit_test.go (the syslog line),
 // engine_test.go (batches over several netlink sockets, cookie safety) and bench_test.go.
 // This file holds TestMain, which builds the binary, and the env type and helpers they share.
 package integration

@@ -1,6 +1,7 @@
 // Package testnet builds the two-host network that tcpreap's integration tests and demo run
-// in: named network namespaces joined by a veth pair, documentation addresses only, and real
-// sockets driven into real TCP states. Everything here needs root.
+// in: named network namespaces joined by a veth pair, documentation addresses only, real
+// sockets driven into real TCP states, and a real OpenSSH server with ssh sessions to it.
+// Everything here needs root.
 package testnet
 
 import (
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,6 +30,12 @@ var (
 	OtherPeerV4 = netip.MustParseAddr("192.0.2.3")   // host B's second address: another peer
 	LocalV6     = netip.MustParseAddr("2001:db8::1") // host A
 	PeerV6      = netip.MustParseAddr("2001:db8::2") // host B
+
+	// The link-local addresses of veth0 in A and in B, with the zone an application in
+	// either host writes (both ends are named veth0). The kernel gives every link an
+	// address of its own too, but that one stays tentative for a second or more.
+	LocalLinkLocal = netip.MustParseAddr("fe80::1%veth0")
+	PeerLinkLocal  = netip.MustParseAddr("fe80::2%veth0")
 )
 
 // Net is host A ("local", where tcpreap runs) and host B ("peer"), each a named network
@@ -45,6 +53,7 @@ type Net struct {
 type Host struct {
 	Name string
 	ns   netns.NsHandle
+	veth int // veth0's interface index in this namespace: the zone of its link-local addresses
 }
 
 var seq atomic.Int64
@@ -73,6 +82,8 @@ func (n *Net) setup() error {
 		{"-n", b, "addr", "add", "192.0.2.2/24", "dev", "veth0"},
 		{"-n", b, "addr", "add", "192.0.2.3/24", "dev", "veth0"},
 		{"-n", b, "addr", "add", "2001:db8::2/64", "dev", "veth0", "nodad"},
+		{"-n", a, "addr", "add", LocalLinkLocal.WithZone("").String() + "/64", "dev", "veth0", "nodad"},
+		{"-n", b, "addr", "add", PeerLinkLocal.WithZone("").String() + "/64", "dev", "veth0", "nodad"},
 		{"-n", a, "link", "set", "lo", "up"},
 		{"-n", b, "link", "set", "lo", "up"},
 		{"-n", a, "link", "set", "veth0", "up"},
@@ -84,9 +95,11 @@ func (n *Net) setup() error {
 		}
 	}
 	for _, h := range []*Host{n.Local, n.Peer} {
-		if err := awaitLinkUp(h.Name); err != nil {
+		index, err := awaitLinkUp(h.Name)
+		if err != nil {
 			return err
 		}
+		h.veth = index
 		ns, err := netns.GetFromName(h.Name)
 		if err != nil {
 			return fmt.Errorf("opening network namespace %s: %w", h.Name, err)
@@ -127,9 +140,16 @@ func CheckRoot() error {
 	return nil
 }
 
-// Close closes every socket the Net made and deletes both namespaces (which removes the
-// veth pair). It is safe to call more than once.
+// Close kills every process left in the two namespaces (an sshd, the sessions it forked, a
+// tmux server that left its parent), closes every socket and server the Net made, and
+// deletes both namespaces (which removes the veth pair). It is safe to call more than once.
 func (n *Net) Close() error {
+	var errs []error
+	for _, h := range []*Host{n.Local, n.Peer} {
+		if h.ns >= 0 {
+			errs = append(errs, h.killProcesses())
+		}
+	}
 	n.mu.Lock()
 	closers := n.closers
 	n.closers = nil
@@ -137,7 +157,6 @@ func (n *Net) Close() error {
 	for _, c := range closers {
 		c.Close() // most are closed or destroyed already; the error says nothing new
 	}
-	var errs []error
 	for _, h := range []*Host{n.Local, n.Peer} {
 		if h.ns >= 0 {
 			h.ns.Close()
@@ -189,22 +208,34 @@ func (h *Host) Do(fn func() error) error {
 	return <-errc
 }
 
-// awaitLinkUp waits until veth0 in namespace name carries packets. The kernel attaches the
-// device's real qdisc from its link-watch work, which may run up to a second after `ip link
-// set up` returns; until then the noop qdisc drops every packet, and a test's first SYN
-// or ARP request costs it a one-second retransmission.
-func awaitLinkUp(name string) error {
+// awaitLinkUp waits until veth0 in namespace name carries packets, and returns its
+// interface index. The kernel attaches the device's real qdisc from its link-watch work,
+// which may run up to a second after `ip link set up` returns; until then the noop qdisc
+// drops every packet, and a test's first SYN or ARP request costs it a one-second
+// retransmission.
+func awaitLinkUp(name string) (int, error) {
 	deadline := time.Now().Add(timeout)
 	for {
-		out, err := exec.Command("ip", "-n", name, "-o", "link", "show", "dev", "veth0").CombinedOutput()
+		// Only stdout: ip may warn on stderr ("Peer netns reference is invalid") while
+		// the other namespace is being set up.
+		var stderr strings.Builder
+		cmd := exec.Command("ip", "-n", name, "-o", "link", "show", "dev", "veth0")
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
 		if err != nil {
-			return fmt.Errorf("ip -n %s link show veth0: %v: %s", name, err, strings.TrimSpace(string(out)))
+			return 0, fmt.Errorf("ip -n %s link show veth0: %v: %s", name, err, strings.TrimSpace(stderr.String()))
 		}
 		if strings.Contains(string(out), "state UP") && !strings.Contains(string(out), "qdisc noop") {
-			return nil
+			// "3: veth0@if2: <BROADCAST,…"
+			index, _, _ := strings.Cut(string(out), ":")
+			i, err := strconv.Atoi(index)
+			if err != nil {
+				return 0, fmt.Errorf("ip -n %s link show veth0: no interface index in %q", name, out)
+			}
+			return i, nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("veth0 in %s is not up: %s", name, strings.TrimSpace(string(out)))
+			return 0, fmt.Errorf("veth0 in %s is not up: %s", name, strings.TrimSpace(string(out)))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -25,11 +26,19 @@ type Pair struct {
 }
 
 // LocalAddr is A's end of the connection, as the kernel in A shows it (a v4-mapped
-// address for an IPv4 connection on an AF_INET6 socket).
-func (p Pair) LocalAddr() netip.AddrPort { return p.Local.LocalAddr().(*net.TCPAddr).AddrPort() }
+// address for an IPv4 connection on an AF_INET6 socket; a link-local address without its
+// zone, which the kernel keeps apart as the socket's interface).
+func (p Pair) LocalAddr() netip.AddrPort { return unzoned(p.Local.LocalAddr()) }
 
 // RemoteAddr is B's end of the connection, as the kernel in A shows it.
-func (p Pair) RemoteAddr() netip.AddrPort { return p.Local.RemoteAddr().(*net.TCPAddr).AddrPort() }
+func (p Pair) RemoteAddr() netip.AddrPort { return unzoned(p.Local.RemoteAddr()) }
+
+// unzoned is a TCP address without its zone. Go names a zone from a cache of interface
+// names that may have been filled in another namespace, so the name says nothing here.
+func unzoned(a net.Addr) netip.AddrPort {
+	ap := a.(*net.TCPAddr).AddrPort()
+	return netip.AddrPortFrom(ap.Addr().WithZone(""), ap.Port())
+}
 
 // UDPPair is a connected UDP socket in A and the unconnected socket in B it talks to.
 type UDPPair struct {
@@ -49,8 +58,10 @@ func (p UDPPair) RemoteAddr() netip.AddrPort {
 // Listen opens a TCP listener in h. MPTCP is off: since Go 1.24 a listener may be MPTCP,
 // and SOCK_DESTROY answers EINVAL for MPTCP sockets. An unspecified IPv6 address
 // ([::]:port) gives a dual-stack listener (IPV6_V6ONLY off), whose IPv4 connections are
-// AF_INET6 sockets with v4-mapped addresses.
+// AF_INET6 sockets with v4-mapped addresses. A link-local address is on h's veth0,
+// whatever its zone says.
 func (n *Net) Listen(h *Host, addr netip.AddrPort) (*net.TCPListener, error) {
+	addr = h.scoped(addr)
 	var lc net.ListenConfig
 	lc.SetMultipathTCP(false)
 	if addr.Addr() == netip.IPv6Unspecified() {
@@ -97,6 +108,23 @@ func (n *Net) Outbound(l *net.TCPListener) (Pair, error) {
 	return newPair(client, server)
 }
 
+// Dial connects B to to, an address in A where a program other than the test listens (an
+// SSH server): A's end is that program's, so only B's end comes back.
+func (n *Net) Dial(to netip.AddrPort) (*net.TCPConn, error) {
+	d := net.Dialer{Timeout: timeout}
+	d.SetMultipathTCP(false)
+	var c net.Conn
+	err := n.Peer.Do(func() (err error) {
+		c, err = d.Dial("tcp", n.Peer.scoped(to).String())
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", n.Peer.Name, err)
+	}
+	n.track(c)
+	return c.(*net.TCPConn), nil
+}
+
 func newPair(local, peer *net.TCPConn) (Pair, error) {
 	c, err := cookie(local)
 	return Pair{Local: local, Peer: peer, Cookie: c}, err
@@ -106,6 +134,7 @@ func newPair(local, peer *net.TCPConn) (Pair, error) {
 func (n *Net) connect(l *net.TCPListener, client *Host, from, to netip.AddrPort) (server, dialed *net.TCPConn, err error) {
 	d := net.Dialer{Timeout: timeout}
 	d.SetMultipathTCP(false)
+	from, to = client.scoped(from), client.scoped(to)
 	if from.IsValid() {
 		d.LocalAddr = net.TCPAddrFromAddrPort(from)
 		if from.Port() != 0 {
@@ -134,12 +163,21 @@ func (n *Net) connect(l *net.TCPListener, client *Host, from, to netip.AddrPort)
 		return nil, nil, fmt.Errorf("accepting %s: %w", dialed.LocalAddr(), err)
 	}
 	n.track(a)
-	got := a.RemoteAddr().(*net.TCPAddr).AddrPort()
-	want := dialed.LocalAddr().(*net.TCPAddr).AddrPort()
+	got, want := unzoned(a.RemoteAddr()), unzoned(dialed.LocalAddr())
 	if got.Addr().Unmap() != want.Addr().Unmap() || got.Port() != want.Port() {
 		return nil, nil, fmt.Errorf("listener %s accepted %s, expected %s: is someone else using it?", l.Addr(), got, want)
 	}
 	return a, dialed, nil
+}
+
+// scoped gives a link-local address the zone of h's veth0, by number: Go looks a zone's
+// name up in one cache for the whole process, which another namespace may have filled
+// (both hosts' links are named veth0, and their indexes may differ).
+func (h *Host) scoped(ap netip.AddrPort) netip.AddrPort {
+	if !ap.Addr().Is6() || !ap.Addr().IsLinkLocalUnicast() {
+		return ap
+	}
+	return netip.AddrPortFrom(ap.Addr().WithZone(strconv.Itoa(h.veth)), ap.Port())
 }
 
 // CloseWait puts A's end of p into CLOSE_WAIT: B closes, A's application never does.

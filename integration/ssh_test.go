@@ -1,0 +1,326 @@
+// The SSH session through a real OpenSSH server (testnet.SSHD: Debian's sshd run as a
+// plain process in host A, reached with ssh from host B): tcpreap run inside a session
+// that sshd made, with the environment sshd gave it, cuts the peer's other connections and
+// leaves the session carrying data. A plain session over IPv4; a session over link-local
+// IPv6, whose SSH_CONNECTION carries zones; and a session that runs tcpreap in a tmux
+// server that an earlier, ended session started, where SSH_CONNECTION is the earlier one's.
+
+package integration
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tcpreap/tcpreap/integration/testnet"
+)
+
+// TestIntegrationSSHSession: a plain session over IPv4. The connections tcpreap must cut
+// include another session of the same client and a connection to sshd that has not logged
+// in, so a guard that kept every connection of the SSH server would show.
+func TestIntegrationSSHSession(t *testing.T) {
+	e := setup(t)
+	s := e.sshd()
+	m := e.peerMix()
+	killed := append(m.targets(), e.dialSSHD("a connection to sshd that has not logged in", testnet.LocalV4))
+	kept := []conn{tcp("bystander", m.bystander)}
+	e.reapInSession(s, testnet.PeerV4, testnet.LocalV4, killed, kept, "--json", testnet.PeerV4.String())
+}
+
+// TestIntegrationSSHLinkLocal: a session over link-local IPv6. sshd writes
+// SSH_CONNECTION="fe80::2%veth0 PORT fe80::1%veth0 2022"; tcpreap is given the client's
+// address as an operator would copy it from there (without the zone, which a PEER does
+// not take).
+func TestIntegrationSSHLinkLocal(t *testing.T) {
+	e := setup(t)
+	s := e.sshd()
+	l := e.listen(e.Local, netip.AddrPortFrom(testnet.LocalLinkLocal, 0))
+	killed := []conn{
+		tcp("link-local inbound", e.inbound(l, netip.AddrPortFrom(testnet.PeerLinkLocal, 0))),
+		e.dialSSHD("a link-local connection to sshd that has not logged in", testnet.LocalLinkLocal),
+	}
+	kept := []conn{tcp("the same host over IPv4", e.inbound(e.listenV4(), peer))}
+
+	e.reapInSession(s, testnet.PeerLinkLocal, testnet.LocalLinkLocal, killed, kept, "--json", testnet.PeerLinkLocal.WithZone("").String())
+}
+
+// TestIntegrationSSHTmux: a first session starts a tmux server and logs out; a second
+// session runs tcpreap in a new window of that server. The window's SSH_CONNECTION is the
+// first session's (tmux gives its windows the environment of the session that started
+// it), and the window's processes descend from the tmux server, not from the second
+// session's sshd.
+func TestIntegrationSSHTmux(t *testing.T) {
+	e := setup(t)
+	s := e.sshd()
+	tmux := filepath.Join(s.Dir, "tmux")
+
+	first := e.startSession(s, testnet.LocalV4, `printf 'connection: %s\n' "$SSH_CONNECTION"
+tmux -S `+shq(tmux)+` new-session -d -s reap`)
+	firstEnv, err := first.Await("connection: ")
+	e.check(err)
+	res, err := first.Wait()
+	e.check(err)
+	if res.Code != 0 {
+		t.Fatalf("the first session, which starts the tmux server: ssh exited %d (stderr %q)", res.Code, res.Stderr)
+	}
+	firstClient, _, err := testnet.ParseSSHConnection(firstEnv)
+	e.check(err)
+
+	m := e.peerMix()
+	run := newReapRun(s.Dir)
+	windowEnv := filepath.Join(s.Dir, "window-ssh-connection")
+	inWindow := `printf '%s\n' "$SSH_CONNECTION" >` + shq(windowEnv) + "; " + run.command("--json", testnet.PeerV4.String())
+	session := e.startSession(s, testnet.LocalV4, sessionScript("tmux -S "+shq(tmux)+" new-window -d -t reap "+shq(inWindow)+" || exit 1"))
+	self, secondEnv := e.connection(session, "the second session")
+
+	e.check(session.Send("go"))
+	res = e.awaitReap(run, session)
+	b, err := os.ReadFile(windowEnv)
+	e.check(err)
+	if got := strings.TrimSpace(string(b)); got != firstEnv || got == secondEnv {
+		t.Fatalf("tcpreap ran in the tmux window with SSH_CONNECTION=%q; the test needs the first session's %q (the second's is %q)", got, firstEnv, secondEnv)
+	}
+	e.expectSessionKept(res, session, sshOutcome{
+		self:   self,
+		killed: m.targets(),
+		kept:   []conn{tcp("bystander", m.bystander)},
+		// What is left of the first session (TIME_WAIT, if A closed first) may be
+		// reported either way.
+		ignore: []netip.AddrPort{netip.AddrPortFrom(firstClient.Addr().WithZone(""), firstClient.Port())},
+	})
+}
+
+// reapInSession opens two sessions from B to the server at to: one that only waits (the
+// same person's other session), and one that runs tcpreap with args. It checks that sshd
+// gave the second the SSH_CONNECTION the test is about (client and to, zones included) and
+// then the run: its own session kept and carrying data, the other session and killed cut,
+// kept untouched.
+func (e *env) reapInSession(s *testnet.SSHD, client, to netip.Addr, killed, kept []conn, args ...string) {
+	e.t.Helper()
+	other := e.startSession(s, to, waitingScript)
+	run := newReapRun(s.Dir)
+	session := e.startSession(s, to, sessionScript(run.command(args...)))
+	otherConn, _ := e.connection(other, "another session of the same client")
+	self, env := e.connection(session, "the session")
+	if c, server, _ := testnet.ParseSSHConnection(env); c.Addr() != client || server.Addr() != to {
+		e.t.Fatalf("sshd gave the session SSH_CONNECTION=%q; this test is about %s to %s", env, client, to)
+	}
+	e.check(session.Send("go"))
+	e.expectSessionKept(e.awaitReap(run, session), session, sshOutcome{
+		self:   self,
+		killed: append(killed, otherConn),
+		kept:   kept,
+		cut:    []*testnet.Session{other},
+	})
+}
+
+// sshd starts a real SSH server in host A; its log is shown when the test fails. A missing
+// sshd, ssh or tmux fails the test: `make deps` installs them.
+func (e *env) sshd() *testnet.SSHD {
+	e.t.Helper()
+	s, err := e.StartSSHD()
+	e.check(err)
+	t := e.t
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("sshd's log:\n%s", s.Log())
+		}
+	})
+	return s
+}
+
+// startSession opens a session from B to the server at to, running script, which must
+// first print "connection: $SSH_CONNECTION".
+func (e *env) startSession(s *testnet.SSHD, to netip.Addr, script string) *testnet.Session {
+	e.t.Helper()
+	session, err := s.Session(to, script)
+	e.check(err)
+	return session
+}
+
+// connection waits for the session's SSH_CONNECTION line and returns the session's
+// connection as A's kernel shows it, with the value of SSH_CONNECTION.
+func (e *env) connection(session *testnet.Session, name string) (conn, string) {
+	e.t.Helper()
+	env, err := session.Await("connection: ")
+	e.check(err)
+	client, server, err := testnet.ParseSSHConnection(env)
+	e.check(err)
+	return e.kernelConn(name, server, client), env
+}
+
+// dialSSHD connects B to the server at to without logging in, waits until sshd has
+// accepted it (its banner arrives), and returns the connection as A's kernel shows it.
+func (e *env) dialSSHD(name string, to netip.Addr) conn {
+	e.t.Helper()
+	c, err := e.Dial(netip.AddrPortFrom(to, testnet.SSHPort))
+	e.check(err)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	banner, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || !strings.HasPrefix(banner, "SSH-2.0-") {
+		e.t.Fatalf("%s: sshd's banner: %q, %v", name, banner, err)
+	}
+	c.SetReadDeadline(time.Time{})
+	return e.kernelConn(name, netip.AddrPortFrom(to, testnet.SSHPort), c.LocalAddr().(*net.TCPAddr).AddrPort())
+}
+
+// kernelConn is the established connection local→remote in A, with the cookie the kernel
+// shows for it. Zones are dropped: the kernel keeps the interface apart from the address.
+func (e *env) kernelConn(name string, local, remote netip.AddrPort) conn {
+	e.t.Helper()
+	local = netip.AddrPortFrom(local.Addr().WithZone(""), local.Port())
+	remote = netip.AddrPortFrom(remote.Addr().WithZone(""), remote.Port())
+	ss, err := e.Local.Await(name+" established", func(ss testnet.Sockets) bool {
+		s, ok := ss.Find(local, remote)
+		return ok && s.State == "established"
+	})
+	e.check(err)
+	s, _ := ss.Find(local, remote)
+	return conn{name, local, remote, s.Cookie}
+}
+
+// waitingScript is a session that only waits: another session of the same person.
+const waitingScript = `printf 'connection: %s\n' "$SSH_CONNECTION"
+read -r line`
+
+// sessionScript is the session tcpreap runs in: it prints its SSH_CONNECTION, waits for a
+// line from the test, runs run, then shows that it still carries data both ways by
+// echoing a line the test sends.
+func sessionScript(run string) string {
+	return `printf 'connection: %s\n' "$SSH_CONNECTION"
+read -r go || exit 1
+` + run + `
+read -r line || exit 1
+printf 'echo: %s\n' "$line"`
+}
+
+// reapRun is one run of tcpreap inside an SSH session. Its output goes to files, not to
+// the session: the session's own connection may be what the run cuts, and the test must
+// still read what tcpreap said.
+type reapRun struct{ stdout, stderr, code string }
+
+func newReapRun(dir string) reapRun {
+	return reapRun{filepath.Join(dir, "reap.out"), filepath.Join(dir, "reap.err"), filepath.Join(dir, "reap.code")}
+}
+
+// command is the shell command that runs tcpreap with args. The exit code file appears,
+// by a rename, only once tcpreap has ended. The audit line goes to the suite's socket, as
+// in every other test.
+func (r reapRun) command(args ...string) string {
+	argv := []string{"TCPREAP_SYSLOG_SOCKET=" + shq(os.Getenv("TCPREAP_SYSLOG_SOCKET")), shq(bin)}
+	for _, a := range args {
+		argv = append(argv, shq(a))
+	}
+	return fmt.Sprintf("%s >%s 2>%s; echo $? >%s && mv %s %s",
+		strings.Join(argv, " "), shq(r.stdout), shq(r.stderr), shq(r.code+".new"), shq(r.code+".new"), shq(r.code))
+}
+
+// awaitReap waits, ten seconds at most, for the run in session to end, and returns how it
+// ended.
+func (e *env) awaitReap(r reapRun, session *testnet.Session) testnet.Result {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, err := os.ReadFile(r.code)
+		if err == nil {
+			res := testnet.Result{Code: -1}
+			if res.Code, err = strconv.Atoi(strings.TrimSpace(string(code))); err != nil {
+				e.t.Fatalf("tcpreap's exit code file: %q", code)
+			}
+			out, err1 := os.ReadFile(r.stdout)
+			errOut, err2 := os.ReadFile(r.stderr)
+			e.check(err1)
+			e.check(err2)
+			res.Stdout, res.Stderr = string(out), string(errOut)
+			e.t.Logf("tcpreap in the session → exit %d\nstdout:\n%sstderr:\n%s", res.Code, res.Stdout, res.Stderr)
+			return res
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("tcpreap did not finish within 10s in the session (%s)", session.Status())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// sshOutcome is what a run inside an SSH session must have done.
+type sshOutcome struct {
+	self   conn               // the session tcpreap ran in: skipped, there, carrying data
+	killed []conn             // the peer's other connections: killed and gone
+	kept   []conn             // what the selection does not take: not reported, still there
+	cut    []*testnet.Session // other sessions among killed, whose ssh clients must end
+	ignore []netip.AddrPort   // remote ends whose sockets may be reported either way
+}
+
+// expectSessionKept checks a run inside the session against o, as tcpreap reported it, as
+// A's kernel shows it afterwards, and as the ssh clients in B saw it. What the session
+// itself went through comes first.
+func (e *env) expectSessionKept(res testnet.Result, session *testnet.Session, o sshOutcome) {
+	t := e.t
+	t.Helper()
+	if res.Code != 0 {
+		t.Errorf("tcpreap in the session: exit %d, want 0 (stderr: %q)", res.Code, res.Stderr)
+	}
+	r, err := testnet.ParseReport(res.Stdout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	records := map[uint64]testnet.Record{}
+	for _, rec := range r.Sockets {
+		records[rec.Cookie] = rec
+	}
+	switch rec, ok := records[o.self.cookie]; {
+	case !ok:
+		t.Errorf("%s (%s <- %s) is not in tcpreap's report", o.self.name, o.self.local, o.self.remote)
+	case rec.Action != "skipped":
+		t.Errorf("%s (%s <- %s): tcpreap reported %q, want skipped: it must keep the session it runs in", o.self.name, o.self.local, o.self.remote, rec.Action)
+	case !strings.Contains(strings.ToLower(rec.Reason), "ssh"):
+		t.Errorf("%s is skipped with reason %q, which does not say it is the ssh session", o.self.name, rec.Reason)
+	}
+	ss := e.sockets()
+	expectPresent(t, ss, "established", o.self)
+	// The session must still carry data both ways, as the ssh client in B sees it, and
+	// end as the script does.
+	if err := session.Send("ping"); err != nil {
+		t.Errorf("%s was cut: %v", o.self.name, err)
+	} else if got, err := session.Await("echo: "); err != nil {
+		t.Errorf("%s was cut: %v", o.self.name, err)
+	} else if got != "ping" {
+		t.Errorf("%s echoed %q, want %q", o.self.name, got, "ping")
+	} else if end, err := session.Wait(); err != nil || end.Code != 0 {
+		t.Errorf("%s: ssh ended with code %d, want 0 (%v, stderr %q)", o.self.name, end.Code, err, end.Stderr)
+	}
+
+	for _, c := range o.killed {
+		if rec, ok := records[c.cookie]; !ok || rec.Action != "killed" {
+			t.Errorf("%s (%s <- %s): tcpreap reported %q (present: %v), want killed", c.name, c.local, c.remote, rec.Action, ok)
+		}
+	}
+	known := append([]conn{o.self}, o.killed...)
+	for _, rec := range r.Sockets {
+		remote := netip.AddrPortFrom(rec.RemoteIP.Unmap().WithZone(""), rec.RemotePort)
+		if slices.ContainsFunc(known, func(c conn) bool { return c.cookie == rec.Cookie }) || slices.Contains(o.ignore, remote) {
+			continue
+		}
+		t.Errorf("tcpreap reported a socket the test did not plan for: %s %s %s -> %s %s", rec.Proto, rec.State, rec.Local(), rec.Remote(), rec.Action)
+	}
+	expectGone(t, ss, o.killed...)
+	expectPresent(t, ss, "established", o.kept...)
+	for _, c := range o.cut {
+		if end, err := c.Wait(); err != nil {
+			t.Errorf("another session was not cut: %v", err)
+		} else if end.Code == 0 {
+			t.Errorf("another session's ssh ended with code 0, want the broken connection's 255 (stderr %q)", end.Stderr)
+		}
+	}
+}
+
+// shq quotes s for the shell.
+func shq(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
