@@ -37,9 +37,9 @@ func TestEditDistance(t *testing.T) {
 
 func TestPeerHints(t *testing.T) {
 	for args, want := range map[string]string{
-		":80":                      "give --port 80",
-		"192.0.2.2,192.0.2.3":      "tcpreap 192.0.2.2 192.0.2.3",
-		"2001:db8::2:53830":        "[2001:db8::2]:53830",
+		":80":                 "give --port 80",
+		"192.0.2.2,192.0.2.3": "tcpreap 192.0.2.2 192.0.2.3",
+		"2001:db8::2:53830":   "[2001:db8::2]:53830",
 	} {
 		code, _, stderr := runCLI(args)
 		if code != exitUsage || !strings.Contains(stderr, want) {
