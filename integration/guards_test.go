@@ -188,6 +188,22 @@ func TestIntegrationMax(t *testing.T) {
 		})
 	}
 
+	// A dry run applies --max as the real run would, so a runbook line can be rehearsed:
+	// the same exit and sentence, and no plan printed or written.
+	for _, args := range [][]string{{"-n", "--max", "3", p}, {"list", "--max", "3", p}, {"plan", "--max", "3", p}, {"-n", "--max", "003", p}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			e := e.sub(t)
+			res := e.tcpreap(args...)
+			e.expectNothingDestroyed(res, 3, before)
+			if want := "tcpreap: 4 sockets would be destroyed, more than --max 3; nothing was destroyed"; !strings.HasPrefix(res.Stderr, want) || res.Stdout != "" {
+				t.Errorf("stdout %q, stderr %q; want nothing on stdout and %q", res.Stdout, res.Stderr, want)
+			}
+		})
+	}
+	if r := e.json(0, "list", "--max", "4", p); len(r.Sockets) != 4 {
+		t.Errorf("list --max 4 of 4 targets: %d sockets listed", len(r.Sockets))
+	}
+
 	// Exactly --max targets: the three others; the session is skipped, not counted.
 	r := e.decode(e.tcpreapEnv([]string{ssh}, "--json", "--max", "3", p), 0)
 	expectActions(t, r, map[string][]conn{"killed": others, "skipped": {tcp("session", session)}})

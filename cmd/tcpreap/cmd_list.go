@@ -22,7 +22,7 @@ Examples:
   tcpreap list 192.0.2.34                     what "tcpreap 192.0.2.34" would destroy
   tcpreap list --state all --json | jq .      every socket, as NDJSON
   tcpreap ls -u --state all                   UDP sockets, connected or not`,
-		Flags:  append(o.selectionFlags(), o.outputFlags()...),
+		Flags:  append(append(o.selectionFlags(), o.maxFlag()), o.outputFlags()...),
 		Action: o.action(args, func(ctx context.Context, o *options) error { return list(ctx, o, io) }),
 	}
 }
@@ -32,11 +32,17 @@ func list(ctx context.Context, o *options, io streams) error {
 	if err != nil {
 		return usageError{err}
 	}
+	if err := o.checkMax(); err != nil {
+		return err
+	}
 	conn, plan, err := query(ctx, sel)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	sel.tell(io, o.quiet)
+	if err := o.overMax(len(plan.Targets)); err != nil {
+		return err
+	}
 	return renderer{w: io.Out, json: o.json, quiet: o.quiet}.report(plan.DryRun(), true)
 }

@@ -24,7 +24,7 @@ Examples:
   tcpreap plan --state close_wait --port postgresql > reap.plan
   jq -c 'select(.action)' reap.plan           review: one socket per line
   tcpreap apply reap.plan`,
-		Flags:  o.selectionFlags(),
+		Flags:  append(o.selectionFlags(), o.maxFlag()),
 		Action: o.action(args, func(ctx context.Context, o *options) error { return writePlan(ctx, o, io) }),
 	}
 }
@@ -33,6 +33,9 @@ func writePlan(ctx context.Context, o *options, io streams) error {
 	sel, err := newSelection(ctx, o)
 	if err != nil {
 		return usageError{err}
+	}
+	if err := o.checkMax(); err != nil {
+		return err
 	}
 	here, err := host.Here()
 	if err != nil {
@@ -44,6 +47,9 @@ func writePlan(ctx context.Context, o *options, io streams) error {
 	}
 	defer conn.Close()
 	sel.tell(io, false)
+	if err := o.overMax(len(plan.Targets)); err != nil {
+		return err
+	}
 	f := &planfile.File{Plan: plan, Header: planfile.Header{Command: o.args, Everything: !sel.filter.HasSelector()}}
 	return planfile.Write(io.Out, f, here)
 }

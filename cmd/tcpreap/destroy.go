@@ -13,9 +13,8 @@ import (
 // verification, the audit line, and the report with its exit code.
 func destroy(ctx context.Context, o *options, io streams, e kill.Engine, plan *kill.Plan) error {
 	n := len(plan.Targets)
-	if o.maxSet && n > o.max {
-		return refusal{fmt.Sprintf("%s would be destroyed, more than --max %d; nothing was destroyed (narrow the selection or raise --max)",
-			plural(n, "socket"), o.max)}
+	if err := o.overMax(n); err != nil {
+		return err
 	}
 	if n > 0 && io.Interactive && !o.yes {
 		if !confirm(io, plan) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v3"
@@ -25,6 +26,7 @@ type options struct {
 
 	// Action.
 	dryRun, yes, all, noAudit bool
+	maxWord                   string // --max as given; max once checkMax read it
 	max                       int
 	maxSet                    bool
 
@@ -66,10 +68,17 @@ func (o *options) includeSelfFlag() cli.Flag {
 func (o *options) destroyFlags() []cli.Flag {
 	return append([]cli.Flag{
 		&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Destination: &o.yes, Usage: "do not ask for confirmation on a terminal"},
-		&cli.IntFlag{Name: "max", HideDefault: true, Destination: &o.max, Usage: "if more than `N` sockets would be destroyed, destroy nothing and exit 3 (default: no limit)",
-			Action: func(context.Context, *cli.Command, int) error { o.maxSet = true; return nil }},
+		o.maxFlag(),
 		&cli.BoolFlag{Name: "no-audit", Destination: &o.noAudit, Usage: "do not write the audit line to syslog"},
 	}, o.outputFlags()...)
+}
+
+// maxFlag is --max, which a dry run applies as the real run would, so that
+// a runbook line can be rehearsed. It is read as a decimal number by
+// checkMax ("010" is ten).
+func (o *options) maxFlag() cli.Flag {
+	return &cli.StringFlag{Name: "max", Destination: &o.maxWord, Usage: "if more than `N` sockets would be destroyed, destroy nothing and exit 3 (default: no limit)",
+		Action: func(context.Context, *cli.Command, string) error { o.maxSet = true; return nil }}
 }
 
 // outputFlags are the options of the commands that print results.
@@ -88,11 +97,35 @@ func (o *options) dryRunFlag() cli.Flag {
 	return &cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Destination: &o.dryRun, Usage: "print the plan, destroy nothing (same as list)"}
 }
 
-// checkMax refuses a --max that makes no sense, before the kernel is asked
-// anything.
+// checkMax reads --max, a decimal number of 0 or more, and refuses anything
+// else before the kernel is asked anything.
 func (o *options) checkMax() error {
-	if o.max < 0 {
-		return usagef("--max %d: give the largest number of sockets to destroy, 0 or more", o.max)
+	if !o.maxSet {
+		return nil
+	}
+	n, err := strconv.ParseUint(o.maxWord, 10, 31)
+	switch {
+	case err == nil:
+		o.max = int(n)
+		return nil
+	case strings.HasPrefix(o.maxWord, "-") && isDecimal(o.maxWord[1:]):
+		return usagef("--max %s: give the largest number of sockets to destroy, 0 or more", o.maxWord)
+	case isDecimal(o.maxWord):
+		return usagef("--max %s: that is more sockets than a host can have; give a smaller number", o.maxWord)
+	}
+	return usagef("--max: %q is not a number; give the largest number of sockets to destroy, in decimal, 0 or more", o.maxWord)
+}
+
+func isDecimal(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789") == ""
+}
+
+// overMax refuses a plan of n targets that is larger than --max, for a real
+// run and a dry run alike.
+func (o *options) overMax(n int) error {
+	if o.maxSet && n > o.max {
+		return refusal{fmt.Sprintf("%s would be destroyed, more than --max %d; nothing was destroyed (narrow the selection or raise --max)",
+			plural(n, "socket"), o.max)}
 	}
 	return nil
 }
