@@ -32,7 +32,7 @@ var ErrNoAnswer = errors.New("no answer from the kernel")
 // target, in order: nil when the kernel destroyed it, else an *OpError that
 // wraps the kernel's errno and what it means (ErrGone, ErrPermission,
 // ErrNoDestroy, ErrTimeWait), ErrNoAnswer, or, for a target not sent,
-// "not attempted" and why.
+// ErrNotAttempted and why.
 //
 // Nothing is sent for a protocol the kernel cannot destroy (Probe). The
 // first destroys go out in batches that double from one until the kernel
@@ -64,7 +64,7 @@ func (c *Conn) Destroy(ctx context.Context, targets []Socket) []error {
 		socks = nil
 		for i, s := range targets {
 			if err := cannot[s.Protocol]; err != nil {
-				errs[i] = opError(&targets[i], fmt.Errorf("not attempted: %w", err))
+				errs[i] = opError(&targets[i], fmt.Errorf("%w: %w", ErrNotAttempted, err))
 				continue
 			}
 			socks, at = append(socks, s), append(at, i)
@@ -84,6 +84,11 @@ func (c *Conn) Destroy(ctx context.Context, targets []Socket) []error {
 	}
 	return errs
 }
+
+// ErrNotAttempted wraps the reason a target was not sent: what the kernel
+// said of an earlier one (no permission), that it has no SOCK_DESTROY, or
+// the end of the context.
+var ErrNotAttempted = errors.New("not attempted")
 
 // errNotSent is the error of a target that no batch took: a bug, should it
 // ever be seen.
@@ -116,7 +121,7 @@ func (d *destroyRun) run() {
 // the run stopped. Until a socket's error is set it reads as destroyed.
 func (d *destroyRun) notAttempted(start, end int, cause error) {
 	for i := start; i < end; i++ {
-		d.errs[i] = opError(&d.socks[i], fmt.Errorf("not attempted: %w", cause))
+		d.errs[i] = opError(&d.socks[i], fmt.Errorf("%w: %w", ErrNotAttempted, cause))
 	}
 }
 
@@ -267,7 +272,7 @@ func (c *Conn) sendBatch(ctx context.Context, nl conn, socks []Socket, errs []er
 	}
 	if err := ctx.Err(); err != nil {
 		for _, i := range which {
-			errs[i] = opError(&socks[i], fmt.Errorf("not attempted: %w", err))
+			errs[i] = opError(&socks[i], fmt.Errorf("%w: %w", ErrNotAttempted, err))
 		}
 		return false
 	}

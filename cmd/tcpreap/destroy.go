@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/tcpreap/tcpreap/kill"
@@ -46,7 +47,11 @@ func failures(results []kill.Result, io streams) error {
 			continue
 		}
 		failed++
-		if why, ok := sockdiag.Explain(r.Err); ok && !said[why] {
+		why, ok := sockdiag.Explain(r.Err)
+		if !ok && errors.Is(r.Err, sockdiag.ErrNotAttempted) {
+			why, ok = errorWords(r.Err), true // the table leaves these out
+		}
+		if ok && !said[why] {
 			said[why] = true
 			fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", printable(why))
 		}

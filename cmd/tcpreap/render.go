@@ -76,6 +76,11 @@ func (r renderer) report(results []kill.Result, dryRun bool) error {
 		tw := tabwriter.NewWriter(r.w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "Proto\tState\tLocal Address:Port\tPeer Address:Port\tResult")
 		for _, res := range results {
+			if errors.Is(res.Err, sockdiag.ErrNotAttempted) {
+				// Not one line each: the reason is said once, and the
+				// summary counts them (--json still lists every socket).
+				continue
+			}
 			s := res.Socket
 			scope := ""
 			if s.ID.Interface != 0 {
