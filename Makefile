@@ -10,8 +10,13 @@ PORTABLE := ./sockdiag/... ./kill/... ./planfile/... ./host/... ./cmd/...
 
 .PHONY: build demo test unit integration bench lint deps clean
 
+# The version and commit that tcpreap --version prints.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
 build:
-	$(GO) build -o $(BIN) ./cmd/tcpreap
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/tcpreap
 
 demo: deps build
 	$(GO) run ./integration/demo $(BIN)

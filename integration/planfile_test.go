@@ -438,11 +438,11 @@ func TestIntegrationPlanApplyChangedSockets(t *testing.T) {
 	for _, rec := range r.Sockets {
 		switch rec.Cookie {
 		case closing.Cookie:
-			if rec.State != "time_wait" || rec.Reason != "changed since the plan: now time_wait" {
+			if rec.State != "time_wait" || rec.Reason != "changed since the plan: now TIME-WAIT" {
 				t.Errorf("the socket that A closed: state %q, reason %q", rec.State, rec.Reason)
 			}
 		case dgram.Cookie:
-			if rec.State != "close" || rec.Reason != "changed since the plan: now close" {
+			if rec.State != "close" || rec.Reason != "changed since the plan: now UNCONN" {
 				t.Errorf("the disconnected UDP socket: state %q, reason %q", rec.State, rec.Reason)
 			}
 		}

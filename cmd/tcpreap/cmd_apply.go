@@ -29,7 +29,7 @@ Examples:
   tcpreap apply reap.plan
   tcpreap apply -y --max 100 reap.plan        in a runbook: no prompt, a limit
   ssh db1 tcpreap plan 192.0.2.34 | ssh db1 tcpreap apply -y -`,
-		Flags:  append(o.destroyFlags(), o.includeSelfFlag(), o.allFlag()),
+		Flags:  append(o.destroyFlags(), o.includeSelfFlag(true), o.allFlag()),
 		Action: o.action(args, func(ctx context.Context, o *options) error { return apply(ctx, o, io) }),
 	}
 }

@@ -38,7 +38,7 @@ func TestApplyKeepsTheTimer(t *testing.T) {
 		t.Fatal(err)
 	}
 	summary := planSummary(f.Plan)
-	if !strings.Contains(summary, "1 tcp fin_wait2: no reset to the peer") {
+	if !strings.Contains(summary, "1 tcp FIN-WAIT-2: no reset to the peer") {
 		t.Errorf("the confirmation of the applied plan says:\n%s", summary)
 	}
 	// The same file from stdin.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"slices"
 
 	"github.com/urfave/cli/v3"
 )
@@ -22,7 +23,7 @@ Examples:
   tcpreap list 192.0.2.34                     what "tcpreap 192.0.2.34" would destroy
   tcpreap list --state all --json | jq .      every socket, as NDJSON
   tcpreap ls -u --state all                   UDP sockets, connected or not`,
-		Flags:  append(append(o.selectionFlags(), o.maxFlag()), o.outputFlags()...),
+		Flags:  slices.Concat(o.selectionFlags(), []cli.Flag{o.includeSelfFlag(false), o.maxFlag()}, o.outputFlags()),
 		Action: o.action(args, func(ctx context.Context, o *options) error { return list(ctx, o, io) }),
 	}
 }

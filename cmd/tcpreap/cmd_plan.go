@@ -24,7 +24,7 @@ Examples:
   tcpreap plan --state close_wait --port postgresql > reap.plan
   jq -c 'select(.action)' reap.plan           review: one socket per line
   tcpreap apply reap.plan`,
-		Flags:  append(o.selectionFlags(), o.maxFlag()),
+		Flags:  append(o.selectionFlags(), o.includeSelfFlag(false), o.maxFlag()),
 		Action: o.action(args, func(ctx context.Context, o *options) error { return writePlan(ctx, o, io) }),
 	}
 }

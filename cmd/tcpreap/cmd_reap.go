@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"slices"
 
 	"github.com/urfave/cli/v3"
 )
@@ -11,11 +12,12 @@ func reapCommand(args []string, io streams) *cli.Command {
 	o := &options{}
 	return &cli.Command{
 		Name:      "tcpreap",
-		Usage:     "find TCP and UDP sockets and destroy them with SOCK_DESTROY",
+		Usage:     "destroy the TCP and UDP sockets a selection matches (list and -n only print them)",
 		ArgsUsage: "[PEER...]",
-		Description: `Plans the sockets the selection matches, then destroys each with SOCK_DESTROY by the
-cookie it was dumped with, checks with a second dump that they are gone, and reports
-every socket: killed, gone (closed or replaced before the destroy), failed, or skipped.
+		Description: `Destroys the sockets the selection matches; list and -n only print them. It plans
+them, destroys each with SOCK_DESTROY by the cookie it was dumped with, checks with a
+second dump that they are gone, and reports every socket: killed, gone (closed or
+replaced before the destroy), failed, or skipped.
 
 PEER is the remote end: IP, CIDR, IP:PORT, [IPv6]:PORT, a bare IPv6 address or a host
 name (every address it has). Several PEERs select sockets matching any of them; all
@@ -32,7 +34,7 @@ Examples:
 
 Exit codes: 0 every target gone (or a dry run), 1 runtime failure, 2 bad input,
 3 refused (--max, confirmation declined).`,
-		Flags:  append(append(o.selectionFlags(), o.destroyFlags()...), o.dryRunFlag(), o.allFlag()),
+		Flags:  slices.Concat(o.selectionFlags(), []cli.Flag{o.includeSelfFlag(true)}, o.destroyFlags(), []cli.Flag{o.dryRunFlag(), o.allFlag()}),
 		Action: o.action(args, func(ctx context.Context, o *options) error { return reap(ctx, o, io) }),
 	}
 }

@@ -42,3 +42,25 @@ func TestHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpSaysWhatEachDoes: the root's help says plainly that it destroys
+// and that list and -n only print; list and plan promise no destroy.
+func TestHelpSaysWhatEachDoes(t *testing.T) {
+	_, root, _ := runCLI("--help")
+	if !strings.Contains(root, "list and -n only print") {
+		t.Errorf("tcpreap --help does not say that list and -n only print:\n%s", root)
+	}
+	for _, cmd := range []string{"list", "plan"} {
+		_, help, _ := runCLI(cmd, "--help")
+		if strings.Contains(help, "also destroy") {
+			t.Errorf("tcpreap %s --help names an option that destroys:\n%s", cmd, help)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, stdout, stderr := runCLI("--version")
+	if code != exitOK || stderr != "" || !strings.HasPrefix(stdout, "tcpreap version ") || !strings.Contains(stdout, "(commit ") {
+		t.Errorf("--version: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}

@@ -56,12 +56,17 @@ func (o *options) selectionFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "udp", Aliases: []string{"u"}, Destination: &o.udp, Usage: "UDP sockets"},
 		&cli.BoolFlag{Name: "4", Destination: &o.ipv4, Usage: "IPv4 (and v4-mapped IPv6) sockets"},
 		&cli.BoolFlag{Name: "6", Destination: &o.ipv6, Usage: "IPv6 sockets"},
-		o.includeSelfFlag(),
 	}
 }
 
-func (o *options) includeSelfFlag() cli.Flag {
-	return &cli.BoolFlag{Name: "include-self", Destination: &o.includeSelf, Usage: "also destroy the ssh connection tcpreap runs in (SSH_CONNECTION)"}
+// includeSelfFlag lifts the guard of the SSH session; destroys says whether
+// the command destroys (or only shows what would be).
+func (o *options) includeSelfFlag(destroys bool) cli.Flag {
+	usage := "also destroy the ssh session tcpreap runs in"
+	if !destroys {
+		usage = "show the ssh session tcpreap runs in as a match too"
+	}
+	return &cli.BoolFlag{Name: "include-self", Destination: &o.includeSelf, Usage: usage}
 }
 
 // destroyFlags are the options of every command that destroys.

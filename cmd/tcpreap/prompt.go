@@ -34,7 +34,7 @@ func planSummary(plan *kill.Plan) string {
 	}
 	b.WriteString(":\n")
 	for _, c := range bd.States {
-		fmt.Fprintf(&b, "  %6d %s %s: %s\n", c.N, c.Protocol, c.State, effect(c))
+		fmt.Fprintf(&b, "  %6d %s %s: %s\n", c.N, c.Protocol, c.State.Label(), effect(c))
 	}
 	for i, p := range bd.Peers {
 		if i == 10 {

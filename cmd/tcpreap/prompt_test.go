@@ -29,9 +29,9 @@ func TestPlanSummary(t *testing.T) {
 	got := planSummary(testPlan())
 	for _, want := range []string{
 		"destroys 3 sockets and keeps back 1",
-		"1 tcp established: the peer gets a reset",
-		"1 tcp time_wait: no reset to the peer",
-		"1 tcp close_wait: the peer gets a reset",
+		"1 tcp ESTAB: the peer gets a reset",
+		"1 tcp TIME-WAIT: no reset to the peer",
+		"1 tcp CLOSE-WAIT: the peer gets a reset",
 		"2 with peer 192.0.2.2",
 		"1 with peer 2001:db8::2",
 	} {

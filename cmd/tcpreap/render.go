@@ -130,7 +130,7 @@ func reasonText(res kill.Result) string {
 	case kill.ReasonSSHServer:
 		return res.Reason.String() + "; --include-self destroys it"
 	case kill.ReasonChanged:
-		return "changed since the plan: now " + res.Socket.State.String()
+		return "changed since the plan: now " + res.Socket.State.Label()
 	}
 	return res.Reason.String()
 }
@@ -152,7 +152,7 @@ func errorWords(err error) string {
 func resultText(res kill.Result) string {
 	switch res.Action {
 	case kill.WouldKill:
-		return "would kill"
+		return "match"
 	case kill.Skipped:
 		return "skipped: " + reasonText(res)
 	case kill.Failed:
