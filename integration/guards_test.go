@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -351,13 +352,18 @@ func TestIntegrationConfirm(t *testing.T) {
 		expectDestroyed(t, s)
 	})
 
-	// Only when stdin and stderr are both a terminal does tcpreap ask.
+	// tcpreap asks whenever stdin is a terminal, on the controlling terminal, also when its
+	// output goes to a pipe (2>&1 | tee log); without a controlling terminal, or when stdin
+	// is no terminal, it never asks.
 	for _, c := range []struct {
-		name         string
-		stdin, other bool // the pty is stdin, or stderr (the other one is a pipe or /dev/null)
+		name  string
+		stdin bool // the pty is stdin; else stderr, and stdin is /dev/null
+		ctty  bool // the pty is the controlling terminal
+		asks  bool
 	}{
-		{"stdin a terminal, stderr not", true, false},
-		{"stderr a terminal, stdin not", false, true},
+		{"stdin the controlling terminal, stdout and stderr a pipe", true, true, true},
+		{"stdin a terminal, but no controlling terminal", true, false, false},
+		{"stderr a terminal, stdin not", false, true, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := fresh(t)
@@ -369,13 +375,33 @@ func TestIntegrationConfirm(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			cmd := e.Local.Command(ctx, bin, p)
-			var out bytes.Buffer // stdout, and stderr when it is not the terminal
-			cmd.Stdout = &out
-			cmd.Stdin, cmd.Stderr = tty, &out
-			if c.other {
+			var out bytes.Buffer // stdout and stderr, when they are not the terminal
+			cmd.Stdout, cmd.Stdin, cmd.Stderr = &out, tty, &out
+			if !c.stdin {
 				cmd.Stdin, cmd.Stderr = nil, tty // nil: /dev/null
 			}
-			go drain(ptmx)
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: c.ctty, Ctty: 0}
+			if !c.stdin {
+				cmd.SysProcAttr.Ctty = 2
+			}
+			var screen bytes.Buffer
+			asked := make(chan struct{})
+			go func() {
+				buf := make([]byte, 4096)
+				for {
+					n, err := ptmx.Read(buf)
+					screen.Write(buf[:n])
+					if strings.Contains(screen.String(), "[y/N] ") {
+						close(asked)
+						ptmx.Write([]byte("y\n"))
+						io.Copy(io.Discard, ptmx)
+						return
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
 			err = cmd.Run()
 			tty.Close()
 			t.Logf("%s → output:\n%s", strings.Join(cmd.Args, " "), out.String())
@@ -385,6 +411,16 @@ func TestIntegrationConfirm(t *testing.T) {
 			}
 			if code := cmd.ProcessState.ExitCode(); code != 0 {
 				t.Errorf("exit %d, want 0; output:\n%s", code, out.String())
+			}
+			select {
+			case <-asked:
+				if !c.asks {
+					t.Errorf("it asked on the terminal, and should not have")
+				}
+			default:
+				if c.asks {
+					t.Errorf("it did not ask on the controlling terminal")
+				}
 			}
 			expectDestroyed(t, s)
 		})

@@ -14,8 +14,10 @@ import (
 type streams struct {
 	In          io.Reader
 	Out, ErrOut io.Writer
-	// Interactive: stdin and stderr are a terminal, so tcpreap may ask.
-	Interactive bool
+	// Terminal opens the terminal to ask the person on (the controlling
+	// terminal, /dev/tty); nil when stdin is no terminal, and tcpreap never
+	// asks. An error (no controlling terminal) means no question either.
+	Terminal func() (io.ReadWriteCloser, error)
 }
 
 // Exit codes, the contract runbooks rely on.

@@ -17,9 +17,13 @@ func destroy(ctx context.Context, o *options, io streams, e kill.Engine, plan *k
 	if err := o.overMax(n); err != nil {
 		return err
 	}
-	if n > 0 && io.Interactive && !o.yes {
-		if !confirm(io, plan) {
-			return refusal{"not confirmed; nothing was destroyed"}
+	if n > 0 && io.Terminal != nil && !o.yes {
+		if tty, err := io.Terminal(); err == nil {
+			ok, why := confirm(tty, plan)
+			tty.Close()
+			if !ok {
+				return refusal{why + "; nothing was destroyed"}
+			}
 		}
 	}
 	results := plan.Execute(ctx, e)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -43,7 +44,7 @@ func TestMaxAndConfirmRefuse(t *testing.T) {
 		want string
 	}{
 		{options{max: 2, maxSet: true}, streams{}, "3 sockets would be destroyed, more than --max 2"},
-		{options{}, streams{Interactive: true, In: strings.NewReader("n\n")}, "not confirmed"},
+		{options{}, streams{Terminal: func() (io.ReadWriteCloser, error) { return &fakeTTY{in: strings.NewReader("n\n")}, nil }}, "not confirmed"},
 	} {
 		plan := testPlan()
 		k := &sockdiagtest.Kernel{Sockets: slices.Clone(plan.Targets)}

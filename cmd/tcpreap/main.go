@@ -10,13 +10,18 @@ package main
 
 import (
 	"context"
+	goio "io"
 	"os"
 
 	"golang.org/x/term"
 )
 
 func main() {
-	io := streams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
-		Interactive: term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stderr.Fd()))}
+	io := streams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
+	if term.IsTerminal(int(os.Stdin.Fd())) {
+		// Asked on the controlling terminal, so that a run whose output
+		// goes to a pipe (2>&1 | tee log) still asks its person.
+		io.Terminal = func() (goio.ReadWriteCloser, error) { return os.OpenFile("/dev/tty", os.O_RDWR, 0) }
+	}
 	os.Exit(run(context.Background(), os.Args, io))
 }

@@ -3,24 +3,39 @@ package main
 import (
 	"bufio"
 	"fmt"
+	goio "io"
 	"strings"
+	"time"
 
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
-// confirm shows the plan's summary on stderr and asks on stdin; only "y" or
-// "yes" goes on.
-func confirm(io streams, plan *kill.Plan) bool {
-	fmt.Fprint(io.ErrOut, planSummary(plan))
-	fmt.Fprintf(io.ErrOut, "destroy %s? [y/N] ", plural(len(plan.Targets), "socket"))
-	line, err := bufio.NewReader(io.In).ReadString('\n')
-	if err != nil && line == "" {
-		fmt.Fprintln(io.ErrOut)
-		return false
+// confirmTimeout bounds the wait for an answer: a question nobody answers
+// is a no.
+const confirmTimeout = 10 * time.Minute
+
+// confirm shows the plan's summary on the terminal and asks there; only "y"
+// or "yes" goes on. Else it says why not.
+func confirm(tty goio.ReadWriter, plan *kill.Plan) (bool, string) {
+	fmt.Fprint(tty, planSummary(plan))
+	fmt.Fprintf(tty, "destroy %s? [y/N] ", plural(len(plan.Targets), "socket"))
+	answer := make(chan string, 1)
+	go func() {
+		line, err := bufio.NewReader(tty).ReadString('\n')
+		if err != nil && line == "" {
+			fmt.Fprintln(tty)
+		}
+		answer <- line
+	}()
+	select {
+	case line := <-answer:
+		a := strings.ToLower(strings.TrimSpace(line))
+		return a == "y" || a == "yes", "not confirmed"
+	case <-time.After(confirmTimeout):
+		fmt.Fprintln(tty)
+		return false, fmt.Sprintf("not confirmed (no answer in %v)", confirmTimeout)
 	}
-	answer := strings.ToLower(strings.TrimSpace(line))
-	return answer == "y" || answer == "yes"
 }
 
 // planSummary counts the targets by state, saying what each does to the

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"net/netip"
 	"strings"
 	"testing"
@@ -43,12 +44,22 @@ func TestPlanSummary(t *testing.T) {
 
 func TestConfirm(t *testing.T) {
 	for answer, want := range map[string]bool{"y\n": true, "YES\n": true, "n\n": false, "\n": false, "": false, "yep\n": false} {
-		var stderr bytes.Buffer
-		if ok := confirm(streams{In: strings.NewReader(answer), ErrOut: &stderr}, testPlan()); ok != want {
+		tty := &fakeTTY{in: strings.NewReader(answer)}
+		if ok, _ := confirm(tty, testPlan()); ok != want {
 			t.Errorf("answer %q: %v; want %v", answer, ok, want)
 		}
-		if !strings.Contains(stderr.String(), "destroy 3 sockets? [y/N] ") {
-			t.Errorf("prompt %q", stderr.String())
+		if !strings.Contains(tty.out.String(), "destroy 3 sockets? [y/N] ") {
+			t.Errorf("prompt %q", tty.out.String())
 		}
 	}
 }
+
+// fakeTTY is a terminal: what is typed, and what is shown.
+type fakeTTY struct {
+	in  io.Reader
+	out bytes.Buffer
+}
+
+func (f *fakeTTY) Read(p []byte) (int, error)  { return f.in.Read(p) }
+func (f *fakeTTY) Write(p []byte) (int, error) { return f.out.Write(p) }
+func (f *fakeTTY) Close() error                { return nil }
