@@ -529,17 +529,6 @@ func TestIntegrationUnprivileged(t *testing.T) {
 	}
 }
 
-// drain reads a pty's master side until it is closed, so that the program on the other
-// side never blocks on a full terminal.
-func drain(ptmx *os.File) {
-	buf := make([]byte, 4096)
-	for {
-		if _, err := ptmx.Read(buf); err != nil {
-			return
-		}
-	}
-}
-
 // ptyRun is tcpreap running in a host with a pseudo-terminal as its stdin, stdout and
 // stderr, its controlling terminal.
 type ptyRun struct {

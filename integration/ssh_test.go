@@ -77,7 +77,8 @@ tmux -S `+shq(tmux)+` new-session -d -s reap`)
 	m := e.peerMix()
 	run := newReapRun(s.Dir)
 	windowEnv := filepath.Join(s.Dir, "window-ssh-connection")
-	inWindow := `printf '%s\n' "$SSH_CONNECTION" >` + shq(windowEnv) + "; " + run.command("--json", testnet.PeerV4.String())
+	// A tmux window is a terminal, where tcpreap would ask: -y, as in a runbook.
+	inWindow := `printf '%s\n' "$SSH_CONNECTION" >` + shq(windowEnv) + "; " + run.command("-y", "--json", testnet.PeerV4.String())
 	session := e.startSession(s, testnet.LocalV4, sessionScript("tmux -S "+shq(tmux)+" new-window -d -t reap "+shq(inWindow)+" || exit 1"))
 	self, secondEnv := e.connection(session, "the second session")
 
