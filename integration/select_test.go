@@ -7,8 +7,10 @@ package integration
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tcpreap/tcpreap/integration/testnet"
+	"golang.org/x/sys/unix"
 )
 
 // TestIntegrationPeerCut is "cut every connection with 192.0.2.2": every state of every
@@ -393,4 +396,65 @@ func TestIntegrationNamesMeanOnlyWhatTheySay(t *testing.T) {
 		})
 	}
 	expectPresent(t, e.sockets(), "established", s.conns()[0])
+}
+
+// TestIntegrationInterfaceScope: link-local addresses repeat on every link. Host A has two
+// links to B, each with fe80::1, and a connection over each; --interface of one link takes
+// the connection scoped to it only, and the table shows each socket's scope as ss does.
+func TestIntegrationInterfaceScope(t *testing.T) {
+	e := setup(t)
+	a, b := e.Local.Name, e.Peer.Name
+	for _, args := range [][]string{
+		{"-n", a, "link", "add", "veth1", "type", "veth", "peer", "name", "veth1", "netns", b},
+		{"-n", a, "addr", "add", "fe80::1/64", "dev", "veth1", "nodad"},
+		{"-n", b, "addr", "add", "fe80::2/64", "dev", "veth1", "nodad"},
+		{"-n", a, "link", "set", "veth1", "up"},
+		{"-n", b, "link", "set", "veth1", "up"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	l := e.listen(e.Peer, netip.MustParseAddrPort("[::]:0"))
+	port := l.Addr().(*net.TCPAddr).AddrPort().Port()
+	dialOver := func(link string) conn {
+		var c *net.TCPConn
+		e.check(e.Local.Do(func() error {
+			ifi, err := net.InterfaceByName(link)
+			if err != nil {
+				return err
+			}
+			d := net.Dialer{Timeout: 5 * time.Second}
+			d.SetMultipathTCP(false)
+			nc, err := d.Dial("tcp", fmt.Sprintf("[fe80::2%%%d]:%d", ifi.Index, port))
+			if err != nil {
+				return err
+			}
+			c = nc.(*net.TCPConn)
+			return nil
+		}))
+		t.Cleanup(func() { c.Close() })
+		peerEnd, err := l.AcceptTCP()
+		e.check(err)
+		t.Cleanup(func() { peerEnd.Close() })
+		rc, err := c.SyscallConn()
+		e.check(err)
+		var cookie uint64
+		var serr error
+		e.check(rc.Control(func(fd uintptr) { cookie, serr = unix.GetsockoptUint64(int(fd), unix.SOL_SOCKET, unix.SO_COOKIE) }))
+		e.check(serr)
+		ap := c.LocalAddr().(*net.TCPAddr).AddrPort()
+		return conn{"over " + link, netip.AddrPortFrom(ap.Addr().WithZone(""), ap.Port()), netip.AddrPortFrom(netip.MustParseAddr("fe80::2"), port), cookie}
+	}
+	over0, over1 := dialOver("veth0"), dialOver("veth1")
+
+	res := e.tcpreap("list", "--interface", "veth1")
+	if !strings.Contains(res.Stdout, "[fe80::1]%veth1:") || !strings.Contains(res.Stdout, "match") {
+		t.Errorf("list does not show the socket's scope as ss does ([fe80::1]%%veth1:PORT):\n%s", res.Stdout)
+	}
+	r := e.json(0, "--interface", "veth1")
+	expectRecords(t, r, "killed", over1)
+	ss := e.sockets()
+	expectGone(t, ss, over1)
+	expectPresent(t, ss, "established", over0)
 }
