@@ -251,6 +251,17 @@ func TestIntegrationPlanRefused(t *testing.T) {
 		}
 	})
 
+	t.Run("a name that would move the cursor", func(t *testing.T) {
+		e := e.sub(t)
+		file := filepath.Join(t.TempDir(), "\x1b[2K\x1b[1Aplan")
+		e.check(os.WriteFile(file, []byte(editCookie(t, plan)), 0o600))
+		res := e.tcpreap("apply", file)
+		e.expectPlanRefused(res, before)
+		if strings.ContainsAny(res.Stderr, "\x1b") || !strings.Contains(res.Stderr, `\x1b[2K`) {
+			t.Errorf("stderr %q: the escape sequence in the file name reached the terminal", res.Stderr)
+		}
+	})
+
 	t.Run("no such file", func(t *testing.T) {
 		e := e.sub(t)
 		res := e.tcpreap("apply", filepath.Join(t.TempDir(), "nonexistent"))
