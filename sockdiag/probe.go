@@ -66,10 +66,12 @@ var (
 	}
 	// ErrUnreachable: the kernel answered ENOENT but the socket is there. It
 	// finds a destroy's target by address and port, and in an SO_REUSEPORT
-	// group that lookup can land on a sibling, whose cookie differs.
+	// group that lookup can land on a sibling, whose cookie differs. The
+	// kill package sends such destroys again while the group shrinks; what
+	// is left is a group whose lookup lands on a member that is no target.
 	ErrUnreachable = &Cause{
 		short:    "still present: the kernel's lookup by address and port finds another socket (an SO_REUSEPORT group?)",
-		sentence: "some sockets share their address and port with others (SO_REUSEPORT) and the kernel finds a sibling when asked for them by address; they are still there: stop their application instead",
+		sentence: "some sockets share their address and port with others (SO_REUSEPORT) that were not destroyed, and the kernel, asked for them by address, finds one of those instead; they are still there: select the whole group, or stop their application",
 	}
 )
 

@@ -33,6 +33,14 @@ type Kernel struct {
 	// NoDestroy makes every destroy answer EOPNOTSUPP, found or not, as a
 	// kernel built without CONFIG_INET_DIAG_DESTROY does.
 	NoDestroy bool
+	// Reuseport, when set, makes the LISTEN sockets that share a family, a
+	// protocol and a local address and port an SO_REUSEPORT group. Linux
+	// finds a destroy's target by its tuple and then compares the cookie;
+	// for a group the tuple lookup selects one member (reuseport_select_sock).
+	// Reuseport(n) is the index of the member selected among the n of the
+	// group still there, in the order of Sockets: a destroy of any other
+	// member answers ENOENT, though the socket is there.
+	Reuseport func(members int) int
 	// NoDiag lists protocols whose diag module the kernel lacks: their
 	// dumps and destroys answer ENOENT.
 	NoDiag []sockdiag.Protocol
@@ -135,9 +143,7 @@ func (k *Kernel) destroy(r sockdiag.Request) unix.Errno {
 	if k.NoDestroy {
 		return unix.EOPNOTSUPP
 	}
-	i := slices.IndexFunc(k.Sockets, func(s sockdiag.Socket) bool {
-		return s.Family == r.Family && s.Protocol == r.Protocol && s.ID == r.ID
-	})
+	i := k.lookup(r)
 	if i < 0 {
 		return unix.ENOENT
 	}
@@ -150,6 +156,27 @@ func (k *Kernel) destroy(r sockdiag.Request) unix.Errno {
 		k.Sockets = slices.Delete(k.Sockets, i, i+1)
 	}
 	return 0
+}
+
+// lookup returns the index of the socket a destroy request reaches, by its
+// tuple and then its cookie, or -1.
+func (k *Kernel) lookup(r sockdiag.Request) int {
+	i := slices.IndexFunc(k.Sockets, func(s sockdiag.Socket) bool {
+		return s.Family == r.Family && s.Protocol == r.Protocol && s.ID == r.ID
+	})
+	if i < 0 || k.Reuseport == nil || k.Sockets[i].State != sockdiag.Listen {
+		return i
+	}
+	var group []int
+	for j, s := range k.Sockets {
+		if s.Family == r.Family && s.Protocol == r.Protocol && s.State == sockdiag.Listen && s.ID.Local == r.ID.Local {
+			group = append(group, j)
+		}
+	}
+	if group[k.Reuseport(len(group))] != i {
+		return -1 // a sibling, whose cookie differs
+	}
+	return i
 }
 
 // IsProbe reports whether a request can select no socket: a dump of no
