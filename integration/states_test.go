@@ -1,6 +1,7 @@
 // States: sockets in each state tcpreap reaps, and the kernel's corner cases of each.
 // CLOSE_WAIT by service name, TIME_WAIT, the orphaned FIN_WAIT2 timewait socket, UDP bound
-// and connected, and an SO_REUSEPORT group whose members share one address and port.
+// and connected, an SO_REUSEPORT group whose members share one address and port, and an
+// MPTCP listener, which the kernel will not destroy.
 
 package integration
 
@@ -17,6 +18,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/tcpreap/tcpreap/integration/testnet"
 	"golang.org/x/sys/unix"
@@ -275,6 +277,77 @@ func TestIntegrationReuseportGroup(t *testing.T) {
 		if s.State == "listen" && s.Local.Port() == 8080 {
 			t.Errorf("still listening: %v", s)
 		}
+	}
+}
+
+// TestIntegrationMPTCPListener: since Go 1.24 a Go server listens with MPTCP where the
+// kernel has it enabled, and the kernel refuses to destroy an MPTCP listener (EINVAL from
+// MPTCP's tcp_abort_override, Linux 6.7 and the stable kernels it went back to). tcpreap
+// fails it with a sentence that says so and what to do, exits 1, and the listener still
+// accepts connections.
+func TestIntegrationMPTCPListener(t *testing.T) {
+	if major, minor := kernelVersion(t); major < 6 || major == 6 && minor < 7 {
+		t.Skipf("kernel %d.%d: MPTCP listeners refuse SOCK_DESTROY from 6.7 on (and where stable kernels took the change); before, the kernel closes them", major, minor)
+	}
+	e := setup(t)
+	enableMPTCP(t, e.Local)
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(true)
+	var l net.Listener
+	e.check(e.Local.Do(func() (err error) {
+		l, err = lc.Listen(context.Background(), "tcp", "192.0.2.1:0")
+		return err
+	}))
+	t.Cleanup(func() { l.Close() })
+	addr := l.Addr().(*net.TCPAddr).AddrPort()
+	port := strconv.Itoa(int(addr.Port()))
+	// ss, not tcpreap, says whether the listener is MPTCP: its TCP socket carries the
+	// "mptcp" upper layer protocol.
+	res, err := e.Local.Run("ss", "-Htlni", "sport", "=", ":"+port)
+	e.check(err)
+	if !strings.Contains(res.Stdout, "tcp-ulp-mptcp") {
+		t.Fatalf("the listener on %s is not an MPTCP one; ss shows:\n%s", addr, res.Stdout)
+	}
+
+	res = e.tcpreap("--json", "--state", "listen", "--sport", port)
+	r := e.decode(res, 1)
+	if len(r.Sockets) != 1 || r.Sockets[0].Action != "failed" || r.Sockets[0].Cookie == 0 {
+		t.Errorf("tcpreap reported %+v, want the listener failed", r.Sockets)
+	}
+	for _, want := range []string{"MPTCP", "stop their application", "GODEBUG=multipathtcp=0", "SetMultipathTCP(false)"} {
+		if !strings.Contains(res.Stderr, want) {
+			t.Errorf("stderr %q does not say %q", res.Stderr, want)
+		}
+	}
+	expectListening(t, e.sockets(), l.(*net.TCPListener))
+	peerConn, err := e.Dial(addr)
+	e.check(err)
+	defer peerConn.Close()
+	e.check(l.(*net.TCPListener).SetDeadline(time.Now().Add(5 * time.Second)))
+	c, err := l.Accept()
+	if err != nil {
+		t.Fatalf("the listener no longer accepts: %v", err)
+	}
+	c.Close()
+}
+
+// enableMPTCP turns MPTCP on in h, a test namespace, if it is off there (net.mptcp.enabled
+// is per namespace), and skips the test on a kernel built without MPTCP.
+func enableMPTCP(t *testing.T, h *testnet.Host) {
+	t.Helper()
+	res, err := h.Run("sysctl", "-n", "net.mptcp.enabled")
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch strings.TrimSpace(res.Stdout) {
+	case "1":
+		return
+	case "0":
+		if res, err := h.Run("sysctl", "-w", "net.mptcp.enabled=1"); err != nil || res.Code != 0 {
+			t.Fatalf("enabling MPTCP in %s: %v %s", h.Name, err, res.Stderr)
+		}
+	default:
+		t.Skipf("this kernel has no MPTCP (sysctl net.mptcp.enabled: %s)", strings.TrimSpace(res.Stderr))
 	}
 }
 

@@ -41,6 +41,12 @@ type Kernel struct {
 	// group still there, in the order of Sockets: a destroy of any other
 	// member answers ENOENT, though the socket is there.
 	Reuseport func(members int) int
+	// ULP holds the TCP upper layer protocol of sockets, by cookie: "mptcp"
+	// for the subflows of an MPTCP socket. A dump that asks for
+	// INET_DIAG_INFO carries it in INET_DIAG_ULP_INFO, and a destroy of a
+	// LISTEN socket whose ULP is "mptcp" answers EINVAL, as Linux's
+	// tcp_abort_override does.
+	ULP map[sockdiag.Cookie]string
 	// NoDiag lists protocols whose diag module the kernel lacks: their
 	// dumps and destroys answer ENOENT.
 	NoDiag []sockdiag.Protocol
@@ -130,6 +136,9 @@ func (k *Kernel) dump(m netlink.Message, r sockdiag.Request) [][]netlink.Message
 		if err != nil {
 			panic(err)
 		}
+		if r.Ext&(1<<(inetDiagInfo-1)) != 0 {
+			b = append(b, k.attrs(s)...)
+		}
 		d = append(d, reply(m, sockDiagByFamily, b))
 		if len(d) == batch {
 			queue = append(queue, d)
@@ -146,6 +155,9 @@ func (k *Kernel) destroy(r sockdiag.Request) unix.Errno {
 	i := k.lookup(r)
 	if i < 0 {
 		return unix.ENOENT
+	}
+	if s := k.Sockets[i]; s.State == sockdiag.Listen && k.ULP[s.ID.Cookie] == "mptcp" {
+		return unix.EINVAL
 	}
 	if k.DestroyErr != nil {
 		if errno := k.DestroyErr(k.Sockets[i]); errno != 0 {
@@ -179,6 +191,30 @@ func (k *Kernel) lookup(r sockdiag.Request) int {
 	return i
 }
 
+// attrs are the attributes a dump that asks for INET_DIAG_INFO carries
+// after the socket's inet_diag_msg: here only INET_DIAG_ULP_INFO, for a
+// socket with a ULP, nested as tcp_diag_put_ulp nests it (without
+// NLA_F_NESTED).
+func (k *Kernel) attrs(s sockdiag.Socket) []byte {
+	name := k.ULP[s.ID.Cookie]
+	if name == "" {
+		return nil
+	}
+	inner := netlink.NewAttributeEncoder()
+	inner.String(inetULPInfoName, name)
+	nested, err := inner.Encode()
+	if err != nil {
+		panic(err)
+	}
+	outer := netlink.NewAttributeEncoder()
+	outer.Bytes(inetDiagULPInfo, nested)
+	b, err := outer.Encode()
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
 // IsProbe reports whether a request can select no socket: a dump of no
 // state, or a destroy of port 0 at both ends.
 func IsProbe(r sockdiag.Request) bool {
@@ -189,6 +225,10 @@ func IsProbe(r sockdiag.Request) bool {
 const (
 	sockDiagByFamily = 20 // SOCK_DIAG_BY_FAMILY
 	sockDestroy      = 21 // SOCK_DESTROY
+
+	inetDiagInfo    = 2  // INET_DIAG_INFO
+	inetDiagULPInfo = 19 // INET_DIAG_ULP_INFO
+	inetULPInfoName = 1  // INET_ULP_INFO_NAME
 )
 
 func reply(req netlink.Message, typ netlink.HeaderType, data []byte) netlink.Message {
