@@ -1,6 +1,7 @@
 // States: sockets in each state tcpreap reaps, and the kernel's corner cases of each.
 // CLOSE_WAIT by service name, TIME_WAIT, the orphaned FIN_WAIT2 timewait socket, UDP bound
-// and connected, and an SO_REUSEPORT group whose members share one address and port.
+// and connected, an SO_REUSEPORT group whose members share one address and port, and an
+// MPTCP listener, which the kernel will not destroy.
 
 package integration
 
@@ -17,6 +18,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/tcpreap/tcpreap/integration/testnet"
 	"golang.org/x/sys/unix"
@@ -219,11 +221,13 @@ func TestIntegrationUDPBoundAndConnected(t *testing.T) {
 }
 
 // TestIntegrationReuseportGroup: the kernel finds a destroy's target by
-// address and port, and in an SO_REUSEPORT group that lookup may land on a
-// sibling and answer ENOENT for a socket that is alive. tcpreap must never
-// call such a socket gone: every listener the kernel still shows is reported
-// failed, every one reported killed is gone, and the run exits 1 if any
-// survived.
+// address and port, and in an SO_REUSEPORT group that lookup lands on one
+// member (reuseport_select_sock, by a hash of the tuple) and answers ENOENT
+// for the others, which are alive. The member it lands on is a target too,
+// so its destroy succeeds and the group shrinks; tcpreap sends the others
+// again while it does, and destroys every member: of an IPv4 group and of an
+// IPv6 one, four listeners each, all reported killed, none reported gone,
+// none left, exit 0.
 func TestIntegrationReuseportGroup(t *testing.T) {
 	e := setup(t)
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
@@ -233,51 +237,117 @@ func TestIntegrationReuseportGroup(t *testing.T) {
 	}}
 	lc.SetMultipathTCP(false)
 	var group []net.Listener
-	e.check(e.Local.Do(func() error {
-		for range 4 {
-			l, err := lc.Listen(context.Background(), "tcp", "192.0.2.1:8080")
-			if err != nil {
-				return err
-			}
-			group = append(group, l)
-		}
-		return nil
-	}))
 	t.Cleanup(func() {
 		for _, l := range group {
 			l.Close()
 		}
 	})
-
-	res := e.tcpreap("--json", "--state", "listen", "--sport", "8080")
-	r := e.decode(res, res.Code)
-	left := 0
-	for _, s := range e.sockets() {
-		if s.State == "listen" && s.Local.Port() == 8080 {
-			left++
-			i := slicesIndex(r.Sockets, s.Cookie)
-			if i < 0 || r.Sockets[i].Action != "failed" {
-				t.Errorf("listener with cookie %d is still there; tcpreap reported %+v", s.Cookie, r.Sockets)
+	e.check(e.Local.Do(func() error {
+		for _, addr := range []string{"192.0.2.1:8080", "[2001:db8::1]:8080"} {
+			for range 4 {
+				l, err := lc.Listen(context.Background(), "tcp", addr)
+				if err != nil {
+					return err
+				}
+				group = append(group, l)
 			}
 		}
-	}
-	killed := 0
-	for _, rec := range r.Sockets {
-		switch rec.Action {
-		case "gone":
-			t.Errorf("cookie %d reported gone: a group member is only gone if the kernel no longer shows it, and then it was killed", rec.Cookie)
-		case "killed":
-			killed++
+		return nil
+	}))
+	var cookies []uint64
+	for _, s := range e.sockets() {
+		if s.State == "listen" && s.Local.Port() == 8080 {
+			cookies = append(cookies, s.Cookie)
 		}
 	}
-	if killed+left != 4 {
-		t.Errorf("%d killed and %d left of 4 listeners", killed, left)
+	if len(cookies) != len(group) {
+		t.Fatalf("the kernel shows %d listeners on port 8080, want %d", len(cookies), len(group))
 	}
-	if want := min(left, 1); res.Code != want {
-		t.Errorf("exit %d with %d listeners left, want %d", res.Code, left, want)
+
+	r := e.json(0, "--state", "listen", "--sport", "8080")
+	for _, c := range cookies {
+		if i := slicesIndex(r.Sockets, c); i < 0 || r.Sockets[i].Action != "killed" {
+			t.Errorf("listener with cookie %d: want it killed; tcpreap reported %+v", c, r.Sockets)
+		}
 	}
-	if left > 0 && !strings.Contains(res.Stderr, "SO_REUSEPORT") {
-		t.Errorf("stderr %q does not explain the survivors", res.Stderr)
+	if want := (testnet.Summary{Matched: len(group), Killed: len(group)}); r.Summary != want {
+		t.Errorf("summary %+v, want %+v", r.Summary, want)
+	}
+	for _, s := range e.sockets() {
+		if s.State == "listen" && s.Local.Port() == 8080 {
+			t.Errorf("still listening: %v", s)
+		}
+	}
+}
+
+// TestIntegrationMPTCPListener: since Go 1.24 a Go server listens with MPTCP where the
+// kernel has it enabled, and the kernel refuses to destroy an MPTCP listener (EINVAL from
+// MPTCP's tcp_abort_override, Linux 6.7 and the stable kernels it went back to). tcpreap
+// fails it with a sentence that says so and what to do, exits 1, and the listener still
+// accepts connections.
+func TestIntegrationMPTCPListener(t *testing.T) {
+	if major, minor := kernelVersion(t); major < 6 || major == 6 && minor < 7 {
+		t.Skipf("kernel %d.%d: MPTCP listeners refuse SOCK_DESTROY from 6.7 on (and where stable kernels took the change); before, the kernel closes them", major, minor)
+	}
+	e := setup(t)
+	enableMPTCP(t, e.Local)
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(true)
+	var l net.Listener
+	e.check(e.Local.Do(func() (err error) {
+		l, err = lc.Listen(context.Background(), "tcp", "192.0.2.1:0")
+		return err
+	}))
+	t.Cleanup(func() { l.Close() })
+	addr := l.Addr().(*net.TCPAddr).AddrPort()
+	port := strconv.Itoa(int(addr.Port()))
+	// ss, not tcpreap, says whether the listener is MPTCP: its TCP socket carries the
+	// "mptcp" upper layer protocol.
+	res, err := e.Local.Run("ss", "-Htlni", "sport", "=", ":"+port)
+	e.check(err)
+	if !strings.Contains(res.Stdout, "tcp-ulp-mptcp") {
+		t.Fatalf("the listener on %s is not an MPTCP one; ss shows:\n%s", addr, res.Stdout)
+	}
+
+	res = e.tcpreap("--json", "--state", "listen", "--sport", port)
+	r := e.decode(res, 1)
+	if len(r.Sockets) != 1 || r.Sockets[0].Action != "failed" || r.Sockets[0].Cookie == 0 {
+		t.Errorf("tcpreap reported %+v, want the listener failed", r.Sockets)
+	}
+	for _, want := range []string{"MPTCP", "stop their application", "GODEBUG=multipathtcp=0", "SetMultipathTCP(false)"} {
+		if !strings.Contains(res.Stderr, want) {
+			t.Errorf("stderr %q does not say %q", res.Stderr, want)
+		}
+	}
+	expectListening(t, e.sockets(), l.(*net.TCPListener))
+	peerConn, err := e.Dial(addr)
+	e.check(err)
+	defer peerConn.Close()
+	e.check(l.(*net.TCPListener).SetDeadline(time.Now().Add(5 * time.Second)))
+	c, err := l.Accept()
+	if err != nil {
+		t.Fatalf("the listener no longer accepts: %v", err)
+	}
+	c.Close()
+}
+
+// enableMPTCP turns MPTCP on in h, a test namespace, if it is off there (net.mptcp.enabled
+// is per namespace), and skips the test on a kernel built without MPTCP.
+func enableMPTCP(t *testing.T, h *testnet.Host) {
+	t.Helper()
+	res, err := h.Run("sysctl", "-n", "net.mptcp.enabled")
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch strings.TrimSpace(res.Stdout) {
+	case "1":
+		return
+	case "0":
+		if res, err := h.Run("sysctl", "-w", "net.mptcp.enabled=1"); err != nil || res.Code != 0 {
+			t.Fatalf("enabling MPTCP in %s: %v %s", h.Name, err, res.Stderr)
+		}
+	default:
+		t.Skipf("this kernel has no MPTCP (sysctl net.mptcp.enabled: %s)", strings.TrimSpace(res.Stderr))
 	}
 }
 

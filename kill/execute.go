@@ -2,6 +2,7 @@ package kill
 
 import (
 	"context"
+	"errors"
 
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
@@ -23,13 +24,62 @@ var _ Engine = (*sockdiag.Conn)(nil)
 
 // Execute destroys the plan's targets, each by its dumped cookie, verifies
 // that they are gone, and returns one result per socket: the targets in
-// order, then the skips. ctx bounds the destroys and the verification; a
-// target it stops is failed, with the context's error.
+// order, then the skips. Targets the kernel could not reach because it found
+// a sibling of their SO_REUSEPORT group are sent again while the group
+// shrinks (see retryUnreachable). ctx bounds the destroys and the
+// verification; a target it stops is failed, with the context's error.
 func (p *Plan) Execute(ctx context.Context, e Engine) []Result {
-	results := make([]Result, 0, len(p.Targets)+len(p.Skipped))
-	for i, err := range e.Destroy(ctx, p.Targets) {
-		results = append(results, classify(p.Targets[i], err))
+	results := destroy(ctx, e, p.Targets)
+	retryUnreachable(ctx, e, results)
+	return append(results, p.skips()...)
+}
+
+// destroy destroys the targets and verifies the outcome: one result each.
+func destroy(ctx context.Context, e Engine, targets []sockdiag.Socket) []Result {
+	results := make([]Result, 0, len(targets))
+	for i, err := range e.Destroy(ctx, targets) {
+		results = append(results, classify(targets[i], err))
 	}
 	verify(ctx, e, results)
-	return append(results, p.skips()...)
+	return results
+}
+
+// retryUnreachable sends the destroys of the unreachable targets again, in
+// rounds, for as long as a round destroys one of them, and leaves each
+// result as its last round found it. A round costs one destroy per survivor
+// and one verification dump; there are at most as many rounds as targets.
+//
+// The kernel finds a destroy's target by its tuple and only then compares
+// the cookie (inet_diag_find_one_icsk). For a listener of an SO_REUSEPORT
+// group the tuple lookup picks one member of the group by a hash of the
+// tuple (inet_lookup_reuseport, reuseport_select_sock), the same member for
+// every destroy while the group stays as it is (unless members set
+// SO_INCOMING_CPU: then the CPU the destroy runs on counts too), and the
+// destroys of the other members answer ENOENT though they are alive. If
+// that member is a target, its own destroy succeeds, the group shrinks, and
+// the pick moves to another member: the next round reaches it. If the pick
+// is a member that is no target, nothing changes, and a round without a
+// kill ends the retries.
+func retryUnreachable(ctx context.Context, e Engine, results []Result) {
+	for ctx.Err() == nil {
+		var again []int
+		var targets []sockdiag.Socket
+		for i, r := range results {
+			if r.Action == Failed && errors.Is(r.Err, sockdiag.ErrUnreachable) {
+				again = append(again, i)
+				targets = append(targets, r.Socket)
+			}
+		}
+		if len(again) == 0 {
+			return
+		}
+		killed := false
+		for k, r := range destroy(ctx, e, targets) {
+			results[again[k]] = r
+			killed = killed || r.Action == Killed
+		}
+		if !killed {
+			return
+		}
+	}
 }

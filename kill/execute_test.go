@@ -181,3 +181,81 @@ func TestExecuteAfterAFatalAnswerMidRun(t *testing.T) {
 		t.Errorf("%d targets that were never sent are failed as %q", still, sockdiag.ErrStillPresent.Explain())
 	}
 }
+
+// group is n listeners of one SO_REUSEPORT group on 192.0.2.1:5432, with
+// cookies from 1.
+func group(n int) []sockdiag.Socket {
+	var g []sockdiag.Socket
+	for i := range n {
+		g = append(g, listener(sockdiag.Cookie(i+1)))
+	}
+	return g
+}
+
+// destroys counts the destroy requests the kernel saw.
+func destroys(k *sockdiagtest.Kernel) int {
+	n := 0
+	for _, r := range k.Requests {
+		if r.States == 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// TestExecuteRetriesAShrinkingReuseportGroup: the kernel's lookup by tuple
+// lands on one member of the group, so of every round's destroys only the
+// one for that member succeeds (or, when it was sent first, the ones after
+// it too). Retried while the group shrinks, every member is destroyed,
+// whichever member the kernel picks.
+func TestExecuteRetriesAShrinkingReuseportGroup(t *testing.T) {
+	for name, pick := range map[string]func(int) int{
+		"last":   func(n int) int { return n - 1 },
+		"first":  func(int) int { return 0 },
+		"middle": func(n int) int { return n / 2 },
+		"hash":   func(n int) int { return int(uint64(0x9e3779b9) * uint64(n) >> 32) },
+	} {
+		targets := group(4)
+		k := &sockdiagtest.Kernel{Sockets: slices.Clone(targets), Reuseport: pick}
+		results := (&kill.Plan{Targets: targets}).Execute(t.Context(), k.Conn())
+		for _, r := range results {
+			if r.Action != kill.Killed {
+				t.Errorf("%s: cookie %d %s %v, want killed", name, r.Socket.ID.Cookie, r.Action, r.Err)
+			}
+		}
+		if len(k.Sockets) != 0 {
+			t.Errorf("%s: %d listeners left", name, len(k.Sockets))
+		}
+		if name == "last" && destroys(k) != 4+3+2+1 {
+			t.Errorf("%s: %d destroys, want 10: one round per member", name, destroys(k))
+		}
+	}
+}
+
+// TestExecuteRetriesUntilNoProgress: when the kernel's pick is a member
+// that is no target (here one a guard kept back), no retry can reach the
+// others; one round that destroys nothing ends the retries, and they fail
+// as unreachable.
+func TestExecuteRetriesUntilNoProgress(t *testing.T) {
+	g := group(4) // the kernel picks the last member still there
+	kept := g[2]
+	targets := []sockdiag.Socket{g[0], g[1], g[3]}
+	k := &sockdiagtest.Kernel{Sockets: slices.Clone(g), Reuseport: func(n int) int { return n - 1 }}
+	plan := &kill.Plan{Targets: targets, Skipped: []kill.Skip{{Socket: kept, Reason: kill.ReasonListen}}}
+	results := plan.Execute(t.Context(), k.Conn())
+
+	// Round 1 destroys member 4; then member 3, kept back, is the pick:
+	// round 2 destroys nothing and is the last.
+	want := []kill.Action{kill.Failed, kill.Failed, kill.Killed, kill.Skipped}
+	for i, r := range results {
+		if r.Action != want[i] || r.Action == kill.Failed && !errors.Is(r.Err, sockdiag.ErrUnreachable) {
+			t.Errorf("cookie %d: %s %v, want %s", r.Socket.ID.Cookie, r.Action, r.Err, want[i])
+		}
+	}
+	if got := destroys(k); got != 3+2 {
+		t.Errorf("%d destroys, want 5: a first round and one retry", got)
+	}
+	if len(k.Sockets) != 3 {
+		t.Errorf("%d listeners left, want the two unreachable and the one kept back", len(k.Sockets))
+	}
+}

@@ -17,4 +17,8 @@ const (
 	sockDestroy      = 21 // SOCK_DESTROY
 
 	nlaHdrLen = 4 // NLA_HDRLEN
+
+	inetDiagInfo    = 2  // INET_DIAG_INFO: asked for, it brings INET_DIAG_ULP_INFO along
+	inetDiagULPInfo = 19 // INET_DIAG_ULP_INFO
+	inetULPInfoName = 1  // INET_ULP_INFO_NAME
 )

@@ -110,49 +110,55 @@ func (c *Conn) Close() error {
 // ends the dump early, with its error.
 func (c *Conn) Dump(ctx context.Context, req Request) iter.Seq2[Socket, error] {
 	return func(yield func(Socket, error) bool) {
-		if err := ctx.Err(); err != nil {
-			yield(Socket{}, &OpError{Op: "dump", Request: req, Err: err})
-			return
+		c.dump(ctx, req, func(s Socket, _ []byte, err error) bool { return yield(s, err) })
+	}
+}
+
+// dump is Dump that also hands yield the attributes that follow each
+// socket's inet_diag_msg, valid until yield returns.
+func (c *Conn) dump(ctx context.Context, req Request, yield func(s Socket, attrs []byte, err error) bool) {
+	if err := ctx.Err(); err != nil {
+		yield(Socket{}, nil, &OpError{Op: "dump", Request: req, Err: err})
+		return
+	}
+	data, err := req.MarshalBinary()
+	if err != nil {
+		yield(Socket{}, nil, err)
+		return
+	}
+	_, err = c.c.Send(netlink.Message{
+		Header: netlink.Header{Type: sockDiagByFamily, Flags: netlink.Request | netlink.Dump},
+		Data:   data,
+	})
+	if err != nil {
+		yield(Socket{}, nil, dumpError(req, err))
+		return
+	}
+	stop := watch(ctx, c.c, dumpTimeout)
+	defer stop()
+	fail := func(err error) {
+		if ctx.Err() != nil {
+			err = ctx.Err()
 		}
-		data, err := req.MarshalBinary()
+		c.renew() // the rest of the dump may still be queued on the socket
+		yield(Socket{}, nil, dumpError(req, err))
+	}
+	for m, err := range c.c.ReceiveIter() {
 		if err != nil {
-			yield(Socket{}, err)
+			fail(err)
 			return
 		}
-		_, err = c.c.Send(netlink.Message{
-			Header: netlink.Header{Type: sockDiagByFamily, Flags: netlink.Request | netlink.Dump},
-			Data:   data,
-		})
-		if err != nil {
-			yield(Socket{}, dumpError(req, err))
+		if m.Header.Type != sockDiagByFamily {
+			fail(fmt.Errorf("unexpected netlink message type %d in a dump", m.Header.Type))
 			return
 		}
-		stop := watch(ctx, c.c, dumpTimeout)
-		defer stop()
-		fail := func(err error) {
-			if ctx.Err() != nil {
-				err = ctx.Err()
-			}
-			c.renew() // the rest of the dump may still be queued on the socket
-			yield(Socket{}, dumpError(req, err))
+		s := Socket{Protocol: req.Protocol}
+		if err := s.UnmarshalBinary(m.Data); err != nil {
+			fail(err)
+			return
 		}
-		for m, err := range c.c.ReceiveIter() {
-			if err != nil {
-				fail(err)
-				return
-			}
-			if m.Header.Type != sockDiagByFamily {
-				fail(fmt.Errorf("unexpected netlink message type %d in a dump", m.Header.Type))
-				return
-			}
-			s := Socket{Protocol: req.Protocol}
-			if err := s.UnmarshalBinary(m.Data); err != nil {
-				fail(err)
-				return
-			}
-			if !yield(s, nil) {
-				return
-			}
+		if !yield(s, m.Data[socketMsgLen:], nil) {
+			return
 		}
 	}
 }

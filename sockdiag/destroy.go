@@ -31,8 +31,10 @@ var ErrNoAnswer = errors.New("no answer from the kernel")
 // sendmsg, each with the cookie it was dumped with, and returns one error per
 // target, in order: nil when the kernel destroyed it, else an *OpError that
 // wraps the kernel's errno and what it means (ErrGone, ErrPermission,
-// ErrNoDestroy, ErrTimeWait), ErrNoAnswer, or, for a target not sent,
-// ErrNotAttempted and why.
+// ErrNoDestroy, ErrTimeWait, ErrMPTCPListener), ErrNoAnswer, or, for a
+// target not sent, ErrNotAttempted and why. A listener refused with EINVAL
+// costs one more dump, of the listeners on its port, to tell whether it is
+// an MPTCP one.
 //
 // Nothing is sent for a protocol the kernel cannot destroy (Probe). The
 // first destroys go out in batches that double from one until the kernel
@@ -82,6 +84,7 @@ func (c *Conn) Destroy(ctx context.Context, targets []Socket) []error {
 	for k, i := range at {
 		errs[i] = out[k]
 	}
+	c.explainInvalid(ctx, targets, errs)
 	return errs
 }
 

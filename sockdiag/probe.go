@@ -66,10 +66,22 @@ var (
 	}
 	// ErrUnreachable: the kernel answered ENOENT but the socket is there. It
 	// finds a destroy's target by address and port, and in an SO_REUSEPORT
-	// group that lookup can land on a sibling, whose cookie differs.
+	// group that lookup can land on a sibling, whose cookie differs. The
+	// kill package sends such destroys again while the group shrinks; what
+	// is left is a group whose lookup lands on a member that is no target.
 	ErrUnreachable = &Cause{
 		short:    "still present: the kernel's lookup by address and port finds another socket (an SO_REUSEPORT group?)",
-		sentence: "some sockets share their address and port with others (SO_REUSEPORT) and the kernel finds a sibling when asked for them by address; they are still there: stop their application instead",
+		sentence: "some sockets share their address and port with others (SO_REUSEPORT) that were not destroyed, and the kernel, asked for them by address, finds one of those instead; they are still there: select the whole group, or stop their application",
+	}
+	// ErrMPTCPListener: the kernel refused (EINVAL) to destroy a listener
+	// that is the listening subflow of an MPTCP socket: MPTCP's
+	// tcp_abort_override (net/mptcp/subflow.c; Linux 6.7, and the stable
+	// kernels it went back to) will not close one. Since Go 1.24 a Go
+	// program's TCP listeners are MPTCP ones wherever the kernel has MPTCP
+	// enabled.
+	ErrMPTCPListener = &Cause{
+		short:    "an MPTCP listener, which the kernel refuses to destroy",
+		sentence: "some listeners are MPTCP sockets (Go 1.24 and later listen with MPTCP by default), which the kernel refuses to destroy; stop their application, or have it listen with plain TCP (a Go server: run it with GODEBUG=multipathtcp=0, or call SetMultipathTCP(false) on its net.ListenConfig)",
 	}
 )
 
@@ -111,6 +123,55 @@ func (c *Conn) destroyError(s *Socket, errno error) error {
 		return opError(s, errno)
 	}
 	return opError(s, fmt.Errorf("%w: %w", cause, errno))
+}
+
+// explainInvalid gives the EINVAL answers to the destroys of TCP listeners
+// their meaning, where the kernel confirms it. The only EINVAL a well-formed
+// destroy of a TCP socket gets is MPTCP's (see ErrMPTCPListener): tcp_abort
+// has none, and the diag layer's (__sock_diag_cmd, inet_diag_handler_cmd,
+// inet_diag_find_one_icsk) are for requests tcpreap does not send, short
+// ones or of a family other than IPv4 and IPv6. An MPTCP listening subflow
+// dumps with the ULP "mptcp", so one dump of the listeners on the port, per
+// family and port refused, with INET_DIAG_INFO (which brings the ULP along),
+// tells: a target it shows with that ULP fails with ErrMPTCPListener, any
+// other keeps the bare errno. It costs nothing when no destroy answered
+// EINVAL.
+func (c *Conn) explainInvalid(ctx context.Context, targets []Socket, errs []error) {
+	type key struct {
+		fam  Family
+		port uint16
+	}
+	refused := map[key]map[Cookie]int{}
+	var order []key
+	for i := range targets {
+		s := &targets[i]
+		if s.Protocol != TCP || s.State != Listen || !errors.Is(errs[i], unix.EINVAL) {
+			continue
+		}
+		k := key{s.Family, s.ID.Local.Port()}
+		if refused[k] == nil {
+			refused[k] = map[Cookie]int{}
+			order = append(order, k)
+		}
+		refused[k][s.ID.Cookie] = i
+	}
+	for _, k := range order {
+		req := Request{
+			Family: k.fam, Protocol: TCP, States: 1 << Listen,
+			Ext: 1 << (inetDiagInfo - 1),
+			ID:  SockID{Local: netip.AddrPortFrom(netip.Addr{}, k.port)},
+		}
+		c.dump(ctx, req, func(s Socket, attrs []byte, err error) bool {
+			if err != nil {
+				return false // unconfirmed: the errno stays
+			}
+			var a msgAttrs
+			if i, ok := refused[k][s.ID.Cookie]; ok && a.UnmarshalBinary(attrs) == nil && a.ULP == ulpMPTCP {
+				errs[i] = opError(&targets[i], fmt.Errorf("%w: %w", ErrMPTCPListener, unix.EINVAL))
+			}
+			return true
+		})
+	}
 }
 
 // fatal reports whether a destroy's error shows that no other destroy on

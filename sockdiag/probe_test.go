@@ -2,11 +2,14 @@ package sockdiag_test
 
 import (
 	"errors"
+	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"github.com/tcpreap/tcpreap/sockdiag/sockdiagtest"
+	"golang.org/x/sys/unix"
 )
 
 func TestProbeFindsWhatTheKernelLacks(t *testing.T) {
@@ -61,5 +64,63 @@ func TestParseRelease(t *testing.T) {
 	}
 	if !(sockdiag.Release{Major: 6, Minor: 0}).AtLeast(6, 0) || (sockdiag.Release{Major: 5, Minor: 19}).AtLeast(6, 0) {
 		t.Error("AtLeast is wrong at the 6.0 boundary")
+	}
+}
+
+// TestDestroyExplainsMPTCPListener: the kernel refuses the destroy of an
+// MPTCP listening subflow with EINVAL, and a dump of the listeners on its
+// port shows the ULP "mptcp": that listener fails with ErrMPTCPListener. An
+// EINVAL the dump does not confirm keeps the bare errno, and an MPTCP
+// subflow that is no listener is destroyed.
+func TestDestroyExplainsMPTCPListener(t *testing.T) {
+	listen := func(port uint16, cookie sockdiag.Cookie) sockdiag.Socket {
+		return sockdiag.Socket{Protocol: sockdiag.TCP, Family: sockdiag.IPv4, State: sockdiag.Listen, ID: sockdiag.SockID{
+			Local:  netip.AddrPortFrom(netip.MustParseAddr("192.0.2.1"), port),
+			Remote: netip.AddrPortFrom(netip.IPv4Unspecified(), 0),
+			Cookie: cookie,
+		}}
+	}
+	mptcp, plain, other := listen(8080, 1), listen(8080, 2), listen(9090, 3)
+	subflow := sockets(1, sockdiag.Established, 4)[0]
+	targets := []sockdiag.Socket{mptcp, plain, other, subflow}
+	k := &sockdiagtest.Kernel{
+		Sockets: slices.Clone(targets),
+		ULP:     map[sockdiag.Cookie]string{1: "mptcp", 3: "tls", 4: "mptcp"},
+		DestroyErr: func(s sockdiag.Socket) unix.Errno {
+			if s.ID.Cookie == 2 || s.ID.Cookie == 3 {
+				return unix.EINVAL // not MPTCP's: no kernel does this today
+			}
+			return 0
+		},
+	}
+	errs := k.Conn().Destroy(t.Context(), targets)
+	if !errors.Is(errs[0], sockdiag.ErrMPTCPListener) || !errors.Is(errs[0], unix.EINVAL) {
+		t.Errorf("MPTCP listener: %v, want ErrMPTCPListener wrapping EINVAL", errs[0])
+	}
+	if why, ok := sockdiag.Explain(errs[0]); !ok || !strings.Contains(why, "MPTCP") || !strings.Contains(why, "GODEBUG=multipathtcp=0") {
+		t.Errorf("Explain = %q, %v: want the MPTCP sentence and what to do", why, ok)
+	}
+	for i, name := range map[int]string{1: "plain listener", 2: "tls listener"} {
+		if !errors.Is(errs[i], unix.EINVAL) || errors.Is(errs[i], sockdiag.ErrMPTCPListener) {
+			t.Errorf("%s: %v, want the bare EINVAL", name, errs[i])
+		}
+	}
+	if errs[3] != nil {
+		t.Errorf("MPTCP subflow of a connection: %v, want destroyed", errs[3])
+	}
+	// One dump per port refused, of its listeners only, asking for the ULP.
+	var dumps []sockdiag.Request
+	for _, r := range k.Requests {
+		if r.States != 0 {
+			dumps = append(dumps, r)
+		}
+	}
+	if len(dumps) != 2 {
+		t.Fatalf("%d dumps after the destroys, want 2 (ports 8080 and 9090): %+v", len(dumps), dumps)
+	}
+	for i, port := range []uint16{8080, 9090} {
+		if r := dumps[i]; r.States != 1<<sockdiag.Listen || r.Ext == 0 || r.ID.Local.Port() != port {
+			t.Errorf("dump %d: %+v, want the listeners on port %d with INET_DIAG_INFO", i, r, port)
+		}
 	}
 }

@@ -33,6 +33,20 @@ type Kernel struct {
 	// NoDestroy makes every destroy answer EOPNOTSUPP, found or not, as a
 	// kernel built without CONFIG_INET_DIAG_DESTROY does.
 	NoDestroy bool
+	// Reuseport, when set, makes the LISTEN sockets that share a family, a
+	// protocol and a local address and port an SO_REUSEPORT group. Linux
+	// finds a destroy's target by its tuple and then compares the cookie;
+	// for a group the tuple lookup selects one member (reuseport_select_sock).
+	// Reuseport(n) is the index of the member selected among the n of the
+	// group still there, in the order of Sockets: a destroy of any other
+	// member answers ENOENT, though the socket is there.
+	Reuseport func(members int) int
+	// ULP holds the TCP upper layer protocol of sockets, by cookie: "mptcp"
+	// for the subflows of an MPTCP socket. A dump that asks for
+	// INET_DIAG_INFO carries it in INET_DIAG_ULP_INFO, and a destroy of a
+	// LISTEN socket whose ULP is "mptcp" answers EINVAL, as Linux's
+	// tcp_abort_override does.
+	ULP map[sockdiag.Cookie]string
 	// NoDiag lists protocols whose diag module the kernel lacks: their
 	// dumps and destroys answer ENOENT.
 	NoDiag []sockdiag.Protocol
@@ -122,6 +136,9 @@ func (k *Kernel) dump(m netlink.Message, r sockdiag.Request) [][]netlink.Message
 		if err != nil {
 			panic(err)
 		}
+		if r.Ext&(1<<(inetDiagInfo-1)) != 0 {
+			b = append(b, k.attrs(s)...)
+		}
 		d = append(d, reply(m, sockDiagByFamily, b))
 		if len(d) == batch {
 			queue = append(queue, d)
@@ -135,11 +152,12 @@ func (k *Kernel) destroy(r sockdiag.Request) unix.Errno {
 	if k.NoDestroy {
 		return unix.EOPNOTSUPP
 	}
-	i := slices.IndexFunc(k.Sockets, func(s sockdiag.Socket) bool {
-		return s.Family == r.Family && s.Protocol == r.Protocol && s.ID == r.ID
-	})
+	i := k.lookup(r)
 	if i < 0 {
 		return unix.ENOENT
+	}
+	if s := k.Sockets[i]; s.State == sockdiag.Listen && k.ULP[s.ID.Cookie] == "mptcp" {
+		return unix.EINVAL
 	}
 	if k.DestroyErr != nil {
 		if errno := k.DestroyErr(k.Sockets[i]); errno != 0 {
@@ -152,6 +170,51 @@ func (k *Kernel) destroy(r sockdiag.Request) unix.Errno {
 	return 0
 }
 
+// lookup returns the index of the socket a destroy request reaches, by its
+// tuple and then its cookie, or -1.
+func (k *Kernel) lookup(r sockdiag.Request) int {
+	i := slices.IndexFunc(k.Sockets, func(s sockdiag.Socket) bool {
+		return s.Family == r.Family && s.Protocol == r.Protocol && s.ID == r.ID
+	})
+	if i < 0 || k.Reuseport == nil || k.Sockets[i].State != sockdiag.Listen {
+		return i
+	}
+	var group []int
+	for j, s := range k.Sockets {
+		if s.Family == r.Family && s.Protocol == r.Protocol && s.State == sockdiag.Listen && s.ID.Local == r.ID.Local {
+			group = append(group, j)
+		}
+	}
+	if group[k.Reuseport(len(group))] != i {
+		return -1 // a sibling, whose cookie differs
+	}
+	return i
+}
+
+// attrs are the attributes a dump that asks for INET_DIAG_INFO carries
+// after the socket's inet_diag_msg: here only INET_DIAG_ULP_INFO, for a
+// socket with a ULP, nested as tcp_diag_put_ulp nests it (without
+// NLA_F_NESTED).
+func (k *Kernel) attrs(s sockdiag.Socket) []byte {
+	name := k.ULP[s.ID.Cookie]
+	if name == "" {
+		return nil
+	}
+	inner := netlink.NewAttributeEncoder()
+	inner.String(inetULPInfoName, name)
+	nested, err := inner.Encode()
+	if err != nil {
+		panic(err)
+	}
+	outer := netlink.NewAttributeEncoder()
+	outer.Bytes(inetDiagULPInfo, nested)
+	b, err := outer.Encode()
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
 // IsProbe reports whether a request can select no socket: a dump of no
 // state, or a destroy of port 0 at both ends.
 func IsProbe(r sockdiag.Request) bool {
@@ -162,6 +225,10 @@ func IsProbe(r sockdiag.Request) bool {
 const (
 	sockDiagByFamily = 20 // SOCK_DIAG_BY_FAMILY
 	sockDestroy      = 21 // SOCK_DESTROY
+
+	inetDiagInfo    = 2  // INET_DIAG_INFO
+	inetDiagULPInfo = 19 // INET_DIAG_ULP_INFO
+	inetULPInfoName = 1  // INET_ULP_INFO_NAME
 )
 
 func reply(req netlink.Message, typ netlink.HeaderType, data []byte) netlink.Message {

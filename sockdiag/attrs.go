@@ -1,0 +1,48 @@
+package sockdiag
+
+import (
+	"github.com/mdlayher/netlink"
+)
+
+// msgAttrs is what tcpreap reads of the attributes that follow a dumped
+// inet_diag_msg. Dumps ask for them only where they serve (they cost a
+// struct tcp_info per socket): see explainInvalid.
+type msgAttrs struct {
+	// ULP is the name of the socket's TCP upper layer protocol (TCP_ULP):
+	// "mptcp" for a subflow of an MPTCP socket, "tls" for kernel TLS, ""
+	// for none. tcp_diag_put_ulp sends it (Linux 5.4 and later) when the
+	// dump asks for INET_DIAG_INFO; older kernels only to a reader with
+	// CAP_NET_ADMIN.
+	ULP string
+}
+
+// ulpMPTCP is the ULP name of MPTCP's subflows (subflow_ulp_ops).
+const ulpMPTCP = "mptcp"
+
+// UnmarshalBinary reads the attributes; the ones it does not know are
+// skipped. Attributes that overrun b are an error, and then nothing is read.
+func (a *msgAttrs) UnmarshalBinary(b []byte) error {
+	*a = msgAttrs{}
+	ad, err := netlink.NewAttributeDecoder(b)
+	if err != nil {
+		return err
+	}
+	for ad.Next() {
+		if ad.Type() != inetDiagULPInfo {
+			continue
+		}
+		ad.Nested(func(nad *netlink.AttributeDecoder) error {
+			for nad.Next() {
+				if nad.Type() == inetULPInfoName {
+					a.ULP = nad.String()
+				}
+			}
+			return nad.Err()
+		})
+	}
+	if err := ad.Err(); err != nil {
+		*a = msgAttrs{}
+		return err
+	}
+	return nil
+}
