@@ -5,12 +5,20 @@
 package integration
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/sockdiag"
@@ -143,4 +151,90 @@ func TestIntegrationStalePlanUnprivileged(t *testing.T) {
 	if strings.Contains(res.Stderr, "accepted some destroys") {
 		t.Errorf("stderr blames ineffective destroys that were never sent: %q", res.Stderr)
 	}
+}
+
+// TestIntegrationInterrupt sends SIGINT in the middle of a reap of 20,000 sockets, slowed
+// down by strace so that the signal lands halfway: no destroy goes out after it, the ones
+// sent are verified, the report names every socket once (each killed one is gone, each not
+// attempted one is alive), the audit line is written, and the exit code is 130.
+func TestIntegrationInterrupt(t *testing.T) {
+	e := setup(t)
+	const n = 20000
+	l := e.listen(e.Local, netip.MustParseAddrPort("192.0.2.1:7000"))
+	e.check(e.TimeWaitMass(l, n))
+	sink := newSyslogSink(t)
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	trace := filepath.Join(t.TempDir(), "strace")
+	cmd := e.Local.Command(ctx, "strace", "-f", "-qq", "-o", trace, "-e", "trace=sendmsg", "-e", "inject=sendmsg:delay_enter=40000",
+		bin, "--json", "-y", "--state", "time_wait", "--sport", "7000")
+	cmd.Env = append(cmd.Env, "TCPREAP_SYSLOG_SOCKET="+sink.path)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	e.check(cmd.Start())
+	started := time.Now()
+	pid := tracee(t, trace)
+	time.Sleep(time.Second) // about a third of the destroys
+	if err := syscall.Kill(pid, syscall.SIGINT); err != nil {
+		cmd.Wait()
+		t.Fatalf("SIGINT to tcpreap (pid %d) after %v: %v; it ended: %s", pid, time.Since(started), err, stderr.String())
+	}
+	err := cmd.Wait()
+	t.Logf("stderr: %s", stderr.String())
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Fatalf("exit %v, want 130", err)
+	}
+	r, err := testnet.ParseReport(stdout.String())
+	e.check(err)
+	ss := e.sockets()
+	seen := map[uint64]bool{}
+	var killed, notAttempted int
+	for _, rec := range r.Sockets {
+		if seen[rec.Cookie] {
+			t.Errorf("cookie %d reported twice", rec.Cookie)
+		}
+		seen[rec.Cookie] = true
+		_, present := ss.Cookie(rec.Cookie)
+		switch {
+		case rec.Action == "killed":
+			killed++
+			if present {
+				t.Errorf("cookie %d reported killed, and the kernel still has it", rec.Cookie)
+			}
+		case rec.Action == "failed" && rec.Error == "not attempted: interrupted (SIGINT)":
+			notAttempted++
+			if !present {
+				t.Errorf("cookie %d reported not attempted, and the kernel no longer has it", rec.Cookie)
+			}
+		default:
+			t.Errorf("cookie %d: %s %q", rec.Cookie, rec.Action, rec.Error)
+		}
+	}
+	if len(seen) < n-n/100 || killed == 0 || notAttempted == 0 {
+		t.Errorf("%d sockets reported (%d killed, %d not attempted), want about %d, some of each", len(seen), killed, notAttempted, n)
+	}
+	line := sink.one(t)
+	if !strings.Contains(line, fmt.Sprintf("killed=%d ", killed)) {
+		t.Errorf("the audit line %q does not count the %d killed", line, killed)
+	}
+}
+
+// tracee returns the pid of the program that strace runs, from the first line strace
+// writes to its output file, once the program has made its first traced call.
+func tracee(t *testing.T, trace string) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		b, _ := os.ReadFile(trace)
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			if pid, err := strconv.Atoi(f[0]); err == nil {
+				return pid
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("strace saw no call of the program it ran")
+	return 0
 }

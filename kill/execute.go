@@ -3,6 +3,7 @@ package kill
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
@@ -27,7 +28,9 @@ var _ Engine = (*sockdiag.Conn)(nil)
 // order, then the skips. Targets the kernel could not reach because it found
 // a sibling of their SO_REUSEPORT group are sent again while the group
 // shrinks (see retryUnreachable). ctx bounds the destroys and the
-// verification; a target it stops is failed, with the context's error.
+// verification. When ctx is done (an interrupt), no further destroy is
+// sent, the targets not sent fail with its cause, and what was sent is still
+// verified, within verifyTimeout.
 func (p *Plan) Execute(ctx context.Context, e Engine) []Result {
 	results := destroy(ctx, e, p.Targets)
 	retryUnreachable(ctx, e, results)
@@ -40,9 +43,14 @@ func destroy(ctx context.Context, e Engine, targets []sockdiag.Socket) []Result 
 	for i, err := range e.Destroy(ctx, targets) {
 		results = append(results, classify(targets[i], err))
 	}
-	verify(ctx, e, results)
+	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), verifyTimeout)
+	defer cancel()
+	verify(vctx, e, results)
 	return results
 }
+
+// verifyTimeout bounds a second look, which runs even after an interrupt.
+const verifyTimeout = time.Minute
 
 // retryUnreachable sends the destroys of the unreachable targets again, in
 // rounds, for as long as a round destroys one of them, and leaves each

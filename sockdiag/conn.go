@@ -117,8 +117,8 @@ func (c *Conn) Dump(ctx context.Context, req Request) iter.Seq2[Socket, error] {
 // dump is Dump that also hands yield the attributes that follow each
 // socket's inet_diag_msg, valid until yield returns.
 func (c *Conn) dump(ctx context.Context, req Request, yield func(s Socket, attrs []byte, err error) bool) {
-	if err := ctx.Err(); err != nil {
-		yield(Socket{}, nil, &OpError{Op: "dump", Request: req, Err: err})
+	if ctx.Err() != nil {
+		yield(Socket{}, nil, &OpError{Op: "dump", Request: req, Err: context.Cause(ctx)})
 		return
 	}
 	data, err := req.MarshalBinary()
@@ -138,7 +138,7 @@ func (c *Conn) dump(ctx context.Context, req Request, yield func(s Socket, attrs
 	defer stop()
 	fail := func(err error) {
 		if ctx.Err() != nil {
-			err = ctx.Err()
+			err = context.Cause(ctx)
 		}
 		c.renew() // the rest of the dump may still be queued on the socket
 		yield(Socket{}, nil, dumpError(req, err))

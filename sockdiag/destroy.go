@@ -43,7 +43,9 @@ var ErrNoAnswer = errors.New("no answer from the kernel")
 // already gone costs a few round trips, not one each. The rest go out on up
 // to one netlink socket per CPU at once (at most maxDestroyers), each taking
 // the next batch when its last one is answered, and stop at such an answer
-// too, or when ctx is done. The extra sockets are opened on first use and
+// too, or when ctx is done: no batch is sent after that, the answers to
+// those already sent are still read, and the rest fail with ErrNotAttempted
+// and the context's cause. The extra sockets are opened on first use and
 // kept.
 func (c *Conn) Destroy(ctx context.Context, targets []Socket) []error {
 	// Every target starts as not sent: only the kernel's answer makes one
@@ -203,8 +205,9 @@ func (d *destroyRun) parallel(from int) {
 // the context as the reason to stop. It reports whether nl broke.
 func (d *destroyRun) batch(nl conn, start, end int) (broken bool) {
 	broken = d.conn.sendBatch(d.ctx, nl, d.socks[start:end], d.errs[start:end])
-	if err := d.ctx.Err(); err != nil {
-		d.stop.CompareAndSwap(nil, &err)
+	if d.ctx.Err() != nil {
+		cause := context.Cause(d.ctx)
+		d.stop.CompareAndSwap(nil, &cause)
 	}
 	for _, err := range d.errs[start:end] {
 		if fatal(err) {
@@ -273,9 +276,9 @@ func (c *Conn) sendBatch(ctx context.Context, nl conn, socks []Socket, errs []er
 	if len(msgs) == 0 {
 		return false
 	}
-	if err := ctx.Err(); err != nil {
+	if ctx.Err() != nil {
 		for _, i := range which {
-			errs[i] = opError(&socks[i], fmt.Errorf("%w: %w", ErrNotAttempted, err))
+			errs[i] = opError(&socks[i], fmt.Errorf("%w: %w", ErrNotAttempted, context.Cause(ctx)))
 		}
 		return false
 	}
@@ -294,7 +297,9 @@ func (c *Conn) sendBatch(ctx context.Context, nl conn, socks []Socket, errs []er
 		index[m.Header.Sequence] = which[k]
 	}
 	answered := make(map[int]bool, len(sent))
-	stop := watch(ctx, nl, ackTimeout)
+	// Once sent, a batch's answers are read to the end, whatever ctx says:
+	// a run that is stopped still learns what it did.
+	stop := watch(context.Background(), nl, ackTimeout)
 	defer stop()
 	for len(answered) < len(sent) {
 		var recvErr error
@@ -324,9 +329,6 @@ func (c *Conn) sendBatch(ctx context.Context, nl conn, socks []Socket, errs []er
 			recvErr = errors.New("the netlink socket returned nothing")
 		}
 		if recvErr != nil {
-			if ctx.Err() != nil {
-				recvErr = ctx.Err()
-			}
 			for _, i := range which {
 				if !answered[i] {
 					errs[i] = opError(&socks[i], fmt.Errorf("%w: %v", ErrNoAnswer, recvErr))

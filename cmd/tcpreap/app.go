@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/urfave/cli/v3"
 )
@@ -42,6 +45,12 @@ type refusal struct{ msg string }
 
 func (e refusal) Error() string { return e.msg }
 
+// An interruption is the signal that stopped a run; the run exits with
+// 128 and its number, as a shell reports it.
+type interruption struct{ sig syscall.Signal }
+
+func (i interruption) Error() string { return "interrupted (" + unix.SignalName(i.sig) + ")" }
+
 // An exitError carries the exit code of a run that already reported itself.
 type exitError struct{ code int }
 
@@ -61,6 +70,15 @@ func run(ctx context.Context, args []string, io streams) (code int) {
 	app := newApp(args, io)
 	err := app.Run(ctx, digitFlags(args, shortBoolFlags(app)))
 	var ee exitError
+	var in interruption
+	if errors.As(context.Cause(ctx), &in) {
+		// Stopped before the destroy: said here; during it, the report and
+		// the audit line said what was done.
+		if err != nil && !errors.As(err, &ee) {
+			fmt.Fprintf(io.ErrOut, "tcpreap: %s; nothing was destroyed\n", in)
+		}
+		return 128 + int(in.sig)
+	}
 	switch {
 	case err == nil:
 		return exitOK

@@ -19,7 +19,7 @@ func destroy(ctx context.Context, o *options, io streams, e kill.Engine, plan *k
 	}
 	if n > 0 && io.Terminal != nil && !o.yes {
 		if tty, err := io.Terminal(); err == nil {
-			ok, why := confirm(tty, plan)
+			ok, why := confirm(ctx, tty, plan)
 			tty.Close()
 			if !ok {
 				return refusal{why + "; nothing was destroyed"}

@@ -12,6 +12,8 @@ import (
 	"context"
 	goio "io"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"golang.org/x/term"
 )
@@ -23,5 +25,26 @@ func main() {
 		// goes to a pipe (2>&1 | tee log) still asks its person.
 		io.Terminal = func() (goio.ReadWriteCloser, error) { return os.OpenFile("/dev/tty", os.O_RDWR, 0) }
 	}
-	os.Exit(run(context.Background(), os.Args, io))
+	// A reader that went away (| head -1) is no reason to stop halfway: a
+	// write to it fails, and the run goes on to its audit line.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	ctx, stop := interruptible()
+	defer stop()
+	os.Exit(run(ctx, os.Args, io))
+}
+
+// interruptible returns a context that SIGINT, SIGTERM or SIGHUP ends, with
+// an interruption as its cause: no destroy is sent after it, the ones sent
+// are verified and reported. A second signal exits at once.
+func interruptible() (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		s := <-sigs
+		cancel(interruption{s.(syscall.Signal)})
+		s = <-sigs
+		os.Exit(128 + int(s.(syscall.Signal)))
+	}()
+	return ctx, func() { signal.Stop(sigs) }
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	goio "io"
 	"strings"
@@ -17,7 +18,7 @@ const confirmTimeout = 10 * time.Minute
 
 // confirm shows the plan's summary on the terminal and asks there; only "y"
 // or "yes" goes on. Else it says why not.
-func confirm(tty goio.ReadWriter, plan *kill.Plan) (bool, string) {
+func confirm(ctx context.Context, tty goio.ReadWriter, plan *kill.Plan) (bool, string) {
 	fmt.Fprint(tty, planSummary(plan))
 	fmt.Fprintf(tty, "destroy %s? [y/N] ", plural(len(plan.Targets), "socket"))
 	answer := make(chan string, 1)
@@ -35,6 +36,9 @@ func confirm(tty goio.ReadWriter, plan *kill.Plan) (bool, string) {
 	case <-time.After(confirmTimeout):
 		fmt.Fprintln(tty)
 		return false, fmt.Sprintf("not confirmed (no answer in %v)", confirmTimeout)
+	case <-ctx.Done():
+		fmt.Fprintln(tty)
+		return false, "not confirmed (" + context.Cause(ctx).Error() + ")"
 	}
 }
 

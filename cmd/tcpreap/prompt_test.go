@@ -45,7 +45,7 @@ func TestPlanSummary(t *testing.T) {
 func TestConfirm(t *testing.T) {
 	for answer, want := range map[string]bool{"y\n": true, "YES\n": true, "n\n": false, "\n": false, "": false, "yep\n": false} {
 		tty := &fakeTTY{in: strings.NewReader(answer)}
-		if ok, _ := confirm(tty, testPlan()); ok != want {
+		if ok, _ := confirm(t.Context(), tty, testPlan()); ok != want {
 			t.Errorf("answer %q: %v; want %v", answer, ok, want)
 		}
 		if !strings.Contains(tty.out.String(), "destroy 3 sockets? [y/N] ") {
