@@ -143,7 +143,16 @@ func errorWords(err error) string {
 		err = oe.Err
 	}
 	var errno unix.Errno
-	if errors.As(err, &errno) {
+	hasErrno := errors.As(err, &errno)
+	// A cause with a sentence of its own has a short name for each socket
+	// that says more than the errno ("invalid argument").
+	if c := (*sockdiag.Cause)(nil); errors.As(err, &c) && c.Explain() != c.Error() {
+		if hasErrno {
+			return c.Error() + " (" + errno.Error() + ")"
+		}
+		return c.Error()
+	}
+	if hasErrno {
 		return errno.Error()
 	}
 	return err.Error()
