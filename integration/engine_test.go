@@ -238,3 +238,31 @@ func tracee(t *testing.T, trace string) int {
 	t.Fatal("strace saw no call of the program it ran")
 	return 0
 }
+
+// TestIntegrationReapMass reaps 20,000 TIME_WAIT sockets, once as the kernel's answers
+// allow (a timewait socket's 0 is the truth: no second look) and once with --verify (a
+// second look at every target): every one is gone, and the connections beside them live.
+func TestIntegrationReapMass(t *testing.T) {
+	e := setup(t)
+	const n = 20000
+	l := e.listen(e.Local, netip.MustParseAddrPort("192.0.2.1:7000"))
+	bystanders := e.peerSet(e.listenV4(), 2)
+	for _, args := range [][]string{{}, {"--verify"}} {
+		t.Run("tcpreap "+strings.Join(args, " "), func(t *testing.T) {
+			e := e.sub(t)
+			e.check(e.TimeWaitMass(l, n))
+			r := e.json(0, append(args, "-y", "--state", "time_wait", "--sport", "7000")...)
+			if r.Summary.Killed < n-n/100 || r.Summary.Killed != r.Summary.Matched {
+				t.Errorf("summary %+v, want about %d, all killed", r.Summary, n)
+			}
+			ss := e.sockets()
+			for _, s := range ss {
+				if s.Local.Port() == 7000 && s.State == "time_wait" {
+					t.Fatalf("a TIME_WAIT socket is left: %v", s)
+				}
+			}
+			expectPresent(t, ss, "established", tcp("bystander", bystanders.established[0]), tcp("bystander", bystanders.established[1]))
+			expectPresent(t, ss, "close_wait", tcp("bystander", bystanders.closeWait))
+		})
+	}
+}

@@ -19,6 +19,17 @@ type Engine interface {
 	// Lookup looks each target up again by its cookie: as the kernel
 	// shows it now, if it is there, or why that could not be told.
 	Lookup(ctx context.Context, targets []sockdiag.Socket) []sockdiag.Seen
+	// Doubtful reports whether the kernel's answer to the destroy of s (as
+	// Destroy returned it) may not be what happened: only then does a
+	// target need a second look.
+	Doubtful(ctx context.Context, s *sockdiag.Socket, err error) bool
+}
+
+// Options change how a plan is executed.
+type Options struct {
+	// VerifyAll looks every target up again after its destroy, whatever
+	// the kernel answered (tcpreap --verify).
+	VerifyAll bool
 }
 
 var _ Engine = (*sockdiag.Conn)(nil)
@@ -32,20 +43,26 @@ var _ Engine = (*sockdiag.Conn)(nil)
 // sent, the targets not sent fail with its cause, and what was sent is still
 // verified, within verifyTimeout.
 func (p *Plan) Execute(ctx context.Context, e Engine) []Result {
-	results := destroy(ctx, e, p.Targets)
-	retryUnreachable(ctx, e, results)
+	return p.ExecuteWith(ctx, e, Options{})
+}
+
+// ExecuteWith is Execute with options.
+func (p *Plan) ExecuteWith(ctx context.Context, e Engine, o Options) []Result {
+	results := destroy(ctx, e, p.Targets, o)
+	retryUnreachable(ctx, e, results, o)
 	return append(results, p.skips()...)
 }
 
 // destroy destroys the targets and verifies the outcome: one result each.
-func destroy(ctx context.Context, e Engine, targets []sockdiag.Socket) []Result {
+func destroy(ctx context.Context, e Engine, targets []sockdiag.Socket, o Options) []Result {
+	answers := e.Destroy(ctx, targets)
 	results := make([]Result, 0, len(targets))
-	for i, err := range e.Destroy(ctx, targets) {
+	for i, err := range answers {
 		results = append(results, classify(targets[i], err))
 	}
 	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), verifyTimeout)
 	defer cancel()
-	verify(vctx, e, results)
+	verify(vctx, e, results, answers, o.VerifyAll)
 	return results
 }
 
@@ -68,7 +85,7 @@ const verifyTimeout = time.Minute
 // the pick moves to another member: the next round reaches it. If the pick
 // is a member that is no target, nothing changes, and a round without a
 // kill ends the retries.
-func retryUnreachable(ctx context.Context, e Engine, results []Result) {
+func retryUnreachable(ctx context.Context, e Engine, results []Result, o Options) {
 	for ctx.Err() == nil {
 		var again []int
 		var targets []sockdiag.Socket
@@ -82,7 +99,7 @@ func retryUnreachable(ctx context.Context, e Engine, results []Result) {
 			return
 		}
 		killed := false
-		for k, r := range destroy(ctx, e, targets) {
+		for k, r := range destroy(ctx, e, targets, o) {
 			results[again[k]] = r
 			killed = killed || r.Action == Killed
 		}

@@ -8,15 +8,19 @@ import (
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
-// verify looks every target up again and corrects what the destroys'
-// answers said: a target still there with its cookie is failed; one the
-// kernel did not answer for is killed if it is gone. Only what this
-// confirms counts as killed.
-func verify(ctx context.Context, e Engine, results []Result) {
+// verify looks the targets up again whose destroys' answers may not be
+// what happened (Engine.Doubtful; all of them with all), and corrects what
+// the answers said: a target still there with its cookie is failed; one the
+// kernel did not answer for is killed if it is gone. answers[i] is the
+// destroy's answer for results[i].
+func verify(ctx context.Context, e Engine, results []Result, answers []error, all bool) {
 	var check []int
 	var targets []sockdiag.Socket
 	for i, r := range results {
 		if r.Action == Skipped || r.Action == Failed && !errors.Is(r.Err, sockdiag.ErrNoAnswer) {
+			continue
+		}
+		if !all && !e.Doubtful(ctx, &r.Socket, answers[i]) {
 			continue
 		}
 		check = append(check, i)

@@ -17,7 +17,8 @@ import (
 // orphaned socket: the destroy answers 0 and the socket stays.
 func TestVerifyCatchesIneffectiveDestroy(t *testing.T) {
 	socks := []sockdiag.Socket{socket(sockdiag.FinWait1, 40000, 1), socket(sockdiag.Established, 40001, 2)}
-	k := &sockdiagtest.Kernel{Sockets: slices.Clone(socks), Ineffective: true}
+	// A kernel before 6.11, whose orphan fix no probe can find here.
+	k := &sockdiagtest.Kernel{Sockets: slices.Clone(socks), Ineffective: true, Release: sockdiag.Release{Major: 6, Minor: 6}}
 	results := (&kill.Plan{Targets: socks}).Execute(t.Context(), k.Conn())
 	for _, r := range results {
 		if r.Action != kill.Failed || !errors.Is(r.Err, sockdiag.ErrStillPresent) {
@@ -31,16 +32,43 @@ func TestVerifyCatchesIneffectiveDestroy(t *testing.T) {
 
 func TestVerifyConfirmsRealDestroys(t *testing.T) {
 	socks := []sockdiag.Socket{socket(sockdiag.Established, 40000, 1), socket(sockdiag.Established, 40001, 2)}
+	socks[0].Inode, socks[1].Inode = 100, 101 // held by a process: no orphans
 	survivor := socket(sockdiag.Established, 40002, 3)
-	k := &sockdiagtest.Kernel{Sockets: append(slices.Clone(socks), survivor)}
-	results := (&kill.Plan{Targets: socks}).Execute(t.Context(), k.Conn())
-	if sum := kill.Summarize(results); sum.Killed != 2 {
-		t.Fatalf("summary %+v, want 2 killed", sum)
+	for _, all := range []bool{false, true} {
+		k := &sockdiagtest.Kernel{Sockets: append(slices.Clone(socks), survivor), Release: sockdiag.Release{Major: 6, Minor: 6}}
+		results := (&kill.Plan{Targets: socks}).ExecuteWith(t.Context(), k.Conn(), kill.Options{VerifyAll: all})
+		if sum := kill.Summarize(results); sum.Killed != 2 {
+			t.Fatalf("summary %+v, want 2 killed", sum)
+		}
+		// The destroys, then, only when asked for, a lookup of each target:
+		// the kernel's 0 for a socket a process holds is the truth.
+		lookups := 0
+		for _, r := range k.Requests[2:] {
+			if r.ID.Cookie == 1 || r.ID.Cookie == 2 {
+				lookups++
+			}
+		}
+		if want := map[bool]int{false: 0, true: 2}[all]; lookups != want {
+			t.Errorf("verify all %v: %d lookups after the destroys, want %d (%+v)", all, lookups, want, k.Requests)
+		}
 	}
-	// Destroys, then one verification dump of the family.
-	last := k.Requests[len(k.Requests)-1]
-	if last.States != sockdiag.AllStates || last.Family != sockdiag.IPv4 {
-		t.Fatalf("verification request %+v, want a dump of every state", last)
+}
+
+// TestVerifyLooksAtOrphans: before Linux 6.11 a destroy of an orphan (no
+// inode) answered 0 and left it; those, and only those, are looked up.
+func TestVerifyLooksAtOrphans(t *testing.T) {
+	held := socket(sockdiag.Established, 40000, 1)
+	held.Inode = 100
+	orphan := socket(sockdiag.FinWait1, 40001, 2)
+	for _, tc := range []struct {
+		release sockdiag.Release
+		lookups int
+	}{{sockdiag.Release{Major: 6, Minor: 6}, 1}, {sockdiag.Release{Major: 6, Minor: 11}, 0}} {
+		k := &sockdiagtest.Kernel{Sockets: []sockdiag.Socket{held, orphan}, Release: tc.release}
+		(&kill.Plan{Targets: []sockdiag.Socket{held, orphan}}).Execute(t.Context(), k.Conn())
+		if n := len(k.Requests) - 2; n != tc.lookups {
+			t.Errorf("%v: %d lookups after the destroys, want %d", tc.release, n, tc.lookups)
+		}
 	}
 }
 
@@ -78,7 +106,7 @@ func TestVerifyUDPDisconnected(t *testing.T) {
 func TestVerifyFailureIsNotASuccess(t *testing.T) {
 	socks := []sockdiag.Socket{socket(sockdiag.Established, 40000, 1)}
 	k := &sockdiagtest.Kernel{Sockets: slices.Clone(socks)}
-	results := (&kill.Plan{Targets: socks}).Execute(t.Context(), lookupFails{k.Conn()})
+	results := (&kill.Plan{Targets: socks}).ExecuteWith(t.Context(), lookupFails{k.Conn()}, kill.Options{VerifyAll: true})
 	if results[0].Action != kill.Failed || !strings.Contains(results[0].Err.Error(), "not verified") {
 		t.Fatalf("result %s %v, want failed: not verified", results[0].Action, results[0].Err)
 	}

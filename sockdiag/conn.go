@@ -34,8 +34,13 @@ type Conn struct {
 	// release is the kernel's, which gives some errnos their meaning.
 	release Release
 
+	// netns is the namespace descriptor the Conn was dialed in; 0: the
+	// calling thread's; -1: not known (NewConn).
+	netns int
+
 	probeMu sync.Mutex
 	probed  map[Protocol]probeResult
+	orphanProbe
 }
 
 // Config says where a Conn works.
@@ -77,7 +82,7 @@ func Dial(cfg *Config) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Conn{c: c, dial: dial, release: RunningRelease()}, nil
+	return &Conn{c: c, dial: dial, release: RunningRelease(), netns: cfg.NetNS}, nil
 }
 
 // NewConn wraps a netlink connection, a real one or an nltest fake. dial,
@@ -88,7 +93,7 @@ func NewConn(c *netlink.Conn, dial func() (*netlink.Conn, error), release Releas
 	if release == (Release{}) {
 		release = RunningRelease()
 	}
-	nc := &Conn{c: c, release: release}
+	nc := &Conn{c: c, release: release, netns: -1} // its namespace is not known
 	if dial != nil {
 		nc.dial = func() (conn, error) { return dial() }
 	}

@@ -285,23 +285,56 @@ func (c *Conn) sendBatch(ctx context.Context, nl conn, socks []Socket, errs []er
 	for _, i := range which {
 		errs[i] = opError(&socks[i], ErrNoAnswer) // until the kernel answers
 	}
+	err := exchange(nl, msgs, func(k int, m netlink.Message, errno error) {
+		i := which[k]
+		if errno == nil && m.Header.Type != netlink.Error {
+			errno = fmt.Errorf("unexpected netlink message type %d in answer to a destroy", m.Header.Type)
+		}
+		errs[i] = c.destroyError(&socks[i], errno)
+	})
+	var se sendError
+	switch {
+	case errors.As(err, &se):
+		for _, i := range which {
+			errs[i] = opError(&socks[i], se.error)
+		}
+	case err != nil:
+		for _, i := range which {
+			if errors.Is(errs[i], ErrNoAnswer) {
+				errs[i] = opError(&socks[i], fmt.Errorf("%w: %v", ErrNoAnswer, err))
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// A sendError is an exchange that failed before anything was sent.
+type sendError struct{ error }
+
+func (e sendError) Unwrap() error { return e.error }
+
+// exchange sends msgs in one sendmsg on nl and reads one answer to each:
+// answer(k, m, errno) for msgs[k], with the message and the kernel's errno
+// (nil for a message that is no error). Once sent, the answers are read to
+// the end within ackTimeout, whatever a caller's context says: a run that
+// is stopped still learns what it did. It returns an error when not every
+// message was answered (a sendError when none was sent); after a receive
+// error, answers may still be queued on nl.
+func exchange(nl conn, msgs []netlink.Message, answer func(k int, m netlink.Message, errno error)) error {
 	sent, err := nl.SendMessages(msgs)
 	if err != nil {
-		for _, i := range which {
-			errs[i] = opError(&socks[i], err)
-		}
-		return false
+		return sendError{err}
 	}
 	index := make(map[uint32]int, len(sent))
 	for k, m := range sent {
-		index[m.Header.Sequence] = which[k]
+		index[m.Header.Sequence] = k
 	}
-	answered := make(map[int]bool, len(sent))
-	// Once sent, a batch's answers are read to the end, whatever ctx says:
-	// a run that is stopped still learns what it did.
+	answered := make([]bool, len(sent))
+	left := len(sent)
 	stop := watch(context.Background(), nl, ackTimeout)
 	defer stop()
-	for len(answered) < len(sent) {
+	for left > 0 {
 		var recvErr error
 		got := 0
 		for m, err := range nl.ReceiveIter() {
@@ -315,27 +348,20 @@ func (c *Conn) sendBatch(ctx context.Context, nl conn, socks []Socket, errs []er
 				}
 				seq, errno = oe.Sequence, oe.Err
 			}
-			i, ok := index[seq]
-			if !ok || answered[i] {
+			k, ok := index[seq]
+			if !ok || answered[k] {
 				continue
 			}
-			if err == nil && m.Header.Type != netlink.Error {
-				errno = fmt.Errorf("unexpected netlink message type %d in answer to a destroy", m.Header.Type)
-			}
-			answered[i] = true
-			errs[i] = c.destroyError(&socks[i], errno)
+			answered[k] = true
+			left--
+			answer(k, m, errno)
 		}
 		if got == 0 && recvErr == nil {
 			recvErr = errors.New("the netlink socket returned nothing")
 		}
 		if recvErr != nil {
-			for _, i := range which {
-				if !answered[i] {
-					errs[i] = opError(&socks[i], fmt.Errorf("%w: %v", ErrNoAnswer, recvErr))
-				}
-			}
-			return true
+			return recvErr
 		}
 	}
-	return false
+	return nil
 }

@@ -2,7 +2,13 @@ package sockdiag
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"iter"
+	"slices"
+
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // Query streams every socket the filter selects: one dump per (protocol,
@@ -42,9 +48,81 @@ func (s Seen) Connected() bool {
 	return s.Present && (s.Now.Protocol != UDP || s.Now.State == Established)
 }
 
-// Lookup looks the targets up again by cookie, with one dump of every state
-// per (protocol, family) among them: seen[i] is for targets[i].
+// exactLookups is how many targets at most Lookup asks for one by one; for
+// more, a dump costs less.
+const exactLookups = 4096
+
+// Lookup looks the targets up again by cookie: seen[i] is for targets[i].
+// A few TCP connections are asked for one by one (SOCK_DIAG_BY_FAMILY
+// without NLM_F_DUMP, by sockid and cookie, batched as destroys are). Many
+// targets, a LISTEN socket (whose lookup by tuple may find a sibling in an
+// SO_REUSEPORT group) or a UDP socket (udp_dump_one looks the tuple up the
+// other way round from udp_diag_destroy, local as remote) are found with one
+// dump of every state per (protocol, family).
 func (c *Conn) Lookup(ctx context.Context, targets []Socket) []Seen {
+	exact := len(targets) <= exactLookups && !slices.ContainsFunc(targets, func(s Socket) bool {
+		return s.State == Listen || s.Protocol != TCP
+	})
+	if exact {
+		return c.lookupExact(ctx, targets)
+	}
+	return c.lookupDump(ctx, targets)
+}
+
+// lookupExact asks for each target by its sockid and cookie.
+func (c *Conn) lookupExact(ctx context.Context, targets []Socket) []Seen {
+	seen := make([]Seen, len(targets))
+	for start := 0; start < len(targets); start += batchSize {
+		end := min(start+batchSize, len(targets))
+		if err := ctx.Err(); err != nil {
+			for i := start; i < len(targets); i++ {
+				seen[i].Err = context.Cause(ctx)
+			}
+			break
+		}
+		if c.lookupBatch(targets[start:end], seen[start:end]) {
+			c.renew()
+		}
+	}
+	return seen
+}
+
+// lookupBatch asks for one batch of targets on the main socket, and reports
+// whether it broke.
+func (c *Conn) lookupBatch(targets []Socket, seen []Seen) (broken bool) {
+	msgs := make([]netlink.Message, len(targets))
+	for i, s := range targets {
+		data, err := Request{Family: s.Family, Protocol: s.Protocol, ID: s.ID}.MarshalBinary()
+		if err != nil {
+			seen[i].Err = err
+			return false
+		}
+		msgs[i] = netlink.Message{Header: netlink.Header{Type: sockDiagByFamily, Flags: netlink.Request}, Data: data}
+		seen[i].Err = ErrNoAnswer
+	}
+	err := exchange(c.c, msgs, func(k int, m netlink.Message, errno error) {
+		switch {
+		case errors.Is(errno, unix.ENOENT):
+			seen[k] = Seen{}
+		case errno != nil:
+			seen[k].Err = &OpError{Op: "lookup", Request: Request{Family: targets[k].Family, Protocol: targets[k].Protocol, ID: targets[k].ID}, Err: errno}
+		case m.Header.Type != sockDiagByFamily:
+			seen[k].Err = fmt.Errorf("unexpected netlink message type %d in answer to a lookup", m.Header.Type)
+		default:
+			s := Socket{Protocol: targets[k].Protocol}
+			if err := s.UnmarshalBinary(m.Data); err != nil {
+				seen[k].Err = err
+				return
+			}
+			seen[k] = Seen{Now: s, Present: true}
+		}
+	})
+	var se sendError
+	return err != nil && !errors.As(err, &se)
+}
+
+// lookupDump finds the targets in dumps of every state.
+func (c *Conn) lookupDump(ctx context.Context, targets []Socket) []Seen {
 	type dumpKey struct {
 		proto Protocol
 		fam   Family

@@ -74,6 +74,33 @@ func TestLookupByCookie(t *testing.T) {
 		t.Errorf("the UDP socket is seen as %v, want close: as the kernel shows it now", seen[3].Now.State)
 	}
 	if n := len(k.Requests); n != 3 {
+		t.Errorf("%d requests, want dumps, for a UDP target is among them: 3", n)
+	}
+	k = &sockdiagtest.Kernel{Sockets: []sockdiag.Socket{live[0], replaced, live[2], v6}}
+	seen = k.Conn().Lookup(t.Context(), []sockdiag.Socket{live[0], live[1], live[2], v6})
+	for i, want := range []bool{true, false, true, true} {
+		if seen[i].Present != want || seen[i].Err != nil {
+			t.Errorf("TCP connections one by one: target %d: %+v, want present %v", i, seen[i], want)
+		}
+	}
+	if n := len(k.Requests); n != 4 {
+		t.Errorf("%d requests, want one exact lookup per TCP connection: 4", n)
+	}
+	// With a LISTEN socket among them (an SO_REUSEPORT group would make its
+	// lookup by tuple find a sibling), the same by dumps of every state, one
+	// per (protocol, family).
+	lis := live[0]
+	lis.State, lis.ID.Cookie = sockdiag.Listen, 50
+	k = &sockdiagtest.Kernel{Sockets: []sockdiag.Socket{live[0], replaced, live[2], disconnected, v6, lis}}
+	seen = k.Conn().Lookup(t.Context(), []sockdiag.Socket{live[0], live[1], live[2], udp, v6, lis})
+	present = present[:0]
+	for _, s := range seen {
+		present = append(present, s.Present)
+	}
+	if want := []bool{true, false, true, true, true, true}; !slices.Equal(present, want) {
+		t.Errorf("by dumps: present %v, want %v", present, want)
+	}
+	if n := len(k.Requests); n != 3 {
 		t.Errorf("%d dumps, want one per (protocol, family): 3", n)
 	}
 	for _, r := range k.Requests {
@@ -86,7 +113,7 @@ func TestLookupByCookie(t *testing.T) {
 // TestLookupFailsByDump: a dump that fails leaves its own targets unknown,
 // and only them.
 func TestLookupFailsByDump(t *testing.T) {
-	tcp := sockets(1, sockdiag.Established, 10)[0]
+	tcp := sockets(1, sockdiag.Listen, 10)[0] // a listener: by dumps
 	udp := tcp
 	udp.Protocol, udp.ID.Cookie = sockdiag.UDP, 11
 	k := &sockdiagtest.Kernel{Sockets: []sockdiag.Socket{tcp, udp}, NoDiag: []sockdiag.Protocol{sockdiag.UDP}}

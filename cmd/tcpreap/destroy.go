@@ -26,7 +26,7 @@ func destroy(ctx context.Context, o *options, io streams, e kill.Engine, plan *k
 			}
 		}
 	}
-	results := plan.Execute(ctx, e)
+	results := plan.ExecuteWith(ctx, e, kill.Options{VerifyAll: o.verify})
 	// The report first: the record of what happened to every socket must
 	// not wait on the system logger.
 	reportErr := renderer{w: io.Out, json: o.json, quiet: o.quiet}.report(results, false)

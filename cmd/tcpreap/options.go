@@ -25,7 +25,7 @@ type options struct {
 	includeSelf                                    bool
 
 	// Action.
-	dryRun, yes, all, noAudit bool
+	dryRun, yes, all, noAudit, verify bool
 	maxWord                   string // --max as given; max once checkMax read it
 	max                       int
 	maxSet                    bool
@@ -75,6 +75,7 @@ func (o *options) destroyFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Destination: &o.yes, Usage: "do not ask for confirmation on a terminal"},
 		o.maxFlag(),
 		&cli.BoolFlag{Name: "no-audit", Destination: &o.noAudit, Usage: "do not write the audit line to syslog"},
+		&cli.BoolFlag{Name: "verify", Destination: &o.verify, Usage: "after destroying, look every target up again, whatever the kernel answered"},
 	}, o.outputFlags()...)
 }
 

@@ -108,6 +108,8 @@ func (k *Kernel) serve(reqs []netlink.Message) [][]netlink.Message {
 		switch {
 		case slices.Contains(k.NoDiag, r.Protocol):
 			queue = append(queue, []netlink.Message{ack(m, unix.ENOENT)})
+		case m.Header.Type == sockDiagByFamily && m.Header.Flags&netlink.Dump == 0:
+			queue = append(queue, []netlink.Message{k.lookupOne(m, r)})
 		case m.Header.Type == sockDiagByFamily:
 			queue = append(queue, k.dump(m, r)...)
 		case m.Header.Type == sockDestroy:
@@ -146,6 +148,20 @@ func (k *Kernel) dump(m netlink.Message, r sockdiag.Request) [][]netlink.Message
 		}
 	}
 	return append(queue, append(d, reply(m, netlink.Done, make([]byte, 4))))
+}
+
+// lookupOne answers a request for one socket, by its sockid and cookie, as
+// inet_diag_cmd_exact does: the socket, or ENOENT.
+func (k *Kernel) lookupOne(m netlink.Message, r sockdiag.Request) netlink.Message {
+	i := k.lookup(r)
+	if i < 0 {
+		return ack(m, unix.ENOENT)
+	}
+	b, err := k.Sockets[i].MarshalBinary()
+	if err != nil {
+		panic(err)
+	}
+	return netlink.Message{Header: netlink.Header{Type: sockDiagByFamily, Sequence: m.Header.Sequence, PID: m.Header.PID}, Data: b}
 }
 
 func (k *Kernel) destroy(r sockdiag.Request) unix.Errno {
