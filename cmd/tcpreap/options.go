@@ -26,9 +26,9 @@ type options struct {
 
 	// Action.
 	dryRun, yes, all, noAudit, verify bool
-	maxWord                   string // --max as given; max once checkMax read it
-	max                       int
-	maxSet                    bool
+	maxWord                           string // --max as given; max once checkMax read it
+	max                               int
+	maxSet                            bool
 
 	// Output.
 	json, quiet bool
