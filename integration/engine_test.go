@@ -266,3 +266,61 @@ func TestIntegrationReapMass(t *testing.T) {
 		})
 	}
 }
+
+// TestIntegrationLostAnswers injects ENOBUFS into one receive of tcpreap's (strace -e
+// inject), at several points of a reap of 5,000 TIME_WAIT sockets: whichever answer is
+// lost, every socket is reported once, none is left unsent, each reported killed is gone,
+// and each reported failed is still there.
+func TestIntegrationLostAnswers(t *testing.T) {
+	e := setup(t)
+	const n = 5000
+	l := e.listen(e.Local, netip.MustParseAddrPort("192.0.2.1:7000"))
+	for _, when := range []int{3, 25, 40, 60} {
+		t.Run(fmt.Sprintf("receive %d", when), func(t *testing.T) {
+			e := e.sub(t)
+			e.check(e.TimeWaitMass(l, n))
+			res := e.run(e.Local, "strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=recvmsg",
+				"-e", fmt.Sprintf("inject=recvmsg:error=ENOBUFS:when=%d", when),
+				bin, "--json", "-y", "--no-audit", "--state", "time_wait", "--sport", "7000")
+			ss := e.sockets()
+			if res.Code != 0 && strings.Contains(res.Stderr, "cannot list sockets") {
+				// The lost answer was the dump's: nothing was destroyed.
+				if left := countOn(ss, "time_wait", 7000); left < n-n/100 {
+					t.Errorf("the dump failed, and only %d of %d sockets are left", left, n)
+				}
+				return
+			}
+			r, err := testnet.ParseReport(res.Stdout)
+			e.check(err)
+			seen := map[uint64]bool{}
+			for _, rec := range r.Sockets {
+				_, present := ss.Cookie(rec.Cookie)
+				switch {
+				case seen[rec.Cookie]:
+					t.Errorf("cookie %d reported twice", rec.Cookie)
+				case rec.Action == "killed" && present, rec.Action == "failed" && !present:
+					t.Errorf("cookie %d reported %s (%s), and the kernel shows it: %v", rec.Cookie, rec.Action, rec.Error, present)
+				case strings.Contains(rec.Error, "not attempted"):
+					t.Errorf("cookie %d not sent: %s", rec.Cookie, rec.Error)
+				}
+				seen[rec.Cookie] = true
+			}
+			if left := countOn(ss, "time_wait", 7000); left != r.Summary.Failed {
+				t.Errorf("%d sockets are left, and %d reported failed", left, r.Summary.Failed)
+			}
+			if wantExit := min(r.Summary.Failed, 1); res.Code != wantExit {
+				t.Errorf("exit %d with %d failed", res.Code, r.Summary.Failed)
+			}
+		})
+	}
+}
+
+func countOn(ss testnet.Sockets, state string, port uint16) int {
+	k := 0
+	for _, s := range ss {
+		if s.State == state && s.Local.Port() == port {
+			k++
+		}
+	}
+	return k
+}

@@ -40,7 +40,7 @@ func verify(ctx context.Context, e Engine, results []Result, answers []error, al
 		case present && r.Action == Killed:
 			r.Action, r.Err = Failed, sockdiag.ErrStillPresent
 		case present: // no answer, and still there
-			r.Err = fmt.Errorf("%w (%w)", sockdiag.ErrStillPresent, r.Err)
+			r.Err = fmt.Errorf("%w; still there", r.Err)
 		case r.Action == Failed: // no answer, and gone: destroyed
 			r.Action, r.Err = Killed, nil
 		}

@@ -168,6 +168,20 @@ func (c *Conn) dump(ctx context.Context, req Request, yield func(s Socket, attrs
 	}
 }
 
+// closedConn stands for a socket that could not be opened: every use fails
+// with the reason.
+type closedConn struct{ err error }
+
+func (c closedConn) Send(netlink.Message) (netlink.Message, error) { return netlink.Message{}, c.err }
+func (c closedConn) SendMessages([]netlink.Message) ([]netlink.Message, error) {
+	return nil, c.err
+}
+func (c closedConn) ReceiveIter() iter.Seq2[netlink.Message, error] {
+	return func(yield func(netlink.Message, error) bool) { yield(netlink.Message{}, c.err) }
+}
+func (c closedConn) SetReadDeadline(time.Time) error { return nil }
+func (c closedConn) Close() error                    { return nil }
+
 // renew replaces the main socket with a fresh one, when the Conn can dial,
 // so that nothing left queued on the old one is read as a later answer.
 func (c *Conn) renew() {

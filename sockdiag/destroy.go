@@ -22,10 +22,13 @@ const batchSize = 128
 // more than a few only contend on the socket hash locks.
 const maxDestroyers = 4
 
-// ErrNoAnswer is the error of a destroy the kernel's answer to which was
-// not read (a receive error or timeout): the socket may or may not be
-// destroyed, which only a new dump can tell.
-var ErrNoAnswer = errors.New("no answer from the kernel")
+// ErrNoAnswer is the cause of a destroy whose answer was not read (the
+// kernel dropped it, ENOBUFS, or did not answer in time): the socket may or
+// may not be destroyed, which only a new look can tell.
+var ErrNoAnswer = &Cause{
+	short:    "no answer from the kernel",
+	sentence: "the kernel's answers to some destroys were lost (dropped, or not given in time); a new look found those sockets still there",
+}
 
 // Destroy sends a SOCK_DESTROY with NLM_F_ACK for every target, many to a
 // sendmsg, each with the cookie it was dumped with, and returns one error per
@@ -169,8 +172,7 @@ func (d *destroyRun) parallel(from int) {
 	}
 	close(next)
 	var wg sync.WaitGroup
-	broken := make([]bool, len(sockets))
-	for w, nl := range sockets {
+	for w := range sockets {
 		wg.Go(func() {
 			defer func() {
 				// A bug in a batch stops the run; the batch's targets keep
@@ -178,7 +180,6 @@ func (d *destroyRun) parallel(from int) {
 				if r := recover(); r != nil {
 					cause := fmt.Errorf("internal error: %v", r)
 					d.stop.CompareAndSwap(nil, &cause)
-					broken[w] = true
 				}
 			}()
 			for start := range next {
@@ -187,17 +188,41 @@ func (d *destroyRun) parallel(from int) {
 					d.notAttempted(start, end, cause)
 					continue
 				}
-				if d.batch(nl, start, end) {
-					broken[w] = true
+				if !d.batch(sockets[w], start, end) {
+					continue
+				}
+				// Answers may still be queued on a socket that broke (the
+				// kernel dropped one: ENOBUFS): the next batch goes out on a
+				// fresh one, and the sockets of this batch not answered are
+				// settled by verification.
+				sockets[w].Close()
+				fresh, err := c.dialFresh()
+				if err != nil {
+					sockets[w] = nil
 					return // the other sockets take the remaining batches
 				}
+				sockets[w] = fresh
 			}
 		})
 	}
 	wg.Wait()
-	c.replace(sockets, broken)
-	for start := range next { // left over when every socket broke
-		d.notAttempted(start, min(start+batchSize, len(d.socks)), errors.New("every netlink socket broke"))
+	c.c, c.extra = sockets[0], nil
+	for _, nl := range sockets[1:] {
+		if nl != nil {
+			c.extra = append(c.extra, nl)
+		}
+	}
+	for start := range next { // left over when no socket could be had
+		d.notAttempted(start, min(start+batchSize, len(d.socks)), errors.New("no netlink socket could be opened"))
+	}
+	if c.c == nil { // the main socket broke and none could replace it
+		if len(c.extra) > 0 {
+			c.c, c.extra = c.extra[0], c.extra[1:]
+		} else if fresh, err := c.dialFresh(); err == nil {
+			c.c = fresh
+		} else {
+			c.c = closedConn{err}
+		}
 	}
 }
 
@@ -230,20 +255,12 @@ func (d *destroyRun) stopped() error {
 	return nil
 }
 
-// replace closes the sockets that broke and dials a new main one, so that a
-// later dump does not read acks left queued on them.
-func (c *Conn) replace(used []conn, broken []bool) {
-	for w, nl := range used {
-		if !broken[w] || c.dial == nil {
-			continue
-		}
-		if w == 0 {
-			c.renew()
-			continue
-		}
-		nl.Close()
-		c.extra = slices.DeleteFunc(c.extra, func(e conn) bool { return e == nl })
+// dialFresh opens another socket of the Conn's, or says why it cannot.
+func (c *Conn) dialFresh() (conn, error) {
+	if c.dial == nil {
+		return nil, errors.New("this connection cannot open another socket")
 	}
+	return c.dial()
 }
 
 func opError(s *Socket, err error) error {

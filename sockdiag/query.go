@@ -80,8 +80,27 @@ func (c *Conn) lookupExact(ctx context.Context, targets []Socket) []Seen {
 			}
 			break
 		}
-		if c.lookupBatch(targets[start:end], seen[start:end]) {
+		if !c.lookupBatch(targets[start:end], seen[start:end]) {
+			continue
+		}
+		// An answer was lost (ENOBUFS): the socket is renewed and the
+		// targets not answered are asked for once more.
+		c.renew()
+		var again []int
+		for i := start; i < end; i++ {
+			if errors.Is(seen[i].Err, ErrNoAnswer) {
+				again = append(again, i)
+			}
+		}
+		retry, rseen := make([]Socket, len(again)), make([]Seen, len(again))
+		for k, i := range again {
+			retry[k] = targets[i]
+		}
+		if c.lookupBatch(retry, rseen) {
 			c.renew()
+		}
+		for k, i := range again {
+			seen[i] = rseen[k]
 		}
 	}
 	return seen
@@ -139,16 +158,29 @@ func (c *Conn) lookupDump(ctx context.Context, targets []Socket) []Seen {
 		want[k][s.ID.Cookie] = i
 	}
 	for _, k := range order {
-		cookies := want[k]
-		for s, err := range c.Dump(ctx, Request{Family: k.fam, Protocol: k.proto, States: AllStates}) {
-			if err != nil {
-				for _, i := range cookies {
-					seen[i] = Seen{Err: err}
+		// A dump that breaks (an answer lost: ENOBUFS) is taken once more,
+		// on a fresh socket (Dump renews it); only a second failure leaves
+		// its targets unknown.
+		for attempt := 0; attempt < 2; attempt++ {
+			cookies := want[k]
+			for _, i := range cookies {
+				seen[i] = Seen{}
+			}
+			var failed error
+			for s, err := range c.Dump(ctx, Request{Family: k.fam, Protocol: k.proto, States: AllStates}) {
+				if err != nil {
+					failed = err
+					break
 				}
+				if i, ok := cookies[s.ID.Cookie]; ok {
+					seen[i] = Seen{Now: s, Present: true}
+				}
+			}
+			if failed == nil {
 				break
 			}
-			if i, ok := cookies[s.ID.Cookie]; ok {
-				seen[i] = Seen{Now: s, Present: true}
+			for _, i := range cookies {
+				seen[i] = Seen{Err: failed}
 			}
 		}
 	}

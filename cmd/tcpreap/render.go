@@ -135,24 +135,16 @@ func reasonText(res kill.Result) string {
 	return res.Reason.String()
 }
 
-// errorWords is the kernel's errno in words where there is one, else the
-// error without the request it was about.
+// errorWords says what became of a socket that failed: the error without
+// the request it was about; for the kernel's plain refusals (EPERM,
+// EOPNOTSUPP, …) the errno in words, which the sentence said once explains.
 func errorWords(err error) string {
-	var oe *sockdiag.OpError
-	if errors.As(err, &oe) {
+	if oe, ok := err.(*sockdiag.OpError); ok {
 		err = oe.Err
 	}
+	var c *sockdiag.Cause
 	var errno unix.Errno
-	hasErrno := errors.As(err, &errno)
-	// A cause with a sentence of its own has a short name for each socket
-	// that says more than the errno ("invalid argument").
-	if c := (*sockdiag.Cause)(nil); errors.As(err, &c) && c.Explain() != c.Error() {
-		if hasErrno {
-			return c.Error() + " (" + errno.Error() + ")"
-		}
-		return c.Error()
-	}
-	if hasErrno {
+	if errors.As(err, &errno) && !(errors.As(err, &c) && c.Explain() != c.Error()) {
 		return errno.Error()
 	}
 	return err.Error()
