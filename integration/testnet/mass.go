@@ -30,10 +30,11 @@ func (n *Net) TimeWaitMass(l *net.TCPListener, count int) error {
 		accepted <- nil
 	}()
 	// Each from a port of its own: a new connection on a tuple that A holds
-	// in TIME_WAIT would take that socket's place.
-	const firstPort, parallel = 20000, 16
-	if count > 65535-firstPort {
-		return fmt.Errorf("TimeWaitMass: at most %d connections", 65535-firstPort)
+	// in TIME_WAIT would take that socket's place. Below the ephemeral ports
+	// (32768 on), so that no other connection of B's takes one.
+	const firstPort, lastPort, parallel = 1100, 32767, 16
+	if count > lastPort-firstPort+1 {
+		return fmt.Errorf("TimeWaitMass: at most %d connections", lastPort-firstPort+1)
 	}
 	work := make(chan uint16, count)
 	for i := range count {
