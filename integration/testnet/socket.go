@@ -70,7 +70,13 @@ func (h *Host) Sockets() (Sockets, error) {
 // Await polls h's sockets until ok accepts them, for up to five seconds, so tests wait for
 // the kernel instead of sleeping. The error names what was awaited and shows the last view.
 func (h *Host) Await(what string, ok func(Sockets) bool) (Sockets, error) {
-	deadline := time.Now().Add(5 * time.Second)
+	return h.AwaitFor(what, 5*time.Second, ok)
+}
+
+// AwaitFor is Await with a time limit of its own, for what takes long (tens of
+// thousands of sockets, on a busy machine).
+func (h *Host) AwaitFor(what string, limit time.Duration, ok func(Sockets) bool) (Sockets, error) {
+	deadline := time.Now().Add(limit)
 	for {
 		ss, err := h.Sockets()
 		if err != nil {
