@@ -1,6 +1,7 @@
 package host
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -19,7 +20,7 @@ type Owner struct {
 // returns, for each socket inode they hold, the processes that hold it. It
 // reads /proc/PID/fd of those processes only. A process that has gone is
 // skipped; one whose descriptors cannot be read (another user's, without
-// CAP_SYS_PTRACE) is an error, after the rest were read.
+// CAP_SYS_PTRACE) is an ErrUnreadable error, after the rest were read.
 //
 // Inodes are compared as the kernel's sock_diag reports them, in 32 bits
 // (idiag_inode).
@@ -32,21 +33,30 @@ func SocketOwners(procs []Process) (map[uint32][]Owner, error) {
 		if os.IsNotExist(err) {
 			continue
 		}
-		if err != nil {
+		unreadable := func(err error) {
 			if firstErr == nil {
-				firstErr = fmt.Errorf("cannot read the open files of %s (pid %d): %v", p.Command, p.PID, err)
+				firstErr = fmt.Errorf("%w of %s (pid %d): %v", ErrUnreadable, p.Command, p.PID, err)
 			}
+		}
+		if err != nil {
+			unreadable(err)
 			continue
 		}
 		names, err := f.Readdirnames(-1)
 		f.Close()
-		if err != nil && firstErr == nil {
-			firstErr = fmt.Errorf("cannot read the open files of %s (pid %d): %v", p.Command, p.PID, err)
+		if err != nil {
+			unreadable(err)
 		}
 		for _, name := range names {
 			target, err := os.Readlink(dir + "/" + name)
-			if err != nil {
+			if os.IsNotExist(err) {
 				continue // closed since
+			}
+			if err != nil {
+				// A process that is not dumpable (sshd) hides its links
+				// from a root without CAP_SYS_PTRACE.
+				unreadable(err)
+				continue
 			}
 			ino, ok := socketInode(target)
 			fd, err := strconv.Atoi(name)
@@ -58,6 +68,12 @@ func SocketOwners(procs []Process) (map[uint32][]Owner, error) {
 	}
 	return owners, firstErr
 }
+
+// ErrUnreadable is the error of open files that could not be read.
+var ErrUnreadable = errors.New("cannot read the open files")
+
+// AllProcesses returns every process, by one read of each /proc/PID/stat.
+func AllProcesses() ([]Process, error) { return Processes() }
 
 // socketInode reads the inode of a socket's /proc/PID/fd link,
 // "socket:[12345]".

@@ -59,9 +59,12 @@ func Parent(pid int) (int, error) {
 
 // Ancestors returns tcpreap's parent, its parent's parent, and so on up to
 // but not including init (pid 1), at most maxAncestors of them.
-func Ancestors() []Process {
+func Ancestors() []Process { return AncestorsOf(os.Getpid()) }
+
+// AncestorsOf returns the ancestors of process pid, nearest first, up to but
+// not including init.
+func AncestorsOf(pid int) []Process {
 	var out []Process
-	pid := os.Getpid()
 	for range maxAncestors {
 		p, err := ReadProcess(pid)
 		if err != nil || p.PPID <= 1 {
@@ -77,8 +80,8 @@ func Ancestors() []Process {
 	return out
 }
 
-// Processes returns every process whose command is one of commands, by one
-// read of each /proc/PID/stat.
+// Processes returns every process whose command is one of commands (every
+// process, with none), by one read of each /proc/PID/stat.
 func Processes(commands ...string) ([]Process, error) {
 	entries, err := os.ReadDir(procRoot)
 	if err != nil {
@@ -90,7 +93,7 @@ func Processes(commands ...string) ([]Process, error) {
 		if err != nil {
 			continue
 		}
-		if p, err := ReadProcess(pid); err == nil && slices.Contains(commands, p.Command) {
+		if p, err := ReadProcess(pid); err == nil && (len(commands) == 0 || slices.Contains(commands, p.Command)) {
 			out = append(out, p)
 		}
 	}

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -72,6 +73,15 @@ func fakeProc(t *testing.T, procs map[int]proc) {
 			}
 		}
 	}
+	// The TCP tables, empty but for what a test writes: fakeTCP.
+	if err := os.MkdirAll(filepath.Join(dir, "net"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"tcp", "tcp6"} {
+		if err := os.WriteFile(filepath.Join(dir, "net", name), []byte(tcpHeader), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	old := procRoot
 	procRoot = dir
 	t.Cleanup(func() { procRoot = old })
@@ -114,5 +124,21 @@ func TestAncestorEnvEmptyStopsTheWalk(t *testing.T) {
 	})
 	if v := AncestorEnv("TCPREAP_TEST_VAR"); v != "" {
 		t.Errorf("AncestorEnv = %q, want the nearest ancestor's empty value", v)
+	}
+}
+
+const tcpHeader = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+
+// fakeTCP writes /proc/net/tcp lines, after fakeProc: "LOCAL REMOTE INODE",
+// the addresses as the kernel prints them.
+func fakeTCP(t *testing.T, lines ...string) {
+	t.Helper()
+	text := tcpHeader
+	for i, l := range lines {
+		f := strings.Fields(l)
+		text += fmt.Sprintf("%4d: %s %s 01 00000000:00000000 00:00000000 00000000     0        0 %s 1 0000000000000000 20 4 30 10 -1\n", i, f[0], f[1], f[2])
+	}
+	if err := os.WriteFile(filepath.Join(procRoot, "net", "tcp"), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -3,6 +3,7 @@ package host
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -62,23 +63,35 @@ type SSHSession struct {
 	// Interface is the index of Conn's zone, 0 without one.
 	Interface uint32
 	// Ancestral: the SSH server processes below are tcpreap's ancestors,
-	// which hold the connection of its session. Else there is no SSH
-	// server among them although the environment says this is an SSH login
-	// (a multiplexer detaches from its session): they are every SSH server
-	// process of the host, and the session cannot be told apart.
+	// which hold the connection of its session (and, where that session
+	// came over one of this host's own addresses, the ssh client's end and
+	// the session that client runs in). Else the session cannot be told
+	// apart: tcpreap runs inside tmux or screen (whose ancestry leads to the
+	// session that started it, not to the one a person is attached from),
+	// or in an SSH login whose server is no ancestor; the servers are then
+	// every SSH server process of the host.
 	Ancestral bool
 	Servers   []Process
-	// Sockets are the sockets the servers hold, by inode.
+	// Sockets are the sockets to keep, by inode, with who holds them.
 	Sockets map[uint32][]Owner
+	// Unreadable: the open files of some SSH server could not be read (no
+	// CAP_SYS_PTRACE, another user's): the session's sockets may be missing
+	// from Sockets.
+	Unreadable bool
 }
+
+// maxHops bounds the SSH sessions followed over this host's own addresses.
+const maxHops = 8
 
 // FindSSHSession finds the SSH session tcpreap runs in from the process
 // tree: the SSH server processes among its ancestors, and the sockets they
-// hold. Without one, but in an SSH login (SSH_CONNECTION, SSH_CLIENT, TMUX
-// or STY set), it takes every SSH server process of the host. It returns
-// nil when this is no SSH login. It reads the stat and environment of
-// tcpreap's ancestors, and the fd directories of the servers (and, without
-// an SSH server ancestor, the stat of every process). An error says what
+// hold. Inside tmux or screen (TMUX or STY set), or without an SSH server
+// ancestor but in an SSH login (SSH_CONNECTION or SSH_CLIENT set), it takes
+// every SSH server process of the host. It returns nil when this is no SSH
+// login. It reads the stat and environment of tcpreap's ancestors, the fd
+// directories of the servers (without a server ancestor, the stat of every
+// process), and, only when the session came over one of this host's own
+// addresses, /proc/net/tcp and every process's fds. An error says what
 // could not be read; the session found so far comes with it.
 func FindSSHSession() (*SSHSession, error) {
 	s := &SSHSession{}
@@ -93,9 +106,10 @@ func FindSSHSession() (*SSHSession, error) {
 			s.Servers = append(s.Servers, p)
 		}
 	}
-	s.Ancestral = len(s.Servers) > 0
+	multiplexed := AncestorEnv("TMUX") != "" || AncestorEnv("STY") != ""
+	s.Ancestral = len(s.Servers) > 0 && !multiplexed
 	if !s.Ancestral {
-		if !slices.ContainsFunc(sshLogin, func(v string) bool { return AncestorEnv(v) != "" }) {
+		if len(s.Servers) == 0 && !slices.ContainsFunc(sshLogin, func(v string) bool { return AncestorEnv(v) != "" }) {
 			return nil, errors.Join(errs...)
 		}
 		all, err := Processes(sshServers...)
@@ -105,12 +119,87 @@ func FindSSHSession() (*SSHSession, error) {
 	owners, err := SocketOwners(s.Servers)
 	s.Sockets = owners
 	errs = append(errs, err)
+	if s.Ancestral {
+		errs = append(errs, s.followLocalHops())
+	}
+	s.Unreadable = slices.ContainsFunc(errs, func(err error) bool { return errors.Is(err, ErrUnreadable) })
 	if s.Conn != nil && s.Conn.Zone != "" {
 		index, err := zoneIndex(s.Conn.Zone)
 		s.Interface = index
 		errs = append(errs, err)
 	}
 	return s, errors.Join(errs...)
+}
+
+// followLocalHops extends the session over SSH connections that came from
+// this host itself (ssh localhost inside a session): the client's end of
+// such a connection, held by an ssh client, is kept, and so are the sockets
+// of the SSH servers the client runs under, hop after hop.
+func (s *SSHSession) followLocalHops() error {
+	tuples, err := TCPTuples()
+	if err != nil {
+		return err
+	}
+	local := localAddrs()
+	byTuple := make(map[Tuple]uint32, len(tuples))
+	for ino, t := range tuples {
+		byTuple[t] = ino
+	}
+	var everyones map[uint32][]Owner // every process's sockets, read once if needed
+	var errs []error
+	frontier := slices.Collect(maps.Keys(s.Sockets))
+	for range maxHops {
+		var next []uint32
+		for _, ino := range frontier {
+			t, ok := tuples[ino]
+			if !ok || !(t.Remote.Addr().IsLoopback() || local[t.Remote.Addr()]) {
+				continue
+			}
+			peer, ok := byTuple[Tuple{Local: t.Remote, Remote: t.Local}]
+			if !ok {
+				continue
+			}
+			if everyones == nil {
+				procs, err := AllProcesses()
+				errs = append(errs, err)
+				everyones, err = SocketOwners(procs)
+				errs = append(errs, err)
+			}
+			for _, client := range everyones[peer] {
+				s.Sockets[peer] = append(s.Sockets[peer], client)
+				for _, p := range AncestorsOf(client.PID) {
+					if !slices.Contains(sshServers, p.Command) {
+						continue
+					}
+					held, err := SocketOwners([]Process{p})
+					errs = append(errs, err)
+					for ino, o := range held {
+						if _, seen := s.Sockets[ino]; !seen {
+							next = append(next, ino)
+						}
+						s.Sockets[ino] = append(s.Sockets[ino], o...)
+					}
+				}
+			}
+		}
+		if frontier = next; len(frontier) == 0 {
+			break
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// localAddrs returns the addresses of this network namespace's interfaces
+// (127.0.0.0/8 is loopback as a whole: see the caller).
+func localAddrs() map[netip.Addr]bool {
+	out := map[netip.Addr]bool{}
+	as, _ := net.InterfaceAddrs()
+	for _, a := range as {
+		if p, err := netip.ParsePrefix(a.String()); err == nil {
+			out[p.Addr().Unmap()] = true
+		}
+	}
+	return out
 }
 
 // zoneIndex returns the interface an IPv6 zone names: by name, or by index.

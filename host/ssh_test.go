@@ -87,3 +87,51 @@ func TestFindSSHSession(t *testing.T) {
 		t.Errorf("on a console: %+v, %v; want no session", s, err)
 	}
 }
+
+// TestFindSSHSessionNested: the session came over loopback (ssh localhost
+// inside a session): the ssh client's end of that connection and the outer
+// session it runs in are kept too.
+func TestFindSSHSessionNested(t *testing.T) {
+	self := os.Getpid()
+	for _, v := range sshLogin {
+		t.Setenv(v, "")
+	}
+	fakeProc(t, map[int]proc{
+		self: {stat: strconv.Itoa(self) + " (tcpreap) S 30 1 1"},
+		30:   {stat: "30 (bash) S 20 1 1"},
+		20:   {stat: "20 (sshd) S 10 1 1", fds: map[int]string{4: "socket:[500]"}}, // the inner session
+		10:   {stat: "10 (sshd) S 1 1 1", fds: map[int]string{3: "socket:[400]"}},  // the listener
+		70:   {stat: "70 (ssh) S 80 1 1", fds: map[int]string{3: "socket:[600]"}},  // ssh -p 2022 localhost
+		80:   {stat: "80 (bash) S 90 1 1"},
+		90:   {stat: "90 (sshd) S 10 1 1", fds: map[int]string{4: "socket:[700]"}}, // the outer session
+	})
+	fakeTCP(t,
+		"0100007F:07E6 0100007F:9C40 500", // inner: 127.0.0.1:2022 <- 127.0.0.1:40000
+		"0100007F:9C40 0100007F:07E6 600", // the ssh client's end
+		"010200C0:0016 090200C0:C350 700", // outer: 192.0.2.1:22 <- 192.0.2.9:50000
+		"00000000:07E6 00000000:0000 400",
+	)
+	s, err := FindSSHSession()
+	if err != nil || s == nil || !s.Ancestral {
+		t.Fatalf("%+v, %v", s, err)
+	}
+	for _, ino := range []uint32{500, 600, 700} {
+		if _, ok := s.Sockets[ino]; !ok {
+			t.Errorf("socket %d is not kept: %v", ino, s.Sockets)
+		}
+	}
+}
+
+func TestParseProcAddr(t *testing.T) {
+	for in, want := range map[string]string{
+		"0100007F:0016":                         "127.0.0.1:22",
+		"010200C0:C350":                         "192.0.2.1:50000",
+		"B80D0120000000000000000001000000:01BB": "[2001:db8::1]:443",
+		"0000000000000000FFFF00000100007F:0016": "127.0.0.1:22",
+	} {
+		got, err := parseProcAddr(in)
+		if err != nil || got.String() != want {
+			t.Errorf("parseProcAddr(%q) = %v, %v; want %s", in, got, err, want)
+		}
+	}
+}

@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"context"
 	"errors"
 	"net"
 	"os"
@@ -186,5 +187,35 @@ func (s *syslogSink) none(t *testing.T) {
 	t.Helper()
 	if line, ok := s.read(t, 10*time.Millisecond); ok {
 		t.Errorf("an unexpected audit line: %q", line)
+	}
+}
+
+// TestIntegrationAuditOutputClosed: `tcpreap -y ... | head -1`. The reader of stdout goes
+// away; the report's write raises SIGPIPE, which kills tcpreap after it destroyed and
+// before it wrote the audit line: the destroys go unrecorded and the exit code is no code
+// of tcpreap's. (The same happens when the run cuts the SSH session it prints to.)
+func TestIntegrationAuditOutputClosed(t *testing.T) {
+	e := setup(t)
+	l := e.listenV4()
+	doomed := e.peerSet(l, 2).conns()
+	sink := newSyslogSink(t)
+	r, w, err := os.Pipe()
+	e.check(err)
+	r.Close() // the reader has gone
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := e.Local.Command(ctx, "env", "TCPREAP_SYSLOG_SOCKET="+sink.path, bin, "-y", testnet.PeerV4.String())
+	cmd.Stdout = w
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	w.Close()
+	t.Logf("tcpreap with stdout to a closed pipe: %v; stderr: %q", err, stderr.String())
+	expectGone(t, e.sockets(), doomed...)
+	if code := cmd.ProcessState.ExitCode(); code != 0 && code != 1 {
+		t.Errorf("exit %d (%s), want 0 or 1", code, cmd.ProcessState)
+	}
+	if _, ok := sink.read(t, time.Second); !ok {
+		t.Error("sockets were destroyed and no audit line was written")
 	}
 }

@@ -513,3 +513,28 @@ func disconnectUDP(c *net.UDPConn) error {
 	})
 	return errors.Join(err, serr)
 }
+
+// TestIntegrationPlanApplyReconnectedUDP: a connected UDP socket planned for its peer is
+// connected to another peer before the plan is applied; the kernel keeps its cookie.
+// apply's re-check takes it as it is now and destroys the connection with the other peer,
+// which nobody reviewed. A socket whose tuple is no longer the planned one is not the
+// planned connection.
+func TestIntegrationPlanApplyReconnectedUDP(t *testing.T) {
+	e := setup(t)
+	d := e.boundUDP(47997)
+	planned := d.RemoteAddr().String()
+	plan := e.writePlan(e.plan("-u", planned))
+	rc, err := d.Local.SyscallConn()
+	e.check(err)
+	var cerr error
+	e.check(rc.Control(func(fd uintptr) {
+		cerr = unix.Connect(int(fd), &unix.SockaddrInet4{Port: 9, Addr: testnet.OtherPeerV4.As4()})
+	}))
+	e.check(cerr)
+	r := e.decode(e.tcpreap("apply", "--json", plan), 0)
+	for _, rec := range r.Sockets {
+		if rec.Cookie == d.Cookie && rec.Action == "killed" {
+			t.Errorf("apply killed the socket planned with peer %s, now connected to %s:%d: not the planned connection", planned, rec.RemoteIP, rec.RemotePort)
+		}
+	}
+}

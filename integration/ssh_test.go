@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -325,3 +326,143 @@ func (e *env) expectSessionKept(res testnet.Result, session *testnet.Session, o 
 
 // shq quotes s for the shell.
 func shq(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// nestedSSH is the shell command that opens a session from A to A's own sshd (as
+// `ssh root@localhost` does) and runs command in it.
+func nestedSSH(s *testnet.SSHD, command string) string {
+	key := filepath.Join(s.Dir, "client_key") // as StartSSHD writes it
+	return strings.Join([]string{"ssh", "-F", "/dev/null", "-T", "-i", shq(key), "-o", "IdentitiesOnly=yes",
+		"-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+		"-o", "GlobalKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+		"-p", fmt.Sprint(testnet.SSHPort), "root@" + testnet.LocalV4.String(), shq(command), "</dev/null"}, " ")
+}
+
+// TestIntegrationSSHNestedOuterSessionKept: a person logs in from B, then runs `ssh
+// root@localhost` (to become root, or out of habit) and tcpreap in the inner session,
+// naming B. The inner sshd is tcpreap's ancestor, the outer one is not, so the guard keeps
+// the inner loopback connection and cuts the outer one, which carries the person: their
+// whole login dies without --include-self.
+func TestIntegrationSSHNestedOuterSessionKept(t *testing.T) {
+	e := setup(t)
+	s := e.sshd()
+	run := newReapRun(s.Dir)
+	outer := e.startSession(s, testnet.LocalV4, sessionScript(nestedSSH(s, run.command("-y", "--json", testnet.PeerV4.String()))))
+	self, _ := e.connection(outer, "the outer session, which carries the person")
+	e.check(outer.Send("go"))
+	res := e.awaitReap(run, outer)
+	r, err := testnet.ParseReport(res.Stdout)
+	e.check(err)
+	for _, rec := range r.Sockets {
+		if rec.Cookie == self.cookie && rec.Action != "skipped" {
+			t.Errorf("the outer session (%s <- %s): tcpreap reported %q, want skipped: it carries the session tcpreap runs in", self.local, self.remote, rec.Action)
+		}
+	}
+	if err := outer.Send("ping"); err != nil {
+		t.Errorf("the outer session was cut: %v", err)
+	} else if _, err := outer.Await("echo: "); err != nil {
+		t.Errorf("the outer session was cut: %v", err)
+	}
+}
+
+// TestIntegrationSSHClientAncestorKept: in the same nested login, the inner session's
+// connection has two ends in A: sshd's, which the guard keeps, and the ssh client's (an
+// ancestor of tcpreap too), which it does not. `tcpreap --dport 2022` cuts the client's
+// end, and with it the session tcpreap runs in.
+func TestIntegrationSSHClientAncestorKept(t *testing.T) {
+	e := setup(t)
+	s := e.sshd()
+	run := newReapRun(s.Dir)
+	script := `printf 'connection: %s\n' "$SSH_CONNECTION"
+read -r go || exit 1
+` + nestedSSH(s, run.command("-y", "--json", "--dport", fmt.Sprint(testnet.SSHPort))) + `
+printf 'inner: %s\n' "$?"
+read -r line || exit 1
+printf 'echo: %s\n' "$line"`
+	outer := e.startSession(s, testnet.LocalV4, script)
+	e.connection(outer, "the outer session")
+	e.check(outer.Send("go"))
+	res := e.awaitReap(run, outer)
+	inner, err := outer.Await("inner: ")
+	e.check(err)
+	if inner != "0" {
+		t.Errorf("the inner ssh, an ancestor of tcpreap, ended with %s: tcpreap cut the session it ran in (report: %s)", inner, res.Stdout)
+	}
+}
+
+// TestIntegrationSSHTmuxServersUnreadable: inside tmux (SSH_CONNECTION is an ended
+// session's), run by root without CAP_SYS_PTRACE (a container, a hardened unit): the SSH
+// servers' descriptors list but do not resolve (sshd is not dumpable), so no connection is
+// known to be an SSH server's. The live session must still be kept (or the run refused);
+// it is cut, with no warning at all.
+func TestIntegrationSSHTmuxServersUnreadable(t *testing.T) {
+	e := setup(t)
+	s := e.sshd()
+	tmux := filepath.Join(s.Dir, "tmux")
+	first := e.startSession(s, testnet.LocalV4, `printf 'connection: %s\n' "$SSH_CONNECTION"
+tmux -S `+shq(tmux)+` new-session -d -s reap`)
+	_, err := first.Await("connection: ")
+	e.check(err)
+	_, err = first.Wait()
+	e.check(err)
+
+	run := newReapRun(s.Dir)
+	inWindow := "setpriv --bounding-set=-sys_ptrace -- sh -c " + shq(run.command("-y", "--json", testnet.PeerV4.String()))
+	session := e.startSession(s, testnet.LocalV4, sessionScript("tmux -S "+shq(tmux)+" new-window -d -t reap "+shq(inWindow)+" || exit 1"))
+	self, _ := e.connection(session, "the live session")
+	e.check(session.Send("go"))
+	res := e.awaitReap(run, session)
+	r, err := testnet.ParseReport(res.Stdout)
+	e.check(err)
+	for _, rec := range r.Sockets {
+		if rec.Cookie == self.cookie && rec.Action == "killed" {
+			t.Errorf("the live session (%s <- %s) was killed; stderr: %q", self.local, self.remote, res.Stderr)
+		}
+	}
+	if err := session.Send("ping"); err != nil {
+		t.Errorf("the live session was cut: %v", err)
+	} else if _, err := session.Await("echo: "); err != nil {
+		t.Errorf("the live session was cut: %v", err)
+	}
+}
+
+// TestIntegrationSSHScreenShared: GNU screen's server (SCREEN) is a child of the screen
+// client that started it, for as long as that client stays attached. A person whose first
+// session still holds the screen (a laptop that changed networks, another terminal) joins
+// it from a second session with `screen -x`: tcpreap in a screen window has the first
+// session's sshd among its ancestors, keeps that one, and cuts the second, live session.
+// STY says this is a multiplexer: every SSH server's connections must be kept.
+func TestIntegrationSSHScreenShared(t *testing.T) {
+	if _, err := exec.LookPath("screen"); err != nil {
+		t.Fatal("this test needs GNU screen (Debian's screen): make deps must install it")
+	}
+	e := setup(t)
+	s := e.sshd()
+	sock := filepath.Join(s.Dir, "screen")
+	e.check(os.MkdirAll(sock, 0o700))
+	screenEnv := "SCREENDIR=" + shq(sock) + " "
+	// The first session stays attached: script(1) gives screen its terminal.
+	first := e.startSession(s, testnet.LocalV4, `printf 'connection: %s\n' "$SSH_CONNECTION"
+`+screenEnv+`TERM=xterm script -qfc 'screen -S reap' /dev/null`)
+	_, err := first.Await("connection: ")
+	e.check(err)
+
+	run := newReapRun(s.Dir)
+	inWindow := screenEnv + "screen -S reap -X screen sh -c " + shq(run.command("-y", "--json", testnet.PeerV4.String()))
+	wait := "for i in $(seq 100); do " + screenEnv + "screen -ls reap >/dev/null && break; sleep 0.05; done; "
+	session := e.startSession(s, testnet.LocalV4, sessionScript(wait+inWindow+" || exit 1"))
+	self, _ := e.connection(session, "the live session (joined with screen -x)")
+	e.check(session.Send("go"))
+	res := e.awaitReap(run, session)
+	r, err := testnet.ParseReport(res.Stdout)
+	e.check(err)
+	for _, rec := range r.Sockets {
+		if rec.Cookie == self.cookie && rec.Action != "skipped" {
+			t.Errorf("the live session (%s <- %s): tcpreap reported %q, want skipped", self.local, self.remote, rec.Action)
+		}
+	}
+	if err := session.Send("ping"); err != nil {
+		t.Errorf("the live session was cut: %v", err)
+	} else if _, err := session.Await("echo: "); err != nil {
+		t.Errorf("the live session was cut: %v", err)
+	}
+}

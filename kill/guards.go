@@ -34,6 +34,11 @@ type Session struct {
 	// apart (tcpreap runs inside tmux or screen, detached from it).
 	Held     map[uint32]bool
 	Everyone bool
+	// Unsure: the open files of an SSH server could not be read, so Held
+	// may miss the session: every TCP connection on the SSH server's port
+	// (SSHPort) is kept too.
+	Unsure  bool
+	SSHPort uint16
 }
 
 // keeps returns why the session keeps s back, or NoReason. A LISTEN socket
@@ -45,7 +50,11 @@ func (ss *Session) keeps(s *sockdiag.Socket) Reason {
 		// In the namespace sshd runs in; the same tuple elsewhere is another
 		// connection, which SOCK_DIAG cannot tell apart, so it is kept too.
 		return ReasonSession
-	case s.State == sockdiag.Listen || s.Inode == 0 || !ss.Held[s.Inode]:
+	case s.State == sockdiag.Listen:
+		return NoReason
+	case ss.Unsure && s.Protocol == sockdiag.TCP && s.ID.Local.Port() == ss.SSHPort && !ss.Held[s.Inode]:
+		return ReasonSSHUnsure
+	case s.Inode == 0 || !ss.Held[s.Inode]:
 		return NoReason
 	case ss.Everyone:
 		return ReasonSSHServer
@@ -81,6 +90,9 @@ const (
 	// ReasonChanged: a planned socket that has become another kind of
 	// socket since (see Recheck); the skip carries it as it is now.
 	ReasonChanged
+	// ReasonSSHUnsure: a connection on the SSH server's port, when the
+	// server's open files could not be read and it may be the session's.
+	ReasonSSHUnsure
 )
 
 var reasons = [...]struct{ code, sentence string }{
@@ -91,6 +103,7 @@ var reasons = [...]struct{ code, sentence string }{
 	ReasonTimeWait:       {"time_wait", sockdiag.ErrTimeWait.Error()},
 	ReasonSSHServer:      {"ssh_server", "held by an SSH server, and tcpreap cannot tell which connection carries the session it runs in (tmux or screen)"},
 	ReasonChanged:        {"changed", "changed since the plan into another kind of socket"},
+	ReasonSSHUnsure:      {"ssh_unsure", "may carry the ssh session tcpreap runs in: the SSH server's open files cannot be read"},
 }
 
 // String returns the reason as a sentence.

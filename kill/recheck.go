@@ -8,9 +8,10 @@ import (
 
 // Recheck looks the plan's targets up again by cookie, before a plan made
 // earlier is carried out, and applies the guards to what they are now. A
-// target that has become another kind of socket than the one planned (a
-// LISTEN socket, an unconnected UDP socket, a timewait socket: the kernel
-// keeps the cookie through these) is kept back with ReasonChanged; every
+// target that has become another socket than the one planned (a LISTEN
+// socket, an unconnected UDP socket, a timewait socket, or a connection to
+// another peer: the kernel keeps the cookie through these) is kept back with
+// ReasonChanged; every
 // target carries its socket as the kernel shows it now. A target not found,
 // or not looked for because its dump failed, stays as planned: its destroy,
 // by cookie, tells. The plan's skips stay.
@@ -40,6 +41,8 @@ func (p *Plan) Recheck(ctx context.Context, e Engine, g Guards) *Plan {
 // the one planned, which a destroy must not reach in its place.
 func changedKind(planned, now *sockdiag.Socket) bool {
 	switch {
+	case now.ID.Local != planned.ID.Local || now.ID.Remote != planned.ID.Remote:
+		return true // disconnected and connected again: another connection
 	case now.State == sockdiag.Listen:
 		return planned.State != sockdiag.Listen
 	case now.Protocol == sockdiag.UDP:

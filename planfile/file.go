@@ -5,9 +5,13 @@ import (
 	"io/fs"
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/tcpreap/tcpreap/host"
 )
+
+// readTimeout bounds the reading of a plan file that is a pipe.
+const readTimeout = time.Minute
 
 // ReadFile reads the plan file at path with Read, after checking who may
 // have written it, as sshd and sudo check their files: a plan file is
@@ -15,11 +19,15 @@ import (
 // running tcpreap, and neither its group nor others may write it. The checks
 // are made on the file opened, not on its name.
 func ReadFile(path string, here host.Identity) (*File, error) {
-	f, err := os.Open(path)
+	// Non-blocking, so that a FIFO nobody writes to opens at once (and reads
+	// as empty) instead of holding tcpreap in open(2); what a writer sends
+	// must come within readTimeout.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
 	}
 	defer f.Close()
+	_ = f.SetReadDeadline(time.Now().Add(readTimeout))
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnreadable, err)

@@ -4,7 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestReadFileChecksWhoMayWrite(t *testing.T) {
@@ -40,5 +42,25 @@ func TestReadFileChecksWhoMayWrite(t *testing.T) {
 		if _, err := ReadFile(path, here); err == nil || !strings.Contains(err.Error(), "belongs to uid 65534, neither root nor you") {
 			t.Errorf("a file of another user: %v", err)
 		}
+	}
+}
+
+// TestReadFileFIFONoHang: apply on a FIFO nobody writes to (one planted where the
+// plan was expected, or a mistyped path) blocks in open(2) for ever, before any
+// check: never a hang.
+func TestReadFileFIFONoHang(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "reap.plan")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := ReadFile(path, here); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("an empty FIFO was read as a plan")
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("ReadFile on a FIFO with no writer still blocks after 2s")
 	}
 }

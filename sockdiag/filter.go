@@ -58,14 +58,25 @@ const (
 // 1-65535, prefixes that cover the whole address space of the families
 // asked for. So "destroy every TCP socket" is never taken for a selection.
 func (f *Filter) HasSelector() bool {
-	peers := make([]netip.Prefix, 0, len(f.Peers))
+	// A peer prefix takes in every port when its endpoints' ports, together,
+	// cover them (0.0.0.0/0:1-32767 0.0.0.0/0:32768-65535).
+	ports := map[netip.Prefix][]PortRange{}
 	for _, e := range f.Peers {
-		if e.Ports == nil || coversPorts(e.Ports) {
-			peers = append(peers, e.Prefix)
+		p := e.Prefix.Masked()
+		if e.Ports == nil {
+			ports[p] = []PortRange{{0, 65535}}
+		} else if _, all := ports[p]; !all || !coversPorts(ports[p]) {
+			ports[p] = append(ports[p], e.Ports...)
+		}
+	}
+	var peers []netip.Prefix
+	for p, rs := range ports {
+		if coversPorts(rs) {
+			peers = append(peers, p)
 		}
 	}
 	return f.narrowsStates() ||
-		len(f.Peers) > 0 && (len(peers) < len(f.Peers) || !f.coversAddrs(peers)) ||
+		len(f.Peers) > 0 && (len(peers) < len(ports) || !f.coversAddrs(peers)) ||
 		len(f.Local) > 0 && !f.coversAddrs(f.Local) ||
 		len(f.Ports) > 0 && !coversPorts(f.Ports) ||
 		len(f.LocalPorts) > 0 && !coversPorts(f.LocalPorts) ||

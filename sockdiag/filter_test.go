@@ -89,3 +89,19 @@ func TestInterfaceScope(t *testing.T) {
 		}
 	}
 }
+
+// TestHasSelectorSplitPeerPorts: PEERs whose ports, together, cover every port
+// (0.0.0.0/0:1-32767 0.0.0.0/0:32768-65535 ::/0) select everything the default
+// would, and are no selector; each peer alone narrows the ports, so HasSelector
+// takes them for one and the real binary destroys every socket without --all.
+func TestHasSelectorSplitPeerPorts(t *testing.T) {
+	lo, hi := []PortRange{{1, 32767}}, []PortRange{{32768, 65535}}
+	for _, f := range []Filter{
+		{Peers: []Endpoint{{Prefix: pfx("0.0.0.0/0"), Ports: lo}, {Prefix: pfx("0.0.0.0/0"), Ports: hi}, {Prefix: pfx("::/0")}}},
+		{Families: []Family{IPv4}, Peers: []Endpoint{{Prefix: pfx("0.0.0.0/0"), Ports: lo}, {Prefix: pfx("0.0.0.0/0"), Ports: hi}}},
+	} {
+		if f.HasSelector() {
+			t.Errorf("%+v: HasSelector true, but the peers' ports together cover every port", f)
+		}
+	}
+}

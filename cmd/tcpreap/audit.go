@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/kill"
@@ -70,13 +71,13 @@ func audit(args []string, sum kill.Summary) error {
 func auditLine(op host.Operator, args []string, sum kill.Summary) string {
 	who := "uid=" + strconv.Itoa(op.UID)
 	if op.User != "" {
-		who = fmt.Sprintf("user=%q %s", op.User, who)
+		who = fmt.Sprintf("user=%q %s", clip(op.User, 64), who)
 	}
 	if op.SudoUser != "" {
-		who += fmt.Sprintf(" sudo_user=%q", op.SudoUser)
+		who += fmt.Sprintf(" sudo_user=%q", clip(op.SudoUser, 64))
 	}
 	if op.SSH != "" {
-		who += fmt.Sprintf(" ssh=%q", op.SSH)
+		who += fmt.Sprintf(" ssh=%q", clip(op.SSH, 128))
 	}
 	if op.NetNS != "" {
 		who += fmt.Sprintf(" netns=%q", op.NetNS)
@@ -89,5 +90,19 @@ func auditLine(op host.Operator, args []string, sum kill.Summary) string {
 		}
 	}
 	return fmt.Sprintf("%s command=%q matched=%d killed=%d gone=%d failed=%d skipped=%d",
-		who, strings.Join(quoted, " "), sum.Matched, sum.Killed, sum.Gone, sum.Failed, sum.Skipped)
+		who, clip(strings.Join(quoted, " "), 1024), sum.Matched, sum.Killed, sum.Gone, sum.Failed, sum.Skipped)
+}
+
+// clip bounds a field of the audit line, so that the line always fits one
+// datagram of the system logger and no value can push the counts out: what
+// is cut is said.
+func clip(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	cut := limit
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s…(%d more bytes)", s[:cut], len(s)-cut)
 }

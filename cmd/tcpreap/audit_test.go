@@ -74,3 +74,17 @@ func TestAuditHasADeadline(t *testing.T) {
 		t.Errorf("audit with no logger: %v", err)
 	}
 }
+
+// TestAuditLineIsBounded: however long the command line or the environment,
+// the line fits a datagram and keeps its counts.
+func TestAuditLineIsBounded(t *testing.T) {
+	op := host.Operator{UID: 0, User: "root", SudoUser: strings.Repeat("u", 1000), SSH: strings.Repeat("1", 120000)}
+	args := []string{"tcpreap"}
+	for range 12000 {
+		args = append(args, "192.0.2.2")
+	}
+	line := auditLine(op, args, kill.Summary{Matched: 3, Killed: 3})
+	if len(line) > 2048 || !strings.HasSuffix(line, "matched=3 killed=3 gone=0 failed=0 skipped=0") || !strings.Contains(line, "more bytes)") {
+		t.Errorf("audit line of %d bytes: …%s", len(line), line[max(0, len(line)-200):])
+	}
+}

@@ -44,6 +44,9 @@ func apply(ctx context.Context, o *options, io streams) error {
 		return err
 	}
 	name := o.words[0]
+	if name == "-" && io.Terminal != nil {
+		return usagef("apply - reads the plan from stdin, which is a terminal; pipe it in (tcpreap plan … | tcpreap apply -), or give the plan's file")
+	}
 	f, err := readPlanFile(name, io.In)
 	if err != nil {
 		return err

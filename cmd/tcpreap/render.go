@@ -129,7 +129,12 @@ func reasonText(res kill.Result) string {
 		return "LISTEN sockets are only destroyed when --state names listen"
 	case kill.ReasonSSHServer:
 		return res.Reason.String() + "; --include-self destroys it"
+	case kill.ReasonSSHUnsure:
+		return res.Reason.String() + " (run tcpreap with CAP_SYS_PTRACE, as root has it); --include-self destroys it"
 	case kill.ReasonChanged:
+		if s := res.Socket; s.State == sockdiag.Established || s.State == sockdiag.SynSent {
+			return "changed since the plan: now connected to " + endpoint(s.ID.Remote, "")
+		}
 		return "changed since the plan: now " + res.Socket.State.Label()
 	}
 	return res.Reason.String()

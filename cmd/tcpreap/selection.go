@@ -198,9 +198,10 @@ func sessionGuard(includeSelf bool) (*kill.Session, string) {
 	if found == nil {
 		return nil, note
 	}
-	s := &kill.Session{Interface: found.Interface, Everyone: !found.Ancestral, Held: map[uint32]bool{}}
+	s := &kill.Session{Interface: found.Interface, Everyone: !found.Ancestral, Held: map[uint32]bool{},
+		Unsure: found.Unreadable, SSHPort: 22}
 	if c := found.Conn; c != nil {
-		s.Client, s.Server = c.Client, c.Server
+		s.Client, s.Server, s.SSHPort = c.Client, c.Server, c.Server.Port()
 	}
 	for ino := range found.Sockets {
 		s.Held[ino] = true

@@ -18,6 +18,14 @@ var guessedCommands = map[string]string{
 	"help":       "tcpreap --help",
 	"version":    "tcpreap --version",
 	"completion": "tcpreap --help (there is no completion command)",
+	// tcpreap destroys by default; these would name what it does.
+	"kill": "tcpreap PEER (it destroys by default)", "reap": "tcpreap PEER (it destroys by default)",
+	"destroy": "tcpreap PEER (it destroys by default)", "cut": "tcpreap PEER (it destroys by default)",
+	"drop": "tcpreap PEER (it destroys by default)",
+	"rm":   "tcpreap PEER (it destroys by default)", "remove": "tcpreap PEER (it destroys by default)",
+	"delete": "tcpreap PEER (it destroys by default)",
+	"show":   "tcpreap list", "get": "tcpreap list", "status": "tcpreap list", "dump": "tcpreap list",
+	"run": "tcpreap apply PLAN-FILE", "exec": "tcpreap apply PLAN-FILE",
 }
 
 // ssKeywords are the words of ss's filter language, and what tcpreap takes

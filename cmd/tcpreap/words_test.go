@@ -51,3 +51,15 @@ func TestPeerHints(t *testing.T) {
 		t.Errorf("a UDP service without -u: exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestCheckPeerNameGuessedVerbs: the verbs a person reaching for ss -K, tcpkill
+// or this tool's own name types first ("tcpreap kill 192.0.2.34") are looked up
+// as host names today; under a wildcard DNS zone or a sinkhole that answers
+// every name, each adds a peer the person never meant.
+func TestCheckPeerNameGuessedVerbs(t *testing.T) {
+	for _, name := range []string{"kill", "reap", "destroy", "show"} {
+		if err := checkPeerName(name); err == nil {
+			t.Errorf("checkPeerName(%q) = nil: it would be resolved as a host name", name)
+		}
+	}
+}
