@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -35,6 +36,9 @@ func ReadFile(path string, here host.Identity) (*File, error) {
 	if err := trusted(fi, os.Geteuid()); err != nil {
 		return nil, err
 	}
+	if err := trustedDir(filepath.Dir(path)); err != nil {
+		return nil, err
+	}
 	return Read(f, here)
 }
 
@@ -48,6 +52,20 @@ func trusted(fi fs.FileInfo, euid int) error {
 	}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != 0 && int(st.Uid) != euid {
 		return fmt.Errorf("it belongs to uid %d, neither root nor you, and a plan file is carried out like a script; make the plan again as yourself", st.Uid)
+	}
+	return nil
+}
+
+// trustedDir checks the directory a plan file is in: one where others may
+// replace files (writable by all, without the sticky bit of /tmp) would let
+// anyone swap the plan reviewed for another.
+func trustedDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil // the file was opened: its directory's mode is what could be read
+	}
+	if m := fi.Mode(); m&0o002 != 0 && m&os.ModeSticky == 0 {
+		return fmt.Errorf("it is in %s, where anyone may replace it (mode %04o, not sticky); keep plans in a directory only you can write", dir, m.Perm())
 	}
 	return nil
 }

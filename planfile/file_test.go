@@ -64,3 +64,23 @@ func TestReadFileFIFONoHang(t *testing.T) {
 		t.Fatal("ReadFile on a FIFO with no writer still blocks after 2s")
 	}
 }
+
+func TestReadFileChecksItsDirectory(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "reap.plan")
+	if err := os.WriteFile(path, []byte(write(t, testFile())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadFile(path, here); err == nil || !strings.Contains(err.Error(), "anyone may replace it") {
+		t.Errorf("a plan in a directory anyone may write: %v", err)
+	}
+	if err := os.Chmod(dir, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadFile(path, here); err != nil {
+		t.Errorf("a plan in a sticky directory (as /tmp): %v", err)
+	}
+}
