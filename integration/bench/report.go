@@ -115,9 +115,12 @@ func goals(c benchCase, rs [tools][]measurement) string {
 		var value float64
 		ok := true
 		if g.den == tools {
-			text = fmt.Sprintf("%s's peak RSS", toolNames[g.num])
-			value = float64(peakRSS(rs[g.num])) / (1 << 20)
 			ok = len(rs[g.num]) > 0 && rs[g.num][0].err == nil
+			value = float64(peakRSS(rs[g.num])) / (1 << 20)
+			text = fmt.Sprintf("%s's peak RSS", toolNames[g.num])
+			if ok {
+				text += " (" + mib(peakRSS(rs[g.num])) + ")"
+			}
 		} else {
 			text = toolNames[g.num] + " / " + toolNames[g.den]
 			value, ok = medianRatio(rs[g.num], rs[g.den])
