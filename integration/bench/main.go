@@ -1,0 +1,240 @@
+// Command bench is `make bench`: it measures tcpreap against `ss -K` and a bare-syscall
+// floor (integration/floor) on a large population of real sockets, and prints the
+// results as a Markdown table for the README.
+//
+// The population (shape) is about 190,000 TCP sockets over loopback on 127.0.0.0/8 in a
+// network namespace of the bench's own, held by worker processes (this program, started
+// again as `bench worker …` inside the namespace: one process may hold only
+// RLIMIT_NOFILE files). Every run of a tool that destroys gets a population of its own,
+// built afresh and checked socket by socket to be the same as every other (its build is
+// not timed); each case runs its tools in turn, in a rotated order each round. The time
+// is the wall time of the tool's whole process, from fork to wait4, and the peak RSS
+// wait4's ru_maxrss. After each run the bench compares what the kernel shows, by state and
+// 4-tuple, with the population less what the case selects: every tool must leave exactly
+// the same sockets behind.
+//
+// Nothing is done outside the bench's namespaces: they have no name, and they and every
+// process the bench started go away with the bench, however it ends.
+//
+// Usage: bench -tcpreap PATH -floor PATH [-rounds N] (as root; Linux 6.0 or later for
+// TIME_WAIT destroys)
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "worker":
+			runWorker(os.Args[2:])
+			return
+		case "launch":
+			runLauncher(os.Args[2:])
+			return
+		}
+	}
+	tcpreap := flag.String("tcpreap", "bin/tcpreap", "the tcpreap binary to measure")
+	floor := flag.String("floor", "bin/floor", "the floor binary (go build ./integration/floor)")
+	rounds := flag.Int("rounds", 3, "rounds of every case")
+	flag.Parse()
+	if err := run(*tcpreap, *floor, *rounds); err != nil {
+		killAll()
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(tcpreapBin, floorBin string, rounds int) error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("the bench needs root: it makes network namespaces and destroys sockets in them (try sudo make bench)")
+	}
+	if rounds < 1 {
+		return fmt.Errorf("-rounds %d: at least 1", rounds)
+	}
+	var bins [2]string
+	for i, b := range []string{tcpreapBin, floorBin} {
+		abs, err := filepath.Abs(b)
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return err
+		}
+		bins[i] = abs
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	// On a signal: every process the bench started is killed, and with them and the
+	// bench gone, the namespaces are too.
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		sig := <-signals
+		stopping.Store(true)
+		killAll()
+		fmt.Fprintf(os.Stderr, "bench: %v: stopped\n", sig)
+		os.Exit(128 + int(sig.(syscall.Signal)))
+	}()
+
+	b := &bench{self: self, tcpreap: bins[0], floor: bins[1], rounds: rounds, started: time.Now()}
+	if err := b.describe(); err != nil {
+		return err
+	}
+	b.cases = cases(b.tcpreap, b.floor, rounds)
+	if err := b.measure(); err != nil {
+		return err
+	}
+	fmt.Print(b.report())
+	fmt.Fprintf(os.Stderr, "bench: done in %v\n", time.Since(b.started).Round(time.Second))
+	if bad := b.failures(); len(bad) > 0 {
+		return fmt.Errorf("%d runs failed or left other sockets behind than expected:\n  %s", len(bad), strings.Join(bad, "\n  "))
+	}
+	return nil
+}
+
+// stopping is set when a signal stops the bench.
+var stopping atomic.Bool
+
+// The tools of every case, in the columns of the table.
+type tool int
+
+const (
+	ssTool tool = iota
+	tcpreapTool
+	floorTool
+	tools
+)
+
+var toolNames = [tools]string{"ss", "tcpreap", "floor"}
+
+// standard is the population of issue 8: 40,000 ESTABLISHED sockets (20,000 connections),
+// 50,000 CLOSE_WAIT with their 50,000 FIN_WAIT2 peers, 50,000 TIME_WAIT, held by 10
+// processes (each holds 14,003 files at most).
+var standard = shape{workers: 10, established: 20000, closeWait: 50000, timeWait: 50000}
+
+// bigTimeWait is 250,000 TIME_WAIT sockets and the listeners.
+var bigTimeWait = shape{workers: 10, timeWait: 250000}
+
+// benchCase is one line of the table: a population, what the case takes from it, and
+// each tool's command line in its namespace.
+type benchCase struct {
+	name  string
+	shape shape
+	// selects tells the sockets that every tool must destroy; nil for a listing, which
+	// destroys none and so runs all its tools on one population per round.
+	selects func(sock) bool
+	argv    [tools][]string // nil: the tool does not run in this case
+	rounds  int
+	goals   []goal // issue 8's targets for the case
+}
+
+// goal is one of issue 8's targets: a ratio of two tools' median times (ss / tcpreap at
+// least, tcpreap / floor at most), or tcpreap's peak RSS at most, in MiB.
+type goal struct {
+	num, den tool // the ratio's tools; den == tools: num's peak RSS
+	atLeast  bool
+	bound    float64
+}
+
+var (
+	reapGoals = []goal{{num: ssTool, den: tcpreapTool, atLeast: true, bound: 2}, {num: tcpreapTool, den: floorTool, bound: 1.25}}
+	cutGoals  = []goal{{num: ssTool, den: tcpreapTool, atLeast: true, bound: 1.5}}
+	listGoals = []goal{{num: ssTool, den: tcpreapTool, atLeast: true, bound: 1}}
+	rssGoals  = []goal{{num: tcpreapTool, den: tools, bound: 64}}
+)
+
+func cases(tcpreap, floor string, rounds int) []benchCase {
+	peerAddr := peer.String()
+	return []benchCase{
+		{
+			name:    "50,000 CLOSE_WAIT reap",
+			shape:   standard,
+			selects: func(s sock) bool { return s.state == "CLOSE-WAIT" },
+			argv: [tools][]string{
+				{"ss", "-K", "-tn", "state", "close-wait"},
+				{tcpreap, "--state", "close_wait", "-y", "-q", "--no-audit"},
+				{floor, "-states", "close_wait"},
+			},
+			rounds: rounds,
+			goals:  reapGoals,
+		},
+		{
+			name:    "50,000 TIME_WAIT reap",
+			shape:   standard,
+			selects: func(s sock) bool { return s.state == "TIME-WAIT" },
+			argv: [tools][]string{
+				{"ss", "-K", "-tn", "state", "time-wait"},
+				{tcpreap, "--state", "time_wait", "-y", "-q", "--no-audit"},
+				{floor, "-states", "time_wait"},
+			},
+			rounds: rounds,
+			goals:  reapGoals,
+		},
+		{
+			// The peer holds no TIME_WAIT socket: ss's default states leave them out,
+			// tcpreap's take them in, and the two must select the same sockets.
+			name:    fmt.Sprintf("peer cut (%s)", peerAddr),
+			shape:   standard,
+			selects: fromPeer,
+			argv: [tools][]string{
+				{"ss", "-K", "-tn", "dst", peerAddr},
+				{tcpreap, "-y", "-q", "--no-audit", peerAddr},
+				{floor, "-dst", peerAddr},
+			},
+			rounds: rounds,
+			goals:  cutGoals,
+		},
+		{
+			name:  "list all",
+			shape: standard,
+			argv: [tools][]string{
+				{"ss", "-tan"},
+				{tcpreap, "list", "--json"},
+				{floor, "-n"},
+			},
+			rounds: rounds,
+			goals:  listGoals,
+		},
+		{
+			// tcpreap's peak RSS for a plan of 250,000 targets: more than the standard
+			// population holds, so a population of TIME_WAIT sockets only, which need
+			// no descriptors; one round, tcpreap only.
+			name:    "250,000 TIME_WAIT reap",
+			shape:   bigTimeWait,
+			selects: func(s sock) bool { return s.state == "TIME-WAIT" },
+			argv: [tools][]string{
+				tcpreapTool: {tcpreap, "--state", "time_wait", "-y", "-q", "--no-audit"},
+			},
+			rounds: 1,
+			goals:  rssGoals,
+		},
+	}
+}
+
+// fromPeer tells the sockets a peer cut takes: those whose remote end is the peer.
+func fromPeer(s sock) bool { return s.remote.Addr() == peer && s.state != "LISTEN" }
+
+// order is the order the tools of c run in round r: each round starts one tool later.
+func (c benchCase) order(r int) []tool {
+	var ts []tool
+	for t := range tools {
+		if c.argv[t] != nil {
+			ts = append(ts, t)
+		}
+	}
+	k := r % len(ts)
+	return slices.Concat(ts[k:], ts[:k])
+}
