@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
+	"strconv"
 	"text/tabwriter"
 
 	"github.com/tcpreap/tcpreap/host"
@@ -57,23 +59,31 @@ type summaryJSON struct {
 func (r renderer) report(results []kill.Result, dryRun bool) error {
 	sum := kill.Summarize(results)
 	if r.json {
-		enc := json.NewEncoder(r.w)
+		// One write per 64 KiB, not per socket: a list of 190,000 sockets
+		// is 190,000 lines.
+		bw := bufio.NewWriterSize(r.w, 64<<10)
 		if !r.quiet {
+			var line []byte
 			for _, res := range results {
-				if err := enc.Encode(toJSON(res)); err != nil {
+				line = appendSocketJSON(line[:0], res)
+				if _, err := bw.Write(line); err != nil {
 					return err
 				}
 			}
 		}
-		return enc.Encode(map[string]summaryJSON{"summary": {Matched: sum.Matched, WouldKill: sum.WouldKill,
-			Killed: sum.Killed, Gone: sum.Gone, Failed: sum.Failed, Skipped: sum.Skipped, DryRun: dryRun}})
+		if err := json.NewEncoder(bw).Encode(map[string]summaryJSON{"summary": {Matched: sum.Matched, WouldKill: sum.WouldKill,
+			Killed: sum.Killed, Gone: sum.Gone, Failed: sum.Failed, Skipped: sum.Skipped, DryRun: dryRun}}); err != nil {
+			return err
+		}
+		return bw.Flush()
 	}
 	if !r.quiet && len(results) > 0 {
 		ifName := r.ifName
 		if ifName == nil {
 			ifName = host.InterfaceName
 		}
-		tw := tabwriter.NewWriter(r.w, 0, 0, 2, ' ', 0)
+		bw := bufio.NewWriterSize(r.w, 64<<10)
+		tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "Proto\tState\tLocal Address:Port\tPeer Address:Port\tResult")
 		for _, res := range results {
 			if errors.Is(res.Err, sockdiag.ErrNotAttempted) {
@@ -91,9 +101,61 @@ func (r renderer) report(results []kill.Result, dryRun bool) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
+		if err := bw.Flush(); err != nil {
+			return err
+		}
 	}
 	_, err := fmt.Fprintln(r.w, summaryLine(sum, dryRun))
 	return err
+}
+
+// appendSocketJSON appends the --json line of one socket: what encoding/json
+// writes for toJSON(res), byte for byte, without its reflection (a test
+// holds the two together).
+func appendSocketJSON(b []byte, res kill.Result) []byte {
+	s := res.Socket
+	b = append(b, `{"proto":"`...)
+	b = append(b, s.Protocol.String()...)
+	b = append(b, `","family":"`...)
+	b = append(b, s.Family.String()...)
+	b = append(b, `","state":"`...)
+	b = append(b, s.State.String()...)
+	b = append(b, `","local_ip":"`...)
+	b = s.ID.Local.Addr().AppendTo(b)
+	b = append(b, `","local_port":`...)
+	b = strconv.AppendUint(b, uint64(s.ID.Local.Port()), 10)
+	b = append(b, `,"remote_ip":"`...)
+	b = s.ID.Remote.Addr().AppendTo(b)
+	b = append(b, `","remote_port":`...)
+	b = strconv.AppendUint(b, uint64(s.ID.Remote.Port()), 10)
+	b = append(b, `,"interface":`...)
+	b = strconv.AppendUint(b, uint64(s.ID.Interface), 10)
+	b = append(b, `,"cookie":`...)
+	b = strconv.AppendUint(b, uint64(s.ID.Cookie), 10)
+	b = append(b, `,"inode":`...)
+	b = strconv.AppendUint(b, uint64(s.Inode), 10)
+	b = append(b, `,"uid":`...)
+	b = strconv.AppendUint(b, uint64(s.UID), 10)
+	b = append(b, `,"action":"`...)
+	b = append(b, res.Action.String()...)
+	b = append(b, '"')
+	if res.Action == kill.Skipped {
+		b = appendJSONField(b, "reason", reasonText(res))
+	}
+	if res.Err != nil {
+		b = appendJSONField(b, "error", errorWords(res.Err))
+	}
+	return append(b, "}\n"...)
+}
+
+// appendJSONField appends ,"key":"value", the value escaped as
+// encoding/json escapes it.
+func appendJSONField(b []byte, key, value string) []byte {
+	v, _ := json.Marshal(value) // a string always marshals
+	b = append(b, `,"`...)
+	b = append(b, key...)
+	b = append(b, `":`...)
+	return append(b, v...)
 }
 
 func toJSON(res kill.Result) socketJSON {

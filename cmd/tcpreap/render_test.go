@@ -73,3 +73,26 @@ func TestTableShowsScope(t *testing.T) {
 		}
 	}
 }
+
+// TestSocketJSONByHand: the --json line written by hand is what
+// encoding/json writes for the contract's struct, byte for byte.
+func TestSocketJSONByHand(t *testing.T) {
+	plan := testPlan()
+	results := plan.DryRun()
+	odd := plan.Targets[1]
+	odd.ID.Interface, odd.ID.Cookie, odd.UID, odd.Inode = 1<<32-1, 1<<64-2, 65534, 1<<32-1
+	results = append(results,
+		kill.Result{Socket: odd, Action: kill.Failed, Err: errors.New("<odd> & \"quoted\" \x1b\u2028 \xff")},
+		kill.Result{Socket: plan.Targets[2], Action: kill.Killed},
+		kill.Result{Socket: plan.Targets[0], Action: kill.Skipped, Reason: kill.ReasonChanged},
+	)
+	for _, res := range results {
+		var want bytes.Buffer
+		if err := json.NewEncoder(&want).Encode(toJSON(res)); err != nil {
+			t.Fatal(err)
+		}
+		if got := appendSocketJSON(nil, res); string(got) != want.String() {
+			t.Errorf("by hand:\n%s\nencoding/json:\n%s", got, want.String())
+		}
+	}
+}
