@@ -285,7 +285,7 @@ func (c *Conn) sendBatch(ctx context.Context, nl conn, socks []Socket, errs []er
 			continue
 		}
 		msgs = append(msgs, netlink.Message{
-			Header: netlink.Header{Type: sockDestroy, Flags: netlink.Request | netlink.Acknowledge},
+			Header: netlink.Header{Type: sockDestroy, Flags: netlink.Request},
 			Data:   data,
 		})
 		which = append(which, i)
@@ -302,7 +302,13 @@ func (c *Conn) sendBatch(ctx context.Context, nl conn, socks []Socket, errs []er
 	for _, i := range which {
 		errs[i] = opError(&socks[i], ErrNoAnswer) // until the kernel answers
 	}
-	err := exchange(nl, msgs, func(k int, m netlink.Message, errno error) {
+	// Only the last request asks for an ack: the kernel answers the others
+	// only when they fail, in order, before that ack; one that has no
+	// answer by then was destroyed. A lost answer is no exception: the
+	// kernel tells the reader that it dropped one (ENOBUFS), and then the
+	// requests not answered are "no answer".
+	msgs[len(msgs)-1].Header.Flags |= netlink.Acknowledge
+	err := exchange(nl, msgs, true, func(k int, m netlink.Message, errno error) {
 		i := which[k]
 		if errno == nil && m.Header.Type != netlink.Error {
 			errno = fmt.Errorf("unexpected netlink message type %d in answer to a destroy", m.Header.Type)
@@ -331,14 +337,18 @@ type sendError struct{ error }
 
 func (e sendError) Unwrap() error { return e.error }
 
-// exchange sends msgs in one sendmsg on nl and reads one answer to each:
-// answer(k, m, errno) for msgs[k], with the message and the kernel's errno
-// (nil for a message that is no error). Once sent, the answers are read to
-// the end within ackTimeout, whatever a caller's context says: a run that
-// is stopped still learns what it did. It returns an error when not every
-// message was answered (a sendError when none was sent); after a receive
-// error, answers may still be queued on nl.
-func exchange(nl conn, msgs []netlink.Message, answer func(k int, m netlink.Message, errno error)) error {
+// exchange sends msgs in one sendmsg on nl and reads the answers: answer(k,
+// m, errno) for msgs[k], with the message and the kernel's errno (nil for a
+// message that is no error). Every message is answered, unless untilLast:
+// then the last message's answer ends the exchange, and each message not
+// answered by then is answered with no message and no errno (the kernel
+// answers the requests without NLM_F_ACK only when they fail, and in
+// order). Once sent, the answers are read to the end within ackTimeout,
+// whatever a caller's context says: a run that is stopped still learns what
+// it did. It returns an error when the answers could not all be read (a
+// sendError when nothing was sent); after a receive error, answers may
+// still be queued on nl.
+func exchange(nl conn, msgs []netlink.Message, untilLast bool, answer func(k int, m netlink.Message, errno error)) error {
 	sent, err := nl.SendMessages(msgs)
 	if err != nil {
 		return sendError{err}
@@ -372,6 +382,15 @@ func exchange(nl conn, msgs []netlink.Message, answer func(k int, m netlink.Mess
 			answered[k] = true
 			left--
 			answer(k, m, errno)
+			if untilLast && k == len(sent)-1 {
+				for k := range sent {
+					if !answered[k] {
+						answered[k] = true
+						answer(k, netlink.Message{Header: netlink.Header{Type: netlink.Error}}, nil)
+					}
+				}
+				return nil
+			}
 		}
 		if got == 0 && recvErr == nil {
 			recvErr = errors.New("the netlink socket returned nothing")

@@ -119,7 +119,7 @@ func (c *Conn) lookupBatch(targets []Socket, seen []Seen) (broken bool) {
 		msgs[i] = netlink.Message{Header: netlink.Header{Type: sockDiagByFamily, Flags: netlink.Request}, Data: data}
 		seen[i].Err = ErrNoAnswer
 	}
-	err := exchange(c.c, msgs, func(k int, m netlink.Message, errno error) {
+	err := exchange(c.c, msgs, false, func(k int, m netlink.Message, errno error) {
 		switch {
 		case errors.Is(errno, unix.ENOENT):
 			seen[k] = Seen{}

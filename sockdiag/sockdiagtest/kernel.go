@@ -113,7 +113,11 @@ func (k *Kernel) serve(reqs []netlink.Message) [][]netlink.Message {
 		case m.Header.Type == sockDiagByFamily:
 			queue = append(queue, k.dump(m, r)...)
 		case m.Header.Type == sockDestroy:
-			queue = append(queue, []netlink.Message{ack(m, k.destroy(r))})
+			// As netlink_rcv_skb: a success is answered only when the
+			// request asked for an ack; an error always.
+			if errno := k.destroy(r); errno != 0 || m.Header.Flags&netlink.Acknowledge != 0 {
+				queue = append(queue, []netlink.Message{ack(m, errno)})
+			}
 		default:
 			queue = append(queue, []netlink.Message{ack(m, unix.EOPNOTSUPP)})
 		}
