@@ -184,6 +184,21 @@ func (c closedConn) Close() error                    { return nil }
 
 // renew replaces the main socket with a fresh one, when the Conn can dial,
 // so that nothing left queued on the old one is read as a later answer.
+// abandon replaces the main socket with a fresh one, leaving the old one
+// alone: a thread is stuck in it (see ErrStuck), and closing it would wait
+// for that thread.
+func (c *Conn) abandon() {
+	if c.dial == nil {
+		c.c = closedConn{errors.New("the netlink socket was given up")}
+		return
+	}
+	fresh, err := c.dial()
+	if err != nil {
+		fresh = closedConn{err}
+	}
+	c.c = fresh
+}
+
 func (c *Conn) renew() {
 	if c.dial == nil {
 		return

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/mdlayher/netlink"
 )
@@ -98,6 +99,26 @@ func (c *Conn) Destroy(ctx context.Context, targets []Socket) []error {
 // the end of the context.
 var ErrNotAttempted = errors.New("not attempted")
 
+// A batchOutcome says what became of the socket a batch went out on.
+type batchOutcome uint8
+
+const (
+	batchOK     batchOutcome = iota
+	batchBroken              // a receive error: answers may be queued on it
+	batchStuck               // the kernel holds the sendmsg: do not touch it
+)
+
+// stuckTimeout is how long a batch may take before the watchdog gives it
+// up: longer than the wait for its answers (ackTimeout), which starts only
+// once the kernel has taken the batch.
+var stuckTimeout = ackTimeout + 2*time.Second
+
+// ErrStuck is the cause of a destroy the kernel did not take in time.
+var ErrStuck = &Cause{
+	short:    "no answer (the socket's lock is held)",
+	sentence: "the kernel did not take some destroys within 12 seconds: a socket's lock is held, most likely by its application, stuck (in a send on a hung NFS or FUSE file?); tcpreap cannot free it, and its process ends only when the kernel lets that thread go",
+}
+
 // errNotSent is the error of a target that no batch took: a bug, should it
 // ever be seen.
 var errNotSent = errors.New("not sent")
@@ -140,8 +161,11 @@ func (d *destroyRun) ramp() int {
 	next := 0
 	for size := 1; next < len(d.socks) && d.stopped() == nil; size *= 2 {
 		end := min(next+size, len(d.socks))
-		if d.batch(d.conn.c, next, end) {
+		switch d.batch(d.conn.c, next, end) {
+		case batchBroken:
 			d.conn.renew()
+		case batchStuck:
+			d.conn.abandon()
 		}
 		destroyed := slices.Contains(d.errs[next:end], nil)
 		next = end
@@ -188,14 +212,19 @@ func (d *destroyRun) parallel(from int) {
 					d.notAttempted(start, end, cause)
 					continue
 				}
-				if !d.batch(sockets[w], start, end) {
+				switch d.batch(sockets[w], start, end) {
+				case batchOK:
 					continue
+				case batchBroken:
+					// Answers may still be queued on a socket that broke
+					// (the kernel dropped one: ENOBUFS): the next batch goes
+					// out on a fresh one, and the sockets of this batch not
+					// answered are settled by verification.
+					sockets[w].Close()
+				case batchStuck:
+					// Closing it would wait for the sendmsg the kernel
+					// holds: it is left as it is.
 				}
-				// Answers may still be queued on a socket that broke (the
-				// kernel dropped one: ENOBUFS): the next batch goes out on a
-				// fresh one, and the sockets of this batch not answered are
-				// settled by verification.
-				sockets[w].Close()
 				fresh, err := c.dialFresh()
 				if err != nil {
 					sockets[w] = nil
@@ -228,8 +257,31 @@ func (d *destroyRun) parallel(from int) {
 
 // batch sends socks[start:end] on nl and notes a fatal answer or the end of
 // the context as the reason to stop. It reports whether nl broke.
-func (d *destroyRun) batch(nl conn, start, end int) (broken bool) {
-	broken = d.conn.sendBatch(d.ctx, nl, d.socks[start:end], d.errs[start:end])
+//
+// A watchdog gives the batch stuckTimeout: the kernel destroys a socket
+// under its lock, in the sending thread, so a target whose lock is held (its
+// application stuck in a send on a hung NFS or FUSE file) holds the sendmsg
+// in the kernel. The batch's targets are then "no answer" with ErrStuck, the
+// socket is given up (broken), and the run goes on; the thread stays stuck
+// until the kernel lets it go.
+func (d *destroyRun) batch(nl conn, start, end int) (out batchOutcome) {
+	errs := slices.Clone(d.errs[start:end]) // the batch's own, in case it is given up
+	done := make(chan bool, 1)
+	go func() { done <- d.conn.sendBatch(d.ctx, nl, d.socks[start:end], errs) }()
+	watchdog := time.NewTimer(stuckTimeout)
+	defer watchdog.Stop()
+	select {
+	case broken := <-done:
+		copy(d.errs[start:end], errs)
+		if broken {
+			out = batchBroken
+		}
+	case <-watchdog.C:
+		for i := start; i < end; i++ {
+			d.errs[i] = opError(&d.socks[i], fmt.Errorf("%w: %w", ErrStuck, ErrNoAnswer))
+		}
+		out = batchStuck
+	}
 	if d.ctx.Err() != nil {
 		cause := context.Cause(d.ctx)
 		d.stop.CompareAndSwap(nil, &cause)
@@ -244,7 +296,7 @@ func (d *destroyRun) batch(nl conn, start, end int) (broken bool) {
 			break
 		}
 	}
-	return broken
+	return out
 }
 
 // stopped returns why no further batch goes out, or nil.

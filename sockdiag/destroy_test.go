@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mdlayher/netlink"
 	"github.com/tcpreap/tcpreap/sockdiag"
@@ -281,5 +282,40 @@ func TestDestroyStopsWithTheContext(t *testing.T) {
 	}
 	if len(k.Requests) != 0 || len(k.Sockets) != 10 {
 		t.Errorf("a canceled run sent %d destroys; %d sockets left", len(k.Requests), len(k.Sockets))
+	}
+}
+
+// TestDestroyWatchdog: a target whose lock is held holds its batch's sendmsg
+// in the kernel; the watchdog gives that batch up, the other batches are
+// destroyed, and the connection can still look the targets up.
+func TestDestroyWatchdog(t *testing.T) {
+	defer sockdiag.SetStuckTimeout(200 * time.Millisecond)()
+	socks := sockets(1000, sockdiag.Established, 1)
+	k := &sockdiagtest.Kernel{Sockets: slices.Clone(socks), Unstick: make(chan struct{}),
+		Stuck: func(s sockdiag.Socket) bool { return s.ID.Cookie == 700 }}
+	defer close(k.Unstick)
+	c := k.Conn()
+	start := time.Now()
+	errs := c.Destroy(t.Context(), socks)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Destroy took %v with a stuck target", d)
+	}
+	stuck, done := 0, 0
+	for _, err := range errs {
+		switch {
+		case errors.Is(err, sockdiag.ErrStuck) && errors.Is(err, sockdiag.ErrNoAnswer):
+			stuck++
+		case err == nil:
+			done++
+		default:
+			t.Errorf("unexpected: %v", err)
+		}
+	}
+	if stuck == 0 || stuck > 128 || done+stuck != len(socks) {
+		t.Errorf("%d stuck (the stuck target's batch), %d destroyed, of %d", stuck, done, len(socks))
+	}
+	seen := c.Lookup(t.Context(), socks[699:700])
+	if seen[0].Err != nil || !seen[0].Present {
+		t.Errorf("the stuck target, looked up again: %+v", seen[0])
 	}
 }

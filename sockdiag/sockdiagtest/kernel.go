@@ -50,6 +50,11 @@ type Kernel struct {
 	// NoDiag lists protocols whose diag module the kernel lacks: their
 	// dumps and destroys answer ENOENT.
 	NoDiag []sockdiag.Protocol
+	// Stuck, when set, says which sockets' lock is held: a destroy of one
+	// holds the sendmsg that carries it (not the other connections) until
+	// Unstick is closed.
+	Stuck   func(s sockdiag.Socket) bool
+	Unstick chan struct{}
 	// Release is the kernel version the connection believes it talks to
 	// (the zero Release: the running kernel's).
 	Release sockdiag.Release
@@ -75,6 +80,7 @@ func (k *Kernel) Conn() *sockdiag.Conn {
 func (k *Kernel) dial() *netlink.Conn {
 	var queue [][]netlink.Message // datagrams waiting to be read
 	return nltest.Dial(func(reqs []netlink.Message) ([]netlink.Message, error) {
+		k.holdIfStuck(reqs)
 		k.mu.Lock()
 		defer k.mu.Unlock()
 		if reqs == nil {
@@ -233,6 +239,28 @@ func (k *Kernel) attrs(s sockdiag.Socket) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// holdIfStuck blocks, as the kernel's lock_sock does, when a destroy among
+// reqs is for a socket whose lock is held.
+func (k *Kernel) holdIfStuck(reqs []netlink.Message) {
+	if k.Stuck == nil {
+		return
+	}
+	for _, m := range reqs {
+		var r sockdiag.Request
+		if m.Header.Type != sockDestroy || r.UnmarshalBinary(m.Data) != nil {
+			continue
+		}
+		k.mu.Lock()
+		i := slices.IndexFunc(k.Sockets, func(s sockdiag.Socket) bool { return s.ID == r.ID })
+		stuck := i >= 0 && k.Stuck(k.Sockets[i])
+		k.mu.Unlock()
+		if stuck {
+			<-k.Unstick
+			return
+		}
+	}
 }
 
 // IsProbe reports whether a request can select no socket: a dump of no
