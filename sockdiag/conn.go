@@ -37,6 +37,8 @@ type Conn struct {
 	// netns is the namespace descriptor the Conn was dialed in; 0: the
 	// calling thread's; -1: not known (NewConn).
 	netns int
+	// workersWanted is Config.Workers.
+	workersWanted int
 
 	probeMu sync.Mutex
 	probed  map[Protocol]probeResult
@@ -48,6 +50,9 @@ type Config struct {
 	// NetNS is a file descriptor of the network namespace to work in; 0 is
 	// the namespace of the calling thread.
 	NetNS int
+	// Workers is how many netlink sockets destroy at once; 0 chooses (see
+	// Conn.workers).
+	Workers int
 }
 
 // Time limits on the kernel's answers, so that no run hangs: ackTimeout
@@ -82,7 +87,7 @@ func Dial(cfg *Config) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Conn{c: c, dial: dial, release: RunningRelease(), netns: cfg.NetNS}, nil
+	return &Conn{c: c, dial: dial, release: RunningRelease(), netns: cfg.NetNS, workersWanted: cfg.Workers}, nil
 }
 
 // NewConn wraps a netlink connection, a real one or an nltest fake. dial,

@@ -182,7 +182,7 @@ func (d *destroyRun) ramp() int {
 func (d *destroyRun) parallel(from int) {
 	c := d.conn
 	batches := (len(d.socks) - from + batchSize - 1) / batchSize
-	for want := min(batches, runtime.NumCPU(), maxDestroyers); c.dial != nil && len(c.extra)+1 < want; {
+	for want := min(batches, c.workers()); c.dial != nil && len(c.extra)+1 < want; {
 		extra, err := c.dial()
 		if err != nil {
 			break // fewer sockets, same results
@@ -305,6 +305,20 @@ func (d *destroyRun) stopped() error {
 		return *p
 	}
 	return nil
+}
+
+// workers is how many netlink sockets destroy at once: as many as asked
+// for; else one per CPU, at most maxDestroyers, from Linux 6.9 on, and one
+// before, where sock_diag's handlers ran under one mutex (sock_diag_mutex,
+// removed in 6.9) and more sockets would only wait on each other.
+func (c *Conn) workers() int {
+	switch {
+	case c.workersWanted > 0:
+		return c.workersWanted
+	case !c.release.AtLeast(6, 9):
+		return 1
+	}
+	return min(runtime.NumCPU(), maxDestroyers)
 }
 
 // dialFresh opens another socket of the Conn's, or says why it cannot.

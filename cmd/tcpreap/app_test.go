@@ -44,6 +44,8 @@ func TestBadInput(t *testing.T) {
 		{[]string{"--max", "0x10", "192.0.2.2"}, `--max: "0x10" is not a number`},
 		{[]string{"plan", "--max", "1e3"}, `--max: "1e3" is not a number`},
 		{[]string{"--max", "99999999999", "192.0.2.2"}, "more sockets than a host can have"},
+		{[]string{"--workers", "-1", "192.0.2.2"}, "--workers -1: give how many"},
+		{[]string{"apply", "--workers", "1000", "plan"}, "--workers 1000: give how many"},
 		{[]string{"--json", "apply", "plan.json"}, "put the options after the command: tcpreap apply --json"},
 		{[]string{"-q", "list"}, "put the options after the command: tcpreap list --quiet"},
 		{[]string{"apply"}, "apply takes one plan file"},

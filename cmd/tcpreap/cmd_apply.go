@@ -40,7 +40,7 @@ func apply(ctx context.Context, o *options, io streams) error {
 	if len(o.words) != 1 {
 		return usagef("apply takes one plan file, or - for stdin (see tcpreap plan)")
 	}
-	if err := o.checkMax(); err != nil {
+	if err := errors.Join(o.checkMax(), o.checkWorkers()); err != nil {
 		return err
 	}
 	name := o.words[0]
@@ -54,7 +54,7 @@ func apply(ctx context.Context, o *options, io streams) error {
 	if f.Header.Everything && !o.all {
 		return usagef("plan file %s was made with no selector, for every socket; apply it with --all if that is what you mean; nothing was destroyed", name)
 	}
-	conn, err := sockdiag.Dial(nil)
+	conn, err := sockdiag.Dial(&sockdiag.Config{Workers: o.workers})
 	if err != nil {
 		return err
 	}

@@ -36,7 +36,7 @@ func list(ctx context.Context, o *options, io streams) error {
 	if err := o.checkMax(); err != nil {
 		return err
 	}
-	conn, plan, err := query(ctx, sel)
+	conn, plan, err := query(ctx, sel, 0)
 	if err != nil {
 		return err
 	}

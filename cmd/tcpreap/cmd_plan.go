@@ -41,7 +41,7 @@ func writePlan(ctx context.Context, o *options, io streams) error {
 	if err != nil {
 		return err
 	}
-	conn, plan, err := query(ctx, sel)
+	conn, plan, err := query(ctx, sel, 0)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"slices"
 
 	"github.com/urfave/cli/v3"
@@ -52,10 +53,10 @@ func reap(ctx context.Context, o *options, io streams) error {
 	if !sel.filter.HasSelector() && !o.all {
 		return usagef("refusing to destroy every socket: name a PEER or a selector (--state, --port, --local-port, --remote-port, --local, --interface), or give --all")
 	}
-	if err := o.checkMax(); err != nil {
+	if err := errors.Join(o.checkMax(), o.checkWorkers()); err != nil {
 		return err
 	}
-	conn, plan, err := query(ctx, sel)
+	conn, plan, err := query(ctx, sel, o.workers)
 	if err != nil {
 		return err
 	}

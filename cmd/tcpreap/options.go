@@ -26,6 +26,7 @@ type options struct {
 
 	// Action.
 	dryRun, yes, all, noAudit, verify bool
+	workers                           int
 	maxWord                           string // --max as given; max once checkMax read it
 	max                               int
 	maxSet                            bool
@@ -76,6 +77,8 @@ func (o *options) destroyFlags() []cli.Flag {
 		o.maxFlag(),
 		&cli.BoolFlag{Name: "no-audit", Destination: &o.noAudit, Usage: "do not write the audit line to syslog"},
 		&cli.BoolFlag{Name: "verify", Destination: &o.verify, Usage: "after destroying, look every target up again, whatever the kernel answered"},
+		&cli.IntFlag{Name: "workers", Destination: &o.workers, HideDefault: true, Config: cli.IntegerConfig{Base: 10},
+			Usage: "destroy on `N` netlink sockets at once (default: one per CPU, at most 4; one before Linux 6.9)"},
 	}, o.outputFlags()...)
 }
 
@@ -101,6 +104,14 @@ func (o *options) allFlag() cli.Flag {
 
 func (o *options) dryRunFlag() cli.Flag {
 	return &cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Destination: &o.dryRun, Usage: "print the plan, destroy nothing (same as list)"}
+}
+
+// checkWorkers refuses a --workers that makes no sense.
+func (o *options) checkWorkers() error {
+	if o.workers < 0 || o.workers > 64 {
+		return usagef("--workers %d: give how many netlink sockets destroy at once, 1 to 64", o.workers)
+	}
+	return nil
 }
 
 // checkMax reads --max, a decimal number of 0 or more, and refuses anything

@@ -239,10 +239,10 @@ func joinAddrs(addrs []netip.Addr) string {
 	return strings.Join(s, ", ")
 }
 
-// query dials the kernel and plans the selection. The caller closes the
-// connection.
-func query(ctx context.Context, sel *selection) (*sockdiag.Conn, *kill.Plan, error) {
-	conn, err := sockdiag.Dial(nil)
+// query dials the kernel (workers: the destroying sockets, 0 to choose) and
+// plans the selection. The caller closes the connection.
+func query(ctx context.Context, sel *selection, workers int) (*sockdiag.Conn, *kill.Plan, error) {
+	conn, err := sockdiag.Dial(&sockdiag.Config{Workers: workers})
 	if err != nil {
 		return nil, nil, err
 	}
