@@ -40,6 +40,11 @@ type Conn struct {
 	// workersWanted is Config.Workers.
 	workersWanted int
 
+	// OnDestroyed, when set, is told after each batch of destroys how many
+	// targets it settled, for a progress bar. It is called from several
+	// goroutines at once.
+	OnDestroyed func(n int)
+
 	probeMu sync.Mutex
 	probed  map[Protocol]probeResult
 	orphanProbe

@@ -270,6 +270,9 @@ func (d *destroyRun) batch(nl conn, start, end int) (out batchOutcome) {
 	go func() { done <- d.conn.sendBatch(d.ctx, nl, d.socks[start:end], errs) }()
 	watchdog := time.NewTimer(stuckTimeout)
 	defer watchdog.Stop()
+	if f := d.conn.OnDestroyed; f != nil {
+		defer f(end - start)
+	}
 	select {
 	case broken := <-done:
 		copy(d.errs[start:end], errs)

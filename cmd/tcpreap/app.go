@@ -21,6 +21,9 @@ type streams struct {
 	// terminal, /dev/tty); nil when stdin is no terminal, and tcpreap never
 	// asks. An error (no controlling terminal) means no question either.
 	Terminal func() (io.ReadWriteCloser, error)
+	// Progress is where a long destroy shows its progress bar (stderr,
+	// when it is a terminal); nil for none.
+	Progress io.Writer
 }
 
 // Exit codes, the contract runbooks rely on.

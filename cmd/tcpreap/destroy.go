@@ -26,7 +26,16 @@ func destroy(ctx context.Context, o *options, io streams, e kill.Engine, plan *k
 			}
 		}
 	}
+	var bar *progress
+	if conn, ok := e.(*sockdiag.Conn); ok && !o.quiet {
+		bar = startProgress(io.Progress, n)
+		if bar != nil {
+			conn.OnDestroyed = bar.add
+			defer func() { conn.OnDestroyed = nil }()
+		}
+	}
 	results := plan.ExecuteWith(ctx, e, kill.Options{VerifyAll: o.verify})
+	bar.finish()
 	// The report first: the record of what happened to every socket must
 	// not wait on the system logger.
 	reportErr := renderer{w: io.Out, json: o.json, quiet: o.quiet}.report(results, false)

@@ -25,6 +25,9 @@ func main() {
 		// goes to a pipe (2>&1 | tee log) still asks its person.
 		io.Terminal = func() (goio.ReadWriteCloser, error) { return os.OpenFile("/dev/tty", os.O_RDWR, 0) }
 	}
+	if term.IsTerminal(int(os.Stderr.Fd())) {
+		io.Progress = os.Stderr
+	}
 	// A reader that went away (| head -1) is no reason to stop halfway: a
 	// write to it fails, and the run goes on to its audit line.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a buffer the bar's goroutine and the test share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestProgress(t *testing.T) {
+	old := progressAfter
+	progressAfter = 50 * time.Millisecond
+	defer func() { progressAfter = old }()
+
+	var quick syncBuffer
+	p := startProgress(&quick, 1000)
+	p.add(1000)
+	p.finish()
+	time.Sleep(100 * time.Millisecond)
+	if quick.String() != "" {
+		t.Errorf("a run shorter than %v showed %q", progressAfter, quick.String())
+	}
+
+	var slow syncBuffer
+	p = startProgress(&slow, 1000)
+	p.add(300)
+	time.Sleep(200 * time.Millisecond)
+	p.add(300)
+	p.finish()
+	if out := slow.String(); !strings.Contains(out, "destroying") || !strings.Contains(out, "/1000") {
+		t.Errorf("the bar of a long run: %q", out)
+	}
+	if startProgress(nil, 10) != nil {
+		t.Error("no terminal, and a bar")
+	}
+	var none *progress
+	none.finish() // a run without a bar
+}
