@@ -302,11 +302,18 @@ func TestIntegrationLostAnswers(t *testing.T) {
 			r, err := testnet.ParseReport(res.Stdout)
 			e.check(err)
 			seen := map[uint64]bool{}
+			unverified := 0 // the second look lost its answers too: failed, present or not
 			for _, rec := range r.Sockets {
 				_, present := ss.Cookie(rec.Cookie)
 				switch {
 				case seen[rec.Cookie]:
 					t.Errorf("cookie %d reported twice", rec.Cookie)
+				case rec.Action == "failed" && strings.HasPrefix(rec.Error, "not verified"):
+					unverified++
+					if !present {
+						break
+					}
+					unverified-- // still there: a failure like the others
 				case rec.Action == "killed" && present, rec.Action == "failed" && !present:
 					t.Errorf("cookie %d reported %s (%s), and the kernel shows it: %v", rec.Cookie, rec.Action, rec.Error, present)
 				case strings.Contains(rec.Error, "not attempted"):
@@ -314,8 +321,8 @@ func TestIntegrationLostAnswers(t *testing.T) {
 				}
 				seen[rec.Cookie] = true
 			}
-			if left := countOn(ss, "time_wait", port); left != r.Summary.Failed {
-				t.Errorf("%d sockets are left, and %d reported failed", left, r.Summary.Failed)
+			if left := countOn(ss, "time_wait", port); left != r.Summary.Failed-unverified {
+				t.Errorf("%d sockets are left, and %d reported failed (%d of them not verified and gone)", left, r.Summary.Failed, unverified)
 			}
 			if wantExit := min(r.Summary.Failed, 1); res.Code != wantExit {
 				t.Errorf("exit %d with %d failed", res.Code, r.Summary.Failed)

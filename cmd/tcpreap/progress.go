@@ -32,9 +32,10 @@ func startProgress(w goio.Writer, total int) *progress {
 	p := &progress{total: total, w: w}
 	ctx, stop := context.WithCancel(context.Background())
 	p.stop = stop
+	after := progressAfter
 	go func() {
 		select {
-		case <-time.After(progressAfter):
+		case <-time.After(after):
 		case <-ctx.Done():
 			return
 		}
