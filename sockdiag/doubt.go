@@ -12,12 +12,14 @@ import (
 //
 //   - no answer was read (ErrNoAnswer);
 //   - ENOENT for a LISTEN socket: the kernel finds a listener by its tuple,
-//     and in an SO_REUSEPORT group it may have found a sibling;
-//   - 0 for an orphaned socket (closed by its application, the kernel
-//     finishing its close: no inode, not timewait) on a kernel that does
-//     not destroy orphans: before Linux 6.11 tcp_abort answered 0 and left
-//     them. Where the release is older, a probe tells whether the fix was
-//     backported (DestroysOrphans).
+//     and in an SO_REUSEPORT group it may have found a sibling; and for a
+//     socket bound to a device: the kernel's lookup by tuple takes an
+//     unbound socket with the same four-tuple first, whose cookie differs;
+//   - 0 for a full TCP socket on a kernel that does not destroy orphans
+//     (closed by their application, the kernel finishing the close): before
+//     Linux 6.11 tcp_abort answered 0 and left them, and any socket may have
+//     been orphaned since it was dumped. Where the release is older, a
+//     probe tells whether the fix was backported (DestroysOrphans).
 //
 // Every other answer is the truth: the cookie makes the lookup exact, and
 // the kernel answers only after it acted.
@@ -26,11 +28,13 @@ func (c *Conn) Doubtful(ctx context.Context, s *Socket, err error) bool {
 	case errors.Is(err, ErrNoAnswer):
 		return true
 	case errors.Is(err, ErrGone):
-		return s.State == Listen
+		return s.State == Listen || s.ID.Interface != 0
 	case err != nil:
 		return false
 	}
-	return s.Protocol == TCP && s.Inode == 0 && !s.IsTimeWait() && s.State != SynRecv && !c.DestroysOrphans(ctx)
+	// Any full TCP socket may have been orphaned since it was dumped (its
+	// application closed it meanwhile), not only one dumped without an inode.
+	return s.Protocol == TCP && !s.IsTimeWait() && s.State != SynRecv && !c.DestroysOrphans(ctx)
 }
 
 // DestroysOrphans reports whether this kernel destroys an orphaned TCP

@@ -56,12 +56,13 @@ const exactLookups = 4096
 // A few TCP connections are asked for one by one (SOCK_DIAG_BY_FAMILY
 // without NLM_F_DUMP, by sockid and cookie, batched as destroys are). Many
 // targets, a LISTEN socket (whose lookup by tuple may find a sibling in an
-// SO_REUSEPORT group) or a UDP socket (udp_dump_one looks the tuple up the
+// SO_REUSEPORT group), a socket bound to a device (an unbound one with the
+// same four-tuple is found first) or a UDP socket (udp_dump_one looks the tuple up the
 // other way round from udp_diag_destroy, local as remote) are found with one
 // dump of every state per (protocol, family).
 func (c *Conn) Lookup(ctx context.Context, targets []Socket) []Seen {
 	exact := len(targets) <= exactLookups && !slices.ContainsFunc(targets, func(s Socket) bool {
-		return s.State == Listen || s.Protocol != TCP
+		return s.State == Listen || s.Protocol != TCP || s.ID.Interface != 0
 	})
 	if exact {
 		return c.lookupExact(ctx, targets)
