@@ -61,17 +61,7 @@ func TestIntegrationSSHLinkLocal(t *testing.T) {
 func TestIntegrationSSHTmux(t *testing.T) {
 	e := setup(t)
 	s := e.sshd()
-	tmux := filepath.Join(s.Dir, "tmux")
-
-	first := e.startSession(s, testnet.LocalV4, `printf 'connection: %s\n' "$SSH_CONNECTION"
-tmux -S `+shq(tmux)+` new-session -d -s reap`)
-	firstEnv, err := first.Await("connection: ")
-	e.check(err)
-	res, err := first.Wait()
-	e.check(err)
-	if res.Code != 0 {
-		t.Fatalf("the first session, which starts the tmux server: ssh exited %d (stderr %q)", res.Code, res.Stderr)
-	}
+	tmux, firstEnv := e.tmuxServer(s)
 	firstClient, _, err := testnet.ParseSSHConnection(firstEnv)
 	e.check(err)
 
@@ -84,7 +74,7 @@ tmux -S `+shq(tmux)+` new-session -d -s reap`)
 	self, secondEnv := e.connection(session, "the second session")
 
 	e.check(session.Send("go"))
-	res = e.awaitReap(run, session)
+	res := e.awaitReap(run, session)
 	b, err := os.ReadFile(windowEnv)
 	e.check(err)
 	if got := strings.TrimSpace(string(b)); got != firstEnv || got == secondEnv {
@@ -223,6 +213,24 @@ func (r reapRun) command(args ...string) string {
 	}
 	return fmt.Sprintf("%s >%s 2>%s; echo $? >%s && mv %s %s",
 		strings.Join(argv, " "), shq(r.stdout), shq(r.stderr), shq(r.code+".new"), shq(r.code+".new"), shq(r.code))
+}
+
+// tmuxServer starts a tmux server (session "reap") from a first SSH session that then
+// ends, as a person's earlier login did; it returns the server's socket and that
+// session's SSH_CONNECTION, which tmux gives every later window.
+func (e *env) tmuxServer(s *testnet.SSHD) (sock, sshConnection string) {
+	e.t.Helper()
+	sock = filepath.Join(s.Dir, "tmux")
+	first := e.startSession(s, testnet.LocalV4, `printf 'connection: %s\n' "$SSH_CONNECTION"
+tmux -S `+shq(sock)+` new-session -d -s reap`)
+	sshConnection, err := first.Await("connection: ")
+	e.check(err)
+	res, err := first.Wait()
+	e.check(err)
+	if res.Code != 0 {
+		e.t.Fatalf("the first session, which starts the tmux server: ssh exited %d (stderr %q)", res.Code, res.Stderr)
+	}
+	return sock, sshConnection
 }
 
 // sessionKept asserts that tcpreap's report gave self one of the actions in kept, and
@@ -399,18 +407,12 @@ printf 'echo: %s\n' "$line"`
 // TestIntegrationSSHTmuxServersUnreadable: inside tmux (SSH_CONNECTION is an ended
 // session's), run by root without CAP_SYS_PTRACE (a container, a hardened unit): the SSH
 // servers' descriptors list but do not resolve (sshd is not dumpable), so no connection is
-// known to be an SSH server's. The live session must still be kept (or the run refused);
-// it is cut, with no warning at all.
+// known to be an SSH server's. The live session must still be kept (or the run refused):
+// the first release cut it, with no warning at all.
 func TestIntegrationSSHTmuxServersUnreadable(t *testing.T) {
 	e := setup(t)
 	s := e.sshd()
-	tmux := filepath.Join(s.Dir, "tmux")
-	first := e.startSession(s, testnet.LocalV4, `printf 'connection: %s\n' "$SSH_CONNECTION"
-tmux -S `+shq(tmux)+` new-session -d -s reap`)
-	_, err := first.Await("connection: ")
-	e.check(err)
-	_, err = first.Wait()
-	e.check(err)
+	tmux, _ := e.tmuxServer(s)
 
 	run := newReapRun(s.Dir)
 	inWindow := "setpriv --bounding-set=-sys_ptrace -- sh -c " + shq(run.command("-y", "--json", testnet.PeerV4.String()))
