@@ -282,16 +282,33 @@ func TestIntegrationLostAnswers(t *testing.T) {
 	heavy.Lock() // one mass of sockets at a time: each churns the hash the others dump
 	defer heavy.Unlock()
 	const n = 5000
-	for i, when := range []int{3, 25, 40, 60} {
+	// strace counts the receives of each thread on its own, so where one lands is not
+	// known beforehand: the trace tells whether it was an answer to destroys.
+	intoDestroys := 0
+	defer func() {
+		if intoDestroys == 0 && !t.Failed() {
+			t.Errorf("no lost answer was one to destroys: the destroys' were never tested")
+		}
+	}()
+	for i, when := range []int{2, 8, 14, 20} {
 		t.Run(fmt.Sprintf("receive %d", when), func(t *testing.T) {
 			e := e.sub(t)
 			port := uint16(7100 + i) // a population of its own
 			l := e.listen(e.Local, netip.AddrPortFrom(testnet.LocalV4, port))
 			e.check(e.TimeWaitMass(l, n))
-			res := e.run(e.Local, "strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=recvmsg",
+			trace := filepath.Join(t.TempDir(), "strace")
+			res := e.run(e.Local, "strace", "-f", "-qq", "-xx", "-o", trace, "-e", "trace=sendmsg,recvmsg",
 				"-e", fmt.Sprintf("inject=recvmsg:error=ENOBUFS:when=%d", when),
 				bin, "--json", "-y", "--no-audit", "--state", "time_wait", "--sport", fmt.Sprint(port))
 			ss := e.sockets()
+			text, err := os.ReadFile(trace)
+			e.check(err)
+			injected, destroys := injectedReceives(string(text))
+			if injected == 0 {
+				t.Fatalf("no ENOBUFS was injected into tcpreap's receive %d: the test tests nothing", when)
+			}
+			intoDestroys += destroys
+			t.Logf("%d answers lost, %d of them to destroys", injected, destroys)
 			if res.Code != 0 && strings.Contains(res.Stderr, "cannot list sockets") {
 				// The lost answer was the dump's: nothing was destroyed.
 				if left := countOn(ss, "time_wait", port); left < n/2 {
@@ -329,6 +346,33 @@ func TestIntegrationLostAnswers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// injectedReceives reads an strace -f -xx trace of sendmsg and recvmsg and counts the
+// receives into which an error was injected, and those of them that waited for the
+// answers to SOCK_DESTROY requests: the last sendmsg on the same socket carried them.
+func injectedReceives(trace string) (injected, destroys int) {
+	receiving := map[string]string{} // thread → the socket of its last recvmsg
+	sent := map[string]string{}      // socket → the type of the first message last sent on it
+	for line := range strings.Lines(trace) {
+		pid, call, _ := strings.Cut(line, " ")
+		if fd, rest, ok := strings.Cut(strings.TrimPrefix(call, "sendmsg("), ","); ok && strings.HasPrefix(call, "sendmsg(") {
+			// iov_base="\xLL\xLL\xLL\xLL\xTT\xTT...: nlmsg_len, then nlmsg_type
+			if _, b, ok := strings.Cut(rest, `iov_base="`); ok && len(b) >= 24 {
+				sent[fd] = b[16:24]
+			}
+		}
+		if fd, _, ok := strings.Cut(strings.TrimPrefix(call, "recvmsg("), ","); ok && strings.HasPrefix(call, "recvmsg(") {
+			receiving[pid] = fd
+		}
+		if strings.Contains(line, "(INJECTED)") {
+			injected++
+			if sent[receiving[pid]] == `\x15\x00` { // SOCK_DESTROY, 21
+				destroys++
+			}
+		}
+	}
+	return injected, destroys
 }
 
 func countOn(ss testnet.Sockets, state string, port uint16) int {

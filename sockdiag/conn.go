@@ -6,31 +6,26 @@ import (
 	"fmt"
 	"iter"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
 )
-
-// conn is the part of *netlink.Conn that a Conn uses; nltest fakes it.
-type conn interface {
-	Send(m netlink.Message) (netlink.Message, error)
-	SendMessages(m []netlink.Message) ([]netlink.Message, error)
-	ReceiveIter() iter.Seq2[netlink.Message, error]
-	SetReadDeadline(t time.Time) error
-	Close() error
-}
-
-var _ conn = (*netlink.Conn)(nil)
 
 // A Conn is a NETLINK_SOCK_DIAG socket, and the extra sockets it opens to
 // destroy in parallel. It is not safe for concurrent use: a dump and a
 // destroy at once would read each other's answers.
 type Conn struct {
-	c conn
+	c Wire
 	// dial opens another socket in the same network namespace; nil when
-	// the Conn cannot have more (a fake).
-	dial  func() (conn, error)
-	extra []conn
+	// the Conn cannot have more.
+	dial  func() (Wire, error)
+	extra []Wire
+	// seq numbers the requests, so that an answer is known by its
+	// sequence number, and a late one to an earlier request is not taken
+	// for another's.
+	seq atomic.Uint32
 	// release is the kernel's, which gives some errnos their meaning.
 	release Release
 
@@ -74,10 +69,8 @@ func Dial(cfg *Config) (*Conn, error) {
 	if cfg == nil {
 		cfg = &Config{}
 	}
-	dial := func() (conn, error) {
-		// A pooled read buffer spares a MSG_PEEK before every read (one per
-		// destroy ack); the kernel never sends a dump datagram over 32 KiB.
-		c, err := netlink.Dial(netlinkSockDiag, &netlink.Config{NetNS: cfg.NetNS, MessageBufferSize: 64 << 10})
+	dial := func() (Wire, error) {
+		c, err := netlink.Dial(netlinkSockDiag, &netlink.Config{NetNS: cfg.NetNS})
 		if err != nil {
 			return nil, fmt.Errorf("cannot open a NETLINK_SOCK_DIAG socket: %w", err)
 		}
@@ -85,8 +78,12 @@ func Dial(cfg *Config) (*Conn, error) {
 		_ = c.SetOption(netlink.CapAcknowledge, true)
 		// Room for the acks of a whole batch and for large dump datagrams;
 		// the kernel caps this at net.core.rmem_max, enough for a batch.
-		_ = c.SetReadBuffer(batchSize * 2048)
-		return c, nil
+		_ = c.SetReadBuffer(batchSize * 1024)
+		w, err := newKernelWire(c)
+		if err != nil {
+			return nil, fmt.Errorf("cannot use a NETLINK_SOCK_DIAG socket: %w", err)
+		}
+		return w, nil
 	}
 	c, err := dial()
 	if err != nil {
@@ -95,20 +92,25 @@ func Dial(cfg *Config) (*Conn, error) {
 	return &Conn{c: c, dial: dial, release: RunningRelease(), netns: cfg.NetNS, workersWanted: cfg.Workers}, nil
 }
 
-// NewConn wraps a netlink connection, a real one or an nltest fake. dial,
-// if not nil, opens more connections for parallel destroys. release is the
-// kernel's behind c (the zero Release: the running kernel's), which gives
-// some of its answers their meaning.
-func NewConn(c *netlink.Conn, dial func() (*netlink.Conn, error), release Release) *Conn {
+// NewConn makes a Conn of a Wire, such as a test fake's. dial, if not nil,
+// opens more Wires to the same kernel, for parallel dumps and destroys.
+// release is the kernel's behind w (the zero Release: the running kernel's),
+// which gives some of its answers their meaning.
+func NewConn(w Wire, dial func() (Wire, error), release Release) *Conn {
 	if release == (Release{}) {
 		release = RunningRelease()
 	}
-	nc := &Conn{c: c, release: release, netns: -1} // its namespace is not known
-	if dial != nil {
-		nc.dial = func() (conn, error) { return dial() }
-	}
-	return nc
+	return &Conn{c: w, dial: dial, release: release, netns: -1} // its namespace is not known
 }
+
+// nextSeq reserves n sequence numbers and returns the first.
+func (c *Conn) nextSeq(n int) uint32 {
+	return c.seq.Add(uint32(n)) - uint32(n) + 1
+}
+
+// receiveBuffers hold the datagrams being read: one per dump or batch at a
+// time, reused.
+var receiveBuffers = sync.Pool{New: func() any { b := make([]byte, receiveBufferLen); return &b }}
 
 // Close closes the netlink sockets.
 func (c *Conn) Close() error {
@@ -125,70 +127,126 @@ func (c *Conn) Close() error {
 // ends the dump early, with its error.
 func (c *Conn) Dump(ctx context.Context, req Request) iter.Seq2[Socket, error] {
 	return func(yield func(Socket, error) bool) {
-		c.dump(ctx, req, func(s Socket, _ []byte, err error) bool { return yield(s, err) })
+		wanted := true
+		err := c.dump(ctx, req, func(s *Socket, _ []byte) bool {
+			wanted = yield(*s, nil)
+			return wanted
+		})
+		if err != nil && wanted {
+			yield(Socket{}, err)
+		}
 	}
 }
 
-// dump is Dump that also hands yield the attributes that follow each
-// socket's inet_diag_msg, valid until yield returns.
-func (c *Conn) dump(ctx context.Context, req Request, yield func(s Socket, attrs []byte, err error) bool) {
+// dump is Dump on the main socket that hands yield each socket and the
+// attributes that follow its inet_diag_msg, valid until yield returns, and
+// returns why it failed. A main socket whose dump failed is replaced.
+//
+// The kernel builds a dump's datagrams as they are read, so it has no cause
+// to drop one; should a read fail all the same (ENOBUFS), a dump that has
+// not handed anything to yield yet is taken again, up to dumpAttempts times.
+func (c *Conn) dump(ctx context.Context, req Request, yield func(s *Socket, attrs []byte) bool) error {
+	for attempt := 1; ; attempt++ {
+		yielded := false
+		err := c.dumpOn(ctx, c.c, req, func(s *Socket, attrs []byte) bool {
+			yielded = true
+			return yield(s, attrs)
+		})
+		if err == nil {
+			return nil
+		}
+		c.renew() // the rest of the dump may still be queued on the socket
+		if yielded || attempt == dumpAttempts || !LostAnswer(err) {
+			return err
+		}
+	}
+}
+
+// dumpAttempts is how many times a dump that lost an answer is taken.
+const dumpAttempts = 3
+
+// dumpOn runs one dump on nl and returns why it failed; nl is not to be
+// used again after a failure, when answers may still be queued on it. Once
+// yield returns false, the rest of the dump is read and dropped.
+func (c *Conn) dumpOn(ctx context.Context, nl Wire, req Request, yield func(s *Socket, attrs []byte) bool) error {
 	if ctx.Err() != nil {
-		yield(Socket{}, nil, &OpError{Op: "dump", Request: req, Err: context.Cause(ctx)})
-		return
+		return &OpError{Op: "dump", Request: req, Err: context.Cause(ctx)}
 	}
-	data, err := req.MarshalBinary()
-	if err != nil {
-		yield(Socket{}, nil, err)
-		return
+	var bt batch
+	bt.reset(c.nextSeq(1))
+	if err := bt.add(sockDiagByFamily, nlmFDump, &req); err != nil {
+		return err
 	}
-	_, err = c.c.Send(netlink.Message{
-		Header: netlink.Header{Type: sockDiagByFamily, Flags: netlink.Request | netlink.Dump},
-		Data:   data,
-	})
-	if err != nil {
-		yield(Socket{}, nil, dumpError(req, err))
-		return
+	if err := nl.Send(bt.b); err != nil {
+		return dumpError(req, err)
 	}
-	stop := watch(ctx, c.c, dumpTimeout)
+	stop := watch(ctx, nl, dumpTimeout)
 	defer stop()
-	fail := func(err error) {
+	bufp := receiveBuffers.Get().(*[]byte)
+	defer receiveBuffers.Put(bufp)
+	failed := func(err error) error {
 		if ctx.Err() != nil {
 			err = context.Cause(ctx)
 		}
-		c.renew() // the rest of the dump may still be queued on the socket
-		yield(Socket{}, nil, dumpError(req, err))
+		return dumpError(req, err)
 	}
-	for m, err := range c.c.ReceiveIter() {
+	wanted := true // the caller still wants sockets; else the rest is drained
+	for {
+		n, err := nl.Receive(*bufp)
 		if err != nil {
-			fail(err)
-			return
+			return failed(err)
 		}
-		if m.Header.Type != sockDiagByFamily {
-			fail(fmt.Errorf("unexpected netlink message type %d in a dump", m.Header.Type))
-			return
-		}
-		s := Socket{Protocol: req.Protocol}
-		if err := s.UnmarshalBinary(m.Data); err != nil {
-			fail(err)
-			return
-		}
-		if !yield(s, m.Data[socketMsgLen:], nil) {
-			return
+		for b := (*bufp)[:n]; len(b) > 0; {
+			h, payload, rest, err := nextMessage(b)
+			if err != nil {
+				return failed(err)
+			}
+			b = rest
+			if h.Seq != bt.seq {
+				continue // the late answer to an earlier request
+			}
+			switch h.Type {
+			case nlmsgDone:
+				if errno, err := answerErrno(payload); err != nil || errno != 0 {
+					return failed(errors.Join(err, errnoError(errno)))
+				}
+				return nil
+			case nlmsgError:
+				errno, err := answerErrno(payload)
+				if err == nil && errno == 0 {
+					err = errors.New("an ack instead of a dump")
+				}
+				return failed(errors.Join(err, errnoError(errno)))
+			case sockDiagByFamily:
+			default:
+				return failed(fmt.Errorf("unexpected netlink message type %d in a dump", h.Type))
+			}
+			if !wanted {
+				continue
+			}
+			s := Socket{Protocol: req.Protocol}
+			if err := s.UnmarshalBinary(payload); err != nil {
+				return failed(err)
+			}
+			wanted = yield(&s, payload[socketMsgLen:])
 		}
 	}
+}
+
+// errnoError is errno as an error: nil for 0.
+func errnoError(errno unix.Errno) error {
+	if errno == 0 {
+		return nil
+	}
+	return errno
 }
 
 // closedConn stands for a socket that could not be opened: every use fails
 // with the reason.
 type closedConn struct{ err error }
 
-func (c closedConn) Send(netlink.Message) (netlink.Message, error) { return netlink.Message{}, c.err }
-func (c closedConn) SendMessages([]netlink.Message) ([]netlink.Message, error) {
-	return nil, c.err
-}
-func (c closedConn) ReceiveIter() iter.Seq2[netlink.Message, error] {
-	return func(yield func(netlink.Message, error) bool) { yield(netlink.Message{}, c.err) }
-}
+func (c closedConn) Send([]byte) error               { return c.err }
+func (c closedConn) Receive([]byte) (int, error)     { return 0, c.err }
 func (c closedConn) SetReadDeadline(time.Time) error { return nil }
 func (c closedConn) Close() error                    { return nil }
 
@@ -222,7 +280,7 @@ func (c *Conn) renew() {
 // watch bounds the reads on nl: by limit from now or ctx's deadline,
 // whichever comes first, and at once when ctx is done, so that a read
 // blocked in the kernel returns. The returned func lifts the bound.
-func watch(ctx context.Context, nl conn, limit time.Duration) (stop func()) {
+func watch(ctx context.Context, nl Wire, limit time.Duration) (stop func()) {
 	deadline := time.Now().Add(limit)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d

@@ -3,13 +3,11 @@ package sockdiag_test
 import (
 	"encoding/binary"
 	"errors"
-	"io"
 	"net/netip"
 	"strings"
 	"testing"
 
 	"github.com/mdlayher/netlink"
-	"github.com/mdlayher/netlink/nltest"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"github.com/tcpreap/tcpreap/sockdiag/sockdiagtest"
 	"golang.org/x/sys/unix"
@@ -77,26 +75,17 @@ func TestDumpStopsEarlyAndConnStaysUsable(t *testing.T) {
 // (given the request's sequence) and every later read with nothing; probes
 // get the answers of a kernel that can do everything.
 func kernelSays(msgs func(seq uint32) []netlink.Message) *sockdiag.Conn {
-	var queue []netlink.Message
 	said := false
-	return sockdiag.NewConn(nltest.Dial(func(reqs []netlink.Message) ([]netlink.Message, error) {
-		if reqs != nil {
-			var r sockdiag.Request
-			if err := r.UnmarshalBinary(reqs[0].Data); err == nil && sockdiagtest.IsProbe(r) {
-				queue = []netlink.Message{probeAnswer(reqs[0])}
-				return nil, nil
-			}
-			if !said {
-				queue, said = msgs(reqs[0].Header.Sequence), true
-			}
-			return nil, nil
+	return sockdiag.NewConn(sockdiagtest.NewWire(func(reqs []netlink.Message) [][]netlink.Message {
+		var r sockdiag.Request
+		if err := r.UnmarshalBinary(reqs[0].Data); err == nil && sockdiagtest.IsProbe(r) {
+			return [][]netlink.Message{{probeAnswer(reqs[0])}}
 		}
-		if len(queue) == 0 {
-			return nil, io.EOF
+		if said {
+			return nil
 		}
-		out := queue
-		queue = nil
-		return out, nil
+		said = true
+		return [][]netlink.Message{msgs(reqs[0].Header.Sequence)}
 	}), nil, sockdiag.Release{})
 }
 

@@ -304,7 +304,7 @@ func TestDestroyWatchdog(t *testing.T) {
 			t.Errorf("unexpected: %v", err)
 		}
 	}
-	if stuck == 0 || stuck > 128 || done+stuck != len(socks) {
+	if stuck == 0 || stuck > sockdiag.BatchSize || done+stuck != len(socks) {
 		t.Errorf("%d stuck (the stuck target's batch), %d destroyed, of %d", stuck, done, len(socks))
 	}
 	seen := c.Lookup(t.Context(), socks[699:700])

@@ -1,11 +1,6 @@
 package sockdiag
 
-import (
-	"errors"
-	"fmt"
-
-	"github.com/mdlayher/netlink"
-)
+import "fmt"
 
 // An OpError is the one error type Conn returns: the operation ("dump" or
 // "destroy"), the request it was about, and the cause, which unwraps to the
@@ -18,17 +13,7 @@ type OpError struct {
 }
 
 func (e *OpError) Error() string {
-	return fmt.Sprintf("%s %s/%s: %v", e.Op, e.Request.Protocol, e.Request.Family, errnoOf(e.Err))
+	return fmt.Sprintf("%s %s/%s: %v", e.Op, e.Request.Protocol, e.Request.Family, e.Err)
 }
 
 func (e *OpError) Unwrap() error { return e.Err }
-
-// errnoOf strips netlink's wrapping ("netlink receive: ...") so a message
-// reads as the kernel's answer.
-func errnoOf(err error) error {
-	var oe *netlink.OpError
-	if errors.As(err, &oe) {
-		return oe.Err
-	}
-	return err
-}

@@ -5,16 +5,15 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
-// TestOpError: the message reads as the kernel's answer, without netlink's
-// wrapping, and the errno stays reachable with errors.Is.
+// TestOpError: the message says the operation, the cause and the kernel's
+// answer, and the errno stays reachable with errors.Is.
 func TestOpError(t *testing.T) {
 	err := &OpError{Op: "dump", Request: Request{Family: IPv6, Protocol: UDP},
-		Err: fmt.Errorf("%w: %w", ErrNoDiag(UDP), &netlink.OpError{Op: "receive", Err: unix.ENOENT})}
-	if got, want := err.Error(), "dump udp/ipv6: "+unix.ENOENT.Error(); got != want {
+		Err: fmt.Errorf("%w: %w", ErrNoDiag(UDP), unix.ENOENT)}
+	if got, want := err.Error(), "dump udp/ipv6: "+ErrNoDiag(UDP).Error()+": "+unix.ENOENT.Error(); got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
 	if !errors.Is(err, unix.ENOENT) || !errors.Is(err, ErrNoDiag(UDP)) {

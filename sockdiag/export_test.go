@@ -9,3 +9,6 @@ func SetStuckTimeout(d time.Duration) func() {
 	stuckTimeout = d
 	return func() { stuckTimeout = old }
 }
+
+// BatchSize is how many destroys go in one sendmsg.
+const BatchSize = batchSize

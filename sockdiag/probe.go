@@ -104,6 +104,14 @@ func dumpError(req Request, err error) error {
 	return &OpError{Op: "dump", Request: req, Err: err}
 }
 
+// LostAnswer reports whether err is a dump's that lost an answer (ENOBUFS):
+// nothing is wrong with the request, and made again from the start, it may
+// go through.
+func LostAnswer(err error) bool {
+	var oe *OpError
+	return errors.As(err, &oe) && oe.Op == "dump" && errors.Is(err, unix.ENOBUFS)
+}
+
 // destroyError is what the kernel's answer to the destroy of s means; nil
 // for a destroyed socket.
 func (c *Conn) destroyError(s *Socket, errno error) error {
@@ -161,10 +169,8 @@ func (c *Conn) explainInvalid(ctx context.Context, targets []Socket, errs []erro
 			Ext: 1 << (inetDiagInfo - 1),
 			ID:  SockID{Local: netip.AddrPortFrom(netip.Addr{}, k.port)},
 		}
-		c.dump(ctx, req, func(s Socket, attrs []byte, err error) bool {
-			if err != nil {
-				return false // unconfirmed: the errno stays
-			}
+		// A failure leaves the errno unconfirmed.
+		_ = c.dump(ctx, req, func(s *Socket, attrs []byte) bool {
 			var a msgAttrs
 			if i, ok := refused[k][s.ID.Cookie]; ok && a.UnmarshalBinary(attrs) == nil && a.ULP == ulpMPTCP {
 				errs[i] = opError(&targets[i], fmt.Errorf("%w: %w", ErrMPTCPListener, unix.EINVAL))

@@ -5,30 +5,138 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"runtime"
 	"slices"
+	"sync"
 
-	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
 // Query streams every socket the filter selects: one dump per (protocol,
 // family) with the kernel's state mask, port prefilter and filter program,
-// and every answer checked again with Match. It stops at the first error.
+// and every answer checked again with Match, in the order of the dumps
+// (see dumps). It stops at the first error.
 func (c *Conn) Query(ctx context.Context, f *Filter) iter.Seq2[Socket, error] {
 	return func(yield func(Socket, error) bool) {
+		var reqs []Request
 		for _, d := range f.dumps() {
-			if d.never {
-				continue
+			if !d.never {
+				reqs = append(reqs, d.Request)
 			}
-			for s, err := range c.Dump(ctx, d.Request) {
-				if err != nil {
-					yield(Socket{}, err)
+		}
+		c.dumps(ctx, reqs, f.Match, yield)
+	}
+}
+
+// dumps runs the dumps reqs and yields the sockets keep accepts, in the
+// order of reqs, and stops at the first error. Each dump walks the kernel's
+// whole socket table, whatever its family and states select, so the first
+// one streams on the main socket while the others run at the same time,
+// each on a socket of its own (up to one per CPU, at most maxDestroyers in
+// all), and hold what keep accepted until their turn. keep is called from
+// several goroutines at once.
+func (c *Conn) dumps(ctx context.Context, reqs []Request, keep func(*Socket) bool, yield func(Socket, error) bool) {
+	if len(reqs) == 0 {
+		return
+	}
+	type ahead struct {
+		socks []Socket
+		err   error
+		done  chan struct{}
+	}
+	aheads := make([]*ahead, len(reqs))
+	wctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wires := c.spareWires(min(len(reqs)-1, runtime.NumCPU()-1, maxDestroyers-1))
+	broken := make([]bool, len(wires))
+	defer func() {
+		cancel() // a caller that stopped early stops the dumps ahead
+		wg.Wait()
+		c.dropBroken(wires, broken)
+	}()
+	if len(wires) > 0 {
+		next := make(chan int, len(reqs)-1)
+		for i := 1; i < len(reqs); i++ {
+			aheads[i] = &ahead{done: make(chan struct{})}
+			next <- i
+		}
+		close(next)
+		for w, nl := range wires {
+			wg.Go(func() {
+				for i := range next {
+					a := aheads[i]
+					a.err = c.dumpOn(wctx, nl, reqs[i], func(s *Socket, _ []byte) bool {
+						if keep(s) {
+							a.socks = append(a.socks, *s)
+						}
+						return true
+					})
+					broken[w] = broken[w] || a.err != nil
+					close(a.done)
+					if broken[w] {
+						return // the other sockets take the rest
+					}
+				}
+			})
+		}
+	}
+	for i, req := range reqs {
+		a := aheads[i]
+		if a != nil {
+			select {
+			case <-a.done:
+			case <-ctx.Done():
+				yield(Socket{}, &OpError{Op: "dump", Request: req, Err: context.Cause(ctx)})
+				return
+			}
+		}
+		if a != nil && a.err == nil {
+			for _, s := range a.socks {
+				if !yield(s, nil) {
 					return
 				}
-				if f.Match(&s) && !yield(s, nil) {
-					return
-				}
 			}
+			continue
+		}
+		// The first dump, and any whose socket broke before its turn,
+		// stream on the main socket.
+		wanted := true
+		err := c.dump(ctx, req, func(s *Socket, _ []byte) bool {
+			if keep(s) {
+				wanted = yield(*s, nil)
+			}
+			return wanted
+		})
+		if !wanted {
+			return
+		}
+		if err != nil {
+			yield(Socket{}, err)
+			return
+		}
+	}
+}
+
+// spareWires returns up to n of the Conn's extra sockets, opening those it
+// lacks; fewer when no more can be opened.
+func (c *Conn) spareWires(n int) []Wire {
+	for c.dial != nil && len(c.extra) < n {
+		w, err := c.dial()
+		if err != nil {
+			break
+		}
+		c.extra = append(c.extra, w)
+	}
+	return c.extra[:min(n, len(c.extra))]
+}
+
+// dropBroken closes the extra sockets among wires that broke and takes them
+// out of the Conn's.
+func (c *Conn) dropBroken(wires []Wire, broken []bool) {
+	for w, nl := range wires {
+		if broken[w] {
+			nl.Close()
+			c.extra = slices.DeleteFunc(c.extra, func(e Wire) bool { return e == nl })
 		}
 	}
 }
@@ -110,27 +218,29 @@ func (c *Conn) lookupExact(ctx context.Context, targets []Socket) []Seen {
 // lookupBatch asks for one batch of targets on the main socket, and reports
 // whether it broke.
 func (c *Conn) lookupBatch(targets []Socket, seen []Seen) (broken bool) {
-	msgs := make([]netlink.Message, len(targets))
+	bt := batches.Get().(*batch)
+	defer batches.Put(bt)
+	bt.reset(c.nextSeq(len(targets)))
 	for i, s := range targets {
-		data, err := Request{Family: s.Family, Protocol: s.Protocol, ID: s.ID}.MarshalBinary()
-		if err != nil {
+		if err := bt.add(sockDiagByFamily, 0, &Request{Family: s.Family, Protocol: s.Protocol, ID: s.ID}); err != nil {
 			seen[i].Err = err
 			return false
 		}
-		msgs[i] = netlink.Message{Header: netlink.Header{Type: sockDiagByFamily, Flags: netlink.Request}, Data: data}
 		seen[i].Err = ErrNoAnswer
 	}
-	err := exchange(c.c, msgs, false, func(k int, m netlink.Message, errno error) {
+	bufp := receiveBuffers.Get().(*[]byte)
+	defer receiveBuffers.Put(bufp)
+	err := exchange(c.c, bt, *bufp, false, func(k int, typ uint16, payload []byte, errno error) {
 		switch {
 		case errors.Is(errno, unix.ENOENT):
 			seen[k] = Seen{}
 		case errno != nil:
 			seen[k].Err = &OpError{Op: "lookup", Request: Request{Family: targets[k].Family, Protocol: targets[k].Protocol, ID: targets[k].ID}, Err: errno}
-		case m.Header.Type != sockDiagByFamily:
-			seen[k].Err = fmt.Errorf("unexpected netlink message type %d in answer to a lookup", m.Header.Type)
+		case typ != sockDiagByFamily:
+			seen[k].Err = fmt.Errorf("unexpected netlink message type %d in answer to a lookup", typ)
 		default:
 			s := Socket{Protocol: targets[k].Protocol}
-			if err := s.UnmarshalBinary(m.Data); err != nil {
+			if err := s.UnmarshalBinary(payload); err != nil {
 				seen[k].Err = err
 				return
 			}

@@ -27,22 +27,27 @@ type Request struct {
 
 // MarshalBinary encodes the request and, if there is one, its program.
 func (r Request) MarshalBinary() ([]byte, error) {
+	return r.appendBinary(make([]byte, 0, requestLen+nlaHdrLen+len(r.Bytecode)+3))
+}
+
+// appendBinary appends the encoded request to b, padded to four bytes.
+func (r *Request) appendBinary(b []byte) ([]byte, error) {
 	if len(r.Bytecode) > 0xffff-nlaHdrLen {
-		return nil, errors.New("filter program longer than a netlink attribute can carry")
+		return b, errors.New("filter program longer than a netlink attribute can carry")
 	}
-	b := make([]byte, requestLen, requestLen+nlaHdrLen+len(r.Bytecode)+3)
-	b[0] = uint8(r.Family)
-	b[1] = uint8(r.Protocol)
-	b[2] = r.Ext
-	binary.NativeEndian.PutUint32(b[4:8], r.States.kernelMask())
-	if err := r.ID.marshal(b[8:]); err != nil {
-		return nil, err
+	start := len(b)
+	b = append(b, make([]byte, requestLen)...)
+	req := b[start:]
+	req[0] = uint8(r.Family)
+	req[1] = uint8(r.Protocol)
+	req[2] = r.Ext
+	binary.NativeEndian.PutUint32(req[4:8], r.States.kernelMask())
+	if err := r.ID.marshal(req[8:]); err != nil {
+		return b[:start], err
 	}
 	if r.Bytecode != nil {
-		var hdr [nlaHdrLen]byte
-		binary.NativeEndian.PutUint16(hdr[0:2], uint16(nlaHdrLen+len(r.Bytecode)))
-		binary.NativeEndian.PutUint16(hdr[2:4], inetDiagReqBytecode)
-		b = append(b, hdr[:]...)
+		b = binary.NativeEndian.AppendUint16(b, uint16(nlaHdrLen+len(r.Bytecode)))
+		b = binary.NativeEndian.AppendUint16(b, inetDiagReqBytecode)
 		b = append(b, r.Bytecode...)
 		for len(b)%4 != 0 {
 			b = append(b, 0)

@@ -247,6 +247,11 @@ func query(ctx context.Context, sel *selection, workers int) (*sockdiag.Conn, *k
 		return nil, nil, err
 	}
 	plan, err := kill.NewPlan(conn.Query(ctx, &sel.filter), sel.guards)
+	for attempt := 1; sockdiag.LostAnswer(err) && attempt < queryAttempts; attempt++ {
+		// An answer of the dump was lost: nothing is destroyed yet, and the
+		// plan is made again, from the start.
+		plan, err = kill.NewPlan(conn.Query(ctx, &sel.filter), sel.guards)
+	}
 	if err != nil {
 		conn.Close()
 		return nil, nil, queryError(err)
@@ -256,6 +261,9 @@ func query(ctx context.Context, sel *selection, workers int) (*sockdiag.Conn, *k
 	}
 	return conn, plan, nil
 }
+
+// queryAttempts is how many times a plan whose dump lost an answer is made.
+const queryAttempts = 3
 
 // queryError explains a failed dump.
 func queryError(err error) error {

@@ -17,13 +17,16 @@
 // process the bench started go away with the bench, however it ends.
 //
 // Usage: bench -tcpreap PATH -floor PATH [-rounds N] (as root; Linux 6.0 or later for
-// TIME_WAIT destroys)
+// TIME_WAIT destroys). bench -try 'COMMAND' builds the standard population and runs the
+// shell command in its namespace, with the bench's stdout and stderr, and prints its
+// wall time: an aid to profiling one tool, not a measurement.
 package main
 
 import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
@@ -47,7 +50,16 @@ func main() {
 	tcpreap := flag.String("tcpreap", "bin/tcpreap", "the tcpreap binary to measure")
 	floor := flag.String("floor", "bin/floor", "the floor binary (go build ./integration/floor)")
 	rounds := flag.Int("rounds", 3, "rounds of every case")
+	try := flag.String("try", "", "instead of measuring: build the standard population and run this shell command in its namespace (for profiling)")
 	flag.Parse()
+	if *try != "" {
+		if err := tryCommand(*try); err != nil {
+			killAll()
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*tcpreap, *floor, *rounds); err != nil {
 		killAll()
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -237,4 +249,31 @@ func (c benchCase) order(r int) []tool {
 	}
 	k := r % len(ts)
 	return slices.Concat(ts[k:], ts[:k])
+}
+
+// tryCommand is bench -try: one standard population, one shell command in its namespace.
+func tryCommand(command string) error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("the bench needs root: it makes network namespaces")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	pop, err := build(self, standard, standard.sockets())
+	if err != nil {
+		return err
+	}
+	defer pop.close()
+	cmd := exec.Command("sh", "-c", command)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	p, err := start(pop.ns, cmd)
+	if err != nil {
+		return err
+	}
+	if err := p.wait(5 * time.Minute); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "bench -try: %v, %v\n", p.elapsed.Round(time.Millisecond), p.err)
+	return nil
 }

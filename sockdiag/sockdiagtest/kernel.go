@@ -1,16 +1,14 @@
 // Package sockdiagtest is a fake of the kernel's inet_diag for unit tests:
 // a table of sockets that dumps answer from and destroys remove, spoken to
-// over an nltest netlink connection. Integration tests use the real kernel.
+// over a fake netlink socket (Wire). Integration tests use the real kernel.
 package sockdiagtest
 
 import (
 	"encoding/binary"
-	"io"
 	"slices"
 	"sync"
 
 	"github.com/mdlayher/netlink"
-	"github.com/mdlayher/netlink/nltest"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"golang.org/x/sys/unix"
 )
@@ -71,29 +69,19 @@ type Kernel struct {
 }
 
 // Conn returns a sockdiag connection to the fake, which may open more
-// connections to it to destroy in parallel.
+// connections to it to dump and destroy in parallel.
 func (k *Kernel) Conn() *sockdiag.Conn {
-	return sockdiag.NewConn(k.dial(), func() (*netlink.Conn, error) { return k.dial(), nil }, k.Release)
+	return sockdiag.NewConn(k.dial(), func() (sockdiag.Wire, error) { return k.dial(), nil }, k.Release)
 }
 
 // dial makes one netlink socket to the fake, with its own answer queue.
-func (k *Kernel) dial() *netlink.Conn {
-	var queue [][]netlink.Message // datagrams waiting to be read
-	return nltest.Dial(func(reqs []netlink.Message) ([]netlink.Message, error) {
+func (k *Kernel) dial() *Wire {
+	return NewWire(func(reqs []netlink.Message) [][]netlink.Message {
 		k.holdIfStuck(reqs)
 		k.mu.Lock()
 		defer k.mu.Unlock()
-		if reqs == nil {
-			if len(queue) == 0 {
-				return nil, io.EOF
-			}
-			d := queue[0]
-			queue = queue[1:]
-			return d, nil
-		}
 		k.Sends++
-		queue = append(queue, k.serve(reqs)...)
-		return nil, nil
+		return k.serve(reqs)
 	})
 }
 
