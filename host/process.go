@@ -104,9 +104,16 @@ func Processes(commands ...string) ([]Process, error) {
 // started with, and whether it has it. It reads /proc/PID/environ as a
 // stream of NUL-terminated strings, in memory bounded by one string.
 func Getenv(pid int, name string) (string, bool) {
+	v, ok := getenvs(pid, []string{name})[name]
+	return v, ok
+}
+
+// getenvs returns the variables among names that the environment process pid
+// started with has, by one read of /proc/PID/environ as Getenv reads it.
+func getenvs(pid int, names []string) map[string]string {
 	f, err := os.Open(fmt.Sprintf("%s/%d/environ", procRoot, pid))
 	if err != nil {
-		return "", false
+		return nil
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -120,32 +127,49 @@ func Getenv(pid int, name string) (string, bool) {
 		}
 		return 0, nil, nil
 	})
-	prefix := []byte(name + "=")
+	found := map[string]string{}
 	for sc.Scan() {
-		if v, ok := bytes.CutPrefix(sc.Bytes(), prefix); ok {
-			return string(v), true
+		k, v, ok := bytes.Cut(sc.Bytes(), []byte("="))
+		if _, seen := found[string(k)]; ok && !seen && slices.Contains(names, string(k)) {
+			found[string(k)] = string(v)
 		}
 	}
-	return "", false
+	return found
 }
 
 // AncestorEnv returns variable name from tcpreap's own environment or, when
 // it is not there (sudo clears SSH_CONNECTION), from the nearest ancestor
 // process that has it; "" when none has.
-func AncestorEnv(name string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
+func AncestorEnv(name string) string { return AncestorEnvs(name)[name] }
+
+// AncestorEnvs is AncestorEnv for several variables at once, with one read of
+// each ancestor's environment: the value of each of names, "" for none.
+func AncestorEnvs(names ...string) map[string]string {
+	out := map[string]string{}
+	var want []string
+	for _, name := range names {
+		if v := os.Getenv(name); v != "" {
+			out[name] = v
+		} else {
+			want = append(want, name)
+		}
 	}
 	pid := os.Getpid()
 	for range maxAncestors {
+		if len(want) == 0 {
+			break
+		}
 		ppid, err := Parent(pid)
 		if err != nil || ppid <= 1 {
-			return ""
+			break
 		}
 		pid = ppid
-		if v, ok := Getenv(pid, name); ok {
-			return v // the nearest ancestor that has it, even empty
-		}
+		found := getenvs(pid, want)
+		want = slices.DeleteFunc(want, func(name string) bool {
+			v, ok := found[name]
+			out[name] = v // the nearest ancestor that has it, even empty
+			return ok
+		})
 	}
-	return ""
+	return out
 }

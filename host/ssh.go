@@ -96,7 +96,8 @@ const maxHops = 8
 func FindSSHSession() (*SSHSession, error) {
 	s := &SSHSession{}
 	var errs []error
-	if v := AncestorEnv("SSH_CONNECTION"); v != "" {
+	env := AncestorEnvs(sshLogin...)
+	if v := env["SSH_CONNECTION"]; v != "" {
 		c, err := ParseSSHConnection(v)
 		errs = append(errs, err)
 		s.Conn = c
@@ -106,10 +107,10 @@ func FindSSHSession() (*SSHSession, error) {
 			s.Servers = append(s.Servers, p)
 		}
 	}
-	multiplexed := AncestorEnv("TMUX") != "" || AncestorEnv("STY") != ""
+	multiplexed := env["TMUX"] != "" || env["STY"] != ""
 	s.Ancestral = len(s.Servers) > 0 && !multiplexed
 	if !s.Ancestral {
-		if len(s.Servers) == 0 && !slices.ContainsFunc(sshLogin, func(v string) bool { return AncestorEnv(v) != "" }) {
+		if len(s.Servers) == 0 && !slices.ContainsFunc(sshLogin, func(v string) bool { return env[v] != "" }) {
 			return nil, errors.Join(errs...)
 		}
 		all, err := Processes(sshServers...)

@@ -48,21 +48,22 @@ func (p *Plan) Execute(ctx context.Context, e Engine) []Result {
 
 // ExecuteWith is Execute with options.
 func (p *Plan) ExecuteWith(ctx context.Context, e Engine, o Options) []Result {
-	results := destroy(ctx, e, p.Targets, o)
+	results := destroy(ctx, e, p.Targets, o, make([]Result, 0, len(p.Targets)+len(p.Skipped)))
 	retryUnreachable(ctx, e, results, o)
-	return append(results, p.skips()...)
+	return p.appendSkips(results)
 }
 
-// destroy destroys the targets and verifies the outcome: one result each.
-func destroy(ctx context.Context, e Engine, targets []sockdiag.Socket, o Options) []Result {
+// destroy destroys the targets and verifies the outcome: it appends one
+// result each to results, and returns it.
+func destroy(ctx context.Context, e Engine, targets []sockdiag.Socket, o Options, results []Result) []Result {
 	answers := e.Destroy(ctx, targets)
-	results := make([]Result, 0, len(targets))
+	start := len(results)
 	for i, err := range answers {
-		results = append(results, classify(targets[i], err))
+		results = append(results, classify(&targets[i], err))
 	}
 	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), verifyTimeout)
 	defer cancel()
-	verify(vctx, e, results, answers, o.VerifyAll)
+	verify(vctx, e, results[start:], answers, o.VerifyAll)
 	return results
 }
 
@@ -92,14 +93,15 @@ func retryUnreachable(ctx context.Context, e Engine, results []Result, o Options
 		for i, r := range results {
 			if r.Action == Failed && errors.Is(r.Err, sockdiag.ErrUnreachable) {
 				again = append(again, i)
-				targets = append(targets, r.Socket)
+				targets = append(targets, *r.Socket)
 			}
 		}
 		if len(again) == 0 {
 			return
 		}
 		killed := false
-		for k, r := range destroy(ctx, e, targets, o) {
+		for k, r := range destroy(ctx, e, targets, o, nil) {
+			r.Socket = results[again[k]].Socket // the plan's, not the copy's
 			results[again[k]] = r
 			killed = killed || r.Action == Killed
 		}

@@ -41,16 +41,17 @@ func NewPlan(sockets iter.Seq2[sockdiag.Socket, error], g Guards) (*Plan, error)
 // target would be killed, every skip stays skipped.
 func (p *Plan) DryRun() []Result {
 	results := make([]Result, 0, len(p.Targets)+len(p.Skipped))
-	for _, s := range p.Targets {
-		results = append(results, Result{Socket: s, Action: WouldKill})
+	for i := range p.Targets {
+		results = append(results, Result{Socket: &p.Targets[i], Action: WouldKill})
 	}
-	return append(results, p.skips()...)
+	return p.appendSkips(results)
 }
 
-func (p *Plan) skips() []Result {
-	out := make([]Result, 0, len(p.Skipped))
-	for _, s := range p.Skipped {
-		out = append(out, Result{Socket: s.Socket, Action: Skipped, Reason: s.Reason})
+// appendSkips appends the results of the skipped sockets.
+func (p *Plan) appendSkips(results []Result) []Result {
+	for i := range p.Skipped {
+		s := &p.Skipped[i]
+		results = append(results, Result{Socket: &s.Socket, Action: Skipped, Reason: s.Reason})
 	}
-	return out
+	return results
 }

@@ -28,9 +28,10 @@ var actionNames = [...]string{
 
 func (a Action) String() string { return actionNames[a] }
 
-// A Result is the outcome for one socket.
+// A Result is the outcome for one socket. Socket points into the plan the
+// result is of (a plan of 250,000 targets is not copied again).
 type Result struct {
-	Socket sockdiag.Socket
+	Socket *sockdiag.Socket
 	Action Action
 	Reason Reason // for Skipped
 	Err    error  // for Failed
@@ -62,7 +63,7 @@ func Summarize(results []Result) Summary {
 }
 
 // classify turns the engine's answer for one target into a result.
-func classify(s sockdiag.Socket, err error) Result {
+func classify(s *sockdiag.Socket, err error) Result {
 	switch {
 	case err == nil:
 		return Result{Socket: s, Action: Killed}

@@ -11,7 +11,8 @@ func TestSummarize(t *testing.T) {
 	var results []kill.Result
 	for a, n := range map[kill.Action]int{kill.WouldKill: 1, kill.Killed: 2, kill.Gone: 3, kill.Failed: 4, kill.Skipped: 5} {
 		for range n {
-			results = append(results, kill.Result{Socket: socket(sockdiag.Established, 1, 1), Action: a})
+			s := socket(sockdiag.Established, 1, 1)
+			results = append(results, kill.Result{Socket: &s, Action: a})
 		}
 	}
 	want := kill.Summary{Matched: 15, WouldKill: 1, Killed: 2, Gone: 3, Failed: 4, Skipped: 5}

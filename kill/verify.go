@@ -20,11 +20,11 @@ func verify(ctx context.Context, e Engine, results []Result, answers []error, al
 		if r.Action == Skipped || r.Action == Failed && !errors.Is(r.Err, sockdiag.ErrNoAnswer) {
 			continue
 		}
-		if !all && !e.Doubtful(ctx, &r.Socket, answers[i]) {
+		if !all && !e.Doubtful(ctx, r.Socket, answers[i]) {
 			continue
 		}
 		check = append(check, i)
-		targets = append(targets, r.Socket)
+		targets = append(targets, *r.Socket)
 	}
 	if len(check) == 0 {
 		return

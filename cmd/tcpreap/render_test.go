@@ -53,7 +53,7 @@ func TestErrorWords(t *testing.T) {
 		if got := errorWords(err); got != want {
 			t.Errorf("errorWords(%v) = %q, want %q", err, got, want)
 		}
-		if got := resultText(kill.Result{Socket: s, Action: kill.Failed, Err: err}); got != "failed: "+want {
+		if got := resultText(kill.Result{Socket: &s, Action: kill.Failed, Err: err}); got != "failed: "+want {
 			t.Errorf("resultText = %q", got)
 		}
 	}
@@ -82,9 +82,9 @@ func TestSocketJSONByHand(t *testing.T) {
 	odd := plan.Targets[1]
 	odd.ID.Interface, odd.ID.Cookie, odd.UID, odd.Inode = 1<<32-1, 1<<64-2, 65534, 1<<32-1
 	results = append(results,
-		kill.Result{Socket: odd, Action: kill.Failed, Err: errors.New("<odd> & \"quoted\" \x1b\u2028 \xff")},
-		kill.Result{Socket: plan.Targets[2], Action: kill.Killed},
-		kill.Result{Socket: plan.Targets[0], Action: kill.Skipped, Reason: kill.ReasonChanged},
+		kill.Result{Socket: &odd, Action: kill.Failed, Err: errors.New("<odd> & \"quoted\" \x1b\u2028 \xff")},
+		kill.Result{Socket: &plan.Targets[2], Action: kill.Killed},
+		kill.Result{Socket: &plan.Targets[0], Action: kill.Skipped, Reason: kill.ReasonChanged},
 	)
 	for _, res := range results {
 		var want bytes.Buffer

@@ -17,7 +17,7 @@
 // process the bench started go away with the bench, however it ends.
 //
 // Usage: bench -tcpreap PATH -floor PATH [-rounds N] (as root; Linux 6.0 or later for
-// TIME_WAIT destroys). bench -try 'COMMAND' builds the standard population and runs the
+// TIME_WAIT destroys). bench -try 'COMMAND' [-big] builds a population and runs the
 // shell command in its namespace, with the bench's stdout and stderr, and prints its
 // wall time: an aid to profiling one tool, not a measurement.
 package main
@@ -50,10 +50,15 @@ func main() {
 	tcpreap := flag.String("tcpreap", "bin/tcpreap", "the tcpreap binary to measure")
 	floor := flag.String("floor", "bin/floor", "the floor binary (go build ./integration/floor)")
 	rounds := flag.Int("rounds", 3, "rounds of every case")
-	try := flag.String("try", "", "instead of measuring: build the standard population and run this shell command in its namespace (for profiling)")
+	try := flag.String("try", "", "instead of measuring: build a population and run this shell command in its namespace (for profiling)")
+	big := flag.Bool("big", false, "with -try: the population of 250,000 TIME_WAIT sockets, not the standard one")
 	flag.Parse()
 	if *try != "" {
-		if err := tryCommand(*try); err != nil {
+		s := standard
+		if *big {
+			s = bigTimeWait
+		}
+		if err := tryCommand(*try, s); err != nil {
 			killAll()
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
@@ -251,8 +256,8 @@ func (c benchCase) order(r int) []tool {
 	return slices.Concat(ts[k:], ts[:k])
 }
 
-// tryCommand is bench -try: one standard population, one shell command in its namespace.
-func tryCommand(command string) error {
+// tryCommand is bench -try: one population, one shell command in its namespace.
+func tryCommand(command string, s shape) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("the bench needs root: it makes network namespaces")
 	}
@@ -260,7 +265,7 @@ func tryCommand(command string) error {
 	if err != nil {
 		return err
 	}
-	pop, err := build(self, standard, standard.sockets())
+	pop, err := build(self, s, s.sockets())
 	if err != nil {
 		return err
 	}
