@@ -23,7 +23,17 @@ type Skip struct {
 // NewPlan reads the selected sockets and sorts them into targets and skips.
 // It returns the first error of the query.
 func NewPlan(sockets iter.Seq2[sockdiag.Socket, error], g Guards) (*Plan, error) {
-	p := &Plan{}
+	return NewPlanSized(sockets, g, 0)
+}
+
+// NewPlanSized is NewPlan for a query that selects about size sockets: the
+// targets are allocated once, at that size. A plan of 250,000 targets grown
+// as it is read would be copied a dozen times over, and the copies held
+// until the collector runs: twice the memory, for nothing. Capacity the plan
+// does not fill costs address space, not memory: its pages are never
+// written.
+func NewPlanSized(sockets iter.Seq2[sockdiag.Socket, error], g Guards, size int) (*Plan, error) {
+	p := &Plan{Targets: make([]sockdiag.Socket, 0, size)}
 	for s, err := range sockets {
 		if err != nil {
 			return nil, err

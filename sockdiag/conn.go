@@ -191,6 +191,7 @@ func (c *Conn) dumpOn(ctx context.Context, nl Wire, req Request, yield func(s *S
 		return dumpError(req, err)
 	}
 	wanted := true // the caller still wants sockets; else the rest is drained
+	var s Socket   // one for the whole dump: yield may not keep it
 	for {
 		n, err := nl.Receive(*bufp)
 		if err != nil {
@@ -224,7 +225,7 @@ func (c *Conn) dumpOn(ctx context.Context, nl Wire, req Request, yield func(s *S
 			if !wanted {
 				continue
 			}
-			s := Socket{Protocol: req.Protocol}
+			s = Socket{Protocol: req.Protocol}
 			if err := s.UnmarshalBinary(payload); err != nil {
 				return failed(err)
 			}

@@ -246,11 +246,12 @@ func query(ctx context.Context, sel *selection, workers int) (*sockdiag.Conn, *k
 	if err != nil {
 		return nil, nil, err
 	}
-	plan, err := kill.NewPlan(conn.Query(ctx, &sel.filter), sel.guards)
+	size := planSize(&sel.filter)
+	plan, err := kill.NewPlanSized(conn.Query(ctx, &sel.filter), sel.guards, size)
 	for attempt := 1; sockdiag.LostAnswer(err) && attempt < queryAttempts; attempt++ {
 		// An answer of the dump was lost: nothing is destroyed yet, and the
 		// plan is made again, from the start.
-		plan, err = kill.NewPlan(conn.Query(ctx, &sel.filter), sel.guards)
+		plan, err = kill.NewPlanSized(conn.Query(ctx, &sel.filter), sel.guards, size)
 	}
 	if err != nil {
 		conn.Close()
@@ -261,6 +262,45 @@ func query(ctx context.Context, sel *selection, workers int) (*sockdiag.Conn, *k
 	}
 	return conn, plan, nil
 }
+
+// planSize is how many sockets a selection by protocol, family and state
+// alone may select, from the kernel's counts (the TIME_WAIT sockets alone
+// when it selects no other state), at most maxPlanSize; 0, for "not known",
+// for a selection by address, port or interface, which a count cannot
+// foresee.
+func planSize(f *sockdiag.Filter) int {
+	if len(f.Peers) > 0 || len(f.Local) > 0 || len(f.Ports) > 0 || len(f.LocalPorts) > 0 || len(f.RemotePorts) > 0 || f.Interface != nil {
+		return 0
+	}
+	count, err := host.CountSockets()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	protocols := f.Protocols
+	if len(protocols) == 0 {
+		protocols = []sockdiag.Protocol{sockdiag.TCP}
+	}
+	for _, p := range protocols {
+		states := f.StatesFor(p)
+		switch {
+		case p == sockdiag.UDP:
+			n += count.UDP
+		case states.Has(sockdiag.TimeWait):
+			n += count.TimeWait
+			if states != 1<<sockdiag.TimeWait {
+				n += count.TCP
+			}
+		default:
+			n += count.TCP
+		}
+	}
+	return min(n, maxPlanSize)
+}
+
+// maxPlanSize bounds the size planSize foresees: a plan of a million
+// sockets (112 MB) is allocated at once, a larger one grows as it is read.
+const maxPlanSize = 1 << 20
 
 // queryAttempts is how many times a plan whose dump lost an answer is made.
 const queryAttempts = 3

@@ -1,0 +1,47 @@
+package host
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestCountSockets reads the counts as Linux 6.x writes them.
+func TestCountSockets(t *testing.T) {
+	fakeProc(t, nil)
+	files := map[string]string{
+		"sockstat": "sockets: used 290\nTCP: inuse 5 orphan 1 tw 7 alloc 9 mem 1\nUDP: inuse 2 mem 0\nUDPLITE: inuse 0\nRAW: inuse 0\nFRAG: inuse 0 memory 0\n",
+		"sockstat6": "TCP6: inuse 3\nUDP6: inuse 4\nUDPLITE6: inuse 0\nRAW6: inuse 0\nFRAG6: inuse 0 memory 0\n",
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(procRoot, "net", name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := CountSockets()
+	if want := (SocketCount{TCP: 8, TimeWait: 7, UDP: 6}); err != nil || got != want {
+		t.Errorf("CountSockets() = %+v, %v; want %+v", got, err, want)
+	}
+	if err := os.Remove(filepath.Join(procRoot, "net", "sockstat6")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CountSockets(); err == nil {
+		t.Error("CountSockets without sockstat6: no error")
+	}
+}
+
+// TestCountSocketsCountsThisHost: a listener of the test's own is counted.
+func TestCountSocketsCountsThisHost(t *testing.T) {
+	if !hasProc() {
+		t.Skip("no /proc")
+	}
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if got, err := CountSockets(); err != nil || got.TCP < 1 {
+		t.Errorf("with a listener of its own: %+v, %v", got, err)
+	}
+}
