@@ -60,7 +60,7 @@ type Config struct {
 // whole dump (a million sockets take seconds). A context's deadline, when
 // earlier, wins.
 const (
-	ackTimeout  = 10 * time.Second
+	ackTimeout  = 8 * time.Second
 	dumpTimeout = 2 * time.Minute
 )
 

@@ -119,14 +119,15 @@ const (
 )
 
 // stuckTimeout is how long a batch may take before the watchdog gives it
-// up: longer than the wait for its answers (ackTimeout), which starts only
-// once the kernel has taken the batch.
-var stuckTimeout = ackTimeout + 2*time.Second
+// up (issue 8: a request unanswered for 10 s): longer than the wait for its
+// answers (ackTimeout), which starts only once the kernel has taken the
+// batch, so that a batch the kernel took is settled by its answers.
+var stuckTimeout = 10 * time.Second
 
 // ErrStuck is the cause of a destroy the kernel did not take in time.
 var ErrStuck = &Cause{
 	short:    "no answer (the socket's lock is held)",
-	sentence: "the kernel did not take some destroys within 12 seconds: a socket's lock is held, most likely by its application, stuck (in a send on a hung NFS or FUSE file?); tcpreap cannot free it, and its process ends only when the kernel lets that thread go",
+	sentence: "the kernel did not take some destroys within 10 seconds: a socket's lock is held, most likely by its application, stuck (in a send on a hung NFS or FUSE file?); tcpreap cannot free it, and its process ends only when the kernel lets that thread go",
 }
 
 // errNotSent is the error of a target that no batch took: a bug, should it
