@@ -3,6 +3,7 @@ package sockdiag_test
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -310,5 +311,68 @@ func TestDestroyWatchdog(t *testing.T) {
 	seen := c.Lookup(t.Context(), socks[699:700])
 	if seen[0].Err != nil || !seen[0].Present {
 		t.Errorf("the stuck target, looked up again: %+v", seen[0])
+	}
+}
+
+// TestDestroyScrambledAnswers: answers of every kind (destroyed, ENOENT,
+// EBUSY, EPERM, and batches whose answers were lost), spread by a seeded
+// random draw over many batches destroyed on several sockets at once (run it
+// with -race): every target's result is exactly what the fake kernel did
+// with its request, or that the request was not sent after the EPERM.
+func TestDestroyScrambledAnswers(t *testing.T) {
+	for seed := range uint64(6) {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		socks := sockets(2500, sockdiag.Established, 1)
+		kind := map[sockdiag.Cookie]int{}
+		for _, s := range socks {
+			kind[s.ID.Cookie] = rng.IntN(200)
+		}
+		// One EPERM, after the ramp: the run stops at its batch.
+		eperm := socks[600+rng.IntN(1800)].ID.Cookie
+		k := &sockdiagtest.Kernel{Sockets: slices.Clone(socks),
+			DestroyErr: func(s sockdiag.Socket) unix.Errno {
+				switch {
+				case s.ID.Cookie == eperm:
+					return unix.EPERM
+				case kind[s.ID.Cookie] < 10:
+					return unix.EBUSY
+				}
+				return 0
+			},
+			Lose: func(s sockdiag.Socket) bool { return kind[s.ID.Cookie] == 199 },
+		}
+		targets := slices.Clone(socks)
+		for i := range targets {
+			if k := kind[targets[i].ID.Cookie]; k >= 10 && k < 30 {
+				targets[i].ID.Cookie += 1 << 32 // replaced since the dump: ENOENT
+			}
+		}
+		c := k.Conn()
+		errs := c.Destroy(t.Context(), targets)
+		c.Close()
+		for i, err := range errs {
+			cookie := targets[i].ID.Cookie
+			answer, sent := k.Answered[cookie]
+			var want error
+			switch {
+			case !sent:
+				want = sockdiag.ErrNotAttempted
+			case k.Lost[cookie]:
+				want = sockdiag.ErrNoAnswer
+			case answer == unix.EPERM:
+				want = sockdiag.ErrPermission
+			case answer == unix.ENOENT:
+				want = sockdiag.ErrGone
+			case answer != 0:
+				want = answer
+			}
+			if want == nil && err != nil || want != nil && !errors.Is(err, want) {
+				t.Fatalf("seed %d, target %d (cookie %d; the kernel was sent it: %v, answered %v, lost: %v): %v, want %v",
+					seed, i, cookie, sent, answer, k.Lost[cookie], err, want)
+			}
+		}
+		if len(k.Lost) == 0 || len(k.Answered) == len(targets) {
+			t.Errorf("seed %d: %d answers lost, %d of %d sent: the draw tests nothing", seed, len(k.Lost), len(k.Answered), len(targets))
+		}
 	}
 }

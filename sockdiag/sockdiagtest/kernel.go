@@ -64,6 +64,16 @@ type Kernel struct {
 	Probes   int
 	// Sends counts the sendmsg calls: round trips, not requests.
 	Sends int
+	// Lose, when set, says which sockets' destroys lose their answers: the
+	// kernel acts on every request of the sendmsg that carries one, and the
+	// reader gets ENOBUFS instead of their answers, as when the receive
+	// buffer overflowed.
+	Lose func(s sockdiag.Socket) bool
+	// Answered records the kernel's answer to each destroy it was sent, by
+	// the request's cookie: 0 for one it destroyed; Lost, the destroys whose
+	// answers Lose lost.
+	Answered map[sockdiag.Cookie]unix.Errno
+	Lost     map[sockdiag.Cookie]bool
 
 	mu sync.Mutex // the fake serves several netlink sockets at once
 }
@@ -88,6 +98,7 @@ func (k *Kernel) dial() *Wire {
 // serve answers requests with the datagrams the kernel would send.
 func (k *Kernel) serve(reqs []netlink.Message) [][]netlink.Message {
 	var queue [][]netlink.Message
+	lost := false
 	for _, m := range reqs {
 		var r sockdiag.Request
 		if err := r.UnmarshalBinary(m.Data); err != nil {
@@ -107,14 +118,34 @@ func (k *Kernel) serve(reqs []netlink.Message) [][]netlink.Message {
 		case m.Header.Type == sockDiagByFamily:
 			queue = append(queue, k.dump(m, r)...)
 		case m.Header.Type == sockDestroy:
+			if i := k.lookup(r); i >= 0 && k.Lose != nil && k.Lose(k.Sockets[i]) {
+				lost = true
+			}
 			// As netlink_rcv_skb: a success is answered only when the
 			// request asked for an ack; an error always.
-			if errno := k.destroy(r); errno != 0 || m.Header.Flags&netlink.Acknowledge != 0 {
+			errno := k.destroy(r)
+			if k.Answered == nil {
+				k.Answered = map[sockdiag.Cookie]unix.Errno{}
+			}
+			k.Answered[r.ID.Cookie] = errno
+			if errno != 0 || m.Header.Flags&netlink.Acknowledge != 0 {
 				queue = append(queue, []netlink.Message{ack(m, errno)})
 			}
 		default:
 			queue = append(queue, []netlink.Message{ack(m, unix.EOPNOTSUPP)})
 		}
+	}
+	if lost {
+		for _, m := range reqs {
+			var r sockdiag.Request
+			if m.Header.Type == sockDestroy && r.UnmarshalBinary(m.Data) == nil {
+				if k.Lost == nil {
+					k.Lost = map[sockdiag.Cookie]bool{}
+				}
+				k.Lost[r.ID.Cookie] = true
+			}
+		}
+		return [][]netlink.Message{nil} // a lost datagram: the read fails
 	}
 	return queue
 }

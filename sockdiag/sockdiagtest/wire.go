@@ -10,6 +10,7 @@ import (
 
 	"github.com/mdlayher/netlink"
 	"github.com/tcpreap/tcpreap/sockdiag"
+	"golang.org/x/sys/unix"
 )
 
 // A Wire is a fake NETLINK_SOCK_DIAG socket: the requests of each sendmsg go
@@ -31,7 +32,9 @@ func NewWire(serve func(reqs []netlink.Message) [][]netlink.Message) *Wire {
 	return &Wire{serve: serve}
 }
 
-// Send decodes the netlink messages of b and serves them.
+// Send decodes the netlink messages of b and serves them. A nil datagram
+// among serve's answers makes its read fail with ENOBUFS, as when the kernel
+// dropped answers that overflowed the receive buffer.
 func (w *Wire) Send(b []byte) error {
 	var reqs []netlink.Message
 	for len(b) > 0 {
@@ -63,6 +66,9 @@ func (w *Wire) Receive(b []byte) (int, error) {
 	}
 	d := w.queue[0]
 	w.queue = w.queue[1:]
+	if d == nil {
+		return 0, fmt.Errorf("recvmsg: %w", unix.ENOBUFS)
+	}
 	n := 0
 	for _, m := range d {
 		l := 16 + len(m.Data)
