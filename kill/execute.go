@@ -48,14 +48,17 @@ func (p *Plan) Execute(ctx context.Context, e Engine) []Result {
 
 // ExecuteWith is Execute with options.
 func (p *Plan) ExecuteWith(ctx context.Context, e Engine, o Options) []Result {
-	results := destroy(ctx, e, p.Targets, o, make([]Result, 0, len(p.Targets)+len(p.Skipped)))
-	retryUnreachable(ctx, e, results, o)
+	results, answered := destroy(ctx, e, p.Targets, o, make([]Result, 0, len(p.Targets)+len(p.Skipped)))
+	if answered {
+		retryUnreachable(ctx, e, results, o)
+	}
 	return p.appendSkips(results)
 }
 
 // destroy destroys the targets and verifies the outcome: it appends one
-// result each to results, and returns it.
-func destroy(ctx context.Context, e Engine, targets []sockdiag.Socket, o Options, results []Result) []Result {
+// result each to results, and returns it, and whether the kernel answered
+// the verification (see verify).
+func destroy(ctx context.Context, e Engine, targets []sockdiag.Socket, o Options, results []Result) ([]Result, bool) {
 	answers := e.Destroy(ctx, targets)
 	start := len(results)
 	for i, err := range answers {
@@ -63,12 +66,12 @@ func destroy(ctx context.Context, e Engine, targets []sockdiag.Socket, o Options
 	}
 	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), verifyTimeout)
 	defer cancel()
-	verify(vctx, e, results[start:], answers, o.VerifyAll)
-	return results
+	answered := verify(vctx, e, results[start:], answers, o.VerifyAll)
+	return results, answered
 }
 
 // verifyTimeout bounds a second look, which runs even after an interrupt.
-const verifyTimeout = time.Minute
+var verifyTimeout = time.Minute
 
 // retryUnreachable sends the destroys of the unreachable targets again, in
 // rounds, for as long as a round destroys one of them, and leaves each
@@ -100,12 +103,13 @@ func retryUnreachable(ctx context.Context, e Engine, results []Result, o Options
 			return
 		}
 		killed := false
-		for k, r := range destroy(ctx, e, targets, o, nil) {
+		round, answered := destroy(ctx, e, targets, o, nil)
+		for k, r := range round {
 			r.Socket = results[again[k]].Socket // the plan's, not the copy's
 			results[again[k]] = r
 			killed = killed || r.Action == Killed
 		}
-		if !killed {
+		if !killed || !answered {
 			return
 		}
 	}

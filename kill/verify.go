@@ -12,8 +12,10 @@ import (
 // what happened (Engine.Doubtful; all of them with all), and corrects what
 // the answers said: a target still there with its cookie is failed; one the
 // kernel did not answer for is killed if it is gone. answers[i] is the
-// destroy's answer for results[i].
-func verify(ctx context.Context, e Engine, results []Result, answers []error, all bool) {
+// destroy's answer for results[i]. It reports false when the kernel did not
+// answer the look-ups before ctx ended: the Engine is then still in use, by
+// a look-up the kernel holds, and must not be used again.
+func verify(ctx context.Context, e Engine, results []Result, answers []error, all bool) (answered bool) {
 	var check []int
 	var targets []sockdiag.Socket
 	for i, r := range results {
@@ -27,9 +29,10 @@ func verify(ctx context.Context, e Engine, results []Result, answers []error, al
 		targets = append(targets, *r.Socket)
 	}
 	if len(check) == 0 {
-		return
+		return true
 	}
-	for k, seen := range e.Lookup(ctx, targets) {
+	seen, answered := lookupWithin(ctx, e, targets)
+	for k, seen := range seen {
 		r := &results[check[k]]
 		present := seen.Connected()
 		switch {
@@ -44,5 +47,25 @@ func verify(ctx context.Context, e Engine, results []Result, answers []error, al
 		case r.Action == Failed: // no answer, and gone: destroyed
 			r.Action, r.Err = Killed, nil
 		}
+	}
+	return answered
+}
+
+// lookupWithin is e.Lookup, given up when ctx ends. Before Linux 6.9 the
+// kernel runs every sock_diag request under one mutex, so a destroy stuck on
+// a socket's lock (see sockdiag.ErrStuck) holds the look-ups too, in the
+// kernel, where no deadline reaches them; the report must not wait for it.
+func lookupWithin(ctx context.Context, e Engine, targets []sockdiag.Socket) ([]sockdiag.Seen, bool) {
+	done := make(chan []sockdiag.Seen, 1)
+	go func() { done <- e.Lookup(ctx, targets) }()
+	select {
+	case seen := <-done:
+		return seen, true
+	case <-ctx.Done():
+		seen := make([]sockdiag.Seen, len(targets))
+		for i := range seen {
+			seen[i].Err = fmt.Errorf("the kernel did not answer: %w", context.Cause(ctx))
+		}
+		return seen, false
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/sockdiag"
@@ -136,4 +137,36 @@ func (lookupFails) Lookup(_ context.Context, targets []sockdiag.Socket) []sockdi
 		seen[i].Err = errors.New("the dump broke")
 	}
 	return seen
+}
+
+// stuckLookups is an engine whose look-ups the kernel holds (before Linux
+// 6.9, behind a destroy stuck on a socket's lock).
+type stuckLookups struct {
+	*sockdiag.Conn
+	release chan struct{}
+}
+
+func (s stuckLookups) Lookup(ctx context.Context, targets []sockdiag.Socket) []sockdiag.Seen {
+	<-s.release
+	return s.Conn.Lookup(ctx, targets)
+}
+
+// TestVerifyDoesNotWaitForAHeldKernel: the report does not wait for look-ups
+// the kernel holds; their targets are not verified, and nothing more is sent.
+func TestVerifyDoesNotWaitForAHeldKernel(t *testing.T) {
+	defer kill.SetVerifyTimeout(200 * time.Millisecond)()
+	socks := []sockdiag.Socket{socket(sockdiag.Established, 40000, 1), socket(sockdiag.Established, 40001, 2)}
+	k := &sockdiagtest.Kernel{Sockets: slices.Clone(socks)}
+	e := stuckLookups{k.Conn(), make(chan struct{})}
+	defer close(e.release)
+	start := time.Now()
+	results := (&kill.Plan{Targets: socks}).ExecuteWith(t.Context(), e, kill.Options{VerifyAll: true})
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Execute took %v with the look-ups held", d)
+	}
+	for _, r := range results {
+		if r.Action != kill.Failed || !strings.Contains(r.Err.Error(), "not verified: the kernel did not answer") {
+			t.Errorf("cookie %d: %s %v, want failed, not verified", r.Socket.ID.Cookie, r.Action, r.Err)
+		}
+	}
 }

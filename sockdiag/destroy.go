@@ -297,6 +297,11 @@ func (d *destroyRun) batch(nl Wire, start, end int) (out batchOutcome) {
 			d.errs[i] = err
 		}
 		out = batchStuck
+		if d.conn.serialized() {
+			// Every further request would wait behind this one.
+			cause := error(ErrStuck)
+			d.stop.CompareAndSwap(nil, &cause)
+		}
 	}
 	if d.ctx.Err() != nil {
 		cause := context.Cause(d.ctx)
@@ -324,18 +329,22 @@ func (d *destroyRun) stopped() error {
 }
 
 // workers is how many netlink sockets destroy at once: as many as asked
-// for; else one per CPU, at most maxDestroyers, from Linux 6.9 on, and one
-// before, where sock_diag's handlers ran under one mutex (sock_diag_mutex,
-// removed in 6.9) and more sockets would only wait on each other.
+// for; else one per CPU, at most maxDestroyers, or one where the kernel
+// serializes sock_diag (more sockets would only wait on each other).
 func (c *Conn) workers() int {
 	switch {
 	case c.workersWanted > 0:
 		return c.workersWanted
-	case !c.release.AtLeast(6, 9):
+	case c.serialized():
 		return 1
 	}
 	return min(runtime.NumCPU(), maxDestroyers)
 }
+
+// serialized reports whether the kernel runs every sock_diag request under
+// one mutex (sock_diag_mutex, removed in Linux 6.9): there a destroy stuck on
+// a socket's lock holds every other request, dumps and look-ups too.
+func (c *Conn) serialized() bool { return !c.release.AtLeast(6, 9) }
 
 // dialFresh opens another socket of the Conn's, or says why it cannot.
 func (c *Conn) dialFresh() (Wire, error) {

@@ -376,3 +376,33 @@ func TestDestroyScrambledAnswers(t *testing.T) {
 		}
 	}
 }
+
+// TestDestroyWatchdogSerialized: before Linux 6.9 every sock_diag request
+// waits behind the stuck one, so nothing more is sent after it.
+func TestDestroyWatchdogSerialized(t *testing.T) {
+	defer sockdiag.SetStuckTimeout(200 * time.Millisecond)()
+	socks := sockets(2000, sockdiag.Established, 1)
+	k := &sockdiagtest.Kernel{Sockets: slices.Clone(socks), Unstick: make(chan struct{}), Release: sockdiag.Release{Major: 6, Minor: 6},
+		Stuck: func(s sockdiag.Socket) bool { return s.ID.Cookie == 700 }}
+	defer close(k.Unstick)
+	errs := k.Conn().Destroy(t.Context(), socks)
+	var stuck, done, unsent int
+	for i, err := range errs {
+		switch {
+		case errors.Is(err, sockdiag.ErrNotAttempted) && errors.Is(err, sockdiag.ErrStuck):
+			unsent++
+			if _, sent := k.Answered[socks[i].ID.Cookie]; sent {
+				t.Errorf("target %d: %v, but the kernel was sent it", i, err)
+			}
+		case errors.Is(err, sockdiag.ErrStuck):
+			stuck++
+		case err == nil:
+			done++
+		default:
+			t.Errorf("target %d: unexpected %v", i, err)
+		}
+	}
+	if stuck == 0 || unsent == 0 || stuck+done+unsent != len(socks) {
+		t.Errorf("%d stuck, %d destroyed, %d not sent, of %d", stuck, done, unsent, len(socks))
+	}
+}
