@@ -38,14 +38,53 @@ func BenchmarkFilterMatch(b *testing.B) {
 	}
 }
 
-func BenchmarkRequestMarshal(b *testing.B) {
-	r := Request{Family: IPv4, Protocol: TCP, ID: SockID{
+// BenchmarkBatchEncode encodes a full batch of destroys, as sendBatch does,
+// into a reused buffer: per request.
+func BenchmarkBatchEncode(b *testing.B) {
+	s := Socket{Protocol: TCP, Family: IPv4, ID: SockID{
 		Local: netip.MustParseAddrPort("192.0.2.1:5432"), Remote: netip.MustParseAddrPort("192.0.2.2:40000"), Cookie: 1 << 40,
 	}}
+	bt := &batch{}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := r.MarshalBinary(); err != nil {
-			b.Fatal(err)
+		bt.reset(1)
+		for range batchSize {
+			if err := bt.add(sockDestroy, 0, &Request{Family: s.Family, Protocol: s.Protocol, ID: s.ID}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batchSize), "ns/request")
+}
+
+// BenchmarkDumpDecode reads a datagram of 300 sockets as a dump does.
+func BenchmarkDumpDecode(b *testing.B) {
+	s := Socket{Protocol: TCP, Family: IPv6, State: CloseWait, ID: SockID{
+		Local: netip.MustParseAddrPort("[2001:db8::1]:5432"), Remote: netip.MustParseAddrPort("[2001:db8::2]:40000"), Cookie: 1 << 40,
+	}}
+	msg, err := s.MarshalBinary()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var datagram []byte
+	for range 300 {
+		m := make([]byte, nlmsgHdrLen+len(msg))
+		header{Len: uint32(len(m)), Type: sockDiagByFamily}.put(m)
+		copy(m[nlmsgHdrLen:], msg)
+		datagram = append(datagram, m...)
+	}
+	b.ReportAllocs()
+	var got Socket
+	for b.Loop() {
+		for d := datagram; len(d) > 0; {
+			_, payload, rest, err := nextMessage(d)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := got.UnmarshalBinary(payload); err != nil {
+				b.Fatal(err)
+			}
+			d = rest
 		}
 	}
 }
