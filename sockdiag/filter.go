@@ -24,6 +24,9 @@ type Filter struct {
 	LocalPorts  []PortRange    // ss "sport"
 	RemotePorts []PortRange    // ss "dport"
 	Interface   *Interface     // ss "dev" (bound), or a local address of it
+	// UIDs: the socket's owner (idiag_uid, the user that made it) is one of
+	// these. The kernel's filter program cannot say it: it is checked here.
+	UIDs []uint32
 }
 
 // An Interface is a network interface as a selector: a socket is on it when
@@ -81,7 +84,7 @@ func (f *Filter) HasSelector() bool {
 		len(f.Ports) > 0 && !coversPorts(f.Ports) ||
 		len(f.LocalPorts) > 0 && !coversPorts(f.LocalPorts) ||
 		len(f.RemotePorts) > 0 && !coversPorts(f.RemotePorts) ||
-		f.Interface != nil
+		f.Interface != nil || len(f.UIDs) > 0
 }
 
 // narrowsStates reports whether the states leave out a default state. A TCP
@@ -216,6 +219,9 @@ func (f *Filter) Match(s *Socket) bool {
 		return false
 	}
 	if i := f.Interface; i != nil && !i.has(s) {
+		return false
+	}
+	if len(f.UIDs) > 0 && !slices.Contains(f.UIDs, s.UID) {
 		return false
 	}
 	return true

@@ -22,8 +22,9 @@ no privilege. Without a selector it lists every connection (all states but liste
 Examples:
   tcpreap list 192.0.2.34                     what "tcpreap 192.0.2.34" would destroy
   tcpreap list --state all --json | jq .      every socket, as NDJSON
-  tcpreap ls -u --state all                   UDP sockets, connected or not`,
-		Flags:  slices.Concat(o.selectionFlags(), []cli.Flag{o.includeSelfFlag(false), o.maxFlag()}, o.outputFlags()),
+  tcpreap ls -u --state all                   UDP sockets, connected or not
+  tcpreap list -p --state close_wait          who holds the CLOSE_WAIT sockets`,
+		Flags:  slices.Concat(o.selectionFlags(), []cli.Flag{o.includeSelfFlag(false), o.maxFlag(), o.processesFlag()}, o.outputFlags()),
 		Action: o.action(args, func(ctx context.Context, o *options) error { return list(ctx, o, io) }),
 	}
 }
@@ -45,5 +46,5 @@ func list(ctx context.Context, o *options, io streams) error {
 	if err := o.overMax(len(plan.Targets)); err != nil {
 		return err
 	}
-	return renderer{w: io.Out, json: o.json, quiet: o.quiet}.report(plan.DryRun(), true)
+	return renderer{w: io.Out, json: o.json, quiet: o.quiet, owners: sel.ownerTable(o.processes)}.report(plan.DryRun(), true)
 }

@@ -50,6 +50,6 @@ func writePlan(ctx context.Context, o *options, io streams) error {
 	if err := o.overMax(len(plan.Targets)); err != nil {
 		return err
 	}
-	f := &planfile.File{Plan: plan, Header: planfile.Header{Command: o.args, Everything: !sel.filter.HasSelector()}}
+	f := &planfile.File{Plan: plan, Header: planfile.Header{Command: o.args, Everything: !sel.hasSelector()}}
 	return planfile.Write(io.Out, f, here)
 }

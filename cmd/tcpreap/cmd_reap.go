@@ -50,8 +50,8 @@ func reap(ctx context.Context, o *options, io streams) error {
 	if err != nil {
 		return usageError{err}
 	}
-	if !sel.filter.HasSelector() && !o.all {
-		return usagef("refusing to destroy every socket: name a PEER or a selector (--state, --port, --local-port, --remote-port, --local, --interface), or give --all")
+	if !sel.hasSelector() && !o.all {
+		return usagef("refusing to destroy every socket: name a PEER or a selector (--state, --port, --local-port, --remote-port, --local, --interface, --pid, --process, --uid), or give --all")
 	}
 	if err := errors.Join(o.checkMax(), o.checkWorkers()); err != nil {
 		return err

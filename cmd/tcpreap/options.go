@@ -23,6 +23,7 @@ type options struct {
 	ifaceSet                                       bool
 	tcp, udp, ipv4, ipv6                           bool
 	includeSelf                                    bool
+	pids, commands, uids                           []string // by owner
 
 	// Action.
 	dryRun, yes, all, noAudit, verify bool
@@ -33,6 +34,7 @@ type options struct {
 
 	// Output.
 	json, quiet bool
+	processes   bool // list -p: the processes that hold each socket
 }
 
 // action returns a command's Action: it reads the options and calls do.
@@ -57,7 +59,16 @@ func (o *options) selectionFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "udp", Aliases: []string{"u"}, Destination: &o.udp, Usage: "UDP sockets"},
 		&cli.BoolFlag{Name: "4", Destination: &o.ipv4, Usage: "IPv4 (and v4-mapped IPv6) sockets"},
 		&cli.BoolFlag{Name: "6", Destination: &o.ipv6, Usage: "IPv6 sockets"},
+		&cli.StringSliceFlag{Name: "pid", Destination: &o.pids, Usage: "sockets process `PID[,PID]` holds open"},
+		&cli.StringSliceFlag{Name: "process", Destination: &o.commands, Usage: "sockets a process named `NAME` holds open (its command name, as ps -o comm shows it)"},
+		&cli.StringSliceFlag{Name: "uid", Destination: &o.uids, Usage: "sockets user `USER` made (a name or a number)"},
 	}
+}
+
+// processesFlag is list -p.
+func (o *options) processesFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "processes", Aliases: []string{"p"}, Destination: &o.processes,
+		Usage: "show the processes that hold each socket, and its receive and send queues"}
 }
 
 // includeSelfFlag lifts the guard of the SSH session; destroys says whether

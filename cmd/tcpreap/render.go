@@ -25,6 +25,10 @@ type renderer struct {
 	// ifName names an interface by its index, for the scope of a socket
 	// bound to one; nil is host.InterfaceName.
 	ifName func(uint32) string
+	// owners, when not nil (list -p), are the processes that hold each
+	// socket, by inode: the table shows them with the queues, and the
+	// JSON has them as processes.
+	owners map[uint32][]host.Owner
 }
 
 // socketJSON is one socket in --json output; the fields are a contract.
@@ -40,9 +44,21 @@ type socketJSON struct {
 	Cookie     uint64 `json:"cookie"`
 	Inode      uint32 `json:"inode"`
 	UID        uint32 `json:"uid"`
-	Action     string `json:"action"`
-	Reason     string `json:"reason,omitempty"`
-	Error      string `json:"error,omitempty"`
+	RecvQ      uint32 `json:"recv_q"`
+	SendQ      uint32 `json:"send_q"`
+	// Processes: with list -p, those that hold the socket; [] for one no
+	// process holds (TIME_WAIT, orphaned) or none that could be read.
+	Processes *[]processJSON `json:"processes,omitempty"`
+	Action    string         `json:"action"`
+	Reason    string         `json:"reason,omitempty"`
+	Error     string         `json:"error,omitempty"`
+}
+
+// processJSON is one process that holds a socket.
+type processJSON struct {
+	PID     int    `json:"pid"`
+	Command string `json:"command"`
+	FD      int    `json:"fd"`
 }
 
 // summaryJSON is the last object of --json output.
@@ -65,7 +81,7 @@ func (r renderer) report(results []kill.Result, dryRun bool) error {
 		if !r.quiet {
 			var line []byte
 			for _, res := range results {
-				line = appendSocketJSON(line[:0], res)
+				line = r.appendSocketJSON(line[:0], res)
 				if _, err := bw.Write(line); err != nil {
 					return err
 				}
@@ -84,7 +100,11 @@ func (r renderer) report(results []kill.Result, dryRun bool) error {
 		}
 		bw := bufio.NewWriterSize(r.w, 64<<10)
 		tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "Proto\tState\tLocal Address:Port\tPeer Address:Port\tResult")
+		if r.owners != nil {
+			fmt.Fprintln(tw, "Proto\tState\tRecv-Q\tSend-Q\tLocal Address:Port\tPeer Address:Port\tResult\tProcess")
+		} else {
+			fmt.Fprintln(tw, "Proto\tState\tLocal Address:Port\tPeer Address:Port\tResult")
+		}
 		for _, res := range results {
 			if errors.Is(res.Err, sockdiag.ErrNotAttempted) {
 				// Not one line each: the reason is said once, and the
@@ -95,6 +115,11 @@ func (r renderer) report(results []kill.Result, dryRun bool) error {
 			scope := ""
 			if s.ID.Interface != 0 {
 				scope = ifName(s.ID.Interface)
+			}
+			if r.owners != nil {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", s.Protocol, s.State.Label(), s.RecvQ, s.SendQ,
+					printable(endpoint(s.ID.Local, scope)), endpoint(s.ID.Remote, ""), printable(resultText(res)), printable(usersText(s, r.owners[s.Inode])))
+				continue
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Protocol, s.State.Label(), printable(endpoint(s.ID.Local, scope)), endpoint(s.ID.Remote, ""), printable(resultText(res)))
 		}
@@ -109,10 +134,36 @@ func (r renderer) report(results []kill.Result, dryRun bool) error {
 	return err
 }
 
+// usersText is the Process column: the holders as ss -p shows them,
+// users:(("redis-server",pid=812,fd=9)); "-" for a socket no process holds
+// (TIME_WAIT, orphaned), "?" for one whose holders could not be read.
+func usersText(s *sockdiag.Socket, owners []host.Owner) string {
+	if s.Inode == 0 {
+		return "-"
+	}
+	if len(owners) == 0 {
+		return "?"
+	}
+	b := []byte("users:(")
+	for i, o := range owners {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `("`...)
+		b = append(b, o.Command...)
+		b = append(b, `",pid=`...)
+		b = strconv.AppendInt(b, int64(o.PID), 10)
+		b = append(b, ",fd="...)
+		b = strconv.AppendInt(b, int64(o.FD), 10)
+		b = append(b, ')')
+	}
+	return string(append(b, ')'))
+}
+
 // appendSocketJSON appends the --json line of one socket: what encoding/json
-// writes for toJSON(res), byte for byte, without its reflection (a test
+// writes for r.toJSON(res), byte for byte, without its reflection (a test
 // holds the two together).
-func appendSocketJSON(b []byte, res kill.Result) []byte {
+func (r renderer) appendSocketJSON(b []byte, res kill.Result) []byte {
 	s := res.Socket
 	b = append(b, `{"proto":"`...)
 	b = append(b, s.Protocol.String()...)
@@ -136,6 +187,29 @@ func appendSocketJSON(b []byte, res kill.Result) []byte {
 	b = strconv.AppendUint(b, uint64(s.Inode), 10)
 	b = append(b, `,"uid":`...)
 	b = strconv.AppendUint(b, uint64(s.UID), 10)
+	b = append(b, `,"recv_q":`...)
+	b = strconv.AppendUint(b, uint64(s.RecvQ), 10)
+	b = append(b, `,"send_q":`...)
+	b = strconv.AppendUint(b, uint64(s.SendQ), 10)
+	if r.owners != nil {
+		var owners []host.Owner
+		if s.Inode != 0 {
+			owners = r.owners[s.Inode]
+		}
+		b = append(b, `,"processes":[`...)
+		for i, o := range owners {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"pid":`...)
+			b = strconv.AppendInt(b, int64(o.PID), 10)
+			b = appendJSONField(b, "command", o.Command)
+			b = append(b, `,"fd":`...)
+			b = strconv.AppendInt(b, int64(o.FD), 10)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
 	b = append(b, `,"action":"`...)
 	b = append(b, res.Action.String()...)
 	b = append(b, '"')
@@ -158,7 +232,7 @@ func appendJSONField(b []byte, key, value string) []byte {
 	return append(b, v...)
 }
 
-func toJSON(res kill.Result) socketJSON {
+func (r renderer) toJSON(res kill.Result) socketJSON {
 	s := res.Socket
 	j := socketJSON{
 		Proto:      s.Protocol.String(),
@@ -172,7 +246,18 @@ func toJSON(res kill.Result) socketJSON {
 		Cookie:     uint64(s.ID.Cookie),
 		Inode:      s.Inode,
 		UID:        s.UID,
+		RecvQ:      s.RecvQ,
+		SendQ:      s.SendQ,
 		Action:     res.Action.String(),
+	}
+	if r.owners != nil {
+		procs := []processJSON{}
+		if s.Inode != 0 {
+			for _, o := range r.owners[s.Inode] {
+				procs = append(procs, processJSON{PID: o.PID, Command: o.Command, FD: o.FD})
+			}
+		}
+		j.Processes = &procs
 	}
 	if res.Action == kill.Skipped {
 		j.Reason = reasonText(res)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"golang.org/x/sys/unix"
@@ -81,18 +82,46 @@ func TestSocketJSONByHand(t *testing.T) {
 	results := plan.DryRun()
 	odd := plan.Targets[1]
 	odd.ID.Interface, odd.ID.Cookie, odd.UID, odd.Inode = 1<<32-1, 1<<64-2, 65534, 1<<32-1
+	odd.RecvQ, odd.SendQ = 1, 1<<32-1
 	results = append(results,
 		kill.Result{Socket: &odd, Action: kill.Failed, Err: errors.New("<odd> & \"quoted\" \x1b\u2028 \xff")},
 		kill.Result{Socket: &plan.Targets[2], Action: kill.Killed},
 		kill.Result{Socket: &plan.Targets[0], Action: kill.Skipped, Reason: kill.ReasonChanged},
 	)
-	for _, res := range results {
-		var want bytes.Buffer
-		if err := json.NewEncoder(&want).Encode(toJSON(res)); err != nil {
-			t.Fatal(err)
+	// With list -p: the processes that hold each socket, none for the rest,
+	// odd command names too.
+	owners := map[uint32][]host.Owner{
+		odd.Inode:             {{PID: 812, Command: "redis-server", FD: 9}, {PID: 1<<22 - 1, Command: "\"odd\" <\x01>", FD: 1 << 20}},
+		plan.Targets[0].Inode: {{PID: 1, Command: "init", FD: 3}},
+	}
+	for _, r := range []renderer{{}, {owners: owners}, {owners: map[uint32][]host.Owner{}}} {
+		for _, res := range results {
+			var want bytes.Buffer
+			if err := json.NewEncoder(&want).Encode(r.toJSON(res)); err != nil {
+				t.Fatal(err)
+			}
+			if got := r.appendSocketJSON(nil, res); string(got) != want.String() {
+				t.Errorf("by hand:\n%s\nencoding/json:\n%s", got, want.String())
+			}
 		}
-		if got := appendSocketJSON(nil, res); string(got) != want.String() {
-			t.Errorf("by hand:\n%s\nencoding/json:\n%s", got, want.String())
+	}
+}
+
+// TestUsersText: the Process column of list -p reads as ss -p's.
+func TestUsersText(t *testing.T) {
+	s := &sockdiag.Socket{Inode: 7}
+	two := []host.Owner{{PID: 812, Command: "redis-server", FD: 9}, {PID: 813, Command: "redis-server", FD: 11}}
+	for _, tt := range []struct {
+		s      *sockdiag.Socket
+		owners []host.Owner
+		want   string
+	}{
+		{s, two, `users:(("redis-server",pid=812,fd=9),("redis-server",pid=813,fd=11))`},
+		{s, nil, "?"},
+		{&sockdiag.Socket{}, nil, "-"},
+	} {
+		if got := usersText(tt.s, tt.owners); got != tt.want {
+			t.Errorf("usersText = %s, want %s", got, tt.want)
 		}
 	}
 }

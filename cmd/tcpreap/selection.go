@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"iter"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -20,6 +22,81 @@ type selection struct {
 	filter sockdiag.Filter
 	guards kill.Guards
 	notes  []string // "peer db1 is 192.0.2.2, 2001:db8::2"
+	// owned selects by the processes that hold a socket (--pid,
+	// --process); nil when neither was given.
+	owned *ownerSelector
+	// needOwners says that the owners of every socket are read before the
+	// query (for owned, or list -p); owners holds them, by inode.
+	needOwners bool
+	owners     map[uint32][]host.Owner
+}
+
+// An ownerSelector is --pid and --process: a socket is selected when a
+// process it holds has one of pids (if any were given) and one that holds
+// it has one of the commands (if any were given). A socket no process
+// holds (TIME_WAIT, orphaned) is never selected.
+type ownerSelector struct {
+	pids     []int
+	commands []string
+}
+
+func (o *ownerSelector) holds(owners []host.Owner) bool {
+	return (len(o.pids) == 0 || slices.ContainsFunc(owners, func(w host.Owner) bool { return slices.Contains(o.pids, w.PID) })) &&
+		(len(o.commands) == 0 || slices.ContainsFunc(owners, func(w host.Owner) bool { return slices.Contains(o.commands, w.Command) }))
+}
+
+// maxCommandLen is the longest command name a process has: the kernel's
+// comm holds 15 bytes.
+const maxCommandLen = 15
+
+// newOwnerSelector reads --pid and --process; nil when neither was given.
+func newOwnerSelector(pids, commands []string) (*ownerSelector, error) {
+	if len(pids) == 0 && len(commands) == 0 {
+		return nil, nil
+	}
+	o := &ownerSelector{}
+	for _, w := range pids {
+		pid, err := strconv.Atoi(strings.TrimSpace(w))
+		if err != nil || pid <= 0 {
+			return nil, fmt.Errorf("--pid %q: give a process id, a number above 0", w)
+		}
+		if _, err := host.ReadProcess(pid); err != nil {
+			return nil, fmt.Errorf("--pid %d: no such process", pid)
+		}
+		o.pids = append(o.pids, pid)
+	}
+	for _, w := range commands {
+		switch {
+		case w == "":
+			return nil, fmt.Errorf("--process: give a command name")
+		case len(w) > maxCommandLen:
+			return nil, fmt.Errorf("--process %q: a process's command name is at most %d bytes (the kernel cuts it: ps -o comm shows %q)",
+				w, maxCommandLen, w[:maxCommandLen])
+		}
+		o.commands = append(o.commands, w)
+	}
+	return o, nil
+}
+
+// parseUIDs reads --uid: user names or numbers.
+func parseUIDs(ctx context.Context, words []string) ([]uint32, error) {
+	var uids []uint32
+	for _, w := range words {
+		w = strings.TrimSpace(w)
+		if n, err := strconv.ParseUint(w, 10, 32); err == nil {
+			uids = append(uids, uint32(n))
+			continue
+		}
+		if w == "" {
+			return nil, fmt.Errorf("--uid: give a user name or number")
+		}
+		uid, err := host.LookupUID(ctx, w)
+		if err != nil {
+			return nil, fmt.Errorf("--uid %q: %v; give a user name or number", w, err)
+		}
+		uids = append(uids, uid)
+	}
+	return uids, nil
 }
 
 // newSelection turns the selection options and PEER words into a selection.
@@ -89,12 +166,34 @@ func newSelection(ctx context.Context, o *options) (*selection, error) {
 		return nil, withPeerHint(o.words, services, err)
 	}
 	f.Peers = peers
+	if f.UIDs, err = parseUIDs(ctx, o.uids); err != nil {
+		return nil, err
+	}
+	if sel.owned, err = newOwnerSelector(o.pids, o.commands); err != nil {
+		return nil, err
+	}
+	sel.needOwners = sel.owned != nil || o.processes
 	var note string
 	sel.guards.Session, note = sessionGuard(o.includeSelf)
 	if note != "" {
 		sel.notes = append(sel.notes, note)
 	}
 	return sel, nil
+}
+
+// hasSelector reports whether the selection narrows the sockets down at all
+// (see sockdiag.Filter.HasSelector): the owner selectors do.
+func (sel *selection) hasSelector() bool { return sel.filter.HasSelector() || sel.owned != nil }
+
+// ownerTable is who holds each socket, for list -p (show); nil otherwise.
+func (sel *selection) ownerTable(show bool) map[uint32][]host.Owner {
+	if !show {
+		return nil
+	}
+	if sel.owners == nil {
+		return map[uint32][]host.Owner{}
+	}
+	return sel.owners
 }
 
 // tell says the selection's notes on stderr, unless quiet.
@@ -246,12 +345,42 @@ func query(ctx context.Context, sel *selection, workers int) (*sockdiag.Conn, *k
 	if err != nil {
 		return nil, nil, err
 	}
-	size := planSize(&sel.filter)
-	plan, err := kill.NewPlanSized(conn.Query(ctx, &sel.filter), sel.guards, size)
+	if sel.needOwners {
+		// Read before the dump: a socket opened after it is not counted as
+		// its process's, and so not selected by it.
+		procs, err := host.AllProcesses()
+		if err == nil {
+			sel.owners, err = host.SocketOwners(procs)
+		}
+		if err != nil {
+			sel.notes = append(sel.notes, fmt.Sprintf("warning: the processes holding some sockets are not known: %v", err))
+		}
+	}
+	size := 0
+	if sel.owned == nil {
+		size = planSize(&sel.filter)
+	}
+	sockets := func() iter.Seq2[sockdiag.Socket, error] {
+		all := conn.Query(ctx, &sel.filter)
+		if sel.owned == nil {
+			return all
+		}
+		return func(yield func(sockdiag.Socket, error) bool) {
+			for s, err := range all {
+				if err == nil && (s.Inode == 0 || !sel.owned.holds(sel.owners[s.Inode])) {
+					continue
+				}
+				if !yield(s, err) {
+					return
+				}
+			}
+		}
+	}
+	plan, err := kill.NewPlanSized(sockets(), sel.guards, size)
 	for attempt := 1; sockdiag.LostAnswer(err) && attempt < queryAttempts; attempt++ {
 		// An answer of the dump was lost: nothing is destroyed yet, and the
 		// plan is made again, from the start.
-		plan, err = kill.NewPlanSized(conn.Query(ctx, &sel.filter), sel.guards, size)
+		plan, err = kill.NewPlanSized(sockets(), sel.guards, size)
 	}
 	if err != nil {
 		conn.Close()
@@ -269,7 +398,7 @@ func query(ctx context.Context, sel *selection, workers int) (*sockdiag.Conn, *k
 // for a selection by address, port or interface, which a count cannot
 // foresee.
 func planSize(f *sockdiag.Filter) int {
-	if len(f.Peers) > 0 || len(f.Local) > 0 || len(f.Ports) > 0 || len(f.LocalPorts) > 0 || len(f.RemotePorts) > 0 || f.Interface != nil {
+	if len(f.Peers) > 0 || len(f.Local) > 0 || len(f.Ports) > 0 || len(f.LocalPorts) > 0 || len(f.RemotePorts) > 0 || f.Interface != nil || len(f.UIDs) > 0 {
 		return 0
 	}
 	count, err := host.CountSockets()

@@ -75,6 +75,10 @@ func (n *Net) setup() error {
 		{"netns", "add", a},
 		{"netns", "add", b},
 		{"-n", a, "link", "add", "veth0", "type", "veth", "peer", "name", "veth0", "netns", b},
+		// No link-local address of the kernel's making beside fe80::1 and fe80::2: a
+		// connection to the peer's would otherwise come from either, at random.
+		{"-n", a, "link", "set", "veth0", "addrgenmode", "none"},
+		{"-n", b, "link", "set", "veth0", "addrgenmode", "none"},
 		{"-n", a, "addr", "add", "192.0.2.1/24", "dev", "veth0"},
 		// nodad: without it the IPv6 address stays tentative for a second or more and
 		// connect/bind fail with EADDRNOTAVAIL.

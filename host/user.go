@@ -1,0 +1,41 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"os/user"
+	"strconv"
+	"time"
+)
+
+// UserTimeout bounds the lookup of a user name: with NSS behind it (LDAP,
+// SSSD) a lookup may wait on the network.
+const UserTimeout = 5 * time.Second
+
+// LookupUID returns the uid of a user name, waiting at most UserTimeout.
+func LookupUID(ctx context.Context, name string) (uint32, error) {
+	ctx, cancel := context.WithTimeout(ctx, UserTimeout)
+	defer cancel()
+	type answer struct {
+		u   *user.User
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		u, err := user.Lookup(name)
+		done <- answer{u, err}
+	}()
+	select {
+	case a := <-done:
+		if a.err != nil {
+			return 0, a.err
+		}
+		uid, err := strconv.ParseUint(a.u.Uid, 10, 32)
+		if err != nil {
+			return 0, fmt.Errorf("user %s has uid %q, not a number", name, a.u.Uid)
+		}
+		return uint32(uid), nil
+	case <-ctx.Done():
+		return 0, fmt.Errorf("looking user %s up took longer than %v", name, UserTimeout)
+	}
+}
