@@ -30,6 +30,7 @@ Examples:
   tcpreap 192.0.2.34                             cut every connection with that peer
   tcpreap --state close_wait --port postgresql   reap a service's CLOSE_WAIT sockets
   tcpreap --state time_wait --dport 443          free TIME_WAIT ports towards :443
+  tcpreap --process java --state close_wait      reap what a leaking application holds
   tcpreap -n 192.0.2.0/24                        dry run: print the plan only
   tcpreap -y --max 500 --json 192.0.2.34         in a runbook: no prompt, a limit, NDJSON
 

@@ -67,9 +67,20 @@ type Record struct {
 	Cookie     uint64     `json:"cookie"`
 	Inode      uint64     `json:"inode"`
 	UID        uint32     `json:"uid"`
-	Action     string     `json:"action"`
-	Reason     string     `json:"reason"`
-	Error      string     `json:"error"`
+	RecvQ      uint32     `json:"recv_q"`
+	SendQ      uint32     `json:"send_q"`
+	// Processes is list -p's: the processes that hold the socket.
+	Processes []Process `json:"processes"`
+	Action    string    `json:"action"`
+	Reason    string    `json:"reason"`
+	Error     string    `json:"error"`
+}
+
+// Process is one process that holds a socket, in list -p's --json output.
+type Process struct {
+	PID     int    `json:"pid"`
+	Command string `json:"command"`
+	FD      int    `json:"fd"`
 }
 
 // Local is the socket's local end.

@@ -1,0 +1,192 @@
+package integration
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tcpreap/tcpreap/integration/testnet"
+)
+
+// app is one run of integration/leaker in host A: an application with a CLOSE_WAIT leak.
+type app struct {
+	name string
+	port uint16
+	user bool // run as nobody
+	pid  int
+}
+
+// TestIntegrationOwners: applications of the test's own (integration/leaker, not tcpreap)
+// leak CLOSE_WAIT sockets under two names, and one more runs as an unprivileged user.
+// list -p names each socket's process and user; --process, --pid and --uid destroy
+// exactly the sockets of the process or user they name, and the others' survive.
+func TestIntegrationOwners(t *testing.T) {
+	e := setup(t)
+	dir := buildLeaker(t, "leaky-app", "other-app", "nobody-app")
+	apps := []*app{{name: "leaky-app", port: 7300}, {name: "other-app", port: 7301}, {name: "nobody-app", port: 7302, user: true}}
+	for _, a := range apps {
+		a.pid = e.startLeaker(filepath.Join(dir, a.name), a.port, a.user)
+		for range 3 {
+			c, err := e.Dial(netip.AddrPortFrom(testnet.LocalV4, a.port))
+			e.check(err)
+			e.check(c.Close())
+		}
+	}
+	closeWaits := func(ss testnet.Sockets, port uint16) int { return countOn(ss, "close_wait", port) }
+	_, err := e.Local.Await("nine CLOSE_WAIT sockets", func(ss testnet.Sockets) bool {
+		return closeWaits(ss, 7300) == 3 && closeWaits(ss, 7301) == 3 && closeWaits(ss, 7302) == 3
+	})
+	e.check(err)
+
+	r := e.json(0, "list", "-p", "--state", "close_wait")
+	byPort := map[uint16]*app{}
+	for _, a := range apps {
+		byPort[a.port] = a
+	}
+	for _, rec := range r.Sockets {
+		a := byPort[rec.LocalPort]
+		if a == nil {
+			t.Errorf("list -p: a socket of none of the applications: %+v", rec)
+			continue
+		}
+		wantUID := uint32(0)
+		if a.user {
+			wantUID = 65534
+		}
+		if len(rec.Processes) != 1 || rec.Processes[0].PID != a.pid || rec.Processes[0].Command != a.name || rec.UID != wantUID || rec.RecvQ != 1 {
+			t.Errorf("list -p: %s's socket %v: uid %d, recv_q %d, processes %+v; want uid %d, recv_q 1 (the FIN, unread), pid %d",
+				a.name, rec.Remote(), rec.UID, rec.RecvQ, rec.Processes, wantUID, a.pid)
+		}
+	}
+	if len(r.Sockets) != 9 {
+		t.Errorf("list -p --state close_wait: %d sockets, want 9", len(r.Sockets))
+	}
+	text := e.tcpreap("list", "-p", "--state", "close_wait", "--local-port", "7300")
+	if want := fmt.Sprintf(`users:(("leaky-app",pid=%d,fd=`, apps[0].pid); !strings.Contains(text.Stdout, want) {
+		t.Errorf("list -p: no %s in\n%s", want, text.Stdout)
+	}
+
+	// Each selector destroys its own application's sockets, and no other.
+	steps := []struct {
+		args []string
+		gone uint16
+	}{
+		{[]string{"--process", "leaky-app", "--state", "close_wait"}, 7300},
+		{[]string{"--pid", strconv.Itoa(apps[1].pid)}, 7301}, // its listener is kept back
+		{[]string{"--uid", "nobody", "--state", "close_wait"}, 7302},
+	}
+	left := map[uint16]int{7300: 3, 7301: 3, 7302: 3}
+	for _, step := range steps {
+		r := e.json(0, append([]string{"-y"}, step.args...)...)
+		if r.Summary.Killed != 3 {
+			t.Errorf("%v: %+v, want 3 killed", step.args, r.Summary)
+		}
+		for _, rec := range r.Sockets {
+			if rec.LocalPort != step.gone || rec.Action != "killed" && rec.State != "listen" {
+				t.Errorf("%v: %s %s %v", step.args, rec.Action, rec.State, rec.Local())
+			}
+		}
+		left[step.gone] = 0
+		ss := e.sockets()
+		for port, n := range left {
+			if got := closeWaits(ss, port); got != n {
+				t.Errorf("after %v: %d CLOSE_WAIT sockets on :%d, want %d", step.args, got, port, n)
+			}
+		}
+		for _, a := range apps {
+			if countOn(ss, "listen", a.port) != 1 {
+				t.Errorf("after %v: %s no longer listens", step.args, a.name)
+			}
+		}
+	}
+}
+
+// TestIntegrationOwnerSelectorsRefuse: an owner selector that cannot select what it says
+// is bad input, and nothing is destroyed.
+func TestIntegrationOwnerSelectorsRefuse(t *testing.T) {
+	e := setup(t)
+	l := e.listenV4()
+	e.closeWait(l, netip.AddrPortFrom(testnet.PeerV4, 0))
+	before := e.sockets()
+	for _, args := range [][]string{
+		{"--process", "a-name-longer-than-15"},
+		{"--process", ""},
+		{"--pid", "0"},
+		{"--pid", "4194305"}, // above pid_max's limit: no process has it
+		{"--pid", "12x"},
+		{"--uid", "no-such-user-here"},
+	} {
+		res := e.tcpreap(append([]string{"-y"}, args...)...)
+		e.expectNothingDestroyed(res, 2, before)
+		if !strings.Contains(res.Stderr, strings.TrimPrefix(args[0], "-")) {
+			t.Errorf("%v: the error does not name the option: %s", args, res.Stderr)
+		}
+	}
+}
+
+// buildLeaker builds integration/leaker under each of names (a process's command name is
+// its executable's), in a directory nobody may read too.
+func buildLeaker(t *testing.T, names ...string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "tcpreap-leaker-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	first := filepath.Join(dir, names[0])
+	if out, err := exec.Command("go", "build", "-o", first, "github.com/tcpreap/tcpreap/integration/leaker").CombinedOutput(); err != nil {
+		t.Fatalf("building the leaker: %v\n%s", err, out)
+	}
+	for _, name := range names[1:] {
+		b, err := os.ReadFile(first)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, name), b, 0o755)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// startLeaker runs the leaker at path in A, listening on 192.0.2.1:port (as nobody with
+// user), and returns its pid once it listens. It ends with the test's namespaces.
+func (e *env) startLeaker(path string, port uint16, user bool) int {
+	e.t.Helper()
+	argv := []string{path, netip.AddrPortFrom(testnet.LocalV4, port).String()}
+	if user {
+		argv = slices.Concat(nobody, argv)
+	}
+	cmd := e.Local.Command(context.Background(), argv...)
+	out, err := cmd.StdoutPipe()
+	e.check(err)
+	e.check(cmd.Start())
+	e.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	ready := make(chan error, 1)
+	go func() {
+		line, err := bufio.NewReader(out).ReadString('\n')
+		if err == nil && line != "listening\n" {
+			err = fmt.Errorf("the leaker said %q", line)
+		}
+		ready <- err
+	}()
+	select {
+	case err := <-ready:
+		e.check(err)
+	case <-time.After(10 * time.Second):
+		e.t.Fatalf("%s did not listen within 10 s", path)
+	}
+	return cmd.Process.Pid
+}
