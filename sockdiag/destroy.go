@@ -194,14 +194,19 @@ func (d *destroyRun) ramp() int {
 func (d *destroyRun) parallel(from int) {
 	c := d.conn
 	batches := (len(d.socks) - from + batchSize - 1) / batchSize
-	for want := min(batches, c.workers()); c.dial != nil && len(c.extra)+1 < want; {
+	want := min(batches, c.workers())
+	for c.dial != nil && len(c.extra)+1 < want {
 		extra, err := c.dial()
 		if err != nil {
 			break // fewer sockets, same results
 		}
 		c.extra = append(c.extra, extra)
 	}
-	sockets := append([]Wire{c.c}, c.extra[:min(len(c.extra), max(batches-1, 0))]...)
+	// As many as workers says, whatever else the Conn has open (the dumps
+	// of its query may have opened more): before Linux 6.9 that is one.
+	used := min(len(c.extra), max(want-1, 0))
+	sockets := append([]Wire{c.c}, c.extra[:used]...)
+	idle := slices.Clone(c.extra[used:])
 	next := make(chan int, batches)
 	for b := range batches {
 		next <- from + b*batchSize
@@ -253,6 +258,7 @@ func (d *destroyRun) parallel(from int) {
 			c.extra = append(c.extra, nl)
 		}
 	}
+	c.extra = append(c.extra, idle...)
 	for start := range next { // left over when no socket could be had
 		d.notAttempted(start, min(start+batchSize, len(d.socks)), errors.New("no netlink socket could be opened"))
 	}

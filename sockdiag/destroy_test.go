@@ -406,3 +406,30 @@ func TestDestroyWatchdogSerialized(t *testing.T) {
 		t.Errorf("%d stuck, %d destroyed, %d not sent, of %d", stuck, done, unsent, len(socks))
 	}
 }
+
+// TestDestroyWorkersAfterAQuery: the dumps of a query open extra sockets;
+// the destroys still use only as many as workers says: one before Linux
+// 6.9, where a stuck batch then stops the rest (found in review: every
+// socket the query had opened destroyed at once).
+func TestDestroyWorkersAfterAQuery(t *testing.T) {
+	defer sockdiag.SetStuckTimeout(200 * time.Millisecond)()
+	socks := sockets(2000, sockdiag.Established, 1)
+	k := &sockdiagtest.Kernel{Sockets: slices.Clone(socks), Unstick: make(chan struct{}), Release: sockdiag.Release{Major: 6, Minor: 6},
+		Stuck: func(s sockdiag.Socket) bool { return s.ID.Cookie == 700 }}
+	defer close(k.Unstick)
+	c := k.Conn()
+	for _, err := range c.Query(t.Context(), &sockdiag.Filter{Protocols: []sockdiag.Protocol{sockdiag.TCP, sockdiag.UDP}}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	unsent := 0
+	for _, err := range c.Destroy(t.Context(), socks) {
+		if errors.Is(err, sockdiag.ErrNotAttempted) {
+			unsent++
+		}
+	}
+	if unsent == 0 {
+		t.Errorf("after a query, a stuck batch on Linux 6.6 stopped nothing: the destroys went out on several sockets")
+	}
+}

@@ -65,17 +65,21 @@ func (c *Conn) dumps(ctx context.Context, reqs []Request, keep func(*Socket) boo
 			wg.Go(func() {
 				for i := range next {
 					a := aheads[i]
-					a.err = c.dumpOn(wctx, nl, reqs[i], func(s *Socket, _ []byte) bool {
-						if keep(s) {
-							a.socks = append(a.socks, *s)
-						}
-						return true
-					})
-					broken[w] = broken[w] || a.err != nil
-					close(a.done)
 					if broken[w] {
-						return // the other sockets take the rest
+						// Not on this socket any more: the main socket takes
+						// it in its turn (every dump ahead must be done, or
+						// the main loop would wait for it forever).
+						a.err = errBrokenWire
+					} else {
+						a.err = c.dumpOn(wctx, nl, reqs[i], func(s *Socket, _ []byte) bool {
+							if keep(s) {
+								a.socks = append(a.socks, *s)
+							}
+							return true
+						})
+						broken[w] = a.err != nil
 					}
+					close(a.done)
 				}
 			})
 		}
@@ -116,6 +120,9 @@ func (c *Conn) dumps(ctx context.Context, reqs []Request, keep func(*Socket) boo
 		}
 	}
 }
+
+// errBrokenWire is the error of a dump ahead whose socket broke before it.
+var errBrokenWire = errors.New("the netlink socket broke")
 
 // spareWires returns up to n of the Conn's extra sockets, opening those it
 // lacks; fewer when no more can be opened.
@@ -224,13 +231,18 @@ func (c *Conn) lookupBatch(targets []Socket, seen []Seen) (broken bool) {
 	for i, s := range targets {
 		if err := bt.add(sockDiagByFamily, 0, &Request{Family: s.Family, Protocol: s.Protocol, ID: s.ID}); err != nil {
 			seen[i].Err = err
-			return false
+			continue
 		}
 		seen[i].Err = ErrNoAnswer
+		bt.which = append(bt.which, i)
+	}
+	if bt.n == 0 {
+		return false
 	}
 	bufp := receiveBuffers.Get().(*[]byte)
 	defer receiveBuffers.Put(bufp)
 	err := exchange(c.c, bt, *bufp, false, func(k int, typ uint16, payload []byte, errno error) {
+		k = bt.which[k]
 		switch {
 		case errors.Is(errno, unix.ENOENT):
 			seen[k] = Seen{}

@@ -1,11 +1,15 @@
 package sockdiag_test
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"slices"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/mdlayher/netlink"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"github.com/tcpreap/tcpreap/sockdiag/sockdiagtest"
 )
@@ -120,5 +124,42 @@ func TestLookupFailsByDump(t *testing.T) {
 	seen := k.Conn().Lookup(t.Context(), []sockdiag.Socket{tcp, udp})
 	if !seen[0].Present || seen[0].Err != nil || seen[1].Present || seen[1].Err == nil {
 		t.Errorf("seen %+v; want the TCP target found and the UDP one unknown", seen)
+	}
+}
+
+// TestQueryDumpsAheadOnABrokenSocket: the extra socket of the dumps ahead
+// loses an answer (ENOBUFS) on its first dump; the main socket takes that
+// dump and those after it in their turn, and the query ends with every
+// socket, at once (found in review: the dumps after the broken one were never
+// done, and the query waited for them forever).
+func TestQueryDumpsAheadOnABrokenSocket(t *testing.T) {
+	socks := sockets(4, sockdiag.Established, 1)
+	udp := sockets(3, sockdiag.Established, 100)
+	for i := range udp {
+		udp[i].Protocol = sockdiag.UDP
+	}
+	k := &sockdiagtest.Kernel{Sockets: append(socks, udp...)}
+	var extraDumps atomic.Int32
+	dial := func() (sockdiag.Wire, error) {
+		return sockdiagtest.NewWire(func(reqs []netlink.Message) [][]netlink.Message {
+			if extraDumps.Add(1) == 1 {
+				return [][]netlink.Message{nil} // its answers lost: the read fails with ENOBUFS
+			}
+			return k.Serve(reqs)
+		}), nil
+	}
+	c := sockdiag.NewConn(sockdiagtest.NewWire(k.Serve), dial, sockdiag.Release{})
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	f := &sockdiag.Filter{Protocols: []sockdiag.Protocol{sockdiag.TCP, sockdiag.UDP}}
+	n := 0
+	for _, err := range c.Query(ctx, f) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n != len(socks)+len(udp) {
+		t.Errorf("%d sockets, want %d", n, len(socks)+len(udp))
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"io"
 	"net/netip"
 	"strconv"
-	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/tcpreap/tcpreap/host"
 
@@ -94,44 +94,113 @@ func (r renderer) report(results []kill.Result, dryRun bool) error {
 		return bw.Flush()
 	}
 	if !r.quiet && len(results) > 0 {
-		ifName := r.ifName
-		if ifName == nil {
-			ifName = host.InterfaceName
-		}
-		bw := bufio.NewWriterSize(r.w, 64<<10)
-		tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
-		if r.owners != nil {
-			fmt.Fprintln(tw, "Proto\tState\tRecv-Q\tSend-Q\tLocal Address:Port\tPeer Address:Port\tResult\tProcess")
-		} else {
-			fmt.Fprintln(tw, "Proto\tState\tLocal Address:Port\tPeer Address:Port\tResult")
-		}
-		for _, res := range results {
-			if errors.Is(res.Err, sockdiag.ErrNotAttempted) {
-				// Not one line each: the reason is said once, and the
-				// summary counts them (--json still lists every socket).
-				continue
-			}
-			s := res.Socket
-			scope := ""
-			if s.ID.Interface != 0 {
-				scope = ifName(s.ID.Interface)
-			}
-			if r.owners != nil {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", s.Protocol, s.State.Label(), s.RecvQ, s.SendQ,
-					printable(endpoint(s.ID.Local, scope)), endpoint(s.ID.Remote, ""), printable(resultText(res)), printable(usersText(s, r.owners[s.Inode])))
-				continue
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Protocol, s.State.Label(), printable(endpoint(s.ID.Local, scope)), endpoint(s.ID.Remote, ""), printable(resultText(res)))
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
-		if err := bw.Flush(); err != nil {
+		if err := r.table(results); err != nil {
 			return err
 		}
 	}
 	_, err := fmt.Fprintln(r.w, summaryLine(sum, dryRun))
 	return err
+}
+
+// table writes the results as ss-like columns, two spaces apart, as
+// text/tabwriter would, but in two passes over the results (the widths, then
+// the rows) instead of holding every cell: a listing of 190,000 sockets is a
+// table of 190,000 rows.
+func (r renderer) table(results []kill.Result) error {
+	ifName := r.ifName
+	if ifName == nil {
+		ifName = host.InterfaceName
+	}
+	header := []string{"Proto", "State", "Local Address:Port", "Peer Address:Port", "Result"}
+	if r.owners != nil {
+		header = []string{"Proto", "State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port", "Result", "Process"}
+	}
+	widths := make([]int, len(header))
+	for i, h := range header {
+		widths[i] = len(h)
+	}
+	var buf []byte
+	ends := make([]int, 0, len(header)) // where each cell of a row ends in buf
+	row := func(res kill.Result) {
+		s := res.Socket
+		buf, ends = buf[:0], ends[:0]
+		cell := func() { ends = append(ends, len(buf)) }
+		buf = append(buf, s.Protocol.String()...)
+		cell()
+		buf = append(buf, s.State.Label()...)
+		cell()
+		if r.owners != nil {
+			buf = strconv.AppendUint(buf, uint64(s.RecvQ), 10)
+			cell()
+			buf = strconv.AppendUint(buf, uint64(s.SendQ), 10)
+			cell()
+		}
+		scope := ""
+		if s.ID.Interface != 0 {
+			scope = ifName(s.ID.Interface)
+		}
+		buf = appendEndpoint(buf, s.ID.Local, printable(scope))
+		cell()
+		buf = appendEndpoint(buf, s.ID.Remote, "")
+		cell()
+		buf = append(buf, printable(resultText(res))...)
+		cell()
+		if r.owners != nil {
+			buf = append(buf, printable(usersText(s, r.owners[s.Inode]))...)
+			cell()
+		}
+	}
+	shown := func(res kill.Result) bool {
+		// Not one line each for the targets not sent: the reason is said
+		// once, and the summary counts them (--json still lists them).
+		return !errors.Is(res.Err, sockdiag.ErrNotAttempted)
+	}
+	for _, res := range results {
+		if !shown(res) {
+			continue
+		}
+		row(res)
+		start := 0
+		for i, end := range ends {
+			widths[i] = max(widths[i], utf8.RuneCount(buf[start:end]))
+			start = end
+		}
+	}
+	bw := bufio.NewWriterSize(r.w, 64<<10)
+	line := make([]byte, 0, 256)
+	write := func(cells func(i int) []byte) error {
+		line = line[:0]
+		for i := range widths {
+			c := cells(i)
+			line = append(line, c...)
+			if i < len(widths)-1 {
+				for range widths[i] - utf8.RuneCount(c) + 2 {
+					line = append(line, ' ')
+				}
+			}
+		}
+		_, err := bw.Write(append(line, '\n'))
+		return err
+	}
+	if err := write(func(i int) []byte { return []byte(header[i]) }); err != nil {
+		return err
+	}
+	for _, res := range results {
+		if !shown(res) {
+			continue
+		}
+		row(res)
+		if err := write(func(i int) []byte {
+			start := 0
+			if i > 0 {
+				start = ends[i-1]
+			}
+			return buf[start:ends[i]]
+		}); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
 }
 
 // usersText is the Process column: the holders as ss -p shows them,
@@ -317,18 +386,27 @@ func resultText(res kill.Result) string {
 // endpoint prints an address and port as ss does: IPv6 in brackets, the
 // interface a socket is scoped to after a "%", "*" for port 0.
 func endpoint(ap netip.AddrPort, scope string) string {
-	port := "*"
-	if ap.Port() != 0 {
-		port = fmt.Sprint(ap.Port())
-	}
-	addr := ap.Addr().String()
+	return string(appendEndpoint(nil, ap, scope))
+}
+
+// appendEndpoint appends endpoint(ap, scope) to b.
+func appendEndpoint(b []byte, ap netip.AddrPort, scope string) []byte {
 	if ap.Addr().Is6() {
-		addr = "[" + addr + "]"
+		b = append(b, '[')
+		b = ap.Addr().AppendTo(b)
+		b = append(b, ']')
+	} else {
+		b = ap.Addr().AppendTo(b)
 	}
 	if scope != "" {
-		addr += "%" + scope
+		b = append(b, '%')
+		b = append(b, scope...)
 	}
-	return addr + ":" + port
+	b = append(b, ':')
+	if ap.Port() == 0 {
+		return append(b, '*')
+	}
+	return strconv.AppendUint(b, uint64(ap.Port()), 10)
 }
 
 func summaryLine(s kill.Summary, dryRun bool) string {

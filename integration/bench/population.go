@@ -147,11 +147,11 @@ func build(self string, s shape, want sockSet) (pop *population, err error) {
 	if err != nil {
 		return nil, err
 	}
-	pop = &population{shape: s, ns: ns}
+	made := &population{shape: s, ns: ns}
+	pop = made
 	defer func() {
-		if err != nil {
-			pop.close()
-			pop = nil
+		if err != nil { // pop is nil by then: the return set it
+			made.close()
 		}
 	}()
 	for w := range s.workers {

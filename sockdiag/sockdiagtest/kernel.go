@@ -85,14 +85,16 @@ func (k *Kernel) Conn() *sockdiag.Conn {
 }
 
 // dial makes one netlink socket to the fake, with its own answer queue.
-func (k *Kernel) dial() *Wire {
-	return NewWire(func(reqs []netlink.Message) [][]netlink.Message {
-		k.holdIfStuck(reqs)
-		k.mu.Lock()
-		defer k.mu.Unlock()
-		k.Sends++
-		return k.serve(reqs)
-	})
+func (k *Kernel) dial() *Wire { return NewWire(k.Serve) }
+
+// Serve answers the requests of one sendmsg with the datagrams the kernel
+// would send, for a Wire of a test's own making (NewWire).
+func (k *Kernel) Serve(reqs []netlink.Message) [][]netlink.Message {
+	k.holdIfStuck(reqs)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.Sends++
+	return k.serve(reqs)
 }
 
 // serve answers requests with the datagrams the kernel would send.
