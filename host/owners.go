@@ -55,7 +55,11 @@ func SocketOwners(procs []Process) (map[uint32][]Owner, error) {
 		})
 	}
 	wg.Wait()
-	owners := map[uint32][]Owner{}
+	total := 0
+	for _, f := range found {
+		total += len(f)
+	}
+	owners := make(map[uint32][]Owner, total)
 	var firstErr error
 	for i, p := range procs {
 		for _, h := range found[i] {

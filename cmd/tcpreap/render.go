@@ -146,7 +146,7 @@ func (r renderer) table(results []kill.Result) error {
 		buf = append(buf, printable(resultText(res))...)
 		cell()
 		if r.owners != nil {
-			buf = append(buf, printable(usersText(s, r.owners[s.Inode]))...)
+			buf = appendUsers(buf, s, r.owners[s.Inode])
 			cell()
 		}
 	}
@@ -207,26 +207,31 @@ func (r renderer) table(results []kill.Result) error {
 // users:(("redis-server",pid=812,fd=9)); "-" for a socket no process holds
 // (TIME_WAIT, orphaned), "?" for one whose holders could not be read.
 func usersText(s *sockdiag.Socket, owners []host.Owner) string {
+	return string(appendUsers(nil, s, owners))
+}
+
+// appendUsers appends usersText(s, owners) to b, the commands printable.
+func appendUsers(b []byte, s *sockdiag.Socket, owners []host.Owner) []byte {
 	if s.Inode == 0 {
-		return "-"
+		return append(b, '-')
 	}
 	if len(owners) == 0 {
-		return "?"
+		return append(b, '?')
 	}
-	b := []byte("users:(")
+	b = append(b, "users:("...)
 	for i, o := range owners {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, `("`...)
-		b = append(b, o.Command...)
+		b = append(b, printable(o.Command)...)
 		b = append(b, `",pid=`...)
 		b = strconv.AppendInt(b, int64(o.PID), 10)
 		b = append(b, ",fd="...)
 		b = strconv.AppendInt(b, int64(o.FD), 10)
 		b = append(b, ')')
 	}
-	return string(append(b, ')'))
+	return append(b, ')')
 }
 
 // appendSocketJSON appends the --json line of one socket: what encoding/json

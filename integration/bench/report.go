@@ -25,8 +25,8 @@ func (b *bench) report() string {
 		"(min–max), the tools alternating; peak RSS is wait4's ru_maxrss, the highest of the rounds (true(1) reads %s).\n\n",
 		count(len(all)), count(2*s.established), count(s.established), count(s.closeWait), count(s.closeWait),
 		count(s.timeWait), 3*s.workers, s.workers, count(peerSockets), peer, plural(b.rounds, "round"), mib(b.baseRSS))
-	fmt.Fprintf(&w, "The listing with owners (`-p`: the processes that hold each socket) has the same connections held by %d processes "+
-		"(and %d LISTEN). "+
+	fmt.Fprintf(&w, "The listing with owners (`-p`: the processes that hold each socket) has the same ESTABLISHED and CLOSE_WAIT connections "+
+		"held by %d processes (and %d LISTEN), no TIME_WAIT. "+
 		"The last case has a population of its own, %s TIME_WAIT sockets and the listeners, and one round: "+
 		"tcpreap's peak RSS for a plan of %s targets. "+
 		"Left behind is what the kernel shows after the run, compared by state and 4-tuple with the population less "+
