@@ -283,11 +283,8 @@ func TestDestroyStopsWithTheContext(t *testing.T) {
 // in the kernel; the watchdog gives that batch up, the other batches are
 // destroyed, and the connection can still look the targets up.
 func TestDestroyWatchdog(t *testing.T) {
-	defer sockdiag.SetStuckTimeout(200 * time.Millisecond)()
 	socks := sockets(1000, sockdiag.Established, 1)
-	k := &sockdiagtest.Kernel{Sockets: slices.Clone(socks), Unstick: make(chan struct{}),
-		Stuck: func(s sockdiag.Socket) bool { return s.ID.Cookie == 700 }}
-	defer close(k.Unstick)
+	k := stuckKernel(t, socks, sockdiag.Release{})
 	c := k.Conn()
 	start := time.Now()
 	errs := c.Destroy(t.Context(), socks)
@@ -380,11 +377,8 @@ func TestDestroyScrambledAnswers(t *testing.T) {
 // TestDestroyWatchdogSerialized: before Linux 6.9 every sock_diag request
 // waits behind the stuck one, so nothing more is sent after it.
 func TestDestroyWatchdogSerialized(t *testing.T) {
-	defer sockdiag.SetStuckTimeout(200 * time.Millisecond)()
 	socks := sockets(2000, sockdiag.Established, 1)
-	k := &sockdiagtest.Kernel{Sockets: slices.Clone(socks), Unstick: make(chan struct{}), Release: sockdiag.Release{Major: 6, Minor: 6},
-		Stuck: func(s sockdiag.Socket) bool { return s.ID.Cookie == 700 }}
-	defer close(k.Unstick)
+	k := stuckKernel(t, socks, sockdiag.Release{Major: 6, Minor: 6})
 	errs := k.Conn().Destroy(t.Context(), socks)
 	var stuck, done, unsent int
 	for i, err := range errs {
@@ -412,11 +406,8 @@ func TestDestroyWatchdogSerialized(t *testing.T) {
 // 6.9, where a stuck batch then stops the rest (found in review: every
 // socket the query had opened destroyed at once).
 func TestDestroyWorkersAfterAQuery(t *testing.T) {
-	defer sockdiag.SetStuckTimeout(200 * time.Millisecond)()
 	socks := sockets(2000, sockdiag.Established, 1)
-	k := &sockdiagtest.Kernel{Sockets: slices.Clone(socks), Unstick: make(chan struct{}), Release: sockdiag.Release{Major: 6, Minor: 6},
-		Stuck: func(s sockdiag.Socket) bool { return s.ID.Cookie == 700 }}
-	defer close(k.Unstick)
+	k := stuckKernel(t, socks, sockdiag.Release{Major: 6, Minor: 6})
 	c := k.Conn()
 	for _, err := range c.Query(t.Context(), &sockdiag.Filter{Protocols: []sockdiag.Protocol{sockdiag.TCP, sockdiag.UDP}}) {
 		if err != nil {
@@ -432,4 +423,15 @@ func TestDestroyWorkersAfterAQuery(t *testing.T) {
 	if unsent == 0 {
 		t.Errorf("after a query, a stuck batch on Linux 6.6 stopped nothing: the destroys went out on several sockets")
 	}
+}
+
+// stuckKernel is a fake kernel of the given release holding socks, where the
+// lock of the socket with cookie 700 is held (until the test ends), and the
+// watchdog gives a batch 200 ms.
+func stuckKernel(t *testing.T, socks []sockdiag.Socket, release sockdiag.Release) *sockdiagtest.Kernel {
+	t.Cleanup(sockdiag.SetStuckTimeout(200 * time.Millisecond))
+	k := &sockdiagtest.Kernel{Sockets: slices.Clone(socks), Unstick: make(chan struct{}), Release: release,
+		Stuck: func(s sockdiag.Socket) bool { return s.ID.Cookie == 700 }}
+	t.Cleanup(func() { close(k.Unstick) })
+	return k
 }
