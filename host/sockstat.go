@@ -1,6 +1,7 @@
 package host
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -48,4 +49,26 @@ func CountSockets() (SocketCount, error) {
 		}
 	}
 	return c, nil
+}
+
+// LocalPortRange reads net.ipv4.ip_local_port_range of tcpreap's network
+// namespace: the ports outgoing connections take (IPv6 ones too).
+func LocalPortRange() ([2]uint16, error) {
+	b, err := readSmall(procRoot+"/sys/net/ipv4/ip_local_port_range", sockstatLimit)
+	if err != nil {
+		return [2]uint16{}, err
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return [2]uint16{}, fmt.Errorf("ip_local_port_range reads %q, not two ports", b)
+	}
+	var r [2]uint16
+	for i, w := range f {
+		n, err := strconv.ParseUint(w, 10, 16)
+		if err != nil {
+			return [2]uint16{}, fmt.Errorf("ip_local_port_range: %q is no port", w)
+		}
+		r[i] = uint16(n)
+	}
+	return r, nil
 }

@@ -19,6 +19,15 @@ func TestCountSockets(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if err := os.MkdirAll(filepath.Join(procRoot, "sys", "net", "ipv4"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(procRoot, "sys", "net", "ipv4", "ip_local_port_range"), []byte("32768\t60999\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := LocalPortRange(); err != nil || r != [2]uint16{32768, 60999} {
+		t.Errorf("LocalPortRange() = %v, %v", r, err)
+	}
 	got, err := CountSockets()
 	if want := (SocketCount{TCP: 8, TimeWait: 7, UDP: 6}); err != nil || got != want {
 		t.Errorf("CountSockets() = %+v, %v; want %+v", got, err, want)

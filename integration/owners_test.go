@@ -3,6 +3,7 @@ package integration
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -27,7 +28,8 @@ type app struct {
 
 // TestIntegrationOwners: applications of the test's own (integration/leaker, not tcpreap)
 // leak CLOSE_WAIT sockets under two names, and one more runs as an unprivileged user.
-// list -p names each socket's process and user; --process, --pid and --uid destroy
+// list -p names each socket's process and user, summary the holder of each application's
+// CLOSE_WAIT sockets; --process, --pid and --uid destroy
 // exactly the sockets of the process or user they name, and the others' survive.
 func TestIntegrationOwners(t *testing.T) {
 	e := setup(t)
@@ -73,6 +75,30 @@ func TestIntegrationOwners(t *testing.T) {
 	text := e.tcpreap("list", "-p", "--state", "close_wait", "--local-port", "7300")
 	if want := fmt.Sprintf(`users:(("leaky-app",pid=%d,fd=`, apps[0].pid); !strings.Contains(text.Stdout, want) {
 		t.Errorf("list -p: no %s in\n%s", want, text.Stdout)
+	}
+
+	// summary names each application as the owner of its CLOSE_WAIT sockets.
+	res := e.tcpreap("summary", "--json", "--state", "close_wait")
+	type holder struct {
+		PID           int    `json:"pid"`
+		Command       string `json:"command"`
+		CloseWait     int    `json:"close_wait"`
+		CloseWaitPort uint16 `json:"close_wait_port"`
+	}
+	var sum struct {
+		CloseWait []holder `json:"close_wait"`
+	}
+	if err := json.Unmarshal([]byte(res.Stdout), &sum); err != nil || res.Code != 0 {
+		t.Fatalf("summary --json: exit %d, %v", res.Code, err)
+	}
+	for _, a := range apps {
+		if !slices.Contains(sum.CloseWait, holder{a.pid, a.name, 3, a.port}) {
+			t.Errorf("summary: %s (pid %d) is not named as holding 3 CLOSE_WAIT sockets on :%d: %+v", a.name, a.pid, a.port, sum.CloseWait)
+		}
+	}
+	text = e.tcpreap("summary", "--state", "close_wait")
+	if want := fmt.Sprintf("leaky-app pid %d holds 3 CLOSE_WAIT sockets on :7300", apps[0].pid); !strings.Contains(text.Stdout, want) {
+		t.Errorf("summary: no %q in\n%s", want, text.Stdout)
 	}
 
 	// Each selector destroys its own application's sockets, and no other.

@@ -9,12 +9,14 @@ import (
 )
 
 // TestLayers: imports run one way (README, Development): cmd → kill,
-// planfile, host, sockdiag; planfile → kill, sockdiag, host; kill →
+// planfile, host, sockdiag, census; census → sockdiag, host; planfile →
+// kill, sockdiag, host; kill →
 // sockdiag; sockdiag and host import nothing of tcpreap.
 func TestLayers(t *testing.T) {
 	const module = "github.com/tcpreap/tcpreap/"
 	allowed := map[string][]string{
-		"cmd/tcpreap": {"kill", "planfile", "host", "sockdiag"},
+		"cmd/tcpreap": {"kill", "planfile", "host", "sockdiag", "census"},
+		"census":      {"sockdiag", "host"},
 		"planfile":    {"kill", "sockdiag", "host"},
 		"kill":        {"sockdiag"},
 		"sockdiag":    nil,

@@ -35,6 +35,7 @@ type options struct {
 	// Output.
 	json, quiet bool
 	processes   bool // list -p: the processes that hold each socket
+	top         int  // summary --top
 }
 
 // action returns a command's Action: it reads the options and calls do.
@@ -99,6 +100,16 @@ func (o *options) destroyFlags() []cli.Flag {
 func (o *options) maxFlag() cli.Flag {
 	return &cli.StringFlag{Name: "max", Destination: &o.maxWord, Usage: "if more than `N` sockets would be destroyed, destroy nothing and exit 3 (default: no limit)",
 		Action: func(context.Context, *cli.Command, string) error { o.maxSet = true; return nil }}
+}
+
+// topFlag is summary --top.
+func (o *options) topFlag() cli.Flag {
+	return &cli.IntFlag{Name: "top", Destination: &o.top, Value: 10, Config: cli.IntegerConfig{Base: 10}, Usage: "show the `N` largest of each ranking"}
+}
+
+// jsonFlag is --json alone, for summary's one object.
+func (o *options) jsonFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "json", Destination: &o.json, Usage: "one JSON object on stdout"}
 }
 
 // outputFlags are the options of the commands that print results.

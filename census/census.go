@@ -1,0 +1,158 @@
+// Package census counts sockets the way an on-call engineer asks about them:
+// how many in each state, with which peers, on which local ports, held by
+// which processes (the CLOSE_WAIT ones above all: a leak), and how many
+// TIME_WAIT sockets each destination has, which is what runs out of ports.
+package census
+
+import (
+	"cmp"
+	"iter"
+	"maps"
+	"net/netip"
+	"slices"
+
+	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/sockdiag"
+)
+
+// A Census is the counts of one selection of sockets.
+type Census struct {
+	Sockets int
+	// States counts the sockets by state, in the kernel's order of states.
+	States []StateCount
+	// Peers, LocalPorts and Holders are the largest counts, largest first,
+	// at most the top asked for; TimeWait too, by destination.
+	Peers      []PeerCount
+	LocalPorts []PortCount
+	Holders    []Holder
+	// CloseWait is every process that holds CLOSE_WAIT sockets, most first.
+	CloseWait []Holder
+	// TimeWait counts, by destination, the TIME_WAIT sockets of outgoing
+	// connections: those whose local port is in the ephemeral range. Each
+	// holds that port for that destination until it expires.
+	TimeWait []DestinationCount
+	// Unheld counts the sockets no process holds: TIME_WAIT ones and
+	// orphans, which the kernel finishes on its own.
+	Unheld int
+}
+
+// A StateCount is how many sockets are in one state.
+type StateCount struct {
+	State   sockdiag.State
+	Sockets int
+}
+
+// A PeerCount is how many sockets have one remote address.
+type PeerCount struct {
+	Peer    netip.Addr
+	Sockets int
+}
+
+// A PortCount is how many sockets have one local port.
+type PortCount struct {
+	Port    uint16
+	Sockets int
+}
+
+// A DestinationCount is how many sockets have one remote address and port.
+type DestinationCount struct {
+	Destination netip.AddrPort
+	Sockets     int
+}
+
+// A Holder is a process and the sockets of the selection it holds.
+type Holder struct {
+	PID       int
+	Command   string
+	Sockets   int
+	CloseWait int
+	// CloseWaitPort is the local port most of its CLOSE_WAIT sockets are on.
+	CloseWaitPort uint16
+}
+
+// Take counts the sockets, owners saying who holds each (by inode; nil when
+// not known), and keeps the top largest of each ranking. ephemeral is the
+// local port range outgoing connections take their ports from
+// (net.ipv4.ip_local_port_range). It returns the first error of the query.
+func Take(sockets iter.Seq2[sockdiag.Socket, error], owners map[uint32][]host.Owner, ephemeral [2]uint16, top int) (*Census, error) {
+	c := &Census{}
+	states := map[sockdiag.State]int{}
+	peers := map[netip.Addr]int{}
+	ports := map[uint16]int{}
+	timeWait := map[netip.AddrPort]int{}
+	type holding struct {
+		h     Holder
+		ports map[uint16]int // of its CLOSE_WAIT sockets
+	}
+	holders := map[int]*holding{}
+	for s, err := range sockets {
+		if err != nil {
+			return nil, err
+		}
+		c.Sockets++
+		states[s.State]++
+		remote := s.ID.Remote.Addr().Unmap()
+		if !remote.IsUnspecified() {
+			peers[remote]++
+		}
+		ports[s.ID.Local.Port()]++
+		if p := s.ID.Local.Port(); s.IsTimeWait() && p >= ephemeral[0] && p <= ephemeral[1] {
+			timeWait[netip.AddrPortFrom(remote, s.ID.Remote.Port())]++
+		}
+		if s.Inode == 0 {
+			c.Unheld++
+			continue
+		}
+		for _, o := range owners[s.Inode] {
+			h := holders[o.PID]
+			if h == nil {
+				h = &holding{h: Holder{PID: o.PID, Command: o.Command}, ports: map[uint16]int{}}
+				holders[o.PID] = h
+			}
+			h.h.Sockets++
+			if s.State == sockdiag.CloseWait {
+				h.h.CloseWait++
+				h.ports[s.ID.Local.Port()]++
+			}
+		}
+	}
+	for _, st := range slices.Sorted(maps.Keys(states)) {
+		c.States = append(c.States, StateCount{st, states[st]})
+	}
+	for p, n := range peers {
+		c.Peers = append(c.Peers, PeerCount{p, n})
+	}
+	c.Peers = largest(c.Peers, top, func(p PeerCount) int { return p.Sockets }, func(a, b PeerCount) int { return a.Peer.Compare(b.Peer) })
+	for p, n := range ports {
+		c.LocalPorts = append(c.LocalPorts, PortCount{p, n})
+	}
+	c.LocalPorts = largest(c.LocalPorts, top, func(p PortCount) int { return p.Sockets }, func(a, b PortCount) int { return cmp.Compare(a.Port, b.Port) })
+	for d, n := range timeWait {
+		c.TimeWait = append(c.TimeWait, DestinationCount{d, n})
+	}
+	c.TimeWait = largest(c.TimeWait, top, func(d DestinationCount) int { return d.Sockets },
+		func(a, b DestinationCount) int { return a.Destination.Compare(b.Destination) })
+	byPID := func(a, b Holder) int { return cmp.Compare(a.PID, b.PID) }
+	for _, h := range holders {
+		if h.h.CloseWait > 0 {
+			h.h.CloseWaitPort = largest(slices.Collect(maps.Keys(h.ports)), 1, func(p uint16) int { return h.ports[p] }, cmp.Compare[uint16])[0]
+			c.CloseWait = append(c.CloseWait, h.h)
+		}
+		c.Holders = append(c.Holders, h.h)
+	}
+	c.Holders = largest(c.Holders, top, func(h Holder) int { return h.Sockets }, byPID)
+	c.CloseWait = largest(c.CloseWait, len(c.CloseWait), func(h Holder) int { return h.CloseWait }, byPID)
+	return c, nil
+}
+
+// largest sorts xs by n, largest first (ties by less), and keeps the first
+// top of them.
+func largest[T any](xs []T, top int, n func(T) int, less func(a, b T) int) []T {
+	slices.SortFunc(xs, func(a, b T) int {
+		if c := cmp.Compare(n(b), n(a)); c != 0 {
+			return c
+		}
+		return less(a, b)
+	})
+	return xs[:min(len(xs), top)]
+}

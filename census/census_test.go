@@ -1,0 +1,60 @@
+package census
+
+import (
+	"net/netip"
+	"slices"
+	"testing"
+
+	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/sockdiag"
+)
+
+func sock(state sockdiag.State, local, remote string, inode uint32) sockdiag.Socket {
+	return sockdiag.Socket{Protocol: sockdiag.TCP, Family: sockdiag.IPv4, State: state, Inode: inode,
+		ID: sockdiag.SockID{Local: netip.MustParseAddrPort(local), Remote: netip.MustParseAddrPort(remote)}}
+}
+
+// TestTake: counts by state, peer, port and holder, the CLOSE_WAIT holders
+// with their port, and the TIME_WAIT of outgoing connections only.
+func TestTake(t *testing.T) {
+	socks := []sockdiag.Socket{
+		sock(sockdiag.CloseWait, "192.0.2.1:5432", "192.0.2.7:40001", 11),
+		sock(sockdiag.CloseWait, "192.0.2.1:5432", "192.0.2.7:40002", 12),
+		sock(sockdiag.CloseWait, "192.0.2.1:8080", "192.0.2.8:40003", 13),
+		sock(sockdiag.Established, "192.0.2.1:5432", "192.0.2.9:40004", 14),
+		sock(sockdiag.TimeWait, "192.0.2.1:40100", "198.51.100.5:443", 0), // outgoing
+		sock(sockdiag.TimeWait, "192.0.2.1:40101", "198.51.100.5:443", 0),
+		sock(sockdiag.TimeWait, "192.0.2.1:22", "192.0.2.7:50000", 0), // incoming: no port of ours held
+		sock(sockdiag.Listen, "0.0.0.0:5432", "0.0.0.0:0", 15),
+	}
+	owners := map[uint32][]host.Owner{
+		11: {{PID: 4711, Command: "postgres", FD: 5}}, 12: {{PID: 4711, Command: "postgres", FD: 6}},
+		13: {{PID: 99, Command: "web", FD: 3}}, 14: {{PID: 4711, Command: "postgres", FD: 7}}, 15: {{PID: 4711, Command: "postgres", FD: 4}},
+	}
+	seq := func(yield func(sockdiag.Socket, error) bool) {
+		for _, s := range socks {
+			if !yield(s, nil) {
+				return
+			}
+		}
+	}
+	c, err := Take(seq, owners, [2]uint16{32768, 60999}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Sockets != 8 || c.Unheld != 3 {
+		t.Errorf("sockets %d, unheld %d; want 8, 3", c.Sockets, c.Unheld)
+	}
+	if want := []StateCount{{sockdiag.Established, 1}, {sockdiag.TimeWait, 3}, {sockdiag.CloseWait, 3}, {sockdiag.Listen, 1}}; !slices.Equal(c.States, want) {
+		t.Errorf("states %v, want %v", c.States, want)
+	}
+	if want := []PeerCount{{netip.MustParseAddr("192.0.2.7"), 3}, {netip.MustParseAddr("198.51.100.5"), 2}}; !slices.Equal(c.Peers, want) {
+		t.Errorf("top peers %v, want %v", c.Peers, want)
+	}
+	if want := []Holder{{4711, "postgres", 4, 2, 5432}, {99, "web", 1, 1, 8080}}; !slices.Equal(c.CloseWait, want) || !slices.Equal(c.Holders, want) {
+		t.Errorf("close wait %v, holders %v, want %v", c.CloseWait, c.Holders, want)
+	}
+	if want := []DestinationCount{{netip.MustParseAddrPort("198.51.100.5:443"), 2}}; !slices.Equal(c.TimeWait, want) {
+		t.Errorf("time wait %v, want %v", c.TimeWait, want)
+	}
+}
