@@ -3,6 +3,7 @@ package sockdiag
 import (
 	"net/netip"
 	"slices"
+	"time"
 )
 
 // A Filter is a selection of sockets: every selector that is set must hold,
@@ -27,6 +28,40 @@ type Filter struct {
 	// UIDs: the socket's owner (idiag_uid, the user that made it) is one of
 	// these. The kernel's filter program cannot say it: it is checked here.
 	UIDs []uint32
+	// Idle: a TCP connection that has neither sent nor received data for at
+	// least this long (tcpi_last_data_sent, tcpi_last_data_recv); 0 for any.
+	Idle time.Duration
+	// Stalled: a TCP connection whose peer seems gone: data sent and not
+	// acknowledged, retransmitted (tcpi_retransmits or tcpi_backoff above
+	// zero), and no ack for at least this long (tcpi_last_ack_recv); 0 for
+	// any. Both read struct tcp_info, which the dump then carries.
+	Stalled time.Duration
+}
+
+// needsInfo reports whether the filter reads struct tcp_info.
+func (f *Filter) needsInfo() bool { return f.Idle > 0 || f.Stalled > 0 }
+
+// MatchInfo is Match for a socket dumped with the attributes that follow its
+// inet_diag_msg: the selectors that read struct tcp_info too. A socket
+// without one (UDP, TIME_WAIT) is not selected by them.
+func (f *Filter) MatchInfo(s *Socket, attrs []byte) bool {
+	if !f.Match(s) {
+		return false
+	}
+	if !f.needsInfo() {
+		return true
+	}
+	info, ok := tcpInfoOf(attrs)
+	if !ok || s.Protocol != TCP || s.IsTimeWait() || s.State == Listen {
+		return false
+	}
+	if f.Idle > 0 && info.Idle() < f.Idle {
+		return false
+	}
+	if f.Stalled > 0 && !(info.Unacked > 0 && (info.Retransmits > 0 || info.Backoff > 0) && info.LastAckRecv >= f.Stalled) {
+		return false
+	}
+	return true
 }
 
 // An Interface is a network interface as a selector: a socket is on it when
@@ -84,7 +119,7 @@ func (f *Filter) HasSelector() bool {
 		len(f.Ports) > 0 && !coversPorts(f.Ports) ||
 		len(f.LocalPorts) > 0 && !coversPorts(f.LocalPorts) ||
 		len(f.RemotePorts) > 0 && !coversPorts(f.RemotePorts) ||
-		f.Interface != nil || len(f.UIDs) > 0
+		f.Interface != nil || len(f.UIDs) > 0 || f.needsInfo()
 }
 
 // narrowsStates reports whether the states leave out a default state. A TCP
@@ -266,6 +301,9 @@ func (f *Filter) dumps() []dump {
 				ID:       f.portPrefilter(),
 				Bytecode: prog,
 			}}
+			if f.needsInfo() {
+				d.Ext = 1 << (inetDiagInfo - 1)
+			}
 			out = append(out, d)
 		}
 	}

@@ -24,7 +24,7 @@ func (c *Conn) Query(ctx context.Context, f *Filter) iter.Seq2[Socket, error] {
 				reqs = append(reqs, d.Request)
 			}
 		}
-		c.dumps(ctx, reqs, f.Match, yield)
+		c.dumps(ctx, reqs, f.MatchInfo, yield)
 	}
 }
 
@@ -35,7 +35,7 @@ func (c *Conn) Query(ctx context.Context, f *Filter) iter.Seq2[Socket, error] {
 // each on a socket of its own (up to one per CPU, at most maxDestroyers in
 // all), and hold what keep accepted until their turn. keep is called from
 // several goroutines at once.
-func (c *Conn) dumps(ctx context.Context, reqs []Request, keep func(*Socket) bool, yield func(Socket, error) bool) {
+func (c *Conn) dumps(ctx context.Context, reqs []Request, keep func(s *Socket, attrs []byte) bool, yield func(Socket, error) bool) {
 	if len(reqs) == 0 {
 		return
 	}
@@ -71,8 +71,8 @@ func (c *Conn) dumps(ctx context.Context, reqs []Request, keep func(*Socket) boo
 						// the main loop would wait for it forever).
 						a.err = errBrokenWire
 					} else {
-						a.err = c.dumpOn(wctx, nl, reqs[i], func(s *Socket, _ []byte) bool {
-							if keep(s) {
+						a.err = c.dumpOn(wctx, nl, reqs[i], func(s *Socket, attrs []byte) bool {
+							if keep(s, attrs) {
 								a.socks = append(a.socks, *s)
 							}
 							return true
@@ -105,8 +105,8 @@ func (c *Conn) dumps(ctx context.Context, reqs []Request, keep func(*Socket) boo
 		// The first dump, and any whose socket broke before its turn,
 		// stream on the main socket.
 		wanted := true
-		err := c.dump(ctx, req, func(s *Socket, _ []byte) bool {
-			if keep(s) {
+		err := c.dump(ctx, req, func(s *Socket, attrs []byte) bool {
+			if keep(s, attrs) {
 				wanted = yield(*s, nil)
 			}
 			return wanted

@@ -31,6 +31,7 @@ Examples:
   tcpreap --state close_wait --port postgresql   reap a service's CLOSE_WAIT sockets
   tcpreap --state time_wait --dport 443          free TIME_WAIT ports towards :443
   tcpreap --process java --state close_wait      reap what a leaking application holds
+  tcpreap --stalled --dport 5432                 cut clients hanging on a database that is gone
   tcpreap -n 192.0.2.0/24                        dry run: print the plan only
   tcpreap -y --max 500 --json 192.0.2.34         in a runbook: no prompt, a limit, NDJSON
 
@@ -52,7 +53,7 @@ func reap(ctx context.Context, o *options, io streams) error {
 		return usageError{err}
 	}
 	if !sel.hasSelector() && !o.all {
-		return usagef("refusing to destroy every socket: name a PEER or a selector (--state, --port, --local-port, --remote-port, --local, --interface, --pid, --process, --uid), or give --all")
+		return usagef("refusing to destroy every socket: name a PEER or a selector (--state, --port, --local-port, --remote-port, --local, --interface, --pid, --process, --uid, --idle, --stalled), or give --all")
 	}
 	if err := errors.Join(o.checkMax(), o.checkWorkers()); err != nil {
 		return err

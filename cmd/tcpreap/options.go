@@ -24,6 +24,8 @@ type options struct {
 	tcp, udp, ipv4, ipv6                           bool
 	includeSelf                                    bool
 	pids, commands, uids                           []string // by owner
+	idle, stalledFor                               string   // durations, as given
+	stalled, stalledForSet                         bool
 
 	// Action.
 	dryRun, yes, all, noAudit, verify bool
@@ -63,6 +65,10 @@ func (o *options) selectionFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "pid", Destination: &o.pids, Usage: "sockets process `PID[,PID]` holds open"},
 		&cli.StringSliceFlag{Name: "process", Destination: &o.commands, Usage: "sockets a process named `NAME` holds open (its command name, as ps -o comm shows it)"},
 		&cli.StringSliceFlag{Name: "uid", Destination: &o.uids, Usage: "sockets user `USER` made (a name or a number)"},
+		&cli.StringFlag{Name: "idle", Destination: &o.idle, Usage: "TCP connections that sent and received no data for `DURATION` (90s, 10m, 2h)"},
+		&cli.BoolFlag{Name: "stalled", Destination: &o.stalled, Usage: "TCP connections whose peer seems gone: data retransmitted, no ack for --stalled-for"},
+		&cli.StringFlag{Name: "stalled-for", Destination: &o.stalledFor, Value: "30s", Usage: "with --stalled: no ack for at least `DURATION`",
+			Action: func(context.Context, *cli.Command, string) error { o.stalledForSet = true; return nil }},
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/kill"
@@ -76,6 +77,18 @@ func newOwnerSelector(pids, commands []string) (*ownerSelector, error) {
 		o.commands = append(o.commands, w)
 	}
 	return o, nil
+}
+
+// parseDuration reads a duration with its unit ("90s", "10m"), above zero.
+func parseDuration(flag, word string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(word))
+	switch {
+	case err == nil && d > 0:
+		return d, nil
+	case isDecimal(strings.TrimSpace(word)):
+		return 0, fmt.Errorf("%s %s: give a unit: %ss, %sm or %sh", flag, word, word, word, word)
+	}
+	return 0, fmt.Errorf("%s %q: give a duration above zero with its unit, such as 90s, 10m or 2h", flag, word)
 }
 
 // parseUIDs reads --uid: user names or numbers.
@@ -168,6 +181,19 @@ func newSelection(ctx context.Context, o *options) (*selection, error) {
 	f.Peers = peers
 	if f.UIDs, err = parseUIDs(ctx, o.uids); err != nil {
 		return nil, err
+	}
+	if o.idle != "" {
+		if f.Idle, err = parseDuration("--idle", o.idle); err != nil {
+			return nil, err
+		}
+	}
+	if o.stalledForSet && !o.stalled {
+		return nil, fmt.Errorf("--stalled-for %s: it says how long a --stalled connection has had no ack; add --stalled", o.stalledFor)
+	}
+	if o.stalled {
+		if f.Stalled, err = parseDuration("--stalled-for", o.stalledFor); err != nil {
+			return nil, err
+		}
 	}
 	if sel.owned, err = newOwnerSelector(o.pids, o.commands); err != nil {
 		return nil, err
@@ -398,7 +424,8 @@ func query(ctx context.Context, sel *selection, workers int) (*sockdiag.Conn, *k
 // for a selection by address, port or interface, which a count cannot
 // foresee.
 func planSize(f *sockdiag.Filter) int {
-	if len(f.Peers) > 0 || len(f.Local) > 0 || len(f.Ports) > 0 || len(f.LocalPorts) > 0 || len(f.RemotePorts) > 0 || f.Interface != nil || len(f.UIDs) > 0 {
+	if len(f.Peers) > 0 || len(f.Local) > 0 || len(f.Ports) > 0 || len(f.LocalPorts) > 0 || len(f.RemotePorts) > 0 || f.Interface != nil ||
+		len(f.UIDs) > 0 || f.Idle > 0 || f.Stalled > 0 {
 		return 0
 	}
 	count, err := host.CountSockets()

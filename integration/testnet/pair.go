@@ -125,6 +125,9 @@ func (n *Net) Dial(to netip.AddrPort) (*net.TCPConn, error) {
 	return c.(*net.TCPConn), nil
 }
 
+// PairOf is the Pair of two ends a test connected itself, with local's cookie.
+func PairOf(local, peer *net.TCPConn) (Pair, error) { return newPair(local, peer) }
+
 func newPair(local, peer *net.TCPConn) (Pair, error) {
 	c, err := cookie(local)
 	return Pair{Local: local, Peer: peer, Cookie: c}, err

@@ -1,0 +1,68 @@
+package sockdiag
+
+import (
+	"encoding/binary"
+	"errors"
+	"time"
+)
+
+var errShortInfo = errors.New("struct tcp_info shorter than its fields of Linux 2.6")
+
+// TCPInfo is what tcpreap reads of a TCP socket's struct tcp_info
+// (INET_DIAG_INFO, the TCP_INFO of getsockopt): the fields that tell an idle
+// connection and one whose peer has gone. The struct grows with every
+// kernel; these fields are at the same offsets since Linux 2.6.
+type TCPInfo struct {
+	Retransmits uint8  // tcpi_retransmits: timeouts of the oldest unacknowledged segment in a row
+	Backoff     uint8  // tcpi_backoff: doublings of the retransmission timeout
+	Unacked     uint32 // tcpi_unacked: segments sent and not yet acknowledged
+	// Since the last data sent, the last data received and the last ack
+	// received (tcpi_last_data_sent, _last_data_recv, _last_ack_recv).
+	LastDataSent, LastDataRecv, LastAckRecv time.Duration
+	RTT                                     time.Duration // tcpi_rtt, smoothed
+}
+
+// tcpInfoLen is how much of struct tcp_info TCPInfo reads, to tcpi_rttvar.
+const tcpInfoLen = 76
+
+// Idle is how long the connection has neither sent nor received data.
+func (i *TCPInfo) Idle() time.Duration { return min(i.LastDataSent, i.LastDataRecv) }
+
+// UnmarshalBinary reads the fields from a struct tcp_info of at least
+// tcpInfoLen bytes.
+func (i *TCPInfo) UnmarshalBinary(b []byte) error {
+	if len(b) < tcpInfoLen {
+		return errShortInfo
+	}
+	ms := func(off int) time.Duration {
+		return time.Duration(binary.NativeEndian.Uint32(b[off:])) * time.Millisecond
+	}
+	*i = TCPInfo{
+		Retransmits:  b[2],
+		Backoff:      b[4],
+		Unacked:      binary.NativeEndian.Uint32(b[24:]),
+		LastDataSent: ms(44),
+		LastDataRecv: ms(52),
+		LastAckRecv:  ms(56),
+		RTT:          time.Duration(binary.NativeEndian.Uint32(b[68:])) * time.Microsecond,
+	}
+	return nil
+}
+
+// tcpInfoOf finds INET_DIAG_INFO among the attributes that follow an
+// inet_diag_msg and reads it.
+func tcpInfoOf(attrs []byte) (TCPInfo, bool) {
+	for len(attrs) >= nlaHdrLen {
+		n := int(binary.NativeEndian.Uint16(attrs[0:2]))
+		typ := binary.NativeEndian.Uint16(attrs[2:4]) & 0x3fff // without NLA_F_NESTED, NLA_F_NET_BYTEORDER
+		if n < nlaHdrLen || n > len(attrs) {
+			return TCPInfo{}, false
+		}
+		if typ == inetDiagInfo {
+			var i TCPInfo
+			return i, i.UnmarshalBinary(attrs[nlaHdrLen:n]) == nil
+		}
+		attrs = attrs[min((n+3)&^3, len(attrs)):]
+	}
+	return TCPInfo{}, false
+}

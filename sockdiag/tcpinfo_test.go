@@ -1,0 +1,31 @@
+package sockdiag
+
+import (
+	"encoding/binary"
+	"testing"
+	"time"
+)
+
+// TestTCPInfoOf finds struct tcp_info among the attributes, as Linux 6.x
+// sends it (232 bytes and growing), after another attribute.
+func TestTCPInfoOf(t *testing.T) {
+	info := make([]byte, 232)
+	info[2], info[4] = 3, 2                          // retransmits, backoff
+	binary.NativeEndian.PutUint32(info[24:], 5)      // unacked
+	binary.NativeEndian.PutUint32(info[44:], 90000)  // last_data_sent, ms
+	binary.NativeEndian.PutUint32(info[52:], 120000) // last_data_recv
+	binary.NativeEndian.PutUint32(info[56:], 31000)  // last_ack_recv
+	binary.NativeEndian.PutUint32(info[68:], 1500)   // rtt, µs
+	attrs := append(attr(5, []byte{1, 2, 3}), attr(inetDiagInfo, info)...)
+	got, ok := tcpInfoOf(attrs)
+	want := TCPInfo{Retransmits: 3, Backoff: 2, Unacked: 5, LastDataSent: 90 * time.Second, LastDataRecv: 120 * time.Second,
+		LastAckRecv: 31 * time.Second, RTT: 1500 * time.Microsecond}
+	if !ok || got != want || got.Idle() != 90*time.Second {
+		t.Errorf("tcpInfoOf = %+v, %v; want %+v", got, ok, want)
+	}
+	for _, bad := range [][]byte{nil, attr(inetDiagInfo, info[:40]), attrs[:10], {0xff, 0xff, 2, 0}} {
+		if _, ok := tcpInfoOf(bad); ok {
+			t.Errorf("tcpInfoOf(% x…) read a tcp_info", bad[:min(len(bad), 8)])
+		}
+	}
+}
