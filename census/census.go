@@ -31,6 +31,10 @@ type Census struct {
 	// connections: those whose local port is in the ephemeral range. Each
 	// holds that port for that destination until it expires.
 	TimeWait []DestinationCount
+	// PortsHeld counts, by destination, the sockets of every state whose
+	// local port is in the ephemeral range: the ports that destination
+	// holds, all of them, not only the top.
+	PortsHeld []DestinationCount
 	// Unheld counts the sockets no process holds: TIME_WAIT ones and
 	// orphans, which the kernel finishes on its own.
 	Unheld int
@@ -80,6 +84,7 @@ func Take(sockets iter.Seq2[sockdiag.Socket, error], owners map[uint32][]host.Ow
 	peers := map[netip.Addr]int{}
 	ports := map[uint16]int{}
 	timeWait := map[netip.AddrPort]int{}
+	held := map[netip.AddrPort]int{}
 	type holding struct {
 		h     Holder
 		ports map[uint16]int // of its CLOSE_WAIT sockets
@@ -96,8 +101,12 @@ func Take(sockets iter.Seq2[sockdiag.Socket, error], owners map[uint32][]host.Ow
 			peers[remote]++
 		}
 		ports[s.ID.Local.Port()]++
-		if p := s.ID.Local.Port(); s.IsTimeWait() && p >= ephemeral[0] && p <= ephemeral[1] {
-			timeWait[netip.AddrPortFrom(remote, s.ID.Remote.Port())]++
+		if p := s.ID.Local.Port(); p >= ephemeral[0] && p <= ephemeral[1] && !remote.IsUnspecified() && s.State != sockdiag.Listen {
+			dest := netip.AddrPortFrom(remote, s.ID.Remote.Port())
+			held[dest]++
+			if s.IsTimeWait() {
+				timeWait[dest]++
+			}
 		}
 		if s.Inode == 0 {
 			c.Unheld++
@@ -130,8 +139,12 @@ func Take(sockets iter.Seq2[sockdiag.Socket, error], owners map[uint32][]host.Ow
 	for d, n := range timeWait {
 		c.TimeWait = append(c.TimeWait, DestinationCount{d, n})
 	}
-	c.TimeWait = largest(c.TimeWait, top, func(d DestinationCount) int { return d.Sockets },
-		func(a, b DestinationCount) int { return a.Destination.Compare(b.Destination) })
+	byDest := func(a, b DestinationCount) int { return a.Destination.Compare(b.Destination) }
+	c.TimeWait = largest(c.TimeWait, top, func(d DestinationCount) int { return d.Sockets }, byDest)
+	for d, n := range held {
+		c.PortsHeld = append(c.PortsHeld, DestinationCount{d, n})
+	}
+	c.PortsHeld = largest(c.PortsHeld, len(c.PortsHeld), func(d DestinationCount) int { return d.Sockets }, byDest)
 	byPID := func(a, b Holder) int { return cmp.Compare(a.PID, b.PID) }
 	for _, h := range holders {
 		if h.h.CloseWait > 0 {

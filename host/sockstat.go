@@ -72,3 +72,16 @@ func LocalPortRange() ([2]uint16, error) {
 	}
 	return r, nil
 }
+
+// Sysctls reads the given settings of /proc/sys/net ("ipv4.tcp_fin_timeout")
+// in tcpreap's network namespace; one that does not exist is left out.
+func Sysctls(names ...string) map[string]string {
+	out := map[string]string{}
+	for _, name := range names {
+		b, err := readSmall(procRoot+"/sys/net/"+strings.ReplaceAll(name, ".", "/"), sockstatLimit)
+		if err == nil {
+			out[name] = strings.TrimSpace(string(b))
+		}
+	}
+	return out
+}

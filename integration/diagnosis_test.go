@@ -1,14 +1,19 @@
 package integration
 
 import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/tcpreap/tcpreap/integration/testnet"
+	"golang.org/x/sys/unix"
 )
 
 // TestIntegrationIdle: --idle 2s destroys the connection that has been silent for 3 s and
@@ -97,4 +102,96 @@ func (e *env) loopbackFlow() testnet.Pair {
 	p, err := testnet.PairOf(client.(*net.TCPConn), server)
 	e.check(err)
 	return p
+}
+
+// TestIntegrationDoctor: with A's local port range narrowed to 10 ports and 6 of them in
+// TIME_WAIT towards one destination, doctor warns of that destination (exit 1) and names
+// the command that relieves it; what it says of SOCK_DESTROY is the kernel's own answer
+// to a probe the test sends itself.
+func TestIntegrationDoctor(t *testing.T) {
+	e := setup(t)
+	e.run(e.Local, "sh", "-c", "echo '40000 40009' > /proc/sys/net/ipv4/ip_local_port_range")
+	server := e.listen(e.Peer, netip.AddrPortFrom(testnet.PeerV4, 0))
+	for range 6 {
+		p := e.outbound(server)
+		e.check(p.Local.Close()) // A closes first: TIME_WAIT in A, on its local port
+		e.check(p.Peer.Close())
+	}
+	dest := server.Addr().(*net.TCPAddr).AddrPort()
+	_, err := e.Local.Await("six TIME_WAIT sockets", func(ss testnet.Sockets) bool {
+		n := 0
+		for _, s := range ss {
+			if s.State == "time_wait" && s.Remote == dest {
+				n++
+			}
+		}
+		return n == 6
+	})
+	e.check(err)
+	res := e.tcpreap("doctor", "--json")
+	var report struct {
+		Warn     bool `json:"warn"`
+		Findings []struct {
+			Check string `json:"check"`
+			Warn  bool   `json:"warn"`
+			Says  string `json:"says"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(res.Stdout), &report); err != nil {
+		t.Fatal(err)
+	}
+	if res.Code != 1 || !report.Warn {
+		t.Errorf("doctor: exit %d, warn %v; want 1, true", res.Code, report.Warn)
+	}
+	says := map[string]string{}
+	warns := map[string]bool{}
+	for _, f := range report.Findings {
+		says[f.Check], warns[f.Check] = f.Says, f.Warn
+	}
+	check := "ports " + dest.String()
+	if !warns[check] || !strings.Contains(says[check], "6 of the 10 local ports") || !strings.Contains(says[check], "tcpreap --state time_wait "+dest.String()) {
+		t.Errorf("doctor on %s: %q (warn %v)", check, says[check], warns[check])
+	}
+	errno := destroyProbe(t, e.Local)
+	can := errno == unix.ENOENT
+	if warns["sock_destroy_tcp"] == can || strings.Contains(says["sock_destroy_tcp"], "cannot") == can {
+		t.Errorf("the kernel answers a destroy of no socket with %v, and doctor says %q", errno, says["sock_destroy_tcp"])
+	}
+}
+
+// destroyProbe sends, in h, a SOCK_DESTROY for an all-zero IPv4 TCP sockid and returns
+// the kernel's errno: ENOENT where the kernel has SOCK_DESTROY, EOPNOTSUPP where not.
+func destroyProbe(t *testing.T, h *testnet.Host) unix.Errno {
+	t.Helper()
+	var errno unix.Errno
+	err := h.Do(func() error {
+		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		msg := make([]byte, 16+56)
+		binary.NativeEndian.PutUint32(msg[0:], uint32(len(msg)))
+		binary.NativeEndian.PutUint16(msg[4:], 21) // SOCK_DESTROY
+		binary.NativeEndian.PutUint16(msg[6:], unix.NLM_F_REQUEST|unix.NLM_F_ACK)
+		msg[16], msg[17] = unix.AF_INET, unix.IPPROTO_TCP
+		binary.NativeEndian.PutUint32(msg[16+48:], 12345) // a cookie no socket has
+		if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+			return err
+		}
+		buf := make([]byte, 4096)
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		if err != nil {
+			return err
+		}
+		if n < 20 || binary.NativeEndian.Uint16(buf[4:]) != unix.NLMSG_ERROR {
+			return fmt.Errorf("the answer to SOCK_DESTROY is no ack")
+		}
+		errno = unix.Errno(-int32(binary.NativeEndian.Uint32(buf[16:])))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return errno
 }

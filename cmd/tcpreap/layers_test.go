@@ -9,14 +9,16 @@ import (
 )
 
 // TestLayers: imports run one way (README, Development): cmd → kill,
-// planfile, host, sockdiag, census; census → sockdiag, host; planfile →
+// planfile, host, sockdiag, census, doctor; census → sockdiag, host;
+// doctor → sockdiag, census; planfile →
 // kill, sockdiag, host; kill →
 // sockdiag; sockdiag and host import nothing of tcpreap.
 func TestLayers(t *testing.T) {
 	const module = "github.com/tcpreap/tcpreap/"
 	allowed := map[string][]string{
-		"cmd/tcpreap": {"kill", "planfile", "host", "sockdiag", "census"},
+		"cmd/tcpreap": {"kill", "planfile", "host", "sockdiag", "census", "doctor"},
 		"census":      {"sockdiag", "host"},
+		"doctor":      {"sockdiag", "census"},
 		"planfile":    {"kill", "sockdiag", "host"},
 		"kill":        {"sockdiag"},
 		"sockdiag":    nil,

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/tcpreap/tcpreap/census"
+	"github.com/tcpreap/tcpreap/doctor"
+	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/sockdiag"
+	"github.com/urfave/cli/v3"
+)
+
+// doctorCommand is tcpreap doctor: the facts behind the runbooks, measured here.
+func doctorCommand(args []string, io streams) *cli.Command {
+	o := &options{}
+	return &cli.Command{
+		Name:  "doctor",
+		Usage: "check what this kernel can do, what the TCP sysctls mean, port pressure and leaks",
+		Description: `Says, each with the number it rests on: whether this kernel lists and destroys TCP and
+UDP sockets (asked of the kernel, with no privilege needed), TIME_WAIT and orphan destroys,
+MPTCP; what tcp_fin_timeout, tcp_tw_reuse, tcp_max_tw_buckets, ip_local_port_range,
+tcp_retries2 and keepalive really do (and that tcp_tw_recycle is gone since 4.12); which
+destinations hold more than half of the local ports; and which processes leak CLOSE_WAIT
+sockets. Destroys nothing. Exit 0 when nothing warns, 1 when something does.
+
+Examples:
+  tcpreap doctor                          the report
+  tcpreap doctor --json | jq '.findings[] | select(.warn)'`,
+		Flags:  []cli.Flag{o.jsonFlag()},
+		Action: o.action(args, func(ctx context.Context, o *options) error { return diagnose(ctx, o, io) }),
+	}
+}
+
+// doctorSysctls are the settings the doctor reads, under /proc/sys/net.
+var doctorSysctls = []string{"ipv4.tcp_fin_timeout", "ipv4.tcp_tw_reuse", "ipv4.tcp_tw_recycle", "ipv4.tcp_max_tw_buckets",
+	"ipv4.tcp_retries2", "ipv4.tcp_keepalive_time", "ipv4.tcp_keepalive_intvl", "ipv4.tcp_keepalive_probes", "mptcp.enabled"}
+
+func diagnose(ctx context.Context, o *options, io streams) error {
+	o.processes, o.includeSelf, o.tcp, o.udp = true, true, true, true
+	sel, err := newSelection(ctx, o)
+	if err != nil {
+		return usageError{err}
+	}
+	sel.filter.States = sockdiag.AllStates
+	conn, plan, err := query(ctx, sel, 0)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	sel.tell(io, o.json)
+	ports, err := host.LocalPortRange()
+	if err != nil {
+		return fmt.Errorf("cannot read net.ipv4.ip_local_port_range: %v", err)
+	}
+	sockets := func(yield func(sockdiag.Socket, error) bool) {
+		for _, s := range plan.Targets {
+			if !yield(s, nil) {
+				return
+			}
+		}
+		for _, s := range plan.Skipped {
+			if !yield(s.Socket, nil) {
+				return
+			}
+		}
+	}
+	c, err := census.Take(sockets, sel.owners, ports, 10)
+	if err != nil {
+		return err
+	}
+	findings := doctor.Examine(doctor.Facts{Support: conn.Probe(ctx), Orphans: conn.DestroysOrphans(ctx),
+		Sysctls: host.Sysctls(doctorSysctls...), Census: c, PortRange: ports})
+	if o.json {
+		type finding struct {
+			Check string `json:"check"`
+			Warn  bool   `json:"warn"`
+			Says  string `json:"says"`
+		}
+		out := struct {
+			Warn     bool      `json:"warn"`
+			Findings []finding `json:"findings"`
+		}{Warn: doctor.Warns(findings), Findings: []finding{}}
+		for _, f := range findings {
+			out.Findings = append(out.Findings, finding(f))
+		}
+		if err := json.NewEncoder(io.Out).Encode(out); err != nil {
+			return err
+		}
+	} else {
+		var b strings.Builder
+		for _, f := range findings {
+			mark := "ok  "
+			if f.Warn {
+				mark = "WARN"
+			}
+			fmt.Fprintf(&b, "%s %s: %s\n", mark, printable(f.Check), printable(f.Says))
+		}
+		if _, err := fmt.Fprint(io.Out, b.String()); err != nil {
+			return err
+		}
+	}
+	if doctor.Warns(findings) {
+		return exitError{exitFailure}
+	}
+	return nil
+}

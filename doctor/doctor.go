@@ -1,0 +1,157 @@
+// Package doctor turns what this host shows into the facts behind the
+// runbooks: whether the kernel can destroy sockets, what the TCP sysctls
+// really do, which destinations run out of local ports, and who leaks
+// CLOSE_WAIT sockets. Each finding names the number it rests on.
+package doctor
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/tcpreap/tcpreap/census"
+	"github.com/tcpreap/tcpreap/sockdiag"
+)
+
+// A Finding is one line of the doctor's report.
+type Finding struct {
+	Check string // what was looked at: "sock_destroy", "net.ipv4.tcp_fin_timeout", "ports 192.0.2.9:443"
+	Warn  bool   // something to act on
+	Says  string // the sentence, with the number it rests on
+}
+
+// Facts are what the doctor reads: the kernel's abilities, the sysctls (by
+// name, as /proc/sys/net has them; a missing one is absent), the census of
+// every socket, and the local port range.
+type Facts struct {
+	Support   *sockdiag.Support
+	Orphans   bool // a destroy of an orphaned socket is truthful (Linux 6.11, or a backport)
+	Sysctls   map[string]string
+	Census    *census.Census
+	PortRange [2]uint16
+}
+
+// pressureWarn is the share of the local port range that one destination
+// may hold before the doctor warns.
+const pressureWarn = 0.5
+
+// Examine returns the findings, in the order of the report.
+func Examine(f Facts) []Finding {
+	var out []Finding
+	add := func(check string, warn bool, format string, args ...any) {
+		out = append(out, Finding{check, warn, fmt.Sprintf(format, args...)})
+	}
+	for _, p := range []sockdiag.Protocol{sockdiag.TCP, sockdiag.UDP} {
+		if err := f.Support.List[p]; err != nil {
+			add(p.String()+"_diag", true, "%s sockets cannot be listed: %v", p, err)
+		} else {
+			add(p.String()+"_diag", false, "%s sockets can be listed (an empty dump answered)", p)
+		}
+		if err := f.Support.Destroy[p]; err != nil {
+			add("sock_destroy_"+p.String(), true, "%s sockets cannot be destroyed: %v", p, err)
+		} else {
+			add("sock_destroy_"+p.String(), false, "%s sockets can be destroyed (SOCK_DESTROY of no socket answered ENOENT, not EOPNOTSUPP)", p)
+		}
+	}
+	r := f.Support.Release
+	add("time_wait_destroy", !r.DestroysTimeWait(), "TIME_WAIT sockets %s be destroyed (Linux %s; 6.0 and later can)", map[bool]string{true: "can", false: "cannot"}[r.DestroysTimeWait()], r)
+	if f.Orphans {
+		add("orphan_destroy", false, "a destroy of an orphaned socket is truthful here (Linux %s; fixed in 6.11): its answer is trusted", r)
+	} else {
+		add("orphan_destroy", false, "before Linux 6.11 a destroy of an orphaned socket answered 0 and left it (Linux %s): tcpreap looks again after every TCP destroy", r)
+	}
+	if v, ok := f.Sysctls["mptcp.enabled"]; ok && v == "1" {
+		add("net.mptcp.enabled", false, "MPTCP is enabled (net.mptcp.enabled = 1): Go 1.24+ servers listen with MPTCP, and the kernel refuses to destroy those listeners")
+	}
+
+	sysctl := func(name string) (int, bool) {
+		n, err := strconv.Atoi(strings.TrimSpace(f.Sysctls[name]))
+		return n, err == nil
+	}
+	if n, ok := sysctl("ipv4.tcp_fin_timeout"); ok {
+		add("net.ipv4.tcp_fin_timeout", false, "tcp_fin_timeout = %d s: how long an orphaned FIN_WAIT2 socket lives; it does not shorten TIME_WAIT (60 s, fixed in the kernel)", n)
+	}
+	if n, ok := sysctl("ipv4.tcp_tw_reuse"); ok {
+		says := map[int]string{
+			0: "off: outgoing connections never take a TIME_WAIT socket's port",
+			1: "new outgoing connections may take the port of a TIME_WAIT socket (with TCP timestamps); incoming ones never",
+			2: "only outgoing connections over loopback may take the port of a TIME_WAIT socket (the default)",
+		}[n]
+		add("net.ipv4.tcp_tw_reuse", false, "tcp_tw_reuse = %d: %s", n, says)
+	}
+	if _, ok := f.Sysctls["ipv4.tcp_tw_recycle"]; !ok {
+		add("net.ipv4.tcp_tw_recycle", false, "tcp_tw_recycle does not exist: it was removed in Linux 4.12 (it broke clients behind NAT); a runbook that sets it is out of date")
+	}
+	if n, ok := sysctl("ipv4.tcp_max_tw_buckets"); ok {
+		tw := 0
+		if f.Census != nil {
+			for _, s := range f.Census.States {
+				if s.State == sockdiag.TimeWait {
+					tw = s.Sockets
+				}
+			}
+		}
+		add("net.ipv4.tcp_max_tw_buckets", n > 0 && float64(tw) > 0.8*float64(n), "tcp_max_tw_buckets = %d, %d TIME_WAIT sockets now: beyond it the kernel closes new ones at once (\"TCP: time wait bucket table overflow\")", n, tw)
+	}
+	size := int(f.PortRange[1]) - int(f.PortRange[0]) + 1
+	add("net.ipv4.ip_local_port_range", false, "ip_local_port_range = %d-%d: %d local ports for the outgoing connections to each destination", f.PortRange[0], f.PortRange[1], size)
+	if n, ok := sysctl("ipv4.tcp_retries2"); ok {
+		add("net.ipv4.tcp_retries2", false, "tcp_retries2 = %d: a connection whose peer vanished keeps retransmitting for about %s before it fails (tcpreap --stalled cuts it at once)", n, retriesTime(n))
+	}
+	kt, ok1 := sysctl("ipv4.tcp_keepalive_time")
+	ki, ok2 := sysctl("ipv4.tcp_keepalive_intvl")
+	kp, ok3 := sysctl("ipv4.tcp_keepalive_probes")
+	if ok1 && ok2 && ok3 {
+		add("net.ipv4.tcp_keepalive_time", false, "keepalive, where an application turns it on: first probe after %d s idle, then %d probes %d s apart: a dead idle peer is found after %d s", kt, kp, ki, kt+kp*ki)
+	}
+
+	if c := f.Census; c != nil {
+		for _, d := range c.PortsHeld {
+			share := float64(d.Sockets) / float64(max(size, 1))
+			if share < pressureWarn {
+				continue
+			}
+			add("ports "+d.Destination.String(), true, "%d of the %d local ports are held for %s (%.0f%%: %d in TIME_WAIT); new connections to it will fail with EADDRNOTAVAIL; relieve it with: tcpreap --state time_wait %s",
+				d.Sockets, size, d.Destination, 100*share, timeWaitTo(c, d.Destination.String()), d.Destination)
+		}
+		for _, h := range c.CloseWait {
+			add(fmt.Sprintf("close_wait %s[%d]", h.Command, h.PID), true, "%s pid %d holds %d CLOSE_WAIT sockets on :%d: it does not close connections its peers closed; tcpreap --pid %d --state close_wait frees the kernel's sockets, not the process's file descriptors (EMFILE stays): fix the application",
+				h.Command, h.PID, h.CloseWait, h.CloseWaitPort, h.PID)
+		}
+	}
+	return out
+}
+
+// Warns reports whether a finding is one to act on.
+func Warns(findings []Finding) bool {
+	for _, f := range findings {
+		if f.Warn {
+			return true
+		}
+	}
+	return false
+}
+
+// timeWaitTo is how many TIME_WAIT sockets the census counts for a destination.
+func timeWaitTo(c *census.Census, dest string) int {
+	for _, d := range c.TimeWait {
+		if d.Destination.String() == dest {
+			return d.Sockets
+		}
+	}
+	return 0
+}
+
+// retriesTime is how long tcp_retries2 retransmissions take, with the
+// kernel's RTO from 200 ms doubling to its 120 s cap (tcp_retransmit_timer).
+func retriesTime(retries int) string {
+	rto, total := 0.2, 0.0
+	for range retries + 1 {
+		total += rto
+		rto = min(rto*2, 120)
+	}
+	if total >= 120 {
+		return fmt.Sprintf("%.0f minutes", total/60)
+	}
+	return fmt.Sprintf("%.0f seconds", total)
+}

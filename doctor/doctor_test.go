@@ -1,0 +1,67 @@
+package doctor
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/tcpreap/tcpreap/census"
+	"github.com/tcpreap/tcpreap/sockdiag"
+)
+
+func facts() Facts {
+	return Facts{
+		Support: &sockdiag.Support{Release: sockdiag.Release{Major: 5, Minor: 15},
+			List:    map[sockdiag.Protocol]error{sockdiag.TCP: nil, sockdiag.UDP: nil},
+			Destroy: map[sockdiag.Protocol]error{sockdiag.TCP: nil, sockdiag.UDP: sockdiag.ErrNoDestroy}},
+		Sysctls: map[string]string{"ipv4.tcp_retries2": "15", "ipv4.tcp_tw_reuse": "0"},
+		Census: &census.Census{
+			PortsHeld: []census.DestinationCount{{Destination: netip.MustParseAddrPort("192.0.2.9:443"), Sockets: 8}, {Destination: netip.MustParseAddrPort("192.0.2.8:80"), Sockets: 2}},
+			TimeWait:  []census.DestinationCount{{Destination: netip.MustParseAddrPort("192.0.2.9:443"), Sockets: 7}},
+			CloseWait: []census.Holder{{PID: 4711, Command: "postgres", Sockets: 9, CloseWait: 9, CloseWaitPort: 5432}},
+		},
+		PortRange: [2]uint16{40000, 40009},
+	}
+}
+
+// TestExamine: each fact becomes its finding, warnings where one must act.
+func TestExamine(t *testing.T) {
+	findings := Examine(facts())
+	says := map[string]Finding{}
+	for _, f := range findings {
+		says[f.Check] = f
+	}
+	for check, want := range map[string]struct {
+		warn bool
+		has  string
+	}{
+		"sock_destroy_tcp":          {false, "can be destroyed"},
+		"sock_destroy_udp":          {true, "cannot be destroyed"},
+		"time_wait_destroy":         {true, "cannot be destroyed (Linux 5.15"},
+		"orphan_destroy":            {false, "looks again"},
+		"net.ipv4.tcp_tw_recycle":   {false, "removed in Linux 4.12"},
+		"net.ipv4.tcp_retries2":     {false, "about 15 minutes"},
+		"net.ipv4.tcp_tw_reuse":     {false, "off"},
+		"ports 192.0.2.9:443":       {true, "8 of the 10 local ports are held for 192.0.2.9:443 (80%: 7 in TIME_WAIT)"},
+		"close_wait postgres[4711]": {true, "holds 9 CLOSE_WAIT sockets on :5432"},
+	} {
+		f, ok := says[check]
+		if !ok || f.Warn != want.warn || !strings.Contains(f.Says, want.has) {
+			t.Errorf("%s: %+v (found %v), want warn %v and %q", check, f, ok, want.warn, want.has)
+		}
+	}
+	if _, ok := says["ports 192.0.2.8:80"]; ok {
+		t.Error("a destination holding 20% of the ports is reported")
+	}
+	if !Warns(findings) {
+		t.Error("Warns = false")
+	}
+	healthy := facts()
+	healthy.Support.Release = sockdiag.Release{Major: 6, Minor: 11}
+	healthy.Support.Destroy[sockdiag.UDP] = nil
+	healthy.Orphans = true
+	healthy.Census = &census.Census{}
+	if f := Examine(healthy); Warns(f) {
+		t.Errorf("a healthy host warns: %+v", f)
+	}
+}

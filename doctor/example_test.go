@@ -1,0 +1,26 @@
+package doctor_test
+
+import (
+	"fmt"
+
+	"github.com/tcpreap/tcpreap/doctor"
+	"github.com/tcpreap/tcpreap/sockdiag"
+)
+
+// The findings of a host: in a program, Support comes from sockdiag.Conn.Probe,
+// the sysctls and the port range from host, the census from census.Take.
+func Example() {
+	f := doctor.Examine(doctor.Facts{
+		Support: &sockdiag.Support{Release: sockdiag.Release{Major: 6, Minor: 18},
+			List: map[sockdiag.Protocol]error{}, Destroy: map[sockdiag.Protocol]error{}},
+		Orphans:   true,
+		Sysctls:   map[string]string{"ipv4.tcp_fin_timeout": "60"},
+		PortRange: [2]uint16{32768, 60999},
+	})
+	for _, finding := range f {
+		if finding.Check == "net.ipv4.tcp_fin_timeout" {
+			fmt.Println(finding.Says)
+		}
+	}
+	// Output: tcp_fin_timeout = 60 s: how long an orphaned FIN_WAIT2 socket lives; it does not shorten TIME_WAIT (60 s, fixed in the kernel)
+}
