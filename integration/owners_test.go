@@ -101,6 +101,16 @@ func TestIntegrationOwners(t *testing.T) {
 		t.Errorf("summary: no %q in\n%s", want, text.Stdout)
 	}
 
+	r = e.json(0, "list", "--process-match", "^(leaky|other)-app$", "--state", "close_wait")
+	if len(r.Sockets) != 6 {
+		t.Errorf("--process-match '^(leaky|other)-app$': %d sockets, want the 6 of leaky-app and other-app", len(r.Sockets))
+	}
+	for _, rec := range r.Sockets {
+		if rec.LocalPort == 7302 {
+			t.Errorf("--process-match selected nobody-app's %v", rec.Remote())
+		}
+	}
+
 	// Each selector destroys its own application's sockets, and no other.
 	steps := []struct {
 		args []string
@@ -150,6 +160,8 @@ func TestIntegrationOwnerSelectorsRefuse(t *testing.T) {
 		{"--pid", "4194305"}, // above pid_max's limit: no process has it
 		{"--pid", "12x"},
 		{"--uid", "no-such-user-here"},
+		{"--process-match", ".*"}, // every name: no selector at all
+		{"--process-match", "(unclosed"},
 	} {
 		res := e.tcpreap(append([]string{"-y"}, args...)...)
 		e.expectNothingDestroyed(res, 2, before)

@@ -23,7 +23,7 @@ type options struct {
 	ifaceSet                                       bool
 	tcp, udp, ipv4, ipv6                           bool
 	includeSelf                                    bool
-	pids, commands, uids                           []string // by owner
+	pids, commands, uids, commandPatterns          []string // by owner
 	idle, stalledFor                               string   // durations, as given
 	stalled, stalledForSet                         bool
 
@@ -64,6 +64,7 @@ func (o *options) selectionFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "6", Destination: &o.ipv6, Usage: "IPv6 sockets"},
 		&cli.StringSliceFlag{Name: "pid", Destination: &o.pids, Usage: "sockets process `PID[,PID]` holds open"},
 		&cli.StringSliceFlag{Name: "process", Destination: &o.commands, Usage: "sockets a process named `NAME` holds open (its command name, as ps -o comm shows it)"},
+		&cli.StringSliceFlag{Name: "process-match", Destination: &o.commandPatterns, Usage: "sockets a process whose command name matches `REGEX` holds open (Go's RE2 syntax)"},
 		&cli.StringSliceFlag{Name: "uid", Destination: &o.uids, Usage: "sockets user `USER` made (a name or a number)"},
 		&cli.StringFlag{Name: "idle", Destination: &o.idle, Usage: "TCP connections that sent and received no data for `DURATION` (90s, 10m, 2h)"},
 		&cli.BoolFlag{Name: "stalled", Destination: &o.stalled, Usage: "TCP connections whose peer seems gone: data retransmitted, no ack for --stalled-for"},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,23 +40,44 @@ type selection struct {
 type ownerSelector struct {
 	pids     []int
 	commands []string
+	patterns []*regexp.Regexp // --process-match
 }
 
 func (o *ownerSelector) holds(owners []host.Owner) bool {
+	named := func(w host.Owner) bool {
+		return slices.Contains(o.commands, w.Command) || slices.ContainsFunc(o.patterns, func(re *regexp.Regexp) bool { return re.MatchString(w.Command) })
+	}
 	return (len(o.pids) == 0 || slices.ContainsFunc(owners, func(w host.Owner) bool { return slices.Contains(o.pids, w.PID) })) &&
-		(len(o.commands) == 0 || slices.ContainsFunc(owners, func(w host.Owner) bool { return slices.Contains(o.commands, w.Command) }))
+		(len(o.commands)+len(o.patterns) == 0 || slices.ContainsFunc(owners, named))
 }
 
 // maxCommandLen is the longest command name a process has: the kernel's
 // comm holds 15 bytes.
 const maxCommandLen = 15
 
-// newOwnerSelector reads --pid and --process; nil when neither was given.
-func newOwnerSelector(pids, commands []string) (*ownerSelector, error) {
-	if len(pids) == 0 && len(commands) == 0 {
+// maxPatternLen bounds a --process-match expression.
+const maxPatternLen = 256
+
+// newOwnerSelector reads --pid, --process and --process-match; nil when
+// none was given. --process and --process-match are alternatives.
+func newOwnerSelector(pids, commands, patterns []string) (*ownerSelector, error) {
+	if len(pids) == 0 && len(commands) == 0 && len(patterns) == 0 {
 		return nil, nil
 	}
 	o := &ownerSelector{}
+	for _, w := range patterns {
+		if w == "" || len(w) > maxPatternLen {
+			return nil, fmt.Errorf("--process-match: give a regular expression of 1 to %d bytes", maxPatternLen)
+		}
+		re, err := regexp.Compile(w)
+		if err != nil {
+			return nil, fmt.Errorf("--process-match %q: %v", w, err)
+		}
+		if re.MatchString("") {
+			return nil, fmt.Errorf("--process-match %q matches every command name; anchor it (^name$) or use --process", w)
+		}
+		o.patterns = append(o.patterns, re)
+	}
 	for _, w := range pids {
 		pid, err := strconv.Atoi(strings.TrimSpace(w))
 		if err != nil || pid <= 0 {
@@ -195,7 +217,7 @@ func newSelection(ctx context.Context, o *options) (*selection, error) {
 			return nil, err
 		}
 	}
-	if sel.owned, err = newOwnerSelector(o.pids, o.commands); err != nil {
+	if sel.owned, err = newOwnerSelector(o.pids, o.commands, o.commandPatterns); err != nil {
 		return nil, err
 	}
 	sel.needOwners = sel.owned != nil || o.processes
