@@ -47,6 +47,22 @@ func NewPlanSized(sockets iter.Seq2[sockdiag.Socket, error], g Guards, size int)
 	return p, nil
 }
 
+// Sockets yields every socket of the plan: the targets, then the skipped.
+func (p *Plan) Sockets() iter.Seq2[sockdiag.Socket, error] {
+	return func(yield func(sockdiag.Socket, error) bool) {
+		for _, s := range p.Targets {
+			if !yield(s, nil) {
+				return
+			}
+		}
+		for _, s := range p.Skipped {
+			if !yield(s.Socket, nil) {
+				return
+			}
+		}
+	}
+}
+
 // DryRun returns the plan's results without destroying anything: every
 // target would be killed, every skip stays skipped.
 func (p *Plan) DryRun() []Result {

@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/tcpreap/tcpreap/census"
 	"github.com/tcpreap/tcpreap/doctor"
 	"github.com/tcpreap/tcpreap/host"
-	"github.com/tcpreap/tcpreap/sockdiag"
 	"github.com/urfave/cli/v3"
 )
 
@@ -39,37 +37,15 @@ var doctorSysctls = []string{"ipv4.tcp_fin_timeout", "ipv4.tcp_tw_reuse", "ipv4.
 	"ipv4.tcp_retries2", "ipv4.tcp_keepalive_time", "ipv4.tcp_keepalive_intvl", "ipv4.tcp_keepalive_probes", "mptcp.enabled"}
 
 func diagnose(ctx context.Context, o *options, io streams) error {
-	o.processes, o.includeSelf, o.tcp, o.udp = true, true, true, true
-	sel, err := newSelection(ctx, o)
-	if err != nil {
-		return usageError{err}
-	}
-	sel.filter.States = sockdiag.AllStates
-	conn, plan, err := query(ctx, sel, 0)
+	o.tcp, o.udp, o.top = true, true, 10
+	conn, c, err := takeCensus(ctx, o, io)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	sel.tell(io, o.json)
 	ports, err := host.LocalPortRange()
 	if err != nil {
 		return fmt.Errorf("cannot read net.ipv4.ip_local_port_range: %v", err)
-	}
-	sockets := func(yield func(sockdiag.Socket, error) bool) {
-		for _, s := range plan.Targets {
-			if !yield(s, nil) {
-				return
-			}
-		}
-		for _, s := range plan.Skipped {
-			if !yield(s.Socket, nil) {
-				return
-			}
-		}
-	}
-	c, err := census.Take(sockets, sel.owners, ports, 10)
-	if err != nil {
-		return err
 	}
 	findings := doctor.Examine(doctor.Facts{Support: conn.Probe(ctx), Orphans: conn.DestroysOrphans(ctx),
 		Sysctls: host.Sysctls(doctorSysctls...), Census: c, PortRange: ports})

@@ -40,47 +40,48 @@ Examples:
 }
 
 func summarize(ctx context.Context, o *options, io streams) error {
-	o.processes, o.includeSelf = true, true // who holds what; nothing is destroyed
-	sel, err := newSelection(ctx, o)
-	if err != nil {
-		return usageError{err}
-	}
-	if len(o.states) == 0 {
-		sel.filter.States = sockdiag.AllStates
-	}
 	if o.top < 1 || o.top > 1000 {
 		return usagef("--top %d: give how many of each to show, 1 to 1000", o.top)
 	}
-	conn, plan, err := query(ctx, sel, 0)
+	conn, c, err := takeCensus(ctx, o, io)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	sel.tell(io, o.json)
-	sockets := func(yield func(sockdiag.Socket, error) bool) {
-		for _, s := range plan.Targets {
-			if !yield(s, nil) {
-				return
-			}
-		}
-		for _, s := range plan.Skipped {
-			if !yield(s.Socket, nil) {
-				return
-			}
-		}
-	}
-	ephemeral, err := host.LocalPortRange()
-	if err != nil {
-		ephemeral = [2]uint16{32768, 60999} // Linux's default
-	}
-	c, err := census.Take(sockets, sel.owners, ephemeral, o.top)
-	if err != nil {
-		return err
-	}
 	if o.json {
 		return json.NewEncoder(io.Out).Encode(censusJSON(c))
 	}
 	return writeCensus(io.Out, c, o.top)
+}
+
+// takeCensus counts the sockets the options select (every state, listeners
+// too, when --state is not given) with the processes that hold them, and
+// the TIME_WAIT of outgoing connections by the local port range. It
+// destroys nothing; the connection is the caller's to close.
+func takeCensus(ctx context.Context, o *options, io streams) (*sockdiag.Conn, *census.Census, error) {
+	o.processes, o.includeSelf = true, true // who holds what; nothing is destroyed
+	sel, err := newSelection(ctx, o)
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	if len(o.states) == 0 {
+		sel.filter.States = sockdiag.AllStates
+	}
+	conn, plan, err := query(ctx, sel, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	sel.tell(io, o.json)
+	ephemeral, err := host.LocalPortRange()
+	if err != nil {
+		ephemeral = [2]uint16{32768, 60999} // Linux's default
+	}
+	c, err := census.Take(plan.Sockets(), sel.owners, ephemeral, max(o.top, 1))
+	if err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return conn, c, nil
 }
 
 // writeCensus prints the census as sections of rows, each with a bar, the
