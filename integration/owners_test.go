@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -207,6 +208,14 @@ func (e *env) startLeaker(path string, port uint16, user bool) int {
 	if user {
 		argv = slices.Concat(nobody, argv)
 	}
+	return e.startCommand(argv)
+}
+
+// startCommand runs argv in A, a leaker in the end, and returns its pid once it says it
+// listens.
+func (e *env) startCommand(argv []string) int {
+	e.t.Helper()
+	path := argv[0]
 	cmd := e.Local.Command(context.Background(), argv...)
 	out, err := cmd.StdoutPipe()
 	e.check(err)
@@ -227,4 +236,121 @@ func (e *env) startLeaker(path string, port uint16, user bool) int {
 		e.t.Fatalf("%s did not listen within 10 s", path)
 	}
 	return cmd.Process.Pid
+}
+
+// TestIntegrationCgroup: an application started in a cgroup v2 group of the test's own
+// leaks CLOSE_WAIT sockets, as does the same application outside it: --cgroup destroys
+// exactly the first one's.
+func TestIntegrationCgroup(t *testing.T) {
+	e := setup(t)
+	root := cgroup2Root(t)
+	group := fmt.Sprintf("tcpreap-test-%d-%d", os.Getpid(), time.Now().UnixNano())
+	dir := filepath.Join(root, group)
+	e.check(os.Mkdir(dir, 0o755))
+	t.Cleanup(func() {
+		// Registered first, run last: after the leaker's cleanup killed it, the group
+		// empties and can go.
+		deadline := time.Now().Add(10 * time.Second)
+		for err := os.Remove(dir); err != nil; err = os.Remove(dir) {
+			if time.Now().After(deadline) {
+				t.Errorf("the test's cgroup %s stays: %v", dir, err)
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+	bin := filepath.Join(buildLeaker(t, "leaky-app"), "leaky-app")
+	e.startLeakerIn(bin, 7310, dir)
+	e.startLeaker(bin, 7311, false)
+	for _, port := range []uint16{7310, 7311} {
+		for range 2 {
+			c, err := e.Dial(netip.AddrPortFrom(testnet.LocalV4, port))
+			e.check(err)
+			e.check(c.Close())
+		}
+	}
+	_, err := e.Local.Await("four CLOSE_WAIT sockets", func(ss testnet.Sockets) bool {
+		return countOn(ss, "close_wait", 7310) == 2 && countOn(ss, "close_wait", 7311) == 2
+	})
+	e.check(err)
+	for _, path := range []string{group, "/" + group, dir} {
+		r := e.decode(e.tcpreapHostMounts("list", "--json", "--cgroup", path, "--state", "close_wait"), 0)
+		if len(r.Sockets) != 2 || r.Sockets[0].LocalPort != 7310 || r.Sockets[1].LocalPort != 7310 {
+			t.Errorf("list --cgroup %s: %d sockets %+v, want the 2 on :7310", path, len(r.Sockets), r.Sockets)
+		}
+	}
+	r := e.decode(e.tcpreapHostMounts("--json", "-y", "--cgroup", group, "--state", "close_wait"), 0)
+	if r.Summary.Killed != 2 {
+		t.Errorf("--cgroup %s: %+v, want 2 killed", group, r.Summary)
+	}
+	ss := e.sockets()
+	if countOn(ss, "close_wait", 7310) != 0 || countOn(ss, "close_wait", 7311) != 2 {
+		t.Errorf("after --cgroup: %d CLOSE_WAIT on :7310 (want 0), %d on :7311 (want 2)", countOn(ss, "close_wait", 7310), countOn(ss, "close_wait", 7311))
+	}
+	res := e.tcpreapHostMounts("-y", "--cgroup", "no-such-group-here")
+	if res.Code != 2 || !strings.Contains(res.Stderr, "--cgroup") {
+		t.Errorf("--cgroup of no group: exit %d, %s", res.Code, res.Stderr)
+	}
+}
+
+// cgroup2Root is where this machine mounts the cgroup2 hierarchy.
+func cgroup2Root(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(b)) {
+		pre, post, ok := strings.Cut(line, " - ")
+		f := strings.Fields(pre)
+		if ok && strings.HasPrefix(post, "cgroup2 ") && len(f) >= 5 && f[3] == "/" {
+			return f[4]
+		}
+	}
+	t.Fatal("no cgroup2 hierarchy is mounted: the test cannot make a group")
+	return ""
+}
+
+// startLeakerIn is startLeaker in the cgroup whose directory is dir. `ip netns exec`
+// mounts a /sys of its own, without the cgroup hierarchies, so the test moves the process
+// into the group from outside, before the process makes its socket (a socket belongs to
+// the group of the process that made it, and an accepted one to its listener's).
+func (e *env) startLeakerIn(path string, port uint16, dir string) int {
+	e.t.Helper()
+	script := fmt.Sprintf("read go && exec %s %s", path, netip.AddrPortFrom(testnet.LocalV4, port))
+	cmd := e.Local.Command(context.Background(), "sh", "-c", script)
+	in, err := cmd.StdinPipe()
+	e.check(err)
+	out, err := cmd.StdoutPipe()
+	e.check(err)
+	e.check(cmd.Start())
+	e.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	e.check(os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(cmd.Process.Pid)), 0))
+	_, err = in.Write([]byte("go\n"))
+	e.check(err)
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || line != "listening\n" {
+		e.t.Fatalf("the leaker in %s: %q, %v", dir, line, err)
+	}
+	return cmd.Process.Pid
+}
+
+// tcpreapHostMounts runs tcpreap in A's network namespace with the machine's mounts
+// (nsenter, not ip netns exec, which mounts a /sys of its own without the cgroups).
+func (e *env) tcpreapHostMounts(args ...string) testnet.Result {
+	e.t.Helper()
+	var stdout, stderr strings.Builder
+	cmd := exec.Command("nsenter", append([]string{"--net=/run/netns/" + e.Local.Name, bin}, args...)...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	res := testnet.Result{Stdout: stdout.String(), Stderr: stderr.String()}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		res.Code = ee.ExitCode()
+	case err != nil:
+		e.t.Fatal(err)
+	}
+	e.t.Logf("nsenter %s %v → exit %d\nstdout:\n%sstderr:\n%s", e.Local.Name, args, res.Code, res.Stdout, res.Stderr)
+	return res
 }

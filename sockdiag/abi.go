@@ -18,7 +18,8 @@ const (
 
 	nlaHdrLen = 4 // NLA_HDRLEN
 
-	inetDiagInfo    = 2  // INET_DIAG_INFO: asked for, it brings INET_DIAG_ULP_INFO along
-	inetDiagULPInfo = 19 // INET_DIAG_ULP_INFO
-	inetULPInfoName = 1  // INET_ULP_INFO_NAME
+	inetDiagInfo     = 2  // INET_DIAG_INFO: asked for, it brings INET_DIAG_ULP_INFO along
+	inetDiagULPInfo  = 19 // INET_DIAG_ULP_INFO
+	inetULPInfoName  = 1  // INET_ULP_INFO_NAME
+	inetDiagCgroupID = 21 // INET_DIAG_CGROUP_ID
 )

@@ -36,6 +36,10 @@ type Filter struct {
 	// zero), and no ack for at least this long (tcpi_last_ack_recv); 0 for
 	// any. Both read struct tcp_info, which the dump then carries.
 	Stalled time.Duration
+	// Cgroups: the socket was made in one of these cgroup v2 groups (by
+	// id: the inode of the group's directory), as INET_DIAG_CGROUP_ID
+	// says (Linux 5.9 and later; TIME_WAIT sockets carry none).
+	Cgroups []uint64
 }
 
 // needsInfo reports whether the filter reads struct tcp_info.
@@ -47,6 +51,11 @@ func (f *Filter) needsInfo() bool { return f.Idle > 0 || f.Stalled > 0 }
 func (f *Filter) MatchInfo(s *Socket, attrs []byte) bool {
 	if !f.Match(s) {
 		return false
+	}
+	if len(f.Cgroups) > 0 {
+		if id, ok := cgroupOf(attrs); !ok || !slices.Contains(f.Cgroups, id) {
+			return false
+		}
 	}
 	if !f.needsInfo() {
 		return true
@@ -119,7 +128,7 @@ func (f *Filter) HasSelector() bool {
 		len(f.Ports) > 0 && !coversPorts(f.Ports) ||
 		len(f.LocalPorts) > 0 && !coversPorts(f.LocalPorts) ||
 		len(f.RemotePorts) > 0 && !coversPorts(f.RemotePorts) ||
-		f.Interface != nil || len(f.UIDs) > 0 || f.needsInfo()
+		f.Interface != nil || len(f.UIDs) > 0 || f.needsInfo() || len(f.Cgroups) > 0
 }
 
 // narrowsStates reports whether the states leave out a default state. A TCP

@@ -52,17 +52,34 @@ func (i *TCPInfo) UnmarshalBinary(b []byte) error {
 // tcpInfoOf finds INET_DIAG_INFO among the attributes that follow an
 // inet_diag_msg and reads it.
 func tcpInfoOf(attrs []byte) (TCPInfo, bool) {
+	v, ok := attrOf(attrs, inetDiagInfo)
+	var i TCPInfo
+	return i, ok && i.UnmarshalBinary(v) == nil
+}
+
+// cgroupOf finds INET_DIAG_CGROUP_ID among the attributes: the id of the
+// socket's cgroup v2 group (Linux 5.9 and later, unasked).
+func cgroupOf(attrs []byte) (uint64, bool) {
+	v, ok := attrOf(attrs, inetDiagCgroupID)
+	if !ok || len(v) < 8 {
+		return 0, false
+	}
+	return binary.NativeEndian.Uint64(v), true
+}
+
+// attrOf returns the value of the first attribute of type typ, walking the
+// attributes without allocating.
+func attrOf(attrs []byte, typ uint16) ([]byte, bool) {
 	for len(attrs) >= nlaHdrLen {
 		n := int(binary.NativeEndian.Uint16(attrs[0:2]))
-		typ := binary.NativeEndian.Uint16(attrs[2:4]) & 0x3fff // without NLA_F_NESTED, NLA_F_NET_BYTEORDER
+		t := binary.NativeEndian.Uint16(attrs[2:4]) & 0x3fff // without NLA_F_NESTED, NLA_F_NET_BYTEORDER
 		if n < nlaHdrLen || n > len(attrs) {
-			return TCPInfo{}, false
+			return nil, false
 		}
-		if typ == inetDiagInfo {
-			var i TCPInfo
-			return i, i.UnmarshalBinary(attrs[nlaHdrLen:n]) == nil
+		if t == typ {
+			return attrs[nlaHdrLen:n], true
 		}
 		attrs = attrs[min((n+3)&^3, len(attrs)):]
 	}
-	return TCPInfo{}, false
+	return nil, false
 }

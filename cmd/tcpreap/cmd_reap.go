@@ -53,7 +53,7 @@ func reap(ctx context.Context, o *options, io streams) error {
 		return usageError{err}
 	}
 	if !sel.hasSelector() && !o.all {
-		return usagef("refusing to destroy every socket: name a PEER or a selector (--state, --port, --local-port, --remote-port, --local, --interface, --pid, --process, --uid, --idle, --stalled), or give --all")
+		return usagef("refusing to destroy every socket: name a PEER or a selector (--state, --port, --local-port, --remote-port, --local, --interface, --pid, --process, --uid, --cgroup, --idle, --stalled), or give --all")
 	}
 	if err := errors.Join(o.checkMax(), o.checkWorkers()); err != nil {
 		return err

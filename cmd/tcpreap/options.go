@@ -23,7 +23,7 @@ type options struct {
 	ifaceSet                                       bool
 	tcp, udp, ipv4, ipv6                           bool
 	includeSelf                                    bool
-	pids, commands, uids, commandPatterns          []string // by owner
+	pids, commands, uids, commandPatterns, cgroups []string // by owner
 	idle, stalledFor                               string   // durations, as given
 	stalled, stalledForSet                         bool
 
@@ -66,6 +66,7 @@ func (o *options) selectionFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "process", Destination: &o.commands, Usage: "sockets a process named `NAME` holds open (its command name, as ps -o comm shows it)"},
 		&cli.StringSliceFlag{Name: "process-match", Destination: &o.commandPatterns, Usage: "sockets a process whose command name matches `REGEX` holds open (Go's RE2 syntax)"},
 		&cli.StringSliceFlag{Name: "uid", Destination: &o.uids, Usage: "sockets user `USER` made (a name or a number)"},
+		&cli.StringSliceFlag{Name: "cgroup", Destination: &o.cgroups, Usage: "sockets made in cgroup v2 group `PATH` (as /proc/PID/cgroup shows it, or its directory)"},
 		&cli.StringFlag{Name: "idle", Destination: &o.idle, Usage: "TCP connections that sent and received no data for `DURATION` (90s, 10m, 2h)"},
 		&cli.BoolFlag{Name: "stalled", Destination: &o.stalled, Usage: "TCP connections whose peer seems gone: data retransmitted, no ack for --stalled-for"},
 		&cli.StringFlag{Name: "stalled-for", Destination: &o.stalledFor, Value: "30s", Usage: "with --stalled: no ack for at least `DURATION`",

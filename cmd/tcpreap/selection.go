@@ -204,6 +204,13 @@ func newSelection(ctx context.Context, o *options) (*selection, error) {
 	if f.UIDs, err = parseUIDs(ctx, o.uids); err != nil {
 		return nil, err
 	}
+	for _, path := range o.cgroups {
+		id, err := host.CgroupID(strings.TrimSpace(path))
+		if err != nil {
+			return nil, fmt.Errorf("--cgroup: %v", err)
+		}
+		f.Cgroups = append(f.Cgroups, id)
+	}
 	if o.idle != "" {
 		if f.Idle, err = parseDuration("--idle", o.idle); err != nil {
 			return nil, err
@@ -447,7 +454,7 @@ func query(ctx context.Context, sel *selection, workers int) (*sockdiag.Conn, *k
 // foresee.
 func planSize(f *sockdiag.Filter) int {
 	if len(f.Peers) > 0 || len(f.Local) > 0 || len(f.Ports) > 0 || len(f.LocalPorts) > 0 || len(f.RemotePorts) > 0 || f.Interface != nil ||
-		len(f.UIDs) > 0 || f.Idle > 0 || f.Stalled > 0 {
+		len(f.UIDs) > 0 || f.Idle > 0 || f.Stalled > 0 || len(f.Cgroups) > 0 {
 		return 0
 	}
 	count, err := host.CountSockets()

@@ -1,0 +1,62 @@
+package host
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// mountinfoLimit bounds one line of /proc/self/mountinfo.
+const mountinfoLimit = 4 << 10
+
+// CgroupID returns the id of a cgroup v2 group, as the kernel gives it to a
+// socket (INET_DIAG_CGROUP_ID): the inode of its directory. path is the
+// group's path in the cgroup2 hierarchy ("system.slice/nginx.service", as
+// /proc/PID/cgroup shows it after "0::") or its directory under the
+// cgroup2 mount ("/sys/fs/cgroup/system.slice/nginx.service").
+func CgroupID(path string) (uint64, error) {
+	root, err := cgroup2Root()
+	if err != nil {
+		return 0, err
+	}
+	dir := path
+	if !strings.HasPrefix(filepath.Clean(path)+"/", root+"/") {
+		dir = filepath.Join(root, path)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil {
+		return 0, fmt.Errorf("no cgroup %s under %s: %v", path, root, err)
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFDIR {
+		return 0, fmt.Errorf("%s is no cgroup (not a directory)", dir)
+	}
+	return st.Ino, nil
+}
+
+// cgroup2Root is where the cgroup2 hierarchy is mounted, from
+// /proc/self/mountinfo: /sys/fs/cgroup on a pure v2 host,
+// /sys/fs/cgroup/unified on a hybrid one.
+func cgroup2Root() (string, error) {
+	f, err := os.Open(procRoot + "/self/mountinfo")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, mountinfoLimit), mountinfoLimit)
+	for sc.Scan() {
+		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [TAGS...] - FSTYPE SOURCE SUPER
+		pre, post, ok := strings.Cut(sc.Text(), " - ")
+		fields := strings.Fields(pre)
+		if ok && len(fields) >= 5 && strings.HasPrefix(post, "cgroup2 ") && fields[3] == "/" {
+			return fields[4], nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return "", err
+	}
+	return "", fmt.Errorf("no cgroup2 hierarchy is mounted here (only cgroup v1): --cgroup needs one")
+}
