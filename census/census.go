@@ -38,6 +38,9 @@ type Census struct {
 	// Unheld counts the sockets no process holds: TIME_WAIT ones and
 	// orphans, which the kernel finishes on its own.
 	Unheld int
+	// TimeWaitSockets counts the timewait sockets: TIME_WAIT, and the
+	// FIN_WAIT2 substate of a closed socket (what tcp_max_tw_buckets caps).
+	TimeWaitSockets int
 }
 
 // A StateCount is how many sockets are in one state.
@@ -101,7 +104,10 @@ func Take(sockets iter.Seq2[sockdiag.Socket, error], owners map[uint32][]host.Ow
 			peers[remote]++
 		}
 		ports[s.ID.Local.Port()]++
-		if p := s.ID.Local.Port(); p >= ephemeral[0] && p <= ephemeral[1] && !remote.IsUnspecified() && s.State != sockdiag.Listen {
+		if s.IsTimeWait() {
+			c.TimeWaitSockets++
+		}
+		if p := s.ID.Local.Port(); s.Protocol == sockdiag.TCP && p >= ephemeral[0] && p <= ephemeral[1] && !remote.IsUnspecified() && s.State != sockdiag.Listen {
 			dest := netip.AddrPortFrom(remote, s.ID.Remote.Port())
 			held[dest]++
 			if s.IsTimeWait() {
@@ -112,7 +118,12 @@ func Take(sockets iter.Seq2[sockdiag.Socket, error], owners map[uint32][]host.Ow
 			c.Unheld++
 			continue
 		}
+		counted := map[int]bool{} // a process that holds it by several descriptors holds one socket
 		for _, o := range owners[s.Inode] {
+			if counted[o.PID] {
+				continue
+			}
+			counted[o.PID] = true
 			h := holders[o.PID]
 			if h == nil {
 				h = &holding{h: Holder{PID: o.PID, Command: o.Command}, ports: map[uint16]int{}}

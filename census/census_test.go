@@ -58,3 +58,33 @@ func TestTake(t *testing.T) {
 		t.Errorf("time wait %v, want %v", c.TimeWait, want)
 	}
 }
+
+// TestTakeCountsSocketsNotDescriptors: a socket a process holds by five
+// descriptors is one of its sockets; a UDP socket holds no TCP port.
+func TestTakeCountsSocketsNotDescriptors(t *testing.T) {
+	cw := sock(sockdiag.CloseWait, "192.0.2.1:5432", "192.0.2.7:40001", 11)
+	dns := sock(sockdiag.Established, "192.0.2.1:40000", "192.0.2.53:53", 12)
+	dns.Protocol = sockdiag.UDP
+	fw2 := sock(sockdiag.FinWait2, "192.0.2.1:40002", "192.0.2.9:443", 0)
+	fw2.Timer = 3 // a timewait socket in its FIN_WAIT2 substate
+	var fds []host.Owner
+	for fd := range 5 {
+		fds = append(fds, host.Owner{PID: 7, Command: "app", FD: fd + 3})
+	}
+	seq := func(yield func(sockdiag.Socket, error) bool) {
+		_ = yield(cw, nil) && yield(dns, nil) && yield(fw2, nil)
+	}
+	c, err := Take(seq, map[uint32][]host.Owner{11: fds}, [2]uint16{32768, 60999}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.CloseWait) != 1 || c.CloseWait[0].CloseWait != 1 || c.CloseWait[0].Sockets != 1 {
+		t.Errorf("close wait %+v, want app holding 1", c.CloseWait)
+	}
+	if len(c.PortsHeld) != 1 || c.PortsHeld[0].Destination != netip.MustParseAddrPort("192.0.2.9:443") {
+		t.Errorf("ports held %+v, want only the TCP destination", c.PortsHeld)
+	}
+	if c.TimeWaitSockets != 1 {
+		t.Errorf("timewait sockets %d, want 1 (the FIN_WAIT2 one)", c.TimeWaitSockets)
+	}
+}

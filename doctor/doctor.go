@@ -85,11 +85,7 @@ func Examine(f Facts) []Finding {
 	if n, ok := sysctl("ipv4.tcp_max_tw_buckets"); ok {
 		tw := 0
 		if f.Census != nil {
-			for _, s := range f.Census.States {
-				if s.State == sockdiag.TimeWait {
-					tw = s.Sockets
-				}
-			}
+			tw = f.Census.TimeWaitSockets
 		}
 		add("net.ipv4.tcp_max_tw_buckets", n > 0 && float64(tw) > 0.8*float64(n), "tcp_max_tw_buckets = %d, %d TIME_WAIT sockets now: beyond it the kernel closes new ones at once (\"TCP: time wait bucket table overflow\")", n, tw)
 	}

@@ -42,6 +42,16 @@ type Filter struct {
 	Cgroups []uint64
 }
 
+// synchronized reports whether a TCP socket in state st has completed its
+// handshake (and is no listener).
+func synchronized(st State) bool {
+	switch st {
+	case Established, CloseWait, FinWait1, FinWait2, LastAck, Closing:
+		return true
+	}
+	return false
+}
+
 // needsInfo reports whether the filter reads struct tcp_info.
 func (f *Filter) needsInfo() bool { return f.Idle > 0 || f.Stalled > 0 }
 
@@ -61,7 +71,9 @@ func (f *Filter) MatchInfo(s *Socket, attrs []byte) bool {
 		return true
 	}
 	info, ok := tcpInfoOf(attrs)
-	if !ok || s.Protocol != TCP || s.IsTimeWait() || s.State == Listen {
+	if !ok || s.Protocol != TCP || s.IsTimeWait() || !synchronized(s.State) {
+		// Before the handshake the kernel has set none of the times
+		// tcp_info counts from: a SYN_SENT socket reads as idle for hours.
 		return false
 	}
 	if f.Idle > 0 && info.Idle() < f.Idle {

@@ -29,3 +29,23 @@ func TestTCPInfoOf(t *testing.T) {
 		}
 	}
 }
+
+// TestMatchInfoSynchronizedOnly: a SYN_SENT socket, whose tcp_info times
+// count from zero (hours), is never idle or stalled; an ESTABLISHED one
+// with the same numbers is.
+func TestMatchInfoSynchronizedOnly(t *testing.T) {
+	info := make([]byte, 232)
+	info[2] = 3
+	binary.NativeEndian.PutUint32(info[24:], 1)
+	for _, off := range []int{44, 52, 56} {
+		binary.NativeEndian.PutUint32(info[off:], 16135464)
+	}
+	attrs := attr(inetDiagInfo, info)
+	f := &Filter{Idle: time.Minute, Stalled: time.Minute}
+	for st, want := range map[State]bool{SynSent: false, SynRecv: false, Listen: false, Established: true, CloseWait: true} {
+		s := Socket{Protocol: TCP, Family: IPv4, State: st}
+		if got := f.MatchInfo(&s, attrs); got != want {
+			t.Errorf("%s: MatchInfo = %v, want %v", st, got, want)
+		}
+	}
+}

@@ -16,7 +16,7 @@ func doctorCommand(args []string, io streams) *cli.Command {
 	o := &options{}
 	return &cli.Command{
 		Name:  "doctor",
-		Usage: "check what this kernel can do, what the TCP sysctls mean, port pressure and leaks",
+		Usage: "what this kernel can do, what the sysctls mean, port pressure, leaks",
 		Description: `Says, each with the number it rests on: whether this kernel lists and destroys TCP and
 UDP sockets (asked of the kernel, with no privilege needed), TIME_WAIT and orphan destroys,
 MPTCP; what tcp_fin_timeout, tcp_tw_reuse, tcp_max_tw_buckets, ip_local_port_range,
@@ -37,6 +37,9 @@ var doctorSysctls = []string{"ipv4.tcp_fin_timeout", "ipv4.tcp_tw_reuse", "ipv4.
 	"ipv4.tcp_retries2", "ipv4.tcp_keepalive_time", "ipv4.tcp_keepalive_intvl", "ipv4.tcp_keepalive_probes", "mptcp.enabled"}
 
 func diagnose(ctx context.Context, o *options, io streams) error {
+	if len(o.words) > 0 {
+		return usagef("doctor takes no arguments (it looks at every socket): %q", o.words[0])
+	}
 	o.tcp, o.udp, o.top = true, true, 10
 	conn, c, err := takeCensus(ctx, o, io)
 	if err != nil {
