@@ -50,7 +50,7 @@ func Examine(f Facts) []Finding {
 		if err := f.Support.Destroy[p]; err != nil {
 			add("sock_destroy_"+p.String(), true, "%s sockets cannot be destroyed: %v", p, err)
 		} else {
-			add("sock_destroy_"+p.String(), false, "%s sockets can be destroyed (SOCK_DESTROY of no socket answered ENOENT, not EOPNOTSUPP)", p)
+			add("sock_destroy_"+p.String(), false, "this kernel can destroy %s sockets (SOCK_DESTROY of no socket answered ENOENT, not EOPNOTSUPP); doing it needs CAP_NET_ADMIN", p)
 		}
 	}
 	r := f.Support.Release

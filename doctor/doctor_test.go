@@ -35,7 +35,7 @@ func TestExamine(t *testing.T) {
 		warn bool
 		has  string
 	}{
-		"sock_destroy_tcp":          {false, "can be destroyed"},
+		"sock_destroy_tcp":          {false, "can destroy tcp sockets"},
 		"sock_destroy_udp":          {true, "cannot be destroyed"},
 		"time_wait_destroy":         {true, "cannot be destroyed (Linux 5.15"},
 		"orphan_destroy":            {false, "looks again"},
