@@ -27,6 +27,14 @@ func TestIntegrationIdle(t *testing.T) {
 	exchange(t, active.Peer, active.Local)
 	exchange(t, active.Local, active.Peer)
 	port := strconv.Itoa(int(silent.LocalAddr().Port()))
+	// list -e shows how long each has been idle.
+	idle := map[uint64]int64{}
+	for _, rec := range e.json(0, "list", "-e", "--local-port", port).Sockets {
+		idle[rec.Cookie] = rec.IdleMS
+	}
+	if idle[silent.Cookie] < 2900 || idle[active.Cookie] > 1000 {
+		t.Errorf("list -e: silent idle %d ms, active %d ms; want about 3000 and under 1000", idle[silent.Cookie], idle[active.Cookie])
+	}
 	r := e.json(0, "-y", "--idle", "2s", "--local-port", port)
 	expectRecords(t, r, "killed", tcp("silent", silent))
 	ss := e.sockets()

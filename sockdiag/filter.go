@@ -40,6 +40,9 @@ type Filter struct {
 	// id: the inode of the group's directory), as INET_DIAG_CGROUP_ID
 	// says (Linux 5.9 and later; TIME_WAIT sockets carry none).
 	Cgroups []uint64
+	// WithInfo asks the kernel for every socket's struct tcp_info, for
+	// Conn.OnTCPInfo: what a listing shows of it (idle, retransmits, rtt).
+	WithInfo bool
 }
 
 // synchronized reports whether a TCP socket in state st has completed its
@@ -322,7 +325,7 @@ func (f *Filter) dumps() []dump {
 				ID:       f.portPrefilter(),
 				Bytecode: prog,
 			}}
-			if f.needsInfo() {
+			if f.needsInfo() || f.WithInfo {
 				d.Ext = 1 << (inetDiagInfo - 1)
 			}
 			out = append(out, d)

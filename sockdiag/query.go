@@ -24,7 +24,19 @@ func (c *Conn) Query(ctx context.Context, f *Filter) iter.Seq2[Socket, error] {
 				reqs = append(reqs, d.Request)
 			}
 		}
-		c.dumps(ctx, reqs, f.MatchInfo, yield)
+		keep := f.MatchInfo
+		if f.WithInfo && c.OnTCPInfo != nil {
+			keep = func(s *Socket, attrs []byte) bool {
+				if !f.MatchInfo(s, attrs) {
+					return false
+				}
+				if info, ok := tcpInfoOf(attrs); ok {
+					c.OnTCPInfo(s, info)
+				}
+				return true
+			}
+		}
+		c.dumps(ctx, reqs, keep, yield)
 	}
 }
 

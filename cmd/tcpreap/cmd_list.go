@@ -23,8 +23,9 @@ Examples:
   tcpreap list 192.0.2.34                     what "tcpreap 192.0.2.34" would destroy
   tcpreap list --state all --json | jq .      every socket, as NDJSON
   tcpreap ls -u --state all                   UDP sockets, connected or not
-  tcpreap list -p --state close_wait          who holds the CLOSE_WAIT sockets`,
-		Flags:  slices.Concat(o.selectionFlags(), []cli.Flag{o.includeSelfFlag(false), o.maxFlag(), o.processesFlag()}, o.outputFlags()),
+  tcpreap list -p --state close_wait          who holds the CLOSE_WAIT sockets
+  tcpreap list -e --dport 5432                how long each database connection has been idle`,
+		Flags:  slices.Concat(o.selectionFlags(), []cli.Flag{o.includeSelfFlag(false), o.maxFlag(), o.processesFlag(), o.extendedFlag()}, o.outputFlags()),
 		Action: o.action(args, func(ctx context.Context, o *options) error { return list(ctx, o, io) }),
 	}
 }
@@ -46,5 +47,5 @@ func list(ctx context.Context, o *options, io streams) error {
 	if err := o.overMax(len(plan.Targets)); err != nil {
 		return err
 	}
-	return renderer{w: io.Out, json: o.json, quiet: o.quiet, owners: sel.ownerTable(o.processes)}.report(plan.DryRun(), true)
+	return renderer{w: io.Out, json: o.json, quiet: o.quiet, owners: sel.ownerTable(o.processes), infos: sel.infos}.report(plan.DryRun(), true)
 }

@@ -37,6 +37,7 @@ type options struct {
 	// Output.
 	json, quiet bool
 	processes   bool // list -p: the processes that hold each socket
+	extended    bool // list -e: what struct tcp_info says of each
 	top         int  // summary --top
 }
 
@@ -72,6 +73,12 @@ func (o *options) selectionFlags() []cli.Flag {
 		&cli.StringFlag{Name: "stalled-for", Destination: &o.stalledFor, Value: "30s", Usage: "with --stalled: no ack for at least `DURATION`",
 			Action: func(context.Context, *cli.Command, string) error { o.stalledForSet = true; return nil }},
 	}
+}
+
+// extendedFlag is list -e.
+func (o *options) extendedFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "extended", Aliases: []string{"e"}, Destination: &o.extended,
+		Usage: "show how long each TCP connection has been idle, its retransmissions, unacked segments and rtt"}
 }
 
 // processesFlag is list -p.

@@ -9,7 +9,7 @@ import (
 )
 
 func TestDigitFlags(t *testing.T) {
-	const groupable = "46tunqyp"
+	const groupable = "46tunqype"
 	tests := []struct{ in, want []string }{
 		{[]string{"tcpreap", "-4", "list"}, []string{"tcpreap", "--4", "list"}},
 		{[]string{"tcpreap", "-6t", "--state", "all"}, []string{"tcpreap", "--6", "--t", "--state", "all"}},
@@ -29,13 +29,13 @@ func TestDigitFlags(t *testing.T) {
 // definitions: every one-letter boolean flag of every command.
 func TestShortBoolFlags(t *testing.T) {
 	got := shortBoolFlags(newApp(nil, streams{}))
-	for _, c := range "46tunqyp" {
+	for _, c := range "46tunqype" {
 		if !strings.ContainsRune(got, c) {
 			t.Errorf("shortBoolFlags = %q, lacks %q", got, c)
 		}
 	}
-	if len(got) != len("46tunqyp") {
-		t.Errorf("shortBoolFlags = %q, want the letters of 46tunqyp", got)
+	if len(got) != len("46tunqype") {
+		t.Errorf("shortBoolFlags = %q, want the letters of 46tunqype", got)
 	}
 }
 

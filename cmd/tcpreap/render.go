@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/netip"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"github.com/tcpreap/tcpreap/host"
@@ -29,6 +30,11 @@ type renderer struct {
 	// socket, by inode: the table shows them with the queues, and the
 	// JSON has them as processes.
 	owners map[uint32][]host.Owner
+	// infos, when not nil (list -e), are what struct tcp_info says of each
+	// socket, by cookie: the table shows Idle, Retrans, Unacked and RTT, the
+	// JSON idle_ms, retransmits, backoff, unacked and rtt_us (for the
+	// sockets that have one: not UDP, not TIME_WAIT).
+	infos map[sockdiag.Cookie]sockdiag.TCPInfo
 }
 
 // socketJSON is one socket in --json output; the fields are a contract.
@@ -49,9 +55,16 @@ type socketJSON struct {
 	// Processes: with list -p, those that hold the socket; [] for one no
 	// process holds (TIME_WAIT, orphaned) or none that could be read.
 	Processes *[]processJSON `json:"processes,omitempty"`
-	Action    string         `json:"action"`
-	Reason    string         `json:"reason,omitempty"`
-	Error     string         `json:"error,omitempty"`
+	// IdleMS to RTTMicros: with list -e, what struct tcp_info says, for the
+	// sockets that have one (not UDP, not TIME_WAIT).
+	IdleMS      *int64  `json:"idle_ms,omitempty"`
+	Retransmits *uint8  `json:"retransmits,omitempty"`
+	Backoff     *uint8  `json:"backoff,omitempty"`
+	Unacked     *uint32 `json:"unacked,omitempty"`
+	RTTMicros   *int64  `json:"rtt_us,omitempty"`
+	Action      string  `json:"action"`
+	Reason      string  `json:"reason,omitempty"`
+	Error       string  `json:"error,omitempty"`
 }
 
 // processJSON is one process that holds a socket.
@@ -115,6 +128,9 @@ func (r renderer) table(results []kill.Result) error {
 	if r.owners != nil {
 		header = []string{"Proto", "State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port", "Result", "Process"}
 	}
+	if r.infos != nil {
+		header = append(header, "Idle", "Retrans", "Unacked", "RTT")
+	}
 	widths := make([]int, len(header))
 	for i, h := range header {
 		widths[i] = len(h)
@@ -148,6 +164,17 @@ func (r renderer) table(results []kill.Result) error {
 		if r.owners != nil {
 			buf = appendUsers(buf, s, r.owners[s.Inode])
 			cell()
+		}
+		if r.infos != nil {
+			info, ok := r.infos[s.ID.Cookie]
+			for _, v := range []string{info.Idle().Round(time.Second).String(), strconv.Itoa(int(info.Retransmits)),
+				strconv.Itoa(int(info.Unacked)), info.RTT.Round(10 * time.Microsecond).String()} {
+				if !ok {
+					v = "-"
+				}
+				buf = append(buf, v...)
+				cell()
+			}
 		}
 	}
 	shown := func(res kill.Result) bool {
@@ -284,6 +311,18 @@ func (r renderer) appendSocketJSON(b []byte, res kill.Result) []byte {
 		}
 		b = append(b, ']')
 	}
+	if info, ok := r.infos[s.ID.Cookie]; ok {
+		b = append(b, `,"idle_ms":`...)
+		b = strconv.AppendInt(b, info.Idle().Milliseconds(), 10)
+		b = append(b, `,"retransmits":`...)
+		b = strconv.AppendUint(b, uint64(info.Retransmits), 10)
+		b = append(b, `,"backoff":`...)
+		b = strconv.AppendUint(b, uint64(info.Backoff), 10)
+		b = append(b, `,"unacked":`...)
+		b = strconv.AppendUint(b, uint64(info.Unacked), 10)
+		b = append(b, `,"rtt_us":`...)
+		b = strconv.AppendInt(b, info.RTT.Microseconds(), 10)
+	}
 	b = append(b, `,"action":"`...)
 	b = append(b, res.Action.String()...)
 	b = append(b, '"')
@@ -323,6 +362,10 @@ func (r renderer) toJSON(res kill.Result) socketJSON {
 		RecvQ:      s.RecvQ,
 		SendQ:      s.SendQ,
 		Action:     res.Action.String(),
+	}
+	if info, ok := r.infos[s.ID.Cookie]; ok {
+		idle, rtt := info.Idle().Milliseconds(), info.RTT.Microseconds()
+		j.IdleMS, j.Retransmits, j.Backoff, j.Unacked, j.RTTMicros = &idle, &info.Retransmits, &info.Backoff, &info.Unacked, &rtt
 	}
 	if r.owners != nil {
 		procs := []processJSON{}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/kill"
@@ -94,7 +95,10 @@ func TestSocketJSONByHand(t *testing.T) {
 		odd.Inode:             {{PID: 812, Command: "redis-server", FD: 9}, {PID: 1<<22 - 1, Command: "\"odd\" <\x01>", FD: 1 << 20}},
 		plan.Targets[0].Inode: {{PID: 1, Command: "init", FD: 3}},
 	}
-	for _, r := range []renderer{{}, {owners: owners}, {owners: map[uint32][]host.Owner{}}} {
+	// With list -e: tcp_info for some sockets, none for the rest.
+	infos := map[sockdiag.Cookie]sockdiag.TCPInfo{odd.ID.Cookie: {Retransmits: 255, Backoff: 3, Unacked: 1 << 31,
+		LastDataSent: 90 * time.Second, LastDataRecv: 3 * time.Hour, RTT: 1500 * time.Microsecond}}
+	for _, r := range []renderer{{}, {owners: owners}, {owners: map[uint32][]host.Owner{}}, {infos: infos}, {owners: owners, infos: infos}} {
 		for _, res := range results {
 			var want bytes.Buffer
 			if err := json.NewEncoder(&want).Encode(r.toJSON(res)); err != nil {

@@ -31,6 +31,9 @@ type selection struct {
 	// query (for owned, or list -p); owners holds them, by inode.
 	needOwners bool
 	owners     map[uint32][]host.Owner
+	// infos is what struct tcp_info says of each socket, by cookie, for
+	// list -e; nil when not asked for.
+	infos map[sockdiag.Cookie]sockdiag.TCPInfo
 }
 
 // An ownerSelector is --pid and --process: a socket is selected when a
@@ -228,6 +231,10 @@ func newSelection(ctx context.Context, o *options) (*selection, error) {
 		return nil, err
 	}
 	sel.needOwners = sel.owned != nil || o.processes
+	if o.extended {
+		sel.infos = map[sockdiag.Cookie]sockdiag.TCPInfo{}
+		f.WithInfo = true
+	}
 	var note string
 	sel.guards.Session, note = sessionGuard(o.includeSelf)
 	if note != "" {
@@ -409,6 +416,14 @@ func query(ctx context.Context, sel *selection, workers int) (*sockdiag.Conn, *k
 		}
 		if err != nil {
 			sel.notes = append(sel.notes, fmt.Sprintf("warning: the processes holding some sockets are not known: %v", err))
+		}
+	}
+	if sel.infos != nil {
+		var mu sync.Mutex
+		conn.OnTCPInfo = func(s *sockdiag.Socket, info sockdiag.TCPInfo) {
+			mu.Lock()
+			sel.infos[s.ID.Cookie] = info
+			mu.Unlock()
 		}
 	}
 	size := 0

@@ -71,9 +71,11 @@ type Record struct {
 	SendQ      uint32     `json:"send_q"`
 	// Processes is list -p's: the processes that hold the socket.
 	Processes []Process `json:"processes"`
-	Action    string    `json:"action"`
-	Reason    string    `json:"reason"`
-	Error     string    `json:"error"`
+	// IdleMS is list -e's: how long the connection has been idle.
+	IdleMS int64  `json:"idle_ms"`
+	Action string `json:"action"`
+	Reason string `json:"reason"`
+	Error  string `json:"error"`
 }
 
 // Process is one process that holds a socket, in list -p's --json output.
