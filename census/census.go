@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/sockdiag"
@@ -75,13 +76,18 @@ type Holder struct {
 	CloseWait int
 	// CloseWaitPort is the local port most of its CLOSE_WAIT sockets are on.
 	CloseWaitPort uint16
+	// OldestIdle is the longest any of its CLOSE_WAIT sockets has been idle,
+	// when the census had their tcp_info.
+	OldestIdle time.Duration
 }
 
 // Take counts the sockets, owners saying who holds each (by inode; nil when
+// not known), infos what struct tcp_info says of each (by cookie; nil when
 // not known), and keeps the top largest of each ranking. ephemeral is the
 // local port range outgoing connections take their ports from
 // (net.ipv4.ip_local_port_range). It returns the first error of the query.
-func Take(sockets iter.Seq2[sockdiag.Socket, error], owners map[uint32][]host.Owner, ephemeral [2]uint16, top int) (*Census, error) {
+func Take(sockets iter.Seq2[sockdiag.Socket, error], owners map[uint32][]host.Owner, infos map[sockdiag.Cookie]sockdiag.TCPInfo,
+	ephemeral [2]uint16, top int) (*Census, error) {
 	c := &Census{}
 	states := map[sockdiag.State]int{}
 	peers := map[netip.Addr]int{}
@@ -133,6 +139,9 @@ func Take(sockets iter.Seq2[sockdiag.Socket, error], owners map[uint32][]host.Ow
 			if s.State == sockdiag.CloseWait {
 				h.h.CloseWait++
 				h.ports[s.ID.Local.Port()]++
+				if info, ok := infos[s.ID.Cookie]; ok {
+					h.h.OldestIdle = max(h.h.OldestIdle, info.Idle())
+				}
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/sockdiag"
@@ -38,7 +39,7 @@ func TestTake(t *testing.T) {
 			}
 		}
 	}
-	c, err := Take(seq, owners, [2]uint16{32768, 60999}, 2)
+	c, err := Take(seq, owners, nil, [2]uint16{32768, 60999}, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +52,7 @@ func TestTake(t *testing.T) {
 	if want := []PeerCount{{netip.MustParseAddr("192.0.2.7"), 3}, {netip.MustParseAddr("198.51.100.5"), 2}}; !slices.Equal(c.Peers, want) {
 		t.Errorf("top peers %v, want %v", c.Peers, want)
 	}
-	if want := []Holder{{4711, "postgres", 4, 2, 5432}, {99, "web", 1, 1, 8080}}; !slices.Equal(c.CloseWait, want) || !slices.Equal(c.Holders, want) {
+	if want := []Holder{{4711, "postgres", 4, 2, 5432, 0}, {99, "web", 1, 1, 8080, 0}}; !slices.Equal(c.CloseWait, want) || !slices.Equal(c.Holders, want) {
 		t.Errorf("close wait %v, holders %v, want %v", c.CloseWait, c.Holders, want)
 	}
 	if want := []DestinationCount{{netip.MustParseAddrPort("198.51.100.5:443"), 2}}; !slices.Equal(c.TimeWait, want) {
@@ -74,11 +75,12 @@ func TestTakeCountsSocketsNotDescriptors(t *testing.T) {
 	seq := func(yield func(sockdiag.Socket, error) bool) {
 		_ = yield(cw, nil) && yield(dns, nil) && yield(fw2, nil)
 	}
-	c, err := Take(seq, map[uint32][]host.Owner{11: fds}, [2]uint16{32768, 60999}, 10)
+	infos := map[sockdiag.Cookie]sockdiag.TCPInfo{cw.ID.Cookie: {LastDataSent: 3 * time.Hour, LastDataRecv: 2 * time.Hour}}
+	c, err := Take(seq, map[uint32][]host.Owner{11: fds}, infos, [2]uint16{32768, 60999}, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.CloseWait) != 1 || c.CloseWait[0].CloseWait != 1 || c.CloseWait[0].Sockets != 1 {
+	if len(c.CloseWait) != 1 || c.CloseWait[0].CloseWait != 1 || c.CloseWait[0].Sockets != 1 || c.CloseWait[0].OldestIdle != 2*time.Hour {
 		t.Errorf("close wait %+v, want app holding 1", c.CloseWait)
 	}
 	if len(c.PortsHeld) != 1 || c.PortsHeld[0].Destination != netip.MustParseAddrPort("192.0.2.9:443") {

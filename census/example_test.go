@@ -16,7 +16,7 @@ func Example() {
 		Local: netip.MustParseAddrPort("192.0.2.1:5432"), Remote: netip.MustParseAddrPort("192.0.2.9:40000")}}
 	sockets := func(yield func(sockdiag.Socket, error) bool) { yield(leak, nil) }
 	owners := map[uint32][]host.Owner{7: {{PID: 4711, Command: "postgres", FD: 12}}}
-	c, err := census.Take(sockets, owners, [2]uint16{32768, 60999}, 10)
+	c, err := census.Take(sockets, owners, nil, [2]uint16{32768, 60999}, 10)
 	if err != nil {
 		panic(err)
 	}

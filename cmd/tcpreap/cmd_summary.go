@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/tcpreap/tcpreap/census"
 	"github.com/tcpreap/tcpreap/host"
@@ -59,7 +60,9 @@ func summarize(ctx context.Context, o *options, io streams) error {
 // the TIME_WAIT of outgoing connections by the local port range. It
 // destroys nothing; the connection is the caller's to close.
 func takeCensus(ctx context.Context, o *options, io streams) (*sockdiag.Conn, *census.Census, error) {
-	o.processes, o.includeSelf = true, true // who holds what; nothing is destroyed
+	// Who holds what, and how long their CLOSE_WAIT sockets have been idle;
+	// nothing is destroyed.
+	o.processes, o.includeSelf, o.extended = true, true, true
 	sel, err := newSelection(ctx, o)
 	if err != nil {
 		return nil, nil, usageError{err}
@@ -76,7 +79,7 @@ func takeCensus(ctx context.Context, o *options, io streams) (*sockdiag.Conn, *c
 	if err != nil {
 		ephemeral = [2]uint16{32768, 60999} // Linux's default
 	}
-	c, err := census.Take(plan.Sockets(), sel.owners, ephemeral, max(o.top, 1))
+	c, err := census.Take(plan.Sockets(), sel.owners, sel.infos, ephemeral, max(o.top, 1))
 	if err != nil {
 		conn.Close()
 		return nil, nil, err
@@ -152,7 +155,11 @@ func writeCensus(w io.Writer, c *census.Census, top int) error {
 		if i == 3 && len(c.CloseWait) > 0 { // after the processes
 			b.WriteString("\nCLOSE_WAIT: the peer closed, the application has not (a leak, if it lasts)\n")
 			for _, h := range c.CloseWait {
-				fmt.Fprintf(&b, "  %s pid %d holds %s on :%d\n", printable(h.Command), h.PID, plural(h.CloseWait, "CLOSE_WAIT socket"), h.CloseWaitPort)
+				idle := ""
+				if h.OldestIdle > 0 {
+					idle = ", oldest idle " + h.OldestIdle.Round(time.Second).String()
+				}
+				fmt.Fprintf(&b, "  %s pid %d holds %s on :%d%s\n", printable(h.Command), h.PID, plural(h.CloseWait, "CLOSE_WAIT socket"), h.CloseWaitPort, idle)
 			}
 		}
 	}
@@ -172,6 +179,7 @@ func censusJSON(c *census.Census) any {
 		Sockets       int    `json:"sockets"`
 		CloseWait     int    `json:"close_wait"`
 		CloseWaitPort uint16 `json:"close_wait_port,omitempty"`
+		OldestIdleMS  int64  `json:"oldest_idle_ms,omitempty"`
 	}
 	out := struct {
 		Sockets    int            `json:"sockets"`
@@ -194,10 +202,10 @@ func censusJSON(c *census.Census) any {
 		out.LocalPorts = append(out.LocalPorts, count{fmt.Sprint(p.Port), p.Sockets})
 	}
 	for _, h := range c.Holders {
-		out.Processes = append(out.Processes, holder{h.PID, h.Command, h.Sockets, h.CloseWait, h.CloseWaitPort})
+		out.Processes = append(out.Processes, holder{h.PID, h.Command, h.Sockets, h.CloseWait, h.CloseWaitPort, h.OldestIdle.Milliseconds()})
 	}
 	for _, h := range c.CloseWait {
-		out.CloseWait = append(out.CloseWait, holder{h.PID, h.Command, h.Sockets, h.CloseWait, h.CloseWaitPort})
+		out.CloseWait = append(out.CloseWait, holder{h.PID, h.Command, h.Sockets, h.CloseWait, h.CloseWaitPort, h.OldestIdle.Milliseconds()})
 	}
 	for _, d := range c.TimeWait {
 		out.TimeWait = append(out.TimeWait, count{d.Destination.String(), d.Sockets})
