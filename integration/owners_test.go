@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -163,12 +162,22 @@ func TestIntegrationOwnerSelectorsRefuse(t *testing.T) {
 		{"--uid", "no-such-user-here"},
 		{"--process-match", ".*"}, // every name: no selector at all
 		{"--process-match", "(unclosed"},
+		{"--idle", "10"}, // no unit
+		{"--idle", "0s"},
+		{"--idle=-5m"},
+		{"--stalled-for", "3s"}, // without --stalled
+		{"--cgroup", "no-such-group-here"},
 	} {
 		res := e.tcpreap(append([]string{"-y"}, args...)...)
 		e.expectNothingDestroyed(res, 2, before)
-		if !strings.Contains(res.Stderr, strings.TrimPrefix(args[0], "-")) {
+		if flag, _, _ := strings.Cut(strings.TrimPrefix(args[0], "-"), "="); !strings.Contains(res.Stderr, flag) {
 			t.Errorf("%v: the error does not name the option: %s", args, res.Stderr)
 		}
+	}
+	// doctor looks at every socket: a word after it is a mistake, not a selection.
+	res := e.tcpreap("doctor", testnet.PeerV4.String())
+	if res.Code != 2 || !strings.Contains(res.Stderr, "no arguments") {
+		t.Errorf("doctor with a PEER: exit %d, %s", res.Code, res.Stderr)
 	}
 }
 
@@ -335,22 +344,11 @@ func (e *env) startLeakerIn(path string, port uint16, dir string) int {
 	return cmd.Process.Pid
 }
 
-// tcpreapHostMounts runs tcpreap in A's network namespace with the machine's mounts
-// (nsenter, not ip netns exec, which mounts a /sys of its own without the cgroups).
+// tcpreapHostMounts runs tcpreap in A with the machine's mounts (for --cgroup).
 func (e *env) tcpreapHostMounts(args ...string) testnet.Result {
 	e.t.Helper()
-	var stdout, stderr strings.Builder
-	cmd := exec.Command("nsenter", append([]string{"--net=/run/netns/" + e.Local.Name, bin}, args...)...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	res := testnet.Result{Stdout: stdout.String(), Stderr: stderr.String()}
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		res.Code = ee.ExitCode()
-	case err != nil:
-		e.t.Fatal(err)
-	}
+	res, err := e.Local.RunHostMounts(append([]string{bin}, args...)...)
+	e.check(err)
 	e.t.Logf("nsenter %s %v → exit %d\nstdout:\n%sstderr:\n%s", e.Local.Name, args, res.Code, res.Stdout, res.Stderr)
 	return res
 }

@@ -26,7 +26,28 @@ type Result struct {
 func (h *Host) Run(argv ...string) (Result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*timeout)
 	defer cancel()
+	return h.run(h.Command(ctx, argv...), argv)
+}
+
+// RunHostMounts is Run through nsenter --net instead of `ip netns exec`, which mounts a
+// /sys of its own without the machine's cgroup hierarchies: the program sees the
+// machine's mounts (tcpreap --cgroup).
+func (h *Host) RunHostMounts(argv ...string) (Result, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 6*timeout)
+	defer cancel()
 	cmd := h.Command(ctx, argv...)
+	cmd.Args = append([]string{"nsenter", "--net=/run/netns/" + h.Name}, argv...)
+	cmd.Path, cmd.Err = "", nil
+	if path, err := exec.LookPath("nsenter"); err == nil {
+		cmd.Path = path
+	} else {
+		return Result{}, err
+	}
+	return h.run(cmd, argv)
+}
+
+// run runs cmd, which runs argv in h, and reads its outcome.
+func (h *Host) run(cmd *exec.Cmd, argv []string) (Result, error) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
