@@ -18,11 +18,12 @@ type SocketCount struct {
 // sockstatLimit bounds the read of one sockstat file (a few lines).
 const sockstatLimit = 4 << 10
 
-// CountSockets reads the counts of tcpreap's network namespace.
+// CountSockets reads the counts of the calling thread's network namespace
+// (Namespace.Do: another's).
 func CountSockets() (SocketCount, error) {
 	var c SocketCount
 	for _, name := range []string{"sockstat", "sockstat6"} {
-		b, err := readSmall(procRoot+"/net/"+name, sockstatLimit)
+		b, err := readSmall(procRoot+"/thread-self/net/"+name, sockstatLimit)
 		if err != nil {
 			return SocketCount{}, err
 		}

@@ -10,6 +10,10 @@ import (
 // TestCountSockets reads the counts as Linux 6.x writes them.
 func TestCountSockets(t *testing.T) {
 	fakeProc(t, nil)
+	// The counts are the calling thread's: /proc/thread-self/net.
+	if err := os.Symlink(".", filepath.Join(procRoot, "thread-self")); err != nil {
+		t.Fatal(err)
+	}
 	files := map[string]string{
 		"sockstat":  "sockets: used 290\nTCP: inuse 5 orphan 1 tw 7 alloc 9 mem 1\nUDP: inuse 2 mem 0\nUDPLITE: inuse 0\nRAW: inuse 0\nFRAG: inuse 0 memory 0\n",
 		"sockstat6": "TCP6: inuse 3\nUDP6: inuse 4\nUDPLITE6: inuse 0\nRAW6: inuse 0\nFRAG6: inuse 0 memory 0\n",

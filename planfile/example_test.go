@@ -24,7 +24,7 @@ func Example() {
 		},
 	}}}
 	var file bytes.Buffer
-	if err := planfile.Write(&file, &planfile.File{Plan: plan, Header: planfile.Header{Command: []string{"tcpreap", "plan"}}}, here); err != nil {
+	if err := planfile.Write(&file, &planfile.File{Parts: []planfile.Part{{Namespace: planfile.NamespaceOf(nil, here), Plan: plan}}, Header: planfile.Header{Command: []string{"tcpreap", "plan"}}}, here); err != nil {
 		fmt.Println(err)
 		return
 	}
@@ -33,12 +33,12 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	t := f.Plan.Targets[0]
+	t := f.Parts[0].Plan.Targets[0]
 	fmt.Println(f.Header.Version, t.State, t.ID.Remote, t.ID.Cookie)
 
 	_, err = planfile.Read(bytes.NewReader([]byte(`{"plan":{"version":1}}`+"\n")), here)
 	fmt.Println(err)
 	// Output:
-	// 2 close_wait 192.0.2.2:40000 4711
+	// 3 close_wait 192.0.2.2:40000 4711
 	// it is a version 1 plan, from an older tcpreap that did not record every field of a socket; make the plan again with this tcpreap
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/tcpreap/tcpreap/host"
@@ -19,16 +20,71 @@ import (
 
 // Version is the version of the format that Write writes and Read reads.
 // Version 1 wrote the sockets with the --json output's fields, which lack the
-// timer, and had one namespace for the whole file; it is refused.
-const Version = 2
+// timer, and had one namespace for the whole file; version 2 could only be
+// applied in the namespace it was made in. Both are refused.
+const Version = 3
 
 // MaxSize bounds a plan file: about 600,000 sockets.
 const MaxSize = 256 << 20
 
-// A File is a plan and what it was made from.
+// A File is a plan, one part per network namespace, and what it was made
+// from.
 type File struct {
 	Header Header
-	Plan   *kill.Plan
+	Parts  []Part
+}
+
+// A Part is the plan of one network namespace.
+type Part struct {
+	Namespace Namespace
+	Plan      *kill.Plan
+}
+
+// A Namespace says where a part's sockets are: the namespace's identity,
+// and how tcpreap reaches it again.
+type Namespace struct {
+	ID host.NetNS `json:"id"`
+	// Reach opens it (host.OpenNetNS): a name, a path or pid:PID; "" for
+	// the namespace tcpreap runs in, where the plan must then be applied.
+	Reach string `json:"reach"`
+}
+
+// NamespaceOf is how a plan file records ns, where here is tcpreap's
+// own (a nil ns).
+func NamespaceOf(ns *host.Namespace, here host.Identity) Namespace {
+	if ns == nil {
+		return Namespace{ID: here.NetNS}
+	}
+	return Namespace{ID: ns.ID, Reach: ns.Reach}
+}
+
+// Open opens the namespace of each part, to apply the plan: nil for a part
+// of the namespace tcpreap runs in. It refuses a plan whose namespace no
+// longer exists, or is another now (a pid reused): nothing in it can be
+// destroyed safely. The caller closes what it returns.
+func (f *File) Open() ([]*host.Namespace, error) {
+	var open []*host.Namespace
+	fail := func(err error) ([]*host.Namespace, error) {
+		for _, ns := range open {
+			ns.Close()
+		}
+		return nil, err
+	}
+	for _, p := range f.Parts {
+		if p.Namespace.Reach == "" {
+			open = append(open, nil)
+			continue
+		}
+		ns, err := host.OpenNetNS(p.Namespace.Reach)
+		if err != nil {
+			return fail(fmt.Errorf("its network namespace %s (%s) no longer exists: %v", p.Namespace.Reach, p.Namespace.ID, err))
+		}
+		open = append(open, ns)
+		if ns.ID != p.Namespace.ID {
+			return fail(fmt.Errorf("its network namespace %s was %s and is now another, %s: the namespace it was made in no longer exists", p.Namespace.Reach, p.Namespace.ID, ns.ID))
+		}
+	}
+	return open, nil
 }
 
 // A Header says where and how a plan was made.
@@ -43,6 +99,9 @@ type Header struct {
 	// Sockets is how many socket lines follow: a reader knows from the
 	// first line how large the file may be.
 	Sockets int `json:"sockets"`
+	// Namespaces are where the parts are, in order; every socket line
+	// names one by its ID.
+	Namespaces []Namespace `json:"namespaces"`
 }
 
 // headerLine is the first line.
@@ -89,13 +148,21 @@ type counts struct {
 	Skipped int `json:"skipped"`
 }
 
-// Write writes f as a plan file made here: the header's version and boot id
-// are filled in, Created too when it is zero, and every socket is recorded
-// in here's network namespace.
+// Write writes f as a plan file made here: the header's version, boot id,
+// counts and namespaces are filled in, Created too when it is zero.
 func Write(w io.Writer, f *File, here host.Identity) error {
 	hdr := f.Header
 	hdr.Version, hdr.BootID = Version, here.BootID
-	hdr.Sockets = len(f.Plan.Targets) + len(f.Plan.Skipped)
+	hdr.Sockets, hdr.Namespaces = 0, make([]Namespace, 0, len(f.Parts))
+	seen := map[host.NetNS]bool{}
+	for _, p := range f.Parts {
+		if seen[p.Namespace.ID] {
+			return fmt.Errorf("network namespace %s has two parts in one plan", p.Namespace.ID)
+		}
+		seen[p.Namespace.ID] = true
+		hdr.Sockets += len(p.Plan.Targets) + len(p.Plan.Skipped)
+		hdr.Namespaces = append(hdr.Namespaces, p.Namespace)
+	}
 	if hdr.Created.IsZero() {
 		hdr.Created = time.Now().UTC().Truncate(time.Second)
 	}
@@ -104,25 +171,32 @@ func Write(w io.Writer, f *File, here host.Identity) error {
 	if err := enc.Encode(headerLine{&hdr}); err != nil {
 		return err
 	}
-	for _, s := range f.Plan.Targets {
-		if err := enc.Encode(toRecord(s, here.NetNS, kill.NoReason)); err != nil {
-			return err
+	for _, p := range f.Parts {
+		for _, s := range p.Plan.Targets {
+			if err := enc.Encode(toRecord(s, p.Namespace.ID, kill.NoReason)); err != nil {
+				return err
+			}
+		}
+		for _, sk := range p.Plan.Skipped {
+			if err := enc.Encode(toRecord(sk.Socket, p.Namespace.ID, sk.Reason)); err != nil {
+				return err
+			}
 		}
 	}
-	for _, sk := range f.Plan.Skipped {
-		if err := enc.Encode(toRecord(sk.Socket, here.NetNS, sk.Reason)); err != nil {
-			return err
-		}
-	}
-	if err := enc.Encode(trailerOf(f.Plan, digest(body.Bytes()))); err != nil {
+	if err := enc.Encode(trailerOf(f.Parts, digest(body.Bytes()))); err != nil {
 		return err
 	}
 	_, err := w.Write(body.Bytes())
 	return err
 }
 
-func trailerOf(p *kill.Plan, digest string) trailer {
-	return trailer{Summary: &counts{Targets: len(p.Targets), Skipped: len(p.Skipped)}, Digest: digest}
+func trailerOf(parts []Part, digest string) trailer {
+	c := &counts{}
+	for _, p := range parts {
+		c.Targets += len(p.Plan.Targets)
+		c.Skipped += len(p.Plan.Skipped)
+	}
+	return trailer{Summary: c, Digest: digest}
 }
 
 func digest(b []byte) string {
@@ -201,7 +275,10 @@ func read(r io.Reader, here host.Identity, limit int64) (*File, error) {
 	}
 	body := sha256.New()
 	body.Write(first)
-	plan := &kill.Plan{}
+	parts, err := partsOf(hdr, here)
+	if err != nil {
+		return nil, err
+	}
 	cookies := make(map[sockdiag.Cookie]int, min(hdr.Sockets, 1<<20))
 	var lineErr error // the first bad socket line, said after the digest
 	var last []byte   // the line read last: the trailer, once the file ends
@@ -225,7 +302,7 @@ func read(r io.Reader, here host.Identity, limit int64) (*File, error) {
 		if last != nil {
 			body.Write(last)
 			if lineErr == nil {
-				lineErr = addSocket(plan, cookies, last, here.NetNS, n-1)
+				lineErr = addSocket(parts, cookies, last, n-1)
 			}
 		}
 		last = line
@@ -246,24 +323,55 @@ func read(r io.Reader, here host.Identity, limit int64) (*File, error) {
 	if lineErr != nil {
 		return nil, lineErr
 	}
-	if n := len(plan.Targets) + len(plan.Skipped); n != hdr.Sockets {
+	n := 0
+	for _, p := range parts {
+		n += len(p.Plan.Targets) + len(p.Plan.Skipped)
+	}
+	if n != hdr.Sockets {
 		return nil, fmt.Errorf("it has %d sockets and its header counts %d; make the plan again", n, hdr.Sockets)
 	}
 	// The digest cannot cover its own line: that line must be exactly what
 	// tcpreap writes for these sockets.
-	if !canonical(last, trailerOf(plan, tail.Digest)) {
+	if !canonical(last, trailerOf(parts, tail.Digest)) {
 		return nil, errors.New("it was changed after tcpreap wrote it (its summary line is not the one tcpreap writes for its sockets); make the plan again instead of editing it")
 	}
-	return &File{Header: *hdr, Plan: plan}, nil
+	return &File{Header: *hdr, Parts: parts}, nil
 }
 
-// addSocket reads socket line n into the plan; cookies holds the line of
-// each cookie read so far.
-func addSocket(plan *kill.Plan, cookies map[sockdiag.Cookie]int, line []byte, ns host.NetNS, n int) error {
-	s, reason, err := readSocket(line, ns)
+// partsOf makes the empty parts the header names. A part of the namespace
+// tcpreap runs in (no Reach) must be of here's: such a plan is applied where
+// it was made.
+func partsOf(hdr *Header, here host.Identity) ([]Part, error) {
+	if len(hdr.Namespaces) == 0 {
+		return nil, errors.New("its header names no network namespace; make the plan again")
+	}
+	parts := make([]Part, 0, len(hdr.Namespaces))
+	for i, ns := range hdr.Namespaces {
+		for _, before := range hdr.Namespaces[:i] {
+			if before.ID == ns.ID {
+				return nil, fmt.Errorf("its header names network namespace %s twice; make the plan again", ns.ID)
+			}
+		}
+		if ns.Reach == "" && ns.ID != here.NetNS {
+			return nil, fmt.Errorf("its sockets are in network namespace %s and this is %s, where they are not; apply the plan where it was made (ip netns exec, nsenter --net), or make it with --netns", ns.ID, here.NetNS)
+		}
+		parts = append(parts, Part{Namespace: ns, Plan: &kill.Plan{}})
+	}
+	return parts, nil
+}
+
+// addSocket reads socket line n into the part of its namespace; cookies
+// holds the line of each cookie read so far.
+func addSocket(parts []Part, cookies map[sockdiag.Cookie]int, line []byte, n int) error {
+	s, reason, r, err := readRecord(line)
 	if err != nil {
 		return fmt.Errorf("line %d: %w", n, err)
 	}
+	i := slices.IndexFunc(parts, func(p Part) bool { return p.Namespace.ID == r.NetNS })
+	if i < 0 {
+		return fmt.Errorf("line %d: its socket is in network namespace %s, which the header does not name", n, r.NetNS)
+	}
+	plan := parts[i].Plan
 	if first, ok := cookies[s.ID.Cookie]; ok {
 		return fmt.Errorf("line %d: cookie %d is also on line %d, and a cookie names one socket", n, s.ID.Cookie, first)
 	}
@@ -337,37 +445,35 @@ func readHeader(line []byte) (*Header, error) {
 	return h.Plan, nil
 }
 
-// readSocket reads one socket line of a plan made in namespace ns.
-func readSocket(line []byte, ns host.NetNS) (sockdiag.Socket, kill.Reason, error) {
+// readRecord reads one socket line: the socket, why it is skipped (if it
+// is), and the record, which names its namespace.
+func readRecord(line []byte) (sockdiag.Socket, kill.Reason, record, error) {
 	var r record
 	if err := strict(line, &r); err != nil {
-		return sockdiag.Socket{}, 0, err
+		return sockdiag.Socket{}, 0, r, err
 	}
 	s, err := r.socket()
 	if err != nil {
-		return s, 0, err
+		return s, 0, r, err
 	}
 	reason := kill.NoReason
 	switch r.Action {
 	case actionDestroy:
 		if r.Reason != "" {
-			return s, 0, fmt.Errorf("a socket to destroy has a reason (%q)", r.Reason)
+			return s, 0, r, fmt.Errorf("a socket to destroy has a reason (%q)", r.Reason)
 		}
 	case actionSkip:
 		var ok bool
 		if reason, ok = kill.ReasonByCode(r.Reason); !ok || reason == kill.NoReason {
-			return s, 0, fmt.Errorf("unknown reason %q for a skipped socket", r.Reason)
+			return s, 0, r, fmt.Errorf("unknown reason %q for a skipped socket", r.Reason)
 		}
 	default:
-		return s, 0, fmt.Errorf("action %q has no place in a plan", r.Action)
-	}
-	if r.NetNS != ns {
-		return s, 0, fmt.Errorf("its socket is in network namespace %s and this is %s, where it is not; apply the plan where it was made (ip netns exec, nsenter --net)", r.NetNS, ns)
+		return s, 0, r, fmt.Errorf("action %q has no place in a plan", r.Action)
 	}
 	if !canonical(line, r) {
-		return s, 0, errors.New("it is not the line tcpreap writes for its socket (edited?)")
+		return s, 0, r, errors.New("it is not the line tcpreap writes for its socket (edited?)")
 	}
-	return s, reason, nil
+	return s, reason, r, nil
 }
 
 // strict decodes one JSON object with no field it does not know.

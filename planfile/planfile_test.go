@@ -59,10 +59,10 @@ func testFile() *File {
 	lis.State, lis.ID.Remote = sockdiag.Listen, netip.AddrPortFrom(netip.IPv6Unspecified(), 0)
 	return &File{
 		Header: Header{Command: []string{"tcpreap", "plan", "192.0.2.2"}, Created: time.Date(2026, 11, 22, 3, 4, 5, 0, time.UTC)},
-		Plan: &kill.Plan{
+		Parts: []Part{{Namespace: Namespace{ID: here.NetNS}, Plan: &kill.Plan{
 			Targets: []sockdiag.Socket{filled(1), v4, udp},
 			Skipped: []kill.Skip{{Socket: lis, Reason: kill.ReasonListen}, {Socket: filled(400), Reason: kill.ReasonSession}},
-		},
+		}}},
 	}
 }
 
@@ -83,15 +83,16 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got.Plan, want.Plan) {
-		t.Errorf("plan read back:\n got %+v\nwant %+v", got.Plan, want.Plan)
+	if !reflect.DeepEqual(got.Parts, want.Parts) {
+		t.Errorf("plan read back:\n got %+v\nwant %+v", got.Parts, want.Parts)
 	}
 	wantHdr := want.Header
 	wantHdr.Version, wantHdr.BootID, wantHdr.Sockets = Version, here.BootID, 5
+	wantHdr.Namespaces = []Namespace{{ID: here.NetNS}}
 	if !reflect.DeepEqual(got.Header, wantHdr) {
 		t.Errorf("header read back:\n got %+v\nwant %+v", got.Header, wantHdr)
 	}
-	tw := got.Plan.Targets[0]
+	tw := got.Parts[0].Plan.Targets[0]
 	if !tw.IsTimeWait() || tw.ResetsPeer() {
 		t.Errorf("the FIN_WAIT2 timewait socket reads back as IsTimeWait %v, ResetsPeer %v", tw.IsTimeWait(), tw.ResetsPeer())
 	}
@@ -125,7 +126,7 @@ func TestRefusals(t *testing.T) {
 		{"not a plan", `{"proto":"tcp"}` + "\n", "not a tcpreap plan"},
 		{"not json", "hello\n", "not a tcpreap plan"},
 		{"version 1", `{"plan":{"version":1,"boot_id":"x","netns":"net:[1]"}}` + "\n", "version 1 plan, from an older tcpreap"},
-		{"other version", strings.Replace(good, `"version":2`, `"version":3`, 1), "version 3 plan"},
+		{"other version", strings.Replace(good, `"version":3`, `"version":4`, 1), "version 4 plan"},
 		{"truncated at a line", strings.Join(lines[:3], ""), "truncated"},
 		{"truncated mid-line", good[:len(good)-10], "truncated"},
 		{"only the header", lines[0], "truncated"},
@@ -137,6 +138,8 @@ func TestRefusals(t *testing.T) {
 		{"summary key repeated", strings.Replace(good, `"skipped":2`, `"skipped":2,"skipped":2`, 1), "its summary line is not the one"},
 		{"other boot", resign(strings.Replace(good, here.BootID, "00000000-0000-0000-0000-000000000000", 1)), "boot id differs"},
 		{"other netns", resign(strings.ReplaceAll(good, string(here.NetNS), "net:[1]")), "network namespace net:[1] and this is " + string(here.NetNS)},
+		{"a socket of no namespace the header names", resign(strings.Replace(good, `"netns":"`+string(here.NetNS), `"netns":"net:[1]`, 1)), "network namespace net:[1], which the header does not name"},
+		{"a namespace named twice", resign(strings.Replace(good, `"namespaces":[`, `"namespaces":[{"id":"net:[1]","reach":"x"},{"id":"net:[1]","reach":"y"},`, 1)), "names network namespace net:[1] twice"},
 		{"header key in another case", resign(strings.Replace(good, `"boot_id"`, `"Boot_ID"`, 1)), "header line is not the one tcpreap writes"},
 		{"header with an extra key", resign(strings.Replace(good, `"everything":false`, `"everything":false,"netns":"x"`, 1)), "header line is not the one tcpreap writes"},
 	}
@@ -174,7 +177,7 @@ func TestBadSockets(t *testing.T) {
 	}
 	for _, cookie := range []string{"0", "18446744073709551615"} {
 		f := testFile()
-		f.Plan.Targets[0].ID.Cookie = 0
+		f.Parts[0].Plan.Targets[0].ID.Cookie = 0
 		file := write(t, f)
 		if cookie != "0" {
 			file = resign(strings.Replace(file, `"cookie":0`, `"cookie":`+cookie, 1))
@@ -236,11 +239,12 @@ func FuzzRead(f *testing.F) {
 	}
 	f.Add(b.Bytes())
 	f.Add([]byte(`{"plan":{"version":2}}` + "\n"))
+	f.Add([]byte(`{"plan":{"version":3}}` + "\n"))
 	f.Add([]byte(`{"plan":{"version":1}}` + "\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file, err := Read(bytes.NewReader(data), here)
 		if err == nil {
-			if file == nil || file.Plan == nil {
+			if file == nil || len(file.Parts) == 0 {
 				t.Fatal("no plan and no error")
 			}
 			// What Read accepts, Write writes back byte for byte.

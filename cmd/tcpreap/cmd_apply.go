@@ -54,20 +54,32 @@ func apply(ctx context.Context, o *options, io streams) error {
 	if f.Header.Everything && !o.all {
 		return usagef("plan file %s was made with no selector, for every socket; apply it with --all if that is what you mean; nothing was destroyed", name)
 	}
-	conn, err := sockdiag.Dial(&sockdiag.Config{Workers: o.workers})
+	spaces, err := f.Open()
 	if err != nil {
-		return err
+		return usagef("plan file %s: %w; nothing was destroyed", name, err)
 	}
-	defer conn.Close()
 	// The guards run again where and when the plan is applied, on the
 	// sockets as they are now: a plan made elsewhere must not cut the
 	// session it is applied from, nor a socket that became another since.
 	// LISTEN targets stay: the plan already chose them.
 	ss, note := sessionGuard(o.includeSelf)
-	plan := f.Plan.Recheck(ctx, conn, kill.Guards{ListenNamed: true, Session: ss})
-	sel := &selection{notes: []string{note, staleSession(ctx, conn, ss)}}
+	notes := []string{note}
+	var ps parts
+	defer func() { ps.close() }()
+	for i, ns := range spaces {
+		conn, err := sockdiag.Dial(&sockdiag.Config{NetNS: ns.Fd(), Workers: o.workers})
+		if err != nil {
+			closeSpaces(spaces[i:])
+			return inSpace(ns, err)
+		}
+		ps = append(ps, part{ns: ns, conn: conn, plan: f.Parts[i].Plan.Recheck(ctx, conn, kill.Guards{ListenNamed: true, Session: ss})})
+		if ns == nil {
+			notes = append(notes, staleSession(ctx, conn, ss))
+		}
+	}
+	sel := &selection{notes: notes}
 	sel.tell(io, o.quiet)
-	return destroy(ctx, o, io, conn, plan)
+	return destroy(ctx, o, io, ps)
 }
 
 // readPlanFile reads and checks the plan file name ("-": stdin).

@@ -26,7 +26,7 @@ func TestApplyKeepsTheTimer(t *testing.T) {
 	tw := testPlan().Targets[0]
 	tw.State, tw.Timer = sockdiag.FinWait2, 3
 	var file bytes.Buffer
-	if err := planfile.Write(&file, &planfile.File{Plan: &kill.Plan{Targets: []sockdiag.Socket{tw}}}, here); err != nil {
+	if err := planfile.Write(&file, &planfile.File{Parts: []planfile.Part{{Namespace: planfile.NamespaceOf(nil, here), Plan: &kill.Plan{Targets: []sockdiag.Socket{tw}}}}}, here); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "reap.plan")
@@ -37,12 +37,12 @@ func TestApplyKeepsTheTimer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	summary := planSummary(f.Plan)
+	summary := planSummary(f.Parts[0].Plan)
 	if !strings.Contains(summary, "1 tcp FIN-WAIT-2: no reset to the peer") {
 		t.Errorf("the confirmation of the applied plan says:\n%s", summary)
 	}
 	// The same file from stdin.
-	if f, err := readPlanFile("-", bytes.NewReader(file.Bytes())); err != nil || f.Plan.Targets[0].Timer != 3 {
+	if f, err := readPlanFile("-", bytes.NewReader(file.Bytes())); err != nil || f.Parts[0].Plan.Targets[0].Timer != 3 {
 		t.Errorf("from stdin: %v", err)
 	}
 }

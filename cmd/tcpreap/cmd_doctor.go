@@ -27,7 +27,7 @@ sockets. Destroys nothing. Exit 0 when nothing warns, 1 when something does.
 Examples:
   tcpreap doctor                          the report
   tcpreap doctor --json | jq '.findings[] | select(.warn)'`,
-		Flags:  []cli.Flag{o.jsonFlag()},
+		Flags:  []cli.Flag{o.netnsFlag(), o.jsonFlag()},
 		Action: o.action(args, func(ctx context.Context, o *options) error { return diagnose(ctx, o, io) }),
 	}
 }
@@ -41,17 +41,24 @@ func diagnose(ctx context.Context, o *options, io streams) error {
 		return usagef("doctor takes no arguments (it looks at every socket): %q", o.words[0])
 	}
 	o.tcp, o.udp, o.top = true, true, 10
-	conn, c, err := takeCensus(ctx, o, io)
+	p, c, err := takeCensus(ctx, o, io)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	ports, err := host.LocalPortRange()
+	defer parts{p}.close()
+	// The settings are the namespace's own: read from a thread in it.
+	var ports [2]uint16
+	var sysctls map[string]string
+	err = p.ns.Do(func() (err error) {
+		sysctls = host.Sysctls(doctorSysctls...)
+		ports, err = host.LocalPortRange()
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("cannot read net.ipv4.ip_local_port_range: %v", err)
+		return inSpace(p.ns, fmt.Errorf("cannot read net.ipv4.ip_local_port_range: %v", err))
 	}
-	findings := doctor.Examine(doctor.Facts{Support: conn.Probe(ctx), Orphans: conn.DestroysOrphans(ctx),
-		Sysctls: host.Sysctls(doctorSysctls...), Census: c, PortRange: ports})
+	findings := doctor.Examine(doctor.Facts{Support: p.conn.Probe(ctx), Orphans: p.conn.DestroysOrphans(ctx),
+		Sysctls: sysctls, Census: c, PortRange: ports})
 	if o.json {
 		type finding struct {
 			Check string `json:"check"`

@@ -24,8 +24,10 @@ Examples:
   tcpreap list --state all --json | jq .      every socket, as NDJSON
   tcpreap ls -u --state all                   UDP sockets, connected or not
   tcpreap list -p --state close_wait          who holds the CLOSE_WAIT sockets
-  tcpreap list -e --dport 5432                how long each database connection has been idle`,
-		Flags:  slices.Concat(o.selectionFlags(), []cli.Flag{o.includeSelfFlag(false), o.maxFlag(), o.processesFlag(), o.extendedFlag()}, o.outputFlags()),
+  tcpreap list -e --dport 5432                how long each database connection has been idle
+  tcpreap list --netns web1 --port 443        in network namespace web1 (ip netns)
+  tcpreap list --all-netns --dport 6379       in every namespace: containers too`,
+		Flags:  slices.Concat(o.selectionFlags(), []cli.Flag{o.netnsFlag(), o.allNetnsFlag(), o.includeSelfFlag(false), o.maxFlag(), o.processesFlag(), o.extendedFlag()}, o.outputFlags()),
 		Action: o.action(args, func(ctx context.Context, o *options) error { return list(ctx, o, io) }),
 	}
 }
@@ -38,14 +40,15 @@ func list(ctx context.Context, o *options, io streams) error {
 	if err := o.checkMax(); err != nil {
 		return err
 	}
-	conn, plan, err := query(ctx, sel, 0)
+	ps, err := query(ctx, sel, 0)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer ps.close()
 	sel.tell(io, o.quiet)
-	if err := o.overMax(len(plan.Targets)); err != nil {
+	if err := o.overMax(ps.targets()); err != nil {
 		return err
 	}
-	return renderer{w: io.Out, json: o.json, quiet: o.quiet, owners: sel.ownerTable(o.processes), infos: sel.infos}.report(plan.DryRun(), true)
+	results, spaces := ps.dryRun()
+	return renderer{w: io.Out, json: o.json, quiet: o.quiet, owners: sel.ownerTable(o.processes), infos: sel.infos, spaces: spaces}.report(results, true)
 }

@@ -24,7 +24,7 @@ Examples:
   tcpreap plan --state close_wait --port postgresql > reap.plan
   jq -c 'select(.action)' reap.plan           review: one socket per line
   tcpreap apply reap.plan`,
-		Flags:  append(o.selectionFlags(), o.includeSelfFlag(false), o.maxFlag()),
+		Flags:  append(o.selectionFlags(), o.netnsFlag(), o.allNetnsFlag(), o.includeSelfFlag(false), o.maxFlag()),
 		Action: o.action(args, func(ctx context.Context, o *options) error { return writePlan(ctx, o, io) }),
 	}
 }
@@ -41,15 +41,18 @@ func writePlan(ctx context.Context, o *options, io streams) error {
 	if err != nil {
 		return err
 	}
-	conn, plan, err := query(ctx, sel, 0)
+	ps, err := query(ctx, sel, 0)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer ps.close()
 	sel.tell(io, false)
-	if err := o.overMax(len(plan.Targets)); err != nil {
+	if err := o.overMax(ps.targets()); err != nil {
 		return err
 	}
-	f := &planfile.File{Plan: plan, Header: planfile.Header{Command: o.args, Everything: !sel.hasSelector()}}
+	f := &planfile.File{Header: planfile.Header{Command: o.args, Everything: !sel.hasSelector()}}
+	for _, p := range ps {
+		f.Parts = append(f.Parts, planfile.Part{Namespace: planfile.NamespaceOf(p.ns, here), Plan: p.plan})
+	}
 	return planfile.Write(io.Out, f, here)
 }

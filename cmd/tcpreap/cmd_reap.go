@@ -32,12 +32,14 @@ Examples:
   tcpreap --state time_wait --dport 443          free TIME_WAIT ports towards :443
   tcpreap --process java --state close_wait      reap what a leaking application holds
   tcpreap --stalled --dport 5432                 cut clients hanging on a database that is gone
+  tcpreap --netns pid:4711 --state close_wait    reap inside a container, by a process of it
+  tcpreap --all-netns -n 192.0.2.34              that peer's connections in every namespace
   tcpreap -n 192.0.2.0/24                        dry run: print the plan only
   tcpreap -y --max 500 --json 192.0.2.34         in a runbook: no prompt, a limit, NDJSON
 
 Exit codes: 0 every target gone (or a dry run), 1 runtime failure, 2 bad input,
 3 refused (--max, confirmation declined).`,
-		Flags:  slices.Concat(o.selectionFlags(), []cli.Flag{o.includeSelfFlag(true)}, o.destroyFlags(), []cli.Flag{o.dryRunFlag(), o.allFlag()}),
+		Flags:  slices.Concat(o.selectionFlags(), []cli.Flag{o.netnsFlag(), o.allNetnsFlag(), o.includeSelfFlag(true)}, o.destroyFlags(), []cli.Flag{o.dryRunFlag(), o.allFlag()}),
 		Action: o.action(args, func(ctx context.Context, o *options) error { return reap(ctx, o, io) }),
 	}
 }
@@ -58,11 +60,11 @@ func reap(ctx context.Context, o *options, io streams) error {
 	if err := errors.Join(o.checkMax(), o.checkWorkers()); err != nil {
 		return err
 	}
-	conn, plan, err := query(ctx, sel, o.workers)
+	ps, err := query(ctx, sel, o.workers)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer ps.close()
 	sel.tell(io, o.quiet)
-	return destroy(ctx, o, io, conn, plan)
+	return destroy(ctx, o, io, ps)
 }

@@ -35,7 +35,7 @@ Examples:
   tcpreap top --state close_wait           who leaks CLOSE_WAIT sockets
   tcpreap summary -u --json | jq .states   UDP, as one JSON object
   tcpreap summary --port postgresql        one service's connections`,
-		Flags:  slices.Concat(o.selectionFlags(), []cli.Flag{o.topFlag(), o.jsonFlag()}),
+		Flags:  slices.Concat(o.selectionFlags(), []cli.Flag{o.netnsFlag(), o.topFlag(), o.jsonFlag()}),
 		Action: o.action(args, func(ctx context.Context, o *options) error { return summarize(ctx, o, io) }),
 	}
 }
@@ -44,11 +44,11 @@ func summarize(ctx context.Context, o *options, io streams) error {
 	if o.top < 1 || o.top > 1000 {
 		return usagef("--top %d: give how many of each to show, 1 to 1000", o.top)
 	}
-	conn, c, err := takeCensus(ctx, o, io)
+	p, c, err := takeCensus(ctx, o, io)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer parts{p}.close()
 	if o.json {
 		return json.NewEncoder(io.Out).Encode(censusJSON(c))
 	}
@@ -59,32 +59,33 @@ func summarize(ctx context.Context, o *options, io streams) error {
 // too, when --state is not given) with the processes that hold them, and
 // the TIME_WAIT of outgoing connections by the local port range. It
 // destroys nothing; the connection is the caller's to close.
-func takeCensus(ctx context.Context, o *options, io streams) (*sockdiag.Conn, *census.Census, error) {
+func takeCensus(ctx context.Context, o *options, io streams) (part, *census.Census, error) {
 	// Who holds what, and how long their CLOSE_WAIT sockets have been idle;
 	// nothing is destroyed.
 	o.processes, o.includeSelf, o.extended = true, true, true
 	sel, err := newSelection(ctx, o)
 	if err != nil {
-		return nil, nil, usageError{err}
+		return part{}, nil, usageError{err}
 	}
 	if len(o.states) == 0 {
 		sel.filter.States = sockdiag.AllStates
 	}
-	conn, plan, err := query(ctx, sel, 0)
+	ps, err := query(ctx, sel, 0)
 	if err != nil {
-		return nil, nil, err
+		return part{}, nil, err
 	}
+	p := ps[0] // one namespace: summary and doctor take no --all-netns
 	sel.tell(io, o.json)
-	ephemeral, err := host.LocalPortRange()
-	if err != nil {
+	var ephemeral [2]uint16
+	if p.ns.Do(func() (err error) { ephemeral, err = host.LocalPortRange(); return err }) != nil {
 		ephemeral = [2]uint16{32768, 60999} // Linux's default
 	}
-	c, err := census.Take(plan.Sockets(), sel.owners, sel.infos, ephemeral, max(o.top, 1))
+	c, err := census.Take(p.plan.Sockets(), sel.owners, sel.infos, ephemeral, max(o.top, 1))
 	if err != nil {
-		conn.Close()
-		return nil, nil, err
+		ps.close()
+		return part{}, nil, err
 	}
-	return conn, c, nil
+	return p, c, nil
 }
 
 // writeCensus prints the census as sections of rows, each with a bar, the

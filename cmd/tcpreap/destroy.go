@@ -12,14 +12,14 @@ import (
 // destroy is the pipeline after the plan, for tcpreap and apply: the guards
 // that may refuse it whole (--max, the confirmation), the destroy and its
 // verification, the audit line, and the report with its exit code.
-func destroy(ctx context.Context, o *options, io streams, e kill.Engine, plan *kill.Plan) error {
-	n := len(plan.Targets)
+func destroy(ctx context.Context, o *options, io streams, ps parts) error {
+	n := ps.targets()
 	if err := o.overMax(n); err != nil {
 		return err
 	}
 	if n > 0 && io.Terminal != nil && !o.yes {
 		if tty, err := io.Terminal(); err == nil {
-			ok, why := confirm(ctx, tty, plan)
+			ok, why := confirm(ctx, tty, ps.merged())
 			tty.Close()
 			if !ok {
 				return refusal{why + "; nothing was destroyed"}
@@ -27,18 +27,27 @@ func destroy(ctx context.Context, o *options, io streams, e kill.Engine, plan *k
 		}
 	}
 	var bar *progress
-	if conn, ok := e.(*sockdiag.Conn); ok && !o.quiet {
+	if !o.quiet {
 		bar = startProgress(io.Progress, n)
+	}
+	var results []kill.Result
+	spaces := ps.index()
+	for _, p := range ps {
 		if bar != nil {
-			conn.OnDestroyed = bar.add
-			defer func() { conn.OnDestroyed = nil }()
+			p.conn.OnDestroyed = bar.add
+		}
+		// A namespace after an interruption is not destroyed in: its
+		// targets are reported not attempted.
+		results = append(results, p.plan.ExecuteWith(ctx, p.conn, kill.Options{VerifyAll: o.verify})...)
+		p.conn.OnDestroyed = nil
+		if spaces != nil {
+			spaces.ends = append(spaces.ends, len(results))
 		}
 	}
-	results := plan.ExecuteWith(ctx, e, kill.Options{VerifyAll: o.verify})
 	bar.finish()
 	// The report first: the record of what happened to every socket must
 	// not wait on the system logger.
-	reportErr := renderer{w: io.Out, json: o.json, quiet: o.quiet}.report(results, false)
+	reportErr := renderer{w: io.Out, json: o.json, quiet: o.quiet, spaces: spaces}.report(results, false)
 	if n > 0 && !o.noAudit {
 		if err := audit(o.args, kill.Summarize(results)); err != nil {
 			fmt.Fprintf(io.ErrOut, "tcpreap: warning: the audit line was not written to syslog: %s\n", printable(err.Error()))

@@ -57,7 +57,7 @@ func TestMaxAndConfirmRefuse(t *testing.T) {
 		var stdout, stderr bytes.Buffer
 		tc.io.Out, tc.io.ErrOut = &stdout, &stderr
 		tc.o.noAudit = true
-		err := destroy(t.Context(), &tc.o, tc.io, k.Conn(), plan)
+		err := destroy(t.Context(), &tc.o, tc.io, parts{{conn: k.Conn(), plan: plan}})
 		var rf refusal
 		if !errors.As(err, &rf) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v, want a refusal %q", tc.o, err, tc.want)

@@ -26,6 +26,8 @@ type options struct {
 	pids, commands, uids, commandPatterns, cgroups []string // by owner
 	idle, stalledFor                               string   // durations, as given
 	stalled, stalledForSet                         bool
+	netns                                          string // --netns, as given
+	allNetns                                       bool
 
 	// Action.
 	dryRun, yes, all, noAudit, verify bool

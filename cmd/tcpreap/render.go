@@ -24,8 +24,12 @@ type renderer struct {
 	json  bool
 	quiet bool
 	// ifName names an interface by its index, for the scope of a socket
-	// bound to one; nil is host.InterfaceName.
+	// bound to one; nil: as spaces does.
 	ifName func(uint32) string
+	// spaces says which network namespace each result is in (--netns,
+	// --all-netns): the JSON has it as netns, and the table as a NetNS
+	// column when there are several; nil for tcpreap's own.
+	spaces *spaceIndex
 	// owners, when not nil (list -p), are the processes that hold each
 	// socket, by inode: the table shows them with the queues, and the
 	// JSON has them as processes.
@@ -62,6 +66,7 @@ type socketJSON struct {
 	Backoff     *uint8  `json:"backoff,omitempty"`
 	Unacked     *uint32 `json:"unacked,omitempty"`
 	RTTMicros   *int64  `json:"rtt_us,omitempty"`
+	NetNS       string  `json:"netns,omitempty"`
 	Action      string  `json:"action"`
 	Reason      string  `json:"reason,omitempty"`
 	Error       string  `json:"error,omitempty"`
@@ -93,8 +98,8 @@ func (r renderer) report(results []kill.Result, dryRun bool) error {
 		bw := bufio.NewWriterSize(r.w, 64<<10)
 		if !r.quiet {
 			var line []byte
-			for _, res := range results {
-				line = r.appendSocketJSON(line[:0], res)
+			for i, res := range results {
+				line = r.appendSocketJSON(line[:0], i, res)
 				if _, err := bw.Write(line); err != nil {
 					return err
 				}
@@ -120,13 +125,19 @@ func (r renderer) report(results []kill.Result, dryRun bool) error {
 // the rows) instead of holding every cell: a listing of 190,000 sockets is a
 // table of 190,000 rows.
 func (r renderer) table(results []kill.Result) error {
-	ifName := r.ifName
-	if ifName == nil {
-		ifName = host.InterfaceName
+	ifName := func(i int, index uint32) string {
+		if r.ifName != nil {
+			return r.ifName(index)
+		}
+		return r.spaces.ifName(i, index)
 	}
 	header := []string{"Proto", "State", "Local Address:Port", "Peer Address:Port", "Result"}
 	if r.owners != nil {
 		header = []string{"Proto", "State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port", "Result", "Process"}
+	}
+	column := r.spaces != nil && r.spaces.column
+	if column {
+		header = append([]string{"NetNS"}, header...)
 	}
 	if r.infos != nil {
 		header = append(header, "Idle", "Retrans", "Unacked", "RTT")
@@ -137,10 +148,14 @@ func (r renderer) table(results []kill.Result) error {
 	}
 	var buf []byte
 	ends := make([]int, 0, len(header)) // where each cell of a row ends in buf
-	row := func(res kill.Result) {
+	row := func(i int, res kill.Result) {
 		s := res.Socket
 		buf, ends = buf[:0], ends[:0]
 		cell := func() { ends = append(ends, len(buf)) }
+		if column {
+			buf = append(buf, printable(r.spaces.label(i))...)
+			cell()
+		}
 		buf = append(buf, s.Protocol.String()...)
 		cell()
 		buf = append(buf, s.State.Label()...)
@@ -153,7 +168,7 @@ func (r renderer) table(results []kill.Result) error {
 		}
 		scope := ""
 		if s.ID.Interface != 0 {
-			scope = ifName(s.ID.Interface)
+			scope = ifName(i, s.ID.Interface)
 		}
 		buf = appendEndpoint(buf, s.ID.Local, printable(scope))
 		cell()
@@ -182,11 +197,11 @@ func (r renderer) table(results []kill.Result) error {
 		// once, and the summary counts them (--json still lists them).
 		return !errors.Is(res.Err, sockdiag.ErrNotAttempted)
 	}
-	for _, res := range results {
+	for i, res := range results {
 		if !shown(res) {
 			continue
 		}
-		row(res)
+		row(i, res)
 		start := 0
 		for i, end := range ends {
 			widths[i] = max(widths[i], utf8.RuneCount(buf[start:end]))
@@ -212,11 +227,11 @@ func (r renderer) table(results []kill.Result) error {
 	if err := write(func(i int) []byte { return []byte(header[i]) }); err != nil {
 		return err
 	}
-	for _, res := range results {
+	for i, res := range results {
 		if !shown(res) {
 			continue
 		}
-		row(res)
+		row(i, res)
 		if err := write(func(i int) []byte {
 			start := 0
 			if i > 0 {
@@ -264,7 +279,7 @@ func appendUsers(b []byte, s *sockdiag.Socket, owners []host.Owner) []byte {
 // appendSocketJSON appends the --json line of one socket: what encoding/json
 // writes for r.toJSON(res), byte for byte, without its reflection (a test
 // holds the two together).
-func (r renderer) appendSocketJSON(b []byte, res kill.Result) []byte {
+func (r renderer) appendSocketJSON(b []byte, i int, res kill.Result) []byte {
 	s := res.Socket
 	b = append(b, `{"proto":"`...)
 	b = append(b, s.Protocol.String()...)
@@ -323,6 +338,9 @@ func (r renderer) appendSocketJSON(b []byte, res kill.Result) []byte {
 		b = append(b, `,"rtt_us":`...)
 		b = strconv.AppendInt(b, info.RTT.Microseconds(), 10)
 	}
+	if r.spaces != nil {
+		b = appendJSONField(b, "netns", r.spaces.label(i))
+	}
 	b = append(b, `,"action":"`...)
 	b = append(b, res.Action.String()...)
 	b = append(b, '"')
@@ -345,7 +363,7 @@ func appendJSONField(b []byte, key, value string) []byte {
 	return append(b, v...)
 }
 
-func (r renderer) toJSON(res kill.Result) socketJSON {
+func (r renderer) toJSON(i int, res kill.Result) socketJSON {
 	s := res.Socket
 	j := socketJSON{
 		Proto:      s.Protocol.String(),
@@ -375,6 +393,9 @@ func (r renderer) toJSON(res kill.Result) socketJSON {
 			}
 		}
 		j.Processes = &procs
+	}
+	if r.spaces != nil {
+		j.NetNS = r.spaces.label(i)
 	}
 	if res.Action == kill.Skipped {
 		j.Reason = reasonText(res)

@@ -99,12 +99,12 @@ func TestSocketJSONByHand(t *testing.T) {
 	infos := map[sockdiag.Cookie]sockdiag.TCPInfo{odd.ID.Cookie: {Retransmits: 255, Backoff: 3, Unacked: 1 << 31,
 		LastDataSent: 90 * time.Second, LastDataRecv: 3 * time.Hour, RTT: 1500 * time.Microsecond}}
 	for _, r := range []renderer{{}, {owners: owners}, {owners: map[uint32][]host.Owner{}}, {infos: infos}, {owners: owners, infos: infos}} {
-		for _, res := range results {
+		for i, res := range results {
 			var want bytes.Buffer
-			if err := json.NewEncoder(&want).Encode(r.toJSON(res)); err != nil {
+			if err := json.NewEncoder(&want).Encode(r.toJSON(i, res)); err != nil {
 				t.Fatal(err)
 			}
-			if got := r.appendSocketJSON(nil, res); string(got) != want.String() {
+			if got := r.appendSocketJSON(nil, i, res); string(got) != want.String() {
 				t.Errorf("by hand:\n%s\nencoding/json:\n%s", got, want.String())
 			}
 		}

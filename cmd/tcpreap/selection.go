@@ -34,6 +34,9 @@ type selection struct {
 	// infos is what struct tcp_info says of each socket, by cookie, for
 	// list -e; nil when not asked for.
 	infos map[sockdiag.Cookie]sockdiag.TCPInfo
+	// spaces are the network namespaces to work in (--netns, --all-netns);
+	// one nil: the one tcpreap runs in. query's parts close them.
+	spaces []*host.Namespace
 }
 
 // An ownerSelector is --pid and --process: a socket is selected when a
@@ -139,9 +142,17 @@ func parseUIDs(ctx context.Context, words []string) ([]uint32, error) {
 
 // newSelection turns the selection options and PEER words into a selection.
 // Every error is bad input: it names the word and what would be right.
-func newSelection(ctx context.Context, o *options) (*selection, error) {
+func newSelection(ctx context.Context, o *options) (_ *selection, err error) {
 	sel := &selection{}
 	f := &sel.filter
+	if sel.spaces, err = o.openSpaces(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			closeSpaces(sel.spaces)
+		}
+	}()
 	if o.tcp {
 		f.Protocols = append(f.Protocols, sockdiag.TCP)
 	}
@@ -185,9 +196,16 @@ func newSelection(ctx context.Context, o *options) (*selection, error) {
 		f.Local = append(f.Local, p)
 	}
 	if o.ifaceSet {
-		index, addrs, err := host.Interface(o.iface)
+		// In the namespace the sockets are in (openSpaces refuses
+		// --interface with several).
+		var index uint32
+		var addrs []netip.Addr
+		err := sel.spaces[0].Do(func() (err error) {
+			index, addrs, err = host.Interface(o.iface)
+			return err
+		})
 		if err != nil {
-			return nil, fmt.Errorf("--interface: %w", err)
+			return nil, fmt.Errorf("--interface: %w", inSpace(sel.spaces[0], err))
 		}
 		f.Interface = &sockdiag.Interface{Name: o.iface, Index: index, Addrs: addrs}
 	}
@@ -400,16 +418,14 @@ func joinAddrs(addrs []netip.Addr) string {
 	return strings.Join(s, ", ")
 }
 
-// query dials the kernel (workers: the destroying sockets, 0 to choose) and
-// plans the selection. The caller closes the connection.
-func query(ctx context.Context, sel *selection, workers int) (*sockdiag.Conn, *kill.Plan, error) {
-	conn, err := sockdiag.Dial(&sockdiag.Config{Workers: workers})
-	if err != nil {
-		return nil, nil, err
-	}
+// query plans the selection in each of its network namespaces, on a
+// connection made there (workers: its destroying sockets, 0 to choose). The
+// caller closes the parts, and with them the namespaces; on error query does.
+func query(ctx context.Context, sel *selection, workers int) (parts, error) {
 	if sel.needOwners {
-		// Read before the dump: a socket opened after it is not counted as
-		// its process's, and so not selected by it.
+		// Read before the dumps: a socket opened after them is not counted
+		// as its process's, and so not selected by it. Inodes are the
+		// host's, whatever the namespace.
 		procs, err := host.AllProcesses()
 		if err == nil {
 			sel.owners, err = host.SocketOwners(procs)
@@ -418,17 +434,38 @@ func query(ctx context.Context, sel *selection, workers int) (*sockdiag.Conn, *k
 			sel.notes = append(sel.notes, fmt.Sprintf("warning: the processes holding some sockets are not known: %v", err))
 		}
 	}
+	var ps parts
+	for _, ns := range sel.spaces {
+		conn, plan, err := queryIn(ctx, sel, ns, workers)
+		if err != nil {
+			for _, p := range ps {
+				p.conn.Close()
+			}
+			closeSpaces(sel.spaces)
+			return nil, inSpace(ns, err)
+		}
+		ps = append(ps, part{ns: ns, conn: conn, plan: plan})
+	}
+	return ps, nil
+}
+
+// queryIn dials the kernel in namespace ns and plans the selection there.
+func queryIn(ctx context.Context, sel *selection, ns *host.Namespace, workers int) (*sockdiag.Conn, *kill.Plan, error) {
+	conn, err := sockdiag.Dial(&sockdiag.Config{NetNS: ns.Fd(), Workers: workers})
+	if err != nil {
+		return nil, nil, err
+	}
 	if sel.infos != nil {
 		var mu sync.Mutex
 		conn.OnTCPInfo = func(s *sockdiag.Socket, info sockdiag.TCPInfo) {
 			mu.Lock()
-			sel.infos[s.ID.Cookie] = info
+			sel.infos[s.ID.Cookie] = info // cookies are the host's, whatever the namespace
 			mu.Unlock()
 		}
 	}
 	size := 0
 	if sel.owned == nil {
-		size = planSize(&sel.filter)
+		ns.Do(func() error { size = planSize(&sel.filter); return nil })
 	}
 	sockets := func() iter.Seq2[sockdiag.Socket, error] {
 		all := conn.Query(ctx, &sel.filter)
@@ -456,8 +493,11 @@ func query(ctx context.Context, sel *selection, workers int) (*sockdiag.Conn, *k
 		conn.Close()
 		return nil, nil, queryError(err)
 	}
-	if note := staleSession(ctx, conn, sel.guards.Session); note != "" {
-		sel.notes = append(sel.notes, note)
+	// SSH_CONNECTION speaks of tcpreap's own namespace only.
+	if ns == nil {
+		if note := staleSession(ctx, conn, sel.guards.Session); note != "" {
+			sel.notes = append(sel.notes, note)
+		}
 	}
 	return conn, plan, nil
 }

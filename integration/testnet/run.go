@@ -93,7 +93,9 @@ type Record struct {
 	// Processes is list -p's: the processes that hold the socket.
 	Processes []Process `json:"processes"`
 	// IdleMS is list -e's: how long the connection has been idle.
-	IdleMS int64  `json:"idle_ms"`
+	IdleMS int64 `json:"idle_ms"`
+	// NetNS is --netns's and --all-netns's: the namespace the socket is in.
+	NetNS  string `json:"netns"`
 	Action string `json:"action"`
 	Reason string `json:"reason"`
 	Error  string `json:"error"`

@@ -1,0 +1,11 @@
+//go:build !linux
+
+package host
+
+import "errors"
+
+var errNoNetNS = errors.New("is no network namespace: they are Linux's")
+
+func netNSInode(int) (uint64, error) { return 0, errNoNetNS }
+
+func enterNetNS(int) error { return errNoNetNS }
