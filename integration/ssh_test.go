@@ -36,6 +36,17 @@ func TestIntegrationSSHSession(t *testing.T) {
 	e.reapInSession(s, testnet.PeerV4, testnet.LocalV4, killed, kept, "--json", testnet.PeerV4.String())
 }
 
+// TestIntegrationSSHSessionNetNS: the same through --netns naming the namespace the
+// session is in: the guard holds there too.
+func TestIntegrationSSHSessionNetNS(t *testing.T) {
+	e := setup(t)
+	s := e.sshd()
+	m := e.peerMix()
+	killed := append(m.targets(), e.dialSSHD("a connection to sshd that has not logged in", testnet.LocalV4))
+	kept := []conn{tcp("bystander", m.bystander)}
+	e.reapInSession(s, testnet.PeerV4, testnet.LocalV4, killed, kept, "--json", "--netns", e.Local.Name, testnet.PeerV4.String())
+}
+
 // TestIntegrationSSHLinkLocal: a session over link-local IPv6. sshd writes
 // SSH_CONNECTION="fe80::2%veth0 PORT fe80::1%veth0 2022"; tcpreap is given the client's
 // address as an operator would copy it from there (without the zone, which a PEER does
