@@ -8,7 +8,6 @@ import (
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/planfile"
-	"github.com/tcpreap/tcpreap/sockdiag"
 	"github.com/urfave/cli/v3"
 )
 
@@ -67,7 +66,7 @@ func apply(ctx context.Context, o *options, io streams) error {
 	var ps parts
 	defer func() { ps.close() }()
 	for i, ns := range spaces {
-		conn, err := sockdiag.Dial(&sockdiag.Config{NetNS: ns.Fd(), Workers: o.workers})
+		conn, err := dialIn(ns, o.workers)
 		if err != nil {
 			closeSpaces(spaces[i:])
 			return inSpace(ns, err)

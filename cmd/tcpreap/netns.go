@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"github.com/urfave/cli/v3"
+	"golang.org/x/sys/unix"
 )
 
 // netnsFlag is --netns, of every command that looks at sockets.
@@ -183,6 +185,15 @@ func interfaceNames(ns *host.Namespace) func(uint32) string {
 		}
 		return fmt.Sprint(index)
 	}
+}
+
+// dialIn opens a connection to the kernel in namespace ns.
+func dialIn(ns *host.Namespace, workers int) (*sockdiag.Conn, error) {
+	conn, err := sockdiag.Dial(&sockdiag.Config{NetNS: ns.Fd(), Workers: workers})
+	if ns != nil && errors.Is(err, unix.EPERM) {
+		return nil, fmt.Errorf("entering another network namespace needs CAP_SYS_ADMIN (try sudo): %w", err)
+	}
+	return conn, err
 }
 
 // inSpace says in which namespace an error happened, when it is not the

@@ -451,7 +451,7 @@ func query(ctx context.Context, sel *selection, workers int) (parts, error) {
 
 // queryIn dials the kernel in namespace ns and plans the selection there.
 func queryIn(ctx context.Context, sel *selection, ns *host.Namespace, workers int) (*sockdiag.Conn, *kill.Plan, error) {
-	conn, err := sockdiag.Dial(&sockdiag.Config{NetNS: ns.Fd(), Workers: workers})
+	conn, err := dialIn(ns, workers)
 	if err != nil {
 		return nil, nil, err
 	}
