@@ -49,7 +49,8 @@ lint:
 # The system tools the integration tests and the demo drive: ip and ss
 # (iproute2), setpriv (util-linux), /etc/services (netbase), and for the SSH
 # session tests a real OpenSSH server run as a plain process in a test namespace
-# (openssh-server: sshd; openssh-client: ssh, ssh-keygen) and tmux. Installed
+# (openssh-server: sshd; openssh-client: ssh, ssh-keygen) and tmux; for the
+# deploy/ tests systemd-analyze (systemd) and ansible (ansible-core). Installed
 # from Debian's archive when missing and when running as root.
 #
 # The openssh-server package would start the system's sshd and enable it at
@@ -69,6 +70,8 @@ deps:
 	command -v tmux >/dev/null 2>&1 || missing="$$missing tmux"; \
 	command -v screen >/dev/null 2>&1 || missing="$$missing screen"; \
 	command -v strace >/dev/null 2>&1 || missing="$$missing strace"; \
+	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
+	command -v ansible >/dev/null 2>&1 || missing="$$missing ansible-core"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:$$missing (run as root to install them)"; exit 1; fi; \
 	  case "$$missing" in *openssh-server*) \

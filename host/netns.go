@@ -98,7 +98,7 @@ func openNetNS(path, what string) (*Namespace, error) {
 	case errors.Is(err, unix.ENOENT):
 		return nil, fmt.Errorf("%s does not exist", path)
 	case errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM):
-		return nil, fmt.Errorf("cannot open %s, the network namespace of %s: permission denied (try sudo; a process's needs CAP_SYS_PTRACE unless it has your uid and no capability you lack)", path, what)
+		return nil, fmt.Errorf("cannot open %s, the network namespace of %s: %w (try sudo; a process's needs CAP_SYS_PTRACE unless it has your uid and no capability you lack)", path, what, err)
 	case err != nil:
 		return nil, fmt.Errorf("cannot open %s, the network namespace of %s: %v", path, what, err)
 	}

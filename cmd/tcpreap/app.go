@@ -43,6 +43,23 @@ func (e usageError) Unwrap() error { return e.err }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
+// A notPermitted is an error of the selection that is no bad input: the
+// namespace it names exists, but tcpreap may not open it (exit 1).
+type notPermitted struct{ err error }
+
+func (e notPermitted) Error() string { return e.err.Error() }
+func (e notPermitted) Unwrap() error { return e.err }
+
+// selectionError is the error of newSelection as the run returns it: bad
+// input, unless it is a permission that is missing.
+func selectionError(err error) error {
+	var np notPermitted
+	if errors.As(err, &np) {
+		return err
+	}
+	return usageError{err}
+}
+
 // A refusal is a guard that refused the whole plan: nothing was destroyed.
 type refusal struct{ msg string }
 

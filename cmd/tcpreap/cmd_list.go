@@ -35,7 +35,7 @@ Examples:
 func list(ctx context.Context, o *options, io streams) error {
 	sel, err := newSelection(ctx, o)
 	if err != nil {
-		return usageError{err}
+		return selectionError(err)
 	}
 	if err := o.checkMax(); err != nil {
 		return err

@@ -32,7 +32,7 @@ Examples:
 func writePlan(ctx context.Context, o *options, io streams) error {
 	sel, err := newSelection(ctx, o)
 	if err != nil {
-		return usageError{err}
+		return selectionError(err)
 	}
 	if err := o.checkMax(); err != nil {
 		return err

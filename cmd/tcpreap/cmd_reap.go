@@ -52,7 +52,7 @@ func reap(ctx context.Context, o *options, io streams) error {
 	}
 	sel, err := newSelection(ctx, o)
 	if err != nil {
-		return usageError{err}
+		return selectionError(err)
 	}
 	if !sel.hasSelector() && !o.all {
 		return usagef("refusing to destroy every socket: name a PEER or a selector (--state, --port, --local-port, --remote-port, --local, --interface, --pid, --process, --uid, --cgroup, --idle, --stalled), or give --all")

@@ -65,7 +65,7 @@ func takeCensus(ctx context.Context, o *options, io streams) (part, *census.Cens
 	o.processes, o.includeSelf, o.extended = true, true, true
 	sel, err := newSelection(ctx, o)
 	if err != nil {
-		return part{}, nil, usageError{err}
+		return part{}, nil, selectionError(err)
 	}
 	if len(o.states) == 0 {
 		sel.filter.States = sockdiag.AllStates

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"sync"
 
@@ -42,6 +43,9 @@ func (o *options) openSpaces() ([]*host.Namespace, error) {
 		return all, nil
 	case o.netns != "":
 		ns, err := host.OpenNetNS(o.netns)
+		if errors.Is(err, fs.ErrPermission) {
+			return nil, notPermitted{fmt.Errorf("--netns: %w", err)}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("--netns: %v", err)
 		}
