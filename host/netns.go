@@ -97,7 +97,7 @@ func openNetNS(path, what string) (*Namespace, error) {
 	switch {
 	case errors.Is(err, unix.ENOENT):
 		return nil, fmt.Errorf("%s does not exist", path)
-	case errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM):
+	case errors.Is(err, fs.ErrPermission):
 		return nil, fmt.Errorf("cannot open %s, the network namespace of %s: %w (try sudo; a process's needs CAP_SYS_PTRACE unless it has your uid and no capability you lack)", path, what, err)
 	case err != nil:
 		return nil, fmt.Errorf("cannot open %s, the network namespace of %s: %v", path, what, err)
@@ -172,13 +172,15 @@ func (n *Namespace) Do(fn func() error) error {
 // each, the process with the lowest pid names it), each once however many
 // ways reach it. A process that exits meanwhile, or whose namespace cannot
 // be read, is passed over; the namespaces are held open from here on.
-func AllNetNS() ([]*Namespace, error) {
+// unreadable names what could not be looked at for want of permission
+// ("pid:1 (systemd)").
+func AllNetNS() (all []*Namespace, unreadable []string, err error) {
 	type candidate struct{ path, label, reach string }
 	var cands []candidate
 	for _, dir := range []string{NetNSDir, dockerNetNSDir} {
 		entries, err := os.ReadDir(dir)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("cannot read %s: %v", dir, err)
+			return nil, nil, fmt.Errorf("cannot read %s: %v", dir, err)
 		}
 		for _, e := range entries {
 			path := filepath.Join(dir, e.Name())
@@ -191,20 +193,25 @@ func AllNetNS() ([]*Namespace, error) {
 	}
 	procs, err := Processes()
 	if err != nil {
-		return nil, fmt.Errorf("cannot list the processes: %v", err)
+		return nil, nil, fmt.Errorf("cannot list the processes: %v", err)
 	}
 	slices.SortFunc(procs, func(a, b Process) int { return cmp.Compare(a.PID, b.PID) })
 	for _, p := range procs {
 		cands = append(cands, candidate{fmt.Sprintf("%s/%d/ns/net", procRoot, p.PID), processLabel(p), fmt.Sprintf("%s%d", pidPrefix, p.PID)})
 	}
 	seen := map[NetNS]bool{}
-	var all []*Namespace
 	for _, c := range cands {
 		var st unix.Stat_t
-		if unix.Stat(c.path, &st) != nil || seen[netNSOf(st.Ino)] {
+		if err := unix.Stat(c.path, &st); err != nil || seen[netNSOf(st.Ino)] {
+			if errors.Is(err, fs.ErrPermission) {
+				unreadable = append(unreadable, c.label)
+			}
 			continue
 		}
 		ns, err := openNetNS(c.path, c.reach)
+		if errors.Is(err, fs.ErrPermission) {
+			unreadable = append(unreadable, c.label)
+		}
 		if err != nil {
 			continue // gone meanwhile, or not a namespace
 		}
@@ -212,5 +219,5 @@ func AllNetNS() ([]*Namespace, error) {
 		ns.Label, ns.Reach = c.label, c.reach
 		all = append(all, ns)
 	}
-	return all, nil
+	return all, unreadable, nil
 }

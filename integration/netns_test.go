@@ -240,4 +240,3 @@ func TestIntegrationNetNSPlan(t *testing.T) {
 		t.Errorf("apply of a plan whose namespace is gone: exit %d, %q; want 2 and \"no longer exists\"", res.Code, res.Stderr)
 	}
 }
-

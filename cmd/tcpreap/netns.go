@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"strings"
 	"sync"
 
 	"github.com/tcpreap/tcpreap/host"
@@ -29,16 +30,27 @@ func (o *options) allNetnsFlag() cli.Flag {
 // openSpaces opens the network namespaces the command works in: the one
 // tcpreap runs in (a nil Namespace), --netns's, or every one (--all-netns).
 // The caller closes them (closeSpaces).
-func (o *options) openSpaces() ([]*host.Namespace, error) {
+func (o *options) openSpaces(sel *selection) ([]*host.Namespace, error) {
 	switch {
 	case o.allNetns && o.netns != "":
 		return nil, fmt.Errorf("--netns %s and --all-netns: give one of them", o.netns)
 	case o.allNetns && o.ifaceSet:
 		return nil, fmt.Errorf("--interface %s names an interface of one network namespace; give it with --netns, not --all-netns", o.iface)
 	case o.allNetns:
-		all, err := host.AllNetNS()
+		all, unreadable, err := host.AllNetNS()
 		if err != nil {
 			return nil, fmt.Errorf("--all-netns: %v", err)
+		}
+		if n := len(unreadable); n > 0 {
+			who := fmt.Sprintf("%d processes", n)
+			if n == 1 {
+				who = "1 process"
+			}
+			some := strings.Join(unreadable[:min(n, 3)], ", ")
+			if n > 3 {
+				some += ", …"
+			}
+			sel.notes = append(sel.notes, fmt.Sprintf("warning: --all-netns could not look at the network namespace of %s (permission denied; run as root): %s", who, some))
 		}
 		return all, nil
 	case o.netns != "":
@@ -193,7 +205,11 @@ func interfaceNames(ns *host.Namespace) func(uint32) string {
 
 // dialIn opens a connection to the kernel in namespace ns.
 func dialIn(ns *host.Namespace, workers int) (*sockdiag.Conn, error) {
-	conn, err := sockdiag.Dial(&sockdiag.Config{NetNS: ns.Fd(), Workers: workers})
+	fd := ns.Fd()
+	if here, err := host.Here(); err == nil && ns != nil && ns.ID == here.NetNS {
+		fd = 0 // tcpreap's own (--all-netns finds it too): no setns, no CAP_SYS_ADMIN
+	}
+	conn, err := sockdiag.Dial(&sockdiag.Config{NetNS: fd, Workers: workers})
 	if ns != nil && errors.Is(err, unix.EPERM) {
 		return nil, fmt.Errorf("entering another network namespace needs CAP_SYS_ADMIN (try sudo): %w", err)
 	}

@@ -145,7 +145,7 @@ func parseUIDs(ctx context.Context, words []string) ([]uint32, error) {
 func newSelection(ctx context.Context, o *options) (_ *selection, err error) {
 	sel := &selection{}
 	f := &sel.filter
-	if sel.spaces, err = o.openSpaces(); err != nil {
+	if sel.spaces, err = o.openSpaces(sel); err != nil {
 		return nil, err
 	}
 	defer func() {
