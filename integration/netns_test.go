@@ -154,8 +154,8 @@ func netnsWithout(t *testing.T) (*testnet.Host, error) {
 
 // TestIntegrationAllNetNS: in a sandbox where the host's only namespaces are the two
 // twins' A (and tcpreap's own, empty), --all-netns lists both twins, each labelled with
-// its namespace's name and a NetNS column in the table; a destroy of the peer reaches
-// both and nothing else.
+// its namespace's name and a NetNS column in the table; a plan of the peer covers both, and
+// applied, reaches both and nothing else; a destroy with --all-netns, the same.
 func TestIntegrationAllNetNS(t *testing.T) {
 	tw := newTwins(t, 40013)
 	e := tw.e
@@ -186,7 +186,12 @@ func TestIntegrationAllNetNS(t *testing.T) {
 		t.Errorf("sockets by namespace %v, want %v", got, want)
 	}
 
-	r = e.decode(run("--json", "--all-netns", "-y", testnet.PeerV4.String()), 0)
+	// A plan of both, applied in another run (tcpreap's own namespace, empty, is not in it).
+	plan := run("plan", "--all-netns", testnet.PeerV4.String())
+	if plan.Code != 0 || strings.Count(plan.Stdout, `"reach":`) != 2 {
+		t.Fatalf("plan --all-netns: exit %d, want the two namespaces with sockets:\n%s", plan.Code, plan.Stdout)
+	}
+	r = e.decode(run("apply", "--json", "-y", e.writePlan(plan.Stdout)), 0)
 	if r.Summary.Killed != 2 || r.Summary.Matched != 2 {
 		t.Errorf("summary %+v, want 2 matched and killed", r.Summary)
 	}
@@ -198,6 +203,19 @@ func TestIntegrationAllNetNS(t *testing.T) {
 	expectGone(t, others, tcp("twin", tw.twin))
 	expectPresent(t, others, "established", tcp("other bystander", tw.otherBystander))
 	expectReset(t, "twin", tw.twin.Peer)
+
+	// Again, at once.
+	target := e.inbound(e.listen(e.Local, netip.AddrPortFrom(testnet.LocalV4, 5433)), peer)
+	twin := tw.other.inbound(tw.other.listen(tw.other.Local, netip.AddrPortFrom(testnet.LocalV4, 5433)), peer)
+	r = e.decode(run("--json", "--all-netns", "-y", testnet.PeerV4.String()), 0)
+	if r.Summary.Killed != 2 || r.Summary.Matched != 2 {
+		t.Errorf("summary %+v, want 2 matched and killed", r.Summary)
+	}
+	expectGone(t, e.sockets(), tcp("target", target))
+	others, err = tw.other.Local.Sockets()
+	e.check(err)
+	expectGone(t, others, tcp("twin", twin))
+	expectPresent(t, e.sockets(), "established", tcp("bystander", tw.bystander))
 }
 
 // TestIntegrationNetNSPlan: a plan made with --netns is applied in that namespace from

@@ -51,8 +51,12 @@ func writePlan(ctx context.Context, o *options, io streams) error {
 		return err
 	}
 	f := &planfile.File{Header: planfile.Header{Command: o.args, Everything: !sel.hasSelector()}}
-	for _, p := range ps {
-		f.Parts = append(f.Parts, planfile.Part{Namespace: planfile.NamespaceOf(p.ns, here), Plan: p.plan})
+	for i, p := range ps {
+		// A namespace with nothing in the plan is left out: apply would only
+		// refuse the plan when it is gone.
+		if len(p.plan.Targets)+len(p.plan.Skipped) > 0 || (i == len(ps)-1 && len(f.Parts) == 0) {
+			f.Parts = append(f.Parts, planfile.Part{Namespace: planfile.NamespaceOf(p.ns, here), Plan: p.plan})
+		}
 	}
 	return planfile.Write(io.Out, f, here)
 }
