@@ -12,11 +12,11 @@ import (
 // ctnetlink's message types and attributes
 // (include/uapi/linux/netfilter/nfnetlink_conntrack.h).
 const (
-	netlinkNetfilter    = 12  // NETLINK_NETFILTER
-	nfnlSubsysCTNetlink = 1   // NFNL_SUBSYS_CTNETLINK
-	nfnetlinkV0         = 0   // NFNETLINK_V0
-	ipctnlMsgCTGet      = 1   // IPCTNL_MSG_CT_GET
-	ipctnlMsgCTDelete   = 2   // IPCTNL_MSG_CT_DELETE
+	netlinkNetfilter    = 12     // NETLINK_NETFILTER
+	nfnlSubsysCTNetlink = 1      // NFNL_SUBSYS_CTNETLINK
+	nfnetlinkV0         = 0      // NFNETLINK_V0
+	ipctnlMsgCTGet      = 1      // IPCTNL_MSG_CT_GET
+	ipctnlMsgCTDelete   = 2      // IPCTNL_MSG_CT_DELETE
 	nlaTypeMask         = 0x3fff // NLA_TYPE_MASK
 
 	ctaTupleOrig  = 1  // CTA_TUPLE_ORIG
