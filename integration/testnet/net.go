@@ -217,29 +217,32 @@ func (h *Host) Do(fn func() error) error {
 // which may run up to a second after `ip link set up` returns; until then the noop qdisc
 // drops every packet, and a test's first SYN or ARP request costs it a one-second
 // retransmission.
-func awaitLinkUp(name string) (int, error) {
+func awaitLinkUp(name string) (int, error) { return awaitDevUp(name, "veth0") }
+
+// awaitDevUp is awaitLinkUp for the device dev.
+func awaitDevUp(name, dev string) (int, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		// Only stdout: ip may warn on stderr ("Peer netns reference is invalid") while
 		// the other namespace is being set up.
 		var stderr strings.Builder
-		cmd := exec.Command("ip", "-n", name, "-o", "link", "show", "dev", "veth0")
+		cmd := exec.Command("ip", "-n", name, "-o", "link", "show", "dev", dev)
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
 		if err != nil {
-			return 0, fmt.Errorf("ip -n %s link show veth0: %v: %s", name, err, strings.TrimSpace(stderr.String()))
+			return 0, fmt.Errorf("ip -n %s link show %s: %v: %s", name, dev, err, strings.TrimSpace(stderr.String()))
 		}
 		if strings.Contains(string(out), "state UP") && !strings.Contains(string(out), "qdisc noop") {
 			// "3: veth0@if2: <BROADCAST,…"
 			index, _, _ := strings.Cut(string(out), ":")
 			i, err := strconv.Atoi(index)
 			if err != nil {
-				return 0, fmt.Errorf("ip -n %s link show veth0: no interface index in %q", name, out)
+				return 0, fmt.Errorf("ip -n %s link show %s: no interface index in %q", name, dev, out)
 			}
 			return i, nil
 		}
 		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("veth0 in %s is not up: %s", name, strings.TrimSpace(string(out)))
+			return 0, fmt.Errorf("%s in %s is not up: %s", dev, name, strings.TrimSpace(string(out)))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
