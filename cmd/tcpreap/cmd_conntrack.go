@@ -97,10 +97,10 @@ Without a selector it lists every TCP entry (-u: UDP).
 ` + conntrackHelp + `
 
 Examples:
-  tcpreap conntrack list 192.0.2.34                 what "tcpreap conntrack 192.0.2.34" would delete
+  tcpreap conntrack list 192.0.2.34                  the flows a cut of that peer deletes
   tcpreap conntrack list -t -u --reply-src 10.0.3.7  flows DNATed to that backend
-  tcpreap conntrack list --state syn_sent,syn_recv  handshakes that never completed
-  tcpreap conntrack list -u --json | jq .           every UDP entry, as NDJSON`,
+  tcpreap conntrack list --state syn_sent,syn_recv   handshakes that never completed
+  tcpreap conntrack list -u --json | jq .            every UDP entry, as NDJSON`,
 		Flags: slices.Concat(o.flowSelectionFlags(), []cli.Flag{
 			&cli.BoolFlag{Name: "include-self", Destination: &o.includeSelf, Usage: "show the entry of the ssh session tcpreap runs in as a match too"},
 			o.flowMaxFlag(),
