@@ -8,9 +8,11 @@
 // when it is given). A Plan deletes its targets and dumps again to verify.
 //
 // What is filtered where: the dump request carries the address family
-// (nfgenmsg), CTA_MARK/CTA_MARK_MASK (Linux 4.x+), CTA_STATUS/CTA_STATUS_MASK
-// (Linux 5.19+) and CTA_ZONE (Linux 6.3+, ctnetlink_filter_match): an older
-// kernel ignores what it does not know. Every entry the kernel returns is
+// (nfgenmsg), the mark (CTA_MARK and CTA_MARK_MASK, a dump filter since
+// Linux 3.x), one status word (CTA_STATUS and CTA_STATUS_MASK) and the zone
+// (CTA_ZONE, a dump filter since Linux 6.8); a kernel that does not filter by
+// one of them ignores it and sends more. Peers, ports, states, protocols and
+// the reply source are matched in Go only. Every entry the kernel returns is
 // checked again in Go against the whole Filter: the kernel filter is a
 // speed-up, never the only truth.
 //

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -397,3 +398,52 @@ func errString(err error) string {
 	}
 	return "(" + err.Error() + ")"
 }
+
+// TestIntegrationConntrackSSHSessionKept: tcpreap conntrack run in an SSH login on the
+// router (SSH_CONNECTION names a connection from the client to the router itself) keeps
+// that connection's entry back, skipped with its reason, while it deletes the client's
+// other flows; the session still carries data. --include-self deletes it too.
+func TestIntegrationConntrackSSHSessionKept(t *testing.T) {
+	r := newRouted(t)
+	sshAddr := netip.AddrPortFrom(testnet.RouterOutside, 2222)
+	l, err := r.Listen(r.Router, sshAddr)
+	r.check(err)
+	client, server, err := r.Connect(l, sshAddr)
+	r.check(err)
+	r.check(echo(client, server))
+	self := client.LocalAddr().(*net.TCPAddr).AddrPort()
+	login := "SSH_CONNECTION=" + strings.Join([]string{self.Addr().String(), itoa(self.Port()), sshAddr.Addr().String(), itoa(sshAddr.Port())}, " ")
+
+	argv := []string{"env", login, bin, "conntrack", "-y", "--json", testnet.ClientV4.String()}
+	res, err := r.Router.Run(argv...)
+	r.check(err)
+	t.Logf("%s → exit %d\nstdout:\n%sstderr:\n%s", strings.Join(argv, " "), res.Code, res.Stdout, res.Stderr)
+	if res.Code != 0 {
+		t.Fatalf("exit %d", res.Code)
+	}
+	rep, err := testnet.ParseFlowReport(res.Stdout)
+	r.check(err)
+	kept, ok := recordTo(rep, "tcp", sshAddr)
+	if !ok || kept.Action != "skipped" || !strings.Contains(kept.Reason, "ssh session") {
+		t.Errorf("the session's entry: %+v, want skipped for the ssh session", kept)
+	}
+	if rep.Summary.Killed != 2 || rep.Summary.Skipped != 1 {
+		t.Errorf("summary %+v, want the two other TCP flows killed and the session skipped", rep.Summary)
+	}
+	if _, ok := entryTo(r.table(), "tcp", sshAddr); !ok {
+		t.Error("the session's entry is gone")
+	}
+	if err := echo(client, server); err != nil {
+		t.Errorf("the session stopped: %v", err)
+	}
+
+	rep = r.json(0, "-y", "--include-self", testnet.ClientV4.String())
+	if got, ok := recordTo(rep, "tcp", sshAddr); !ok || got.Action != "killed" {
+		t.Errorf("--include-self: the session's entry %+v, want killed", got)
+	}
+	if _, ok := entryTo(r.table(), "tcp", sshAddr); ok {
+		t.Error("--include-self: the session's entry is still there")
+	}
+}
+
+func itoa(n uint16) string { return strconv.Itoa(int(n)) }
