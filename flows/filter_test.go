@@ -89,6 +89,30 @@ func TestHasSelector(t *testing.T) {
 	if !(&Filter{Zone: &zero}).HasSelector() {
 		t.Error("--zone 0 is no selector")
 	}
+	all := netip.MustParsePrefix("0.0.0.0/0")
+	for name, f := range map[string]Filter{
+		"--state all":       {States: AllTCPStates},
+		"--port 1-65535":    {Ports: []PortRange{{1, 30000}, {20000, 65535}}},
+		"--port 0-65535":    {Ports: []PortRange{{0, 65535}}},
+		"0.0.0.0/0":         {Peers: []Peer{{Prefix: all}, {Prefix: netip.MustParsePrefix("192.0.2.2/32")}}},
+		"--reply-src ::/0":  {ReplySrc: []netip.Prefix{netip.MustParsePrefix("::/0")}},
+		"--mark 0/0":        {Mark: &MarkMask{0, 0}},
+		"0.0.0.0/0:1-65535": {Peers: []Peer{{Prefix: all, Ports: []PortRange{{1, 65535}}}}},
+	} {
+		if f.HasSelector() {
+			t.Errorf("%s selects everything, yet is a selector", name)
+		}
+	}
+	for name, f := range map[string]Filter{
+		"--state established": {States: 1 << Est},
+		"--port 2-65535":      {Ports: []PortRange{{2, 65535}}},
+		"0.0.0.0/0:53":        {Peers: []Peer{{Prefix: all, Ports: []PortRange{{53, 53}}}}},
+		"--mark 0/1":          {Mark: &MarkMask{0, 1}},
+	} {
+		if !f.HasSelector() {
+			t.Errorf("%s is no selector", name)
+		}
+	}
 }
 
 func TestParseTCPStates(t *testing.T) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -285,6 +286,10 @@ func planFlows(ctx context.Context, o *flowOptions, io streams) (*flows.Conn, *f
 			fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", printable(n))
 		}
 	}
+	// The kernel dumps in hash order; a person reads by protocol and client.
+	slices.SortFunc(found, func(a, b flows.Flow) int {
+		return cmp.Or(cmp.Compare(a.Protocol, b.Protocol), a.Orig.Src.Compare(b.Orig.Src), a.Orig.Dst.Compare(b.Orig.Dst))
+	})
 	plan := flows.NewPlan(found, keeps)
 	if n := len(plan.Targets); o.maxSet && n > o.max {
 		conn.Close()
