@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/mdlayher/netlink"
@@ -83,7 +84,7 @@ func Explain(err error) (string, bool) {
 		return "listing and deleting conntrack entries needs CAP_NET_ADMIN in this network namespace (try sudo)", true
 	case errors.Is(err, unix.EPROTONOSUPPORT), errors.Is(err, unix.EOPNOTSUPP):
 		return "this kernel has no conntrack netlink interface: load it (modprobe nf_conntrack_netlink), or the kernel was built without CONFIG_NF_CT_NETLINK", true
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, unix.EAGAIN), errors.Is(err, unix.ETIMEDOUT):
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
 		return "the kernel did not answer in time", true
 	}
 	return "", false

@@ -115,7 +115,9 @@ func (p *Plan) Execute(ctx context.Context, t Table) []Result {
 		out = append(out, r)
 	}
 	if len(protocols) > 0 {
-		p.verify(ctx, t, protocols, out)
+		// Even when ctx was cancelled: what was deleted is reported as it is
+		// (the dump has its own time limit).
+		p.verify(context.WithoutCancel(ctx), t, protocols, out)
 	}
 	return append(out, p.Skipped...)
 }

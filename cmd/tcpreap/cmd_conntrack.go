@@ -51,8 +51,8 @@ dump that they are gone, and reports every entry: killed, gone, failed or skippe
 Deleting an entry sends nothing to either end: no reset. It forgets the flow's NAT
 mapping; where a firewall drops packets in state invalid (and nf_conntrack_tcp_loose
 is 0), the flow's next TCP packet is dropped and the flow stops; without one, the next
-packet may start a new entry. A UDP flow's next packet starts a new entry, after the
-rules and NAT as they are now (a DNAT to a replaced backend is made again).
+packet may start a new entry. A UDP flow's next packet starts a new entry, through the
+rules and NAT as they are now (a Service's DNAT picks a current backend).
 
 ` + conntrackHelp + `
 With no selector at all, nothing is deleted without --all. On a terminal, the plan's
