@@ -447,3 +447,37 @@ func TestIntegrationConntrackSSHSessionKept(t *testing.T) {
 }
 
 func itoa(n uint16) string { return strconv.Itoa(int(n)) }
+
+// TestIntegrationConntrackConfirm: on a terminal, tcpreap conntrack shows the plan's summary
+// and asks; "n" deletes nothing (exit 3), "y" deletes.
+func TestIntegrationConntrackConfirm(t *testing.T) {
+	r := newRouted(t)
+	before, ok := entryTo(r.table(), "tcp", service)
+	if !ok {
+		t.Fatal("conntrack -L shows no entry for the DNATed flow")
+	}
+	args := []string{"conntrack", "--reply-src", testnet.ServerV4.String()}
+
+	term := startPTY(t, r.Router, args...)
+	shown := term.await("delete 1 conntrack entry? [y/N] ")
+	if !strings.Contains(shown, "1 tcp established") || !strings.Contains(shown, "no reset reaches either end") {
+		t.Errorf("the summary before the question:\n%s", shown)
+	}
+	term.send("n\n")
+	if code, out := term.wait(); code != 3 || !strings.Contains(out, "nothing was deleted") {
+		t.Errorf("declined: exit %d, want 3 and a sentence that nothing was deleted", code)
+	}
+	if e, ok := entryTo(r.table(), "tcp", service); !ok || e.ID != before.ID {
+		t.Fatalf("declined, yet the entry (id %d) is gone or replaced: %+v", before.ID, e)
+	}
+
+	term = startPTY(t, r.Router, args...)
+	term.await("delete 1 conntrack entry? [y/N] ")
+	term.send("y\n")
+	if code, out := term.wait(); code != 0 || !strings.Contains(out, "1 killed") {
+		t.Errorf("confirmed: exit %d, want 0 and 1 killed", code)
+	}
+	if e, ok := entryTo(r.table(), "tcp", service); ok {
+		t.Errorf("confirmed, yet the entry is still there: %+v", e)
+	}
+}

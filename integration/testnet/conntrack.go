@@ -20,8 +20,8 @@ type Entry struct {
 	ID          uint32
 }
 
-// Conntrack lists h's conntrack table with conntrack -L -o id, within the package's
-// timeout.
+// Conntrack lists h's TCP and UDP conntrack entries with conntrack -L -o id, within the
+// package's timeout.
 func (h *Host) Conntrack() ([]Entry, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -32,6 +32,9 @@ func (h *Host) Conntrack() ([]Entry, error) {
 	var entries []Entry
 	sc := bufio.NewScanner(strings.NewReader(string(out)))
 	for sc.Scan() {
+		if proto, _, _ := strings.Cut(sc.Text(), " "); proto != "tcp" && proto != "udp" {
+			continue // ICMP and others: no ports, and no flow of the tests'
+		}
 		e, err := parseEntry(sc.Text())
 		if err != nil {
 			return nil, fmt.Errorf("conntrack -L in %s: %w", h.Name, err)
