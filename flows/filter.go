@@ -94,32 +94,15 @@ type Filter struct {
 }
 
 // HasSelector reports whether the filter narrows the flows down beyond
-// protocol and family; one that does not selects the whole table. A
-// selector that takes in everything is none: every state, every port from 1
-// to 65535, a peer or reply source of prefix length 0, a mark with mask 0.
+// protocol and family; one that does not selects the whole table. Every
+// state, and a mark with mask 0, take in everything and are no selector;
+// whether peers, ports or reply sources given together take in every
+// address or port is the caller's to judge (tcpreap judges them as it does
+// for sockets, and leaves out those that do).
 func (f *Filter) HasSelector() bool {
-	everywhere := func(p netip.Prefix) bool { return p.Bits() == 0 }
-	peers := len(f.Peers) > 0 && !slices.ContainsFunc(f.Peers, func(p Peer) bool {
-		return everywhere(p.Prefix) && (len(p.Ports) == 0 || allPorts(p.Ports))
-	})
-	return peers || len(f.Ports) > 0 && !allPorts(f.Ports) || f.States != 0 && f.States&AllTCPStates != AllTCPStates ||
-		len(f.ReplySrc) > 0 && !slices.ContainsFunc(f.ReplySrc, everywhere) ||
+	return len(f.Peers) > 0 || len(f.Ports) > 0 || len(f.ReplySrc) > 0 ||
+		f.States != 0 && f.States&AllTCPStates != AllTCPStates ||
 		len(f.Statuses) > 0 || f.Zone != nil || f.Mark != nil && f.Mark.Mask != 0
-}
-
-// allPorts reports whether the ranges together cover every port from 1 to
-// 65535.
-func allPorts(rs []PortRange) bool {
-	sorted := slices.Clone(rs)
-	slices.SortFunc(sorted, func(a, b PortRange) int { return int(a.Lo) - int(b.Lo) })
-	next := 1 // the first port not yet covered
-	for _, r := range sorted {
-		if int(r.Lo) > next {
-			return false
-		}
-		next = max(next, int(r.Hi)+1)
-	}
-	return next > 65535
 }
 
 func (f *Filter) protocols() []Protocol {

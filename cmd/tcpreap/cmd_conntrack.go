@@ -160,6 +160,7 @@ func (o *flowOptions) flowSelectionFlags() []cli.Flag {
 func flowSelection(ctx context.Context, o *flowOptions) (*flows.Filter, []flows.Keep, []string, error) {
 	f := &flows.Filter{}
 	var protocols []sockdiag.Protocol
+	var families []sockdiag.Family
 	if o.tcp {
 		f.Protocols, protocols = append(f.Protocols, flows.TCP), append(protocols, sockdiag.TCP)
 	}
@@ -167,10 +168,10 @@ func flowSelection(ctx context.Context, o *flowOptions) (*flows.Filter, []flows.
 		f.Protocols, protocols = append(f.Protocols, flows.UDP), append(protocols, sockdiag.UDP)
 	}
 	if o.ipv4 {
-		f.Families = append(f.Families, flows.IPv4)
+		f.Families, families = append(f.Families, flows.IPv4), append(families, sockdiag.IPv4)
 	}
 	if o.ipv6 {
-		f.Families = append(f.Families, flows.IPv6)
+		f.Families, families = append(f.Families, flows.IPv6), append(families, sockdiag.IPv6)
 	}
 	services := serviceLookup(protocols)
 	for _, w := range o.states {
@@ -180,19 +181,32 @@ func flowSelection(ctx context.Context, o *flowOptions) (*flows.Filter, []flows.
 		}
 		f.States |= m
 	}
+	// The addresses and ports, judged as for sockets: those that take in
+	// everything ("--port 0-65535", "0.0.0.0/0 ::/0") are no selection,
+	// left out of the filter, and need --all.
+	var ports []sockdiag.PortRange
+	var replies []netip.Prefix
 	for _, w := range o.ports {
 		rs, err := sockdiag.ParsePorts(w, services)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("--port: %w", err)
 		}
-		f.Ports = append(f.Ports, portRanges(rs)...)
+		ports = append(ports, rs...)
+	}
+	if (&sockdiag.Filter{Ports: ports}).HasSelector() {
+		f.Ports = portRanges(ports)
 	}
 	for _, w := range o.replySrcs {
 		p, err := sockdiag.ParsePrefix(w)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("--reply-src: %w", err)
 		}
-		f.ReplySrc = append(f.ReplySrc, p)
+		replies = append(replies, p)
+	}
+	if (&sockdiag.Filter{Families: families, Local: replies}).HasSelector() {
+		for _, p := range replies {
+			f.ReplySrc = append(f.ReplySrc, unmappedPrefix(p))
+		}
 	}
 	for _, w := range o.statuses {
 		s, err := flows.ParseStatuses(w)
@@ -228,8 +242,10 @@ func flowSelection(ctx context.Context, o *flowOptions) (*flows.Filter, []flows.
 	if err != nil {
 		return nil, nil, nil, withPeerHint(o.words, services, err)
 	}
-	for _, p := range peers {
-		f.Peers = append(f.Peers, flows.Peer{Prefix: unmappedPrefix(p.Prefix), Ports: portRanges(p.Ports)})
+	if (&sockdiag.Filter{Families: families, Peers: peers}).HasSelector() {
+		for _, p := range peers {
+			f.Peers = append(f.Peers, flows.Peer{Prefix: unmappedPrefix(p.Prefix), Ports: portRanges(p.Ports)})
+		}
 	}
 	var keeps []flows.Keep
 	session, note := sessionGuard(o.includeSelf)

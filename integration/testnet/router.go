@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,8 +35,7 @@ var (
 type Routed struct {
 	Client, Router, Server *Host
 
-	mu      sync.Mutex
-	closers []io.Closer
+	tracked
 }
 
 // NewRouted builds a Routed network whose router runs ruleset (nft -f syntax) for a test;
@@ -133,53 +130,7 @@ func (r *Routed) setup(ruleset string) error {
 // Close kills every process left in the three namespaces, closes every socket the network
 // made, and deletes the namespaces (which removes the veth pairs). It is safe to call more
 // than once.
-func (r *Routed) Close() error {
-	var errs []error
-	for _, h := range r.hosts() {
-		if h.ns >= 0 {
-			errs = append(errs, h.killProcesses())
-		}
-	}
-	r.mu.Lock()
-	closers := r.closers
-	r.closers = nil
-	r.mu.Unlock()
-	for _, c := range closers {
-		c.Close() // most are closed already; the error says nothing new
-	}
-	for _, h := range r.hosts() {
-		if h.ns >= 0 {
-			h.ns.Close()
-			h.ns = -1
-		}
-		if _, err := os.Stat("/run/netns/" + h.Name); err == nil {
-			errs = append(errs, ip("netns", "del", h.Name))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func (r *Routed) track(c io.Closer) {
-	r.mu.Lock()
-	r.closers = append(r.closers, c)
-	r.mu.Unlock()
-}
-
-// Listen opens a TCP listener (MPTCP off) in h on addr.
-func (r *Routed) Listen(h *Host, addr netip.AddrPort) (*net.TCPListener, error) {
-	var lc net.ListenConfig
-	lc.SetMultipathTCP(false)
-	var l net.Listener
-	err := h.Do(func() (err error) {
-		l, err = lc.Listen(context.Background(), "tcp", addr.String())
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", h.Name, err)
-	}
-	r.track(l)
-	return l.(*net.TCPListener), nil
-}
+func (r *Routed) Close() error { return r.closeHosts(r.hosts()...) }
 
 // ListenUDP opens a UDP socket in h on addr.
 func (r *Routed) ListenUDP(h *Host, addr netip.AddrPort) (*net.UDPConn, error) {
