@@ -44,6 +44,12 @@ table ip tcpreap_test {
 		ct state invalid drop
 	}
 }
+table ip6 tcpreap_test6 {
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		ct state invalid drop
+	}
+}
 `
 
 var (
@@ -128,7 +134,7 @@ func (r *routed) table() []testnet.Entry {
 // entryTo finds the entry whose original direction goes to dst from the client.
 func entryTo(es []testnet.Entry, proto string, dst netip.AddrPort) (testnet.Entry, bool) {
 	for _, e := range es {
-		if e.Proto == proto && e.Orig[0].Addr() == testnet.ClientV4 && e.Orig[1] == dst {
+		if e.Proto == proto && (e.Orig[0].Addr() == testnet.ClientV4 || e.Orig[0].Addr() == testnet.ClientV6) && e.Orig[1] == dst {
 			return e, true
 		}
 	}
@@ -479,5 +485,63 @@ func TestIntegrationConntrackConfirm(t *testing.T) {
 	}
 	if e, ok := entryTo(r.table(), "tcp", service); ok {
 		t.Errorf("confirmed, yet the entry is still there: %+v", e)
+	}
+}
+
+// TestIntegrationConntrackIPv6: IPv6 flows across the router are listed with -6 (and the
+// IPv4 ones are not), as conntrack -L -f ipv6 shows them; a cut by port deletes its
+// entry by its IPv6 tuple and id, that flow stops, and the other IPv6 flow carries on.
+func TestIntegrationConntrackIPv6(t *testing.T) {
+	r := newRouted(t)
+	cutAddr, keepAddr := netip.AddrPortFrom(testnet.ServerV6, 82), netip.AddrPortFrom(testnet.ServerV6, 83)
+	lCut, err := r.Listen(r.Server, cutAddr)
+	r.check(err)
+	lKeep, err := r.Listen(r.Server, keepAddr)
+	r.check(err)
+	cutClient, cutServer, err := r.Connect(lCut, cutAddr)
+	r.check(err)
+	keepClient, keepServer, err := r.Connect(lKeep, keepAddr)
+	r.check(err)
+	r.check(echo(cutClient, cutServer))
+	r.check(echo(keepClient, keepServer))
+	before := r.table()
+	oracleCut, ok1 := entryTo(before, "tcp", cutAddr)
+	oracleKeep, ok2 := entryTo(before, "tcp", keepAddr)
+	if !ok1 || !ok2 {
+		t.Fatalf("conntrack -L -f ipv6 does not show both IPv6 flows: %+v", before)
+	}
+
+	rep := r.json(0, "list", "-6")
+	if len(rep.Flows) != 2 {
+		t.Fatalf("list -6: %+v, want the two IPv6 flows alone", rep.Flows)
+	}
+	for _, f := range rep.Flows {
+		if f.Family != "ipv6" || f.OrigSrcIP != testnet.ClientV6.String() || f.ID != oracleCut.ID && f.ID != oracleKeep.ID {
+			t.Errorf("list -6: %+v; conntrack -L shows ids %d and %d", f, oracleCut.ID, oracleKeep.ID)
+		}
+	}
+
+	rep = r.json(0, "-y", "-6", "--port", "82")
+	if len(rep.Flows) != 1 || rep.Flows[0].Action != "killed" || rep.Flows[0].ID != oracleCut.ID {
+		t.Fatalf("cut -6 --port 82: %+v, want the flow to port 82 killed", rep.Flows)
+	}
+	after := r.table()
+	if e, ok := entryTo(after, "tcp", cutAddr); ok {
+		t.Errorf("the cut IPv6 flow's entry is still there: %+v", e)
+	}
+	if e, ok := entryTo(after, "tcp", keepAddr); !ok || e.ID != oracleKeep.ID {
+		t.Errorf("the other IPv6 flow's entry is gone or replaced: %+v", e)
+	}
+	if e, ok := entryTo(after, "tcp", service); !ok {
+		t.Errorf("an IPv4 flow's entry is gone: %+v", e)
+	}
+	if _, err := cutClient.Write([]byte("after the cut\n")); err != nil {
+		t.Fatalf("the client's write: %v", err)
+	}
+	if err := expectSilence(cutServer, 2*time.Second); err != nil {
+		t.Errorf("the server of the cut flow: %v", err)
+	}
+	if err := echo(keepClient, keepServer); err != nil {
+		t.Errorf("the other IPv6 flow stopped too: %v", err)
 	}
 }

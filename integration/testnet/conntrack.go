@@ -25,9 +25,13 @@ type Entry struct {
 func (h *Host) Conntrack() ([]Entry, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	out, err := h.Command(ctx, "conntrack", "-L", "-o", "id").Output()
-	if err != nil {
-		return nil, fmt.Errorf("conntrack -L in %s: %w", h.Name, err)
+	var out []byte
+	for _, family := range []string{"ipv4", "ipv6"} { // conntrack -L alone lists IPv4 only
+		b, err := h.Command(ctx, "conntrack", "-L", "-f", family, "-o", "id").Output()
+		if err != nil {
+			return nil, fmt.Errorf("conntrack -L -f %s in %s: %w", family, h.Name, err)
+		}
+		out = append(out, b...)
 	}
 	var entries []Entry
 	sc := bufio.NewScanner(strings.NewReader(string(out)))

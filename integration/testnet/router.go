@@ -23,13 +23,20 @@ var (
 	RouterInside  = netip.MustParseAddr("192.0.2.1")    // the router on the server's side
 	ServerV4      = netip.MustParseAddr("192.0.2.2")
 	ServerOtherV4 = netip.MustParseAddr("192.0.2.3") // the server's second address
-	errNoRuleset  = errors.New("no nftables ruleset given")
-	routerSysctls = map[string]string{"net/ipv4/ip_forward": "1", "net/netfilter/nf_conntrack_tcp_loose": "0"}
+	// IPv6: two /112 subnets inside the one documentation /64 the tests may use.
+	ClientV6        = netip.MustParseAddr("2001:db8::1:2")
+	RouterOutsideV6 = netip.MustParseAddr("2001:db8::1:1")
+	RouterInsideV6  = netip.MustParseAddr("2001:db8::2:1")
+	ServerV6        = netip.MustParseAddr("2001:db8::2:2")
+	errNoRuleset    = errors.New("no nftables ruleset given")
+	routerSysctls   = map[string]string{"net/ipv4/ip_forward": "1", "net/ipv6/conf/all/forwarding": "1",
+		"net/netfilter/nf_conntrack_tcp_loose": "0"}
 )
 
-// Routed is three hosts in a line: Client (198.51.100.2) — Router (198.51.100.1 on veth0,
-// 192.0.2.1 on veth1) — Server (192.0.2.2 and 192.0.2.3), each a named network namespace.
-// The router forwards (net.ipv4.ip_forward=1, in its namespace only), runs the nftables
+// Routed is three hosts in a line: Client (198.51.100.2, 2001:db8::1:2) — Router
+// (198.51.100.1 and 2001:db8::1:1 on veth0, 192.0.2.1 and 2001:db8::2:1 on veth1) — Server
+// (192.0.2.2, 192.0.2.3 and 2001:db8::2:2), each a named network namespace. The router
+// forwards IPv4 and IPv6 (in its namespace only), runs the nftables
 // ruleset it was made with, and has nf_conntrack_tcp_loose=0: a mid-stream TCP packet
 // with no conntrack entry is invalid there, not picked up as a new flow. Close undoes all.
 type Routed struct {
@@ -80,13 +87,20 @@ func (r *Routed) setup(ruleset string) error {
 		{"-n", rt, "addr", "add", RouterInside.String() + "/24", "dev", "veth1"},
 		{"-n", s, "addr", "add", ServerV4.String() + "/24", "dev", "veth0"},
 		{"-n", s, "addr", "add", ServerOtherV4.String() + "/24", "dev", "veth0"},
+		// nodad: else the addresses stay tentative for a second or more.
+		{"-n", c, "addr", "add", ClientV6.String() + "/112", "dev", "veth0", "nodad"},
+		{"-n", rt, "addr", "add", RouterOutsideV6.String() + "/112", "dev", "veth0", "nodad"},
+		{"-n", rt, "addr", "add", RouterInsideV6.String() + "/112", "dev", "veth1", "nodad"},
+		{"-n", s, "addr", "add", ServerV6.String() + "/112", "dev", "veth0", "nodad"},
 	}
 	for _, h := range []string{c, rt, s} {
 		steps = append(steps, []string{"-n", h, "link", "set", "lo", "up"}, []string{"-n", h, "link", "set", "veth0", "up"})
 	}
 	steps = append(steps, []string{"-n", rt, "link", "set", "veth1", "up"},
 		[]string{"-n", c, "route", "add", "default", "via", RouterOutside.String()},
-		[]string{"-n", s, "route", "add", "default", "via", RouterInside.String()})
+		[]string{"-n", s, "route", "add", "default", "via", RouterInside.String()},
+		[]string{"-n", c, "-6", "route", "add", "default", "via", RouterOutsideV6.String()},
+		[]string{"-n", s, "-6", "route", "add", "default", "via", RouterInsideV6.String()})
 	for _, args := range steps {
 		if err := ip(args...); err != nil {
 			return err
