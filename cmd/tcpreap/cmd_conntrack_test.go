@@ -35,6 +35,7 @@ func TestConntrackBadInput(t *testing.T) {
 		{[]string{"conntrack", "list", "192.0.2.2,192.0.2.3"}, "with spaces"},
 		{[]string{"conntrack", "--json", "list"}, "put the options after the command"},
 		{[]string{"conntrack", "list", "--interface", "eth0"}, "flag provided but not defined"},
+		{[]string{"-n", "conntrak"}, "did you mean tcpreap conntrack?"},
 	} {
 		code, stdout, stderr := runCLI(c.args...)
 		if code != exitUsage || stdout != "" || !strings.Contains(stderr, c.want) {

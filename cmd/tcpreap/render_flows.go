@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/tcpreap/tcpreap/flows"
@@ -93,16 +94,19 @@ func (r flowRenderer) report(results []flows.Result, dryRun bool) error {
 }
 
 // table writes each entry on two lines, so that both directions fit 100
-// columns: the protocol, conntrack's state, the original direction and
-// the action (aligned), then the reply direction, the status, mark, zone
-// and timeout.
+// columns: the protocol, conntrack's state, the original direction, the
+// seconds left and the action (aligned), then the reply direction, the
+// status, the mark and zone when they are set, and the entry's id.
 func (r flowRenderer) table(w io.Writer, results []flows.Result) {
 	origs := make([]string, len(results))
-	wState, wOrig := len("state"), 0
+	timeouts := make([]string, len(results))
+	wState, wOrig, wTimeout := 0, 0, 0
 	for i, res := range results {
 		origs[i] = endpoint(res.Flow.Orig.Src, "") + " → " + endpoint(res.Flow.Orig.Dst, "")
+		timeouts[i] = strconv.FormatUint(uint64(res.Flow.Timeout), 10) + "s"
 		wState = max(wState, len(flowState(res.Flow)))
 		wOrig = max(wOrig, len([]rune(origs[i])))
+		wTimeout = max(wTimeout, len(timeouts[i]))
 	}
 	for i, res := range results {
 		fl := res.Flow
@@ -113,14 +117,19 @@ func (r flowRenderer) table(w io.Writer, results []flows.Result) {
 		case res.Err != nil:
 			action += ": " + errorWords(res.Err)
 		}
-		pad := wOrig - len([]rune(origs[i]))
-		fmt.Fprintf(w, "%-3s  %-*s  %s%s  %s\n", fl.Protocol, wState, flowState(fl), origs[i], strings.Repeat(" ", pad), printable(action))
-		status := strings.Join(fl.Status.Words(), ",")
-		if status == "" {
-			status = "-"
+		pad := strings.Repeat(" ", wOrig-len([]rune(origs[i])))
+		fmt.Fprintf(w, "%-3s  %-*s  %s%s  %*s  %s\n", fl.Protocol, wState, flowState(fl), origs[i], pad, wTimeout, timeouts[i], printable(action))
+		details := strings.Join(fl.Status.Words(), ",")
+		if details == "" {
+			details = "-"
 		}
-		fmt.Fprintf(w, "     reply %s → %s  %s  mark %#x  zone %d  timeout %ds  id %d\n",
-			endpoint(fl.Reply.Src, ""), endpoint(fl.Reply.Dst, ""), status, fl.Mark, fl.Zone, fl.Timeout, fl.ID)
+		if fl.Mark != 0 {
+			details += fmt.Sprintf("  mark %#x", fl.Mark)
+		}
+		if fl.Zone != 0 {
+			details += fmt.Sprintf("  zone %d", fl.Zone)
+		}
+		fmt.Fprintf(w, "     reply %s → %s  %s  id %d\n", endpoint(fl.Reply.Src, ""), endpoint(fl.Reply.Dst, ""), details, fl.ID)
 	}
 }
 
