@@ -6,7 +6,7 @@ GO  ?= go
 BIN := bin/tcpreap
 # The packages that build, and whose unit tests compile, off Linux: a
 # contributor on a laptop can work on them.
-PORTABLE := ./sockdiag/... ./kill/... ./planfile/... ./host/... ./census/... ./doctor/... ./cmd/...
+PORTABLE := ./sockdiag/... ./kill/... ./planfile/... ./host/... ./census/... ./doctor/... ./flows/... ./cmd/...
 
 .PHONY: build demo test unit integration bench lint deps clean
 
@@ -25,7 +25,7 @@ test: deps lint
 	$(GO) test -race -count=1 ./...
 
 unit: lint
-	$(GO) test -race -count=1 ./sockdiag/... ./kill/... ./planfile/... ./host/... ./census/... ./doctor/... ./cmd/...
+	$(GO) test -race -count=1 ./sockdiag/... ./kill/... ./planfile/... ./host/... ./census/... ./doctor/... ./flows/... ./cmd/...
 
 integration: deps
 	$(GO) test -count=1 -v ./integration/...
@@ -49,7 +49,8 @@ lint:
 # The system tools the integration tests and the demo drive: ip and ss
 # (iproute2), setpriv (util-linux), /etc/services (netbase), and for the SSH
 # session tests a real OpenSSH server run as a plain process in a test namespace
-# (openssh-server: sshd; openssh-client: ssh, ssh-keygen) and tmux; for the
+# (openssh-server: sshd; openssh-client: ssh, ssh-keygen) and tmux; for the router
+# flows tests nft (nftables) and conntrack -L as their oracle (conntrack); for the
 # deploy/ tests systemd-analyze (systemd) and ansible (ansible-core). Installed
 # from Debian's archive when missing and when running as root.
 #
@@ -70,6 +71,8 @@ deps:
 	command -v tmux >/dev/null 2>&1 || missing="$$missing tmux"; \
 	command -v screen >/dev/null 2>&1 || missing="$$missing screen"; \
 	command -v strace >/dev/null 2>&1 || missing="$$missing strace"; \
+	[ -x /usr/sbin/nft ] || missing="$$missing nftables"; \
+	[ -x /usr/sbin/conntrack ] || missing="$$missing conntrack"; \
 	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
 	command -v ansible >/dev/null 2>&1 || missing="$$missing ansible-core"; \
 	if [ -n "$$missing" ]; then \

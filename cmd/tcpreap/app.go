@@ -128,7 +128,7 @@ func newApp(args []string, io streams) *cli.Command {
 	root.Writer, root.ErrWriter = io.Out, io.ErrOut
 	root.ExitErrHandler = func(context.Context, *cli.Command, error) {}
 	root.Version = versionText()
-	root.Commands = []*cli.Command{listCommand(args, io), summaryCommand(args, io), doctorCommand(args, io), planCommand(args, io), applyCommand(args, io)}
+	root.Commands = []*cli.Command{listCommand(args, io), conntrackCommand(args, io), summaryCommand(args, io), doctorCommand(args, io), planCommand(args, io), applyCommand(args, io)}
 	for _, c := range append([]*cli.Command{root}, root.Commands...) {
 		c.UseShortOptionHandling = true
 		c.OnUsageError = onUsage

@@ -27,7 +27,8 @@ func TestFlagHelpWraps(t *testing.T) {
 // TestHelp: every command's help has examples and fits a 100-column
 // terminal.
 func TestHelp(t *testing.T) {
-	for _, args := range [][]string{{"--help"}, {"list", "--help"}, {"plan", "--help"}, {"apply", "--help"}} {
+	for _, args := range [][]string{{"--help"}, {"list", "--help"}, {"plan", "--help"}, {"apply", "--help"},
+		{"conntrack", "--help"}, {"conntrack", "list", "--help"}} {
 		code, stdout, stderr := runCLI(args...)
 		if code != exitOK || stderr != "" {
 			t.Errorf("%q: exit %d, stderr %q", args, code, stderr)
@@ -50,8 +51,8 @@ func TestHelpSaysWhatEachDoes(t *testing.T) {
 	if !strings.Contains(root, "list and -n only print") {
 		t.Errorf("tcpreap --help does not say that list and -n only print:\n%s", root)
 	}
-	for _, cmd := range []string{"list", "plan"} {
-		_, help, _ := runCLI(cmd, "--help")
+	for _, cmd := range [][]string{{"list"}, {"plan"}, {"conntrack", "list"}} {
+		_, help, _ := runCLI(append(cmd, "--help")...)
 		if strings.Contains(help, "also destroy") {
 			t.Errorf("tcpreap %s --help names an option that destroys:\n%s", cmd, help)
 		}

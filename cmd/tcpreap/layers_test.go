@@ -9,20 +9,21 @@ import (
 )
 
 // TestLayers: imports run one way (README, Development): cmd → kill,
-// planfile, host, sockdiag, census, doctor; census → sockdiag, host;
+// planfile, host, sockdiag, census, doctor, flows; census → sockdiag, host;
 // doctor → sockdiag, census; planfile →
 // kill, sockdiag, host; kill →
-// sockdiag; sockdiag and host import nothing of tcpreap.
+// sockdiag; sockdiag, host and flows import nothing of tcpreap.
 func TestLayers(t *testing.T) {
 	const module = "github.com/tcpreap/tcpreap/"
 	allowed := map[string][]string{
-		"cmd/tcpreap": {"kill", "planfile", "host", "sockdiag", "census", "doctor"},
+		"cmd/tcpreap": {"kill", "planfile", "host", "sockdiag", "census", "doctor", "flows"},
 		"census":      {"sockdiag", "host"},
 		"doctor":      {"sockdiag", "census"},
 		"planfile":    {"kill", "sockdiag", "host"},
 		"kill":        {"sockdiag"},
 		"sockdiag":    nil,
 		"host":        nil,
+		"flows":       nil,
 	}
 	for dir, may := range allowed {
 		pkg, err := build.ImportDir(filepath.Join("..", "..", dir), 0)

@@ -19,8 +19,14 @@ const confirmTimeout = 10 * time.Minute
 // confirm shows the plan's summary on the terminal and asks there; only "y"
 // or "yes" goes on. Else it says why not.
 func confirm(ctx context.Context, tty goio.ReadWriter, plan *kill.Plan) (bool, string) {
-	fmt.Fprint(tty, planSummary(plan))
-	fmt.Fprintf(tty, "destroy %s? [y/N] ", plural(len(plan.Targets), "socket"))
+	return ask(ctx, tty, planSummary(plan), fmt.Sprintf("destroy %s? [y/N] ", plural(len(plan.Targets), "socket")))
+}
+
+// ask shows summary on the terminal and asks question there; only "y" or
+// "yes" goes on. Else it says why not.
+func ask(ctx context.Context, tty goio.ReadWriter, summary, question string) (bool, string) {
+	fmt.Fprint(tty, summary)
+	fmt.Fprint(tty, question)
 	answer := make(chan string, 1)
 	go func() {
 		line, err := bufio.NewReader(tty).ReadString('\n')

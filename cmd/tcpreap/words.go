@@ -10,7 +10,7 @@ import (
 )
 
 // commandNames are the commands a PEER word may be a typo of.
-var commandNames = []string{"list", "ls", "plan", "apply"}
+var commandNames = []string{"list", "ls", "plan", "apply", "conntrack"}
 
 // guessedCommands are commands a person may try that tcpreap has as
 // options, with what to type instead.

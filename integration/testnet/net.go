@@ -44,6 +44,12 @@ type Net struct {
 	Local *Host
 	Peer  *Host
 
+	tracked
+}
+
+// tracked is what a network made and its Close closes: sockets and servers, which keep
+// their namespaces alive.
+type tracked struct {
 	mu      sync.Mutex
 	closers []io.Closer
 }
@@ -147,21 +153,25 @@ func CheckRoot() error {
 // Close kills every process left in the two namespaces (an sshd, the sessions it forked, a
 // tmux server that left its parent), closes every socket and server the Net made, and
 // deletes both namespaces (which removes the veth pair). It is safe to call more than once.
-func (n *Net) Close() error {
+func (n *Net) Close() error { return n.closeHosts(n.Local, n.Peer) }
+
+// closeHosts kills every process left in the hosts' namespaces, closes everything tracked,
+// and deletes the namespaces. It is safe to call more than once.
+func (t *tracked) closeHosts(hosts ...*Host) error {
 	var errs []error
-	for _, h := range []*Host{n.Local, n.Peer} {
+	for _, h := range hosts {
 		if h.ns >= 0 {
 			errs = append(errs, h.killProcesses())
 		}
 	}
-	n.mu.Lock()
-	closers := n.closers
-	n.closers = nil
-	n.mu.Unlock()
+	t.mu.Lock()
+	closers := t.closers
+	t.closers = nil
+	t.mu.Unlock()
 	for _, c := range closers {
 		c.Close() // most are closed or destroyed already; the error says nothing new
 	}
-	for _, h := range []*Host{n.Local, n.Peer} {
+	for _, h := range hosts {
 		if h.ns >= 0 {
 			h.ns.Close()
 			h.ns = -1
@@ -174,10 +184,10 @@ func (n *Net) Close() error {
 }
 
 // track remembers c so that Close closes it; a socket keeps its namespace alive.
-func (n *Net) track(c io.Closer) {
-	n.mu.Lock()
-	n.closers = append(n.closers, c)
-	n.mu.Unlock()
+func (t *tracked) track(c io.Closer) {
+	t.mu.Lock()
+	t.closers = append(t.closers, c)
+	t.mu.Unlock()
 }
 
 // Do runs fn with the calling thread in h's network namespace. A socket belongs to the
@@ -217,29 +227,32 @@ func (h *Host) Do(fn func() error) error {
 // which may run up to a second after `ip link set up` returns; until then the noop qdisc
 // drops every packet, and a test's first SYN or ARP request costs it a one-second
 // retransmission.
-func awaitLinkUp(name string) (int, error) {
+func awaitLinkUp(name string) (int, error) { return awaitDevUp(name, "veth0") }
+
+// awaitDevUp is awaitLinkUp for the device dev.
+func awaitDevUp(name, dev string) (int, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		// Only stdout: ip may warn on stderr ("Peer netns reference is invalid") while
 		// the other namespace is being set up.
 		var stderr strings.Builder
-		cmd := exec.Command("ip", "-n", name, "-o", "link", "show", "dev", "veth0")
+		cmd := exec.Command("ip", "-n", name, "-o", "link", "show", "dev", dev)
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
 		if err != nil {
-			return 0, fmt.Errorf("ip -n %s link show veth0: %v: %s", name, err, strings.TrimSpace(stderr.String()))
+			return 0, fmt.Errorf("ip -n %s link show %s: %v: %s", name, dev, err, strings.TrimSpace(stderr.String()))
 		}
 		if strings.Contains(string(out), "state UP") && !strings.Contains(string(out), "qdisc noop") {
 			// "3: veth0@if2: <BROADCAST,…"
 			index, _, _ := strings.Cut(string(out), ":")
 			i, err := strconv.Atoi(index)
 			if err != nil {
-				return 0, fmt.Errorf("ip -n %s link show veth0: no interface index in %q", name, out)
+				return 0, fmt.Errorf("ip -n %s link show %s: no interface index in %q", name, dev, out)
 			}
 			return i, nil
 		}
 		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("veth0 in %s is not up: %s", name, strings.TrimSpace(string(out)))
+			return 0, fmt.Errorf("%s in %s is not up: %s", dev, name, strings.TrimSpace(string(out)))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -60,7 +60,7 @@ func (p UDPPair) RemoteAddr() netip.AddrPort {
 // ([::]:port) gives a dual-stack listener (IPV6_V6ONLY off), whose IPv4 connections are
 // AF_INET6 sockets with v4-mapped addresses. A link-local address is on h's veth0,
 // whatever its zone says.
-func (n *Net) Listen(h *Host, addr netip.AddrPort) (*net.TCPListener, error) {
+func (t *tracked) Listen(h *Host, addr netip.AddrPort) (*net.TCPListener, error) {
 	addr = h.scoped(addr)
 	var lc net.ListenConfig
 	lc.SetMultipathTCP(false)
@@ -77,7 +77,7 @@ func (n *Net) Listen(h *Host, addr netip.AddrPort) (*net.TCPListener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", h.Name, err)
 	}
-	n.track(l)
+	t.track(l)
 	return l.(*net.TCPListener), nil
 }
 

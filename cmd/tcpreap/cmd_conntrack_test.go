@@ -1,0 +1,55 @@
+package main
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tcpreap/tcpreap/flows"
+)
+
+// TestConntrackBadInput: words refused before the kernel is asked anything: exit 2 and
+// a sentence naming the problem.
+func TestConntrackBadInput(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"conntrack", "-y"}, "refusing to delete every conntrack entry"},
+		{[]string{"conntrack", "-u", "-4", "-y"}, "give --all"},
+		{[]string{"conntrack", "-y", "--state", "all"}, "give --all"},
+		{[]string{"conntrack", "-y", "--port", "0-65535"}, "give --all"},
+		{[]string{"conntrack", "-y", "0.0.0.0/0", "::/0"}, "give --all"},
+		{[]string{"conntrack", "-y", "-4", "--reply-src", "0.0.0.0/0"}, "give --all"},
+		{[]string{"conntrack", "-y", "--mark", "0/0"}, "give --all"},
+		{[]string{"conntrack", "--state", "listen", "192.0.2.2"}, "no listening entries"},
+		{[]string{"conntrack", "--state", "fin_wait1", "192.0.2.2"}, "names it fin_wait"},
+		{[]string{"conntrack", "list", "--status", "new"}, "give unreplied"},
+		{[]string{"conntrack", "list", "--mark", "0x10/0x01"}, "bits outside the mask"},
+		{[]string{"conntrack", "list", "--zone", "zone1"}, "from 0 to 65535"},
+		{[]string{"conntrack", "list", "--reply-src", "10.0.0.0/33"}, "not a valid CIDR"},
+		{[]string{"conntrack", "list", "--port", "nosuchservice"}, `unknown service "nosuchservice"`},
+		{[]string{"conntrack", "list", "--max", "-1"}, "--max -1"},
+		{[]string{"conntrack", "list", "192.0.2.2,192.0.2.3"}, "with spaces"},
+		{[]string{"conntrack", "--json", "list"}, "put the options after the command"},
+		{[]string{"conntrack", "list", "--interface", "eth0"}, "flag provided but not defined"},
+		{[]string{"-n", "conntrak"}, "did you mean tcpreap conntrack?"},
+	} {
+		code, stdout, stderr := runCLI(c.args...)
+		if code != exitUsage || stdout != "" || !strings.Contains(stderr, c.want) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2 and %q", c.args, code, stdout, stderr, c.want)
+		}
+	}
+}
+
+func TestFlowError(t *testing.T) {
+	err := flowError(&flows.OpError{Op: "dump", Err: unix.EPERM})
+	if !strings.Contains(err.Error(), "needs CAP_NET_ADMIN") {
+		t.Errorf("EPERM: %v", err)
+	}
+	if err := flowError(errors.New("odd")); !strings.Contains(err.Error(), "cannot list conntrack entries") {
+		t.Errorf("other: %v", err)
+	}
+}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/tcpreap/tcpreap/flows"
+)
+
+// A flowRenderer prints conntrack results as two lines per entry or as
+// NDJSON (--json).
+type flowRenderer struct {
+	w     io.Writer
+	json  bool
+	quiet bool
+}
+
+// flowJSON is one conntrack entry in --json output; the fields are a
+// contract.
+type flowJSON struct {
+	Proto        string   `json:"proto"`
+	Family       string   `json:"family"`
+	State        string   `json:"state,omitempty"` // TCP only: conntrack's state
+	OrigSrcIP    string   `json:"orig_src_ip"`
+	OrigSrcPort  uint16   `json:"orig_src_port"`
+	OrigDstIP    string   `json:"orig_dst_ip"`
+	OrigDstPort  uint16   `json:"orig_dst_port"`
+	ReplySrcIP   string   `json:"reply_src_ip"`
+	ReplySrcPort uint16   `json:"reply_src_port"`
+	ReplyDstIP   string   `json:"reply_dst_ip"`
+	ReplyDstPort uint16   `json:"reply_dst_port"`
+	Status       []string `json:"status"`
+	Mark         uint32   `json:"mark"`
+	Zone         uint16   `json:"zone"`
+	TimeoutS     uint32   `json:"timeout_s"`
+	ID           uint32   `json:"id"`
+	Action       string   `json:"action"`
+	Reason       string   `json:"reason,omitempty"`
+	Error        string   `json:"error,omitempty"`
+}
+
+func flowToJSON(r flows.Result) flowJSON {
+	fl := r.Flow
+	j := flowJSON{
+		Proto: fl.Protocol.String(), Family: fl.Family.String(),
+		OrigSrcIP: fl.Orig.Src.Addr().String(), OrigSrcPort: fl.Orig.Src.Port(),
+		OrigDstIP: fl.Orig.Dst.Addr().String(), OrigDstPort: fl.Orig.Dst.Port(),
+		ReplySrcIP: fl.Reply.Src.Addr().String(), ReplySrcPort: fl.Reply.Src.Port(),
+		ReplyDstIP: fl.Reply.Dst.Addr().String(), ReplyDstPort: fl.Reply.Dst.Port(),
+		Status: fl.Status.Words(), Mark: fl.Mark, Zone: fl.Zone, TimeoutS: fl.Timeout, ID: fl.ID,
+		Action: r.Action.String(), Reason: r.Reason,
+	}
+	if fl.Protocol == flows.TCP {
+		j.State = fl.State.String()
+	}
+	if r.Err != nil {
+		j.Error = r.Err.Error()
+	}
+	return j
+}
+
+func (r flowRenderer) report(results []flows.Result, dryRun bool) error {
+	sum := flows.Summarize(results)
+	if r.json {
+		bw := bufio.NewWriterSize(r.w, 64<<10)
+		enc := json.NewEncoder(bw)
+		if !r.quiet {
+			for _, res := range results {
+				if err := enc.Encode(flowToJSON(res)); err != nil {
+					return err
+				}
+			}
+		}
+		if err := enc.Encode(map[string]summaryJSON{"summary": {Matched: sum.Matched, WouldKill: sum.WouldKill,
+			Killed: sum.Killed, Gone: sum.Gone, Failed: sum.Failed, Skipped: sum.Skipped, DryRun: dryRun}}); err != nil {
+			return err
+		}
+		return bw.Flush()
+	}
+	bw := bufio.NewWriter(r.w)
+	if !r.quiet {
+		r.table(bw, results)
+	}
+	if dryRun {
+		fmt.Fprintf(bw, "%s matched: %d would be deleted, %d skipped (dry run: nothing was deleted)\n", entries(sum.Matched), sum.WouldKill, sum.Skipped)
+	} else {
+		fmt.Fprintf(bw, "%s matched: %d killed, %d gone, %d failed, %d skipped\n", entries(sum.Matched), sum.Killed, sum.Gone, sum.Failed, sum.Skipped)
+	}
+	return bw.Flush()
+}
+
+// table writes each entry on two lines, so that both directions fit 100
+// columns: the protocol, conntrack's state, the original direction, the
+// seconds left and the action (aligned), then the reply direction, the
+// status, the mark and zone when they are set, and the entry's id.
+func (r flowRenderer) table(w io.Writer, results []flows.Result) {
+	origs := make([]string, len(results))
+	timeouts := make([]string, len(results))
+	wState, wOrig, wTimeout := 0, 0, 0
+	for i, res := range results {
+		origs[i] = endpoint(res.Flow.Orig.Src, "") + " → " + endpoint(res.Flow.Orig.Dst, "")
+		timeouts[i] = strconv.FormatUint(uint64(res.Flow.Timeout), 10) + "s"
+		wState = max(wState, len(flowState(res.Flow)))
+		wOrig = max(wOrig, len([]rune(origs[i])))
+		wTimeout = max(wTimeout, len(timeouts[i]))
+	}
+	for i, res := range results {
+		fl := res.Flow
+		action := res.Action.String()
+		switch {
+		case res.Reason != "":
+			action += ": " + res.Reason
+		case res.Err != nil:
+			action += ": " + errorWords(res.Err)
+		}
+		pad := strings.Repeat(" ", wOrig-len([]rune(origs[i])))
+		fmt.Fprintf(w, "%-3s  %-*s  %s%s  %*s  %s\n", fl.Protocol, wState, flowState(fl), origs[i], pad, wTimeout, timeouts[i], printable(action))
+		details := strings.Join(fl.Status.Words(), ",")
+		if details == "" {
+			details = "-"
+		}
+		if fl.Mark != 0 {
+			details += fmt.Sprintf("  mark %#x", fl.Mark)
+		}
+		if fl.Zone != 0 {
+			details += fmt.Sprintf("  zone %d", fl.Zone)
+		}
+		fmt.Fprintf(w, "     reply %s → %s  %s  id %d\n", endpoint(fl.Reply.Src, ""), endpoint(fl.Reply.Dst, ""), details, fl.ID)
+	}
+}
+
+// flowState is conntrack's TCP state, "-" for UDP.
+func flowState(fl flows.Flow) string {
+	if fl.Protocol != flows.TCP {
+		return "-"
+	}
+	return fl.State.String()
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tcpreap/tcpreap/flows"
+)
+
+func TestFlowRenderer(t *testing.T) {
+	fl := flows.Flow{ID: 7, Family: flows.IPv4, Protocol: flows.TCP, State: flows.Est,
+		Orig:   flows.Tuple{Src: netip.MustParseAddrPort("198.51.100.2:40000"), Dst: netip.MustParseAddrPort("198.51.100.1:8080")},
+		Reply:  flows.Tuple{Src: netip.MustParseAddrPort("192.0.2.2:80"), Dst: netip.MustParseAddrPort("192.0.2.1:40000")},
+		Status: flows.SeenReply | flows.Assured | flows.DstNAT, Mark: 0x10, Zone: 2, Timeout: 431999}
+	udp := fl
+	udp.Protocol, udp.State, udp.Status, udp.ID = flows.UDP, 0, 0, 8
+	results := []flows.Result{
+		{Flow: fl, Action: flows.Killed},
+		{Flow: udp, Action: flows.Failed, Err: &flows.OpError{Op: "delete", Err: unix.EPERM}},
+	}
+	var out bytes.Buffer
+	if err := (flowRenderer{w: &out}).report(results, false); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	for _, want := range []string{"tcp  established  198.51.100.2:40000 → 198.51.100.1:8080  431999s  killed",
+		"     reply 192.0.2.2:80 → 192.0.2.1:40000  assured,dnat  mark 0x10  zone 2  id 7",
+		"udp  -            198.51.100.2:40000 → 198.51.100.1:8080  431999s  failed: ",
+		"     reply 192.0.2.2:80 → 192.0.2.1:40000  unreplied  mark 0x10  zone 2  id 8",
+		"2 conntrack entries matched: 1 killed, 0 gone, 1 failed, 0 skipped"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the table has no %q:\n%s", want, text)
+		}
+	}
+	for _, line := range strings.Split(text, "\n") {
+		if n := len([]rune(line)); n > 100 {
+			t.Errorf("a line of %d columns: %q", n, line)
+		}
+	}
+
+	out.Reset()
+	if err := (flowRenderer{w: &out, json: true}).report(results, false); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("NDJSON of %d lines:\n%s", len(lines), out.String())
+	}
+	var first map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]any{"proto": "tcp", "family": "ipv4", "state": "established", "orig_src_ip": "198.51.100.2",
+		"orig_dst_port": 8080.0, "reply_src_ip": "192.0.2.2", "reply_src_port": 80.0, "mark": 16.0, "zone": 2.0, "timeout_s": 431999.0,
+		"id": 7.0, "action": "killed"} {
+		if first[key] != want {
+			t.Errorf("%s: %v, want %v", key, first[key], want)
+		}
+	}
+	if strings.Contains(lines[1], `"state"`) || !strings.Contains(lines[1], `"error":`) {
+		t.Errorf("a UDP entry has a state, or a failed one no error: %s", lines[1])
+	}
+	if !strings.HasPrefix(lines[2], `{"summary":{"matched":2,`) {
+		t.Errorf("summary line %s", lines[2])
+	}
+}

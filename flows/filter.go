@@ -1,0 +1,182 @@
+package flows
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// A PortRange is the ports Lo to Hi, both included.
+type PortRange struct{ Lo, Hi uint16 }
+
+// Contains reports whether p is in r.
+func (r PortRange) Contains(p uint16) bool { return r.Lo <= p && p <= r.Hi }
+
+// A Peer is one end a flow is selected by: an address prefix and, if any,
+// its ports.
+type Peer struct {
+	Prefix netip.Prefix
+	Ports  []PortRange // nil: any port
+}
+
+// A MarkMask selects the entries whose mark, masked, is Value (conntrack
+// -L --mark VALUE/MASK).
+type MarkMask struct{ Value, Mask uint32 }
+
+// ParseMark parses a --mark word: VALUE or VALUE/MASK, each decimal or 0x
+// hexadecimal, 32 bits.
+func ParseMark(word string) (MarkMask, error) {
+	v, m, hasMask := strings.Cut(strings.TrimSpace(word), "/")
+	value, err := parseUint32(v)
+	if err != nil {
+		return MarkMask{}, fmt.Errorf("--mark %q: %v; give VALUE or VALUE/MASK, like 0x10 or 0x10/0xff", word, err)
+	}
+	mask := ^uint32(0)
+	if hasMask {
+		if mask, err = parseUint32(m); err != nil {
+			return MarkMask{}, fmt.Errorf("--mark %q: the mask: %v; give VALUE/MASK, like 0x10/0xff", word, err)
+		}
+	}
+	if value&^mask != 0 {
+		return MarkMask{}, fmt.Errorf("--mark %q: the value has bits outside the mask, so no entry can match", word)
+	}
+	return MarkMask{value, mask}, nil
+}
+
+// ParseZone parses a --zone word: a conntrack zone, 0 to 65535.
+func ParseZone(word string) (uint16, error) {
+	n, err := strconv.ParseUint(strings.TrimSpace(word), 10, 16)
+	if err != nil {
+		return 0, fmt.Errorf("--zone %q: give a conntrack zone, a number from 0 to 65535", word)
+	}
+	return uint16(n), nil
+}
+
+func parseUint32(s string) (uint32, error) {
+	base := 10
+	if h, ok := strings.CutPrefix(strings.ToLower(s), "0x"); ok {
+		s, base = h, 16
+	}
+	if s == "" || strings.Trim(s, "0123456789abcdef") != "" {
+		return 0, fmt.Errorf("%q is not a number", s)
+	}
+	n, err := strconv.ParseUint(s, base, 32)
+	if err != nil {
+		return 0, fmt.Errorf("%q does not fit 32 bits", s)
+	}
+	return uint32(n), nil
+}
+
+// A Filter selects flows. Every given selector must hold; values within
+// one selector are alternatives. The zero Filter selects every TCP flow.
+type Filter struct {
+	Protocols []Protocol // none: TCP
+	Families  []Family   // none: both
+	// Peers: either end of the original direction is one of them (a
+	// router's "cut the flows with 192.0.2.34": the client as source or
+	// the server as destination).
+	Peers []Peer
+	// Ports: either port of the original direction (conntrack --sport or
+	// --dport).
+	Ports []PortRange
+	// States: conntrack's TCP state (conntrack --state); 0 is every state.
+	// A UDP flow has none and is not selected by it.
+	States TCPStateMask
+	// ReplySrc: the source of the reply direction (conntrack --reply-src):
+	// with DNAT, the backend the flow was sent to.
+	ReplySrc []netip.Prefix
+	// Statuses: unreplied or assured (conntrack --status).
+	Statuses []StatusWant
+	Zone     *uint16   // conntrack --zone
+	Mark     *MarkMask // conntrack --mark
+}
+
+// HasSelector reports whether the filter narrows the flows down beyond
+// protocol and family; one that does not selects the whole table. Every
+// state, and a mark with mask 0, take in everything and are no selector;
+// whether peers, ports or reply sources given together take in every
+// address or port is the caller's to judge (tcpreap judges them as it does
+// for sockets, and leaves out those that do).
+func (f *Filter) HasSelector() bool {
+	return len(f.Peers) > 0 || len(f.Ports) > 0 || len(f.ReplySrc) > 0 ||
+		f.States != 0 && f.States&AllTCPStates != AllTCPStates ||
+		len(f.Statuses) > 0 || f.Zone != nil || f.Mark != nil && f.Mark.Mask != 0
+}
+
+func (f *Filter) protocols() []Protocol {
+	if len(f.Protocols) == 0 {
+		return []Protocol{TCP}
+	}
+	return f.Protocols
+}
+
+// Match reports whether fl is selected by f.
+func (f *Filter) Match(fl *Flow) bool {
+	if !slices.Contains(f.protocols(), fl.Protocol) {
+		return false
+	}
+	if len(f.Families) > 0 && !slices.Contains(f.Families, fl.Family) {
+		return false
+	}
+	if len(f.Peers) > 0 && !slices.ContainsFunc(f.Peers, func(p Peer) bool { return p.holds(fl.Orig.Src) || p.holds(fl.Orig.Dst) }) {
+		return false
+	}
+	if len(f.Ports) > 0 && !slices.ContainsFunc(f.Ports, func(r PortRange) bool { return r.Contains(fl.Orig.Src.Port()) || r.Contains(fl.Orig.Dst.Port()) }) {
+		return false
+	}
+	if f.States != 0 && (fl.Protocol != TCP || !f.States.Has(fl.State)) {
+		return false
+	}
+	if len(f.ReplySrc) > 0 && !slices.ContainsFunc(f.ReplySrc, func(p netip.Prefix) bool { return p.Contains(fl.Reply.Src.Addr()) }) {
+		return false
+	}
+	if len(f.Statuses) > 0 && !slices.ContainsFunc(f.Statuses, func(w StatusWant) bool { return w.holds(fl.Status) }) {
+		return false
+	}
+	if f.Zone != nil && fl.Zone != *f.Zone {
+		return false
+	}
+	if f.Mark != nil && fl.Mark&f.Mark.Mask != f.Mark.Value {
+		return false
+	}
+	return true
+}
+
+func (p Peer) holds(ap netip.AddrPort) bool {
+	if !p.Prefix.Contains(ap.Addr()) {
+		return false
+	}
+	return len(p.Ports) == 0 || slices.ContainsFunc(p.Ports, func(r PortRange) bool { return r.Contains(ap.Port()) })
+}
+
+// kernelFilter is the part of a Filter the dump request carries.
+type kernelFilter struct {
+	mark               *MarkMask
+	status, statusMask Status
+	zone               *uint16
+}
+
+// kernel returns what the kernel can filter of f: the mark, the zone, and
+// one status word (two are alternatives, which CTA_STATUS cannot say).
+func (f *Filter) kernel() kernelFilter {
+	k := kernelFilter{mark: f.Mark, zone: f.Zone}
+	if len(f.Statuses) == 1 {
+		switch f.Statuses[0] {
+		case WantUnreplied:
+			k.statusMask = SeenReply
+		case WantAssured:
+			k.status, k.statusMask = Assured, Assured
+		}
+	}
+	return k
+}
+
+// dumpFamily is the family a dump asks for: one, or 0 for both.
+func (f *Filter) dumpFamily() Family {
+	if len(f.Families) == 1 {
+		return f.Families[0]
+	}
+	return 0
+}

@@ -1,0 +1,153 @@
+package flows
+
+import (
+	"net/netip"
+	"testing"
+)
+
+func flow(proto Protocol, orig, reply string) Flow {
+	f := Flow{Family: IPv4, Protocol: proto, Status: SeenReply | Assured | Confirmed}
+	if proto == TCP {
+		f.State = Est
+	}
+	o := [2]netip.AddrPort{}
+	r := [2]netip.AddrPort{}
+	for i, s := range splitArrow(orig) {
+		o[i] = netip.MustParseAddrPort(s)
+	}
+	for i, s := range splitArrow(reply) {
+		r[i] = netip.MustParseAddrPort(s)
+	}
+	f.Orig, f.Reply = Tuple{o[0], o[1]}, Tuple{r[0], r[1]}
+	return f
+}
+
+func splitArrow(s string) [2]string {
+	for i := 0; i+1 < len(s); i++ {
+		if s[i] == '>' {
+			return [2]string{s[:i], s[i+1:]}
+		}
+	}
+	panic(s)
+}
+
+func TestFilterMatch(t *testing.T) {
+	dnat := flow(TCP, "198.51.100.2:40000>198.51.100.1:8080", "192.0.2.2:80>192.0.2.1:40000")
+	dnat.Status |= DstNAT | SrcNAT
+	udp := flow(UDP, "198.51.100.2:5000>192.0.2.3:53", "192.0.2.3:53>192.0.2.1:5000")
+	udp.Status = Confirmed // unreplied
+	marked := flow(TCP, "198.51.100.9:1>192.0.2.3:81", "192.0.2.3:81>198.51.100.9:1")
+	marked.Mark, marked.Zone, marked.State = 0x1234, 7, TimeWait
+	zone7 := uint16(7)
+	p := func(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+	for _, c := range []struct {
+		name string
+		f    Filter
+		want []Flow
+	}{
+		{"zero filter: TCP", Filter{}, []Flow{dnat, marked}},
+		{"-u", Filter{Protocols: []Protocol{UDP}}, []Flow{udp}},
+		{"-6", Filter{Protocols: []Protocol{TCP, UDP}, Families: []Family{IPv6}}, nil},
+		{"peer as source", Filter{Protocols: []Protocol{TCP, UDP}, Peers: []Peer{{Prefix: p("198.51.100.2/32")}}}, []Flow{dnat, udp}},
+		{"peer as destination", Filter{Peers: []Peer{{Prefix: p("192.0.2.3/32")}}}, []Flow{marked}},
+		{"peer with port", Filter{Peers: []Peer{{Prefix: p("198.51.100.0/24"), Ports: []PortRange{{8080, 8080}}}}}, []Flow{dnat}},
+		{"reply source is no peer", Filter{Peers: []Peer{{Prefix: p("192.0.2.2/32")}}}, nil},
+		{"--port either end", Filter{Ports: []PortRange{{40000, 40000}}}, []Flow{dnat}},
+		{"--reply-src", Filter{Protocols: []Protocol{TCP, UDP}, ReplySrc: []netip.Prefix{p("192.0.2.2/32")}}, []Flow{dnat}},
+		{"--state time_wait", Filter{States: 1 << TimeWait}, []Flow{marked}},
+		{"--state never UDP", Filter{Protocols: []Protocol{UDP}, States: AllTCPStates}, nil},
+		{"--status unreplied", Filter{Protocols: []Protocol{TCP, UDP}, Statuses: []StatusWant{WantUnreplied}}, []Flow{udp}},
+		{"--status assured", Filter{Protocols: []Protocol{TCP, UDP}, Statuses: []StatusWant{WantAssured}}, []Flow{dnat, marked}},
+		{"--zone", Filter{Zone: &zone7}, []Flow{marked}},
+		{"--mark value/mask", Filter{Mark: &MarkMask{0x34, 0xff}}, []Flow{marked}},
+		{"--mark value", Filter{Mark: &MarkMask{0x34, ^uint32(0)}}, nil},
+		{"all must hold", Filter{Zone: &zone7, Peers: []Peer{{Prefix: p("198.51.100.2/32")}}}, nil},
+	} {
+		var got []Flow
+		for _, fl := range []Flow{dnat, udp, marked} {
+			if c.f.Match(&fl) {
+				got = append(got, fl)
+			}
+		}
+		if len(got) != len(c.want) {
+			t.Errorf("%s: matched %v, want %v", c.name, got, c.want)
+			continue
+		}
+		for i := range got {
+			if got[i] != c.want[i] {
+				t.Errorf("%s: matched %v, want %v", c.name, got, c.want)
+			}
+		}
+	}
+}
+
+func TestHasSelector(t *testing.T) {
+	if (&Filter{Protocols: []Protocol{UDP}, Families: []Family{IPv4}}).HasSelector() {
+		t.Error("protocol and family alone are a selector")
+	}
+	zero := uint16(0)
+	if !(&Filter{Zone: &zero}).HasSelector() {
+		t.Error("--zone 0 is no selector")
+	}
+	for name, f := range map[string]Filter{
+		"--state all": {States: AllTCPStates},
+		"--mark 0/0":  {Mark: &MarkMask{0, 0}},
+	} {
+		if f.HasSelector() {
+			t.Errorf("%s selects everything, yet is a selector", name)
+		}
+	}
+	for name, f := range map[string]Filter{
+		"--state established": {States: 1 << Est},
+		"--mark 0/1":          {Mark: &MarkMask{0, 1}},
+	} {
+		if !f.HasSelector() {
+			t.Errorf("%s is no selector", name)
+		}
+	}
+}
+
+func TestParseMark(t *testing.T) {
+	for word, want := range map[string]MarkMask{
+		"16": {16, ^uint32(0)}, "0x10/0xff": {0x10, 0xff}, "0X10/0XF0": {0x10, 0xf0}, "0/0": {0, 0}, "4294967295": {^uint32(0), ^uint32(0)},
+	} {
+		if got, err := ParseMark(word); err != nil || got != want {
+			t.Errorf("%q: %+v, %v; want %+v", word, got, err, want)
+		}
+	}
+	for _, word := range []string{"", "x", "0x", "-1", "4294967296", "0x10/", "0x10/0x0f", "1/2/3", "0x1g"} {
+		if got, err := ParseMark(word); err == nil {
+			t.Errorf("%q: %+v, want an error", word, got)
+		}
+	}
+}
+
+func TestParseZone(t *testing.T) {
+	if z, err := ParseZone("65535"); err != nil || z != 65535 {
+		t.Errorf("65535: %d, %v", z, err)
+	}
+	for _, w := range []string{"", "-1", "65536", "0x10"} {
+		if _, err := ParseZone(w); err == nil {
+			t.Errorf("zone %q: no error", w)
+		}
+	}
+}
+
+// TestKernelFilter: what goes into the dump request; two status words are alternatives,
+// which CTA_STATUS/CTA_STATUS_MASK cannot say, so neither goes.
+func TestKernelFilter(t *testing.T) {
+	k := (&Filter{Statuses: []StatusWant{WantUnreplied}}).kernel()
+	if k.status != 0 || k.statusMask != SeenReply {
+		t.Errorf("unreplied: %+v", k)
+	}
+	k = (&Filter{Statuses: []StatusWant{WantAssured}}).kernel()
+	if k.status != Assured || k.statusMask != Assured {
+		t.Errorf("assured: %+v", k)
+	}
+	if k = (&Filter{Statuses: []StatusWant{WantAssured, WantUnreplied}}).kernel(); k.statusMask != 0 {
+		t.Errorf("both: %+v", k)
+	}
+	if f := (&Filter{Families: []Family{IPv4, IPv6}}); f.dumpFamily() != 0 {
+		t.Error("two families dump as one")
+	}
+}

@@ -1,0 +1,231 @@
+package flows
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// A Protocol is a layer 4 protocol number, as a tuple carries it.
+type Protocol uint8
+
+// The protocols tcpreap selects; other entries (ICMP, SCTP…) are never
+// selected.
+const (
+	TCP Protocol = 6  // IPPROTO_TCP
+	UDP Protocol = 17 // IPPROTO_UDP
+)
+
+func (p Protocol) String() string {
+	switch p {
+	case TCP:
+		return "tcp"
+	case UDP:
+		return "udp"
+	}
+	return fmt.Sprintf("proto%d", uint8(p))
+}
+
+// A Family is an address family as nfgenmsg carries it (Linux's numbers).
+type Family uint8
+
+// The address families.
+const (
+	IPv4 Family = 2  // AF_INET
+	IPv6 Family = 10 // AF_INET6
+)
+
+func (f Family) String() string {
+	switch f {
+	case IPv4:
+		return "ipv4"
+	case IPv6:
+		return "ipv6"
+	}
+	return fmt.Sprintf("family%d", uint8(f))
+}
+
+// A Tuple is one direction of a flow: where its packets come from and go to.
+type Tuple struct {
+	Src, Dst netip.AddrPort
+}
+
+// A Flow is one conntrack entry as a dump shows it.
+type Flow struct {
+	// ID is the kernel's id of the entry (CTA_ID), which a delete carries so
+	// that it deletes this entry and no later one with the same tuple.
+	ID       uint32
+	Family   Family
+	Protocol Protocol
+	// Orig is the original direction (as the first packet went), Reply the
+	// direction replies take, after NAT: with DNAT, Reply.Src is the
+	// backend; with SNAT or masquerade, Reply.Dst is the router's address.
+	Orig, Reply Tuple
+	Status      Status
+	State       TCPState // TCP only; 0 (none) for UDP
+	Mark        uint32
+	Zone        uint16
+	// Timeout is how many seconds the entry has left without traffic.
+	Timeout uint32
+}
+
+func (f Flow) String() string {
+	return fmt.Sprintf("%s %s → %s", f.Protocol, f.Orig.Src, f.Orig.Dst)
+}
+
+// A Status is the entry's status bits (enum ip_conntrack_status).
+type Status uint32
+
+// The status bits tcpreap names.
+const (
+	Expected   Status = 1 << 0 // IPS_EXPECTED
+	SeenReply  Status = 1 << 1 // IPS_SEEN_REPLY
+	Assured    Status = 1 << 2 // IPS_ASSURED
+	Confirmed  Status = 1 << 3 // IPS_CONFIRMED
+	SrcNAT     Status = 1 << 4 // IPS_SRC_NAT
+	DstNAT     Status = 1 << 5 // IPS_DST_NAT
+	Dying      Status = 1 << 9 // IPS_DYING
+	Offloaded  Status = 1 << 14
+	HWOffload  Status = 1 << 15
+	statusMask        = Expected | SeenReply | Assured | Confirmed | SrcNAT | DstNAT | Dying | Offloaded | HWOffload
+)
+
+// Words names the bits a person acts on, as conntrack -L shows them in
+// lower case: unreplied (no SEEN_REPLY), assured, snat, dnat, expected,
+// dying, offload.
+func (s Status) Words() []string {
+	w := []string{}
+	if s&SeenReply == 0 {
+		w = append(w, "unreplied")
+	}
+	for _, b := range []struct {
+		bit  Status
+		name string
+	}{{Assured, "assured"}, {SrcNAT, "snat"}, {DstNAT, "dnat"}, {Expected, "expected"}, {Dying, "dying"}, {Offloaded | HWOffload, "offload"}} {
+		if s&b.bit != 0 {
+			w = append(w, b.name)
+		}
+	}
+	return w
+}
+
+// A StatusWant is one --status word: unreplied (no reply seen) or assured.
+type StatusWant uint8
+
+// The status words.
+const (
+	WantUnreplied StatusWant = iota + 1 // conntrack -L's [UNREPLIED]
+	WantAssured                         // conntrack -L's [ASSURED]
+)
+
+// ParseStatuses parses a --status word: "unreplied", "assured", or both,
+// comma-separated, in any case.
+func ParseStatuses(word string) ([]StatusWant, error) {
+	var out []StatusWant
+	for _, item := range strings.Split(word, ",") {
+		switch strings.ToLower(strings.TrimSpace(item)) {
+		case "unreplied":
+			out = append(out, WantUnreplied)
+		case "assured":
+			out = append(out, WantAssured)
+		default:
+			return nil, fmt.Errorf("%q is not a conntrack status: give unreplied (no reply seen yet) or assured", item)
+		}
+	}
+	return out, nil
+}
+
+func (w StatusWant) holds(s Status) bool {
+	switch w {
+	case WantUnreplied:
+		return s&SeenReply == 0
+	case WantAssured:
+		return s&Assured != 0
+	}
+	return false
+}
+
+// A TCPState is conntrack's view of a TCP flow (enum tcp_conntrack), which
+// is not a socket's state: conntrack sees both ends from the middle.
+type TCPState uint8
+
+// conntrack's TCP states.
+const (
+	SynSent   TCPState = 1 // TCP_CONNTRACK_SYN_SENT
+	SynRecv   TCPState = 2 // TCP_CONNTRACK_SYN_RECV
+	Est       TCPState = 3 // TCP_CONNTRACK_ESTABLISHED
+	FinWait   TCPState = 4 // TCP_CONNTRACK_FIN_WAIT
+	CloseWait TCPState = 5 // TCP_CONNTRACK_CLOSE_WAIT
+	LastAck   TCPState = 6 // TCP_CONNTRACK_LAST_ACK
+	TimeWait  TCPState = 7 // TCP_CONNTRACK_TIME_WAIT
+	Close     TCPState = 8 // TCP_CONNTRACK_CLOSE
+	SynSent2  TCPState = 9 // TCP_CONNTRACK_SYN_SENT2 (simultaneous open)
+)
+
+// tcpStateNames is the one table of conntrack's TCP state names, as
+// conntrack -L prints them, in lower case.
+var tcpStateNames = [...]string{
+	SynSent: "syn_sent", SynRecv: "syn_recv", Est: "established", FinWait: "fin_wait",
+	CloseWait: "close_wait", LastAck: "last_ack", TimeWait: "time_wait", Close: "close", SynSent2: "syn_sent2",
+}
+
+func (s TCPState) String() string {
+	if int(s) < len(tcpStateNames) && tcpStateNames[s] != "" {
+		return tcpStateNames[s]
+	}
+	if s == 0 {
+		return "none"
+	}
+	return fmt.Sprintf("state%d", uint8(s))
+}
+
+// A TCPStateMask is a set of TCPStates, bit 1<<TCPState.
+type TCPStateMask uint16
+
+// AllTCPStates is every state conntrack has.
+const AllTCPStates TCPStateMask = 1<<(SynSent2+1) - 1<<SynSent
+
+// Has reports whether s is in m.
+func (m TCPStateMask) Has(s TCPState) bool { return m&(1<<s) != 0 }
+
+// ParseTCPStates parses a --state word: names separated by commas, in any
+// case, with "-" or "_" (conntrack -L's SYN_SENT, ss's fin-wait), or "all".
+// The socket states that conntrack does not have get a hint.
+func ParseTCPStates(word string) (TCPStateMask, error) {
+	var m TCPStateMask
+	for _, item := range strings.Split(word, ",") {
+		name := strings.ReplaceAll(strings.ToLower(strings.TrimSpace(item)), "-", "_")
+		switch name {
+		case "all":
+			m |= AllTCPStates
+			continue
+		case "fin_wait1", "fin_wait_1", "fin_wait2", "fin_wait_2", "closing":
+			return 0, fmt.Errorf("%q is a socket state; conntrack sees both ends and names it fin_wait", item)
+		case "listen", "listening":
+			return 0, fmt.Errorf("%q: conntrack has no listening entries; a listener is no flow", item)
+		case "estab":
+			name = "established"
+		}
+		found := false
+		for s, n := range tcpStateNames {
+			if n != "" && n == name {
+				m |= 1 << s
+				found = true
+			}
+		}
+		if !found {
+			return 0, fmt.Errorf("%q is not a conntrack TCP state: give %s or all", item, strings.Join(stateList(), " "))
+		}
+	}
+	return m, nil
+}
+
+func stateList() []string {
+	var out []string
+	for _, n := range tcpStateNames {
+		if n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
+}

@@ -1,0 +1,180 @@
+package flows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"golang.org/x/sys/unix"
+)
+
+// An Action is what happened, or would happen, to one entry of a plan: the
+// same words as for sockets.
+type Action uint8
+
+// The actions.
+const (
+	WouldKill Action = iota // a dry run's target
+	Killed                  // deleted, and no longer in the table
+	Gone                    // already gone, or replaced (another id), before the delete
+	Failed                  // the delete failed, or the entry is still there
+	Skipped                 // a guard kept it back; Reason says which
+)
+
+func (a Action) String() string {
+	return [...]string{"would_kill", "killed", "gone", "failed", "skipped"}[a]
+}
+
+// A Result is one entry of a plan and what happened to it.
+type Result struct {
+	Flow   Flow
+	Action Action
+	Reason string // Skipped: why
+	Err    error  // Failed: why
+}
+
+// A Keep is a connection that a plan never cuts, such as the SSH session
+// the operator works in: a flow between A and B, in either direction, or
+// whose reply direction is between them (after NAT), is kept back.
+type Keep struct {
+	A, B   netip.AddrPort
+	Reason string
+}
+
+func (k Keep) holds(fl *Flow) bool {
+	between := func(t Tuple) bool { return t.Src == k.A && t.Dst == k.B || t.Src == k.B && t.Dst == k.A }
+	return between(fl.Orig) || between(fl.Reply)
+}
+
+// A Plan is the entries a selection matched: those to delete, and those a
+// Keep kept back.
+type Plan struct {
+	Targets []Flow
+	Skipped []Result
+}
+
+// NewPlan plans to delete flows, except those that a Keep holds.
+func NewPlan(flows []Flow, keeps []Keep) *Plan {
+	p := &Plan{}
+	for _, fl := range flows {
+		kept := false
+		for _, k := range keeps {
+			if k.holds(&fl) {
+				p.Skipped = append(p.Skipped, Result{Flow: fl, Action: Skipped, Reason: k.Reason})
+				kept = true
+				break
+			}
+		}
+		if !kept {
+			p.Targets = append(p.Targets, fl)
+		}
+	}
+	return p
+}
+
+// DryRun is the plan as a dry run reports it: every target would_kill,
+// then the skipped ones.
+func (p *Plan) DryRun() []Result {
+	out := make([]Result, 0, len(p.Targets)+len(p.Skipped))
+	for _, fl := range p.Targets {
+		out = append(out, Result{Flow: fl, Action: WouldKill})
+	}
+	return append(out, p.Skipped...)
+}
+
+// A Table is the kernel's conntrack table as a plan needs it; *Conn is one.
+type Table interface {
+	Dump(ctx context.Context, f *Filter) ([]Flow, error)
+	Delete(ctx context.Context, fl Flow) error
+}
+
+var _ Table = (*Conn)(nil)
+
+// Execute deletes every target by its tuple, zone and id, one request each,
+// then dumps the table again: a target still there with its id is failed,
+// whatever the kernel answered. It returns a result per target, then the
+// skipped ones. A cancelled ctx stops it between deletes; the targets not
+// tried are failed with ctx's cause.
+func (p *Plan) Execute(ctx context.Context, t Table) []Result {
+	out := make([]Result, 0, len(p.Targets)+len(p.Skipped))
+	protocols := map[Protocol]bool{}
+	for _, fl := range p.Targets {
+		r := Result{Flow: fl, Action: Killed}
+		err := t.Delete(ctx, fl)
+		switch {
+		case err == nil:
+		case errors.Is(err, unix.ENOENT):
+			r.Action = Gone
+		default:
+			r.Action, r.Err = Failed, err
+		}
+		if r.Action == Killed {
+			protocols[fl.Protocol] = true
+		}
+		out = append(out, r)
+	}
+	if len(protocols) > 0 {
+		// Even when ctx was cancelled: what was deleted is reported as it is
+		// (the dump has its own time limit).
+		p.verify(context.WithoutCancel(ctx), t, protocols, out)
+	}
+	return append(out, p.Skipped...)
+}
+
+// verify dumps the protocols of the killed targets, every state and
+// family, and fails a killed target that is still there with its id.
+func (p *Plan) verify(ctx context.Context, t Table, protocols map[Protocol]bool, results []Result) {
+	f := &Filter{}
+	for proto := range protocols {
+		f.Protocols = append(f.Protocols, proto)
+	}
+	left, err := t.Dump(ctx, f)
+	if err != nil {
+		for i := range results {
+			if results[i].Action == Killed {
+				results[i].Action, results[i].Err = Failed, fmt.Errorf("deleted, but the table could not be read again to verify it: %w", err)
+			}
+		}
+		return
+	}
+	type key struct {
+		id   uint32
+		orig Tuple
+		zone uint16
+	}
+	still := map[key]bool{}
+	for _, fl := range left {
+		still[key{fl.ID, fl.Orig, fl.Zone}] = true
+	}
+	for i, r := range results {
+		if r.Action == Killed && still[key{r.Flow.ID, r.Flow.Orig, r.Flow.Zone}] {
+			results[i].Action, results[i].Err = Failed, errors.New("the kernel answered the delete, but the entry is still in the table")
+		}
+	}
+}
+
+// A Summary counts results by action.
+type Summary struct {
+	Matched, WouldKill, Killed, Gone, Failed, Skipped int
+}
+
+// Summarize counts results by action; every result is a matched entry.
+func Summarize(results []Result) Summary {
+	s := Summary{Matched: len(results)}
+	for _, r := range results {
+		switch r.Action {
+		case WouldKill:
+			s.WouldKill++
+		case Killed:
+			s.Killed++
+		case Gone:
+			s.Gone++
+		case Failed:
+			s.Failed++
+		case Skipped:
+			s.Skipped++
+		}
+	}
+	return s
+}

@@ -1,0 +1,93 @@
+package flows
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// fakeTable answers deletes by id and dumps what is left.
+type fakeTable struct {
+	flows   []Flow
+	answer  map[uint32]error // a delete's answer; nil deletes
+	keep    map[uint32]bool  // answered nil, but left in the table
+	dumpErr error
+	deleted []uint32
+}
+
+func (t *fakeTable) Delete(_ context.Context, fl Flow) error {
+	t.deleted = append(t.deleted, fl.ID)
+	if err := t.answer[fl.ID]; err != nil {
+		return err
+	}
+	if !t.keep[fl.ID] {
+		for i, f := range t.flows {
+			if f.ID == fl.ID {
+				t.flows = append(t.flows[:i], t.flows[i+1:]...)
+				break
+			}
+		}
+	}
+	return nil
+}
+
+func (t *fakeTable) Dump(_ context.Context, f *Filter) ([]Flow, error) {
+	var out []Flow
+	for _, fl := range t.flows {
+		if f.Match(&fl) {
+			out = append(out, fl)
+		}
+	}
+	return out, t.dumpErr
+}
+
+func TestPlanExecute(t *testing.T) {
+	a := flow(TCP, "198.51.100.2:1>192.0.2.2:80", "192.0.2.2:80>198.51.100.2:1")
+	b, c, d := a, a, a
+	a.ID, b.ID, c.ID, d.ID = 1, 2, 3, 4
+	b.Orig.Src = netip.MustParseAddrPort("198.51.100.2:2")
+	c.Orig.Src = netip.MustParseAddrPort("198.51.100.2:3")
+	d.Orig.Src = netip.MustParseAddrPort("198.51.100.2:4")
+	ssh := flow(TCP, "198.51.100.7:50000>198.51.100.1:22", "198.51.100.1:22>198.51.100.7:50000")
+	ssh.ID = 5
+	table := &fakeTable{flows: []Flow{a, b, c, d, ssh},
+		answer: map[uint32]error{2: &OpError{Op: "delete", Err: unix.ENOENT}, 3: &OpError{Op: "delete", Err: unix.EPERM}},
+		keep:   map[uint32]bool{4: true}}
+	plan := NewPlan([]Flow{a, b, c, d, ssh}, []Keep{{A: netip.MustParseAddrPort("198.51.100.1:22"), B: netip.MustParseAddrPort("198.51.100.7:50000"), Reason: "ssh"}})
+	if len(plan.Targets) != 4 || len(plan.Skipped) != 1 || plan.Skipped[0].Flow.ID != 5 {
+		t.Fatalf("plan %+v", plan)
+	}
+	dry := plan.DryRun()
+	if s := Summarize(dry); s != (Summary{Matched: 5, WouldKill: 4, Skipped: 1}) {
+		t.Errorf("dry run %+v", s)
+	}
+	results := plan.Execute(context.Background(), table)
+	want := []Action{Killed, Gone, Failed, Failed, Skipped}
+	for i, r := range results {
+		if r.Action != want[i] {
+			t.Errorf("entry %d: %v (%v), want %v", r.Flow.ID, r.Action, r.Err, want[i])
+		}
+	}
+	if !errors.Is(results[2].Err, unix.EPERM) || results[3].Err == nil {
+		t.Errorf("errors: %v, %v", results[2].Err, results[3].Err)
+	}
+	if len(table.deleted) != 4 {
+		t.Errorf("deleted %v; the ssh session's entry must not be asked for", table.deleted)
+	}
+	if s := Summarize(results); s != (Summary{Matched: 5, Killed: 1, Gone: 1, Failed: 2, Skipped: 1}) {
+		t.Errorf("summary %+v", s)
+	}
+}
+
+// TestPlanVerifyFails: a table that cannot be read again leaves no entry reported killed.
+func TestPlanVerifyFails(t *testing.T) {
+	a := flow(UDP, "198.51.100.2:1>192.0.2.2:53", "192.0.2.2:53>198.51.100.2:1")
+	table := &fakeTable{flows: []Flow{a}, dumpErr: errors.New("boom")}
+	results := NewPlan([]Flow{a}, nil).Execute(context.Background(), table)
+	if results[0].Action != Failed {
+		t.Errorf("%v, want failed when the verification cannot dump", results[0].Action)
+	}
+}

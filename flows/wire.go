@@ -1,0 +1,238 @@
+package flows
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/mdlayher/netlink"
+)
+
+// ctnetlink's message types and attributes
+// (include/uapi/linux/netfilter/nfnetlink_conntrack.h).
+const (
+	netlinkNetfilter    = 12     // NETLINK_NETFILTER
+	nfnlSubsysCTNetlink = 1      // NFNL_SUBSYS_CTNETLINK
+	nfnetlinkV0         = 0      // NFNETLINK_V0
+	ipctnlMsgCTGet      = 1      // IPCTNL_MSG_CT_GET
+	ipctnlMsgCTDelete   = 2      // IPCTNL_MSG_CT_DELETE
+	nlaTypeMask         = 0x3fff // NLA_TYPE_MASK
+
+	ctaTupleOrig  = 1  // CTA_TUPLE_ORIG
+	ctaTupleReply = 2  // CTA_TUPLE_REPLY
+	ctaStatus     = 3  // CTA_STATUS
+	ctaProtoinfo  = 4  // CTA_PROTOINFO
+	ctaTimeout    = 7  // CTA_TIMEOUT
+	ctaMark       = 8  // CTA_MARK
+	ctaID         = 12 // CTA_ID
+	ctaZone       = 18 // CTA_ZONE
+	ctaMarkMask   = 21 // CTA_MARK_MASK
+	ctaStatusMask = 26 // CTA_STATUS_MASK
+
+	ctaTupleIP    = 1 // CTA_TUPLE_IP
+	ctaTupleProto = 2 // CTA_TUPLE_PROTO
+
+	ctaIPv4Src = 1 // CTA_IP_V4_SRC
+	ctaIPv4Dst = 2 // CTA_IP_V4_DST
+	ctaIPv6Src = 3 // CTA_IP_V6_SRC
+	ctaIPv6Dst = 4 // CTA_IP_V6_DST
+
+	ctaProtoNum     = 1 // CTA_PROTO_NUM
+	ctaProtoSrcPort = 2 // CTA_PROTO_SRC_PORT
+	ctaProtoDstPort = 3 // CTA_PROTO_DST_PORT
+
+	ctaProtoinfoTCP      = 1 // CTA_PROTOINFO_TCP
+	ctaProtoinfoTCPState = 1 // CTA_PROTOINFO_TCP_STATE
+)
+
+// nfgenmsgLen is the size of struct nfgenmsg, which starts every message.
+const nfgenmsgLen = 4
+
+// nfgenmsg is struct nfgenmsg: the family, the version, and res_id
+// (big-endian, 0 here).
+func nfgenmsg(family Family) []byte { return []byte{byte(family), nfnetlinkV0, 0, 0} }
+
+// headerType is a ctnetlink message type as nlmsg_type carries it.
+func headerType(msg int) netlink.HeaderType {
+	return netlink.HeaderType(nfnlSubsysCTNetlink<<8 | msg)
+}
+
+// errNotFlow is an answer that is no conntrack entry of an address family
+// and protocol tcpreap knows (an ICMP or SCTP entry, say): skipped.
+var errNotFlow = errors.New("not a TCP or UDP flow")
+
+// UnmarshalBinary decodes one IPCTNL_MSG_CT_NEW message of a dump: the
+// nfgenmsg and the attributes. An entry of another protocol than TCP or
+// UDP decodes to an error.
+func (f *Flow) UnmarshalBinary(b []byte) error {
+	if len(b) < nfgenmsgLen {
+		return fmt.Errorf("conntrack message of %d bytes, shorter than its header", len(b))
+	}
+	*f = Flow{Family: Family(b[0])}
+	if f.Family != IPv4 && f.Family != IPv6 {
+		return errNotFlow
+	}
+	ad, err := netlink.NewAttributeDecoder(b[nfgenmsgLen:])
+	if err != nil {
+		return err
+	}
+	ad.ByteOrder = binary.BigEndian
+	var orig, reply bool
+	for ad.Next() {
+		switch ad.Type() & nlaTypeMask {
+		case ctaTupleOrig:
+			orig = true
+			ad.Nested(func(nad *netlink.AttributeDecoder) error { return f.decodeTuple(nad, &f.Orig) })
+		case ctaTupleReply:
+			reply = true
+			ad.Nested(func(nad *netlink.AttributeDecoder) error { return f.decodeTuple(nad, &f.Reply) })
+		case ctaStatus:
+			f.Status = Status(ad.Uint32())
+		case ctaTimeout:
+			f.Timeout = ad.Uint32()
+		case ctaMark:
+			f.Mark = ad.Uint32()
+		case ctaID:
+			f.ID = ad.Uint32()
+		case ctaZone:
+			f.Zone = ad.Uint16()
+		case ctaProtoinfo:
+			ad.Nested(f.decodeProtoinfo)
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return fmt.Errorf("conntrack message: %w", err)
+	}
+	if !orig || !reply {
+		return errors.New("conntrack message without its tuples")
+	}
+	if f.Protocol != TCP && f.Protocol != UDP {
+		return errNotFlow
+	}
+	return nil
+}
+
+func (f *Flow) decodeTuple(ad *netlink.AttributeDecoder, t *Tuple) error {
+	var src, dst netip.Addr
+	var sport, dport uint16
+	for ad.Next() {
+		switch ad.Type() & nlaTypeMask {
+		case ctaTupleIP:
+			ad.Nested(func(nad *netlink.AttributeDecoder) error {
+				for nad.Next() {
+					a, ok := netip.AddrFromSlice(nad.Bytes())
+					if !ok {
+						return fmt.Errorf("address of %d bytes", len(nad.Bytes()))
+					}
+					switch nad.Type() & nlaTypeMask {
+					case ctaIPv4Src, ctaIPv6Src:
+						src = a
+					case ctaIPv4Dst, ctaIPv6Dst:
+						dst = a
+					}
+				}
+				return nil
+			})
+		case ctaTupleProto:
+			ad.Nested(func(nad *netlink.AttributeDecoder) error {
+				for nad.Next() {
+					switch nad.Type() & nlaTypeMask {
+					case ctaProtoNum:
+						f.Protocol = Protocol(nad.Uint8())
+					case ctaProtoSrcPort:
+						sport = nad.Uint16()
+					case ctaProtoDstPort:
+						dport = nad.Uint16()
+					}
+				}
+				return nil
+			})
+		}
+	}
+	if !src.IsValid() || !dst.IsValid() || (src.Is4() != (f.Family == IPv4)) || (dst.Is4() != (f.Family == IPv4)) {
+		return errors.New("tuple without addresses of its family")
+	}
+	t.Src, t.Dst = netip.AddrPortFrom(src, sport), netip.AddrPortFrom(dst, dport)
+	return nil
+}
+
+func (f *Flow) decodeProtoinfo(ad *netlink.AttributeDecoder) error {
+	for ad.Next() {
+		if ad.Type()&nlaTypeMask != ctaProtoinfoTCP {
+			continue
+		}
+		ad.Nested(func(nad *netlink.AttributeDecoder) error {
+			for nad.Next() {
+				if nad.Type()&nlaTypeMask == ctaProtoinfoTCPState {
+					f.State = TCPState(nad.Uint8())
+				}
+			}
+			return nil
+		})
+	}
+	return nil
+}
+
+// deleteRequest is the IPCTNL_MSG_CT_DELETE payload for f: its original
+// tuple, its zone and its id. Never without the tuple: a delete without one
+// is a flush of the whole table (ctnetlink_flush_conntrack).
+func deleteRequest(f Flow) ([]byte, error) {
+	ae := netlink.NewAttributeEncoder()
+	ae.ByteOrder = binary.BigEndian
+	ae.Nested(ctaTupleOrig, func(nae *netlink.AttributeEncoder) error {
+		encodeTuple(nae, f.Family, f.Protocol, f.Orig)
+		return nil
+	})
+	if f.Zone != 0 {
+		ae.Uint16(ctaZone, f.Zone)
+	}
+	ae.Uint32(ctaID, f.ID)
+	attrs, err := ae.Encode()
+	if err != nil {
+		return nil, err
+	}
+	return append(nfgenmsg(f.Family), attrs...), nil
+}
+
+func encodeTuple(ae *netlink.AttributeEncoder, family Family, proto Protocol, t Tuple) {
+	ae.Nested(ctaTupleIP, func(nae *netlink.AttributeEncoder) error {
+		src, dst := uint16(ctaIPv4Src), uint16(ctaIPv4Dst)
+		if family == IPv6 {
+			src, dst = ctaIPv6Src, ctaIPv6Dst
+		}
+		nae.Bytes(src, t.Src.Addr().AsSlice())
+		nae.Bytes(dst, t.Dst.Addr().AsSlice())
+		return nil
+	})
+	ae.Nested(ctaTupleProto, func(nae *netlink.AttributeEncoder) error {
+		nae.Uint8(ctaProtoNum, uint8(proto))
+		nae.Uint16(ctaProtoSrcPort, t.Src.Port())
+		nae.Uint16(ctaProtoDstPort, t.Dst.Port())
+		return nil
+	})
+}
+
+// dumpRequest is the IPCTNL_MSG_CT_GET dump payload for family (0: both)
+// with the kernel-side part of filter k (see the package doc for what an
+// older kernel ignores).
+func dumpRequest(family Family, k kernelFilter) ([]byte, error) {
+	ae := netlink.NewAttributeEncoder()
+	ae.ByteOrder = binary.BigEndian
+	if k.mark != nil {
+		ae.Uint32(ctaMark, k.mark.Value)
+		ae.Uint32(ctaMarkMask, k.mark.Mask)
+	}
+	if k.statusMask != 0 {
+		ae.Uint32(ctaStatus, uint32(k.status))
+		ae.Uint32(ctaStatusMask, uint32(k.statusMask))
+	}
+	if k.zone != nil {
+		ae.Uint16(ctaZone, *k.zone)
+	}
+	attrs, err := ae.Encode()
+	if err != nil {
+		return nil, err
+	}
+	return append(nfgenmsg(family), attrs...), nil
+}
