@@ -49,8 +49,11 @@ lint:
 # The system tools the integration tests and the demo drive: ip and ss
 # (iproute2), setpriv (util-linux), /etc/services (netbase), and for the SSH
 # session tests a real OpenSSH server run as a plain process in a test namespace
-# (openssh-server: sshd; openssh-client: ssh, ssh-keygen) and tmux. Installed
-# from Debian's archive when missing and when running as root.
+# (openssh-server: sshd; openssh-client: ssh, ssh-keygen) and tmux; for the
+# release tests (integration/release_test.go) file, man (man-db), the shells
+# whose completions tcpreap installs (bash-completion, zsh, fish) and rpm, to
+# read the .rpm that make package builds. Installed from Debian's archive when
+# missing and when running as root.
 #
 # The openssh-server package would start the system's sshd and enable it at
 # boot, listening on port 22 in the host's namespace: the tests need only its
@@ -69,6 +72,12 @@ deps:
 	command -v tmux >/dev/null 2>&1 || missing="$$missing tmux"; \
 	command -v screen >/dev/null 2>&1 || missing="$$missing screen"; \
 	command -v strace >/dev/null 2>&1 || missing="$$missing strace"; \
+	command -v file >/dev/null 2>&1 || missing="$$missing file"; \
+	command -v man >/dev/null 2>&1 || missing="$$missing man-db"; \
+	[ -f /usr/share/bash-completion/bash_completion ] || missing="$$missing bash-completion"; \
+	command -v zsh >/dev/null 2>&1 || missing="$$missing zsh"; \
+	command -v fish >/dev/null 2>&1 || missing="$$missing fish"; \
+	command -v rpm >/dev/null 2>&1 || missing="$$missing rpm"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:$$missing (run as root to install them)"; exit 1; fi; \
 	  case "$$missing" in *openssh-server*) \
