@@ -38,7 +38,7 @@ FISHCOMPDIR := $(PREFIX)/share/fish/vendor_completions.d
 # The release: a static binary (no cgo: it runs on any Linux of its
 # architecture) without this machine's paths in it, and what it writes of
 # itself: the manual (gzipped, as packages have it) and the completions.
-RELEASE := bin/release
+RELEASE ?= bin/release
 release:
 	rm -rf $(RELEASE) && mkdir -p $(RELEASE)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(RELEASE)/tcpreap ./cmd/tcpreap
@@ -66,15 +66,18 @@ PKGARCH ?= $(shell $(GO) env GOARCH)
 
 # A .deb and an .rpm (nfpm, a Go tool of this module) of exactly the files
 # make install installs with PREFIX=/usr, staged in dist/stage; each with the
-# zsh directory of its distributions.
+# zsh directory of its distributions. (The tests give RELEASE and DIST
+# directories of their own.)
+DIST  ?= dist
+STAGE := $(abspath $(DIST))/stage
 package:
-	rm -rf dist
-	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/dist/stage/deb PREFIX=/usr ZSHCOMPDIR=/usr/share/zsh/vendor-completions
-	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/dist/stage/rpm PREFIX=/usr ZSHCOMPDIR=/usr/share/zsh/site-functions
-	STAGE=$(CURDIR)/dist/stage/deb ZSHCOMPDIR=/usr/share/zsh/vendor-completions PKGVERSION=$(PKGVERSION) PKGARCH=$(PKGARCH) \
-	  $(GO) tool nfpm package --config packaging/nfpm.yaml --packager deb --target dist/
-	STAGE=$(CURDIR)/dist/stage/rpm ZSHCOMPDIR=/usr/share/zsh/site-functions PKGVERSION=$(PKGVERSION) PKGARCH=$(PKGARCH) \
-	  $(GO) tool nfpm package --config packaging/nfpm.yaml --packager rpm --target dist/
+	rm -rf $(DIST)
+	$(MAKE) --no-print-directory install DESTDIR=$(STAGE)/deb PREFIX=/usr ZSHCOMPDIR=/usr/share/zsh/vendor-completions
+	$(MAKE) --no-print-directory install DESTDIR=$(STAGE)/rpm PREFIX=/usr ZSHCOMPDIR=/usr/share/zsh/site-functions
+	STAGE=$(STAGE)/deb ZSHCOMPDIR=/usr/share/zsh/vendor-completions PKGVERSION=$(PKGVERSION) PKGARCH=$(PKGARCH) \
+	  $(GO) tool nfpm package --config packaging/nfpm.yaml --packager deb --target $(DIST)/
+	STAGE=$(STAGE)/rpm ZSHCOMPDIR=/usr/share/zsh/site-functions PKGVERSION=$(PKGVERSION) PKGARCH=$(PKGARCH) \
+	  $(GO) tool nfpm package --config packaging/nfpm.yaml --packager rpm --target $(DIST)/
 
 demo: deps build
 	$(GO) run ./integration/demo $(BIN)

@@ -6,8 +6,9 @@
 // states_test.go (each socket state and its kernel corner cases), guards_test.go (what keeps
 // a run from destroying: the SSH session, --max, the confirmation, bad input, no
 // privilege), ssh_test.go (the SSH session through a real sshd: IPv4, link-local, tmux),
-// planfile_test.go (plan and apply), audit_test.go (the syslog line) and
-// engine_test.go (batches over several netlink sockets, cookie safety). The benchmark is
+// planfile_test.go (plan and apply), audit_test.go (the syslog line),
+// engine_test.go (batches over several netlink sockets, cookie safety) and
+// release_test.go (make install, make package, the manual and the completions). The benchmark is
 // not a test: it is integration/bench, which `make bench` runs.
 // This file holds TestMain, which builds the binary, and the env type and helpers they share.
 package integration
