@@ -27,7 +27,7 @@ func TestFlagHelpWraps(t *testing.T) {
 // TestHelp: every command's help has examples and fits a 100-column
 // terminal.
 func TestHelp(t *testing.T) {
-	for _, args := range [][]string{{"--help"}, {"list", "--help"}, {"plan", "--help"}, {"apply", "--help"}} {
+	for _, args := range [][]string{{"--help"}, {"list", "--help"}, {"plan", "--help"}, {"apply", "--help"}, {"completion", "--help"}} {
 		code, stdout, stderr := runCLI(args...)
 		if code != exitOK || stderr != "" {
 			t.Errorf("%q: exit %d, stderr %q", args, code, stderr)
