@@ -34,6 +34,8 @@ MAN8DIR     := $(PREFIX)/share/man/man8
 BASHCOMPDIR := $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR := $(PREFIX)/share/fish/vendor_completions.d
+# The license, under the name Debian's policy gives it.
+DOCDIR      := $(PREFIX)/share/doc/tcpreap
 
 # The release: a static binary (no cgo: it runs on any Linux of its
 # architecture) without this machine's paths in it, and what it writes of
@@ -52,10 +54,13 @@ install: release
 	install -D -m 0644 $(RELEASE)/tcpreap.bash $(DESTDIR)$(BASHCOMPDIR)/tcpreap
 	install -D -m 0644 $(RELEASE)/tcpreap.zsh $(DESTDIR)$(ZSHCOMPDIR)/_tcpreap
 	install -D -m 0644 $(RELEASE)/tcpreap.fish $(DESTDIR)$(FISHCOMPDIR)/tcpreap.fish
+	install -D -m 0644 LICENSE $(DESTDIR)$(DOCDIR)/copyright
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/tcpreap $(DESTDIR)$(MAN8DIR)/tcpreap.8.gz \
-	  $(DESTDIR)$(BASHCOMPDIR)/tcpreap $(DESTDIR)$(ZSHCOMPDIR)/_tcpreap $(DESTDIR)$(FISHCOMPDIR)/tcpreap.fish
+	  $(DESTDIR)$(BASHCOMPDIR)/tcpreap $(DESTDIR)$(ZSHCOMPDIR)/_tcpreap $(DESTDIR)$(FISHCOMPDIR)/tcpreap.fish \
+	  $(DESTDIR)$(DOCDIR)/copyright
+	-rmdir $(DESTDIR)$(DOCDIR)
 
 # The packages' version: a tag v1.2.3 is 1.2.3, with "+N.gHASH" after it when
 # the commit is N past the tag; with no tag, 0.0.0~git.HASH (~ sorts before

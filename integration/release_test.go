@@ -39,6 +39,7 @@ func installedFiles(zshDir string) map[string]fs.FileMode {
 		"/usr/share/bash-completion/completions/tcpreap":    0o644,
 		zshDir + "/_tcpreap":                                0o644,
 		"/usr/share/fish/vendor_completions.d/tcpreap.fish": 0o644,
+		"/usr/share/doc/tcpreap/copyright":                  0o644,
 	}
 }
 
