@@ -255,11 +255,12 @@ func makeRelease(t *testing.T, target string, vars ...string) {
 	command(t, []string{"MAKEFLAGS=", "MFLAGS=", "MAKELEVEL="}, "make", args...)
 }
 
-// command runs a program with env added to the test's environment, for at most two minutes,
-// requires exit 0 and returns its stdout with stderr after it.
+// command runs a program with env added to the test's environment, for at most five minutes
+// (on a fresh machine, make package first downloads and builds nfpm), requires exit 0 and
+// returns its stdout with stderr after it.
 func command(t *testing.T, env []string, name string, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = append(os.Environ(), env...)
