@@ -45,7 +45,7 @@ func installedFiles(zshDir string) map[string]fs.FileMode {
 
 // TestIntegrationInstall: make install DESTDIR=… PREFIX=/usr installs the files it says,
 // a static binary that prints its stamped version and really destroys, a manual and the
-// three completions.
+// three completions; make uninstall removes them.
 func TestIntegrationInstall(t *testing.T) {
 	e := setup(t)
 	dest := t.TempDir()
@@ -135,6 +135,14 @@ printf '%s\n' "${COMPREPLY[@]}"`
 			if got := zshCompletes(t, shellEnv, fpath, c.line); !slices.Contains(got, c.want) {
 				t.Errorf("zsh completes %q to %q, want %q among them", c.line, got, c.want)
 			}
+		}
+	})
+
+	t.Cleanup(func() {
+		// Last, after the subtests: make uninstall takes back every file.
+		makeRelease(t, "uninstall", "DESTDIR="+dest, "PREFIX=/usr")
+		if left := treeFiles(t, dest); len(left) > 0 {
+			t.Errorf("make uninstall left %v", left)
 		}
 	})
 
