@@ -1,6 +1,10 @@
 # tcpreap: `sudo make demo` builds it and shows the whole job in a network
 # namespace of its own; `sudo make test` runs every test (integration tests
-# need root: they make their own network namespaces).
+# need root: they make their own network namespaces). `sudo make install`
+# installs the static binary, tcpreap(8) and the bash, zsh and fish
+# completions under PREFIX (/usr/local; DESTDIR stages them), `make uninstall`
+# removes them, and `make package` builds a .deb and an .rpm of the same files
+# in dist/.
 
 GO  ?= go
 BIN := bin/tcpreap
@@ -8,7 +12,7 @@ BIN := bin/tcpreap
 # contributor on a laptop can work on them.
 PORTABLE := ./sockdiag/... ./kill/... ./planfile/... ./host/... ./census/... ./doctor/... ./flows/... ./cmd/...
 
-.PHONY: build demo test unit integration bench lint deps clean
+.PHONY: build demo test unit integration bench lint deps clean release install uninstall package
 
 # The version and commit that tcpreap --version prints.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
@@ -17,6 +21,68 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/tcpreap
+
+# Where make install puts things. tcpreap goes to sbin, with the tools of the
+# system's administrator (ss, ip): destroying a socket needs CAP_NET_ADMIN.
+# Each shell's completion goes where that shell looks under PREFIX; zsh's
+# differs between distributions (Debian: vendor-completions under /usr, but
+# site-functions under /usr/local; Fedora: site-functions), hence ZSHCOMPDIR.
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+SBINDIR     := $(PREFIX)/sbin
+MAN8DIR     := $(PREFIX)/share/man/man8
+BASHCOMPDIR := $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR := $(PREFIX)/share/fish/vendor_completions.d
+# The license, under the name Debian's policy gives it.
+DOCDIR      := $(PREFIX)/share/doc/tcpreap
+
+# The release: a static binary (no cgo: it runs on any Linux of its
+# architecture) without this machine's paths in it, and what it writes of
+# itself: the manual (gzipped, as packages have it) and the completions.
+RELEASE ?= bin/release
+release:
+	rm -rf $(RELEASE) && mkdir -p $(RELEASE)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(RELEASE)/tcpreap ./cmd/tcpreap
+	$(RELEASE)/tcpreap man > $(RELEASE)/tcpreap.8
+	gzip -9n $(RELEASE)/tcpreap.8
+	for sh in bash zsh fish; do $(RELEASE)/tcpreap completion $$sh > $(RELEASE)/tcpreap.$$sh || exit 1; done
+
+install: release
+	install -D -m 0755 $(RELEASE)/tcpreap $(DESTDIR)$(SBINDIR)/tcpreap
+	install -D -m 0644 $(RELEASE)/tcpreap.8.gz $(DESTDIR)$(MAN8DIR)/tcpreap.8.gz
+	install -D -m 0644 $(RELEASE)/tcpreap.bash $(DESTDIR)$(BASHCOMPDIR)/tcpreap
+	install -D -m 0644 $(RELEASE)/tcpreap.zsh $(DESTDIR)$(ZSHCOMPDIR)/_tcpreap
+	install -D -m 0644 $(RELEASE)/tcpreap.fish $(DESTDIR)$(FISHCOMPDIR)/tcpreap.fish
+	install -D -m 0644 LICENSE $(DESTDIR)$(DOCDIR)/copyright
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/tcpreap $(DESTDIR)$(MAN8DIR)/tcpreap.8.gz \
+	  $(DESTDIR)$(BASHCOMPDIR)/tcpreap $(DESTDIR)$(ZSHCOMPDIR)/_tcpreap $(DESTDIR)$(FISHCOMPDIR)/tcpreap.fish \
+	  $(DESTDIR)$(DOCDIR)/copyright
+	-rmdir $(DESTDIR)$(DOCDIR)
+
+# The packages' version: a tag v1.2.3 is 1.2.3, with "+N.gHASH" after it when
+# the commit is N past the tag; with no tag, 0.0.0~git.HASH (~ sorts before
+# any release).
+PKGVERSION ?= $(shell d=$$(git describe --tags --always --dirty --match 'v[0-9]*' 2>/dev/null || echo unknown); \
+	case $$d in (v[0-9]*) echo "$$d" | sed 's/^v//; s/-/+/; s/-/./g';; (*) echo "0.0.0~git.$$d" | tr - .;; esac)
+PKGARCH ?= $(shell $(GO) env GOARCH)
+
+# A .deb and an .rpm (nfpm, a Go tool of this module) of exactly the files
+# make install installs with PREFIX=/usr, staged in dist/stage; each with the
+# zsh directory of its distributions. (The tests give RELEASE and DIST
+# directories of their own.)
+DIST  ?= dist
+STAGE := $(abspath $(DIST))/stage
+package:
+	rm -rf $(DIST)
+	$(MAKE) --no-print-directory install DESTDIR=$(STAGE)/deb PREFIX=/usr ZSHCOMPDIR=/usr/share/zsh/vendor-completions
+	$(MAKE) --no-print-directory install DESTDIR=$(STAGE)/rpm PREFIX=/usr ZSHCOMPDIR=/usr/share/zsh/site-functions
+	STAGE=$(STAGE)/deb ZSHCOMPDIR=/usr/share/zsh/vendor-completions PKGVERSION=$(PKGVERSION) PKGARCH=$(PKGARCH) \
+	  $(GO) tool nfpm package --config packaging/nfpm.yaml --packager deb --target $(DIST)/
+	STAGE=$(STAGE)/rpm ZSHCOMPDIR=/usr/share/zsh/site-functions PKGVERSION=$(PKGVERSION) PKGARCH=$(PKGARCH) \
+	  $(GO) tool nfpm package --config packaging/nfpm.yaml --packager rpm --target $(DIST)/
 
 demo: deps build
 	$(GO) run ./integration/demo $(BIN)
@@ -51,8 +117,11 @@ lint:
 # session tests a real OpenSSH server run as a plain process in a test namespace
 # (openssh-server: sshd; openssh-client: ssh, ssh-keygen) and tmux; for the router
 # flows tests nft (nftables) and conntrack -L as their oracle (conntrack); for the
-# deploy/ tests systemd-analyze (systemd) and ansible (ansible-core). Installed
-# from Debian's archive when missing and when running as root.
+# deploy/ tests systemd-analyze (systemd) and ansible (ansible-core); for the
+# release tests (integration/release_test.go) file, man (man-db), the shells
+# whose completions tcpreap installs (bash-completion, zsh, fish) and rpm, to
+# read the .rpm that make package builds. Installed from Debian's archive when
+# missing and when running as root.
 #
 # The openssh-server package would start the system's sshd and enable it at
 # boot, listening on port 22 in the host's namespace: the tests need only its
@@ -75,6 +144,12 @@ deps:
 	[ -x /usr/sbin/conntrack ] || missing="$$missing conntrack"; \
 	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
 	command -v ansible >/dev/null 2>&1 || missing="$$missing ansible-core"; \
+	command -v file >/dev/null 2>&1 || missing="$$missing file"; \
+	command -v man >/dev/null 2>&1 || missing="$$missing man-db"; \
+	[ -f /usr/share/bash-completion/bash_completion ] || missing="$$missing bash-completion"; \
+	command -v zsh >/dev/null 2>&1 || missing="$$missing zsh"; \
+	command -v fish >/dev/null 2>&1 || missing="$$missing fish"; \
+	command -v rpm >/dev/null 2>&1 || missing="$$missing rpm"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:$$missing (run as root to install them)"; exit 1; fi; \
 	  case "$$missing" in *openssh-server*) \
@@ -89,4 +164,4 @@ deps:
 	fi
 
 clean:
-	rm -rf bin
+	rm -rf bin dist

@@ -7,8 +7,10 @@
 // a run from destroying: the SSH session, --max, the confirmation, bad input, no
 // privilege), ssh_test.go (the SSH session through a real sshd: IPv4, link-local, tmux),
 // planfile_test.go (plan and apply), audit_test.go (the syslog line),
-// engine_test.go (batches over several netlink sockets, cookie safety) and conntrack_test.go
-// (router flows: a client, a router and a server, checked with conntrack -L). The benchmark is
+// engine_test.go (batches over several netlink sockets, cookie safety), conntrack_test.go
+// (router flows: a client, a router and a server, checked with conntrack -L), netns_test.go
+// (--netns, --all-netns), deploy_test.go (deploy/: systemd, Kubernetes, Ansible) and
+// release_test.go (make install, make package, the manual and the completions). The benchmark is
 // not a test: it is integration/bench, which `make bench` runs.
 // This file holds TestMain, which builds the binary, and the env type and helpers they share.
 package integration

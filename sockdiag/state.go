@@ -2,7 +2,9 @@ package sockdiag
 
 import (
 	"fmt"
+	"maps"
 	"math/bits"
+	"slices"
 	"strings"
 )
 
@@ -147,6 +149,13 @@ func ParseStates(word string) (StateMask, error) {
 		selected |= 1 << s
 	}
 	return selected, nil
+}
+
+// StateWords lists the words ParseStates takes for one state or group: the
+// canonical names in the kernel's order, then the groups; ss's spellings are
+// left out. A shell completes --state with them.
+func StateWords() []string {
+	return append(stateNameList(), slices.Sorted(maps.Keys(stateGroups))...)
 }
 
 func stateByName(name string) (State, bool) {

@@ -69,3 +69,19 @@ func TestStateNames(t *testing.T) {
 		t.Errorf("AllStates has %d states, want 11", got)
 	}
 }
+
+// TestStateWords: every word offered for --state parses, and each state and
+// group is offered once.
+func TestStateWords(t *testing.T) {
+	words := StateWords()
+	if len(words) != int(Closing)+len(stateGroups) {
+		t.Errorf("StateWords() = %q: want %d states and %d groups", words, Closing, len(stateGroups))
+	}
+	seen := map[string]bool{}
+	for _, w := range words {
+		if _, err := ParseStates(w); err != nil || seen[w] {
+			t.Errorf("StateWords() offers %q: %v (seen before: %v)", w, err, seen[w])
+		}
+		seen[w] = true
+	}
+}

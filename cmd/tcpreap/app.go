@@ -129,6 +129,7 @@ func newApp(args []string, io streams) *cli.Command {
 	root.ExitErrHandler = func(context.Context, *cli.Command, error) {}
 	root.Version = versionText()
 	root.Commands = []*cli.Command{listCommand(args, io), conntrackCommand(args, io), summaryCommand(args, io), doctorCommand(args, io), planCommand(args, io), applyCommand(args, io)}
+	root.Commands = append(root.Commands, completionCommand(root, args, io), manCommand(root, args, io))
 	for _, c := range append([]*cli.Command{root}, root.Commands...) {
 		c.UseShortOptionHandling = true
 		c.OnUsageError = onUsage

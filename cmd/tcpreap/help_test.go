@@ -28,7 +28,7 @@ func TestFlagHelpWraps(t *testing.T) {
 // terminal.
 func TestHelp(t *testing.T) {
 	for _, args := range [][]string{{"--help"}, {"list", "--help"}, {"plan", "--help"}, {"apply", "--help"},
-		{"conntrack", "--help"}, {"conntrack", "list", "--help"}} {
+		{"conntrack", "--help"}, {"conntrack", "list", "--help"}, {"completion", "--help"}} {
 		code, stdout, stderr := runCLI(args...)
 		if code != exitOK || stderr != "" {
 			t.Errorf("%q: exit %d, stderr %q", args, code, stderr)

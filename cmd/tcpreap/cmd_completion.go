@@ -1,0 +1,40 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/urfave/cli/v3"
+)
+
+// completionCommand is tcpreap completion SHELL: the shell's completion
+// script, written from root's command tree.
+func completionCommand(root *cli.Command, args []string, io streams) *cli.Command {
+	o := &options{}
+	names := shellNames()
+	return &cli.Command{
+		Name:      "completion",
+		Usage:     "write the completion script of a shell (" + strings.Join(names, ", ") + ") on stdout",
+		ArgsUsage: "SHELL",
+		Description: `Writes the script that completes tcpreap's commands, options and --state values in
+SHELL: one of ` + strings.Join(names, ", ") + `. The packages and make install put them where each
+shell finds them; for a tcpreap of your own, load them as below.
+
+Examples:
+  source <(tcpreap completion bash)                              in ~/.bashrc
+  tcpreap completion zsh > ~/.zfunc/_tcpreap                     ~/.zfunc in $fpath
+  tcpreap completion fish > ~/.config/fish/completions/tcpreap.fish`,
+		Action: o.action(args, func(_ context.Context, o *options) error {
+			if len(o.words) != 1 {
+				return usagef("completion takes one shell: %s", strings.Join(names, ", "))
+			}
+			script, ok := completionScript(root, o.words[0])
+			if !ok {
+				return usagef("completion: unknown shell %q; tcpreap writes completions for %s", o.words[0], strings.Join(names, ", "))
+			}
+			_, err := fmt.Fprint(io.Out, script)
+			return err
+		}),
+	}
+}

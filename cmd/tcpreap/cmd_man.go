@@ -1,0 +1,32 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/urfave/cli/v3"
+)
+
+// manCommand is tcpreap man, hidden: the manual page that make install
+// installs, written from root's command tree.
+func manCommand(root *cli.Command, args []string, io streams) *cli.Command {
+	o := &options{}
+	return &cli.Command{
+		Name:   "man",
+		Hidden: true,
+		Usage:  "write the manual page tcpreap(8), in roff, on stdout",
+		Description: `Writes the manual page tcpreap(8) on stdout, made from the commands' own help: every
+command, option and example. make install installs it.
+
+Examples:
+  tcpreap man | man -l -                       read it
+  tcpreap man | gzip -9n > tcpreap.8.gz        as make install installs it`,
+		Action: o.action(args, func(_ context.Context, o *options) error {
+			if len(o.words) > 0 {
+				return usagef("man takes no arguments: %q", o.words[0])
+			}
+			_, err := fmt.Fprint(io.Out, manPage(root))
+			return err
+		}),
+	}
+}
