@@ -117,7 +117,8 @@ lint:
 # session tests a real OpenSSH server run as a plain process in a test namespace
 # (openssh-server: sshd; openssh-client: ssh, ssh-keygen) and tmux; for the router
 # flows tests nft (nftables) and conntrack -L as their oracle (conntrack); for the
-# deploy/ tests systemd-analyze (systemd) and ansible (ansible-core); for the
+# deploy/ tests systemd-analyze (systemd) and ansible (ansible-core, without
+# the collections it recommends: the recipe needs only its command module); for the
 # release tests (integration/release_test.go) file, man (man-db), the shells
 # whose completions tcpreap installs (bash-completion, zsh, fish) and rpm, to
 # read the .rpm that make package builds. Installed from Debian's archive when
@@ -143,15 +144,15 @@ deps:
 	[ -x /usr/sbin/nft ] || missing="$$missing nftables"; \
 	[ -x /usr/sbin/conntrack ] || missing="$$missing conntrack"; \
 	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
-	command -v ansible >/dev/null 2>&1 || missing="$$missing ansible-core"; \
+	command -v ansible >/dev/null 2>&1 || lean="$$lean ansible-core"; \
 	command -v file >/dev/null 2>&1 || missing="$$missing file"; \
 	command -v man >/dev/null 2>&1 || missing="$$missing man-db"; \
 	[ -f /usr/share/bash-completion/bash_completion ] || missing="$$missing bash-completion"; \
 	command -v zsh >/dev/null 2>&1 || missing="$$missing zsh"; \
 	command -v fish >/dev/null 2>&1 || missing="$$missing fish"; \
 	command -v rpm >/dev/null 2>&1 || missing="$$missing rpm"; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:$$missing (run as root to install them)"; exit 1; fi; \
+	if [ -n "$$missing$$lean" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:$$missing$$lean (run as root to install them)"; exit 1; fi; \
 	  case "$$missing" in *openssh-server*) \
 	    mkdir -p /etc/ssh && touch /etc/ssh/sshd_not_to_be_run; \
 	    if [ ! -e /usr/sbin/policy-rc.d ]; then \
@@ -160,7 +161,9 @@ deps:
 	      chmod 755 /usr/sbin/policy-rc.d; \
 	    fi;; \
 	  esac; \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	  apt-get update -q || exit 1; \
+	  if [ -n "$$missing" ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing || exit 1; fi; \
+	  if [ -n "$$lean" ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$lean || exit 1; fi; \
 	fi
 
 clean:
