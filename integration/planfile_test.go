@@ -52,8 +52,8 @@ func TestIntegrationPlanApply(t *testing.T) {
 	h, r, netns, err := testnet.ParsePlan(plan)
 	e.check(err)
 	switch {
-	case h.Version != 2:
-		t.Errorf("plan version %d, want 2", h.Version)
+	case h.Version != 3:
+		t.Errorf("plan version %d, want 3", h.Version)
 	case h.BootID != bootID(t):
 		t.Errorf("plan boot_id %q, this boot is %q", h.BootID, bootID(t))
 	case time.Since(h.Created).Abs() > time.Minute:
@@ -180,8 +180,9 @@ func TestIntegrationPlanRefused(t *testing.T) {
 		{"empty", "", "empty"},
 		{"blank lines", "\n\n", "empty"},
 		{"list --json output", list.Stdout, "header"},
-		{"version 1 (an older tcpreap's)", reseal(t, strings.Replace(plan, `"version":2`, `"version":1`, 1)), "version 1"},
-		{"version 3", reseal(t, strings.Replace(plan, `"version":2`, `"version":3`, 1)), "version 3"},
+		{"version 1 (an older tcpreap's)", reseal(t, strings.Replace(plan, `"version":3`, `"version":1`, 1)), "version 1"},
+		{"version 2 (one namespace only)", reseal(t, strings.Replace(plan, `"version":3`, `"version":2`, 1)), "version 2"},
+		{"version 4", reseal(t, strings.Replace(plan, `"version":3`, `"version":4`, 1)), "version 4"},
 		{"edited and resealed: a key in another case", reseal(t, strings.Replace(plan, `"cookie":`, `"Cookie":`, 1)), "edited"},
 		{"edited and resealed: a socket moved to another namespace", reseal(t, strings.Replace(plan, `"netns":"net:[`, `"netns":"net:[1`, 1)), "namespace"},
 		{"another boot", reseal(t, strings.Replace(plan, bootID(t), "00000000-0000-4000-8000-000000000000", 1)), "boot"},
@@ -325,7 +326,7 @@ func TestIntegrationPlanWhereItWasMade(t *testing.T) {
 
 	plan := e.writePlan(e.plan("192.0.2.2"))
 	res := e.run(e.Peer, bin, "apply", plan)
-	if res.Code != 2 || !strings.Contains(res.Stderr, "is in network namespace") {
+	if res.Code != 2 || !strings.Contains(res.Stderr, "are in network namespace") {
 		t.Errorf("apply in another namespace: exit %d, stderr %q; want 2 and the namespace named", res.Code, res.Stderr)
 	}
 
