@@ -1,6 +1,7 @@
 package sockdiag_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/netip"
@@ -161,5 +162,64 @@ func TestQueryDumpsAheadOnABrokenSocket(t *testing.T) {
 	}
 	if n != len(socks)+len(udp) {
 		t.Errorf("%d sockets, want %d", n, len(socks)+len(udp))
+	}
+}
+
+// TestQueryCgroupCond: from Linux 5.10 the kernel's filter program tests
+// the sockets' cgroup (INET_DIAG_BC_CGROUP_COND); a kernel that refuses it
+// (EINVAL) is asked again without it, and not asked with it again; an older
+// release is never asked with it. Match checks the cgroups every time.
+func TestQueryCgroupCond(t *testing.T) {
+	socks := sockets(4, sockdiag.Established, 10)
+	groups := map[sockdiag.Cookie]uint64{10: 7, 11: 7, 12: 8} // 13: none
+	f := &sockdiag.Filter{Cgroups: []uint64{7}}
+	cgroupOp := []byte{13, 12} // INET_DIAG_BC_CGROUP_COND, 12 bytes long
+	for _, tc := range []struct {
+		name    string
+		release sockdiag.Release
+		refuses bool
+		// withOp: whether the requests of the first query had the cgroup
+		// operation (the first answer of each query, then those of the
+		// second query: the query's two dumps run at once, and the one
+		// ahead of a refused one may not be sent).
+		withOp string
+	}{
+		{"5.10 and later", sockdiag.Release{Major: 6, Minor: 1}, false, "true true true"},
+		{"refused", sockdiag.Release{Major: 6, Minor: 1}, true, "true false false"},
+		{"before 5.10", sockdiag.Release{Major: 5, Minor: 4}, false, "false false false"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k := &sockdiagtest.Kernel{Sockets: socks, Cgroups: groups, NoCgroupCond: tc.refuses, Release: tc.release}
+			c := k.Conn()
+			var firstQuery int
+			for q := range 2 {
+				var got []sockdiag.Cookie
+				for s, err := range c.Query(t.Context(), f) {
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, s.ID.Cookie)
+				}
+				if fmt.Sprint(got) != "[10 11]" {
+					t.Fatalf("query %d returned cookies %v, want [10 11]", q+1, got)
+				}
+				if q == 0 {
+					firstQuery = len(k.Requests)
+				}
+			}
+			has := func(r sockdiag.Request) bool { return bytes.Contains(r.Bytecode, cgroupOp) }
+			second := k.Requests[firstQuery:]
+			if len(second) != 2 {
+				t.Fatalf("the second query sent %d requests, want 2", len(second))
+			}
+			got := fmt.Sprint(has(k.Requests[0]), has(k.Requests[firstQuery-1]) && has(second[0]), has(second[0]) && has(second[1]))
+			if tc.refuses {
+				// The refusal is asked again without it.
+				got = fmt.Sprint(has(k.Requests[0]), has(k.Requests[firstQuery-1]), has(second[0]) || has(second[1]))
+			}
+			if got != tc.withOp {
+				t.Errorf("the cgroup operation in the requests: %s, want %s", got, tc.withOp)
+			}
+		})
 	}
 }
