@@ -203,3 +203,51 @@ func destroyProbe(t *testing.T, h *testnet.Host) unix.Errno {
 	}
 	return errno
 }
+
+// TestIntegrationTimers: list -e shows each socket's timer as the kernel reports it: a
+// TIME_WAIT socket's timewait timer, due within 60 s; a connection with keepalive on
+// (idle 90 s) its keepalive timer, due within 90 s; one with keepalive off, none.
+func TestIntegrationTimers(t *testing.T) {
+	e := setup(t)
+	l := e.listenV4()
+	tw := e.timeWait(l, netip.AddrPortFrom(testnet.PeerV4, 0))
+	ka := e.inbound(l, netip.AddrPortFrom(testnet.PeerV4, 0))
+	e.check(ka.Local.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: 90 * time.Second, Interval: 10 * time.Second, Count: 3}))
+	off := e.inbound(l, netip.AddrPortFrom(testnet.PeerV4, 0))
+	e.check(off.Local.SetKeepAlive(false)) // Go turns it on for every accepted connection
+	port := strconv.Itoa(int(l.Addr().(*net.TCPAddr).Port))
+	got := map[uint64]testnet.Record{}
+	for _, rec := range e.json(0, "list", "-e", "--local-port", port).Sockets {
+		got[rec.Cookie] = rec
+	}
+	for _, c := range []struct {
+		name   string
+		cookie uint64
+		timer  string
+		maxMS  int64
+	}{
+		{"time_wait", tw.Cookie, "timewait", 60_000},
+		{"keepalive", ka.Cookie, "keepalive", 90_000},
+		{"keepalive off", off.Cookie, "off", 0},
+	} {
+		rec, ok := got[c.cookie]
+		switch {
+		case !ok:
+			t.Errorf("%s: not listed (%+v)", c.name, got)
+		case rec.Timer != c.timer || rec.TimerMS > c.maxMS || c.maxMS > 0 && rec.TimerMS < c.maxMS-10_000:
+			t.Errorf("%s: timer %q in %d ms, want %q within %d ms", c.name, rec.Timer, rec.TimerMS, c.timer, c.maxMS)
+		}
+	}
+	// The table: a Timer column as ss's timer:(…), and no line wider than 100 columns.
+	res := e.tcpreap("list", "-e", "--local-port", port)
+	if res.Code != 0 || !strings.Contains(res.Stdout, " Timer\n") || !strings.Contains(res.Stdout, "keepalive,1m") ||
+		!strings.Contains(res.Stdout, "timewait,") || !strings.Contains(res.Stdout, "  off\n") {
+		t.Errorf("list -e: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	for _, line := range strings.Split(res.Stdout, "\n") {
+		if len(line) > 100 {
+			t.Errorf("list -e: a line of %d columns: %s", len(line), line)
+		}
+	}
+	t.Logf("list -e:\n%s", res.Stdout)
+}
