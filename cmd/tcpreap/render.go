@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/tcpreap/tcpreap/host"
 
@@ -195,7 +194,7 @@ func (r renderer) table(results []kill.Result) error {
 		row(res)
 		start := 0
 		for i, end := range ends {
-			widths[i] = max(widths[i], utf8.RuneCount(buf[start:end]))
+			widths[i] = max(widths[i], displayWidth(buf[start:end]))
 			start = end
 		}
 	}
@@ -207,7 +206,7 @@ func (r renderer) table(results []kill.Result) error {
 			c := cells(i)
 			line = append(line, c...)
 			if i < len(widths)-1 {
-				for range widths[i] - utf8.RuneCount(c) + 2 {
+				for range widths[i] - displayWidth(c) + 2 {
 					line = append(line, ' ')
 				}
 			}
