@@ -235,9 +235,23 @@ func TestIntegrationTimers(t *testing.T) {
 	off := e.inbound(l, netip.AddrPortFrom(testnet.PeerV4, 0))
 	e.check(off.Local.SetKeepAlive(false)) // Go turns it on for every accepted connection
 	port := strconv.Itoa(int(l.Addr().(*net.TCPAddr).Port))
-	got := map[uint64]testnet.Record{}
-	for _, rec := range e.json(0, "list", "-e", "--local-port", port).Sockets {
-		got[rec.Cookie] = rec
+	// list's "timer" is a name; a plan file's (a Record's) is the kernel's number.
+	type record struct {
+		Cookie  uint64 `json:"cookie"`
+		Timer   string `json:"timer"`
+		TimerMS int64  `json:"timer_ms"`
+	}
+	got := map[uint64]record{}
+	out := e.tcpreapJSON("list", "-e", "--local-port", port)
+	if out.Code != 0 {
+		t.Fatalf("list -e --json: exit %d: %s", out.Code, out.Stderr)
+	}
+	for line := range strings.Lines(out.Stdout) {
+		var rec record
+		e.check(json.Unmarshal([]byte(line), &rec))
+		if rec.Cookie != 0 {
+			got[rec.Cookie] = rec
+		}
 	}
 	for _, c := range []struct {
 		name   string

@@ -93,13 +93,10 @@ type Record struct {
 	// Processes is list -p's: the processes that hold the socket.
 	Processes []Process `json:"processes"`
 	// IdleMS is list -e's: how long the connection has been idle.
-	IdleMS int64 `json:"idle_ms"`
-	// Timer and TimerMS are list -e's: the socket's timer and when it fires.
-	Timer   string `json:"timer"`
-	TimerMS int64  `json:"timer_ms"`
-	Action  string `json:"action"`
-	Reason  string `json:"reason"`
-	Error   string `json:"error"`
+	IdleMS int64  `json:"idle_ms"`
+	Action string `json:"action"`
+	Reason string `json:"reason"`
+	Error  string `json:"error"`
 }
 
 // Process is one process that holds a socket, in list -p's --json output.
