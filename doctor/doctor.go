@@ -24,7 +24,10 @@ type Finding struct {
 // name, as /proc/sys/net has them; a missing one is absent), the census of
 // every socket, and the local port range.
 type Facts struct {
-	Support   *sockdiag.Support
+	Support *sockdiag.Support
+	// Own: for TCP and UDP, whether a dump showed a socket of the doctor's
+	// own (CheckOwn); nil when not looked.
+	Own       map[sockdiag.Protocol]OwnCheck
 	Orphans   bool // a destroy of an orphaned socket is truthful (Linux 6.11, or a backport)
 	Sysctls   map[string]string
 	Census    *census.Census
@@ -42,10 +45,20 @@ func Examine(f Facts) []Finding {
 		out = append(out, Finding{check, warn, fmt.Sprintf(format, args...)})
 	}
 	for _, p := range []sockdiag.Protocol{sockdiag.TCP, sockdiag.UDP} {
-		if err := f.Support.List[p]; err != nil {
-			add(p.String()+"_diag", true, "%s sockets cannot be listed: %v", p, err)
-		} else {
-			add(p.String()+"_diag", false, "%s sockets can be listed (an empty dump answered)", p)
+		module := p.String() + "_diag"
+		own, looked := f.Own[p]
+		switch err := f.Support.List[p]; {
+		case err != nil:
+			add(module, true, "%s sockets cannot be listed: %v", p, err)
+		case !looked:
+			add(module, false, "%s sockets can be listed (an empty dump answered)", p)
+		case own.Err != nil:
+			add(module, false, "%s sockets can be listed (an empty dump answered); whether dumps miss none was not checked: %v", p, own.Err)
+		case !own.Found:
+			add(module, true, "a %s socket of tcpreap's own on %s was not in the dump: the %s module is missing, and every %s listing is empty; load it: modprobe %s",
+				p, own.Local, module, p, module)
+		default:
+			add(module, false, "%s sockets can be listed: a dump found tcpreap's own on %s", p, own.Local)
 		}
 		if err := f.Support.Destroy[p]; err != nil {
 			add("sock_destroy_"+p.String(), true, "%s sockets cannot be destroyed: %v", p, err)

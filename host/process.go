@@ -51,6 +51,25 @@ func ReadProcess(pid int) (Process, error) {
 	return Process{PID: pid, PPID: ppid, Command: s[open+1 : end]}, nil
 }
 
+// statusLimit bounds /proc/PID/status, some fifty short lines.
+const statusLimit = 16 << 10
+
+// ThreadGroup returns the process that thread id is a thread of (its Tgid
+// in /proc/ID/status): id itself when id is a process. /proc answers for a
+// thread id as for a process, though it lists only processes.
+func ThreadGroup(id int) (int, error) {
+	b, err := readSmall(fmt.Sprintf("%s/%d/status", procRoot, id), statusLimit)
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
+			return strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	return 0, fmt.Errorf("/proc/%d/status has no Tgid", id)
+}
+
 // Parent returns the parent of process pid.
 func Parent(pid int) (int, error) {
 	p, err := ReadProcess(pid)

@@ -165,6 +165,25 @@ func TestIntegrationDoctor(t *testing.T) {
 	if warns["sock_destroy_tcp"] == can || strings.Contains(says["sock_destroy_tcp"], "cannot") == can {
 		t.Errorf("the kernel answers a destroy of no socket with %v, and doctor says %q", errno, says["sock_destroy_tcp"])
 	}
+	// The diag modules: a dump shows the doctor's own sockets on loopback, which it
+	// leaves behind in no state.
+	for _, m := range []string{"tcp_diag", "udp_diag"} {
+		if warns[m] || !strings.Contains(says[m], "a dump found tcpreap's own on 127.0.0.1:") {
+			t.Errorf("doctor on %s: %q (warn %v)", m, says[m], warns[m])
+		}
+	}
+	ss := e.sockets()
+	for _, s := range ss {
+		if s.Local.Addr().IsLoopback() {
+			t.Errorf("doctor left a socket on loopback: %v", s)
+		}
+	}
+	// Without loopback up the doctor cannot check, and says so.
+	e.run(e.Local, "ip", "link", "set", "lo", "down")
+	res = e.tcpreap("doctor")
+	if !strings.Contains(res.Stdout, "ok   tcp_diag: tcp sockets can be listed (an empty dump answered); whether dumps miss none was not checked: the loopback interface is not up") {
+		t.Errorf("doctor with loopback down:\n%s", res.Stdout)
+	}
 }
 
 // destroyProbe sends, in h, a SOCK_DESTROY for an all-zero IPv4 TCP sockid and returns
@@ -202,4 +221,66 @@ func destroyProbe(t *testing.T, h *testnet.Host) unix.Errno {
 		t.Fatal(err)
 	}
 	return errno
+}
+
+// TestIntegrationTimers: list -e shows each socket's timer as the kernel reports it: a
+// TIME_WAIT socket's timewait timer, due within 60 s; a connection with keepalive on
+// (idle 90 s) its keepalive timer, due within 90 s; one with keepalive off, none.
+func TestIntegrationTimers(t *testing.T) {
+	e := setup(t)
+	l := e.listenV4()
+	tw := e.timeWait(l, netip.AddrPortFrom(testnet.PeerV4, 0))
+	ka := e.inbound(l, netip.AddrPortFrom(testnet.PeerV4, 0))
+	e.check(ka.Local.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: 90 * time.Second, Interval: 10 * time.Second, Count: 3}))
+	off := e.inbound(l, netip.AddrPortFrom(testnet.PeerV4, 0))
+	e.check(off.Local.SetKeepAlive(false)) // Go turns it on for every accepted connection
+	port := strconv.Itoa(int(l.Addr().(*net.TCPAddr).Port))
+	// list's "timer" is a name; a plan file's (a Record's) is the kernel's number.
+	type record struct {
+		Cookie  uint64 `json:"cookie"`
+		Timer   string `json:"timer"`
+		TimerMS int64  `json:"timer_ms"`
+	}
+	got := map[uint64]record{}
+	out := e.tcpreapJSON("list", "-e", "--local-port", port)
+	if out.Code != 0 {
+		t.Fatalf("list -e --json: exit %d: %s", out.Code, out.Stderr)
+	}
+	for line := range strings.Lines(out.Stdout) {
+		var rec record
+		e.check(json.Unmarshal([]byte(line), &rec))
+		if rec.Cookie != 0 {
+			got[rec.Cookie] = rec
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		cookie uint64
+		timer  string
+		maxMS  int64
+	}{
+		{"time_wait", tw.Cookie, "timewait", 60_000},
+		{"keepalive", ka.Cookie, "keepalive", 90_000},
+		{"keepalive off", off.Cookie, "off", 0},
+	} {
+		rec, ok := got[c.cookie]
+		switch {
+		case !ok:
+			t.Errorf("%s: not listed (%+v)", c.name, got)
+		case rec.Timer != c.timer || rec.TimerMS > c.maxMS || c.maxMS > 0 && rec.TimerMS < c.maxMS-10_000:
+			t.Errorf("%s: timer %q in %d ms, want %q within %d ms", c.name, rec.Timer, rec.TimerMS, c.timer, c.maxMS)
+		}
+	}
+	// The table: a Timer column as ss's timer:(…), and no line wider than 100 columns.
+	res := e.tcpreap("list", "-e", "--local-port", port)
+	if res.Code != 0 || !strings.Contains(res.Stdout, " Timer\n") || !strings.Contains(res.Stdout, "keepalive,1m") ||
+		!strings.Contains(res.Stdout, "timewait,") || !strings.Contains(res.Stdout, "  off\n") {
+		t.Errorf("list -e: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	for _, line := range strings.Split(res.Stdout, "\n") {
+		if len(line) > 100 {
+			t.Errorf("list -e: a line of %d columns: %s", len(line), line)
+		}
+	}
+	t.Logf("list -e:\n%s", res.Stdout)
 }

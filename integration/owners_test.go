@@ -165,6 +165,7 @@ func TestIntegrationOwnerSelectorsRefuse(t *testing.T) {
 		{"--idle", "10"}, // no unit
 		{"--idle", "0s"},
 		{"--idle=-5m"},
+		{"--idle", "99999999h"}, // beyond what tcp_info counts
 		{"--stalled-for", "3s"}, // without --stalled
 		{"--cgroup", "no-such-group-here"},
 	} {
@@ -173,6 +174,9 @@ func TestIntegrationOwnerSelectorsRefuse(t *testing.T) {
 		if flag, _, _ := strings.Cut(strings.TrimPrefix(args[0], "-"), "="); !strings.Contains(res.Stderr, flag) {
 			t.Errorf("%v: the error does not name the option: %s", args, res.Stderr)
 		}
+	}
+	if res := e.tcpreap("-y", "--idle", "99999999h"); !strings.Contains(res.Stderr, "--idle 99999999h is out of range") {
+		t.Errorf("--idle 99999999h: %s", res.Stderr)
 	}
 	// doctor looks at every socket: a word after it is a mistake, not a selection.
 	res := e.tcpreap("doctor", testnet.PeerV4.String())
@@ -351,4 +355,46 @@ func (e *env) tcpreapHostMounts(args ...string) testnet.Result {
 	e.check(err)
 	e.t.Logf("nsenter %s %v → exit %d\nstdout:\n%sstderr:\n%s", e.Local.Name, args, res.Code, res.Stdout, res.Stderr)
 	return res
+}
+
+// TestIntegrationPidThread: --pid with the id of a thread (not of a process) would select
+// nothing, since the sockets are the process's: it is refused with the process to give
+// instead, exit 2, nothing destroyed; --pid with the process's id destroys its sockets.
+func TestIntegrationPidThread(t *testing.T) {
+	e := setup(t)
+	dir := buildLeaker(t, "threaded-app")
+	pid := e.startLeaker(filepath.Join(dir, "threaded-app"), 7320, false)
+	for range 2 {
+		c, err := e.Dial(netip.AddrPortFrom(testnet.LocalV4, 7320))
+		e.check(err)
+		e.check(c.Close())
+	}
+	_, err := e.Local.Await("two CLOSE_WAIT sockets", func(ss testnet.Sockets) bool { return countOn(ss, "close_wait", 7320) == 2 })
+	e.check(err)
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	e.check(err)
+	tid := 0
+	for _, task := range tasks {
+		if n, err := strconv.Atoi(task.Name()); err == nil && n != pid {
+			tid = n
+			break
+		}
+	}
+	if tid == 0 {
+		t.Fatalf("the leaker (a Go program) has no thread but its first: %v", tasks)
+	}
+	before := e.sockets()
+	res := e.tcpreap("-y", "--pid", strconv.Itoa(tid), "--state", "close_wait")
+	e.expectNothingDestroyed(res, 2, before)
+	want := fmt.Sprintf("--pid %d is a thread of process %d (threaded-app), which holds its sockets: give --pid %d", tid, pid, pid)
+	if !strings.Contains(res.Stderr, want) {
+		t.Errorf("--pid of a thread: %s\nwant %s", res.Stderr, want)
+	}
+	r := e.json(0, "-y", "--pid", strconv.Itoa(pid), "--state", "close_wait")
+	if r.Summary.Killed != 2 {
+		t.Errorf("--pid %d: %+v, want 2 killed", pid, r.Summary)
+	}
+	if n := countOn(e.sockets(), "close_wait", 7320); n != 0 {
+		t.Errorf("after --pid %d: %d CLOSE_WAIT sockets on :7320", pid, n)
+	}
 }

@@ -16,6 +16,9 @@ const (
 	bcSrcCond = 7 // INET_DIAG_BC_S_COND
 	bcDstCond = 8 // INET_DIAG_BC_D_COND
 	bcDevCond = 9 // INET_DIAG_BC_DEV_COND, Linux 4.15
+	// INET_DIAG_BC_CGROUP_COND, Linux 5.10, in kernels built with
+	// CONFIG_SOCK_CGROUP_DATA (others refuse the program: EINVAL).
+	bcCgroupCond = 13
 )
 
 // opLen is sizeof(struct inet_diag_bc_op); hostcondLen is
@@ -93,13 +96,22 @@ func devTest(index uint32) test {
 	return test{bcDevCond, binary.NativeEndian.AppendUint32(nil, index)}
 }
 
+// cgroupTest tests the id of the socket's cgroup v2 group, a u64 after the
+// op header. A socket that is not a full one (TIME_WAIT, SYN_RECV) has the
+// id 0 there, which no group has.
+func cgroupTest(id uint64) test {
+	return test{bcCgroupCond, binary.NativeEndian.AppendUint64(nil, id)}
+}
+
 // fits reports whether an address condition can match sockets of a dump's
 // family: IPv4 prefixes match in both (v4-mapped), IPv6 ones only in IPv6.
 func fits(p netip.Prefix, fam Family) bool { return fam == IPv6 || p.Addr().Is4() }
 
 // groups turns the filter's selectors into the program's groups for a dump
-// of one family. Protocol and states are the request's business.
-func (f *Filter) groups(fam Family) []group {
+// of one family. Protocol and states are the request's business. The
+// cgroups go in only when cgroupCond says the kernel knows the operation;
+// else MatchInfo alone checks them.
+func (f *Filter) groups(fam Family, cgroupCond bool) []group {
 	var gs []group
 	if fam == IPv6 && !f.wantsFamily(IPv6) {
 		gs = append(gs, group{{addrTest(bcSrcCond, netip.PrefixFrom(netip.IPv4Unspecified(), 0), -1)}})
@@ -147,6 +159,10 @@ func (f *Filter) groups(fam Family) []group {
 		}
 		dev = append(dev, term{devTest(i.Index)})
 	}
+	var cgroups group
+	for _, id := range f.Cgroups {
+		cgroups = append(cgroups, term{cgroupTest(id)})
+	}
 	for _, sel := range []struct {
 		set bool
 		g   group
@@ -157,6 +173,7 @@ func (f *Filter) groups(fam Family) []group {
 		{len(f.LocalPorts) > 0, lports},
 		{len(f.RemotePorts) > 0, rports},
 		{f.Interface != nil, dev},
+		{cgroupCond && len(f.Cgroups) > 0, cgroups},
 	} {
 		if sel.set {
 			gs = append(gs, sel.g)
@@ -168,10 +185,11 @@ func (f *Filter) groups(fam Family) []group {
 // compile returns the filter program for a dump of one family, or nil when
 // none is needed (or it would be too long for the kernel, which then leaves
 // all the filtering to Match). ok is false when the selection can match no
-// socket of this family, and the dump can be skipped.
-func compile(f *Filter, fam Family) (prog []byte, ok bool) {
+// socket of this family, and the dump can be skipped. cgroupCond: the
+// kernel has INET_DIAG_BC_CGROUP_COND.
+func compile(f *Filter, fam Family, cgroupCond bool) (prog []byte, ok bool) {
 	var gs []group
-	for _, g := range f.groups(fam) {
+	for _, g := range f.groups(fam, cgroupCond) {
 		switch {
 		case len(g) == 0:
 			return nil, false

@@ -45,6 +45,11 @@ func auditProgram(prog []byte) error {
 			if rem < jmpMin {
 				return fmt.Errorf("at %d: operand cut short", pos)
 			}
+		case bcCgroupCond:
+			jmpMin = opLen + 8
+			if rem < jmpMin {
+				return fmt.Errorf("at %d: cgroup id cut short", pos)
+			}
 		case bcJmp:
 		default:
 			return fmt.Errorf("at %d: unknown op %d", pos, code)
@@ -71,9 +76,10 @@ func auditProgram(prog []byte) error {
 	return nil
 }
 
-// runProgram runs a program on a socket as inet_diag_bc_run does: a match
-// is a run that ends exactly at the end of the program.
-func runProgram(prog []byte, s *Socket) bool {
+// runProgram runs a program on a socket made in the cgroup v2 group cgroup
+// (0: none, as a TIME_WAIT socket) as inet_diag_bc_run does: a match is a
+// run that ends exactly at the end of the program.
+func runProgram(prog []byte, s *Socket, cgroup uint64) bool {
 	saddr, daddr := s.ID.Local.Addr().AsSlice(), s.ID.Remote.Addr().AsSlice()
 	pos := 0
 	for pos < len(prog) {
@@ -93,6 +99,8 @@ func runProgram(prog []byte, s *Socket) bool {
 			ok = s.ID.Remote.Port() <= arg
 		case bcDevCond:
 			ok = s.ID.Interface == binary.NativeEndian.Uint32(prog[pos+4:])
+		case bcCgroupCond:
+			ok = cgroup == binary.NativeEndian.Uint64(prog[pos+4:])
 		case bcSrcCond, bcDstCond:
 			fam, plen := prog[pos+4], int(prog[pos+5])
 			port := int32(binary.NativeEndian.Uint32(prog[pos+8:]))
@@ -181,12 +189,35 @@ func TestCompileVectors(t *testing.T) {
 			"07 10 14 00  02 20 00 00 ff ff ff ff  c0 00 02 01" + // S_COND 192.0.2.1/32; no: 28
 			"01 04 0c 00" + // JMP to the end (36)
 			"09 08 0c 00  03 00 00 00", // DEV_COND 3; no: end+4
+	}, {
+		name:   "one cgroup",
+		filter: Filter{Cgroups: []uint64{0x1234}},
+		fam:    IPv4,
+		// CGROUP_COND yes=12 no=16 (end+4); the id as a native u64
+		want: "0d 0c 10 00  34 12 00 00 00 00 00 00",
+	}, {
+		name:   "a peer and two cgroups",
+		filter: Filter{Peers: []Endpoint{peer("192.0.2.2/32")}, Cgroups: []uint64{7, 0x100000001}},
+		fam:    IPv4,
+		want: "08 10 30 00  02 20 00 00 ff ff ff ff  c0 00 02 02" + // the peer; no: end+4 (48)
+			"0d 0c 10 00  07 00 00 00 00 00 00 00" + // cgroup 7; no: the next term at 32
+			"01 04 10 00" + // JMP to the end (44)
+			"0d 0c 10 00  01 00 00 00 01 00 00 00", // cgroup 2^32+1; no: end+4
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := compile(&tt.filter, tt.fam)
+			got, ok := compile(&tt.filter, tt.fam, true)
 			if !ok {
 				t.Fatal("compile says nothing can match")
+			}
+			if len(tt.filter.Cgroups) > 0 {
+				// A kernel without the operation gets the rest of the program.
+				rest := tt.filter
+				rest.Cgroups = nil
+				without, _ := compile(&tt.filter, tt.fam, false)
+				if want, _ := compile(&rest, tt.fam, true); !bytes.Equal(without, want) {
+					t.Errorf("without CGROUP_COND: % x, want % x", without, want)
+				}
 			}
 			if want := unhex(t, tt.want); !bytes.Equal(got, want) {
 				t.Fatalf("program:\n got % x\nwant % x", got, want)
@@ -200,10 +231,10 @@ func TestCompileVectors(t *testing.T) {
 
 func TestCompileNothingToMatch(t *testing.T) {
 	f := Filter{Peers: []Endpoint{{Prefix: netip.MustParsePrefix("2001:db8::2/128")}}}
-	if _, ok := compile(&f, IPv4); ok {
+	if _, ok := compile(&f, IPv4, true); ok {
 		t.Fatal("an IPv6 peer can match in an IPv4 dump")
 	}
-	if prog, ok := compile(&Filter{Ports: []PortRange{{0, 65535}}}, IPv4); !ok || prog != nil {
+	if prog, ok := compile(&Filter{Ports: []PortRange{{0, 65535}}}, IPv4, true); !ok || prog != nil {
 		t.Fatalf("every port: program %x, ok %v; want none", prog, ok)
 	}
 }
@@ -216,9 +247,14 @@ func TestCompileAgreesWithMatch(t *testing.T) {
 	for i := 0; i < 20000; i++ {
 		f := randomFilter(r)
 		s := randomSocket(r)
-		want := f.Match(&s)
+		cgroup := testCgroups[r.IntN(len(testCgroups))]
+		var attrs []byte
+		if cgroup != 0 {
+			attrs = attr(inetDiagCgroupID, binary.NativeEndian.AppendUint64(nil, cgroup))
+		}
+		want := f.MatchInfo(&s, attrs)
 		dumped := false
-		for _, d := range f.dumps() {
+		for _, d := range f.dumps(true) {
 			if d.Family != s.Family || d.never {
 				continue
 			}
@@ -228,7 +264,7 @@ func TestCompileAgreesWithMatch(t *testing.T) {
 					t.Fatalf("filter %+v: %v\nprogram % x", f, err, d.Bytecode)
 				}
 			}
-			got := d.Bytecode == nil || runProgram(d.Bytecode, &s)
+			got := d.Bytecode == nil || runProgram(d.Bytecode, &s, cgroup)
 			if want && !got {
 				t.Fatalf("kernel filter drops a socket Match selects:\nfilter %+v\nsocket %+v\nprogram % x", f, s, d.Bytecode)
 			}
@@ -246,6 +282,8 @@ var (
 	testAddrs4 = []string{"192.0.2.1", "192.0.2.2", "192.0.2.3", "198.51.100.9"}
 	testAddrs6 = []string{"2001:db8::1", "2001:db8::2", "2001:db8:0:1::2"}
 	testPorts  = []uint16{0, 22, 80, 5432, 40000, 65535}
+	// testCgroups: 0 is a socket that carries no cgroup id (TIME_WAIT).
+	testCgroups = []uint64{0, 1, 0x4000_0000_0001}
 )
 
 func randomAddr(r *rand.Rand) netip.Addr {
@@ -285,6 +323,9 @@ func randomFilter(r *rand.Rand) Filter {
 		f.Local = append(f.Local, randomPrefix(r))
 	}
 	f.Ports, f.LocalPorts, f.RemotePorts = randomRanges(r), randomRanges(r), randomRanges(r)
+	for range r.IntN(3) {
+		f.Cgroups = append(f.Cgroups, testCgroups[1+r.IntN(len(testCgroups)-1)])
+	}
 	if r.IntN(4) == 0 {
 		f.Interface = &Interface{Index: uint32(1 + r.IntN(2)), Addrs: []netip.Addr{randomAddr(r)}} // no interface has index 0
 	}

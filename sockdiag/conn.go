@@ -28,6 +28,9 @@ type Conn struct {
 	seq atomic.Uint32
 	// release is the kernel's, which gives some errnos their meaning.
 	release Release
+	// noCgroupCond is set once the kernel refused a filter program with
+	// INET_DIAG_BC_CGROUP_COND, which its release would have.
+	noCgroupCond bool
 
 	// netns is the namespace descriptor the Conn was dialed in; 0: the
 	// calling thread's; -1: not known (NewConn).

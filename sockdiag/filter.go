@@ -38,7 +38,9 @@ type Filter struct {
 	Stalled time.Duration
 	// Cgroups: the socket was made in one of these cgroup v2 groups (by
 	// id: the inode of the group's directory), as INET_DIAG_CGROUP_ID
-	// says (Linux 5.9 and later; TIME_WAIT sockets carry none).
+	// says (Linux 5.9 and later; TIME_WAIT sockets carry none). From Linux
+	// 5.10 the kernel's filter program tests it too (INET_DIAG_BC_CGROUP_COND,
+	// ss's "cgroup PATH"), and sends only those sockets.
 	Cgroups []uint64
 	// WithInfo asks the kernel for every socket's struct tcp_info, for
 	// Conn.OnTCPInfo: what a listing shows of it (idle, retransmits, rtt).
@@ -308,8 +310,9 @@ type dump struct {
 }
 
 // dumps returns one request per (protocol, family) the filter needs, each
-// with its state mask, exact-port prefilter and filter program.
-func (f *Filter) dumps() []dump {
+// with its state mask, exact-port prefilter and filter program; cgroupCond:
+// the kernel's program has INET_DIAG_BC_CGROUP_COND.
+func (f *Filter) dumps(cgroupCond bool) []dump {
 	var out []dump
 	for _, proto := range f.protocols() {
 		for _, fam := range []Family{IPv4, IPv6} {
@@ -317,7 +320,7 @@ func (f *Filter) dumps() []dump {
 			if !f.wantsFamily(fam) && !(fam == IPv6 && f.wantsFamily(IPv4)) {
 				continue
 			}
-			prog, ok := compile(f, fam)
+			prog, ok := compile(f, fam, cgroupCond)
 			d := dump{never: !ok, Request: Request{
 				Family:   fam,
 				Protocol: proto,

@@ -16,13 +16,20 @@ import (
 // family) with the kernel's state mask, port prefilter and filter program,
 // and every answer checked again with Match, in the order of the dumps
 // (see dumps). It stops at the first error.
+//
+// A kernel that refuses the cgroup operation of the filter program (EINVAL:
+// built without CONFIG_SOCK_CGROUP_DATA) is asked again without it, and
+// then Match alone checks the cgroups, for this query and the Conn's next.
 func (c *Conn) Query(ctx context.Context, f *Filter) iter.Seq2[Socket, error] {
 	return func(yield func(Socket, error) bool) {
-		var reqs []Request
-		for _, d := range f.dumps() {
-			if !d.never {
-				reqs = append(reqs, d.Request)
+		requests := func(cgroupCond bool) []Request {
+			var reqs []Request
+			for _, d := range f.dumps(cgroupCond) {
+				if !d.never {
+					reqs = append(reqs, d.Request)
+				}
 			}
+			return reqs
 		}
 		keep := f.MatchInfo
 		if f.WithInfo && c.OnTCPInfo != nil {
@@ -36,9 +43,32 @@ func (c *Conn) Query(ctx context.Context, f *Filter) iter.Seq2[Socket, error] {
 				return true
 			}
 		}
-		c.dumps(ctx, reqs, keep, yield)
+		if !c.cgroupCond() || len(f.Cgroups) == 0 {
+			c.dumps(ctx, requests(false), keep, yield)
+			return
+		}
+		// The kernel audits the program before it sends a socket: a refusal
+		// is the first answer of the first dump.
+		yielded, refused := false, false
+		c.dumps(ctx, requests(true), keep, func(s Socket, err error) bool {
+			if err != nil && !yielded && errors.Is(err, unix.EINVAL) {
+				refused = true
+				return false
+			}
+			yielded = true
+			return yield(s, err)
+		})
+		if refused {
+			c.noCgroupCond = true
+			c.dumps(ctx, requests(false), keep, yield)
+		}
 	}
 }
+
+// cgroupCond reports whether the kernel's filter program can test a
+// socket's cgroup (INET_DIAG_BC_CGROUP_COND): from Linux 5.10, unless this
+// kernel refused it already.
+func (c *Conn) cgroupCond() bool { return c.release.AtLeast(5, 10) && !c.noCgroupCond }
 
 // dumps runs the dumps reqs and yields the sockets keep accepts, in the
 // order of reqs, and stops at the first error. Each dump walks the kernel's

@@ -1,6 +1,7 @@
 package sockdiag_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/netip"
@@ -162,4 +163,67 @@ func TestQueryDumpsAheadOnABrokenSocket(t *testing.T) {
 	if n != len(socks)+len(udp) {
 		t.Errorf("%d sockets, want %d", n, len(socks)+len(udp))
 	}
+}
+
+// TestQueryCgroupCond: from Linux 5.10 the kernel's filter program tests
+// the sockets' cgroup (INET_DIAG_BC_CGROUP_COND); a kernel that refuses it
+// (EINVAL) is asked again without it, and not asked with it again; an older
+// release is never asked with it. Match checks the cgroups every time.
+func TestQueryCgroupCond(t *testing.T) {
+	socks := sockets(4, sockdiag.Established, 10)
+	groups := map[sockdiag.Cookie]uint64{10: 7, 11: 7, 12: 8} // 13: none
+	f := &sockdiag.Filter{Cgroups: []uint64{7}}
+	cgroupOp := []byte{13, 12} // INET_DIAG_BC_CGROUP_COND, 12 bytes long
+	for _, tc := range []struct {
+		name    string
+		release sockdiag.Release
+		refuses bool
+		// first: the first query's first request had the operation; again:
+		// the first query was asked again without it; later: the second
+		// query's requests had it.
+		first, again, later bool
+	}{
+		{"5.10 and later", sockdiag.Release{Major: 6, Minor: 1}, false, true, false, true},
+		{"refused", sockdiag.Release{Major: 6, Minor: 1}, true, true, true, false},
+		{"before 5.10", sockdiag.Release{Major: 5, Minor: 4}, false, false, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k := &sockdiagtest.Kernel{Sockets: socks, Cgroups: groups, NoCgroupCond: tc.refuses, Release: tc.release}
+			c := k.Conn()
+			var firstQuery []sockdiag.Request
+			for q := range 2 {
+				var got []sockdiag.Cookie
+				for s, err := range c.Query(t.Context(), f) {
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, s.ID.Cookie)
+				}
+				if fmt.Sprint(got) != "[10 11]" {
+					t.Fatalf("query %d returned cookies %v, want [10 11]", q+1, got)
+				}
+				if q == 0 {
+					firstQuery = slices.Clone(k.Requests)
+				}
+			}
+			has := func(r sockdiag.Request) bool { return bytes.Contains(r.Bytecode, cgroupOp) }
+			later := k.Requests[len(firstQuery):]
+			// Each query has an IPv4 and an IPv6 dump; the one ahead of a
+			// refused dump may or may not have been sent.
+			again := len(firstQuery) >= 3 && !has(firstQuery[len(firstQuery)-1]) && !has(firstQuery[len(firstQuery)-2])
+			if len(later) != 2 || has(firstQuery[0]) != tc.first || again != tc.again ||
+				has(later[0]) != tc.later || has(later[1]) != tc.later {
+				t.Errorf("requests with the cgroup operation: first query %v, second %v; want first %v, again %v, later %v",
+					hasEach(firstQuery, has), hasEach(later, has), tc.first, tc.again, tc.later)
+			}
+		})
+	}
+}
+
+func hasEach(reqs []sockdiag.Request, has func(sockdiag.Request) bool) []bool {
+	var out []bool
+	for _, r := range reqs {
+		out = append(out, has(r))
+	}
+	return out
 }

@@ -112,6 +112,23 @@ func (s Socket) MarshalBinary() ([]byte, error) {
 // timerTimeWait is the idiag_timer of a timewait socket (inet_twsk_diag_fill).
 const timerTimeWait = 3
 
+// timerNames are the kinds of idiag_timer, as ss names them (tmr_name):
+// none, retransmission (or loss probe, or RACK reordering), keepalive,
+// timewait, zero-window probe.
+var timerNames = [...]string{"off", "on", "keepalive", "timewait", "persist"}
+
+// TimerName names the timer running on the socket (idiag_timer) as ss's
+// "timer:(…)" does: "off", "on" (retransmission), "keepalive", "timewait",
+// "persist" (zero-window probe), "unknown" for a kind not known here. The
+// timer fires in Expires milliseconds; Retrans counts its firings so far
+// (retransmissions, or unanswered keepalive or zero-window probes).
+func (s *Socket) TimerName() string {
+	if int(s.Timer) < len(timerNames) {
+		return timerNames[s.Timer]
+	}
+	return "unknown"
+}
+
 // IsTimeWait reports whether the socket is a timewait socket: in TIME_WAIT,
 // or in the FIN_WAIT2 substate the kernel gives a closed socket that waits
 // for the peer's FIN, which dumps as fin_wait2 with the TIME_WAIT timer.

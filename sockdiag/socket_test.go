@@ -83,3 +83,12 @@ func FuzzSocketUnmarshal(f *testing.F) {
 		}
 	})
 }
+
+func TestTimerName(t *testing.T) {
+	for timer, want := range []string{"off", "on", "keepalive", "timewait", "persist", "unknown", "unknown"} {
+		s := Socket{Timer: uint8(timer)}
+		if got := s.TimerName(); got != want {
+			t.Errorf("timer %d: %q, want %q", timer, got, want)
+		}
+	}
+}

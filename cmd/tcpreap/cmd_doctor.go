@@ -8,6 +8,7 @@ import (
 
 	"github.com/tcpreap/tcpreap/doctor"
 	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/sockdiag"
 	"github.com/urfave/cli/v3"
 )
 
@@ -18,11 +19,12 @@ func doctorCommand(args []string, io streams) *cli.Command {
 		Name:  "doctor",
 		Usage: "what this kernel can do, what the sysctls mean, port pressure, leaks",
 		Description: `Says, each with the number it rests on: whether this kernel lists and destroys TCP and
-UDP sockets (asked of the kernel, with no privilege needed), TIME_WAIT and orphan destroys,
-MPTCP; what tcp_fin_timeout, tcp_tw_reuse, tcp_max_tw_buckets, ip_local_port_range,
-tcp_retries2 and keepalive really do (and that tcp_tw_recycle is gone since 4.12); which
-destinations hold more than half of the local ports; and which processes leak CLOSE_WAIT
-sockets. Destroys nothing. Exit 0 when nothing warns, 1 when something does.
+UDP sockets (asked of the kernel, with no privilege needed; a TCP connection and a UDP
+socket of its own on 127.0.0.1 must show in a dump, or a diag module is missing), TIME_WAIT
+and orphan destroys, MPTCP; what tcp_fin_timeout, tcp_tw_reuse, tcp_max_tw_buckets,
+ip_local_port_range, tcp_retries2 and keepalive really do (and that tcp_tw_recycle is gone
+since 4.12); which destinations hold more than half of the local ports; and which processes
+leak CLOSE_WAIT sockets. Destroys nothing. Exit 0 when nothing warns, 1 when something does.
 
 Examples:
   tcpreap doctor                          the report
@@ -57,7 +59,11 @@ func diagnose(ctx context.Context, o *options, io streams) error {
 	if err != nil {
 		return inSpace(p.ns, fmt.Errorf("cannot read net.ipv4.ip_local_port_range: %v", err))
 	}
-	findings := doctor.Examine(doctor.Facts{Support: p.conn.Probe(ctx), Orphans: p.conn.DestroysOrphans(ctx),
+	// After the census, which the doctor's own sockets are not to be in; in
+	// the namespace's loopback (sockets are made by the thread that asks).
+	var own map[sockdiag.Protocol]doctor.OwnCheck
+	p.ns.Do(func() error { own = doctor.CheckOwn(ctx, p.conn); return nil })
+	findings := doctor.Examine(doctor.Facts{Support: p.conn.Probe(ctx), Own: own, Orphans: p.conn.DestroysOrphans(ctx),
 		Sysctls: sysctls, Census: c, PortRange: ports})
 	if o.json {
 		type finding struct {

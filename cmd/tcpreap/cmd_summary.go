@@ -135,7 +135,7 @@ func writeCensus(w io.Writer, c *census.Census, top int) error {
 	width := 0
 	for _, s := range sections {
 		for _, r := range s.rows {
-			width = max(width, len(r.label))
+			width = max(width, displayWidth(r.label))
 		}
 	}
 	var b strings.Builder
@@ -150,7 +150,7 @@ func writeCensus(w io.Writer, c *census.Census, top int) error {
 		}
 		for _, r := range s.rows {
 			bar := strings.Repeat("#", max(1, r.n*30/max(most, 1)))
-			line := fmt.Sprintf("  %-*s %9d  %-30s%s", width, r.label, r.n, bar, r.note)
+			line := fmt.Sprintf("  %s %9d  %-30s%s", padTo(r.label, width), r.n, bar, r.note)
 			b.WriteString(strings.TrimRight(line, " ") + "\n")
 		}
 		if i == 3 && len(c.CloseWait) > 0 { // after the processes

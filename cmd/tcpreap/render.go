@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/tcpreap/tcpreap/host"
 
@@ -35,9 +34,10 @@ type renderer struct {
 	// JSON has them as processes.
 	owners map[uint32][]host.Owner
 	// infos, when not nil (list -e), are what struct tcp_info says of each
-	// socket, by cookie: the table shows Idle, Retrans, Unacked and RTT, the
-	// JSON idle_ms, retransmits, backoff, unacked and rtt_us (for the
-	// sockets that have one: not UDP, not TIME_WAIT).
+	// socket, by cookie: the table shows Idle and RTT, the JSON idle_ms,
+	// retransmits, backoff, unacked and rtt_us (for the sockets that have
+	// one: not UDP, not TIME_WAIT). With them, every socket's timer shows:
+	// the Timer column, the JSON's timer and timer_ms.
 	infos map[sockdiag.Cookie]sockdiag.TCPInfo
 }
 
@@ -66,10 +66,14 @@ type socketJSON struct {
 	Backoff     *uint8  `json:"backoff,omitempty"`
 	Unacked     *uint32 `json:"unacked,omitempty"`
 	RTTMicros   *int64  `json:"rtt_us,omitempty"`
-	NetNS       string  `json:"netns,omitempty"`
-	Action      string  `json:"action"`
-	Reason      string  `json:"reason,omitempty"`
-	Error       string  `json:"error,omitempty"`
+	// Timer and TimerMS: with list -e, the socket's timer (idiag_timer, as
+	// ss names it) and when it fires (idiag_expires).
+	Timer   string  `json:"timer,omitempty"`
+	TimerMS *uint32 `json:"timer_ms,omitempty"`
+	NetNS   string  `json:"netns,omitempty"`
+	Action  string  `json:"action"`
+	Reason  string  `json:"reason,omitempty"`
+	Error   string  `json:"error,omitempty"`
 }
 
 // processJSON is one process that holds a socket.
@@ -140,7 +144,7 @@ func (r renderer) table(results []kill.Result) error {
 		header = append([]string{"NetNS"}, header...)
 	}
 	if r.infos != nil {
-		header = append(header, "Idle", "Retrans", "Unacked", "RTT")
+		header = append(header, "Idle", "RTT", "Timer")
 	}
 	widths := make([]int, len(header))
 	for i, h := range header {
@@ -182,14 +186,15 @@ func (r renderer) table(results []kill.Result) error {
 		}
 		if r.infos != nil {
 			info, ok := r.infos[s.ID.Cookie]
-			for _, v := range []string{info.Idle().Round(time.Second).String(), strconv.Itoa(int(info.Retransmits)),
-				strconv.Itoa(int(info.Unacked)), info.RTT.Round(10 * time.Microsecond).String()} {
+			for _, v := range []string{info.Idle().Round(time.Second).String(), info.RTT.Round(10 * time.Microsecond).String()} {
 				if !ok {
 					v = "-"
 				}
 				buf = append(buf, v...)
 				cell()
 			}
+			buf = appendTimer(buf, s)
+			cell()
 		}
 	}
 	shown := func(res kill.Result) bool {
@@ -204,7 +209,7 @@ func (r renderer) table(results []kill.Result) error {
 		row(i, res)
 		start := 0
 		for i, end := range ends {
-			widths[i] = max(widths[i], utf8.RuneCount(buf[start:end]))
+			widths[i] = max(widths[i], displayWidth(buf[start:end]))
 			start = end
 		}
 	}
@@ -216,7 +221,7 @@ func (r renderer) table(results []kill.Result) error {
 			c := cells(i)
 			line = append(line, c...)
 			if i < len(widths)-1 {
-				for range widths[i] - utf8.RuneCount(c) + 2 {
+				for range widths[i] - displayWidth(c) + 2 {
 					line = append(line, ' ')
 				}
 			}
@@ -243,6 +248,24 @@ func (r renderer) table(results []kill.Result) error {
 		}
 	}
 	return bw.Flush()
+}
+
+// appendTimer appends the Timer column of list -e: the socket's timer as
+// ss's timer:(keepalive,1min52sec,0) shows it, name, when it fires and how
+// often it fired (keepalive,1m52s,0); "off" when none runs.
+func appendTimer(b []byte, s *sockdiag.Socket) []byte {
+	b = append(b, s.TimerName()...)
+	if s.Timer == 0 {
+		return b
+	}
+	b = append(b, ',')
+	if d := time.Duration(s.Expires) * time.Millisecond; d < time.Second {
+		b = append(b, d.String()...)
+	} else {
+		b = append(b, d.Round(time.Second).String()...)
+	}
+	b = append(b, ',')
+	return strconv.AppendUint(b, uint64(s.Retrans), 10)
 }
 
 // usersText is the Process column: the holders as ss -p shows them,
@@ -338,6 +361,12 @@ func (r renderer) appendSocketJSON(b []byte, i int, res kill.Result) []byte {
 		b = append(b, `,"rtt_us":`...)
 		b = strconv.AppendInt(b, info.RTT.Microseconds(), 10)
 	}
+	if r.infos != nil {
+		b = append(b, `,"timer":"`...)
+		b = append(b, s.TimerName()...)
+		b = append(b, `","timer_ms":`...)
+		b = strconv.AppendUint(b, uint64(s.Expires), 10)
+	}
 	if r.spaces != nil {
 		b = appendJSONField(b, "netns", r.spaces.label(i))
 	}
@@ -384,6 +413,9 @@ func (r renderer) toJSON(i int, res kill.Result) socketJSON {
 	if info, ok := r.infos[s.ID.Cookie]; ok {
 		idle, rtt := info.Idle().Milliseconds(), info.RTT.Microseconds()
 		j.IdleMS, j.Retransmits, j.Backoff, j.Unacked, j.RTTMicros = &idle, &info.Retransmits, &info.Backoff, &info.Unacked, &rtt
+	}
+	if r.infos != nil {
+		j.Timer, j.TimerMS = s.TimerName(), &s.Expires
 	}
 	if r.owners != nil {
 		procs := []processJSON{}

@@ -129,3 +129,22 @@ func TestUsersText(t *testing.T) {
 		}
 	}
 }
+
+// TestTimerText: list -e's Timer column reads as ss's timer:(…) does.
+func TestTimerText(t *testing.T) {
+	for _, tt := range []struct {
+		s    sockdiag.Socket
+		want string
+	}{
+		{sockdiag.Socket{}, "off"},
+		{sockdiag.Socket{Timer: 1, Expires: 204, Retrans: 3}, "on,204ms,3"},
+		{sockdiag.Socket{Timer: 2, Expires: 112_400}, "keepalive,1m52s,0"},
+		{sockdiag.Socket{Timer: 3, Expires: 59_999}, "timewait,1m0s,0"},
+		{sockdiag.Socket{Timer: 4, Expires: 1500, Retrans: 2}, "persist,2s,2"},
+		{sockdiag.Socket{Timer: 9, Expires: 1}, "unknown,1ms,0"},
+	} {
+		if got := string(appendTimer(nil, &tt.s)); got != tt.want {
+			t.Errorf("timer %d expires %d: %s, want %s", tt.s.Timer, tt.s.Expires, got, tt.want)
+		}
+	}
+}

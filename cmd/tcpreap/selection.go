@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"math"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -92,6 +93,12 @@ func newOwnerSelector(pids, commands, patterns []string) (*ownerSelector, error)
 		if _, err := host.ReadProcess(pid); err != nil {
 			return nil, fmt.Errorf("--pid %d: no such process", pid)
 		}
+		// A thread's id would select nothing: file descriptors, and so
+		// sockets, are its process's.
+		if tgid, err := host.ThreadGroup(pid); err == nil && tgid != pid {
+			p, _ := host.ReadProcess(tgid)
+			return nil, fmt.Errorf("--pid %d is a thread of process %d (%s), which holds its sockets: give --pid %d", pid, tgid, printable(p.Command), tgid)
+		}
 		o.pids = append(o.pids, pid)
 	}
 	for _, w := range commands {
@@ -107,13 +114,27 @@ func newOwnerSelector(pids, commands, patterns []string) (*ownerSelector, error)
 	return o, nil
 }
 
-// parseDuration reads a duration with its unit ("90s", "10m"), above zero.
+// maxTCPInfoDuration is the longest time struct tcp_info can say: its
+// tcpi_last_* times are milliseconds in 32 bits (49 days 17 hours). A
+// longer --idle or --stalled-for could select nothing.
+const maxTCPInfoDuration = time.Duration(math.MaxUint32) * time.Millisecond
+
+// durationSyntax is a duration as time.ParseDuration reads it, whatever its
+// size: one that fails to parse with it overflowed.
+var durationSyntax = regexp.MustCompile(`^\+?([0-9]*\.?[0-9]+(ns|us|µs|μs|ms|s|m|h))+$`)
+
+// parseDuration reads a duration with its unit ("90s", "10m"), above zero
+// and at most maxTCPInfoDuration.
 func parseDuration(flag, word string) (time.Duration, error) {
-	d, err := time.ParseDuration(strings.TrimSpace(word))
+	w := strings.TrimSpace(word)
+	d, err := time.ParseDuration(w)
 	switch {
+	case err == nil && d > maxTCPInfoDuration || err != nil && durationSyntax.MatchString(w):
+		return 0, fmt.Errorf("%s %s is out of range: the kernel counts these times in milliseconds up to 49 days (%v); give at most %v",
+			flag, w, maxTCPInfoDuration.Truncate(time.Hour), maxTCPInfoDuration.Truncate(time.Hour))
 	case err == nil && d > 0:
 		return d, nil
-	case isDecimal(strings.TrimSpace(word)):
+	case isDecimal(w):
 		return 0, fmt.Errorf("%s %s: give a unit: %ss, %sm or %sh", flag, word, word, word, word)
 	}
 	return 0, fmt.Errorf("%s %q: give a duration above zero with its unit, such as 90s, 10m or 2h", flag, word)

@@ -45,6 +45,15 @@ type Kernel struct {
 	// LISTEN socket whose ULP is "mptcp" answers EINVAL, as Linux's
 	// tcp_abort_override does.
 	ULP map[sockdiag.Cookie]string
+	// Cgroups holds the cgroup v2 group ids of sockets, by cookie: every
+	// dump carries them (INET_DIAG_CGROUP_ID), and a dump whose filter
+	// program tests them (INET_DIAG_BC_CGROUP_COND) gets only the sockets
+	// of a group it names; the program's other operations are not run.
+	Cgroups map[sockdiag.Cookie]uint64
+	// NoCgroupCond makes a dump whose filter program has
+	// INET_DIAG_BC_CGROUP_COND answer EINVAL, as a kernel before 5.10 or
+	// built without CONFIG_SOCK_CGROUP_DATA does.
+	NoCgroupCond bool
 	// NoDiag lists protocols whose diag module the kernel lacks: their
 	// dumps and destroys answer ENOENT.
 	NoDiag []sockdiag.Protocol
@@ -158,11 +167,16 @@ func (k *Kernel) dump(m netlink.Message, r sockdiag.Request) [][]netlink.Message
 	if k.DumpBatch == 0 {
 		batch = 2
 	}
+	groups, tested := cgroupConds(r.Bytecode)
+	if tested && k.NoCgroupCond {
+		return [][]netlink.Message{{ack(m, unix.EINVAL)}}
+	}
 	var d []netlink.Message
 	for _, s := range k.Sockets {
 		if s.Family != r.Family || s.Protocol != r.Protocol || !r.States.Has(s.State) ||
 			r.ID.Local.Port() != 0 && r.ID.Local.Port() != s.ID.Local.Port() ||
-			r.ID.Remote.Port() != 0 && r.ID.Remote.Port() != s.ID.Remote.Port() {
+			r.ID.Remote.Port() != 0 && r.ID.Remote.Port() != s.ID.Remote.Port() ||
+			tested && !slices.Contains(groups, k.Cgroups[s.ID.Cookie]) {
 			continue
 		}
 		b, err := s.MarshalBinary()
@@ -172,6 +186,11 @@ func (k *Kernel) dump(m netlink.Message, r sockdiag.Request) [][]netlink.Message
 		if r.Ext&(1<<(inetDiagInfo-1)) != 0 {
 			b = append(b, k.attrs(s)...)
 		}
+		if id, ok := k.Cgroups[s.ID.Cookie]; ok {
+			b = binary.NativeEndian.AppendUint16(b, 4+8)
+			b = binary.NativeEndian.AppendUint16(b, inetDiagCgroupID)
+			b = binary.NativeEndian.AppendUint64(b, id)
+		}
 		d = append(d, reply(m, sockDiagByFamily, b))
 		if len(d) == batch {
 			queue = append(queue, d)
@@ -179,6 +198,19 @@ func (k *Kernel) dump(m netlink.Message, r sockdiag.Request) [][]netlink.Message
 		}
 	}
 	return append(queue, append(d, reply(m, netlink.Done, make([]byte, 4))))
+}
+
+// cgroupConds returns the group ids a filter program's
+// INET_DIAG_BC_CGROUP_COND operations test, walking its chain of "yes"
+// jumps; tested is false when it has none.
+func cgroupConds(prog []byte) (ids []uint64, tested bool) {
+	for pos := 0; pos+4 <= len(prog) && prog[pos+1] > 0; pos += int(prog[pos+1]) {
+		if prog[pos] == bcCgroupCond && pos+12 <= len(prog) {
+			ids = append(ids, binary.NativeEndian.Uint64(prog[pos+4:]))
+			tested = true
+		}
+	}
+	return ids, tested
 }
 
 // lookupOne answers a request for one socket, by its sockid and cookie, as
@@ -295,9 +327,12 @@ const (
 	sockDiagByFamily = 20 // SOCK_DIAG_BY_FAMILY
 	sockDestroy      = 21 // SOCK_DESTROY
 
-	inetDiagInfo    = 2  // INET_DIAG_INFO
-	inetDiagULPInfo = 19 // INET_DIAG_ULP_INFO
-	inetULPInfoName = 1  // INET_ULP_INFO_NAME
+	inetDiagInfo     = 2  // INET_DIAG_INFO
+	inetDiagULPInfo  = 19 // INET_DIAG_ULP_INFO
+	inetULPInfoName  = 1  // INET_ULP_INFO_NAME
+	inetDiagCgroupID = 21 // INET_DIAG_CGROUP_ID
+
+	bcCgroupCond = 13 // INET_DIAG_BC_CGROUP_COND
 )
 
 func reply(req netlink.Message, typ netlink.HeaderType, data []byte) netlink.Message {
