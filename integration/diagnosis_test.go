@@ -35,6 +35,12 @@ func TestIntegrationIdle(t *testing.T) {
 	if idle[silent.Cookie] < 2900 || idle[active.Cookie] > 1000 {
 		t.Errorf("list -e: silent idle %d ms, active %d ms; want about 3000 and under 1000", idle[silent.Cookie], idle[active.Cookie])
 	}
+	// A list --idle shows the Idle column, and the silent one alone.
+	table := e.tcpreap("list", "--idle", "2s", "--local-port", port)
+	if lines := strings.Split(strings.TrimSpace(table.Stdout), "\n"); table.Code != 0 || len(lines) != 3 ||
+		!strings.HasSuffix(strings.TrimSpace(lines[0]), "Idle") || !strings.HasSuffix(strings.TrimSpace(lines[1]), "3s") {
+		t.Errorf("list --idle 2s: exit %d, want a table with an Idle column and the silent one, idle 3s:\n%s", table.Code, table.Stdout)
+	}
 	r := e.json(0, "-y", "--idle", "2s", "--local-port", port)
 	expectRecords(t, r, "killed", tcp("silent", silent))
 	ss := e.sockets()

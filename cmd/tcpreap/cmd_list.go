@@ -50,5 +50,5 @@ func list(ctx context.Context, o *options, io streams) error {
 		return err
 	}
 	results, spaces := ps.dryRun()
-	return renderer{w: io.Out, json: o.json, quiet: o.quiet, owners: sel.ownerTable(o.processes), infos: sel.infos, spaces: spaces}.report(results, true)
+	return renderer{w: io.Out, json: o.json, quiet: o.quiet, owners: sel.ownerTable(o.processes), infos: sel.infos, extended: o.extended, spaces: spaces}.report(results, true)
 }

@@ -39,6 +39,10 @@ type renderer struct {
 	// one: not UDP, not TIME_WAIT). With them, every socket's timer shows:
 	// the Timer column, the JSON's timer and timer_ms.
 	infos map[sockdiag.Cookie]sockdiag.TCPInfo
+	// extended (list -e) adds RTT and Timer to the table's Idle, and the
+	// timer to the JSON; without it infos give the Idle column alone (a
+	// list --idle or --stalled).
+	extended bool
 }
 
 // socketJSON is one socket in --json output; the fields are a contract.
@@ -143,8 +147,11 @@ func (r renderer) table(results []kill.Result) error {
 	if column {
 		header = append([]string{"NetNS"}, header...)
 	}
-	if r.infos != nil {
+	switch {
+	case r.infos != nil && r.extended:
 		header = append(header, "Idle", "RTT", "Timer")
+	case r.infos != nil:
+		header = append(header, "Idle")
 	}
 	widths := make([]int, len(header))
 	for i, h := range header {
@@ -186,15 +193,21 @@ func (r renderer) table(results []kill.Result) error {
 		}
 		if r.infos != nil {
 			info, ok := r.infos[s.ID.Cookie]
-			for _, v := range []string{info.Idle().Round(time.Second).String(), info.RTT.Round(10 * time.Microsecond).String()} {
+			values := []string{info.Idle().Round(time.Second).String()}
+			if r.extended {
+				values = append(values, info.RTT.Round(10*time.Microsecond).String())
+			}
+			for _, v := range values {
 				if !ok {
 					v = "-"
 				}
 				buf = append(buf, v...)
 				cell()
 			}
-			buf = appendTimer(buf, s)
-			cell()
+			if r.extended {
+				buf = appendTimer(buf, s)
+				cell()
+			}
 		}
 	}
 	shown := func(res kill.Result) bool {

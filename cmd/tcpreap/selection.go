@@ -270,7 +270,9 @@ func newSelection(ctx context.Context, o *options) (_ *selection, err error) {
 		return nil, err
 	}
 	sel.needOwners = sel.owned != nil || o.processes
-	if o.extended {
+	if o.extended || f.Idle > 0 || f.Stalled > 0 {
+		// list -e, and a selection by tcp_info, which a list shows
+		// (the Idle column).
 		sel.infos = map[sockdiag.Cookie]sockdiag.TCPInfo{}
 		f.WithInfo = true
 	}
