@@ -154,17 +154,31 @@ func (n *Namespace) Do(fn func() error) error {
 		return fn()
 	}
 	done := make(chan error, 1)
-	go func() {
-		// Not unlocked: the thread exits with this goroutine, so that no
-		// other goroutine ever runs in the namespace.
-		runtime.LockOSThread()
-		if err := enterNetNS(n.Fd()); err != nil {
-			done <- fmt.Errorf("cannot enter the network namespace %s: %v", n.Label, err)
-			return
-		}
-		done <- fn()
-	}()
+	go n.enter(fn, done)
 	return <-done
+}
+
+// enter runs fn in the namespace on this goroutine's thread, which ends with
+// it, and sends its error to done.
+func (n *Namespace) enter(fn func() error, done chan<- error) {
+	// Not unlocked: the thread exits with this goroutine, so that no
+	// other goroutine ever runs in the namespace.
+	runtime.LockOSThread()
+	if isMainThread() {
+		// Go never ends the main thread: entered, it would stay in the
+		// namespace, and /proc/self/ns/net (Here) and /proc/self/net with
+		// it. Held here, it cannot run the goroutine that enters instead.
+		defer runtime.UnlockOSThread()
+		inner := make(chan error, 1)
+		go n.enter(fn, inner)
+		done <- <-inner
+		return
+	}
+	if err := enterNetNS(n.Fd()); err != nil {
+		done <- fmt.Errorf("cannot enter the network namespace %s: %v", n.Label, err)
+		return
+	}
+	done <- fn()
 }
 
 // AllNetNS opens every distinct network namespace of this host: those

@@ -26,3 +26,6 @@ func netNSInode(fd int) (uint64, error) {
 
 // enterNetNS moves the calling thread into network namespace fd.
 func enterNetNS(fd int) error { return unix.Setns(fd, unix.CLONE_NEWNET) }
+
+// isMainThread says whether the calling thread is the process's first.
+func isMainThread() bool { return unix.Gettid() == unix.Getpid() }

@@ -9,3 +9,5 @@ var errNoNetNS = errors.New("is no network namespace: they are Linux's")
 func netNSInode(int) (uint64, error) { return 0, errNoNetNS }
 
 func enterNetNS(int) error { return errNoNetNS }
+
+func isMainThread() bool { return false }
