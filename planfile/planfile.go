@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/netip"
 	"slices"
 	"time"
@@ -61,7 +62,8 @@ func NamespaceOf(ns *host.Namespace, here host.Identity) Namespace {
 // Open opens the namespace of each part, to apply the plan: nil for a part
 // of the namespace tcpreap runs in. It refuses a plan whose namespace no
 // longer exists, or is another now (a pid reused): nothing in it can be
-// destroyed safely. The caller closes what it returns.
+// destroyed safely. An error for want of permission wraps fs.ErrPermission.
+// The caller closes what it returns.
 func (f *File) Open() ([]*host.Namespace, error) {
 	var open []*host.Namespace
 	fail := func(err error) ([]*host.Namespace, error) {
@@ -76,6 +78,9 @@ func (f *File) Open() ([]*host.Namespace, error) {
 			continue
 		}
 		ns, err := host.OpenNetNS(p.Namespace.Reach)
+		if errors.Is(err, fs.ErrPermission) {
+			return fail(fmt.Errorf("cannot open its network namespace %s (%s): %w", p.Namespace.Reach, p.Namespace.ID, err))
+		}
 		if err != nil {
 			return fail(fmt.Errorf("its network namespace %s (%s) no longer exists: %v", p.Namespace.Reach, p.Namespace.ID, err))
 		}

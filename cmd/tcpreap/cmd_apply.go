@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/kill"
@@ -54,6 +56,9 @@ func apply(ctx context.Context, o *options, io streams) error {
 		return usagef("plan file %s was made with no selector, for every socket; apply it with --all if that is what you mean; nothing was destroyed", name)
 	}
 	spaces, err := f.Open()
+	if errors.Is(err, fs.ErrPermission) {
+		return notPermitted{fmt.Errorf("plan file %s: %w; nothing was destroyed", name, err)}
+	}
 	if err != nil {
 		return usagef("plan file %s: %w; nothing was destroyed", name, err)
 	}
