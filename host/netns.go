@@ -92,9 +92,10 @@ func OpenNetNS(spec string) (*Namespace, error) {
 // openNetNS opens path and checks that it is a network namespace; what
 // names it for an error.
 func openNetNS(path, what string) (*Namespace, error) {
-	// O_NONBLOCK: a FIFO given by mistake must not hold the open.
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	fd, err := openNSFile(path)
 	switch {
+	case errors.Is(err, errNotNSFS):
+		return nil, fmt.Errorf("%s %v", path, err)
 	case errors.Is(err, unix.ENOENT):
 		return nil, fmt.Errorf("%s does not exist", path)
 	case errors.Is(err, fs.ErrPermission):
