@@ -14,7 +14,7 @@
 # ({{ netns }}). Ansible's own settings come from its environment: ANSIBLE_INVENTORY,
 # ANSIBLE_BECOME (true unless set), ANSIBLE_FORKS. TCPREAP (tcpreap) names the binary on the
 # hosts, TCPREAP_RESULTS (results) the directory. The exit code is 0 when every host
-# answered, else Ansible's.
+# answered, 1 when no host matched the pattern, else Ansible's.
 set -eu
 if [ $# -lt 1 ]; then
 	echo "usage: reap.sh PATTERN [tcpreap options and PEERs]" >&2
@@ -47,7 +47,13 @@ for host in sorted(os.listdir(tree)):
         out.write("%s\n" % r.get("rc", "unreachable"))
     print("%s: exit %s" % (host, r.get("rc", "unreachable: " + r.get("msg", ""))))
 PY
+# A pattern that matches no host is a mistake, not a fleet that answered: Ansible only
+# warns and exits 0.
+if [ -z "$(ls -A "$tree")" ]; then
+	echo "reap.sh: no host of pattern $pattern answered (see ansible-inventory --graph); nothing was run" >&2
+	exit 1
+fi
 # tcpreap's exit codes per host are in the results; a host that failed counts here only
-# when Ansible could not run the command at all (4: unreachable).
-if [ "$rc" -eq 4 ]; then exit 4; fi
+# when Ansible could not run the command at all (4: unreachable; others: Ansible's errors).
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then exit "$rc"; fi
 exit 0
