@@ -224,11 +224,22 @@ func AllNetNS() (all []*Namespace, unreadable []string, err error) {
 			continue
 		}
 		ns, err := openNetNS(c.path, c.reach)
-		if errors.Is(err, fs.ErrPermission) {
+		switch {
+		case errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE):
+			for _, open := range all {
+				open.Close()
+			}
+			return nil, nil, fmt.Errorf("too many open files after %d network namespaces: every one is held open for the run; raise the limit (ulimit -n) or give --netns", len(all))
+		case errors.Is(err, fs.ErrPermission):
 			unreadable = append(unreadable, c.label)
-		}
-		if err != nil {
+			continue
+		case err != nil:
 			continue // gone meanwhile, or not a namespace
+		case seen[ns.ID]:
+			// Its pid was reused between the look and the open: the
+			// namespace it names now is one already held.
+			ns.Close()
+			continue
 		}
 		seen[ns.ID] = true
 		ns.Label, ns.Reach = c.label, c.reach

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -257,4 +258,31 @@ func TestIntegrationNetNSPlan(t *testing.T) {
 	if res.Code != 2 || !strings.Contains(res.Stderr, "no longer exists") {
 		t.Errorf("apply of a plan whose namespace is gone: exit %d, %q; want 2 and \"no longer exists\"", res.Code, res.Stderr)
 	}
+}
+
+// TestIntegrationAllNetNSUnprivileged: without CAP_SYS_ADMIN no other namespace can be
+// entered: list --all-netns lists what it can (its own), says which it passed over, and
+// exits 0; a destroy cannot happen at all (exit 1) and nothing is destroyed.
+func TestIntegrationAllNetNSUnprivileged(t *testing.T) {
+	tw := newTwins(t, 40015)
+	e := tw.e
+	spaces := []*testnet.Host{e.Local, tw.other.Local}
+	before := e.sockets()
+	res, err := testnet.RunIsolated(spaces, slices.Concat(nobody, []string{bin, "list", "--all-netns"})...)
+	e.check(err)
+	t.Logf("list --all-netns as nobody → exit %d\nstdout:\n%sstderr:\n%s", res.Code, res.Stdout, res.Stderr)
+	for _, h := range spaces {
+		if !strings.Contains(res.Stderr, "network namespace "+h.Name+" was passed over") {
+			t.Errorf("no word of %s passed over: %q", h.Name, res.Stderr)
+		}
+	}
+	if res.Code != 0 || strings.Contains(res.Stdout, "192.0.2.2") {
+		t.Errorf("exit %d, stdout %q; want 0 and none of the namespaces' sockets", res.Code, res.Stdout)
+	}
+	res, err = testnet.RunIsolated(spaces, slices.Concat(nobody, []string{bin, "--all-netns", "-y", testnet.PeerV4.String()})...)
+	e.check(err)
+	if res.Code == 0 || res.Code == 2 {
+		t.Errorf("a destroy as nobody: exit %d (%q), want a failure", res.Code, res.Stderr)
+	}
+	expectUnchanged(t, before, e.sockets())
 }

@@ -33,6 +33,7 @@ Examples:
 }
 
 func list(ctx context.Context, o *options, io streams) error {
+	o.listing = true
 	sel, err := newSelection(ctx, o)
 	if err != nil {
 		return selectionError(err)

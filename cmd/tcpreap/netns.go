@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"os"
 	"strings"
 	"sync"
 
@@ -37,6 +38,7 @@ func (o *options) openSpaces(sel *selection) ([]*host.Namespace, error) {
 	case o.allNetns && o.ifaceSet:
 		return nil, fmt.Errorf("--interface %s names an interface of one network namespace; give it with --netns, not --all-netns", o.iface)
 	case o.allNetns:
+		sel.passOver = o.listing
 		all, unreadable, err := host.AllNetNS()
 		if err != nil {
 			return nil, fmt.Errorf("--all-netns: %v", err)
@@ -50,7 +52,11 @@ func (o *options) openSpaces(sel *selection) ([]*host.Namespace, error) {
 			if n > 3 {
 				some += ", …"
 			}
-			sel.notes = append(sel.notes, fmt.Sprintf("warning: --all-netns could not look at the network namespace of %s (permission denied; run as root): %s", who, some))
+			why := "permission denied"
+			if os.Geteuid() != 0 {
+				why += "; run as root"
+			}
+			sel.notes = append(sel.notes, fmt.Sprintf("warning: --all-netns could not look at the network namespace of %s (%s): %s", who, why, some))
 		}
 		return all, nil
 	case o.netns != "":
@@ -210,8 +216,11 @@ func dialIn(ns *host.Namespace, workers int) (*sockdiag.Conn, error) {
 		fd = 0 // tcpreap's own (--all-netns finds it too): no setns, no CAP_SYS_ADMIN
 	}
 	conn, err := sockdiag.Dial(&sockdiag.Config{NetNS: fd, Workers: workers})
-	if ns != nil && errors.Is(err, unix.EPERM) {
+	switch {
+	case ns != nil && errors.Is(err, unix.EPERM):
 		return nil, fmt.Errorf("entering another network namespace needs CAP_SYS_ADMIN (try sudo): %w", err)
+	case errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE):
+		return nil, fmt.Errorf("too many open files (every namespace of --all-netns is held open with its netlink sockets; raise ulimit -n): %w", err)
 	}
 	return conn, err
 }

@@ -28,6 +28,9 @@ type options struct {
 	stalled, stalledForSet                         bool
 	netns                                          string // --netns, as given
 	allNetns                                       bool
+	// listing: the command only lists (list, -n), and --all-netns may pass
+	// over a namespace it cannot enter, saying so.
+	listing bool
 
 	// Action.
 	dryRun, yes, all, noAudit, verify bool

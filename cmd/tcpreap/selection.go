@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"math"
@@ -16,6 +17,7 @@ import (
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/sockdiag"
+	"golang.org/x/sys/unix"
 )
 
 // A selection is the parsed command line: the filter, the guards, and notes
@@ -38,6 +40,9 @@ type selection struct {
 	// spaces are the network namespaces to work in (--netns, --all-netns);
 	// one nil: the one tcpreap runs in. query's parts close them.
 	spaces []*host.Namespace
+	// passOver: a namespace of --all-netns that cannot be entered is
+	// passed over, with a warning (a list); else it fails the run.
+	passOver bool
 }
 
 // An ownerSelector is --pid and --process: a socket is selected when a
@@ -460,6 +465,13 @@ func query(ctx context.Context, sel *selection, workers int) (parts, error) {
 	var ps parts
 	for _, ns := range sel.spaces {
 		conn, plan, err := queryIn(ctx, sel, ns, workers)
+		if sel.passOver && ns != nil && errors.Is(err, unix.EPERM) {
+			// Without CAP_SYS_ADMIN no other namespace can be entered: a list
+			// of --all-netns goes on with the ones it can (its own), and says so.
+			sel.notes = append(sel.notes, fmt.Sprintf("warning: network namespace %s was passed over: %v", ns, err))
+			ns.Close()
+			continue
+		}
 		if err != nil {
 			for _, p := range ps {
 				p.conn.Close()
