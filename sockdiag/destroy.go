@@ -61,9 +61,14 @@ func (c *Conn) Destroy(ctx context.Context, targets []Socket) []error {
 	for i := range targets {
 		errs[i] = errNotSent
 	}
-	// Sockets of a protocol the kernel cannot destroy are not sent.
+	// Sockets of a protocol the kernel cannot destroy are not sent; after
+	// the end of the context, none is, for that reason (not for a probe
+	// that the end cut short).
 	cannot, some := map[Protocol]error{}, false
 	for _, s := range targets {
+		if ctx.Err() != nil {
+			cannot[s.Protocol], some = context.Cause(ctx), true
+		}
 		if _, seen := cannot[s.Protocol]; !seen {
 			_, cannot[s.Protocol] = c.probe(ctx, s.Protocol)
 			some = some || cannot[s.Protocol] != nil

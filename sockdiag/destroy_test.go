@@ -194,6 +194,25 @@ func TestDestroyWithoutSockDestroySendsNothing(t *testing.T) {
 	}
 }
 
+// TestDestroyAfterTheEnd: a destroy asked after its context ended (an
+// interrupt before a later namespace's turn) sends nothing, and each target
+// says it was not attempted because of the end, not because a probe failed.
+func TestDestroyAfterTheEnd(t *testing.T) {
+	socks := sockets(3, sockdiag.Established, 1)
+	k := &sockdiagtest.Kernel{Sockets: slices.Clone(socks)}
+	ctx, cancel := context.WithCancelCause(t.Context())
+	interrupted := errors.New("interrupted (SIGINT)")
+	cancel(interrupted)
+	for i, err := range k.Conn().Destroy(ctx, socks) {
+		if !errors.Is(err, sockdiag.ErrNotAttempted) || !errors.Is(err, interrupted) || strings.Contains(err.Error(), "dump") {
+			t.Errorf("target %d: %v, want not attempted: interrupted", i, err)
+		}
+	}
+	if len(k.Requests) != 0 || len(k.Sockets) != 3 {
+		t.Errorf("the kernel saw %d requests, %d sockets left of 3", len(k.Requests), len(k.Sockets))
+	}
+}
+
 // TestDestroyStopsAtThePermission: without CAP_NET_ADMIN the first answer
 // is EPERM and the rest are not sent.
 func TestDestroyStopsAtThePermission(t *testing.T) {
