@@ -38,7 +38,12 @@ func destroy(ctx context.Context, o *options, io streams, ps parts) error {
 		}
 		// A namespace after an interruption is not destroyed in: its
 		// targets are reported not attempted.
-		results = append(results, p.plan.ExecuteWith(ctx, p.conn, kill.Options{VerifyAll: o.verify})...)
+		done := p.plan.ExecuteWith(ctx, p.conn, kill.Options{VerifyAll: o.verify})
+		if len(ps) == 1 {
+			results = done // not copied: 8 MB for 250,000 targets
+		} else {
+			results = append(results, done...)
+		}
 		p.conn.OnDestroyed = nil
 		if spaces != nil {
 			spaces.ends = append(spaces.ends, len(results))
