@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tcpreap/tcpreap/integration/testnet"
 	"golang.org/x/sys/unix"
@@ -187,9 +188,20 @@ func TestIntegrationDoctor(t *testing.T) {
 	// Without loopback up the doctor cannot check, and says so.
 	e.run(e.Local, "ip", "link", "set", "lo", "down")
 	res = e.tcpreap("doctor")
-	if !strings.Contains(res.Stdout, "ok   tcp_diag: tcp sockets can be listed (an empty dump answered); whether dumps miss none was not checked: the loopback interface is not up") {
+	if !strings.Contains(unwrapped(res.Stdout), "ok   tcp_diag: tcp sockets can be listed (an empty dump answered); whether dumps miss none was not checked: the loopback interface is not up") {
 		t.Errorf("doctor with loopback down:\n%s", res.Stdout)
 	}
+	for _, line := range strings.Split(res.Stdout, "\n") {
+		if utf8.RuneCountInString(line) > 100 {
+			t.Errorf("doctor's line is wider than 100 columns: %q", line)
+		}
+	}
+}
+
+// unwrapped is doctor's text with each finding on one line again: its lines after the
+// first start with five spaces.
+func unwrapped(text string) string {
+	return strings.ReplaceAll(text, "\n     ", " ")
 }
 
 // destroyProbe sends, in h, a SOCK_DESTROY for an all-zero IPv4 TCP sockid and returns

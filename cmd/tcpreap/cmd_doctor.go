@@ -88,7 +88,18 @@ func diagnose(ctx context.Context, o *options, io streams) error {
 			if f.Warn {
 				mark = "WARN"
 			}
-			fmt.Fprintf(&b, "%s %s: %s\n", mark, printable(f.Check), printable(f.Says))
+			// One finding a paragraph, within a 100-column terminal, its
+			// lines after the first under the check's name.
+			says, command := printable(f.Says), ""
+			if i := strings.Index(says, ": tcpreap "); i >= 0 {
+				// The command that relieves it, on a line of its own, whole.
+				says, command = says[:i+1], says[i+2:]
+			}
+			lines := wrapWords(printable(f.Check)+": "+says, helpWidth-len(mark)-1)
+			if command != "" {
+				lines = append(lines, command)
+			}
+			fmt.Fprintf(&b, "%s %s\n", mark, strings.Join(lines, "\n"+strings.Repeat(" ", len(mark)+1)))
 		}
 		if _, err := fmt.Fprint(io.Out, b.String()); err != nil {
 			return err
