@@ -147,8 +147,8 @@ func (c *Conn) Dump(ctx context.Context, f *Filter) ([]Flow, error) {
 // gone, or was replaced by one with another id, answers an error that
 // unwraps to unix.ENOENT, and nothing is deleted.
 func (c *Conn) Delete(ctx context.Context, fl Flow) error {
-	if err := ctx.Err(); err != nil {
-		return &OpError{Op: "delete", Flow: &fl, Err: err}
+	if ctx.Err() != nil {
+		return &OpError{Op: "delete", Flow: &fl, Err: context.Cause(ctx)}
 	}
 	data, err := deleteRequest(fl)
 	if err != nil {

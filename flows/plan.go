@@ -95,12 +95,17 @@ var _ Table = (*Conn)(nil)
 // then dumps the table again: a target still there with its id is failed,
 // whatever the kernel answered. It returns a result per target, then the
 // skipped ones. A cancelled ctx stops it between deletes; the targets not
-// tried are failed with ctx's cause.
+// tried are failed, "not attempted", with ctx's cause (the signal).
 func (p *Plan) Execute(ctx context.Context, t Table) []Result {
 	out := make([]Result, 0, len(p.Targets)+len(p.Skipped))
 	protocols := map[Protocol]bool{}
 	for _, fl := range p.Targets {
 		r := Result{Flow: fl, Action: Killed}
+		if ctx.Err() != nil {
+			r.Action, r.Err = Failed, fmt.Errorf("not attempted: %w", context.Cause(ctx))
+			out = append(out, r)
+			continue
+		}
 		err := t.Delete(ctx, fl)
 		switch {
 		case err == nil:

@@ -91,3 +91,41 @@ func TestPlanVerifyFails(t *testing.T) {
 		t.Errorf("%v, want failed when the verification cannot dump", results[0].Action)
 	}
 }
+
+// TestPlanExecuteInterrupted: after the context ends, no delete is asked for; each target
+// left says it was not attempted, for the context's cause (the signal), not "context
+// canceled"; what was deleted before stays reported killed.
+func TestPlanExecuteInterrupted(t *testing.T) {
+	a := flow(UDP, "198.51.100.2:1>192.0.2.2:53", "192.0.2.2:53>198.51.100.2:1")
+	b := a
+	a.ID, b.ID = 1, 2
+	b.Orig.Src = netip.MustParseAddrPort("198.51.100.2:2")
+	cause := errors.New("interrupted (SIGINT)")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	table := &cancellingTable{fakeTable: fakeTable{flows: []Flow{a, b}}, cancel: func() { cancel(cause) }}
+	results := NewPlan([]Flow{a, b}, nil).Execute(ctx, table)
+	if len(table.deleted) != 1 {
+		t.Errorf("deletes asked for: %v, want only the one before the interrupt", table.deleted)
+	}
+	if results[0].Action != Killed {
+		t.Errorf("first: %v (%v), want killed", results[0].Action, results[0].Err)
+	}
+	if r := results[1]; r.Action != Failed || !errors.Is(r.Err, cause) || r.Err.Error() != "not attempted: interrupted (SIGINT)" {
+		t.Errorf("second: %v (%v), want failed: not attempted: interrupted (SIGINT)", r.Action, r.Err)
+	}
+}
+
+// cancellingTable ends the context at its first delete, as a signal would.
+type cancellingTable struct {
+	fakeTable
+	cancel func()
+}
+
+func (t *cancellingTable) Delete(ctx context.Context, fl Flow) error {
+	defer t.cancel()
+	if err := ctx.Err(); err != nil {
+		t.deleted = append(t.deleted, fl.ID)
+		return &OpError{Op: "delete", Flow: &fl, Err: err}
+	}
+	return t.fakeTable.Delete(ctx, fl)
+}
