@@ -64,7 +64,11 @@ type Flow struct {
 	Status      Status
 	State       TCPState // TCP only; 0 (none) for UDP
 	Mark        uint32
-	Zone        uint16
+	// Zone is the entry's conntrack zone; zoneDir says whether it holds
+	// in both directions (CTA_ZONE) or in one alone (CTA_TUPLE_ZONE, as
+	// nft's "ct original zone set" or iptables' CT --zone-orig make it).
+	Zone    uint16
+	zoneDir zoneDir
 	// Timeout is how many seconds the entry has left without traffic.
 	Timeout uint32
 }
@@ -229,3 +233,12 @@ func stateList() []string {
 	}
 	return out
 }
+
+// A zoneDir is the direction a flow's zone holds in.
+type zoneDir uint8
+
+const (
+	zoneBoth  zoneDir = iota // CTA_ZONE: both directions
+	zoneOrig                 // CTA_TUPLE_ZONE of the original tuple alone
+	zoneReply                // CTA_TUPLE_ZONE of the reply tuple alone
+)

@@ -32,6 +32,7 @@ const (
 
 	ctaTupleIP    = 1 // CTA_TUPLE_IP
 	ctaTupleProto = 2 // CTA_TUPLE_PROTO
+	ctaTupleZone  = 3 // CTA_TUPLE_ZONE: a zone of this direction alone
 
 	ctaIPv4Src = 1 // CTA_IP_V4_SRC
 	ctaIPv4Dst = 2 // CTA_IP_V4_DST
@@ -83,10 +84,10 @@ func (f *Flow) UnmarshalBinary(b []byte) error {
 		switch ad.Type() & nlaTypeMask {
 		case ctaTupleOrig:
 			orig = true
-			ad.Nested(func(nad *netlink.AttributeDecoder) error { return f.decodeTuple(nad, &f.Orig) })
+			ad.Nested(func(nad *netlink.AttributeDecoder) error { return f.decodeTuple(nad, &f.Orig, zoneOrig) })
 		case ctaTupleReply:
 			reply = true
-			ad.Nested(func(nad *netlink.AttributeDecoder) error { return f.decodeTuple(nad, &f.Reply) })
+			ad.Nested(func(nad *netlink.AttributeDecoder) error { return f.decodeTuple(nad, &f.Reply, zoneReply) })
 		case ctaStatus:
 			f.Status = Status(ad.Uint32())
 		case ctaTimeout:
@@ -113,11 +114,15 @@ func (f *Flow) UnmarshalBinary(b []byte) error {
 	return nil
 }
 
-func (f *Flow) decodeTuple(ad *netlink.AttributeDecoder, t *Tuple) error {
+// decodeTuple decodes the tuple of direction dir into t; a zone of that
+// direction alone is the flow's zone.
+func (f *Flow) decodeTuple(ad *netlink.AttributeDecoder, t *Tuple, dir zoneDir) error {
 	var src, dst netip.Addr
 	var sport, dport uint16
 	for ad.Next() {
 		switch ad.Type() & nlaTypeMask {
+		case ctaTupleZone:
+			f.Zone, f.zoneDir = ad.Uint16(), dir
 		case ctaTupleIP:
 			ad.Nested(func(nad *netlink.AttributeDecoder) error {
 				for nad.Next() {
@@ -176,15 +181,21 @@ func (f *Flow) decodeProtoinfo(ad *netlink.AttributeDecoder) error {
 
 // deleteRequest is the IPCTNL_MSG_CT_DELETE payload for f: its original
 // tuple, its zone and its id. Never without the tuple: a delete without one
-// is a flush of the whole table (ctnetlink_flush_conntrack).
+// is a flush of the whole table (ctnetlink_flush_conntrack). The kernel
+// looks the tuple up in the zone of the original direction: CTA_ZONE for a
+// zone of both directions, CTA_TUPLE_ZONE in the tuple for one of the
+// original alone, and none (zone 0) for one of the reply alone.
 func deleteRequest(f Flow) ([]byte, error) {
 	ae := netlink.NewAttributeEncoder()
 	ae.ByteOrder = binary.BigEndian
 	ae.Nested(ctaTupleOrig, func(nae *netlink.AttributeEncoder) error {
 		encodeTuple(nae, f.Family, f.Protocol, f.Orig)
+		if f.Zone != 0 && f.zoneDir == zoneOrig {
+			nae.Uint16(ctaTupleZone, f.Zone)
+		}
 		return nil
 	})
-	if f.Zone != 0 {
+	if f.Zone != 0 && f.zoneDir == zoneBoth {
 		ae.Uint16(ctaZone, f.Zone)
 	}
 	ae.Uint32(ctaID, f.ID)
