@@ -73,4 +73,3 @@ func TestIntegrationConntrackZoneOneDirection(t *testing.T) {
 		t.Errorf("the other UDP flow's entry is gone or replaced: %+v", e)
 	}
 }
-
