@@ -114,7 +114,7 @@ func (p *Plan) Execute(ctx context.Context, t Table) []Result {
 		default:
 			r.Action, r.Err = Failed, err
 		}
-		if r.Action == Killed {
+		if r.Action == Killed || r.Action == Gone {
 			protocols[fl.Protocol] = true
 		}
 		out = append(out, r)
@@ -127,8 +127,10 @@ func (p *Plan) Execute(ctx context.Context, t Table) []Result {
 	return append(out, p.Skipped...)
 }
 
-// verify dumps the protocols of the killed targets, every state and
-// family, and fails a killed target that is still there with its id.
+// verify dumps the protocols of the killed and gone targets, every state
+// and family, and fails a killed or gone target that is still there with
+// its id: a gone one the delete did not find where it is (in another zone,
+// say).
 func (p *Plan) verify(ctx context.Context, t Table, protocols map[Protocol]bool, results []Result) {
 	f := &Filter{}
 	for proto := range protocols {
@@ -153,8 +155,14 @@ func (p *Plan) verify(ctx context.Context, t Table, protocols map[Protocol]bool,
 		still[key{fl.ID, fl.Orig, fl.Zone}] = true
 	}
 	for i, r := range results {
-		if r.Action == Killed && still[key{r.Flow.ID, r.Flow.Orig, r.Flow.Zone}] {
+		if !still[key{r.Flow.ID, r.Flow.Orig, r.Flow.Zone}] {
+			continue
+		}
+		switch r.Action {
+		case Killed:
 			results[i].Action, results[i].Err = Failed, errors.New("the kernel answered the delete, but the entry is still in the table")
+		case Gone:
+			results[i].Action, results[i].Err = Failed, errors.New("the kernel did not find the entry to delete, but it is still in the table")
 		}
 	}
 }

@@ -53,7 +53,7 @@ func TestPlanExecute(t *testing.T) {
 	d.Orig.Src = netip.MustParseAddrPort("198.51.100.2:4")
 	ssh := flow(TCP, "198.51.100.7:50000>198.51.100.1:22", "198.51.100.1:22>198.51.100.7:50000")
 	ssh.ID = 5
-	table := &fakeTable{flows: []Flow{a, b, c, d, ssh},
+	table := &fakeTable{flows: []Flow{a, c, d, ssh}, // b is gone: the kernel answers ENOENT
 		answer: map[uint32]error{2: &OpError{Op: "delete", Err: unix.ENOENT}, 3: &OpError{Op: "delete", Err: unix.EPERM}},
 		keep:   map[uint32]bool{4: true}}
 	plan := NewPlan([]Flow{a, b, c, d, ssh}, []Keep{{A: netip.MustParseAddrPort("198.51.100.1:22"), B: netip.MustParseAddrPort("198.51.100.7:50000"), Reason: "ssh"}})
@@ -128,4 +128,23 @@ func (t *cancellingTable) Delete(ctx context.Context, fl Flow) error {
 		return &OpError{Op: "delete", Flow: &fl, Err: err}
 	}
 	return t.fakeTable.Delete(ctx, fl)
+}
+
+// TestPlanVerifyGone: an entry the kernel answered ENOENT for (gone) but which is still in
+// the table with its id is failed, not gone: the delete did not find it (as with a zone the
+// request did not carry), and the report must not say it is gone.
+func TestPlanVerifyGone(t *testing.T) {
+	a := flow(UDP, "198.51.100.2:1>192.0.2.2:53", "192.0.2.2:53>198.51.100.2:1")
+	b := a
+	a.ID, b.ID = 1, 2
+	b.Orig.Src = netip.MustParseAddrPort("198.51.100.2:2")
+	enoent := &OpError{Op: "delete", Err: unix.ENOENT}
+	table := &fakeTable{flows: []Flow{a}, answer: map[uint32]error{1: enoent, 2: enoent}}
+	results := NewPlan([]Flow{a, b}, nil).Execute(context.Background(), table)
+	if r := results[0]; r.Action != Failed || r.Err == nil {
+		t.Errorf("still there: %v (%v), want failed", r.Action, r.Err)
+	}
+	if r := results[1]; r.Action != Gone {
+		t.Errorf("not there: %v (%v), want gone", r.Action, r.Err)
+	}
 }
