@@ -101,7 +101,10 @@ func (c *Conn) deadline(ctx context.Context, limit time.Duration) {
 
 // Dump returns the TCP and UDP entries f selects: the dump carries what the
 // kernel can filter (see the package doc), and every entry is checked again
-// with f.Match. It holds the whole answer, at most maxFlows entries.
+// with f.Match. It decodes the answer as it arrives and keeps only the
+// entries selected, once each (the kernel sends some twice when the entry a
+// dump stopped at goes away between two reads); at most maxFlows entries
+// are read.
 func (c *Conn) Dump(ctx context.Context, f *Filter) ([]Flow, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, &OpError{Op: "dump", Err: err}
@@ -113,29 +116,46 @@ func (c *Conn) Dump(ctx context.Context, f *Filter) ([]Flow, error) {
 	c.deadline(ctx, dumpTimeout)
 	stop := context.AfterFunc(ctx, func() { _ = c.c.SetDeadline(time.Now()) })
 	defer stop()
-	msgs, err := c.c.Execute(netlink.Message{
-		Header: netlink.Header{Type: headerType(ipctnlMsgCTGet), Flags: netlink.Request | netlink.Dump},
-		Data:   data,
-	})
-	if err != nil {
+	fail := func(err error) ([]Flow, error) {
 		if ctx.Err() != nil {
 			err = context.Cause(ctx)
 		}
 		return nil, &OpError{Op: "dump", Err: err}
 	}
-	if len(msgs) > maxFlows {
-		return nil, &OpError{Op: "dump", Err: fmt.Errorf("more than %d entries", maxFlows)}
+	req, err := c.c.Send(netlink.Message{
+		Header: netlink.Header{Type: headerType(ipctnlMsgCTGet), Flags: netlink.Request | netlink.Dump},
+		Data:   data,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	type key struct {
+		id   uint32
+		orig Tuple
+		zone uint16
 	}
 	var out []Flow
-	for _, m := range msgs {
+	seen := map[key]bool{}
+	read := 0
+	for m, err := range c.c.ReceiveIter() {
+		if err == nil {
+			err = netlink.Validate(req, []netlink.Message{m})
+		}
+		if err != nil {
+			return fail(err)
+		}
+		if read++; read > maxFlows {
+			return fail(fmt.Errorf("more than %d entries", maxFlows))
+		}
 		var fl Flow
 		if err := fl.UnmarshalBinary(m.Data); err != nil {
 			if errors.Is(err, errNotFlow) {
 				continue
 			}
-			return nil, &OpError{Op: "dump", Err: err}
+			return fail(err)
 		}
-		if f.Match(&fl) {
+		if k := (key{fl.ID, fl.Orig, fl.Zone}); f.Match(&fl) && !seen[k] {
+			seen[k] = true
 			out = append(out, fl)
 		}
 	}

@@ -31,8 +31,10 @@ func TestConnDump(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(flows) != 2 || flows[0].ID != 0xa7077cf3 {
-		t.Errorf("dump: %v", flows)
+	// The same entry twice (as the kernel repeats a hash bucket when the entry it
+	// stopped at went away between two reads of the dump) is one entry.
+	if len(flows) != 1 || flows[0].ID != 0xa7077cf3 {
+		t.Errorf("dump: %v, want the one entry once", flows)
 	}
 	if got.Header.Type != headerType(ipctnlMsgCTGet) || got.Header.Flags&netlink.Dump != netlink.Dump || got.Data[0] != byte(IPv4) {
 		t.Errorf("dump request %+v", got)
