@@ -86,7 +86,7 @@ func TestIntegrationInstall(t *testing.T) {
 			}
 		}
 		for _, want := range []string{"TCPREAP(8)", "SYNOPSIS", "tcpreap list [options] [PEER...]", "tcpreap apply [options] PLAN-FILE",
-			"Also called ls.", "--state S[,S]", "--remote-port P[,P], --dport P[,P]", "--dry-run, -n", "EXIT STATUS",
+			"Also called ls.", "tcpreap conntrack list [options] [PEER...]", "--state S[,S]", "--remote-port P[,P], --dport P[,P]", "--dry-run, -n", "EXIT STATUS",
 			"tcpreap -n 192.0.2.0/24", "SEE ALSO", "ss(8)", "tcpreap " + releaseVersion} {
 			if !strings.Contains(out, want) {
 				t.Errorf("the man page has no %q:\n%s", want, out)
@@ -102,12 +102,20 @@ func TestIntegrationInstall(t *testing.T) {
 	completes := []struct {
 		line string // what is typed before the Tab
 		want string // one of the words offered
+		not  string // a word that must not be offered, or ""
 	}{
-		{"tcpreap --sta", "--state"},
-		{"tcpreap li", "list"},
-		{"tcpreap list --state close_w", "close_wait"},
-		{"tcpreap apply --wor", "--workers"},
-		{"tcpreap completion ", "fish"},
+		{"tcpreap --sta", "--state", ""},
+		{"tcpreap li", "list", ""},
+		{"tcpreap list --state close_w", "close_wait", ""},
+		{"tcpreap apply --wor", "--workers", ""},
+		{"tcpreap completion ", "fish", ""},
+		// conntrack's states are conntrack's, and its command list is completed, with
+		// options of its own.
+		{"tcpreap conntrack --state syn_s", "syn_sent2", ""},
+		{"tcpreap conntrack --state ", "fin_wait", "listen"},
+		{"tcpreap conntrack li", "list", ""},
+		{"tcpreap conntrack list --state fin", "fin_wait", "fin_wait1"},
+		{"tcpreap conntrack list --rep", "--reply-src", ""},
 	}
 
 	t.Run("bash", func(t *testing.T) {
@@ -123,8 +131,9 @@ COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; COMP_POINT=${#COMP_LI
 _tcpreap tcpreap "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
 printf '%s\n' "${COMPREPLY[@]}"`
 			out := command(t, shellEnv, "bash", append([]string{"-c", script, "bash"}, words...)...)
-			if !strings.HasPrefix(out, "complete -o default -F _tcpreap tcpreap\n") || !slices.Contains(strings.Split(out, "\n"), c.want) {
-				t.Errorf("bash completes %q to:\n%s\nwant %q among them", c.line, out, c.want)
+			got := strings.Split(out, "\n")
+			if !strings.HasPrefix(out, "complete -o default -F _tcpreap tcpreap\n") || !slices.Contains(got, c.want) || (c.not != "" && slices.Contains(got, c.not)) {
+				t.Errorf("bash completes %q to:\n%s\nwant %q among them, and not %q", c.line, out, c.want, c.not)
 			}
 		}
 	})
@@ -132,8 +141,8 @@ printf '%s\n' "${COMPREPLY[@]}"`
 	t.Run("zsh", func(t *testing.T) {
 		fpath := filepath.Join(dest, "usr/share/zsh/site-functions")
 		for _, c := range completes {
-			if got := zshCompletes(t, shellEnv, fpath, c.line); !slices.Contains(got, c.want) {
-				t.Errorf("zsh completes %q to %q, want %q among them", c.line, got, c.want)
+			if got := zshCompletes(t, shellEnv, fpath, c.line); !slices.Contains(got, c.want) || (c.not != "" && slices.Contains(got, c.not)) {
+				t.Errorf("zsh completes %q to %q, want %q among them, and not %q", c.line, got, c.want, c.not)
 			}
 		}
 	})
@@ -154,8 +163,8 @@ printf '%s\n' "${COMPREPLY[@]}"`
 				word, _, _ := strings.Cut(line, "\t")
 				got = append(got, word)
 			}
-			if !slices.Contains(got, c.want) {
-				t.Errorf("fish completes %q to %q, want %q among them", c.line, got, c.want)
+			if !slices.Contains(got, c.want) || (c.not != "" && slices.Contains(got, c.not)) {
+				t.Errorf("fish completes %q to %q, want %q among them, and not %q", c.line, got, c.want, c.not)
 			}
 		}
 	})
