@@ -2,11 +2,11 @@ package main
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/tcpreap/tcpreap/flows"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
@@ -46,12 +46,14 @@ func completionScript(root *cli.Command, shell string) (string, bool) {
 
 // A completable is what a shell completes of one command.
 type completable struct {
-	names []string // the command's name and aliases; none for tcpreap itself
-	usage string
-	flags []completableFlag
-	args  []string // words its arguments are, or none
-	files bool     // its argument is a file
-	peers bool     // its arguments are PEERs: host names or addresses
+	names       []string // the command's name and aliases; none for tcpreap itself
+	parent      []string // the names of the command it is a command of (conntrack), or none
+	subcommands []string // the names and aliases of its own commands (conntrack list), or none
+	usage       string
+	flags       []completableFlag
+	args        []string // words its arguments are, or none
+	files       bool     // its argument is a file
+	peers       bool     // its arguments are PEERs: host names or addresses
 }
 
 type completableFlag struct {
@@ -62,25 +64,58 @@ type completableFlag struct {
 	repeatable  bool
 }
 
-// flagValues are the words an option's value may be, by option name.
-var flagValues = map[string][]string{"state": sockdiag.StateWords()}
+// flagValues are the words an option's value may be, by command and option
+// name: a command's option takes the values of the nearest of its own
+// command line's prefixes that names them ("tcpreap list --state" takes
+// "tcpreap --state"'s, "tcpreap conntrack list --state" conntrack's own).
+var flagValues = map[string][]string{
+	"tcpreap --state":           sockdiag.StateWords(),
+	"tcpreap conntrack --state": conntrackStateWords(),
+}
+
+// conntrackStateWords are the words tcpreap conntrack --state takes.
+func conntrackStateWords() []string {
+	var words []string
+	for s := flows.SynSent; s <= flows.SynSent2; s++ {
+		words = append(words, s.String())
+	}
+	return append(words, "all")
+}
+
+func valuesOf(path []string, flag string) []string {
+	for i := len(path); i > 0; i-- {
+		if v, ok := flagValues[strings.Join(path[:i], " ")+" --"+flag]; ok {
+			return v
+		}
+	}
+	return nil
+}
 
 // commandArgs are the words a command's arguments may be, by command name.
 var commandArgs = map[string][]string{"completion": shellNames()}
 
 // completables reads the command tree: the root first, then every visible
-// command.
+// command, each followed by its own commands. The scripts know commands two
+// deep (tcpreap conntrack list), as the tree has them.
 func completables(root *cli.Command) []completable {
 	var out []completable
 	for _, c := range manCommands(root) {
 		cc := completable{usage: c.Usage, args: commandArgs[c.Name],
 			files: strings.Contains(c.ArgsUsage, "FILE"), peers: strings.Contains(c.ArgsUsage, "PEER")}
-		if c != root {
+		if len(c.path) > 1 {
 			cc.names = append([]string{c.Name}, c.Aliases...)
+		}
+		if len(c.path) == 3 {
+			for i := range out {
+				if len(out[i].names) > 0 && out[i].names[0] == c.path[1] && out[i].parent == nil {
+					cc.parent = out[i].names
+					out[i].subcommands = append(out[i].subcommands, cc.names...)
+				}
+			}
 		}
 		for _, f := range c.Flags {
 			placeholder, usage := flagDoc(f)
-			cf := completableFlag{usage: firstClause(usage), placeholder: placeholder, values: flagValues[f.Names()[0]]}
+			cf := completableFlag{usage: firstClause(usage), placeholder: placeholder, values: valuesOf(c.path, f.Names()[0])}
 			if multi, ok := f.(cli.DocGenerationMultiValueFlag); ok {
 				cf.repeatable = multi.IsMultiValueFlag()
 			}
@@ -115,17 +150,28 @@ func (c completable) flagWords() []string {
 	return words
 }
 
-// commandWords is every command name and alias.
+// commandWords is every name and alias of tcpreap's own commands.
 func commandWords(commands []completable) []string {
 	var words []string
 	for _, c := range commands {
-		words = append(words, c.names...)
+		if c.parent == nil {
+			words = append(words, c.names...)
+		}
 	}
 	return words
 }
 
+// typed is a command's key in the scripts: "list", "conntrack list".
+func (c completable) typed() string {
+	if c.parent != nil {
+		return c.parent[0] + " " + c.names[0]
+	}
+	return strings.Join(c.names[:min(1, len(c.names))], "")
+}
+
 // bashCompletion needs no bash-completion functions: it reads COMP_WORDS
 // itself, and leaves file names to bash (-o default) when it has nothing.
+// (It runs under set -u.)
 func bashCompletion(commands []completable) string {
 	var b strings.Builder
 	b.WriteString(`# bash completion for tcpreap(8); written by "tcpreap completion bash".
@@ -137,12 +183,45 @@ _tcpreap() {
     fi
     local command=
     ((COMP_CWORD > 1)) && command=${COMP_WORDS[1]}
+    if ((COMP_CWORD > 2)); then
+        case $command in
+`)
+	for _, c := range commands[1:] {
+		if c.parent != nil {
+			continue
+		}
+		var subs []completable
+		for _, s := range commands {
+			if s.parent != nil && s.parent[0] == c.names[0] {
+				subs = append(subs, s)
+			}
+		}
+		if len(subs) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "        %s)\n            case ${COMP_WORDS[2]} in\n", strings.Join(c.names, "|"))
+		for _, s := range subs {
+			fmt.Fprintf(&b, "            %s) command=%s ;;\n", strings.Join(s.names, "|"), shellQuote(s.typed()))
+		}
+		b.WriteString("            esac\n            ;;\n")
+	}
+	b.WriteString(`        esac
+    fi
     local flags valued args
+    local -A values=()
     case $command in
 `)
 	for _, c := range commands[1:] {
-		fmt.Fprintf(&b, "    %s)\n", strings.Join(c.names, "|"))
+		if c.parent != nil {
+			fmt.Fprintf(&b, "    %s)\n", shellQuote(c.typed()))
+		} else {
+			fmt.Fprintf(&b, "    %s)\n", strings.Join(c.names, "|"))
+		}
 		bashCommandVars(&b, c)
+		if len(c.subcommands) > 0 {
+			fmt.Fprintf(&b, "        ((COMP_CWORD == 2)) && args=%s\n", shellQuote(strings.Join(c.subcommands, " ")))
+		}
+		b.WriteString("        ;;\n")
 	}
 	b.WriteString("    *)\n")
 	bashCommandVars(&b, commands[0])
@@ -152,14 +231,9 @@ _tcpreap() {
     COMPREPLY=()
     case " $valued " in
     *" $prev "*)
-        case $prev in
-`)
-	for _, f := range valuedFlags(commands) {
-		fmt.Fprintf(&b, "        %s)\n", strings.Join(f.names, "|"))
-		fmt.Fprintf(&b, "            COMPREPLY=($(compgen -P \"${cur%%\"${cur##*,}\"}\" -W %s -- \"${cur##*,}\"))\n", shellQuote(strings.Join(f.values, " ")))
-		b.WriteString("            ;;\n")
-	}
-	b.WriteString(`        esac
+        if [[ -v values[$prev] ]]; then
+            COMPREPLY=($(compgen -P "${cur%"${cur##*,}"}" -W "${values[$prev]}" -- "${cur##*,}"))
+        fi
         return
         ;;
     esac
@@ -174,33 +248,27 @@ complete -o default -F _tcpreap tcpreap
 	return b.String()
 }
 
+// bashCommandVars sets, for one command, its options (flags), those that
+// take a value (valued), the words of those values (values, by option) and
+// the words of its arguments (args).
 func bashCommandVars(b *strings.Builder, c completable) {
-	var valued []string
+	var valued, values []string
 	for _, f := range c.flags {
 		if f.placeholder != "" {
 			valued = append(valued, f.names...)
+		}
+		if len(f.values) > 0 {
+			for _, n := range f.names {
+				values = append(values, "["+n+"]="+shellQuote(strings.Join(f.values, " ")))
+			}
 		}
 	}
 	fmt.Fprintf(b, "        flags=%s\n", shellQuote(strings.Join(c.flagWords(), " ")))
 	fmt.Fprintf(b, "        valued=%s\n", shellQuote(strings.Join(valued, " ")))
 	fmt.Fprintf(b, "        args=%s\n", shellQuote(strings.Join(c.args, " ")))
-	if c.names != nil {
-		b.WriteString("        ;;\n")
+	if len(values) > 0 {
+		fmt.Fprintf(b, "        values=(%s)\n", strings.Join(values, " "))
 	}
-}
-
-// valuedFlags are the options, of any command, whose values are words to
-// complete, each once.
-func valuedFlags(commands []completable) []completableFlag {
-	var out []completableFlag
-	for _, c := range commands {
-		for _, f := range c.flags {
-			if len(f.values) > 0 && !slices.ContainsFunc(out, func(o completableFlag) bool { return slices.Equal(o.names, f.names) }) {
-				out = append(out, f)
-			}
-		}
-	}
-	return out
 }
 
 // zshCompletion is an autoloaded function (#compdef) for a directory of
@@ -215,8 +283,8 @@ _tcpreap() {
     commands=(
 `)
 	for _, c := range commands[1:] {
-		for _, n := range c.names {
-			fmt.Fprintf(&b, "        %s\n", shellQuote(n+":"+strings.ReplaceAll(c.usage, ":", `\:`)))
+		if c.parent == nil {
+			zshDescriptions(&b, c)
 		}
 	}
 	b.WriteString(`    )
@@ -228,10 +296,40 @@ _tcpreap() {
     case $words[2] in
 `)
 	for _, c := range commands[1:] {
+		if c.parent != nil {
+			continue
+		}
 		fmt.Fprintf(&b, "    %s)\n", strings.Join(c.names, "|"))
 		b.WriteString("        shift words\n        ((CURRENT--))\n")
-		zshArguments(&b, c)
-		b.WriteString("        ;;\n")
+		if len(c.subcommands) == 0 {
+			zshArguments(&b, c)
+			b.WriteString("        ;;\n")
+			continue
+		}
+		// A command of commands (conntrack): its commands, or its own
+		// options and PEERs.
+		b.WriteString("        local -a subcommands\n        subcommands=(\n")
+		for _, s := range commands {
+			if s.parent != nil && s.parent[0] == c.names[0] {
+				zshDescriptions(&b, s)
+			}
+		}
+		fmt.Fprintf(&b, "        )\n        if ((CURRENT == 2)) && [[ $words[CURRENT] != -* ]]; then\n"+
+			"            _describe -t commands %s subcommands\n        fi\n        case $words[2] in\n", shellQuote("tcpreap "+c.names[0]+" command"))
+		for _, s := range commands {
+			if s.parent != nil && s.parent[0] == c.names[0] {
+				fmt.Fprintf(&b, "        %s)\n            shift words\n            ((CURRENT--))\n", strings.Join(s.names, "|"))
+				var args strings.Builder
+				zshArguments(&args, s)
+				b.WriteString("    " + strings.ReplaceAll(args.String(), "\n        ", "\n            "))
+				b.WriteString("            ;;\n")
+			}
+		}
+		b.WriteString("        *)\n    ")
+		var args strings.Builder
+		zshArguments(&args, c)
+		b.WriteString(strings.ReplaceAll(args.String(), "\n        ", "\n            "))
+		b.WriteString("            ;;\n        esac\n        ;;\n")
 	}
 	b.WriteString("    *)\n")
 	zshArguments(&b, commands[0])
@@ -246,6 +344,14 @@ else
 fi
 `)
 	return b.String()
+}
+
+// zshDescriptions writes a command's names, each with its usage, for
+// _describe.
+func zshDescriptions(b *strings.Builder, c completable) {
+	for _, n := range c.names {
+		fmt.Fprintf(b, "        %s\n", shellQuote(n+":"+strings.ReplaceAll(c.usage, ":", `\:`)))
+	}
 }
 
 // zshArguments is one command's _arguments call: its options, each once
@@ -287,33 +393,60 @@ func zshArguments(b *strings.Builder, c completable) {
 }
 
 // fishCompletion registers every option of every command, each for the
-// command (or the root) the first word names.
+// command (or the root) the command line's first words name.
 func fishCompletion(commands []completable) string {
 	var b strings.Builder
 	words := strings.Join(commandWords(commands), " ")
 	b.WriteString(`# fish completion for tcpreap(8); written by "tcpreap completion fish".
 
-# __tcpreap_command NAME...: the command line's first word is one of NAMEs;
-# with none, it is no command (options and PEERs of tcpreap itself).
+# __tcpreap_command COMMAND...: the command the command line's first words
+# type is one of COMMANDs ("list", "conntrack list"); with none, it is no
+# command (options and PEERs of tcpreap itself).
 function __tcpreap_command
     set -l words (commandline -opc)
-    set -l first $words[2]
+    set -l command
 `)
-	fmt.Fprintf(&b, "    if test (count $argv) -eq 0\n        not contains -- \"$first\" %s\n        return\n    end\n", words)
-	b.WriteString(`    contains -- "$first" $argv
+	fmt.Fprintf(&b, "    if contains -- \"$words[2]\" %s\n        set command $words[2]\n", words)
+	for _, c := range commands[1:] {
+		if len(c.subcommands) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "        if contains -- \"$words[2]\" %s; and contains -- \"$words[3]\" %s\n", strings.Join(c.names, " "), strings.Join(c.subcommands, " "))
+		b.WriteString("            set command \"$words[2] $words[3]\"\n        end\n")
+	}
+	b.WriteString(`    end
+    if test (count $argv) -eq 0
+        test -z "$command"
+        return
+    end
+    contains -- "$command" $argv
 end
 
 complete -c tcpreap -f
 `)
 	for _, c := range commands[1:] {
+		cond := "test (count (commandline -opc)) -eq 1"
+		if c.parent != nil {
+			cond = "__tcpreap_command " + strings.Join(c.parent, " ") + "; and test (count (commandline -opc)) -eq 2"
+		}
 		for _, n := range c.names {
-			fmt.Fprintf(&b, "complete -c tcpreap -n 'test (count (commandline -opc)) -eq 1' -a %s -d %s\n", n, fishQuote(c.usage))
+			fmt.Fprintf(&b, "complete -c tcpreap -n %s -a %s -d %s\n", fishQuote(cond), n, fishQuote(c.usage))
 		}
 	}
 	for _, c := range commands {
-		cond := "__tcpreap_command " + strings.Join(c.names, " ")
+		var typed []string
+		for _, n := range c.names {
+			if c.parent == nil {
+				typed = append(typed, n)
+				continue
+			}
+			for _, p := range c.parent {
+				typed = append(typed, fishQuote(p+" "+n))
+			}
+		}
+		cond := strings.TrimSpace("__tcpreap_command " + strings.Join(typed, " "))
 		for _, f := range c.flags {
-			line := "complete -c tcpreap -n " + fishQuote(strings.TrimSpace(cond))
+			line := "complete -c tcpreap -n " + fishQuote(cond)
 			for _, n := range f.names {
 				if len(n) == 2 {
 					line += " -s " + n[1:]

@@ -70,3 +70,18 @@ func TestFirstClause(t *testing.T) {
 		}
 	}
 }
+
+// TestCompletionDepth: the scripts know commands two deep (tcpreap conntrack
+// list); a command deeper in the tree fails here, not silently in a shell.
+// conntrack's --state offers conntrack's states, not the sockets'.
+func TestCompletionDepth(t *testing.T) {
+	for _, c := range visibleCommands(t) {
+		if len(c.path) > 3 {
+			t.Errorf("%s: the completion scripts do not know commands this deep", c.typed())
+		}
+	}
+	_, script, _ := runCLI("completion", "bash")
+	if want := "values=([--state]='" + strings.Join(conntrackStateWords(), " ") + "')"; strings.Count(script, want) != 2 {
+		t.Errorf("conntrack and conntrack list do not offer %q", want)
+	}
+}

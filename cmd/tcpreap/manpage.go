@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v3"
@@ -29,7 +30,7 @@ func manPage(root *cli.Command) string {
 		if i > 0 {
 			m.line(".br")
 		}
-		m.line(`\fB` + escape(commandPath(root, c)) + `\fR ` + escape(synopsisArgs(c)))
+		m.line(`\fB` + escape(c.typed()) + `\fR ` + escape(synopsisArgs(c.Command)))
 	}
 
 	text, _ := descriptionParts(root.Description)
@@ -41,7 +42,7 @@ func manPage(root *cli.Command) string {
 
 	m.section("COMMANDS")
 	for _, c := range manCommands(root)[1:] {
-		m.macro("SS", commandPath(root, c))
+		m.macro("SS", c.typed())
 		usage := upperFirst(c.Usage) + "."
 		if len(c.Aliases) > 0 {
 			usage += " Also called " + strings.Join(c.Aliases, ", ") + "."
@@ -51,7 +52,7 @@ func manPage(root *cli.Command) string {
 		m.paragraphs(text)
 		if len(c.Flags) > 0 {
 			m.line(".PP")
-			m.text("Options of " + commandPath(root, c) + ":")
+			m.text("Options of " + c.typed() + ":")
 			m.flags(c.Flags)
 		}
 	}
@@ -112,24 +113,34 @@ var (
 	}
 )
 
-// manCommands is the root and its visible commands, in the help's order,
-// but for urfave/cli's help command, which --help says better.
-func manCommands(root *cli.Command) []*cli.Command {
-	out := []*cli.Command{root}
-	for _, c := range root.Commands {
-		if !c.Hidden && c.Name != "help" {
-			out = append(out, c)
-		}
-	}
-	return out
+// A treeCommand is a command of the tree with the words that type it:
+// "tcpreap", "conntrack", "list".
+type treeCommand struct {
+	*cli.Command
+	path []string
 }
 
-// commandPath is how a command is typed: "tcpreap list".
-func commandPath(root, c *cli.Command) string {
-	if c == root {
-		return root.Name
+// typed is how the command is typed: "tcpreap conntrack list".
+func (c treeCommand) typed() string { return strings.Join(c.path, " ") }
+
+// manCommands is the root and its visible commands, in the help's order,
+// each followed by its own visible commands (conntrack list), but for
+// urfave/cli's help command, which --help says better.
+func manCommands(root *cli.Command) []treeCommand {
+	out := []treeCommand{{root, []string{root.Name}}}
+	var walk func(parent treeCommand)
+	walk = func(parent treeCommand) {
+		for _, c := range parent.Commands {
+			if c.Hidden || c.Name == "help" {
+				continue
+			}
+			mc := treeCommand{c, append(slices.Clone(parent.path), c.Name)}
+			out = append(out, mc)
+			walk(mc)
+		}
 	}
-	return root.Name + " " + c.Name
+	walk(out[0])
+	return out
 }
 
 func synopsisArgs(c *cli.Command) string {

@@ -3,14 +3,12 @@ package main
 import (
 	"strings"
 	"testing"
-
-	"github.com/urfave/cli/v3"
 )
 
 // visibleCommands is every command of tcpreap's tree that a person is shown,
 // the root first, read from newApp itself: a command or flag added there is
 // checked here without a change to the tests.
-func visibleCommands(t *testing.T) []*cli.Command {
+func visibleCommands(t *testing.T) []treeCommand {
 	t.Helper()
 	root := newApp([]string{"tcpreap"}, streams{})
 	cmds := manCommands(root)
@@ -28,8 +26,11 @@ func TestManPageHasEverything(t *testing.T) {
 		t.Fatalf("tcpreap man: exit %d, stderr %q", code, stderr)
 	}
 	for _, c := range visibleCommands(t) {
-		if c.Name != "tcpreap" && !strings.Contains(page, `.SS "tcpreap `+escape(c.Name)+`"`) {
-			t.Errorf("no section for the command %s", c.Name)
+		if len(c.path) > 1 && !strings.Contains(page, `.SS "`+escape(c.typed())+`"`) {
+			t.Errorf("no section for the command %s", c.typed())
+		}
+		if len(c.path) > 1 && !strings.Contains(page, `\fB`+escape(c.typed())+`\fR `) {
+			t.Errorf("the command %s is not in the synopsis", c.typed())
 		}
 		for _, a := range c.Aliases {
 			if !strings.Contains(page, "Also called "+escape(a)) {
