@@ -48,7 +48,8 @@ func installedFiles(zshDir string) map[string]fs.FileMode {
 // three completions; make uninstall removes them.
 func TestIntegrationInstall(t *testing.T) {
 	e := setup(t)
-	dest := t.TempDir()
+	// A staging directory with a space in its name, as a packager's may have.
+	dest := filepath.Join(t.TempDir(), "stage dir")
 	makeRelease(t, "install", "DESTDIR="+dest, "PREFIX=/usr")
 	if got, want := treeFiles(t, dest), installedFiles("/usr/share/zsh/site-functions"); !maps.Equal(got, want) {
 		t.Fatalf("make install installed %v, want %v", got, want)
