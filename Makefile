@@ -49,18 +49,19 @@ release:
 	for sh in bash zsh fish; do $(RELEASE)/tcpreap completion $$sh > $(RELEASE)/tcpreap.$$sh || exit 1; done
 
 install: release
-	install -D -m 0755 $(RELEASE)/tcpreap $(DESTDIR)$(SBINDIR)/tcpreap
-	install -D -m 0644 $(RELEASE)/tcpreap.8.gz $(DESTDIR)$(MAN8DIR)/tcpreap.8.gz
-	install -D -m 0644 $(RELEASE)/tcpreap.bash $(DESTDIR)$(BASHCOMPDIR)/tcpreap
-	install -D -m 0644 $(RELEASE)/tcpreap.zsh $(DESTDIR)$(ZSHCOMPDIR)/_tcpreap
-	install -D -m 0644 $(RELEASE)/tcpreap.fish $(DESTDIR)$(FISHCOMPDIR)/tcpreap.fish
-	install -D -m 0644 LICENSE $(DESTDIR)$(DOCDIR)/copyright
+	install -D -m 0755 $(RELEASE)/tcpreap "$(DESTDIR)$(SBINDIR)/tcpreap"
+	install -D -m 0644 $(RELEASE)/tcpreap.8.gz "$(DESTDIR)$(MAN8DIR)/tcpreap.8.gz"
+	install -D -m 0644 $(RELEASE)/tcpreap.bash "$(DESTDIR)$(BASHCOMPDIR)/tcpreap"
+	install -D -m 0644 $(RELEASE)/tcpreap.zsh "$(DESTDIR)$(ZSHCOMPDIR)/_tcpreap"
+	install -D -m 0644 $(RELEASE)/tcpreap.fish "$(DESTDIR)$(FISHCOMPDIR)/tcpreap.fish"
+	install -D -m 0644 LICENSE "$(DESTDIR)$(DOCDIR)/copyright"
 
+# DESTDIR and PREFIX are quoted: a staging directory may have a space in it.
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/tcpreap $(DESTDIR)$(MAN8DIR)/tcpreap.8.gz \
-	  $(DESTDIR)$(BASHCOMPDIR)/tcpreap $(DESTDIR)$(ZSHCOMPDIR)/_tcpreap $(DESTDIR)$(FISHCOMPDIR)/tcpreap.fish \
-	  $(DESTDIR)$(DOCDIR)/copyright
-	-rmdir $(DESTDIR)$(DOCDIR)
+	rm -f "$(DESTDIR)$(SBINDIR)/tcpreap" "$(DESTDIR)$(MAN8DIR)/tcpreap.8.gz" \
+	  "$(DESTDIR)$(BASHCOMPDIR)/tcpreap" "$(DESTDIR)$(ZSHCOMPDIR)/_tcpreap" "$(DESTDIR)$(FISHCOMPDIR)/tcpreap.fish" \
+	  "$(DESTDIR)$(DOCDIR)/copyright"
+	-rmdir "$(DESTDIR)$(DOCDIR)"
 
 # The packages' version: a tag v1.2.3 is 1.2.3, with "+N.gHASH" after it when
 # the commit is N past the tag; with no tag, 0.0.0~git.HASH (~ sorts before
