@@ -328,3 +328,35 @@ func digest(t *testing.T, file string) string {
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
+
+// TestIntegrationArchive: a release tarball (git archive, no .git in it) builds a tcpreap
+// stamped with the commit it was made of, and packages of that version, as a checkout does.
+func TestIntegrationArchive(t *testing.T) {
+	t.Parallel()
+	// The working tree as a commit (git stash create leaves the tree and the index alone;
+	// it prints nothing when the tree is clean: then HEAD).
+	commit := strings.TrimSpace(command(t, nil, "git", "-C", "..", "stash", "create"))
+	if commit == "" {
+		commit = strings.TrimSpace(command(t, nil, "git", "-C", "..", "rev-parse", "HEAD"))
+	}
+	version := strings.TrimSpace(command(t, nil, "git", "-C", "..", "describe", "--tags", "--always", "--match", "v[0-9]*", commit))
+	src := t.TempDir()
+	archive := filepath.Join(t.TempDir(), "tcpreap.tar")
+	command(t, nil, "git", "-C", "..", "archive", "-o", archive, commit)
+	command(t, nil, "tar", "-x", "-C", src, "-f", archive)
+	if _, err := os.Stat(filepath.Join(src, ".git")); !os.IsNotExist(err) {
+		t.Fatalf("the archive has a .git: %v", err)
+	}
+	dest := t.TempDir()
+	command(t, []string{"MAKEFLAGS=", "MFLAGS=", "MAKELEVEL="}, "make", "--no-print-directory", "-C", src, "install",
+		"DESTDIR="+dest, "PREFIX=/usr")
+	want := "tcpreap version " + version + " (commit " + commit + ")\n"
+	if out := command(t, nil, filepath.Join(dest, "usr/sbin/tcpreap"), "--version"); out != want {
+		t.Errorf("built from a git archive, --version printed %q, want %q", out, want)
+	}
+	out := command(t, []string{"MAKEFLAGS=", "MFLAGS=", "MAKELEVEL="}, "make", "--no-print-directory", "-C", src, "-s",
+		"--eval", "print-pkgversion: ; @echo $(PKGVERSION)", "print-pkgversion")
+	if got := strings.TrimSpace(out); strings.Contains(got, "unknown") || !strings.Contains(got, version) {
+		t.Errorf("built from a git archive, the packages' version is %q, want one made of %q", got, version)
+	}
+}
