@@ -14,9 +14,15 @@ PORTABLE := ./sockdiag/... ./kill/... ./planfile/... ./host/... ./census/... ./d
 
 .PHONY: build demo test unit integration bench lint deps clean release install uninstall package
 
+# A tree from git archive (a release tarball) has no .git: git archive wrote
+# into packaging/archive-version (export-subst, .gitattributes) what git
+# describe and rev-parse say; in a checkout its fields are unexpanded, and empty
+# here.
+archive     = $(shell sed -n 's/^$(1): \([^$$]\{1,\}\)$$/\1/p' packaging/archive-version 2>/dev/null)
+ARCHIVEDESC := $(or $(call archive,describe),$(call archive,hash))
 # The version and commit that tcpreap --version prints.
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
-COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo $(or $(ARCHIVEDESC),devel))
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo $(or $(call archive,commit),unknown))
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 build:
@@ -66,7 +72,7 @@ uninstall:
 # The packages' version: a tag v1.2.3 is 1.2.3, with "+N.gHASH" after it when
 # the commit is N past the tag; with no tag, 0.0.0~git.HASH (~ sorts before
 # any release).
-PKGVERSION ?= $(shell d=$$(git describe --tags --always --dirty --match 'v[0-9]*' 2>/dev/null || echo unknown); \
+PKGVERSION ?= $(shell d=$$(git describe --tags --always --dirty --match 'v[0-9]*' 2>/dev/null || echo $(or $(ARCHIVEDESC),unknown)); \
 	case $$d in (v[0-9]*) echo "$$d" | sed 's/^v//; s/-/+/; s/-/./g';; (*) echo "0.0.0~git.$$d" | tr - .;; esac)
 PKGARCH ?= $(shell $(GO) env GOARCH)
 
