@@ -59,6 +59,9 @@ func TestIntegrationInstall(t *testing.T) {
 	t.Run("static binary", func(t *testing.T) {
 		if out := command(t, nil, "file", tcpreap); !strings.Contains(out, "statically linked") {
 			t.Errorf("file says %q: not a static binary", out)
+		} else if !strings.Contains(out, ", stripped") {
+			// As a distribution ships a binary (lintian: unstripped-binary-or-object).
+			t.Errorf("file says %q: the binary has its symbol table and debug information", out)
 		}
 		want := "tcpreap version " + releaseVersion + " (commit " + releaseCommit + ")\n"
 		if out := command(t, nil, tcpreap, "--version"); out != want {
