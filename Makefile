@@ -44,12 +44,14 @@ FISHCOMPDIR := $(PREFIX)/share/fish/vendor_completions.d
 DOCDIR      := $(PREFIX)/share/doc/tcpreap
 
 # The release: a static binary (no cgo: it runs on any Linux of its
-# architecture) without this machine's paths in it, and what it writes of
+# architecture) without this machine's paths in it, stripped (-s -w: no
+# symbol table or DWARF; a panic's stack trace still names its functions),
+# and what it writes of
 # itself: the manual (gzipped, as packages have it) and the completions.
 RELEASE ?= bin/release
 release:
 	rm -rf $(RELEASE) && mkdir -p $(RELEASE)
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(RELEASE)/tcpreap ./cmd/tcpreap
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o $(RELEASE)/tcpreap ./cmd/tcpreap
 	$(RELEASE)/tcpreap man > $(RELEASE)/tcpreap.8
 	gzip -9n $(RELEASE)/tcpreap.8
 	for sh in bash zsh fish; do $(RELEASE)/tcpreap completion $$sh > $(RELEASE)/tcpreap.$$sh || exit 1; done
