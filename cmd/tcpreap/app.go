@@ -95,7 +95,11 @@ func run(ctx context.Context, args []string, io streams) (code int) {
 		// Stopped before the destroy: said here; during it, the report and
 		// the audit line said what was done.
 		if err != nil && !errors.As(err, &ee) {
-			fmt.Fprintf(io.ErrOut, "tcpreap: %s; nothing was destroyed\n", in)
+			nothing := "nothing was destroyed"
+			if len(args) > 1 && args[1] == "conntrack" {
+				nothing = "nothing was deleted"
+			}
+			fmt.Fprintf(io.ErrOut, "tcpreap: %s; %s\n", in, nothing)
 		}
 		return 128 + int(in.sig)
 	}

@@ -39,6 +39,7 @@ Default: TCP entries; -u: UDP; -t -u: both.`
 // selection matches, then delete them; its command list only prints them.
 func conntrackCommand(args []string, io streams) *cli.Command {
 	o := &flowOptions{}
+	o.maxNoun = "conntrack entries to delete"
 	cmd := &cli.Command{
 		Name:      "conntrack",
 		Usage:     "delete the conntrack entries (router flows) a selection matches",
@@ -87,6 +88,7 @@ Exit codes: 0 every target gone (or a dry run), 1 runtime failure, 2 bad input,
 // conntrackListCommand is tcpreap conntrack list.
 func conntrackListCommand(args []string, io streams) *cli.Command {
 	o := &flowOptions{}
+	o.maxNoun = "conntrack entries to delete"
 	cmd := &cli.Command{
 		Name:      "list",
 		Aliases:   []string{"ls"},

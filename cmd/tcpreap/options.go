@@ -31,6 +31,8 @@ type options struct {
 	// listing: the command only lists (list, -n), and --all-netns may pass
 	// over a namespace it cannot enter, saying so.
 	listing bool
+	// maxNoun is what --max counts, when not sockets (maxOf).
+	maxNoun string
 
 	// Action.
 	dryRun, yes, all, noAudit, verify bool
@@ -168,11 +170,20 @@ func (o *options) checkMax() error {
 		o.max = int(n)
 		return nil
 	case strings.HasPrefix(o.maxWord, "-") && isDecimal(o.maxWord[1:]):
-		return usagef("--max %s: give the largest number of sockets to destroy, 0 or more", o.maxWord)
+		return usagef("--max %s: give the largest number of %s, 0 or more", o.maxWord, o.maxOf())
 	case isDecimal(o.maxWord):
-		return usagef("--max %s: that is more sockets than a host can have; give a smaller number", o.maxWord)
+		return usagef("--max %s: that is more than a host can have; give a smaller number", o.maxWord)
 	}
-	return usagef("--max: %q is not a number; give the largest number of sockets to destroy, in decimal, 0 or more", o.maxWord)
+	return usagef("--max: %q is not a number; give the largest number of %s, in decimal, 0 or more", o.maxWord, o.maxOf())
+}
+
+// maxOf is what --max counts: "sockets to destroy", or what the command
+// sets (conntrack's entries).
+func (o *options) maxOf() string {
+	if o.maxNoun != "" {
+		return o.maxNoun
+	}
+	return "sockets to destroy"
 }
 
 func isDecimal(s string) bool {
