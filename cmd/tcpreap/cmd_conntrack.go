@@ -9,7 +9,6 @@ import (
 	"slices"
 
 	"github.com/urfave/cli/v3"
-	"golang.org/x/sys/unix"
 
 	"github.com/tcpreap/tcpreap/flows"
 	"github.com/tcpreap/tcpreap/kill"
@@ -387,12 +386,9 @@ func dialFlows(o *flowOptions) (*flows.Conn, error) {
 	}
 	ns := spaces[0]
 	defer ns.Close() // the socket stays in the namespace it was made in
-	conn, err := flows.Dial(&flows.Config{NetNS: ns.Fd()})
-	if ns != nil && errors.Is(err, unix.EPERM) {
-		err = fmt.Errorf("entering another network namespace needs CAP_SYS_ADMIN (try sudo): %w", err)
-	}
+	conn, err := flows.Dial(&flows.Config{NetNS: dialFd(ns)})
 	if err != nil {
-		return nil, inSpace(ns, flowError(err))
+		return nil, inSpace(ns, flowError(enterError(ns, err)))
 	}
 	return conn, nil
 }
