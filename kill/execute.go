@@ -15,7 +15,8 @@ type Engine interface {
 	// Destroy destroys each target by its cookie and returns one error per
 	// target, in order: nil for destroyed, else one that wraps what the
 	// kernel's answer means (sockdiag.ErrGone, sockdiag.ErrTimeWait, …).
-	Destroy(ctx context.Context, targets []sockdiag.Socket) []error
+	// progress, when not nil, is told how many targets each step settled.
+	Destroy(ctx context.Context, targets []sockdiag.Socket, progress func(settled int)) []error
 	// Lookup looks each target up again by its cookie: as the kernel
 	// shows it now, if it is there, or why that could not be told.
 	Lookup(ctx context.Context, targets []sockdiag.Socket) []sockdiag.Seen
@@ -30,6 +31,10 @@ type Options struct {
 	// VerifyAll looks every target up again after its destroy, whatever
 	// the kernel answered (tcpreap --verify).
 	VerifyAll bool
+	// Progress, when not nil, is told how many targets each step of the
+	// destroy settled, for a progress bar; it may be called from several
+	// goroutines at once.
+	Progress func(settled int)
 }
 
 var _ Engine = (*sockdiag.Conn)(nil)
@@ -59,7 +64,7 @@ func (p *Plan) ExecuteWith(ctx context.Context, e Engine, o Options) []Result {
 // result each to results, and returns it, and whether the kernel answered
 // the verification (see verify).
 func destroy(ctx context.Context, e Engine, targets []sockdiag.Socket, o Options, results []Result) ([]Result, bool) {
-	answers := e.Destroy(ctx, targets)
+	answers := e.Destroy(ctx, targets, o.Progress)
 	start := len(results)
 	for i, err := range answers {
 		results = append(results, classify(&targets[i], err))

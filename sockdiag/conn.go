@@ -38,16 +38,6 @@ type Conn struct {
 	// workersWanted is Config.Workers.
 	workersWanted int
 
-	// OnDestroyed, when set, is told after each batch of destroys how many
-	// targets it settled, for a progress bar. It is called from several
-	// goroutines at once.
-	OnDestroyed func(n int)
-	// OnTCPInfo, when set, is told the struct tcp_info of each socket a
-	// Query of a Filter WithInfo selects, as the dump carried it (list -e).
-	// It is called from several goroutines at once, and maybe twice for a
-	// socket whose dump was taken again.
-	OnTCPInfo func(s *Socket, info TCPInfo)
-
 	probeMu sync.Mutex
 	probed  map[Protocol]probeResult
 	orphanProbe

@@ -52,8 +52,9 @@ var ErrNoAnswer = &Cause{
 // too, or when ctx is done: no batch is sent after that, the answers to
 // those already sent are still read, and the rest fail with ErrNotAttempted
 // and the context's cause. The extra sockets are opened on first use and
-// kept.
-func (c *Conn) Destroy(ctx context.Context, targets []Socket) []error {
+// kept. progress, when not nil, is told after each batch how many targets
+// it settled (a progress bar); it is called from several goroutines at once.
+func (c *Conn) Destroy(ctx context.Context, targets []Socket, progress func(settled int)) []error {
 	// Every target starts as not sent: only the kernel's answer makes one
 	// destroyed, so no path that ends early can count a socket it never
 	// sent.
@@ -92,7 +93,7 @@ func (c *Conn) Destroy(ctx context.Context, targets []Socket) []error {
 			out[k] = errs[at[k]]
 		}
 	}
-	d := &destroyRun{conn: c, ctx: ctx, socks: socks, errs: out}
+	d := &destroyRun{conn: c, ctx: ctx, socks: socks, errs: out, progress: progress}
 	d.run()
 	for k, i := range at {
 		errs[i] = out[k]
@@ -145,6 +146,8 @@ type destroyRun struct {
 	ctx   context.Context
 	socks []Socket
 	errs  []error
+	// progress is told how many targets each batch settled; nil for none.
+	progress func(settled int)
 	// stop is the reason no further batch is sent: a fatal answer, or the
 	// context's end.
 	stop atomic.Pointer[error]
@@ -293,8 +296,8 @@ func (d *destroyRun) batch(nl Wire, start, end int) (out batchOutcome) {
 	go func() { done <- d.conn.sendBatch(d.ctx, nl, d.socks[start:end], errs) }()
 	watchdog := time.NewTimer(stuckTimeout)
 	defer watchdog.Stop()
-	if f := d.conn.OnDestroyed; f != nil {
-		defer f(end - start)
+	if d.progress != nil {
+		defer d.progress(end - start)
 	}
 	select {
 	case broken := <-done:

@@ -20,11 +20,11 @@ func TestDestroyRefusesMalformedAnswers(t *testing.T) {
 	c := kernelSays(func(seq uint32) []netlink.Message {
 		return []netlink.Message{{Header: netlink.Header{Type: sockDiagByFamily, Sequence: seq}, Data: make([]byte, 4)}}
 	})
-	if err := c.Destroy(t.Context(), target)[0]; err == nil || !strings.Contains(err.Error(), "unexpected netlink message type") {
+	if err := c.Destroy(t.Context(), target, nil)[0]; err == nil || !strings.Contains(err.Error(), "unexpected netlink message type") {
 		t.Errorf("a non-ack answer: error %v", err)
 	}
 	c = kernelSays(func(uint32) []netlink.Message { return nil })
-	if err := c.Destroy(t.Context(), target)[0]; err == nil || !strings.Contains(err.Error(), "no answer from the kernel") {
+	if err := c.Destroy(t.Context(), target, nil)[0]; err == nil || !strings.Contains(err.Error(), "no answer from the kernel") {
 		t.Errorf("no answer: error %v", err)
 	}
 }
@@ -41,7 +41,7 @@ func TestDestroyBatchesAndErrors(t *testing.T) {
 	}}
 	targets := append([]sockdiag.Socket(nil), socks...)
 	targets[5].ID.Cookie = 1 // replaced: the cookie no longer matches
-	errs := k.Conn().Destroy(t.Context(), targets)
+	errs := k.Conn().Destroy(t.Context(), targets, nil)
 	if len(errs) != len(targets) {
 		t.Fatalf("%d errors for %d targets", len(errs), len(targets))
 	}
@@ -68,7 +68,7 @@ func TestDestroyBatchesAndErrors(t *testing.T) {
 
 func TestDestroySendsTheCookie(t *testing.T) {
 	k := &sockdiagtest.Kernel{Sockets: sockets(1, sockdiag.TimeWait, 77)}
-	if err := k.Conn().Destroy(t.Context(), k.Sockets[:1])[0]; err != nil {
+	if err := k.Conn().Destroy(t.Context(), k.Sockets[:1], nil)[0]; err != nil {
 		t.Fatal(err)
 	}
 	if len(k.Requests) != 1 || k.Requests[0].ID.Cookie != 77 {
@@ -79,7 +79,7 @@ func TestDestroySendsTheCookie(t *testing.T) {
 func TestDestroyRefusesNoCookie(t *testing.T) {
 	s := sockets(1, sockdiag.Established, 1<<64-1)
 	k := &sockdiagtest.Kernel{Sockets: s}
-	if err := k.Conn().Destroy(t.Context(), s)[0]; err == nil {
+	if err := k.Conn().Destroy(t.Context(), s, nil)[0]; err == nil {
 		t.Fatal("a destroy with INET_DIAG_NOCOOKIE was sent")
 	}
 	if len(k.Requests) != 0 {
@@ -105,7 +105,7 @@ func TestDestroyInParallel(t *testing.T) {
 	}
 	c := k.Conn()
 	defer c.Close()
-	for i, err := range c.Destroy(t.Context(), targets) {
+	for i, err := range c.Destroy(t.Context(), targets, nil) {
 		var want error
 		switch {
 		case i%1000 == 500:
@@ -137,7 +137,7 @@ func TestDestroyNilMeansDestroyedAfterAFatalAnswer(t *testing.T) {
 	}}
 	c := k.Conn()
 	defer c.Close()
-	nilMeansDestroyed(t, k, socks, c.Destroy(t.Context(), socks))
+	nilMeansDestroyed(t, k, socks, c.Destroy(t.Context(), socks, nil))
 }
 
 // nilMeansDestroyed asserts that no target with a nil error is still in the
@@ -176,7 +176,7 @@ func TestDestroyNilMeansDestroyedAfterCancel(t *testing.T) {
 	}}
 	c := k.Conn()
 	defer c.Close()
-	nilMeansDestroyed(t, k, socks, c.Destroy(ctx, socks))
+	nilMeansDestroyed(t, k, socks, c.Destroy(ctx, socks, nil))
 }
 
 // TestDestroyWithoutSockDestroySendsNothing: the probe shows there is no
@@ -184,7 +184,7 @@ func TestDestroyNilMeansDestroyedAfterCancel(t *testing.T) {
 func TestDestroyWithoutSockDestroySendsNothing(t *testing.T) {
 	socks := sockets(300, sockdiag.Established, 1)
 	k := &sockdiagtest.Kernel{Sockets: slices.Clone(socks), NoDestroy: true}
-	for i, err := range k.Conn().Destroy(t.Context(), socks) {
+	for i, err := range k.Conn().Destroy(t.Context(), socks, nil) {
 		if !errors.Is(err, sockdiag.ErrNoDestroy) || !strings.Contains(err.Error(), "not attempted") {
 			t.Fatalf("target %d: %v, want not attempted: no SOCK_DESTROY", i, err)
 		}
@@ -203,7 +203,7 @@ func TestDestroyAfterTheEnd(t *testing.T) {
 	ctx, cancel := context.WithCancelCause(t.Context())
 	interrupted := errors.New("interrupted (SIGINT)")
 	cancel(interrupted)
-	for i, err := range k.Conn().Destroy(ctx, socks) {
+	for i, err := range k.Conn().Destroy(ctx, socks, nil) {
 		if !errors.Is(err, sockdiag.ErrNotAttempted) || !errors.Is(err, interrupted) || strings.Contains(err.Error(), "dump") {
 			t.Errorf("target %d: %v, want not attempted: interrupted", i, err)
 		}
@@ -218,7 +218,7 @@ func TestDestroyAfterTheEnd(t *testing.T) {
 func TestDestroyStopsAtThePermission(t *testing.T) {
 	socks := sockets(300, sockdiag.Established, 1)
 	k := &sockdiagtest.Kernel{Sockets: slices.Clone(socks), DestroyErr: func(sockdiag.Socket) unix.Errno { return unix.EPERM }}
-	errs := k.Conn().Destroy(t.Context(), socks)
+	errs := k.Conn().Destroy(t.Context(), socks, nil)
 	if len(k.Requests) != 1 {
 		t.Errorf("the kernel saw %d destroys, want the first only", len(k.Requests))
 	}
@@ -240,7 +240,7 @@ func TestDestroyRampsThroughGoneSockets(t *testing.T) {
 	gone := sockets(700, sockdiag.CloseWait, 1)
 	k := &sockdiagtest.Kernel{Sockets: slices.Clone(live)}
 	targets := append(slices.Clone(gone), live...)
-	errs := k.Conn().Destroy(t.Context(), targets)
+	errs := k.Conn().Destroy(t.Context(), targets, nil)
 	for i, err := range errs {
 		if i < len(gone) && !errors.Is(err, sockdiag.ErrGone) || i >= len(gone) && err != nil {
 			t.Fatalf("target %d: %v", i, err)
@@ -271,7 +271,7 @@ func TestDestroyMeaningOfEOPNOTSUPP(t *testing.T) {
 			}
 			return 0
 		}}
-		errs := k.Conn().Destroy(t.Context(), []sockdiag.Socket{tw, other})
+		errs := k.Conn().Destroy(t.Context(), []sockdiag.Socket{tw, other}, nil)
 		if !errors.Is(errs[0], tc.want) {
 			t.Errorf("%v: timewait socket: %v, want %v", tc.release, errs[0], tc.want)
 		}
@@ -288,7 +288,7 @@ func TestDestroyStopsWithTheContext(t *testing.T) {
 	c.Probe(t.Context())
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	for i, err := range c.Destroy(ctx, socks) {
+	for i, err := range c.Destroy(ctx, socks, nil) {
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("target %d: %v, want canceled", i, err)
 		}
@@ -306,7 +306,7 @@ func TestDestroyWatchdog(t *testing.T) {
 	k := stuckKernel(t, socks, sockdiag.Release{})
 	c := k.Conn()
 	start := time.Now()
-	errs := c.Destroy(t.Context(), socks)
+	errs := c.Destroy(t.Context(), socks, nil)
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("Destroy took %v with a stuck target", d)
 	}
@@ -364,7 +364,7 @@ func TestDestroyScrambledAnswers(t *testing.T) {
 			}
 		}
 		c := k.Conn()
-		errs := c.Destroy(t.Context(), targets)
+		errs := c.Destroy(t.Context(), targets, nil)
 		c.Close()
 		for i, err := range errs {
 			cookie := targets[i].ID.Cookie
@@ -398,7 +398,7 @@ func TestDestroyScrambledAnswers(t *testing.T) {
 func TestDestroyWatchdogSerialized(t *testing.T) {
 	socks := sockets(2000, sockdiag.Established, 1)
 	k := stuckKernel(t, socks, sockdiag.Release{Major: 6, Minor: 6})
-	errs := k.Conn().Destroy(t.Context(), socks)
+	errs := k.Conn().Destroy(t.Context(), socks, nil)
 	var stuck, done, unsent int
 	for i, err := range errs {
 		switch {
@@ -434,7 +434,7 @@ func TestDestroyWorkersAfterAQuery(t *testing.T) {
 		}
 	}
 	unsent := 0
-	for _, err := range c.Destroy(t.Context(), socks) {
+	for _, err := range c.Destroy(t.Context(), socks, nil) {
 		if errors.Is(err, sockdiag.ErrNotAttempted) {
 			unsent++
 		}

@@ -27,7 +27,7 @@ func Example() {
 		}
 		targets = append(targets, s)
 	}
-	for i, err := range conn.Destroy(ctx, targets) {
+	for i, err := range conn.Destroy(ctx, targets, nil) {
 		fmt.Println(targets[i].ID.Remote, err)
 	}
 }

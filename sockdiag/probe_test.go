@@ -93,7 +93,7 @@ func TestDestroyExplainsMPTCPListener(t *testing.T) {
 			return 0
 		},
 	}
-	errs := k.Conn().Destroy(t.Context(), targets)
+	errs := k.Conn().Destroy(t.Context(), targets, nil)
 	if !errors.Is(errs[0], sockdiag.ErrMPTCPListener) || !errors.Is(errs[0], unix.EINVAL) {
 		t.Errorf("MPTCP listener: %v, want ErrMPTCPListener wrapping EINVAL", errs[0])
 	}

@@ -17,10 +17,17 @@ import (
 // and every answer checked again with Match, in the order of the dumps
 // (see dumps). It stops at the first error.
 //
+// WithTCPInfo hands over what struct tcp_info says of each socket.
+//
 // A kernel that refuses the cgroup operation of the filter program (EINVAL:
 // built without CONFIG_SOCK_CGROUP_DATA) is asked again without it, and
 // then Match alone checks the cgroups, for this query and the Conn's next.
-func (c *Conn) Query(ctx context.Context, f *Filter) iter.Seq2[Socket, error] {
+func (c *Conn) Query(ctx context.Context, f *Filter, opts ...QueryOption) iter.Seq2[Socket, error] {
+	var o queryOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	info := o.info
 	return func(yield func(Socket, error) bool) {
 		requests := func(cgroupCond bool) []Request {
 			var reqs []Request
@@ -32,13 +39,13 @@ func (c *Conn) Query(ctx context.Context, f *Filter) iter.Seq2[Socket, error] {
 			return reqs
 		}
 		keep := f.MatchInfo
-		if f.WithInfo && c.OnTCPInfo != nil {
+		if f.WithInfo && info != nil {
 			keep = func(s *Socket, attrs []byte) bool {
 				if !f.MatchInfo(s, attrs) {
 					return false
 				}
-				if info, ok := tcpInfoOf(attrs); ok {
-					c.OnTCPInfo(s, info)
+				if i, ok := tcpInfoOf(attrs); ok {
+					info(s, i)
 				}
 				return true
 			}
@@ -63,6 +70,21 @@ func (c *Conn) Query(ctx context.Context, f *Filter) iter.Seq2[Socket, error] {
 			c.dumps(ctx, requests(false), keep, yield)
 		}
 	}
+}
+
+// A QueryOption asks a Query for more than the sockets.
+type QueryOption func(*queryOptions)
+
+type queryOptions struct {
+	info func(s *Socket, info TCPInfo)
+}
+
+// WithTCPInfo gives info the struct tcp_info of each socket that a Query of
+// a Filter WithInfo selects, as the dump carried it (list -e). info is
+// called from several goroutines at once, and maybe twice for a socket
+// whose dump was taken again.
+func WithTCPInfo(info func(s *Socket, info TCPInfo)) QueryOption {
+	return func(o *queryOptions) { o.info = info }
 }
 
 // cgroupCond reports whether the kernel's filter program can test a

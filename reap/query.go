@@ -1,0 +1,213 @@
+package reap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"net/netip"
+	"sync"
+
+	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/kill"
+	"github.com/tcpreap/tcpreap/sockdiag"
+	"golang.org/x/sys/unix"
+)
+
+// QueryOptions tune a Query.
+type QueryOptions struct {
+	// Workers is how many netlink sockets each namespace's connection
+	// destroys on; 0 chooses (see sockdiag.Config).
+	Workers int
+}
+
+// Query plans the selection in every namespace of where: the owners first
+// (when the selection needs them: a socket opened after them is not its
+// process's), then one query and plan per namespace, each on a connection
+// made there, with the guards of the SSH session unless the selection
+// includes it. A dump that lost an answer is taken again, from the start,
+// before anything is destroyed. The caller closes the Run.
+//
+// Errors: an *InputError for a namespace or interface that cannot be used
+// as given; else what the kernel answered, explained (sockdiag.Explain),
+// naming the namespace it happened in.
+func Query(ctx context.Context, sel *Selection, where Where, opts QueryOptions) (*Run, error) {
+	spaces, notes, err := where.open()
+	if err != nil {
+		return nil, err
+	}
+	if where.All && sel.Interface != "" {
+		closeSpaces(spaces)
+		return nil, &InputError{"interface", fmt.Errorf("%s names an interface of one network namespace, not of every one", sel.Interface)}
+	}
+	filter := sel.Filter // Query fills in the interface, namespace by namespace
+	guards := kill.Guards{ListenNamed: sel.ListenNamed}
+	if !sel.IncludeSelf {
+		var note string
+		if guards.Session, note = Session(); note != "" {
+			notes = append(notes, note)
+		}
+	}
+	r := &Run{notes: notes}
+	if sel.WantInfo {
+		r.Infos = map[sockdiag.Cookie]sockdiag.TCPInfo{}
+		filter.WithInfo = true
+	}
+	if sel.WantOwners || sel.Owners != nil {
+		procs, err := host.AllProcesses()
+		if err == nil {
+			r.Owners, err = host.SocketOwners(procs)
+		}
+		if err != nil {
+			r.notes = append(r.notes, fmt.Sprintf("warning: the processes holding some sockets are not known: %v", err))
+		}
+		if r.Owners == nil {
+			r.Owners = map[uint32][]host.Owner{}
+		}
+	}
+	q := query{sel: sel, filter: filter, guards: guards, run: r, workers: opts.Workers}
+	for i, ns := range spaces {
+		p, err := q.in(ctx, ns)
+		if where.PassOver && ns != nil && errors.Is(err, unix.EPERM) {
+			// Without CAP_SYS_ADMIN no other namespace can be entered: a
+			// listing goes on with the ones it can (its own), and says so.
+			r.notes = append(r.notes, fmt.Sprintf("warning: network namespace %s was passed over: %v", ns, err))
+			ns.Close()
+			continue
+		}
+		if err != nil {
+			r.Close()
+			closeSpaces(spaces[i:])
+			return nil, InSpace(ns, err)
+		}
+		r.parts = append(r.parts, p)
+	}
+	return r, nil
+}
+
+// A query is one Query's work, namespace by namespace.
+type query struct {
+	sel     *Selection
+	filter  sockdiag.Filter
+	guards  kill.Guards
+	run     *Run
+	workers int
+	infoMu  sync.Mutex
+}
+
+// in dials the kernel in namespace ns and plans the selection there.
+func (q *query) in(ctx context.Context, ns *host.Namespace) (part, error) {
+	filter := q.filter
+	if name := q.sel.Interface; name != "" {
+		var index uint32
+		var addrs []netip.Addr
+		err := ns.Do(func() (err error) {
+			index, addrs, err = host.Interface(name)
+			return err
+		})
+		if err != nil {
+			return part{}, &InputError{"interface", InSpace(ns, err)}
+		}
+		filter.Interface = &sockdiag.Interface{Name: name, Index: index, Addrs: addrs}
+	}
+	conn, err := dialIn(ns, q.workers)
+	if err != nil {
+		return part{}, err
+	}
+	var opts []sockdiag.QueryOption
+	if q.run.Infos != nil {
+		opts = append(opts, sockdiag.WithTCPInfo(func(s *sockdiag.Socket, info sockdiag.TCPInfo) {
+			q.infoMu.Lock()
+			q.run.Infos[s.ID.Cookie] = info // cookies are the host's, whatever the namespace
+			q.infoMu.Unlock()
+		}))
+	}
+	size := 0
+	if q.sel.Owners == nil {
+		ns.Do(func() error { size = planSize(&filter); return nil })
+	}
+	sockets := func() iter.Seq2[sockdiag.Socket, error] {
+		all := conn.Query(ctx, &filter, opts...)
+		if q.sel.Owners == nil {
+			return all
+		}
+		return func(yield func(sockdiag.Socket, error) bool) {
+			for s, err := range all {
+				if err == nil && (s.Inode == 0 || !q.sel.Owners.Hold(q.run.Owners[s.Inode])) {
+					continue
+				}
+				if !yield(s, err) {
+					return
+				}
+			}
+		}
+	}
+	plan, err := kill.NewPlanSized(sockets(), q.guards, size)
+	for attempt := 1; sockdiag.LostAnswer(err) && attempt < queryAttempts; attempt++ {
+		// An answer of the dump was lost: nothing is destroyed yet, and the
+		// plan is made again, from the start.
+		plan, err = kill.NewPlanSized(sockets(), q.guards, size)
+	}
+	if err != nil {
+		conn.Close()
+		return part{}, queryError(err)
+	}
+	// SSH_CONNECTION speaks of tcpreap's own namespace only.
+	if ns == nil {
+		if note := staleSession(ctx, conn, q.guards.Session); note != "" {
+			q.run.notes = append(q.run.notes, note)
+		}
+	}
+	return part{ns: ns, conn: conn, plan: plan}, nil
+}
+
+// planSize is how many sockets a selection by protocol, family and state
+// alone may select, from the kernel's counts (the TIME_WAIT sockets alone
+// when it selects no other state), at most maxPlanSize; 0, for "not known",
+// for a selection by address, port or interface, which a count cannot
+// foresee.
+func planSize(f *sockdiag.Filter) int {
+	if len(f.Peers) > 0 || len(f.Local) > 0 || len(f.Ports) > 0 || len(f.LocalPorts) > 0 || len(f.RemotePorts) > 0 || f.Interface != nil ||
+		len(f.UIDs) > 0 || f.Idle > 0 || f.Stalled > 0 || len(f.Cgroups) > 0 {
+		return 0
+	}
+	count, err := host.CountSockets()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	protocols := f.Protocols
+	if len(protocols) == 0 {
+		protocols = []sockdiag.Protocol{sockdiag.TCP}
+	}
+	for _, p := range protocols {
+		states := f.StatesFor(p)
+		switch {
+		case p == sockdiag.UDP:
+			n += count.UDP
+		case states.Has(sockdiag.TimeWait):
+			n += count.TimeWait
+			if states != 1<<sockdiag.TimeWait {
+				n += count.TCP
+			}
+		default:
+			n += count.TCP
+		}
+	}
+	return min(n, maxPlanSize)
+}
+
+// maxPlanSize bounds the size planSize foresees: a plan of a million
+// sockets (112 MB) is allocated at once, a larger one grows as it is read.
+const maxPlanSize = 1 << 20
+
+// queryAttempts is how many times a plan whose dump lost an answer is made.
+const queryAttempts = 3
+
+// queryError explains a failed dump.
+func queryError(err error) error {
+	if why, ok := sockdiag.Explain(err); ok {
+		return fmt.Errorf("%s: %v", why, err)
+	}
+	return fmt.Errorf("cannot list sockets: %v", err)
+}

@@ -1,0 +1,79 @@
+package reap
+
+import (
+	"iter"
+
+	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/kill"
+	"github.com/tcpreap/tcpreap/sockdiag"
+)
+
+// A Report is what a Run did, or would do, to every socket it matched,
+// grouped per network namespace in the order they were worked in.
+type Report struct {
+	// DryRun: nothing was destroyed; the results say what would be.
+	DryRun bool
+	// Owners and Infos are the Run's: who holds each socket, what struct
+	// tcp_info says of it; nil when the selection did not ask.
+	Owners map[uint32][]host.Owner
+	Infos  map[sockdiag.Cookie]sockdiag.TCPInfo
+
+	groups   []Group
+	several  bool
+	labelled bool
+}
+
+// A Group is the results of one network namespace.
+type Group struct {
+	// NetNS names the namespace as a person gave it (a name, a path,
+	// pid:PID (comm)); "" for the one tcpreap runs in.
+	NetNS   string
+	Results []kill.Result
+	ifNames func(uint32) string
+}
+
+// InterfaceName names interface index in the group's namespace (its index
+// as a number when it has no name there).
+func (g *Group) InterfaceName(index uint32) string { return g.ifNames(index) }
+
+// Groups yields the results of each namespace.
+func (r *Report) Groups() iter.Seq[*Group] {
+	return func(yield func(*Group) bool) {
+		for i := range r.groups {
+			if !yield(&r.groups[i]) {
+				return
+			}
+		}
+	}
+}
+
+// Several reports whether the results are of more than one namespace.
+func (r *Report) Several() bool { return r.several }
+
+// Labelled reports whether the results are of a namespace other than (or
+// besides) the one tcpreap runs in, which Group.NetNS names.
+func (r *Report) Labelled() bool { return r.labelled }
+
+// Summary counts the results of every namespace by action.
+func (r *Report) Summary() kill.Summary {
+	var sum kill.Summary
+	for _, g := range r.groups {
+		s := kill.Summarize(g.Results)
+		sum.Matched, sum.WouldKill, sum.Killed = sum.Matched+s.Matched, sum.WouldKill+s.WouldKill, sum.Killed+s.Killed
+		sum.Gone, sum.Failed, sum.Skipped = sum.Gone+s.Gone, sum.Failed+s.Failed, sum.Skipped+s.Skipped
+	}
+	return sum
+}
+
+// Results yields every result, namespace after namespace.
+func (r *Report) Results() iter.Seq[*kill.Result] {
+	return func(yield func(*kill.Result) bool) {
+		for i := range r.groups {
+			for j := range r.groups[i].Results {
+				if !yield(&r.groups[i].Results[j]) {
+					return
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,203 @@
+package reap
+
+import (
+	"context"
+	"errors"
+	"iter"
+
+	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/kill"
+	"github.com/tcpreap/tcpreap/planfile"
+	"github.com/tcpreap/tcpreap/sockdiag"
+)
+
+// A Run is a selection planned in each of its network namespaces, on a
+// connection to the kernel made there, ready to be shown or destroyed. It
+// holds the namespaces and the connections until Close.
+type Run struct {
+	parts []part
+	notes []string
+	// Owners are the processes that hold each socket, by inode, when the
+	// selection asked for them (Selection.WantOwners, Selection.Owners);
+	// nil otherwise.
+	Owners map[uint32][]host.Owner
+	// Infos are what struct tcp_info says of each socket, by cookie, when
+	// the selection asked for it (Selection.WantInfo); nil otherwise.
+	Infos map[sockdiag.Cookie]sockdiag.TCPInfo
+}
+
+// A part is the plan of one network namespace, and the connection to the
+// kernel made in it.
+type part struct {
+	ns   *host.Namespace // nil: the namespace tcpreap runs in
+	conn *sockdiag.Conn
+	plan *kill.Plan
+}
+
+// Notes are what a person should read with the plan: a namespace passed
+// over, an SSH session that cannot be fully protected, owners that could
+// not be read.
+func (r *Run) Notes() []string { return r.notes }
+
+// Targets is how many sockets the Run would destroy, in every namespace.
+func (r *Run) Targets() int {
+	n := 0
+	for _, p := range r.parts {
+		n += len(p.plan.Targets)
+	}
+	return n
+}
+
+// Skipped is how many sockets a guard kept back, in every namespace.
+func (r *Run) Skipped() int {
+	n := 0
+	for _, p := range r.parts {
+		n += len(p.plan.Skipped)
+	}
+	return n
+}
+
+// Breakdown counts the targets of every namespace by state and by peer,
+// for the confirmation.
+func (r *Run) Breakdown() kill.Breakdown {
+	if len(r.parts) == 1 {
+		return r.parts[0].plan.Breakdown()
+	}
+	all := &kill.Plan{}
+	for _, p := range r.parts {
+		all.Targets = append(all.Targets, p.plan.Targets...)
+	}
+	return all.Breakdown()
+}
+
+// Sockets yields every socket of the Run: each namespace's targets, then
+// its skipped ones.
+func (r *Run) Sockets() iter.Seq2[sockdiag.Socket, error] {
+	return func(yield func(sockdiag.Socket, error) bool) {
+		for _, p := range r.parts {
+			for s, err := range p.plan.Sockets() {
+				if !yield(s, err) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// Do runs fn on a thread in the Run's first namespace (the only one of a
+// Run that works in one, as summary and doctor do), with the connection
+// made there: what fn reads of /proc/sys/net and /proc/thread-self/net is
+// that namespace's.
+func (r *Run) Do(fn func(conn *sockdiag.Conn) error) error {
+	if len(r.parts) == 0 {
+		return errors.New("no network namespace could be entered")
+	}
+	p := r.parts[0]
+	return InSpace(p.ns, p.ns.Do(func() error { return fn(p.conn) }))
+}
+
+// File is the Run as a plan file, for apply: command is the command line
+// that made it, everything says it was made with no selector. A namespace
+// with nothing in the plan is left out (apply would only refuse the plan
+// when it is gone).
+func (r *Run) File(command []string, everything bool) (*planfile.File, error) {
+	here, err := host.Here()
+	if err != nil {
+		return nil, err
+	}
+	f := &planfile.File{Header: planfile.Header{Command: command, Everything: everything}}
+	for i, p := range r.parts {
+		if len(p.plan.Targets)+len(p.plan.Skipped) > 0 || (i == len(r.parts)-1 && len(f.Parts) == 0) {
+			f.Parts = append(f.Parts, planfile.Part{Namespace: planfile.NamespaceOf(p.ns, here), Plan: p.plan})
+		}
+	}
+	return f, nil
+}
+
+// FromFile makes a Run of a plan file, to apply it: it reopens the
+// namespace of each part, dials the kernel there and looks every planned
+// socket up again (kill.Plan.Recheck), with the guards of where and when it
+// is applied: a plan made elsewhere must not cut the session it is applied
+// from, nor a socket that became another since. LISTEN targets stay: the
+// plan already chose them. includeSelf lifts the guard of the SSH session.
+//
+// A namespace that is gone or is another now is an *InputError ("netns"),
+// one that may not be opened wraps fs.ErrPermission too: nothing was
+// destroyed. The caller closes the Run.
+func FromFile(ctx context.Context, f *planfile.File, includeSelf bool, opts QueryOptions) (*Run, error) {
+	spaces, err := f.Open()
+	if err != nil {
+		return nil, &InputError{"netns", err}
+	}
+	guards := kill.Guards{ListenNamed: true}
+	r := &Run{}
+	if !includeSelf {
+		var note string
+		if guards.Session, note = Session(); note != "" {
+			r.notes = append(r.notes, note)
+		}
+	}
+	for i, ns := range spaces {
+		conn, err := dialIn(ns, opts.Workers)
+		if err != nil {
+			r.Close()
+			closeSpaces(spaces[i:])
+			return nil, InSpace(ns, err)
+		}
+		r.parts = append(r.parts, part{ns: ns, conn: conn, plan: f.Parts[i].Plan.Recheck(ctx, conn, guards)})
+		if ns == nil {
+			if note := staleSession(ctx, conn, guards.Session); note != "" {
+				r.notes = append(r.notes, note)
+			}
+		}
+	}
+	return r, nil
+}
+
+// DryRun is the Run's plan as the results of a dry run: every target
+// would be destroyed, every skip stays skipped.
+func (r *Run) DryRun() *Report {
+	rep := r.report(true)
+	for _, p := range r.parts {
+		rep.groups = append(rep.groups, Group{NetNS: p.ns.String(), Results: p.plan.DryRun(), ifNames: interfaceNames(p.ns)})
+	}
+	return rep
+}
+
+// ExecuteOptions change how a Run destroys.
+type ExecuteOptions struct {
+	// VerifyAll looks every target up again after its destroy, whatever
+	// the kernel answered.
+	VerifyAll bool
+	// Progress, when not nil, is told how many targets each step settled,
+	// for a progress bar; it may be called from several goroutines at once.
+	Progress func(settled int)
+}
+
+// Execute destroys the targets of every namespace, each by its cookie,
+// verifies that they are gone, and reports every socket (kill.Plan.Execute).
+// After ctx is done (an interrupt) no destroy is sent, in this namespace
+// or the next: their targets are reported not attempted, and what was sent
+// is still verified.
+func (r *Run) Execute(ctx context.Context, opts ExecuteOptions) *Report {
+	rep := r.report(false)
+	for _, p := range r.parts {
+		done := p.plan.ExecuteWith(ctx, p.conn, kill.Options{VerifyAll: opts.VerifyAll, Progress: opts.Progress})
+		rep.groups = append(rep.groups, Group{NetNS: p.ns.String(), Results: done, ifNames: interfaceNames(p.ns)})
+	}
+	return rep
+}
+
+func (r *Run) report(dryRun bool) *Report {
+	return &Report{DryRun: dryRun, Owners: r.Owners, Infos: r.Infos,
+		several: len(r.parts) > 1, labelled: len(r.parts) > 1 || len(r.parts) == 1 && r.parts[0].ns != nil}
+}
+
+// Close closes the connections and the namespaces.
+func (r *Run) Close() {
+	for _, p := range r.parts {
+		p.conn.Close()
+		p.ns.Close()
+	}
+	r.parts = nil
+}

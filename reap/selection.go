@@ -1,0 +1,58 @@
+package reap
+
+import (
+	"regexp"
+	"slices"
+
+	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/sockdiag"
+)
+
+// A Selection is which sockets to find, parsed: the filter the kernel and
+// Go apply, what only the processes can tell (Owners), the guards, and what
+// to read besides the sockets.
+type Selection struct {
+	Filter sockdiag.Filter
+	// Interface names the interface whose sockets are selected; Query looks
+	// it up in the namespace it works in and sets Filter.Interface. "" for
+	// none.
+	Interface string
+	// Owners selects by the processes that hold a socket; nil for any.
+	Owners *Owners
+	// ListenNamed: the selection named the LISTEN state itself (or every
+	// state), so LISTEN sockets may be targets (see kill.Guards).
+	ListenNamed bool
+	// IncludeSelf lifts the guard of the SSH session tcpreap runs in.
+	IncludeSelf bool
+	// WantOwners reads who holds every socket (Run.Owners), as Owners does.
+	WantOwners bool
+	// WantInfo reads what struct tcp_info says of every TCP socket
+	// (Run.Infos), as a selection by idleness does.
+	WantInfo bool
+}
+
+// HasSelector reports whether the selection narrows the sockets down at all
+// (see sockdiag.Filter.HasSelector); the owners and the interface do.
+func (s *Selection) HasSelector() bool {
+	return s.Filter.HasSelector() || s.Owners != nil || s.Interface != ""
+}
+
+// Owners select sockets by the processes that hold them: a socket is
+// selected when a process that holds it has one of PIDs (if any are given)
+// and one that holds it has one of Commands or a command name that one of
+// Patterns matches (if any are given). A socket no process holds
+// (TIME_WAIT, orphaned) is never selected.
+type Owners struct {
+	PIDs     []int
+	Commands []string
+	Patterns []*regexp.Regexp
+}
+
+// Hold reports whether the processes that hold a socket are selected.
+func (o *Owners) Hold(holders []host.Owner) bool {
+	named := func(w host.Owner) bool {
+		return slices.Contains(o.Commands, w.Command) || slices.ContainsFunc(o.Patterns, func(re *regexp.Regexp) bool { return re.MatchString(w.Command) })
+	}
+	return (len(o.PIDs) == 0 || slices.ContainsFunc(holders, func(w host.Owner) bool { return slices.Contains(o.PIDs, w.PID) })) &&
+		(len(o.Commands)+len(o.Patterns) == 0 || slices.ContainsFunc(holders, named))
+}

@@ -1,0 +1,56 @@
+package reap
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+
+	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/kill"
+	"github.com/tcpreap/tcpreap/sockdiag"
+)
+
+// Session returns the guard of the SSH session tcpreap runs in, for
+// sockets and flows alike: nil outside an SSH login, with a warning when
+// the session cannot be fully found. It reads the process tree.
+func Session() (*kill.Session, string) {
+	found, err := host.FindSSHSession()
+	note := ""
+	if err != nil {
+		note = fmt.Sprintf("warning: the ssh session may not be fully protected: %v", err)
+	}
+	if found == nil {
+		return nil, note
+	}
+	s := &kill.Session{Interface: found.Interface, Everyone: !found.Ancestral, Held: map[uint32]bool{},
+		Unsure: found.Unreadable, SSHPort: 22}
+	if c := found.Conn; c != nil {
+		s.Client, s.Server, s.SSHPort = c.Client, c.Server, c.Server.Port()
+	}
+	for ino := range found.Sockets {
+		s.Held[ino] = true
+	}
+	return s, note
+}
+
+// staleSession says, in one line, when the connection SSH_CONNECTION names
+// is none of this network namespace's (a session that ended, named inside
+// tmux or screen); "" when it is there or nothing names one.
+func staleSession(ctx context.Context, conn *sockdiag.Conn, s *kill.Session) string {
+	if s == nil || !s.Server.IsValid() {
+		return ""
+	}
+	f := &sockdiag.Filter{
+		States:     sockdiag.AllStates,
+		Peers:      []sockdiag.Endpoint{{Prefix: netip.PrefixFrom(s.Client.Addr(), s.Client.Addr().BitLen()), Ports: []sockdiag.PortRange{{Lo: s.Client.Port(), Hi: s.Client.Port()}}}},
+		Local:      []netip.Prefix{netip.PrefixFrom(s.Server.Addr(), s.Server.Addr().BitLen())},
+		LocalPorts: []sockdiag.PortRange{{Lo: s.Server.Port(), Hi: s.Server.Port()}},
+	}
+	for _, err := range conn.Query(ctx, f) {
+		if err != nil {
+			return ""
+		}
+		return "" // it is there
+	}
+	return fmt.Sprintf("note: SSH_CONNECTION names %s -> %s, which is no connection here (a session that ended, named inside tmux or screen?)", s.Client, s.Server)
+}
