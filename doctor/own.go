@@ -32,7 +32,7 @@ var errNoLoopback = errors.New("the loopback interface is not up in this network
 
 // A querier is a sockdiag.Conn, as the check uses it.
 type querier interface {
-	Query(ctx context.Context, f *sockdiag.Filter) iter.Seq2[sockdiag.Socket, error]
+	Query(ctx context.Context, f *sockdiag.Filter, opts ...sockdiag.QueryOption) iter.Seq2[sockdiag.Socket, error]
 }
 
 // CheckOwn opens a TCP listener and a connection to it, and a UDP socket, on

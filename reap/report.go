@@ -29,12 +29,25 @@ type Group struct {
 	// pid:PID (comm)); "" for the one tcpreap runs in.
 	NetNS   string
 	Results []kill.Result
-	ifNames func(uint32) string
+	// InterfaceName names an interface of the namespace by its index (the
+	// index as a number when it has none there).
+	InterfaceName func(index uint32) string
 }
 
-// InterfaceName names interface index in the group's namespace (its index
-// as a number when it has no name there).
-func (g *Group) InterfaceName(index uint32) string { return g.ifNames(index) }
+// NewReport is a Report of groups of results, one per namespace: several
+// when there is more than one, labelled when one names its namespace. A
+// group without InterfaceName names the interfaces of the namespace
+// tcpreap runs in. Owners and Infos are the caller's to set.
+func NewReport(dryRun bool, groups ...Group) *Report {
+	r := &Report{DryRun: dryRun, groups: groups, several: len(groups) > 1}
+	for i, g := range groups {
+		r.labelled = r.labelled || g.NetNS != ""
+		if g.InterfaceName == nil {
+			groups[i].InterfaceName = host.InterfaceName
+		}
+	}
+	return r
+}
 
 // Groups yields the results of each namespace.
 func (r *Report) Groups() iter.Seq[*Group] {

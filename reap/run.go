@@ -157,11 +157,11 @@ func FromFile(ctx context.Context, f *planfile.File, includeSelf bool, opts Quer
 // DryRun is the Run's plan as the results of a dry run: every target
 // would be destroyed, every skip stays skipped.
 func (r *Run) DryRun() *Report {
-	rep := r.report(true)
-	for _, p := range r.parts {
-		rep.groups = append(rep.groups, Group{NetNS: p.ns.String(), Results: p.plan.DryRun(), ifNames: interfaceNames(p.ns)})
+	groups := make([]Group, len(r.parts))
+	for i, p := range r.parts {
+		groups[i] = Group{NetNS: p.ns.String(), Results: p.plan.DryRun(), InterfaceName: interfaceNames(p.ns)}
 	}
-	return rep
+	return r.report(true, groups)
 }
 
 // ExecuteOptions change how a Run destroys.
@@ -180,17 +180,21 @@ type ExecuteOptions struct {
 // or the next: their targets are reported not attempted, and what was sent
 // is still verified.
 func (r *Run) Execute(ctx context.Context, opts ExecuteOptions) *Report {
-	rep := r.report(false)
-	for _, p := range r.parts {
+	groups := make([]Group, len(r.parts))
+	for i, p := range r.parts {
 		done := p.plan.ExecuteWith(ctx, p.conn, kill.Options{VerifyAll: opts.VerifyAll, Progress: opts.Progress})
-		rep.groups = append(rep.groups, Group{NetNS: p.ns.String(), Results: done, ifNames: interfaceNames(p.ns)})
+		groups[i] = Group{NetNS: p.ns.String(), Results: done, InterfaceName: interfaceNames(p.ns)}
 	}
-	return rep
+	return r.report(false, groups)
 }
 
-func (r *Run) report(dryRun bool) *Report {
-	return &Report{DryRun: dryRun, Owners: r.Owners, Infos: r.Infos,
-		several: len(r.parts) > 1, labelled: len(r.parts) > 1 || len(r.parts) == 1 && r.parts[0].ns != nil}
+// report is the Report of groups, the Run's results.
+func (r *Run) report(dryRun bool, groups []Group) *Report {
+	rep := NewReport(dryRun, groups...)
+	rep.Owners, rep.Infos = r.Owners, r.Infos
+	// A namespace of --all-netns is labelled, even tcpreap's own.
+	rep.labelled = len(r.parts) > 1 || len(r.parts) == 1 && r.parts[0].ns != nil
+	return rep
 }
 
 // Close closes the connections and the namespaces.

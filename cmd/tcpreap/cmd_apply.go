@@ -6,16 +6,17 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"slices"
 
 	"github.com/tcpreap/tcpreap/host"
-	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/planfile"
+	"github.com/tcpreap/tcpreap/reap"
 	"github.com/urfave/cli/v3"
 )
 
 // applyCommand destroys the sockets of a plan file.
 func applyCommand(args []string, io streams) *cli.Command {
-	o := &options{}
+	f := &applyFlags{}
 	return &cli.Command{
 		Name:      "apply",
 		Usage:     "destroy exactly the sockets of a plan file (- for stdin) that still exist",
@@ -30,18 +31,27 @@ Examples:
   tcpreap apply reap.plan
   tcpreap apply -y --max 100 reap.plan        in a runbook: no prompt, a limit
   ssh db1 tcpreap plan 192.0.2.34 | ssh db1 tcpreap apply -y -`,
-		Flags:  append(o.destroyFlags(), o.includeSelfFlag(true), o.allFlag()),
-		Action: o.action(args, func(ctx context.Context, o *options) error { return apply(ctx, o, io) }),
+		Flags: slices.Concat(f.actFlags.flags(socketWords, "socket"), f.destroyFlags.flags(),
+			[]cli.Flag{includeSelfFlag(&f.includeSelf, includeSelfDestroys), f.allFlag(socketWords)}),
+		Action: action(&f.command, args, func(ctx context.Context) error { return apply(ctx, f, io) }),
 	}
+}
+
+// applyFlags are apply's.
+type applyFlags struct {
+	command
+	actFlags
+	destroyFlags
+	includeSelf bool
 }
 
 // apply destroys the sockets of a plan file that still exist with their
 // cookies; the others are reported gone.
-func apply(ctx context.Context, o *options, io streams) error {
+func apply(ctx context.Context, o *applyFlags, io streams) error {
 	if len(o.words) != 1 {
 		return usagef("apply takes one plan file, or - for stdin (see tcpreap plan)")
 	}
-	if err := errors.Join(o.checkMax(), o.checkWorkers()); err != nil {
+	if err := errors.Join(o.check(socketWords), o.checkWorkers()); err != nil {
 		return err
 	}
 	name := o.words[0]
@@ -55,35 +65,23 @@ func apply(ctx context.Context, o *options, io streams) error {
 	if f.Header.Everything && !o.all {
 		return usagef("plan file %s was made with no selector, for every socket; apply it with --all if that is what you mean; nothing was destroyed", name)
 	}
-	spaces, err := f.Open()
-	if errors.Is(err, fs.ErrPermission) {
+	run, err := reap.FromFile(ctx, f, o.includeSelf, reap.QueryOptions{Workers: o.workers})
+	var ie *reap.InputError
+	switch {
+	case errors.As(err, &ie) && errors.Is(err, fs.ErrPermission):
 		return notPermitted{fmt.Errorf("plan file %s: %w; nothing was destroyed", name, err)}
-	}
-	if err != nil {
+	case errors.As(err, &ie):
 		return usagef("plan file %s: %w; nothing was destroyed", name, err)
+	case err != nil:
+		return err
 	}
-	// The guards run again where and when the plan is applied, on the
-	// sockets as they are now: a plan made elsewhere must not cut the
-	// session it is applied from, nor a socket that became another since.
-	// LISTEN targets stay: the plan already chose them.
-	ss, note := sessionGuard(o.includeSelf)
-	notes := []string{note}
-	var ps parts
-	defer func() { ps.close() }()
-	for i, ns := range spaces {
-		conn, err := dialIn(ns, o.workers)
-		if err != nil {
-			closeSpaces(spaces[i:])
-			return inSpace(ns, err)
-		}
-		ps = append(ps, part{ns: ns, conn: conn, plan: f.Parts[i].Plan.Recheck(ctx, conn, kill.Guards{ListenNamed: true, Session: ss})})
-		if ns == nil {
-			notes = append(notes, staleSession(ctx, conn, ss))
+	defer run.Close()
+	if !o.quiet {
+		for _, note := range run.Notes() {
+			fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", printable(note))
 		}
 	}
-	sel := &selection{notes: notes}
-	sel.tell(io, o.quiet)
-	return destroy(ctx, o, io, ps)
+	return act(ctx, &o.command, &o.actFlags, io, socketCut{run, o.verify})
 }
 
 // readPlanFile reads and checks the plan file name ("-": stdin).

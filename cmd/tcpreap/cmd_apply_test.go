@@ -37,7 +37,8 @@ func TestApplyKeepsTheTimer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	summary := planSummary(f.Parts[0].Plan)
+	plan := f.Parts[0].Plan
+	summary := planSummary(plan.Breakdown(), len(plan.Targets), len(plan.Skipped))
 	if !strings.Contains(summary, "1 tcp FIN-WAIT-2: no reset to the peer") {
 		t.Errorf("the confirmation of the applied plan says:\n%s", summary)
 	}

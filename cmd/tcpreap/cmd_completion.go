@@ -11,7 +11,7 @@ import (
 // completionCommand is tcpreap completion SHELL: the shell's completion
 // script, written from root's command tree.
 func completionCommand(root *cli.Command, args []string, io streams) *cli.Command {
-	o := &options{}
+	c := &command{}
 	names := shellNames()
 	return &cli.Command{
 		Name:      "completion",
@@ -25,13 +25,13 @@ Examples:
   source <(tcpreap completion bash)                              in ~/.bashrc
   tcpreap completion zsh > ~/.zfunc/_tcpreap                     ~/.zfunc in $fpath
   tcpreap completion fish > ~/.config/fish/completions/tcpreap.fish`,
-		Action: o.action(args, func(_ context.Context, o *options) error {
-			if len(o.words) != 1 {
+		Action: action(c, args, func(context.Context) error {
+			if len(c.words) != 1 {
 				return usagef("completion takes one shell: %s", strings.Join(names, ", "))
 			}
-			script, ok := completionScript(root, o.words[0])
+			script, ok := completionScript(root, c.words[0])
 			if !ok {
-				return usagef("completion: unknown shell %q; tcpreap writes completions for %s", o.words[0], strings.Join(names, ", "))
+				return usagef("completion: unknown shell %q; tcpreap writes completions for %s", c.words[0], strings.Join(names, ", "))
 			}
 			_, err := fmt.Fprint(io.Out, script)
 			return err

@@ -11,19 +11,35 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/tcpreap/tcpreap/flows"
+	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/kill"
+	"github.com/tcpreap/tcpreap/reap"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
-// flowOptions are the options of conntrack and conntrack list: the shared
-// ones (protocols, families, --state, --port, action and output) and those
-// of conntrack entries alone.
-type flowOptions struct {
-	options
-	replySrcs, statuses []string
-	zone, mark          string
-	zoneSet, markSet    bool
-	listing             bool // list, or -n: no selector needed
+// flowSelectFlags are the selectors of conntrack and conntrack list.
+type flowSelectFlags struct {
+	states, ports, replySrcs, statuses []string
+	zone, mark                         string
+	zoneSet, markSet                   bool
+	tcp, udp, ipv4, ipv6               bool
+	netns                              string
+	includeSelf                        bool
+}
+
+// conntrackFlags are conntrack's.
+type conntrackFlags struct {
+	command
+	flowSelectFlags
+	actFlags
+}
+
+// conntrackListFlags are conntrack list's, and what conntrack -n passes on.
+type conntrackListFlags struct {
+	command
+	flowSelectFlags
+	maxFlag
+	outputFlags
 }
 
 const conntrackHelp = `PEER is either end of the original direction (the client as source, or the
@@ -37,8 +53,7 @@ Default: TCP entries; -u: UDP; -t -u: both.`
 // conntrackCommand is tcpreap conntrack: plan the conntrack entries a
 // selection matches, then delete them; its command list only prints them.
 func conntrackCommand(args []string, io streams) *cli.Command {
-	o := &flowOptions{}
-	o.maxNoun = "conntrack entries to delete"
+	f := &conntrackFlags{}
 	cmd := &cli.Command{
 		Name:      "conntrack",
 		Usage:     "delete the conntrack entries (router flows) a selection matches",
@@ -68,16 +83,9 @@ Examples:
 
 Exit codes: 0 every target gone (or a dry run), 1 runtime failure, 2 bad input,
 3 refused (--max, confirmation declined).`,
-		Flags: slices.Concat(o.flowSelectionFlags(), []cli.Flag{
-			&cli.BoolFlag{Name: "include-self", Destination: &o.includeSelf, Usage: "also delete the entry of the ssh session tcpreap runs in"},
-			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Destination: &o.yes, Usage: "do not ask for confirmation on a terminal"},
-			o.flowMaxFlag(),
-			&cli.BoolFlag{Name: "no-audit", Destination: &o.noAudit, Usage: "do not write the audit line to syslog"},
-		}, o.flowOutputFlags(), []cli.Flag{
-			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Destination: &o.dryRun, Usage: "print the plan, delete nothing (same as conntrack list)"},
-			&cli.BoolFlag{Name: "all", Destination: &o.all, Usage: "allow a delete with no selector at all"},
-		}),
-		Action:   o.action(args, func(ctx context.Context, _ *options) error { return cutFlows(ctx, o, io) }),
+		Flags: slices.Concat(f.flowSelectFlags.flags(), []cli.Flag{includeSelfFlag(&f.includeSelf, "also delete the entry of the ssh session tcpreap runs in")},
+			f.actFlags.flags(flowWords, "entry"), []cli.Flag{f.dryRunFlag(flowWords, "conntrack list"), f.allFlag(flowWords)}),
+		Action:   action(&f.command, args, func(ctx context.Context) error { return cutFlows(ctx, f, io) }),
 		Commands: []*cli.Command{conntrackListCommand(args, io)},
 	}
 	local(cmd.Flags)
@@ -86,8 +94,7 @@ Exit codes: 0 every target gone (or a dry run), 1 runtime failure, 2 bad input,
 
 // conntrackListCommand is tcpreap conntrack list.
 func conntrackListCommand(args []string, io streams) *cli.Command {
-	o := &flowOptions{}
-	o.maxNoun = "conntrack entries to delete"
+	f := &conntrackListFlags{}
 	cmd := &cli.Command{
 		Name:      "list",
 		Aliases:   []string{"ls"},
@@ -105,11 +112,11 @@ Examples:
   tcpreap conntrack list --state syn_sent,syn_recv   handshakes that never completed
   tcpreap conntrack list -u --json | jq .            every UDP entry, as NDJSON
   tcpreap conntrack list --netns router1 -u          the table of network namespace router1`,
-		Flags: slices.Concat(o.flowSelectionFlags(), []cli.Flag{
-			&cli.BoolFlag{Name: "include-self", Destination: &o.includeSelf, Usage: "show the entry of the ssh session tcpreap runs in as a match too"},
-			o.flowMaxFlag(),
-		}, o.flowOutputFlags()),
-		Action: o.action(args, func(ctx context.Context, _ *options) error { return listFlows(ctx, o, io) }),
+		Flags: slices.Concat(f.flowSelectFlags.flags(), []cli.Flag{
+			includeSelfFlag(&f.includeSelf, "show the entry of the ssh session tcpreap runs in as a match too"),
+			f.maxFlag.flag(flowWords),
+		}, f.outputFlags.flags("entry")),
+		Action: action(&f.command, args, func(ctx context.Context) error { return listFlows(ctx, f, io) }),
 		Before: func(ctx context.Context, cmd *cli.Command) (context.Context, error) {
 			if set := cmd.Lineage()[1].LocalFlagNames(); len(set) > 0 {
 				return ctx, usagef("put the options after the command: tcpreap conntrack list --%s …", set[0])
@@ -125,22 +132,8 @@ Examples:
 	return cmd
 }
 
-// flowMaxFlag is --max for conntrack entries; checkMax reads it.
-func (o *flowOptions) flowMaxFlag() cli.Flag {
-	return &cli.StringFlag{Name: "max", Destination: &o.maxWord, Usage: "if more than `N` entries would be deleted, delete nothing and exit 3 (default: no limit)",
-		Action: func(context.Context, *cli.Command, string) error { o.maxSet = true; return nil }}
-}
-
-// flowOutputFlags are --json and --quiet for conntrack entries.
-func (o *flowOptions) flowOutputFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.BoolFlag{Name: "json", Destination: &o.json, Usage: "NDJSON on stdout: one object per entry, then a summary"},
-		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Destination: &o.quiet, Usage: "only the summary and errors"},
-	}
-}
-
 // flowSelectionFlags are the selectors of conntrack and conntrack list.
-func (o *flowOptions) flowSelectionFlags() []cli.Flag {
+func (o *flowSelectFlags) flags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringSliceFlag{Name: "state", Destination: &o.states, Usage: "conntrack TCP states `S[,S]`: syn_sent syn_recv established fin_wait close_wait last_ack time_wait close syn_sent2, or all (default: all)"},
 		&cli.StringSliceFlag{Name: "port", Destination: &o.ports, Usage: "either port of the original direction `P[,P]`: number, LO-HI or service name"},
@@ -154,14 +147,14 @@ func (o *flowOptions) flowSelectionFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "udp", Aliases: []string{"u"}, Destination: &o.udp, Usage: "UDP entries"},
 		&cli.BoolFlag{Name: "4", Destination: &o.ipv4, Usage: "IPv4 entries"},
 		&cli.BoolFlag{Name: "6", Destination: &o.ipv6, Usage: "IPv6 entries"},
-		o.netnsFlag(),
+		netnsFlag(&o.netns),
 	}
 }
 
 // flowSelection turns the options and PEER words into a flows.Filter and
 // the connections a plan keeps (the SSH session), with notes to tell.
 // Every error is bad input.
-func flowSelection(ctx context.Context, o *flowOptions) (*flows.Filter, []flows.Keep, []string, error) {
+func flowSelection(ctx context.Context, o *flowSelectFlags, words []string) (*flows.Filter, []flows.Keep, []string, error) {
 	f := &flows.Filter{}
 	var protocols []sockdiag.Protocol
 	var families []sockdiag.Family
@@ -234,7 +227,7 @@ func flowSelection(ctx context.Context, o *flowOptions) (*flows.Filter, []flows.
 		f.Mark = &m
 	}
 	var notes []string
-	peers, err := sockdiag.ParsePeers(o.words, services, func(names []string) (map[string][]netip.Addr, error) {
+	peers, err := sockdiag.ParsePeers(words, services, func(names []string) (map[string][]netip.Addr, error) {
 		addrs, err := resolveAll(ctx, names)
 		for _, name := range names {
 			if len(addrs[name]) > 0 {
@@ -244,7 +237,7 @@ func flowSelection(ctx context.Context, o *flowOptions) (*flows.Filter, []flows.
 		return addrs, err
 	})
 	if err != nil {
-		return nil, nil, nil, withPeerHint(o.words, services, err)
+		return nil, nil, nil, withPeerHint(words, services, err)
 	}
 	if (&sockdiag.Filter{Families: families, Peers: peers}).HasSelector() {
 		for _, p := range peers {
@@ -252,9 +245,12 @@ func flowSelection(ctx context.Context, o *flowOptions) (*flows.Filter, []flows.
 		}
 	}
 	var keeps []flows.Keep
-	session, note := sessionGuard(o.includeSelf)
-	if note != "" {
-		notes = append(notes, note)
+	var session *kill.Session
+	if !o.includeSelf {
+		var note string
+		if session, note = reap.Session(); note != "" {
+			notes = append(notes, note)
+		}
 	}
 	if session != nil && session.Client.IsValid() && session.Server.IsValid() {
 		keeps = append(keeps, flows.Keep{A: session.Client, B: session.Server, Reason: "the ssh session tcpreap runs in (--include-self deletes it too)"})
@@ -280,19 +276,16 @@ func portRanges(rs []sockdiag.PortRange) []flows.PortRange {
 }
 
 // planFlows dials ctnetlink and plans the selection; the caller closes the
-// connection.
-func planFlows(ctx context.Context, o *flowOptions, io streams) (*flows.Conn, *flows.Plan, error) {
-	f, keeps, notes, err := flowSelection(ctx, o)
+// connection. all consents to a plan with no selector.
+func planFlows(ctx context.Context, o *flowSelectFlags, words []string, all bool, quiet bool, io streams) (*flows.Conn, *flows.Plan, error) {
+	f, keeps, notes, err := flowSelection(ctx, o, words)
 	if err != nil {
 		return nil, nil, usageError{err}
 	}
-	if !f.HasSelector() && !o.all && !o.listing {
+	if !f.HasSelector() && !all {
 		return nil, nil, usagef("refusing to delete every conntrack entry: name a PEER or a selector (--state, --port, --reply-src, --status, --zone, --mark), or give --all")
 	}
-	if err := o.checkMax(); err != nil {
-		return nil, nil, err
-	}
-	conn, err := dialFlows(o)
+	conn, err := dialFlows(o.netns)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -301,7 +294,7 @@ func planFlows(ctx context.Context, o *flowOptions, io streams) (*flows.Conn, *f
 		conn.Close()
 		return nil, nil, flowError(err)
 	}
-	if !o.quiet {
+	if !quiet {
 		for _, n := range notes {
 			fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", printable(n))
 		}
@@ -310,85 +303,55 @@ func planFlows(ctx context.Context, o *flowOptions, io streams) (*flows.Conn, *f
 	slices.SortFunc(found, func(a, b flows.Flow) int {
 		return cmp.Or(cmp.Compare(a.Protocol, b.Protocol), a.Orig.Src.Compare(b.Orig.Src), a.Orig.Dst.Compare(b.Orig.Dst))
 	})
-	plan := flows.NewPlan(found, keeps)
-	if n := len(plan.Targets); o.maxSet && n > o.max {
-		conn.Close()
-		return nil, nil, refusal{fmt.Sprintf("%s would be deleted, more than --max %d; nothing was deleted (narrow the selection or raise --max)", entries(n), o.max)}
-	}
-	return conn, plan, nil
+	return conn, flows.NewPlan(found, keeps), nil
 }
 
 // listFlows is conntrack list, and conntrack -n.
-func listFlows(ctx context.Context, o *flowOptions, io streams) error {
-	o.listing = true
-	conn, plan, err := planFlows(ctx, o, io)
+func listFlows(ctx context.Context, f *conntrackListFlags, io streams) error {
+	if err := f.check(flowWords); err != nil {
+		return err
+	}
+	conn, plan, err := planFlows(ctx, &f.flowSelectFlags, f.words, true, f.quiet, io)
 	if err != nil {
 		return err
 	}
 	conn.Close()
-	return flowRenderer{w: io.Out, json: o.json, quiet: o.quiet}.report(plan.DryRun(), true)
+	if err := refuseOverMax(&f.maxFlag, len(plan.Targets), flowWords); err != nil {
+		return err
+	}
+	return flowRenderer{w: io.Out, json: f.json, quiet: f.quiet}.report(plan.DryRun(), true)
 }
 
-// cutFlows is conntrack: the plan, the confirmation, the deletes and their
-// verification, the audit line and the report with its exit code.
-func cutFlows(ctx context.Context, o *flowOptions, io streams) error {
-	if o.dryRun {
-		return listFlows(ctx, o, io)
+// cutFlows is conntrack: the plan, then the act path.
+func cutFlows(ctx context.Context, f *conntrackFlags, io streams) error {
+	if f.dryRun {
+		return listFlows(ctx, &conntrackListFlags{command: f.command, flowSelectFlags: f.flowSelectFlags, maxFlag: f.maxFlag, outputFlags: f.outputFlags}, io)
 	}
-	conn, plan, err := planFlows(ctx, o, io)
+	if err := f.check(flowWords); err != nil {
+		return err
+	}
+	conn, plan, err := planFlows(ctx, &f.flowSelectFlags, f.words, f.all, f.quiet, io)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	n := len(plan.Targets)
-	if n > 0 && io.Terminal != nil && !o.yes {
-		if tty, err := io.Terminal(); err == nil {
-			ok, why := ask(ctx, tty, flowPlanSummary(plan), fmt.Sprintf("delete %s? [y/N] ", entries(n)))
-			tty.Close()
-			if !ok {
-				return refusal{why + "; nothing was deleted"}
-			}
-		}
-	}
-	results := plan.Execute(ctx, conn)
-	sum := flows.Summarize(results)
-	reportErr := flowRenderer{w: io.Out, json: o.json, quiet: o.quiet}.report(results, false)
-	if n > 0 && !o.noAudit {
-		if err := audit(o.args, kill.Summary(sum)); err != nil {
-			fmt.Fprintf(io.ErrOut, "tcpreap: warning: the audit line was not written to syslog: %s\n", printable(err.Error()))
-		}
-	}
-	if reportErr != nil {
-		return reportErr
-	}
-	if sum.Failed == 0 {
-		return nil
-	}
-	said := map[string]bool{}
-	for _, r := range results {
-		if why, ok := flows.Explain(r.Err); r.Action == flows.Failed && ok && !said[why] {
-			said[why] = true
-			fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", why)
-		}
-	}
-	if len(said) == 0 {
-		fmt.Fprintf(io.ErrOut, "tcpreap: %d of the conntrack entries could not be deleted; see their errors above\n", sum.Failed)
-	}
-	return exitError{exitFailure}
+	return act(ctx, &f.command, &f.actFlags, io, flowCut{conn, plan})
 }
 
 // dialFlows opens the conntrack table of the namespace --netns names, or of
 // tcpreap's own.
-func dialFlows(o *flowOptions) (*flows.Conn, error) {
-	spaces, err := o.openSpaces(&selection{})
-	if err != nil {
-		return nil, selectionError(err)
+func dialFlows(netns string) (*flows.Conn, error) {
+	var ns *host.Namespace
+	if netns != "" {
+		var err error
+		if ns, err = host.OpenNetNS(netns); err != nil {
+			return nil, queryError(&reap.InputError{Of: "netns", Err: err})
+		}
+		defer ns.Close() // the socket stays in the namespace it was made in
 	}
-	ns := spaces[0]
-	defer ns.Close() // the socket stays in the namespace it was made in
-	conn, err := flows.Dial(&flows.Config{NetNS: dialFd(ns)})
+	conn, err := flows.Dial(&flows.Config{NetNS: reap.DialFd(ns)})
 	if err != nil {
-		return nil, inSpace(ns, flowError(enterError(ns, err)))
+		return nil, reap.InSpace(ns, flowError(reap.EnterError(ns, err)))
 	}
 	return conn, nil
 }

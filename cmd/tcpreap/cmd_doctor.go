@@ -14,7 +14,7 @@ import (
 
 // doctorCommand is tcpreap doctor: the facts behind the runbooks, measured here.
 func doctorCommand(args []string, io streams) *cli.Command {
-	o := &options{}
+	f := &doctorFlags{}
 	return &cli.Command{
 		Name:  "doctor",
 		Usage: "what this kernel can do, what the sysctls mean, port pressure, leaks",
@@ -29,42 +29,55 @@ leak CLOSE_WAIT sockets. Destroys nothing. Exit 0 when nothing warns, 1 when som
 Examples:
   tcpreap doctor                          the report
   tcpreap doctor --json | jq '.findings[] | select(.warn)'`,
-		Flags:  []cli.Flag{o.netnsFlag(), o.jsonFlag()},
-		Action: o.action(args, func(ctx context.Context, o *options) error { return diagnose(ctx, o, io) }),
+		Flags:  []cli.Flag{netnsFlag(&f.netns), jsonFlag(&f.json)},
+		Action: action(&f.command, args, func(ctx context.Context) error { return diagnose(ctx, f, io) }),
 	}
+}
+
+// doctorFlags are doctor's.
+type doctorFlags struct {
+	command
+	netns string
+	json  bool
 }
 
 // doctorSysctls are the settings the doctor reads, under /proc/sys/net.
 var doctorSysctls = []string{"ipv4.tcp_fin_timeout", "ipv4.tcp_tw_reuse", "ipv4.tcp_tw_recycle", "ipv4.tcp_max_tw_buckets",
 	"ipv4.tcp_retries2", "ipv4.tcp_keepalive_time", "ipv4.tcp_keepalive_intvl", "ipv4.tcp_keepalive_probes", "mptcp.enabled"}
 
-func diagnose(ctx context.Context, o *options, io streams) error {
+func diagnose(ctx context.Context, o *doctorFlags, io streams) error {
 	if len(o.words) > 0 {
 		return usagef("doctor takes no arguments (it looks at every socket): %q", o.words[0])
 	}
-	o.tcp, o.udp, o.top = true, true, 10
-	p, c, err := takeCensus(ctx, o, io)
+	// Every TCP and UDP socket, listeners too.
+	sel, err := newSelection(ctx, &selectFlags{netns: o.netns, tcp: true, udp: true}, nil, false)
+	if err != nil {
+		return selectionError(err)
+	}
+	sel.Filter.States = sockdiag.AllStates
+	run, c, err := takeCensus(ctx, sel, 10, io, o.json)
 	if err != nil {
 		return err
 	}
-	defer parts{p}.close()
-	// The settings are the namespace's own: read from a thread in it.
-	var ports [2]uint16
-	var sysctls map[string]string
-	err = p.ns.Do(func() (err error) {
-		sysctls = host.Sysctls(doctorSysctls...)
-		ports, err = host.LocalPortRange()
-		return err
+	defer run.Close()
+	// The settings are the namespace's own: read from a thread in it; the
+	// doctor's own sockets after the census, which they are not to be in,
+	// on the namespace's loopback (sockets are made by the thread that asks).
+	var facts doctor.Facts
+	err = run.Do(func(conn *sockdiag.Conn) (err error) {
+		facts.Sysctls = host.Sysctls(doctorSysctls...)
+		if facts.PortRange, err = host.LocalPortRange(); err != nil {
+			return fmt.Errorf("cannot read net.ipv4.ip_local_port_range: %v", err)
+		}
+		facts.Own = doctor.CheckOwn(ctx, conn)
+		facts.Support, facts.Orphans = conn.Probe(ctx), conn.DestroysOrphans(ctx)
+		return nil
 	})
 	if err != nil {
-		return inSpace(p.ns, fmt.Errorf("cannot read net.ipv4.ip_local_port_range: %v", err))
+		return err
 	}
-	// After the census, which the doctor's own sockets are not to be in; in
-	// the namespace's loopback (sockets are made by the thread that asks).
-	var own map[sockdiag.Protocol]doctor.OwnCheck
-	p.ns.Do(func() error { own = doctor.CheckOwn(ctx, p.conn); return nil })
-	findings := doctor.Examine(doctor.Facts{Support: p.conn.Probe(ctx), Own: own, Orphans: p.conn.DestroysOrphans(ctx),
-		Sysctls: sysctls, Census: c, PortRange: ports})
+	facts.Census = c
+	findings := doctor.Examine(facts)
 	if o.json {
 		type finding struct {
 			Check string `json:"check"`

@@ -9,7 +9,7 @@ import (
 
 // listCommand prints what tcpreap would destroy.
 func listCommand(args []string, io streams) *cli.Command {
-	o := &options{}
+	f := &listFlags{}
 	return &cli.Command{
 		Name:      "list",
 		Aliases:   []string{"ls"},
@@ -27,29 +27,46 @@ Examples:
   tcpreap list -e --dport 5432                how long each database connection has been idle
   tcpreap list --netns web1 --port 443        in network namespace web1 (ip netns)
   tcpreap list --all-netns --dport 6379       in every namespace: containers too`,
-		Flags:  slices.Concat(o.selectionFlags(), []cli.Flag{o.netnsFlag(), o.allNetnsFlag(), o.includeSelfFlag(false), o.maxFlag(), o.processesFlag(), o.extendedFlag()}, o.outputFlags()),
-		Action: o.action(args, func(ctx context.Context, o *options) error { return list(ctx, o, io) }),
+		Flags: slices.Concat(f.selectFlags.flags(), []cli.Flag{netnsFlag(&f.netns), f.allNetnsFlag(), includeSelfFlag(&f.includeSelf, includeSelfShows), f.maxFlag.flag(socketWords),
+			&cli.BoolFlag{Name: "processes", Aliases: []string{"p"}, Destination: &f.processes,
+				Usage: "show the processes that hold each socket, and its receive and send queues"},
+			&cli.BoolFlag{Name: "extended", Aliases: []string{"e"}, Destination: &f.extended,
+				Usage: "show how long each TCP connection has been idle, its retransmissions, unacked segments and rtt"},
+		}, f.outputFlags.flags("socket")),
+		Action: action(&f.command, args, func(ctx context.Context) error { return listSockets(ctx, f, io) }),
 	}
 }
 
-func list(ctx context.Context, o *options, io streams) error {
-	o.listing = true
-	sel, err := newSelection(ctx, o)
+// listFlags are list's, and what tcpreap -n passes on.
+type listFlags struct {
+	command
+	selectFlags
+	maxFlag
+	outputFlags
+	processes bool // list -p: the processes that hold each socket
+	extended  bool // list -e: what struct tcp_info says of each
+}
+
+// listSockets is list, and tcpreap -n.
+func listSockets(ctx context.Context, f *listFlags, io streams) error {
+	sel, err := newSelection(ctx, &f.selectFlags, f.words, true)
 	if err != nil {
 		return selectionError(err)
 	}
-	if err := o.checkMax(); err != nil {
+	sel.WantOwners = f.processes
+	// list -e, and a selection by tcp_info, which a list shows (the Idle
+	// column).
+	sel.WantInfo = f.extended || sel.Filter.Idle > 0 || sel.Filter.Stalled > 0
+	if err := f.check(socketWords); err != nil {
 		return err
 	}
-	ps, err := query(ctx, sel, 0)
+	run, err := query(ctx, sel, 0, io, f.quiet)
 	if err != nil {
 		return err
 	}
-	defer ps.close()
-	sel.tell(io, o.quiet)
-	if err := o.overMax(ps.targets()); err != nil {
+	defer run.Close()
+	if err := refuseOverMax(&f.maxFlag, run.Targets(), socketWords); err != nil {
 		return err
 	}
-	results, spaces := ps.dryRun()
-	return renderer{w: io.Out, json: o.json, quiet: o.quiet, owners: sel.ownerTable(o.processes), infos: sel.infos, extended: o.extended, spaces: spaces}.report(results, true)
+	return renderer{w: io.Out, json: f.json, quiet: f.quiet, extended: f.extended}.report(run.DryRun())
 }

@@ -10,7 +10,7 @@ import (
 // manCommand is tcpreap man, hidden: the manual page that make install
 // installs, written from root's command tree.
 func manCommand(root *cli.Command, args []string, io streams) *cli.Command {
-	o := &options{}
+	c := &command{}
 	return &cli.Command{
 		Name:   "man",
 		Hidden: true,
@@ -21,9 +21,9 @@ command, option and example. make install installs it.
 Examples:
   tcpreap man | man -l -                       read it
   tcpreap man | gzip -9n > tcpreap.8.gz        as make install installs it`,
-		Action: o.action(args, func(_ context.Context, o *options) error {
-			if len(o.words) > 0 {
-				return usagef("man takes no arguments: %q", o.words[0])
+		Action: action(c, args, func(context.Context) error {
+			if len(c.words) > 0 {
+				return usagef("man takes no arguments: %q", c.words[0])
 			}
 			_, err := fmt.Fprint(io.Out, manPage(root))
 			return err

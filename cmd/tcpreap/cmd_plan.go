@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"slices"
 
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/planfile"
@@ -10,7 +11,7 @@ import (
 
 // planCommand writes a plan file for tcpreap apply.
 func planCommand(args []string, io streams) *cli.Command {
-	o := &options{}
+	f := &planFlags{}
 	return &cli.Command{
 		Name:      "plan",
 		Usage:     "write the selection's plan to a file, for tcpreap apply; destroy nothing",
@@ -24,39 +25,41 @@ Examples:
   tcpreap plan --state close_wait --port postgresql > reap.plan
   jq -c 'select(.action)' reap.plan           review: one socket per line
   tcpreap apply reap.plan`,
-		Flags:  append(o.selectionFlags(), o.netnsFlag(), o.allNetnsFlag(), o.includeSelfFlag(false), o.maxFlag()),
-		Action: o.action(args, func(ctx context.Context, o *options) error { return writePlan(ctx, o, io) }),
+		Flags:  slices.Concat(f.selectFlags.flags(), []cli.Flag{netnsFlag(&f.netns), f.allNetnsFlag(), includeSelfFlag(&f.includeSelf, includeSelfShows), f.maxFlag.flag(socketWords)}),
+		Action: action(&f.command, args, func(ctx context.Context) error { return writePlan(ctx, f, io) }),
 	}
 }
 
-func writePlan(ctx context.Context, o *options, io streams) error {
-	sel, err := newSelection(ctx, o)
+// planFlags are plan's.
+type planFlags struct {
+	command
+	selectFlags
+	maxFlag
+}
+
+func writePlan(ctx context.Context, f *planFlags, io streams) error {
+	sel, err := newSelection(ctx, &f.selectFlags, f.words, false)
 	if err != nil {
 		return selectionError(err)
 	}
-	if err := o.checkMax(); err != nil {
+	if err := f.check(socketWords); err != nil {
 		return err
 	}
 	here, err := host.Here()
 	if err != nil {
 		return err
 	}
-	ps, err := query(ctx, sel, 0)
+	run, err := query(ctx, sel, 0, io, false)
 	if err != nil {
 		return err
 	}
-	defer ps.close()
-	sel.tell(io, false)
-	if err := o.overMax(ps.targets()); err != nil {
+	defer run.Close()
+	if err := refuseOverMax(&f.maxFlag, run.Targets(), socketWords); err != nil {
 		return err
 	}
-	f := &planfile.File{Header: planfile.Header{Command: o.args, Everything: !sel.hasSelector()}}
-	for i, p := range ps {
-		// A namespace with nothing in the plan is left out: apply would only
-		// refuse the plan when it is gone.
-		if len(p.plan.Targets)+len(p.plan.Skipped) > 0 || (i == len(ps)-1 && len(f.Parts) == 0) {
-			f.Parts = append(f.Parts, planfile.Part{Namespace: planfile.NamespaceOf(p.ns, here), Plan: p.plan})
-		}
+	file, err := run.File(f.args, !sel.HasSelector())
+	if err != nil {
+		return err
 	}
-	return planfile.Write(io.Out, f, here)
+	return planfile.Write(io.Out, file, here)
 }

@@ -10,7 +10,7 @@ import (
 
 // reapCommand is tcpreap itself: plan the selection, then destroy it.
 func reapCommand(args []string, io streams) *cli.Command {
-	o := &options{}
+	f := &reapFlags{}
 	return &cli.Command{
 		Name:      "tcpreap",
 		Usage:     "destroy the TCP and UDP sockets a selection matches (list and -n only print them)",
@@ -39,32 +39,40 @@ Examples:
 
 Exit codes: 0 every target gone (or a dry run), 1 runtime failure, 2 bad input,
 3 refused (--max, confirmation declined).`,
-		Flags:  slices.Concat(o.selectionFlags(), []cli.Flag{o.netnsFlag(), o.allNetnsFlag(), o.includeSelfFlag(true)}, o.destroyFlags(), []cli.Flag{o.dryRunFlag(), o.allFlag()}),
-		Action: o.action(args, func(ctx context.Context, o *options) error { return reap(ctx, o, io) }),
+		Flags: slices.Concat(f.selectFlags.flags(), []cli.Flag{netnsFlag(&f.netns), f.allNetnsFlag(), includeSelfFlag(&f.includeSelf, includeSelfDestroys)},
+			f.actFlags.flags(socketWords, "socket"), f.destroyFlags.flags(), []cli.Flag{f.dryRunFlag(socketWords, "list"), f.allFlag(socketWords)}),
+		Action: action(&f.command, args, func(ctx context.Context) error { return reapSockets(ctx, f, io) }),
 	}
 }
 
-// reap is the whole pipeline: selection, query, plan, destroy. A dry run
-// is list.
-func reap(ctx context.Context, o *options, io streams) error {
-	if o.dryRun {
-		return list(ctx, o, io)
+// reapFlags are tcpreap's own.
+type reapFlags struct {
+	command
+	selectFlags
+	actFlags
+	destroyFlags
+}
+
+// reapSockets is the whole pipeline: selection, query, plan, destroy. A dry
+// run is list.
+func reapSockets(ctx context.Context, f *reapFlags, io streams) error {
+	if f.dryRun {
+		return listSockets(ctx, &listFlags{command: f.command, selectFlags: f.selectFlags, maxFlag: f.maxFlag, outputFlags: f.outputFlags}, io)
 	}
-	sel, err := newSelection(ctx, o)
+	sel, err := newSelection(ctx, &f.selectFlags, f.words, false)
 	if err != nil {
 		return selectionError(err)
 	}
-	if !sel.hasSelector() && !o.all {
+	if !sel.HasSelector() && !f.all {
 		return usagef("refusing to destroy every socket: name a PEER or a selector (--state, --port, --local-port, --remote-port, --local, --interface, --pid, --process, --uid, --cgroup, --idle, --stalled), or give --all")
 	}
-	if err := errors.Join(o.checkMax(), o.checkWorkers()); err != nil {
+	if err := errors.Join(f.check(socketWords), f.checkWorkers()); err != nil {
 		return err
 	}
-	ps, err := query(ctx, sel, o.workers)
+	run, err := query(ctx, sel, f.workers, io, f.quiet)
 	if err != nil {
 		return err
 	}
-	defer ps.close()
-	sel.tell(io, o.quiet)
-	return destroy(ctx, o, io, ps)
+	defer run.Close()
+	return act(ctx, &f.command, &f.actFlags, io, socketCut{run, f.verify})
 }

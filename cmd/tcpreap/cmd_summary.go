@@ -11,13 +11,14 @@ import (
 
 	"github.com/tcpreap/tcpreap/census"
 	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/reap"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"github.com/urfave/cli/v3"
 )
 
 // summaryCommand is tcpreap summary: what is going on, on one screen.
 func summaryCommand(args []string, io streams) *cli.Command {
-	o := &options{}
+	f := &summaryFlags{}
 	return &cli.Command{
 		Name:      "summary",
 		Aliases:   []string{"top"},
@@ -35,20 +36,37 @@ Examples:
   tcpreap top --state close_wait           who leaks CLOSE_WAIT sockets
   tcpreap summary -u --json | jq .states   UDP, as one JSON object
   tcpreap summary --port postgresql        one service's connections`,
-		Flags:  slices.Concat(o.selectionFlags(), []cli.Flag{o.netnsFlag(), o.topFlag(), o.jsonFlag()}),
-		Action: o.action(args, func(ctx context.Context, o *options) error { return summarize(ctx, o, io) }),
+		Flags: slices.Concat(f.selectFlags.flags(), []cli.Flag{netnsFlag(&f.netns),
+			&cli.IntFlag{Name: "top", Destination: &f.top, Value: 10, Config: cli.IntegerConfig{Base: 10}, Usage: "show the `N` largest of each ranking"},
+			jsonFlag(&f.json)}),
+		Action: action(&f.command, args, func(ctx context.Context) error { return summarize(ctx, f, io) }),
 	}
 }
 
-func summarize(ctx context.Context, o *options, io streams) error {
+// summaryFlags are summary's.
+type summaryFlags struct {
+	command
+	selectFlags
+	top  int
+	json bool
+}
+
+func summarize(ctx context.Context, o *summaryFlags, io streams) error {
 	if o.top < 1 || o.top > 1000 {
 		return usagef("--top %d: give how many of each to show, 1 to 1000", o.top)
 	}
-	p, c, err := takeCensus(ctx, o, io)
+	sel, err := newSelection(ctx, &o.selectFlags, o.words, false)
+	if err != nil {
+		return selectionError(err)
+	}
+	if len(o.states) == 0 {
+		sel.Filter.States = sockdiag.AllStates
+	}
+	run, c, err := takeCensus(ctx, sel, o.top, io, o.json)
 	if err != nil {
 		return err
 	}
-	defer parts{p}.close()
+	defer run.Close()
 	if o.json {
 		return json.NewEncoder(io.Out).Encode(censusJSON(c))
 	}
@@ -59,33 +77,24 @@ func summarize(ctx context.Context, o *options, io streams) error {
 // too, when --state is not given) with the processes that hold them, and
 // the TIME_WAIT of outgoing connections by the local port range. It
 // destroys nothing; the connection is the caller's to close.
-func takeCensus(ctx context.Context, o *options, io streams) (part, *census.Census, error) {
+func takeCensus(ctx context.Context, sel *selection, top int, io streams, quiet bool) (*reap.Run, *census.Census, error) {
 	// Who holds what, and how long their CLOSE_WAIT sockets have been idle;
-	// nothing is destroyed.
-	o.processes, o.includeSelf, o.extended = true, true, true
-	sel, err := newSelection(ctx, o)
+	// nothing is destroyed, so the session is no exception.
+	sel.WantOwners, sel.WantInfo, sel.IncludeSelf = true, true, true
+	run, err := query(ctx, sel, 0, io, quiet)
 	if err != nil {
-		return part{}, nil, selectionError(err)
+		return nil, nil, err
 	}
-	if len(o.states) == 0 {
-		sel.filter.States = sockdiag.AllStates
-	}
-	ps, err := query(ctx, sel, 0)
-	if err != nil {
-		return part{}, nil, err
-	}
-	p := ps[0] // one namespace: summary and doctor take no --all-netns
-	sel.tell(io, o.json)
 	var ephemeral [2]uint16
-	if p.ns.Do(func() (err error) { ephemeral, err = host.LocalPortRange(); return err }) != nil {
+	if run.Do(func(*sockdiag.Conn) (err error) { ephemeral, err = host.LocalPortRange(); return err }) != nil {
 		ephemeral = [2]uint16{32768, 60999} // Linux's default
 	}
-	c, err := census.Take(p.plan.Sockets(), sel.owners, sel.infos, ephemeral, max(o.top, 1))
+	c, err := census.Take(run.Sockets(), run.Owners, run.Infos, ephemeral, top)
 	if err != nil {
-		ps.close()
-		return part{}, nil, err
+		run.Close()
+		return nil, nil, err
 	}
-	return p, c, nil
+	return run, c, nil
 }
 
 // writeCensus prints the census as sections of rows, each with a bar, the

@@ -16,7 +16,8 @@ import (
 func TestLayers(t *testing.T) {
 	const module = "github.com/tcpreap/tcpreap/"
 	allowed := map[string][]string{
-		"cmd/tcpreap": {"kill", "planfile", "host", "sockdiag", "census", "doctor", "flows"},
+		"cmd/tcpreap": {"reap", "kill", "planfile", "host", "sockdiag", "census", "doctor", "flows"},
+		"reap":        {"kill", "planfile", "host", "sockdiag"},
 		"census":      {"sockdiag", "host"},
 		"doctor":      {"sockdiag", "census"},
 		"planfile":    {"kill", "sockdiag", "host"},

@@ -10,14 +10,29 @@ import (
 	"github.com/urfave/cli/v3"
 )
 
-// options is one command's flags and words. This file is the only code that
-// reads the command line: the flags write into options as they are parsed,
-// and read fills in the rest before a command runs.
-type options struct {
-	args  []string // the whole command line, for the audit line and a plan file
-	words []string // the command's arguments: PEERs, or a plan file
+// Each command has a struct of its own that its flags write into as they
+// are parsed (reapFlags, listFlags, …), made of the parts below that
+// several commands share. This file and cli.go are the only code that
+// reads the command line.
 
-	// Selection.
+// A command is what every command has besides its flags: the whole command
+// line (for the audit line and a plan file) and its arguments.
+type command struct {
+	args  []string
+	words []string // PEERs, or a plan file
+}
+
+// action returns a command's Action: it records the command line in c and
+// calls do.
+func action(c *command, args []string, do func(context.Context) error) cli.ActionFunc {
+	return func(ctx context.Context, cmd *cli.Command) error {
+		c.args, c.words = args, cmd.Args().Slice()
+		return do(ctx)
+	}
+}
+
+// selectFlags are the selectors of the commands that look at sockets.
+type selectFlags struct {
 	states, ports, localPorts, remotePorts, locals []string
 	iface                                          string
 	ifaceSet                                       bool
@@ -28,36 +43,10 @@ type options struct {
 	stalled, stalledForSet                         bool
 	netns                                          string // --netns, as given
 	allNetns                                       bool
-	// listing: the command only lists (list, -n), and --all-netns may pass
-	// over a namespace it cannot enter, saying so.
-	listing bool
-	// maxNoun is what --max counts, when not sockets (maxOf).
-	maxNoun string
-
-	// Action.
-	dryRun, yes, all, noAudit, verify bool
-	workers                           int
-	maxWord                           string // --max as given; max once checkMax read it
-	max                               int
-	maxSet                            bool
-
-	// Output.
-	json, quiet bool
-	processes   bool // list -p: the processes that hold each socket
-	extended    bool // list -e: what struct tcp_info says of each
-	top         int  // summary --top
 }
 
-// action returns a command's Action: it reads the options and calls do.
-func (o *options) action(args []string, do func(context.Context, *options) error) cli.ActionFunc {
-	return func(ctx context.Context, cmd *cli.Command) error {
-		o.args, o.words = args, cmd.Args().Slice()
-		return do(ctx, o)
-	}
-}
-
-// selectionFlags are the selectors of tcpreap, list and plan.
-func (o *options) selectionFlags() []cli.Flag {
+// flags are the selectors of tcpreap, list, plan and summary.
+func (o *selectFlags) flags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringSliceFlag{Name: "state", Destination: &o.states, Usage: "states `S[,S]`: established syn_sent syn_recv fin_wait1 fin_wait2 time_wait close close_wait last_ack listen closing, or all connected synchronized bucket big (default: all but listen; UDP: connected)"},
 		&cli.StringSliceFlag{Name: "port", Destination: &o.ports, Usage: "local or remote port `P[,P]`: number, LO-HI or service name"},
@@ -82,120 +71,129 @@ func (o *options) selectionFlags() []cli.Flag {
 	}
 }
 
-// extendedFlag is list -e.
-func (o *options) extendedFlag() cli.Flag {
-	return &cli.BoolFlag{Name: "extended", Aliases: []string{"e"}, Destination: &o.extended,
-		Usage: "show how long each TCP connection has been idle, its retransmissions, unacked segments and rtt"}
+// netnsFlag is --netns, of every command that looks at sockets.
+func netnsFlag(into *string) cli.Flag {
+	return &cli.StringFlag{Name: "netns", Destination: into,
+		Usage: "work in network namespace `NS`: a name under /run/netns, an nsfs path (/proc/PID/ns/net), or pid:PID"}
 }
 
-// processesFlag is list -p.
-func (o *options) processesFlag() cli.Flag {
-	return &cli.BoolFlag{Name: "processes", Aliases: []string{"p"}, Destination: &o.processes,
-		Usage: "show the processes that hold each socket, and its receive and send queues"}
+// allNetnsFlag is --all-netns, of the commands that plan.
+func (o *selectFlags) allNetnsFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "all-netns", Destination: &o.allNetns,
+		Usage: "work in every network namespace of the host: named, Docker's, and every process's"}
 }
 
-// includeSelfFlag lifts the guard of the SSH session; destroys says whether
-// the command destroys (or only shows what would be).
-func (o *options) includeSelfFlag(destroys bool) cli.Flag {
-	usage := "also destroy the ssh session tcpreap runs in"
-	if !destroys {
-		usage = "show the ssh session tcpreap runs in as a match too"
-	}
-	return &cli.BoolFlag{Name: "include-self", Destination: &o.includeSelf, Usage: usage}
+// includeSelfFlag lifts the guard of the SSH session; usage says what it
+// does in the command.
+func includeSelfFlag(into *bool, usage string) cli.Flag {
+	return &cli.BoolFlag{Name: "include-self", Destination: into, Usage: usage}
 }
 
-// destroyFlags are the options of every command that destroys.
-func (o *options) destroyFlags() []cli.Flag {
-	return append([]cli.Flag{
-		&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Destination: &o.yes, Usage: "do not ask for confirmation on a terminal"},
-		o.maxFlag(),
-		&cli.BoolFlag{Name: "no-audit", Destination: &o.noAudit, Usage: "do not write the audit line to syslog"},
-		&cli.BoolFlag{Name: "verify", Destination: &o.verify, Usage: "after destroying, look every target up again, whatever the kernel answered"},
-		&cli.IntFlag{Name: "workers", Destination: &o.workers, HideDefault: true, Config: cli.IntegerConfig{Base: 10},
-			Usage: "destroy on `N` netlink sockets at once (default: one per CPU, at most 4; one before Linux 6.9)"},
-	}, o.outputFlags()...)
+const (
+	includeSelfDestroys = "also destroy the ssh session tcpreap runs in"
+	includeSelfShows    = "show the ssh session tcpreap runs in as a match too"
+)
+
+// A maxFlag is --max, which a dry run applies as the real run would, so
+// that a runbook line can be rehearsed. It is read as a decimal number by
+// check ("010" is ten).
+type maxFlag struct {
+	word string // as given
+	set  bool
+	max  int // once check read it
 }
 
-// maxFlag is --max, which a dry run applies as the real run would, so that
-// a runbook line can be rehearsed. It is read as a decimal number by
-// checkMax ("010" is ten).
-func (o *options) maxFlag() cli.Flag {
-	return &cli.StringFlag{Name: "max", Destination: &o.maxWord, Usage: "if more than `N` sockets would be destroyed, destroy nothing and exit 3 (default: no limit)",
-		Action: func(context.Context, *cli.Command, string) error { o.maxSet = true; return nil }}
+// flag is --max of a command that acts as w says.
+func (m *maxFlag) flag(w cutWords) cli.Flag {
+	return &cli.StringFlag{Name: "max", Destination: &m.word, Usage: "if more than `N` " + w.many + " would be " + w.done + ", " + w.verb + " nothing and exit 3 (default: no limit)",
+		Action: func(context.Context, *cli.Command, string) error { m.set = true; return nil }}
 }
 
-// topFlag is summary --top.
-func (o *options) topFlag() cli.Flag {
-	return &cli.IntFlag{Name: "top", Destination: &o.top, Value: 10, Config: cli.IntegerConfig{Base: 10}, Usage: "show the `N` largest of each ranking"}
-}
-
-// jsonFlag is --json alone, for summary's one object.
-func (o *options) jsonFlag() cli.Flag {
-	return &cli.BoolFlag{Name: "json", Destination: &o.json, Usage: "one JSON object on stdout"}
-}
-
-// outputFlags are the options of the commands that print results.
-func (o *options) outputFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.BoolFlag{Name: "json", Destination: &o.json, Usage: "NDJSON on stdout: one object per socket, then a summary"},
-		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Destination: &o.quiet, Usage: "only the summary and errors"},
-	}
-}
-
-func (o *options) allFlag() cli.Flag {
-	return &cli.BoolFlag{Name: "all", Destination: &o.all, Usage: "allow a destroy with no selector at all"}
-}
-
-func (o *options) dryRunFlag() cli.Flag {
-	return &cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Destination: &o.dryRun, Usage: "print the plan, destroy nothing (same as list)"}
-}
-
-// checkWorkers refuses a --workers that makes no sense.
-func (o *options) checkWorkers() error {
-	if o.workers < 0 || o.workers > 64 {
-		return usagef("--workers %d: give how many netlink sockets destroy at once, 1 to 64", o.workers)
-	}
-	return nil
-}
-
-// checkMax reads --max, a decimal number of 0 or more, and refuses anything
+// check reads --max, a decimal number of 0 or more, and refuses anything
 // else before the kernel is asked anything.
-func (o *options) checkMax() error {
-	if !o.maxSet {
+func (m *maxFlag) check(w cutWords) error {
+	if !m.set {
 		return nil
 	}
-	n, err := strconv.ParseUint(o.maxWord, 10, 31)
+	noun := w.many + " to " + w.verb
+	n, err := strconv.ParseUint(m.word, 10, 31)
 	switch {
 	case err == nil:
-		o.max = int(n)
+		m.max = int(n)
 		return nil
-	case strings.HasPrefix(o.maxWord, "-") && isDecimal(o.maxWord[1:]):
-		return usagef("--max %s: give the largest number of %s, 0 or more", o.maxWord, o.maxOf())
-	case isDecimal(o.maxWord):
-		return usagef("--max %s: that is more than a host can have; give a smaller number", o.maxWord)
+	case strings.HasPrefix(m.word, "-") && isDecimal(m.word[1:]):
+		return usagef("--max %s: give the largest number of %s, 0 or more", m.word, noun)
+	case isDecimal(m.word):
+		return usagef("--max %s: that is more than a host can have; give a smaller number", m.word)
 	}
-	return usagef("--max: %q is not a number; give the largest number of %s, in decimal, 0 or more", o.maxWord, o.maxOf())
-}
-
-// maxOf is what --max counts: "sockets to destroy", or what the command
-// sets (conntrack's entries).
-func (o *options) maxOf() string {
-	if o.maxNoun != "" {
-		return o.maxNoun
-	}
-	return "sockets to destroy"
+	return usagef("--max: %q is not a number; give the largest number of %s, in decimal, 0 or more", m.word, noun)
 }
 
 func isDecimal(s string) bool {
 	return s != "" && strings.Trim(s, "0123456789") == ""
 }
 
-// overMax refuses a plan of n targets that is larger than --max, for a real
-// run and a dry run alike.
-func (o *options) overMax(n int) error {
-	if o.maxSet && n > o.max {
-		return refusal{fmt.Sprintf("%s would be destroyed, more than --max %d; nothing was destroyed (narrow the selection or raise --max)",
-			plural(n, "socket"), o.max)}
+// outputFlags are --json and --quiet, of the commands that print results.
+type outputFlags struct{ json, quiet bool }
+
+// flags are --json and --quiet; noun is what one object is of.
+func (o *outputFlags) flags(noun string) []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "json", Destination: &o.json, Usage: "NDJSON on stdout: one object per " + noun + ", then a summary"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Destination: &o.quiet, Usage: "only the summary and errors"},
+	}
+}
+
+// jsonFlag is --json alone, for summary's and doctor's one object.
+func jsonFlag(into *bool) cli.Flag {
+	return &cli.BoolFlag{Name: "json", Destination: into, Usage: "one JSON object on stdout"}
+}
+
+// actFlags are the options of the commands that destroy or delete, which
+// the act path reads.
+type actFlags struct {
+	maxFlag
+	outputFlags
+	yes, noAudit, all, dryRun bool
+}
+
+// flags are the act path's options; w says what the command acts on.
+func (a *actFlags) flags(w cutWords, one string) []cli.Flag {
+	return append([]cli.Flag{
+		&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Destination: &a.yes, Usage: "do not ask for confirmation on a terminal"},
+		a.maxFlag.flag(w),
+		&cli.BoolFlag{Name: "no-audit", Destination: &a.noAudit, Usage: "do not write the audit line to syslog"},
+	}, a.outputFlags.flags(one)...)
+}
+
+// dryRunFlag is -n; list names the command that lists.
+func (a *actFlags) dryRunFlag(w cutWords, list string) cli.Flag {
+	return &cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Destination: &a.dryRun, Usage: "print the plan, " + w.verb + " nothing (same as " + list + ")"}
+}
+
+// allFlag is --all, the consent to act with no selector at all.
+func (a *actFlags) allFlag(w cutWords) cli.Flag {
+	return &cli.BoolFlag{Name: "all", Destination: &a.all, Usage: "allow a " + w.verb + " with no selector at all"}
+}
+
+// destroyFlags are what destroying sockets takes besides the act path's.
+type destroyFlags struct {
+	verify  bool
+	workers int
+}
+
+func (d *destroyFlags) flags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "verify", Destination: &d.verify, Usage: "after destroying, look every target up again, whatever the kernel answered"},
+		&cli.IntFlag{Name: "workers", Destination: &d.workers, HideDefault: true, Config: cli.IntegerConfig{Base: 10},
+			Usage: "destroy on `N` netlink sockets at once (default: one per CPU, at most 4; one before Linux 6.9)"},
+	}
+}
+
+// checkWorkers refuses a --workers that makes no sense.
+func (d *destroyFlags) checkWorkers() error {
+	if d.workers < 0 || d.workers > 64 {
+		return usagef("--workers %d: give how many netlink sockets destroy at once, 1 to 64", d.workers)
 	}
 	return nil
 }

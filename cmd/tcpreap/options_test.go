@@ -68,9 +68,9 @@ func TestLocalKeepsEveryFlagType(t *testing.T) {
 // TestMaxIsDecimal: --max 010 is ten, never eight.
 func TestMaxIsDecimal(t *testing.T) {
 	for word, want := range map[string]int{"010": 10, "0": 0, "7": 7, "250000": 250000} {
-		o := &options{maxWord: word, maxSet: true}
-		if err := o.checkMax(); err != nil || o.max != want {
-			t.Errorf("--max %s: %d, %v; want %d", word, o.max, err, want)
+		m := &maxFlag{word: word, set: true}
+		if err := m.check(socketWords); err != nil || m.max != want {
+			t.Errorf("--max %s: %d, %v; want %d", word, m.max, err, want)
 		}
 	}
 }

@@ -16,12 +16,6 @@ import (
 // is a no.
 const confirmTimeout = 10 * time.Minute
 
-// confirm shows the plan's summary on the terminal and asks there; only "y"
-// or "yes" goes on. Else it says why not.
-func confirm(ctx context.Context, tty goio.ReadWriter, plan *kill.Plan) (bool, string) {
-	return ask(ctx, tty, planSummary(plan), fmt.Sprintf("destroy %s? [y/N] ", plural(len(plan.Targets), "socket")))
-}
-
 // ask shows summary on the terminal and asks question there; only "y" or
 // "yes" goes on. Else it says why not.
 func ask(ctx context.Context, tty goio.ReadWriter, summary, question string) (bool, string) {
@@ -50,12 +44,11 @@ func ask(ctx context.Context, tty goio.ReadWriter, summary, question string) (bo
 
 // planSummary counts the targets by state, saying what each does to the
 // peer, and by peer (the ten with most sockets).
-func planSummary(plan *kill.Plan) string {
-	bd := plan.Breakdown()
+func planSummary(bd kill.Breakdown, targets, skipped int) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "tcpreap: the plan destroys %s", plural(len(plan.Targets), "socket"))
-	if len(plan.Skipped) > 0 {
-		fmt.Fprintf(&b, " and keeps back %d (see tcpreap list)", len(plan.Skipped))
+	fmt.Fprintf(&b, "tcpreap: the plan destroys %s", plural(targets, "socket"))
+	if skipped > 0 {
+		fmt.Fprintf(&b, " and keeps back %d (see tcpreap list)", skipped)
 	}
 	b.WriteString(":\n")
 	for _, c := range bd.States {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tcpreap/tcpreap/kill"
+	"github.com/tcpreap/tcpreap/reap"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
@@ -27,7 +28,8 @@ func testPlan() *kill.Plan {
 }
 
 func TestPlanSummary(t *testing.T) {
-	got := planSummary(testPlan())
+	plan := testPlan()
+	got := planSummary(plan.Breakdown(), len(plan.Targets), len(plan.Skipped))
 	for _, want := range []string{
 		"destroys 3 sockets and keeps back 1",
 		"1 tcp ESTAB: the peer gets a reset",
@@ -45,8 +47,11 @@ func TestPlanSummary(t *testing.T) {
 func TestConfirm(t *testing.T) {
 	for answer, want := range map[string]bool{"y\n": true, "YES\n": true, "n\n": false, "\n": false, "": false, "yep\n": false} {
 		tty := &fakeTTY{in: strings.NewReader(answer)}
-		if ok, _ := confirm(t.Context(), tty, testPlan()); ok != want {
-			t.Errorf("answer %q: %v; want %v", answer, ok, want)
+		c := &fakeCut{n: 3, out: socketOutcome{reap.NewReport(false)}}
+		io := streams{Out: io.Discard, ErrOut: io.Discard, Terminal: func() (io.ReadWriteCloser, error) { return tty, nil }}
+		act(t.Context(), &command{}, &actFlags{noAudit: true}, io, c)
+		if c.executed != want {
+			t.Errorf("answer %q: executed %v; want %v", answer, c.executed, want)
 		}
 		if !strings.Contains(tty.out.String(), "destroy 3 sockets? [y/N] ") {
 			t.Errorf("prompt %q", tty.out.String())

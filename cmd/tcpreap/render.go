@@ -13,6 +13,7 @@ import (
 	"github.com/tcpreap/tcpreap/host"
 
 	"github.com/tcpreap/tcpreap/kill"
+	"github.com/tcpreap/tcpreap/reap"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"golang.org/x/sys/unix"
 )
@@ -22,27 +23,24 @@ type renderer struct {
 	w     io.Writer
 	json  bool
 	quiet bool
-	// ifName names an interface by its index, for the scope of a socket
-	// bound to one; nil: as spaces does.
-	ifName func(uint32) string
-	// spaces says which network namespace each result is in (--netns,
-	// --all-netns): the JSON has it as netns, and the table as a NetNS
-	// column when there are several; nil for tcpreap's own.
-	spaces *spaceIndex
-	// owners, when not nil (list -p), are the processes that hold each
-	// socket, by inode: the table shows them with the queues, and the
-	// JSON has them as processes.
-	owners map[uint32][]host.Owner
-	// infos, when not nil (list -e), are what struct tcp_info says of each
-	// socket, by cookie: the table shows Idle and RTT, the JSON idle_ms,
-	// retransmits, backoff, unacked and rtt_us (for the sockets that have
-	// one: not UDP, not TIME_WAIT). With them, every socket's timer shows:
-	// the Timer column, the JSON's timer and timer_ms.
-	infos map[sockdiag.Cookie]sockdiag.TCPInfo
 	// extended (list -e) adds RTT and Timer to the table's Idle, and the
-	// timer to the JSON; without it infos give the Idle column alone (a
-	// list --idle or --stalled).
+	// timer to the JSON; without it a report's Infos give the Idle column
+	// alone (a list --idle or --stalled).
 	extended bool
+
+	// Of the report: owners, when not nil (list -p), are the processes that
+	// hold each socket, by inode: the table shows them with the queues, and
+	// the JSON has them as processes. infos, when not nil (list -e), are
+	// what struct tcp_info says of each socket, by cookie: the table shows
+	// Idle and RTT, the JSON idle_ms, retransmits, backoff, unacked and
+	// rtt_us (for the sockets that have one: not UDP, not TIME_WAIT). With
+	// them, every socket's timer shows: the Timer column, the JSON's timer
+	// and timer_ms. labelled: the JSON names each socket's namespace as
+	// netns (--netns, --all-netns); several: the table does too, as a NetNS
+	// column.
+	owners            map[uint32][]host.Owner
+	infos             map[sockdiag.Cookie]sockdiag.TCPInfo
+	labelled, several bool
 }
 
 // socketJSON is one socket in --json output; the fields are a contract.
@@ -98,18 +96,21 @@ type summaryJSON struct {
 	DryRun    bool `json:"dry_run"`
 }
 
-func (r renderer) report(results []kill.Result, dryRun bool) error {
-	sum := kill.Summarize(results)
+func (r renderer) report(rep *reap.Report) error {
+	r.owners, r.infos, r.labelled, r.several = rep.Owners, rep.Infos, rep.Labelled(), rep.Several()
+	sum, dryRun := rep.Summary(), rep.DryRun
 	if r.json {
 		// One write per 64 KiB, not per socket: a list of 190,000 sockets
 		// is 190,000 lines.
 		bw := bufio.NewWriterSize(r.w, 64<<10)
 		if !r.quiet {
 			var line []byte
-			for i, res := range results {
-				line = r.appendSocketJSON(line[:0], i, res)
-				if _, err := bw.Write(line); err != nil {
-					return err
+			for g := range rep.Groups() {
+				for _, res := range g.Results {
+					line = r.appendSocketJSON(line[:0], g, res)
+					if _, err := bw.Write(line); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -119,8 +120,8 @@ func (r renderer) report(results []kill.Result, dryRun bool) error {
 		}
 		return bw.Flush()
 	}
-	if !r.quiet && len(results) > 0 {
-		if err := r.table(results); err != nil {
+	if !r.quiet && sum.Matched > 0 {
+		if err := r.table(rep); err != nil {
 			return err
 		}
 	}
@@ -132,18 +133,12 @@ func (r renderer) report(results []kill.Result, dryRun bool) error {
 // text/tabwriter would, but in two passes over the results (the widths, then
 // the rows) instead of holding every cell: a listing of 190,000 sockets is a
 // table of 190,000 rows.
-func (r renderer) table(results []kill.Result) error {
-	ifName := func(i int, index uint32) string {
-		if r.ifName != nil {
-			return r.ifName(index)
-		}
-		return r.spaces.ifName(i, index)
-	}
+func (r renderer) table(rep *reap.Report) error {
 	header := []string{"Proto", "State", "Local Address:Port", "Peer Address:Port", "Result"}
 	if r.owners != nil {
 		header = []string{"Proto", "State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port", "Result", "Process"}
 	}
-	column := r.spaces != nil && r.spaces.column
+	column := r.several
 	if column {
 		header = append([]string{"NetNS"}, header...)
 	}
@@ -159,12 +154,12 @@ func (r renderer) table(results []kill.Result) error {
 	}
 	var buf []byte
 	ends := make([]int, 0, len(header)) // where each cell of a row ends in buf
-	row := func(i int, res kill.Result) {
+	row := func(g *reap.Group, res kill.Result) {
 		s := res.Socket
 		buf, ends = buf[:0], ends[:0]
 		cell := func() { ends = append(ends, len(buf)) }
 		if column {
-			buf = append(buf, printable(r.spaces.label(i))...)
+			buf = append(buf, printable(g.NetNS)...)
 			cell()
 		}
 		buf = append(buf, s.Protocol.String()...)
@@ -179,7 +174,7 @@ func (r renderer) table(results []kill.Result) error {
 		}
 		scope := ""
 		if s.ID.Interface != 0 {
-			scope = ifName(i, s.ID.Interface)
+			scope = g.InterfaceName(s.ID.Interface)
 		}
 		buf = appendEndpoint(buf, s.ID.Local, printable(scope))
 		cell()
@@ -215,15 +210,17 @@ func (r renderer) table(results []kill.Result) error {
 		// once, and the summary counts them (--json still lists them).
 		return !errors.Is(res.Err, sockdiag.ErrNotAttempted)
 	}
-	for i, res := range results {
-		if !shown(res) {
-			continue
-		}
-		row(i, res)
-		start := 0
-		for i, end := range ends {
-			widths[i] = max(widths[i], displayWidth(buf[start:end]))
-			start = end
+	for g := range rep.Groups() {
+		for _, res := range g.Results {
+			if !shown(res) {
+				continue
+			}
+			row(g, res)
+			start := 0
+			for i, end := range ends {
+				widths[i] = max(widths[i], displayWidth(buf[start:end]))
+				start = end
+			}
 		}
 	}
 	bw := bufio.NewWriterSize(r.w, 64<<10)
@@ -245,19 +242,21 @@ func (r renderer) table(results []kill.Result) error {
 	if err := write(func(i int) []byte { return []byte(header[i]) }); err != nil {
 		return err
 	}
-	for i, res := range results {
-		if !shown(res) {
-			continue
-		}
-		row(i, res)
-		if err := write(func(i int) []byte {
-			start := 0
-			if i > 0 {
-				start = ends[i-1]
+	for g := range rep.Groups() {
+		for _, res := range g.Results {
+			if !shown(res) {
+				continue
 			}
-			return buf[start:ends[i]]
-		}); err != nil {
-			return err
+			row(g, res)
+			if err := write(func(i int) []byte {
+				start := 0
+				if i > 0 {
+					start = ends[i-1]
+				}
+				return buf[start:ends[i]]
+			}); err != nil {
+				return err
+			}
 		}
 	}
 	return bw.Flush()
@@ -315,7 +314,7 @@ func appendUsers(b []byte, s *sockdiag.Socket, owners []host.Owner) []byte {
 // appendSocketJSON appends the --json line of one socket: what encoding/json
 // writes for r.toJSON(res), byte for byte, without its reflection (a test
 // holds the two together).
-func (r renderer) appendSocketJSON(b []byte, i int, res kill.Result) []byte {
+func (r renderer) appendSocketJSON(b []byte, g *reap.Group, res kill.Result) []byte {
 	s := res.Socket
 	b = append(b, `{"proto":"`...)
 	b = append(b, s.Protocol.String()...)
@@ -380,8 +379,8 @@ func (r renderer) appendSocketJSON(b []byte, i int, res kill.Result) []byte {
 		b = append(b, `","timer_ms":`...)
 		b = strconv.AppendUint(b, uint64(s.Expires), 10)
 	}
-	if r.spaces != nil {
-		b = appendJSONField(b, "netns", r.spaces.label(i))
+	if r.labelled {
+		b = appendJSONField(b, "netns", g.NetNS)
 	}
 	b = append(b, `,"action":"`...)
 	b = append(b, res.Action.String()...)
@@ -405,7 +404,7 @@ func appendJSONField(b []byte, key, value string) []byte {
 	return append(b, v...)
 }
 
-func (r renderer) toJSON(i int, res kill.Result) socketJSON {
+func (r renderer) toJSON(g *reap.Group, res kill.Result) socketJSON {
 	s := res.Socket
 	j := socketJSON{
 		Proto:      s.Protocol.String(),
@@ -439,8 +438,8 @@ func (r renderer) toJSON(i int, res kill.Result) socketJSON {
 		}
 		j.Processes = &procs
 	}
-	if r.spaces != nil {
-		j.NetNS = r.spaces.label(i)
+	if r.labelled {
+		j.NetNS = g.NetNS
 	}
 	if res.Action == kill.Skipped {
 		j.Reason = reasonText(res)

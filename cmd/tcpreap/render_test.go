@@ -11,6 +11,7 @@ import (
 
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/kill"
+	"github.com/tcpreap/tcpreap/reap"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"golang.org/x/sys/unix"
 )
@@ -20,7 +21,7 @@ import (
 func TestReportJSON(t *testing.T) {
 	plan := testPlan()
 	var out bytes.Buffer
-	if err := (renderer{w: &out, json: true}).report(plan.DryRun(), true); err != nil {
+	if err := (renderer{w: &out, json: true}).report(reap.NewReport(true, reap.Group{Results: plan.DryRun()})); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -65,8 +66,8 @@ func TestErrorWords(t *testing.T) {
 func TestTableShowsScope(t *testing.T) {
 	plan := testPlan() // its sockets are scoped to interface 2
 	var out bytes.Buffer
-	r := renderer{w: &out, ifName: func(i uint32) string { return fmt.Sprintf("veth%d", i) }}
-	if err := r.report(plan.DryRun(), true); err != nil {
+	rep := reap.NewReport(true, reap.Group{Results: plan.DryRun(), InterfaceName: func(i uint32) string { return fmt.Sprintf("veth%d", i) }})
+	if err := (renderer{w: &out}).report(rep); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"192.0.2.1%veth2:5432", "[2001:db8::1]%veth2:443", "192.0.2.2:40000 ", "0.0.0.0:*"} {
@@ -99,12 +100,14 @@ func TestSocketJSONByHand(t *testing.T) {
 	infos := map[sockdiag.Cookie]sockdiag.TCPInfo{odd.ID.Cookie: {Retransmits: 255, Backoff: 3, Unacked: 1 << 31,
 		LastDataSent: 90 * time.Second, LastDataRecv: 3 * time.Hour, RTT: 1500 * time.Microsecond}}
 	for _, r := range []renderer{{}, {owners: owners}, {owners: map[uint32][]host.Owner{}}, {infos: infos}, {owners: owners, infos: infos}} {
-		for i, res := range results {
+		g := &reap.Group{NetNS: "pid:1 (\"odd\")"}
+		for _, res := range results {
+			r.labelled = !r.labelled
 			var want bytes.Buffer
-			if err := json.NewEncoder(&want).Encode(r.toJSON(i, res)); err != nil {
+			if err := json.NewEncoder(&want).Encode(r.toJSON(g, res)); err != nil {
 				t.Fatal(err)
 			}
-			if got := r.appendSocketJSON(nil, i, res); string(got) != want.String() {
+			if got := r.appendSocketJSON(nil, g, res); string(got) != want.String() {
 				t.Errorf("by hand:\n%s\nencoding/json:\n%s", got, want.String())
 			}
 		}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"iter"
+	"io/fs"
 	"math"
 	"net/netip"
 	"regexp"
@@ -15,52 +15,16 @@ import (
 	"time"
 
 	"github.com/tcpreap/tcpreap/host"
-	"github.com/tcpreap/tcpreap/kill"
+	"github.com/tcpreap/tcpreap/reap"
 	"github.com/tcpreap/tcpreap/sockdiag"
-	"golang.org/x/sys/unix"
 )
 
-// A selection is the parsed command line: the filter, the guards, and notes
-// to show with the plan (what host names resolved to, a session that could
-// not be read).
+// A selection is the parsed command line: what reap selects, where it
+// works, and notes to show with the plan (what host names resolved to).
 type selection struct {
-	filter sockdiag.Filter
-	guards kill.Guards
-	notes  []string // "peer db1 is 192.0.2.2, 2001:db8::2"
-	// owned selects by the processes that hold a socket (--pid,
-	// --process); nil when neither was given.
-	owned *ownerSelector
-	// needOwners says that the owners of every socket are read before the
-	// query (for owned, or list -p); owners holds them, by inode.
-	needOwners bool
-	owners     map[uint32][]host.Owner
-	// infos is what struct tcp_info says of each socket, by cookie, for
-	// list -e; nil when not asked for.
-	infos map[sockdiag.Cookie]sockdiag.TCPInfo
-	// spaces are the network namespaces to work in (--netns, --all-netns);
-	// one nil: the one tcpreap runs in. query's parts close them.
-	spaces []*host.Namespace
-	// passOver: a namespace of --all-netns that cannot be entered is
-	// passed over, with a warning (a list); else it fails the run.
-	passOver bool
-}
-
-// An ownerSelector is --pid and --process: a socket is selected when a
-// process it holds has one of pids (if any were given) and one that holds
-// it has one of the commands (if any were given). A socket no process
-// holds (TIME_WAIT, orphaned) is never selected.
-type ownerSelector struct {
-	pids     []int
-	commands []string
-	patterns []*regexp.Regexp // --process-match
-}
-
-func (o *ownerSelector) holds(owners []host.Owner) bool {
-	named := func(w host.Owner) bool {
-		return slices.Contains(o.commands, w.Command) || slices.ContainsFunc(o.patterns, func(re *regexp.Regexp) bool { return re.MatchString(w.Command) })
-	}
-	return (len(o.pids) == 0 || slices.ContainsFunc(owners, func(w host.Owner) bool { return slices.Contains(o.pids, w.PID) })) &&
-		(len(o.commands)+len(o.patterns) == 0 || slices.ContainsFunc(owners, named))
+	reap.Selection
+	where reap.Where
+	notes []string // "peer db1 is 192.0.2.2, 2001:db8::2"
 }
 
 // maxCommandLen is the longest command name a process has: the kernel's
@@ -70,13 +34,13 @@ const maxCommandLen = 15
 // maxPatternLen bounds a --process-match expression.
 const maxPatternLen = 256
 
-// newOwnerSelector reads --pid, --process and --process-match; nil when
-// none was given. --process and --process-match are alternatives.
-func newOwnerSelector(pids, commands, patterns []string) (*ownerSelector, error) {
+// newOwners reads --pid, --process and --process-match; nil when none was
+// given. --process and --process-match are alternatives.
+func newOwners(pids, commands, patterns []string) (*reap.Owners, error) {
 	if len(pids) == 0 && len(commands) == 0 && len(patterns) == 0 {
 		return nil, nil
 	}
-	o := &ownerSelector{}
+	o := &reap.Owners{}
 	for _, w := range patterns {
 		if w == "" || len(w) > maxPatternLen {
 			return nil, fmt.Errorf("--process-match: give a regular expression of 1 to %d bytes", maxPatternLen)
@@ -88,7 +52,7 @@ func newOwnerSelector(pids, commands, patterns []string) (*ownerSelector, error)
 		if re.MatchString("") {
 			return nil, fmt.Errorf("--process-match %q matches every command name; anchor it (^name$) or use --process", w)
 		}
-		o.patterns = append(o.patterns, re)
+		o.Patterns = append(o.Patterns, re)
 	}
 	for _, w := range pids {
 		pid, err := strconv.Atoi(strings.TrimSpace(w))
@@ -104,7 +68,7 @@ func newOwnerSelector(pids, commands, patterns []string) (*ownerSelector, error)
 			p, _ := host.ReadProcess(tgid)
 			return nil, fmt.Errorf("--pid %d is a thread of process %d (%s), which holds its sockets: give --pid %d", pid, tgid, printable(p.Command), tgid)
 		}
-		o.pids = append(o.pids, pid)
+		o.PIDs = append(o.PIDs, pid)
 	}
 	for _, w := range commands {
 		switch {
@@ -114,7 +78,7 @@ func newOwnerSelector(pids, commands, patterns []string) (*ownerSelector, error)
 			return nil, fmt.Errorf("--process %q: a process's command name is at most %d bytes (the kernel cuts it: ps -o comm shows %q)",
 				w, maxCommandLen, w[:maxCommandLen])
 		}
-		o.commands = append(o.commands, w)
+		o.Commands = append(o.Commands, w)
 	}
 	return o, nil
 }
@@ -166,19 +130,23 @@ func parseUIDs(ctx context.Context, words []string) ([]uint32, error) {
 	return uids, nil
 }
 
-// newSelection turns the selection options and PEER words into a selection.
-// Every error is bad input: it names the word and what would be right.
-func newSelection(ctx context.Context, o *options) (_ *selection, err error) {
+// newSelection turns the selection options and PEER words into a selection;
+// listing: the command only lists, and --all-netns may pass over a
+// namespace it cannot enter, saying so. Every error is bad input: it names
+// the word and what would be right.
+func newSelection(ctx context.Context, o *selectFlags, words []string, listing bool) (*selection, error) {
 	sel := &selection{}
-	f := &sel.filter
-	if sel.spaces, err = o.openSpaces(sel); err != nil {
-		return nil, err
+	switch {
+	case o.allNetns && o.netns != "":
+		return nil, fmt.Errorf("--netns %s and --all-netns: give one of them", o.netns)
+	case o.allNetns && o.ifaceSet:
+		return nil, fmt.Errorf("--interface %s names an interface of one network namespace; give it with --netns, not --all-netns", o.iface)
+	case o.ifaceSet && o.iface == "":
+		return nil, fmt.Errorf("--interface: the interface name is empty; give the name of an interface (ip link)")
 	}
-	defer func() {
-		if err != nil {
-			closeSpaces(sel.spaces)
-		}
-	}()
+	sel.where = reap.Where{NetNS: o.netns, All: o.allNetns, PassOver: listing}
+	sel.Interface = o.iface
+	f := &sel.Filter
 	if o.tcp {
 		f.Protocols = append(f.Protocols, sockdiag.TCP)
 	}
@@ -199,7 +167,7 @@ func newSelection(ctx context.Context, o *options) (_ *selection, err error) {
 			return nil, err
 		}
 		f.States |= states
-		sel.guards.ListenNamed = sel.guards.ListenNamed || namesListen(w)
+		sel.ListenNamed = sel.ListenNamed || namesListen(w)
 	}
 	for _, p := range []struct {
 		flag  string
@@ -221,21 +189,7 @@ func newSelection(ctx context.Context, o *options) (_ *selection, err error) {
 		}
 		f.Local = append(f.Local, p)
 	}
-	if o.ifaceSet {
-		// In the namespace the sockets are in (openSpaces refuses
-		// --interface with several).
-		var index uint32
-		var addrs []netip.Addr
-		err := sel.spaces[0].Do(func() (err error) {
-			index, addrs, err = host.Interface(o.iface)
-			return err
-		})
-		if err != nil {
-			return nil, fmt.Errorf("--interface: %w", inSpace(sel.spaces[0], err))
-		}
-		f.Interface = &sockdiag.Interface{Name: o.iface, Index: index, Addrs: addrs}
-	}
-	peers, err := sockdiag.ParsePeers(o.words, services, func(names []string) (map[string][]netip.Addr, error) {
+	peers, err := sockdiag.ParsePeers(words, services, func(names []string) (map[string][]netip.Addr, error) {
 		addrs, err := resolveAll(ctx, names)
 		for _, name := range names {
 			if len(addrs[name]) > 0 {
@@ -245,7 +199,7 @@ func newSelection(ctx context.Context, o *options) (_ *selection, err error) {
 		return addrs, err
 	})
 	if err != nil {
-		return nil, withPeerHint(o.words, services, err)
+		return nil, withPeerHint(words, services, err)
 	}
 	f.Peers = peers
 	if f.UIDs, err = parseUIDs(ctx, o.uids); err != nil {
@@ -271,49 +225,40 @@ func newSelection(ctx context.Context, o *options) (_ *selection, err error) {
 			return nil, err
 		}
 	}
-	if sel.owned, err = newOwnerSelector(o.pids, o.commands, o.commandPatterns); err != nil {
+	if sel.Owners, err = newOwners(o.pids, o.commands, o.commandPatterns); err != nil {
 		return nil, err
 	}
-	sel.needOwners = sel.owned != nil || o.processes
-	if o.extended || f.Idle > 0 || f.Stalled > 0 {
-		// list -e, and a selection by tcp_info, which a list shows
-		// (the Idle column).
-		sel.infos = map[sockdiag.Cookie]sockdiag.TCPInfo{}
-		f.WithInfo = true
-	}
-	var note string
-	sel.guards.Session, note = sessionGuard(o.includeSelf)
-	if note != "" {
-		sel.notes = append(sel.notes, note)
-	}
+	sel.IncludeSelf = o.includeSelf
 	return sel, nil
 }
 
-// hasSelector reports whether the selection narrows the sockets down at all
-// (see sockdiag.Filter.HasSelector): the owner selectors do.
-func (sel *selection) hasSelector() bool { return sel.filter.HasSelector() || sel.owned != nil }
-
-// ownerTable is who holds each socket, for list -p (show); nil otherwise.
-func (sel *selection) ownerTable(show bool) map[uint32][]host.Owner {
-	if !show {
-		return nil
+// query plans the selection (workers: the destroying sockets of each
+// namespace, 0 to choose) and says its notes on stderr, unless quiet.
+func query(ctx context.Context, sel *selection, workers int, io streams, quiet bool) (*reap.Run, error) {
+	run, err := reap.Query(ctx, &sel.Selection, sel.where, reap.QueryOptions{Workers: workers})
+	if err != nil {
+		return nil, queryError(err)
 	}
-	if sel.owners == nil {
-		return map[uint32][]host.Owner{}
-	}
-	return sel.owners
-}
-
-// tell says the selection's notes on stderr, unless quiet.
-func (sel *selection) tell(io streams, quiet bool) {
-	if quiet {
-		return
-	}
-	for _, note := range sel.notes {
-		if note != "" {
+	if !quiet {
+		for _, note := range append(sel.notes, run.Notes()...) {
 			fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", printable(note))
 		}
 	}
+	return run, nil
+}
+
+// queryError is reap's error as the run returns it: bad input (an option
+// that names it) or a missing permission, or what the kernel answered.
+func queryError(err error) error {
+	var ie *reap.InputError
+	if !errors.As(err, &ie) {
+		return err
+	}
+	err = fmt.Errorf("--%s: %w", ie.Of, err)
+	if errors.Is(err, fs.ErrPermission) {
+		return notPermitted{err}
+	}
+	return usageError{err}
 }
 
 // withPeerHint adds to the error of a PEER word that does not parse what
@@ -390,200 +335,10 @@ func serviceLookup(protocols []sockdiag.Protocol) sockdiag.ServiceLookup {
 	}
 }
 
-// sessionGuard returns what keeps the SSH session tcpreap runs in: nil with
-// --include-self or outside an SSH login, and a warning when the session
-// cannot be fully found.
-func sessionGuard(includeSelf bool) (*kill.Session, string) {
-	if includeSelf {
-		return nil, ""
-	}
-	found, err := host.FindSSHSession()
-	note := ""
-	if err != nil {
-		note = fmt.Sprintf("warning: the ssh session may not be fully protected: %v", err)
-	}
-	if found == nil {
-		return nil, note
-	}
-	s := &kill.Session{Interface: found.Interface, Everyone: !found.Ancestral, Held: map[uint32]bool{},
-		Unsure: found.Unreadable, SSHPort: 22}
-	if c := found.Conn; c != nil {
-		s.Client, s.Server, s.SSHPort = c.Client, c.Server, c.Server.Port()
-	}
-	for ino := range found.Sockets {
-		s.Held[ino] = true
-	}
-	return s, note
-}
-
-// staleSession says, in one line, when the connection SSH_CONNECTION names
-// is none of this network namespace's (a session that ended, named inside
-// tmux or screen); "" when it is there or nothing names one.
-func staleSession(ctx context.Context, conn *sockdiag.Conn, s *kill.Session) string {
-	if s == nil || !s.Server.IsValid() {
-		return ""
-	}
-	f := &sockdiag.Filter{
-		States:     sockdiag.AllStates,
-		Peers:      []sockdiag.Endpoint{{Prefix: netip.PrefixFrom(s.Client.Addr(), s.Client.Addr().BitLen()), Ports: []sockdiag.PortRange{{Lo: s.Client.Port(), Hi: s.Client.Port()}}}},
-		Local:      []netip.Prefix{netip.PrefixFrom(s.Server.Addr(), s.Server.Addr().BitLen())},
-		LocalPorts: []sockdiag.PortRange{{Lo: s.Server.Port(), Hi: s.Server.Port()}},
-	}
-	for _, err := range conn.Query(ctx, f) {
-		if err != nil {
-			return ""
-		}
-		return "" // it is there
-	}
-	return fmt.Sprintf("note: SSH_CONNECTION names %s -> %s, which is no connection here (a session that ended, named inside tmux or screen?)", s.Client, s.Server)
-}
-
 func joinAddrs(addrs []netip.Addr) string {
 	s := make([]string, len(addrs))
 	for i, a := range addrs {
 		s[i] = a.Unmap().String()
 	}
 	return strings.Join(s, ", ")
-}
-
-// query plans the selection in each of its network namespaces, on a
-// connection made there (workers: its destroying sockets, 0 to choose). The
-// caller closes the parts, and with them the namespaces; on error query does.
-func query(ctx context.Context, sel *selection, workers int) (parts, error) {
-	if sel.needOwners {
-		// Read before the dumps: a socket opened after them is not counted
-		// as its process's, and so not selected by it. Inodes are the
-		// host's, whatever the namespace.
-		procs, err := host.AllProcesses()
-		if err == nil {
-			sel.owners, err = host.SocketOwners(procs)
-		}
-		if err != nil {
-			sel.notes = append(sel.notes, fmt.Sprintf("warning: the processes holding some sockets are not known: %v", err))
-		}
-	}
-	var ps parts
-	for _, ns := range sel.spaces {
-		conn, plan, err := queryIn(ctx, sel, ns, workers)
-		if sel.passOver && ns != nil && errors.Is(err, unix.EPERM) {
-			// Without CAP_SYS_ADMIN no other namespace can be entered: a list
-			// of --all-netns goes on with the ones it can (its own), and says so.
-			sel.notes = append(sel.notes, fmt.Sprintf("warning: network namespace %s was passed over: %v", ns, err))
-			ns.Close()
-			continue
-		}
-		if err != nil {
-			for _, p := range ps {
-				p.conn.Close()
-			}
-			closeSpaces(sel.spaces)
-			return nil, inSpace(ns, err)
-		}
-		ps = append(ps, part{ns: ns, conn: conn, plan: plan})
-	}
-	return ps, nil
-}
-
-// queryIn dials the kernel in namespace ns and plans the selection there.
-func queryIn(ctx context.Context, sel *selection, ns *host.Namespace, workers int) (*sockdiag.Conn, *kill.Plan, error) {
-	conn, err := dialIn(ns, workers)
-	if err != nil {
-		return nil, nil, err
-	}
-	if sel.infos != nil {
-		var mu sync.Mutex
-		conn.OnTCPInfo = func(s *sockdiag.Socket, info sockdiag.TCPInfo) {
-			mu.Lock()
-			sel.infos[s.ID.Cookie] = info // cookies are the host's, whatever the namespace
-			mu.Unlock()
-		}
-	}
-	size := 0
-	if sel.owned == nil {
-		ns.Do(func() error { size = planSize(&sel.filter); return nil })
-	}
-	sockets := func() iter.Seq2[sockdiag.Socket, error] {
-		all := conn.Query(ctx, &sel.filter)
-		if sel.owned == nil {
-			return all
-		}
-		return func(yield func(sockdiag.Socket, error) bool) {
-			for s, err := range all {
-				if err == nil && (s.Inode == 0 || !sel.owned.holds(sel.owners[s.Inode])) {
-					continue
-				}
-				if !yield(s, err) {
-					return
-				}
-			}
-		}
-	}
-	plan, err := kill.NewPlanSized(sockets(), sel.guards, size)
-	for attempt := 1; sockdiag.LostAnswer(err) && attempt < queryAttempts; attempt++ {
-		// An answer of the dump was lost: nothing is destroyed yet, and the
-		// plan is made again, from the start.
-		plan, err = kill.NewPlanSized(sockets(), sel.guards, size)
-	}
-	if err != nil {
-		conn.Close()
-		return nil, nil, queryError(err)
-	}
-	// SSH_CONNECTION speaks of tcpreap's own namespace only.
-	if ns == nil {
-		if note := staleSession(ctx, conn, sel.guards.Session); note != "" {
-			sel.notes = append(sel.notes, note)
-		}
-	}
-	return conn, plan, nil
-}
-
-// planSize is how many sockets a selection by protocol, family and state
-// alone may select, from the kernel's counts (the TIME_WAIT sockets alone
-// when it selects no other state), at most maxPlanSize; 0, for "not known",
-// for a selection by address, port or interface, which a count cannot
-// foresee.
-func planSize(f *sockdiag.Filter) int {
-	if len(f.Peers) > 0 || len(f.Local) > 0 || len(f.Ports) > 0 || len(f.LocalPorts) > 0 || len(f.RemotePorts) > 0 || f.Interface != nil ||
-		len(f.UIDs) > 0 || f.Idle > 0 || f.Stalled > 0 || len(f.Cgroups) > 0 {
-		return 0
-	}
-	count, err := host.CountSockets()
-	if err != nil {
-		return 0
-	}
-	n := 0
-	protocols := f.Protocols
-	if len(protocols) == 0 {
-		protocols = []sockdiag.Protocol{sockdiag.TCP}
-	}
-	for _, p := range protocols {
-		states := f.StatesFor(p)
-		switch {
-		case p == sockdiag.UDP:
-			n += count.UDP
-		case states.Has(sockdiag.TimeWait):
-			n += count.TimeWait
-			if states != 1<<sockdiag.TimeWait {
-				n += count.TCP
-			}
-		default:
-			n += count.TCP
-		}
-	}
-	return min(n, maxPlanSize)
-}
-
-// maxPlanSize bounds the size planSize foresees: a plan of a million
-// sockets (112 MB) is allocated at once, a larger one grows as it is read.
-const maxPlanSize = 1 << 20
-
-// queryAttempts is how many times a plan whose dump lost an answer is made.
-const queryAttempts = 3
-
-// queryError explains a failed dump.
-func queryError(err error) error {
-	if why, ok := sockdiag.Explain(err); ok {
-		return fmt.Errorf("%s: %v", why, err)
-	}
-	return fmt.Errorf("cannot list sockets: %v", err)
 }

@@ -21,15 +21,15 @@ func TestNamesListen(t *testing.T) {
 }
 
 func TestNewSelection(t *testing.T) {
-	o := &options{states: []string{"close-wait", "listen"}, localPorts: []string{"5432"}, udp: true, ipv6: true,
-		locals: []string{"2001:db8::/64"}, words: []string{"[2001:db8::2]:40000-40010"}, includeSelf: true}
-	sel, err := newSelection(t.Context(), o)
+	o := &selectFlags{states: []string{"close-wait", "listen"}, localPorts: []string{"5432"}, udp: true, ipv6: true,
+		locals: []string{"2001:db8::/64"}, includeSelf: true}
+	sel, err := newSelection(t.Context(), o, []string{"[2001:db8::2]:40000-40010"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := sel.filter
-	if f.States != 1<<sockdiag.CloseWait|1<<sockdiag.Listen || !sel.guards.ListenNamed || sel.guards.Session != nil {
-		t.Errorf("states %#x, listen named %v, session %v", f.States, sel.guards.ListenNamed, sel.guards.Session)
+	f := sel.Filter
+	if f.States != 1<<sockdiag.CloseWait|1<<sockdiag.Listen || !sel.ListenNamed || !sel.IncludeSelf {
+		t.Errorf("states %#x, listen named %v, include self %v", f.States, sel.ListenNamed, sel.IncludeSelf)
 	}
 	if len(f.Protocols) != 1 || f.Protocols[0] != sockdiag.UDP || len(f.Families) != 1 || f.Families[0] != sockdiag.IPv6 {
 		t.Errorf("protocols %v, families %v", f.Protocols, f.Families)

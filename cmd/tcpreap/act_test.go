@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/tcpreap/tcpreap/kill"
+	"github.com/tcpreap/tcpreap/reap"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"github.com/tcpreap/tcpreap/sockdiag/sockdiagtest"
 )
@@ -22,8 +24,9 @@ func TestSurvivorExitsOne(t *testing.T) {
 	}
 	k := &sockdiagtest.Kernel{Sockets: slices.Clone(plan.Targets), Ineffective: true, Release: sockdiag.Release{Major: 6, Minor: 6}}
 	results := plan.Execute(t.Context(), k.Conn())
-	var stderr bytes.Buffer
-	err := failures(results, streams{ErrOut: &stderr})
+	var stdout, stderr bytes.Buffer
+	c := &fakeCut{out: socketOutcome{reap.NewReport(false, reap.Group{Results: results})}}
+	err := act(t.Context(), &command{}, &actFlags{noAudit: true}, streams{Out: &stdout, ErrOut: &stderr}, c)
 	var ee exitError
 	if !errors.As(err, &ee) || ee.code != exitFailure {
 		t.Fatalf("failures: %v, want exit %d", err, exitFailure)
@@ -42,28 +45,42 @@ func TestSurvivorExitsOne(t *testing.T) {
 }
 
 // TestMaxAndConfirmRefuse: --max and a declined confirmation refuse the
-// whole plan before the kernel is asked to destroy anything.
+// whole plan before anything is destroyed.
 func TestMaxAndConfirmRefuse(t *testing.T) {
 	for _, tc := range []struct {
-		o    options
+		a    actFlags
 		io   streams
 		want string
 	}{
-		{options{max: 2, maxSet: true}, streams{}, "3 sockets would be destroyed, more than --max 2"},
-		{options{}, streams{Terminal: func() (io.ReadWriteCloser, error) { return &fakeTTY{in: strings.NewReader("n\n")}, nil }}, "not confirmed"},
+		{actFlags{maxFlag: maxFlag{max: 2, set: true}}, streams{}, "3 sockets would be destroyed, more than --max 2"},
+		{actFlags{}, streams{Terminal: func() (io.ReadWriteCloser, error) { return &fakeTTY{in: strings.NewReader("n\n")}, nil }}, "not confirmed"},
 	} {
-		plan := testPlan()
-		k := &sockdiagtest.Kernel{Sockets: slices.Clone(plan.Targets)}
 		var stdout, stderr bytes.Buffer
 		tc.io.Out, tc.io.ErrOut = &stdout, &stderr
-		tc.o.noAudit = true
-		err := destroy(t.Context(), &tc.o, tc.io, parts{{conn: k.Conn(), plan: plan}})
+		tc.a.noAudit = true
+		c := &fakeCut{n: 3}
+		err := act(t.Context(), &command{}, &tc.a, tc.io, c)
 		var rf refusal
-		if !errors.As(err, &rf) || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%+v: %v, want a refusal %q", tc.o, err, tc.want)
+		if !errors.As(err, &rf) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "nothing was destroyed") {
+			t.Errorf("%+v: %v, want a refusal %q", tc.a, err, tc.want)
 		}
-		if len(k.Sockets) != 3 || len(k.Requests) != 0 {
-			t.Errorf("%+v: %d requests, %d sockets left of 3", tc.o, len(k.Requests), len(k.Sockets))
+		if c.executed {
+			t.Errorf("%+v: executed after a refusal", tc.a)
 		}
 	}
+}
+
+// A fakeCut is a plan of n targets whose execution gives out.
+type fakeCut struct {
+	n        int
+	out      outcome
+	executed bool
+}
+
+func (*fakeCut) words() cutWords   { return socketWords }
+func (c *fakeCut) targets() int    { return c.n }
+func (c *fakeCut) summary() string { return "a plan" }
+func (c *fakeCut) execute(context.Context, func(int)) outcome {
+	c.executed = true
+	return c.out
 }

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/tcpreap/tcpreap/flows"
+	"github.com/tcpreap/tcpreap/kill"
+	"github.com/tcpreap/tcpreap/reap"
+	"github.com/tcpreap/tcpreap/sockdiag"
+)
+
+// A cut is what the act path destroys (sockets, from a selection or a plan
+// file) or deletes (conntrack entries): planned, not yet acted on.
+type cut interface {
+	words() cutWords
+	// targets is how many it would act on.
+	targets() int
+	// summary is the plan's summary, for the confirmation.
+	summary() string
+	// execute acts on the targets; progress is told how many each step
+	// settled.
+	execute(ctx context.Context, progress func(settled int)) outcome
+}
+
+// An outcome is what a cut did.
+type outcome interface {
+	render(w io.Writer, json, quiet bool) error
+	summary() kill.Summary
+	// failed yields the error of each target that failed.
+	failed(yield func(error) bool)
+	// explain is what a failure means and what to do, said once for all
+	// the targets it failed alike.
+	explain(err error) (string, bool)
+}
+
+// cutWords are how the command line speaks of what a command acts on.
+type cutWords struct {
+	noun       func(n int) string // "3 sockets"
+	many       string             // "sockets"
+	verb, done string             // "destroy", "destroyed"
+}
+
+var socketWords = cutWords{noun: func(n int) string { return plural(n, "socket") }, many: "sockets", verb: "destroy", done: "destroyed"}
+
+// refuseOverMax refuses a plan of n targets larger than --max, for a real
+// run and a dry run alike.
+func refuseOverMax(a *maxFlag, n int, w cutWords) error {
+	if a.set && n > a.max {
+		return refusal{fmt.Sprintf("%s would be %s, more than --max %d; nothing was %s (narrow the selection or raise --max)",
+			w.noun(n), w.done, a.max, w.done)}
+	}
+	return nil
+}
+
+// act is the one path of everything that destroys or deletes: the guards
+// that may refuse it whole (--max, the confirmation on a terminal), the
+// execution with its progress, the report, the audit line, one sentence per
+// kind of failure, and the exit code.
+func act(ctx context.Context, cmd *command, a *actFlags, io streams, c cut) error {
+	w := c.words()
+	n := c.targets()
+	if err := refuseOverMax(&a.maxFlag, n, w); err != nil {
+		return err
+	}
+	if n > 0 && io.Terminal != nil && !a.yes {
+		if tty, err := io.Terminal(); err == nil {
+			ok, why := ask(ctx, tty, c.summary(), fmt.Sprintf("%s %s? [y/N] ", w.verb, w.noun(n)))
+			tty.Close()
+			if !ok {
+				return refusal{why + "; nothing was " + w.done}
+			}
+		}
+	}
+	var bar *progress
+	if !a.quiet {
+		bar = startProgress(io.Progress, n)
+	}
+	var progress func(int)
+	if bar != nil {
+		progress = bar.add
+	}
+	out := c.execute(ctx, progress)
+	bar.finish()
+	// The report first: the record of what happened to every target must
+	// not wait on the system logger.
+	reportErr := out.render(io.Out, a.json, a.quiet)
+	if n > 0 && !a.noAudit {
+		if err := audit(cmd.args, out.summary()); err != nil {
+			fmt.Fprintf(io.ErrOut, "tcpreap: warning: the audit line was not written to syslog: %s\n", printable(err.Error()))
+		}
+	}
+	if reportErr != nil {
+		return reportErr
+	}
+	said := map[string]bool{}
+	failed := 0
+	for err := range out.failed {
+		failed++
+		if why, ok := out.explain(err); ok && !said[why] {
+			said[why] = true
+			fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", printable(why))
+		}
+	}
+	if failed == 0 {
+		return nil
+	}
+	if len(said) == 0 {
+		fmt.Fprintf(io.ErrOut, "tcpreap: %d of the %s could not be %s; see their errors above\n", failed, w.many, w.done)
+	}
+	return exitError{exitFailure}
+}
+
+// A socketCut is the sockets of a Run.
+type socketCut struct {
+	run    *reap.Run
+	verify bool
+}
+
+func (socketCut) words() cutWords { return socketWords }
+func (c socketCut) targets() int  { return c.run.Targets() }
+func (c socketCut) summary() string {
+	return planSummary(c.run.Breakdown(), c.run.Targets(), c.run.Skipped())
+}
+
+func (c socketCut) execute(ctx context.Context, progress func(int)) outcome {
+	return socketOutcome{c.run.Execute(ctx, reap.ExecuteOptions{VerifyAll: c.verify, Progress: progress})}
+}
+
+type socketOutcome struct{ *reap.Report }
+
+func (o socketOutcome) render(w io.Writer, json, quiet bool) error {
+	return renderer{w: w, json: json, quiet: quiet}.report(o.Report)
+}
+
+func (o socketOutcome) summary() kill.Summary { return o.Summary() }
+
+func (o socketOutcome) failed(yield func(error) bool) {
+	for r := range o.Results() {
+		if r.Action == kill.Failed && !yield(r.Err) {
+			return
+		}
+	}
+}
+
+func (socketOutcome) explain(err error) (string, bool) {
+	why, ok := sockdiag.Explain(err)
+	if !ok && errors.Is(err, sockdiag.ErrNotAttempted) {
+		return errorWords(err), true // the table leaves these out
+	}
+	return why, ok
+}
+
+// A flowCut is the conntrack entries of a plan.
+type flowCut struct {
+	conn *flows.Conn
+	plan *flows.Plan
+}
+
+var flowWords = cutWords{noun: entries, many: "conntrack entries", verb: "delete", done: "deleted"}
+
+func (flowCut) words() cutWords   { return flowWords }
+func (c flowCut) targets() int    { return len(c.plan.Targets) }
+func (c flowCut) summary() string { return flowPlanSummary(c.plan) }
+
+func (c flowCut) execute(ctx context.Context, _ func(int)) outcome {
+	return flowOutcome(c.plan.Execute(ctx, c.conn))
+}
+
+type flowOutcome []flows.Result
+
+func (o flowOutcome) render(w io.Writer, json, quiet bool) error {
+	return flowRenderer{w: w, json: json, quiet: quiet}.report(o, false)
+}
+
+func (o flowOutcome) summary() kill.Summary { return kill.Summary(flows.Summarize(o)) }
+
+func (o flowOutcome) failed(yield func(error) bool) {
+	for _, r := range o {
+		if r.Action == flows.Failed && !yield(r.Err) {
+			return
+		}
+	}
+}
+
+func (flowOutcome) explain(err error) (string, bool) { return flows.Explain(err) }
