@@ -10,6 +10,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/urfave/cli/v3"
+
+	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/clidoc"
 )
 
 // streams is where tcpreap talks to the person running it: results on Out,
@@ -127,7 +129,7 @@ func newApp(args []string, io streams) *cli.Command {
 	onUsage := func(_ context.Context, _ *cli.Command, err error, _ bool) error {
 		return usageError{fmt.Errorf("%v (see tcpreap --help)", err)}
 	}
-	cli.FlagStringer = flagHelp
+	cli.FlagStringer = clidoc.FlagHelp
 	root := reapCommand(args, io)
 	root.Writer, root.ErrWriter = io.Out, io.ErrOut
 	root.ExitErrHandler = func(context.Context, *cli.Command, error) {}

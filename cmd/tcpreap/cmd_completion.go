@@ -6,13 +6,17 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v3"
+
+	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/clidoc"
+	"github.com/tcpreap/tcpreap/flows"
+	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
 // completionCommand is tcpreap completion SHELL: the shell's completion
 // script, written from root's command tree.
 func completionCommand(root *cli.Command, args []string, io streams) *cli.Command {
 	c := &command{}
-	names := shellNames()
+	names := clidoc.Shells()
 	return &cli.Command{
 		Name:      "completion",
 		Usage:     "write the completion script of a shell (" + strings.Join(names, ", ") + ") on stdout",
@@ -29,7 +33,7 @@ Examples:
 			if len(c.words) != 1 {
 				return usagef("completion takes one shell: %s", strings.Join(names, ", "))
 			}
-			script, ok := completionScript(root, c.words[0])
+			script, ok := clidoc.Completion(root, c.words[0], completionWords)
 			if !ok {
 				return usagef("completion: unknown shell %q; tcpreap writes completions for %s", c.words[0], strings.Join(names, ", "))
 			}
@@ -37,4 +41,23 @@ Examples:
 			return err
 		}),
 	}
+}
+
+// completionWords are what the scripts offer besides the command tree: the
+// values of each --state, and completion's shells.
+var completionWords = clidoc.Words{
+	Values: map[string][]string{
+		"tcpreap --state":           sockdiag.StateWords(),
+		"tcpreap conntrack --state": conntrackStateWords(),
+	},
+	Args: map[string][]string{"completion": clidoc.Shells()},
+}
+
+// conntrackStateWords are the words tcpreap conntrack --state takes.
+func conntrackStateWords() []string {
+	var words []string
+	for s := flows.SynSent; s <= flows.SynSent2; s++ {
+		words = append(words, s.String())
+	}
+	return append(words, "all")
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/clidoc"
 	"github.com/tcpreap/tcpreap/doctor"
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/sockdiag"
@@ -108,7 +109,7 @@ func diagnose(ctx context.Context, o *doctorFlags, io streams) error {
 				// The command that relieves it, on a line of its own, whole.
 				says, command = says[:i+1], says[i+2:]
 			}
-			lines := wrapWords(printable(f.Check)+": "+says, helpWidth-len(mark)-1)
+			lines := clidoc.Wrap(printable(f.Check)+": "+says, clidoc.Width-len(mark)-1)
 			if command != "" {
 				lines = append(lines, command)
 			}

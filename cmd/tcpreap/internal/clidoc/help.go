@@ -1,4 +1,11 @@
-package main
+// Package clidoc writes what documents tcpreap's command line, from the
+// command tree that parses it: the help of each option (FlagHelp, which
+// urfave/cli's help prints), the manual page tcpreap(8) (ManPage) and the
+// shell completion scripts (Completion). A command, option or example added
+// to the tree is in all three at once. What the tree does not hold (what the
+// exit codes mean, the words an option's value may be) is given by the
+// caller.
+package clidoc
 
 import (
 	"strings"
@@ -7,8 +14,8 @@ import (
 	"github.com/urfave/cli/v3"
 )
 
-// helpWidth is the terminal the help must fit.
-const helpWidth = 100
+// Width is the terminal the help, and the text wrapped to fit it, must fit.
+const Width = 100
 
 // Help layout: urfave/cli indents an option's first line by 3 columns and
 // its other lines by 6 more; the usage starts at column 3+helpNameWidth,
@@ -21,16 +28,16 @@ const (
 
 var cliFlagString = cli.FlagStringer
 
-// flagHelp is one option in the help: its names and value, then its usage,
-// wrapped to fit helpWidth columns. A repeatable option says so once, not
-// by printing its names twice.
-func flagHelp(f cli.Flag) string {
+// FlagHelp is one option in the help: its names and value, then its usage,
+// wrapped to fit Width columns. A repeatable option says so once, not by
+// printing its names twice. It is urfave/cli's cli.FlagStringer.
+func FlagHelp(f cli.Flag) string {
 	names, usage, _ := strings.Cut(cliFlagString(f), "\t")
 	if i := strings.Index(names, " [ "); i >= 0 {
 		names = names[:i] + " …"
 	}
 	pad := strings.Repeat(" ", helpIndent+helpNameWidth-helpWrapIndent)
-	lines := wrapWords(usage, helpWidth-helpIndent-helpNameWidth)
+	lines := Wrap(usage, Width-helpIndent-helpNameWidth)
 	var b strings.Builder
 	b.WriteString(names)
 	if n := utf8.RuneCountInString(names); n < helpNameWidth-1 {
@@ -42,8 +49,8 @@ func flagHelp(f cli.Flag) string {
 	return b.String()
 }
 
-// wrapWords breaks text into lines of at most width columns, at spaces.
-func wrapWords(text string, width int) []string {
+// Wrap breaks text into lines of at most width columns, at spaces.
+func Wrap(text string, width int) []string {
 	var lines []string
 	line := ""
 	for _, w := range strings.Fields(text) {

@@ -1,20 +1,29 @@
-package main
+package clidoc
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v3"
-
-	"github.com/tcpreap/tcpreap/host"
 )
 
-// manPage is tcpreap(8) in roff, written from the command tree that parses
-// the command line, so that a new command, flag or example is in the manual
-// as soon as it is in the help: every visible command with its aliases, its
-// description, its options with their usage, and its examples.
-func manPage(root *cli.Command) string {
+// A Manual is what the manual page says that the command tree does not: what
+// each exit status means, and what the command reads besides its command
+// line (the environment, files).
+type Manual struct {
+	ExitStatus, Environment, Files []Definition
+}
+
+// A Definition is a term of the manual (an exit status, a variable, a
+// file) and what it means.
+type Definition struct{ Term, Meaning string }
+
+// ManPage is the manual page of root, tcpreap(8), in roff, written from the
+// command tree that parses the command line, so that a new command, flag or
+// example is in the manual as soon as it is in the help: every visible
+// command with its aliases, its description, its options with their usage,
+// and its examples; then manual's sections.
+func ManPage(root *cli.Command, manual Manual) string {
 	var m roff
 	release, _, _ := strings.Cut(root.Version, " (")
 	m.macro("TH", "TCPREAP", "8", "", "tcpreap "+release, "System Administration")
@@ -58,16 +67,12 @@ func manPage(root *cli.Command) string {
 	}
 
 	m.section("EXIT STATUS")
-	for _, s := range exitStatus {
-		m.line(".TP")
-		m.line(`.B ` + escape(s.code))
-		m.text(s.meaning)
-	}
+	m.definitions(manual.ExitStatus)
 
 	m.section("ENVIRONMENT")
-	m.definitions(manEnvironment)
+	m.definitions(manual.Environment)
 	m.section("FILES")
-	m.definitions(manFiles)
+	m.definitions(manual.Files)
 
 	m.section("EXAMPLES")
 	for _, c := range manCommands(root) {
@@ -87,31 +92,6 @@ func manPage(root *cli.Command) string {
 	m.line(".BR tcp (7)")
 	return m.String()
 }
-
-// exitStatus is the contract of the exit codes (app.go), in the manual's
-// words.
-var exitStatus = []struct{ code, meaning string }{
-	{fmt.Sprint(exitOK), "Every target is gone (destroyed, or already gone), or it was a dry run or a listing; also when nothing matched."},
-	{fmt.Sprint(exitFailure), "A runtime failure: a destroy failed, no permission (CAP_NET_ADMIN), no SOCK_DESTROY in this kernel, a netlink error. The report says which sockets were destroyed."},
-	{fmt.Sprint(exitUsage), "Bad input: a word that does not parse, a missing selector, a plan file that cannot be trusted. Nothing was destroyed."},
-	{fmt.Sprint(exitRefused), "A guard refused the plan (more than --max sockets, the confirmation declined). Nothing was destroyed."},
-	{"128+N", "Interrupted by signal N before or during the destroy; the sockets destroyed until then are reported."},
-}
-
-// manEnvironment and manFiles are what tcpreap reads besides its command
-// line.
-var (
-	manEnvironment = [][2]string{
-		{"SSH_CONNECTION", "The SSH session tcpreap runs in, which it never destroys without --include-self; read from tcpreap's nearest ancestor that has it (sudo clears it), and checked against the SSH server process that holds the connection."},
-		{"SUDO_USER", "Who ran tcpreap through sudo, for the audit line."},
-		{auditSocketEnv, "A syslog socket to write the audit line to instead of " + syslogSocket + "."},
-	}
-	manFiles = [][2]string{
-		{host.ServicesFile, "Service names that --port, --local-port and --remote-port take."},
-		{syslogSocket, "Every run that destroys writes one audit line to syslog (authpriv.notice): who ran it, the command line, and the counts."},
-		{"/proc", "Socket owners (/proc/PID/fd) for --pid, --process, --uid and list -p; the process tree, for the SSH session guard; the boot id and network namespace a plan file records."},
-	}
-)
 
 // A treeCommand is a command of the tree with the words that type it:
 // "tcpreap", "conntrack", "list".
@@ -207,11 +187,11 @@ func (m *roff) paragraphs(ps [][]string) {
 }
 
 // definitions writes terms in bold, each with its meaning below.
-func (m *roff) definitions(defs [][2]string) {
+func (m *roff) definitions(defs []Definition) {
 	for _, d := range defs {
 		m.line(".TP")
-		m.line(".B " + escape(d[0]))
-		m.text(d[1])
+		m.line(".B " + escape(d.Term))
+		m.text(d.Meaning)
 	}
 }
 

@@ -1,13 +1,10 @@
-package main
+package clidoc
 
 import (
 	"fmt"
 	"strings"
 
 	"github.com/urfave/cli/v3"
-
-	"github.com/tcpreap/tcpreap/flows"
-	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
 // The completion scripts are written from the command tree, like the
@@ -26,7 +23,8 @@ var shells = []struct {
 	{"fish", fishCompletion},
 }
 
-func shellNames() []string {
+// Shells are the shells Completion writes scripts for.
+func Shells() []string {
 	var names []string
 	for _, s := range shells {
 		names = append(names, s.name)
@@ -34,11 +32,24 @@ func shellNames() []string {
 	return names
 }
 
-// completionScript is the completion of the command tree root for shell.
-func completionScript(root *cli.Command, shell string) (string, bool) {
+// Words are what a shell offers that the command tree does not say: the
+// words an option's value may be, by command line and option name
+// ("tcpreap --state", "tcpreap conntrack --state"), and the words a
+// command's arguments may be, by command name ("completion"). A command's
+// option takes the values of the nearest of its own command line's prefixes
+// that names them ("tcpreap list --state" takes "tcpreap --state"'s,
+// "tcpreap conntrack list --state" conntrack's own).
+type Words struct {
+	Values map[string][]string
+	Args   map[string][]string
+}
+
+// Completion is the completion script of the command tree root for shell,
+// one of Shells; false for another.
+func Completion(root *cli.Command, shell string, words Words) (string, bool) {
 	for _, s := range shells {
 		if s.name == shell {
-			return s.script(completables(root)), true
+			return s.script(completables(root, words)), true
 		}
 	}
 	return "", false
@@ -64,43 +75,24 @@ type completableFlag struct {
 	repeatable  bool
 }
 
-// flagValues are the words an option's value may be, by command and option
-// name: a command's option takes the values of the nearest of its own
-// command line's prefixes that names them ("tcpreap list --state" takes
-// "tcpreap --state"'s, "tcpreap conntrack list --state" conntrack's own).
-var flagValues = map[string][]string{
-	"tcpreap --state":           sockdiag.StateWords(),
-	"tcpreap conntrack --state": conntrackStateWords(),
-}
-
-// conntrackStateWords are the words tcpreap conntrack --state takes.
-func conntrackStateWords() []string {
-	var words []string
-	for s := flows.SynSent; s <= flows.SynSent2; s++ {
-		words = append(words, s.String())
-	}
-	return append(words, "all")
-}
-
-func valuesOf(path []string, flag string) []string {
+// valuesOf is the words the option flag of the command typed as path takes
+// (tcpreap conntrack list), or none.
+func (w Words) valuesOf(path []string, flag string) []string {
 	for i := len(path); i > 0; i-- {
-		if v, ok := flagValues[strings.Join(path[:i], " ")+" --"+flag]; ok {
+		if v, ok := w.Values[strings.Join(path[:i], " ")+" --"+flag]; ok {
 			return v
 		}
 	}
 	return nil
 }
 
-// commandArgs are the words a command's arguments may be, by command name.
-var commandArgs = map[string][]string{"completion": shellNames()}
-
 // completables reads the command tree: the root first, then every visible
 // command, each followed by its own commands. The scripts know commands two
 // deep (tcpreap conntrack list), as the tree has them.
-func completables(root *cli.Command) []completable {
+func completables(root *cli.Command, words Words) []completable {
 	var out []completable
 	for _, c := range manCommands(root) {
-		cc := completable{usage: c.Usage, args: commandArgs[c.Name],
+		cc := completable{usage: c.Usage, args: words.Args[c.Name],
 			files: strings.Contains(c.ArgsUsage, "FILE"), peers: strings.Contains(c.ArgsUsage, "PEER")}
 		if len(c.path) > 1 {
 			cc.names = append([]string{c.Name}, c.Aliases...)
@@ -115,7 +107,7 @@ func completables(root *cli.Command) []completable {
 		}
 		for _, f := range c.Flags {
 			placeholder, usage := flagDoc(f)
-			cf := completableFlag{usage: firstClause(usage), placeholder: placeholder, values: valuesOf(c.path, f.Names()[0])}
+			cf := completableFlag{usage: firstClause(usage), placeholder: placeholder, values: words.valuesOf(c.path, f.Names()[0])}
 			if multi, ok := f.(cli.DocGenerationMultiValueFlag); ok {
 				cf.repeatable = multi.IsMultiValueFlag()
 			}

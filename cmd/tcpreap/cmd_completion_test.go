@@ -1,0 +1,57 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/clidoc"
+	"github.com/tcpreap/tcpreap/sockdiag"
+)
+
+// TestCompletionCommand: each shell's script offers tcpreap's commands and
+// the --state words of sockets and of conntrack, conntrack's to conntrack
+// and conntrack list alone.
+func TestCompletionCommand(t *testing.T) {
+	root := newApp([]string{"tcpreap"}, streams{})
+	for _, shell := range clidoc.Shells() {
+		code, script, stderr := runCLI("completion", shell)
+		if code != exitOK || stderr != "" {
+			t.Fatalf("tcpreap completion %s: exit %d, stderr %q", shell, code, stderr)
+		}
+		for _, c := range root.Commands {
+			if !c.Hidden && !strings.Contains(script, c.Name) {
+				t.Errorf("%s: no command %s", shell, c.Name)
+			}
+		}
+		if states := strings.Join(sockdiag.StateWords(), " "); !strings.Contains(script, states) {
+			t.Errorf("%s: the states %s are not offered", shell, states)
+		}
+	}
+	_, script, _ := runCLI("completion", "bash")
+	if want := "values=([--state]='" + strings.Join(conntrackStateWords(), " ") + "')"; strings.Count(script, want) != 2 {
+		t.Errorf("conntrack and conntrack list do not offer %q", want)
+	}
+}
+
+// TestCompletionDepth: the scripts know commands two deep (tcpreap conntrack
+// list); a command deeper in the tree fails here, not silently in a shell.
+func TestCompletionDepth(t *testing.T) {
+	for _, c := range newApp([]string{"tcpreap"}, streams{}).Commands {
+		for _, sub := range c.Commands {
+			if len(sub.Commands) > 0 {
+				t.Errorf("tcpreap %s %s: the completion scripts do not know commands this deep", c.Name, sub.Name)
+			}
+		}
+	}
+}
+
+// TestCompletionBadShell: a shell tcpreap has no script for, or none, is bad
+// input that names the shells.
+func TestCompletionBadShell(t *testing.T) {
+	for _, args := range [][]string{{"completion", "pwsh"}, {"completion"}, {"completion", "bash", "zsh"}} {
+		code, stdout, stderr := runCLI(args...)
+		if code != exitUsage || stdout != "" || !strings.Contains(stderr, "bash, zsh, fish") {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q", args, code, stdout, stderr)
+		}
+	}
+}

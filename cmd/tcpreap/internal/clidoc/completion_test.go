@@ -1,0 +1,93 @@
+package clidoc
+
+import (
+	"strings"
+	"testing"
+)
+
+// testWords are what the scripts of testTree offer besides the tree.
+var testWords = Words{
+	Values: map[string][]string{
+		"tcpreap --state":           {"established", "listen", "all"},
+		"tcpreap conntrack --state": {"syn_sent", "syn_sent2", "all"},
+	},
+	Args: map[string][]string{"completion": Shells()},
+}
+
+// TestCompletionHasEverything: each shell's script offers every command
+// and alias, every option of every command, the values of --state and the
+// words of an argument. (The integration tests run the scripts in the
+// shells.)
+func TestCompletionHasEverything(t *testing.T) {
+	root := testTree()
+	for _, shell := range Shells() {
+		script, ok := Completion(root, shell, testWords)
+		if !ok {
+			t.Fatalf("no script for %s", shell)
+		}
+		for _, c := range manCommands(root) {
+			for _, n := range append(c.Aliases, c.Name) {
+				if n != "tcpreap" && !strings.Contains(script, n) {
+					t.Errorf("%s: no command %s", shell, n)
+				}
+			}
+			for _, f := range c.Flags {
+				for _, n := range f.Names() {
+					if !strings.Contains(script, completionFlagWord(shell, n)) {
+						t.Errorf("%s: no option %s of %s", shell, dashes(n), c.Name)
+					}
+				}
+			}
+		}
+		for _, words := range [][]string{testWords.Values["tcpreap --state"], testWords.Values["tcpreap conntrack --state"], Shells()} {
+			if !strings.Contains(script, strings.Join(words, " ")) {
+				t.Errorf("%s: the words %q are not offered", shell, words)
+			}
+		}
+	}
+	if _, ok := Completion(root, "pwsh", testWords); ok {
+		t.Error("a script for pwsh")
+	}
+}
+
+// completionFlagWord is how a script names option n.
+func completionFlagWord(shell, n string) string {
+	switch {
+	case shell != "fish":
+		return dashes(n)
+	case len(n) == 1:
+		return "-s " + n
+	}
+	return "-l " + n
+}
+
+// TestCompletionValues: a command's option takes the values of the nearest
+// of its command line's prefixes that names them.
+func TestCompletionValues(t *testing.T) {
+	for path, want := range map[string]string{
+		"tcpreap":                "established listen all",
+		"tcpreap list":           "established listen all",
+		"tcpreap conntrack":      "syn_sent syn_sent2 all",
+		"tcpreap conntrack list": "syn_sent syn_sent2 all",
+	} {
+		if got := strings.Join(testWords.valuesOf(strings.Fields(path), "state"), " "); got != want {
+			t.Errorf("%s --state: %q, want %q", path, got, want)
+		}
+	}
+	if got := testWords.valuesOf([]string{"tcpreap"}, "port"); got != nil {
+		t.Errorf("--port: %q, want none", got)
+	}
+}
+
+func TestFirstClause(t *testing.T) {
+	for in, want := range map[string]string{
+		"TCP sockets (the default)":                                                 "TCP sockets",
+		"IPv4 (and v4-mapped IPv6) sockets":                                         "IPv4 (and v4-mapped IPv6) sockets",
+		"with --stalled: no ack for at least DURATION":                              "with --stalled: no ack for at least DURATION",
+		"states S[,S]: established syn_sent syn_recv fin_wait1 fin_wait2 time_wait": "states S[,S]",
+	} {
+		if got := firstClause(in); got != want {
+			t.Errorf("firstClause(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
