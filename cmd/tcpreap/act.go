@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
 	"github.com/tcpreap/tcpreap/flows"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/reap"
@@ -43,7 +44,7 @@ type cutWords struct {
 	verb, done string             // "destroy", "destroyed"
 }
 
-var socketWords = cutWords{noun: func(n int) string { return plural(n, "socket") }, many: "sockets", verb: "destroy", done: "destroyed"}
+var socketWords = cutWords{noun: func(n int) string { return render.Plural(n, "socket") }, many: "sockets", verb: "destroy", done: "destroyed"}
 
 // refuseOverMax refuses a plan of n targets larger than --max, for a real
 // run and a dry run alike.
@@ -89,7 +90,7 @@ func act(ctx context.Context, cmd *command, a *actFlags, io streams, c cut) erro
 	reportErr := out.render(io.Out, a.json, a.quiet)
 	if n > 0 && !a.noAudit {
 		if err := audit(cmd.args, out.summary()); err != nil {
-			fmt.Fprintf(io.ErrOut, "tcpreap: warning: the audit line was not written to syslog: %s\n", printable(err.Error()))
+			fmt.Fprintf(io.ErrOut, "tcpreap: warning: the audit line was not written to syslog: %s\n", render.Printable(err.Error()))
 		}
 	}
 	if reportErr != nil {
@@ -101,7 +102,7 @@ func act(ctx context.Context, cmd *command, a *actFlags, io streams, c cut) erro
 		failed++
 		if why, ok := out.explain(err); ok && !said[why] {
 			said[why] = true
-			fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", printable(why))
+			fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", render.Printable(why))
 		}
 	}
 	if failed == 0 {
@@ -122,7 +123,7 @@ type socketCut struct {
 func (socketCut) words() cutWords { return socketWords }
 func (c socketCut) targets() int  { return c.run.Targets() }
 func (c socketCut) summary() string {
-	return planSummary(c.run.Breakdown(), c.run.Targets(), c.run.Skipped())
+	return render.PlanSummary(c.run.Breakdown(), c.run.Targets(), c.run.Skipped())
 }
 
 func (c socketCut) execute(ctx context.Context, progress func(int)) outcome {
@@ -132,7 +133,7 @@ func (c socketCut) execute(ctx context.Context, progress func(int)) outcome {
 type socketOutcome struct{ *reap.Report }
 
 func (o socketOutcome) render(w io.Writer, json, quiet bool) error {
-	return renderer{w: w, json: json, quiet: quiet}.report(o.Report)
+	return render.Sockets{W: w, JSON: json, Quiet: quiet}.Report(o.Report)
 }
 
 func (o socketOutcome) summary() kill.Summary { return o.Summary() }
@@ -148,7 +149,7 @@ func (o socketOutcome) failed(yield func(error) bool) {
 func (socketOutcome) explain(err error) (string, bool) {
 	why, ok := sockdiag.Explain(err)
 	if !ok && errors.Is(err, sockdiag.ErrNotAttempted) {
-		return errorWords(err), true // the table leaves these out
+		return render.ErrorWords(err), true // the table leaves these out
 	}
 	return why, ok
 }
@@ -159,11 +160,11 @@ type flowCut struct {
 	plan *flows.Plan
 }
 
-var flowWords = cutWords{noun: entries, many: "conntrack entries", verb: "delete", done: "deleted"}
+var flowWords = cutWords{noun: render.Entries, many: "conntrack entries", verb: "delete", done: "deleted"}
 
 func (flowCut) words() cutWords   { return flowWords }
 func (c flowCut) targets() int    { return len(c.plan.Targets) }
-func (c flowCut) summary() string { return flowPlanSummary(c.plan) }
+func (c flowCut) summary() string { return render.FlowPlanSummary(c.plan) }
 
 func (c flowCut) execute(ctx context.Context, _ func(int)) outcome {
 	return flowOutcome(c.plan.Execute(ctx, c.conn))
@@ -172,7 +173,7 @@ func (c flowCut) execute(ctx context.Context, _ func(int)) outcome {
 type flowOutcome []flows.Result
 
 func (o flowOutcome) render(w io.Writer, json, quiet bool) error {
-	return flowRenderer{w: w, json: json, quiet: quiet}.report(o, false)
+	return render.Flows{W: w, JSON: json, Quiet: quiet}.Report(o, false)
 }
 
 func (o flowOutcome) summary() kill.Summary { return kill.Summary(flows.Summarize(o)) }

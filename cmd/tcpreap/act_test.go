@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -83,4 +84,16 @@ func (c *fakeCut) summary() string { return "a plan" }
 func (c *fakeCut) execute(context.Context, func(int)) outcome {
 	c.executed = true
 	return c.out
+}
+
+// testPlan is three connections with a peer, in the states whose destroy a
+// kernel answers alike (ESTABLISHED, CLOSE_WAIT) or not (TIME_WAIT).
+func testPlan() *kill.Plan {
+	plan := &kill.Plan{}
+	for i, state := range []sockdiag.State{sockdiag.CloseWait, sockdiag.Established, sockdiag.TimeWait} {
+		plan.Targets = append(plan.Targets, sockdiag.Socket{Protocol: sockdiag.TCP, Family: sockdiag.IPv4, State: state, UID: 1000, Inode: 77,
+			ID: sockdiag.SockID{Local: netip.MustParseAddrPort("192.0.2.1:5432"), Remote: netip.AddrPortFrom(netip.MustParseAddr("192.0.2.2"), uint16(40000+i)),
+				Cookie: sockdiag.Cookie(5 + i)}})
+	}
+	return plan
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/clidoc"
+	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
 )
 
 // streams is where tcpreap talks to the person running it: results on Out,
@@ -85,7 +86,7 @@ func run(ctx context.Context, args []string, io streams) (code int) {
 		// A bug is exit 1 with a sentence, never Go's exit 2, which says bad
 		// input and nothing destroyed.
 		if r := recover(); r != nil {
-			fmt.Fprintf(io.ErrOut, "tcpreap: internal error: %s; this is a bug in tcpreap: report it with the command line\n", printable(fmt.Sprint(r)))
+			fmt.Fprintf(io.ErrOut, "tcpreap: internal error: %s; this is a bug in tcpreap: report it with the command line\n", render.Printable(fmt.Sprint(r)))
 			code = exitFailure
 		}
 	}()
@@ -111,7 +112,7 @@ func run(ctx context.Context, args []string, io streams) (code int) {
 	case errors.As(err, &ee):
 		return ee.code
 	}
-	fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", printable(err.Error()))
+	fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", render.Printable(err.Error()))
 	var ue usageError
 	var rf refusal
 	switch {

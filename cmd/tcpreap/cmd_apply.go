@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"slices"
 
+	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/planfile"
 	"github.com/tcpreap/tcpreap/reap"
@@ -78,7 +79,7 @@ func apply(ctx context.Context, o *applyFlags, io streams) error {
 	defer run.Close()
 	if !o.quiet {
 		for _, note := range run.Notes() {
-			fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", printable(note))
+			fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", render.Printable(note))
 		}
 	}
 	return act(ctx, &o.command, &o.actFlags, io, socketCut{run, o.verify})

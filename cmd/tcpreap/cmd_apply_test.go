@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/planfile"
@@ -38,7 +39,7 @@ func TestApplyKeepsTheTimer(t *testing.T) {
 		t.Fatal(err)
 	}
 	plan := f.Parts[0].Plan
-	summary := planSummary(plan.Breakdown(), len(plan.Targets), len(plan.Skipped))
+	summary := render.PlanSummary(plan.Breakdown(), len(plan.Targets), len(plan.Skipped))
 	if !strings.Contains(summary, "1 tcp FIN-WAIT-2: no reset to the peer") {
 		t.Errorf("the confirmation of the applied plan says:\n%s", summary)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
 	"github.com/tcpreap/tcpreap/flows"
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/kill"
@@ -296,7 +297,7 @@ func planFlows(ctx context.Context, o *flowSelectFlags, words []string, all bool
 	}
 	if !quiet {
 		for _, n := range notes {
-			fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", printable(n))
+			fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", render.Printable(n))
 		}
 	}
 	// The kernel dumps in hash order; a person reads by protocol and client.
@@ -319,7 +320,7 @@ func listFlows(ctx context.Context, f *conntrackListFlags, io streams) error {
 	if err := refuseOverMax(&f.maxFlag, len(plan.Targets), flowWords); err != nil {
 		return err
 	}
-	return flowRenderer{w: io.Out, json: f.json, quiet: f.quiet}.report(plan.DryRun(), true)
+	return render.Flows{W: io.Out, JSON: f.json, Quiet: f.quiet}.Report(plan.DryRun(), true)
 }
 
 // cutFlows is conntrack: the plan, then the act path.
@@ -366,38 +367,4 @@ func flowError(err error) error {
 		return fmt.Errorf("cannot list conntrack entries: %v", op.Err)
 	}
 	return fmt.Errorf("cannot list conntrack entries: %v", err)
-}
-
-// flowPlanSummary counts the targets by protocol and state, for the
-// confirmation.
-func flowPlanSummary(plan *flows.Plan) string {
-	counts := map[string]int{}
-	var order []string
-	for _, fl := range plan.Targets {
-		k := fl.Protocol.String()
-		if fl.Protocol == flows.TCP {
-			k += " " + fl.State.String()
-		}
-		if counts[k] == 0 {
-			order = append(order, k)
-		}
-		counts[k]++
-	}
-	s := fmt.Sprintf("tcpreap: the plan deletes %s", entries(len(plan.Targets)))
-	if len(plan.Skipped) > 0 {
-		s += fmt.Sprintf(" and keeps back %d (see tcpreap conntrack list)", len(plan.Skipped))
-	}
-	s += " (no reset reaches either end; NAT mappings are forgotten):\n"
-	for _, k := range order {
-		s += fmt.Sprintf("  %6d %s\n", counts[k], k)
-	}
-	return s
-}
-
-// entries is "1 conntrack entry", "2 conntrack entries".
-func entries(n int) string {
-	if n == 1 {
-		return "1 conntrack entry"
-	}
-	return fmt.Sprintf("%d conntrack entries", n)
 }

@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"strings"
 
-	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/clidoc"
+	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
 	"github.com/tcpreap/tcpreap/doctor"
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/sockdiag"
@@ -79,45 +77,8 @@ func diagnose(ctx context.Context, o *doctorFlags, io streams) error {
 	}
 	facts.Census = c
 	findings := doctor.Examine(facts)
-	if o.json {
-		type finding struct {
-			Check string `json:"check"`
-			Warn  bool   `json:"warn"`
-			Says  string `json:"says"`
-		}
-		out := struct {
-			Warn     bool      `json:"warn"`
-			Findings []finding `json:"findings"`
-		}{Warn: doctor.Warns(findings), Findings: []finding{}}
-		for _, f := range findings {
-			out.Findings = append(out.Findings, finding(f))
-		}
-		if err := json.NewEncoder(io.Out).Encode(out); err != nil {
-			return err
-		}
-	} else {
-		var b strings.Builder
-		for _, f := range findings {
-			mark := "ok  "
-			if f.Warn {
-				mark = "WARN"
-			}
-			// One finding a paragraph, within a 100-column terminal, its
-			// lines after the first under the check's name.
-			says, command := printable(f.Says), ""
-			if i := strings.Index(says, ": tcpreap "); i >= 0 {
-				// The command that relieves it, on a line of its own, whole.
-				says, command = says[:i+1], says[i+2:]
-			}
-			lines := clidoc.Wrap(printable(f.Check)+": "+says, clidoc.Width-len(mark)-1)
-			if command != "" {
-				lines = append(lines, command)
-			}
-			fmt.Fprintf(&b, "%s %s\n", mark, strings.Join(lines, "\n"+strings.Repeat(" ", len(mark)+1)))
-		}
-		if _, err := fmt.Fprint(io.Out, b.String()); err != nil {
-			return err
-		}
+	if err := render.Doctor(io.Out, findings, o.json); err != nil {
+		return err
 	}
 	if doctor.Warns(findings) {
 		return exitError{exitFailure}

@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	"github.com/urfave/cli/v3"
+
+	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
 )
 
 // listCommand prints what tcpreap would destroy.
@@ -68,5 +70,5 @@ func listSockets(ctx context.Context, f *listFlags, io streams) error {
 	if err := refuseOverMax(&f.maxFlag, run.Targets(), socketWords); err != nil {
 		return err
 	}
-	return renderer{w: io.Out, json: f.json, quiet: f.quiet, extended: f.extended}.report(run.DryRun())
+	return render.Sockets{W: io.Out, JSON: f.json, Quiet: f.quiet, Extended: f.extended}.Report(run.DryRun())
 }

@@ -9,16 +9,19 @@ import (
 )
 
 // TestLayers: imports run one way (README, Development): cmd → reap, kill,
-// planfile, host, sockdiag, census, doctor, flows and its own clidoc;
-// clidoc → urfave/cli and the standard library alone; census → sockdiag,
-// host; doctor → sockdiag, census; planfile → kill, sockdiag, host; kill →
-// sockdiag; sockdiag, host and flows import nothing of tcpreap. clidoc
-// imports no command code.
+// planfile, host, sockdiag, census, doctor, flows and its own render and
+// clidoc; render → the libraries whose values it shows, and clidoc (the
+// doctor's paragraphs are wrapped as the help is); clidoc → urfave/cli and
+// the standard library alone; census → sockdiag, host; doctor → sockdiag,
+// census; planfile → kill, sockdiag, host; kill → sockdiag; sockdiag, host
+// and flows import nothing of tcpreap. Neither render nor clidoc imports
+// command code.
 func TestLayers(t *testing.T) {
 	const module = "github.com/tcpreap/tcpreap/"
-	const clidoc = "cmd/tcpreap/internal/clidoc"
+	const render, clidoc = "cmd/tcpreap/internal/render", "cmd/tcpreap/internal/clidoc"
 	allowed := map[string][]string{
-		"cmd/tcpreap": {"reap", "kill", "planfile", "host", "sockdiag", "census", "doctor", "flows", clidoc},
+		"cmd/tcpreap": {"reap", "kill", "planfile", "host", "sockdiag", "census", "doctor", "flows", render, clidoc},
+		render:        {"reap", "kill", "sockdiag", "host", "flows", "census", "doctor", clidoc},
 		clidoc:        nil,
 		"reap":        {"kill", "planfile", "host", "sockdiag"},
 		"census":      {"sockdiag", "host"},

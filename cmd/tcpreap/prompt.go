@@ -7,9 +7,6 @@ import (
 	goio "io"
 	"strings"
 	"time"
-
-	"github.com/tcpreap/tcpreap/kill"
-	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
 // confirmTimeout bounds the wait for an answer: a question nobody answers
@@ -40,39 +37,4 @@ func ask(ctx context.Context, tty goio.ReadWriter, summary, question string) (bo
 		fmt.Fprintln(tty)
 		return false, "not confirmed (" + context.Cause(ctx).Error() + ")"
 	}
-}
-
-// planSummary counts the targets by state, saying what each does to the
-// peer, and by peer (the ten with most sockets).
-func planSummary(bd kill.Breakdown, targets, skipped int) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "tcpreap: the plan destroys %s", plural(targets, "socket"))
-	if skipped > 0 {
-		fmt.Fprintf(&b, " and keeps back %d (see tcpreap list)", skipped)
-	}
-	b.WriteString(":\n")
-	for _, c := range bd.States {
-		fmt.Fprintf(&b, "  %6d %s %s: %s\n", c.N, c.Protocol, c.State.Label(), effect(c))
-	}
-	for i, p := range bd.Peers {
-		if i == 10 {
-			fmt.Fprintf(&b, "  and %d more peers\n", len(bd.Peers)-10)
-			break
-		}
-		fmt.Fprintf(&b, "  %6d with peer %s\n", p.N, p.Peer)
-	}
-	return b.String()
-}
-
-// effect says what destroying sockets of one kind does to their peers.
-func effect(c kill.StateCount) string {
-	switch {
-	case c.ResetsPeer:
-		return "the peer gets a reset"
-	case c.State == sockdiag.Listen:
-		return "stops accepting; connections not yet accepted are reset"
-	case c.Protocol == sockdiag.UDP:
-		return "the peer is not told"
-	}
-	return "no reset to the peer"
 }

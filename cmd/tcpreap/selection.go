@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/reap"
 	"github.com/tcpreap/tcpreap/sockdiag"
@@ -66,7 +67,7 @@ func newOwners(pids, commands, patterns []string) (*reap.Owners, error) {
 		// sockets, are its process's.
 		if tgid, err := host.ThreadGroup(pid); err == nil && tgid != pid {
 			p, _ := host.ReadProcess(tgid)
-			return nil, fmt.Errorf("--pid %d is a thread of process %d (%s), which holds its sockets: give --pid %d", pid, tgid, printable(p.Command), tgid)
+			return nil, fmt.Errorf("--pid %d is a thread of process %d (%s), which holds its sockets: give --pid %d", pid, tgid, render.Printable(p.Command), tgid)
 		}
 		o.PIDs = append(o.PIDs, pid)
 	}
@@ -241,7 +242,7 @@ func query(ctx context.Context, sel *selection, workers int, io streams, quiet b
 	}
 	if !quiet {
 		for _, note := range append(sel.notes, run.Notes()...) {
-			fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", printable(note))
+			fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", render.Printable(note))
 		}
 	}
 	return run, nil

@@ -1,4 +1,4 @@
-package main
+package render
 
 import (
 	"bufio"
@@ -11,12 +11,11 @@ import (
 	"github.com/tcpreap/tcpreap/flows"
 )
 
-// A flowRenderer prints conntrack results as two lines per entry or as
-// NDJSON (--json).
-type flowRenderer struct {
-	w     io.Writer
-	json  bool
-	quiet bool
+// Flows prints conntrack results as two lines per entry or as NDJSON.
+type Flows struct {
+	W     io.Writer
+	JSON  bool // NDJSON: one object per entry, then the summary
+	Quiet bool // only the summary
 }
 
 // flowJSON is one conntrack entry in --json output; the fields are a
@@ -63,12 +62,14 @@ func flowToJSON(r flows.Result) flowJSON {
 	return j
 }
 
-func (r flowRenderer) report(results []flows.Result, dryRun bool) error {
+// Report prints what was done, or in a dry run would be done, to every
+// entry, then the summary.
+func (r Flows) Report(results []flows.Result, dryRun bool) error {
 	sum := flows.Summarize(results)
-	if r.json {
-		bw := bufio.NewWriterSize(r.w, 64<<10)
+	if r.JSON {
+		bw := bufio.NewWriterSize(r.W, 64<<10)
 		enc := json.NewEncoder(bw)
-		if !r.quiet {
+		if !r.Quiet {
 			for _, res := range results {
 				if err := enc.Encode(flowToJSON(res)); err != nil {
 					return err
@@ -81,14 +82,14 @@ func (r flowRenderer) report(results []flows.Result, dryRun bool) error {
 		}
 		return bw.Flush()
 	}
-	bw := bufio.NewWriter(r.w)
-	if !r.quiet {
+	bw := bufio.NewWriter(r.W)
+	if !r.Quiet {
 		r.table(bw, results)
 	}
 	if dryRun {
-		fmt.Fprintf(bw, "%s matched: %d would be deleted, %d skipped (dry run: nothing was deleted)\n", entries(sum.Matched), sum.WouldKill, sum.Skipped)
+		fmt.Fprintf(bw, "%s matched: %d would be deleted, %d skipped (dry run: nothing was deleted)\n", Entries(sum.Matched), sum.WouldKill, sum.Skipped)
 	} else {
-		fmt.Fprintf(bw, "%s matched: %d killed, %d gone, %d failed, %d skipped\n", entries(sum.Matched), sum.Killed, sum.Gone, sum.Failed, sum.Skipped)
+		fmt.Fprintf(bw, "%s matched: %d killed, %d gone, %d failed, %d skipped\n", Entries(sum.Matched), sum.Killed, sum.Gone, sum.Failed, sum.Skipped)
 	}
 	return bw.Flush()
 }
@@ -97,7 +98,7 @@ func (r flowRenderer) report(results []flows.Result, dryRun bool) error {
 // columns: the protocol, conntrack's state, the original direction, the
 // seconds left and the action (aligned), then the reply direction, the
 // status, the mark and zone when they are set, and the entry's id.
-func (r flowRenderer) table(w io.Writer, results []flows.Result) {
+func (r Flows) table(w io.Writer, results []flows.Result) {
 	origs := make([]string, len(results))
 	timeouts := make([]string, len(results))
 	wState, wOrig, wTimeout := 0, 0, 0
@@ -115,10 +116,10 @@ func (r flowRenderer) table(w io.Writer, results []flows.Result) {
 		case res.Reason != "":
 			action += ": " + res.Reason
 		case res.Err != nil:
-			action += ": " + errorWords(res.Err)
+			action += ": " + ErrorWords(res.Err)
 		}
 		pad := strings.Repeat(" ", wOrig-len([]rune(origs[i])))
-		fmt.Fprintf(w, "%-3s  %-*s  %s%s  %*s  %s\n", fl.Protocol, wState, flowState(fl), origs[i], pad, wTimeout, timeouts[i], printable(action))
+		fmt.Fprintf(w, "%-3s  %-*s  %s%s  %*s  %s\n", fl.Protocol, wState, flowState(fl), origs[i], pad, wTimeout, timeouts[i], Printable(action))
 		details := strings.Join(fl.Status.Words(), ",")
 		if details == "" {
 			details = "-"
@@ -139,4 +140,13 @@ func flowState(fl flows.Flow) string {
 		return "-"
 	}
 	return fl.State.String()
+}
+
+// Entries is n conntrack entries: "1 conntrack entry", "2 conntrack
+// entries".
+func Entries(n int) string {
+	if n == 1 {
+		return "1 conntrack entry"
+	}
+	return fmt.Sprintf("%d conntrack entries", n)
 }

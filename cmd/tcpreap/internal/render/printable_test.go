@@ -1,4 +1,4 @@
-package main
+package render
 
 import "testing"
 
@@ -13,8 +13,8 @@ func TestPrintable(t *testing.T) {
 		"rtl\u202etxt":          `rtl\u202etxt`,
 		"tab\there":             `tab\x09here`,
 	} {
-		if got := printable(in); got != want {
-			t.Errorf("printable(%q) = %q, want %q", in, got, want)
+		if got := Printable(in); got != want {
+			t.Errorf("Printable(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package render
 
 import (
 	"bufio"
@@ -18,71 +18,28 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// A renderer prints results as an ss-like table or as NDJSON (--json).
-type renderer struct {
-	w     io.Writer
-	json  bool
-	quiet bool
-	// extended (list -e) adds RTT and Timer to the table's Idle, and the
+// Sockets prints a report of sockets as an ss-like table or as NDJSON.
+type Sockets struct {
+	W     io.Writer
+	JSON  bool // NDJSON: one object per socket, then the summary
+	Quiet bool // only the summary
+	// Extended (list -e) adds RTT and Timer to the table's Idle, and the
 	// timer to the JSON; without it a report's Infos give the Idle column
 	// alone (a list --idle or --stalled).
-	extended bool
-
-	// Of the report: owners, when not nil (list -p), are the processes that
-	// hold each socket, by inode: the table shows them with the queues, and
-	// the JSON has them as processes. infos, when not nil (list -e), are
-	// what struct tcp_info says of each socket, by cookie: the table shows
-	// Idle and RTT, the JSON idle_ms, retransmits, backoff, unacked and
-	// rtt_us (for the sockets that have one: not UDP, not TIME_WAIT). With
-	// them, every socket's timer shows: the Timer column, the JSON's timer
-	// and timer_ms. labelled: the JSON names each socket's namespace as
-	// netns (--netns, --all-netns); several: the table does too, as a NetNS
-	// column.
-	owners            map[uint32][]host.Owner
-	infos             map[sockdiag.Cookie]sockdiag.TCPInfo
-	labelled, several bool
+	Extended bool
 }
 
-// socketJSON is one socket in --json output; the fields are a contract.
-type socketJSON struct {
-	Proto      string `json:"proto"`
-	Family     string `json:"family"`
-	State      string `json:"state"`
-	LocalIP    string `json:"local_ip"`
-	LocalPort  uint16 `json:"local_port"`
-	RemoteIP   string `json:"remote_ip"`
-	RemotePort uint16 `json:"remote_port"`
-	Interface  uint32 `json:"interface"`
-	Cookie     uint64 `json:"cookie"`
-	Inode      uint32 `json:"inode"`
-	UID        uint32 `json:"uid"`
-	RecvQ      uint32 `json:"recv_q"`
-	SendQ      uint32 `json:"send_q"`
-	// Processes: with list -p, those that hold the socket; [] for one no
-	// process holds (TIME_WAIT, orphaned) or none that could be read.
-	Processes *[]processJSON `json:"processes,omitempty"`
-	// IdleMS to RTTMicros: with list -e, what struct tcp_info says, for the
-	// sockets that have one (not UDP, not TIME_WAIT).
-	IdleMS      *int64  `json:"idle_ms,omitempty"`
-	Retransmits *uint8  `json:"retransmits,omitempty"`
-	Backoff     *uint8  `json:"backoff,omitempty"`
-	Unacked     *uint32 `json:"unacked,omitempty"`
-	RTTMicros   *int64  `json:"rtt_us,omitempty"`
-	// Timer and TimerMS: with list -e, the socket's timer (idiag_timer, as
-	// ss names it) and when it fires (idiag_expires).
-	Timer   string  `json:"timer,omitempty"`
-	TimerMS *uint32 `json:"timer_ms,omitempty"`
-	NetNS   string  `json:"netns,omitempty"`
-	Action  string  `json:"action"`
-	Reason  string  `json:"reason,omitempty"`
-	Error   string  `json:"error,omitempty"`
-}
-
-// processJSON is one process that holds a socket.
-type processJSON struct {
-	PID     int    `json:"pid"`
-	Command string `json:"command"`
-	FD      int    `json:"fd"`
+// A detail is what a report tells of its sockets besides their results,
+// which each socket's --json line shows: owners (list -p), the processes
+// that hold each socket, by inode, as processes; infos (list -e), what
+// struct tcp_info says of each socket, by cookie, as idle_ms, retransmits,
+// backoff, unacked and rtt_us (for the sockets that have one: not UDP, not
+// TIME_WAIT), and with them every socket's timer and timer_ms; labelled,
+// the socket's namespace as netns (--netns, --all-netns).
+type detail struct {
+	owners   map[uint32][]host.Owner
+	infos    map[sockdiag.Cookie]sockdiag.TCPInfo
+	labelled bool
 }
 
 // summaryJSON is the last object of --json output.
@@ -96,18 +53,20 @@ type summaryJSON struct {
 	DryRun    bool `json:"dry_run"`
 }
 
-func (r renderer) report(rep *reap.Report) error {
-	r.owners, r.infos, r.labelled, r.several = rep.Owners, rep.Infos, rep.Labelled(), rep.Several()
+// Report prints what a run did, or would do, to every socket it matched,
+// then the summary.
+func (r Sockets) Report(rep *reap.Report) error {
 	sum, dryRun := rep.Summary(), rep.DryRun
-	if r.json {
+	if r.JSON {
 		// One write per 64 KiB, not per socket: a list of 190,000 sockets
 		// is 190,000 lines.
-		bw := bufio.NewWriterSize(r.w, 64<<10)
-		if !r.quiet {
+		bw := bufio.NewWriterSize(r.W, 64<<10)
+		if !r.Quiet {
+			d := detail{owners: rep.Owners, infos: rep.Infos, labelled: rep.Labelled()}
 			var line []byte
 			for g := range rep.Groups() {
 				for _, res := range g.Results {
-					line = r.appendSocketJSON(line[:0], g, res)
+					line = d.appendSocketJSON(line[:0], g, res)
 					if _, err := bw.Write(line); err != nil {
 						return err
 					}
@@ -120,89 +79,104 @@ func (r renderer) report(rep *reap.Report) error {
 		}
 		return bw.Flush()
 	}
-	if !r.quiet && sum.Matched > 0 {
+	if !r.Quiet && sum.Matched > 0 {
 		if err := r.table(rep); err != nil {
 			return err
 		}
 	}
-	_, err := fmt.Fprintln(r.w, summaryLine(sum, dryRun))
+	_, err := fmt.Fprintln(r.W, summaryLine(sum, dryRun))
 	return err
+}
+
+// A column is one column of the table: its header, and cell, which appends
+// what it shows of one result of a group.
+type column struct {
+	header string
+	cell   func(b []byte, g *reap.Group, res kill.Result) []byte
+}
+
+// columns are the table's, chosen once from what the report has: NetNS
+// when it is of several namespaces; the queues and Process (the holders as
+// ss -p shows them) with its owners (list -p); Idle with its tcp_info, and
+// RTT and Timer with it when Extended (list -e).
+func (r Sockets) columns(rep *reap.Report) []column {
+	var cols []column
+	if rep.Several() {
+		cols = append(cols, column{"NetNS", func(b []byte, g *reap.Group, _ kill.Result) []byte {
+			return append(b, Printable(g.NetNS)...)
+		}})
+	}
+	cols = append(cols, column{"Proto", func(b []byte, _ *reap.Group, res kill.Result) []byte {
+		return append(b, res.Socket.Protocol.String()...)
+	}}, column{"State", func(b []byte, _ *reap.Group, res kill.Result) []byte {
+		return append(b, res.Socket.State.Label()...)
+	}})
+	if rep.Owners != nil {
+		cols = append(cols, column{"Recv-Q", func(b []byte, _ *reap.Group, res kill.Result) []byte {
+			return strconv.AppendUint(b, uint64(res.Socket.RecvQ), 10)
+		}}, column{"Send-Q", func(b []byte, _ *reap.Group, res kill.Result) []byte {
+			return strconv.AppendUint(b, uint64(res.Socket.SendQ), 10)
+		}})
+	}
+	cols = append(cols, column{"Local Address:Port", func(b []byte, g *reap.Group, res kill.Result) []byte {
+		scope := ""
+		if i := res.Socket.ID.Interface; i != 0 {
+			scope = g.InterfaceName(i)
+		}
+		return appendEndpoint(b, res.Socket.ID.Local, Printable(scope))
+	}}, column{"Peer Address:Port", func(b []byte, _ *reap.Group, res kill.Result) []byte {
+		return appendEndpoint(b, res.Socket.ID.Remote, "")
+	}}, column{"Result", func(b []byte, _ *reap.Group, res kill.Result) []byte {
+		return append(b, Printable(resultText(res))...)
+	}})
+	if rep.Owners != nil {
+		cols = append(cols, column{"Process", func(b []byte, _ *reap.Group, res kill.Result) []byte {
+			return appendUsers(b, res.Socket, rep.Owners[res.Socket.Inode])
+		}})
+	}
+	if rep.Infos == nil {
+		return cols
+	}
+	// What tcp_info says, "-" for a socket that has none (UDP, TIME_WAIT).
+	info := func(value func(sockdiag.TCPInfo) string) func([]byte, *reap.Group, kill.Result) []byte {
+		return func(b []byte, _ *reap.Group, res kill.Result) []byte {
+			i, ok := rep.Infos[res.Socket.ID.Cookie]
+			if !ok {
+				return append(b, '-')
+			}
+			return append(b, value(i)...)
+		}
+	}
+	cols = append(cols, column{"Idle", info(func(i sockdiag.TCPInfo) string {
+		return i.Idle().Round(time.Second).String()
+	})})
+	if r.Extended {
+		cols = append(cols, column{"RTT", info(func(i sockdiag.TCPInfo) string {
+			return i.RTT.Round(10 * time.Microsecond).String()
+		})}, column{"Timer", func(b []byte, _ *reap.Group, res kill.Result) []byte {
+			return appendTimer(b, res.Socket)
+		}})
+	}
+	return cols
 }
 
 // table writes the results as ss-like columns, two spaces apart, as
 // text/tabwriter would, but in two passes over the results (the widths, then
 // the rows) instead of holding every cell: a listing of 190,000 sockets is a
 // table of 190,000 rows.
-func (r renderer) table(rep *reap.Report) error {
-	header := []string{"Proto", "State", "Local Address:Port", "Peer Address:Port", "Result"}
-	if r.owners != nil {
-		header = []string{"Proto", "State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port", "Result", "Process"}
-	}
-	column := r.several
-	if column {
-		header = append([]string{"NetNS"}, header...)
-	}
-	switch {
-	case r.infos != nil && r.extended:
-		header = append(header, "Idle", "RTT", "Timer")
-	case r.infos != nil:
-		header = append(header, "Idle")
-	}
-	widths := make([]int, len(header))
-	for i, h := range header {
-		widths[i] = len(h)
+func (r Sockets) table(rep *reap.Report) error {
+	cols := r.columns(rep)
+	widths := make([]int, len(cols))
+	for i, c := range cols {
+		widths[i] = len(c.header)
 	}
 	var buf []byte
-	ends := make([]int, 0, len(header)) // where each cell of a row ends in buf
+	ends := make([]int, 0, len(cols)) // where each cell of a row ends in buf
 	row := func(g *reap.Group, res kill.Result) {
-		s := res.Socket
 		buf, ends = buf[:0], ends[:0]
-		cell := func() { ends = append(ends, len(buf)) }
-		if column {
-			buf = append(buf, printable(g.NetNS)...)
-			cell()
-		}
-		buf = append(buf, s.Protocol.String()...)
-		cell()
-		buf = append(buf, s.State.Label()...)
-		cell()
-		if r.owners != nil {
-			buf = strconv.AppendUint(buf, uint64(s.RecvQ), 10)
-			cell()
-			buf = strconv.AppendUint(buf, uint64(s.SendQ), 10)
-			cell()
-		}
-		scope := ""
-		if s.ID.Interface != 0 {
-			scope = g.InterfaceName(s.ID.Interface)
-		}
-		buf = appendEndpoint(buf, s.ID.Local, printable(scope))
-		cell()
-		buf = appendEndpoint(buf, s.ID.Remote, "")
-		cell()
-		buf = append(buf, printable(resultText(res))...)
-		cell()
-		if r.owners != nil {
-			buf = appendUsers(buf, s, r.owners[s.Inode])
-			cell()
-		}
-		if r.infos != nil {
-			info, ok := r.infos[s.ID.Cookie]
-			values := []string{info.Idle().Round(time.Second).String()}
-			if r.extended {
-				values = append(values, info.RTT.Round(10*time.Microsecond).String())
-			}
-			for _, v := range values {
-				if !ok {
-					v = "-"
-				}
-				buf = append(buf, v...)
-				cell()
-			}
-			if r.extended {
-				buf = appendTimer(buf, s)
-				cell()
-			}
+		for _, c := range cols {
+			buf = c.cell(buf, g, res)
+			ends = append(ends, len(buf))
 		}
 	}
 	shown := func(res kill.Result) bool {
@@ -223,7 +197,7 @@ func (r renderer) table(rep *reap.Report) error {
 			}
 		}
 	}
-	bw := bufio.NewWriterSize(r.w, 64<<10)
+	bw := bufio.NewWriterSize(r.W, 64<<10)
 	line := make([]byte, 0, 256)
 	write := func(cells func(i int) []byte) error {
 		line = line[:0]
@@ -239,7 +213,7 @@ func (r renderer) table(rep *reap.Report) error {
 		_, err := bw.Write(append(line, '\n'))
 		return err
 	}
-	if err := write(func(i int) []byte { return []byte(header[i]) }); err != nil {
+	if err := write(func(i int) []byte { return []byte(cols[i].header) }); err != nil {
 		return err
 	}
 	for g := range rep.Groups() {
@@ -301,7 +275,7 @@ func appendUsers(b []byte, s *sockdiag.Socket, owners []host.Owner) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, `("`...)
-		b = append(b, printable(o.Command)...)
+		b = append(b, Printable(o.Command)...)
 		b = append(b, `",pid=`...)
 		b = strconv.AppendInt(b, int64(o.PID), 10)
 		b = append(b, ",fd="...)
@@ -312,9 +286,9 @@ func appendUsers(b []byte, s *sockdiag.Socket, owners []host.Owner) []byte {
 }
 
 // appendSocketJSON appends the --json line of one socket: what encoding/json
-// writes for r.toJSON(res), byte for byte, without its reflection (a test
-// holds the two together).
-func (r renderer) appendSocketJSON(b []byte, g *reap.Group, res kill.Result) []byte {
+// writes for the contract's struct (socketJSON, in the tests), byte for
+// byte, without its reflection (a test holds the two together).
+func (d detail) appendSocketJSON(b []byte, g *reap.Group, res kill.Result) []byte {
 	s := res.Socket
 	b = append(b, `{"proto":"`...)
 	b = append(b, s.Protocol.String()...)
@@ -342,10 +316,10 @@ func (r renderer) appendSocketJSON(b []byte, g *reap.Group, res kill.Result) []b
 	b = strconv.AppendUint(b, uint64(s.RecvQ), 10)
 	b = append(b, `,"send_q":`...)
 	b = strconv.AppendUint(b, uint64(s.SendQ), 10)
-	if r.owners != nil {
+	if d.owners != nil {
 		var owners []host.Owner
 		if s.Inode != 0 {
-			owners = r.owners[s.Inode]
+			owners = d.owners[s.Inode]
 		}
 		b = append(b, `,"processes":[`...)
 		for i, o := range owners {
@@ -361,7 +335,7 @@ func (r renderer) appendSocketJSON(b []byte, g *reap.Group, res kill.Result) []b
 		}
 		b = append(b, ']')
 	}
-	if info, ok := r.infos[s.ID.Cookie]; ok {
+	if info, ok := d.infos[s.ID.Cookie]; ok {
 		b = append(b, `,"idle_ms":`...)
 		b = strconv.AppendInt(b, info.Idle().Milliseconds(), 10)
 		b = append(b, `,"retransmits":`...)
@@ -373,13 +347,13 @@ func (r renderer) appendSocketJSON(b []byte, g *reap.Group, res kill.Result) []b
 		b = append(b, `,"rtt_us":`...)
 		b = strconv.AppendInt(b, info.RTT.Microseconds(), 10)
 	}
-	if r.infos != nil {
+	if d.infos != nil {
 		b = append(b, `,"timer":"`...)
 		b = append(b, s.TimerName()...)
 		b = append(b, `","timer_ms":`...)
 		b = strconv.AppendUint(b, uint64(s.Expires), 10)
 	}
-	if r.labelled {
+	if d.labelled {
 		b = appendJSONField(b, "netns", g.NetNS)
 	}
 	b = append(b, `,"action":"`...)
@@ -389,7 +363,7 @@ func (r renderer) appendSocketJSON(b []byte, g *reap.Group, res kill.Result) []b
 		b = appendJSONField(b, "reason", reasonText(res))
 	}
 	if res.Err != nil {
-		b = appendJSONField(b, "error", errorWords(res.Err))
+		b = appendJSONField(b, "error", ErrorWords(res.Err))
 	}
 	return append(b, "}\n"...)
 }
@@ -402,52 +376,6 @@ func appendJSONField(b []byte, key, value string) []byte {
 	b = append(b, key...)
 	b = append(b, `":`...)
 	return append(b, v...)
-}
-
-func (r renderer) toJSON(g *reap.Group, res kill.Result) socketJSON {
-	s := res.Socket
-	j := socketJSON{
-		Proto:      s.Protocol.String(),
-		Family:     s.Family.String(),
-		State:      s.State.String(),
-		LocalIP:    s.ID.Local.Addr().String(),
-		LocalPort:  s.ID.Local.Port(),
-		RemoteIP:   s.ID.Remote.Addr().String(),
-		RemotePort: s.ID.Remote.Port(),
-		Interface:  s.ID.Interface,
-		Cookie:     uint64(s.ID.Cookie),
-		Inode:      s.Inode,
-		UID:        s.UID,
-		RecvQ:      s.RecvQ,
-		SendQ:      s.SendQ,
-		Action:     res.Action.String(),
-	}
-	if info, ok := r.infos[s.ID.Cookie]; ok {
-		idle, rtt := info.Idle().Milliseconds(), info.RTT.Microseconds()
-		j.IdleMS, j.Retransmits, j.Backoff, j.Unacked, j.RTTMicros = &idle, &info.Retransmits, &info.Backoff, &info.Unacked, &rtt
-	}
-	if r.infos != nil {
-		j.Timer, j.TimerMS = s.TimerName(), &s.Expires
-	}
-	if r.owners != nil {
-		procs := []processJSON{}
-		if s.Inode != 0 {
-			for _, o := range r.owners[s.Inode] {
-				procs = append(procs, processJSON{PID: o.PID, Command: o.Command, FD: o.FD})
-			}
-		}
-		j.Processes = &procs
-	}
-	if r.labelled {
-		j.NetNS = g.NetNS
-	}
-	if res.Action == kill.Skipped {
-		j.Reason = reasonText(res)
-	}
-	if res.Err != nil {
-		j.Error = errorWords(res.Err)
-	}
-	return j
 }
 
 // reasonText is why a socket was skipped, as the command line says it:
@@ -469,10 +397,10 @@ func reasonText(res kill.Result) string {
 	return res.Reason.String()
 }
 
-// errorWords says what became of a socket that failed: the error without
+// ErrorWords says what became of a socket that failed: the error without
 // the request it was about; for the kernel's plain refusals (EPERM,
 // EOPNOTSUPP, …) the errno in words, which the sentence said once explains.
-func errorWords(err error) string {
+func ErrorWords(err error) string {
 	if oe, ok := err.(*sockdiag.OpError); ok {
 		err = oe.Err
 	}
@@ -491,7 +419,7 @@ func resultText(res kill.Result) string {
 	case kill.Skipped:
 		return "skipped: " + reasonText(res)
 	case kill.Failed:
-		return "failed: " + errorWords(res.Err)
+		return "failed: " + ErrorWords(res.Err)
 	}
 	return res.Action.String()
 }
@@ -525,13 +453,14 @@ func appendEndpoint(b []byte, ap netip.AddrPort, scope string) []byte {
 func summaryLine(s kill.Summary, dryRun bool) string {
 	if dryRun {
 		return fmt.Sprintf("%s matched: %d would be destroyed, %d skipped (dry run: nothing was destroyed)",
-			plural(s.Matched, "socket"), s.WouldKill, s.Skipped)
+			Plural(s.Matched, "socket"), s.WouldKill, s.Skipped)
 	}
 	return fmt.Sprintf("%s matched: %d killed, %d gone, %d failed, %d skipped",
-		plural(s.Matched, "socket"), s.Killed, s.Gone, s.Failed, s.Skipped)
+		Plural(s.Matched, "socket"), s.Killed, s.Gone, s.Failed, s.Skipped)
 }
 
-func plural(n int, word string) string {
+// Plural is n of word: "1 socket", "2 sockets".
+func Plural(n int, word string) string {
 	if n == 1 {
 		return "1 " + word
 	}

@@ -1,4 +1,4 @@
-package main
+package render
 
 import (
 	"strings"
@@ -7,16 +7,16 @@ import (
 	"github.com/tcpreap/tcpreap/census"
 )
 
-// TestWriteCensusWideNames: a command name of wide (CJK) characters takes
+// TestCensusWideNames: a command name of wide (CJK) characters takes
 // two columns each, and the counts still line up in one column.
-func TestWriteCensusWideNames(t *testing.T) {
+func TestCensusWideNames(t *testing.T) {
 	c := &census.Census{Sockets: 12, Holders: []census.Holder{
 		{PID: 4711, Command: "数据库服务", Sockets: 9},
 		{PID: 812, Command: "redis-server", Sockets: 2},
 		{PID: 9, Command: "café", Sockets: 1},
 	}}
 	var b strings.Builder
-	if err := writeCensus(&b, c, 10); err != nil {
+	if err := Census(&b, c, 10); err != nil {
 		t.Fatal(err)
 	}
 	var ends []int // the column where each row's count ends

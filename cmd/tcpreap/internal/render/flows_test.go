@@ -1,4 +1,4 @@
-package main
+package render
 
 import (
 	"bytes"
@@ -24,7 +24,7 @@ func TestFlowRenderer(t *testing.T) {
 		{Flow: udp, Action: flows.Failed, Err: &flows.OpError{Op: "delete", Err: unix.EPERM}},
 	}
 	var out bytes.Buffer
-	if err := (flowRenderer{w: &out}).report(results, false); err != nil {
+	if err := (Flows{W: &out}).Report(results, false); err != nil {
 		t.Fatal(err)
 	}
 	text := out.String()
@@ -44,7 +44,7 @@ func TestFlowRenderer(t *testing.T) {
 	}
 
 	out.Reset()
-	if err := (flowRenderer{w: &out, json: true}).report(results, false); err != nil {
+	if err := (Flows{W: &out, JSON: true}).Report(results, false); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")

@@ -1,4 +1,4 @@
-package main
+package render
 
 import (
 	"fmt"
@@ -7,13 +7,13 @@ import (
 	"unicode/utf8"
 )
 
-// printable escapes what a terminal would act on rather than show: control
+// Printable escapes what a terminal would act on rather than show: control
 // characters, invalid UTF-8, and the invisible formatting runes (bidi
 // overrides) that make text read other than it is. Every string that comes
 // from a file, the kernel or the command line goes through it before it is
 // printed in a table or on stderr, so that none can erase lines or move the
 // cursor. (--json needs none: its encoder escapes them.)
-func printable(s string) string {
+func Printable(s string) string {
 	if isPlain(s) {
 		return s
 	}

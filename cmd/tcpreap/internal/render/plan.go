@@ -1,0 +1,72 @@
+package render
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/tcpreap/tcpreap/flows"
+	"github.com/tcpreap/tcpreap/kill"
+	"github.com/tcpreap/tcpreap/sockdiag"
+)
+
+// PlanSummary is the summary of a plan of sockets that the confirmation
+// shows: the targets counted by state, saying what each does to the peer,
+// and by peer (the ten with most sockets).
+func PlanSummary(bd kill.Breakdown, targets, skipped int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "tcpreap: the plan destroys %s", Plural(targets, "socket"))
+	if skipped > 0 {
+		fmt.Fprintf(&b, " and keeps back %d (see tcpreap list)", skipped)
+	}
+	b.WriteString(":\n")
+	for _, c := range bd.States {
+		fmt.Fprintf(&b, "  %6d %s %s: %s\n", c.N, c.Protocol, c.State.Label(), effect(c))
+	}
+	for i, p := range bd.Peers {
+		if i == 10 {
+			fmt.Fprintf(&b, "  and %d more peers\n", len(bd.Peers)-10)
+			break
+		}
+		fmt.Fprintf(&b, "  %6d with peer %s\n", p.N, p.Peer)
+	}
+	return b.String()
+}
+
+// effect says what destroying sockets of one kind does to their peers.
+func effect(c kill.StateCount) string {
+	switch {
+	case c.ResetsPeer:
+		return "the peer gets a reset"
+	case c.State == sockdiag.Listen:
+		return "stops accepting; connections not yet accepted are reset"
+	case c.Protocol == sockdiag.UDP:
+		return "the peer is not told"
+	}
+	return "no reset to the peer"
+}
+
+// FlowPlanSummary is the summary of a plan of conntrack entries that the
+// confirmation shows: the targets counted by protocol and state.
+func FlowPlanSummary(plan *flows.Plan) string {
+	counts := map[string]int{}
+	var order []string
+	for _, fl := range plan.Targets {
+		k := fl.Protocol.String()
+		if fl.Protocol == flows.TCP {
+			k += " " + fl.State.String()
+		}
+		if counts[k] == 0 {
+			order = append(order, k)
+		}
+		counts[k]++
+	}
+	s := fmt.Sprintf("tcpreap: the plan deletes %s", Entries(len(plan.Targets)))
+	if len(plan.Skipped) > 0 {
+		s += fmt.Sprintf(" and keeps back %d (see tcpreap conntrack list)", len(plan.Skipped))
+	}
+	s += " (no reset reaches either end; NAT mappings are forgotten):\n"
+	for _, k := range order {
+		s += fmt.Sprintf("  %6d %s\n", counts[k], k)
+	}
+	return s
+}
