@@ -75,16 +75,16 @@ func act(ctx context.Context, cmd *command, a *actFlags, io streams, c cut) erro
 			}
 		}
 	}
-	var bar *progress
+	var bar *render.Progress
 	if !a.quiet {
-		bar = startProgress(io.Progress, n)
+		bar = render.StartProgress(io.Progress, n)
 	}
 	var progress func(int)
 	if bar != nil {
-		progress = bar.add
+		progress = bar.Add
 	}
 	out := c.execute(ctx, progress)
-	bar.finish()
+	bar.Finish()
 	// The report first: the record of what happened to every target must
 	// not wait on the system logger.
 	reportErr := out.render(io.Out, a.json, a.quiet)

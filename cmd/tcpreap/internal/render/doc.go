@@ -2,8 +2,8 @@
 // or a JSON reader: the sockets of a report (Sockets: an ss-like table, or
 // NDJSON whose fields are a contract), conntrack entries (Flows), the
 // census of summary (Census, CensusJSON), the doctor's findings (Doctor),
-// and the plans' summaries that a confirmation shows (PlanSummary,
-// FlowPlanSummary).
+// the plans' summaries that a confirmation shows (PlanSummary,
+// FlowPlanSummary), and the progress bar of a long destroy (Progress).
 //
 // Every string that comes from a file, the kernel or the command line is
 // made Printable before it reaches a terminal, and the table's columns are

@@ -1,8 +1,8 @@
-package main
+package render
 
 import (
 	"context"
-	goio "io"
+	"io"
 	"sync"
 	"time"
 
@@ -12,24 +12,24 @@ import (
 // progressAfter is how long a destroy runs before it shows a progress bar.
 var progressAfter = time.Second
 
-// A progress is the bar of a long destroy on a terminal: done/total, rate,
+// A Progress is the bar of a long destroy on a terminal: done/total, rate,
 // time left. It appears only after progressAfter, so a short run shows
 // none.
-type progress struct {
+type Progress struct {
 	mu    sync.Mutex
 	bar   *progressbar.ProgressBar
 	done  int
 	total int
-	w     goio.Writer
+	w     io.Writer
 	stop  context.CancelFunc
 }
 
-// startProgress returns a progress for total targets on w; nil w: none.
-func startProgress(w goio.Writer, total int) *progress {
+// StartProgress returns a Progress for total targets on w; nil w: none.
+func StartProgress(w io.Writer, total int) *Progress {
 	if w == nil {
 		return nil
 	}
-	p := &progress{total: total, w: w}
+	p := &Progress{total: total, w: w}
 	ctx, stop := context.WithCancel(context.Background())
 	p.stop = stop
 	after := progressAfter
@@ -52,8 +52,8 @@ func startProgress(w goio.Writer, total int) *progress {
 	return p
 }
 
-// add counts n more targets settled.
-func (p *progress) add(n int) {
+// Add counts n more targets settled.
+func (p *Progress) Add(n int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.done += n
@@ -62,8 +62,9 @@ func (p *progress) add(n int) {
 	}
 }
 
-// finish takes the bar off the terminal, before the report.
-func (p *progress) finish() {
+// Finish takes the bar off the terminal, before the report; a nil Progress
+// has none to take.
+func (p *Progress) Finish() {
 	if p == nil {
 		return
 	}

@@ -1,4 +1,4 @@
-package main
+package render
 
 import (
 	"strings"
@@ -31,26 +31,26 @@ func TestProgress(t *testing.T) {
 	defer func() { progressAfter = old }()
 
 	var quick syncBuffer
-	p := startProgress(&quick, 1000)
-	p.add(1000)
-	p.finish()
+	p := StartProgress(&quick, 1000)
+	p.Add(1000)
+	p.Finish()
 	time.Sleep(100 * time.Millisecond)
 	if quick.String() != "" {
 		t.Errorf("a run shorter than %v showed %q", progressAfter, quick.String())
 	}
 
 	var slow syncBuffer
-	p = startProgress(&slow, 1000)
-	p.add(300)
+	p = StartProgress(&slow, 1000)
+	p.Add(300)
 	time.Sleep(200 * time.Millisecond)
-	p.add(300)
-	p.finish()
+	p.Add(300)
+	p.Finish()
 	if out := slow.String(); !strings.Contains(out, "destroying") || !strings.Contains(out, "/1000") {
 		t.Errorf("the bar of a long run: %q", out)
 	}
-	if startProgress(nil, 10) != nil {
+	if StartProgress(nil, 10) != nil {
 		t.Error("no terminal, and a bar")
 	}
-	var none *progress
-	none.finish() // a run without a bar
+	var none *Progress
+	none.Finish() // a run without a bar
 }
