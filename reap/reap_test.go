@@ -248,4 +248,3 @@ func TestSelectionHasSelector(t *testing.T) {
 		}
 	}
 }
-
