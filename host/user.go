@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os/user"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -38,4 +39,26 @@ func LookupUID(ctx context.Context, name string) (uint32, error) {
 	case <-ctx.Done():
 		return 0, fmt.Errorf("looking user %s up took longer than %v", name, UserTimeout)
 	}
+}
+
+// ParseUIDs reads users: names, looked up (LookupUID), or numbers. An error
+// starts with the word.
+func ParseUIDs(ctx context.Context, words []string) ([]uint32, error) {
+	var uids []uint32
+	for _, w := range words {
+		w = strings.TrimSpace(w)
+		if n, err := strconv.ParseUint(w, 10, 32); err == nil {
+			uids = append(uids, uint32(n))
+			continue
+		}
+		if w == "" {
+			return nil, fmt.Errorf("%q: give a user name or number", w)
+		}
+		uid, err := LookupUID(ctx, w)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w; give a user name or number", w, err)
+		}
+		uids = append(uids, uid)
+	}
+	return uids, nil
 }

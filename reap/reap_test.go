@@ -3,9 +3,11 @@ package reap_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -245,6 +247,25 @@ func TestSelectionHasSelector(t *testing.T) {
 	} {
 		if got := tc.sel.HasSelector(); got != tc.want {
 			t.Errorf("%+v: HasSelector %v, want %v", tc.sel, got, tc.want)
+		}
+	}
+}
+
+// TestParseOwners: each word of an owner selector is checked, and an error
+// starts with the word, which the caller names the option of.
+func TestParseOwners(t *testing.T) {
+	if _, err := reap.ParsePatterns([]string{".*"}); err == nil || !strings.HasPrefix(err.Error(), `".*" matches every`) {
+		t.Errorf(".*: %v", err)
+	}
+	if _, err := reap.ParseCommands([]string{"a-name-longer-than-15"}); err == nil || !strings.Contains(err.Error(), `"a-name-longer-t"`) {
+		t.Errorf("long name: %v", err)
+	}
+	if pids, err := reap.ParsePIDs([]string{fmt.Sprint(os.Getpid())}); err != nil || pids[0] != os.Getpid() {
+		t.Errorf("own pid: %v %v", pids, err)
+	}
+	for _, w := range []string{"0", "12x", "4194305"} {
+		if _, err := reap.ParsePIDs([]string{w}); err == nil || !strings.Contains(err.Error(), strings.Trim(w, "x")) {
+			t.Errorf("pid %q: %v", w, err)
 		}
 	}
 }
