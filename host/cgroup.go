@@ -28,7 +28,7 @@ func CgroupID(path string) (uint64, error) {
 	}
 	var st syscall.Stat_t
 	if err := syscall.Stat(dir, &st); err != nil {
-		return 0, fmt.Errorf("no cgroup %s under %s: %v", path, root, err)
+		return 0, fmt.Errorf("no cgroup %s under %s: %w", path, root, err)
 	}
 	if st.Mode&syscall.S_IFMT != syscall.S_IFDIR {
 		return 0, fmt.Errorf("%s is no cgroup (not a directory)", dir)

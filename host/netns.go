@@ -95,19 +95,19 @@ func openNetNS(path, what string) (*Namespace, error) {
 	fd, err := openNSFile(path)
 	switch {
 	case errors.Is(err, errNotNSFS):
-		return nil, fmt.Errorf("%s %v", path, err)
+		return nil, fmt.Errorf("%s %w", path, err)
 	case errors.Is(err, unix.ENOENT):
 		return nil, fmt.Errorf("%s does not exist", path)
 	case errors.Is(err, fs.ErrPermission):
 		return nil, fmt.Errorf("cannot open %s, the network namespace of %s: %w (try sudo; a process's needs CAP_SYS_PTRACE unless it has your uid and no capability you lack)", path, what, err)
 	case err != nil:
-		return nil, fmt.Errorf("cannot open %s, the network namespace of %s: %v", path, what, err)
+		return nil, fmt.Errorf("cannot open %s, the network namespace of %s: %w", path, what, err)
 	}
 	f := os.NewFile(uintptr(fd), path)
 	ino, err := netNSInode(fd)
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("%s %v", path, err)
+		return nil, fmt.Errorf("%s %w", path, err)
 	}
 	return &Namespace{ID: netNSOf(ino), file: f}, nil
 }
@@ -176,7 +176,7 @@ func (n *Namespace) enter(fn func() error, done chan<- error) {
 		return
 	}
 	if err := enterNetNS(n.Fd()); err != nil {
-		done <- fmt.Errorf("cannot enter the network namespace %s: %v", n.Label, err)
+		done <- fmt.Errorf("cannot enter the network namespace %s: %w", n.Label, err)
 		return
 	}
 	done <- fn()
@@ -195,7 +195,7 @@ func AllNetNS() (all []*Namespace, unreadable []string, err error) {
 	for _, dir := range []string{NetNSDir, dockerNetNSDir} {
 		entries, err := os.ReadDir(dir)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, fmt.Errorf("cannot read %s: %v", dir, err)
+			return nil, nil, fmt.Errorf("cannot read %s: %w", dir, err)
 		}
 		for _, e := range entries {
 			path := filepath.Join(dir, e.Name())
@@ -208,7 +208,7 @@ func AllNetNS() (all []*Namespace, unreadable []string, err error) {
 	}
 	procs, err := Processes()
 	if err != nil {
-		return nil, nil, fmt.Errorf("cannot list the processes: %v", err)
+		return nil, nil, fmt.Errorf("cannot list the processes: %w", err)
 	}
 	slices.SortFunc(procs, func(a, b Process) int { return cmp.Compare(a.PID, b.PID) })
 	for _, p := range procs {

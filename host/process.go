@@ -46,7 +46,7 @@ func ReadProcess(pid int) (Process, error) {
 	}
 	ppid, err := strconv.Atoi(fields[1])
 	if err != nil {
-		return Process{}, fmt.Errorf("/proc/%d/stat: parent %q: %v", pid, fields[1], err)
+		return Process{}, fmt.Errorf("/proc/%d/stat: parent %q: %w", pid, fields[1], err)
 	}
 	return Process{PID: pid, PPID: ppid, Command: s[open+1 : end]}, nil
 }

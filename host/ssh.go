@@ -30,7 +30,7 @@ func ParseSSHConnection(v string) (*SSHConnection, error) {
 	client, err1 := netip.ParseAddrPort(net.JoinHostPort(f[0], f[1]))
 	server, err2 := netip.ParseAddrPort(net.JoinHostPort(f[2], f[3]))
 	if err := errors.Join(err1, err2); err != nil {
-		return nil, fmt.Errorf("SSH_CONNECTION %q: %v", v, err)
+		return nil, fmt.Errorf("SSH_CONNECTION %q: %w", v, err)
 	}
 	zone := client.Addr().Zone()
 	if z := server.Addr().Zone(); zone == "" {

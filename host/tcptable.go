@@ -46,7 +46,7 @@ func TCPTuples() (map[uint32]Tuple, error) {
 		err = sc.Err()
 		f.Close()
 		if err != nil {
-			return out, fmt.Errorf("%s/net/%s: %v", procRoot, name, err)
+			return out, fmt.Errorf("%s/net/%s: %w", procRoot, name, err)
 		}
 	}
 	return out, nil
