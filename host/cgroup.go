@@ -2,6 +2,7 @@ package host
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -58,5 +59,5 @@ func cgroup2Root() (string, error) {
 	if err := sc.Err(); err != nil {
 		return "", err
 	}
-	return "", fmt.Errorf("no cgroup2 hierarchy is mounted here (only cgroup v1): --cgroup needs one")
+	return "", errors.New("no cgroup2 hierarchy is mounted here (only cgroup v1)")
 }

@@ -188,7 +188,8 @@ func (n *Namespace) enter(fn func() error, done chan<- error) {
 // ways reach it. A process that exits meanwhile, or whose namespace cannot
 // be read, is passed over; the namespaces are held open from here on.
 // unreadable names what could not be looked at for want of permission
-// ("pid:1 (systemd)").
+// ("pid:1 (systemd)"). Running out of descriptors is an error that wraps
+// EMFILE (or ENFILE), and then none is held open.
 func AllNetNS() (all []*Namespace, unreadable []string, err error) {
 	type candidate struct{ path, label, reach string }
 	var cands []candidate
@@ -224,12 +225,13 @@ func AllNetNS() (all []*Namespace, unreadable []string, err error) {
 			continue
 		}
 		ns, err := openNetNS(c.path, c.reach)
+		var errno unix.Errno
 		switch {
-		case errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE):
+		case errors.As(err, &errno) && (errno == unix.EMFILE || errno == unix.ENFILE):
 			for _, open := range all {
 				open.Close()
 			}
-			return nil, nil, fmt.Errorf("too many open files after %d network namespaces: every one is held open for the run; raise the limit (ulimit -n) or give --netns", len(all))
+			return nil, nil, fmt.Errorf("%w after %d network namespaces: every one is held open for the run; raise the limit (ulimit -n)", errno, len(all))
 		case errors.Is(err, fs.ErrPermission):
 			unreadable = append(unreadable, c.label)
 			continue

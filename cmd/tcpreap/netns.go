@@ -41,8 +41,11 @@ func (o *options) openSpaces(sel *selection) ([]*host.Namespace, error) {
 	case o.allNetns:
 		sel.passOver = o.listing
 		all, unreadable, err := host.AllNetNS()
+		if errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) {
+			return nil, fmt.Errorf("--all-netns: %w or give --netns", err)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("--all-netns: %v", err)
+			return nil, fmt.Errorf("--all-netns: %w", err)
 		}
 		if n := len(unreadable); n > 0 {
 			who := fmt.Sprintf("%d processes", n)

@@ -254,7 +254,7 @@ func newSelection(ctx context.Context, o *options) (_ *selection, err error) {
 	for _, path := range o.cgroups {
 		id, err := host.CgroupID(strings.TrimSpace(path))
 		if err != nil {
-			return nil, fmt.Errorf("--cgroup: %v", err)
+			return nil, fmt.Errorf("--cgroup: %w", err)
 		}
 		f.Cgroups = append(f.Cgroups, id)
 	}
