@@ -242,13 +242,24 @@ func toRecord(s sockdiag.Socket, ns host.NetNS, reason kill.Reason) record {
 // this boot and in this network namespace. It reads line by line, in memory
 // bounded by the plan, and refuses a file that is not a plan at its first
 // line. Its errors are sentences that say what to do; an error reading r
-// wraps ErrUnreadable.
+// wraps ErrUnreadable, and a plan of another namespace is a *NetNSError.
 func Read(r io.Reader, here host.Identity) (*File, error) {
 	return read(r, here, MaxSize)
 }
 
 // ErrUnreadable is the error of a plan file that could not be read at all.
 var ErrUnreadable = errors.New("cannot read the plan file")
+
+// A NetNSError is the error of a plan file made in another network
+// namespace than this one without a way to reach it (made for the namespace
+// tcpreap ran in): it can be applied only where it was made.
+type NetNSError struct {
+	Plan, Here host.NetNS // where its sockets are, and where Read was called
+}
+
+func (e *NetNSError) Error() string {
+	return fmt.Sprintf("its sockets are in network namespace %s and this is %s, where they are not; apply the plan where it was made (ip netns exec, nsenter --net)", e.Plan, e.Here)
+}
 
 // Limits on one line: a socket line is a few hundred bytes; the header
 // carries the command line.
@@ -358,7 +369,7 @@ func partsOf(hdr *Header, here host.Identity) ([]Part, error) {
 			}
 		}
 		if ns.Reach == "" && ns.ID != here.NetNS {
-			return nil, fmt.Errorf("its sockets are in network namespace %s and this is %s, where they are not; apply the plan where it was made (ip netns exec, nsenter --net), or make it with --netns", ns.ID, here.NetNS)
+			return nil, &NetNSError{Plan: ns.ID, Here: here.NetNS}
 		}
 		parts = append(parts, Part{Namespace: ns, Plan: &kill.Plan{}})
 	}
