@@ -26,7 +26,9 @@ const (
 
 // Here returns the identity of this boot and of the network namespace
 // tcpreap runs in, read once.
-var Here = sync.OnceValues(func() (Identity, error) {
+func Here() (Identity, error) { return here() }
+
+var here = sync.OnceValues(func() (Identity, error) {
 	b, err := readSmall(bootIDFile, 64)
 	if err != nil {
 		return Identity{}, fmt.Errorf("cannot tell which boot this is: %w", err)
