@@ -33,9 +33,9 @@ type Namespace struct {
 }
 
 // Where network namespaces are found by name: ip netns keeps them in
-// NetNSDir, Docker in dockerNetNSDir. Tests point them elsewhere.
+// netNSDir, Docker in dockerNetNSDir. Tests point them elsewhere.
 var (
-	NetNSDir       = "/run/netns"
+	netNSDir       = "/run/netns"
 	dockerNetNSDir = "/run/docker/netns"
 )
 
@@ -77,9 +77,9 @@ func OpenNetNS(spec string) (*Namespace, error) {
 	if spec == "." || spec == ".." || strings.ContainsFunc(spec, func(r rune) bool { return r < ' ' || r == 0x7f }) {
 		return nil, fmt.Errorf("%q is no network namespace name (see ip netns list)", spec)
 	}
-	path := filepath.Join(NetNSDir, spec)
+	path := filepath.Join(netNSDir, spec)
 	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("there is no network namespace named %q in %s (see ip netns list), nor a file of that name: give a path with a /", spec, NetNSDir)
+		return nil, fmt.Errorf("there is no network namespace named %q in %s (see ip netns list), nor a file of that name: give a path with a /", spec, netNSDir)
 	}
 	ns, err := openNetNS(path, fmt.Sprintf("network namespace %q", spec))
 	if err != nil {
@@ -193,21 +193,21 @@ func (n *Namespace) enter(fn func() error, done chan<- error) {
 func AllNetNS() (all []*Namespace, unreadable []string, err error) {
 	type candidate struct{ path, label, reach string }
 	var cands []candidate
-	for _, dir := range []string{NetNSDir, dockerNetNSDir} {
+	for _, dir := range []string{netNSDir, dockerNetNSDir} {
 		entries, err := os.ReadDir(dir)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, nil, fmt.Errorf("cannot read %s: %w", dir, err)
 		}
 		for _, e := range entries {
 			path := filepath.Join(dir, e.Name())
-			if dir == NetNSDir {
+			if dir == netNSDir {
 				cands = append(cands, candidate{path, e.Name(), e.Name()})
 			} else {
 				cands = append(cands, candidate{path, path, path})
 			}
 		}
 	}
-	procs, err := Processes()
+	procs, err := processes()
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot list the processes: %w", err)
 	}

@@ -120,7 +120,7 @@ func socketsOf(pid int, found func(ino uint32, fd int)) error {
 var ErrUnreadable = errors.New("cannot read the open files")
 
 // AllProcesses returns every process, by one read of each /proc/PID/stat.
-func AllProcesses() ([]Process, error) { return Processes() }
+func AllProcesses() ([]Process, error) { return processes() }
 
 // socketInode reads the inode of a socket's /proc/PID/fd link,
 // "socket:[12345]".

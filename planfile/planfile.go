@@ -25,8 +25,8 @@ import (
 // applied in the namespace it was made in. Both are refused.
 const Version = 3
 
-// MaxSize bounds a plan file: about 600,000 sockets.
-const MaxSize = 256 << 20
+// maxSize bounds a plan file: about 600,000 sockets.
+const maxSize = 256 << 20
 
 // A File is a plan, one part per network namespace, and what it was made
 // from.
@@ -237,14 +237,14 @@ func toRecord(s sockdiag.Socket, ns host.NetNS, reason kill.Reason) record {
 }
 
 // Read reads a plan file and checks it whole before it trusts any of it:
-// not larger than MaxSize, a header of this version, not cut short, not
+// not larger than 256 MiB, a header of this version, not cut short, not
 // edited (the digest, and every line exactly as Write makes it), made in
 // this boot and in this network namespace. It reads line by line, in memory
 // bounded by the plan, and refuses a file that is not a plan at its first
 // line. Its errors are sentences that say what to do; an error reading r
 // wraps ErrUnreadable, and a plan of another namespace is a *NetNSError.
 func Read(r io.Reader, here host.Identity) (*File, error) {
-	return read(r, here, MaxSize)
+	return read(r, here, maxSize)
 }
 
 // ErrUnreadable is the error of a plan file that could not be read at all.
