@@ -9,13 +9,13 @@ import (
 	"time"
 )
 
-// UserTimeout bounds the lookup of a user name: with NSS behind it (LDAP,
+// userTimeout bounds the lookup of a user name: with NSS behind it (LDAP,
 // SSSD) a lookup may wait on the network.
-const UserTimeout = 5 * time.Second
+const userTimeout = 5 * time.Second
 
-// LookupUID returns the uid of a user name, waiting at most UserTimeout.
+// LookupUID returns the uid of a user name, waiting at most 5 seconds.
 func LookupUID(ctx context.Context, name string) (uint32, error) {
-	ctx, cancel := context.WithTimeout(ctx, UserTimeout)
+	ctx, cancel := context.WithTimeout(ctx, userTimeout)
 	defer cancel()
 	type answer struct {
 		u   *user.User
@@ -37,7 +37,7 @@ func LookupUID(ctx context.Context, name string) (uint32, error) {
 		}
 		return uint32(uid), nil
 	case <-ctx.Done():
-		return 0, fmt.Errorf("looking user %s up took longer than %v", name, UserTimeout)
+		return 0, fmt.Errorf("looking user %s up took longer than %v", name, userTimeout)
 	}
 }
 

@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"strings"
 
 	"github.com/tcpreap/tcpreap/doctor"
-	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"github.com/urfave/cli/v3"
 )
@@ -41,10 +37,6 @@ type doctorFlags struct {
 	json  bool
 }
 
-// doctorSysctls are the settings the doctor reads, under /proc/sys/net.
-var doctorSysctls = []string{"ipv4.tcp_fin_timeout", "ipv4.tcp_tw_reuse", "ipv4.tcp_tw_recycle", "ipv4.tcp_max_tw_buckets",
-	"ipv4.tcp_retries2", "ipv4.tcp_keepalive_time", "ipv4.tcp_keepalive_intvl", "ipv4.tcp_keepalive_probes", "mptcp.enabled"}
-
 func diagnose(ctx context.Context, o *doctorFlags, io streams) error {
 	if len(o.words) > 0 {
 		return usagef("doctor takes no arguments (it looks at every socket): %q", o.words[0])
@@ -60,63 +52,19 @@ func diagnose(ctx context.Context, o *doctorFlags, io streams) error {
 		return err
 	}
 	defer run.Close()
-	// The settings are the namespace's own: read from a thread in it; the
-	// doctor's own sockets after the census, which they are not to be in,
-	// on the namespace's loopback (sockets are made by the thread that asks).
+	// In the namespace's own thread: /proc/sys/net and the loopback the
+	// doctor's own sockets go on are the namespace's.
 	var facts doctor.Facts
 	err = run.Do(func(conn *sockdiag.Conn) (err error) {
-		facts.Sysctls = host.Sysctls(doctorSysctls...)
-		if facts.PortRange, err = host.LocalPortRange(); err != nil {
-			return fmt.Errorf("cannot read net.ipv4.ip_local_port_range: %v", err)
-		}
-		facts.Own = doctor.CheckOwn(ctx, conn)
-		facts.Support, facts.Orphans = conn.Probe(ctx), conn.DestroysOrphans(ctx)
-		return nil
+		facts, err = doctor.Gather(ctx, conn, c, func(f func() error) error { return f() })
+		return err
 	})
 	if err != nil {
 		return err
 	}
-	facts.Census = c
 	findings := doctor.Examine(facts)
-	if o.json {
-		type finding struct {
-			Check string `json:"check"`
-			Warn  bool   `json:"warn"`
-			Says  string `json:"says"`
-		}
-		out := struct {
-			Warn     bool      `json:"warn"`
-			Findings []finding `json:"findings"`
-		}{Warn: doctor.Warns(findings), Findings: []finding{}}
-		for _, f := range findings {
-			out.Findings = append(out.Findings, finding(f))
-		}
-		if err := json.NewEncoder(io.Out).Encode(out); err != nil {
-			return err
-		}
-	} else {
-		var b strings.Builder
-		for _, f := range findings {
-			mark := "ok  "
-			if f.Warn {
-				mark = "WARN"
-			}
-			// One finding a paragraph, within a 100-column terminal, its
-			// lines after the first under the check's name.
-			says, command := printable(f.Says), ""
-			if i := strings.Index(says, ": tcpreap "); i >= 0 {
-				// The command that relieves it, on a line of its own, whole.
-				says, command = says[:i+1], says[i+2:]
-			}
-			lines := wrapWords(printable(f.Check)+": "+says, helpWidth-len(mark)-1)
-			if command != "" {
-				lines = append(lines, command)
-			}
-			fmt.Fprintf(&b, "%s %s\n", mark, strings.Join(lines, "\n"+strings.Repeat(" ", len(mark)+1)))
-		}
-		if _, err := fmt.Fprint(io.Out, b.String()); err != nil {
-			return err
-		}
+	if err := writeFindings(io.Out, findings, o.json); err != nil {
+		return err
 	}
 	if doctor.Warns(findings) {
 		return exitError{exitFailure}

@@ -10,7 +10,7 @@ import (
 
 // TestLayers: imports run one way (README, Development): cmd → kill,
 // planfile, host, sockdiag, census, doctor, flows; census → sockdiag, host;
-// doctor → sockdiag, census; planfile →
+// doctor → sockdiag, census, host; planfile →
 // kill, sockdiag, host; kill →
 // sockdiag; sockdiag, host and flows import nothing of tcpreap.
 func TestLayers(t *testing.T) {
@@ -19,7 +19,7 @@ func TestLayers(t *testing.T) {
 		"cmd/tcpreap": {"reap", "kill", "planfile", "host", "sockdiag", "census", "doctor", "flows"},
 		"reap":        {"kill", "planfile", "host", "sockdiag"},
 		"census":      {"sockdiag", "host"},
-		"doctor":      {"sockdiag", "census"},
+		"doctor":      {"sockdiag", "census", "host"},
 		"planfile":    {"kill", "sockdiag", "host"},
 		"kill":        {"sockdiag"},
 		"sockdiag":    nil,

@@ -13,6 +13,7 @@ import (
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/reap"
 	"github.com/tcpreap/tcpreap/sockdiag"
+	"golang.org/x/sys/unix"
 )
 
 // A selection is the parsed command line: what reap selects, where it
@@ -125,7 +126,7 @@ func newSelection(ctx context.Context, o *selectFlags, words []string, listing b
 	for _, path := range o.cgroups {
 		id, err := host.CgroupID(strings.TrimSpace(path))
 		if err != nil {
-			return nil, fmt.Errorf("--cgroup: %v", err)
+			return nil, fmt.Errorf("--cgroup: %w", err)
 		}
 		f.Cgroups = append(f.Cgroups, id)
 	}
@@ -170,6 +171,9 @@ func queryError(err error) error {
 	var ie *reap.InputError
 	if !errors.As(err, &ie) {
 		return err
+	}
+	if ie.Of == "all-netns" && (errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE)) {
+		err = fmt.Errorf("%w or give --netns", err)
 	}
 	err = fmt.Errorf("--%s: %w", ie.Of, err)
 	if errors.Is(err, fs.ErrPermission) {

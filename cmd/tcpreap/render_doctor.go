@@ -1,0 +1,83 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/tcpreap/tcpreap/doctor"
+)
+
+// writeFindings prints the doctor's report: one JSON object, or one
+// paragraph a finding within a 100-column terminal, its lines after the
+// first under the check's name, the command that relieves it whole on a
+// line of its own.
+func writeFindings(w io.Writer, findings []doctor.Finding, asJSON bool) error {
+	if asJSON {
+		type finding struct {
+			Check  string `json:"check"`
+			Warn   bool   `json:"warn"`
+			Says   string `json:"says"`             // the sentence, with its remedy
+			Remedy string `json:"remedy,omitempty"` // the remedy's command line alone
+		}
+		out := struct {
+			Warn     bool      `json:"warn"`
+			Findings []finding `json:"findings"`
+		}{Warn: doctor.Warns(findings), Findings: []finding{}}
+		for _, f := range findings {
+			x := finding{Check: f.Check, Warn: f.Warn, Says: f.Says}
+			if f.Remedy != nil {
+				x.Remedy = remedyLine(f.Remedy)
+				x.Says += "; " + f.Remedy.Lead + ": " + x.Remedy
+			}
+			out.Findings = append(out.Findings, x)
+		}
+		return json.NewEncoder(w).Encode(out)
+	}
+	var b strings.Builder
+	for _, f := range findings {
+		mark := "ok  "
+		if f.Warn {
+			mark = "WARN"
+		}
+		says := printable(f.Says)
+		if f.Remedy != nil {
+			says += "; " + printable(f.Remedy.Lead) + ":"
+		}
+		lines := wrapWords(printable(f.Check)+": "+says, helpWidth-len(mark)-1)
+		if f.Remedy != nil {
+			lines = append(lines, printable(remedyLine(f.Remedy)))
+		}
+		fmt.Fprintf(&b, "%s %s\n", mark, strings.Join(lines, "\n"+strings.Repeat(" ", len(mark)+1)))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// remedyLine is the command line of a remedy: its command, or the tcpreap
+// run that selects its sockets.
+func remedyLine(r *doctor.Remedy) string {
+	if len(r.Command) > 0 {
+		return strings.Join(r.Command, " ")
+	}
+	words := []string{"tcpreap"}
+	if r.PID != 0 {
+		words = append(words, "--pid", strconv.Itoa(r.PID))
+	}
+	if r.Stalled {
+		words = append(words, "--stalled")
+	}
+	if len(r.States) > 0 {
+		states := make([]string, len(r.States))
+		for i, s := range r.States {
+			states[i] = s.String()
+		}
+		words = append(words, "--state", strings.Join(states, ","))
+	}
+	if r.Destination.IsValid() {
+		words = append(words, r.Destination.String())
+	}
+	return strings.Join(words, " ")
+}
