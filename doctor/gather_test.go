@@ -16,8 +16,8 @@ func TestGather(t *testing.T) {
 	k := &sockdiagtest.Kernel{Release: sockdiag.Release{Major: 6, Minor: 11}}
 	c := &census.Census{TimeWaitSockets: 3}
 	calls := 0
-	in := func(fn func() error) error { calls++; return fn() }
-	f, err := Gather(t.Context(), k.Conn(), c, in)
+	in := func(fn func(*sockdiag.Conn) error) error { calls++; return fn(k.Conn()) }
+	f, err := Gather(t.Context(), c, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func TestGather(t *testing.T) {
 	}
 
 	refused := errors.New("cannot enter")
-	if _, err := Gather(t.Context(), k.Conn(), c, func(func() error) error { return refused }); !errors.Is(err, refused) {
+	if _, err := Gather(t.Context(), c, func(func(*sockdiag.Conn) error) error { return refused }); !errors.Is(err, refused) {
 		t.Errorf("in refused: %v", err)
 	}
 }

@@ -52,13 +52,7 @@ func diagnose(ctx context.Context, o *doctorFlags, io streams) error {
 		return err
 	}
 	defer run.Close()
-	// In the namespace's own thread: /proc/sys/net and the loopback the
-	// doctor's own sockets go on are the namespace's.
-	var facts doctor.Facts
-	err = run.Do(func(conn *sockdiag.Conn) (err error) {
-		facts, err = doctor.Gather(ctx, conn, c, func(f func() error) error { return f() })
-		return err
-	})
+	facts, err := doctor.Gather(ctx, c, run.Do)
 	if err != nil {
 		return err
 	}
