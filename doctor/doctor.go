@@ -1,11 +1,14 @@
 // Package doctor turns what this host shows into the facts behind the
 // runbooks: whether the kernel can destroy sockets, what the TCP sysctls
 // really do, which destinations run out of local ports, and who leaks
-// CLOSE_WAIT sockets. Each finding names the number it rests on.
+// CLOSE_WAIT sockets. Each finding names the number it rests on and, where
+// something relieves it, carries that remedy as data: the sockets a tcpreap
+// run would destroy, or a command of the system's.
 package doctor
 
 import (
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -15,9 +18,28 @@ import (
 
 // A Finding is one line of the doctor's report.
 type Finding struct {
-	Check string // what was looked at: "sock_destroy", "net.ipv4.tcp_fin_timeout", "ports 192.0.2.9:443"
-	Warn  bool   // something to act on
-	Says  string // the sentence, with the number it rests on
+	Check  string  // what was looked at: "sock_destroy", "net.ipv4.tcp_fin_timeout", "ports 192.0.2.9:443"
+	Warn   bool    // something to act on
+	Says   string  // the sentence, with the number it rests on
+	Remedy *Remedy // what relieves it, said after the sentence; nil for none
+}
+
+// A Remedy is what relieves a finding: a tcpreap run that destroys the
+// sockets it selects (every selector given must hold), or a command of the
+// system's.
+type Remedy struct {
+	// Lead is the words that follow the finding's sentence and lead to
+	// the command: "relieve it with", "load it".
+	Lead string
+
+	States      []sockdiag.State // in one of these states
+	Destination netip.AddrPort   // connected to this remote end
+	PID         int              // held open by this process
+	Stalled     bool             // whose peer stopped acknowledging the data sent
+
+	// Command, when given, is the remedy instead of a tcpreap run: a
+	// command of the system's and its arguments ("modprobe", "tcp_diag").
+	Command []string
 }
 
 // Facts are what the doctor reads: the kernel's abilities, the sysctls (by
@@ -26,7 +48,7 @@ type Finding struct {
 type Facts struct {
 	Support *sockdiag.Support
 	// Own: for TCP and UDP, whether a dump showed a socket of the doctor's
-	// own (CheckOwn); nil when not looked.
+	// own on loopback (Gather looks); nil when not looked.
 	Own       map[sockdiag.Protocol]OwnCheck
 	Orphans   bool // a destroy of an orphaned socket is truthful (Linux 6.11, or a backport)
 	Sysctls   map[string]string
@@ -42,8 +64,10 @@ const pressureWarn = 0.5
 func Examine(f Facts) []Finding {
 	var out []Finding
 	add := func(check string, warn bool, format string, args ...any) {
-		out = append(out, Finding{check, warn, fmt.Sprintf(format, args...)})
+		out = append(out, Finding{Check: check, Warn: warn, Says: fmt.Sprintf(format, args...)})
 	}
+	// remedy gives the finding added last its remedy.
+	remedy := func(r Remedy) { out[len(out)-1].Remedy = &r }
 	for _, p := range []sockdiag.Protocol{sockdiag.TCP, sockdiag.UDP} {
 		module := p.String() + "_diag"
 		own, looked := f.Own[p]
@@ -55,8 +79,9 @@ func Examine(f Facts) []Finding {
 		case own.Err != nil:
 			add(module, false, "%s sockets can be listed (an empty dump answered); whether dumps miss none was not checked: %v", p, own.Err)
 		case !own.Found:
-			add(module, true, "a %s socket of tcpreap's own on %s was not in the dump: the %s module is missing, and every %s listing is empty; load it: modprobe %s",
-				p, own.Local, module, p, module)
+			add(module, true, "a %s socket of tcpreap's own on %s was not in the dump: the %s module is missing, and every %s listing is empty",
+				p, own.Local, module, p)
+			remedy(Remedy{Lead: "load it", Command: []string{"modprobe", module}})
 		default:
 			add(module, false, "%s sockets can be listed: a dump found tcpreap's own on %s", p, own.Local)
 		}
@@ -105,7 +130,8 @@ func Examine(f Facts) []Finding {
 	size := int(f.PortRange[1]) - int(f.PortRange[0]) + 1
 	add("net.ipv4.ip_local_port_range", false, "ip_local_port_range = %d-%d: %d local ports for the outgoing connections to each destination", f.PortRange[0], f.PortRange[1], size)
 	if n, ok := sysctl("ipv4.tcp_retries2"); ok {
-		add("net.ipv4.tcp_retries2", false, "tcp_retries2 = %d: a connection whose peer vanished keeps retransmitting for about %s before it fails (tcpreap --stalled cuts it at once)", n, retriesTime(n))
+		add("net.ipv4.tcp_retries2", false, "tcp_retries2 = %d: a connection whose peer vanished keeps retransmitting for about %s before it fails", n, retriesTime(n))
+		remedy(Remedy{Lead: "cut it at once with", Stalled: true})
 	}
 	kt, ok1 := sysctl("ipv4.tcp_keepalive_time")
 	ki, ok2 := sysctl("ipv4.tcp_keepalive_intvl")
@@ -120,12 +146,15 @@ func Examine(f Facts) []Finding {
 			if share < pressureWarn {
 				continue
 			}
-			add("ports "+d.Destination.String(), true, "%d of the %d local ports are held for %s (%.0f%%: %d in TIME_WAIT); new connections to it will fail with EADDRNOTAVAIL; relieve it with: tcpreap --state time_wait %s",
-				d.Sockets, size, d.Destination, 100*share, timeWaitTo(c, d.Destination.String()), d.Destination)
+			add("ports "+d.Destination.String(), true, "%d of the %d local ports are held for %s (%.0f%%: %d in TIME_WAIT); new connections to it will fail with EADDRNOTAVAIL",
+				d.Sockets, size, d.Destination, 100*share, timeWaitTo(c, d.Destination.String()))
+			remedy(Remedy{Lead: "relieve it with", States: []sockdiag.State{sockdiag.TimeWait}, Destination: d.Destination})
 		}
 		for _, h := range c.CloseWait {
-			add(fmt.Sprintf("close_wait %s[%d]", h.Command, h.PID), true, "%s pid %d holds %d CLOSE_WAIT sockets on :%d: it does not close connections its peers closed; tcpreap --pid %d --state close_wait frees the kernel's sockets, not the process's file descriptors (EMFILE stays): fix the application",
-				h.Command, h.PID, h.CloseWait, h.CloseWaitPort, h.PID)
+			add(fmt.Sprintf("close_wait %s[%d]", h.Command, h.PID), true, "%s pid %d holds %d CLOSE_WAIT sockets on :%d: it does not close connections its peers closed; fix the application",
+				h.Command, h.PID, h.CloseWait, h.CloseWaitPort)
+			remedy(Remedy{Lead: "until then, this frees the kernel's sockets, not the process's file descriptors (EMFILE stays)",
+				States: []sockdiag.State{sockdiag.CloseWait}, PID: h.PID})
 		}
 	}
 	return out

@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -48,6 +49,22 @@ func TestExamine(t *testing.T) {
 		f, ok := says[check]
 		if !ok || f.Warn != want.warn || !strings.Contains(f.Says, want.has) {
 			t.Errorf("%s: %+v (found %v), want warn %v and %q", check, f, ok, want.warn, want.has)
+		}
+	}
+	for check, want := range map[string]Remedy{
+		"ports 192.0.2.9:443":       {Lead: "relieve it with", States: []sockdiag.State{sockdiag.TimeWait}, Destination: netip.MustParseAddrPort("192.0.2.9:443")},
+		"close_wait postgres[4711]": {States: []sockdiag.State{sockdiag.CloseWait}, PID: 4711},
+		"net.ipv4.tcp_retries2":     {Lead: "cut it at once with", Stalled: true},
+	} {
+		r := says[check].Remedy
+		if r == nil || !slices.Equal(r.States, want.States) || r.Destination != want.Destination || r.PID != want.PID ||
+			r.Stalled != want.Stalled || len(r.Command) != 0 || r.Lead == "" || want.Lead != "" && r.Lead != want.Lead {
+			t.Errorf("%s: remedy %+v, want %+v", check, r, want)
+		}
+	}
+	for _, f := range findings {
+		if strings.Contains(f.Says, "--") || f.Remedy != nil && strings.Contains(f.Remedy.Lead, "--") {
+			t.Errorf("%s names a flag in its words: %+v", f.Check, f)
 		}
 	}
 	if _, ok := says["ports 192.0.2.8:80"]; ok {

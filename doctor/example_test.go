@@ -7,8 +7,8 @@ import (
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
-// The findings of a host: in a program, Support comes from sockdiag.Conn.Probe,
-// the sysctls and the port range from host, the census from census.Take.
+// The findings of a host: in a program, Gather collects the facts of a
+// namespace (the census comes from census.Take); here they are given.
 func Example() {
 	f := doctor.Examine(doctor.Facts{
 		Support: &sockdiag.Support{Release: sockdiag.Release{Major: 6, Minor: 18},

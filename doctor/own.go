@@ -30,17 +30,17 @@ const ownLimit = 5 * time.Second
 // no address the doctor could open a socket on without traffic elsewhere.
 var errNoLoopback = errors.New("the loopback interface is not up in this network namespace")
 
-// A querier is a sockdiag.Conn, as the check uses it.
+// A querier is a sockdiag.Conn, as checkOwn uses it.
 type querier interface {
 	Query(ctx context.Context, f *sockdiag.Filter, opts ...sockdiag.QueryOption) iter.Seq2[sockdiag.Socket, error]
 }
 
-// CheckOwn opens a TCP listener and a connection to it, and a UDP socket, on
+// checkOwn opens a TCP listener and a connection to it, and a UDP socket, on
 // 127.0.0.1 (ports the kernel chooses), looks for them in a dump of every
 // state, and closes them. It needs no privilege and destroys nothing; it
 // takes at most a few seconds. Without loopback up it checks nothing and
 // says so in each OwnCheck's Err.
-func CheckOwn(ctx context.Context, q querier) map[sockdiag.Protocol]OwnCheck {
+func checkOwn(ctx context.Context, q querier) map[sockdiag.Protocol]OwnCheck {
 	ctx, cancel := context.WithTimeout(ctx, ownLimit)
 	defer cancel()
 	out := map[sockdiag.Protocol]OwnCheck{}

@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -22,7 +23,7 @@ func TestCheckOwnOnKernel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	own := CheckOwn(t.Context(), c)
+	own := checkOwn(t.Context(), c)
 	for _, p := range []sockdiag.Protocol{sockdiag.TCP, sockdiag.UDP} {
 		if o := own[p]; !o.Found || o.Err != nil || !o.Local.Addr().IsLoopback() {
 			t.Errorf("%v: %+v, want found on loopback", p, o)
@@ -44,7 +45,7 @@ func TestCheckOwnOnKernel(t *testing.T) {
 // dump that fails is no such finding.
 func TestCheckOwnMissingModule(t *testing.T) {
 	k := &sockdiagtest.Kernel{}
-	own := CheckOwn(t.Context(), k.Conn())
+	own := checkOwn(t.Context(), k.Conn())
 	f := facts()
 	f.Own = own
 	says := map[string]Finding{}
@@ -52,13 +53,13 @@ func TestCheckOwnMissingModule(t *testing.T) {
 		says[x.Check] = x
 	}
 	for _, m := range []string{"tcp_diag", "udp_diag"} {
-		if x := says[m]; !x.Warn || !strings.Contains(x.Says, "the "+m+" module is missing") || !strings.Contains(x.Says, "modprobe "+m) {
+		if x := says[m]; !x.Warn || !strings.Contains(x.Says, "the "+m+" module is missing") || x.Remedy == nil || !slices.Equal(x.Remedy.Command, []string{"modprobe", m}) {
 			t.Errorf("%s: %+v", m, x)
 		}
 	}
 
 	k = &sockdiagtest.Kernel{NoDiag: []sockdiag.Protocol{sockdiag.UDP}}
-	own = CheckOwn(t.Context(), k.Conn())
+	own = checkOwn(t.Context(), k.Conn())
 	if o := own[sockdiag.UDP]; o.Found || !errors.Is(o.Err, sockdiag.ErrNoDiag(sockdiag.UDP)) || own[sockdiag.TCP].Err != nil {
 		t.Errorf("a UDP dump that fails: %+v", o)
 	}

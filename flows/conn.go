@@ -51,8 +51,8 @@ func Dial(cfg *Config) (*Conn, error) {
 	return &Conn{c: c}, nil
 }
 
-// NewConn makes a Conn of a netlink connection, such as nltest's fake.
-func NewConn(c *netlink.Conn) *Conn { return &Conn{c: c} }
+// newConn makes a Conn of a netlink connection, such as nltest's fake.
+func newConn(c *netlink.Conn) *Conn { return &Conn{c: c} }
 
 // Close closes the socket.
 func (c *Conn) Close() error { return c.c.Close() }

@@ -16,7 +16,7 @@ import (
 func TestConnDump(t *testing.T) {
 	answer := hexBytes(t, dnatFlowMessage)
 	var got netlink.Message
-	c := NewConn(nltest.Dial(func(reqs []netlink.Message) ([]netlink.Message, error) {
+	c := newConn(nltest.Dial(func(reqs []netlink.Message) ([]netlink.Message, error) {
 		got = reqs[0]
 		h := netlink.Header{Type: headerType(0), Sequence: got.Header.Sequence, PID: got.Header.PID}
 		return nltest.Multipart([]netlink.Message{
@@ -53,7 +53,7 @@ func TestConnDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got netlink.Message
-	c := NewConn(nltest.Dial(func(reqs []netlink.Message) ([]netlink.Message, error) {
+	c := newConn(nltest.Dial(func(reqs []netlink.Message) ([]netlink.Message, error) {
 		got = reqs[0]
 		return nltest.Error(int(unix.ENOENT), reqs)
 	}))

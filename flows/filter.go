@@ -25,31 +25,32 @@ type Peer struct {
 // -L --mark VALUE/MASK).
 type MarkMask struct{ Value, Mask uint32 }
 
-// ParseMark parses a --mark word: VALUE or VALUE/MASK, each decimal or 0x
-// hexadecimal, 32 bits.
+// ParseMark parses a mark word: VALUE or VALUE/MASK, each decimal or 0x
+// hexadecimal, 32 bits. Its errors start with the word, quoted.
 func ParseMark(word string) (MarkMask, error) {
 	v, m, hasMask := strings.Cut(strings.TrimSpace(word), "/")
 	value, err := parseUint32(v)
 	if err != nil {
-		return MarkMask{}, fmt.Errorf("--mark %q: %v; give VALUE or VALUE/MASK, like 0x10 or 0x10/0xff", word, err)
+		return MarkMask{}, fmt.Errorf("%q: %v; give VALUE or VALUE/MASK, like 0x10 or 0x10/0xff", word, err)
 	}
 	mask := ^uint32(0)
 	if hasMask {
 		if mask, err = parseUint32(m); err != nil {
-			return MarkMask{}, fmt.Errorf("--mark %q: the mask: %v; give VALUE/MASK, like 0x10/0xff", word, err)
+			return MarkMask{}, fmt.Errorf("%q: the mask: %v; give VALUE/MASK, like 0x10/0xff", word, err)
 		}
 	}
 	if value&^mask != 0 {
-		return MarkMask{}, fmt.Errorf("--mark %q: the value has bits outside the mask, so no entry can match", word)
+		return MarkMask{}, fmt.Errorf("%q: the value has bits outside the mask, so no entry can match", word)
 	}
 	return MarkMask{value, mask}, nil
 }
 
-// ParseZone parses a --zone word: a conntrack zone, 0 to 65535.
+// ParseZone parses a zone word: a conntrack zone, 0 to 65535. Its error
+// starts with the word, quoted.
 func ParseZone(word string) (uint16, error) {
 	n, err := strconv.ParseUint(strings.TrimSpace(word), 10, 16)
 	if err != nil {
-		return 0, fmt.Errorf("--zone %q: give a conntrack zone, a number from 0 to 65535", word)
+		return 0, fmt.Errorf("%q: give a conntrack zone, a number from 0 to 65535", word)
 	}
 	return uint16(n), nil
 }

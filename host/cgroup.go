@@ -2,6 +2,7 @@ package host
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -28,7 +29,7 @@ func CgroupID(path string) (uint64, error) {
 	}
 	var st syscall.Stat_t
 	if err := syscall.Stat(dir, &st); err != nil {
-		return 0, fmt.Errorf("no cgroup %s under %s: %v", path, root, err)
+		return 0, fmt.Errorf("no cgroup %s under %s: %w", path, root, err)
 	}
 	if st.Mode&syscall.S_IFMT != syscall.S_IFDIR {
 		return 0, fmt.Errorf("%s is no cgroup (not a directory)", dir)
@@ -58,5 +59,5 @@ func cgroup2Root() (string, error) {
 	if err := sc.Err(); err != nil {
 		return "", err
 	}
-	return "", fmt.Errorf("no cgroup2 hierarchy is mounted here (only cgroup v1): --cgroup needs one")
+	return "", errors.New("no cgroup2 hierarchy is mounted here (only cgroup v1)")
 }

@@ -26,14 +26,16 @@ const (
 
 // Here returns the identity of this boot and of the network namespace
 // tcpreap runs in, read once.
-var Here = sync.OnceValues(func() (Identity, error) {
+func Here() (Identity, error) { return here() }
+
+var here = sync.OnceValues(func() (Identity, error) {
 	b, err := readSmall(bootIDFile, 64)
 	if err != nil {
-		return Identity{}, fmt.Errorf("cannot tell which boot this is: %v", err)
+		return Identity{}, fmt.Errorf("cannot tell which boot this is: %w", err)
 	}
 	ns, err := os.Readlink(netNSLink)
 	if err != nil {
-		return Identity{}, fmt.Errorf("cannot tell which network namespace this is: %v", err)
+		return Identity{}, fmt.Errorf("cannot tell which network namespace this is: %w", err)
 	}
 	return Identity{BootID: strings.TrimSpace(string(b)), NetNS: NetNS(ns)}, nil
 })

@@ -19,7 +19,7 @@ func Interface(name string) (index uint32, addrs []netip.Addr, err error) {
 	}
 	as, err := ifi.Addrs()
 	if err != nil {
-		return 0, nil, fmt.Errorf("cannot read the addresses of %s: %v", name, err)
+		return 0, nil, fmt.Errorf("cannot read the addresses of %s: %w", name, err)
 	}
 	for _, a := range as {
 		if p, err := netip.ParsePrefix(a.String()); err == nil {

@@ -33,9 +33,9 @@ type Namespace struct {
 }
 
 // Where network namespaces are found by name: ip netns keeps them in
-// NetNSDir, Docker in dockerNetNSDir. Tests point them elsewhere.
+// netNSDir, Docker in dockerNetNSDir. Tests point them elsewhere.
 var (
-	NetNSDir       = "/run/netns"
+	netNSDir       = "/run/netns"
 	dockerNetNSDir = "/run/docker/netns"
 )
 
@@ -77,9 +77,9 @@ func OpenNetNS(spec string) (*Namespace, error) {
 	if spec == "." || spec == ".." || strings.ContainsFunc(spec, func(r rune) bool { return r < ' ' || r == 0x7f }) {
 		return nil, fmt.Errorf("%q is no network namespace name (see ip netns list)", spec)
 	}
-	path := filepath.Join(NetNSDir, spec)
+	path := filepath.Join(netNSDir, spec)
 	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("there is no network namespace named %q in %s (see ip netns list), nor a file of that name: give a path with a /", spec, NetNSDir)
+		return nil, fmt.Errorf("there is no network namespace named %q in %s (see ip netns list), nor a file of that name: give a path with a /", spec, netNSDir)
 	}
 	ns, err := openNetNS(path, fmt.Sprintf("network namespace %q", spec))
 	if err != nil {
@@ -95,19 +95,19 @@ func openNetNS(path, what string) (*Namespace, error) {
 	fd, err := openNSFile(path)
 	switch {
 	case errors.Is(err, errNotNSFS):
-		return nil, fmt.Errorf("%s %v", path, err)
+		return nil, fmt.Errorf("%s %w", path, err)
 	case errors.Is(err, unix.ENOENT):
 		return nil, fmt.Errorf("%s does not exist", path)
 	case errors.Is(err, fs.ErrPermission):
 		return nil, fmt.Errorf("cannot open %s, the network namespace of %s: %w (try sudo; a process's needs CAP_SYS_PTRACE unless it has your uid and no capability you lack)", path, what, err)
 	case err != nil:
-		return nil, fmt.Errorf("cannot open %s, the network namespace of %s: %v", path, what, err)
+		return nil, fmt.Errorf("cannot open %s, the network namespace of %s: %w", path, what, err)
 	}
 	f := os.NewFile(uintptr(fd), path)
 	ino, err := netNSInode(fd)
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("%s %v", path, err)
+		return nil, fmt.Errorf("%s %w", path, err)
 	}
 	return &Namespace{ID: netNSOf(ino), file: f}, nil
 }
@@ -176,7 +176,7 @@ func (n *Namespace) enter(fn func() error, done chan<- error) {
 		return
 	}
 	if err := enterNetNS(n.Fd()); err != nil {
-		done <- fmt.Errorf("cannot enter the network namespace %s: %v", n.Label, err)
+		done <- fmt.Errorf("cannot enter the network namespace %s: %w", n.Label, err)
 		return
 	}
 	done <- fn()
@@ -188,27 +188,28 @@ func (n *Namespace) enter(fn func() error, done chan<- error) {
 // ways reach it. A process that exits meanwhile, or whose namespace cannot
 // be read, is passed over; the namespaces are held open from here on.
 // unreadable names what could not be looked at for want of permission
-// ("pid:1 (systemd)").
+// ("pid:1 (systemd)"). Running out of descriptors is an error that wraps
+// EMFILE (or ENFILE), and then none is held open.
 func AllNetNS() (all []*Namespace, unreadable []string, err error) {
 	type candidate struct{ path, label, reach string }
 	var cands []candidate
-	for _, dir := range []string{NetNSDir, dockerNetNSDir} {
+	for _, dir := range []string{netNSDir, dockerNetNSDir} {
 		entries, err := os.ReadDir(dir)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, fmt.Errorf("cannot read %s: %v", dir, err)
+			return nil, nil, fmt.Errorf("cannot read %s: %w", dir, err)
 		}
 		for _, e := range entries {
 			path := filepath.Join(dir, e.Name())
-			if dir == NetNSDir {
+			if dir == netNSDir {
 				cands = append(cands, candidate{path, e.Name(), e.Name()})
 			} else {
 				cands = append(cands, candidate{path, path, path})
 			}
 		}
 	}
-	procs, err := Processes()
+	procs, err := processes()
 	if err != nil {
-		return nil, nil, fmt.Errorf("cannot list the processes: %v", err)
+		return nil, nil, fmt.Errorf("cannot list the processes: %w", err)
 	}
 	slices.SortFunc(procs, func(a, b Process) int { return cmp.Compare(a.PID, b.PID) })
 	for _, p := range procs {
@@ -224,12 +225,13 @@ func AllNetNS() (all []*Namespace, unreadable []string, err error) {
 			continue
 		}
 		ns, err := openNetNS(c.path, c.reach)
+		var errno unix.Errno
 		switch {
-		case errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE):
+		case errors.As(err, &errno) && (errno == unix.EMFILE || errno == unix.ENFILE):
 			for _, open := range all {
 				open.Close()
 			}
-			return nil, nil, fmt.Errorf("too many open files after %d network namespaces: every one is held open for the run; raise the limit (ulimit -n) or give --netns", len(all))
+			return nil, nil, fmt.Errorf("%w after %d network namespaces: every one is held open for the run; raise the limit (ulimit -n)", errno, len(all))
 		case errors.Is(err, fs.ErrPermission):
 			unreadable = append(unreadable, c.label)
 			continue

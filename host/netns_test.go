@@ -10,9 +10,9 @@ import (
 // TestOpenNetNSRefuses: words that name no network namespace are refused with a sentence
 // that says what would be right, before anything is opened.
 func TestOpenNetNSRefuses(t *testing.T) {
-	NetNSDir = t.TempDir()
-	t.Cleanup(func() { NetNSDir = "/run/netns" })
-	if err := os.WriteFile(NetNSDir+"/plain", nil, 0o644); err != nil {
+	netNSDir = t.TempDir()
+	t.Cleanup(func() { netNSDir = "/run/netns" })
+	if err := os.WriteFile(netNSDir+"/plain", nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct{ spec, want string }{

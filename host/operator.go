@@ -11,13 +11,13 @@ type Operator struct {
 	UID      int
 	User     string // "" when the uid has no name
 	SudoUser string // SUDO_USER: who ran sudo
-	SSH      string // SSH_CONNECTION as found (AncestorEnv), "" for none
+	SSH      string // SSH_CONNECTION of tcpreap or, without it, of its nearest ancestor that has it; "" for none
 	NetNS    NetNS  // "" when it cannot be read
 }
 
 // Who returns the operator of this process.
 func Who() Operator {
-	op := Operator{UID: os.Getuid(), SudoUser: os.Getenv("SUDO_USER"), SSH: AncestorEnv("SSH_CONNECTION")}
+	op := Operator{UID: os.Getuid(), SudoUser: os.Getenv("SUDO_USER"), SSH: ancestorEnv("SSH_CONNECTION")}
 	if u, err := user.LookupId(strconv.Itoa(op.UID)); err == nil {
 		op.User = u.Username
 	}

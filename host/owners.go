@@ -49,7 +49,7 @@ func SocketOwners(procs []Process) (map[uint32][]Owner, error) {
 				p := procs[i]
 				errs[i] = socketsOf(p.PID, func(ino uint32, fd int) { found[i] = append(found[i], held{ino, fd}) })
 				if errs[i] != nil {
-					errs[i] = fmt.Errorf("%w of %s (pid %d): %v", ErrUnreadable, p.Command, p.PID, errs[i])
+					errs[i] = fmt.Errorf("%w of %s (pid %d): %w", ErrUnreadable, p.Command, p.PID, errs[i])
 				}
 			}
 		})
@@ -120,7 +120,7 @@ func socketsOf(pid int, found func(ino uint32, fd int)) error {
 var ErrUnreadable = errors.New("cannot read the open files")
 
 // AllProcesses returns every process, by one read of each /proc/PID/stat.
-func AllProcesses() ([]Process, error) { return Processes() }
+func AllProcesses() ([]Process, error) { return processes() }
 
 // socketInode reads the inode of a socket's /proc/PID/fd link,
 // "socket:[12345]".

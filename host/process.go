@@ -46,7 +46,7 @@ func ReadProcess(pid int) (Process, error) {
 	}
 	ppid, err := strconv.Atoi(fields[1])
 	if err != nil {
-		return Process{}, fmt.Errorf("/proc/%d/stat: parent %q: %v", pid, fields[1], err)
+		return Process{}, fmt.Errorf("/proc/%d/stat: parent %q: %w", pid, fields[1], err)
 	}
 	return Process{PID: pid, PPID: ppid, Command: s[open+1 : end]}, nil
 }
@@ -70,19 +70,19 @@ func ThreadGroup(id int) (int, error) {
 	return 0, fmt.Errorf("/proc/%d/status has no Tgid", id)
 }
 
-// Parent returns the parent of process pid.
-func Parent(pid int) (int, error) {
+// parentOf returns the parent of process pid.
+func parentOf(pid int) (int, error) {
 	p, err := ReadProcess(pid)
 	return p.PPID, err
 }
 
-// Ancestors returns tcpreap's parent, its parent's parent, and so on up to
+// ancestors returns tcpreap's parent, its parent's parent, and so on up to
 // but not including init (pid 1), at most maxAncestors of them.
-func Ancestors() []Process { return AncestorsOf(os.Getpid()) }
+func ancestors() []Process { return ancestorsOf(os.Getpid()) }
 
-// AncestorsOf returns the ancestors of process pid, nearest first, up to but
+// ancestorsOf returns the ancestors of process pid, nearest first, up to but
 // not including init.
-func AncestorsOf(pid int) []Process {
+func ancestorsOf(pid int) []Process {
 	var out []Process
 	for range maxAncestors {
 		p, err := ReadProcess(pid)
@@ -99,9 +99,9 @@ func AncestorsOf(pid int) []Process {
 	return out
 }
 
-// Processes returns every process whose command is one of commands (every
+// processes returns every process whose command is one of commands (every
 // process, with none), by one read of each /proc/PID/stat.
-func Processes(commands ...string) ([]Process, error) {
+func processes(commands ...string) ([]Process, error) {
 	entries, err := os.ReadDir(procRoot)
 	if err != nil {
 		return nil, err
@@ -119,16 +119,9 @@ func Processes(commands ...string) ([]Process, error) {
 	return out, nil
 }
 
-// Getenv returns the value of variable name in the environment process pid
-// started with, and whether it has it. It reads /proc/PID/environ as a
-// stream of NUL-terminated strings, in memory bounded by one string.
-func Getenv(pid int, name string) (string, bool) {
-	v, ok := getenvs(pid, []string{name})[name]
-	return v, ok
-}
-
 // getenvs returns the variables among names that the environment process pid
-// started with has, by one read of /proc/PID/environ as Getenv reads it.
+// started with has. It reads /proc/PID/environ once, as a stream of
+// NUL-terminated strings, in memory bounded by one string.
 func getenvs(pid int, names []string) map[string]string {
 	f, err := os.Open(fmt.Sprintf("%s/%d/environ", procRoot, pid))
 	if err != nil {
@@ -156,14 +149,14 @@ func getenvs(pid int, names []string) map[string]string {
 	return found
 }
 
-// AncestorEnv returns variable name from tcpreap's own environment or, when
+// ancestorEnv returns variable name from tcpreap's own environment or, when
 // it is not there (sudo clears SSH_CONNECTION), from the nearest ancestor
 // process that has it; "" when none has.
-func AncestorEnv(name string) string { return AncestorEnvs(name)[name] }
+func ancestorEnv(name string) string { return ancestorEnvs(name)[name] }
 
-// AncestorEnvs is AncestorEnv for several variables at once, with one read of
+// ancestorEnvs is ancestorEnv for several variables at once, with one read of
 // each ancestor's environment: the value of each of names, "" for none.
-func AncestorEnvs(names ...string) map[string]string {
+func ancestorEnvs(names ...string) map[string]string {
 	out := map[string]string{}
 	var want []string
 	for _, name := range names {
@@ -178,7 +171,7 @@ func AncestorEnvs(names ...string) map[string]string {
 		if len(want) == 0 {
 			break
 		}
-		ppid, err := Parent(pid)
+		ppid, err := parentOf(pid)
 		if err != nil || ppid <= 1 {
 			break
 		}

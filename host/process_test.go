@@ -11,14 +11,14 @@ import (
 
 func TestParent(t *testing.T) {
 	if hasProc() {
-		if ppid, err := Parent(os.Getpid()); err != nil || ppid != os.Getppid() {
-			t.Errorf("Parent(self) = %d, %v; want %d", ppid, err, os.Getppid())
+		if ppid, err := parentOf(os.Getpid()); err != nil || ppid != os.Getppid() {
+			t.Errorf("parentOf(self) = %d, %v; want %d", ppid, err, os.Getppid())
 		}
 	}
 	// A command name with spaces and parentheses does not shift the fields.
 	fakeProc(t, map[int]proc{10: {stat: "10 (a) b) (c) S 7 10 10", environ: ""}})
-	if ppid, err := Parent(10); err != nil || ppid != 7 {
-		t.Errorf("Parent = %d, %v; want 7", ppid, err)
+	if ppid, err := parentOf(10); err != nil || ppid != 7 {
+		t.Errorf("parentOf = %d, %v; want 7", ppid, err)
 	}
 }
 
@@ -33,15 +33,15 @@ func TestAncestorEnv(t *testing.T) {
 		20:   {stat: "20 (bash) S 10 1 1", environ: "TCPREAP_TEST_VAR=near\x00HOME=/home/a\x00"},
 		10:   {stat: "10 (sshd) S 1 1 1", environ: "TCPREAP_TEST_VAR=far\x00"},
 	})
-	if v := AncestorEnv("TCPREAP_TEST_VAR"); v != "near" {
-		t.Errorf("AncestorEnv = %q, want the nearest ancestor's", v)
+	if v := ancestorEnv("TCPREAP_TEST_VAR"); v != "near" {
+		t.Errorf("ancestorEnv = %q, want the nearest ancestor's", v)
 	}
-	if v := AncestorEnv("NOT_THERE"); v != "" {
-		t.Errorf("AncestorEnv of a variable no process has = %q", v)
+	if v := ancestorEnv("NOT_THERE"); v != "" {
+		t.Errorf("ancestorEnv of a variable no process has = %q", v)
 	}
 	t.Setenv("TCPREAP_TEST_VAR", "own")
-	if v := AncestorEnv("TCPREAP_TEST_VAR"); v != "own" {
-		t.Errorf("AncestorEnv = %q, want tcpreap's own", v)
+	if v := ancestorEnv("TCPREAP_TEST_VAR"); v != "own" {
+		t.Errorf("ancestorEnv = %q, want tcpreap's own", v)
 	}
 }
 
@@ -107,8 +107,8 @@ func TestAncestorEnvLargeEnvironment(t *testing.T) {
 		20:   {stat: "20 (bash) S 10 1 1", environ: big + "TCPREAP_TEST_VAR=near\x00"},
 		10:   {stat: "10 (sshd) S 1 1 1", environ: ""},
 	})
-	if v := AncestorEnv("TCPREAP_TEST_VAR"); v != "near" {
-		t.Errorf("AncestorEnv = %q, want %q from an ancestor with a %d-byte environment", v, "near", len(big))
+	if v := ancestorEnv("TCPREAP_TEST_VAR"); v != "near" {
+		t.Errorf("ancestorEnv = %q, want %q from an ancestor with a %d-byte environment", v, "near", len(big))
 	}
 }
 
@@ -122,8 +122,8 @@ func TestAncestorEnvEmptyStopsTheWalk(t *testing.T) {
 		20:   {stat: "20 (bash) S 10 1 1", environ: "TCPREAP_TEST_VAR=\x00"},
 		10:   {stat: "10 (sshd) S 1 1 1", environ: "TCPREAP_TEST_VAR=far\x00"},
 	})
-	if v := AncestorEnv("TCPREAP_TEST_VAR"); v != "" {
-		t.Errorf("AncestorEnv = %q, want the nearest ancestor's empty value", v)
+	if v := ancestorEnv("TCPREAP_TEST_VAR"); v != "" {
+		t.Errorf("ancestorEnv = %q, want the nearest ancestor's empty value", v)
 	}
 }
 

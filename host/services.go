@@ -40,7 +40,7 @@ func (s *Services) Port(name string, protocols ...string) (uint16, error) {
 		return 0, fmt.Errorf("unknown service %q (this host has no %s); give the port number", name, s.path)
 	}
 	if s.err != nil {
-		return 0, fmt.Errorf("cannot look up service %q: %v; give the port number", name, s.err)
+		return 0, fmt.Errorf("cannot look up service %q: %w; give the port number", name, s.err)
 	}
 	ports, ok := s.table[strings.ToLower(name)]
 	if !ok {

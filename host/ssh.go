@@ -30,7 +30,7 @@ func ParseSSHConnection(v string) (*SSHConnection, error) {
 	client, err1 := netip.ParseAddrPort(net.JoinHostPort(f[0], f[1]))
 	server, err2 := netip.ParseAddrPort(net.JoinHostPort(f[2], f[3]))
 	if err := errors.Join(err1, err2); err != nil {
-		return nil, fmt.Errorf("SSH_CONNECTION %q: %v", v, err)
+		return nil, fmt.Errorf("SSH_CONNECTION %q: %w", v, err)
 	}
 	zone := client.Addr().Zone()
 	if z := server.Addr().Zone(); zone == "" {
@@ -96,13 +96,13 @@ const maxHops = 8
 func FindSSHSession() (*SSHSession, error) {
 	s := &SSHSession{}
 	var errs []error
-	env := AncestorEnvs(sshLogin...)
+	env := ancestorEnvs(sshLogin...)
 	if v := env["SSH_CONNECTION"]; v != "" {
 		c, err := ParseSSHConnection(v)
 		errs = append(errs, err)
 		s.Conn = c
 	}
-	for _, p := range Ancestors() {
+	for _, p := range ancestors() {
 		if slices.Contains(sshServers, p.Command) {
 			s.Servers = append(s.Servers, p)
 		}
@@ -113,7 +113,7 @@ func FindSSHSession() (*SSHSession, error) {
 		if len(s.Servers) == 0 && !slices.ContainsFunc(sshLogin, func(v string) bool { return env[v] != "" }) {
 			return nil, errors.Join(errs...)
 		}
-		all, err := Processes(sshServers...)
+		all, err := processes(sshServers...)
 		errs = append(errs, err)
 		s.Servers = all
 	}
@@ -137,12 +137,12 @@ func FindSSHSession() (*SSHSession, error) {
 // such a connection, held by an ssh client, is kept, and so are the sockets
 // of the SSH servers the client runs under, hop after hop.
 func (s *SSHSession) followLocalHops() error {
-	tuples, err := TCPTuples()
+	tuples, err := tcpTuples()
 	if err != nil {
 		return err
 	}
 	local := localAddrs()
-	byTuple := make(map[Tuple]uint32, len(tuples))
+	byTuple := make(map[tuple]uint32, len(tuples))
 	for ino, t := range tuples {
 		byTuple[t] = ino
 	}
@@ -156,7 +156,7 @@ func (s *SSHSession) followLocalHops() error {
 			if !ok || !(t.Remote.Addr().IsLoopback() || local[t.Remote.Addr()]) {
 				continue
 			}
-			peer, ok := byTuple[Tuple{Local: t.Remote, Remote: t.Local}]
+			peer, ok := byTuple[tuple{Local: t.Remote, Remote: t.Local}]
 			if !ok {
 				continue
 			}
@@ -168,7 +168,7 @@ func (s *SSHSession) followLocalHops() error {
 			}
 			for _, client := range everyones[peer] {
 				s.Sockets[peer] = append(s.Sockets[peer], client)
-				for _, p := range AncestorsOf(client.PID) {
+				for _, p := range ancestorsOf(client.PID) {
 					if !slices.Contains(sshServers, p.Command) {
 						continue
 					}

@@ -11,18 +11,18 @@ import (
 	"strings"
 )
 
-// A Tuple is a TCP socket's two ends, as /proc/net/tcp shows them.
-type Tuple struct{ Local, Remote netip.AddrPort }
+// A tuple is a TCP socket's two ends, as /proc/net/tcp shows them.
+type tuple struct{ Local, Remote netip.AddrPort }
 
 // tcpTableLimit bounds one line of /proc/net/tcp{,6}.
 const tcpTableLimit = 512
 
-// TCPTuples returns the ends of the TCP sockets of the network namespace
+// tcpTuples returns the ends of the TCP sockets of the network namespace
 // tcpreap runs in, by inode, from /proc/net/tcp and /proc/net/tcp6 (IPv4
 // unmapped). It reads both tables whole: it is for the rare case that needs
 // it (an SSH session that came over one of this host's own addresses).
-func TCPTuples() (map[uint32]Tuple, error) {
-	out := map[uint32]Tuple{}
+func tcpTuples() (map[uint32]tuple, error) {
+	out := map[uint32]tuple{}
 	for _, name := range []string{"tcp", "tcp6"} {
 		f, err := os.Open(procRoot + "/net/" + name)
 		if err != nil {
@@ -41,12 +41,12 @@ func TCPTuples() (map[uint32]Tuple, error) {
 			if err1 != nil || err2 != nil || err3 != nil || ino == 0 {
 				continue
 			}
-			out[uint32(ino)] = Tuple{local, remote}
+			out[uint32(ino)] = tuple{local, remote}
 		}
 		err = sc.Err()
 		f.Close()
 		if err != nil {
-			return out, fmt.Errorf("%s/net/%s: %v", procRoot, name, err)
+			return out, fmt.Errorf("%s/net/%s: %w", procRoot, name, err)
 		}
 	}
 	return out, nil

@@ -5,16 +5,17 @@ import (
 	"fmt"
 	"os/user"
 	"strconv"
+	"strings"
 	"time"
 )
 
-// UserTimeout bounds the lookup of a user name: with NSS behind it (LDAP,
+// userTimeout bounds the lookup of a user name: with NSS behind it (LDAP,
 // SSSD) a lookup may wait on the network.
-const UserTimeout = 5 * time.Second
+const userTimeout = 5 * time.Second
 
-// LookupUID returns the uid of a user name, waiting at most UserTimeout.
+// LookupUID returns the uid of a user name, waiting at most 5 seconds.
 func LookupUID(ctx context.Context, name string) (uint32, error) {
-	ctx, cancel := context.WithTimeout(ctx, UserTimeout)
+	ctx, cancel := context.WithTimeout(ctx, userTimeout)
 	defer cancel()
 	type answer struct {
 		u   *user.User
@@ -36,6 +37,28 @@ func LookupUID(ctx context.Context, name string) (uint32, error) {
 		}
 		return uint32(uid), nil
 	case <-ctx.Done():
-		return 0, fmt.Errorf("looking user %s up took longer than %v", name, UserTimeout)
+		return 0, fmt.Errorf("looking user %s up took longer than %v", name, userTimeout)
 	}
+}
+
+// ParseUIDs reads users: names, looked up (LookupUID), or numbers. An error
+// starts with the word.
+func ParseUIDs(ctx context.Context, words []string) ([]uint32, error) {
+	var uids []uint32
+	for _, w := range words {
+		w = strings.TrimSpace(w)
+		if n, err := strconv.ParseUint(w, 10, 32); err == nil {
+			uids = append(uids, uint32(n))
+			continue
+		}
+		if w == "" {
+			return nil, fmt.Errorf("%q: give a user name or number", w)
+		}
+		uid, err := LookupUID(ctx, w)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w; give a user name or number", w, err)
+		}
+		uids = append(uids, uid)
+	}
+	return uids, nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -121,7 +122,7 @@ func (e *env) loopbackFlow() testnet.Pair {
 
 // TestIntegrationDoctor: with A's local port range narrowed to 10 ports and 6 of them in
 // TIME_WAIT towards one destination, doctor warns of that destination (exit 1) and names
-// the command that relieves it; what it says of SOCK_DESTROY is the kernel's own answer
+// the command that relieves it, on a line of its own in the text; what it says of SOCK_DESTROY is the kernel's own answer
 // to a probe the test sends itself.
 func TestIntegrationDoctor(t *testing.T) {
 	e := setup(t)
@@ -147,9 +148,10 @@ func TestIntegrationDoctor(t *testing.T) {
 	var report struct {
 		Warn     bool `json:"warn"`
 		Findings []struct {
-			Check string `json:"check"`
-			Warn  bool   `json:"warn"`
-			Says  string `json:"says"`
+			Check  string `json:"check"`
+			Warn   bool   `json:"warn"`
+			Says   string `json:"says"`
+			Remedy string `json:"remedy"`
 		} `json:"findings"`
 	}
 	if err := json.Unmarshal([]byte(res.Stdout), &report); err != nil {
@@ -160,12 +162,19 @@ func TestIntegrationDoctor(t *testing.T) {
 	}
 	says := map[string]string{}
 	warns := map[string]bool{}
+	remedies := map[string]string{}
 	for _, f := range report.Findings {
-		says[f.Check], warns[f.Check] = f.Says, f.Warn
+		says[f.Check], warns[f.Check], remedies[f.Check] = f.Says, f.Warn, f.Remedy
 	}
 	check := "ports " + dest.String()
-	if !warns[check] || !strings.Contains(says[check], "6 of the 10 local ports") || !strings.Contains(says[check], "tcpreap --state time_wait "+dest.String()) {
-		t.Errorf("doctor on %s: %q (warn %v)", check, says[check], warns[check])
+	relief := "tcpreap --state time_wait " + dest.String()
+	if !warns[check] || !strings.Contains(says[check], "6 of the 10 local ports") || !strings.HasSuffix(says[check], "; relieve it with: "+relief) || remedies[check] != relief {
+		t.Errorf("doctor on %s: %q, remedy %q (warn %v)", check, says[check], remedies[check], warns[check])
+	}
+	// The text puts the command that relieves it whole on a line of its own.
+	res = e.tcpreap("doctor")
+	if !slices.Contains(strings.Split(res.Stdout, "\n"), "     "+relief) {
+		t.Errorf("doctor's text has no line of its own for %q:\n%s", relief, res.Stdout)
 	}
 	errno := destroyProbe(t, e.Local)
 	can := errno == unix.ENOENT

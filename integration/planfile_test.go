@@ -326,7 +326,8 @@ func TestIntegrationPlanWhereItWasMade(t *testing.T) {
 
 	plan := e.writePlan(e.plan("192.0.2.2"))
 	res := e.run(e.Peer, bin, "apply", plan)
-	if res.Code != 2 || !strings.Contains(res.Stderr, "are in network namespace") {
+	if res.Code != 2 || !strings.Contains(res.Stderr, "are in network namespace") ||
+		!strings.Contains(res.Stderr, "apply the plan where it was made (ip netns exec, nsenter --net), or make it with --netns; nothing was destroyed") {
 		t.Errorf("apply in another namespace: exit %d, stderr %q; want 2 and the namespace named", res.Code, res.Stderr)
 	}
 

@@ -25,8 +25,8 @@ import (
 // applied in the namespace it was made in. Both are refused.
 const Version = 3
 
-// MaxSize bounds a plan file: about 600,000 sockets.
-const MaxSize = 256 << 20
+// maxSize bounds a plan file: about 600,000 sockets.
+const maxSize = 256 << 20
 
 // A File is a plan, one part per network namespace, and what it was made
 // from.
@@ -237,18 +237,29 @@ func toRecord(s sockdiag.Socket, ns host.NetNS, reason kill.Reason) record {
 }
 
 // Read reads a plan file and checks it whole before it trusts any of it:
-// not larger than MaxSize, a header of this version, not cut short, not
+// not larger than 256 MiB, a header of this version, not cut short, not
 // edited (the digest, and every line exactly as Write makes it), made in
 // this boot and in this network namespace. It reads line by line, in memory
 // bounded by the plan, and refuses a file that is not a plan at its first
 // line. Its errors are sentences that say what to do; an error reading r
-// wraps ErrUnreadable.
+// wraps ErrUnreadable, and a plan of another namespace is a *NetNSError.
 func Read(r io.Reader, here host.Identity) (*File, error) {
-	return read(r, here, MaxSize)
+	return read(r, here, maxSize)
 }
 
 // ErrUnreadable is the error of a plan file that could not be read at all.
 var ErrUnreadable = errors.New("cannot read the plan file")
+
+// A NetNSError is the error of a plan file made in another network
+// namespace than this one without a way to reach it (made for the namespace
+// tcpreap ran in): it can be applied only where it was made.
+type NetNSError struct {
+	Plan, Here host.NetNS // where its sockets are, and where Read was called
+}
+
+func (e *NetNSError) Error() string {
+	return fmt.Sprintf("its sockets are in network namespace %s and this is %s, where they are not; apply the plan where it was made (ip netns exec, nsenter --net)", e.Plan, e.Here)
+}
 
 // Limits on one line: a socket line is a few hundred bytes; the header
 // carries the command line.
@@ -358,7 +369,7 @@ func partsOf(hdr *Header, here host.Identity) ([]Part, error) {
 			}
 		}
 		if ns.Reach == "" && ns.ID != here.NetNS {
-			return nil, fmt.Errorf("its sockets are in network namespace %s and this is %s, where they are not; apply the plan where it was made (ip netns exec, nsenter --net), or make it with --netns", ns.ID, here.NetNS)
+			return nil, &NetNSError{Plan: ns.ID, Here: here.NetNS}
 		}
 		parts = append(parts, Part{Namespace: ns, Plan: &kill.Plan{}})
 	}

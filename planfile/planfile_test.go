@@ -2,6 +2,7 @@ package planfile
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/netip"
 	"reflect"
@@ -148,6 +149,11 @@ func TestRefusals(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: error %v, want %q", tt.name, err, tt.want)
 		}
+	}
+	var other *NetNSError
+	_, err := Read(strings.NewReader(resign(strings.ReplaceAll(good, string(here.NetNS), "net:[1]"))), here)
+	if !errors.As(err, &other) || other.Plan != "net:[1]" || other.Here != here.NetNS {
+		t.Errorf("a plan of another namespace: %#v, want a *NetNSError", err)
 	}
 }
 

@@ -211,9 +211,11 @@ func ParseRelease(s string) (Release, error) {
 	return r, nil
 }
 
-// RunningRelease is the release of the running kernel, read once with
+// RunningRelease returns the release of the running kernel, read once with
 // uname; the zero Release when it cannot be read, which no ability reaches.
-var RunningRelease = sync.OnceValue(func() Release {
+func RunningRelease() Release { return runningRelease() }
+
+var runningRelease = sync.OnceValue(func() Release {
 	var u unix.Utsname
 	if unix.Uname(&u) != nil {
 		return Release{}

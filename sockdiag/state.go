@@ -176,3 +176,16 @@ func stateNameList() []string {
 	}
 	return names
 }
+
+// ListenNamed reports whether a word of states names the LISTEN state itself
+// or every state: only then may LISTEN sockets be destroyed. A group that
+// merely contains listen ("big") shows them as kept back.
+func ListenNamed(word string) bool {
+	for _, item := range strings.Split(word, ",") {
+		m, err := ParseStates(item)
+		if err == nil && (m == 1<<Listen || m == AllStates) {
+			return true
+		}
+	}
+	return false
+}

@@ -85,3 +85,16 @@ func TestStateWords(t *testing.T) {
 		seen[w] = true
 	}
 }
+
+// TestListenNamed: LISTEN sockets become targets only when the state word
+// names listen, or every state; a group that contains it does not.
+func TestListenNamed(t *testing.T) {
+	for word, want := range map[string]bool{
+		"listen": true, "LISTENING": true, "all": true, "big,listen": true, "established, listen": true,
+		"big": false, "connected": false, "established": false, "close_wait,time_wait": false, "bogus": false,
+	} {
+		if got := ListenNamed(word); got != want {
+			t.Errorf("ListenNamed(%q) = %v, want %v", word, got, want)
+		}
+	}
+}

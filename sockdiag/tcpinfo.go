@@ -3,6 +3,10 @@ package sockdiag
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"strings"
 	"time"
 )
 
@@ -82,4 +86,31 @@ func attrOf(attrs []byte, typ uint16) ([]byte, bool) {
 		attrs = attrs[min((n+3)&^3, len(attrs)):]
 	}
 	return nil, false
+}
+
+// MaxInfoDuration is the longest time struct tcp_info can say: its
+// tcpi_last_* times are milliseconds in 32 bits (49 days 17 hours). A longer
+// Idle or Stalled could select nothing.
+const MaxInfoDuration = time.Duration(math.MaxUint32) * time.Millisecond
+
+// durationSyntax is a duration as time.ParseDuration reads it, whatever its
+// size: one that fails to parse with it overflowed.
+var durationSyntax = regexp.MustCompile(`^\+?([0-9]*\.?[0-9]+(ns|us|µs|μs|ms|s|m|h))+$`)
+
+// ParseInfoDuration reads a duration with its unit ("90s", "10m"), above
+// zero and at most MaxInfoDuration, for Filter.Idle and Filter.Stalled. An
+// error starts with the word.
+func ParseInfoDuration(word string) (time.Duration, error) {
+	w := strings.TrimSpace(word)
+	d, err := time.ParseDuration(w)
+	switch {
+	case err == nil && d > MaxInfoDuration || err != nil && durationSyntax.MatchString(w):
+		return 0, fmt.Errorf("%s is out of range: the kernel counts these times in milliseconds up to 49 days (%v); give at most %v",
+			w, MaxInfoDuration.Truncate(time.Hour), MaxInfoDuration.Truncate(time.Hour))
+	case err == nil && d > 0:
+		return d, nil
+	case w != "" && strings.Trim(w, "0123456789") == "":
+		return 0, fmt.Errorf("%s: give a unit: %ss, %sm or %sh", word, word, word, word)
+	}
+	return 0, fmt.Errorf("%q: give a duration above zero with its unit, such as 90s, 10m or 2h", word)
 }

@@ -2,6 +2,7 @@ package sockdiag
 
 import (
 	"encoding/binary"
+	"strings"
 	"testing"
 	"time"
 )
@@ -46,6 +47,26 @@ func TestMatchInfoSynchronizedOnly(t *testing.T) {
 		s := Socket{Protocol: TCP, Family: IPv4, State: st}
 		if got := f.MatchInfo(&s, attrs); got != want {
 			t.Errorf("%s: MatchInfo = %v, want %v", st, got, want)
+		}
+	}
+}
+
+// TestParseInfoDuration: each wrong --idle gets the sentence for its mistake.
+func TestParseInfoDuration(t *testing.T) {
+	for word, want := range map[string]string{
+		"90s":       "",
+		"1193h":     "",
+		"1194h":     "1194h is out of range: the kernel counts these times in milliseconds up to 49 days (1193h0m0s); give at most 1193h0m0s",
+		"99999999h": "99999999h is out of range",
+		"1e9h":      "give a duration above zero",
+		"10":        "give a unit: 10s, 10m or 10h",
+		"0s":        "give a duration above zero",
+		"-5m":       "give a duration above zero",
+		"5 minutes": "give a duration above zero",
+	} {
+		_, err := ParseInfoDuration(word)
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("--idle %s: %v, want %q", word, err, want)
 		}
 	}
 }

@@ -97,9 +97,12 @@ func readPlanFile(name string, stdin io.Reader) (*planfile.File, error) {
 	} else {
 		f, err = planfile.ReadFile(name, here)
 	}
+	var elsewhere *planfile.NetNSError
 	switch {
 	case errors.Is(err, planfile.ErrUnreadable):
 		return nil, usageError{err}
+	case errors.As(err, &elsewhere):
+		return nil, usagef("plan file %s: %w, or make it with --netns; nothing was destroyed", name, err)
 	case err != nil:
 		return nil, usagef("plan file %s: %w; nothing was destroyed", name, err)
 	}

@@ -216,14 +216,14 @@ func flowSelection(ctx context.Context, o *flowSelectFlags, words []string) (*fl
 	if o.zoneSet {
 		z, err := flows.ParseZone(o.zone)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, fmt.Errorf("--zone %w", err)
 		}
 		f.Zone = &z
 	}
 	if o.markSet {
 		m, err := flows.ParseMark(o.mark)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, fmt.Errorf("--mark %w", err)
 		}
 		f.Mark = &m
 	}

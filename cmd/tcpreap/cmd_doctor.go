@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
 	"github.com/tcpreap/tcpreap/doctor"
-	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"github.com/urfave/cli/v3"
 )
@@ -40,10 +38,6 @@ type doctorFlags struct {
 	json  bool
 }
 
-// doctorSysctls are the settings the doctor reads, under /proc/sys/net.
-var doctorSysctls = []string{"ipv4.tcp_fin_timeout", "ipv4.tcp_tw_reuse", "ipv4.tcp_tw_recycle", "ipv4.tcp_max_tw_buckets",
-	"ipv4.tcp_retries2", "ipv4.tcp_keepalive_time", "ipv4.tcp_keepalive_intvl", "ipv4.tcp_keepalive_probes", "mptcp.enabled"}
-
 func diagnose(ctx context.Context, o *doctorFlags, io streams) error {
 	if len(o.words) > 0 {
 		return usagef("doctor takes no arguments (it looks at every socket): %q", o.words[0])
@@ -59,23 +53,10 @@ func diagnose(ctx context.Context, o *doctorFlags, io streams) error {
 		return err
 	}
 	defer run.Close()
-	// The settings are the namespace's own: read from a thread in it; the
-	// doctor's own sockets after the census, which they are not to be in,
-	// on the namespace's loopback (sockets are made by the thread that asks).
-	var facts doctor.Facts
-	err = run.Do(func(conn *sockdiag.Conn) (err error) {
-		facts.Sysctls = host.Sysctls(doctorSysctls...)
-		if facts.PortRange, err = host.LocalPortRange(); err != nil {
-			return fmt.Errorf("cannot read net.ipv4.ip_local_port_range: %v", err)
-		}
-		facts.Own = doctor.CheckOwn(ctx, conn)
-		facts.Support, facts.Orphans = conn.Probe(ctx), conn.DestroysOrphans(ctx)
-		return nil
-	})
+	facts, err := doctor.Gather(ctx, c, run.Do)
 	if err != nil {
 		return err
 	}
-	facts.Census = c
 	findings := doctor.Examine(facts)
 	if err := render.Doctor(io.Out, findings, o.json); err != nil {
 		return err

@@ -13,9 +13,9 @@ import (
 // clidoc; render → the libraries whose values it shows, and clidoc (the
 // doctor's paragraphs are wrapped as the help is); clidoc → urfave/cli and
 // the standard library alone; census → sockdiag, host; doctor → sockdiag,
-// census; planfile → kill, sockdiag, host; kill → sockdiag; sockdiag, host
-// and flows import nothing of tcpreap. Neither render nor clidoc imports
-// command code.
+// census, host; planfile → kill, sockdiag, host; kill → sockdiag;
+// sockdiag, host and flows import nothing of tcpreap. Neither render nor
+// clidoc imports command code.
 func TestLayers(t *testing.T) {
 	const module = "github.com/tcpreap/tcpreap/"
 	const render, clidoc = "cmd/tcpreap/internal/render", "cmd/tcpreap/internal/clidoc"
@@ -25,7 +25,7 @@ func TestLayers(t *testing.T) {
 		clidoc:        nil,
 		"reap":        {"kill", "planfile", "host", "sockdiag"},
 		"census":      {"sockdiag", "host"},
-		"doctor":      {"sockdiag", "census"},
+		"doctor":      {"sockdiag", "census", "host"},
 		"planfile":    {"kill", "sockdiag", "host"},
 		"kill":        {"sockdiag"},
 		"sockdiag":    nil,

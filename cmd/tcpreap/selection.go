@@ -5,19 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"net/netip"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/reap"
 	"github.com/tcpreap/tcpreap/sockdiag"
+	"golang.org/x/sys/unix"
 )
 
 // A selection is the parsed command line: what reap selects, where it
@@ -28,13 +25,6 @@ type selection struct {
 	notes []string // "peer db1 is 192.0.2.2, 2001:db8::2"
 }
 
-// maxCommandLen is the longest command name a process has: the kernel's
-// comm holds 15 bytes.
-const maxCommandLen = 15
-
-// maxPatternLen bounds a --process-match expression.
-const maxPatternLen = 256
-
 // newOwners reads --pid, --process and --process-match; nil when none was
 // given. --process and --process-match are alternatives.
 func newOwners(pids, commands, patterns []string) (*reap.Owners, error) {
@@ -42,93 +32,21 @@ func newOwners(pids, commands, patterns []string) (*reap.Owners, error) {
 		return nil, nil
 	}
 	o := &reap.Owners{}
-	for _, w := range patterns {
-		if w == "" || len(w) > maxPatternLen {
-			return nil, fmt.Errorf("--process-match: give a regular expression of 1 to %d bytes", maxPatternLen)
-		}
-		re, err := regexp.Compile(w)
-		if err != nil {
-			return nil, fmt.Errorf("--process-match %q: %v", w, err)
-		}
-		if re.MatchString("") {
-			return nil, fmt.Errorf("--process-match %q matches every command name; anchor it (^name$) or use --process", w)
-		}
-		o.Patterns = append(o.Patterns, re)
+	var err error
+	if o.Patterns, err = reap.ParsePatterns(patterns); err != nil {
+		return nil, fmt.Errorf("--process-match %w", err)
 	}
-	for _, w := range pids {
-		pid, err := strconv.Atoi(strings.TrimSpace(w))
-		if err != nil || pid <= 0 {
-			return nil, fmt.Errorf("--pid %q: give a process id, a number above 0", w)
+	if o.PIDs, err = reap.ParsePIDs(pids); err != nil {
+		var te *reap.ThreadError
+		if errors.As(err, &te) {
+			return nil, fmt.Errorf("--pid %d is a thread of process %d (%s), which holds its sockets: give --pid %d", te.TID, te.PID, render.Printable(te.Command), te.PID)
 		}
-		if _, err := host.ReadProcess(pid); err != nil {
-			return nil, fmt.Errorf("--pid %d: no such process", pid)
-		}
-		// A thread's id would select nothing: file descriptors, and so
-		// sockets, are its process's.
-		if tgid, err := host.ThreadGroup(pid); err == nil && tgid != pid {
-			p, _ := host.ReadProcess(tgid)
-			return nil, fmt.Errorf("--pid %d is a thread of process %d (%s), which holds its sockets: give --pid %d", pid, tgid, render.Printable(p.Command), tgid)
-		}
-		o.PIDs = append(o.PIDs, pid)
+		return nil, fmt.Errorf("--pid %w", err)
 	}
-	for _, w := range commands {
-		switch {
-		case w == "":
-			return nil, fmt.Errorf("--process: give a command name")
-		case len(w) > maxCommandLen:
-			return nil, fmt.Errorf("--process %q: a process's command name is at most %d bytes (the kernel cuts it: ps -o comm shows %q)",
-				w, maxCommandLen, w[:maxCommandLen])
-		}
-		o.Commands = append(o.Commands, w)
+	if o.Commands, err = reap.ParseCommands(commands); err != nil {
+		return nil, fmt.Errorf("--process %w", err)
 	}
 	return o, nil
-}
-
-// maxTCPInfoDuration is the longest time struct tcp_info can say: its
-// tcpi_last_* times are milliseconds in 32 bits (49 days 17 hours). A
-// longer --idle or --stalled-for could select nothing.
-const maxTCPInfoDuration = time.Duration(math.MaxUint32) * time.Millisecond
-
-// durationSyntax is a duration as time.ParseDuration reads it, whatever its
-// size: one that fails to parse with it overflowed.
-var durationSyntax = regexp.MustCompile(`^\+?([0-9]*\.?[0-9]+(ns|us|µs|μs|ms|s|m|h))+$`)
-
-// parseDuration reads a duration with its unit ("90s", "10m"), above zero
-// and at most maxTCPInfoDuration.
-func parseDuration(flag, word string) (time.Duration, error) {
-	w := strings.TrimSpace(word)
-	d, err := time.ParseDuration(w)
-	switch {
-	case err == nil && d > maxTCPInfoDuration || err != nil && durationSyntax.MatchString(w):
-		return 0, fmt.Errorf("%s %s is out of range: the kernel counts these times in milliseconds up to 49 days (%v); give at most %v",
-			flag, w, maxTCPInfoDuration.Truncate(time.Hour), maxTCPInfoDuration.Truncate(time.Hour))
-	case err == nil && d > 0:
-		return d, nil
-	case isDecimal(w):
-		return 0, fmt.Errorf("%s %s: give a unit: %ss, %sm or %sh", flag, word, word, word, word)
-	}
-	return 0, fmt.Errorf("%s %q: give a duration above zero with its unit, such as 90s, 10m or 2h", flag, word)
-}
-
-// parseUIDs reads --uid: user names or numbers.
-func parseUIDs(ctx context.Context, words []string) ([]uint32, error) {
-	var uids []uint32
-	for _, w := range words {
-		w = strings.TrimSpace(w)
-		if n, err := strconv.ParseUint(w, 10, 32); err == nil {
-			uids = append(uids, uint32(n))
-			continue
-		}
-		if w == "" {
-			return nil, fmt.Errorf("--uid: give a user name or number")
-		}
-		uid, err := host.LookupUID(ctx, w)
-		if err != nil {
-			return nil, fmt.Errorf("--uid %q: %v; give a user name or number", w, err)
-		}
-		uids = append(uids, uid)
-	}
-	return uids, nil
 }
 
 // newSelection turns the selection options and PEER words into a selection;
@@ -168,7 +86,7 @@ func newSelection(ctx context.Context, o *selectFlags, words []string, listing b
 			return nil, err
 		}
 		f.States |= states
-		sel.ListenNamed = sel.ListenNamed || namesListen(w)
+		sel.ListenNamed = sel.ListenNamed || sockdiag.ListenNamed(w)
 	}
 	for _, p := range []struct {
 		flag  string
@@ -203,27 +121,27 @@ func newSelection(ctx context.Context, o *selectFlags, words []string, listing b
 		return nil, withPeerHint(words, services, err)
 	}
 	f.Peers = peers
-	if f.UIDs, err = parseUIDs(ctx, o.uids); err != nil {
-		return nil, err
+	if f.UIDs, err = host.ParseUIDs(ctx, o.uids); err != nil {
+		return nil, fmt.Errorf("--uid %w", err)
 	}
 	for _, path := range o.cgroups {
 		id, err := host.CgroupID(strings.TrimSpace(path))
 		if err != nil {
-			return nil, fmt.Errorf("--cgroup: %v", err)
+			return nil, fmt.Errorf("--cgroup: %w", err)
 		}
 		f.Cgroups = append(f.Cgroups, id)
 	}
 	if o.idle != "" {
-		if f.Idle, err = parseDuration("--idle", o.idle); err != nil {
-			return nil, err
+		if f.Idle, err = sockdiag.ParseInfoDuration(o.idle); err != nil {
+			return nil, fmt.Errorf("--idle %w", err)
 		}
 	}
 	if o.stalledForSet && !o.stalled {
 		return nil, fmt.Errorf("--stalled-for %s: it says how long a --stalled connection has had no ack; add --stalled", o.stalledFor)
 	}
 	if o.stalled {
-		if f.Stalled, err = parseDuration("--stalled-for", o.stalledFor); err != nil {
-			return nil, err
+		if f.Stalled, err = sockdiag.ParseInfoDuration(o.stalledFor); err != nil {
+			return nil, fmt.Errorf("--stalled-for %w", err)
 		}
 	}
 	if sel.Owners, err = newOwners(o.pids, o.commands, o.commandPatterns); err != nil {
@@ -254,6 +172,9 @@ func queryError(err error) error {
 	var ie *reap.InputError
 	if !errors.As(err, &ie) {
 		return err
+	}
+	if ie.Of == "all-netns" && (errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE)) {
+		err = fmt.Errorf("%w or give --netns", err)
 	}
 	err = fmt.Errorf("--%s: %w", ie.Of, err)
 	if errors.Is(err, fs.ErrPermission) {
@@ -299,19 +220,6 @@ func resolveAll(ctx context.Context, names []string) (map[string][]netip.Addr, e
 		out[name] = addrs[i]
 	}
 	return out, nil
-}
-
-// namesListen reports whether a --state word names the LISTEN state itself
-// or every state: only then may LISTEN sockets be destroyed. A group that
-// merely contains listen ("big") shows them as kept back.
-func namesListen(word string) bool {
-	for _, item := range strings.Split(word, ",") {
-		m, err := sockdiag.ParseStates(item)
-		if err == nil && (m == 1<<sockdiag.Listen || m == sockdiag.AllStates) {
-			return true
-		}
-	}
-	return false
 }
 
 // serviceLookup looks service names up in the services database for the

@@ -4,17 +4,38 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/clidoc"
 	"github.com/tcpreap/tcpreap/doctor"
 )
 
-// Doctor prints the doctor's findings: one paragraph each, marked ok or
-// WARN, or (json) one JSON object whose fields are a contract.
-func Doctor(w io.Writer, findings []doctor.Finding, json bool) error {
-	if json {
-		return doctorJSON(w, findings)
+// Doctor prints the doctor's report: one JSON object, or one paragraph a
+// finding within a 100-column terminal (as the help), its lines after the
+// first under the check's name, the command that relieves it whole on a
+// line of its own.
+func Doctor(w io.Writer, findings []doctor.Finding, asJSON bool) error {
+	if asJSON {
+		type finding struct {
+			Check  string `json:"check"`
+			Warn   bool   `json:"warn"`
+			Says   string `json:"says"`             // the sentence, with its remedy
+			Remedy string `json:"remedy,omitempty"` // the remedy's command line alone
+		}
+		out := struct {
+			Warn     bool      `json:"warn"`
+			Findings []finding `json:"findings"`
+		}{Warn: doctor.Warns(findings), Findings: []finding{}}
+		for _, f := range findings {
+			x := finding{Check: f.Check, Warn: f.Warn, Says: f.Says}
+			if f.Remedy != nil {
+				x.Remedy = remedyLine(f.Remedy)
+				x.Says += "; " + f.Remedy.Lead + ": " + x.Remedy
+			}
+			out.Findings = append(out.Findings, x)
+		}
+		return json.NewEncoder(w).Encode(out)
 	}
 	var b strings.Builder
 	for _, f := range findings {
@@ -22,35 +43,42 @@ func Doctor(w io.Writer, findings []doctor.Finding, json bool) error {
 		if f.Warn {
 			mark = "WARN"
 		}
-		// One finding a paragraph, within a 100-column terminal (as the
-		// help), its lines after the first under the check's name.
-		says, command := Printable(f.Says), ""
-		if i := strings.Index(says, ": tcpreap "); i >= 0 {
-			// The command that relieves it, on a line of its own, whole.
-			says, command = says[:i+1], says[i+2:]
+		says := Printable(f.Says)
+		if f.Remedy != nil {
+			says += "; " + Printable(f.Remedy.Lead) + ":"
 		}
 		lines := clidoc.Wrap(Printable(f.Check)+": "+says, clidoc.Width-len(mark)-1)
-		if command != "" {
-			lines = append(lines, command)
+		if f.Remedy != nil {
+			lines = append(lines, Printable(remedyLine(f.Remedy)))
 		}
 		fmt.Fprintf(&b, "%s %s\n", mark, strings.Join(lines, "\n"+strings.Repeat(" ", len(mark)+1)))
 	}
-	_, err := fmt.Fprint(w, b.String())
+	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-func doctorJSON(w io.Writer, findings []doctor.Finding) error {
-	type finding struct {
-		Check string `json:"check"`
-		Warn  bool   `json:"warn"`
-		Says  string `json:"says"`
+// remedyLine is the command line of a remedy: its command, or the tcpreap
+// run that selects its sockets.
+func remedyLine(r *doctor.Remedy) string {
+	if len(r.Command) > 0 {
+		return strings.Join(r.Command, " ")
 	}
-	out := struct {
-		Warn     bool      `json:"warn"`
-		Findings []finding `json:"findings"`
-	}{Warn: doctor.Warns(findings), Findings: []finding{}}
-	for _, f := range findings {
-		out.Findings = append(out.Findings, finding(f))
+	words := []string{"tcpreap"}
+	if r.PID != 0 {
+		words = append(words, "--pid", strconv.Itoa(r.PID))
 	}
-	return json.NewEncoder(w).Encode(out)
+	if r.Stalled {
+		words = append(words, "--stalled")
+	}
+	if len(r.States) > 0 {
+		states := make([]string, len(r.States))
+		for i, s := range r.States {
+			states[i] = s.String()
+		}
+		words = append(words, "--state", strings.Join(states, ","))
+	}
+	if r.Destination.IsValid() {
+		words = append(words, r.Destination.String())
+	}
+	return strings.Join(words, " ")
 }

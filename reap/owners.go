@@ -1,0 +1,85 @@
+package reap
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/tcpreap/tcpreap/host"
+)
+
+// maxCommandLen is the longest command name a process has: the kernel's
+// comm holds 15 bytes.
+const maxCommandLen = 15
+
+// maxPatternLen bounds a pattern of command names.
+const maxPatternLen = 256
+
+// ParsePatterns reads regular expressions of command names (Go's RE2
+// syntax), each 1 to 256 bytes; one that matches every name, the empty one
+// too, is no selection and refused. An error starts with the word.
+func ParsePatterns(words []string) ([]*regexp.Regexp, error) {
+	var out []*regexp.Regexp
+	for _, w := range words {
+		if w == "" || len(w) > maxPatternLen {
+			return nil, fmt.Errorf("%q: give a regular expression of 1 to %d bytes", w, maxPatternLen)
+		}
+		re, err := regexp.Compile(w)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %v", w, err)
+		}
+		if re.MatchString("") {
+			return nil, fmt.Errorf("%q matches every command name; anchor it (^name$) or give the name itself", w)
+		}
+		out = append(out, re)
+	}
+	return out, nil
+}
+
+// A ThreadError is a process id that is a thread's: file descriptors, and
+// so sockets, are its process's, and it would select nothing.
+type ThreadError struct {
+	TID, PID int    // the thread, and the process it is of
+	Command  string // the process's command name
+}
+
+func (e *ThreadError) Error() string {
+	return fmt.Sprintf("%d is a thread of process %d (%s), which holds its sockets", e.TID, e.PID, e.Command)
+}
+
+// ParsePIDs reads process ids, each of a process that exists now; a
+// thread's id is a *ThreadError. An error starts with the word.
+func ParsePIDs(words []string) ([]int, error) {
+	var out []int
+	for _, w := range words {
+		pid, err := strconv.Atoi(strings.TrimSpace(w))
+		if err != nil || pid <= 0 {
+			return nil, fmt.Errorf("%q: give a process id, a number above 0", w)
+		}
+		if _, err := host.ReadProcess(pid); err != nil {
+			return nil, fmt.Errorf("%d: no such process", pid)
+		}
+		if tgid, err := host.ThreadGroup(pid); err == nil && tgid != pid {
+			p, _ := host.ReadProcess(tgid)
+			return nil, &ThreadError{TID: pid, PID: tgid, Command: p.Command}
+		}
+		out = append(out, pid)
+	}
+	return out, nil
+}
+
+// ParseCommands reads command names, as ps -o comm shows them: 1 to 15
+// bytes, the most the kernel keeps. An error starts with the word.
+func ParseCommands(words []string) ([]string, error) {
+	for _, w := range words {
+		switch {
+		case w == "":
+			return nil, fmt.Errorf("%q: give a command name", w)
+		case len(w) > maxCommandLen:
+			return nil, fmt.Errorf("%q: a process's command name is at most %d bytes (the kernel cuts it: ps -o comm shows %q)",
+				w, maxCommandLen, w[:maxCommandLen])
+		}
+	}
+	return words, nil
+}
