@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tcpreap/tcpreap/flows"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/integration/testnet"
 )
 
@@ -327,7 +328,7 @@ func TestIntegrationConntrackFlowID(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	zone := uint16(0) // sent to the kernel as a dump filter, and checked again in Go
-	found, err := conn.Dump(ctx, &flows.Filter{Peers: []flows.Peer{{Prefix: netip.PrefixFrom(direct.Addr(), 32)}}, Zone: &zone})
+	found, err := conn.Dump(ctx, &flows.Filter{Peers: []inet.Endpoint{{Prefix: netip.PrefixFrom(direct.Addr(), 32)}}, Zone: &zone})
 	r.check(err)
 	if len(found) != 1 {
 		t.Fatalf("the dump in the router found %+v, want the one flow to %s", found, direct)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
@@ -52,7 +53,7 @@ func (ss *Session) keeps(s *sockdiag.Socket) Reason {
 		return ReasonSession
 	case s.State == sockdiag.Listen:
 		return NoReason
-	case ss.Unsure && s.Protocol == sockdiag.TCP && s.ID.Local.Port() == ss.SSHPort && !ss.Held[s.Inode]:
+	case ss.Unsure && s.Protocol == inet.TCP && s.ID.Local.Port() == ss.SSHPort && !ss.Held[s.Inode]:
 		return ReasonSSHUnsure
 	case s.Inode == 0 || !ss.Held[s.Inode]:
 		return NoReason
@@ -142,7 +143,7 @@ func (g Guards) reason(s *sockdiag.Socket) Reason {
 	switch {
 	case s.State == sockdiag.Listen && !g.ListenNamed:
 		return ReasonListen
-	case s.Protocol == sockdiag.UDP && s.State == sockdiag.Close:
+	case s.Protocol == inet.UDP && s.State == sockdiag.Close:
 		return ReasonUnconnectedUDP
 	}
 	return NoReason

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mdlayher/netlink"
+	"github.com/tcpreap/tcpreap/inet"
 	"golang.org/x/sys/unix"
 )
 
@@ -49,7 +50,7 @@ type Conn struct {
 	OnTCPInfo func(s *Socket, info TCPInfo)
 
 	probeMu sync.Mutex
-	probed  map[Protocol]probeResult
+	probed  map[inet.Protocol]probeResult
 	orphanProbe
 }
 

@@ -11,7 +11,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/tcpreap/tcpreap/flows"
-	"github.com/tcpreap/tcpreap/kill"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
@@ -163,19 +163,19 @@ func (o *flowOptions) flowSelectionFlags() []cli.Flag {
 // Every error is bad input.
 func flowSelection(ctx context.Context, o *flowOptions) (*flows.Filter, []flows.Keep, []string, error) {
 	f := &flows.Filter{}
-	var protocols []sockdiag.Protocol
-	var families []sockdiag.Family
+	var protocols []inet.Protocol
+	var families []inet.Family
 	if o.tcp {
-		f.Protocols, protocols = append(f.Protocols, flows.TCP), append(protocols, sockdiag.TCP)
+		f.Protocols, protocols = append(f.Protocols, inet.TCP), append(protocols, inet.TCP)
 	}
 	if o.udp {
-		f.Protocols, protocols = append(f.Protocols, flows.UDP), append(protocols, sockdiag.UDP)
+		f.Protocols, protocols = append(f.Protocols, inet.UDP), append(protocols, inet.UDP)
 	}
 	if o.ipv4 {
-		f.Families, families = append(f.Families, flows.IPv4), append(families, sockdiag.IPv4)
+		f.Families, families = append(f.Families, inet.IPv4), append(families, inet.IPv4)
 	}
 	if o.ipv6 {
-		f.Families, families = append(f.Families, flows.IPv6), append(families, sockdiag.IPv6)
+		f.Families, families = append(f.Families, inet.IPv6), append(families, inet.IPv6)
 	}
 	services := serviceLookup(protocols)
 	for _, w := range o.states {
@@ -188,20 +188,20 @@ func flowSelection(ctx context.Context, o *flowOptions) (*flows.Filter, []flows.
 	// The addresses and ports, judged as for sockets: those that take in
 	// everything ("--port 0-65535", "0.0.0.0/0 ::/0") are no selection,
 	// left out of the filter, and need --all.
-	var ports []sockdiag.PortRange
+	var ports []inet.PortRange
 	var replies []netip.Prefix
 	for _, w := range o.ports {
-		rs, err := sockdiag.ParsePorts(w, services)
+		rs, err := inet.ParsePorts(w, services)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("--port: %w", err)
 		}
 		ports = append(ports, rs...)
 	}
 	if (&sockdiag.Filter{Ports: ports}).HasSelector() {
-		f.Ports = portRanges(ports)
+		f.Ports = ports
 	}
 	for _, w := range o.replySrcs {
-		p, err := sockdiag.ParsePrefix(w)
+		p, err := inet.ParsePrefix(w)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("--reply-src: %w", err)
 		}
@@ -234,7 +234,7 @@ func flowSelection(ctx context.Context, o *flowOptions) (*flows.Filter, []flows.
 		f.Mark = &m
 	}
 	var notes []string
-	peers, err := sockdiag.ParsePeers(o.words, services, func(names []string) (map[string][]netip.Addr, error) {
+	peers, err := inet.ParsePeers(o.words, services, func(names []string) (map[string][]netip.Addr, error) {
 		addrs, err := resolveAll(ctx, names)
 		for _, name := range names {
 			if len(addrs[name]) > 0 {
@@ -248,7 +248,7 @@ func flowSelection(ctx context.Context, o *flowOptions) (*flows.Filter, []flows.
 	}
 	if (&sockdiag.Filter{Families: families, Peers: peers}).HasSelector() {
 		for _, p := range peers {
-			f.Peers = append(f.Peers, flows.Peer{Prefix: unmappedPrefix(p.Prefix), Ports: portRanges(p.Ports)})
+			f.Peers = append(f.Peers, inet.Endpoint{Prefix: unmappedPrefix(p.Prefix), Ports: p.Ports})
 		}
 	}
 	var keeps []flows.Keep
@@ -269,14 +269,6 @@ func unmappedPrefix(p netip.Prefix) netip.Prefix {
 		return netip.PrefixFrom(a.Unmap(), p.Bits()-96)
 	}
 	return p
-}
-
-func portRanges(rs []sockdiag.PortRange) []flows.PortRange {
-	out := make([]flows.PortRange, len(rs))
-	for i, r := range rs {
-		out[i] = flows.PortRange{Lo: r.Lo, Hi: r.Hi}
-	}
-	return out
 }
 
 // planFlows dials ctnetlink and plans the selection; the caller closes the
@@ -351,10 +343,10 @@ func cutFlows(ctx context.Context, o *flowOptions, io streams) error {
 		}
 	}
 	results := plan.Execute(ctx, conn)
-	sum := flows.Summarize(results)
+	sum := inet.Summarize(results)
 	reportErr := flowRenderer{w: io.Out, json: o.json, quiet: o.quiet}.report(results, false)
 	if n > 0 && !o.noAudit {
-		if err := audit(o.args, kill.Summary(sum)); err != nil {
+		if err := audit(o.args, sum); err != nil {
 			fmt.Fprintf(io.ErrOut, "tcpreap: warning: the audit line was not written to syslog: %s\n", printable(err.Error()))
 		}
 	}
@@ -366,7 +358,7 @@ func cutFlows(ctx context.Context, o *flowOptions, io streams) error {
 	}
 	said := map[string]bool{}
 	for _, r := range results {
-		if why, ok := flows.Explain(r.Err); r.Action == flows.Failed && ok && !said[why] {
+		if why, ok := flows.Explain(r.Err); r.Action == inet.Failed && ok && !said[why] {
 			said[why] = true
 			fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", why)
 		}
@@ -412,7 +404,7 @@ func flowPlanSummary(plan *flows.Plan) string {
 	var order []string
 	for _, fl := range plan.Targets {
 		k := fl.Protocol.String()
-		if fl.Protocol == flows.TCP {
+		if fl.Protocol == inet.TCP {
 			k += " " + fl.State.String()
 		}
 		if counts[k] == 0 {

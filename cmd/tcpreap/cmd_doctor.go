@@ -8,7 +8,7 @@ import (
 
 	"github.com/tcpreap/tcpreap/doctor"
 	"github.com/tcpreap/tcpreap/host"
-	"github.com/tcpreap/tcpreap/sockdiag"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/urfave/cli/v3"
 )
 
@@ -61,7 +61,7 @@ func diagnose(ctx context.Context, o *options, io streams) error {
 	}
 	// After the census, which the doctor's own sockets are not to be in; in
 	// the namespace's loopback (sockets are made by the thread that asks).
-	var own map[sockdiag.Protocol]doctor.OwnCheck
+	var own map[inet.Protocol]doctor.OwnCheck
 	p.ns.Do(func() error { own = doctor.CheckOwn(ctx, p.conn); return nil })
 	findings := doctor.Examine(doctor.Facts{Support: p.conn.Probe(ctx), Own: own, Orphans: p.conn.DestroysOrphans(ctx),
 		Sysctls: sysctls, Census: c, PortRange: ports})

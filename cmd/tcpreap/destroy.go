@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
@@ -54,7 +55,7 @@ func destroy(ctx context.Context, o *options, io streams, ps parts) error {
 	// not wait on the system logger.
 	reportErr := renderer{w: io.Out, json: o.json, quiet: o.quiet, spaces: spaces}.report(results, false)
 	if n > 0 && !o.noAudit {
-		if err := audit(o.args, kill.Summarize(results)); err != nil {
+		if err := audit(o.args, inet.Summarize(results)); err != nil {
 			fmt.Fprintf(io.ErrOut, "tcpreap: warning: the audit line was not written to syslog: %s\n", printable(err.Error()))
 		}
 	}
@@ -70,7 +71,7 @@ func failures(results []kill.Result, io streams) error {
 	said := map[string]bool{}
 	failed := 0
 	for _, r := range results {
-		if r.Action != kill.Failed {
+		if r.Action != inet.Failed {
 			continue
 		}
 		failed++

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tcpreap/tcpreap/kill"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"github.com/tcpreap/tcpreap/sockdiag/sockdiagtest"
 )
@@ -35,7 +35,7 @@ func TestSurvivorExitsOne(t *testing.T) {
 		if r.Socket.IsTimeWait() {
 			continue // its 0 is the truth: no orphan
 		}
-		if r.Action != kill.Failed || !errors.Is(r.Err, sockdiag.ErrStillPresent) {
+		if r.Action != inet.Failed || !errors.Is(r.Err, sockdiag.ErrStillPresent) {
 			t.Errorf("%s: %s %v, want failed: still present", r.Socket.State, r.Action, r.Err)
 		}
 	}

@@ -9,21 +9,22 @@ import (
 )
 
 // TestLayers: imports run one way (README, Development): cmd → kill,
-// planfile, host, sockdiag, census, doctor, flows; census → sockdiag, host;
-// doctor → sockdiag, census; planfile →
-// kill, sockdiag, host; kill →
-// sockdiag; sockdiag, host and flows import nothing of tcpreap.
+// planfile, host, sockdiag, census, doctor, flows, inet; census → sockdiag,
+// host, inet; doctor → sockdiag, census, inet; planfile → kill, sockdiag,
+// host, inet; kill → sockdiag, inet; sockdiag and flows → inet; inet, host
+// import nothing of tcpreap.
 func TestLayers(t *testing.T) {
 	const module = "github.com/tcpreap/tcpreap/"
 	allowed := map[string][]string{
-		"cmd/tcpreap": {"kill", "planfile", "host", "sockdiag", "census", "doctor", "flows"},
-		"census":      {"sockdiag", "host"},
-		"doctor":      {"sockdiag", "census"},
-		"planfile":    {"kill", "sockdiag", "host"},
-		"kill":        {"sockdiag"},
-		"sockdiag":    nil,
+		"cmd/tcpreap": {"kill", "planfile", "host", "sockdiag", "census", "doctor", "flows", "inet"},
+		"census":      {"sockdiag", "host", "inet"},
+		"doctor":      {"sockdiag", "census", "inet"},
+		"planfile":    {"kill", "sockdiag", "host", "inet"},
+		"kill":        {"sockdiag", "inet"},
+		"sockdiag":    {"inet"},
+		"flows":       {"inet"},
 		"host":        nil,
-		"flows":       nil,
+		"inet":        nil,
 	}
 	for dir, may := range allowed {
 		pkg, err := build.ImportDir(filepath.Join("..", "..", dir), 0)

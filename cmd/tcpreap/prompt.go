@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
@@ -78,7 +79,7 @@ func effect(c kill.StateCount) string {
 		return "the peer gets a reset"
 	case c.State == sockdiag.Listen:
 		return "stops accepting; connections not yet accepted are reset"
-	case c.Protocol == sockdiag.UDP:
+	case c.Protocol == inet.UDP:
 		return "the peer is not told"
 	}
 	return "no reset to the peer"

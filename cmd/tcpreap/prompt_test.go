@@ -7,22 +7,23 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
 func testPlan() *kill.Plan {
-	s := func(state sockdiag.State, fam sockdiag.Family, local, remote string, cookie sockdiag.Cookie) sockdiag.Socket {
-		return sockdiag.Socket{Protocol: sockdiag.TCP, Family: fam, State: state, UID: 1000, Inode: 77,
+	s := func(state sockdiag.State, fam inet.Family, local, remote string, cookie sockdiag.Cookie) sockdiag.Socket {
+		return sockdiag.Socket{Protocol: inet.TCP, Family: fam, State: state, UID: 1000, Inode: 77,
 			ID: sockdiag.SockID{Local: netip.MustParseAddrPort(local), Remote: netip.MustParseAddrPort(remote), Interface: 2, Cookie: cookie}}
 	}
 	return &kill.Plan{
 		Targets: []sockdiag.Socket{
-			s(sockdiag.CloseWait, sockdiag.IPv4, "192.0.2.1:5432", "192.0.2.2:40000", 1<<40|5),
-			s(sockdiag.Established, sockdiag.IPv6, "[::ffff:192.0.2.1]:80", "[::ffff:192.0.2.2]:40001", 6),
-			s(sockdiag.TimeWait, sockdiag.IPv6, "[2001:db8::1]:443", "[2001:db8::2]:40002", 7),
+			s(sockdiag.CloseWait, inet.IPv4, "192.0.2.1:5432", "192.0.2.2:40000", 1<<40|5),
+			s(sockdiag.Established, inet.IPv6, "[::ffff:192.0.2.1]:80", "[::ffff:192.0.2.2]:40001", 6),
+			s(sockdiag.TimeWait, inet.IPv6, "[2001:db8::1]:443", "[2001:db8::2]:40002", 7),
 		},
-		Skipped: []kill.Skip{{Socket: s(sockdiag.Listen, sockdiag.IPv4, "192.0.2.1:5432", "0.0.0.0:0", 8), Reason: kill.ReasonListen}},
+		Skipped: []kill.Skip{{Socket: s(sockdiag.Listen, inet.IPv4, "192.0.2.1:5432", "0.0.0.0:0", 8), Reason: kill.ReasonListen}},
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/inet"
 
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/sockdiag"
@@ -99,7 +100,7 @@ type summaryJSON struct {
 }
 
 func (r renderer) report(results []kill.Result, dryRun bool) error {
-	sum := kill.Summarize(results)
+	sum := inet.Summarize(results)
 	if r.json {
 		// One write per 64 KiB, not per socket: a list of 190,000 sockets
 		// is 190,000 lines.
@@ -386,7 +387,7 @@ func (r renderer) appendSocketJSON(b []byte, i int, res kill.Result) []byte {
 	b = append(b, `,"action":"`...)
 	b = append(b, res.Action.String()...)
 	b = append(b, '"')
-	if res.Action == kill.Skipped {
+	if res.Action == inet.Skipped {
 		b = appendJSONField(b, "reason", reasonText(res))
 	}
 	if res.Err != nil {
@@ -442,7 +443,7 @@ func (r renderer) toJSON(i int, res kill.Result) socketJSON {
 	if r.spaces != nil {
 		j.NetNS = r.spaces.label(i)
 	}
-	if res.Action == kill.Skipped {
+	if res.Action == inet.Skipped {
 		j.Reason = reasonText(res)
 	}
 	if res.Err != nil {
@@ -487,11 +488,11 @@ func errorWords(err error) string {
 
 func resultText(res kill.Result) string {
 	switch res.Action {
-	case kill.WouldKill:
+	case inet.WouldKill:
 		return "match"
-	case kill.Skipped:
+	case inet.Skipped:
 		return "skipped: " + reasonText(res)
-	case kill.Failed:
+	case inet.Failed:
 		return "failed: " + errorWords(res.Err)
 	}
 	return res.Action.String()
@@ -523,7 +524,7 @@ func appendEndpoint(b []byte, ap netip.AddrPort, scope string) []byte {
 	return strconv.AppendUint(b, uint64(ap.Port()), 10)
 }
 
-func summaryLine(s kill.Summary, dryRun bool) string {
+func summaryLine(s inet.Summary, dryRun bool) string {
 	if dryRun {
 		return fmt.Sprintf("%s matched: %d would be destroyed, %d skipped (dry run: nothing was destroyed)",
 			plural(s.Matched, "socket"), s.WouldKill, s.Skipped)

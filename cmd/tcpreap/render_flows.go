@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/tcpreap/tcpreap/flows"
+	"github.com/tcpreap/tcpreap/inet"
 )
 
 // A flowRenderer prints conntrack results as two lines per entry or as
@@ -54,7 +55,7 @@ func flowToJSON(r flows.Result) flowJSON {
 		Status: fl.Status.Words(), Mark: fl.Mark, Zone: fl.Zone, TimeoutS: fl.Timeout, ID: fl.ID,
 		Action: r.Action.String(), Reason: r.Reason,
 	}
-	if fl.Protocol == flows.TCP {
+	if fl.Protocol == inet.TCP {
 		j.State = fl.State.String()
 	}
 	if r.Err != nil {
@@ -64,7 +65,7 @@ func flowToJSON(r flows.Result) flowJSON {
 }
 
 func (r flowRenderer) report(results []flows.Result, dryRun bool) error {
-	sum := flows.Summarize(results)
+	sum := inet.Summarize(results)
 	if r.json {
 		bw := bufio.NewWriterSize(r.w, 64<<10)
 		enc := json.NewEncoder(bw)
@@ -135,7 +136,7 @@ func (r flowRenderer) table(w io.Writer, results []flows.Result) {
 
 // flowState is conntrack's TCP state, "-" for UDP.
 func flowState(fl flows.Flow) string {
-	if fl.Protocol != flows.TCP {
+	if fl.Protocol != inet.TCP {
 		return "-"
 	}
 	return fl.State.String()

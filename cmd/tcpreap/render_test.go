@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"golang.org/x/sys/unix"
@@ -55,7 +56,7 @@ func TestErrorWords(t *testing.T) {
 		if got := errorWords(err); got != want {
 			t.Errorf("errorWords(%v) = %q, want %q", err, got, want)
 		}
-		if got := resultText(kill.Result{Socket: &s, Action: kill.Failed, Err: err}); got != "failed: "+want {
+		if got := resultText(kill.Result{Socket: &s, Action: inet.Failed, Err: err}); got != "failed: "+want {
 			t.Errorf("resultText = %q", got)
 		}
 	}
@@ -85,9 +86,9 @@ func TestSocketJSONByHand(t *testing.T) {
 	odd.ID.Interface, odd.ID.Cookie, odd.UID, odd.Inode = 1<<32-1, 1<<64-2, 65534, 1<<32-1
 	odd.RecvQ, odd.SendQ = 1, 1<<32-1
 	results = append(results,
-		kill.Result{Socket: &odd, Action: kill.Failed, Err: errors.New("<odd> & \"quoted\" \x1b\u2028 \xff")},
-		kill.Result{Socket: &plan.Targets[2], Action: kill.Killed},
-		kill.Result{Socket: &plan.Targets[0], Action: kill.Skipped, Reason: kill.ReasonChanged},
+		kill.Result{Socket: &odd, Action: inet.Failed, Err: errors.New("<odd> & \"quoted\" \x1b\u2028 \xff")},
+		kill.Result{Socket: &plan.Targets[2], Action: inet.Killed},
+		kill.Result{Socket: &plan.Targets[0], Action: inet.Skipped, Reason: kill.ReasonChanged},
 	)
 	// With list -p: the processes that hold each socket, none for the rest,
 	// odd command names too.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"golang.org/x/sys/unix"
@@ -180,16 +181,16 @@ func newSelection(ctx context.Context, o *options) (_ *selection, err error) {
 		}
 	}()
 	if o.tcp {
-		f.Protocols = append(f.Protocols, sockdiag.TCP)
+		f.Protocols = append(f.Protocols, inet.TCP)
 	}
 	if o.udp {
-		f.Protocols = append(f.Protocols, sockdiag.UDP)
+		f.Protocols = append(f.Protocols, inet.UDP)
 	}
 	if o.ipv4 {
-		f.Families = append(f.Families, sockdiag.IPv4)
+		f.Families = append(f.Families, inet.IPv4)
 	}
 	if o.ipv6 {
-		f.Families = append(f.Families, sockdiag.IPv6)
+		f.Families = append(f.Families, inet.IPv6)
 	}
 	services := serviceLookup(f.Protocols)
 
@@ -204,10 +205,10 @@ func newSelection(ctx context.Context, o *options) (_ *selection, err error) {
 	for _, p := range []struct {
 		flag  string
 		words []string
-		into  *[]sockdiag.PortRange
+		into  *[]inet.PortRange
 	}{{"port", o.ports, &f.Ports}, {"local-port", o.localPorts, &f.LocalPorts}, {"remote-port", o.remotePorts, &f.RemotePorts}} {
 		for _, w := range p.words {
-			rs, err := sockdiag.ParsePorts(w, services)
+			rs, err := inet.ParsePorts(w, services)
 			if err != nil {
 				return nil, fmt.Errorf("--%s: %w", p.flag, err)
 			}
@@ -215,7 +216,7 @@ func newSelection(ctx context.Context, o *options) (_ *selection, err error) {
 		}
 	}
 	for _, w := range o.locals {
-		p, err := sockdiag.ParsePrefix(w)
+		p, err := inet.ParsePrefix(w)
 		if err != nil {
 			return nil, fmt.Errorf("--local: %w", err)
 		}
@@ -235,7 +236,7 @@ func newSelection(ctx context.Context, o *options) (_ *selection, err error) {
 		}
 		f.Interface = &sockdiag.Interface{Name: o.iface, Index: index, Addrs: addrs}
 	}
-	peers, err := sockdiag.ParsePeers(o.words, services, func(names []string) (map[string][]netip.Addr, error) {
+	peers, err := inet.ParsePeers(o.words, services, func(names []string) (map[string][]netip.Addr, error) {
 		addrs, err := resolveAll(ctx, names)
 		for _, name := range names {
 			if len(addrs[name]) > 0 {
@@ -318,9 +319,9 @@ func (sel *selection) tell(io streams, quiet bool) {
 
 // withPeerHint adds to the error of a PEER word that does not parse what
 // the person most likely meant.
-func withPeerHint(words []string, services sockdiag.ServiceLookup, err error) error {
+func withPeerHint(words []string, services inet.ServiceLookup, err error) error {
 	for _, w := range words {
-		_, perr := sockdiag.ParsePeer(w, services, func(string) ([]netip.Addr, error) { return []netip.Addr{netip.IPv6Loopback()}, nil })
+		_, perr := inet.ParsePeer(w, services, func(string) ([]netip.Addr, error) { return []netip.Addr{netip.IPv6Loopback()}, nil })
 		if hint := peerHint(w); perr != nil && hint != "" {
 			return fmt.Errorf("%w; %s", err, hint)
 		}
@@ -370,8 +371,8 @@ func namesListen(word string) bool {
 
 // serviceLookup looks service names up in the services database for the
 // selected protocols (TCP when none is).
-func serviceLookup(protocols []sockdiag.Protocol) sockdiag.ServiceLookup {
-	names := []string{sockdiag.TCP.String()}
+func serviceLookup(protocols []inet.Protocol) inet.ServiceLookup {
+	names := []string{inet.TCP.String()}
 	if len(protocols) > 0 {
 		names = names[:0]
 		for _, p := range protocols {
@@ -425,9 +426,9 @@ func staleSession(ctx context.Context, conn *sockdiag.Conn, s *kill.Session) str
 	}
 	f := &sockdiag.Filter{
 		States:     sockdiag.AllStates,
-		Peers:      []sockdiag.Endpoint{{Prefix: netip.PrefixFrom(s.Client.Addr(), s.Client.Addr().BitLen()), Ports: []sockdiag.PortRange{{Lo: s.Client.Port(), Hi: s.Client.Port()}}}},
+		Peers:      []inet.Endpoint{{Prefix: netip.PrefixFrom(s.Client.Addr(), s.Client.Addr().BitLen()), Ports: []inet.PortRange{{Lo: s.Client.Port(), Hi: s.Client.Port()}}}},
 		Local:      []netip.Prefix{netip.PrefixFrom(s.Server.Addr(), s.Server.Addr().BitLen())},
-		LocalPorts: []sockdiag.PortRange{{Lo: s.Server.Port(), Hi: s.Server.Port()}},
+		LocalPorts: []inet.PortRange{{Lo: s.Server.Port(), Hi: s.Server.Port()}},
 	}
 	for _, err := range conn.Query(ctx, f) {
 		if err != nil {
@@ -554,12 +555,12 @@ func planSize(f *sockdiag.Filter) int {
 	n := 0
 	protocols := f.Protocols
 	if len(protocols) == 0 {
-		protocols = []sockdiag.Protocol{sockdiag.TCP}
+		protocols = []inet.Protocol{inet.TCP}
 	}
 	for _, p := range protocols {
 		states := f.StatesFor(p)
 		switch {
-		case p == sockdiag.UDP:
+		case p == inet.UDP:
 			n += count.UDP
 		case states.Has(sockdiag.TimeWait):
 			n += count.TimeWait

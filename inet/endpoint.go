@@ -1,4 +1,4 @@
-package sockdiag
+package inet
 
 import (
 	"fmt"
@@ -7,8 +7,9 @@ import (
 	"strings"
 )
 
-// An Endpoint is one end of a connection as a selector names it: an address
-// prefix and, optionally, ports.
+// An Endpoint is one end of a connection as a selector names it (a
+// socket's peer, either end of a conntrack entry's original direction): an
+// address prefix and, optionally, ports.
 type Endpoint struct {
 	Prefix netip.Prefix
 	Ports  []PortRange // nil: any port
