@@ -65,7 +65,9 @@ type Filter struct {
 	Families  []inet.Family   // none: both
 	// Peers: either end of the original direction is one of them (a
 	// router's "cut the flows with 192.0.2.34": the client as source or
-	// the server as destination).
+	// the server as destination). The table keeps IPv4 flows as IPv4:
+	// an IPv4 one is selected by IPv4 prefixes, which inet.ParsePrefix
+	// makes of v4-mapped ones.
 	Peers []inet.Endpoint
 	// Ports: either port of the original direction (conntrack --sport or
 	// --dport).
@@ -84,12 +86,14 @@ type Filter struct {
 
 // HasSelector reports whether the filter narrows the flows down beyond
 // protocol and family; one that does not selects the whole table. Every
-// state, and a mark with mask 0, take in everything and are no selector;
-// whether peers, ports or reply sources given together take in every
-// address or port is the caller's to judge (tcpreap judges them as it does
-// for sockets, and leaves out those that do).
+// state, a mark with mask 0, and peers, ports or reply sources that
+// together take in every address or port of the families (as inet judges
+// them for sockets too: v4-mapped prefixes as IPv4, peers' ports together)
+// take in everything and are no selector.
 func (f *Filter) HasSelector() bool {
-	return len(f.Peers) > 0 || len(f.Ports) > 0 || len(f.ReplySrc) > 0 ||
+	return len(f.Peers) > 0 && !inet.CoversPeers(f.Families, f.Peers) ||
+		len(f.Ports) > 0 && !inet.CoversPorts(f.Ports) ||
+		len(f.ReplySrc) > 0 && !inet.CoversAddrs(f.Families, f.ReplySrc) ||
 		f.States != 0 && f.States&AllTCPStates != AllTCPStates ||
 		len(f.Statuses) > 0 || f.Zone != nil || f.Mark != nil && f.Mark.Mask != 0
 }

@@ -91,17 +91,43 @@ func TestHasSelector(t *testing.T) {
 	if !(&Filter{Zone: &zero}).HasSelector() {
 		t.Error("--zone 0 is no selector")
 	}
+	peer := func(prefix string, ports ...inet.PortRange) inet.Endpoint {
+		return inet.Endpoint{Prefix: netip.MustParsePrefix(prefix), Ports: ports}
+	}
+	prefixes := func(words ...string) []netip.Prefix {
+		var ps []netip.Prefix
+		for _, w := range words {
+			ps = append(ps, netip.MustParsePrefix(w))
+		}
+		return ps
+	}
+	ipv4, ipv6 := []inet.Family{inet.IPv4}, []inet.Family{inet.IPv6}
 	for name, f := range map[string]Filter{
-		"--state all": {States: AllTCPStates},
-		"--mark 0/0":  {Mark: &MarkMask{0, 0}},
+		"--state all":                       {States: AllTCPStates},
+		"--mark 0/0":                        {Mark: &MarkMask{0, 0}},
+		"--port 0-65535":                    {Ports: []inet.PortRange{{Lo: 0, Hi: 65535}}},
+		"--port 1-32767 --port 32768-65535": {Ports: []inet.PortRange{{Lo: 1, Hi: 32767}, {Lo: 32768, Hi: 65535}}},
+		"0.0.0.0/0 ::/0":                    {Peers: []inet.Endpoint{peer("0.0.0.0/0"), peer("::/0")}},
+		"::ffff:0.0.0.0/96 ::/0":            {Peers: []inet.Endpoint{peer("::ffff:0.0.0.0/96"), peer("::/0")}},
+		"-4 ::ffff:0.0.0.0/96":              {Families: ipv4, Peers: []inet.Endpoint{peer("::ffff:0.0.0.0/96")}},
+		"0.0.0.0/0 ::/0 192.0.2.2:80":       {Peers: []inet.Endpoint{peer("0.0.0.0/0"), peer("::/0"), peer("192.0.2.2/32", inet.PortRange{Lo: 80, Hi: 80})}},
+		"0.0.0.0/0:1-32767 0.0.0.0/0:32768-65535 ::/0": {Peers: []inet.Endpoint{
+			peer("0.0.0.0/0", inet.PortRange{Lo: 1, Hi: 32767}), peer("0.0.0.0/0", inet.PortRange{Lo: 32768, Hi: 65535}), peer("::/0")}},
+		"--reply-src 0.0.0.0/0 --reply-src ::/0": {ReplySrc: prefixes("0.0.0.0/0", "::/0")},
+		"-6 --reply-src ::/0":                    {Families: ipv6, ReplySrc: prefixes("::/0")},
 	} {
 		if f.HasSelector() {
 			t.Errorf("%s selects everything, yet is a selector", name)
 		}
 	}
 	for name, f := range map[string]Filter{
-		"--state established": {States: 1 << Est},
-		"--mark 0/1":          {Mark: &MarkMask{0, 1}},
+		"--state established":   {States: 1 << Est},
+		"--mark 0/1":            {Mark: &MarkMask{0, 1}},
+		"--port 1-65534":        {Ports: []inet.PortRange{{Lo: 1, Hi: 65534}}},
+		"0.0.0.0/0":             {Peers: []inet.Endpoint{peer("0.0.0.0/0")}},
+		"::ffff:0.0.0.0/96":     {Peers: []inet.Endpoint{peer("::ffff:0.0.0.0/96")}},
+		"-4 ::/0":               {Families: ipv4, Peers: []inet.Endpoint{peer("::/0")}},
+		"--reply-src 0.0.0.0/0": {ReplySrc: prefixes("0.0.0.0/0")},
 	} {
 		if !f.HasSelector() {
 			t.Errorf("%s is no selector", name)

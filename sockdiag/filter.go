@@ -121,32 +121,17 @@ const (
 // protocols and families alone do not, nor does a selector that takes in
 // everything the default would: states that take in every default state
 // ("all", "connected", every state named one by one), ports that cover
-// 1-65535, prefixes that cover the whole address space of the families
-// asked for. So "destroy every TCP socket" is never taken for a selection.
+// 1-65535, peers or prefixes that cover the whole address space of the
+// families asked for, as inet judges them (v4-mapped prefixes as IPv4,
+// peers' ports together). So "destroy every TCP socket" is never taken for
+// a selection.
 func (f *Filter) HasSelector() bool {
-	// A peer prefix takes in every port when its endpoints' ports, together,
-	// cover them (0.0.0.0/0:1-32767 0.0.0.0/0:32768-65535).
-	ports := map[netip.Prefix][]inet.PortRange{}
-	for _, e := range f.Peers {
-		p := e.Prefix.Masked()
-		if e.Ports == nil {
-			ports[p] = []inet.PortRange{{Lo: 0, Hi: 65535}}
-		} else if _, all := ports[p]; !all || !coversPorts(ports[p]) {
-			ports[p] = append(ports[p], e.Ports...)
-		}
-	}
-	var peers []netip.Prefix
-	for p, rs := range ports {
-		if coversPorts(rs) {
-			peers = append(peers, p)
-		}
-	}
 	return f.narrowsStates() ||
-		len(f.Peers) > 0 && (len(peers) < len(ports) || !f.coversAddrs(peers)) ||
-		len(f.Local) > 0 && !f.coversAddrs(f.Local) ||
-		len(f.Ports) > 0 && !coversPorts(f.Ports) ||
-		len(f.LocalPorts) > 0 && !coversPorts(f.LocalPorts) ||
-		len(f.RemotePorts) > 0 && !coversPorts(f.RemotePorts) ||
+		len(f.Peers) > 0 && !inet.CoversPeers(f.Families, f.Peers) ||
+		len(f.Local) > 0 && !inet.CoversAddrs(f.Families, f.Local) ||
+		len(f.Ports) > 0 && !inet.CoversPorts(f.Ports) ||
+		len(f.LocalPorts) > 0 && !inet.CoversPorts(f.LocalPorts) ||
+		len(f.RemotePorts) > 0 && !inet.CoversPorts(f.RemotePorts) ||
 		f.Interface != nil || len(f.UIDs) > 0 || f.needsInfo() || len(f.Cgroups) > 0
 }
 
@@ -164,69 +149,6 @@ func (f *Filter) narrowsStates() bool {
 		}
 	}
 	return false
-}
-
-// coversPorts reports whether the ranges cover every port a connection can
-// have, 1 to 65535 (port 0 is an unconnected socket's remote).
-func coversPorts(rs []inet.PortRange) bool {
-	sorted := slices.SortedFunc(slices.Values(rs), func(a, b inet.PortRange) int { return int(a.Lo) - int(b.Lo) })
-	next := 1 // the first port not yet covered
-	for _, r := range sorted {
-		if int(r.Lo) > next {
-			return false
-		}
-		next = max(next, int(r.Hi)+1)
-	}
-	return next > 65535
-}
-
-// coversAddrs reports whether the prefixes cover every address of the
-// families the filter asks for (an IPv4 prefix covers the v4-mapped IPv6
-// addresses too).
-func (f *Filter) coversAddrs(ps []netip.Prefix) bool {
-	var v4, v6 []netip.Prefix
-	for _, p := range ps {
-		if p.Addr().Is4() {
-			v4 = append(v4, p)
-			v6 = append(v6, netip.PrefixFrom(netip.AddrFrom16(p.Addr().As16()), p.Bits()+96))
-		} else {
-			v6 = append(v6, p)
-		}
-	}
-	if f.wantsFamily(inet.IPv4) && !coversSpace(v4, netip.IPv4Unspecified()) {
-		return false
-	}
-	return !f.wantsFamily(inet.IPv6) || coversSpace(v6, netip.IPv6Unspecified())
-}
-
-// coversSpace reports whether the prefixes cover every address from first,
-// the lowest of its family, to the highest.
-func coversSpace(ps []netip.Prefix, first netip.Addr) bool {
-	slices.SortFunc(ps, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
-	next := first // the first address not yet covered
-	for _, p := range ps {
-		lo, hi := p.Masked().Addr(), lastAddr(p)
-		if lo.Compare(next) > 0 {
-			return false
-		}
-		if hi.Compare(next) >= 0 {
-			if !hi.Next().IsValid() {
-				return true // reached the highest address
-			}
-			next = hi.Next()
-		}
-	}
-	return false
-}
-
-// lastAddr returns the highest address of a prefix.
-func lastAddr(p netip.Prefix) netip.Addr {
-	b := p.Masked().Addr().AsSlice()
-	for i := p.Bits(); i < len(b)*8; i++ {
-		b[i/8] |= 0x80 >> (i % 8)
-	}
-	a, _ := netip.AddrFromSlice(b)
-	return a
 }
 
 // StatesFor returns the states selected for a protocol.

@@ -38,6 +38,13 @@ func TestHasSelector(t *testing.T) {
 		{Filter{Peers: []inet.Endpoint{{Prefix: pfx("0.0.0.0/0")}, {Prefix: pfx("::/0"), Ports: []inet.PortRange{{Lo: 0, Hi: 65535}}}}}, false},
 		{Filter{Peers: []inet.Endpoint{{Prefix: pfx("0.0.0.0/0")}, {Prefix: pfx("::/0"), Ports: []inet.PortRange{{Lo: 443, Hi: 443}}}}}, true},
 		{Filter{Peers: []inet.Endpoint{{Prefix: pfx("192.0.2.2/32")}}}, true},
+		// Judged as they match: a v4-mapped prefix is IPv4, and a narrower peer
+		// beside peers that take in everything narrows nothing.
+		{Filter{Peers: []inet.Endpoint{{Prefix: pfx("::ffff:0.0.0.0/96")}, {Prefix: pfx("::/0")}}}, false},
+		{Filter{Peers: []inet.Endpoint{{Prefix: pfx("::ffff:0.0.0.0/96")}}, Families: []inet.Family{inet.IPv4}}, false},
+		{Filter{Peers: []inet.Endpoint{{Prefix: pfx("::ffff:0.0.0.0/96")}}}, true},
+		{Filter{Local: []netip.Prefix{pfx("::ffff:0.0.0.0/96"), pfx("::/0")}}, false},
+		{Filter{Peers: []inet.Endpoint{{Prefix: pfx("0.0.0.0/0")}, {Prefix: pfx("::/0")}, {Prefix: pfx("192.0.2.2/32"), Ports: []inet.PortRange{{Lo: 80, Hi: 80}}}}}, false},
 		{Filter{Interface: &Interface{Name: "lo"}}, true},
 	} {
 		if got := tt.f.HasSelector(); got != tt.want {

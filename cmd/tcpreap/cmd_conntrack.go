@@ -12,7 +12,6 @@ import (
 
 	"github.com/tcpreap/tcpreap/flows"
 	"github.com/tcpreap/tcpreap/inet"
-	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
 // flowOptions are the options of conntrack and conntrack list: the shared
@@ -163,21 +162,19 @@ func (o *flowOptions) flowSelectionFlags() []cli.Flag {
 // Every error is bad input.
 func flowSelection(ctx context.Context, o *flowOptions) (*flows.Filter, []flows.Keep, []string, error) {
 	f := &flows.Filter{}
-	var protocols []inet.Protocol
-	var families []inet.Family
 	if o.tcp {
-		f.Protocols, protocols = append(f.Protocols, inet.TCP), append(protocols, inet.TCP)
+		f.Protocols = append(f.Protocols, inet.TCP)
 	}
 	if o.udp {
-		f.Protocols, protocols = append(f.Protocols, inet.UDP), append(protocols, inet.UDP)
+		f.Protocols = append(f.Protocols, inet.UDP)
 	}
 	if o.ipv4 {
-		f.Families, families = append(f.Families, inet.IPv4), append(families, inet.IPv4)
+		f.Families = append(f.Families, inet.IPv4)
 	}
 	if o.ipv6 {
-		f.Families, families = append(f.Families, inet.IPv6), append(families, inet.IPv6)
+		f.Families = append(f.Families, inet.IPv6)
 	}
-	services := serviceLookup(protocols)
+	services := serviceLookup(f.Protocols)
 	for _, w := range o.states {
 		m, err := flows.ParseTCPStates(w)
 		if err != nil {
@@ -185,32 +182,22 @@ func flowSelection(ctx context.Context, o *flowOptions) (*flows.Filter, []flows.
 		}
 		f.States |= m
 	}
-	// The addresses and ports, judged as for sockets: those that take in
-	// everything ("--port 0-65535", "0.0.0.0/0 ::/0") are no selection,
-	// left out of the filter, and need --all.
-	var ports []inet.PortRange
-	var replies []netip.Prefix
+	// Addresses and ports that take in everything ("--port 0-65535",
+	// "0.0.0.0/0 ::/0") are no selection: the filter's HasSelector says so,
+	// and the delete needs --all.
 	for _, w := range o.ports {
 		rs, err := inet.ParsePorts(w, services)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("--port: %w", err)
 		}
-		ports = append(ports, rs...)
-	}
-	if (&sockdiag.Filter{Ports: ports}).HasSelector() {
-		f.Ports = ports
+		f.Ports = append(f.Ports, rs...)
 	}
 	for _, w := range o.replySrcs {
 		p, err := inet.ParsePrefix(w)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("--reply-src: %w", err)
 		}
-		replies = append(replies, p)
-	}
-	if (&sockdiag.Filter{Families: families, Local: replies}).HasSelector() {
-		for _, p := range replies {
-			f.ReplySrc = append(f.ReplySrc, unmappedPrefix(p))
-		}
+		f.ReplySrc = append(f.ReplySrc, p)
 	}
 	for _, w := range o.statuses {
 		s, err := flows.ParseStatuses(w)
@@ -246,11 +233,7 @@ func flowSelection(ctx context.Context, o *flowOptions) (*flows.Filter, []flows.
 	if err != nil {
 		return nil, nil, nil, withPeerHint(o.words, services, err)
 	}
-	if (&sockdiag.Filter{Families: families, Peers: peers}).HasSelector() {
-		for _, p := range peers {
-			f.Peers = append(f.Peers, inet.Endpoint{Prefix: unmappedPrefix(p.Prefix), Ports: p.Ports})
-		}
-	}
+	f.Peers = peers
 	var keeps []flows.Keep
 	session, note := sessionGuard(o.includeSelf)
 	if note != "" {
@@ -260,15 +243,6 @@ func flowSelection(ctx context.Context, o *flowOptions) (*flows.Filter, []flows.
 		keeps = append(keeps, flows.Keep{A: session.Client, B: session.Server, Reason: "the ssh session tcpreap runs in (--include-self deletes it too)"})
 	}
 	return f, keeps, notes, nil
-}
-
-// unmappedPrefix is p with a v4-mapped IPv6 prefix as IPv4: conntrack
-// keeps IPv4 flows as IPv4.
-func unmappedPrefix(p netip.Prefix) netip.Prefix {
-	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
-		return netip.PrefixFrom(a.Unmap(), p.Bits()-96)
-	}
-	return p
 }
 
 // planFlows dials ctnetlink and plans the selection; the caller closes the
