@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
@@ -113,7 +114,7 @@ func Take(sockets iter.Seq2[sockdiag.Socket, error], owners map[uint32][]host.Ow
 		if s.IsTimeWait() {
 			c.TimeWaitSockets++
 		}
-		if p := s.ID.Local.Port(); s.Protocol == sockdiag.TCP && p >= ephemeral[0] && p <= ephemeral[1] && !remote.IsUnspecified() && s.State != sockdiag.Listen {
+		if p := s.ID.Local.Port(); s.Protocol == inet.TCP && p >= ephemeral[0] && p <= ephemeral[1] && !remote.IsUnspecified() && s.State != sockdiag.Listen {
 			dest := netip.AddrPortFrom(remote, s.ID.Remote.Port())
 			held[dest]++
 			if s.IsTimeWait() {

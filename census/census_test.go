@@ -7,11 +7,12 @@ import (
 	"time"
 
 	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
 func sock(state sockdiag.State, local, remote string, inode uint32) sockdiag.Socket {
-	return sockdiag.Socket{Protocol: sockdiag.TCP, Family: sockdiag.IPv4, State: state, Inode: inode,
+	return sockdiag.Socket{Protocol: inet.TCP, Family: inet.IPv4, State: state, Inode: inode,
 		ID: sockdiag.SockID{Local: netip.MustParseAddrPort(local), Remote: netip.MustParseAddrPort(remote)}}
 }
 
@@ -65,7 +66,7 @@ func TestTake(t *testing.T) {
 func TestTakeCountsSocketsNotDescriptors(t *testing.T) {
 	cw := sock(sockdiag.CloseWait, "192.0.2.1:5432", "192.0.2.7:40001", 11)
 	dns := sock(sockdiag.Established, "192.0.2.1:40000", "192.0.2.53:53", 12)
-	dns.Protocol = sockdiag.UDP
+	dns.Protocol = inet.UDP
 	fw2 := sock(sockdiag.FinWait2, "192.0.2.1:40002", "192.0.2.9:443", 0)
 	fw2.Timer = 3 // a timewait socket in its FIN_WAIT2 substate
 	var fds []host.Owner

@@ -6,13 +6,14 @@ import (
 
 	"github.com/tcpreap/tcpreap/census"
 	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
 // Who holds the CLOSE_WAIT sockets: in a program, the sockets come from
 // sockdiag.Conn.Query and the owners from host.SocketOwners.
 func Example() {
-	leak := sockdiag.Socket{Protocol: sockdiag.TCP, Family: sockdiag.IPv4, State: sockdiag.CloseWait, Inode: 7, ID: sockdiag.SockID{
+	leak := sockdiag.Socket{Protocol: inet.TCP, Family: inet.IPv4, State: sockdiag.CloseWait, Inode: 7, ID: sockdiag.SockID{
 		Local: netip.MustParseAddrPort("192.0.2.1:5432"), Remote: netip.MustParseAddrPort("192.0.2.9:40000")}}
 	sockets := func(yield func(sockdiag.Socket, error) bool) { yield(leak, nil) }
 	owners := map[uint32][]host.Owner{7: {{PID: 4711, Command: "postgres", FD: 12}}}

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/tcpreap/tcpreap/census"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
@@ -49,7 +50,7 @@ type Facts struct {
 	Support *sockdiag.Support
 	// Own: for TCP and UDP, whether a dump showed a socket of the doctor's
 	// own on loopback (Gather looks); nil when not looked.
-	Own       map[sockdiag.Protocol]OwnCheck
+	Own       map[inet.Protocol]OwnCheck
 	Orphans   bool // a destroy of an orphaned socket is truthful (Linux 6.11, or a backport)
 	Sysctls   map[string]string
 	Census    *census.Census
@@ -68,7 +69,7 @@ func Examine(f Facts) []Finding {
 	}
 	// remedy gives the finding added last its remedy.
 	remedy := func(r Remedy) { out[len(out)-1].Remedy = &r }
-	for _, p := range []sockdiag.Protocol{sockdiag.TCP, sockdiag.UDP} {
+	for _, p := range []inet.Protocol{inet.TCP, inet.UDP} {
 		module := p.String() + "_diag"
 		own, looked := f.Own[p]
 		switch err := f.Support.List[p]; {

@@ -7,14 +7,15 @@ import (
 	"testing"
 
 	"github.com/tcpreap/tcpreap/census"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
 func facts() Facts {
 	return Facts{
 		Support: &sockdiag.Support{Release: sockdiag.Release{Major: 5, Minor: 15},
-			List:    map[sockdiag.Protocol]error{sockdiag.TCP: nil, sockdiag.UDP: nil},
-			Destroy: map[sockdiag.Protocol]error{sockdiag.TCP: nil, sockdiag.UDP: sockdiag.ErrNoDestroy}},
+			List:    map[inet.Protocol]error{inet.TCP: nil, inet.UDP: nil},
+			Destroy: map[inet.Protocol]error{inet.TCP: nil, inet.UDP: sockdiag.ErrNoDestroy}},
 		Sysctls: map[string]string{"ipv4.tcp_retries2": "15", "ipv4.tcp_tw_reuse": "0"},
 		Census: &census.Census{
 			PortsHeld: []census.DestinationCount{{Destination: netip.MustParseAddrPort("192.0.2.9:443"), Sockets: 8}, {Destination: netip.MustParseAddrPort("192.0.2.8:80"), Sockets: 2}},
@@ -75,7 +76,7 @@ func TestExamine(t *testing.T) {
 	}
 	healthy := facts()
 	healthy.Support.Release = sockdiag.Release{Major: 6, Minor: 11}
-	healthy.Support.Destroy[sockdiag.UDP] = nil
+	healthy.Support.Destroy[inet.UDP] = nil
 	healthy.Orphans = true
 	healthy.Census = &census.Census{}
 	if f := Examine(healthy); Warns(f) {

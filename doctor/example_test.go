@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/tcpreap/tcpreap/doctor"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
@@ -12,7 +13,7 @@ import (
 func Example() {
 	f := doctor.Examine(doctor.Facts{
 		Support: &sockdiag.Support{Release: sockdiag.Release{Major: 6, Minor: 18},
-			List: map[sockdiag.Protocol]error{}, Destroy: map[sockdiag.Protocol]error{}},
+			List: map[inet.Protocol]error{}, Destroy: map[inet.Protocol]error{}},
 		Orphans:   true,
 		Sysctls:   map[string]string{"ipv4.tcp_fin_timeout": "60"},
 		PortRange: [2]uint16{32768, 60999},

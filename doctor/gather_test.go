@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/tcpreap/tcpreap/census"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"github.com/tcpreap/tcpreap/sockdiag/sockdiagtest"
 )
@@ -30,7 +31,7 @@ func TestGather(t *testing.T) {
 	if _, ok := f.Sysctls["ipv4.tcp_fin_timeout"]; !ok {
 		t.Errorf("sysctls %v lack tcp_fin_timeout", f.Sysctls)
 	}
-	if _, ok := f.Own[sockdiag.TCP]; !ok {
+	if _, ok := f.Own[inet.TCP]; !ok {
 		t.Errorf("own sockets not looked for: %+v", f.Own)
 	}
 

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
@@ -40,12 +41,12 @@ type querier interface {
 // state, and closes them. It needs no privilege and destroys nothing; it
 // takes at most a few seconds. Without loopback up it checks nothing and
 // says so in each OwnCheck's Err.
-func checkOwn(ctx context.Context, q querier) map[sockdiag.Protocol]OwnCheck {
+func checkOwn(ctx context.Context, q querier) map[inet.Protocol]OwnCheck {
 	ctx, cancel := context.WithTimeout(ctx, ownLimit)
 	defer cancel()
-	out := map[sockdiag.Protocol]OwnCheck{}
-	fail := func(err error) map[sockdiag.Protocol]OwnCheck {
-		for _, p := range []sockdiag.Protocol{sockdiag.TCP, sockdiag.UDP} {
+	out := map[inet.Protocol]OwnCheck{}
+	fail := func(err error) map[inet.Protocol]OwnCheck {
+		for _, p := range []inet.Protocol{inet.TCP, inet.UDP} {
 			out[p] = OwnCheck{Local: out[p].Local, Err: err}
 		}
 		return out
@@ -72,17 +73,17 @@ func checkOwn(ctx context.Context, q querier) map[sockdiag.Protocol]OwnCheck {
 		return fail(fmt.Errorf("cannot open a UDP socket on 127.0.0.1: %w", err))
 	}
 	defer udp.Close()
-	want := map[sockdiag.Protocol]netip.AddrPort{
-		sockdiag.TCP: client.LocalAddr().(*net.TCPAddr).AddrPort(),
-		sockdiag.UDP: udp.LocalAddr().(*net.UDPAddr).AddrPort(),
+	want := map[inet.Protocol]netip.AddrPort{
+		inet.TCP: client.LocalAddr().(*net.TCPAddr).AddrPort(),
+		inet.UDP: udp.LocalAddr().(*net.UDPAddr).AddrPort(),
 	}
 	for p, a := range want {
 		out[p] = OwnCheck{Local: a}
 		f := &sockdiag.Filter{
-			Protocols:  []sockdiag.Protocol{p},
-			Families:   []sockdiag.Family{sockdiag.IPv4},
+			Protocols:  []inet.Protocol{p},
+			Families:   []inet.Family{inet.IPv4},
 			States:     sockdiag.AllStates,
-			LocalPorts: []sockdiag.PortRange{{Lo: a.Port(), Hi: a.Port()}},
+			LocalPorts: []inet.PortRange{{Lo: a.Port(), Hi: a.Port()}},
 		}
 		for s, err := range q.Query(ctx, f) {
 			if err != nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/internal/ownnetns"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"github.com/tcpreap/tcpreap/sockdiag/sockdiagtest"
@@ -24,12 +25,12 @@ func TestCheckOwnOnKernel(t *testing.T) {
 	}
 	defer c.Close()
 	own := checkOwn(t.Context(), c)
-	for _, p := range []sockdiag.Protocol{sockdiag.TCP, sockdiag.UDP} {
+	for _, p := range []inet.Protocol{inet.TCP, inet.UDP} {
 		if o := own[p]; !o.Found || o.Err != nil || !o.Local.Addr().IsLoopback() {
 			t.Errorf("%v: %+v, want found on loopback", p, o)
 		}
 	}
-	for s, err := range c.Query(t.Context(), &sockdiag.Filter{Protocols: []sockdiag.Protocol{sockdiag.TCP, sockdiag.UDP}, States: sockdiag.AllStates}) {
+	for s, err := range c.Query(t.Context(), &sockdiag.Filter{Protocols: []inet.Protocol{inet.TCP, inet.UDP}, States: sockdiag.AllStates}) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,9 +59,9 @@ func TestCheckOwnMissingModule(t *testing.T) {
 		}
 	}
 
-	k = &sockdiagtest.Kernel{NoDiag: []sockdiag.Protocol{sockdiag.UDP}}
+	k = &sockdiagtest.Kernel{NoDiag: []inet.Protocol{inet.UDP}}
 	own = checkOwn(t.Context(), k.Conn())
-	if o := own[sockdiag.UDP]; o.Found || !errors.Is(o.Err, sockdiag.ErrNoDiag(sockdiag.UDP)) || own[sockdiag.TCP].Err != nil {
+	if o := own[inet.UDP]; o.Found || !errors.Is(o.Err, sockdiag.ErrNoDiag(inet.UDP)) || own[inet.TCP].Err != nil {
 		t.Errorf("a UDP dump that fails: %+v", o)
 	}
 }
@@ -68,7 +69,7 @@ func TestCheckOwnMissingModule(t *testing.T) {
 // TestExamineOwn: each outcome of the check is its sentence.
 func TestExamineOwn(t *testing.T) {
 	f := facts()
-	f.Own = map[sockdiag.Protocol]OwnCheck{sockdiag.TCP: {Err: errNoLoopback}, sockdiag.UDP: {Found: true}}
+	f.Own = map[inet.Protocol]OwnCheck{inet.TCP: {Err: errNoLoopback}, inet.UDP: {Found: true}}
 	says := map[string]Finding{}
 	for _, x := range Examine(f) {
 		says[x.Check] = x

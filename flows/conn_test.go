@@ -7,6 +7,7 @@ import (
 
 	"github.com/mdlayher/netlink"
 	"github.com/mdlayher/netlink/nltest"
+	"github.com/tcpreap/tcpreap/inet"
 	"golang.org/x/sys/unix"
 )
 
@@ -27,7 +28,7 @@ func TestConnDump(t *testing.T) {
 	}))
 	defer c.Close()
 	mark := MarkMask{0x10, 0xff}
-	flows, err := c.Dump(context.Background(), &Filter{Families: []Family{IPv4}, Mark: &mark})
+	flows, err := c.Dump(context.Background(), &Filter{Families: []inet.Family{inet.IPv4}, Mark: &mark})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +37,7 @@ func TestConnDump(t *testing.T) {
 	if len(flows) != 1 || flows[0].ID != 0xa7077cf3 {
 		t.Errorf("dump: %v, want the one entry once", flows)
 	}
-	if got.Header.Type != headerType(ipctnlMsgCTGet) || got.Header.Flags&netlink.Dump != netlink.Dump || got.Data[0] != byte(IPv4) {
+	if got.Header.Type != headerType(ipctnlMsgCTGet) || got.Header.Flags&netlink.Dump != netlink.Dump || got.Data[0] != byte(inet.IPv4) {
 		t.Errorf("dump request %+v", got)
 	}
 	other := MarkMask{0x20, 0xff}

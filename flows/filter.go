@@ -6,20 +6,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/tcpreap/tcpreap/inet"
 )
-
-// A PortRange is the ports Lo to Hi, both included.
-type PortRange struct{ Lo, Hi uint16 }
-
-// Contains reports whether p is in r.
-func (r PortRange) Contains(p uint16) bool { return r.Lo <= p && p <= r.Hi }
-
-// A Peer is one end a flow is selected by: an address prefix and, if any,
-// its ports.
-type Peer struct {
-	Prefix netip.Prefix
-	Ports  []PortRange // nil: any port
-}
 
 // A MarkMask selects the entries whose mark, masked, is Value (conntrack
 // -L --mark VALUE/MASK).
@@ -73,15 +62,17 @@ func parseUint32(s string) (uint32, error) {
 // A Filter selects flows. Every given selector must hold; values within
 // one selector are alternatives. The zero Filter selects every TCP flow.
 type Filter struct {
-	Protocols []Protocol // none: TCP
-	Families  []Family   // none: both
+	Protocols []inet.Protocol // none: TCP
+	Families  []inet.Family   // none: both
 	// Peers: either end of the original direction is one of them (a
 	// router's "cut the flows with 192.0.2.34": the client as source or
-	// the server as destination).
-	Peers []Peer
+	// the server as destination). The table keeps IPv4 flows as IPv4:
+	// an IPv4 one is selected by IPv4 prefixes, which inet.ParsePrefix
+	// makes of v4-mapped ones.
+	Peers []inet.Endpoint
 	// Ports: either port of the original direction (conntrack --sport or
 	// --dport).
-	Ports []PortRange
+	Ports []inet.PortRange
 	// States: conntrack's TCP state (conntrack --state); 0 is every state.
 	// A UDP flow has none and is not selected by it.
 	States TCPStateMask
@@ -96,19 +87,21 @@ type Filter struct {
 
 // HasSelector reports whether the filter narrows the flows down beyond
 // protocol and family; one that does not selects the whole table. Every
-// state, and a mark with mask 0, take in everything and are no selector;
-// whether peers, ports or reply sources given together take in every
-// address or port is the caller's to judge (tcpreap judges them as it does
-// for sockets, and leaves out those that do).
+// state, a mark with mask 0, and peers, ports or reply sources that
+// together take in every address or port of the families (as inet judges
+// them for sockets too: v4-mapped prefixes as IPv4, peers' ports together)
+// take in everything and are no selector.
 func (f *Filter) HasSelector() bool {
-	return len(f.Peers) > 0 || len(f.Ports) > 0 || len(f.ReplySrc) > 0 ||
+	return len(f.Peers) > 0 && !inet.CoversPeers(f.Families, f.Peers) ||
+		len(f.Ports) > 0 && !inet.CoversPorts(f.Ports) ||
+		len(f.ReplySrc) > 0 && !inet.CoversAddrs(f.Families, f.ReplySrc) ||
 		f.States != 0 && f.States&AllTCPStates != AllTCPStates ||
 		len(f.Statuses) > 0 || f.Zone != nil || f.Mark != nil && f.Mark.Mask != 0
 }
 
-func (f *Filter) protocols() []Protocol {
+func (f *Filter) protocols() []inet.Protocol {
 	if len(f.Protocols) == 0 {
-		return []Protocol{TCP}
+		return []inet.Protocol{inet.TCP}
 	}
 	return f.Protocols
 }
@@ -121,13 +114,13 @@ func (f *Filter) Match(fl *Flow) bool {
 	if len(f.Families) > 0 && !slices.Contains(f.Families, fl.Family) {
 		return false
 	}
-	if len(f.Peers) > 0 && !slices.ContainsFunc(f.Peers, func(p Peer) bool { return p.holds(fl.Orig.Src) || p.holds(fl.Orig.Dst) }) {
+	if len(f.Peers) > 0 && !slices.ContainsFunc(f.Peers, func(p inet.Endpoint) bool { return holds(p, fl.Orig.Src) || holds(p, fl.Orig.Dst) }) {
 		return false
 	}
-	if len(f.Ports) > 0 && !slices.ContainsFunc(f.Ports, func(r PortRange) bool { return r.Contains(fl.Orig.Src.Port()) || r.Contains(fl.Orig.Dst.Port()) }) {
+	if len(f.Ports) > 0 && !slices.ContainsFunc(f.Ports, func(r inet.PortRange) bool { return r.Contains(fl.Orig.Src.Port()) || r.Contains(fl.Orig.Dst.Port()) }) {
 		return false
 	}
-	if f.States != 0 && (fl.Protocol != TCP || !f.States.Has(fl.State)) {
+	if f.States != 0 && (fl.Protocol != inet.TCP || !f.States.Has(fl.State)) {
 		return false
 	}
 	if len(f.ReplySrc) > 0 && !slices.ContainsFunc(f.ReplySrc, func(p netip.Prefix) bool { return p.Contains(fl.Reply.Src.Addr()) }) {
@@ -145,11 +138,12 @@ func (f *Filter) Match(fl *Flow) bool {
 	return true
 }
 
-func (p Peer) holds(ap netip.AddrPort) bool {
+// holds reports whether ap is one of the peer's addresses and ports.
+func holds(p inet.Endpoint, ap netip.AddrPort) bool {
 	if !p.Prefix.Contains(ap.Addr()) {
 		return false
 	}
-	return len(p.Ports) == 0 || slices.ContainsFunc(p.Ports, func(r PortRange) bool { return r.Contains(ap.Port()) })
+	return len(p.Ports) == 0 || slices.ContainsFunc(p.Ports, func(r inet.PortRange) bool { return r.Contains(ap.Port()) })
 }
 
 // kernelFilter is the part of a Filter the dump request carries.
@@ -175,7 +169,7 @@ func (f *Filter) kernel() kernelFilter {
 }
 
 // dumpFamily is the family a dump asks for: one, or 0 for both.
-func (f *Filter) dumpFamily() Family {
+func (f *Filter) dumpFamily() inet.Family {
 	if len(f.Families) == 1 {
 		return f.Families[0]
 	}

@@ -3,11 +3,13 @@ package flows
 import (
 	"net/netip"
 	"testing"
+
+	"github.com/tcpreap/tcpreap/inet"
 )
 
-func flow(proto Protocol, orig, reply string) Flow {
-	f := Flow{Family: IPv4, Protocol: proto, Status: SeenReply | Assured | Confirmed}
-	if proto == TCP {
+func flow(proto inet.Protocol, orig, reply string) Flow {
+	f := Flow{Family: inet.IPv4, Protocol: proto, Status: SeenReply | Assured | Confirmed}
+	if proto == inet.TCP {
 		f.State = Est
 	}
 	o := [2]netip.AddrPort{}
@@ -32,11 +34,11 @@ func splitArrow(s string) [2]string {
 }
 
 func TestFilterMatch(t *testing.T) {
-	dnat := flow(TCP, "198.51.100.2:40000>198.51.100.1:8080", "192.0.2.2:80>192.0.2.1:40000")
+	dnat := flow(inet.TCP, "198.51.100.2:40000>198.51.100.1:8080", "192.0.2.2:80>192.0.2.1:40000")
 	dnat.Status |= DstNAT | SrcNAT
-	udp := flow(UDP, "198.51.100.2:5000>192.0.2.3:53", "192.0.2.3:53>192.0.2.1:5000")
+	udp := flow(inet.UDP, "198.51.100.2:5000>192.0.2.3:53", "192.0.2.3:53>192.0.2.1:5000")
 	udp.Status = Confirmed // unreplied
-	marked := flow(TCP, "198.51.100.9:1>192.0.2.3:81", "192.0.2.3:81>198.51.100.9:1")
+	marked := flow(inet.TCP, "198.51.100.9:1>192.0.2.3:81", "192.0.2.3:81>198.51.100.9:1")
 	marked.Mark, marked.Zone, marked.State = 0x1234, 7, TimeWait
 	zone7 := uint16(7)
 	p := func(s string) netip.Prefix { return netip.MustParsePrefix(s) }
@@ -46,22 +48,22 @@ func TestFilterMatch(t *testing.T) {
 		want []Flow
 	}{
 		{"zero filter: TCP", Filter{}, []Flow{dnat, marked}},
-		{"-u", Filter{Protocols: []Protocol{UDP}}, []Flow{udp}},
-		{"-6", Filter{Protocols: []Protocol{TCP, UDP}, Families: []Family{IPv6}}, nil},
-		{"peer as source", Filter{Protocols: []Protocol{TCP, UDP}, Peers: []Peer{{Prefix: p("198.51.100.2/32")}}}, []Flow{dnat, udp}},
-		{"peer as destination", Filter{Peers: []Peer{{Prefix: p("192.0.2.3/32")}}}, []Flow{marked}},
-		{"peer with port", Filter{Peers: []Peer{{Prefix: p("198.51.100.0/24"), Ports: []PortRange{{8080, 8080}}}}}, []Flow{dnat}},
-		{"reply source is no peer", Filter{Peers: []Peer{{Prefix: p("192.0.2.2/32")}}}, nil},
-		{"--port either end", Filter{Ports: []PortRange{{40000, 40000}}}, []Flow{dnat}},
-		{"--reply-src", Filter{Protocols: []Protocol{TCP, UDP}, ReplySrc: []netip.Prefix{p("192.0.2.2/32")}}, []Flow{dnat}},
+		{"-u", Filter{Protocols: []inet.Protocol{inet.UDP}}, []Flow{udp}},
+		{"-6", Filter{Protocols: []inet.Protocol{inet.TCP, inet.UDP}, Families: []inet.Family{inet.IPv6}}, nil},
+		{"peer as source", Filter{Protocols: []inet.Protocol{inet.TCP, inet.UDP}, Peers: []inet.Endpoint{{Prefix: p("198.51.100.2/32")}}}, []Flow{dnat, udp}},
+		{"peer as destination", Filter{Peers: []inet.Endpoint{{Prefix: p("192.0.2.3/32")}}}, []Flow{marked}},
+		{"peer with port", Filter{Peers: []inet.Endpoint{{Prefix: p("198.51.100.0/24"), Ports: []inet.PortRange{{Lo: 8080, Hi: 8080}}}}}, []Flow{dnat}},
+		{"reply source is no peer", Filter{Peers: []inet.Endpoint{{Prefix: p("192.0.2.2/32")}}}, nil},
+		{"--port either end", Filter{Ports: []inet.PortRange{{Lo: 40000, Hi: 40000}}}, []Flow{dnat}},
+		{"--reply-src", Filter{Protocols: []inet.Protocol{inet.TCP, inet.UDP}, ReplySrc: []netip.Prefix{p("192.0.2.2/32")}}, []Flow{dnat}},
 		{"--state time_wait", Filter{States: 1 << TimeWait}, []Flow{marked}},
-		{"--state never UDP", Filter{Protocols: []Protocol{UDP}, States: AllTCPStates}, nil},
-		{"--status unreplied", Filter{Protocols: []Protocol{TCP, UDP}, Statuses: []StatusWant{WantUnreplied}}, []Flow{udp}},
-		{"--status assured", Filter{Protocols: []Protocol{TCP, UDP}, Statuses: []StatusWant{WantAssured}}, []Flow{dnat, marked}},
+		{"--state never UDP", Filter{Protocols: []inet.Protocol{inet.UDP}, States: AllTCPStates}, nil},
+		{"--status unreplied", Filter{Protocols: []inet.Protocol{inet.TCP, inet.UDP}, Statuses: []StatusWant{WantUnreplied}}, []Flow{udp}},
+		{"--status assured", Filter{Protocols: []inet.Protocol{inet.TCP, inet.UDP}, Statuses: []StatusWant{WantAssured}}, []Flow{dnat, marked}},
 		{"--zone", Filter{Zone: &zone7}, []Flow{marked}},
 		{"--mark value/mask", Filter{Mark: &MarkMask{0x34, 0xff}}, []Flow{marked}},
 		{"--mark value", Filter{Mark: &MarkMask{0x34, ^uint32(0)}}, nil},
-		{"all must hold", Filter{Zone: &zone7, Peers: []Peer{{Prefix: p("198.51.100.2/32")}}}, nil},
+		{"all must hold", Filter{Zone: &zone7, Peers: []inet.Endpoint{{Prefix: p("198.51.100.2/32")}}}, nil},
 	} {
 		var got []Flow
 		for _, fl := range []Flow{dnat, udp, marked} {
@@ -82,24 +84,50 @@ func TestFilterMatch(t *testing.T) {
 }
 
 func TestHasSelector(t *testing.T) {
-	if (&Filter{Protocols: []Protocol{UDP}, Families: []Family{IPv4}}).HasSelector() {
+	if (&Filter{Protocols: []inet.Protocol{inet.UDP}, Families: []inet.Family{inet.IPv4}}).HasSelector() {
 		t.Error("protocol and family alone are a selector")
 	}
 	zero := uint16(0)
 	if !(&Filter{Zone: &zero}).HasSelector() {
 		t.Error("--zone 0 is no selector")
 	}
+	peer := func(prefix string, ports ...inet.PortRange) inet.Endpoint {
+		return inet.Endpoint{Prefix: netip.MustParsePrefix(prefix), Ports: ports}
+	}
+	prefixes := func(words ...string) []netip.Prefix {
+		var ps []netip.Prefix
+		for _, w := range words {
+			ps = append(ps, netip.MustParsePrefix(w))
+		}
+		return ps
+	}
+	ipv4, ipv6 := []inet.Family{inet.IPv4}, []inet.Family{inet.IPv6}
 	for name, f := range map[string]Filter{
-		"--state all": {States: AllTCPStates},
-		"--mark 0/0":  {Mark: &MarkMask{0, 0}},
+		"--state all":                       {States: AllTCPStates},
+		"--mark 0/0":                        {Mark: &MarkMask{0, 0}},
+		"--port 0-65535":                    {Ports: []inet.PortRange{{Lo: 0, Hi: 65535}}},
+		"--port 1-32767 --port 32768-65535": {Ports: []inet.PortRange{{Lo: 1, Hi: 32767}, {Lo: 32768, Hi: 65535}}},
+		"0.0.0.0/0 ::/0":                    {Peers: []inet.Endpoint{peer("0.0.0.0/0"), peer("::/0")}},
+		"::ffff:0.0.0.0/96 ::/0":            {Peers: []inet.Endpoint{peer("::ffff:0.0.0.0/96"), peer("::/0")}},
+		"-4 ::ffff:0.0.0.0/96":              {Families: ipv4, Peers: []inet.Endpoint{peer("::ffff:0.0.0.0/96")}},
+		"0.0.0.0/0 ::/0 192.0.2.2:80":       {Peers: []inet.Endpoint{peer("0.0.0.0/0"), peer("::/0"), peer("192.0.2.2/32", inet.PortRange{Lo: 80, Hi: 80})}},
+		"0.0.0.0/0:1-32767 0.0.0.0/0:32768-65535 ::/0": {Peers: []inet.Endpoint{
+			peer("0.0.0.0/0", inet.PortRange{Lo: 1, Hi: 32767}), peer("0.0.0.0/0", inet.PortRange{Lo: 32768, Hi: 65535}), peer("::/0")}},
+		"--reply-src 0.0.0.0/0 --reply-src ::/0": {ReplySrc: prefixes("0.0.0.0/0", "::/0")},
+		"-6 --reply-src ::/0":                    {Families: ipv6, ReplySrc: prefixes("::/0")},
 	} {
 		if f.HasSelector() {
 			t.Errorf("%s selects everything, yet is a selector", name)
 		}
 	}
 	for name, f := range map[string]Filter{
-		"--state established": {States: 1 << Est},
-		"--mark 0/1":          {Mark: &MarkMask{0, 1}},
+		"--state established":   {States: 1 << Est},
+		"--mark 0/1":            {Mark: &MarkMask{0, 1}},
+		"--port 1-65534":        {Ports: []inet.PortRange{{Lo: 1, Hi: 65534}}},
+		"0.0.0.0/0":             {Peers: []inet.Endpoint{peer("0.0.0.0/0")}},
+		"::ffff:0.0.0.0/96":     {Peers: []inet.Endpoint{peer("::ffff:0.0.0.0/96")}},
+		"-4 ::/0":               {Families: ipv4, Peers: []inet.Endpoint{peer("::/0")}},
+		"--reply-src 0.0.0.0/0": {ReplySrc: prefixes("0.0.0.0/0")},
 	} {
 		if !f.HasSelector() {
 			t.Errorf("%s is no selector", name)
@@ -147,7 +175,7 @@ func TestKernelFilter(t *testing.T) {
 	if k = (&Filter{Statuses: []StatusWant{WantAssured, WantUnreplied}}).kernel(); k.statusMask != 0 {
 		t.Errorf("both: %+v", k)
 	}
-	if f := (&Filter{Families: []Family{IPv4, IPv6}}); f.dumpFamily() != 0 {
+	if f := (&Filter{Families: []inet.Family{inet.IPv4, inet.IPv6}}); f.dumpFamily() != 0 {
 		t.Error("two families dump as one")
 	}
 }

@@ -4,46 +4,9 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"github.com/tcpreap/tcpreap/inet"
 )
-
-// A Protocol is a layer 4 protocol number, as a tuple carries it.
-type Protocol uint8
-
-// The protocols tcpreap selects; other entries (ICMP, SCTP…) are never
-// selected.
-const (
-	TCP Protocol = 6  // IPPROTO_TCP
-	UDP Protocol = 17 // IPPROTO_UDP
-)
-
-func (p Protocol) String() string {
-	switch p {
-	case TCP:
-		return "tcp"
-	case UDP:
-		return "udp"
-	}
-	return fmt.Sprintf("proto%d", uint8(p))
-}
-
-// A Family is an address family as nfgenmsg carries it (Linux's numbers).
-type Family uint8
-
-// The address families.
-const (
-	IPv4 Family = 2  // AF_INET
-	IPv6 Family = 10 // AF_INET6
-)
-
-func (f Family) String() string {
-	switch f {
-	case IPv4:
-		return "ipv4"
-	case IPv6:
-		return "ipv6"
-	}
-	return fmt.Sprintf("family%d", uint8(f))
-}
 
 // A Tuple is one direction of a flow: where its packets come from and go to.
 type Tuple struct {
@@ -55,8 +18,8 @@ type Flow struct {
 	// ID is the kernel's id of the entry (CTA_ID), which a delete carries so
 	// that it deletes this entry and no later one with the same tuple.
 	ID       uint32
-	Family   Family
-	Protocol Protocol
+	Family   inet.Family
+	Protocol inet.Protocol
 	// Orig is the original direction (as the first packet went), Reply the
 	// direction replies take, after NAT: with DNAT, Reply.Src is the
 	// backend; with SNAT or masquerade, Reply.Dst is the router's address.

@@ -4,47 +4,36 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 
+	"github.com/tcpreap/tcpreap/inet"
 	"golang.org/x/sys/unix"
 )
-
-// An Action is what happened, or would happen, to one entry of a plan: the
-// same words as for sockets.
-type Action uint8
-
-// The actions.
-const (
-	WouldKill Action = iota // a dry run's target
-	Killed                  // deleted, and no longer in the table
-	Gone                    // already gone, or replaced (another id), before the delete
-	Failed                  // the delete failed, or the entry is still there
-	Skipped                 // a guard kept it back; Reason says which
-)
-
-func (a Action) String() string {
-	return [...]string{"would_kill", "killed", "gone", "failed", "skipped"}[a]
-}
 
 // A Result is one entry of a plan and what happened to it.
 type Result struct {
 	Flow   Flow
-	Action Action
+	Action inet.Action
 	Reason string // Skipped: why
 	Err    error  // Failed: why
 }
 
-// A Keep is a connection that a plan never cuts, such as the SSH session
-// the operator works in: a flow between A and B, in either direction, or
-// whose reply direction is between them (after NAT), is kept back.
-type Keep struct {
-	A, B   netip.AddrPort
-	Reason string
-}
+// Outcome is the result's action, which inet.Summarize counts.
+func (r Result) Outcome() inet.Action { return r.Action }
 
-func (k Keep) holds(fl *Flow) bool {
-	between := func(t Tuple) bool { return t.Src == k.A && t.Dst == k.B || t.Src == k.B && t.Dst == k.A }
-	return between(fl.Orig) || between(fl.Reply)
+// ReasonSession is why a plan keeps back the entries of the SSH session
+// tcpreap runs in.
+const ReasonSession = "the ssh session tcpreap runs in"
+
+// carries reports whether the flow is the session's connection, in either
+// direction, as the router sees it before or after NAT: its original
+// tuple, or its reply tuple (a session to the router through a DNAT).
+func carries(ss *inet.Session, fl *Flow) bool {
+	for _, t := range []Tuple{fl.Orig, fl.Reply} {
+		if ss.Carries(t.Dst, t.Src, 0) || ss.Carries(t.Src, t.Dst, 0) {
+			return true
+		}
+	}
+	return false
 }
 
 // A Plan is the entries a selection matched: those to delete, and those a
@@ -54,21 +43,16 @@ type Plan struct {
 	Skipped []Result
 }
 
-// NewPlan plans to delete flows, except those that a Keep holds.
-func NewPlan(flows []Flow, keeps []Keep) *Plan {
+// NewPlan plans to delete flows, except those of the SSH session tcpreap
+// runs in (nil: none, or included).
+func NewPlan(flows []Flow, session *inet.Session) *Plan {
 	p := &Plan{}
 	for _, fl := range flows {
-		kept := false
-		for _, k := range keeps {
-			if k.holds(&fl) {
-				p.Skipped = append(p.Skipped, Result{Flow: fl, Action: Skipped, Reason: k.Reason})
-				kept = true
-				break
-			}
+		if carries(session, &fl) {
+			p.Skipped = append(p.Skipped, Result{Flow: fl, Action: inet.Skipped, Reason: ReasonSession})
+			continue
 		}
-		if !kept {
-			p.Targets = append(p.Targets, fl)
-		}
+		p.Targets = append(p.Targets, fl)
 	}
 	return p
 }
@@ -78,7 +62,7 @@ func NewPlan(flows []Flow, keeps []Keep) *Plan {
 func (p *Plan) DryRun() []Result {
 	out := make([]Result, 0, len(p.Targets)+len(p.Skipped))
 	for _, fl := range p.Targets {
-		out = append(out, Result{Flow: fl, Action: WouldKill})
+		out = append(out, Result{Flow: fl, Action: inet.WouldKill})
 	}
 	return append(out, p.Skipped...)
 }
@@ -98,11 +82,11 @@ var _ Table = (*Conn)(nil)
 // tried are failed, "not attempted", with ctx's cause (the signal).
 func (p *Plan) Execute(ctx context.Context, t Table) []Result {
 	out := make([]Result, 0, len(p.Targets)+len(p.Skipped))
-	protocols := map[Protocol]bool{}
+	protocols := map[inet.Protocol]bool{}
 	for _, fl := range p.Targets {
-		r := Result{Flow: fl, Action: Killed}
+		r := Result{Flow: fl, Action: inet.Killed}
 		if ctx.Err() != nil {
-			r.Action, r.Err = Failed, fmt.Errorf("not attempted: %w", context.Cause(ctx))
+			r.Action, r.Err = inet.Failed, fmt.Errorf("not attempted: %w", context.Cause(ctx))
 			out = append(out, r)
 			continue
 		}
@@ -110,11 +94,11 @@ func (p *Plan) Execute(ctx context.Context, t Table) []Result {
 		switch {
 		case err == nil:
 		case errors.Is(err, unix.ENOENT):
-			r.Action = Gone
+			r.Action = inet.Gone
 		default:
-			r.Action, r.Err = Failed, err
+			r.Action, r.Err = inet.Failed, err
 		}
-		if r.Action == Killed || r.Action == Gone {
+		if r.Action == inet.Killed || r.Action == inet.Gone {
 			protocols[fl.Protocol] = true
 		}
 		out = append(out, r)
@@ -131,7 +115,7 @@ func (p *Plan) Execute(ctx context.Context, t Table) []Result {
 // and family, and fails a killed or gone target that is still there with
 // its id: a gone one the delete did not find where it is (in another zone,
 // say).
-func (p *Plan) verify(ctx context.Context, t Table, protocols map[Protocol]bool, results []Result) {
+func (p *Plan) verify(ctx context.Context, t Table, protocols map[inet.Protocol]bool, results []Result) {
 	f := &Filter{}
 	for proto := range protocols {
 		f.Protocols = append(f.Protocols, proto)
@@ -139,8 +123,8 @@ func (p *Plan) verify(ctx context.Context, t Table, protocols map[Protocol]bool,
 	left, err := t.Dump(ctx, f)
 	if err != nil {
 		for i := range results {
-			if results[i].Action == Killed {
-				results[i].Action, results[i].Err = Failed, fmt.Errorf("deleted, but the table could not be read again to verify it: %w", err)
+			if results[i].Action == inet.Killed {
+				results[i].Action, results[i].Err = inet.Failed, fmt.Errorf("deleted, but the table could not be read again to verify it: %w", err)
 			}
 		}
 		return
@@ -159,35 +143,10 @@ func (p *Plan) verify(ctx context.Context, t Table, protocols map[Protocol]bool,
 			continue
 		}
 		switch r.Action {
-		case Killed:
-			results[i].Action, results[i].Err = Failed, errors.New("the kernel answered the delete, but the entry is still in the table")
-		case Gone:
-			results[i].Action, results[i].Err = Failed, errors.New("the kernel did not find the entry to delete, but it is still in the table")
+		case inet.Killed:
+			results[i].Action, results[i].Err = inet.Failed, errors.New("the kernel answered the delete, but the entry is still in the table")
+		case inet.Gone:
+			results[i].Action, results[i].Err = inet.Failed, errors.New("the kernel did not find the entry to delete, but it is still in the table")
 		}
 	}
-}
-
-// A Summary counts results by action.
-type Summary struct {
-	Matched, WouldKill, Killed, Gone, Failed, Skipped int
-}
-
-// Summarize counts results by action; every result is a matched entry.
-func Summarize(results []Result) Summary {
-	s := Summary{Matched: len(results)}
-	for _, r := range results {
-		switch r.Action {
-		case WouldKill:
-			s.WouldKill++
-		case Killed:
-			s.Killed++
-		case Gone:
-			s.Gone++
-		case Failed:
-			s.Failed++
-		case Skipped:
-			s.Skipped++
-		}
-	}
-	return s
 }

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/tcpreap/tcpreap/inet"
 	"golang.org/x/sys/unix"
 )
 
@@ -45,27 +46,28 @@ func (t *fakeTable) Dump(_ context.Context, f *Filter) ([]Flow, error) {
 }
 
 func TestPlanExecute(t *testing.T) {
-	a := flow(TCP, "198.51.100.2:1>192.0.2.2:80", "192.0.2.2:80>198.51.100.2:1")
+	a := flow(inet.TCP, "198.51.100.2:1>192.0.2.2:80", "192.0.2.2:80>198.51.100.2:1")
 	b, c, d := a, a, a
 	a.ID, b.ID, c.ID, d.ID = 1, 2, 3, 4
 	b.Orig.Src = netip.MustParseAddrPort("198.51.100.2:2")
 	c.Orig.Src = netip.MustParseAddrPort("198.51.100.2:3")
 	d.Orig.Src = netip.MustParseAddrPort("198.51.100.2:4")
-	ssh := flow(TCP, "198.51.100.7:50000>198.51.100.1:22", "198.51.100.1:22>198.51.100.7:50000")
+	ssh := flow(inet.TCP, "198.51.100.7:50000>198.51.100.1:22", "198.51.100.1:22>198.51.100.7:50000")
 	ssh.ID = 5
 	table := &fakeTable{flows: []Flow{a, c, d, ssh}, // b is gone: the kernel answers ENOENT
 		answer: map[uint32]error{2: &OpError{Op: "delete", Err: unix.ENOENT}, 3: &OpError{Op: "delete", Err: unix.EPERM}},
 		keep:   map[uint32]bool{4: true}}
-	plan := NewPlan([]Flow{a, b, c, d, ssh}, []Keep{{A: netip.MustParseAddrPort("198.51.100.1:22"), B: netip.MustParseAddrPort("198.51.100.7:50000"), Reason: "ssh"}})
-	if len(plan.Targets) != 4 || len(plan.Skipped) != 1 || plan.Skipped[0].Flow.ID != 5 {
+	session := &inet.Session{Client: netip.MustParseAddrPort("198.51.100.7:50000"), Server: netip.MustParseAddrPort("198.51.100.1:22")}
+	plan := NewPlan([]Flow{a, b, c, d, ssh}, session)
+	if len(plan.Targets) != 4 || len(plan.Skipped) != 1 || plan.Skipped[0].Flow.ID != 5 || plan.Skipped[0].Reason != ReasonSession {
 		t.Fatalf("plan %+v", plan)
 	}
 	dry := plan.DryRun()
-	if s := Summarize(dry); s != (Summary{Matched: 5, WouldKill: 4, Skipped: 1}) {
+	if s := inet.Summarize(dry); s != (inet.Summary{Matched: 5, WouldKill: 4, Skipped: 1}) {
 		t.Errorf("dry run %+v", s)
 	}
 	results := plan.Execute(context.Background(), table)
-	want := []Action{Killed, Gone, Failed, Failed, Skipped}
+	want := []inet.Action{inet.Killed, inet.Gone, inet.Failed, inet.Failed, inet.Skipped}
 	for i, r := range results {
 		if r.Action != want[i] {
 			t.Errorf("entry %d: %v (%v), want %v", r.Flow.ID, r.Action, r.Err, want[i])
@@ -77,17 +79,17 @@ func TestPlanExecute(t *testing.T) {
 	if len(table.deleted) != 4 {
 		t.Errorf("deleted %v; the ssh session's entry must not be asked for", table.deleted)
 	}
-	if s := Summarize(results); s != (Summary{Matched: 5, Killed: 1, Gone: 1, Failed: 2, Skipped: 1}) {
+	if s := inet.Summarize(results); s != (inet.Summary{Matched: 5, Killed: 1, Gone: 1, Failed: 2, Skipped: 1}) {
 		t.Errorf("summary %+v", s)
 	}
 }
 
 // TestPlanVerifyFails: a table that cannot be read again leaves no entry reported killed.
 func TestPlanVerifyFails(t *testing.T) {
-	a := flow(UDP, "198.51.100.2:1>192.0.2.2:53", "192.0.2.2:53>198.51.100.2:1")
+	a := flow(inet.UDP, "198.51.100.2:1>192.0.2.2:53", "192.0.2.2:53>198.51.100.2:1")
 	table := &fakeTable{flows: []Flow{a}, dumpErr: errors.New("boom")}
 	results := NewPlan([]Flow{a}, nil).Execute(context.Background(), table)
-	if results[0].Action != Failed {
+	if results[0].Action != inet.Failed {
 		t.Errorf("%v, want failed when the verification cannot dump", results[0].Action)
 	}
 }
@@ -96,7 +98,7 @@ func TestPlanVerifyFails(t *testing.T) {
 // left says it was not attempted, for the context's cause (the signal), not "context
 // canceled"; what was deleted before stays reported killed.
 func TestPlanExecuteInterrupted(t *testing.T) {
-	a := flow(UDP, "198.51.100.2:1>192.0.2.2:53", "192.0.2.2:53>198.51.100.2:1")
+	a := flow(inet.UDP, "198.51.100.2:1>192.0.2.2:53", "192.0.2.2:53>198.51.100.2:1")
 	b := a
 	a.ID, b.ID = 1, 2
 	b.Orig.Src = netip.MustParseAddrPort("198.51.100.2:2")
@@ -107,10 +109,10 @@ func TestPlanExecuteInterrupted(t *testing.T) {
 	if len(table.deleted) != 1 {
 		t.Errorf("deletes asked for: %v, want only the one before the interrupt", table.deleted)
 	}
-	if results[0].Action != Killed {
+	if results[0].Action != inet.Killed {
 		t.Errorf("first: %v (%v), want killed", results[0].Action, results[0].Err)
 	}
-	if r := results[1]; r.Action != Failed || !errors.Is(r.Err, cause) || r.Err.Error() != "not attempted: interrupted (SIGINT)" {
+	if r := results[1]; r.Action != inet.Failed || !errors.Is(r.Err, cause) || r.Err.Error() != "not attempted: interrupted (SIGINT)" {
 		t.Errorf("second: %v (%v), want failed: not attempted: interrupted (SIGINT)", r.Action, r.Err)
 	}
 }
@@ -134,17 +136,34 @@ func (t *cancellingTable) Delete(ctx context.Context, fl Flow) error {
 // the table with its id is failed, not gone: the delete did not find it (as with a zone the
 // request did not carry), and the report must not say it is gone.
 func TestPlanVerifyGone(t *testing.T) {
-	a := flow(UDP, "198.51.100.2:1>192.0.2.2:53", "192.0.2.2:53>198.51.100.2:1")
+	a := flow(inet.UDP, "198.51.100.2:1>192.0.2.2:53", "192.0.2.2:53>198.51.100.2:1")
 	b := a
 	a.ID, b.ID = 1, 2
 	b.Orig.Src = netip.MustParseAddrPort("198.51.100.2:2")
 	enoent := &OpError{Op: "delete", Err: unix.ENOENT}
 	table := &fakeTable{flows: []Flow{a}, answer: map[uint32]error{1: enoent, 2: enoent}}
 	results := NewPlan([]Flow{a, b}, nil).Execute(context.Background(), table)
-	if r := results[0]; r.Action != Failed || r.Err == nil {
+	if r := results[0]; r.Action != inet.Failed || r.Err == nil {
 		t.Errorf("still there: %v (%v), want failed", r.Action, r.Err)
 	}
-	if r := results[1]; r.Action != Gone {
+	if r := results[1]; r.Action != inet.Gone {
 		t.Errorf("not there: %v (%v), want gone", r.Action, r.Err)
+	}
+}
+
+// TestPlanKeepsSessionBehindNAT: the session's flow is kept whichever tuple
+// names it: the original (a session to this router), or the reply (a
+// session DNATed to a host behind it, whose SSH_CONNECTION names the
+// translated addresses); a flow of another client port is not kept.
+func TestPlanKeepsSessionBehindNAT(t *testing.T) {
+	session := &inet.Session{Client: netip.MustParseAddrPort("198.51.100.7:50000"), Server: netip.MustParseAddrPort("10.0.3.7:22")}
+	dnat := flow(inet.TCP, "198.51.100.7:50000>203.0.113.1:2222", "10.0.3.7:22>198.51.100.7:50000")
+	other := flow(inet.TCP, "198.51.100.7:50001>203.0.113.1:2222", "10.0.3.7:22>198.51.100.7:50001")
+	plan := NewPlan([]Flow{dnat, other}, session)
+	if len(plan.Skipped) != 1 || plan.Skipped[0].Flow.Orig != dnat.Orig || len(plan.Targets) != 1 {
+		t.Errorf("plan %+v: want the DNATed session kept, the other targeted", plan)
+	}
+	if p := NewPlan([]Flow{dnat}, nil); len(p.Targets) != 1 {
+		t.Errorf("without a session: %+v", p)
 	}
 }

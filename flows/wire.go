@@ -7,6 +7,7 @@ import (
 	"net/netip"
 
 	"github.com/mdlayher/netlink"
+	"github.com/tcpreap/tcpreap/inet"
 )
 
 // ctnetlink's message types and attributes
@@ -52,7 +53,7 @@ const nfgenmsgLen = 4
 
 // nfgenmsg is struct nfgenmsg: the family, the version, and res_id
 // (big-endian, 0 here).
-func nfgenmsg(family Family) []byte { return []byte{byte(family), nfnetlinkV0, 0, 0} }
+func nfgenmsg(family inet.Family) []byte { return []byte{byte(family), nfnetlinkV0, 0, 0} }
 
 // headerType is a ctnetlink message type as nlmsg_type carries it.
 func headerType(msg int) netlink.HeaderType {
@@ -70,8 +71,8 @@ func (f *Flow) UnmarshalBinary(b []byte) error {
 	if len(b) < nfgenmsgLen {
 		return fmt.Errorf("conntrack message of %d bytes, shorter than its header", len(b))
 	}
-	*f = Flow{Family: Family(b[0])}
-	if f.Family != IPv4 && f.Family != IPv6 {
+	*f = Flow{Family: inet.Family(b[0])}
+	if f.Family != inet.IPv4 && f.Family != inet.IPv6 {
 		return errNotFlow
 	}
 	ad, err := netlink.NewAttributeDecoder(b[nfgenmsgLen:])
@@ -108,7 +109,7 @@ func (f *Flow) UnmarshalBinary(b []byte) error {
 	if !orig || !reply {
 		return errors.New("conntrack message without its tuples")
 	}
-	if f.Protocol != TCP && f.Protocol != UDP {
+	if f.Protocol != inet.TCP && f.Protocol != inet.UDP {
 		return errNotFlow
 	}
 	return nil
@@ -144,7 +145,7 @@ func (f *Flow) decodeTuple(ad *netlink.AttributeDecoder, t *Tuple, dir zoneDir) 
 				for nad.Next() {
 					switch nad.Type() & nlaTypeMask {
 					case ctaProtoNum:
-						f.Protocol = Protocol(nad.Uint8())
+						f.Protocol = inet.Protocol(nad.Uint8())
 					case ctaProtoSrcPort:
 						sport = nad.Uint16()
 					case ctaProtoDstPort:
@@ -155,7 +156,7 @@ func (f *Flow) decodeTuple(ad *netlink.AttributeDecoder, t *Tuple, dir zoneDir) 
 			})
 		}
 	}
-	if !src.IsValid() || !dst.IsValid() || (src.Is4() != (f.Family == IPv4)) || (dst.Is4() != (f.Family == IPv4)) {
+	if !src.IsValid() || !dst.IsValid() || (src.Is4() != (f.Family == inet.IPv4)) || (dst.Is4() != (f.Family == inet.IPv4)) {
 		return errors.New("tuple without addresses of its family")
 	}
 	t.Src, t.Dst = netip.AddrPortFrom(src, sport), netip.AddrPortFrom(dst, dport)
@@ -206,10 +207,10 @@ func deleteRequest(f Flow) ([]byte, error) {
 	return append(nfgenmsg(f.Family), attrs...), nil
 }
 
-func encodeTuple(ae *netlink.AttributeEncoder, family Family, proto Protocol, t Tuple) {
+func encodeTuple(ae *netlink.AttributeEncoder, family inet.Family, proto inet.Protocol, t Tuple) {
 	ae.Nested(ctaTupleIP, func(nae *netlink.AttributeEncoder) error {
 		src, dst := uint16(ctaIPv4Src), uint16(ctaIPv4Dst)
-		if family == IPv6 {
+		if family == inet.IPv6 {
 			src, dst = ctaIPv6Src, ctaIPv6Dst
 		}
 		nae.Bytes(src, t.Src.Addr().AsSlice())
@@ -227,7 +228,7 @@ func encodeTuple(ae *netlink.AttributeEncoder, family Family, proto Protocol, t 
 // dumpRequest is the IPCTNL_MSG_CT_GET dump payload for family (0: both)
 // with the kernel-side part of filter k (see the package doc for what an
 // older kernel ignores).
-func dumpRequest(family Family, k kernelFilter) ([]byte, error) {
+func dumpRequest(family inet.Family, k kernelFilter) ([]byte, error) {
 	ae := netlink.NewAttributeEncoder()
 	ae.ByteOrder = binary.BigEndian
 	if k.mark != nil {

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/tcpreap/tcpreap/inet"
 )
 
 // hexBytes decodes a fixture written as hex with spaces and comments (# to the end of a
@@ -66,7 +68,7 @@ func TestFlowUnmarshal(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Flow{
-		ID: 0xa7077cf3, Family: IPv4, Protocol: TCP,
+		ID: 0xa7077cf3, Family: inet.IPv4, Protocol: inet.TCP,
 		Orig:   Tuple{netip.MustParseAddrPort("198.51.100.2:40000"), netip.MustParseAddrPort("198.51.100.1:8080")},
 		Reply:  Tuple{netip.MustParseAddrPort("192.0.2.2:80"), netip.MustParseAddrPort("192.0.2.1:40000")},
 		Status: SeenReply | Assured | Confirmed | SrcNAT | DstNAT, State: Est, Mark: 0x10, Zone: 2, Timeout: 431999,
@@ -127,8 +129,8 @@ func TestDeleteRequest(t *testing.T) {
 		t.Errorf("delete request\n%x\nwant\n%x", got, want)
 	}
 	f.Zone = 0
-	f.Family, f.Orig = IPv6, Tuple{netip.MustParseAddrPort("[2001:db8::2]:40000"), netip.MustParseAddrPort("[2001:db8::1]:53")}
-	f.Protocol = UDP
+	f.Family, f.Orig = inet.IPv6, Tuple{netip.MustParseAddrPort("[2001:db8::2]:40000"), netip.MustParseAddrPort("[2001:db8::1]:53")}
+	f.Protocol = inet.UDP
 	got, err = deleteRequest(f)
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +154,7 @@ func TestDeleteRequest(t *testing.T) {
 
 func TestDumpRequest(t *testing.T) {
 	zone := uint16(3)
-	got, err := dumpRequest(IPv4, kernelFilter{mark: &MarkMask{0x10, 0xff}, status: Assured, statusMask: Assured, zone: &zone})
+	got, err := dumpRequest(inet.IPv4, kernelFilter{mark: &MarkMask{0x10, 0xff}, status: Assured, statusMask: Assured, zone: &zone})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +181,7 @@ func FuzzFlowUnmarshal(f *testing.F) {
 		if err := fl.UnmarshalBinary(b); err != nil {
 			return
 		}
-		if fl.Protocol != TCP && fl.Protocol != UDP || fl.Orig.Src.Addr().Is4() != (fl.Family == IPv4) {
+		if fl.Protocol != inet.TCP && fl.Protocol != inet.UDP || fl.Orig.Src.Addr().Is4() != (fl.Family == inet.IPv4) {
 			t.Errorf("decoded an impossible flow %+v", fl)
 		}
 		if _, err := deleteRequest(fl); err != nil {

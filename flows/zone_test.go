@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/mdlayher/netlink"
+	"github.com/tcpreap/tcpreap/inet"
 )
 
 // zoneFlowMessage is a dump answer for a UDP flow 198.51.100.2:1 → 192.0.2.2:53 whose zone
@@ -14,7 +15,7 @@ import (
 func zoneFlowMessage(t *testing.T, dir uint16, zone uint16) []byte {
 	t.Helper()
 	tuple := func(nae *netlink.AttributeEncoder, src, dst netip.AddrPort, zoned bool) {
-		encodeTuple(nae, IPv4, UDP, Tuple{Src: src, Dst: dst})
+		encodeTuple(nae, inet.IPv4, inet.UDP, Tuple{Src: src, Dst: dst})
 		if zoned {
 			nae.Uint16(ctaTupleZone, zone)
 		}
@@ -29,7 +30,7 @@ func zoneFlowMessage(t *testing.T, dir uint16, zone uint16) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return append(nfgenmsg(IPv4), b...)
+	return append(nfgenmsg(inet.IPv4), b...)
 }
 
 // deleteZones decodes a delete request: the zone in its original tuple, and CTA_ZONE.
@@ -81,7 +82,7 @@ func TestFlowZoneOneDirection(t *testing.T) {
 			t.Fatal(err)
 		}
 		zone := uint16(9)
-		if fl.Zone != 9 || !(&Filter{Protocols: []Protocol{UDP}, Zone: &zone}).Match(&fl) {
+		if fl.Zone != 9 || !(&Filter{Protocols: []inet.Protocol{inet.UDP}, Zone: &zone}).Match(&fl) {
 			t.Errorf("%s: zone %d, want 9, selected by --zone 9", c.name, fl.Zone)
 		}
 		req, err := deleteRequest(fl)
@@ -92,7 +93,7 @@ func TestFlowZoneOneDirection(t *testing.T) {
 			t.Errorf("%s: delete with tuple zone %d and CTA_ZONE %d, want %d and %d (-1: none)", c.name, tz, z, c.tupleZone, c.zone)
 		}
 	}
-	both := Flow{Family: IPv4, Protocol: UDP, Zone: 9, ID: 1,
+	both := Flow{Family: inet.IPv4, Protocol: inet.UDP, Zone: 9, ID: 1,
 		Orig: Tuple{Src: netip.MustParseAddrPort("198.51.100.2:1"), Dst: netip.MustParseAddrPort("192.0.2.2:53")}}
 	req, err := deleteRequest(both)
 	if err != nil {

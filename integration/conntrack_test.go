@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tcpreap/tcpreap/flows"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/integration/testnet"
 )
 
@@ -316,6 +317,52 @@ func TestIntegrationConntrack(t *testing.T) {
 	})
 }
 
+// TestIntegrationConntrackCoversEverything: PEERs that together take in every address on
+// every port are no selection, however they are written, for conntrack entries and
+// sockets alike: a v4-mapped prefix is judged as the IPv4 prefix it is (::ffff:0.0.0.0/96
+// ::/0 is 0.0.0.0/0 ::/0), a narrower peer beside them narrows nothing, and ports split
+// across one prefix's PEERs cover it. Without --all each run is refused with exit 2, on
+// the router (its conntrack table) and on the client (its sockets), and every entry and
+// connection is still there.
+func TestIntegrationConntrackCoversEverything(t *testing.T) {
+	r := newRouted(t)
+	before := r.table()
+	for _, words := range [][]string{
+		{"::ffff:0.0.0.0/96", "::/0"},
+		{"-4", "::ffff:0.0.0.0/96"},
+		{"0.0.0.0/0", "::/0", testnet.ServerV4.String() + ":80"},
+		{"0.0.0.0/0:1-32767", "0.0.0.0/0:32768-65535", "::/0"},
+	} {
+		args := slices.Concat([]string{"-y", "-t", "-u"}, words)
+		if res := r.tcpreap(args...); res.Code != 2 || !strings.Contains(res.Stderr, "--all") || res.Stdout != "" {
+			t.Errorf("conntrack %q: exit %d, stderr %q; want exit 2 and a sentence with --all", args, res.Code, res.Stderr)
+		}
+		argv := append([]string{bin}, args...)
+		res, err := r.Client.Run(argv...)
+		r.check(err)
+		t.Logf("%s → exit %d\nstdout:\n%sstderr:\n%s", strings.Join(argv, " "), res.Code, res.Stdout, res.Stderr)
+		if res.Code != 2 || !strings.Contains(res.Stderr, "--all") || res.Stdout != "" {
+			t.Errorf("sockets %q: exit %d, stderr %q; want exit 2 and a sentence with --all", args, res.Code, res.Stderr)
+		}
+	}
+	after := r.table()
+	for _, e := range before {
+		if e.Orig[0].Addr() != testnet.ClientV4 {
+			continue
+		}
+		if got, ok := entryTo(after, e.Proto, e.Orig[1]); !ok || got.ID != e.ID {
+			t.Errorf("the %s entry to %s (id %d) is gone or replaced after runs that must delete nothing", e.Proto, e.Orig[1], e.ID)
+		}
+	}
+	for name, err := range map[string]error{
+		"DNATed": echo(r.dnatClient, r.dnatSrv), "other": echo(r.otherClient, r.otherSv), "UDP": udpEcho(r.udpClient, r.udpServer),
+	} {
+		if err != nil {
+			t.Errorf("the %s flow no longer carries data: %v", name, err)
+		}
+	}
+}
+
 // TestIntegrationConntrackFlowID: flows deletes by the flow id as well as the tuple, in
 // the namespace its Config names: a delete with the right tuple and another id answers
 // ENOENT and leaves the entry; with its id, the entry goes.
@@ -327,7 +374,7 @@ func TestIntegrationConntrackFlowID(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	zone := uint16(0) // sent to the kernel as a dump filter, and checked again in Go
-	found, err := conn.Dump(ctx, &flows.Filter{Peers: []flows.Peer{{Prefix: netip.PrefixFrom(direct.Addr(), 32)}}, Zone: &zone})
+	found, err := conn.Dump(ctx, &flows.Filter{Peers: []inet.Endpoint{{Prefix: netip.PrefixFrom(direct.Addr(), 32)}}, Zone: &zone})
 	r.check(err)
 	if len(found) != 1 {
 		t.Fatalf("the dump in the router found %+v, want the one flow to %s", found, direct)

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/sockdiag"
 
@@ -74,9 +75,9 @@ func TestIntegrationCookieSafety(t *testing.T) {
 	conn, err := sockdiag.Dial(&sockdiag.Config{NetNS: int(ns.Fd())})
 	e.check(err)
 	defer conn.Close()
-	peer, err := sockdiag.ParsePrefix(old.RemoteAddr().Addr().String())
+	peer, err := inet.ParsePrefix(old.RemoteAddr().Addr().String())
 	e.check(err)
-	filter := &sockdiag.Filter{Peers: []sockdiag.Endpoint{{Prefix: peer, Ports: []sockdiag.PortRange{{Lo: 47001, Hi: 47001}}}}}
+	filter := &sockdiag.Filter{Peers: []inet.Endpoint{{Prefix: peer, Ports: []inet.PortRange{{Lo: 47001, Hi: 47001}}}}}
 	goPlan, err := kill.NewPlan(conn.Query(t.Context(), filter), kill.Guards{})
 	e.check(err)
 	if len(goPlan.Targets) != 1 || uint64(goPlan.Targets[0].ID.Cookie) != old.Cookie {
@@ -97,7 +98,7 @@ func TestIntegrationCookieSafety(t *testing.T) {
 	expectRecords(t, e.json(0, "list", old.RemoteAddr().String()), "would_kill", tcp("reborn", reborn))
 
 	results := goPlan.Execute(t.Context(), conn)
-	if len(results) != 1 || results[0].Action != kill.Gone {
+	if len(results) != 1 || results[0].Action != inet.Gone {
 		t.Fatalf("executing the stale plan: %+v, want one result: gone", results)
 	}
 	expectPresent(t, e.sockets(), "established", tcp("reborn", reborn))

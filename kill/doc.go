@@ -3,8 +3,9 @@
 // dumped with, and the sockets a guard kept back, each with its Reason),
 // executes it through an Engine that speaks in targets and cookies
 // (*sockdiag.Conn is one), verifies the outcome with a second look, and
-// returns one Result per socket: killed, gone, failed or skipped.
+// returns one Result per socket: killed, gone, failed or skipped (inet's
+// Action, which conntrack entries share; inet.Summarize counts them).
 //
 // A Go program that wants tcpreap's cookie-safe destroy needs only this
-// package and sockdiag: query, plan, execute (see the example).
+// package, sockdiag and inet: query, plan, execute (see the example).
 package kill

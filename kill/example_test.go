@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"github.com/tcpreap/tcpreap/sockdiag/sockdiagtest"
@@ -17,7 +18,7 @@ import (
 func Example() {
 	ctx := context.Background()
 	leak := func(port uint16, cookie sockdiag.Cookie, state sockdiag.State) sockdiag.Socket {
-		return sockdiag.Socket{Protocol: sockdiag.TCP, Family: sockdiag.IPv4, State: state, ID: sockdiag.SockID{
+		return sockdiag.Socket{Protocol: inet.TCP, Family: inet.IPv4, State: state, ID: sockdiag.SockID{
 			Local:  netip.MustParseAddrPort("192.0.2.1:5432"),
 			Remote: netip.AddrPortFrom(netip.MustParseAddr("192.0.2.2"), port),
 			Cookie: cookie,
@@ -29,7 +30,7 @@ func Example() {
 	conn := kernel.Conn()
 	defer conn.Close()
 
-	filter := &sockdiag.Filter{States: 1 << sockdiag.CloseWait, LocalPorts: []sockdiag.PortRange{{Lo: 5432, Hi: 5432}}}
+	filter := &sockdiag.Filter{States: 1 << sockdiag.CloseWait, LocalPorts: []inet.PortRange{{Lo: 5432, Hi: 5432}}}
 	plan, err := kill.NewPlan(conn.Query(ctx, filter), kill.Guards{})
 	if err != nil {
 		fmt.Println(err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
@@ -99,7 +100,7 @@ func retryUnreachable(ctx context.Context, e Engine, results []Result, o Options
 		var again []int
 		var targets []sockdiag.Socket
 		for i, r := range results {
-			if r.Action == Failed && errors.Is(r.Err, sockdiag.ErrUnreachable) {
+			if r.Action == inet.Failed && errors.Is(r.Err, sockdiag.ErrUnreachable) {
 				again = append(again, i)
 				targets = append(targets, *r.Socket)
 			}
@@ -112,7 +113,7 @@ func retryUnreachable(ctx context.Context, e Engine, results []Result, o Options
 		for k, r := range round {
 			r.Socket = results[again[k]].Socket // the plan's, not the copy's
 			results[again[k]] = r
-			killed = killed || r.Action == Killed
+			killed = killed || r.Action == inet.Killed
 		}
 		if !killed || !answered {
 			return

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"github.com/tcpreap/tcpreap/sockdiag/sockdiagtest"
@@ -28,17 +29,17 @@ func TestExecuteClassifiesEveryAnswer(t *testing.T) {
 	results := plan.Execute(t.Context(), k.Conn())
 
 	want := []struct {
-		action kill.Action
+		action inet.Action
 		err    error
 		reason kill.Reason
 	}{
-		{action: kill.Killed},
-		{action: kill.Gone},
-		{action: kill.Skipped, reason: kill.ReasonTimeWait},
-		{action: kill.Failed, err: sockdiag.ErrNoDestroy},
-		{action: kill.Failed, err: sockdiag.ErrPermission},
-		{action: kill.Failed, err: unix.EBUSY},
-		{action: kill.Skipped, reason: kill.ReasonListen},
+		{action: inet.Killed},
+		{action: inet.Gone},
+		{action: inet.Skipped, reason: kill.ReasonTimeWait},
+		{action: inet.Failed, err: sockdiag.ErrNoDestroy},
+		{action: inet.Failed, err: sockdiag.ErrPermission},
+		{action: inet.Failed, err: unix.EBUSY},
+		{action: inet.Skipped, reason: kill.ReasonListen},
 	}
 	if len(results) != len(want) {
 		t.Fatalf("%d results, want %d", len(results), len(want))
@@ -49,8 +50,8 @@ func TestExecuteClassifiesEveryAnswer(t *testing.T) {
 			t.Errorf("result %d (%s): %s %v %v; want %s %v %v", i, r.Socket.State, r.Action, r.Reason, r.Err, w.action, w.reason, w.err)
 		}
 	}
-	sum := kill.Summarize(results)
-	if sum != (kill.Summary{Matched: 7, Killed: 1, Gone: 1, Failed: 3, Skipped: 2}) {
+	sum := inet.Summarize(results)
+	if sum != (inet.Summary{Matched: 7, Killed: 1, Gone: 1, Failed: 3, Skipped: 2}) {
 		t.Errorf("summary %+v", sum)
 	}
 	if slices.ContainsFunc(k.Sockets, func(s sockdiag.Socket) bool { return s.ID.Cookie == 1 }) {
@@ -65,7 +66,7 @@ func TestTimeWaitOnNewKernel(t *testing.T) {
 	tw.Timer = 3
 	k := &sockdiagtest.Kernel{Sockets: []sockdiag.Socket{tw}, DestroyErr: func(sockdiag.Socket) unix.Errno { return unix.EOPNOTSUPP }}
 	results := (&kill.Plan{Targets: k.Sockets}).Execute(t.Context(), k.Conn())
-	if results[0].Action != kill.Failed || !errors.Is(results[0].Err, sockdiag.ErrNoDestroy) {
+	if results[0].Action != inet.Failed || !errors.Is(results[0].Err, sockdiag.ErrNoDestroy) {
 		t.Fatalf("result %s %v, want failed: no SOCK_DESTROY", results[0].Action, results[0].Err)
 	}
 }
@@ -83,7 +84,7 @@ func TestTimeWaitSubstateOnOldKernel(t *testing.T) {
 		return 0
 	}}
 	results := (&kill.Plan{Targets: socks}).Execute(t.Context(), k.Conn())
-	if results[0].Action != kill.Skipped || results[0].Reason != kill.ReasonTimeWait || results[1].Action != kill.Killed {
+	if results[0].Action != inet.Skipped || results[0].Reason != kill.ReasonTimeWait || results[1].Action != inet.Killed {
 		t.Fatalf("results %+v", results)
 	}
 }
@@ -112,7 +113,7 @@ func TestPreflightStopsAtTheFirstRefusal(t *testing.T) {
 			t.Errorf("%v: the kernel saw %d destroys, want %d", tc.cause, len(destroys), tc.sent)
 		}
 		for _, r := range results {
-			if r.Action != kill.Failed || !errors.Is(r.Err, tc.cause) {
+			if r.Action != inet.Failed || !errors.Is(r.Err, tc.cause) {
 				t.Fatalf("%v: result %s %v, want failed: %v", tc.cause, r.Action, r.Err, tc.cause)
 			}
 		}
@@ -140,11 +141,11 @@ func TestPreflightPassesAmbiguousAnswers(t *testing.T) {
 		return 0
 	}}
 	results := (&kill.Plan{Targets: socks}).Execute(t.Context(), k.Conn())
-	got := []kill.Action{}
+	got := []inet.Action{}
 	for _, r := range results {
 		got = append(got, r.Action)
 	}
-	want := []kill.Action{kill.Gone, kill.Skipped, kill.Killed, kill.Killed, kill.Killed}
+	want := []inet.Action{inet.Gone, inet.Skipped, inet.Killed, inet.Killed, inet.Killed}
 	if !slices.Equal(got, want) {
 		t.Fatalf("actions %v, want %v", got, want)
 	}
@@ -173,7 +174,7 @@ func TestExecuteAfterAFatalAnswerMidRun(t *testing.T) {
 	results := (&kill.Plan{Targets: socks}).Execute(t.Context(), k.Conn())
 	still := 0
 	for _, r := range results {
-		if r.Action == kill.Failed && errors.Is(r.Err, sockdiag.ErrStillPresent) {
+		if r.Action == inet.Failed && errors.Is(r.Err, sockdiag.ErrStillPresent) {
 			still++
 		}
 	}
@@ -219,7 +220,7 @@ func TestExecuteRetriesAShrinkingReuseportGroup(t *testing.T) {
 		k := &sockdiagtest.Kernel{Sockets: slices.Clone(targets), Reuseport: pick}
 		results := (&kill.Plan{Targets: targets}).Execute(t.Context(), k.Conn())
 		for _, r := range results {
-			if r.Action != kill.Killed {
+			if r.Action != inet.Killed {
 				t.Errorf("%s: cookie %d %s %v, want killed", name, r.Socket.ID.Cookie, r.Action, r.Err)
 			}
 		}
@@ -246,9 +247,9 @@ func TestExecuteRetriesUntilNoProgress(t *testing.T) {
 
 	// Round 1 destroys member 4; then member 3, kept back, is the pick:
 	// round 2 destroys nothing and is the last.
-	want := []kill.Action{kill.Failed, kill.Failed, kill.Killed, kill.Skipped}
+	want := []inet.Action{inet.Failed, inet.Failed, inet.Killed, inet.Skipped}
 	for i, r := range results {
-		if r.Action != want[i] || r.Action == kill.Failed && !errors.Is(r.Err, sockdiag.ErrUnreachable) {
+		if r.Action != want[i] || r.Action == inet.Failed && !errors.Is(r.Err, sockdiag.ErrUnreachable) {
 			t.Errorf("cookie %d: %s %v, want %s", r.Socket.ID.Cookie, r.Action, r.Err, want[i])
 		}
 	}

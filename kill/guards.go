@@ -2,8 +2,8 @@ package kill
 
 import (
 	"fmt"
-	"net/netip"
 
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
@@ -16,43 +16,18 @@ type Guards struct {
 	ListenNamed bool
 	// Session is the SSH session tcpreap runs in; nil when there is none,
 	// or when the person running tcpreap chose to include it.
-	Session *Session
+	Session *inet.Session
 }
 
-// A Session is the SSH session tcpreap runs in, as far as the host can
-// tell: the connection SSH_CONNECTION names, and the sockets SSH server
-// processes hold.
-type Session struct {
-	// Client and Server name the connection (IPv4 unmapped, no zone);
-	// invalid when nothing names it. Interface is the link of a link-local
-	// connection (its zone), 0 for any.
-	Client, Server netip.AddrPort
-	Interface      uint32
-	// Held are the inodes of the sockets that SSH server processes hold: the
-	// session's own when Everyone is false (the servers are tcpreap's
-	// ancestors), else every SSH server's, for the session cannot be told
-	// apart (tcpreap runs inside tmux or screen, detached from it).
-	Held     map[uint32]bool
-	Everyone bool
-	// Unsure: the open files of an SSH server could not be read, so Held
-	// may miss the session: every TCP connection on the SSH server's port
-	// (SSHPort) is kept too.
-	Unsure  bool
-	SSHPort uint16
-}
-
-// keeps returns why the session keeps s back, or NoReason. A LISTEN socket
-// is no session's, even when an SSH server holds it.
-func (ss *Session) keeps(s *sockdiag.Socket) Reason {
+// keeps returns why the session ss keeps s back, or NoReason. A LISTEN
+// socket is no session's, even when an SSH server holds it.
+func keeps(ss *inet.Session, s *sockdiag.Socket) Reason {
 	switch {
-	case ss.Server.IsValid() && unmap(s.ID.Local) == ss.Server && unmap(s.ID.Remote) == ss.Client &&
-		(ss.Interface == 0 || s.ID.Interface == 0 || s.ID.Interface == ss.Interface):
-		// In the namespace sshd runs in; the same tuple elsewhere is another
-		// connection, which SOCK_DIAG cannot tell apart, so it is kept too.
+	case ss.Carries(s.ID.Local, s.ID.Remote, s.ID.Interface):
 		return ReasonSession
 	case s.State == sockdiag.Listen:
 		return NoReason
-	case ss.Unsure && s.Protocol == sockdiag.TCP && s.ID.Local.Port() == ss.SSHPort && !ss.Held[s.Inode]:
+	case ss.Unsure && s.Protocol == inet.TCP && s.ID.Local.Port() == ss.SSHPort && !ss.Held[s.Inode]:
 		return ReasonSSHUnsure
 	case s.Inode == 0 || !ss.Held[s.Inode]:
 		return NoReason
@@ -60,11 +35,6 @@ func (ss *Session) keeps(s *sockdiag.Socket) Reason {
 		return ReasonSSHServer
 	}
 	return ReasonSession
-}
-
-// unmap returns the address without zone, IPv4 unmapped.
-func unmap(ap netip.AddrPort) netip.AddrPort {
-	return netip.AddrPortFrom(ap.Addr().WithZone("").Unmap(), ap.Port())
 }
 
 // A Reason says why a socket that matched was kept back.
@@ -135,14 +105,14 @@ func ReasonByCode(code string) (Reason, bool) {
 
 func (g Guards) reason(s *sockdiag.Socket) Reason {
 	if g.Session != nil {
-		if r := g.Session.keeps(s); r != NoReason {
+		if r := keeps(g.Session, s); r != NoReason {
 			return r
 		}
 	}
 	switch {
 	case s.State == sockdiag.Listen && !g.ListenNamed:
 		return ReasonListen
-	case s.Protocol == sockdiag.UDP && s.State == sockdiag.Close:
+	case s.Protocol == inet.UDP && s.State == sockdiag.Close:
 		return ReasonUnconnectedUDP
 	}
 	return NoReason

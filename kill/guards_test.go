@@ -5,15 +5,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"github.com/tcpreap/tcpreap/sockdiag/sockdiagtest"
 )
 
 func TestSessionGuard(t *testing.T) {
-	ss := &kill.Session{Client: netip.MustParseAddrPort("192.0.2.2:40000"), Server: netip.MustParseAddrPort("192.0.2.1:5432")}
+	ss := &inet.Session{Client: netip.MustParseAddrPort("192.0.2.2:40000"), Server: netip.MustParseAddrPort("192.0.2.1:5432")}
 	mapped := socket(sockdiag.Established, 40000, 2)
-	mapped.Family = sockdiag.IPv6
+	mapped.Family = inet.IPv6
 	mapped.ID.Local = mapAddrPort(mapped.ID.Local)
 	mapped.ID.Remote = mapAddrPort(mapped.ID.Remote)
 	k := &sockdiagtest.Kernel{Sockets: []sockdiag.Socket{
@@ -35,9 +36,9 @@ func TestSessionGuard(t *testing.T) {
 
 func TestUnconnectedUDPIsSkipped(t *testing.T) {
 	s := socket(sockdiag.Close, 0, 1)
-	s.Protocol = sockdiag.UDP
+	s.Protocol = inet.UDP
 	k := &sockdiagtest.Kernel{Sockets: []sockdiag.Socket{s}}
-	plan, err := kill.NewPlan(k.Conn().Query(t.Context(), &sockdiag.Filter{Protocols: []sockdiag.Protocol{sockdiag.UDP}, States: sockdiag.AllStates}), kill.Guards{ListenNamed: true})
+	plan, err := kill.NewPlan(k.Conn().Query(t.Context(), &sockdiag.Filter{Protocols: []inet.Protocol{inet.UDP}, States: sockdiag.AllStates}), kill.Guards{ListenNamed: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +74,7 @@ func TestSessionHeldSockets(t *testing.T) {
 	lis.Inode = 400
 	orphan := socket(sockdiag.FinWait1, 40002, 4) // no owner: inode 0
 	for _, everyone := range []bool{false, true} {
-		ss := &kill.Session{Held: map[uint32]bool{500: true, 400: true, 0: true}, Everyone: everyone}
+		ss := &inet.Session{Held: map[uint32]bool{500: true, 400: true, 0: true}, Everyone: everyone}
 		k := &sockdiagtest.Kernel{Sockets: []sockdiag.Socket{held, other, lis, orphan}}
 		plan, err := kill.NewPlan(k.Conn().Query(t.Context(), &sockdiag.Filter{States: sockdiag.AllStates}), kill.Guards{ListenNamed: true, Session: ss})
 		if err != nil {
@@ -97,13 +98,13 @@ func TestSessionHeldSockets(t *testing.T) {
 func TestSessionZone(t *testing.T) {
 	ll := func(ifindex uint32, cookie sockdiag.Cookie) sockdiag.Socket {
 		s := socket(sockdiag.Established, 46068, cookie)
-		s.Family = sockdiag.IPv6
+		s.Family = inet.IPv6
 		s.ID.Local = netip.MustParseAddrPort("[fe80::1]:22")
 		s.ID.Remote = netip.MustParseAddrPort("[fe80::2]:46068")
 		s.ID.Interface = ifindex
 		return s
 	}
-	ss := &kill.Session{Client: netip.MustParseAddrPort("[fe80::2]:46068"), Server: netip.MustParseAddrPort("[fe80::1]:22"), Interface: 2}
+	ss := &inet.Session{Client: netip.MustParseAddrPort("[fe80::2]:46068"), Server: netip.MustParseAddrPort("[fe80::1]:22"), Interface: 2}
 	k := &sockdiagtest.Kernel{Sockets: []sockdiag.Socket{ll(2, 1), ll(3, 2)}}
 	plan, err := kill.NewPlan(k.Conn().Query(t.Context(), &sockdiag.Filter{}), kill.Guards{Session: ss})
 	if err != nil {

@@ -3,6 +3,7 @@ package kill
 import (
 	"iter"
 
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
@@ -68,7 +69,7 @@ func (p *Plan) Sockets() iter.Seq2[sockdiag.Socket, error] {
 func (p *Plan) DryRun() []Result {
 	results := make([]Result, 0, len(p.Targets)+len(p.Skipped))
 	for i := range p.Targets {
-		results = append(results, Result{Socket: &p.Targets[i], Action: WouldKill})
+		results = append(results, Result{Socket: &p.Targets[i], Action: inet.WouldKill})
 	}
 	return p.appendSkips(results)
 }
@@ -77,7 +78,7 @@ func (p *Plan) DryRun() []Result {
 func (p *Plan) appendSkips(results []Result) []Result {
 	for i := range p.Skipped {
 		s := &p.Skipped[i]
-		results = append(results, Result{Socket: &s.Socket, Action: Skipped, Reason: s.Reason})
+		results = append(results, Result{Socket: &s.Socket, Action: inet.Skipped, Reason: s.Reason})
 	}
 	return results
 }

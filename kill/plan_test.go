@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"github.com/tcpreap/tcpreap/sockdiag/sockdiagtest"
@@ -13,7 +14,7 @@ import (
 
 func socket(state sockdiag.State, port uint16, cookie sockdiag.Cookie) sockdiag.Socket {
 	return sockdiag.Socket{
-		Protocol: sockdiag.TCP, Family: sockdiag.IPv4, State: state,
+		Protocol: inet.TCP, Family: inet.IPv4, State: state,
 		ID: sockdiag.SockID{
 			Local:  netip.AddrPortFrom(netip.MustParseAddr("192.0.2.1"), 5432),
 			Remote: netip.AddrPortFrom(netip.MustParseAddr("192.0.2.2"), port),
@@ -64,7 +65,7 @@ func TestDryRunDestroysNothing(t *testing.T) {
 	socks := []sockdiag.Socket{socket(sockdiag.Established, 40000, 1)}
 	plan := &kill.Plan{Targets: socks}
 	results := plan.DryRun()
-	if len(results) != 1 || results[0].Action != kill.WouldKill {
+	if len(results) != 1 || results[0].Action != inet.WouldKill {
 		t.Fatalf("results %+v", results)
 	}
 }

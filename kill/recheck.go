@@ -3,6 +3,7 @@ package kill
 import (
 	"context"
 
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
@@ -45,7 +46,7 @@ func changedKind(planned, now *sockdiag.Socket) bool {
 		return true // disconnected and connected again: another connection
 	case now.State == sockdiag.Listen:
 		return planned.State != sockdiag.Listen
-	case now.Protocol == sockdiag.UDP:
+	case now.Protocol == inet.UDP:
 		return planned.State == sockdiag.Established && now.State != sockdiag.Established
 	}
 	return now.IsTimeWait() && !planned.IsTimeWait()

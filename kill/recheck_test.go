@@ -3,6 +3,7 @@ package kill_test
 import (
 	"testing"
 
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"github.com/tcpreap/tcpreap/sockdiag/sockdiagtest"
@@ -22,7 +23,7 @@ func TestRecheck(t *testing.T) {
 	tw := toTW
 	tw.State = sockdiag.TimeWait
 	toUnconn := socket(sockdiag.Established, 40003, 4)
-	toUnconn.Protocol = sockdiag.UDP
+	toUnconn.Protocol = inet.UDP
 	unconn := toUnconn
 	unconn.State = sockdiag.Close
 	gone := socket(sockdiag.Established, 40004, 5)
@@ -33,7 +34,7 @@ func TestRecheck(t *testing.T) {
 		Targets: []sockdiag.Socket{est, toListen, toTW, toUnconn, gone, session},
 		Skipped: []kill.Skip{{Socket: listener(9), Reason: kill.ReasonListen}},
 	}
-	ss := &kill.Session{Client: session.ID.Remote, Server: session.ID.Local}
+	ss := &inet.Session{Client: session.ID.Remote, Server: session.ID.Local}
 	plan := planned.Recheck(t.Context(), k.Conn(), kill.Guards{ListenNamed: true, Session: ss})
 
 	if len(plan.Targets) != 2 || plan.Targets[0] != closeWait || plan.Targets[1] != gone {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
@@ -20,7 +21,7 @@ type Breakdown struct {
 // A StateCount is how many targets share a protocol and a state, and what
 // destroying them does to the peer.
 type StateCount struct {
-	Protocol sockdiag.Protocol
+	Protocol inet.Protocol
 	State    sockdiag.State
 	// ResetsPeer: the kernel sends the peer a reset (sockdiag.ResetsPeer).
 	ResetsPeer bool
@@ -36,7 +37,7 @@ type PeerCount struct {
 // Breakdown counts the plan's targets.
 func (p *Plan) Breakdown() Breakdown {
 	type stateKey struct {
-		proto sockdiag.Protocol
+		proto inet.Protocol
 		state sockdiag.State
 		reset bool
 	}

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
@@ -12,7 +13,7 @@ func TestBreakdown(t *testing.T) {
 	other := socket(sockdiag.Established, 40010, 10)
 	other.ID.Remote = netip.MustParseAddrPort("192.0.2.9:40010")
 	mapped := socket(sockdiag.Established, 40011, 11)
-	mapped.Family = sockdiag.IPv6
+	mapped.Family = inet.IPv6
 	mapped.ID.Local, mapped.ID.Remote = mapAddrPort(mapped.ID.Local), mapAddrPort(mapped.ID.Remote)
 	tw := socket(sockdiag.FinWait2, 40012, 12)
 	tw.Timer = 3 // a timewait socket: no reset
@@ -21,9 +22,9 @@ func TestBreakdown(t *testing.T) {
 	}}
 	b := plan.Breakdown()
 	wantStates := []kill.StateCount{
-		{Protocol: sockdiag.TCP, State: sockdiag.Established, ResetsPeer: true, N: 2},
-		{Protocol: sockdiag.TCP, State: sockdiag.FinWait2, ResetsPeer: false, N: 1},
-		{Protocol: sockdiag.TCP, State: sockdiag.CloseWait, ResetsPeer: true, N: 2},
+		{Protocol: inet.TCP, State: sockdiag.Established, ResetsPeer: true, N: 2},
+		{Protocol: inet.TCP, State: sockdiag.FinWait2, ResetsPeer: false, N: 1},
+		{Protocol: inet.TCP, State: sockdiag.CloseWait, ResetsPeer: true, N: 2},
 	}
 	if len(b.States) != len(wantStates) {
 		t.Fatalf("states %+v, want %+v", b.States, wantStates)

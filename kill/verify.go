@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
@@ -19,7 +20,7 @@ func verify(ctx context.Context, e Engine, results []Result, answers []error, al
 	var check []int
 	var targets []sockdiag.Socket
 	for i, r := range results {
-		if r.Action == Skipped || r.Action == Failed && !errors.Is(r.Err, sockdiag.ErrNoAnswer) {
+		if r.Action == inet.Skipped || r.Action == inet.Failed && !errors.Is(r.Err, sockdiag.ErrNoAnswer) {
 			continue
 		}
 		if !all && !e.Doubtful(ctx, r.Socket, answers[i]) {
@@ -37,15 +38,15 @@ func verify(ctx context.Context, e Engine, results []Result, answers []error, al
 		present := seen.Connected()
 		switch {
 		case seen.Err != nil:
-			r.Action, r.Err = Failed, fmt.Errorf("not verified: %w", seen.Err)
-		case present && r.Action == Gone:
-			r.Action, r.Err = Failed, sockdiag.ErrUnreachable
-		case present && r.Action == Killed:
-			r.Action, r.Err = Failed, sockdiag.ErrStillPresent
+			r.Action, r.Err = inet.Failed, fmt.Errorf("not verified: %w", seen.Err)
+		case present && r.Action == inet.Gone:
+			r.Action, r.Err = inet.Failed, sockdiag.ErrUnreachable
+		case present && r.Action == inet.Killed:
+			r.Action, r.Err = inet.Failed, sockdiag.ErrStillPresent
 		case present: // no answer, and still there
 			r.Err = fmt.Errorf("%w; still there", r.Err)
-		case r.Action == Failed: // no answer, and gone: destroyed
-			r.Action, r.Err = Killed, nil
+		case r.Action == inet.Failed: // no answer, and gone: destroyed
+			r.Action, r.Err = inet.Killed, nil
 		}
 	}
 	return answered

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"github.com/tcpreap/tcpreap/sockdiag/sockdiagtest"
@@ -22,11 +23,11 @@ func TestVerifyCatchesIneffectiveDestroy(t *testing.T) {
 	k := &sockdiagtest.Kernel{Sockets: slices.Clone(socks), Ineffective: true, Release: sockdiag.Release{Major: 6, Minor: 6}}
 	results := (&kill.Plan{Targets: socks}).Execute(t.Context(), k.Conn())
 	for _, r := range results {
-		if r.Action != kill.Failed || !errors.Is(r.Err, sockdiag.ErrStillPresent) {
+		if r.Action != inet.Failed || !errors.Is(r.Err, sockdiag.ErrStillPresent) {
 			t.Errorf("cookie %d: %s %v, want failed: still present after destroy", r.Socket.ID.Cookie, r.Action, r.Err)
 		}
 	}
-	if sum := kill.Summarize(results); sum.Killed != 0 || sum.Failed != 2 {
+	if sum := inet.Summarize(results); sum.Killed != 0 || sum.Failed != 2 {
 		t.Errorf("summary %+v counts what verification did not confirm", sum)
 	}
 }
@@ -39,7 +40,7 @@ func TestVerifyConfirmsRealDestroys(t *testing.T) {
 		// Linux 6.11 destroys orphans too: its 0 is the truth.
 		k := &sockdiagtest.Kernel{Sockets: append(slices.Clone(socks), survivor), Release: sockdiag.Release{Major: 6, Minor: 11}}
 		results := (&kill.Plan{Targets: socks}).ExecuteWith(t.Context(), k.Conn(), kill.Options{VerifyAll: all})
-		if sum := kill.Summarize(results); sum.Killed != 2 {
+		if sum := inet.Summarize(results); sum.Killed != 2 {
 			t.Fatalf("summary %+v, want 2 killed", sum)
 		}
 		// The destroys, then, only when asked for, a lookup of each target:
@@ -81,7 +82,7 @@ func TestVerifyCatchesReuseportSurvivor(t *testing.T) {
 	target := listener(1)
 	k := &sockdiagtest.Kernel{Sockets: []sockdiag.Socket{target}, DestroyErr: func(sockdiag.Socket) unix.Errno { return unix.ENOENT }}
 	results := (&kill.Plan{Targets: []sockdiag.Socket{target}}).Execute(t.Context(), k.Conn())
-	if results[0].Action != kill.Failed || !errors.Is(results[0].Err, sockdiag.ErrUnreachable) {
+	if results[0].Action != inet.Failed || !errors.Is(results[0].Err, sockdiag.ErrUnreachable) {
 		t.Fatalf("result %s %v, want failed: unreachable", results[0].Action, results[0].Err)
 	}
 }
@@ -94,7 +95,7 @@ func TestVerifyCatchesBoundDeviceSurvivor(t *testing.T) {
 	target.Inode, target.ID.Interface = 100, 7
 	k := &sockdiagtest.Kernel{Sockets: []sockdiag.Socket{target}, DestroyErr: func(sockdiag.Socket) unix.Errno { return unix.ENOENT }}
 	results := (&kill.Plan{Targets: []sockdiag.Socket{target}}).Execute(t.Context(), k.Conn())
-	if results[0].Action != kill.Failed {
+	if results[0].Action != inet.Failed {
 		t.Fatalf("result %s %v, want failed: the socket is still there", results[0].Action, results[0].Err)
 	}
 }
@@ -103,7 +104,7 @@ func TestVerifyCatchesBoundDeviceSurvivor(t *testing.T) {
 // the table, unconnected, with its cookie: the connection is destroyed.
 func TestVerifyUDPDisconnected(t *testing.T) {
 	s := socket(sockdiag.Established, 53, 1)
-	s.Protocol = sockdiag.UDP
+	s.Protocol = inet.UDP
 	left := s
 	left.State = sockdiag.Close
 	k := &sockdiagtest.Kernel{Sockets: []sockdiag.Socket{s}, Ineffective: true}
@@ -112,7 +113,7 @@ func TestVerifyUDPDisconnected(t *testing.T) {
 		return 0
 	}
 	results := (&kill.Plan{Targets: []sockdiag.Socket{s}}).Execute(t.Context(), k.Conn())
-	if results[0].Action != kill.Killed {
+	if results[0].Action != inet.Killed {
 		t.Fatalf("result %s %v, want killed", results[0].Action, results[0].Err)
 	}
 }
@@ -123,7 +124,7 @@ func TestVerifyFailureIsNotASuccess(t *testing.T) {
 	socks := []sockdiag.Socket{socket(sockdiag.Established, 40000, 1)}
 	k := &sockdiagtest.Kernel{Sockets: slices.Clone(socks)}
 	results := (&kill.Plan{Targets: socks}).ExecuteWith(t.Context(), lookupFails{k.Conn()}, kill.Options{VerifyAll: true})
-	if results[0].Action != kill.Failed || !strings.Contains(results[0].Err.Error(), "not verified") {
+	if results[0].Action != inet.Failed || !strings.Contains(results[0].Err.Error(), "not verified") {
 		t.Fatalf("result %s %v, want failed: not verified", results[0].Action, results[0].Err)
 	}
 }
@@ -165,7 +166,7 @@ func TestVerifyDoesNotWaitForAHeldKernel(t *testing.T) {
 		t.Fatalf("Execute took %v with the look-ups held", d)
 	}
 	for _, r := range results {
-		if r.Action != kill.Failed || !strings.Contains(r.Err.Error(), "not verified: the kernel did not answer") {
+		if r.Action != inet.Failed || !strings.Contains(r.Err.Error(), "not verified: the kernel did not answer") {
 			t.Errorf("cookie %d: %s %v, want failed, not verified", r.Socket.ID.Cookie, r.Action, r.Err)
 		}
 	}

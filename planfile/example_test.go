@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/planfile"
 	"github.com/tcpreap/tcpreap/sockdiag"
@@ -16,7 +17,7 @@ import (
 func Example() {
 	here := host.Identity{BootID: "3f1c0a52-7d0e-4c5b-9a57-2a6f1e0c9b11", NetNS: "net:[4026531840]"}
 	plan := &kill.Plan{Targets: []sockdiag.Socket{{
-		Protocol: sockdiag.TCP, Family: sockdiag.IPv4, State: sockdiag.CloseWait,
+		Protocol: inet.TCP, Family: inet.IPv4, State: sockdiag.CloseWait,
 		ID: sockdiag.SockID{
 			Local:  netip.MustParseAddrPort("192.0.2.1:5432"),
 			Remote: netip.MustParseAddrPort("192.0.2.2:40000"),

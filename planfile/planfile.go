@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
@@ -510,17 +511,17 @@ func canonical(line []byte, v any) bool {
 func (r record) socket() (sockdiag.Socket, error) {
 	s := sockdiag.Socket{Timer: r.Timer, Retrans: r.Retrans, Expires: r.ExpiresMS, RecvQ: r.RecvQ, SendQ: r.SendQ, UID: r.UID, Inode: r.Inode}
 	var ok bool
-	if s.Protocol, ok = byName(r.Proto, sockdiag.TCP, sockdiag.UDP); !ok {
+	if s.Protocol, ok = byName(r.Proto, inet.TCP, inet.UDP); !ok {
 		return s, fmt.Errorf("unknown proto %q", r.Proto)
 	}
-	if s.Family, ok = byName(r.Family, sockdiag.IPv4, sockdiag.IPv6); !ok {
+	if s.Family, ok = byName(r.Family, inet.IPv4, inet.IPv6); !ok {
 		return s, fmt.Errorf("unknown family %q", r.Family)
 	}
 	if s.State, ok = byName(r.State, sockdiag.AllStates.States()...); !ok {
 		return s, fmt.Errorf("state %q is not one state", r.State)
 	}
 	for _, a := range []netip.Addr{r.LocalIP, r.RemoteIP} {
-		if !a.IsValid() || a.Zone() != "" || a.Is4() != (s.Family == sockdiag.IPv4) {
+		if !a.IsValid() || a.Zone() != "" || a.Is4() != (s.Family == inet.IPv4) {
 			return s, fmt.Errorf("addresses %s and %s are not of family %s", r.LocalIP, r.RemoteIP, s.Family)
 		}
 	}

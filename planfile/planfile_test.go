@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
@@ -43,7 +44,7 @@ func filled(seed uint64) sockdiag.Socket {
 		}
 	}
 	fill(reflect.ValueOf(&s).Elem())
-	s.Protocol, s.Family, s.State = sockdiag.TCP, sockdiag.IPv6, sockdiag.FinWait2
+	s.Protocol, s.Family, s.State = inet.TCP, inet.IPv6, sockdiag.FinWait2
 	s.Timer = 3 // the timewait timer: the field version 1 lost
 	s.ID.Local = netip.MustParseAddrPort("[::ffff:192.0.2.1]:5432")
 	s.ID.Remote = netip.AddrPortFrom(netip.MustParseAddr("2001:db8::2"), uint16(seed))
@@ -52,10 +53,10 @@ func filled(seed uint64) sockdiag.Socket {
 
 func testFile() *File {
 	v4 := filled(100)
-	v4.Family, v4.State, v4.Timer = sockdiag.IPv4, sockdiag.CloseWait, 1
+	v4.Family, v4.State, v4.Timer = inet.IPv4, sockdiag.CloseWait, 1
 	v4.ID.Local, v4.ID.Remote = netip.MustParseAddrPort("192.0.2.1:5432"), netip.MustParseAddrPort("192.0.2.2:40000")
 	udp := filled(200)
-	udp.Protocol, udp.State = sockdiag.UDP, sockdiag.Established
+	udp.Protocol, udp.State = inet.UDP, sockdiag.Established
 	lis := filled(300)
 	lis.State, lis.ID.Remote = sockdiag.Listen, netip.AddrPortFrom(netip.IPv6Unspecified(), 0)
 	return &File{

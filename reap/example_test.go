@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/reap"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
@@ -15,7 +16,7 @@ func Example() {
 	ctx := context.Background()
 	sel := &reap.Selection{Filter: sockdiag.Filter{
 		States:     1 << sockdiag.Established,
-		LocalPorts: []sockdiag.PortRange{{Lo: 5432, Hi: 5432}},
+		LocalPorts: []inet.PortRange{{Lo: 5432, Hi: 5432}},
 	}}
 	run, err := reap.Query(ctx, sel, reap.Where{}, reap.QueryOptions{})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"golang.org/x/sys/unix"
@@ -178,12 +179,12 @@ func planSize(f *sockdiag.Filter) int {
 	n := 0
 	protocols := f.Protocols
 	if len(protocols) == 0 {
-		protocols = []sockdiag.Protocol{sockdiag.TCP}
+		protocols = []inet.Protocol{inet.TCP}
 	}
 	for _, p := range protocols {
 		states := f.StatesFor(p)
 		switch {
-		case p == sockdiag.UDP:
+		case p == inet.UDP:
 			n += count.UDP
 		case states.Has(sockdiag.TimeWait):
 			n += count.TimeWait

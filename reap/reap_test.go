@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/internal/ownnetns"
 	"github.com/tcpreap/tcpreap/planfile"
 	"github.com/tcpreap/tcpreap/reap"
@@ -62,7 +63,7 @@ func pairs(t *testing.T, n int) (uint16, []net.Conn, []net.Conn) {
 // byPort selects the established sockets whose local port is port.
 func byPort(port uint16) *reap.Selection {
 	return &reap.Selection{Filter: sockdiag.Filter{States: 1 << sockdiag.Established,
-		LocalPorts: []sockdiag.PortRange{{Lo: port, Hi: port}}}, IncludeSelf: true}
+		LocalPorts: []inet.PortRange{{Lo: port, Hi: port}}}, IncludeSelf: true}
 }
 
 // reset reports whether a read on c ends with a reset from the peer.
@@ -234,7 +235,7 @@ func TestInputErrors(t *testing.T) {
 // TestSelectionHasSelector: owners and an interface narrow a selection, a
 // filter that takes in everything does not.
 func TestSelectionHasSelector(t *testing.T) {
-	all := sockdiag.Filter{Peers: []sockdiag.Endpoint{{Prefix: netip.MustParsePrefix("0.0.0.0/0")}, {Prefix: netip.MustParsePrefix("::/0")}}}
+	all := sockdiag.Filter{Peers: []inet.Endpoint{{Prefix: netip.MustParsePrefix("0.0.0.0/0")}, {Prefix: netip.MustParsePrefix("::/0")}}}
 	for _, tc := range []struct {
 		sel  reap.Selection
 		want bool

@@ -4,6 +4,7 @@ import (
 	"iter"
 
 	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
@@ -68,10 +69,10 @@ func (r *Report) Several() bool { return r.several }
 func (r *Report) Labelled() bool { return r.labelled }
 
 // Summary counts the results of every namespace by action.
-func (r *Report) Summary() kill.Summary {
-	var sum kill.Summary
+func (r *Report) Summary() inet.Summary {
+	var sum inet.Summary
 	for _, g := range r.groups {
-		s := kill.Summarize(g.Results)
+		s := inet.Summarize(g.Results)
 		sum.Matched, sum.WouldKill, sum.Killed = sum.Matched+s.Matched, sum.WouldKill+s.WouldKill, sum.Killed+s.Killed
 		sum.Gone, sum.Failed, sum.Skipped = sum.Gone+s.Gone, sum.Failed+s.Failed, sum.Skipped+s.Skipped
 	}

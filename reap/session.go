@@ -6,14 +6,14 @@ import (
 	"net/netip"
 
 	"github.com/tcpreap/tcpreap/host"
-	"github.com/tcpreap/tcpreap/kill"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
 // Session returns the guard of the SSH session tcpreap runs in, for
 // sockets and flows alike: nil outside an SSH login, with a warning when
 // the session cannot be fully found. It reads the process tree.
-func Session() (*kill.Session, string) {
+func Session() (*inet.Session, string) {
 	found, err := host.FindSSHSession()
 	note := ""
 	if err != nil {
@@ -22,7 +22,7 @@ func Session() (*kill.Session, string) {
 	if found == nil {
 		return nil, note
 	}
-	s := &kill.Session{Interface: found.Interface, Everyone: !found.Ancestral, Held: map[uint32]bool{},
+	s := &inet.Session{Interface: found.Interface, Everyone: !found.Ancestral, Held: map[uint32]bool{},
 		Unsure: found.Unreadable, SSHPort: 22}
 	if c := found.Conn; c != nil {
 		s.Client, s.Server, s.SSHPort = c.Client, c.Server, c.Server.Port()
@@ -36,15 +36,15 @@ func Session() (*kill.Session, string) {
 // staleSession says, in one line, when the connection SSH_CONNECTION names
 // is none of this network namespace's (a session that ended, named inside
 // tmux or screen); "" when it is there or nothing names one.
-func staleSession(ctx context.Context, conn *sockdiag.Conn, s *kill.Session) string {
+func staleSession(ctx context.Context, conn *sockdiag.Conn, s *inet.Session) string {
 	if s == nil || !s.Server.IsValid() {
 		return ""
 	}
 	f := &sockdiag.Filter{
 		States:     sockdiag.AllStates,
-		Peers:      []sockdiag.Endpoint{{Prefix: netip.PrefixFrom(s.Client.Addr(), s.Client.Addr().BitLen()), Ports: []sockdiag.PortRange{{Lo: s.Client.Port(), Hi: s.Client.Port()}}}},
+		Peers:      []inet.Endpoint{{Prefix: netip.PrefixFrom(s.Client.Addr(), s.Client.Addr().BitLen()), Ports: []inet.PortRange{{Lo: s.Client.Port(), Hi: s.Client.Port()}}}},
 		Local:      []netip.Prefix{netip.PrefixFrom(s.Server.Addr(), s.Server.Addr().BitLen())},
-		LocalPorts: []sockdiag.PortRange{{Lo: s.Server.Port(), Hi: s.Server.Port()}},
+		LocalPorts: []inet.PortRange{{Lo: s.Server.Port(), Hi: s.Server.Port()}},
 	}
 	for _, err := range conn.Query(ctx, f) {
 		if err != nil {

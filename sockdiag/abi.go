@@ -8,9 +8,6 @@ const (
 	afInet   = 2  // AF_INET
 	afInet6  = 10 // AF_INET6
 
-	ipprotoTCP = 6  // IPPROTO_TCP
-	ipprotoUDP = 17 // IPPROTO_UDP
-
 	netlinkSockDiag = 4 // NETLINK_SOCK_DIAG
 
 	sockDiagByFamily = 20 // SOCK_DIAG_BY_FAMILY

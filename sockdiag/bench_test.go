@@ -3,13 +3,15 @@ package sockdiag
 import (
 	"net/netip"
 	"testing"
+
+	"github.com/tcpreap/tcpreap/inet"
 )
 
 // The hot paths of a reap of 100,000 sockets, with their allocations:
 // go test -run NONE -bench . ./sockdiag
 
 func BenchmarkSocketUnmarshal(b *testing.B) {
-	s := Socket{Protocol: TCP, Family: IPv6, State: CloseWait, ID: SockID{
+	s := Socket{Protocol: inet.TCP, Family: inet.IPv6, State: CloseWait, ID: SockID{
 		Local: netip.MustParseAddrPort("[2001:db8::1]:5432"), Remote: netip.MustParseAddrPort("[2001:db8::2]:40000"), Cookie: 1 << 40,
 	}, Inode: 77}
 	msg, err := s.MarshalBinary()
@@ -26,8 +28,8 @@ func BenchmarkSocketUnmarshal(b *testing.B) {
 }
 
 func BenchmarkFilterMatch(b *testing.B) {
-	f := &Filter{States: 1 << CloseWait, Peers: []Endpoint{{Prefix: netip.MustParsePrefix("192.0.2.0/24")}}, LocalPorts: []PortRange{{5432, 5432}}}
-	s := Socket{Protocol: TCP, Family: IPv6, State: CloseWait, ID: SockID{
+	f := &Filter{States: 1 << CloseWait, Peers: []inet.Endpoint{{Prefix: netip.MustParsePrefix("192.0.2.0/24")}}, LocalPorts: []inet.PortRange{{Lo: 5432, Hi: 5432}}}
+	s := Socket{Protocol: inet.TCP, Family: inet.IPv6, State: CloseWait, ID: SockID{
 		Local: netip.MustParseAddrPort("[::ffff:192.0.2.1]:5432"), Remote: netip.MustParseAddrPort("[::ffff:192.0.2.2]:40000"),
 	}}
 	b.ReportAllocs()
@@ -41,7 +43,7 @@ func BenchmarkFilterMatch(b *testing.B) {
 // BenchmarkBatchEncode encodes a full batch of destroys, as sendBatch does,
 // into a reused buffer: per request.
 func BenchmarkBatchEncode(b *testing.B) {
-	s := Socket{Protocol: TCP, Family: IPv4, ID: SockID{
+	s := Socket{Protocol: inet.TCP, Family: inet.IPv4, ID: SockID{
 		Local: netip.MustParseAddrPort("192.0.2.1:5432"), Remote: netip.MustParseAddrPort("192.0.2.2:40000"), Cookie: 1 << 40,
 	}}
 	bt := &batch{}
@@ -59,7 +61,7 @@ func BenchmarkBatchEncode(b *testing.B) {
 
 // BenchmarkDumpDecode reads a datagram of 300 sockets as a dump does.
 func BenchmarkDumpDecode(b *testing.B) {
-	s := Socket{Protocol: TCP, Family: IPv6, State: CloseWait, ID: SockID{
+	s := Socket{Protocol: inet.TCP, Family: inet.IPv6, State: CloseWait, ID: SockID{
 		Local: netip.MustParseAddrPort("[2001:db8::1]:5432"), Remote: netip.MustParseAddrPort("[2001:db8::2]:40000"), Cookie: 1 << 40,
 	}}
 	msg, err := s.MarshalBinary()

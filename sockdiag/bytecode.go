@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"math"
 	"net/netip"
+
+	"github.com/tcpreap/tcpreap/inet"
 )
 
 // Operations of the inet_diag filter program (include/uapi/linux/inet_diag.h).
@@ -66,7 +68,7 @@ func addrTest(code uint8, p netip.Prefix, port int32) test {
 }
 
 // portTests tests one end's port against a range; nil means any port.
-func portTests(local bool, r PortRange) term {
+func portTests(local bool, r inet.PortRange) term {
 	cond, ge, le := uint8(bcDstCond), uint8(bcDstGE), uint8(bcDstLE)
 	if local {
 		cond, ge, le = bcSrcCond, bcSrcGE, bcSrcLE
@@ -105,15 +107,15 @@ func cgroupTest(id uint64) test {
 
 // fits reports whether an address condition can match sockets of a dump's
 // family: IPv4 prefixes match in both (v4-mapped), IPv6 ones only in IPv6.
-func fits(p netip.Prefix, fam Family) bool { return fam == IPv6 || p.Addr().Is4() }
+func fits(p netip.Prefix, fam inet.Family) bool { return fam == inet.IPv6 || p.Addr().Is4() }
 
 // groups turns the filter's selectors into the program's groups for a dump
 // of one family. Protocol and states are the request's business. The
 // cgroups go in only when cgroupCond says the kernel knows the operation;
 // else MatchInfo alone checks them.
-func (f *Filter) groups(fam Family, cgroupCond bool) []group {
+func (f *Filter) groups(fam inet.Family, cgroupCond bool) []group {
 	var gs []group
-	if fam == IPv6 && !f.wantsFamily(IPv6) {
+	if fam == inet.IPv6 && !f.wantsFamily(inet.IPv6) {
 		gs = append(gs, group{{addrTest(bcSrcCond, netip.PrefixFrom(netip.IPv4Unspecified(), 0), -1)}})
 	}
 	var peers group
@@ -187,7 +189,7 @@ func (f *Filter) groups(fam Family, cgroupCond bool) []group {
 // all the filtering to Match). ok is false when the selection can match no
 // socket of this family, and the dump can be skipped. cgroupCond: the
 // kernel has INET_DIAG_BC_CGROUP_COND.
-func compile(f *Filter, fam Family, cgroupCond bool) (prog []byte, ok bool) {
+func compile(f *Filter, fam inet.Family, cgroupCond bool) (prog []byte, ok bool) {
 	var gs []group
 	for _, g := range f.groups(fam, cgroupCond) {
 		switch {

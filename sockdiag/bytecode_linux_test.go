@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/internal/ownnetns"
 )
 
@@ -46,7 +47,7 @@ func TestCgroupCondOnKernel(t *testing.T) {
 		ln.Addr().(*net.TCPAddr).AddrPort(),
 		client.LocalAddr().(*net.TCPAddr).AddrPort(),
 	}
-	req := Request{Family: IPv4, Protocol: TCP, States: 1<<Established | 1<<Listen}
+	req := Request{Family: inet.IPv4, Protocol: inet.TCP, States: 1<<Established | 1<<Listen}
 
 	// dumped returns how many of the test's three sockets a dump returns,
 	// and the cgroup id the kernel gives them.
@@ -72,11 +73,11 @@ func TestCgroupCondOnKernel(t *testing.T) {
 	if n != 3 || group == 0 {
 		t.Fatalf("without a program the dump returns %d of the test's 3 sockets, cgroup id %d", n, group)
 	}
-	prog, _ := compile(&Filter{Cgroups: []uint64{group}}, IPv4, true)
+	prog, _ := compile(&Filter{Cgroups: []uint64{group}}, inet.IPv4, true)
 	if n, _ := dumped(prog); n != 3 {
 		t.Errorf("with the program of their group %d the kernel returns %d of the test's 3 sockets", group, n)
 	}
-	prog, _ = compile(&Filter{Cgroups: []uint64{group + 1<<40, 0}}, IPv4, true)
+	prog, _ = compile(&Filter{Cgroups: []uint64{group + 1<<40, 0}}, inet.IPv4, true)
 	if n, _ := dumped(prog); n != 0 {
 		t.Errorf("with the program of other groups the kernel returns %d of the test's sockets, want 0", n)
 	}

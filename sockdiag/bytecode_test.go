@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/tcpreap/tcpreap/inet"
 	"golang.org/x/sys/unix"
 )
 
@@ -113,7 +114,7 @@ func runProgram(prog []byte, s *Socket, cgroup uint64) bool {
 			case port != -1 && port != int32(sport):
 				ok = false
 			case fam != unix.AF_UNSPEC && fam != uint8(s.Family):
-				ok = s.Family == IPv6 && fam == unix.AF_INET &&
+				ok = s.Family == inet.IPv6 && fam == unix.AF_INET &&
 					bytes.Equal(addr[:12], []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff}) && bitsMatch(addr[12:], cond, plen)
 			case plen == 0:
 			default:
@@ -139,52 +140,52 @@ func bitsMatch(a, b []byte, n int) bool {
 }
 
 func TestCompileVectors(t *testing.T) {
-	peer := func(s string) Endpoint { return Endpoint{Prefix: netip.MustParsePrefix(s)} }
+	peer := func(s string) inet.Endpoint { return inet.Endpoint{Prefix: netip.MustParsePrefix(s)} }
 	tests := []struct {
 		name   string
 		filter Filter
-		fam    Family
+		fam    inet.Family
 		want   string
 	}{{
 		name:   "one peer",
-		filter: Filter{Peers: []Endpoint{peer("192.0.2.2/32")}},
-		fam:    IPv4,
+		filter: Filter{Peers: []inet.Endpoint{peer("192.0.2.2/32")}},
+		fam:    inet.IPv4,
 		// D_COND yes=16 no=20 (end+4); AF_INET /32 port -1 192.0.2.2
 		want: "08 10 14 00  02 20 00 00 ff ff ff ff  c0 00 02 02",
 	}, {
 		name:   "two peers: or",
-		filter: Filter{Peers: []Endpoint{peer("192.0.2.2/32"), peer("192.0.2.3/32")}},
-		fam:    IPv4,
+		filter: Filter{Peers: []inet.Endpoint{peer("192.0.2.2/32"), peer("192.0.2.3/32")}},
+		fam:    inet.IPv4,
 		want: "08 10 14 00  02 20 00 00 ff ff ff ff  c0 00 02 02" + // no: to the second term at 20
 			"01 04 14 00" + // JMP to the end (36)
 			"08 10 14 00  02 20 00 00 ff ff ff ff  c0 00 02 03", // no: end+4
 	}, {
 		name:   "local port range",
-		filter: Filter{LocalPorts: []PortRange{{1000, 2000}}},
-		fam:    IPv4,
+		filter: Filter{LocalPorts: []inet.PortRange{{Lo: 1000, Hi: 2000}}},
+		fam:    inet.IPv4,
 		want:   "02 08 14 00  00 00 e8 03  03 08 0c 00  00 00 d0 07",
 	}, {
 		name:   "exact port either end",
-		filter: Filter{Ports: []PortRange{{5432, 5432}}},
-		fam:    IPv6,
+		filter: Filter{Ports: []inet.PortRange{{Lo: 5432, Hi: 5432}}},
+		fam:    inet.IPv6,
 		want: "07 0c 10 00  00 00 00 00 38 15 00 00" + // S_COND AF_UNSPEC port 5432; no: next term at 16
 			"01 04 10 00" + // JMP to the end (28)
 			"08 0c 10 00  00 00 00 00 38 15 00 00", // D_COND port 5432; no: end+4
 	}, {
 		name:   "ipv4 only in the ipv6 dump: v4-mapped sockets",
-		filter: Filter{Families: []Family{IPv4}},
-		fam:    IPv6,
+		filter: Filter{Families: []inet.Family{inet.IPv4}},
+		fam:    inet.IPv6,
 		want:   "07 10 14 00  02 00 00 00 ff ff ff ff  00 00 00 00",
 	}, {
 		name:   "peer and interface",
-		filter: Filter{Peers: []Endpoint{peer("2001:db8::/64")}, Interface: &Interface{Index: 3}},
-		fam:    IPv6,
+		filter: Filter{Peers: []inet.Endpoint{peer("2001:db8::/64")}, Interface: &Interface{Index: 3}},
+		fam:    inet.IPv6,
 		want: "08 1c 28 00  0a 40 00 00 ff ff ff ff  20 01 0d b8 00 00 00 00 00 00 00 00 00 00 00 00" +
 			"09 08 0c 00  03 00 00 00",
 	}, {
 		name:   "interface with an address: unscoped sockets by address, scoped ones by interface",
 		filter: Filter{Interface: &Interface{Index: 3, Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.1")}}},
-		fam:    IPv4,
+		fam:    inet.IPv4,
 		want: "09 08 1c 00  00 00 00 00" + // DEV_COND 0; no: next term at 28
 			"07 10 14 00  02 20 00 00 ff ff ff ff  c0 00 02 01" + // S_COND 192.0.2.1/32; no: 28
 			"01 04 0c 00" + // JMP to the end (36)
@@ -192,13 +193,13 @@ func TestCompileVectors(t *testing.T) {
 	}, {
 		name:   "one cgroup",
 		filter: Filter{Cgroups: []uint64{0x1234}},
-		fam:    IPv4,
+		fam:    inet.IPv4,
 		// CGROUP_COND yes=12 no=16 (end+4); the id as a native u64
 		want: "0d 0c 10 00  34 12 00 00 00 00 00 00",
 	}, {
 		name:   "a peer and two cgroups",
-		filter: Filter{Peers: []Endpoint{peer("192.0.2.2/32")}, Cgroups: []uint64{7, 0x100000001}},
-		fam:    IPv4,
+		filter: Filter{Peers: []inet.Endpoint{peer("192.0.2.2/32")}, Cgroups: []uint64{7, 0x100000001}},
+		fam:    inet.IPv4,
 		want: "08 10 30 00  02 20 00 00 ff ff ff ff  c0 00 02 02" + // the peer; no: end+4 (48)
 			"0d 0c 10 00  07 00 00 00 00 00 00 00" + // cgroup 7; no: the next term at 32
 			"01 04 10 00" + // JMP to the end (44)
@@ -230,11 +231,11 @@ func TestCompileVectors(t *testing.T) {
 }
 
 func TestCompileNothingToMatch(t *testing.T) {
-	f := Filter{Peers: []Endpoint{{Prefix: netip.MustParsePrefix("2001:db8::2/128")}}}
-	if _, ok := compile(&f, IPv4, true); ok {
+	f := Filter{Peers: []inet.Endpoint{{Prefix: netip.MustParsePrefix("2001:db8::2/128")}}}
+	if _, ok := compile(&f, inet.IPv4, true); ok {
 		t.Fatal("an IPv6 peer can match in an IPv4 dump")
 	}
-	if prog, ok := compile(&Filter{Ports: []PortRange{{0, 65535}}}, IPv4, true); !ok || prog != nil {
+	if prog, ok := compile(&Filter{Ports: []inet.PortRange{{Lo: 0, Hi: 65535}}}, inet.IPv4, true); !ok || prog != nil {
 		t.Fatalf("every port: program %x, ok %v; want none", prog, ok)
 	}
 }
@@ -299,11 +300,11 @@ func randomPrefix(r *rand.Rand) netip.Prefix {
 	return p
 }
 
-func randomRanges(r *rand.Rand) []PortRange {
-	var rs []PortRange
+func randomRanges(r *rand.Rand) []inet.PortRange {
+	var rs []inet.PortRange
 	for range r.IntN(3) {
 		lo, hi := testPorts[r.IntN(len(testPorts))], testPorts[r.IntN(len(testPorts))]
-		rs = append(rs, PortRange{min(lo, hi), max(lo, hi)})
+		rs = append(rs, inet.PortRange{Lo: min(lo, hi), Hi: max(lo, hi)})
 	}
 	return rs
 }
@@ -312,12 +313,12 @@ func randomFilter(r *rand.Rand) Filter {
 	var f Filter
 	switch r.IntN(4) {
 	case 0:
-		f.Families = []Family{IPv4}
+		f.Families = []inet.Family{inet.IPv4}
 	case 1:
-		f.Families = []Family{IPv6}
+		f.Families = []inet.Family{inet.IPv6}
 	}
 	for range r.IntN(3) {
-		f.Peers = append(f.Peers, Endpoint{Prefix: randomPrefix(r), Ports: randomRanges(r)})
+		f.Peers = append(f.Peers, inet.Endpoint{Prefix: randomPrefix(r), Ports: randomRanges(r)})
 	}
 	for range r.IntN(2) {
 		f.Local = append(f.Local, randomPrefix(r))
@@ -334,17 +335,17 @@ func randomFilter(r *rand.Rand) Filter {
 
 func randomSocket(r *rand.Rand) Socket {
 	local, remote := randomAddr(r), randomAddr(r)
-	fam := IPv4
+	fam := inet.IPv4
 	switch {
 	case local.Is4() != remote.Is4() || local.Is6():
-		fam = IPv6
+		fam = inet.IPv6
 		local, remote = netip.AddrFrom16(local.As16()), netip.AddrFrom16(remote.As16())
 	case r.IntN(3) == 0: // an IPv4 connection on a dual-stack IPv6 socket
-		fam = IPv6
+		fam = inet.IPv6
 		local, remote = netip.AddrFrom16(local.As16()), netip.AddrFrom16(remote.As16())
 	}
 	return Socket{
-		Protocol: TCP, Family: fam, State: Established,
+		Protocol: inet.TCP, Family: fam, State: Established,
 		ID: SockID{
 			Local:     netip.AddrPortFrom(local, testPorts[r.IntN(len(testPorts))]),
 			Remote:    netip.AddrPortFrom(remote, testPorts[r.IntN(len(testPorts))]),

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mdlayher/netlink"
+	"github.com/tcpreap/tcpreap/inet"
 	"golang.org/x/sys/unix"
 )
 
@@ -39,7 +40,7 @@ type Conn struct {
 	workersWanted int
 
 	probeMu sync.Mutex
-	probed  map[Protocol]probeResult
+	probed  map[inet.Protocol]probeResult
 	orphanProbe
 }
 

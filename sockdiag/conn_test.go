@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mdlayher/netlink"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"github.com/tcpreap/tcpreap/sockdiag/sockdiagtest"
 	"golang.org/x/sys/unix"
@@ -18,7 +19,7 @@ func sockets(n int, state sockdiag.State, firstCookie sockdiag.Cookie) []sockdia
 	out := make([]sockdiag.Socket, n)
 	for i := range out {
 		out[i] = sockdiag.Socket{
-			Protocol: sockdiag.TCP, Family: sockdiag.IPv4, State: state,
+			Protocol: inet.TCP, Family: inet.IPv4, State: state,
 			ID: sockdiag.SockID{
 				Local:  netip.MustParseAddrPort("192.0.2.1:5432"),
 				Remote: netip.AddrPortFrom(netip.MustParseAddr("192.0.2.2"), uint16(40000+i)),
@@ -33,7 +34,7 @@ func TestDumpSpansDatagrams(t *testing.T) {
 	k := &sockdiagtest.Kernel{Sockets: sockets(7, sockdiag.Established, 100), DumpBatch: 3}
 	c := k.Conn()
 	var got []sockdiag.Socket
-	for s, err := range c.Dump(t.Context(), sockdiag.Request{Family: sockdiag.IPv4, Protocol: sockdiag.TCP, States: sockdiag.AllStates}) {
+	for s, err := range c.Dump(t.Context(), sockdiag.Request{Family: inet.IPv4, Protocol: inet.TCP, States: sockdiag.AllStates}) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -52,7 +53,7 @@ func TestDumpSpansDatagrams(t *testing.T) {
 func TestDumpStopsEarlyAndConnStaysUsable(t *testing.T) {
 	k := &sockdiagtest.Kernel{Sockets: sockets(6, sockdiag.Established, 1), DumpBatch: 2}
 	c := k.Conn()
-	req := sockdiag.Request{Family: sockdiag.IPv4, Protocol: sockdiag.TCP, States: sockdiag.AllStates}
+	req := sockdiag.Request{Family: inet.IPv4, Protocol: inet.TCP, States: sockdiag.AllStates}
 	for _, err := range c.Dump(t.Context(), req) {
 		if err != nil {
 			t.Fatal(err)
@@ -138,7 +139,7 @@ func TestDumpRefusesMalformedAnswers(t *testing.T) {
 		c := kernelSays(tt.msgs)
 		var err error
 		n := 0
-		for _, e := range c.Dump(t.Context(), sockdiag.Request{Family: sockdiag.IPv4, Protocol: sockdiag.TCP, States: sockdiag.AllStates}) {
+		for _, e := range c.Dump(t.Context(), sockdiag.Request{Family: inet.IPv4, Protocol: inet.TCP, States: sockdiag.AllStates}) {
 			if e != nil {
 				err = e
 				break

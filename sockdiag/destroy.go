@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tcpreap/tcpreap/inet"
 )
 
 // batchSize is how many SOCK_DESTROY requests go in one sendmsg: 256 was
@@ -65,7 +67,7 @@ func (c *Conn) Destroy(ctx context.Context, targets []Socket, progress func(sett
 	// Sockets of a protocol the kernel cannot destroy are not sent; after
 	// the end of the context, none is, for that reason (not for a probe
 	// that the end cut short).
-	cannot, some := map[Protocol]error{}, false
+	cannot, some := map[inet.Protocol]error{}, false
 	for _, s := range targets {
 		if ctx.Err() != nil {
 			cannot[s.Protocol], some = context.Cause(ctx), true

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mdlayher/netlink"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"github.com/tcpreap/tcpreap/sockdiag/sockdiagtest"
 	"golang.org/x/sys/unix"
@@ -428,7 +429,7 @@ func TestDestroyWorkersAfterAQuery(t *testing.T) {
 	socks := sockets(2000, sockdiag.Established, 1)
 	k := stuckKernel(t, socks, sockdiag.Release{Major: 6, Minor: 6})
 	c := k.Conn()
-	for _, err := range c.Query(t.Context(), &sockdiag.Filter{Protocols: []sockdiag.Protocol{sockdiag.TCP, sockdiag.UDP}}) {
+	for _, err := range c.Query(t.Context(), &sockdiag.Filter{Protocols: []inet.Protocol{inet.TCP, inet.UDP}}) {
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"sync"
+
+	"github.com/tcpreap/tcpreap/inet"
 )
 
 // Doubtful reports whether the kernel's answer to the destroy of s (err as
@@ -34,7 +36,7 @@ func (c *Conn) Doubtful(ctx context.Context, s *Socket, err error) bool {
 	}
 	// Any full TCP socket may have been orphaned since it was dumped (its
 	// application closed it meanwhile), not only one dumped without an inode.
-	return s.Protocol == TCP && !s.IsTimeWait() && s.State != SynRecv && !c.DestroysOrphans(ctx)
+	return s.Protocol == inet.TCP && !s.IsTimeWait() && s.State != SynRecv && !c.DestroysOrphans(ctx)
 }
 
 // DestroysOrphans reports whether this kernel destroys an orphaned TCP

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/tcpreap/tcpreap/inet"
 	"golang.org/x/sys/unix"
 )
 
@@ -53,7 +54,7 @@ func (c *Conn) probeOrphan(ctx context.Context) error {
 	if err := rc.Control(func(fd uintptr) { cookie, serr = unix.GetsockoptUint64(int(fd), unix.SOL_SOCKET, unix.SO_COOKIE) }); err != nil || serr != nil {
 		return errors.Join(err, serr)
 	}
-	orphan := Socket{Protocol: TCP, Family: IPv4, State: FinWait1, ID: SockID{
+	orphan := Socket{Protocol: inet.TCP, Family: inet.IPv4, State: FinWait1, ID: SockID{
 		Local:  tc.LocalAddr().(*net.TCPAddr).AddrPort(),
 		Remote: tc.RemoteAddr().(*net.TCPAddr).AddrPort(),
 		Cookie: Cookie(cookie),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
@@ -18,7 +19,7 @@ func Example() {
 		return
 	}
 	defer conn.Close()
-	filter := &sockdiag.Filter{States: 1 << sockdiag.CloseWait, LocalPorts: []sockdiag.PortRange{{Lo: 5432, Hi: 5432}}}
+	filter := &sockdiag.Filter{States: 1 << sockdiag.CloseWait, LocalPorts: []inet.PortRange{{Lo: 5432, Hi: 5432}}}
 	var targets []sockdiag.Socket
 	for s, err := range conn.Query(ctx, filter) {
 		if err != nil {
@@ -34,7 +35,7 @@ func Example() {
 
 // A PEER word, as the command line takes it.
 func ExampleParsePeer() {
-	eps, err := sockdiag.ParsePeer("[2001:db8::2]:443,8443", nil, nil)
+	eps, err := inet.ParsePeer("[2001:db8::2]:443,8443", nil, nil)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/tcpreap/tcpreap/inet"
 )
 
 // A Filter is a selection of sockets: every selector that is set must hold,
@@ -11,20 +13,20 @@ import (
 // query compiles it into kernel requests and checks every answer against it
 // again with Match.
 type Filter struct {
-	Protocols []Protocol // nil: TCP
+	Protocols []inet.Protocol // nil: TCP
 	// Families: nil is both. IPv4 also selects IPv6 sockets with v4-mapped
 	// addresses, which carry IPv4 connections (ss -4 does not).
-	Families []Family
+	Families []inet.Family
 	// States: 0 is the default, every state but listen for TCP and the
 	// connected sockets for UDP (ss's default is narrower: it leaves out
 	// time_wait and syn_recv too).
 	States      StateMask
-	Peers       []Endpoint     // the remote end is one of these
-	Local       []netip.Prefix // the local address is in one of these
-	Ports       []PortRange    // the local or the remote port is in one
-	LocalPorts  []PortRange    // ss "sport"
-	RemotePorts []PortRange    // ss "dport"
-	Interface   *Interface     // ss "dev" (bound), or a local address of it
+	Peers       []inet.Endpoint  // the remote end is one of these
+	Local       []netip.Prefix   // the local address is in one of these
+	Ports       []inet.PortRange // the local or the remote port is in one
+	LocalPorts  []inet.PortRange // ss "sport"
+	RemotePorts []inet.PortRange // ss "dport"
+	Interface   *Interface       // ss "dev" (bound), or a local address of it
 	// UIDs: the socket's owner (idiag_uid, the user that made it) is one of
 	// these. The kernel's filter program cannot say it: it is checked here.
 	UIDs []uint32
@@ -76,7 +78,7 @@ func (f *Filter) MatchInfo(s *Socket, attrs []byte) bool {
 		return true
 	}
 	info, ok := tcpInfoOf(attrs)
-	if !ok || s.Protocol != TCP || s.IsTimeWait() || !synchronized(s.State) {
+	if !ok || s.Protocol != inet.TCP || s.IsTimeWait() || !synchronized(s.State) {
 		// Before the handshake the kernel has set none of the times
 		// tcp_info counts from: a SYN_SENT socket reads as idle for hours.
 		return false
@@ -119,32 +121,17 @@ const (
 // protocols and families alone do not, nor does a selector that takes in
 // everything the default would: states that take in every default state
 // ("all", "connected", every state named one by one), ports that cover
-// 1-65535, prefixes that cover the whole address space of the families
-// asked for. So "destroy every TCP socket" is never taken for a selection.
+// 1-65535, peers or prefixes that cover the whole address space of the
+// families asked for, as inet judges them (v4-mapped prefixes as IPv4,
+// peers' ports together). So "destroy every TCP socket" is never taken for
+// a selection.
 func (f *Filter) HasSelector() bool {
-	// A peer prefix takes in every port when its endpoints' ports, together,
-	// cover them (0.0.0.0/0:1-32767 0.0.0.0/0:32768-65535).
-	ports := map[netip.Prefix][]PortRange{}
-	for _, e := range f.Peers {
-		p := e.Prefix.Masked()
-		if e.Ports == nil {
-			ports[p] = []PortRange{{0, 65535}}
-		} else if _, all := ports[p]; !all || !coversPorts(ports[p]) {
-			ports[p] = append(ports[p], e.Ports...)
-		}
-	}
-	var peers []netip.Prefix
-	for p, rs := range ports {
-		if coversPorts(rs) {
-			peers = append(peers, p)
-		}
-	}
 	return f.narrowsStates() ||
-		len(f.Peers) > 0 && (len(peers) < len(ports) || !f.coversAddrs(peers)) ||
-		len(f.Local) > 0 && !f.coversAddrs(f.Local) ||
-		len(f.Ports) > 0 && !coversPorts(f.Ports) ||
-		len(f.LocalPorts) > 0 && !coversPorts(f.LocalPorts) ||
-		len(f.RemotePorts) > 0 && !coversPorts(f.RemotePorts) ||
+		len(f.Peers) > 0 && !inet.CoversPeers(f.Families, f.Peers) ||
+		len(f.Local) > 0 && !inet.CoversAddrs(f.Families, f.Local) ||
+		len(f.Ports) > 0 && !inet.CoversPorts(f.Ports) ||
+		len(f.LocalPorts) > 0 && !inet.CoversPorts(f.LocalPorts) ||
+		len(f.RemotePorts) > 0 && !inet.CoversPorts(f.RemotePorts) ||
 		f.Interface != nil || len(f.UIDs) > 0 || f.needsInfo() || len(f.Cgroups) > 0
 }
 
@@ -164,88 +151,25 @@ func (f *Filter) narrowsStates() bool {
 	return false
 }
 
-// coversPorts reports whether the ranges cover every port a connection can
-// have, 1 to 65535 (port 0 is an unconnected socket's remote).
-func coversPorts(rs []PortRange) bool {
-	sorted := slices.SortedFunc(slices.Values(rs), func(a, b PortRange) int { return int(a.Lo) - int(b.Lo) })
-	next := 1 // the first port not yet covered
-	for _, r := range sorted {
-		if int(r.Lo) > next {
-			return false
-		}
-		next = max(next, int(r.Hi)+1)
-	}
-	return next > 65535
-}
-
-// coversAddrs reports whether the prefixes cover every address of the
-// families the filter asks for (an IPv4 prefix covers the v4-mapped IPv6
-// addresses too).
-func (f *Filter) coversAddrs(ps []netip.Prefix) bool {
-	var v4, v6 []netip.Prefix
-	for _, p := range ps {
-		if p.Addr().Is4() {
-			v4 = append(v4, p)
-			v6 = append(v6, netip.PrefixFrom(netip.AddrFrom16(p.Addr().As16()), p.Bits()+96))
-		} else {
-			v6 = append(v6, p)
-		}
-	}
-	if f.wantsFamily(IPv4) && !coversSpace(v4, netip.IPv4Unspecified()) {
-		return false
-	}
-	return !f.wantsFamily(IPv6) || coversSpace(v6, netip.IPv6Unspecified())
-}
-
-// coversSpace reports whether the prefixes cover every address from first,
-// the lowest of its family, to the highest.
-func coversSpace(ps []netip.Prefix, first netip.Addr) bool {
-	slices.SortFunc(ps, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
-	next := first // the first address not yet covered
-	for _, p := range ps {
-		lo, hi := p.Masked().Addr(), lastAddr(p)
-		if lo.Compare(next) > 0 {
-			return false
-		}
-		if hi.Compare(next) >= 0 {
-			if !hi.Next().IsValid() {
-				return true // reached the highest address
-			}
-			next = hi.Next()
-		}
-	}
-	return false
-}
-
-// lastAddr returns the highest address of a prefix.
-func lastAddr(p netip.Prefix) netip.Addr {
-	b := p.Masked().Addr().AsSlice()
-	for i := p.Bits(); i < len(b)*8; i++ {
-		b[i/8] |= 0x80 >> (i % 8)
-	}
-	a, _ := netip.AddrFromSlice(b)
-	return a
-}
-
 // StatesFor returns the states selected for a protocol.
-func (f *Filter) StatesFor(p Protocol) StateMask {
+func (f *Filter) StatesFor(p inet.Protocol) StateMask {
 	switch {
 	case f.States != 0:
 		return f.States
-	case p == UDP:
+	case p == inet.UDP:
 		return defaultUDPStates
 	}
 	return defaultTCPStates
 }
 
-func (f *Filter) protocols() []Protocol {
+func (f *Filter) protocols() []inet.Protocol {
 	if len(f.Protocols) == 0 {
-		return []Protocol{TCP}
+		return []inet.Protocol{inet.TCP}
 	}
 	return f.Protocols
 }
 
-func (f *Filter) wantsFamily(fam Family) bool {
+func (f *Filter) wantsFamily(fam inet.Family) bool {
 	return len(f.Families) == 0 || slices.Contains(f.Families, fam)
 }
 
@@ -256,13 +180,13 @@ func (f *Filter) Match(s *Socket) bool {
 		return false
 	}
 	local, remote := s.ID.Local, s.ID.Remote
-	mapped := s.Family == IPv6 && local.Addr().Is4In6()
-	if !(f.wantsFamily(s.Family) || mapped && f.wantsFamily(IPv4)) {
+	mapped := s.Family == inet.IPv6 && local.Addr().Is4In6()
+	if !(f.wantsFamily(s.Family) || mapped && f.wantsFamily(inet.IPv4)) {
 		return false
 	}
 	// No connection has an unspecified peer: that is what LISTEN and
 	// unconnected sockets show, and a peer selector never takes them in.
-	if len(f.Peers) > 0 && (remote.Addr().Unmap().IsUnspecified() || !slices.ContainsFunc(f.Peers, func(e Endpoint) bool {
+	if len(f.Peers) > 0 && (remote.Addr().Unmap().IsUnspecified() || !slices.ContainsFunc(f.Peers, func(e inet.Endpoint) bool {
 		return prefixHas(e.Prefix, remote.Addr()) && (e.Ports == nil || inRanges(e.Ports, remote.Port()))
 	})) {
 		return false
@@ -297,8 +221,8 @@ func prefixHas(p netip.Prefix, a netip.Addr) bool {
 	return p.Contains(a)
 }
 
-func inRanges(rs []PortRange, p uint16) bool {
-	return slices.ContainsFunc(rs, func(r PortRange) bool { return r.Contains(p) })
+func inRanges(rs []inet.PortRange, p uint16) bool {
+	return slices.ContainsFunc(rs, func(r inet.PortRange) bool { return r.Contains(p) })
 }
 
 // A dump is one SOCK_DIAG_BY_FAMILY request of a query.
@@ -315,9 +239,9 @@ type dump struct {
 func (f *Filter) dumps(cgroupCond bool) []dump {
 	var out []dump
 	for _, proto := range f.protocols() {
-		for _, fam := range []Family{IPv4, IPv6} {
+		for _, fam := range []inet.Family{inet.IPv4, inet.IPv6} {
 			// An IPv4 selection needs the IPv6 dump for v4-mapped sockets.
-			if !f.wantsFamily(fam) && !(fam == IPv6 && f.wantsFamily(IPv4)) {
+			if !f.wantsFamily(fam) && !(fam == inet.IPv6 && f.wantsFamily(inet.IPv4)) {
 				continue
 			}
 			prog, ok := compile(f, fam, cgroupCond)

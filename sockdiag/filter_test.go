@@ -3,6 +3,8 @@ package sockdiag
 import (
 	"net/netip"
 	"testing"
+
+	"github.com/tcpreap/tcpreap/inet"
 )
 
 func TestHasSelector(t *testing.T) {
@@ -11,7 +13,7 @@ func TestHasSelector(t *testing.T) {
 		want bool
 	}{
 		{Filter{}, false},
-		{Filter{Protocols: []Protocol{UDP}, Families: []Family{IPv6}}, false},
+		{Filter{Protocols: []inet.Protocol{inet.UDP}, Families: []inet.Family{inet.IPv6}}, false},
 		{Filter{States: AllStates}, false},
 		{Filter{States: Big}, true}, // leaves out time_wait and syn_recv
 		{Filter{States: 1 << TimeWait}, true},
@@ -19,23 +21,30 @@ func TestHasSelector(t *testing.T) {
 		{Filter{States: Connected &^ (1 << TimeWait)}, true},
 		{Filter{States: 1 << Close}, true},
 		{Filter{States: 1 << Listen}, true},
-		{Filter{Protocols: []Protocol{UDP}, States: 1 << Established}, false},
-		{Filter{Protocols: []Protocol{TCP, UDP}, States: 1 << Established}, true},
-		{Filter{Ports: []PortRange{{80, 80}}}, true},
-		{Filter{Ports: []PortRange{{0, 65535}}}, false},
-		{Filter{Ports: []PortRange{{1, 65535}}}, false},
-		{Filter{LocalPorts: []PortRange{{1, 1000}, {900, 40000}, {40001, 65535}}}, false},
-		{Filter{RemotePorts: []PortRange{{1, 1000}, {1002, 65535}}}, true},
+		{Filter{Protocols: []inet.Protocol{inet.UDP}, States: 1 << Established}, false},
+		{Filter{Protocols: []inet.Protocol{inet.TCP, inet.UDP}, States: 1 << Established}, true},
+		{Filter{Ports: []inet.PortRange{{Lo: 80, Hi: 80}}}, true},
+		{Filter{Ports: []inet.PortRange{{Lo: 0, Hi: 65535}}}, false},
+		{Filter{Ports: []inet.PortRange{{Lo: 1, Hi: 65535}}}, false},
+		{Filter{LocalPorts: []inet.PortRange{{Lo: 1, Hi: 1000}, {Lo: 900, Hi: 40000}, {Lo: 40001, Hi: 65535}}}, false},
+		{Filter{RemotePorts: []inet.PortRange{{Lo: 1, Hi: 1000}, {Lo: 1002, Hi: 65535}}}, true},
 		{Filter{Local: []netip.Prefix{pfx("0.0.0.0/0"), pfx("::/0")}}, false},
 		{Filter{Local: []netip.Prefix{pfx("0.0.0.0/0")}}, true}, // IPv6 sockets are left out
-		{Filter{Local: []netip.Prefix{pfx("0.0.0.0/0")}, Families: []Family{IPv4}}, false},
+		{Filter{Local: []netip.Prefix{pfx("0.0.0.0/0")}, Families: []inet.Family{inet.IPv4}}, false},
 		{Filter{Local: []netip.Prefix{pfx("0.0.0.0/1"), pfx("128.0.0.0/1"), pfx("::/1"), pfx("8000::/1")}}, false},
 		{Filter{Local: []netip.Prefix{pfx("0.0.0.0/1"), pfx("128.0.0.0/2"), pfx("::/0")}}, true},
-		{Filter{Local: []netip.Prefix{pfx("0.0.0.0/0"), pfx("::/1"), pfx("8000::/1")}, Families: []Family{IPv6}}, false},
-		{Filter{Peers: []Endpoint{{Prefix: pfx("0.0.0.0/0")}, {Prefix: pfx("::/0")}}}, false},
-		{Filter{Peers: []Endpoint{{Prefix: pfx("0.0.0.0/0")}, {Prefix: pfx("::/0"), Ports: []PortRange{{0, 65535}}}}}, false},
-		{Filter{Peers: []Endpoint{{Prefix: pfx("0.0.0.0/0")}, {Prefix: pfx("::/0"), Ports: []PortRange{{443, 443}}}}}, true},
-		{Filter{Peers: []Endpoint{{Prefix: pfx("192.0.2.2/32")}}}, true},
+		{Filter{Local: []netip.Prefix{pfx("0.0.0.0/0"), pfx("::/1"), pfx("8000::/1")}, Families: []inet.Family{inet.IPv6}}, false},
+		{Filter{Peers: []inet.Endpoint{{Prefix: pfx("0.0.0.0/0")}, {Prefix: pfx("::/0")}}}, false},
+		{Filter{Peers: []inet.Endpoint{{Prefix: pfx("0.0.0.0/0")}, {Prefix: pfx("::/0"), Ports: []inet.PortRange{{Lo: 0, Hi: 65535}}}}}, false},
+		{Filter{Peers: []inet.Endpoint{{Prefix: pfx("0.0.0.0/0")}, {Prefix: pfx("::/0"), Ports: []inet.PortRange{{Lo: 443, Hi: 443}}}}}, true},
+		{Filter{Peers: []inet.Endpoint{{Prefix: pfx("192.0.2.2/32")}}}, true},
+		// Judged as they match: a v4-mapped prefix is IPv4, and a narrower peer
+		// beside peers that take in everything narrows nothing.
+		{Filter{Peers: []inet.Endpoint{{Prefix: pfx("::ffff:0.0.0.0/96")}, {Prefix: pfx("::/0")}}}, false},
+		{Filter{Peers: []inet.Endpoint{{Prefix: pfx("::ffff:0.0.0.0/96")}}, Families: []inet.Family{inet.IPv4}}, false},
+		{Filter{Peers: []inet.Endpoint{{Prefix: pfx("::ffff:0.0.0.0/96")}}}, true},
+		{Filter{Local: []netip.Prefix{pfx("::ffff:0.0.0.0/96"), pfx("::/0")}}, false},
+		{Filter{Peers: []inet.Endpoint{{Prefix: pfx("0.0.0.0/0")}, {Prefix: pfx("::/0")}, {Prefix: pfx("192.0.2.2/32"), Ports: []inet.PortRange{{Lo: 80, Hi: 80}}}}}, false},
 		{Filter{Interface: &Interface{Name: "lo"}}, true},
 	} {
 		if got := tt.f.HasSelector(); got != tt.want {
@@ -49,17 +58,17 @@ func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
 // TestPeersAreConnections: a peer selector, however wide, never takes in a
 // socket with no peer (LISTEN, unconnected UDP).
 func TestPeersAreConnections(t *testing.T) {
-	f := &Filter{States: AllStates, Protocols: []Protocol{TCP, UDP}, Peers: []Endpoint{{Prefix: pfx("0.0.0.0/0")}, {Prefix: pfx("::/0")}}}
+	f := &Filter{States: AllStates, Protocols: []inet.Protocol{inet.TCP, inet.UDP}, Peers: []inet.Endpoint{{Prefix: pfx("0.0.0.0/0")}, {Prefix: pfx("::/0")}}}
 	for _, s := range []Socket{
-		{Protocol: TCP, Family: IPv4, State: Listen, ID: SockID{Local: netip.MustParseAddrPort("192.0.2.1:22"), Remote: netip.MustParseAddrPort("0.0.0.0:0")}},
-		{Protocol: TCP, Family: IPv6, State: Listen, ID: SockID{Local: netip.MustParseAddrPort("[::]:22"), Remote: netip.MustParseAddrPort("[::]:0")}},
-		{Protocol: UDP, Family: IPv6, State: Close, ID: SockID{Local: netip.MustParseAddrPort("[::ffff:192.0.2.1]:53"), Remote: netip.MustParseAddrPort("[::ffff:0.0.0.0]:0")}},
+		{Protocol: inet.TCP, Family: inet.IPv4, State: Listen, ID: SockID{Local: netip.MustParseAddrPort("192.0.2.1:22"), Remote: netip.MustParseAddrPort("0.0.0.0:0")}},
+		{Protocol: inet.TCP, Family: inet.IPv6, State: Listen, ID: SockID{Local: netip.MustParseAddrPort("[::]:22"), Remote: netip.MustParseAddrPort("[::]:0")}},
+		{Protocol: inet.UDP, Family: inet.IPv6, State: Close, ID: SockID{Local: netip.MustParseAddrPort("[::ffff:192.0.2.1]:53"), Remote: netip.MustParseAddrPort("[::ffff:0.0.0.0]:0")}},
 	} {
 		if f.Match(&s) {
 			t.Errorf("peer 0.0.0.0/0 or ::/0 selects %s %s %s -> %s", s.Protocol, s.State, s.ID.Local, s.ID.Remote)
 		}
 	}
-	conn := Socket{Protocol: TCP, Family: IPv4, State: Established, ID: SockID{Local: netip.MustParseAddrPort("192.0.2.1:22"), Remote: netip.MustParseAddrPort("192.0.2.2:40000")}}
+	conn := Socket{Protocol: inet.TCP, Family: inet.IPv4, State: Established, ID: SockID{Local: netip.MustParseAddrPort("192.0.2.1:22"), Remote: netip.MustParseAddrPort("192.0.2.2:40000")}}
 	if !f.Match(&conn) {
 		t.Error("peer 0.0.0.0/0 does not select a connection")
 	}
@@ -71,7 +80,7 @@ func TestInterfaceScope(t *testing.T) {
 	ll := netip.MustParseAddr("fe80::1")
 	f := &Filter{Interface: &Interface{Name: "veth0", Index: 2, Addrs: []netip.Addr{ll, netip.MustParseAddr("192.0.2.1")}}}
 	sock := func(local string, ifindex uint32) *Socket {
-		return &Socket{Protocol: TCP, Family: IPv6, State: Established, ID: SockID{
+		return &Socket{Protocol: inet.TCP, Family: inet.IPv6, State: Established, ID: SockID{
 			Local: netip.MustParseAddrPort(local), Remote: netip.MustParseAddrPort("[fe80::2]:40000"), Interface: ifindex}}
 	}
 	for _, tc := range []struct {
@@ -95,10 +104,10 @@ func TestInterfaceScope(t *testing.T) {
 // would, and are no selector; each peer alone narrows the ports, so HasSelector
 // takes them for one and the real binary destroys every socket without --all.
 func TestHasSelectorSplitPeerPorts(t *testing.T) {
-	lo, hi := []PortRange{{1, 32767}}, []PortRange{{32768, 65535}}
+	lo, hi := []inet.PortRange{{Lo: 1, Hi: 32767}}, []inet.PortRange{{Lo: 32768, Hi: 65535}}
 	for _, f := range []Filter{
-		{Peers: []Endpoint{{Prefix: pfx("0.0.0.0/0"), Ports: lo}, {Prefix: pfx("0.0.0.0/0"), Ports: hi}, {Prefix: pfx("::/0")}}},
-		{Families: []Family{IPv4}, Peers: []Endpoint{{Prefix: pfx("0.0.0.0/0"), Ports: lo}, {Prefix: pfx("0.0.0.0/0"), Ports: hi}}},
+		{Peers: []inet.Endpoint{{Prefix: pfx("0.0.0.0/0"), Ports: lo}, {Prefix: pfx("0.0.0.0/0"), Ports: hi}, {Prefix: pfx("::/0")}}},
+		{Families: []inet.Family{inet.IPv4}, Peers: []inet.Endpoint{{Prefix: pfx("0.0.0.0/0"), Ports: lo}, {Prefix: pfx("0.0.0.0/0"), Ports: hi}}},
 	} {
 		if f.HasSelector() {
 			t.Errorf("%+v: HasSelector true, but the peers' ports together cover every port", f)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/tcpreap/tcpreap/inet"
 	"golang.org/x/sys/unix"
 )
 
@@ -87,13 +88,13 @@ var (
 
 // ErrNoDiag returns the cause of a dump the kernel refused with ENOENT: the
 // diag module of the protocol (tcp_diag, udp_diag) is not there.
-func ErrNoDiag(p Protocol) *Cause {
+func ErrNoDiag(p inet.Protocol) *Cause {
 	return noDiag[p]
 }
 
-var noDiag = map[Protocol]*Cause{
-	TCP: {short: "this kernel cannot list tcp sockets (is CONFIG_INET_TCP_DIAG enabled?)"},
-	UDP: {short: "this kernel cannot list udp sockets (is CONFIG_INET_UDP_DIAG enabled?)"},
+var noDiag = map[inet.Protocol]*Cause{
+	inet.TCP: {short: "this kernel cannot list tcp sockets (is CONFIG_INET_TCP_DIAG enabled?)"},
+	inet.UDP: {short: "this kernel cannot list udp sockets (is CONFIG_INET_UDP_DIAG enabled?)"},
 }
 
 // dumpError is what the kernel's refusal of a dump means.
@@ -146,14 +147,14 @@ func (c *Conn) destroyError(s *Socket, errno error) error {
 // EINVAL.
 func (c *Conn) explainInvalid(ctx context.Context, targets []Socket, errs []error) {
 	type key struct {
-		fam  Family
+		fam  inet.Family
 		port uint16
 	}
 	refused := map[key]map[Cookie]int{}
 	var order []key
 	for i := range targets {
 		s := &targets[i]
-		if s.Protocol != TCP || s.State != Listen || !errors.Is(errs[i], unix.EINVAL) {
+		if s.Protocol != inet.TCP || s.State != Listen || !errors.Is(errs[i], unix.EINVAL) {
 			continue
 		}
 		k := key{s.Family, s.ID.Local.Port()}
@@ -165,7 +166,7 @@ func (c *Conn) explainInvalid(ctx context.Context, targets []Socket, errs []erro
 	}
 	for _, k := range order {
 		req := Request{
-			Family: k.fam, Protocol: TCP, States: 1 << Listen,
+			Family: k.fam, Protocol: inet.TCP, States: 1 << Listen,
 			Ext: 1 << (inetDiagInfo - 1),
 			ID:  SockID{Local: netip.AddrPortFrom(netip.Addr{}, k.port)},
 		}
@@ -229,7 +230,7 @@ type Support struct {
 	Release Release
 	// List and Destroy hold, for each protocol, nil when the kernel dumps
 	// (destroys) its sockets, else the Cause.
-	List, Destroy map[Protocol]error
+	List, Destroy map[inet.Protocol]error
 }
 
 // probeCookie is the cookie of the probe's destroy: no socket has it (the
@@ -245,21 +246,21 @@ const probeCookie Cookie = noCookie - 1
 // found. Permission is not probed: the kernel checks it only for a socket it
 // found, and the first real destroy tells.
 func (c *Conn) Probe(ctx context.Context) *Support {
-	s := &Support{Release: c.release, List: map[Protocol]error{}, Destroy: map[Protocol]error{}}
-	for _, p := range []Protocol{TCP, UDP} {
+	s := &Support{Release: c.release, List: map[inet.Protocol]error{}, Destroy: map[inet.Protocol]error{}}
+	for _, p := range []inet.Protocol{inet.TCP, inet.UDP} {
 		s.List[p], s.Destroy[p] = c.probe(ctx, p)
 	}
 	return s
 }
 
 // probe returns what the kernel answers for protocol p, asking it once.
-func (c *Conn) probe(ctx context.Context, p Protocol) (list, destroy error) {
+func (c *Conn) probe(ctx context.Context, p inet.Protocol) (list, destroy error) {
 	c.probeMu.Lock()
 	defer c.probeMu.Unlock()
 	if r, ok := c.probed[p]; ok {
 		return r.list, r.destroy
 	}
-	req := Request{Family: IPv4, Protocol: p}
+	req := Request{Family: inet.IPv4, Protocol: p}
 	for _, err := range c.Dump(ctx, req) {
 		if err != nil {
 			list = err
@@ -270,7 +271,7 @@ func (c *Conn) probe(ctx context.Context, p Protocol) (list, destroy error) {
 	case list != nil:
 		destroy = list
 	default:
-		s := Socket{Protocol: p, Family: IPv4, ID: SockID{
+		s := Socket{Protocol: p, Family: inet.IPv4, ID: SockID{
 			Local:  netip.AddrPortFrom(netip.IPv4Unspecified(), 0),
 			Remote: netip.AddrPortFrom(netip.IPv4Unspecified(), 0),
 			Cookie: probeCookie,
@@ -287,7 +288,7 @@ func (c *Conn) probe(ctx context.Context, p Protocol) (list, destroy error) {
 		return list, destroy // not remembered: the next call asks again
 	}
 	if c.probed == nil {
-		c.probed = map[Protocol]probeResult{}
+		c.probed = map[inet.Protocol]probeResult{}
 	}
 	c.probed[p] = probeResult{list, destroy}
 	return list, destroy

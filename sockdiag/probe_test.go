@@ -7,19 +7,20 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"github.com/tcpreap/tcpreap/sockdiag/sockdiagtest"
 	"golang.org/x/sys/unix"
 )
 
 func TestProbeFindsWhatTheKernelLacks(t *testing.T) {
-	k := &sockdiagtest.Kernel{NoDestroy: true, NoDiag: []sockdiag.Protocol{sockdiag.UDP}, Release: sockdiag.Release{Major: 5, Minor: 10}}
+	k := &sockdiagtest.Kernel{NoDestroy: true, NoDiag: []inet.Protocol{inet.UDP}, Release: sockdiag.Release{Major: 5, Minor: 10}}
 	c := k.Conn()
 	s := c.Probe(t.Context())
-	if s.List[sockdiag.TCP] != nil || !errors.Is(s.List[sockdiag.UDP], sockdiag.ErrNoDiag(sockdiag.UDP)) {
+	if s.List[inet.TCP] != nil || !errors.Is(s.List[inet.UDP], sockdiag.ErrNoDiag(inet.UDP)) {
 		t.Errorf("List %v, want TCP listable and UDP without its diag module", s.List)
 	}
-	if !errors.Is(s.Destroy[sockdiag.TCP], sockdiag.ErrNoDestroy) || s.Destroy[sockdiag.UDP] == nil {
+	if !errors.Is(s.Destroy[inet.TCP], sockdiag.ErrNoDestroy) || s.Destroy[inet.UDP] == nil {
 		t.Errorf("Destroy %v, want neither", s.Destroy)
 	}
 	if s.Release.DestroysTimeWait() {
@@ -30,15 +31,15 @@ func TestProbeFindsWhatTheKernelLacks(t *testing.T) {
 	if k.Probes != probes {
 		t.Errorf("a second Probe asked the kernel again (%d probes, then %d)", probes, k.Probes)
 	}
-	if why, ok := sockdiag.Explain(s.List[sockdiag.UDP]); !ok || !strings.Contains(why, "CONFIG_INET_UDP_DIAG") {
-		t.Errorf("Explain(%v) = %q, %v", s.List[sockdiag.UDP], why, ok)
+	if why, ok := sockdiag.Explain(s.List[inet.UDP]); !ok || !strings.Contains(why, "CONFIG_INET_UDP_DIAG") {
+		t.Errorf("Explain(%v) = %q, %v", s.List[inet.UDP], why, ok)
 	}
 }
 
 func TestProbeOfAFullKernel(t *testing.T) {
 	k := &sockdiagtest.Kernel{Release: sockdiag.Release{Major: 6, Minor: 12}}
 	s := k.Conn().Probe(t.Context())
-	for _, p := range []sockdiag.Protocol{sockdiag.TCP, sockdiag.UDP} {
+	for _, p := range []inet.Protocol{inet.TCP, inet.UDP} {
 		if s.List[p] != nil || s.Destroy[p] != nil {
 			t.Errorf("%s: list %v, destroy %v; want both", p, s.List[p], s.Destroy[p])
 		}
@@ -74,7 +75,7 @@ func TestParseRelease(t *testing.T) {
 // subflow that is no listener is destroyed.
 func TestDestroyExplainsMPTCPListener(t *testing.T) {
 	listen := func(port uint16, cookie sockdiag.Cookie) sockdiag.Socket {
-		return sockdiag.Socket{Protocol: sockdiag.TCP, Family: sockdiag.IPv4, State: sockdiag.Listen, ID: sockdiag.SockID{
+		return sockdiag.Socket{Protocol: inet.TCP, Family: inet.IPv4, State: sockdiag.Listen, ID: sockdiag.SockID{
 			Local:  netip.AddrPortFrom(netip.MustParseAddr("192.0.2.1"), port),
 			Remote: netip.AddrPortFrom(netip.IPv4Unspecified(), 0),
 			Cookie: cookie,

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/tcpreap/tcpreap/inet"
 	"golang.org/x/sys/unix"
 )
 
@@ -224,7 +225,7 @@ type Seen struct {
 // connection it was. udp_abort disconnects a UDP socket and may leave it in
 // the table, bound: that connection is gone.
 func (s Seen) Connected() bool {
-	return s.Present && (s.Now.Protocol != UDP || s.Now.State == Established)
+	return s.Present && (s.Now.Protocol != inet.UDP || s.Now.State == Established)
 }
 
 // exactLookups is how many targets at most Lookup asks for one by one; for
@@ -241,7 +242,7 @@ const exactLookups = 4096
 // dump of every state per (protocol, family).
 func (c *Conn) Lookup(ctx context.Context, targets []Socket) []Seen {
 	exact := len(targets) <= exactLookups && !slices.ContainsFunc(targets, func(s Socket) bool {
-		return s.State == Listen || s.Protocol != TCP || s.ID.Interface != 0
+		return s.State == Listen || s.Protocol != inet.TCP || s.ID.Interface != 0
 	})
 	if exact {
 		return c.lookupExact(ctx, targets)
@@ -330,8 +331,8 @@ func (c *Conn) lookupBatch(targets []Socket, seen []Seen) (broken bool) {
 // lookupDump finds the targets in dumps of every state.
 func (c *Conn) lookupDump(ctx context.Context, targets []Socket) []Seen {
 	type dumpKey struct {
-		proto Protocol
-		fam   Family
+		proto inet.Protocol
+		fam   inet.Family
 	}
 	seen := make([]Seen, len(targets))
 	var order []dumpKey

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mdlayher/netlink"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"github.com/tcpreap/tcpreap/sockdiag/sockdiagtest"
 )
@@ -22,7 +23,7 @@ func TestQueryRechecksInGo(t *testing.T) {
 	k := &sockdiagtest.Kernel{Sockets: append(socks, other)}
 	f := &sockdiag.Filter{
 		States: 1 << sockdiag.CloseWait,
-		Peers:  []sockdiag.Endpoint{{Prefix: netip.MustParsePrefix("192.0.2.2/32")}},
+		Peers:  []inet.Endpoint{{Prefix: netip.MustParsePrefix("192.0.2.2/32")}},
 	}
 	var got []sockdiag.Cookie
 	for s, err := range k.Conn().Query(t.Context(), f) {
@@ -35,7 +36,7 @@ func TestQueryRechecksInGo(t *testing.T) {
 		t.Fatalf("query returned cookies %v, want [10 11]", got)
 	}
 	// One dump per family, each with the state mask and a filter program.
-	if len(k.Requests) != 2 || k.Requests[0].Family != sockdiag.IPv4 || k.Requests[1].Family != sockdiag.IPv6 {
+	if len(k.Requests) != 2 || k.Requests[0].Family != inet.IPv4 || k.Requests[1].Family != inet.IPv6 {
 		t.Fatalf("requests %+v", k.Requests)
 	}
 	for _, r := range k.Requests {
@@ -53,11 +54,11 @@ func TestLookupByCookie(t *testing.T) {
 	replaced := live[1]
 	replaced.ID.Cookie = 99 // the same tuple, another socket
 	udp := sockets(1, sockdiag.Established, 20)[0]
-	udp.Protocol = sockdiag.UDP
+	udp.Protocol = inet.UDP
 	disconnected := udp
 	disconnected.State = sockdiag.Close
 	v6 := sockets(1, sockdiag.Established, 30)[0]
-	v6.Family = sockdiag.IPv6
+	v6.Family = inet.IPv6
 	v6.ID.Local = netip.MustParseAddrPort("[2001:db8::1]:443")
 	v6.ID.Remote = netip.MustParseAddrPort("[2001:db8::2]:40000")
 	k := &sockdiagtest.Kernel{Sockets: []sockdiag.Socket{live[0], replaced, live[2], disconnected, v6}}
@@ -120,8 +121,8 @@ func TestLookupByCookie(t *testing.T) {
 func TestLookupFailsByDump(t *testing.T) {
 	tcp := sockets(1, sockdiag.Listen, 10)[0] // a listener: by dumps
 	udp := tcp
-	udp.Protocol, udp.ID.Cookie = sockdiag.UDP, 11
-	k := &sockdiagtest.Kernel{Sockets: []sockdiag.Socket{tcp, udp}, NoDiag: []sockdiag.Protocol{sockdiag.UDP}}
+	udp.Protocol, udp.ID.Cookie = inet.UDP, 11
+	k := &sockdiagtest.Kernel{Sockets: []sockdiag.Socket{tcp, udp}, NoDiag: []inet.Protocol{inet.UDP}}
 	seen := k.Conn().Lookup(t.Context(), []sockdiag.Socket{tcp, udp})
 	if !seen[0].Present || seen[0].Err != nil || seen[1].Present || seen[1].Err == nil {
 		t.Errorf("seen %+v; want the TCP target found and the UDP one unknown", seen)
@@ -137,7 +138,7 @@ func TestQueryDumpsAheadOnABrokenSocket(t *testing.T) {
 	socks := sockets(4, sockdiag.Established, 1)
 	udp := sockets(3, sockdiag.Established, 100)
 	for i := range udp {
-		udp[i].Protocol = sockdiag.UDP
+		udp[i].Protocol = inet.UDP
 	}
 	k := &sockdiagtest.Kernel{Sockets: append(socks, udp...)}
 	var extraDumps atomic.Int32
@@ -152,7 +153,7 @@ func TestQueryDumpsAheadOnABrokenSocket(t *testing.T) {
 	c := sockdiag.NewConn(sockdiagtest.NewWire(k.Serve), dial, sockdiag.Release{})
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	f := &sockdiag.Filter{Protocols: []sockdiag.Protocol{sockdiag.TCP, sockdiag.UDP}}
+	f := &sockdiag.Filter{Protocols: []inet.Protocol{inet.TCP, inet.UDP}}
 	n := 0
 	for _, err := range c.Query(ctx, f) {
 		if err != nil {

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/tcpreap/tcpreap/inet"
 )
 
 // inetDiagReqBytecode is the request attribute that carries a filter program.
@@ -15,8 +17,8 @@ const requestLen = 8 + sockIDLen
 // A Request is struct inet_diag_req_v2 with its optional filter program: the
 // payload of a SOCK_DIAG_BY_FAMILY dump and of a SOCK_DESTROY.
 type Request struct {
-	Family   Family
-	Protocol Protocol
+	Family   inet.Family
+	Protocol inet.Protocol
 	Ext      uint8     // idiag_ext: the attributes asked for
 	States   StateMask // idiag_states, for a dump
 	// ID: in a dump, nonzero ports are an exact-port prefilter; in a destroy,
@@ -67,8 +69,8 @@ func (r *Request) UnmarshalBinary(b []byte) error {
 		return err
 	}
 	*r = Request{
-		Family:   Family(b[0]),
-		Protocol: Protocol(b[1]),
+		Family:   inet.Family(b[0]),
+		Protocol: inet.Protocol(b[1]),
 		Ext:      b[2],
 		States:   StateMask(binary.NativeEndian.Uint32(b[4:8])) &^ (1 << newSynRecv),
 		ID:       id,

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/tcpreap/tcpreap/inet"
 )
 
 func TestRequestMarshal(t *testing.T) {
@@ -14,7 +16,7 @@ func TestRequestMarshal(t *testing.T) {
 		want string
 	}{{
 		name: "ipv4 tcp close_wait dump with local port prefilter",
-		req: Request{Family: IPv4, Protocol: TCP, States: 1 << CloseWait,
+		req: Request{Family: inet.IPv4, Protocol: inet.TCP, States: 1 << CloseWait,
 			ID: SockID{Local: netip.AddrPortFrom(netip.Addr{}, 5432)}},
 		want: "02 06 00 00  00 01 00 00" + // family, protocol, ext, pad, states 1<<8
 			"15 38 00 00" + // sport 5432 big endian, dport 0
@@ -22,11 +24,11 @@ func TestRequestMarshal(t *testing.T) {
 			"00 00 00 00  00 00 00 00 00 00 00 00", // if, cookie
 	}, {
 		name: "syn_recv asks for request sockets too",
-		req:  Request{Family: IPv6, Protocol: UDP, States: 1 << SynRecv},
+		req:  Request{Family: inet.IPv6, Protocol: inet.UDP, States: 1 << SynRecv},
 		want: "0a 11 00 00  08 10 00 00" + strings.Repeat("00", 48),
 	}, {
 		name: "ipv6 destroy with cookie and interface",
-		req: Request{Family: IPv6, Protocol: TCP, ID: SockID{
+		req: Request{Family: inet.IPv6, Protocol: inet.TCP, ID: SockID{
 			Local:     netip.MustParseAddrPort("[2001:db8::1]:443"),
 			Remote:    netip.MustParseAddrPort("[::ffff:192.0.2.2]:40000"),
 			Interface: 3,
@@ -39,7 +41,7 @@ func TestRequestMarshal(t *testing.T) {
 			"03 00 00 00  02 00 00 00 01 00 00 00",
 	}, {
 		name: "ipv4 addresses fill the first four bytes",
-		req: Request{Family: IPv4, Protocol: TCP, States: AllStates, ID: SockID{
+		req: Request{Family: inet.IPv4, Protocol: inet.TCP, States: AllStates, ID: SockID{
 			Local:  netip.MustParseAddrPort("192.0.2.1:80"),
 			Remote: netip.MustParseAddrPort("198.51.100.7:1"),
 			Cookie: 7,
@@ -51,7 +53,7 @@ func TestRequestMarshal(t *testing.T) {
 			"00 00 00 00  07 00 00 00 00 00 00 00",
 	}, {
 		name: "with a filter program",
-		req:  Request{Family: IPv4, Protocol: TCP, Bytecode: []byte{1, 4, 8, 0}},
+		req:  Request{Family: inet.IPv4, Protocol: inet.TCP, Bytecode: []byte{1, 4, 8, 0}},
 		want: "02 06 00 00  00 00 00 00" + strings.Repeat("00", 48) +
 			"08 00 01 00  01 04 08 00", // nla_len 8, INET_DIAG_REQ_BYTECODE
 	}}
@@ -79,7 +81,7 @@ func TestRequestMarshal(t *testing.T) {
 func TestRequestSocketRequestState(t *testing.T) {
 	// The kernel reports request sockets as TCP_NEW_SYN_RECV on some paths.
 	b := make([]byte, socketMsgLen)
-	b[0], b[1] = uint8(IPv4), uint8(newSynRecv)
+	b[0], b[1] = uint8(inet.IPv4), uint8(newSynRecv)
 	var s Socket
 	if err := s.UnmarshalBinary(b); err != nil {
 		t.Fatal(err)

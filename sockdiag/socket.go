@@ -3,61 +3,26 @@ package sockdiag
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/tcpreap/tcpreap/inet"
 )
-
-// A Protocol is the transport protocol of a socket.
-type Protocol uint8
-
-// The protocols tcpreap knows.
-const (
-	TCP Protocol = ipprotoTCP
-	UDP Protocol = ipprotoUDP
-)
-
-func (p Protocol) String() string {
-	switch p {
-	case TCP:
-		return "tcp"
-	case UDP:
-		return "udp"
-	}
-	return fmt.Sprintf("proto%d", uint8(p))
-}
-
-// A Family is a socket's address family. An IPv6 socket that carries an IPv4
-// connection (a v4-mapped address) is of family IPv6.
-type Family uint8
-
-// The address families tcpreap knows.
-const (
-	IPv4 Family = afInet
-	IPv6 Family = afInet6
-)
-
-func (f Family) String() string {
-	switch f {
-	case IPv4:
-		return "ipv4"
-	case IPv6:
-		return "ipv6"
-	}
-	return fmt.Sprintf("family%d", uint8(f))
-}
 
 // A Socket is one socket as a dump reports it: struct inet_diag_msg, plus the
 // protocol of the dump it came from.
 type Socket struct {
-	Protocol Protocol
-	Family   Family
-	State    State
-	Timer    uint8  // idiag_timer
-	Retrans  uint8  // idiag_retrans
-	ID       SockID // idiag_id
-	Expires  uint32 // idiag_expires, milliseconds
-	RecvQ    uint32 // idiag_rqueue
-	SendQ    uint32 // idiag_wqueue
-	UID      uint32 // idiag_uid
-	Inode    uint32 // idiag_inode; 0 for sockets no process holds
+	Protocol inet.Protocol
+	// Family: an IPv6 socket that carries an IPv4 connection (a v4-mapped
+	// address) is of family IPv6.
+	Family  inet.Family
+	State   State
+	Timer   uint8  // idiag_timer
+	Retrans uint8  // idiag_retrans
+	ID      SockID // idiag_id
+	Expires uint32 // idiag_expires, milliseconds
+	RecvQ   uint32 // idiag_rqueue
+	SendQ   uint32 // idiag_wqueue
+	UID     uint32 // idiag_uid
+	Inode   uint32 // idiag_inode; 0 for sockets no process holds
 }
 
 // socketMsgLen is sizeof(struct inet_diag_msg).
@@ -74,7 +39,7 @@ func (s *Socket) UnmarshalBinary(b []byte) error {
 	if err != nil {
 		return err
 	}
-	s.Family = Family(b[0])
+	s.Family = inet.Family(b[0])
 	s.State = State(b[1])
 	if s.State == newSynRecv {
 		s.State = SynRecv
@@ -133,7 +98,7 @@ func (s *Socket) TimerName() string {
 // or in the FIN_WAIT2 substate the kernel gives a closed socket that waits
 // for the peer's FIN, which dumps as fin_wait2 with the TIME_WAIT timer.
 func (s *Socket) IsTimeWait() bool {
-	return s.Protocol == TCP && (s.State == TimeWait || s.State == FinWait2 && s.Timer == timerTimeWait)
+	return s.Protocol == inet.TCP && (s.State == TimeWait || s.State == FinWait2 && s.Timer == timerTimeWait)
 }
 
 // ResetsPeer reports whether destroying the socket sends the peer a reset
@@ -143,7 +108,7 @@ func (s *Socket) IsTimeWait() bool {
 // UDP peer is not told. A LISTEN socket resets the connections it has not
 // handed to its application yet, which ResetsPeer does not count.
 func (s *Socket) ResetsPeer() bool {
-	if s.Protocol != TCP || s.IsTimeWait() {
+	if s.Protocol != inet.TCP || s.IsTimeWait() {
 		return false
 	}
 	switch s.State {

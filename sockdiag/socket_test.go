@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/tcpreap/tcpreap/inet"
 )
 
 // unhex reads a byte fixture written as spaced hex, little endian where the
@@ -32,7 +34,7 @@ func TestSocketUnmarshal(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Socket{
-		Family: IPv6, State: CloseWait, Timer: 1, Retrans: 2,
+		Family: inet.IPv6, State: CloseWait, Timer: 1, Retrans: 2,
 		ID: SockID{
 			Local:  netip.MustParseAddrPort("[::ffff:192.0.2.1]:5432"),
 			Remote: netip.MustParseAddrPort("[::ffff:192.0.2.2]:40001"),

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tcpreap/tcpreap/inet"
 )
 
 // TestTCPInfoOf finds struct tcp_info among the attributes, as Linux 6.x
@@ -44,7 +46,7 @@ func TestMatchInfoSynchronizedOnly(t *testing.T) {
 	attrs := attr(inetDiagInfo, info)
 	f := &Filter{Idle: time.Minute, Stalled: time.Minute}
 	for st, want := range map[State]bool{SynSent: false, SynRecv: false, Listen: false, Established: true, CloseWait: true} {
-		s := Socket{Protocol: TCP, Family: IPv4, State: st}
+		s := Socket{Protocol: inet.TCP, Family: inet.IPv4, State: st}
 		if got := f.MatchInfo(&s, attrs); got != want {
 			t.Errorf("%s: MatchInfo = %v, want %v", st, got, want)
 		}

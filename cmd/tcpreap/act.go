@@ -8,7 +8,7 @@ import (
 
 	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
 	"github.com/tcpreap/tcpreap/flows"
-	"github.com/tcpreap/tcpreap/kill"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/reap"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
@@ -29,7 +29,7 @@ type cut interface {
 // An outcome is what a cut did.
 type outcome interface {
 	render(w io.Writer, json, quiet bool) error
-	summary() kill.Summary
+	summary() inet.Summary
 	// failed yields the error of each target that failed.
 	failed(yield func(error) bool)
 	// explain is what a failure means and what to do, said once for all
@@ -136,11 +136,11 @@ func (o socketOutcome) render(w io.Writer, json, quiet bool) error {
 	return render.Sockets{W: w, JSON: json, Quiet: quiet}.Report(o.Report)
 }
 
-func (o socketOutcome) summary() kill.Summary { return o.Summary() }
+func (o socketOutcome) summary() inet.Summary { return o.Summary() }
 
 func (o socketOutcome) failed(yield func(error) bool) {
 	for r := range o.Results() {
-		if r.Action == kill.Failed && !yield(r.Err) {
+		if r.Action == inet.Failed && !yield(r.Err) {
 			return
 		}
 	}
@@ -176,11 +176,11 @@ func (o flowOutcome) render(w io.Writer, json, quiet bool) error {
 	return render.Flows{W: w, JSON: json, Quiet: quiet}.Report(o, false)
 }
 
-func (o flowOutcome) summary() kill.Summary { return kill.Summary(flows.Summarize(o)) }
+func (o flowOutcome) summary() inet.Summary { return inet.Summary(inet.Summarize(o)) }
 
 func (o flowOutcome) failed(yield func(error) bool) {
 	for _, r := range o {
-		if r.Action == flows.Failed && !yield(r.Err) {
+		if r.Action == inet.Failed && !yield(r.Err) {
 			return
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/reap"
 	"github.com/tcpreap/tcpreap/sockdiag"
@@ -39,7 +40,7 @@ func TestSurvivorExitsOne(t *testing.T) {
 		if r.Socket.IsTimeWait() {
 			continue // its 0 is the truth: no orphan
 		}
-		if r.Action != kill.Failed || !errors.Is(r.Err, sockdiag.ErrStillPresent) {
+		if r.Action != inet.Failed || !errors.Is(r.Err, sockdiag.ErrStillPresent) {
 			t.Errorf("%s: %s %v, want failed: still present", r.Socket.State, r.Action, r.Err)
 		}
 	}
@@ -91,7 +92,7 @@ func (c *fakeCut) execute(context.Context, func(int)) outcome {
 func testPlan() *kill.Plan {
 	plan := &kill.Plan{}
 	for i, state := range []sockdiag.State{sockdiag.CloseWait, sockdiag.Established, sockdiag.TimeWait} {
-		plan.Targets = append(plan.Targets, sockdiag.Socket{Protocol: sockdiag.TCP, Family: sockdiag.IPv4, State: state, UID: 1000, Inode: 77,
+		plan.Targets = append(plan.Targets, sockdiag.Socket{Protocol: inet.TCP, Family: inet.IPv4, State: state, UID: 1000, Inode: 77,
 			ID: sockdiag.SockID{Local: netip.MustParseAddrPort("192.0.2.1:5432"), Remote: netip.AddrPortFrom(netip.MustParseAddr("192.0.2.2"), uint16(40000+i)),
 				Cookie: sockdiag.Cookie(5 + i)}})
 	}

@@ -58,6 +58,10 @@ func TestBadInput(t *testing.T) {
 		{[]string{"--port", "0-65535"}, "refusing to destroy every socket"},
 		{[]string{"0.0.0.0/0", "::/0"}, "refusing to destroy every socket"},
 		{[]string{"-4", "0.0.0.0/0"}, "refusing to destroy every socket"},
+		{[]string{"::ffff:0.0.0.0/96", "::/0"}, "refusing to destroy every socket"},
+		{[]string{"-4", "::ffff:0.0.0.0/96"}, "refusing to destroy every socket"},
+		{[]string{"0.0.0.0/0:1-32767", "0.0.0.0/0:32768-65535", "::/0"}, "refusing to destroy every socket"},
+		{[]string{"0.0.0.0/0", "::/0", "192.0.2.2:80"}, "refusing to destroy every socket"},
 		{[]string{"--local", "::/0", "--local", "0.0.0.0/0"}, "refusing to destroy every socket"},
 		{[]string{"--state", "connected"}, "refusing to destroy every socket"},
 	}

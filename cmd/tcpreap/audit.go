@@ -12,7 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tcpreap/tcpreap/host"
-	"github.com/tcpreap/tcpreap/kill"
+	"github.com/tcpreap/tcpreap/inet"
 )
 
 // auditSocketEnv names a syslog socket to use instead of the system's
@@ -35,7 +35,7 @@ const auditPriority = 10<<3 | 5
 // audit writes one line to syslog for a run that destroyed: who ran it, the
 // command line, and the counts, waiting at most auditTimeout. Its error is
 // a sentence that says what to do.
-func audit(args []string, sum kill.Summary) error {
+func audit(args []string, sum inet.Summary) error {
 	path := os.Getenv(auditSocketEnv)
 	if path == "" {
 		path = syslogSocket
@@ -68,7 +68,7 @@ func audit(args []string, sum kill.Summary) error {
 
 // auditLine is the record: every field that comes from the environment or
 // a file is quoted, so that no value can forge a field or a second line.
-func auditLine(op host.Operator, args []string, sum kill.Summary) string {
+func auditLine(op host.Operator, args []string, sum inet.Summary) string {
 	who := "uid=" + strconv.Itoa(op.UID)
 	if op.User != "" {
 		who = fmt.Sprintf("user=%q %s", clip(op.User, 64), who)

@@ -13,9 +13,8 @@ import (
 	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
 	"github.com/tcpreap/tcpreap/flows"
 	"github.com/tcpreap/tcpreap/host"
-	"github.com/tcpreap/tcpreap/kill"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/reap"
-	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
 // flowSelectFlags are the selectors of conntrack and conntrack list.
@@ -152,83 +151,70 @@ func (o *flowSelectFlags) flags() []cli.Flag {
 	}
 }
 
-// flowSelection turns the options and PEER words into a flows.Filter and
-// the connections a plan keeps (the SSH session), with notes to tell.
-// Every error is bad input.
-func flowSelection(ctx context.Context, o *flowSelectFlags, words []string) (*flows.Filter, []flows.Keep, []string, error) {
+// flowSelection turns the options and PEER words into a flows.Filter, with
+// notes to tell (what host names resolved to). Every error is bad input.
+func flowSelection(ctx context.Context, o *flowSelectFlags, words []string) (*flows.Filter, []string, error) {
 	f := &flows.Filter{}
-	var protocols []sockdiag.Protocol
-	var families []sockdiag.Family
 	if o.tcp {
-		f.Protocols, protocols = append(f.Protocols, flows.TCP), append(protocols, sockdiag.TCP)
+		f.Protocols = append(f.Protocols, inet.TCP)
 	}
 	if o.udp {
-		f.Protocols, protocols = append(f.Protocols, flows.UDP), append(protocols, sockdiag.UDP)
+		f.Protocols = append(f.Protocols, inet.UDP)
 	}
 	if o.ipv4 {
-		f.Families, families = append(f.Families, flows.IPv4), append(families, sockdiag.IPv4)
+		f.Families = append(f.Families, inet.IPv4)
 	}
 	if o.ipv6 {
-		f.Families, families = append(f.Families, flows.IPv6), append(families, sockdiag.IPv6)
+		f.Families = append(f.Families, inet.IPv6)
 	}
-	services := serviceLookup(protocols)
+	services := serviceLookup(f.Protocols)
 	for _, w := range o.states {
 		m, err := flows.ParseTCPStates(w)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("--state: %w", err)
+			return nil, nil, fmt.Errorf("--state: %w", err)
 		}
 		f.States |= m
 	}
-	// The addresses and ports, judged as for sockets: those that take in
-	// everything ("--port 0-65535", "0.0.0.0/0 ::/0") are no selection,
-	// left out of the filter, and need --all.
-	var ports []sockdiag.PortRange
-	var replies []netip.Prefix
+	// Addresses and ports that take in everything ("--port 0-65535",
+	// "0.0.0.0/0 ::/0") are no selection: the filter's HasSelector says so,
+	// and the delete needs --all.
 	for _, w := range o.ports {
-		rs, err := sockdiag.ParsePorts(w, services)
+		rs, err := inet.ParsePorts(w, services)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("--port: %w", err)
+			return nil, nil, fmt.Errorf("--port: %w", err)
 		}
-		ports = append(ports, rs...)
-	}
-	if (&sockdiag.Filter{Ports: ports}).HasSelector() {
-		f.Ports = portRanges(ports)
+		f.Ports = append(f.Ports, rs...)
 	}
 	for _, w := range o.replySrcs {
-		p, err := sockdiag.ParsePrefix(w)
+		p, err := inet.ParsePrefix(w)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("--reply-src: %w", err)
+			return nil, nil, fmt.Errorf("--reply-src: %w", err)
 		}
-		replies = append(replies, p)
-	}
-	if (&sockdiag.Filter{Families: families, Local: replies}).HasSelector() {
-		for _, p := range replies {
-			f.ReplySrc = append(f.ReplySrc, unmappedPrefix(p))
-		}
+		f.ReplySrc = append(f.ReplySrc, p)
 	}
 	for _, w := range o.statuses {
 		s, err := flows.ParseStatuses(w)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("--status: %w", err)
+			return nil, nil, fmt.Errorf("--status: %w", err)
 		}
 		f.Statuses = append(f.Statuses, s...)
 	}
 	if o.zoneSet {
 		z, err := flows.ParseZone(o.zone)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("--zone %w", err)
+			return nil, nil, fmt.Errorf("--zone %w", err)
 		}
 		f.Zone = &z
 	}
 	if o.markSet {
 		m, err := flows.ParseMark(o.mark)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("--mark %w", err)
+			return nil, nil, fmt.Errorf("--mark %w", err)
 		}
 		f.Mark = &m
 	}
 	var notes []string
-	peers, err := sockdiag.ParsePeers(words, services, func(names []string) (map[string][]netip.Addr, error) {
+	peers, err := inet.ParsePeers(words, services, func(names []string) (map[string][]netip.Addr, error) {
 		addrs, err := resolveAll(ctx, names)
 		for _, name := range names {
 			if len(addrs[name]) > 0 {
@@ -238,50 +224,25 @@ func flowSelection(ctx context.Context, o *flowSelectFlags, words []string) (*fl
 		return addrs, err
 	})
 	if err != nil {
-		return nil, nil, nil, withPeerHint(words, services, err)
+		return nil, nil, withPeerHint(words, services, err)
 	}
-	if (&sockdiag.Filter{Families: families, Peers: peers}).HasSelector() {
-		for _, p := range peers {
-			f.Peers = append(f.Peers, flows.Peer{Prefix: unmappedPrefix(p.Prefix), Ports: portRanges(p.Ports)})
-		}
-	}
-	var keeps []flows.Keep
-	var session *kill.Session
-	if !o.includeSelf {
-		var note string
-		if session, note = reap.Session(); note != "" {
-			notes = append(notes, note)
-		}
-	}
-	if session != nil && session.Client.IsValid() && session.Server.IsValid() {
-		keeps = append(keeps, flows.Keep{A: session.Client, B: session.Server, Reason: "the ssh session tcpreap runs in (--include-self deletes it too)"})
-	}
-	return f, keeps, notes, nil
-}
-
-// unmappedPrefix is p with a v4-mapped IPv6 prefix as IPv4: conntrack
-// keeps IPv4 flows as IPv4.
-func unmappedPrefix(p netip.Prefix) netip.Prefix {
-	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
-		return netip.PrefixFrom(a.Unmap(), p.Bits()-96)
-	}
-	return p
-}
-
-func portRanges(rs []sockdiag.PortRange) []flows.PortRange {
-	out := make([]flows.PortRange, len(rs))
-	for i, r := range rs {
-		out[i] = flows.PortRange{Lo: r.Lo, Hi: r.Hi}
-	}
-	return out
+	f.Peers = peers
+	return f, notes, nil
 }
 
 // planFlows dials ctnetlink and plans the selection; the caller closes the
 // connection. all consents to a plan with no selector.
 func planFlows(ctx context.Context, o *flowSelectFlags, words []string, all bool, quiet bool, io streams) (*flows.Conn, *flows.Plan, error) {
-	f, keeps, notes, err := flowSelection(ctx, o, words)
+	f, notes, err := flowSelection(ctx, o, words)
 	if err != nil {
 		return nil, nil, usageError{err}
+	}
+	var session *inet.Session
+	if !o.includeSelf {
+		var note string
+		if session, note = reap.Session(); note != "" {
+			notes = append(notes, note)
+		}
 	}
 	if !f.HasSelector() && !all {
 		return nil, nil, usagef("refusing to delete every conntrack entry: name a PEER or a selector (--state, --port, --reply-src, --status, --zone, --mark), or give --all")
@@ -304,7 +265,7 @@ func planFlows(ctx context.Context, o *flowSelectFlags, words []string, all bool
 	slices.SortFunc(found, func(a, b flows.Flow) int {
 		return cmp.Or(cmp.Compare(a.Protocol, b.Protocol), a.Orig.Src.Compare(b.Orig.Src), a.Orig.Dst.Compare(b.Orig.Dst))
 	})
-	return conn, flows.NewPlan(found, keeps), nil
+	return conn, flows.NewPlan(found, session), nil
 }
 
 // listFlows is conntrack list, and conntrack -n.

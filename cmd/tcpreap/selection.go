@@ -12,6 +12,7 @@ import (
 
 	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
 	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/reap"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"golang.org/x/sys/unix"
@@ -67,16 +68,16 @@ func newSelection(ctx context.Context, o *selectFlags, words []string, listing b
 	sel.Interface = o.iface
 	f := &sel.Filter
 	if o.tcp {
-		f.Protocols = append(f.Protocols, sockdiag.TCP)
+		f.Protocols = append(f.Protocols, inet.TCP)
 	}
 	if o.udp {
-		f.Protocols = append(f.Protocols, sockdiag.UDP)
+		f.Protocols = append(f.Protocols, inet.UDP)
 	}
 	if o.ipv4 {
-		f.Families = append(f.Families, sockdiag.IPv4)
+		f.Families = append(f.Families, inet.IPv4)
 	}
 	if o.ipv6 {
-		f.Families = append(f.Families, sockdiag.IPv6)
+		f.Families = append(f.Families, inet.IPv6)
 	}
 	services := serviceLookup(f.Protocols)
 
@@ -91,10 +92,10 @@ func newSelection(ctx context.Context, o *selectFlags, words []string, listing b
 	for _, p := range []struct {
 		flag  string
 		words []string
-		into  *[]sockdiag.PortRange
+		into  *[]inet.PortRange
 	}{{"port", o.ports, &f.Ports}, {"local-port", o.localPorts, &f.LocalPorts}, {"remote-port", o.remotePorts, &f.RemotePorts}} {
 		for _, w := range p.words {
-			rs, err := sockdiag.ParsePorts(w, services)
+			rs, err := inet.ParsePorts(w, services)
 			if err != nil {
 				return nil, fmt.Errorf("--%s: %w", p.flag, err)
 			}
@@ -102,13 +103,13 @@ func newSelection(ctx context.Context, o *selectFlags, words []string, listing b
 		}
 	}
 	for _, w := range o.locals {
-		p, err := sockdiag.ParsePrefix(w)
+		p, err := inet.ParsePrefix(w)
 		if err != nil {
 			return nil, fmt.Errorf("--local: %w", err)
 		}
 		f.Local = append(f.Local, p)
 	}
-	peers, err := sockdiag.ParsePeers(words, services, func(names []string) (map[string][]netip.Addr, error) {
+	peers, err := inet.ParsePeers(words, services, func(names []string) (map[string][]netip.Addr, error) {
 		addrs, err := resolveAll(ctx, names)
 		for _, name := range names {
 			if len(addrs[name]) > 0 {
@@ -185,9 +186,9 @@ func queryError(err error) error {
 
 // withPeerHint adds to the error of a PEER word that does not parse what
 // the person most likely meant.
-func withPeerHint(words []string, services sockdiag.ServiceLookup, err error) error {
+func withPeerHint(words []string, services inet.ServiceLookup, err error) error {
 	for _, w := range words {
-		_, perr := sockdiag.ParsePeer(w, services, func(string) ([]netip.Addr, error) { return []netip.Addr{netip.IPv6Loopback()}, nil })
+		_, perr := inet.ParsePeer(w, services, func(string) ([]netip.Addr, error) { return []netip.Addr{netip.IPv6Loopback()}, nil })
 		if hint := peerHint(w); perr != nil && hint != "" {
 			return fmt.Errorf("%w; %s", err, hint)
 		}
@@ -224,8 +225,8 @@ func resolveAll(ctx context.Context, names []string) (map[string][]netip.Addr, e
 
 // serviceLookup looks service names up in the services database for the
 // selected protocols (TCP when none is).
-func serviceLookup(protocols []sockdiag.Protocol) sockdiag.ServiceLookup {
-	names := []string{sockdiag.TCP.String()}
+func serviceLookup(protocols []inet.Protocol) inet.ServiceLookup {
+	names := []string{inet.TCP.String()}
 	if len(protocols) > 0 {
 		names = names[:0]
 		for _, p := range protocols {

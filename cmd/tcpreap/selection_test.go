@@ -3,6 +3,7 @@ package main
 import (
 	"testing"
 
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
@@ -17,13 +18,13 @@ func TestNewSelection(t *testing.T) {
 	if f.States != 1<<sockdiag.CloseWait|1<<sockdiag.Listen || !sel.ListenNamed || !sel.IncludeSelf {
 		t.Errorf("states %#x, listen named %v, include self %v", f.States, sel.ListenNamed, sel.IncludeSelf)
 	}
-	if len(f.Protocols) != 1 || f.Protocols[0] != sockdiag.UDP || len(f.Families) != 1 || f.Families[0] != sockdiag.IPv6 {
+	if len(f.Protocols) != 1 || f.Protocols[0] != inet.UDP || len(f.Families) != 1 || f.Families[0] != inet.IPv6 {
 		t.Errorf("protocols %v, families %v", f.Protocols, f.Families)
 	}
-	if len(f.LocalPorts) != 1 || f.LocalPorts[0] != (sockdiag.PortRange{Lo: 5432, Hi: 5432}) || len(f.Local) != 1 {
+	if len(f.LocalPorts) != 1 || f.LocalPorts[0] != (inet.PortRange{Lo: 5432, Hi: 5432}) || len(f.Local) != 1 {
 		t.Errorf("local ports %v, local %v", f.LocalPorts, f.Local)
 	}
-	if len(f.Peers) != 1 || f.Peers[0].Prefix.String() != "2001:db8::2/128" || f.Peers[0].Ports[0] != (sockdiag.PortRange{Lo: 40000, Hi: 40010}) {
+	if len(f.Peers) != 1 || f.Peers[0].Prefix.String() != "2001:db8::2/128" || f.Peers[0].Ports[0] != (inet.PortRange{Lo: 40000, Hi: 40010}) {
 		t.Errorf("peers %+v", f.Peers)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/mdlayher/netlink"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"golang.org/x/sys/unix"
 )
@@ -56,7 +57,7 @@ type Kernel struct {
 	NoCgroupCond bool
 	// NoDiag lists protocols whose diag module the kernel lacks: their
 	// dumps and destroys answer ENOENT.
-	NoDiag []sockdiag.Protocol
+	NoDiag []inet.Protocol
 	// Stuck, when set, says which sockets' lock is held: a destroy of one
 	// holds the sendmsg that carries it (not the other connections) until
 	// Unstick is closed.

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/tcpreap/tcpreap/flows"
+	"github.com/tcpreap/tcpreap/inet"
 )
 
 // Flows prints conntrack results as two lines per entry or as NDJSON.
@@ -51,9 +52,9 @@ func flowToJSON(r flows.Result) flowJSON {
 		ReplySrcIP: fl.Reply.Src.Addr().String(), ReplySrcPort: fl.Reply.Src.Port(),
 		ReplyDstIP: fl.Reply.Dst.Addr().String(), ReplyDstPort: fl.Reply.Dst.Port(),
 		Status: fl.Status.Words(), Mark: fl.Mark, Zone: fl.Zone, TimeoutS: fl.Timeout, ID: fl.ID,
-		Action: r.Action.String(), Reason: r.Reason,
+		Action: r.Action.String(), Reason: flowReason(r),
 	}
-	if fl.Protocol == flows.TCP {
+	if fl.Protocol == inet.TCP {
 		j.State = fl.State.String()
 	}
 	if r.Err != nil {
@@ -65,7 +66,7 @@ func flowToJSON(r flows.Result) flowJSON {
 // Report prints what was done, or in a dry run would be done, to every
 // entry, then the summary.
 func (r Flows) Report(results []flows.Result, dryRun bool) error {
-	sum := flows.Summarize(results)
+	sum := inet.Summarize(results)
 	if r.JSON {
 		bw := bufio.NewWriterSize(r.W, 64<<10)
 		enc := json.NewEncoder(bw)
@@ -114,7 +115,7 @@ func (r Flows) table(w io.Writer, results []flows.Result) {
 		action := res.Action.String()
 		switch {
 		case res.Reason != "":
-			action += ": " + res.Reason
+			action += ": " + flowReason(res)
 		case res.Err != nil:
 			action += ": " + ErrorWords(res.Err)
 		}
@@ -136,7 +137,7 @@ func (r Flows) table(w io.Writer, results []flows.Result) {
 
 // flowState is conntrack's TCP state, "-" for UDP.
 func flowState(fl flows.Flow) string {
-	if fl.Protocol != flows.TCP {
+	if fl.Protocol != inet.TCP {
 		return "-"
 	}
 	return fl.State.String()
@@ -149,4 +150,13 @@ func Entries(n int) string {
 		return "1 conntrack entry"
 	}
 	return fmt.Sprintf("%d conntrack entries", n)
+}
+
+// flowReason is why an entry was kept back, as the command line says it:
+// naming the option that lifts the guard.
+func flowReason(r flows.Result) string {
+	if r.Reason == flows.ReasonSession {
+		return r.Reason + " (--include-self deletes it too)"
+	}
+	return r.Reason
 }

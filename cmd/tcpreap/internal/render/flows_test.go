@@ -10,18 +10,19 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tcpreap/tcpreap/flows"
+	"github.com/tcpreap/tcpreap/inet"
 )
 
 func TestFlowRenderer(t *testing.T) {
-	fl := flows.Flow{ID: 7, Family: flows.IPv4, Protocol: flows.TCP, State: flows.Est,
+	fl := flows.Flow{ID: 7, Family: inet.IPv4, Protocol: inet.TCP, State: flows.Est,
 		Orig:   flows.Tuple{Src: netip.MustParseAddrPort("198.51.100.2:40000"), Dst: netip.MustParseAddrPort("198.51.100.1:8080")},
 		Reply:  flows.Tuple{Src: netip.MustParseAddrPort("192.0.2.2:80"), Dst: netip.MustParseAddrPort("192.0.2.1:40000")},
 		Status: flows.SeenReply | flows.Assured | flows.DstNAT, Mark: 0x10, Zone: 2, Timeout: 431999}
 	udp := fl
-	udp.Protocol, udp.State, udp.Status, udp.ID = flows.UDP, 0, 0, 8
+	udp.Protocol, udp.State, udp.Status, udp.ID = inet.UDP, 0, 0, 8
 	results := []flows.Result{
-		{Flow: fl, Action: flows.Killed},
-		{Flow: udp, Action: flows.Failed, Err: &flows.OpError{Op: "delete", Err: unix.EPERM}},
+		{Flow: fl, Action: inet.Killed},
+		{Flow: udp, Action: inet.Failed, Err: &flows.OpError{Op: "delete", Err: unix.EPERM}},
 	}
 	var out bytes.Buffer
 	if err := (Flows{W: &out}).Report(results, false); err != nil {

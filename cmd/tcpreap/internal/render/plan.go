@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/tcpreap/tcpreap/flows"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
@@ -39,7 +40,7 @@ func effect(c kill.StateCount) string {
 		return "the peer gets a reset"
 	case c.State == sockdiag.Listen:
 		return "stops accepting; connections not yet accepted are reset"
-	case c.Protocol == sockdiag.UDP:
+	case c.Protocol == inet.UDP:
 		return "the peer is not told"
 	}
 	return "no reset to the peer"
@@ -52,7 +53,7 @@ func FlowPlanSummary(plan *flows.Plan) string {
 	var order []string
 	for _, fl := range plan.Targets {
 		k := fl.Protocol.String()
-		if fl.Protocol == flows.TCP {
+		if fl.Protocol == inet.TCP {
 			k += " " + fl.State.String()
 		}
 		if counts[k] == 0 {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/inet"
 
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/reap"
@@ -359,7 +360,7 @@ func (d detail) appendSocketJSON(b []byte, g *reap.Group, res kill.Result) []byt
 	b = append(b, `,"action":"`...)
 	b = append(b, res.Action.String()...)
 	b = append(b, '"')
-	if res.Action == kill.Skipped {
+	if res.Action == inet.Skipped {
 		b = appendJSONField(b, "reason", reasonText(res))
 	}
 	if res.Err != nil {
@@ -414,11 +415,11 @@ func ErrorWords(err error) string {
 
 func resultText(res kill.Result) string {
 	switch res.Action {
-	case kill.WouldKill:
+	case inet.WouldKill:
 		return "match"
-	case kill.Skipped:
+	case inet.Skipped:
 		return "skipped: " + reasonText(res)
-	case kill.Failed:
+	case inet.Failed:
 		return "failed: " + ErrorWords(res.Err)
 	}
 	return res.Action.String()
@@ -450,7 +451,7 @@ func appendEndpoint(b []byte, ap netip.AddrPort, scope string) []byte {
 	return strconv.AppendUint(b, uint64(ap.Port()), 10)
 }
 
-func summaryLine(s kill.Summary, dryRun bool) string {
+func summaryLine(s inet.Summary, dryRun bool) string {
 	if dryRun {
 		return fmt.Sprintf("%s matched: %d would be destroyed, %d skipped (dry run: nothing was destroyed)",
 			Plural(s.Matched, "socket"), s.WouldKill, s.Skipped)

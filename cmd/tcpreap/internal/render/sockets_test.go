@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/reap"
 	"github.com/tcpreap/tcpreap/sockdiag"
@@ -20,17 +21,17 @@ import (
 // testPlan is three targets and a listener kept back, scoped to interface
 // 2: IPv4, v4-mapped and IPv6.
 func testPlan() *kill.Plan {
-	s := func(state sockdiag.State, fam sockdiag.Family, local, remote string, cookie sockdiag.Cookie) sockdiag.Socket {
-		return sockdiag.Socket{Protocol: sockdiag.TCP, Family: fam, State: state, UID: 1000, Inode: 77,
+	s := func(state sockdiag.State, fam inet.Family, local, remote string, cookie sockdiag.Cookie) sockdiag.Socket {
+		return sockdiag.Socket{Protocol: inet.TCP, Family: fam, State: state, UID: 1000, Inode: 77,
 			ID: sockdiag.SockID{Local: netip.MustParseAddrPort(local), Remote: netip.MustParseAddrPort(remote), Interface: 2, Cookie: cookie}}
 	}
 	return &kill.Plan{
 		Targets: []sockdiag.Socket{
-			s(sockdiag.CloseWait, sockdiag.IPv4, "192.0.2.1:5432", "192.0.2.2:40000", 1<<40|5),
-			s(sockdiag.Established, sockdiag.IPv6, "[::ffff:192.0.2.1]:80", "[::ffff:192.0.2.2]:40001", 6),
-			s(sockdiag.TimeWait, sockdiag.IPv6, "[2001:db8::1]:443", "[2001:db8::2]:40002", 7),
+			s(sockdiag.CloseWait, inet.IPv4, "192.0.2.1:5432", "192.0.2.2:40000", 1<<40|5),
+			s(sockdiag.Established, inet.IPv6, "[::ffff:192.0.2.1]:80", "[::ffff:192.0.2.2]:40001", 6),
+			s(sockdiag.TimeWait, inet.IPv6, "[2001:db8::1]:443", "[2001:db8::2]:40002", 7),
 		},
-		Skipped: []kill.Skip{{Socket: s(sockdiag.Listen, sockdiag.IPv4, "192.0.2.1:5432", "0.0.0.0:0", 8), Reason: kill.ReasonListen}},
+		Skipped: []kill.Skip{{Socket: s(sockdiag.Listen, inet.IPv4, "192.0.2.1:5432", "0.0.0.0:0", 8), Reason: kill.ReasonListen}},
 	}
 }
 
@@ -74,7 +75,7 @@ func TestErrorWords(t *testing.T) {
 		if got := ErrorWords(err); got != want {
 			t.Errorf("ErrorWords(%v) = %q, want %q", err, got, want)
 		}
-		if got := resultText(kill.Result{Socket: &s, Action: kill.Failed, Err: err}); got != "failed: "+want {
+		if got := resultText(kill.Result{Socket: &s, Action: inet.Failed, Err: err}); got != "failed: "+want {
 			t.Errorf("resultText = %q", got)
 		}
 	}
@@ -104,9 +105,9 @@ func TestSocketJSONByHand(t *testing.T) {
 	odd.ID.Interface, odd.ID.Cookie, odd.UID, odd.Inode = 1<<32-1, 1<<64-2, 65534, 1<<32-1
 	odd.RecvQ, odd.SendQ = 1, 1<<32-1
 	results = append(results,
-		kill.Result{Socket: &odd, Action: kill.Failed, Err: errors.New("<odd> & \"quoted\" \x1b\u2028 \xff")},
-		kill.Result{Socket: &plan.Targets[2], Action: kill.Killed},
-		kill.Result{Socket: &plan.Targets[0], Action: kill.Skipped, Reason: kill.ReasonChanged},
+		kill.Result{Socket: &odd, Action: inet.Failed, Err: errors.New("<odd> & \"quoted\" \x1b\u2028 \xff")},
+		kill.Result{Socket: &plan.Targets[2], Action: inet.Killed},
+		kill.Result{Socket: &plan.Targets[0], Action: inet.Skipped, Reason: kill.ReasonChanged},
 	)
 	// With list -p: the processes that hold each socket, none for the rest,
 	// odd command names too.
@@ -214,7 +215,7 @@ func (d detail) toJSON(g *reap.Group, res kill.Result) socketJSON {
 	if d.labelled {
 		j.NetNS = g.NetNS
 	}
-	if res.Action == kill.Skipped {
+	if res.Action == inet.Skipped {
 		j.Reason = reasonText(res)
 	}
 	if res.Err != nil {

@@ -1,4 +1,4 @@
-package sockdiag
+package inet
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package sockdiag
+package inet
 
 import (
 	"errors"
@@ -36,6 +36,10 @@ func TestParsePrefix(t *testing.T) {
 		{word: "192.0.2.77/24", want: "192.0.2.0/24"},
 		{word: "2001:db8::1", want: "2001:db8::1/128"},
 		{word: "2001:db8::/64", want: "2001:db8::/64"},
+		{word: "::ffff:192.0.2.1", want: "192.0.2.1/32"},
+		{word: "::ffff:192.0.2.77/120", want: "192.0.2.0/24"},
+		{word: "::ffff:0.0.0.0/96", want: "0.0.0.0/0"},
+		{word: "::ffff:0:0/95", want: "::fffe:0:0/95"}, // more than the v4-mapped addresses
 		{word: "192.0.2.1/33", err: "not a valid CIDR prefix"},
 		{word: "999.1.1.1", err: "not a valid IP address"},
 		{word: "fe80::1%eth0", err: "not a valid IP address"},
@@ -84,6 +88,7 @@ func TestParsePeer(t *testing.T) {
 		{word: "[2001:db8::2]:443", want: []Endpoint{ep("2001:db8::2/128", PortRange{443, 443})}},
 		{word: "[2001:db8::2]", want: []Endpoint{ep("2001:db8::2/128")}},
 		{word: "2001:db8::/64", want: []Endpoint{ep("2001:db8::/64")}},
+		{word: "[::ffff:192.0.2.2]:443", want: []Endpoint{ep("192.0.2.2/32", PortRange{443, 443})}},
 		{word: "db1", want: []Endpoint{ep("192.0.2.2/32"), ep("2001:db8::2/128")}},
 		{word: "db1:5432", want: []Endpoint{ep("192.0.2.2/32", PortRange{5432, 5432}), ep("2001:db8::2/128", PortRange{5432, 5432})}},
 		{word: "999.1.1.1", err: "not a valid IP address"},

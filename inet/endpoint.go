@@ -1,4 +1,4 @@
-package sockdiag
+package inet
 
 import (
 	"fmt"
@@ -7,28 +7,31 @@ import (
 	"strings"
 )
 
-// An Endpoint is one end of a connection as a selector names it: an address
-// prefix and, optionally, ports.
+// An Endpoint is one end of a connection as a selector names it (a
+// socket's peer, either end of a conntrack entry's original direction): an
+// address prefix and, optionally, ports.
 type Endpoint struct {
 	Prefix netip.Prefix
 	Ports  []PortRange // nil: any port
 }
 
 // ParsePrefix parses an IP address or a CIDR prefix; host bits of a prefix
-// are cleared. IPv4 prefixes also match v4-mapped IPv6 sockets.
+// are cleared, and a v4-mapped IPv6 prefix is its IPv4 prefix
+// (UnmapPrefix): ::ffff:192.0.2.2 is 192.0.2.2. IPv4 prefixes also match
+// v4-mapped IPv6 sockets.
 func ParsePrefix(word string) (netip.Prefix, error) {
 	if strings.Contains(word, "/") {
 		p, err := netip.ParsePrefix(word)
 		if err != nil {
 			return netip.Prefix{}, fmt.Errorf("%q is not a valid CIDR prefix (like 192.0.2.0/24 or 2001:db8::/32)", word)
 		}
-		return p.Masked(), nil
+		return UnmapPrefix(p.Masked()), nil
 	}
 	a, err := netip.ParseAddr(word)
 	if err != nil || a.Zone() != "" {
 		return netip.Prefix{}, fmt.Errorf("%q is not a valid IP address", word)
 	}
-	return netip.PrefixFrom(a, a.BitLen()), nil
+	return UnmapPrefix(netip.PrefixFrom(a, a.BitLen())), nil
 }
 
 // A HostLookup resolves a host name to all its addresses (A and AAAA).
@@ -74,7 +77,7 @@ func ParsePeer(word string, services ServiceLookup, resolve HostLookup) ([]Endpo
 		if err != nil {
 			return nil, err
 		}
-		if p.IsSingleIP() && p.Addr().Unmap().IsUnspecified() {
+		if p.IsSingleIP() && p.Addr().IsUnspecified() {
 			return nil, fmt.Errorf("%s is no peer: no connection has an unspecified remote end (LISTEN and unconnected sockets show it); name the peer's address", host)
 		}
 		return []Endpoint{{Prefix: p, Ports: ports}}, nil
