@@ -127,9 +127,6 @@ func run(ctx context.Context, args []string, io streams) (code int) {
 // newApp is the command line: tcpreap itself (reap) and its commands. args
 // is the whole command line, which the audit line and a plan file record.
 func newApp(args []string, io streams) *cli.Command {
-	onUsage := func(_ context.Context, _ *cli.Command, err error, _ bool) error {
-		return usageError{fmt.Errorf("%v (see tcpreap --help)", err)}
-	}
 	cli.FlagStringer = clidoc.FlagHelp
 	root := reapCommand(args, io)
 	root.Writer, root.ErrWriter = io.Out, io.ErrOut
@@ -137,13 +134,6 @@ func newApp(args []string, io streams) *cli.Command {
 	root.Version = versionText()
 	root.Commands = []*cli.Command{listCommand(args, io), conntrackCommand(args, io), summaryCommand(args, io), doctorCommand(args, io), planCommand(args, io), applyCommand(args, io)}
 	root.Commands = append(root.Commands, completionCommand(root, args, io), manCommand(root, args, io))
-	for _, c := range append([]*cli.Command{root}, root.Commands...) {
-		c.UseShortOptionHandling = true
-		c.OnUsageError = onUsage
-		if c != root {
-			c.Before = rootOptionsFirst
-		}
-	}
-	local(root.Flags)
+	prepare(root)
 	return root
 }

@@ -88,7 +88,6 @@ Exit codes: 0 every target gone (or a dry run), 1 runtime failure, 2 bad input,
 		Action:   action(&f.command, args, func(ctx context.Context) error { return cutFlows(ctx, f, io) }),
 		Commands: []*cli.Command{conntrackListCommand(args, io)},
 	}
-	local(cmd.Flags)
 	return cmd
 }
 
@@ -117,18 +116,7 @@ Examples:
 			f.maxFlag.flag(flowWords),
 		}, f.outputFlags.flags("entry")),
 		Action: action(&f.command, args, func(ctx context.Context) error { return listFlows(ctx, f, io) }),
-		Before: func(ctx context.Context, cmd *cli.Command) (context.Context, error) {
-			if set := cmd.Lineage()[1].LocalFlagNames(); len(set) > 0 {
-				return ctx, usagef("put the options after the command: tcpreap conntrack list --%s …", set[0])
-			}
-			return ctx, nil
-		},
-		UseShortOptionHandling: true,
-		OnUsageError: func(_ context.Context, _ *cli.Command, err error, _ bool) error {
-			return usageError{fmt.Errorf("%v (see tcpreap conntrack list --help)", err)}
-		},
 	}
-	local(cmd.Flags)
 	return cmd
 }
 

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"reflect"
 	"strconv"
 	"strings"
 
@@ -196,72 +194,4 @@ func (d *destroyFlags) checkWorkers() error {
 		return usagef("--workers %d: give how many netlink sockets destroy at once, 1 to 64", d.workers)
 	}
 	return nil
-}
-
-// rootOptionsFirst refuses options given before a subcommand, which would
-// belong to the root and do nothing ("tcpreap --json apply plan").
-func rootOptionsFirst(ctx context.Context, cmd *cli.Command) (context.Context, error) {
-	if set := cmd.Root().LocalFlagNames(); len(set) > 0 {
-		return ctx, usagef("put the options after the command: tcpreap %s --%s …", cmd.Name, set[0])
-	}
-	return ctx, nil
-}
-
-// local keeps the root command's options to the root: urfave/cli would
-// otherwise let every subcommand accept them and silently ignore them
-// ("tcpreap apply --state listen plan"). Every urfave/cli flag type has the
-// field Local; a flag without one is a programming error, caught by the
-// tests.
-func local(flags []cli.Flag) {
-	for _, f := range flags {
-		v := reflect.ValueOf(f)
-		if v.Kind() == reflect.Pointer {
-			v = v.Elem()
-		}
-		field := v.FieldByName("Local")
-		if !field.IsValid() || field.Kind() != reflect.Bool || !field.CanSet() {
-			panic(fmt.Sprintf("flag %T has no Local field to keep it to its command", f))
-		}
-		field.SetBool(true)
-	}
-}
-
-// shortBoolFlags returns the one-letter boolean flags of a command and its
-// subcommands ("46tunqy"), which may be grouped ("-6t").
-func shortBoolFlags(cmd *cli.Command) string {
-	var b strings.Builder
-	for _, c := range append([]*cli.Command{cmd}, cmd.Commands...) {
-		for _, f := range c.Flags {
-			if _, ok := f.(*cli.BoolFlag); !ok {
-				continue
-			}
-			for _, n := range f.Names() {
-				if len(n) == 1 && !strings.Contains(b.String(), n) {
-					b.WriteString(n)
-				}
-			}
-		}
-	}
-	return b.String()
-}
-
-// digitFlags rewrites short flag groups that start with a digit ("-4",
-// "-6t") into long flags ("--4", "--6", "--t"): urfave/cli takes "-4" for a
-// negative number and stops parsing flags there. groupable is the letters
-// that may be grouped. Words after "--" stay.
-func digitFlags(args []string, groupable string) []string {
-	out := make([]string, 0, len(args))
-	for i, a := range args {
-		if a == "--" {
-			return append(out, args[i:]...)
-		}
-		if len(a) < 2 || a[0] != '-' || a[1] < '0' || a[1] > '9' || strings.Trim(a[1:], groupable) != "" {
-			out = append(out, a)
-			continue
-		}
-		for _, c := range a[1:] {
-			out = append(out, "--"+string(c))
-		}
-	}
-	return out
 }

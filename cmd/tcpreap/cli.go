@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/urfave/cli/v3"
+)
+
+// What urfave/cli needs done to it, in one place: prepare applies it to the
+// whole command tree, and run rewrites the arguments (digitFlags) before
+// the parser sees them.
+
+// prepare readies every command of the tree under root: short options
+// group (-tn), a usage error is bad input that names the help to read, a
+// command with commands keeps its options to itself (local), and a
+// subcommand refuses the options given before it (optionsFirst).
+func prepare(root *cli.Command) {
+	var walk func(c *cli.Command)
+	walk = func(c *cli.Command) {
+		c.UseShortOptionHandling = true
+		c.OnUsageError = onUsage
+		if c != root {
+			c.Before = optionsFirst
+		}
+		if len(c.Commands) > 0 {
+			local(c.Flags)
+		}
+		for _, sub := range c.Commands {
+			walk(sub)
+		}
+	}
+	walk(root)
+}
+
+// onUsage says a word urfave/cli refused as bad input, with the help of
+// the command it was given to.
+func onUsage(_ context.Context, cmd *cli.Command, err error, _ bool) error {
+	return usageError{fmt.Errorf("%v (see %s --help)", err, cmd.FullName())}
+}
+
+// optionsFirst refuses options given before a subcommand, which would
+// belong to the command above it and do nothing ("tcpreap --json apply
+// plan", "tcpreap conntrack --json list").
+func optionsFirst(ctx context.Context, cmd *cli.Command) (context.Context, error) {
+	for _, above := range cmd.Lineage()[1:] {
+		if set := above.LocalFlagNames(); len(set) > 0 {
+			return ctx, usagef("put the options after the command: %s --%s …", cmd.FullName(), set[0])
+		}
+	}
+	return ctx, nil
+}
+
+// local keeps the root command's options to the root: urfave/cli would
+// otherwise let every subcommand accept them and silently ignore them
+// ("tcpreap apply --state listen plan"). Every urfave/cli flag type has the
+// field Local; a flag without one is a programming error, caught by the
+// tests.
+func local(flags []cli.Flag) {
+	for _, f := range flags {
+		v := reflect.ValueOf(f)
+		if v.Kind() == reflect.Pointer {
+			v = v.Elem()
+		}
+		field := v.FieldByName("Local")
+		if !field.IsValid() || field.Kind() != reflect.Bool || !field.CanSet() {
+			panic(fmt.Sprintf("flag %T has no Local field to keep it to its command", f))
+		}
+		field.SetBool(true)
+	}
+}
+
+// shortBoolFlags returns the one-letter boolean flags of a command and of
+// every command under it ("46tunqy"), which may be grouped ("-6t").
+func shortBoolFlags(cmd *cli.Command) string {
+	var b strings.Builder
+	var walk func(c *cli.Command)
+	walk = func(c *cli.Command) {
+		for _, f := range c.Flags {
+			if _, ok := f.(*cli.BoolFlag); !ok {
+				continue
+			}
+			for _, n := range f.Names() {
+				if len(n) == 1 && !strings.Contains(b.String(), n) {
+					b.WriteString(n)
+				}
+			}
+		}
+		for _, sub := range c.Commands {
+			walk(sub)
+		}
+	}
+	walk(cmd)
+	return b.String()
+}
+
+// digitFlags rewrites short flag groups that start with a digit ("-4",
+// "-6t") into long flags ("--4", "--6", "--t"): urfave/cli takes "-4" for a
+// negative number and stops parsing flags there. groupable is the letters
+// that may be grouped. Words after "--" stay.
+func digitFlags(args []string, groupable string) []string {
+	out := make([]string, 0, len(args))
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if len(a) < 2 || a[0] != '-' || a[1] < '0' || a[1] > '9' || strings.Trim(a[1:], groupable) != "" {
+			out = append(out, a)
+			continue
+		}
+		for _, c := range a[1:] {
+			out = append(out, "--"+string(c))
+		}
+	}
+	return out
+}
