@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/audit"
 	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
 	"github.com/tcpreap/tcpreap/flows"
 	"github.com/tcpreap/tcpreap/inet"
@@ -89,7 +90,7 @@ func act(ctx context.Context, cmd *command, a *actFlags, io streams, c cut) erro
 	// not wait on the system logger.
 	reportErr := out.render(io.Out, a.json, a.quiet)
 	if n > 0 && !a.noAudit {
-		if err := audit(cmd.args, out.summary()); err != nil {
+		if err := audit.Write(cmd.args, out.summary()); err != nil {
 			fmt.Fprintf(io.ErrOut, "tcpreap: warning: the audit line was not written to syslog: %s\n", render.Printable(err.Error()))
 		}
 	}

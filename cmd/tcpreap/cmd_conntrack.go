@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"slices"
 
 	"github.com/urfave/cli/v3"
@@ -143,18 +142,7 @@ func (o *flowSelectFlags) flags() []cli.Flag {
 // notes to tell (what host names resolved to). Every error is bad input.
 func flowSelection(ctx context.Context, o *flowSelectFlags, words []string) (*flows.Filter, []string, error) {
 	f := &flows.Filter{}
-	if o.tcp {
-		f.Protocols = append(f.Protocols, inet.TCP)
-	}
-	if o.udp {
-		f.Protocols = append(f.Protocols, inet.UDP)
-	}
-	if o.ipv4 {
-		f.Families = append(f.Families, inet.IPv4)
-	}
-	if o.ipv6 {
-		f.Families = append(f.Families, inet.IPv6)
-	}
+	f.Protocols, f.Families = kinds(o.tcp, o.udp, o.ipv4, o.ipv6)
 	services := serviceLookup(f.Protocols)
 	for _, w := range o.states {
 		m, err := flows.ParseTCPStates(w)
@@ -201,18 +189,9 @@ func flowSelection(ctx context.Context, o *flowSelectFlags, words []string) (*fl
 		}
 		f.Mark = &m
 	}
-	var notes []string
-	peers, err := inet.ParsePeers(words, services, func(names []string) (map[string][]netip.Addr, error) {
-		addrs, err := resolveAll(ctx, names)
-		for _, name := range names {
-			if len(addrs[name]) > 0 {
-				notes = append(notes, fmt.Sprintf("peer %s is %s", name, joinAddrs(addrs[name])))
-			}
-		}
-		return addrs, err
-	})
+	peers, notes, err := parsePeers(ctx, words, services)
 	if err != nil {
-		return nil, nil, withPeerHint(words, services, err)
+		return nil, nil, err
 	}
 	f.Peers = peers
 	return f, notes, nil

@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/audit"
 	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/clidoc"
 	"github.com/tcpreap/tcpreap/host"
 )
@@ -48,11 +49,11 @@ var manual = clidoc.Manual{
 	Environment: []clidoc.Definition{
 		{Term: "SSH_CONNECTION", Meaning: "The SSH session tcpreap runs in, which it never destroys without --include-self; read from tcpreap's nearest ancestor that has it (sudo clears it), and checked against the SSH server process that holds the connection."},
 		{Term: "SUDO_USER", Meaning: "Who ran tcpreap through sudo, for the audit line."},
-		{Term: auditSocketEnv, Meaning: "A syslog socket to write the audit line to instead of " + syslogSocket + "."},
+		{Term: audit.SocketEnv, Meaning: "A syslog socket to write the audit line to instead of " + audit.Socket + "."},
 	},
 	Files: []clidoc.Definition{
 		{Term: host.ServicesFile, Meaning: "Service names that --port, --local-port and --remote-port take."},
-		{Term: syslogSocket, Meaning: "Every run that destroys writes one audit line to syslog (authpriv.notice): who ran it, the command line, and the counts."},
+		{Term: audit.Socket, Meaning: "Every run that destroys writes one audit line to syslog (authpriv.notice): who ran it, the command line, and the counts."},
 		{Term: "/proc", Meaning: "Socket owners (/proc/PID/fd) for --pid, --process, --uid and list -p; the process tree, for the SSH session guard; the boot id and network namespace a plan file records."},
 	},
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/audit"
 )
 
 // TestManCommand: tcpreap man writes the manual of tcpreap's own tree, with
@@ -13,7 +15,7 @@ func TestManCommand(t *testing.T) {
 	if code != exitOK || stderr != "" {
 		t.Fatalf("tcpreap man: exit %d, stderr %q", code, stderr)
 	}
-	for _, want := range []string{".TH \"TCPREAP\" \"8\"", `.SS "tcpreap conntrack list"`, ".B 128+N", auditSocketEnv, `\fB\-\-all\-netns\fR`} {
+	for _, want := range []string{".TH \"TCPREAP\" \"8\"", `.SS "tcpreap conntrack list"`, ".B 128+N", audit.SocketEnv, `\fB\-\-all\-netns\fR`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the man page has no %q", want)
 		}

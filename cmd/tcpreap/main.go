@@ -10,7 +10,7 @@
 // them into a call of reap, flows, census or doctor; selection.go turns the
 // selectors into a reap.Selection; act.go is the one path of everything
 // that destroys or deletes (--max, the confirmation of prompt.go, the
-// execution, the report, the audit line of audit.go, the exit code of
+// execution, the report, the audit line of internal/audit, the exit code of
 // app.go).
 //
 // Beneath it, and importing none of it: internal/render turns the values

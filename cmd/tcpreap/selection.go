@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
 	"github.com/tcpreap/tcpreap/host"
@@ -67,18 +66,7 @@ func newSelection(ctx context.Context, o *selectFlags, words []string, listing b
 	sel.where = reap.Where{NetNS: o.netns, All: o.allNetns, PassOver: listing}
 	sel.Interface = o.iface
 	f := &sel.Filter
-	if o.tcp {
-		f.Protocols = append(f.Protocols, inet.TCP)
-	}
-	if o.udp {
-		f.Protocols = append(f.Protocols, inet.UDP)
-	}
-	if o.ipv4 {
-		f.Families = append(f.Families, inet.IPv4)
-	}
-	if o.ipv6 {
-		f.Families = append(f.Families, inet.IPv6)
-	}
+	f.Protocols, f.Families = kinds(o.tcp, o.udp, o.ipv4, o.ipv6)
 	services := serviceLookup(f.Protocols)
 
 	for _, w := range o.states {
@@ -109,19 +97,10 @@ func newSelection(ctx context.Context, o *selectFlags, words []string, listing b
 		}
 		f.Local = append(f.Local, p)
 	}
-	peers, err := inet.ParsePeers(words, services, func(names []string) (map[string][]netip.Addr, error) {
-		addrs, err := resolveAll(ctx, names)
-		for _, name := range names {
-			if len(addrs[name]) > 0 {
-				sel.notes = append(sel.notes, fmt.Sprintf("peer %s is %s", name, joinAddrs(addrs[name])))
-			}
-		}
-		return addrs, err
-	})
-	if err != nil {
-		return nil, withPeerHint(words, services, err)
+	var err error
+	if f.Peers, sel.notes, err = parsePeers(ctx, words, services); err != nil {
+		return nil, err
 	}
-	f.Peers = peers
 	if f.UIDs, err = host.ParseUIDs(ctx, o.uids); err != nil {
 		return nil, fmt.Errorf("--uid %w", err)
 	}
@@ -184,43 +163,59 @@ func queryError(err error) error {
 	return usageError{err}
 }
 
-// withPeerHint adds to the error of a PEER word that does not parse what
-// the person most likely meant.
-func withPeerHint(words []string, services inet.ServiceLookup, err error) error {
+// kinds are the protocols and families that -t, -u, -4 and -6 select.
+func kinds(tcp, udp, ipv4, ipv6 bool) ([]inet.Protocol, []inet.Family) {
+	var protocols []inet.Protocol
+	var families []inet.Family
+	for _, p := range []struct {
+		on bool
+		is inet.Protocol
+	}{{tcp, inet.TCP}, {udp, inet.UDP}} {
+		if p.on {
+			protocols = append(protocols, p.is)
+		}
+	}
+	for _, f := range []struct {
+		on bool
+		is inet.Family
+	}{{ipv4, inet.IPv4}, {ipv6, inet.IPv6}} {
+		if f.on {
+			families = append(families, f.is)
+		}
+	}
+	return protocols, families
+}
+
+// parsePeers reads the PEER words of sockets and conntrack entries alike:
+// host names are checked for mistakes (checkPeerName), then resolved all at
+// once, and the notes say what each resolved to. An error says what the
+// person most likely meant.
+func parsePeers(ctx context.Context, words []string, services inet.ServiceLookup) ([]inet.Endpoint, []string, error) {
+	var notes []string
+	peers, err := inet.ParsePeers(words, services, func(names []string) (map[string][]netip.Addr, error) {
+		for _, name := range names {
+			if err := checkPeerName(name); err != nil {
+				return nil, err
+			}
+		}
+		addrs, err := host.ResolveAll(ctx, names)
+		for _, name := range names {
+			if len(addrs[name]) > 0 {
+				notes = append(notes, fmt.Sprintf("peer %s is %s", name, joinAddrs(addrs[name])))
+			}
+		}
+		return addrs, err
+	})
+	if err == nil {
+		return peers, notes, nil
+	}
 	for _, w := range words {
 		_, perr := inet.ParsePeer(w, services, func(string) ([]netip.Addr, error) { return []netip.Addr{netip.IPv6Loopback()}, nil })
 		if hint := peerHint(w); perr != nil && hint != "" {
-			return fmt.Errorf("%w; %s", err, hint)
+			return nil, nil, fmt.Errorf("%w; %s", err, hint)
 		}
 	}
-	return err
-}
-
-// resolveAll resolves host names at once, all within one
-// host.ResolveTimeout, after checking that none is a mistake (checkPeerName).
-func resolveAll(ctx context.Context, names []string) (map[string][]netip.Addr, error) {
-	for _, name := range names {
-		if err := checkPeerName(name); err != nil {
-			return nil, err
-		}
-	}
-	ctx, cancel := context.WithTimeout(ctx, host.ResolveTimeout)
-	defer cancel()
-	addrs := make([][]netip.Addr, len(names))
-	errs := make([]error, len(names))
-	var wg sync.WaitGroup
-	for i, name := range names {
-		wg.Go(func() { addrs[i], errs[i] = host.Resolve(ctx, name) })
-	}
-	wg.Wait()
-	out := map[string][]netip.Addr{}
-	for i, name := range names {
-		if errs[i] != nil {
-			return out, fmt.Errorf("cannot resolve peer host name %q: %v; give its IP address", name, errs[i])
-		}
-		out[name] = addrs[i]
-	}
-	return out, nil
+	return nil, nil, err
 }
 
 // serviceLookup looks service names up in the services database for the

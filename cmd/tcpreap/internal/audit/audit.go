@@ -1,4 +1,9 @@
-package main
+// Package audit writes tcpreap's record of every run that destroyed or
+// deleted: one line to syslog (authpriv.notice) saying who ran it, the
+// command line, and the counts, with every field quoted so that no value
+// can forge another, and within a deadline, so that a stalled logger never
+// holds a run that already acted.
+package audit
 
 import (
 	"errors"
@@ -15,39 +20,39 @@ import (
 	"github.com/tcpreap/tcpreap/inet"
 )
 
-// auditSocketEnv names a syslog socket to use instead of the system's
+// SocketEnv names a syslog socket to use instead of the system's
 // (/dev/log); the tests point it at a listener of their own.
-const auditSocketEnv = "TCPREAP_SYSLOG_SOCKET"
+const SocketEnv = "TCPREAP_SYSLOG_SOCKET"
 
-// syslogSocket is where the system logger (rsyslog, systemd-journald) takes
+// Socket is where the system logger (rsyslog, systemd-journald) takes
 // local messages.
-const syslogSocket = "/dev/log"
+const Socket = "/dev/log"
 
-// auditTimeout bounds the wait for the system logger: a stalled logger with
+// timeout bounds the wait for the system logger: a stalled logger with
 // a full queue blocks a write to its socket for ever, and tcpreap must not
 // hang after it destroyed.
-const auditTimeout = 2 * time.Second
+const timeout = 2 * time.Second
 
-// auditPriority is authpriv.notice (LOG_AUTHPRIV | LOG_NOTICE), which
+// priority is authpriv.notice (LOG_AUTHPRIV | LOG_NOTICE), which
 // journald and rsyslog keep.
-const auditPriority = 10<<3 | 5
+const priority = 10<<3 | 5
 
-// audit writes one line to syslog for a run that destroyed: who ran it, the
-// command line, and the counts, waiting at most auditTimeout. Its error is
+// Write writes one line to syslog for a run that destroyed: who ran it, the
+// command line, and the counts, waiting at most timeout. Its error is
 // a sentence that says what to do.
-func audit(args []string, sum inet.Summary) error {
-	path := os.Getenv(auditSocketEnv)
+func Write(args []string, sum inet.Summary) error {
+	path := os.Getenv(SocketEnv)
 	if path == "" {
-		path = syslogSocket
+		path = Socket
 	}
-	msg := fmt.Sprintf("<%d>%s tcpreap[%d]: %s\n", auditPriority, time.Now().Format(time.Stamp), os.Getpid(), auditLine(host.Who(), args, sum))
+	msg := fmt.Sprintf("<%d>%s tcpreap[%d]: %s\n", priority, time.Now().Format(time.Stamp), os.Getpid(), record(host.Who(), args, sum))
 	var err error
 	for _, network := range []string{"unixgram", "unix"} {
 		var c net.Conn
-		if c, err = net.DialTimeout(network, path, auditTimeout); err != nil {
+		if c, err = net.DialTimeout(network, path, timeout); err != nil {
 			continue
 		}
-		_ = c.SetWriteDeadline(time.Now().Add(auditTimeout))
+		_ = c.SetWriteDeadline(time.Now().Add(timeout))
 		_, err = c.Write([]byte(msg))
 		c.Close()
 		break
@@ -61,14 +66,14 @@ func audit(args []string, sum inet.Summary) error {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return fmt.Errorf("no system logger listens on %s; start one (rsyslog or systemd-journald), or give --no-audit", path)
 	case errors.As(err, &ne) && ne.Timeout():
-		return fmt.Errorf("the system logger on %s did not take the line within %v (is it stalled?)", path, auditTimeout)
+		return fmt.Errorf("the system logger on %s did not take the line within %v (is it stalled?)", path, timeout)
 	}
 	return fmt.Errorf("cannot write to the system logger on %s: %v", path, err)
 }
 
-// auditLine is the record: every field that comes from the environment or
+// record is the line: every field that comes from the environment or
 // a file is quoted, so that no value can forge a field or a second line.
-func auditLine(op host.Operator, args []string, sum inet.Summary) string {
+func record(op host.Operator, args []string, sum inet.Summary) string {
 	who := "uid=" + strconv.Itoa(op.UID)
 	if op.User != "" {
 		who = fmt.Sprintf("user=%q %s", clip(op.User, 64), who)

@@ -1,4 +1,4 @@
-package main
+package audit
 
 import (
 	"net"
@@ -14,13 +14,13 @@ import (
 
 func TestAuditLine(t *testing.T) {
 	op := host.Operator{UID: 0, User: "root", SudoUser: "alice", SSH: "192.0.2.9 50000 192.0.2.1 22", NetNS: "net:[4026531840]"}
-	line := auditLine(op, []string{"tcpreap", "--state", "close_wait", "my peer"}, inet.Summary{Matched: 4, Killed: 3, Gone: 1})
+	line := record(op, []string{"tcpreap", "--state", "close_wait", "my peer"}, inet.Summary{Matched: 4, Killed: 3, Gone: 1})
 	for _, want := range []string{`user="root" uid=0 sudo_user="alice"`, `ssh="192.0.2.9 50000 192.0.2.1 22"`, `command="tcpreap --state close_wait \"my peer\""`, "matched=4 killed=3 gone=1 failed=0 skipped=0", `netns="net:[4026531840]"`} {
 		if !strings.Contains(line, want) {
 			t.Errorf("audit line %q lacks %q", line, want)
 		}
 	}
-	if line := auditLine(host.Who(), nil, inet.Summary{}); !strings.Contains(line, "uid=") || !strings.Contains(line, `netns="net:[`) {
+	if line := record(host.Who(), nil, inet.Summary{}); !strings.Contains(line, "uid=") || !strings.Contains(line, `netns="net:[`) {
 		t.Errorf("audit line of this process %q lacks its uid or network namespace", line)
 	}
 }
@@ -29,7 +29,7 @@ func TestAuditLine(t *testing.T) {
 // environment stays inside its quoted field.
 func TestAuditLineCannotBeForged(t *testing.T) {
 	op := host.Operator{UID: 0, User: "root", SudoUser: "eve\ntcpreap[1]: uid=0 command=\"fake\"", SSH: "x\" killed=0"}
-	line := auditLine(op, []string{"tcpreap", "a\nb"}, inet.Summary{})
+	line := record(op, []string{"tcpreap", "a\nb"}, inet.Summary{})
 	if strings.ContainsAny(line, "\n\r") {
 		t.Errorf("audit line %q has a line break", line)
 	}
@@ -41,7 +41,7 @@ func TestAuditLineCannotBeForged(t *testing.T) {
 }
 
 // TestAuditHasADeadline: a system logger that takes nothing (its queue is
-// full) holds tcpreap at most auditTimeout, and says so.
+// full) holds tcpreap at most timeout, and says so.
 func TestAuditHasADeadline(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "log")
 	stalled, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
@@ -60,17 +60,17 @@ func TestAuditHasADeadline(t *testing.T) {
 			break
 		}
 	}
-	t.Setenv(auditSocketEnv, path)
+	t.Setenv(SocketEnv, path)
 	start := time.Now()
-	err = audit([]string{"tcpreap"}, inet.Summary{})
-	if d := time.Since(start); d > auditTimeout+time.Second {
+	err = Write([]string{"tcpreap"}, inet.Summary{})
+	if d := time.Since(start); d > timeout+time.Second {
 		t.Errorf("audit took %v", d)
 	}
 	if err == nil || !strings.Contains(err.Error(), "stalled") {
 		t.Errorf("audit to a stalled logger: %v", err)
 	}
-	t.Setenv(auditSocketEnv, filepath.Join(t.TempDir(), "none"))
-	if err := audit([]string{"tcpreap"}, inet.Summary{}); err == nil || !strings.Contains(err.Error(), "--no-audit") {
+	t.Setenv(SocketEnv, filepath.Join(t.TempDir(), "none"))
+	if err := Write([]string{"tcpreap"}, inet.Summary{}); err == nil || !strings.Contains(err.Error(), "--no-audit") {
 		t.Errorf("audit with no logger: %v", err)
 	}
 }
@@ -83,7 +83,7 @@ func TestAuditLineIsBounded(t *testing.T) {
 	for range 12000 {
 		args = append(args, "192.0.2.2")
 	}
-	line := auditLine(op, args, inet.Summary{Matched: 3, Killed: 3})
+	line := record(op, args, inet.Summary{Matched: 3, Killed: 3})
 	if len(line) > 2048 || !strings.HasSuffix(line, "matched=3 killed=3 gone=0 failed=0 skipped=0") || !strings.Contains(line, "more bytes)") {
 		t.Errorf("audit line of %d bytes: …%s", len(line), line[max(0, len(line)-200):])
 	}
