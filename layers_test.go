@@ -14,10 +14,10 @@ import (
 //
 //	cmd/tcpreap → reap, flows, census, doctor, planfile, host, and the
 //	    vocabulary (inet, sockdiag's selection and states, kill's results);
-//	    its internal render, clidoc and audit beneath it, which import no
+//	    its internal render, clidoc, audit and peerword beneath it, which import no
 //	    command code (render → the values it shows, and clidoc for the
 //	    help's wrapping; clidoc → urfave/cli and the standard library
-//	    alone; audit → host and inet)
+//	    alone; audit → host and inet; peerword → sockdiag's state words)
 //	reap → kill, planfile, host, sockdiag, inet
 //	planfile → kill, sockdiag, host, inet; census → sockdiag, host, inet;
 //	doctor → sockdiag, census, host, inet
@@ -25,10 +25,16 @@ import (
 //	host, inet → nothing of tcpreap
 func TestLayers(t *testing.T) {
 	const module = "github.com/tcpreap/tcpreap/"
-	const render, clidoc, audit = "cmd/tcpreap/internal/render", "cmd/tcpreap/internal/clidoc", "cmd/tcpreap/internal/audit"
+	const (
+		render   = "cmd/tcpreap/internal/render"
+		clidoc   = "cmd/tcpreap/internal/clidoc"
+		audit    = "cmd/tcpreap/internal/audit"
+		peerword = "cmd/tcpreap/internal/peerword"
+	)
 	allowed := map[string][]string{
-		"cmd/tcpreap": {"reap", "flows", "census", "doctor", "planfile", "host", "inet", "sockdiag", "kill", render, clidoc, audit},
+		"cmd/tcpreap": {"reap", "flows", "census", "doctor", "planfile", "host", "inet", "sockdiag", "kill", render, clidoc, audit, peerword},
 		audit:         {"host", "inet"},
+		peerword:      {"sockdiag"},
 		render:        {"reap", "flows", "census", "doctor", "host", "inet", "sockdiag", "kill", clidoc},
 		clidoc:        nil,
 		"reap":        {"kill", "planfile", "host", "sockdiag", "inet"},

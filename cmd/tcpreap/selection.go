@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/peerword"
 	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/inet"
@@ -187,14 +188,14 @@ func kinds(tcp, udp, ipv4, ipv6 bool) ([]inet.Protocol, []inet.Family) {
 }
 
 // parsePeers reads the PEER words of sockets and conntrack entries alike:
-// host names are checked for mistakes (checkPeerName), then resolved all at
+// host names are checked for mistakes (peerword.Check), then resolved all at
 // once, and the notes say what each resolved to. An error says what the
 // person most likely meant.
 func parsePeers(ctx context.Context, words []string, services inet.ServiceLookup) ([]inet.Endpoint, []string, error) {
 	var notes []string
 	peers, err := inet.ParsePeers(words, services, func(names []string) (map[string][]netip.Addr, error) {
 		for _, name := range names {
-			if err := checkPeerName(name); err != nil {
+			if err := peerword.Check(name); err != nil {
 				return nil, err
 			}
 		}
@@ -211,7 +212,7 @@ func parsePeers(ctx context.Context, words []string, services inet.ServiceLookup
 	}
 	for _, w := range words {
 		_, perr := inet.ParsePeer(w, services, func(string) ([]netip.Addr, error) { return []netip.Addr{netip.IPv6Loopback()}, nil })
-		if hint := peerHint(w); perr != nil && hint != "" {
+		if hint := peerword.Hint(w); perr != nil && hint != "" {
 			return nil, nil, fmt.Errorf("%w; %s", err, hint)
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/tcpreap/tcpreap/inet"
@@ -26,5 +27,23 @@ func TestNewSelection(t *testing.T) {
 	}
 	if len(f.Peers) != 1 || f.Peers[0].Prefix.String() != "2001:db8::2/128" || f.Peers[0].Ports[0] != (inet.PortRange{Lo: 40000, Hi: 40010}) {
 		t.Errorf("peers %+v", f.Peers)
+	}
+}
+
+// TestPeerHints: a PEER that does not parse gets what was most likely meant.
+func TestPeerHints(t *testing.T) {
+	for args, want := range map[string]string{
+		":80":                 "give --port 80",
+		"192.0.2.2,192.0.2.3": "tcpreap 192.0.2.2 192.0.2.3",
+		"2001:db8::2:53830":   "[2001:db8::2]:53830",
+	} {
+		code, _, stderr := runCLI(args)
+		if code != exitUsage || !strings.Contains(stderr, want) {
+			t.Errorf("%s: exit %d, stderr %q, want %q", args, code, stderr, want)
+		}
+	}
+	code, _, stderr := runCLI("list", "--sport", "bootpc", "192.0.2.2")
+	if code != exitUsage || !strings.Contains(stderr, "it is a UDP service: add -u") {
+		t.Errorf("a UDP service without -u: exit %d, stderr %q", code, stderr)
 	}
 }

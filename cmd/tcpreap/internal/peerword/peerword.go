@@ -1,4 +1,9 @@
-package main
+// Package peerword tells the words a person types as PEERs that are more
+// likely mistakes than host names (a command's typo, a command tcpreap has
+// as an option, a word of ss's filters, a state), and what a PEER that does
+// not parse was most likely meant to be. A host name must not widen a
+// destroy because it was a typo that happened to resolve.
+package peerword
 
 import (
 	"fmt"
@@ -15,9 +20,8 @@ var commandNames = []string{"list", "ls", "plan", "apply", "conntrack"}
 // guessedCommands are commands a person may try that tcpreap has as
 // options, with what to type instead.
 var guessedCommands = map[string]string{
-	"help":       "tcpreap --help",
-	"version":    "tcpreap --version",
-	"completion": "tcpreap --help (there is no completion command)",
+	"help":    "tcpreap --help",
+	"version": "tcpreap --version",
 	// tcpreap destroys by default; these would name what it does.
 	"kill": "tcpreap PEER (it destroys by default)", "reap": "tcpreap PEER (it destroys by default)",
 	"destroy": "tcpreap PEER (it destroys by default)", "cut": "tcpreap PEER (it destroys by default)",
@@ -38,11 +42,11 @@ var ssKeywords = map[string]string{
 	"not": "a narrower selection", "autobound": "--state",
 }
 
-// checkPeerName refuses a PEER word that would be looked up as a host name
+// Check refuses a PEER word that would be looked up as a host name
 // but is more likely a mistake: a typo of a command, a command tcpreap does
 // not have, a word of ss's filter language, a state. A host name must not
 // widen a destroy because it was a typo that happened to resolve.
-func checkPeerName(name string) error {
+func Check(name string) error {
 	w := strings.ToLower(name)
 	if instead, ok := guessedCommands[w]; ok {
 		return fmt.Errorf("%q is not a command nor a peer: did you mean %s?", name, instead)
@@ -89,9 +93,9 @@ func editDistance(a, b string) int {
 	return d[len(a)][len(b)]
 }
 
-// peerHint returns what a person most likely meant by a PEER word that does
+// Hint returns what a person most likely meant by a PEER word that does
 // not parse, or "".
-func peerHint(word string) string {
+func Hint(word string) string {
 	switch {
 	case strings.HasPrefix(word, ":") && len(word) > 1:
 		return fmt.Sprintf("for a port on either end, give --port %s", word[1:])

@@ -1,4 +1,4 @@
-package main
+package peerword
 
 import (
 	"strings"
@@ -9,17 +9,17 @@ func TestCheckPeerName(t *testing.T) {
 	for name, want := range map[string]string{
 		"lsit": "did you mean tcpreap list", "aply": "did you mean tcpreap apply", "applly": "tcpreap apply", "list": "tcpreap list",
 		"plna": "tcpreap plan", "lst": "tcpreap list", "Apply": "tcpreap apply", "lists": "tcpreap list",
-		"version": "tcpreap --version", "help": "tcpreap --help", "completion": "no completion command",
+		"version": "tcpreap --version", "help": "tcpreap --help",
 		"dst": "ss's filters", "sport": "--sport", "dev": "--interface", "state": "--state",
 		"established": "did you mean --state established", "close-wait": "--state",
 	} {
-		if err := checkPeerName(name); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("checkPeerName(%q) = %v, want %q", name, err, want)
+		if err := Check(name); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Check(%q) = %v, want %q", name, err, want)
 		}
 	}
 	for _, name := range []string{"db1", "db", "localhost", "ns1.example", "web-01", "pl", "apply-server", "planet", "app", "test", "host", "ks"} {
-		if err := checkPeerName(name); err != nil {
-			t.Errorf("checkPeerName(%q) = %v, want a host name", name, err)
+		if err := Check(name); err != nil {
+			t.Errorf("Check(%q) = %v, want a host name", name, err)
 		}
 	}
 }
@@ -35,31 +35,14 @@ func TestEditDistance(t *testing.T) {
 	}
 }
 
-func TestPeerHints(t *testing.T) {
-	for args, want := range map[string]string{
-		":80":                 "give --port 80",
-		"192.0.2.2,192.0.2.3": "tcpreap 192.0.2.2 192.0.2.3",
-		"2001:db8::2:53830":   "[2001:db8::2]:53830",
-	} {
-		code, _, stderr := runCLI(args)
-		if code != exitUsage || !strings.Contains(stderr, want) {
-			t.Errorf("%s: exit %d, stderr %q, want %q", args, code, stderr, want)
-		}
-	}
-	code, _, stderr := runCLI("list", "--sport", "bootpc", "192.0.2.2")
-	if code != exitUsage || !strings.Contains(stderr, "it is a UDP service: add -u") {
-		t.Errorf("a UDP service without -u: exit %d, stderr %q", code, stderr)
-	}
-}
-
 // TestCheckPeerNameGuessedVerbs: the verbs a person reaching for ss -K, tcpkill
 // or this tool's own name types first ("tcpreap kill 192.0.2.34") are looked up
 // as host names today; under a wildcard DNS zone or a sinkhole that answers
 // every name, each adds a peer the person never meant.
 func TestCheckPeerNameGuessedVerbs(t *testing.T) {
 	for _, name := range []string{"kill", "reap", "destroy", "show"} {
-		if err := checkPeerName(name); err == nil {
-			t.Errorf("checkPeerName(%q) = nil: it would be resolved as a host name", name)
+		if err := Check(name); err == nil {
+			t.Errorf("Check(%q) = nil: it would be resolved as a host name", name)
 		}
 	}
 }
