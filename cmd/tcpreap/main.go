@@ -2,23 +2,26 @@
 // destroys them with SOCK_DESTROY: it plans, then destroys, then verifies and
 // reports on every socket it matched.
 //
-// The command is a thin shell that speaks: flags in, one library call,
-// values out. options.go has the flag parts that several commands share;
-// one file per command (cmd_reap.go, cmd_list.go, cmd_plan.go,
-// cmd_apply.go, cmd_conntrack.go, cmd_summary.go, cmd_doctor.go,
-// cmd_completion.go, cmd_man.go) has its flag struct and help, and turns
-// them into a call of reap, flows, census or doctor; selection.go turns the
-// selectors into a reap.Selection; act.go is the one path of everything
+// The command is a thin shell that speaks: each command's body reads flags
+// → selection → one library call (reap, flows, census, doctor) → render.
+// options.go has the flag parts that several commands share; one file per
+// command (cmd_reap.go, cmd_list.go, cmd_plan.go, cmd_apply.go,
+// cmd_conntrack.go, cmd_summary.go, cmd_doctor.go, cmd_completion.go,
+// cmd_man.go) has its flag struct and help; cli.go is what urfave/cli needs
+// done to the command tree; selection.go turns the selectors into a
+// reap.Selection and a reap.Where; act.go is the one path of everything
 // that destroys or deletes (--max, the confirmation of prompt.go, the
-// execution, the report, the audit line of internal/audit, the exit code of
-// app.go).
+// execution, the report, the audit line, one sentence per kind of failure,
+// the exit code of app.go).
 //
 // Beneath it, and importing none of it: internal/render turns the values
 // that come back into text for a person or a JSON reader (the socket table
 // and NDJSON, conntrack entries, the census, the doctor's findings, the
 // confirmation's plan summaries, the progress bar, text width and
 // escaping); internal/clidoc writes the documentation of the command tree
-// (each option's help, the manual page tcpreap(8), the shell completions).
+// (each option's help, the manual page tcpreap(8), the shell completions);
+// internal/audit writes the audit line to syslog; internal/peerword tells
+// the PEER words that are mistakes.
 package main
 
 import (
