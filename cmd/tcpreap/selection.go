@@ -26,30 +26,6 @@ type selection struct {
 	notes []string // "peer db1 is 192.0.2.2, 2001:db8::2"
 }
 
-// newOwners reads --pid, --process and --process-match; nil when none was
-// given. --process and --process-match are alternatives.
-func newOwners(pids, commands, patterns []string) (*reap.Owners, error) {
-	if len(pids) == 0 && len(commands) == 0 && len(patterns) == 0 {
-		return nil, nil
-	}
-	o := &reap.Owners{}
-	var err error
-	if o.Patterns, err = reap.ParsePatterns(patterns); err != nil {
-		return nil, fmt.Errorf("--process-match %w", err)
-	}
-	if o.PIDs, err = reap.ParsePIDs(pids); err != nil {
-		var te *reap.ThreadError
-		if errors.As(err, &te) {
-			return nil, fmt.Errorf("--pid %d is a thread of process %d (%s), which holds its sockets: give --pid %d", te.TID, te.PID, render.Printable(te.Command), te.PID)
-		}
-		return nil, fmt.Errorf("--pid %w", err)
-	}
-	if o.Commands, err = reap.ParseCommands(commands); err != nil {
-		return nil, fmt.Errorf("--process %w", err)
-	}
-	return o, nil
-}
-
 // newSelection turns the selection options and PEER words into a selection;
 // listing: the command only lists, and --all-netns may pass over a
 // namespace it cannot enter, saying so. Every error is bad input: it names
@@ -125,8 +101,22 @@ func newSelection(ctx context.Context, o *selectFlags, words []string, listing b
 			return nil, fmt.Errorf("--stalled-for %w", err)
 		}
 	}
-	if sel.Owners, err = newOwners(o.pids, o.commands, o.commandPatterns); err != nil {
-		return nil, err
+	// --process and --process-match are alternatives, --pid holds with them.
+	if len(o.pids)+len(o.commands)+len(o.commandPatterns) > 0 {
+		w := &reap.Owners{}
+		var te *reap.ThreadError
+		if w.Patterns, err = reap.ParsePatterns(o.commandPatterns); err != nil {
+			return nil, fmt.Errorf("--process-match %w", err)
+		}
+		if w.PIDs, err = reap.ParsePIDs(o.pids); errors.As(err, &te) {
+			return nil, fmt.Errorf("--pid %d is a thread of process %d (%s), which holds its sockets: give --pid %d", te.TID, te.PID, render.Printable(te.Command), te.PID)
+		} else if err != nil {
+			return nil, fmt.Errorf("--pid %w", err)
+		}
+		if w.Commands, err = reap.ParseCommands(o.commands); err != nil {
+			return nil, fmt.Errorf("--process %w", err)
+		}
+		sel.Owners = w
 	}
 	sel.IncludeSelf = o.includeSelf
 	return sel, nil
