@@ -11,7 +11,7 @@ import (
 // stdout and stderr.
 func runCLI(args ...string) (int, string, string) {
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), append([]string{"tcpreap"}, args...), streams{In: strings.NewReader(""), Out: &stdout, ErrOut: &stderr})
+	code := runArgs(context.Background(), append([]string{"tcpreap"}, args...), streams{In: strings.NewReader(""), Out: &stdout, ErrOut: &stderr})
 	return code, stdout.String(), stderr.String()
 }
 
@@ -84,7 +84,7 @@ func TestBadInput(t *testing.T) {
 func TestPanicIsExitOne(t *testing.T) {
 	needLinux(t)
 	var stderr strings.Builder
-	code := run(context.Background(), []string{"tcpreap", "list", "192.0.2.2"}, streams{In: strings.NewReader(""), Out: panicWriter{}, ErrOut: &stderr})
+	code := runArgs(context.Background(), []string{"tcpreap", "list", "192.0.2.2"}, streams{In: strings.NewReader(""), Out: panicWriter{}, ErrOut: &stderr})
 	if code != exitFailure || !strings.Contains(stderr.String(), "internal error") {
 		t.Errorf("exit %d, stderr %q; want 1 and the internal error said", code, stderr.String())
 	}

@@ -1,18 +1,12 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"syscall"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/urfave/cli/v3"
-
-	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/clidoc"
-	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
 )
 
 // streams is where tcpreap talks to the person running it: results on Out,
@@ -78,62 +72,3 @@ func (i interruption) Error() string { return "interrupted (" + unix.SignalName(
 type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
-
-// run runs the command line args (args[0] is the program) and returns the
-// exit code; errors are said on io.ErrOut.
-func run(ctx context.Context, args []string, io streams) (code int) {
-	defer func() {
-		// A bug is exit 1 with a sentence, never Go's exit 2, which says bad
-		// input and nothing destroyed.
-		if r := recover(); r != nil {
-			fmt.Fprintf(io.ErrOut, "tcpreap: internal error: %s; this is a bug in tcpreap: report it with the command line\n", render.Printable(fmt.Sprint(r)))
-			code = exitFailure
-		}
-	}()
-	app := newApp(args, io)
-	err := app.Run(ctx, digitFlags(args, shortBoolFlags(app)))
-	var ee exitError
-	var in interruption
-	if errors.As(context.Cause(ctx), &in) {
-		// Stopped before the destroy: said here; during it, the report and
-		// the audit line said what was done.
-		if err != nil && !errors.As(err, &ee) {
-			nothing := "nothing was destroyed"
-			if len(args) > 1 && args[1] == "conntrack" {
-				nothing = "nothing was deleted"
-			}
-			fmt.Fprintf(io.ErrOut, "tcpreap: %s; %s\n", in, nothing)
-		}
-		return 128 + int(in.sig)
-	}
-	switch {
-	case err == nil:
-		return exitOK
-	case errors.As(err, &ee):
-		return ee.code
-	}
-	fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", render.Printable(err.Error()))
-	var ue usageError
-	var rf refusal
-	switch {
-	case errors.As(err, &ue):
-		return exitUsage
-	case errors.As(err, &rf):
-		return exitRefused
-	}
-	return exitFailure
-}
-
-// newApp is the command line: tcpreap itself (reap) and its commands. args
-// is the whole command line, which the audit line and a plan file record.
-func newApp(args []string, io streams) *cli.Command {
-	cli.FlagStringer = clidoc.FlagHelp
-	root := reapCommand(args, io)
-	root.Writer, root.ErrWriter = io.Out, io.ErrOut
-	root.ExitErrHandler = func(context.Context, *cli.Command, error) {}
-	root.Version = versionText()
-	root.Commands = []*cli.Command{listCommand(args, io), conntrackCommand(args, io), summaryCommand(args, io), doctorCommand(args, io), planCommand(args, io), applyCommand(args, io)}
-	root.Commands = append(root.Commands, completionCommand(root, args, io), manCommand(root, args, io))
-	prepare(root)
-	return root
-}
