@@ -59,6 +59,18 @@ func TestIntegrationAudit(t *testing.T) {
 		}
 	})
 
+	t.Run("--netns: the line names the namespace acted in", func(t *testing.T) {
+		e := e.sub(t)
+		doomed := e.peerSet(l, 2).conns()
+		// Run from the peer's namespace, destroying in host A's by name.
+		res := e.run(e.Peer, "env", "TCPREAP_SYSLOG_SOCKET="+sink.path, bin, "-y", "--json", "--netns", e.Local.Name, "--state", "established,close_wait", p)
+		expectRecords(t, e.decode(res, 0), "killed", doomed...)
+		line := sink.one(t)
+		if !strings.Contains(line, `netns="`+e.Local.Name+`"`) || !regexp.MustCompile(`\bkilled=3\b`).MatchString(line) {
+			t.Errorf("the audit line of a run with --netns %s: %q, want it to name that namespace and killed=3", e.Local.Name, line)
+		}
+	})
+
 	t.Run("nothing destroyed: no line", func(t *testing.T) {
 		e := e.sub(t)
 		doomed := e.peerSet(l, 2).conns()

@@ -31,6 +31,9 @@ type cut interface {
 type outcome interface {
 	render(w io.Writer, json, quiet bool) error
 	summary() inet.Summary
+	// spaces are the network namespaces acted in, as a person names them;
+	// "" for the one tcpreap runs in.
+	spaces() []string
 	// failed yields the error of each target that failed.
 	failed(yield func(error) bool)
 	// explain is what a failure means and what to do, said once for all
@@ -86,13 +89,18 @@ func act(ctx context.Context, cmd *command, a *actFlags, io streams, c cut) erro
 	}
 	out := c.execute(ctx, progress)
 	bar.Finish()
-	// The report first: the record of what happened to every target must
-	// not wait on the system logger.
-	reportErr := out.render(io.Out, a.json, a.quiet)
+	// The audit line and the report at once: the record of what was done
+	// must not wait on the reader of the report (a full pipe, a pager nobody
+	// pages), nor the report on the system logger, which has a deadline.
+	audited := make(chan error, 1)
 	if n > 0 && !a.noAudit {
-		if err := audit.Write(cmd.args, out.summary()); err != nil {
-			fmt.Fprintf(io.ErrOut, "tcpreap: warning: the audit line was not written to syslog: %s\n", render.Printable(err.Error()))
-		}
+		go func() { audited <- audit.Write(cmd.args, out.spaces(), out.summary()) }()
+	} else {
+		audited <- nil
+	}
+	reportErr := out.render(io.Out, a.json, a.quiet)
+	if err := <-audited; err != nil {
+		fmt.Fprintf(io.ErrOut, "tcpreap: warning: the audit line was not written to syslog: %s\n", render.Printable(err.Error()))
 	}
 	if reportErr != nil {
 		return reportErr
@@ -139,6 +147,14 @@ func (o socketOutcome) render(w io.Writer, json, quiet bool) error {
 
 func (o socketOutcome) summary() inet.Summary { return o.Summary() }
 
+func (o socketOutcome) spaces() []string {
+	var names []string
+	for g := range o.Groups() {
+		names = append(names, g.NetNS)
+	}
+	return names
+}
+
 func (o socketOutcome) failed(yield func(error) bool) {
 	for r := range o.Results() {
 		if r.Action == inet.Failed && !yield(r.Err) {
@@ -157,8 +173,9 @@ func (socketOutcome) explain(err error) (string, bool) {
 
 // A flowCut is the conntrack entries of a plan.
 type flowCut struct {
-	conn *flows.Conn
-	plan *flows.Plan
+	conn  *flows.Conn
+	plan  *flows.Plan
+	netns string // the table's namespace, as given; "" for tcpreap's own
 }
 
 var flowWords = cutWords{noun: render.Entries, many: "conntrack entries", verb: "delete", done: "deleted"}
@@ -168,19 +185,24 @@ func (c flowCut) targets() int    { return len(c.plan.Targets) }
 func (c flowCut) summary() string { return render.FlowPlanSummary(c.plan) }
 
 func (c flowCut) execute(ctx context.Context, _ func(int)) outcome {
-	return flowOutcome(c.plan.Execute(ctx, c.conn))
+	return flowOutcome{c.plan.Execute(ctx, c.conn), c.netns}
 }
 
-type flowOutcome []flows.Result
+type flowOutcome struct {
+	results []flows.Result
+	netns   string
+}
 
 func (o flowOutcome) render(w io.Writer, json, quiet bool) error {
-	return render.Flows{W: w, JSON: json, Quiet: quiet}.Report(o, false)
+	return render.Flows{W: w, JSON: json, Quiet: quiet}.Report(o.results, false)
 }
 
-func (o flowOutcome) summary() inet.Summary { return inet.Summary(inet.Summarize(o)) }
+func (o flowOutcome) summary() inet.Summary { return inet.Summarize(o.results) }
+
+func (o flowOutcome) spaces() []string { return []string{o.netns} }
 
 func (o flowOutcome) failed(yield func(error) bool) {
-	for _, r := range o {
+	for _, r := range o.results {
 		if r.Action == inet.Failed && !yield(r.Err) {
 			return
 		}

@@ -5,11 +5,15 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/audit"
 	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/reap"
@@ -97,4 +101,46 @@ func testPlan() *kill.Plan {
 				Cookie: sockdiag.Cookie(5 + i)}})
 	}
 	return plan
+}
+
+// TestAuditDoesNotWaitOnTheReport: the audit line of what was destroyed is
+// written while the report waits on a reader that does not read (a full
+// pipe, a pager nobody pages), and names the namespace acted in.
+func TestAuditDoesNotWaitOnTheReport(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log")
+	logger, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logger.Close()
+	t.Setenv(audit.SocketEnv, path)
+	plan := testPlan()
+	results := []kill.Result{{Socket: &plan.Targets[0], Action: inet.Killed}}
+	c := &fakeCut{n: 1, out: socketOutcome{reap.NewReport(false, reap.Group{NetNS: "web1", Results: results})}}
+	release := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- act(t.Context(), &command{args: []string{"tcpreap", "-y"}}, &actFlags{yes: true}, streams{Out: stuckWriter(release), ErrOut: io.Discard}, c)
+	}()
+	_ = logger.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 2048)
+	n, err := logger.Read(buf)
+	close(release)
+	if err != nil {
+		t.Fatalf("no audit line while the report waited: %v", err)
+	}
+	if line := string(buf[:n]); !strings.Contains(line, "killed=1") || !strings.Contains(line, `netns="web1"`) {
+		t.Errorf("audit line %q", line)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("act: %v", err)
+	}
+}
+
+// stuckWriter is a reader that does not read until release is closed.
+type stuckWriter chan struct{}
+
+func (w stuckWriter) Write(p []byte) (int, error) {
+	<-w
+	return len(p), nil
 }

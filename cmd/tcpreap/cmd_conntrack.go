@@ -264,7 +264,7 @@ func cutFlows(ctx context.Context, f *conntrackFlags, io streams) error {
 		return err
 	}
 	defer conn.Close()
-	return act(ctx, &f.command, &f.actFlags, io, flowCut{conn, plan})
+	return act(ctx, &f.command, &f.actFlags, io, flowCut{conn, plan, f.netns})
 }
 
 // dialFlows opens the conntrack table of the namespace --netns names, or of

@@ -38,14 +38,15 @@ const timeout = 2 * time.Second
 const priority = 10<<3 | 5
 
 // Write writes one line to syslog for a run that destroyed: who ran it, the
-// command line, and the counts, waiting at most timeout. Its error is
-// a sentence that says what to do.
-func Write(args []string, sum inet.Summary) error {
+// command line, the network namespaces it acted in (spaces, as a person
+// names them; "" or none for the one tcpreap runs in), and the counts,
+// waiting at most timeout. Its error is a sentence that says what to do.
+func Write(args []string, spaces []string, sum inet.Summary) error {
 	path := os.Getenv(SocketEnv)
 	if path == "" {
 		path = Socket
 	}
-	msg := fmt.Sprintf("<%d>%s tcpreap[%d]: %s\n", priority, time.Now().Format(time.Stamp), os.Getpid(), record(host.Who(), args, sum))
+	msg := fmt.Sprintf("<%d>%s tcpreap[%d]: %s\n", priority, time.Now().Format(time.Stamp), os.Getpid(), record(host.Who(), args, spaces, sum))
 	var err error
 	for _, network := range []string{"unixgram", "unix"} {
 		var c net.Conn
@@ -73,7 +74,9 @@ func Write(args []string, sum inet.Summary) error {
 
 // record is the line: every field that comes from the environment or
 // a file is quoted, so that no value can forge a field or a second line.
-func record(op host.Operator, args []string, sum inet.Summary) string {
+// netns names the namespaces whose sockets or entries were acted on: the
+// one tcpreap runs in by its identity, another as it was given.
+func record(op host.Operator, args []string, spaces []string, sum inet.Summary) string {
 	who := "uid=" + strconv.Itoa(op.UID)
 	if op.User != "" {
 		who = fmt.Sprintf("user=%q %s", clip(op.User, 64), who)
@@ -84,8 +87,20 @@ func record(op host.Operator, args []string, sum inet.Summary) string {
 	if op.SSH != "" {
 		who += fmt.Sprintf(" ssh=%q", clip(op.SSH, 128))
 	}
-	if op.NetNS != "" {
-		who += fmt.Sprintf(" netns=%q", op.NetNS)
+	if len(spaces) == 0 {
+		spaces = []string{""}
+	}
+	names := make([]string, 0, len(spaces))
+	for _, ns := range spaces {
+		if ns == "" {
+			ns = string(op.NetNS)
+		}
+		if ns != "" {
+			names = append(names, ns)
+		}
+	}
+	if len(names) > 0 {
+		who += fmt.Sprintf(" netns=%q", clip(strings.Join(names, ", "), 256))
 	}
 	quoted := make([]string, len(args))
 	for i, a := range args {
