@@ -286,3 +286,34 @@ func TestIntegrationAllNetNSUnprivileged(t *testing.T) {
 	}
 	expectUnchanged(t, before, e.sockets())
 }
+
+// TestIntegrationAllNetNSReachesAllOrNone: a destroy over every namespace by an operator
+// who may enter namespaces (CAP_SYS_ADMIN, CAP_NET_ADMIN) but not look at another
+// user's process (no CAP_SYS_PTRACE) cannot know every namespace: it destroys nothing
+// anywhere and exits 1, naming the process it could not look at; a list goes on
+// with a warning.
+func TestIntegrationAllNetNSReachesAllOrNone(t *testing.T) {
+	tw := newTwins(t, 40016)
+	e := tw.e
+	spaces := []*testnet.Host{e.Local, tw.other.Local}
+	before := e.sockets()
+	// A process of root's beside tcpreap, in the sandbox's PID namespace: its
+	// namespace is one the operator cannot look at.
+	caps := "+sys_admin,+net_admin,+dac_override"
+	operator := []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=" + caps, "--ambient-caps=" + caps}
+	run := func(args ...string) testnet.Result {
+		script := `sleep 30 & exec "$@"`
+		res, err := testnet.RunIsolated(spaces, slices.Concat([]string{"sh", "-c", script, "sh"}, operator, []string{bin}, args)...)
+		e.check(err)
+		t.Logf("%v → exit %d\nstdout:\n%sstderr:\n%s", args, res.Code, res.Stdout, res.Stderr)
+		return res
+	}
+	res := run("--all-netns", "-y", testnet.PeerV4.String())
+	if res.Code != 1 || !strings.Contains(res.Stderr, "(sleep)") || !strings.Contains(res.Stderr, "nothing is done in any namespace") {
+		t.Errorf("a destroy that cannot see every namespace: exit %d, %q; want 1, naming the sleep it could not look at", res.Code, res.Stderr)
+	}
+	expectUnchanged(t, before, e.sockets())
+	if res := run("list", "--all-netns", testnet.PeerV4.String()); res.Code != 0 || !strings.Contains(res.Stderr, "warning: could not look at") {
+		t.Errorf("list: exit %d, %q; want 0 and a warning", res.Code, res.Stderr)
+	}
+}

@@ -3,6 +3,7 @@ package reap
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"strings"
@@ -19,9 +20,10 @@ import (
 type Where struct {
 	NetNS string
 	All   bool
-	// PassOver: a namespace of All that cannot be entered is passed over,
-	// with a note, instead of failing the Query; for a listing, never for a
-	// destroy or a plan, which must not cover less than asked.
+	// PassOver: a namespace of All that cannot be looked at or entered is
+	// passed over, with a note, instead of failing the Query; for a
+	// listing, never for a destroy or a plan, which must not cover less
+	// than asked.
 	PassOver bool
 }
 
@@ -59,7 +61,14 @@ func (w Where) open() ([]*host.Namespace, []string, error) {
 			if os.Geteuid() != 0 {
 				why += "; run as root"
 			}
-			notes = append(notes, fmt.Sprintf("warning: could not look at the network namespace of %s (%s): %s", plural(n, "process", "processes"), why, some))
+			missed := fmt.Sprintf("could not look at the network namespace of %s (%s): %s", plural(n, "process", "processes"), why, some)
+			if !w.PassOver {
+				// A destroy or a plan over every namespace reaches every one
+				// or none: it must not cover less than asked.
+				closeSpaces(all)
+				return nil, nil, &InputError{"all-netns", denied(missed + "; nothing is done in any namespace rather than in some")}
+			}
+			notes = append(notes, "warning: "+missed)
 		}
 		return all, notes, nil
 	case w.NetNS != "":
@@ -71,6 +80,13 @@ func (w Where) open() ([]*host.Namespace, []string, error) {
 	}
 	return []*host.Namespace{nil}, nil, nil
 }
+
+// denied is a sentence of a missing permission, which wraps
+// fs.ErrPermission without saying it again.
+type denied string
+
+func (d denied) Error() string { return string(d) }
+func (denied) Unwrap() error   { return fs.ErrPermission }
 
 func closeSpaces(spaces []*host.Namespace) {
 	for _, ns := range spaces {
