@@ -195,6 +195,13 @@ func TestIntegrationDryRun(t *testing.T) {
 	r := e.json(0, "list")
 	expectRecords(t, r, "would_kill", append(doomed, other)...)
 	expectUnchanged(t, before, e.sockets())
+	// A dry run rehearses the real run: without a selector it needs --all as the real
+	// run does, and with it shows what the real run would destroy.
+	if res := e.tcpreap("-n"); res.Code != 2 || !strings.Contains(res.Stderr, "give --all") || res.Stdout != "" {
+		t.Errorf("-n without a selector: exit %d, %q; want 2 and the --all rule", res.Code, res.Stderr)
+	}
+	expectRecords(t, e.json(0, "-n", "--all"), "would_kill", append(doomed, other)...)
+	expectUnchanged(t, before, e.sockets())
 
 	r = e.json(0, testnet.PeerV4.String())
 	if killed := sorted(r.Cookies("killed")); !slices.Equal(killed, planned) {

@@ -114,7 +114,7 @@ Examples:
 			includeSelfFlag(&f.includeSelf, "show the entry of the ssh session tcpreap runs in as a match too"),
 			f.maxFlag.flag(flowWords),
 		}, f.outputFlags.flags("entry")),
-		Action: action(&f.command, args, func(ctx context.Context) error { return listFlows(ctx, f, io) }),
+		Action: action(&f.command, args, func(ctx context.Context) error { return listFlows(ctx, f, true, io) }),
 	}
 	return cmd
 }
@@ -235,12 +235,13 @@ func planFlows(ctx context.Context, o *flowSelectFlags, words []string, all bool
 	return conn, flows.NewPlan(found, session), nil
 }
 
-// listFlows is conntrack list, and conntrack -n.
-func listFlows(ctx context.Context, f *conntrackListFlags, io streams) error {
+// listFlows is conntrack list, and conntrack -n, which rehearses the real
+// run: it needs --all where the real run does (all).
+func listFlows(ctx context.Context, f *conntrackListFlags, all bool, io streams) error {
 	if err := f.check(flowWords); err != nil {
 		return err
 	}
-	conn, plan, err := planFlows(ctx, &f.flowSelectFlags, f.words, true, f.quiet, io)
+	conn, plan, err := planFlows(ctx, &f.flowSelectFlags, f.words, all, f.quiet, io)
 	if err != nil {
 		return err
 	}
@@ -254,7 +255,7 @@ func listFlows(ctx context.Context, f *conntrackListFlags, io streams) error {
 // cutFlows is conntrack: the plan, then the act path.
 func cutFlows(ctx context.Context, f *conntrackFlags, io streams) error {
 	if f.dryRun {
-		return listFlows(ctx, &conntrackListFlags{command: f.command, flowSelectFlags: f.flowSelectFlags, maxFlag: f.maxFlag, outputFlags: f.outputFlags}, io)
+		return listFlows(ctx, &conntrackListFlags{command: f.command, flowSelectFlags: f.flowSelectFlags, maxFlag: f.maxFlag, outputFlags: f.outputFlags}, f.all, io)
 	}
 	if err := f.check(flowWords); err != nil {
 		return err

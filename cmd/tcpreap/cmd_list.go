@@ -49,12 +49,17 @@ type listFlags struct {
 	extended  bool // list -e: what struct tcp_info says of each
 }
 
-// listSockets is list, and tcpreap -n.
+// listSockets is list.
 func listSockets(ctx context.Context, f *listFlags, io streams) error {
 	sel, err := newSelection(ctx, &f.selectFlags, f.words, true)
 	if err != nil {
 		return selectionError(err)
 	}
+	return showSockets(ctx, sel, f, io)
+}
+
+// showSockets prints the plan of a selection, destroying nothing.
+func showSockets(ctx context.Context, sel *selection, f *listFlags, io streams) error {
 	sel.WantOwners = f.processes
 	// list -e, and a selection by tcp_info, which a list shows (the Idle
 	// column).

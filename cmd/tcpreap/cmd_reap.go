@@ -56,15 +56,16 @@ type reapFlags struct {
 // reapSockets is the whole pipeline: selection, query, plan, destroy. A dry
 // run is list.
 func reapSockets(ctx context.Context, f *reapFlags, io streams) error {
-	if f.dryRun {
-		return listSockets(ctx, &listFlags{command: f.command, selectFlags: f.selectFlags, maxFlag: f.maxFlag, outputFlags: f.outputFlags}, io)
-	}
-	sel, err := newSelection(ctx, &f.selectFlags, f.words, false)
+	sel, err := newSelection(ctx, &f.selectFlags, f.words, f.dryRun)
 	if err != nil {
 		return selectionError(err)
 	}
+	// A dry run rehearses the real run: the same refusal.
 	if !sel.HasSelector() && !f.all {
 		return usagef("refusing to destroy every socket: name a PEER or a selector (--state, --port, --local-port, --remote-port, --local, --interface, --pid, --process, --uid, --cgroup, --idle, --stalled), or give --all")
+	}
+	if f.dryRun {
+		return showSockets(ctx, sel, &listFlags{command: f.command, selectFlags: f.selectFlags, maxFlag: f.maxFlag, outputFlags: f.outputFlags}, io)
 	}
 	if err := errors.Join(f.check(socketWords), f.checkWorkers()); err != nil {
 		return err

@@ -166,7 +166,7 @@ func (a *actFlags) flags(w cutWords, one string) []cli.Flag {
 
 // dryRunFlag is -n; list names the command that lists.
 func (a *actFlags) dryRunFlag(w cutWords, list string) cli.Flag {
-	return &cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Destination: &a.dryRun, Usage: "print the plan, " + w.verb + " nothing (same as " + list + ")"}
+	return &cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Destination: &a.dryRun, Usage: "print the plan, " + w.verb + " nothing (as " + list + " does; like the real run, it needs --all without a selector)"}
 }
 
 // allFlag is --all, the consent to act with no selector at all.
