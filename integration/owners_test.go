@@ -168,6 +168,13 @@ func TestIntegrationOwnerSelectorsRefuse(t *testing.T) {
 		{"--idle", "99999999h"}, // beyond what tcp_info counts
 		{"--stalled-for", "3s"}, // without --stalled
 		{"--cgroup", "no-such-group-here"},
+		// An empty value is no value: the run it was meant to narrow is refused, not
+		// widened (a unit's --idle ${IDLE} with IDLE unset).
+		{"--idle", ""},
+		{"--netns", ""},
+		{"--process", "leaky-app", "--process", ""},
+		{"--max", "1", "--max", "100"}, // one value, given twice: not the last one silently
+		{"--workers", "0", "--state", "close_wait"},
 	} {
 		res := e.tcpreap(append([]string{"-y"}, args...)...)
 		e.expectNothingDestroyed(res, 2, before)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v3"
@@ -15,16 +16,14 @@ import (
 
 // prepare readies every command of the tree under root: short options
 // group (-tn), a usage error is bad input that names the help to read, a
-// command with commands keeps its options to itself (local), and a
-// subcommand refuses the options given before it (optionsFirst).
+// command with commands keeps its options to itself (local), and every
+// command checks its options as given (checkOptions).
 func prepare(root *cli.Command) {
 	var walk func(c *cli.Command)
 	walk = func(c *cli.Command) {
 		c.UseShortOptionHandling = true
 		c.OnUsageError = onUsage
-		if c != root {
-			c.Before = optionsFirst
-		}
+		c.Before = checkOptions
 		if len(c.Commands) > 0 {
 			local(c.Flags)
 		}
@@ -41,13 +40,35 @@ func onUsage(_ context.Context, cmd *cli.Command, err error, _ bool) error {
 	return usageError{fmt.Errorf("%v (see %s --help)", err, cmd.FullName())}
 }
 
-// optionsFirst refuses options given before a subcommand, which would
-// belong to the command above it and do nothing ("tcpreap --json apply
-// plan", "tcpreap conntrack --json list").
-func optionsFirst(ctx context.Context, cmd *cli.Command) (context.Context, error) {
+// checkOptions refuses what urfave/cli takes silently: options given before
+// a subcommand, which would belong to the command above it and do nothing
+// ("tcpreap --json apply plan", "tcpreap conntrack --json list"); an option
+// of one value given twice, where the last would win unseen ("--max 10
+// --max 1000"); and an empty value, which would read as the option not
+// given ("--netns $NS" with NS unset).
+func checkOptions(ctx context.Context, cmd *cli.Command) (context.Context, error) {
 	for _, above := range cmd.Lineage()[1:] {
 		if set := above.LocalFlagNames(); len(set) > 0 {
 			return ctx, usagef("put the options after the command: %s --%s …", cmd.FullName(), set[0])
+		}
+	}
+	for _, f := range cmd.Flags {
+		name := f.Names()[0]
+		if !f.IsSet() {
+			continue
+		}
+		switch f := f.(type) {
+		case *cli.StringFlag, *cli.IntFlag:
+			if n := cmd.Count(name); n > 1 {
+				return ctx, usagef("--%s is given %d times; give it once", name, n)
+			}
+			if s, ok := f.(*cli.StringFlag); ok && strings.TrimSpace(s.Get().(string)) == "" {
+				return ctx, usagef("--%s: the value is empty; give one (see %s --help)", name, cmd.FullName())
+			}
+		case *cli.StringSliceFlag:
+			if slices.ContainsFunc(f.Get().([]string), func(v string) bool { return strings.TrimSpace(v) == "" }) {
+				return ctx, usagef("--%s: a value is empty; give one (see %s --help)", name, cmd.FullName())
+			}
 		}
 	}
 	return ctx, nil

@@ -176,21 +176,23 @@ func (a *actFlags) allFlag(w cutWords) cli.Flag {
 
 // destroyFlags are what destroying sockets takes besides the act path's.
 type destroyFlags struct {
-	verify  bool
-	workers int
+	verify     bool
+	workers    int
+	workersSet bool
 }
 
 func (d *destroyFlags) flags() []cli.Flag {
 	return []cli.Flag{
 		&cli.BoolFlag{Name: "verify", Destination: &d.verify, Usage: "after destroying, look every target up again, whatever the kernel answered"},
 		&cli.IntFlag{Name: "workers", Destination: &d.workers, HideDefault: true, Config: cli.IntegerConfig{Base: 10},
-			Usage: "destroy on `N` netlink sockets at once (default: one per CPU, at most 4; one before Linux 6.9)"},
+			Usage:  "destroy on `N` netlink sockets at once (default: one per CPU, at most 4; one before Linux 6.9)",
+			Action: func(context.Context, *cli.Command, int) error { d.workersSet = true; return nil }},
 	}
 }
 
 // checkWorkers refuses a --workers that makes no sense.
 func (d *destroyFlags) checkWorkers() error {
-	if d.workers < 0 || d.workers > 64 {
+	if d.workersSet && (d.workers < 1 || d.workers > 64) {
 		return usagef("--workers %d: give how many netlink sockets destroy at once, 1 to 64", d.workers)
 	}
 	return nil

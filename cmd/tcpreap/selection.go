@@ -37,8 +37,6 @@ func newSelection(ctx context.Context, o *selectFlags, words []string, listing b
 		return nil, fmt.Errorf("--netns %s and --all-netns: give one of them", o.netns)
 	case o.allNetns && o.ifaceSet:
 		return nil, fmt.Errorf("--interface %s names an interface of one network namespace; give it with --netns, not --all-netns", o.iface)
-	case o.ifaceSet && o.iface == "":
-		return nil, fmt.Errorf("--interface: the interface name is empty; give the name of an interface (ip link)")
 	}
 	sel.where = reap.Where{NetNS: o.netns, All: o.allNetns, PassOver: listing}
 	sel.Interface = o.iface
