@@ -176,6 +176,17 @@ func TestIntegrationDoctor(t *testing.T) {
 	if !slices.Contains(strings.Split(res.Stdout, "\n"), "     "+relief) {
 		t.Errorf("doctor's text has no line of its own for %q:\n%s", relief, res.Stdout)
 	}
+	// Of another namespace (--netns): the command works there too, copied as it is, and
+	// selects the very sockets the warning counts.
+	res = e.run(e.Peer, bin, "doctor", "--netns", e.Local.Name)
+	inNS := "tcpreap --netns " + e.Local.Name + " --state time_wait " + dest.String()
+	if !slices.Contains(strings.Split(res.Stdout, "\n"), "     "+inNS) {
+		t.Errorf("doctor --netns %s has no line of its own for %q:\n%s", e.Local.Name, inNS, res.Stdout)
+	}
+	copied := strings.Fields(strings.Replace(inNS, "tcpreap", bin+" -n --json", 1))
+	if r := e.decode(e.run(e.Peer, copied...), 0); r.Summary.Matched != 6 {
+		t.Errorf("%s, run as doctor says it: %d sockets, want the 6 in TIME_WAIT", inNS, r.Summary.Matched)
+	}
 	errno := destroyProbe(t, e.Local)
 	can := errno == unix.ENOENT
 	if warns["sock_destroy_tcp"] == can || strings.Contains(says["sock_destroy_tcp"], "cannot") == can {

@@ -58,7 +58,7 @@ func diagnose(ctx context.Context, o *doctorFlags, io streams) error {
 		return err
 	}
 	findings := doctor.Examine(facts)
-	if err := render.Doctor(io.Out, findings, o.json); err != nil {
+	if err := render.Doctor(io.Out, findings, o.json, o.netns); err != nil {
 		return err
 	}
 	if doctor.Warns(findings) {

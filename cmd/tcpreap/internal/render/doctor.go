@@ -14,8 +14,10 @@ import (
 // Doctor prints the doctor's report: one JSON object, or one paragraph a
 // finding within a 100-column terminal (as the help), its lines after the
 // first under the check's name, the command that relieves it whole on a
-// line of its own.
-func Doctor(w io.Writer, findings []doctor.Finding, asJSON bool) error {
+// line of its own. netns is the namespace the findings are of, as given
+// (--netns; "" for tcpreap's own): a tcpreap run a remedy suggests works
+// there too.
+func Doctor(w io.Writer, findings []doctor.Finding, asJSON bool, netns string) error {
 	if asJSON {
 		type finding struct {
 			Check  string `json:"check"`
@@ -30,7 +32,7 @@ func Doctor(w io.Writer, findings []doctor.Finding, asJSON bool) error {
 		for _, f := range findings {
 			x := finding{Check: f.Check, Warn: f.Warn, Says: f.Says}
 			if f.Remedy != nil {
-				x.Remedy = remedyLine(f.Remedy)
+				x.Remedy = remedyLine(f.Remedy, netns)
 				x.Says += "; " + f.Remedy.Lead + ": " + x.Remedy
 			}
 			out.Findings = append(out.Findings, x)
@@ -49,7 +51,7 @@ func Doctor(w io.Writer, findings []doctor.Finding, asJSON bool) error {
 		}
 		lines := clidoc.Wrap(Printable(f.Check)+": "+says, clidoc.Width-len(mark)-1)
 		if f.Remedy != nil {
-			lines = append(lines, Printable(remedyLine(f.Remedy)))
+			lines = append(lines, Printable(remedyLine(f.Remedy, netns)))
 		}
 		fmt.Fprintf(&b, "%s %s\n", mark, strings.Join(lines, "\n"+strings.Repeat(" ", len(mark)+1)))
 	}
@@ -58,12 +60,15 @@ func Doctor(w io.Writer, findings []doctor.Finding, asJSON bool) error {
 }
 
 // remedyLine is the command line of a remedy: its command, or the tcpreap
-// run that selects its sockets.
-func remedyLine(r *doctor.Remedy) string {
+// run that selects its sockets in namespace netns.
+func remedyLine(r *doctor.Remedy, netns string) string {
 	if len(r.Command) > 0 {
 		return strings.Join(r.Command, " ")
 	}
 	words := []string{"tcpreap"}
+	if netns != "" {
+		words = append(words, "--netns", shellWord(netns))
+	}
 	if r.PID != 0 {
 		words = append(words, "--pid", strconv.Itoa(r.PID))
 	}
@@ -81,4 +86,13 @@ func remedyLine(r *doctor.Remedy) string {
 		words = append(words, r.Destination.String())
 	}
 	return strings.Join(words, " ")
+}
+
+// shellWord is w as a shell reads it back: quoted when it holds anything
+// but letters, digits and -_./:@%+=,.
+func shellWord(w string) string {
+	if w != "" && strings.Trim(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:@%+=,") == "" {
+		return w
+	}
+	return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
 }

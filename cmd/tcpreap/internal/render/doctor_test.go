@@ -14,16 +14,23 @@ import (
 // its own command.
 func TestRemedyLine(t *testing.T) {
 	for _, c := range []struct {
-		r    doctor.Remedy
-		want string
+		r     doctor.Remedy
+		netns string
+		want  string
 	}{
-		{doctor.Remedy{States: []sockdiag.State{sockdiag.TimeWait}, Destination: netip.MustParseAddrPort("192.0.2.9:443")}, "tcpreap --state time_wait 192.0.2.9:443"},
-		{doctor.Remedy{States: []sockdiag.State{sockdiag.TimeWait}, Destination: netip.MustParseAddrPort("[2001:db8::9]:443")}, "tcpreap --state time_wait [2001:db8::9]:443"},
-		{doctor.Remedy{States: []sockdiag.State{sockdiag.CloseWait}, PID: 4711}, "tcpreap --pid 4711 --state close_wait"},
-		{doctor.Remedy{Stalled: true}, "tcpreap --stalled"},
-		{doctor.Remedy{Command: []string{"modprobe", "udp_diag"}}, "modprobe udp_diag"},
+		{doctor.Remedy{States: []sockdiag.State{sockdiag.TimeWait}, Destination: netip.MustParseAddrPort("192.0.2.9:443")}, "", "tcpreap --state time_wait 192.0.2.9:443"},
+		{doctor.Remedy{States: []sockdiag.State{sockdiag.TimeWait}, Destination: netip.MustParseAddrPort("[2001:db8::9]:443")}, "", "tcpreap --state time_wait [2001:db8::9]:443"},
+		{doctor.Remedy{States: []sockdiag.State{sockdiag.CloseWait}, PID: 4711}, "", "tcpreap --pid 4711 --state close_wait"},
+		{doctor.Remedy{Stalled: true}, "", "tcpreap --stalled"},
+		{doctor.Remedy{Command: []string{"modprobe", "udp_diag"}}, "", "modprobe udp_diag"},
+		// Of a namespace given with --netns: the run works there too, the word
+		// quoted where a shell would split it.
+		{doctor.Remedy{Stalled: true}, "web1", "tcpreap --netns web1 --stalled"},
+		{doctor.Remedy{Stalled: true}, "pid:4711", "tcpreap --netns pid:4711 --stalled"},
+		{doctor.Remedy{Stalled: true}, "/run/netns/my ns's", `tcpreap --netns '/run/netns/my ns'\''s' --stalled`},
+		{doctor.Remedy{Command: []string{"modprobe", "udp_diag"}}, "web1", "modprobe udp_diag"},
 	} {
-		if got := remedyLine(&c.r); got != c.want {
+		if got := remedyLine(&c.r, c.netns); got != c.want {
 			t.Errorf("%+v: %q, want %q", c.r, got, c.want)
 		}
 	}
@@ -38,7 +45,7 @@ func TestDoctor(t *testing.T) {
 		{Check: "net.ipv4.tcp_fin_timeout", Says: "tcp_fin_timeout = 60 s"},
 	}
 	var text strings.Builder
-	if err := Doctor(&text, findings, false); err != nil {
+	if err := Doctor(&text, findings, false, ""); err != nil {
 		t.Fatal(err)
 	}
 	want := "WARN ports 192.0.2.9:443: 8 of the 10 local ports are held for 192.0.2.9:443 (80%: 7 in TIME_WAIT);\n" +
@@ -50,7 +57,7 @@ func TestDoctor(t *testing.T) {
 	}
 
 	var b strings.Builder
-	if err := Doctor(&b, findings, true); err != nil {
+	if err := Doctor(&b, findings, true, ""); err != nil {
 		t.Fatal(err)
 	}
 	var report struct {
