@@ -11,8 +11,9 @@ import (
 	"github.com/tcpreap/tcpreap/host"
 )
 
-// readTimeout bounds the reading of a plan file that is a pipe.
-const readTimeout = time.Minute
+// readTimeout bounds the reading of a plan file that is a pipe, a FIFO or
+// stdin: a writer that neither writes nor closes must not hold tcpreap.
+var readTimeout = time.Minute
 
 // ReadFile reads the plan file at path with Read, after checking who may
 // have written it, as sshd and sudo check their files: a plan file is

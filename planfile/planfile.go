@@ -242,10 +242,29 @@ func toRecord(s sockdiag.Socket, ns host.NetNS, reason kill.Reason) record {
 // edited (the digest, and every line exactly as Write makes it), made in
 // this boot and in this network namespace. It reads line by line, in memory
 // bounded by the plan, and refuses a file that is not a plan at its first
-// line. Its errors are sentences that say what to do; an error reading r
-// wraps ErrUnreadable, and a plan of another namespace is a *NetNSError.
+// line. The whole file must come within a minute: a writer that neither
+// writes nor closes (stdin of a pipeline still planning, a terminal) is an
+// error, and the read left waiting on r ends with the process. Its errors
+// are sentences that say what to do; an error reading r wraps
+// ErrUnreadable, and a plan of another namespace is a *NetNSError.
 func Read(r io.Reader, here host.Identity) (*File, error) {
-	return read(r, here, maxSize)
+	type read struct {
+		f   *File
+		err error
+	}
+	done := make(chan read, 1)
+	go func() {
+		f, err := readPlan(r, here, maxSize)
+		done <- read{f, err}
+	}()
+	timer := time.NewTimer(readTimeout)
+	defer timer.Stop()
+	select {
+	case got := <-done:
+		return got.f, got.err
+	case <-timer.C:
+		return nil, fmt.Errorf("%w: the whole plan did not come within %v (is what writes it stuck?)", ErrUnreadable, readTimeout)
+	}
 }
 
 // ErrUnreadable is the error of a plan file that could not be read at all.
@@ -269,7 +288,7 @@ const (
 	lineLimit       = 16 << 10
 )
 
-func read(r io.Reader, here host.Identity, limit int64) (*File, error) {
+func readPlan(r io.Reader, here host.Identity, limit int64) (*File, error) {
 	lr := &io.LimitedReader{R: r, N: limit + 1}
 	br := bufio.NewReaderSize(lr, 64<<10)
 	tooLarge := func() error {

@@ -222,10 +222,10 @@ func (zeros) Read(p []byte) (int, error) {
 
 func TestTooLarge(t *testing.T) {
 	file := write(t, testFile())
-	if _, err := read(strings.NewReader(file), here, int64(len(file))); err != nil {
+	if _, err := readPlan(strings.NewReader(file), here, int64(len(file))); err != nil {
 		t.Fatalf("a file of exactly the limit: %v", err)
 	}
-	if _, err := read(strings.NewReader(file+" "), here, int64(len(file))); err == nil || !strings.Contains(err.Error(), "larger than") {
+	if _, err := readPlan(strings.NewReader(file+" "), here, int64(len(file))); err == nil || !strings.Contains(err.Error(), "larger than") {
 		t.Fatalf("error %v, want it refused as too large", err)
 	}
 }
@@ -261,4 +261,21 @@ func FuzzRead(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestReadHasADeadline: a plan from a writer that neither writes nor closes
+// (stdin of a pipeline that hangs) is refused in time, not waited on.
+func TestReadHasADeadline(t *testing.T) {
+	defer func(d time.Duration) { readTimeout = d }(readTimeout)
+	readTimeout = 50 * time.Millisecond
+	r, w := io.Pipe()
+	defer w.Close()
+	start := time.Now()
+	_, err := Read(r, here)
+	if !errors.Is(err, ErrUnreadable) || !strings.Contains(err.Error(), "did not come within") {
+		t.Errorf("a silent writer: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Read waited %v", d)
+	}
 }
