@@ -7,7 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // mountinfoLimit bounds one line of /proc/self/mountinfo.
@@ -24,17 +25,34 @@ func CgroupID(path string) (uint64, error) {
 		return 0, err
 	}
 	dir := path
-	if !strings.HasPrefix(filepath.Clean(path)+"/", root+"/") {
+	if !within(filepath.Clean(path), root) {
 		dir = filepath.Join(root, path)
 	}
-	var st syscall.Stat_t
-	if err := syscall.Stat(dir, &st); err != nil {
+	// The group's real place, symbolic links and .. resolved: any directory's
+	// inode would do as an id, and select nothing, or another's sockets.
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
 		return 0, fmt.Errorf("no cgroup %s under %s: %w", path, root, err)
 	}
-	if st.Mode&syscall.S_IFMT != syscall.S_IFDIR {
+	if realRoot, err := filepath.EvalSymlinks(root); err != nil || !within(real, realRoot) {
+		return 0, fmt.Errorf("%s is outside the cgroup2 hierarchy, %s; give a group's path in it", path, root)
+	}
+	if !onCgroup2(real) {
+		return 0, fmt.Errorf("%s is no cgroup (not in a cgroup2 file system)", path)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(real, &st); err != nil {
+		return 0, fmt.Errorf("no cgroup %s under %s: %w", path, root, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return 0, fmt.Errorf("%s is no cgroup (not a directory)", dir)
 	}
 	return st.Ino, nil
+}
+
+// within reports whether path is dir or under it (both clean).
+func within(path, dir string) bool {
+	return path == dir || strings.HasPrefix(path, strings.TrimSuffix(dir, "/")+"/")
 }
 
 // cgroup2Root is where the cgroup2 hierarchy is mounted, from
