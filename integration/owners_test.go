@@ -110,6 +110,10 @@ func TestIntegrationOwners(t *testing.T) {
 			t.Errorf("--process-match selected nobody-app's %v", rec.Remote())
 		}
 	}
+	// A pattern is one value, commas and all: not two patterns "^le{1" and "2}aky-app$".
+	if r := e.json(0, "list", "--process-match", "^le{1,2}aky-app$", "--state", "close_wait"); len(r.Sockets) != 3 {
+		t.Errorf("--process-match '^le{1,2}aky-app$': %d sockets, want leaky-app's 3", len(r.Sockets))
+	}
 
 	// Each selector destroys its own application's sockets, and no other.
 	steps := []struct {
@@ -161,6 +165,8 @@ func TestIntegrationOwnerSelectorsRefuse(t *testing.T) {
 		{"--pid", "12x"},
 		{"--uid", "no-such-user-here"},
 		{"--process-match", ".*"}, // every name: no selector at all
+		{"--process-match", "."},
+		{"--process-match", `[\s\S]`},
 		{"--process-match", "(unclosed"},
 		{"--idle", "10"}, // no unit
 		{"--idle", "0s"},

@@ -29,12 +29,41 @@ func ParsePatterns(words []string) ([]*regexp.Regexp, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%q: %v", w, err)
 		}
-		if re.MatchString("") {
+		if catchAll(re) {
 			return nil, fmt.Errorf("%q matches every command name; anchor it (^name$) or give the name itself", w)
 		}
 		out = append(out, re)
 	}
 	return out, nil
+}
+
+// probeCommands are command names of every kind: a pattern that matches
+// each of them (., .+, [\s\S], (?s).) is no selection.
+var probeCommands = []string{"", "x", "Z", "0", "-", "_", "~", " ", "\x7f", "é", "kworker/0:1", "tcpreap-probe15"}
+
+// catchAll reports whether re selects every process: it matches every
+// probe name, or the command name of every process running now.
+func catchAll(re *regexp.Regexp) bool {
+	every := func(names []string) bool {
+		for _, n := range names {
+			if !re.MatchString(n) {
+				return false
+			}
+		}
+		return true
+	}
+	if re.MatchString("") || every(probeCommands) {
+		return true
+	}
+	procs, err := host.AllProcesses()
+	if err != nil || len(procs) < 2 {
+		return false
+	}
+	names := make([]string, len(procs))
+	for i, p := range procs {
+		names[i] = p.Command
+	}
+	return every(names)
 }
 
 // A ThreadError is a process id that is a thread's: file descriptors, and

@@ -255,8 +255,14 @@ func TestSelectionHasSelector(t *testing.T) {
 // TestParseOwners: each word of an owner selector is checked, and an error
 // starts with the word, which the caller names the option of.
 func TestParseOwners(t *testing.T) {
-	if _, err := reap.ParsePatterns([]string{".*"}); err == nil || !strings.HasPrefix(err.Error(), `".*" matches every`) {
-		t.Errorf(".*: %v", err)
+	for _, w := range []string{".*", ".", ".+", `[\s\S]`, "(?s).", `\w|\W`, "^", "x*"} {
+		if _, err := reap.ParsePatterns([]string{w}); err == nil || !strings.HasPrefix(err.Error(), fmt.Sprintf("%q matches every", w)) {
+			t.Errorf("%s: %v, want it refused as matching every command", w, err)
+		}
+	}
+	// A pattern is one value, commas and all; it narrows.
+	if res, err := reap.ParsePatterns([]string{"^(leaky|other)-app$", "a{2,3}"}); err != nil || len(res) != 2 {
+		t.Errorf("narrow patterns: %v, %v", res, err)
 	}
 	if _, err := reap.ParseCommands([]string{"a-name-longer-than-15"}); err == nil || !strings.Contains(err.Error(), `"a-name-longer-t"`) {
 		t.Errorf("long name: %v", err)

@@ -22,6 +22,10 @@ func prepare(root *cli.Command) {
 	var walk func(c *cli.Command)
 	walk = func(c *cli.Command) {
 		c.UseShortOptionHandling = true
+		// A value is one word, commas and all (a regular expression a{2,3},
+		// a command name): the options whose values are lists split them
+		// themselves (items).
+		c.DisableSliceFlagSeparator = true
 		c.OnUsageError = onUsage
 		c.Before = checkOptions
 		if len(c.Commands) > 0 {
@@ -134,6 +138,16 @@ func digitFlags(args []string, groupable string) []string {
 		for _, c := range a[1:] {
 			out = append(out, "--"+string(c))
 		}
+	}
+	return out
+}
+
+// items are the values of an option that takes lists, each word split on
+// commas ("--pid 1,2 --pid 3").
+func items(words []string) []string {
+	var out []string
+	for _, w := range words {
+		out = append(out, strings.Split(w, ",")...)
 	}
 	return out
 }

@@ -161,7 +161,7 @@ func flowSelection(ctx context.Context, o *flowSelectFlags, words []string) (*fl
 		}
 		f.Ports = append(f.Ports, rs...)
 	}
-	for _, w := range o.replySrcs {
+	for _, w := range items(o.replySrcs) {
 		p, err := inet.ParsePrefix(w)
 		if err != nil {
 			return nil, nil, fmt.Errorf("--reply-src: %w", err)

@@ -47,7 +47,7 @@ func newSelection(ctx context.Context, o *selectFlags, words []string, listing b
 	for _, w := range o.states {
 		states, err := sockdiag.ParseStates(w)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--state: %w", err)
 		}
 		f.States |= states
 		sel.ListenNamed = sel.ListenNamed || sockdiag.ListenNamed(w)
@@ -65,7 +65,7 @@ func newSelection(ctx context.Context, o *selectFlags, words []string, listing b
 			*p.into = append(*p.into, rs...)
 		}
 	}
-	for _, w := range o.locals {
+	for _, w := range items(o.locals) {
 		p, err := inet.ParsePrefix(w)
 		if err != nil {
 			return nil, fmt.Errorf("--local: %w", err)
@@ -76,7 +76,7 @@ func newSelection(ctx context.Context, o *selectFlags, words []string, listing b
 	if f.Peers, sel.notes, err = parsePeers(ctx, words, services); err != nil {
 		return nil, err
 	}
-	if f.UIDs, err = host.ParseUIDs(ctx, o.uids); err != nil {
+	if f.UIDs, err = host.ParseUIDs(ctx, items(o.uids)); err != nil {
 		return nil, fmt.Errorf("--uid %w", err)
 	}
 	for _, path := range o.cgroups {
@@ -106,7 +106,7 @@ func newSelection(ctx context.Context, o *selectFlags, words []string, listing b
 		if w.Patterns, err = reap.ParsePatterns(o.commandPatterns); err != nil {
 			return nil, fmt.Errorf("--process-match %w", err)
 		}
-		if w.PIDs, err = reap.ParsePIDs(o.pids); errors.As(err, &te) {
+		if w.PIDs, err = reap.ParsePIDs(items(o.pids)); errors.As(err, &te) {
 			return nil, fmt.Errorf("--pid %d is a thread of process %d (%s), which holds its sockets: give --pid %d", te.TID, te.PID, render.Printable(te.Command), te.PID)
 		} else if err != nil {
 			return nil, fmt.Errorf("--pid %w", err)
