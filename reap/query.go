@@ -33,13 +33,12 @@ type QueryOptions struct {
 // as given; else what the kernel answered, explained (sockdiag.Explain),
 // naming the namespace it happened in.
 func Query(ctx context.Context, sel *Selection, where Where, opts QueryOptions) (*Run, error) {
+	if where.All && sel.Interface != "" {
+		return nil, &InputError{"interface", fmt.Errorf("%s names an interface of one network namespace, not of every one", sel.Interface)}
+	}
 	spaces, notes, err := where.open()
 	if err != nil {
 		return nil, err
-	}
-	if where.All && sel.Interface != "" {
-		closeSpaces(spaces)
-		return nil, &InputError{"interface", fmt.Errorf("%s names an interface of one network namespace, not of every one", sel.Interface)}
 	}
 	filter := sel.Filter // Query fills in the interface, namespace by namespace
 	guards := kill.Guards{ListenNamed: sel.ListenNamed}

@@ -57,6 +57,21 @@ func (r *Run) Skipped() int {
 	return n
 }
 
+// A SpaceCount is how many targets a Run has in one network namespace.
+type SpaceCount struct {
+	NetNS   string // as a person gave it; "" for the one tcpreap runs in
+	Targets int
+}
+
+// Spaces counts the targets of each namespace the Run works in, in order.
+func (r *Run) Spaces() []SpaceCount {
+	out := make([]SpaceCount, len(r.parts))
+	for i, p := range r.parts {
+		out[i] = SpaceCount{NetNS: p.ns.String(), Targets: len(p.plan.Targets)}
+	}
+	return out
+}
+
 // Breakdown counts the targets of every namespace by state and by peer,
 // for the confirmation.
 func (r *Run) Breakdown() kill.Breakdown {

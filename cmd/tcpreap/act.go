@@ -132,7 +132,7 @@ type socketCut struct {
 func (socketCut) words() cutWords { return socketWords }
 func (c socketCut) targets() int  { return c.run.Targets() }
 func (c socketCut) summary() string {
-	return render.PlanSummary(c.run.Breakdown(), c.run.Targets(), c.run.Skipped())
+	return render.PlanSummary(c.run.Breakdown(), c.run.Targets(), c.run.Skipped(), c.run.Spaces())
 }
 
 func (c socketCut) execute(ctx context.Context, progress func(int)) outcome {

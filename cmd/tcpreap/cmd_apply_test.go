@@ -39,7 +39,7 @@ func TestApplyKeepsTheTimer(t *testing.T) {
 		t.Fatal(err)
 	}
 	plan := f.Parts[0].Plan
-	summary := render.PlanSummary(plan.Breakdown(), len(plan.Targets), len(plan.Skipped))
+	summary := render.PlanSummary(plan.Breakdown(), len(plan.Targets), len(plan.Skipped), nil)
 	if !strings.Contains(summary, "1 tcp FIN-WAIT-2: no reset to the peer") {
 		t.Errorf("the confirmation of the applied plan says:\n%s", summary)
 	}

@@ -7,13 +7,15 @@ import (
 	"github.com/tcpreap/tcpreap/flows"
 	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/kill"
+	"github.com/tcpreap/tcpreap/reap"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
 // PlanSummary is the summary of a plan of sockets that the confirmation
 // shows: the targets counted by state, saying what each does to the peer,
-// and by peer (the ten with most sockets).
-func PlanSummary(bd kill.Breakdown, targets, skipped int) string {
+// by peer (the ten with most sockets), and by network namespace when they
+// are not all in the one tcpreap runs in.
+func PlanSummary(bd kill.Breakdown, targets, skipped int, spaces []reap.SpaceCount) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "tcpreap: the plan destroys %s", Plural(targets, "socket"))
 	if skipped > 0 {
@@ -29,6 +31,13 @@ func PlanSummary(bd kill.Breakdown, targets, skipped int) string {
 			break
 		}
 		fmt.Fprintf(&b, "  %6d with peer %s\n", p.N, p.Peer)
+	}
+	if len(spaces) > 1 || len(spaces) == 1 && spaces[0].NetNS != "" {
+		for _, s := range spaces {
+			if s.Targets > 0 {
+				fmt.Fprintf(&b, "  %6d in network namespace %s\n", s.Targets, Printable(s.NetNS))
+			}
+		}
 	}
 	return b.String()
 }

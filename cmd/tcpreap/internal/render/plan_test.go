@@ -3,11 +3,13 @@ package render
 import (
 	"strings"
 	"testing"
+
+	"github.com/tcpreap/tcpreap/reap"
 )
 
 func TestPlanSummary(t *testing.T) {
 	plan := testPlan()
-	got := PlanSummary(plan.Breakdown(), len(plan.Targets), len(plan.Skipped))
+	got := PlanSummary(plan.Breakdown(), len(plan.Targets), len(plan.Skipped), []reap.SpaceCount{{Targets: 3}})
 	for _, want := range []string{
 		"destroys 3 sockets and keeps back 1",
 		"1 tcp ESTAB: the peer gets a reset",
@@ -19,5 +21,23 @@ func TestPlanSummary(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("summary lacks %q:\n%s", want, got)
 		}
+	}
+}
+
+// TestPlanSummaryNamespaces: the confirmation says in which namespaces the
+// sockets are when they are not tcpreap's own alone.
+func TestPlanSummaryNamespaces(t *testing.T) {
+	plan := testPlan()
+	if got := PlanSummary(plan.Breakdown(), 3, 0, []reap.SpaceCount{{Targets: 3}}); strings.Contains(got, "namespace") {
+		t.Errorf("tcpreap's own namespace alone is named:\n%s", got)
+	}
+	got := PlanSummary(plan.Breakdown(), 3, 0, []reap.SpaceCount{{NetNS: "web1", Targets: 2}, {NetNS: "pid:4711 (nginx)", Targets: 1}, {NetNS: "empty", Targets: 0}})
+	for _, want := range []string{"2 in network namespace web1\n", "1 in network namespace pid:4711 (nginx)\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("summary lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "empty") {
+		t.Errorf("a namespace with no target is named:\n%s", got)
 	}
 }
