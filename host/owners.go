@@ -24,8 +24,8 @@ type Owner struct {
 // reads /proc/PID/fd of those processes only, several processes at once (a
 // readlink per descriptor is the whole cost: 190,000 sockets held by ten
 // processes take a fraction of a second). A process that has gone is
-// skipped; one whose descriptors cannot be read (another user's, without
-// CAP_SYS_PTRACE) is an ErrUnreadable error, after the rest were read.
+// skipped; those whose descriptors cannot be read (another user's, without
+// CAP_SYS_PTRACE) are an *UnreadableError, after the rest were read.
 //
 // Inodes are compared as the kernel's sock_diag reports them, in 32 bits
 // (idiag_inode). Each inode's owners are in the order of procs, then of
@@ -48,9 +48,6 @@ func SocketOwners(procs []Process) (map[uint32][]Owner, error) {
 			for i := range next {
 				p := procs[i]
 				errs[i] = socketsOf(p.PID, func(ino uint32, fd int) { found[i] = append(found[i], held{ino, fd}) })
-				if errs[i] != nil {
-					errs[i] = fmt.Errorf("%w of %s (pid %d): %w", ErrUnreadable, p.Command, p.PID, errs[i])
-				}
 			}
 		})
 	}
@@ -60,17 +57,39 @@ func SocketOwners(procs []Process) (map[uint32][]Owner, error) {
 		total += len(f)
 	}
 	owners := make(map[uint32][]Owner, total)
-	var firstErr error
+	var unreadable UnreadableError
 	for i, p := range procs {
 		for _, h := range found[i] {
 			owners[h.ino] = append(owners[h.ino], Owner{PID: p.PID, Command: p.Command, FD: h.fd})
 		}
-		if firstErr == nil {
-			firstErr = errs[i]
+		if errs[i] != nil {
+			unreadable.Processes = append(unreadable.Processes, p)
+			unreadable.errs = append(unreadable.errs, errs[i])
 		}
 	}
-	return owners, firstErr
+	if len(unreadable.Processes) > 0 {
+		return owners, &unreadable
+	}
+	return owners, nil
 }
+
+// An UnreadableError is the processes whose open files could not be read
+// (another user's, without CAP_SYS_PTRACE): which sockets they hold is not
+// known. It wraps ErrUnreadable and each process's cause.
+type UnreadableError struct {
+	Processes []Process
+	errs      []error
+}
+
+func (e *UnreadableError) Error() string {
+	p := e.Processes[0]
+	if len(e.Processes) == 1 {
+		return fmt.Sprintf("%v of %s (pid %d): %v", ErrUnreadable, p.Command, p.PID, e.errs[0])
+	}
+	return fmt.Sprintf("%v of %d processes, %s (pid %d) among them: %v", ErrUnreadable, len(e.Processes), p.Command, p.PID, e.errs[0])
+}
+
+func (e *UnreadableError) Unwrap() []error { return append([]error{ErrUnreadable}, e.errs...) }
 
 // maxOwnerReaders bounds the goroutines that read /proc/PID/fd at once.
 const maxOwnerReaders = 16

@@ -101,6 +101,19 @@ func TestIntegrationOwners(t *testing.T) {
 		t.Errorf("summary: no %q in\n%s", want, text.Stdout)
 	}
 
+	// Without the right to read another user's open files: a process the selection
+	// names whose sockets cannot be known is a failure with its sentence, not an empty
+	// match (exit 0); one's own processes are read, with no warning when every socket
+	// shown has a known owner.
+	res = e.run(e.Local, slices.Concat(nobody, []string{bin, "list", "--process", "leaky-app", "--state", "close_wait"})...)
+	if res.Code != 1 || !strings.Contains(res.Stderr, "(leaky-app), which the selection names, cannot be read") || res.Stdout != "" {
+		t.Errorf("as nobody, --process leaky-app: exit %d, stdout %q, stderr %q; want 1 and why", res.Code, res.Stdout, res.Stderr)
+	}
+	res = e.run(e.Local, slices.Concat(nobody, []string{bin, "list", "--json", "--process", "nobody-app", "--state", "close_wait"})...)
+	if r := e.decode(res, 0); len(r.Sockets) != 3 || strings.Contains(res.Stderr, "warning") {
+		t.Errorf("as nobody, --process nobody-app: %d sockets, stderr %q; want its 3 and no warning", len(r.Sockets), res.Stderr)
+	}
+
 	r = e.json(0, "list", "--process-match", "^(leaky|other)-app$", "--state", "close_wait")
 	if len(r.Sockets) != 6 {
 		t.Errorf("--process-match '^(leaky|other)-app$': %d sockets, want the 6 of leaky-app and other-app", len(r.Sockets))

@@ -53,14 +53,24 @@ func Query(ctx context.Context, sel *Selection, where Where, opts QueryOptions) 
 		r.Infos = map[sockdiag.Cookie]sockdiag.TCPInfo{}
 		filter.WithInfo = true
 	}
+	var ownersErr error
 	if sel.WantOwners || sel.Owners != nil {
 		procs, err := host.AllProcesses()
 		if err == nil {
 			r.Owners, err = host.SocketOwners(procs)
 		}
-		if err != nil {
-			r.notes = append(r.notes, fmt.Sprintf("warning: the processes holding some sockets are not known: %v", err))
+		var unreadable *host.UnreadableError
+		if errors.As(err, &unreadable) && sel.Owners != nil {
+			// A process the selection names whose sockets cannot be known
+			// would select nothing, and say so with exit 0.
+			for _, p := range unreadable.Processes {
+				if sel.Owners.Name(p) {
+					closeSpaces(spaces)
+					return nil, &OwnersError{p}
+				}
+			}
 		}
+		ownersErr = err
 		if r.Owners == nil {
 			r.Owners = map[uint32][]host.Owner{}
 		}
@@ -82,7 +92,32 @@ func Query(ctx context.Context, sel *Selection, where Where, opts QueryOptions) 
 		}
 		r.parts = append(r.parts, p)
 	}
+	if ownersErr != nil && r.unowned() {
+		r.notes = append(r.notes, fmt.Sprintf("warning: the processes holding some sockets are not known: %v", ownersErr))
+	}
 	return r, nil
+}
+
+// unowned reports whether a socket of the Run that a process holds (it has
+// an inode) has no known owner.
+func (r *Run) unowned() bool {
+	for s := range r.Sockets() {
+		if s.Inode != 0 && len(r.Owners[s.Inode]) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// An OwnersError is a process the owner selectors name whose open files
+// cannot be read (another user's, without CAP_SYS_PTRACE): which sockets it
+// holds is not known, and the selection cannot be made.
+type OwnersError struct {
+	Process host.Process
+}
+
+func (e *OwnersError) Error() string {
+	return fmt.Sprintf("the open files of process %d (%s), which the selection names, cannot be read, so its sockets are not known; run tcpreap as root (it needs CAP_SYS_PTRACE to read another user's)", e.Process.PID, e.Process.Command)
 }
 
 // A query is one Query's work, namespace by namespace.

@@ -56,3 +56,10 @@ func (o *Owners) Hold(holders []host.Owner) bool {
 	return (len(o.PIDs) == 0 || slices.ContainsFunc(holders, func(w host.Owner) bool { return slices.Contains(o.PIDs, w.PID) })) &&
 		(len(o.Commands)+len(o.Patterns) == 0 || slices.ContainsFunc(holders, named))
 }
+
+// Name reports whether the selectors name process p: by its pid, its
+// command name, or a pattern its command name matches.
+func (o *Owners) Name(p host.Process) bool {
+	return slices.Contains(o.PIDs, p.PID) || slices.Contains(o.Commands, p.Command) ||
+		slices.ContainsFunc(o.Patterns, func(re *regexp.Regexp) bool { return re.MatchString(p.Command) })
+}
