@@ -2,7 +2,6 @@ package reap
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"iter"
 	"net/netip"
@@ -12,7 +11,6 @@ import (
 	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/sockdiag"
-	"golang.org/x/sys/unix"
 )
 
 // QueryOptions tune a Query.
@@ -69,9 +67,7 @@ func Query(ctx context.Context, sel *Selection, where Where, opts QueryOptions) 
 	q := query{sel: sel, filter: filter, guards: guards, run: r, workers: opts.Workers}
 	for i, ns := range spaces {
 		p, err := q.in(ctx, ns)
-		if where.PassOver && ns != nil && errors.Is(err, unix.EPERM) {
-			// Without CAP_SYS_ADMIN no other namespace can be entered: a
-			// listing goes on with the ones it can (its own), and says so.
+		if where.passesOver(ns, err) {
 			r.notes = append(r.notes, fmt.Sprintf("warning: network namespace %s was passed over: %v", ns, err))
 			ns.Close()
 			continue

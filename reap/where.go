@@ -19,9 +19,11 @@ import (
 type Where struct {
 	NetNS string
 	All   bool
-	// PassOver: a namespace of All that cannot be entered is passed over,
-	// with a note, instead of failing the Query; for a listing, never for a
-	// destroy or a plan, which must not cover less than asked.
+	// PassOver: with All, a namespace that cannot be entered (EPERM) is
+	// passed over, with a note, instead of failing the Query; for a
+	// listing, never for a destroy or a plan, which must not cover less
+	// than asked. It does nothing without All: a namespace named by NetNS
+	// that cannot be entered fails the Query.
 	PassOver bool
 }
 
@@ -37,6 +39,16 @@ type InputError struct {
 
 func (e *InputError) Error() string { return e.Err.Error() }
 func (e *InputError) Unwrap() error { return e.Err }
+
+// passesOver reports whether a Query goes on without namespace ns, which
+// failed with err: only a namespace of All, for a listing, that could not
+// be entered. Without CAP_SYS_ADMIN no other namespace can be entered; a
+// listing of every namespace goes on with the ones it can (its own), and
+// says so. One namespace asked for by name is the whole Query: failing to
+// enter it fails the Query.
+func (w Where) passesOver(ns *host.Namespace, err error) bool {
+	return w.All && w.PassOver && ns != nil && errors.Is(err, unix.EPERM)
+}
 
 // open opens the namespaces of w, nil for the one tcpreap runs in, with the
 // notes a person should read. The caller closes them.
