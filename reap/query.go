@@ -29,7 +29,8 @@ type QueryOptions struct {
 //
 // Errors: an *InputError for a namespace or interface that cannot be used
 // as given; else what the kernel answered, explained (sockdiag.Explain),
-// naming the namespace it happened in.
+// naming the namespace it happened in, and wrapping the *sockdiag.OpError
+// and its errno.
 func Query(ctx context.Context, sel *Selection, where Where, opts QueryOptions) (*Run, error) {
 	spaces, notes, err := where.open()
 	if err != nil {
@@ -201,10 +202,11 @@ const maxPlanSize = 1 << 20
 // queryAttempts is how many times a plan whose dump lost an answer is made.
 const queryAttempts = 3
 
-// queryError explains a failed dump.
+// queryError explains a failed dump, and wraps it: a caller still finds the
+// errno (errors.Is) and the sockdiag.Cause (sockdiag.Explain) in it.
 func queryError(err error) error {
 	if why, ok := sockdiag.Explain(err); ok {
-		return fmt.Errorf("%s: %v", why, err)
+		return fmt.Errorf("%s: %w", why, err)
 	}
-	return fmt.Errorf("cannot list sockets: %v", err)
+	return fmt.Errorf("cannot list sockets: %w", err)
 }
