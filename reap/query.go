@@ -38,7 +38,7 @@ func Query(ctx context.Context, sel *Selection, where Where, opts QueryOptions) 
 	}
 	if where.All && sel.Interface != "" {
 		closeSpaces(spaces)
-		return nil, &InputError{"interface", fmt.Errorf("%s names an interface of one network namespace, not of every one", sel.Interface)}
+		return nil, &InputError{InputInterface, fmt.Errorf("%s names an interface of one network namespace, not of every one", sel.Interface)}
 	}
 	filter := sel.Filter // Query fills in the interface, namespace by namespace
 	guards := kill.Guards{ListenNamed: sel.ListenNamed}
@@ -104,7 +104,7 @@ func (q *query) in(ctx context.Context, ns *host.Namespace) (part, error) {
 			return err
 		})
 		if err != nil {
-			return part{}, &InputError{"interface", InSpace(ns, err)}
+			return part{}, &InputError{InputInterface, InSpace(ns, err)}
 		}
 		filter.Interface = &sockdiag.Interface{Name: name, Index: index, Addrs: addrs}
 	}

@@ -29,13 +29,23 @@ type Where struct {
 
 // An InputError is a place or a selection that cannot be worked with as
 // given: a namespace that does not exist or may not be opened, an interface
-// the namespace does not have. Nothing was asked of the kernel. Of names
-// what was given: "netns", "all-netns" or "interface". An error for want of
-// permission wraps fs.ErrPermission.
+// the namespace does not have. Nothing was asked of the kernel. Of says
+// which of the Query's inputs it is. An error for want of permission wraps
+// fs.ErrPermission.
 type InputError struct {
-	Of  string
+	Of  Input
 	Err error
 }
+
+// An Input is one of the inputs of a Query that an InputError is of.
+type Input uint8
+
+// The inputs.
+const (
+	InputNetNS     Input = iota + 1 // Where.NetNS, or a plan file's namespace
+	InputAll                        // Where.All: every namespace of the host
+	InputInterface                  // Selection.Interface
+)
 
 func (e *InputError) Error() string { return e.Err.Error() }
 func (e *InputError) Unwrap() error { return e.Err }
@@ -55,11 +65,11 @@ func (w Where) passesOver(ns *host.Namespace, err error) bool {
 func (w Where) open() ([]*host.Namespace, []string, error) {
 	switch {
 	case w.All && w.NetNS != "":
-		return nil, nil, &InputError{"netns", fmt.Errorf("%s: a namespace and every namespace were both asked for; give one of them", w.NetNS)}
+		return nil, nil, &InputError{InputNetNS, fmt.Errorf("%s: a namespace and every namespace were both asked for; give one of them", w.NetNS)}
 	case w.All:
 		all, unreadable, err := host.AllNetNS()
 		if err != nil {
-			return nil, nil, &InputError{"all-netns", err}
+			return nil, nil, &InputError{InputAll, err}
 		}
 		var notes []string
 		if n := len(unreadable); n > 0 {
@@ -77,7 +87,7 @@ func (w Where) open() ([]*host.Namespace, []string, error) {
 	case w.NetNS != "":
 		ns, err := host.OpenNetNS(w.NetNS)
 		if err != nil {
-			return nil, nil, &InputError{"netns", err}
+			return nil, nil, &InputError{InputNetNS, err}
 		}
 		return []*host.Namespace{ns}, nil, nil
 	}

@@ -274,7 +274,7 @@ func dialFlows(netns string) (*flows.Conn, error) {
 	if netns != "" {
 		var err error
 		if ns, err = host.OpenNetNS(netns); err != nil {
-			return nil, queryError(&reap.InputError{Of: "netns", Err: err})
+			return nil, queryError(&reap.InputError{Of: reap.InputNetNS, Err: err})
 		}
 		defer ns.Close() // the socket stays in the namespace it was made in
 	}
