@@ -223,11 +223,7 @@ func planFlows(ctx context.Context, o *flowSelectFlags, words []string, all bool
 		conn.Close()
 		return nil, nil, flowError(err)
 	}
-	if !quiet {
-		for _, n := range notes {
-			fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", render.Printable(n))
-		}
-	}
+	io.notes(quiet, notes...)
 	// The kernel dumps in hash order; a person reads by protocol and client.
 	slices.SortFunc(found, func(a, b flows.Flow) int {
 		return cmp.Or(cmp.Compare(a.Protocol, b.Protocol), a.Orig.Src.Compare(b.Orig.Src), a.Orig.Dst.Compare(b.Orig.Dst))

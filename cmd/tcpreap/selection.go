@@ -129,11 +129,8 @@ func query(ctx context.Context, sel *selection, workers int, io streams, quiet b
 	if err != nil {
 		return nil, queryError(err)
 	}
-	if !quiet {
-		for _, note := range append(sel.notes, run.Notes()...) {
-			fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", render.Printable(note))
-		}
-	}
+	io.notes(quiet, sel.notes...)
+	io.notes(quiet, run.Notes()...)
 	return run, nil
 }
 
