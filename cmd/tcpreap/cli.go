@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/clidoc"
 	"github.com/urfave/cli/v3"
 )
 
@@ -13,11 +14,15 @@ import (
 // whole command tree, and run rewrites the arguments (digitFlags) before
 // the parser sees them.
 
-// prepare readies every command of the tree under root: short options
+// prepare readies every command of the tree under root: each option's help
+// is clidoc's, an error comes back to runArgs (which says it and chooses
+// the exit code) instead of urfave/cli exiting by itself, short options
 // group (-tn), a usage error is bad input that names the help to read, a
 // command with commands keeps its options to itself (local), and a
 // subcommand refuses the options given before it (optionsFirst).
 func prepare(root *cli.Command) {
+	cli.FlagStringer = clidoc.FlagHelp // urfave/cli's, for every command
+	root.ExitErrHandler = func(context.Context, *cli.Command, error) {}
 	var walk func(c *cli.Command)
 	walk = func(c *cli.Command) {
 		c.UseShortOptionHandling = true
