@@ -119,7 +119,7 @@ Examples:
 	return cmd
 }
 
-// flowSelectionFlags are the selectors of conntrack and conntrack list.
+// flags are the selectors of conntrack and conntrack list.
 func (o *flowSelectFlags) flags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringSliceFlag{Name: "state", Destination: &o.states, Usage: "conntrack TCP states `S[,S]`: syn_sent syn_recv established fin_wait close_wait last_ack time_wait close syn_sent2, or all (default: all)"},

@@ -12,7 +12,9 @@
 // reap.Selection and a reap.Where; act.go is the one path of everything
 // that destroys or deletes (--max, the confirmation of prompt.go, the
 // execution, the report, the audit line, one sentence per kind of failure,
-// the exit code of app.go).
+// the exit code); errors.go has the streams, the exit codes and the errors
+// every command returns; this file has main, the signals, runArgs and
+// newApp.
 //
 // Beneath it, and importing none of it: internal/render turns the values
 // that come back into text for a person or a JSON reader (the socket table

@@ -9,9 +9,8 @@ import (
 )
 
 // Each command has a struct of its own that its flags write into as they
-// are parsed (reapFlags, listFlags, …), made of the parts below that
-// several commands share. This file and cli.go are the only code that
-// reads the command line.
+// are parsed (reapFlags, listFlags, …), declared in the command's file and
+// made of the parts below that several commands share.
 
 // A command is what every command has besides its flags: the whole command
 // line (for the audit line and a plan file) and its arguments.
