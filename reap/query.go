@@ -131,7 +131,7 @@ func (q *query) in(ctx context.Context, ns *host.Namespace) (part, error) {
 		}
 		return func(yield func(sockdiag.Socket, error) bool) {
 			for s, err := range all {
-				if err == nil && (s.Inode == 0 || !q.sel.Owners.Hold(q.run.Owners[s.Inode])) {
+				if err == nil && (s.Inode == 0 || !q.sel.Owners.hold(q.run.Owners[s.Inode])) {
 					continue
 				}
 				if !yield(s, err) {
