@@ -18,7 +18,7 @@ import (
 // is clidoc's, an error comes back to runArgs (which says it and chooses
 // the exit code) instead of urfave/cli exiting by itself, short options
 // group (-tn), a usage error is bad input that names the help to read, a
-// command with commands keeps its options to itself (local), and a
+// command with commands keeps its options to itself (keepLocal), and a
 // subcommand refuses the options given before it (optionsFirst).
 func prepare(root *cli.Command) {
 	cli.FlagStringer = clidoc.FlagHelp // urfave/cli's, for every command
@@ -31,7 +31,7 @@ func prepare(root *cli.Command) {
 			c.Before = optionsFirst
 		}
 		if len(c.Commands) > 0 {
-			local(c.Flags)
+			keepLocal(c.Flags)
 		}
 		for _, sub := range c.Commands {
 			walk(sub)
@@ -58,12 +58,12 @@ func optionsFirst(ctx context.Context, cmd *cli.Command) (context.Context, error
 	return ctx, nil
 }
 
-// local keeps the root command's options to the root: urfave/cli would
+// keepLocal keeps the root command's options to the root: urfave/cli would
 // otherwise let every subcommand accept them and silently ignore them
 // ("tcpreap apply --state listen plan"). Every urfave/cli flag type has the
 // field Local; a flag without one is a programming error, caught by the
 // tests.
-func local(flags []cli.Flag) {
+func keepLocal(flags []cli.Flag) {
 	for _, f := range flags {
 		v := reflect.ValueOf(f)
 		if v.Kind() == reflect.Pointer {
