@@ -166,7 +166,7 @@ func (o flowOutcome) render(w io.Writer, json, quiet bool) error {
 	return render.Flows{W: w, JSON: json, Quiet: quiet}.Report(o, false)
 }
 
-func (o flowOutcome) summary() inet.Summary { return inet.Summary(inet.Summarize(o)) }
+func (o flowOutcome) summary() inet.Summary { return inet.Summarize(o) }
 
 func (o flowOutcome) failed(yield func(error) bool) {
 	for _, r := range o {
