@@ -9,7 +9,7 @@ import (
 // conntrack entries alike: a selector that takes in every address or every
 // port is no selector (tcpreap then wants --all). Every prefix is judged as
 // it matches, after its normalisation: masked, a v4-mapped prefix as its
-// IPv4 prefix (UnmapPrefix), and an IPv4 prefix also over the v4-mapped
+// IPv4 prefix (unmapPrefix), and an IPv4 prefix also over the v4-mapped
 // addresses of IPv6 (::ffff:0:0/96), which it matches in an IPv6 socket's
 // dump. For a conntrack table, where an IPv6 entry with a v4-mapped address
 // does not occur, that judges one more selection as everything: never one
@@ -83,11 +83,11 @@ func CoversPeers(families []Family, peers []Endpoint) bool {
 	return true
 }
 
-// UnmapPrefix returns a v4-mapped IPv6 prefix (::ffff:a.b.c.d/n, n at
+// unmapPrefix returns a v4-mapped IPv6 prefix (::ffff:a.b.c.d/n, n at
 // least 96) as the IPv4 prefix a.b.c.d/n-96, and any other prefix as it is.
 // A conntrack table keeps IPv4 flows as IPv4, and a socket's dump matches an
 // IPv4 prefix in IPv6 sockets' v4-mapped addresses too.
-func UnmapPrefix(p netip.Prefix) netip.Prefix {
+func unmapPrefix(p netip.Prefix) netip.Prefix {
 	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
 		return netip.PrefixFrom(a.Unmap(), p.Bits()-96).Masked()
 	}
@@ -101,7 +101,7 @@ func inSpace(p netip.Prefix, fam Family) (netip.Prefix, bool) {
 	if !p.IsValid() {
 		return netip.Prefix{}, false
 	}
-	p = UnmapPrefix(p.Masked())
+	p = unmapPrefix(p.Masked())
 	switch {
 	case fam == IPv4:
 		return p, p.Addr().Is4()

@@ -165,8 +165,8 @@ func TestUnmapPrefix(t *testing.T) {
 		"192.0.2.0/24":         "192.0.2.0/24",
 		"2001:db8::/64":        "2001:db8::/64",
 	} {
-		if got := UnmapPrefix(netip.MustParsePrefix(in)); got.String() != want {
-			t.Errorf("UnmapPrefix(%s) = %s, want %s", in, got, want)
+		if got := unmapPrefix(netip.MustParsePrefix(in)); got.String() != want {
+			t.Errorf("unmapPrefix(%s) = %s, want %s", in, got, want)
 		}
 	}
 }

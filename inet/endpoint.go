@@ -16,8 +16,8 @@ type Endpoint struct {
 }
 
 // ParsePrefix parses an IP address or a CIDR prefix; host bits of a prefix
-// are cleared, and a v4-mapped IPv6 prefix is its IPv4 prefix
-// (UnmapPrefix): ::ffff:192.0.2.2 is 192.0.2.2. IPv4 prefixes also match
+// are cleared, and a v4-mapped IPv6 prefix (::ffff:0:0/96 or longer) is
+// its IPv4 prefix: ::ffff:192.0.2.2 is 192.0.2.2. IPv4 prefixes also match
 // v4-mapped IPv6 sockets.
 func ParsePrefix(word string) (netip.Prefix, error) {
 	if strings.Contains(word, "/") {
@@ -25,13 +25,13 @@ func ParsePrefix(word string) (netip.Prefix, error) {
 		if err != nil {
 			return netip.Prefix{}, fmt.Errorf("%q is not a valid CIDR prefix (like 192.0.2.0/24 or 2001:db8::/32)", word)
 		}
-		return UnmapPrefix(p.Masked()), nil
+		return unmapPrefix(p.Masked()), nil
 	}
 	a, err := netip.ParseAddr(word)
 	if err != nil || a.Zone() != "" {
 		return netip.Prefix{}, fmt.Errorf("%q is not a valid IP address", word)
 	}
-	return UnmapPrefix(netip.PrefixFrom(a, a.BitLen())), nil
+	return unmapPrefix(netip.PrefixFrom(a, a.BitLen())), nil
 }
 
 // A HostLookup resolves a host name to all its addresses (A and AAAA).

@@ -262,7 +262,8 @@ func TestIntegrationNetNSPlan(t *testing.T) {
 
 // TestIntegrationAllNetNSUnprivileged: without CAP_SYS_ADMIN no other namespace can be
 // entered: list --all-netns lists what it can (its own), says which it passed over, and
-// exits 0; a destroy cannot happen at all (exit 1) and nothing is destroyed.
+// exits 0; list --netns of one it cannot enter fails (exit 1); a destroy cannot happen at
+// all (exit 1) and nothing is destroyed.
 func TestIntegrationAllNetNSUnprivileged(t *testing.T) {
 	tw := newTwins(t, 40015)
 	e := tw.e
@@ -278,6 +279,13 @@ func TestIntegrationAllNetNSUnprivileged(t *testing.T) {
 	}
 	if res.Code != 0 || strings.Contains(res.Stdout, "192.0.2.2") {
 		t.Errorf("exit %d, stdout %q; want 0 and none of the namespaces' sockets", res.Code, res.Stdout)
+	}
+	// One namespace named by itself is the whole listing: not entering it is a failure,
+	// not an empty list.
+	res, err = testnet.RunIsolated(spaces, slices.Concat(nobody, []string{bin, "list", "--netns", tw.other.Local.Name})...)
+	e.check(err)
+	if res.Code != 1 || !strings.Contains(res.Stderr, "CAP_SYS_ADMIN") || strings.Contains(res.Stderr, "passed over") {
+		t.Errorf("list --netns %s as nobody: exit %d, %q; want 1 and a sentence on the permission", tw.other.Local.Name, res.Code, res.Stderr)
 	}
 	res, err = testnet.RunIsolated(spaces, slices.Concat(nobody, []string{bin, "--all-netns", "-y", testnet.PeerV4.String()})...)
 	e.check(err)

@@ -12,7 +12,6 @@ import (
 	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/sockdiag"
-	"golang.org/x/sys/unix"
 )
 
 // QueryOptions tune a Query.
@@ -31,10 +30,11 @@ type QueryOptions struct {
 //
 // Errors: an *InputError for a namespace or interface that cannot be used
 // as given; else what the kernel answered, explained (sockdiag.Explain),
-// naming the namespace it happened in.
+// naming the namespace it happened in, and wrapping the *sockdiag.OpError
+// and its errno.
 func Query(ctx context.Context, sel *Selection, where Where, opts QueryOptions) (*Run, error) {
 	if where.All && sel.Interface != "" {
-		return nil, &InputError{"interface", fmt.Errorf("%s names an interface of one network namespace, not of every one", sel.Interface)}
+		return nil, &InputError{InputInterface, fmt.Errorf("%s names an interface of one network namespace, not of every one", sel.Interface)}
 	}
 	spaces, notes, err := where.open()
 	if err != nil {
@@ -78,9 +78,7 @@ func Query(ctx context.Context, sel *Selection, where Where, opts QueryOptions) 
 	q := query{sel: sel, filter: filter, guards: guards, run: r, workers: opts.Workers}
 	for i, ns := range spaces {
 		p, err := q.in(ctx, ns)
-		if where.PassOver && ns != nil && errors.Is(err, unix.EPERM) {
-			// Without CAP_SYS_ADMIN no other namespace can be entered: a
-			// listing goes on with the ones it can (its own), and says so.
+		if where.passesOver(ns, err) {
 			r.notes = append(r.notes, fmt.Sprintf("warning: network namespace %s was passed over: %v", ns, err))
 			ns.Close()
 			continue
@@ -141,7 +139,7 @@ func (q *query) in(ctx context.Context, ns *host.Namespace) (part, error) {
 			return err
 		})
 		if err != nil {
-			return part{}, &InputError{"interface", InSpace(ns, err)}
+			return part{}, &InputError{InputInterface, InSpace(ns, err)}
 		}
 		filter.Interface = &sockdiag.Interface{Name: name, Index: index, Addrs: addrs}
 	}
@@ -168,7 +166,7 @@ func (q *query) in(ctx context.Context, ns *host.Namespace) (part, error) {
 		}
 		return func(yield func(sockdiag.Socket, error) bool) {
 			for s, err := range all {
-				if err == nil && (s.Inode == 0 || !q.sel.Owners.Hold(q.run.Owners[s.Inode])) {
+				if err == nil && (s.Inode == 0 || !q.sel.Owners.hold(q.run.Owners[s.Inode])) {
 					continue
 				}
 				if !yield(s, err) {
@@ -239,10 +237,11 @@ const maxPlanSize = 1 << 20
 // queryAttempts is how many times a plan whose dump lost an answer is made.
 const queryAttempts = 3
 
-// queryError explains a failed dump.
+// queryError explains a failed dump, and wraps it: a caller still finds the
+// errno (errors.Is) and the sockdiag.Cause (sockdiag.Explain) in it.
 func queryError(err error) error {
 	if why, ok := sockdiag.Explain(err); ok {
-		return fmt.Errorf("%s: %v", why, err)
+		return fmt.Errorf("%s: %w", why, err)
 	}
-	return fmt.Errorf("cannot list sockets: %v", err)
+	return fmt.Errorf("cannot list sockets: %w", err)
 }

@@ -215,16 +215,16 @@ func TestInputErrors(t *testing.T) {
 	for _, tc := range []struct {
 		sel   *reap.Selection
 		where reap.Where
-		of    string
+		of    reap.Input
 	}{
-		{&reap.Selection{}, reap.Where{NetNS: "tcpreap-no-such-namespace"}, "netns"},
-		{&reap.Selection{Interface: "nosuch0"}, reap.Where{}, "interface"},
-		{&reap.Selection{Interface: "lo"}, reap.Where{All: true}, "interface"},
+		{&reap.Selection{}, reap.Where{NetNS: "tcpreap-no-such-namespace"}, reap.InputNetNS},
+		{&reap.Selection{Interface: "nosuch0"}, reap.Where{}, reap.InputInterface},
+		{&reap.Selection{Interface: "lo"}, reap.Where{All: true}, reap.InputInterface},
 	} {
 		run, err := reap.Query(t.Context(), tc.sel, tc.where, reap.QueryOptions{})
 		var ie *reap.InputError
 		if !errors.As(err, &ie) || ie.Of != tc.of {
-			t.Errorf("%+v %+v: %v, want an input error of %s", tc.sel, tc.where, err, tc.of)
+			t.Errorf("%+v %+v: %v, want an input error of %d", tc.sel, tc.where, err, tc.of)
 		}
 		if run != nil {
 			run.Close()

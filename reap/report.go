@@ -31,7 +31,9 @@ type Group struct {
 	NetNS   string
 	Results []kill.Result
 	// InterfaceName names an interface of the namespace by its index (the
-	// index as a number when it has none there).
+	// index as a number when it has none there). For a namespace other
+	// than tcpreap's own it reads the names there when first called, so
+	// call it before the Run is closed: after, it has only numbers.
 	InterfaceName func(index uint32) string
 }
 

@@ -136,13 +136,13 @@ func (r *Run) File(command []string, everything bool) (*planfile.File, error) {
 // from, nor a socket that became another since. LISTEN targets stay: the
 // plan already chose them. includeSelf lifts the guard of the SSH session.
 //
-// A namespace that is gone or is another now is an *InputError ("netns"),
+// A namespace that is gone or is another now is an *InputError (InputNetNS),
 // one that may not be opened wraps fs.ErrPermission too: nothing was
 // destroyed. The caller closes the Run.
 func FromFile(ctx context.Context, f *planfile.File, includeSelf bool, opts QueryOptions) (*Run, error) {
 	spaces, err := f.Open()
 	if err != nil {
-		return nil, &InputError{"netns", err}
+		return nil, &InputError{InputNetNS, err}
 	}
 	guards := kill.Guards{ListenNamed: true}
 	r := &Run{}

@@ -48,8 +48,8 @@ type Owners struct {
 	Patterns []*regexp.Regexp
 }
 
-// Hold reports whether the processes that hold a socket are selected.
-func (o *Owners) Hold(holders []host.Owner) bool {
+// hold reports whether the processes that hold a socket are selected.
+func (o *Owners) hold(holders []host.Owner) bool {
 	named := func(w host.Owner) bool {
 		return slices.Contains(o.Commands, w.Command) || slices.ContainsFunc(o.Patterns, func(re *regexp.Regexp) bool { return re.MatchString(w.Command) })
 	}

@@ -20,36 +20,57 @@ import (
 type Where struct {
 	NetNS string
 	All   bool
-	// PassOver: a namespace of All that cannot be looked at or entered is
-	// passed over, with a note, instead of failing the Query; for a
-	// listing, never for a destroy or a plan, which must not cover less
-	// than asked.
+	// PassOver: with All, a namespace that cannot be looked at or entered
+	// (EPERM) is passed over, with a note, instead of failing the Query;
+	// for a listing, never for a destroy or a plan, which must not cover
+	// less than asked. It does nothing without All: a namespace named by
+	// NetNS that cannot be entered fails the Query.
 	PassOver bool
 }
 
 // An InputError is a place or a selection that cannot be worked with as
 // given: a namespace that does not exist or may not be opened, an interface
-// the namespace does not have. Nothing was asked of the kernel. Of names
-// what was given: "netns", "all-netns" or "interface". An error for want of
-// permission wraps fs.ErrPermission.
+// the namespace does not have. Nothing was asked of the kernel. Of says
+// which of the Query's inputs it is. An error for want of permission wraps
+// fs.ErrPermission.
 type InputError struct {
-	Of  string
+	Of  Input
 	Err error
 }
 
+// An Input is one of the inputs of a Query that an InputError is of.
+type Input uint8
+
+// The inputs.
+const (
+	InputNetNS     Input = iota + 1 // Where.NetNS, or a plan file's namespace
+	InputAll                        // Where.All: every namespace of the host
+	InputInterface                  // Selection.Interface
+)
+
 func (e *InputError) Error() string { return e.Err.Error() }
 func (e *InputError) Unwrap() error { return e.Err }
+
+// passesOver reports whether a Query goes on without namespace ns, which
+// failed with err: only a namespace of All, for a listing, that could not
+// be entered. Without CAP_SYS_ADMIN no other namespace can be entered; a
+// listing of every namespace goes on with the ones it can (its own), and
+// says so. One namespace asked for by name is the whole Query: failing to
+// enter it fails the Query.
+func (w Where) passesOver(ns *host.Namespace, err error) bool {
+	return w.All && w.PassOver && ns != nil && errors.Is(err, unix.EPERM)
+}
 
 // open opens the namespaces of w, nil for the one tcpreap runs in, with the
 // notes a person should read. The caller closes them.
 func (w Where) open() ([]*host.Namespace, []string, error) {
 	switch {
 	case w.All && w.NetNS != "":
-		return nil, nil, &InputError{"netns", fmt.Errorf("%s: a namespace and every namespace were both asked for; give one of them", w.NetNS)}
+		return nil, nil, &InputError{InputNetNS, fmt.Errorf("%s: a namespace and every namespace were both asked for; give one of them", w.NetNS)}
 	case w.All:
 		all, unreadable, err := host.AllNetNS()
 		if err != nil {
-			return nil, nil, &InputError{"all-netns", err}
+			return nil, nil, &InputError{InputAll, err}
 		}
 		var notes []string
 		if n := len(unreadable); n > 0 {
@@ -66,7 +87,7 @@ func (w Where) open() ([]*host.Namespace, []string, error) {
 				// A destroy or a plan over every namespace reaches every one
 				// or none: it must not cover less than asked.
 				closeSpaces(all)
-				return nil, nil, &InputError{"all-netns", denied(missed + "; nothing is done in any namespace rather than in some")}
+				return nil, nil, &InputError{InputAll, denied(missed + "; nothing is done in any namespace rather than in some")}
 			}
 			notes = append(notes, "warning: "+missed)
 		}
@@ -74,7 +95,7 @@ func (w Where) open() ([]*host.Namespace, []string, error) {
 	case w.NetNS != "":
 		ns, err := host.OpenNetNS(w.NetNS)
 		if err != nil {
-			return nil, nil, &InputError{"netns", err}
+			return nil, nil, &InputError{InputNetNS, err}
 		}
 		return []*host.Namespace{ns}, nil, nil
 	}

@@ -44,8 +44,9 @@ type Filter struct {
 	// 5.10 the kernel's filter program tests it too (INET_DIAG_BC_CGROUP_COND,
 	// ss's "cgroup PATH"), and sends only those sockets.
 	Cgroups []uint64
-	// WithInfo asks the kernel for every socket's struct tcp_info, for
-	// Conn.OnTCPInfo: what a listing shows of it (idle, retransmits, rtt).
+	// WithInfo asks the kernel for every socket's struct tcp_info, which a
+	// query hands to its WithTCPInfo option: what a listing shows of it
+	// (idle, retransmits, rtt).
 	WithInfo bool
 }
 

@@ -41,15 +41,6 @@ type outcome interface {
 	explain(err error) (string, bool)
 }
 
-// cutWords are how the command line speaks of what a command acts on.
-type cutWords struct {
-	noun       func(n int) string // "3 sockets"
-	many       string             // "sockets"
-	verb, done string             // "destroy", "destroyed"
-}
-
-var socketWords = cutWords{noun: func(n int) string { return render.Plural(n, "socket") }, many: "sockets", verb: "destroy", done: "destroyed"}
-
 // refuseOverMax refuses a plan of n targets larger than --max, for a real
 // run and a dry run alike.
 func refuseOverMax(a *maxFlag, n int, w cutWords) error {
@@ -177,8 +168,6 @@ type flowCut struct {
 	plan  *flows.Plan
 	netns string // the table's namespace, as given; "" for tcpreap's own
 }
-
-var flowWords = cutWords{noun: render.Entries, many: "conntrack entries", verb: "delete", done: "deleted"}
 
 func (flowCut) words() cutWords   { return flowWords }
 func (c flowCut) targets() int    { return len(c.plan.Targets) }

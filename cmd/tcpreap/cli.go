@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/clidoc"
 	"github.com/urfave/cli/v3"
 )
 
@@ -14,11 +15,15 @@ import (
 // whole command tree, and run rewrites the arguments (digitFlags) before
 // the parser sees them.
 
-// prepare readies every command of the tree under root: short options
+// prepare readies every command of the tree under root: each option's help
+// is clidoc's, an error comes back to runArgs (which says it and chooses
+// the exit code) instead of urfave/cli exiting by itself, short options
 // group (-tn), a usage error is bad input that names the help to read, a
-// command with commands keeps its options to itself (local), and every
+// command with commands keeps its options to itself (keepLocal), and every
 // command checks its options as given (checkOptions).
 func prepare(root *cli.Command) {
+	cli.FlagStringer = clidoc.FlagHelp // urfave/cli's, for every command
+	root.ExitErrHandler = func(context.Context, *cli.Command, error) {}
 	var walk func(c *cli.Command)
 	walk = func(c *cli.Command) {
 		c.UseShortOptionHandling = true
@@ -29,7 +34,7 @@ func prepare(root *cli.Command) {
 		c.OnUsageError = onUsage
 		c.Before = checkOptions
 		if len(c.Commands) > 0 {
-			local(c.Flags)
+			keepLocal(c.Flags)
 		}
 		for _, sub := range c.Commands {
 			walk(sub)
@@ -78,12 +83,12 @@ func checkOptions(ctx context.Context, cmd *cli.Command) (context.Context, error
 	return ctx, nil
 }
 
-// local keeps the root command's options to the root: urfave/cli would
+// keepLocal keeps the root command's options to the root: urfave/cli would
 // otherwise let every subcommand accept them and silently ignore them
 // ("tcpreap apply --state listen plan"). Every urfave/cli flag type has the
 // field Local; a flag without one is a programming error, caught by the
 // tests.
-func local(flags []cli.Flag) {
+func keepLocal(flags []cli.Flag) {
 	for _, f := range flags {
 		v := reflect.ValueOf(f)
 		if v.Kind() == reflect.Pointer {

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"slices"
 
-	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/planfile"
 	"github.com/tcpreap/tcpreap/reap"
@@ -77,11 +76,7 @@ func apply(ctx context.Context, o *applyFlags, io streams) error {
 		return err
 	}
 	defer run.Close()
-	if !o.quiet {
-		for _, note := range run.Notes() {
-			fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", render.Printable(note))
-		}
-	}
+	io.notes(o.quiet, run.Notes()...)
 	return act(ctx, &o.command, &o.actFlags, io, socketCut{run, o.verify})
 }
 

@@ -119,7 +119,7 @@ Examples:
 	return cmd
 }
 
-// flowSelectionFlags are the selectors of conntrack and conntrack list.
+// flags are the selectors of conntrack and conntrack list.
 func (o *flowSelectFlags) flags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringSliceFlag{Name: "state", Destination: &o.states, Usage: "conntrack TCP states `S[,S]`: syn_sent syn_recv established fin_wait close_wait last_ack time_wait close syn_sent2, or all (default: all)"},
@@ -223,11 +223,7 @@ func planFlows(ctx context.Context, o *flowSelectFlags, words []string, all bool
 		conn.Close()
 		return nil, nil, flowError(err)
 	}
-	if !quiet {
-		for _, n := range notes {
-			fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", render.Printable(n))
-		}
-	}
+	io.notes(quiet, notes...)
 	// The kernel dumps in hash order; a person reads by protocol and client.
 	slices.SortFunc(found, func(a, b flows.Flow) int {
 		return cmp.Or(cmp.Compare(a.Protocol, b.Protocol), a.Orig.Src.Compare(b.Orig.Src), a.Orig.Dst.Compare(b.Orig.Dst))
@@ -275,7 +271,7 @@ func dialFlows(netns string) (*flows.Conn, error) {
 	if netns != "" {
 		var err error
 		if ns, err = host.OpenNetNS(netns); err != nil {
-			return nil, queryError(&reap.InputError{Of: "netns", Err: err})
+			return nil, queryError(&reap.InputError{Of: reap.InputNetNS, Err: err})
 		}
 		defer ns.Close() // the socket stays in the namespace it was made in
 	}

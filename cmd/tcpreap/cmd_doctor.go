@@ -5,6 +5,8 @@ import (
 
 	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
 	"github.com/tcpreap/tcpreap/doctor"
+	"github.com/tcpreap/tcpreap/inet"
+	"github.com/tcpreap/tcpreap/reap"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"github.com/urfave/cli/v3"
 )
@@ -42,12 +44,11 @@ func diagnose(ctx context.Context, o *doctorFlags, io streams) error {
 	if len(o.words) > 0 {
 		return usagef("doctor takes no arguments (it looks at every socket): %q", o.words[0])
 	}
-	// Every TCP and UDP socket, listeners too.
-	sel, err := newSelection(ctx, &selectFlags{netns: o.netns, tcp: true, udp: true}, nil, false)
-	if err != nil {
-		return selectionError(err)
+	// Every TCP and UDP socket, listeners too, of the namespace --netns names.
+	sel := &selection{
+		Selection: reap.Selection{Filter: sockdiag.Filter{Protocols: []inet.Protocol{inet.TCP, inet.UDP}, States: sockdiag.AllStates}},
+		where:     reap.Where{NetNS: o.netns},
 	}
-	sel.Filter.States = sockdiag.AllStates
 	run, c, err := takeCensus(ctx, sel, 10, io, o.json)
 	if err != nil {
 		return err

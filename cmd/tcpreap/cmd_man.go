@@ -36,7 +36,7 @@ Examples:
 }
 
 // manual is what tcpreap(8) says besides the command tree: the contract of
-// the exit codes (app.go), in the manual's words, and what tcpreap reads
+// the exit codes (errors.go), in the manual's words, and what tcpreap reads
 // besides its command line.
 var manual = clidoc.Manual{
 	ExitStatus: []clidoc.Definition{

@@ -6,6 +6,7 @@ import (
 	"io"
 	"syscall"
 
+	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
 	"golang.org/x/sys/unix"
 )
 
@@ -21,6 +22,18 @@ type streams struct {
 	// Progress is where a long destroy shows its progress bar (stderr,
 	// when it is a terminal); nil for none.
 	Progress io.Writer
+}
+
+// notes says what a person should read with a plan (a host name's
+// addresses, a namespace passed over, a session that cannot be fully
+// protected) on ErrOut, one line each, unless quiet.
+func (io streams) notes(quiet bool, notes ...string) {
+	if quiet {
+		return
+	}
+	for _, note := range notes {
+		fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", render.Printable(note))
+	}
 }
 
 // Exit codes, the contract runbooks rely on.

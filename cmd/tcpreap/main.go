@@ -12,7 +12,9 @@
 // reap.Selection and a reap.Where; act.go is the one path of everything
 // that destroys or deletes (--max, the confirmation of prompt.go, the
 // execution, the report, the audit line, one sentence per kind of failure,
-// the exit code of app.go).
+// the exit code); errors.go has the streams, the exit codes and the errors
+// every command returns; this file has main, the signals, runArgs and
+// newApp.
 //
 // Beneath it, and importing none of it: internal/render turns the values
 // that come back into text for a person or a JSON reader (the socket table
@@ -33,7 +35,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/clidoc"
 	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
 	"github.com/urfave/cli/v3"
 	"golang.org/x/term"
@@ -121,10 +122,8 @@ func runArgs(ctx context.Context, args []string, io streams) (code int) {
 // newApp is the command line: tcpreap itself (reap) and its commands. args
 // is the whole command line, which the audit line and a plan file record.
 func newApp(args []string, io streams) *cli.Command {
-	cli.FlagStringer = clidoc.FlagHelp
 	root := reapCommand(args, io)
 	root.Writer, root.ErrWriter = io.Out, io.ErrOut
-	root.ExitErrHandler = func(context.Context, *cli.Command, error) {}
 	root.Version = versionText()
 	root.Commands = []*cli.Command{listCommand(args, io), conntrackCommand(args, io), summaryCommand(args, io), doctorCommand(args, io), planCommand(args, io), applyCommand(args, io)}
 	root.Commands = append(root.Commands, completionCommand(root, args, io), manCommand(root, args, io))

@@ -5,13 +5,13 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
 	"github.com/urfave/cli/v3"
 )
 
 // Each command has a struct of its own that its flags write into as they
-// are parsed (reapFlags, listFlags, …), made of the parts below that
-// several commands share. This file and cli.go are the only code that
-// reads the command line.
+// are parsed (reapFlags, listFlags, …), declared in the command's file and
+// made of the parts below that several commands share.
 
 // A command is what every command has besides its flags: the whole command
 // line (for the audit line and a plan file) and its arguments.
@@ -28,6 +28,19 @@ func action(c *command, args []string, do func(context.Context) error) cli.Actio
 		return do(ctx)
 	}
 }
+
+// cutWords are how the command line speaks of what a command acts on: its
+// options' help, and the act path's sentences.
+type cutWords struct {
+	noun       func(n int) string // "3 sockets"
+	many       string             // "sockets"
+	verb, done string             // "destroy", "destroyed"
+}
+
+var (
+	socketWords = cutWords{noun: func(n int) string { return render.Plural(n, "socket") }, many: "sockets", verb: "destroy", done: "destroyed"}
+	flowWords   = cutWords{noun: render.Entries, many: "conntrack entries", verb: "delete", done: "deleted"}
+)
 
 // selectFlags are the selectors of the commands that look at sockets.
 type selectFlags struct {

@@ -127,13 +127,13 @@ func query(ctx context.Context, sel *selection, workers int, io streams, quiet b
 	if err != nil {
 		return nil, queryError(err)
 	}
-	if !quiet {
-		for _, note := range append(sel.notes, run.Notes()...) {
-			fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", render.Printable(note))
-		}
-	}
+	io.notes(quiet, sel.notes...)
+	io.notes(quiet, run.Notes()...)
 	return run, nil
 }
+
+// inputFlags name the option that gave each input of a query.
+var inputFlags = map[reap.Input]string{reap.InputNetNS: "--netns", reap.InputAll: "--all-netns", reap.InputInterface: "--interface"}
 
 // queryError is reap's error as the run returns it: bad input (an option
 // that names it) or a missing permission, or what the kernel answered.
@@ -142,10 +142,10 @@ func queryError(err error) error {
 	if !errors.As(err, &ie) {
 		return err
 	}
-	if ie.Of == "all-netns" && (errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE)) {
+	if ie.Of == reap.InputAll && (errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE)) {
 		err = fmt.Errorf("%w or give --netns", err)
 	}
-	err = fmt.Errorf("--%s: %w", ie.Of, err)
+	err = fmt.Errorf("%s: %w", inputFlags[ie.Of], err)
 	if errors.Is(err, fs.ErrPermission) {
 		return notPermitted{err}
 	}

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/tcpreap/tcpreap/inet"
+	"github.com/tcpreap/tcpreap/reap"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
@@ -45,5 +47,23 @@ func TestPeerHints(t *testing.T) {
 	code, _, stderr := runCLI("list", "--sport", "bootpc", "192.0.2.2")
 	if code != exitUsage || !strings.Contains(stderr, "it is a UDP service: add -u") {
 		t.Errorf("a UDP service without -u: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestQueryErrorNamesTheOption: reap says which input it could not use;
+// the command line names the option that gave it, and a namespace that is
+// not there is bad input.
+func TestQueryErrorNamesTheOption(t *testing.T) {
+	for in := reap.InputNetNS; in <= reap.InputInterface; in++ {
+		err := queryError(&reap.InputError{Of: in, Err: errors.New("no such thing")})
+		var ue usageError
+		if flag := inputFlags[in]; flag == "" || err.Error() != flag+": no such thing" || !errors.As(err, &ue) {
+			t.Errorf("input %d: %q, want it named by its option, as bad input", in, err)
+		}
+	}
+	needLinux(t)
+	code, _, stderr := runCLI("list", "--netns", "tcpreap-no-such-namespace")
+	if code != exitUsage || !strings.HasPrefix(stderr, "tcpreap: --netns: ") {
+		t.Errorf("list --netns of no namespace: exit %d, %q", code, stderr)
 	}
 }
