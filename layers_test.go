@@ -18,7 +18,7 @@ import (
 //	    command code (render → the values it shows, and clidoc for the
 //	    help's wrapping; clidoc → urfave/cli and the standard library
 //	    alone; audit → host and inet; peerword → sockdiag's state words)
-//	reap → kill, planfile, host, sockdiag, inet
+//	reap → kill, planfile, host, sockdiag, flows, inet
 //	planfile → kill, sockdiag, host, inet; census → sockdiag, host, inet;
 //	doctor → sockdiag, census, host, inet
 //	kill → sockdiag, inet; sockdiag → inet; flows → inet
@@ -37,7 +37,7 @@ func TestLayers(t *testing.T) {
 		peerword:      {"sockdiag"},
 		render:        {"reap", "flows", "census", "doctor", "host", "inet", "sockdiag", "kill", clidoc},
 		clidoc:        nil,
-		"reap":        {"kill", "planfile", "host", "sockdiag", "inet"},
+		"reap":        {"kill", "planfile", "host", "sockdiag", "flows", "inet"},
 		"planfile":    {"kill", "sockdiag", "host", "inet"},
 		"census":      {"sockdiag", "host", "inet"},
 		"doctor":      {"sockdiag", "census", "host", "inet"},

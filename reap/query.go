@@ -86,7 +86,7 @@ func Query(ctx context.Context, sel *Selection, where Where, opts QueryOptions) 
 		if err != nil {
 			r.Close()
 			closeSpaces(spaces[i:])
-			return nil, InSpace(ns, err)
+			return nil, inSpace(ns, err)
 		}
 		r.parts = append(r.parts, p)
 	}
@@ -139,7 +139,7 @@ func (q *query) in(ctx context.Context, ns *host.Namespace) (part, error) {
 			return err
 		})
 		if err != nil {
-			return part{}, &InputError{InputInterface, InSpace(ns, err)}
+			return part{}, &InputError{InputInterface, inSpace(ns, err)}
 		}
 		filter.Interface = &sockdiag.Interface{Name: name, Index: index, Addrs: addrs}
 	}

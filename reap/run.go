@@ -108,7 +108,7 @@ func (r *Run) Do(fn func(conn *sockdiag.Conn) error) error {
 		return errors.New("no network namespace could be entered")
 	}
 	p := r.parts[0]
-	return InSpace(p.ns, p.ns.Do(func() error { return fn(p.conn) }))
+	return inSpace(p.ns, p.ns.Do(func() error { return fn(p.conn) }))
 }
 
 // File is the Run as a plan file, for apply: command is the command line
@@ -157,7 +157,7 @@ func FromFile(ctx context.Context, f *planfile.File, includeSelf bool, opts Quer
 		if err != nil {
 			r.Close()
 			closeSpaces(spaces[i:])
-			return nil, InSpace(ns, err)
+			return nil, inSpace(ns, err)
 		}
 		r.parts = append(r.parts, part{ns: ns, conn: conn, plan: f.Parts[i].Plan.Recheck(ctx, conn, guards)})
 		if ns == nil {

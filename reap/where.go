@@ -118,23 +118,23 @@ func closeSpaces(spaces []*host.Namespace) {
 // dialIn opens a connection to the kernel in namespace ns, with workers
 // sockets to destroy on (0 chooses).
 func dialIn(ns *host.Namespace, workers int) (*sockdiag.Conn, error) {
-	conn, err := sockdiag.Dial(&sockdiag.Config{NetNS: DialFd(ns), Workers: workers})
-	return conn, EnterError(ns, err)
+	conn, err := sockdiag.Dial(&sockdiag.Config{NetNS: dialFd(ns), Workers: workers})
+	return conn, enterError(ns, err)
 }
 
-// DialFd is the descriptor a netlink socket of namespace ns is opened with
+// dialFd is the descriptor a netlink socket of namespace ns is opened with
 // (a Config's NetNS): 0, no setns and no CAP_SYS_ADMIN, for the namespace
 // tcpreap runs in, whether ns is nil or names it.
-func DialFd(ns *host.Namespace) int {
+func dialFd(ns *host.Namespace) int {
 	if here, err := host.Here(); err == nil && ns != nil && ns.ID == here.NetNS {
 		return 0
 	}
 	return ns.Fd()
 }
 
-// EnterError explains what opening a netlink socket in namespace ns may
+// enterError explains what opening a netlink socket in namespace ns may
 // fail for: entering it, and the descriptors every namespace holds.
-func EnterError(ns *host.Namespace, err error) error {
+func enterError(ns *host.Namespace, err error) error {
 	switch {
 	case ns != nil && errors.Is(err, unix.EPERM):
 		return fmt.Errorf("entering another network namespace needs CAP_SYS_ADMIN (try sudo): %w", err)
@@ -144,9 +144,9 @@ func EnterError(ns *host.Namespace, err error) error {
 	return err
 }
 
-// InSpace says in which namespace an error happened, when it is not the
+// inSpace says in which namespace an error happened, when it is not the
 // one tcpreap runs in.
-func InSpace(ns *host.Namespace, err error) error {
+func inSpace(ns *host.Namespace, err error) error {
 	if ns == nil || err == nil {
 		return err
 	}

@@ -163,18 +163,14 @@ func (socketOutcome) explain(err error) (string, bool) {
 }
 
 // A flowCut is the conntrack entries of a plan.
-type flowCut struct {
-	conn  *flows.Conn
-	plan  *flows.Plan
-	netns string // the table's namespace, as given; "" for tcpreap's own
-}
+type flowCut struct{ run *reap.FlowRun }
 
 func (flowCut) words() cutWords   { return flowWords }
-func (c flowCut) targets() int    { return len(c.plan.Targets) }
-func (c flowCut) summary() string { return render.FlowPlanSummary(c.plan) }
+func (c flowCut) targets() int    { return len(c.run.Plan().Targets) }
+func (c flowCut) summary() string { return render.FlowPlanSummary(c.run.Plan()) }
 
 func (c flowCut) execute(ctx context.Context, _ func(int)) outcome {
-	return flowOutcome{c.plan.Execute(ctx, c.conn), c.netns}
+	return flowOutcome{c.run.Execute(ctx), c.run.NetNS()}
 }
 
 type flowOutcome struct {

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -11,7 +9,6 @@ import (
 
 	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
 	"github.com/tcpreap/tcpreap/flows"
-	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/reap"
 )
@@ -197,38 +194,23 @@ func flowSelection(ctx context.Context, o *flowSelectFlags, words []string) (*fl
 	return f, notes, nil
 }
 
-// planFlows dials ctnetlink and plans the selection; the caller closes the
-// connection. all consents to a plan with no selector.
-func planFlows(ctx context.Context, o *flowSelectFlags, words []string, all bool, quiet bool, io streams) (*flows.Conn, *flows.Plan, error) {
+// planFlows plans the selection in the table of --netns's namespace or of
+// tcpreap's own, and says the notes; the caller closes the FlowRun. all
+// consents to a plan with no selector.
+func planFlows(ctx context.Context, o *flowSelectFlags, words []string, all bool, quiet bool, io streams) (*reap.FlowRun, error) {
 	f, notes, err := flowSelection(ctx, o, words)
 	if err != nil {
-		return nil, nil, usageError{err}
-	}
-	var session *inet.Session
-	if !o.includeSelf {
-		var note string
-		if session, note = reap.Session(); note != "" {
-			notes = append(notes, note)
-		}
+		return nil, usageError{err}
 	}
 	if !f.HasSelector() && !all {
-		return nil, nil, usagef("refusing to delete every conntrack entry: name a PEER or a selector (--state, --port, --reply-src, --status, --zone, --mark), or give --all")
+		return nil, usagef("refusing to delete every conntrack entry: name a PEER or a selector (--state, --port, --reply-src, --status, --zone, --mark), or give --all")
 	}
-	conn, err := dialFlows(o.netns)
+	run, err := reap.QueryFlows(ctx, f, reap.Where{NetNS: o.netns}, o.includeSelf)
 	if err != nil {
-		return nil, nil, err
+		return nil, queryError(err)
 	}
-	found, err := conn.Dump(ctx, f)
-	if err != nil {
-		conn.Close()
-		return nil, nil, flowError(err)
-	}
-	io.notes(quiet, notes...)
-	// The kernel dumps in hash order; a person reads by protocol and client.
-	slices.SortFunc(found, func(a, b flows.Flow) int {
-		return cmp.Or(cmp.Compare(a.Protocol, b.Protocol), a.Orig.Src.Compare(b.Orig.Src), a.Orig.Dst.Compare(b.Orig.Dst))
-	})
-	return conn, flows.NewPlan(found, session), nil
+	io.notes(quiet, append(notes, run.Notes()...)...)
+	return run, nil
 }
 
 // listFlows is conntrack list, and conntrack -n, which rehearses the real
@@ -237,15 +219,15 @@ func listFlows(ctx context.Context, f *conntrackListFlags, all bool, io streams)
 	if err := f.check(flowWords); err != nil {
 		return err
 	}
-	conn, plan, err := planFlows(ctx, &f.flowSelectFlags, f.words, all, f.quiet, io)
+	run, err := planFlows(ctx, &f.flowSelectFlags, f.words, all, f.quiet, io)
 	if err != nil {
 		return err
 	}
-	conn.Close()
-	if err := refuseOverMax(&f.maxFlag, len(plan.Targets), flowWords); err != nil {
+	run.Close()
+	if err := refuseOverMax(&f.maxFlag, len(run.Plan().Targets), flowWords); err != nil {
 		return err
 	}
-	return render.Flows{W: io.Out, JSON: f.json, Quiet: f.quiet}.Report(plan.DryRun(), true)
+	return render.Flows{W: io.Out, JSON: f.json, Quiet: f.quiet}.Report(run.Plan().DryRun(), true)
 }
 
 // cutFlows is conntrack: the plan, then the act path.
@@ -256,40 +238,10 @@ func cutFlows(ctx context.Context, f *conntrackFlags, io streams) error {
 	if err := f.check(flowWords); err != nil {
 		return err
 	}
-	conn, plan, err := planFlows(ctx, &f.flowSelectFlags, f.words, f.all, f.quiet, io)
+	run, err := planFlows(ctx, &f.flowSelectFlags, f.words, f.all, f.quiet, io)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	return act(ctx, &f.command, &f.actFlags, io, flowCut{conn, plan, f.netns})
-}
-
-// dialFlows opens the conntrack table of the namespace --netns names, or of
-// tcpreap's own.
-func dialFlows(netns string) (*flows.Conn, error) {
-	var ns *host.Namespace
-	if netns != "" {
-		var err error
-		if ns, err = host.OpenNetNS(netns); err != nil {
-			return nil, queryError(&reap.InputError{Of: reap.InputNetNS, Err: err})
-		}
-		defer ns.Close() // the socket stays in the namespace it was made in
-	}
-	conn, err := flows.Dial(&flows.Config{NetNS: reap.DialFd(ns)})
-	if err != nil {
-		return nil, reap.InSpace(ns, flowError(reap.EnterError(ns, err)))
-	}
-	return conn, nil
-}
-
-// flowError explains a failed dial or dump.
-func flowError(err error) error {
-	if why, ok := flows.Explain(err); ok {
-		return fmt.Errorf("%s: %v", why, err)
-	}
-	var op *flows.OpError
-	if errors.As(err, &op) {
-		return fmt.Errorf("cannot list conntrack entries: %v", op.Err)
-	}
-	return fmt.Errorf("cannot list conntrack entries: %v", err)
+	defer run.Close()
+	return act(ctx, &f.command, &f.actFlags, io, flowCut{run})
 }

@@ -1,13 +1,8 @@
 package main
 
 import (
-	"errors"
 	"strings"
 	"testing"
-
-	"golang.org/x/sys/unix"
-
-	"github.com/tcpreap/tcpreap/flows"
 )
 
 // TestConntrackBadInput: words refused before the kernel is asked anything: exit 2 and
@@ -46,15 +41,5 @@ func TestConntrackBadInput(t *testing.T) {
 		if code != exitUsage || stdout != "" || !strings.Contains(stderr, c.want) {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2 and %q", c.args, code, stdout, stderr, c.want)
 		}
-	}
-}
-
-func TestFlowError(t *testing.T) {
-	err := flowError(&flows.OpError{Op: "dump", Err: unix.EPERM})
-	if !strings.Contains(err.Error(), "needs CAP_NET_ADMIN") {
-		t.Errorf("EPERM: %v", err)
-	}
-	if err := flowError(errors.New("odd")); !strings.Contains(err.Error(), "cannot list conntrack entries") {
-		t.Errorf("other: %v", err)
 	}
 }
