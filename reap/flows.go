@@ -9,7 +9,6 @@ import (
 
 	"github.com/tcpreap/tcpreap/flows"
 	"github.com/tcpreap/tcpreap/host"
-	"github.com/tcpreap/tcpreap/inet"
 )
 
 // A FlowRun is a selection of conntrack entries planned in the table of one
@@ -44,7 +43,7 @@ func QueryFlows(ctx context.Context, f *flows.Filter, where Where, includeSelf b
 		defer ns.Close() // the socket stays in the namespace it was made in
 	}
 	r := &FlowRun{netns: ns.String()}
-	session := r.session(includeSelf)
+	session := sessionGuard(includeSelf, &r.notes)
 	conn, err := flows.Dial(&flows.Config{NetNS: dialFd(ns)})
 	if err != nil {
 		return nil, inSpace(ns, flowError(enterError(ns, err)))
@@ -59,19 +58,6 @@ func QueryFlows(ctx context.Context, f *flows.Filter, where Where, includeSelf b
 	})
 	r.conn, r.plan = conn, flows.NewPlan(found, session)
 	return r, nil
-}
-
-// session is the guard of the SSH session, noting when it cannot be fully
-// found; nil with includeSelf.
-func (r *FlowRun) session(includeSelf bool) *inet.Session {
-	if includeSelf {
-		return nil
-	}
-	s, note := Session()
-	if note != "" {
-		r.notes = append(r.notes, note)
-	}
-	return s
 }
 
 // Notes are what a person should read with the plan.

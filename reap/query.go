@@ -41,13 +41,7 @@ func Query(ctx context.Context, sel *Selection, where Where, opts QueryOptions) 
 		return nil, err
 	}
 	filter := sel.Filter // Query fills in the interface, namespace by namespace
-	guards := kill.Guards{ListenNamed: sel.ListenNamed}
-	if !sel.IncludeSelf {
-		var note string
-		if guards.Session, note = Session(); note != "" {
-			notes = append(notes, note)
-		}
-	}
+	guards := kill.Guards{ListenNamed: sel.ListenNamed, Session: sessionGuard(sel.IncludeSelf, &notes)}
 	r := &Run{notes: notes}
 	if sel.WantInfo {
 		r.Infos = map[sockdiag.Cookie]sockdiag.TCPInfo{}
@@ -185,12 +179,7 @@ func (q *query) in(ctx context.Context, ns *host.Namespace) (part, error) {
 		conn.Close()
 		return part{}, queryError(err)
 	}
-	// SSH_CONNECTION speaks of tcpreap's own namespace only.
-	if ns == nil {
-		if note := staleSession(ctx, conn, q.guards.Session); note != "" {
-			q.run.notes = append(q.run.notes, note)
-		}
-	}
+	noteStale(ctx, ns, conn, q.guards.Session, &q.run.notes)
 	return part{ns: ns, conn: conn, plan: plan}, nil
 }
 

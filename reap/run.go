@@ -146,12 +146,7 @@ func FromFile(ctx context.Context, f *planfile.File, includeSelf bool, opts Quer
 	}
 	guards := kill.Guards{ListenNamed: true}
 	r := &Run{}
-	if !includeSelf {
-		var note string
-		if guards.Session, note = Session(); note != "" {
-			r.notes = append(r.notes, note)
-		}
-	}
+	guards.Session = sessionGuard(includeSelf, &r.notes)
 	for i, ns := range spaces {
 		conn, err := dialIn(ns, opts.Workers)
 		if err != nil {
@@ -160,11 +155,7 @@ func FromFile(ctx context.Context, f *planfile.File, includeSelf bool, opts Quer
 			return nil, inSpace(ns, err)
 		}
 		r.parts = append(r.parts, part{ns: ns, conn: conn, plan: f.Parts[i].Plan.Recheck(ctx, conn, guards)})
-		if ns == nil {
-			if note := staleSession(ctx, conn, guards.Session); note != "" {
-				r.notes = append(r.notes, note)
-			}
-		}
+		noteStale(ctx, ns, conn, guards.Session, &r.notes)
 	}
 	return r, nil
 }

@@ -33,6 +33,32 @@ func Session() (*inet.Session, string) {
 	return s, note
 }
 
+// sessionGuard is the guard of the SSH session for a Query, a plan file or
+// conntrack entries alike: nil with includeSelf; a note that it cannot be
+// fully found goes to notes.
+func sessionGuard(includeSelf bool, notes *[]string) *inet.Session {
+	if includeSelf {
+		return nil
+	}
+	s, note := Session()
+	if note != "" {
+		*notes = append(*notes, note)
+	}
+	return s
+}
+
+// noteStale adds to notes that the session SSH_CONNECTION names is no
+// connection of namespace ns, when ns is the one tcpreap runs in (the only
+// one SSH_CONNECTION speaks of) and it is none there.
+func noteStale(ctx context.Context, ns *host.Namespace, conn *sockdiag.Conn, s *inet.Session, notes *[]string) {
+	if ns != nil {
+		return
+	}
+	if note := staleSession(ctx, conn, s); note != "" {
+		*notes = append(*notes, note)
+	}
+}
+
 // staleSession says, in one line, when the connection SSH_CONNECTION names
 // is none of this network namespace's (a session that ended, named inside
 // tmux or screen); "" when it is there or nothing names one.
