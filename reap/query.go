@@ -49,7 +49,7 @@ func Query(ctx context.Context, sel *Selection, where Where, opts QueryOptions) 
 			notes = append(notes, note)
 		}
 	}
-	r := &Run{notes: notes}
+	r := &Run{notes: notes, showOwners: sel.WantOwners}
 	if sel.WantInfo {
 		r.Infos = map[sockdiag.Cookie]sockdiag.TCPInfo{}
 		filter.WithInfo = true

@@ -155,6 +155,34 @@ func TestOwnersAndInfo(t *testing.T) {
 	}
 }
 
+// TestReportOwnersWhenAsked: the owners an owner selector reads to select
+// are not shown with the results: a report carries them only when the
+// selection asked to show them (list -p), a dry run and a destroy alike.
+func TestReportOwnersWhenAsked(t *testing.T) {
+	inside(t)
+	port, _, _ := pairs(t, 1)
+	for _, want := range []bool{false, true} {
+		sel := byPort(port)
+		sel.Owners = &reap.Owners{PIDs: []int{os.Getpid()}}
+		sel.WantOwners = want
+		run, err := reap.Query(t.Context(), sel, reap.Where{}, reap.QueryOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if run.Targets() != 1 {
+			t.Fatalf("WantOwners %v: %d targets, want 1", want, run.Targets())
+		}
+		if got := run.DryRun().Owners != nil; got != want {
+			t.Errorf("WantOwners %v: the dry run's report carries owners: %v", want, got)
+		}
+		if got := run.Execute(t.Context(), reap.ExecuteOptions{}).Owners != nil; got != want {
+			t.Errorf("WantOwners %v: the destroy's report carries owners: %v", want, got)
+		}
+		run.Close()
+		port, _, _ = pairs(t, 1)
+	}
+}
+
 // TestFromFile: a plan written to a file and read back destroys what it
 // planned that still exists, reports a socket closed since as gone, and
 // touches nothing else.
