@@ -23,8 +23,11 @@ type cut interface {
 	// summary is the plan's summary, for the confirmation.
 	summary() string
 	// execute acts on the targets; progress is told how many each step
-	// settled.
+	// settled, when the cut tellsProgress.
 	execute(ctx context.Context, progress func(settled int)) outcome
+	// tellsProgress reports whether execute tells its progress: only then
+	// does a long run show a progress bar, which would otherwise stand still.
+	tellsProgress() bool
 }
 
 // An outcome is what a cut did.
@@ -77,7 +80,7 @@ func act(ctx context.Context, cmd *command, a *actFlags, io streams, c cut) erro
 		}
 	}
 	var bar *render.Progress
-	if !a.quiet {
+	if !a.quiet && c.tellsProgress() {
 		bar = render.StartProgress(io.Progress, n)
 	}
 	var progress func(int)
@@ -121,8 +124,9 @@ type socketCut struct {
 	verify bool
 }
 
-func (socketCut) words() cutWords { return socketWords }
-func (c socketCut) targets() int  { return c.run.Targets() }
+func (socketCut) words() cutWords     { return socketWords }
+func (socketCut) tellsProgress() bool { return true }
+func (c socketCut) targets() int      { return c.run.Targets() }
 func (c socketCut) summary() string {
 	return render.PlanSummary(c.run.Breakdown(), c.run.Targets(), c.run.Skipped())
 }
@@ -163,9 +167,10 @@ type flowCut struct {
 
 var flowWords = cutWords{noun: render.Entries, many: "conntrack entries", verb: "delete", done: "deleted"}
 
-func (flowCut) words() cutWords   { return flowWords }
-func (c flowCut) targets() int    { return len(c.plan.Targets) }
-func (c flowCut) summary() string { return render.FlowPlanSummary(c.plan) }
+func (flowCut) words() cutWords     { return flowWords }
+func (flowCut) tellsProgress() bool { return false } // flows.Plan.Execute tells none
+func (c flowCut) targets() int      { return len(c.plan.Targets) }
+func (c flowCut) summary() string   { return render.FlowPlanSummary(c.plan) }
 
 func (c flowCut) execute(ctx context.Context, _ func(int)) outcome {
 	return flowOutcome(c.plan.Execute(ctx, c.conn))

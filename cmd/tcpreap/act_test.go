@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/kill"
@@ -72,18 +73,43 @@ func TestMaxAndConfirmRefuse(t *testing.T) {
 	}
 }
 
-// A fakeCut is a plan of n targets whose execution gives out.
+// TestProgressOnlyWhenTold: a long execution shows the progress bar on the
+// terminal when the cut tells its progress (sockets), and none when it
+// cannot (conntrack entries): a bar that never moves says nothing true.
+func TestProgressOnlyWhenTold(t *testing.T) {
+	for _, tells := range []bool{true, false} {
+		var stdout, stderr, bar bytes.Buffer
+		c := &fakeCut{n: 3, tells: tells, takes: 1200 * time.Millisecond,
+			out: socketOutcome{reap.NewReport(false, reap.Group{Results: testPlan().DryRun()})}}
+		if err := act(t.Context(), &command{}, &actFlags{noAudit: true}, streams{Out: &stdout, ErrOut: &stderr, Progress: &bar}, c); err != nil {
+			t.Fatal(err)
+		}
+		if shown := bar.Len() > 0; shown != tells {
+			t.Errorf("a cut that tells its progress: %v; the bar shown: %v (%q)", tells, shown, bar.String())
+		}
+	}
+}
+
+// A fakeCut is a plan of n targets whose execution gives out, after takes;
+// tells: it tells its progress.
 type fakeCut struct {
 	n        int
 	out      outcome
 	executed bool
+	tells    bool
+	takes    time.Duration
 }
 
-func (*fakeCut) words() cutWords   { return socketWords }
-func (c *fakeCut) targets() int    { return c.n }
-func (c *fakeCut) summary() string { return "a plan" }
-func (c *fakeCut) execute(context.Context, func(int)) outcome {
+func (*fakeCut) words() cutWords       { return socketWords }
+func (c *fakeCut) targets() int        { return c.n }
+func (c *fakeCut) summary() string     { return "a plan" }
+func (c *fakeCut) tellsProgress() bool { return c.tells }
+func (c *fakeCut) execute(_ context.Context, progress func(int)) outcome {
 	c.executed = true
+	time.Sleep(c.takes)
+	if c.tells && progress != nil {
+		progress(c.n)
+	}
 	return c.out
 }
 
