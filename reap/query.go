@@ -107,7 +107,7 @@ func (q *query) in(ctx context.Context, ns *host.Namespace) (part, error) {
 			return err
 		})
 		if err != nil {
-			return part{}, &InputError{"interface", InSpace(ns, err)}
+			return part{}, &InputError{"interface", err} // Query says in which namespace
 		}
 		filter.Interface = &sockdiag.Interface{Name: name, Index: index, Addrs: addrs}
 	}

@@ -248,11 +248,15 @@ func TestInputErrors(t *testing.T) {
 		{&reap.Selection{}, reap.Where{NetNS: "tcpreap-no-such-namespace"}, "netns"},
 		{&reap.Selection{Interface: "nosuch0"}, reap.Where{}, "interface"},
 		{&reap.Selection{Interface: "lo"}, reap.Where{All: true}, "interface"},
+		{&reap.Selection{Interface: "nosuch0"}, reap.Where{NetNS: "/proc/self/ns/net"}, "interface"},
 	} {
 		run, err := reap.Query(t.Context(), tc.sel, tc.where, reap.QueryOptions{})
 		var ie *reap.InputError
 		if !errors.As(err, &ie) || ie.Of != tc.of {
 			t.Errorf("%+v %+v: %v, want an input error of %s", tc.sel, tc.where, err, tc.of)
+		}
+		if err != nil && strings.Count(err.Error(), "in network namespace") > 1 {
+			t.Errorf("%+v %+v: %q names its namespace more than once", tc.sel, tc.where, err)
 		}
 		if run != nil {
 			run.Close()
