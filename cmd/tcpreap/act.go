@@ -98,7 +98,10 @@ func act(ctx context.Context, cmd *command, a *actFlags, io streams, c cut) erro
 		}
 	}
 	if reportErr != nil {
-		return reportErr
+		// Said here, as a run that acted: an interruption meanwhile must
+		// not turn it into "nothing was destroyed".
+		fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", render.Printable(reportErr.Error()))
+		return exitError{exitFailure}
 	}
 	said := map[string]bool{}
 	failed := 0

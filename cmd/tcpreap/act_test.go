@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -89,6 +90,36 @@ func TestProgressOnlyWhenTold(t *testing.T) {
 		}
 	}
 }
+
+// TestReportLostAfterActing: when the report cannot be written (stdout a
+// pipe whose reader left) after targets were destroyed, the run says the
+// write's error itself and ends as one that reported: an interruption that
+// came meanwhile must not make it "nothing was destroyed" (runArgs says
+// that of an error that did not report).
+func TestReportLostAfterActing(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(t.Context())
+	cancel(interruption{syscall.SIGTERM})
+	plan := testPlan()
+	results := plan.DryRun()
+	for i := range results {
+		results[i].Action = inet.Killed
+	}
+	var stderr bytes.Buffer
+	c := &fakeCut{n: len(plan.Targets), out: socketOutcome{reap.NewReport(false, reap.Group{Results: results})}}
+	err := act(ctx, &command{}, &actFlags{noAudit: true}, streams{Out: failingWriter{}, ErrOut: &stderr}, c)
+	var ee exitError
+	if !errors.As(err, &ee) || ee.code != exitFailure {
+		t.Errorf("the report lost after 3 destroys: %v, want exit %d, already said", err, exitFailure)
+	}
+	if !strings.Contains(stderr.String(), "broken pipe") {
+		t.Errorf("stderr %q: want the write's error", stderr.String())
+	}
+}
+
+// failingWriter is stdout whose reader has gone.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, syscall.EPIPE }
 
 // A fakeCut is a plan of n targets whose execution gives out, after takes;
 // tells: it tells its progress.
