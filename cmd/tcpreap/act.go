@@ -89,11 +89,17 @@ func act(ctx context.Context, cmd *command, a *actFlags, io streams, c cut) erro
 	}
 	out := c.execute(ctx, progress)
 	bar.Finish()
-	// The report first: the record of what happened to every target must
-	// not wait on the system logger.
-	reportErr := out.render(io.Out, a.json, a.quiet)
+	// The audit line and the report at once: the record of what happened
+	// to every target waits neither on the system logger nor on a reader of
+	// stdout that does not read (a pager; a second signal exits at once).
+	var audited chan error
 	if n > 0 && !a.noAudit {
-		if err := audit.Write(cmd.args, out.summary()); err != nil {
+		audited = make(chan error, 1)
+		go func() { audited <- audit.Write(cmd.args, out.summary()) }()
+	}
+	reportErr := out.render(io.Out, a.json, a.quiet)
+	if audited != nil {
+		if err := <-audited; err != nil {
 			fmt.Fprintf(io.ErrOut, "tcpreap: warning: the audit line was not written to syslog: %s\n", render.Printable(err.Error()))
 		}
 	}

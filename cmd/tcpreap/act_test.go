@@ -5,13 +5,16 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/audit"
 	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/reap"
@@ -114,6 +117,49 @@ func TestReportLostAfterActing(t *testing.T) {
 	if !strings.Contains(stderr.String(), "broken pipe") {
 		t.Errorf("stderr %q: want the write's error", stderr.String())
 	}
+}
+
+// TestAuditNotHeldByStdout: the audit line of a run that destroyed is
+// written while the report waits on a stdout nobody reads (a pager, a
+// terminal stopped with ^S): a second signal exits at once, and the record
+// must not depend on the reader.
+func TestAuditNotHeldByStdout(t *testing.T) {
+	sink, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(t.TempDir(), "log"), Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	t.Setenv(audit.SocketEnv, sink.LocalAddr().String())
+	results := testPlan().DryRun()
+	for i := range results {
+		results[i].Action = inet.Killed
+	}
+	out := blockedWriter{release: make(chan struct{})}
+	c := &fakeCut{n: len(results), out: socketOutcome{reap.NewReport(false, reap.Group{Results: results})}}
+	done := make(chan error, 1)
+	go func() {
+		done <- act(t.Context(), &command{args: []string{"tcpreap", "192.0.2.2"}}, &actFlags{}, streams{Out: out, ErrOut: io.Discard}, c)
+	}()
+	_ = sink.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 4096)
+	n, err := sink.Read(buf)
+	close(out.release)
+	if err != nil {
+		t.Errorf("no audit line while stdout was blocked: %v", err)
+	} else if line := string(buf[:n]); !strings.Contains(line, "killed=3") {
+		t.Errorf("audit line %q, want killed=3", line)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("act: %v", err)
+	}
+}
+
+// blockedWriter is stdout that takes nothing until release is closed.
+type blockedWriter struct{ release chan struct{} }
+
+func (w blockedWriter) Write(p []byte) (int, error) {
+	<-w.release
+	return len(p), nil
 }
 
 // failingWriter is stdout whose reader has gone.
