@@ -33,6 +33,26 @@ func Session() (*inet.Session, string) {
 	return s, note
 }
 
+// FlowSession is Session for conntrack entries, which have no inode: the
+// connections its SSH servers hold (Session.Held) are read as tuples too
+// (Session.Conns, from /proc/net/tcp of the namespace tcpreap runs in), so
+// that the session's entry is kept where its socket would be, inside tmux
+// or screen too.
+func FlowSession() (*inet.Session, string) {
+	s, note := Session()
+	if s == nil {
+		return nil, note
+	}
+	ends, err := host.TCPEnds(s.Held)
+	for _, e := range ends {
+		s.Conns = append(s.Conns, e)
+	}
+	if err != nil && note == "" {
+		note = fmt.Sprintf("warning: the ssh session may not be fully protected: %v", err)
+	}
+	return s, note
+}
+
 // staleSession says, in one line, when the connection SSH_CONNECTION names
 // is none of this network namespace's (a session that ended, named inside
 // tmux or screen); "" when it is there or nothing names one.

@@ -207,7 +207,7 @@ func planFlows(ctx context.Context, o *flowSelectFlags, words []string, all bool
 	var session *inet.Session
 	if !o.includeSelf {
 		var note string
-		if session, note = reap.Session(); note != "" {
+		if session, note = reap.FlowSession(); note != "" {
 			notes = append(notes, note)
 		}
 	}
