@@ -3,6 +3,7 @@ package reap
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -16,9 +17,16 @@ const maxCommandLen = 15
 // maxPatternLen bounds a pattern of command names.
 const maxPatternLen = 256
 
+// everyName are command names of every shape a process may have (one
+// character of each kind, a kernel thread's, a name in parentheses): a
+// pattern that matches all of them, as ".", ".+" or "\S" do, is taken to
+// match every name.
+var everyName = []string{"a", "Z", "0", "_", "-", ".", "/", ":", "+", "~", "@", "(", "é", "kworker/0:1", "(sd-pam)"}
+
 // ParsePatterns reads regular expressions of command names (Go's RE2
-// syntax), each 1 to 256 bytes; one that matches every name, the empty one
-// too, is no selection and refused. An error starts with the word.
+// syntax), each 1 to 256 bytes; one that matches every name (the empty
+// name, or every name of everyName) is no selection and refused. An error
+// starts with the word.
 func ParsePatterns(words []string) ([]*regexp.Regexp, error) {
 	var out []*regexp.Regexp
 	for _, w := range words {
@@ -29,7 +37,7 @@ func ParsePatterns(words []string) ([]*regexp.Regexp, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%q: %v", w, err)
 		}
-		if re.MatchString("") {
+		if re.MatchString("") || !slices.ContainsFunc(everyName, func(name string) bool { return !re.MatchString(name) }) {
 			return nil, fmt.Errorf("%q matches every command name; anchor it (^name$) or give the name itself", w)
 		}
 		out = append(out, re)

@@ -287,8 +287,17 @@ func TestSelectionHasSelector(t *testing.T) {
 // TestParseOwners: each word of an owner selector is checked, and an error
 // starts with the word, which the caller names the option of.
 func TestParseOwners(t *testing.T) {
-	if _, err := reap.ParsePatterns([]string{".*"}); err == nil || !strings.HasPrefix(err.Error(), `".*" matches every`) {
-		t.Errorf(".*: %v", err)
+	// Catch-alls, written as "" or otherwise: no selection, refused.
+	for _, w := range []string{".*", ".", ".+", `\S`, "(?s).", "[^/]|/", "^.*$"} {
+		if _, err := reap.ParsePatterns([]string{w}); err == nil || !strings.HasPrefix(err.Error(), fmt.Sprintf("%q matches every", w)) {
+			t.Errorf("%s: %v, want it refused as matching every name", w, err)
+		}
+	}
+	// Patterns of some names only.
+	for _, w := range []string{"^java$", "java|python", "^kworker/", "[a-z]", `\w`, "d$", "^sshd"} {
+		if _, err := reap.ParsePatterns([]string{w}); err != nil {
+			t.Errorf("%s: %v", w, err)
+		}
 	}
 	if _, err := reap.ParseCommands([]string{"a-name-longer-than-15"}); err == nil || !strings.Contains(err.Error(), `"a-name-longer-t"`) {
 		t.Errorf("long name: %v", err)
