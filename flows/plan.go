@@ -20,20 +20,34 @@ type Result struct {
 // Outcome is the result's action, which inet.Summarize counts.
 func (r Result) Outcome() inet.Action { return r.Action }
 
-// ReasonSession is why a plan keeps back the entries of the SSH session
-// tcpreap runs in.
-const ReasonSession = "the ssh session tcpreap runs in"
+// The reasons a plan keeps entries back: ReasonSession, the SSH session
+// tcpreap runs in; ReasonSSHServer, a connection an SSH server holds when
+// that session cannot be told apart from the others (tmux, screen).
+const (
+	ReasonSession   = "the ssh session tcpreap runs in"
+	ReasonSSHServer = "held by an ssh server, and tcpreap cannot tell which connection carries the session it runs in (tmux or screen)"
+)
 
-// carries reports whether the flow is the session's connection, in either
-// direction, as the router sees it before or after NAT: its original
-// tuple, or its reply tuple (a session to the router through a DNAT).
-func carries(ss *inet.Session, fl *Flow) bool {
+// keeps returns why the session keeps the flow back, or "": the flow is the
+// session's connection, or one its SSH servers hold, in either direction,
+// as the router sees it before or after NAT: its original tuple, or its
+// reply tuple (a session to the router through a DNAT).
+func keeps(ss *inet.Session, fl *Flow) string {
 	for _, t := range []Tuple{fl.Orig, fl.Reply} {
 		if ss.Carries(t.Dst, t.Src, 0) || ss.Carries(t.Src, t.Dst, 0) {
-			return true
+			return ReasonSession
 		}
 	}
-	return false
+	for _, t := range []Tuple{fl.Orig, fl.Reply} {
+		switch {
+		case !ss.Holds(t.Src, t.Dst):
+		case ss.Everyone:
+			return ReasonSSHServer
+		default:
+			return ReasonSession
+		}
+	}
+	return ""
 }
 
 // A Plan is the entries a selection matched: those to delete, and those a
@@ -48,8 +62,8 @@ type Plan struct {
 func NewPlan(flows []Flow, session *inet.Session) *Plan {
 	p := &Plan{}
 	for _, fl := range flows {
-		if carries(session, &fl) {
-			p.Skipped = append(p.Skipped, Result{Flow: fl, Action: inet.Skipped, Reason: ReasonSession})
+		if why := keeps(session, &fl); why != "" {
+			p.Skipped = append(p.Skipped, Result{Flow: fl, Action: inet.Skipped, Reason: why})
 			continue
 		}
 		p.Targets = append(p.Targets, fl)

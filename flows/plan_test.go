@@ -45,6 +45,34 @@ func (t *fakeTable) Dump(_ context.Context, f *Filter) ([]Flow, error) {
 	return out, t.dumpErr
 }
 
+// TestPlanKeepsHeldConnections: an entry of a connection an SSH server
+// holds is kept back, by its original or its reply tuple, as the session's
+// when the session is told apart, as an SSH server's when it is not (tmux,
+// screen); others are targets.
+func TestPlanKeepsHeldConnections(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	held := flow(inet.TCP, "192.0.2.2:50000>192.0.2.1:22", "192.0.2.1:22>192.0.2.2:50000")
+	natted := flow(inet.TCP, "198.51.100.2:40000>198.51.100.1:2222", "192.0.2.1:22>198.51.100.2:40000")
+	other := flow(inet.TCP, "192.0.2.2:50001>192.0.2.1:22", "192.0.2.1:22>192.0.2.2:50001")
+	held.ID, natted.ID, other.ID = 1, 2, 3
+	conns := [][2]netip.AddrPort{{ap("192.0.2.1:22"), ap("192.0.2.2:50000")}, {ap("[::ffff:192.0.2.1]:22"), ap("[::ffff:198.51.100.2]:40000")}}
+	for _, everyone := range []bool{false, true} {
+		want := ReasonSession
+		if everyone {
+			want = ReasonSSHServer
+		}
+		plan := NewPlan([]Flow{held, natted, other}, &inet.Session{Conns: conns, Everyone: everyone})
+		if len(plan.Targets) != 1 || plan.Targets[0].ID != 3 || len(plan.Skipped) != 2 {
+			t.Fatalf("everyone %v: plan %+v, want 1 and 2 kept back, 3 a target", everyone, plan)
+		}
+		for _, r := range plan.Skipped {
+			if r.Reason != want {
+				t.Errorf("everyone %v: entry %d kept back for %q, want %q", everyone, r.Flow.ID, r.Reason, want)
+			}
+		}
+	}
+}
+
 func TestPlanExecute(t *testing.T) {
 	a := flow(inet.TCP, "198.51.100.2:1>192.0.2.2:80", "192.0.2.2:80>198.51.100.2:1")
 	b, c, d := a, a, a

@@ -17,6 +17,25 @@ type tuple struct{ Local, Remote netip.AddrPort }
 // tcpTableLimit bounds one line of /proc/net/tcp{,6}.
 const tcpTableLimit = 512
 
+// TCPEnds returns the local and remote ends of the TCP sockets of the
+// network namespace tcpreap runs in whose inodes are in inodes, from
+// /proc/net/tcp and /proc/net/tcp6 (IPv4 unmapped): the connections of
+// sockets known only by inode (an SSH server's), for what has no inode (a
+// conntrack entry). It reads both tables whole.
+func TCPEnds(inodes map[uint32]bool) (map[uint32][2]netip.AddrPort, error) {
+	out := map[uint32][2]netip.AddrPort{}
+	if len(inodes) == 0 {
+		return out, nil
+	}
+	tuples, err := tcpTuples()
+	for ino, t := range tuples {
+		if inodes[ino] {
+			out[ino] = [2]netip.AddrPort{t.Local, t.Remote}
+		}
+	}
+	return out, err
+}
+
 // tcpTuples returns the ends of the TCP sockets of the network namespace
 // tcpreap runs in, by inode, from /proc/net/tcp and /proc/net/tcp6 (IPv4
 // unmapped). It reads both tables whole: it is for the rare case that needs

@@ -23,6 +23,11 @@ type Session struct {
 	// (SSHPort) is kept too.
 	Unsure  bool
 	SSHPort uint16
+	// Conns are the TCP connections of the sockets in Held, each its local
+	// end then its remote end, as the namespace
+	// tcpreap runs in shows them: what keeps back what has no inode, a
+	// conntrack entry (Holds). Nil when not read.
+	Conns [][2]netip.AddrPort
 }
 
 // Carries reports whether the connection between local and remote, on
@@ -38,4 +43,21 @@ func (s *Session) Carries(local, remote netip.AddrPort, ifindex uint32) bool {
 // plain is ap without zone, IPv4 unmapped.
 func plain(ap netip.AddrPort) netip.AddrPort {
 	return netip.AddrPortFrom(ap.Addr().WithZone("").Unmap(), ap.Port())
+}
+
+// Holds reports whether the connection between a and b, in either
+// direction, is one of Conns: held by an SSH server, the session's own
+// (unless Everyone, when the session cannot be told apart from the
+// others). Addresses compare unmapped and without zone.
+func (s *Session) Holds(a, b netip.AddrPort) bool {
+	if s == nil {
+		return false
+	}
+	a, b = plain(a), plain(b)
+	for _, c := range s.Conns {
+		if c[0], c[1] = plain(c[0]), plain(c[1]); c[0] == a && c[1] == b || c[0] == b && c[1] == a {
+			return true
+		}
+	}
+	return false
 }

@@ -37,3 +37,27 @@ func TestSessionCarries(t *testing.T) {
 		t.Error("no session carries a connection")
 	}
 }
+
+// TestSessionHolds: a connection an SSH server holds is held in either
+// direction and whatever the form of its addresses; another is not.
+func TestSessionHolds(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	s := &inet.Session{Conns: [][2]netip.AddrPort{{ap("192.0.2.1:22"), ap("192.0.2.7:50000")}}}
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"192.0.2.7:50000", "192.0.2.1:22", true},
+		{"192.0.2.1:22", "192.0.2.7:50000", true},
+		{"[::ffff:192.0.2.7]:50000", "[::ffff:192.0.2.1]:22", true},
+		{"192.0.2.7:50001", "192.0.2.1:22", false},
+	} {
+		if got := s.Holds(ap(tc.a), ap(tc.b)); got != tc.want {
+			t.Errorf("%s - %s: %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+	var none *inet.Session
+	if none.Holds(ap("192.0.2.7:50000"), ap("192.0.2.1:22")) {
+		t.Error("no session holds a connection")
+	}
+}

@@ -9,6 +9,7 @@ package integration
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -462,4 +463,47 @@ func TestIntegrationSSHScreenShared(t *testing.T) {
 	self, _ := e.connection(session, "the live session (joined with screen -x)")
 	e.check(session.Send("go"))
 	e.sessionKept(session, self, e.awaitReap(run, session), "skipped")
+}
+
+// TestIntegrationSSHTmuxConntrack: host A tracks its connections and drops what conntrack
+// calls invalid (nf_conntrack_tcp_loose=0), as a router or a hardened host does. Inside
+// tmux, whose SSH_CONNECTION names an earlier, ended session, `tcpreap conntrack` naming
+// the client must keep the entry of the live session too, as it keeps its socket: deleting
+// it makes the session's next packet invalid, and the session stops.
+func TestIntegrationSSHTmuxConntrack(t *testing.T) {
+	e := setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	nft := e.Local.Command(ctx, "nft", "-f", "-")
+	nft.Stdin = strings.NewReader("table inet tcpreap_test {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\tct state invalid drop\n\t}\n}\n")
+	if out, err := nft.CombinedOutput(); err != nil {
+		t.Fatalf("nft -f in %s: %v: %s", e.Local.Name, err, out)
+	}
+	e.check(e.Local.Do(func() error {
+		return os.WriteFile("/proc/sys/net/netfilter/nf_conntrack_tcp_loose", []byte("0"), 0o644)
+	}))
+	s := e.sshd()
+	tmux, _ := e.tmuxServer(s)
+	run := newReapRun(s.Dir)
+	inWindow := run.command("conntrack", "-y", "--json", testnet.PeerV4.String())
+	session := e.startSession(s, testnet.LocalV4, sessionScript("tmux -S "+shq(tmux)+" new-window -d -t reap "+shq(inWindow)+" || exit 1"))
+	self, _ := e.connection(session, "the live session")
+	e.check(session.Send("go"))
+	res := e.awaitReap(run, session)
+	rep, err := testnet.ParseFlowReport(res.Stdout)
+	e.check(err)
+	i := slices.IndexFunc(rep.Flows, func(f testnet.FlowRecord) bool {
+		return f.Proto == "tcp" && f.OrigSrcIP == self.remote.Addr().String() && f.OrigSrcPort == self.remote.Port() &&
+			f.OrigDstIP == self.local.Addr().String() && f.OrigDstPort == self.local.Port()
+	})
+	if i < 0 {
+		t.Errorf("the live session's entry (%s -> %s) is not in the report", self.remote, self.local)
+	} else if rec := rep.Flows[i]; rec.Action != "skipped" || !strings.Contains(strings.ToLower(rec.Reason), "ssh") {
+		t.Errorf("the live session's entry: %s %q, want skipped for the ssh session", rec.Action, rec.Reason)
+	}
+	if err := session.Send("ping"); err != nil {
+		t.Errorf("the live session was cut: %v", err)
+	} else if _, err := session.Await("echo: "); err != nil {
+		t.Errorf("the live session was cut: %v", err)
+	}
 }

@@ -43,7 +43,7 @@ func QueryFlows(ctx context.Context, f *flows.Filter, where Where, includeSelf b
 		defer ns.Close() // the socket stays in the namespace it was made in
 	}
 	r := &FlowRun{netns: ns.String()}
-	session := sessionGuard(includeSelf, &r.notes)
+	session := sessionGuard(includeSelf, flowSession, &r.notes)
 	conn, err := flows.Dial(&flows.Config{NetNS: dialFd(ns)})
 	if err != nil {
 		return nil, inSpace(ns, flowError(enterError(ns, err)))

@@ -16,9 +16,16 @@ const maxCommandLen = 15
 // maxPatternLen bounds a pattern of command names.
 const maxPatternLen = 256
 
+// everyName are command names of every shape a process may have (one
+// character of each kind, a kernel thread's, a name in parentheses): a
+// pattern that matches all of them, as ".", ".+" or "\S" do, is taken to
+// match every name.
+var everyName = []string{"a", "Z", "0", "_", "-", ".", "/", ":", "+", "~", "@", "(", "é", "kworker/0:1", "(sd-pam)"}
+
 // ParsePatterns reads regular expressions of command names (Go's RE2
-// syntax), each 1 to 256 bytes; one that matches every name, the empty one
-// too, is no selection and refused. An error starts with the word.
+// syntax), each 1 to 256 bytes; one that matches every name (the empty
+// name, or every name of everyName) is no selection and refused. An error
+// starts with the word.
 func ParsePatterns(words []string) ([]*regexp.Regexp, error) {
 	var out []*regexp.Regexp
 	for _, w := range words {
@@ -37,12 +44,9 @@ func ParsePatterns(words []string) ([]*regexp.Regexp, error) {
 	return out, nil
 }
 
-// probeCommands are command names of every kind: a pattern that matches
-// each of them (., .+, [\s\S], (?s).) is no selection.
-var probeCommands = []string{"", "x", "Z", "0", "-", "_", "~", " ", "\x7f", "é", "kworker/0:1", "tcpreap-probe15"}
-
-// catchAll reports whether re selects every process: it matches every
-// probe name, or the command name of every process running now.
+// catchAll reports whether re selects every process: it matches the empty
+// name, every name of everyName, or the command name of every process
+// running now.
 func catchAll(re *regexp.Regexp) bool {
 	every := func(names []string) bool {
 		for _, n := range names {
@@ -52,7 +56,7 @@ func catchAll(re *regexp.Regexp) bool {
 		}
 		return true
 	}
-	if re.MatchString("") || every(probeCommands) {
+	if re.MatchString("") || every(everyName) {
 		return true
 	}
 	procs, err := host.AllProcesses()

@@ -41,8 +41,8 @@ func Query(ctx context.Context, sel *Selection, where Where, opts QueryOptions) 
 		return nil, err
 	}
 	filter := sel.Filter // Query fills in the interface, namespace by namespace
-	guards := kill.Guards{ListenNamed: sel.ListenNamed, Session: sessionGuard(sel.IncludeSelf, &notes)}
-	r := &Run{notes: notes}
+	guards := kill.Guards{ListenNamed: sel.ListenNamed, Session: sessionGuard(sel.IncludeSelf, Session, &notes)}
+	r := &Run{notes: notes, showOwners: sel.WantOwners}
 	if sel.WantInfo {
 		r.Infos = map[sockdiag.Cookie]sockdiag.TCPInfo{}
 		filter.WithInfo = true
@@ -133,7 +133,7 @@ func (q *query) in(ctx context.Context, ns *host.Namespace) (part, error) {
 			return err
 		})
 		if err != nil {
-			return part{}, &InputError{InputInterface, inSpace(ns, err)}
+			return part{}, &InputError{InputInterface, err} // Query says in which namespace
 		}
 		filter.Interface = &sockdiag.Interface{Name: name, Index: index, Addrs: addrs}
 	}

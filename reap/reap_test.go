@@ -155,6 +155,34 @@ func TestOwnersAndInfo(t *testing.T) {
 	}
 }
 
+// TestReportOwnersWhenAsked: the owners an owner selector reads to select
+// are not shown with the results: a report carries them only when the
+// selection asked to show them (list -p), a dry run and a destroy alike.
+func TestReportOwnersWhenAsked(t *testing.T) {
+	inside(t)
+	port, _, _ := pairs(t, 1)
+	for _, want := range []bool{false, true} {
+		sel := byPort(port)
+		sel.Owners = &reap.Owners{PIDs: []int{os.Getpid()}}
+		sel.WantOwners = want
+		run, err := reap.Query(t.Context(), sel, reap.Where{}, reap.QueryOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if run.Targets() != 1 {
+			t.Fatalf("WantOwners %v: %d targets, want 1", want, run.Targets())
+		}
+		if got := run.DryRun().Owners != nil; got != want {
+			t.Errorf("WantOwners %v: the dry run's report carries owners: %v", want, got)
+		}
+		if got := run.Execute(t.Context(), reap.ExecuteOptions{}).Owners != nil; got != want {
+			t.Errorf("WantOwners %v: the destroy's report carries owners: %v", want, got)
+		}
+		run.Close()
+		port, _, _ = pairs(t, 1)
+	}
+}
+
 // TestFromFile: a plan written to a file and read back destroys what it
 // planned that still exists, reports a socket closed since as gone, and
 // touches nothing else.
@@ -220,11 +248,15 @@ func TestInputErrors(t *testing.T) {
 		{&reap.Selection{}, reap.Where{NetNS: "tcpreap-no-such-namespace"}, reap.InputNetNS},
 		{&reap.Selection{Interface: "nosuch0"}, reap.Where{}, reap.InputInterface},
 		{&reap.Selection{Interface: "lo"}, reap.Where{All: true}, reap.InputInterface},
+		{&reap.Selection{Interface: "nosuch0"}, reap.Where{NetNS: "/proc/self/ns/net"}, reap.InputInterface},
 	} {
 		run, err := reap.Query(t.Context(), tc.sel, tc.where, reap.QueryOptions{})
 		var ie *reap.InputError
 		if !errors.As(err, &ie) || ie.Of != tc.of {
 			t.Errorf("%+v %+v: %v, want an input error of %d", tc.sel, tc.where, err, tc.of)
+		}
+		if err != nil && strings.Count(err.Error(), "in network namespace") > 1 {
+			t.Errorf("%+v %+v: %q names its namespace more than once", tc.sel, tc.where, err)
 		}
 		if run != nil {
 			run.Close()
@@ -255,14 +287,17 @@ func TestSelectionHasSelector(t *testing.T) {
 // TestParseOwners: each word of an owner selector is checked, and an error
 // starts with the word, which the caller names the option of.
 func TestParseOwners(t *testing.T) {
-	for _, w := range []string{".*", ".", ".+", `[\s\S]`, "(?s).", `\w|\W`, "^", "x*"} {
+	// Catch-alls, written as "" or otherwise: no selection, refused.
+	for _, w := range []string{".*", ".", ".+", `\S`, `[\s\S]`, "(?s).", `\w|\W`, "^", "x*", "[^/]|/", "^.*$"} {
 		if _, err := reap.ParsePatterns([]string{w}); err == nil || !strings.HasPrefix(err.Error(), fmt.Sprintf("%q matches every", w)) {
-			t.Errorf("%s: %v, want it refused as matching every command", w, err)
+			t.Errorf("%s: %v, want it refused as matching every name", w, err)
 		}
 	}
-	// A pattern is one value, commas and all; it narrows.
-	if res, err := reap.ParsePatterns([]string{"^(leaky|other)-app$", "a{2,3}"}); err != nil || len(res) != 2 {
-		t.Errorf("narrow patterns: %v, %v", res, err)
+	// Patterns of some names only, one value each, commas and all.
+	for _, w := range []string{"^java$", "java|python", "^kworker/", "^sshd", "a{2,3}", "^(leaky|other)-app$"} {
+		if _, err := reap.ParsePatterns([]string{w}); err != nil {
+			t.Errorf("%s: %v", w, err)
+		}
 	}
 	if _, err := reap.ParseCommands([]string{"a-name-longer-than-15"}); err == nil || !strings.Contains(err.Error(), `"a-name-longer-t"`) {
 		t.Errorf("long name: %v", err)

@@ -15,7 +15,9 @@ type Report struct {
 	// DryRun: nothing was destroyed; the results say what would be.
 	DryRun bool
 	// Owners and Infos are the Run's: who holds each socket, what struct
-	// tcp_info says of it; nil when the selection did not ask.
+	// tcp_info says of it; nil when the selection did not ask for them
+	// (Selection.WantOwners, Selection.WantInfo), even when it read them
+	// to select.
 	Owners map[uint32][]host.Owner
 	Infos  map[sockdiag.Cookie]sockdiag.TCPInfo
 

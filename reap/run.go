@@ -18,9 +18,12 @@ type Run struct {
 	parts []part
 	notes []string
 	// Owners are the processes that hold each socket, by inode, when the
-	// selection asked for them (Selection.WantOwners, Selection.Owners);
-	// nil otherwise.
+	// selection asked for them (Selection.WantOwners) or selects by them
+	// (Selection.Owners); nil otherwise.
 	Owners map[uint32][]host.Owner
+	// showOwners: the selection asked for the owners (WantOwners), so its
+	// reports carry them; owners read only to select stay the Run's.
+	showOwners bool
 	// Infos are what struct tcp_info says of each socket, by cookie, when
 	// the selection asked for it (Selection.WantInfo); nil otherwise.
 	Infos map[sockdiag.Cookie]sockdiag.TCPInfo
@@ -146,7 +149,7 @@ func FromFile(ctx context.Context, f *planfile.File, includeSelf bool, opts Quer
 	}
 	guards := kill.Guards{ListenNamed: true}
 	r := &Run{}
-	guards.Session = sessionGuard(includeSelf, &r.notes)
+	guards.Session = sessionGuard(includeSelf, Session, &r.notes)
 	for i, ns := range spaces {
 		conn, err := dialIn(ns, opts.Workers)
 		if err != nil {
@@ -197,7 +200,10 @@ func (r *Run) Execute(ctx context.Context, opts ExecuteOptions) *Report {
 // report is the Report of groups, the Run's results.
 func (r *Run) report(dryRun bool, groups []Group) *Report {
 	rep := NewReport(dryRun, groups...)
-	rep.Owners, rep.Infos = r.Owners, r.Infos
+	rep.Infos = r.Infos
+	if r.showOwners {
+		rep.Owners = r.Owners
+	}
 	// A namespace of --all-netns is labelled, even tcpreap's own.
 	rep.labelled = len(r.parts) > 1 || len(r.parts) == 1 && r.parts[0].ns != nil
 	return rep

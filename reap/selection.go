@@ -24,7 +24,8 @@ type Selection struct {
 	ListenNamed bool
 	// IncludeSelf lifts the guard of the SSH session tcpreap runs in.
 	IncludeSelf bool
-	// WantOwners reads who holds every socket (Run.Owners), as Owners does.
+	// WantOwners reads who holds every socket (Run.Owners), as Owners does,
+	// and shows them with the results (Report.Owners).
 	WantOwners bool
 	// WantInfo reads what struct tcp_info says of every TCP socket
 	// (Run.Infos), as a selection by idleness does.

@@ -34,13 +34,14 @@ func Session() (*inet.Session, string) {
 }
 
 // sessionGuard is the guard of the SSH session for a Query, a plan file or
-// conntrack entries alike: nil with includeSelf; a note that it cannot be
-// fully found goes to notes.
-func sessionGuard(includeSelf bool, notes *[]string) *inet.Session {
+// conntrack entries alike, as find finds it (Session, or flowSession for
+// entries): nil with includeSelf; a note that it cannot be fully found goes
+// to notes.
+func sessionGuard(includeSelf bool, find func() (*inet.Session, string), notes *[]string) *inet.Session {
 	if includeSelf {
 		return nil
 	}
-	s, note := Session()
+	s, note := find()
 	if note != "" {
 		*notes = append(*notes, note)
 	}
@@ -57,6 +58,26 @@ func noteStale(ctx context.Context, ns *host.Namespace, conn *sockdiag.Conn, s *
 	if note := staleSession(ctx, conn, s); note != "" {
 		*notes = append(*notes, note)
 	}
+}
+
+// flowSession is Session for conntrack entries, which have no inode: the
+// connections its SSH servers hold (Session.Held) are read as tuples too
+// (Session.Conns, from /proc/net/tcp of the namespace tcpreap runs in), so
+// that the session's entry is kept where its socket would be, inside tmux
+// or screen too.
+func flowSession() (*inet.Session, string) {
+	s, note := Session()
+	if s == nil {
+		return nil, note
+	}
+	ends, err := host.TCPEnds(s.Held)
+	for _, e := range ends {
+		s.Conns = append(s.Conns, e)
+	}
+	if err != nil && note == "" {
+		note = fmt.Sprintf("warning: the ssh session may not be fully protected: %v", err)
+	}
+	return s, note
 }
 
 // staleSession says, in one line, when the connection SSH_CONNECTION names

@@ -23,8 +23,11 @@ type cut interface {
 	// summary is the plan's summary, for the confirmation.
 	summary() string
 	// execute acts on the targets; progress is told how many each step
-	// settled.
+	// settled, when the cut tellsProgress.
 	execute(ctx context.Context, progress func(settled int)) outcome
+	// tellsProgress reports whether execute tells its progress: only then
+	// does a long run show a progress bar, which would otherwise stand still.
+	tellsProgress() bool
 }
 
 // An outcome is what a cut did.
@@ -71,7 +74,7 @@ func act(ctx context.Context, cmd *command, a *actFlags, io streams, c cut) erro
 		}
 	}
 	var bar *render.Progress
-	if !a.quiet {
+	if !a.quiet && c.tellsProgress() {
 		bar = render.StartProgress(io.Progress, n)
 	}
 	var progress func(int)
@@ -80,21 +83,25 @@ func act(ctx context.Context, cmd *command, a *actFlags, io streams, c cut) erro
 	}
 	out := c.execute(ctx, progress)
 	bar.Finish()
-	// The audit line and the report at once: the record of what was done
-	// must not wait on the reader of the report (a full pipe, a pager nobody
-	// pages), nor the report on the system logger, which has a deadline.
-	audited := make(chan error, 1)
+	// The audit line and the report at once: the record of what happened
+	// to every target waits neither on the system logger nor on a reader of
+	// stdout that does not read (a pager; a second signal exits at once).
+	var audited chan error
 	if n > 0 && !a.noAudit {
+		audited = make(chan error, 1)
 		go func() { audited <- audit.Write(cmd.args, out.spaces(), out.summary()) }()
-	} else {
-		audited <- nil
 	}
 	reportErr := out.render(io.Out, a.json, a.quiet)
-	if err := <-audited; err != nil {
-		fmt.Fprintf(io.ErrOut, "tcpreap: warning: the audit line was not written to syslog: %s\n", render.Printable(err.Error()))
+	if audited != nil {
+		if err := <-audited; err != nil {
+			fmt.Fprintf(io.ErrOut, "tcpreap: warning: the audit line was not written to syslog: %s\n", render.Printable(err.Error()))
+		}
 	}
 	if reportErr != nil {
-		return reportErr
+		// Said here, as a run that acted: an interruption meanwhile must
+		// not turn it into "nothing was destroyed".
+		fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", render.Printable(reportErr.Error()))
+		return exitError{exitFailure}
 	}
 	said := map[string]bool{}
 	failed := 0
@@ -120,8 +127,9 @@ type socketCut struct {
 	verify bool
 }
 
-func (socketCut) words() cutWords { return socketWords }
-func (c socketCut) targets() int  { return c.run.Targets() }
+func (socketCut) words() cutWords     { return socketWords }
+func (socketCut) tellsProgress() bool { return true }
+func (c socketCut) targets() int      { return c.run.Targets() }
 func (c socketCut) summary() string {
 	return render.PlanSummary(c.run.Breakdown(), c.run.Targets(), c.run.Skipped(), c.run.Spaces())
 }
@@ -165,9 +173,10 @@ func (socketOutcome) explain(err error) (string, bool) {
 // A flowCut is the conntrack entries of a plan.
 type flowCut struct{ run *reap.FlowRun }
 
-func (flowCut) words() cutWords   { return flowWords }
-func (c flowCut) targets() int    { return len(c.run.Plan().Targets) }
-func (c flowCut) summary() string { return render.FlowPlanSummary(c.run.Plan()) }
+func (flowCut) words() cutWords     { return flowWords }
+func (flowCut) tellsProgress() bool { return false } // flows.Plan.Execute tells none
+func (c flowCut) targets() int      { return len(c.run.Plan().Targets) }
+func (c flowCut) summary() string   { return render.FlowPlanSummary(c.run.Plan()) }
 
 func (c flowCut) execute(ctx context.Context, _ func(int)) outcome {
 	return flowOutcome{c.run.Execute(ctx), c.run.NetNS()}

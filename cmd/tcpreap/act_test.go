@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -76,18 +77,116 @@ func TestMaxAndConfirmRefuse(t *testing.T) {
 	}
 }
 
-// A fakeCut is a plan of n targets whose execution gives out.
+// TestProgressOnlyWhenTold: a long execution shows the progress bar on the
+// terminal when the cut tells its progress (sockets), and none when it
+// cannot (conntrack entries): a bar that never moves says nothing true.
+func TestProgressOnlyWhenTold(t *testing.T) {
+	for _, tells := range []bool{true, false} {
+		var stdout, stderr, bar bytes.Buffer
+		c := &fakeCut{n: 3, tells: tells, takes: 1200 * time.Millisecond,
+			out: socketOutcome{reap.NewReport(false, reap.Group{Results: testPlan().DryRun()})}}
+		if err := act(t.Context(), &command{}, &actFlags{noAudit: true}, streams{Out: &stdout, ErrOut: &stderr, Progress: &bar}, c); err != nil {
+			t.Fatal(err)
+		}
+		if shown := bar.Len() > 0; shown != tells {
+			t.Errorf("a cut that tells its progress: %v; the bar shown: %v (%q)", tells, shown, bar.String())
+		}
+	}
+}
+
+// TestReportLostAfterActing: when the report cannot be written (stdout a
+// pipe whose reader left) after targets were destroyed, the run says the
+// write's error itself and ends as one that reported: an interruption that
+// came meanwhile must not make it "nothing was destroyed" (runArgs says
+// that of an error that did not report).
+func TestReportLostAfterActing(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(t.Context())
+	cancel(interruption{syscall.SIGTERM})
+	plan := testPlan()
+	results := plan.DryRun()
+	for i := range results {
+		results[i].Action = inet.Killed
+	}
+	var stderr bytes.Buffer
+	c := &fakeCut{n: len(plan.Targets), out: socketOutcome{reap.NewReport(false, reap.Group{Results: results})}}
+	err := act(ctx, &command{}, &actFlags{noAudit: true}, streams{Out: failingWriter{}, ErrOut: &stderr}, c)
+	var ee exitError
+	if !errors.As(err, &ee) || ee.code != exitFailure {
+		t.Errorf("the report lost after 3 destroys: %v, want exit %d, already said", err, exitFailure)
+	}
+	if !strings.Contains(stderr.String(), "broken pipe") {
+		t.Errorf("stderr %q: want the write's error", stderr.String())
+	}
+}
+
+// TestAuditNotHeldByStdout: the audit line of a run that destroyed is
+// written while the report waits on a stdout nobody reads (a pager, a
+// terminal stopped with ^S): a second signal exits at once, and the record
+// must not depend on the reader.
+func TestAuditNotHeldByStdout(t *testing.T) {
+	sink, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(t.TempDir(), "log"), Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	t.Setenv(audit.SocketEnv, sink.LocalAddr().String())
+	results := testPlan().DryRun()
+	for i := range results {
+		results[i].Action = inet.Killed
+	}
+	out := blockedWriter{release: make(chan struct{})}
+	c := &fakeCut{n: len(results), out: socketOutcome{reap.NewReport(false, reap.Group{NetNS: "web1", Results: results})}}
+	done := make(chan error, 1)
+	go func() {
+		done <- act(t.Context(), &command{args: []string{"tcpreap", "192.0.2.2"}}, &actFlags{}, streams{Out: out, ErrOut: io.Discard}, c)
+	}()
+	_ = sink.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 4096)
+	n, err := sink.Read(buf)
+	close(out.release)
+	if err != nil {
+		t.Errorf("no audit line while stdout was blocked: %v", err)
+	} else if line := string(buf[:n]); !strings.Contains(line, "killed=3") || !strings.Contains(line, `netns="web1"`) {
+		t.Errorf("audit line %q, want killed=3 in the namespace acted in", line)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("act: %v", err)
+	}
+}
+
+// blockedWriter is stdout that takes nothing until release is closed.
+type blockedWriter struct{ release chan struct{} }
+
+func (w blockedWriter) Write(p []byte) (int, error) {
+	<-w.release
+	return len(p), nil
+}
+
+// failingWriter is stdout whose reader has gone.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, syscall.EPIPE }
+
+// A fakeCut is a plan of n targets whose execution gives out, after takes;
+// tells: it tells its progress.
 type fakeCut struct {
 	n        int
 	out      outcome
 	executed bool
+	tells    bool
+	takes    time.Duration
 }
 
-func (*fakeCut) words() cutWords   { return socketWords }
-func (c *fakeCut) targets() int    { return c.n }
-func (c *fakeCut) summary() string { return "a plan" }
-func (c *fakeCut) execute(context.Context, func(int)) outcome {
+func (*fakeCut) words() cutWords       { return socketWords }
+func (c *fakeCut) targets() int        { return c.n }
+func (c *fakeCut) summary() string     { return "a plan" }
+func (c *fakeCut) tellsProgress() bool { return c.tells }
+func (c *fakeCut) execute(_ context.Context, progress func(int)) outcome {
 	c.executed = true
+	time.Sleep(c.takes)
+	if c.tells && progress != nil {
+		progress(c.n)
+	}
 	return c.out
 }
 
@@ -101,46 +200,4 @@ func testPlan() *kill.Plan {
 				Cookie: sockdiag.Cookie(5 + i)}})
 	}
 	return plan
-}
-
-// TestAuditDoesNotWaitOnTheReport: the audit line of what was destroyed is
-// written while the report waits on a reader that does not read (a full
-// pipe, a pager nobody pages), and names the namespace acted in.
-func TestAuditDoesNotWaitOnTheReport(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "log")
-	logger, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logger.Close()
-	t.Setenv(audit.SocketEnv, path)
-	plan := testPlan()
-	results := []kill.Result{{Socket: &plan.Targets[0], Action: inet.Killed}}
-	c := &fakeCut{n: 1, out: socketOutcome{reap.NewReport(false, reap.Group{NetNS: "web1", Results: results})}}
-	release := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- act(t.Context(), &command{args: []string{"tcpreap", "-y"}}, &actFlags{yes: true}, streams{Out: stuckWriter(release), ErrOut: io.Discard}, c)
-	}()
-	_ = logger.SetReadDeadline(time.Now().Add(5 * time.Second))
-	buf := make([]byte, 2048)
-	n, err := logger.Read(buf)
-	close(release)
-	if err != nil {
-		t.Fatalf("no audit line while the report waited: %v", err)
-	}
-	if line := string(buf[:n]); !strings.Contains(line, "killed=1") || !strings.Contains(line, `netns="web1"`) {
-		t.Errorf("audit line %q", line)
-	}
-	if err := <-done; err != nil {
-		t.Errorf("act: %v", err)
-	}
-}
-
-// stuckWriter is a reader that does not read until release is closed.
-type stuckWriter chan struct{}
-
-func (w stuckWriter) Write(p []byte) (int, error) {
-	<-w
-	return len(p), nil
 }

@@ -155,8 +155,11 @@ func Entries(n int) string {
 // flowReason is why an entry was kept back, as the command line says it:
 // naming the option that lifts the guard.
 func flowReason(r flows.Result) string {
-	if r.Reason == flows.ReasonSession {
+	switch r.Reason {
+	case flows.ReasonSession:
 		return r.Reason + " (--include-self deletes it too)"
+	case flows.ReasonSSHServer:
+		return r.Reason + "; --include-self deletes it too"
 	}
 	return r.Reason
 }

@@ -70,3 +70,13 @@ func TestFlowRenderer(t *testing.T) {
 		t.Errorf("summary line %s", lines[2])
 	}
 }
+
+// TestFlowReasonNamesIncludeSelf: an entry the SSH guard kept back, as the
+// session's or as an SSH server's, says how to delete it too.
+func TestFlowReasonNamesIncludeSelf(t *testing.T) {
+	for _, why := range []string{flows.ReasonSession, flows.ReasonSSHServer} {
+		if got := flowReason(flows.Result{Action: inet.Skipped, Reason: why}); !strings.HasPrefix(got, why) || !strings.Contains(got, "--include-self") {
+			t.Errorf("%q: %q, want it with --include-self", why, got)
+		}
+	}
+}
