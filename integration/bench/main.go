@@ -149,7 +149,7 @@ const (
 
 var toolNames = [tools]string{"ss", "tcpreap", "floor"}
 
-// standard is the population of issue 8: 40,000 ESTABLISHED sockets (20,000 connections),
+// standard is the benchmark's population: 40,000 ESTABLISHED sockets (20,000 connections),
 // 50,000 CLOSE_WAIT with their 50,000 FIN_WAIT2 peers, 50,000 TIME_WAIT, held by 10
 // processes (each holds 14,003 files at most).
 var standard = shape{workers: 10, established: 20000, closeWait: 50000, timeWait: 50000}
@@ -158,7 +158,7 @@ var standard = shape{workers: 10, established: 20000, closeWait: 50000, timeWait
 var bigTimeWait = shape{workers: 10, timeWait: 250000}
 
 // manyOwners is the standard population's held connections, 140,000 sockets, held by 500
-// processes (issue 9's owner lookup). TIME_WAIT sockets have no owner, and 500 workers
+// processes (the owner lookup). TIME_WAIT sockets have no owner, and 500 workers
 // making theirs at once left a few missing now and then.
 var manyOwners = shape{workers: 500, established: 20000, closeWait: 50000}
 
@@ -172,10 +172,10 @@ type benchCase struct {
 	selects func(sock) bool
 	argv    [tools][]string // nil: the tool does not run in this case
 	rounds  int
-	goals   []goal // issue 8's targets for the case
+	goals   []goal // the targets for the case
 }
 
-// goal is one of issue 8's targets: a ratio of two tools' median times (ss / tcpreap at
+// goal is one of the targets: a ratio of two tools' median times (ss / tcpreap at
 // least, tcpreap / floor at most), or tcpreap's peak RSS at most, in MiB.
 type goal struct {
 	num, den tool // the ratio's tools; den == tools: num's peak RSS
@@ -187,7 +187,7 @@ var (
 	reapGoals = []goal{{num: ssTool, den: tcpreapTool, atLeast: true, bound: 2}, {num: tcpreapTool, den: floorTool, bound: 1.25}}
 	cutGoals  = []goal{{num: ssTool, den: tcpreapTool, atLeast: true, bound: 1.5}}
 	listGoals = []goal{{num: ssTool, den: tcpreapTool, atLeast: true, bound: 1}}
-	// issue 9: the listing with owners at least 10x faster than ss -tanp
+	// the listing with owners at least 10x faster than ss -tanp
 	ownerGoals = []goal{{num: ssTool, den: tcpreapTool, atLeast: true, bound: 10}}
 	rssGoals   = []goal{{num: tcpreapTool, den: tools, bound: 64}}
 )

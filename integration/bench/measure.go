@@ -255,7 +255,7 @@ func progress(r, rounds int, c benchCase, t tool, m measurement) {
 
 // failures are the runs that failed, and the runs of tcpreap and the floor that left
 // other sockets behind than expected. ss's are reported in the table but not failures:
-// ss -K destroys from inside its own dump, which can skip sockets (issue 8), and that is
+// ss -K destroys from inside its own dump, which can skip sockets, and that is
 // one of the things the table is there to show.
 func (b *bench) failures() []string {
 	var bad []string

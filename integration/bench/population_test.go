@@ -2,7 +2,7 @@ package main
 
 import "testing"
 
-// The standard population is issue 8's: its counts, every socket distinct, and a peer
+// The standard population: its counts, every socket distinct, and a peer
 // that holds about 1/200 of the sockets and no TIME_WAIT one.
 func TestStandardPopulation(t *testing.T) {
 	if err := standard.check(); err != nil {
@@ -39,7 +39,7 @@ func TestStandardPopulation(t *testing.T) {
 }
 
 func TestHeldFiles(t *testing.T) {
-	// One process may hold 20,000 files on the machine the issue measures on.
+	// One process may hold 20,000 files on the machine the benchmark runs on.
 	if n := standard.heldFiles(); n > 20000 {
 		t.Errorf("a worker holds up to %d files", n)
 	}

@@ -33,7 +33,7 @@ func (b *bench) report() string {
 		"the sockets the case selects and the other ends their resets closed; ss -K's runs that differ are shown, not failed.\n\n",
 		manyOwners.workers, 3*manyOwners.workers, count(bigTimeWait.timeWait), count(bigTimeWait.timeWait))
 
-	w.WriteString("| case | ss | tcpreap | floor | ss / tcpreap | tcpreap / floor | issue 8's and 9's targets |\n")
+	w.WriteString("| case | ss | tcpreap | floor | ss / tcpreap | tcpreap / floor | targets |\n")
 	w.WriteString("|---|---:|---:|---:|---:|---:|---|\n")
 	for ci, c := range b.cases {
 		rs := b.results[ci]
