@@ -190,17 +190,35 @@ func TestIntegrationMax(t *testing.T) {
 	}
 
 	// A dry run applies --max as the real run would, so a runbook line can be rehearsed:
-	// the same exit and sentence, and no plan printed or written.
-	for _, args := range [][]string{{"-n", "--max", "3", p}, {"list", "--max", "3", p}, {"plan", "--max", "3", p}, {"-n", "--max", "003", p}} {
+	// the same exit and sentence, after the plan it refuses (its JSON summary says why);
+	// plan writes no plan file, which apply would carry out.
+	for _, args := range [][]string{{"-n", "--max", "3", p}, {"list", "--max", "3", p}, {"plan", "--max", "3", p}, {"-n", "--max", "003", p}, {"list", "--json", "--max", "3", p}} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			e := e.sub(t)
 			res := e.tcpreap(args...)
 			e.expectNothingDestroyed(res, 3, before)
-			if want := "tcpreap: 4 sockets would be destroyed, more than --max 3; nothing was destroyed"; !strings.HasPrefix(res.Stderr, want) || res.Stdout != "" {
-				t.Errorf("stdout %q, stderr %q; want nothing on stdout and %q", res.Stdout, res.Stderr, want)
+			want := "tcpreap: 4 sockets would be destroyed, more than --max 3; nothing was destroyed"
+			if !strings.HasPrefix(res.Stderr, want) {
+				t.Errorf("stderr %q, want %q", res.Stderr, want)
+			}
+			switch {
+			case args[0] == "plan" && res.Stdout != "":
+				t.Errorf("plan over --max wrote %q", res.Stdout)
+			case args[0] != "plan" && slices.Contains(args, "--json"):
+				r, err := testnet.ParseReport(res.Stdout)
+				if err != nil || len(r.Sockets) != 4 || !strings.Contains(res.Stdout, `"refused":"4 sockets would be destroyed, more than --max 3`) {
+					t.Errorf("%v: %d sockets, %v, stdout %q; want the 4 planned and the summary saying why it was refused", args, len(r.Sockets), err, res.Stdout)
+				}
+			case args[0] != "plan" && !strings.Contains(res.Stdout, "4 would be destroyed"):
+				t.Errorf("%v: stdout %q, want the plan that is refused", args, res.Stdout)
 			}
 		})
 	}
+	// A real run refused by --max, with --json, still ends in its summary object.
+	if res := e.tcpreap("-y", "--json", "--max", "3", p); res.Code != 3 || !strings.Contains(res.Stdout, `"refused":"4 sockets would be destroyed`) || !strings.Contains(res.Stdout, `"would_kill":4`) {
+		t.Errorf("-y --json --max 3: exit %d, stdout %q; want 3 and the summary with why", res.Code, res.Stdout)
+	}
+	expectUnchanged(t, before, e.sockets())
 	if r := e.json(0, "list", "--max", "4", p); len(r.Sockets) != 4 {
 		t.Errorf("list --max 4 of 4 targets: %d sockets listed", len(r.Sockets))
 	}

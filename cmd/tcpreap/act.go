@@ -18,8 +18,10 @@ import (
 // file) or deletes (conntrack entries): planned, not yet acted on.
 type cut interface {
 	words() cutWords
-	// targets is how many it would act on.
+	// targets is how many it would act on, skipped how many a guard kept
+	// back.
 	targets() int
+	skipped() int
 	// summary is the plan's summary, for the confirmation.
 	summary() string
 	// execute acts on the targets; progress is told how many each step
@@ -45,10 +47,10 @@ type outcome interface {
 }
 
 // refuseOverMax refuses a plan of n targets larger than --max, for a real
-// run and a dry run alike.
-func refuseOverMax(a *maxFlag, n int, w cutWords) error {
+// run and a dry run alike; nil when it is not.
+func refuseOverMax(a *maxFlag, n int, w cutWords) *refusal {
 	if a.set && n > a.max {
-		return refusal{fmt.Sprintf("%s would be %s, more than --max %d; nothing was %s (narrow the selection or raise --max)",
+		return &refusal{fmt.Sprintf("%s would be %s, more than --max %d; nothing was %s (narrow the selection or raise --max)",
 			w.noun(n), w.done, a.max, w.done)}
 	}
 	return nil
@@ -61,15 +63,26 @@ func refuseOverMax(a *maxFlag, n int, w cutWords) error {
 func act(ctx context.Context, cmd *command, a *actFlags, io streams, c cut) error {
 	w := c.words()
 	n := c.targets()
-	if err := refuseOverMax(&a.maxFlag, n, w); err != nil {
+	// A refused plan, with --json, still ends in its summary object, which
+	// says why.
+	refuse := func(err refusal) error {
+		if a.json {
+			sum := inet.Summary{Matched: n + c.skipped(), WouldKill: n, Skipped: c.skipped()}
+			if werr := render.Refused(io.Out, sum, false, err.msg); werr != nil {
+				fmt.Fprintf(io.ErrOut, "tcpreap: %s\n", render.Printable(werr.Error()))
+			}
+		}
 		return err
+	}
+	if err := refuseOverMax(&a.maxFlag, n, w); err != nil {
+		return refuse(*err)
 	}
 	if n > 0 && io.Terminal != nil && !a.yes {
 		if tty, err := io.Terminal(); err == nil {
 			ok, why := ask(ctx, tty, c.summary(), fmt.Sprintf("%s %s? [y/N] ", w.verb, w.noun(n)))
 			tty.Close()
 			if !ok {
-				return refusal{why + "; nothing was " + w.done}
+				return refuse(refusal{why + "; nothing was " + w.done})
 			}
 		}
 	}
@@ -130,6 +143,7 @@ type socketCut struct {
 func (socketCut) words() cutWords     { return socketWords }
 func (socketCut) tellsProgress() bool { return true }
 func (c socketCut) targets() int      { return c.run.Targets() }
+func (c socketCut) skipped() int      { return c.run.Skipped() }
 func (c socketCut) summary() string {
 	return render.PlanSummary(c.run.Breakdown(), c.run.Targets(), c.run.Skipped(), c.run.Spaces())
 }
@@ -176,6 +190,7 @@ type flowCut struct{ run *reap.FlowRun }
 func (flowCut) words() cutWords     { return flowWords }
 func (flowCut) tellsProgress() bool { return false } // flows.Plan.Execute tells none
 func (c flowCut) targets() int      { return len(c.run.Plan().Targets) }
+func (c flowCut) skipped() int      { return len(c.run.Plan().Skipped) }
 func (c flowCut) summary() string   { return render.FlowPlanSummary(c.run.Plan()) }
 
 func (c flowCut) execute(ctx context.Context, _ func(int)) outcome {

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -73,6 +75,16 @@ func TestMaxAndConfirmRefuse(t *testing.T) {
 		}
 		if c.executed {
 			t.Errorf("%+v: executed after a refusal", tc.a)
+		}
+		// With --json, the refused run still ends in its summary object, which
+		// says why.
+		stdout.Reset()
+		tc.a.json = true
+		act(t.Context(), &command{}, &tc.a, tc.io, c)
+		var out struct{ Summary map[string]any }
+		if err := json.Unmarshal(stdout.Bytes(), &out); err != nil || out.Summary["would_kill"] != 3.0 || out.Summary["skipped"] != 1.0 ||
+			out.Summary["killed"] != 0.0 || !strings.Contains(fmt.Sprint(out.Summary["refused"]), tc.want) {
+			t.Errorf("%+v --json: %q (%v), want the summary with why it was refused", tc.a, stdout.String(), err)
 		}
 	}
 }
@@ -179,6 +191,7 @@ type fakeCut struct {
 
 func (*fakeCut) words() cutWords       { return socketWords }
 func (c *fakeCut) targets() int        { return c.n }
+func (c *fakeCut) skipped() int        { return 1 }
 func (c *fakeCut) summary() string     { return "a plan" }
 func (c *fakeCut) tellsProgress() bool { return c.tells }
 func (c *fakeCut) execute(_ context.Context, progress func(int)) outcome {

@@ -224,10 +224,16 @@ func listFlows(ctx context.Context, f *conntrackListFlags, all bool, io streams)
 		return err
 	}
 	run.Close()
-	if err := refuseOverMax(&f.maxFlag, len(run.Plan().Targets), flowWords); err != nil {
+	// Over --max, the plan is shown, then refused as the real run would be.
+	refused := refuseOverMax(&f.maxFlag, len(run.Plan().Targets), flowWords)
+	r := render.Flows{W: io.Out, JSON: f.json, Quiet: f.quiet}
+	if refused != nil {
+		r.Refused = refused.msg
+	}
+	if err := r.Report(run.Plan().DryRun(), true); err != nil || refused == nil {
 		return err
 	}
-	return render.Flows{W: io.Out, JSON: f.json, Quiet: f.quiet}.Report(run.Plan().DryRun(), true)
+	return *refused
 }
 
 // cutFlows is conntrack: the plan, then the act path.

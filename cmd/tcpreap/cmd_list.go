@@ -72,8 +72,14 @@ func showSockets(ctx context.Context, sel *selection, f *listFlags, io streams) 
 		return err
 	}
 	defer run.Close()
-	if err := refuseOverMax(&f.maxFlag, run.Targets(), socketWords); err != nil {
+	// Over --max, the plan is shown, then refused as the real run would be.
+	refused := refuseOverMax(&f.maxFlag, run.Targets(), socketWords)
+	r := render.Sockets{W: io.Out, JSON: f.json, Quiet: f.quiet, Extended: f.extended}
+	if refused != nil {
+		r.Refused = refused.msg
+	}
+	if err := r.Report(run.DryRun()); err != nil || refused == nil {
 		return err
 	}
-	return render.Sockets{W: io.Out, JSON: f.json, Quiet: f.quiet, Extended: f.extended}.Report(run.DryRun())
+	return *refused
 }

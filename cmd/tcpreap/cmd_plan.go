@@ -54,8 +54,8 @@ func writePlan(ctx context.Context, f *planFlags, io streams) error {
 		return err
 	}
 	defer run.Close()
-	if err := refuseOverMax(&f.maxFlag, run.Targets(), socketWords); err != nil {
-		return err
+	if refused := refuseOverMax(&f.maxFlag, run.Targets(), socketWords); refused != nil {
+		return *refused // no plan file: apply would carry out what --max refused
 	}
 	file, err := run.File(f.args, !sel.HasSelector())
 	if err != nil {

@@ -14,9 +14,10 @@ import (
 
 // Flows prints conntrack results as two lines per entry or as NDJSON.
 type Flows struct {
-	W     io.Writer
-	JSON  bool // NDJSON: one object per entry, then the summary
-	Quiet bool // only the summary
+	W       io.Writer
+	JSON    bool   // NDJSON: one object per entry, then the summary
+	Quiet   bool   // only the summary
+	Refused string // why a guard refused the plan shown, for the JSON summary
 }
 
 // flowJSON is one conntrack entry in --json output; the fields are a
@@ -77,8 +78,7 @@ func (r Flows) Report(results []flows.Result, dryRun bool) error {
 				}
 			}
 		}
-		if err := enc.Encode(map[string]summaryJSON{"summary": {Matched: sum.Matched, WouldKill: sum.WouldKill,
-			Killed: sum.Killed, Gone: sum.Gone, Failed: sum.Failed, Skipped: sum.Skipped, DryRun: dryRun}}); err != nil {
+		if err := enc.Encode(summaryOf(sum, dryRun, r.Refused)); err != nil {
 			return err
 		}
 		return bw.Flush()

@@ -28,6 +28,9 @@ type Sockets struct {
 	// timer to the JSON; without it a report's Infos give the Idle column
 	// alone (a list --idle or --stalled).
 	Extended bool
+	// Refused, when not "", is why a guard refused the plan shown (a dry
+	// run over --max): the JSON summary says it.
+	Refused string
 }
 
 // A detail is what a report tells of its sockets besides their results,
@@ -52,6 +55,21 @@ type summaryJSON struct {
 	Failed    int  `json:"failed"`
 	Skipped   int  `json:"skipped"`
 	DryRun    bool `json:"dry_run"`
+	// Refused says why a guard refused the plan (--max, the confirmation):
+	// nothing was destroyed.
+	Refused string `json:"refused,omitempty"`
+}
+
+// summaryOf is the summary object of sum.
+func summaryOf(sum inet.Summary, dryRun bool, refused string) map[string]summaryJSON {
+	return map[string]summaryJSON{"summary": {Matched: sum.Matched, WouldKill: sum.WouldKill,
+		Killed: sum.Killed, Gone: sum.Gone, Failed: sum.Failed, Skipped: sum.Skipped, DryRun: dryRun, Refused: refused}}
+}
+
+// Refused prints the summary object of a plan a guard refused, with why,
+// for --json: the targets would have been destroyed, none was.
+func Refused(w io.Writer, sum inet.Summary, dryRun bool, why string) error {
+	return json.NewEncoder(w).Encode(summaryOf(sum, dryRun, why))
 }
 
 // Report prints what a run did, or would do, to every socket it matched,
@@ -74,8 +92,7 @@ func (r Sockets) Report(rep *reap.Report) error {
 				}
 			}
 		}
-		if err := json.NewEncoder(bw).Encode(map[string]summaryJSON{"summary": {Matched: sum.Matched, WouldKill: sum.WouldKill,
-			Killed: sum.Killed, Gone: sum.Gone, Failed: sum.Failed, Skipped: sum.Skipped, DryRun: dryRun}}); err != nil {
+		if err := json.NewEncoder(bw).Encode(summaryOf(sum, dryRun, r.Refused)); err != nil {
 			return err
 		}
 		return bw.Flush()
