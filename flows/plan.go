@@ -22,10 +22,13 @@ func (r Result) Outcome() inet.Action { return r.Action }
 
 // The reasons a plan keeps entries back: ReasonSession, the SSH session
 // tcpreap runs in; ReasonSSHServer, a connection an SSH server holds when
-// that session cannot be told apart from the others (tmux, screen).
+// that session cannot be told apart from the others (tmux, screen);
+// ReasonSSHHidden, a TCP flow on the SSH port when tcpreap runs in a PID
+// namespace of its own, where an SSH server above it cannot be seen.
 const (
 	ReasonSession   = "the ssh session tcpreap runs in"
 	ReasonSSHServer = "held by an ssh server, and tcpreap cannot tell which connection carries the session it runs in (tmux or screen)"
+	ReasonSSHHidden = "may carry the ssh session tcpreap runs in: tcpreap runs in a PID namespace of its own, where an SSH server above it cannot be seen"
 )
 
 // keeps returns why the session keeps the flow back, or "": the flow is the
@@ -45,6 +48,13 @@ func keeps(ss *inet.Session, fl *Flow) string {
 			return ReasonSSHServer
 		default:
 			return ReasonSession
+		}
+	}
+	if ss != nil && ss.Hidden && fl.Protocol == inet.TCP {
+		for _, t := range []Tuple{fl.Orig, fl.Reply} {
+			if t.Src.Port() == ss.SSHPort || t.Dst.Port() == ss.SSHPort {
+				return ReasonSSHHidden
+			}
 		}
 	}
 	return ""

@@ -195,3 +195,17 @@ func TestPlanKeepsSessionBehindNAT(t *testing.T) {
 		t.Errorf("without a session: %+v", p)
 	}
 }
+
+// TestPlanKeepsSSHPortWhenHidden: where tcpreap runs in a PID namespace of
+// its own, every TCP flow on the SSH port is kept, whichever end has it.
+func TestPlanKeepsSSHPortWhenHidden(t *testing.T) {
+	ss := &inet.Session{Hidden: true, SSHPort: 22}
+	in := flow(inet.TCP, "198.51.100.7:50000>198.51.100.1:22", "198.51.100.1:22>198.51.100.7:50000")
+	out := flow(inet.TCP, "198.51.100.1:40000>198.51.100.9:22", "198.51.100.9:22>198.51.100.1:40000")
+	web := flow(inet.TCP, "198.51.100.7:50001>198.51.100.1:443", "198.51.100.1:443>198.51.100.7:50001")
+	dns := flow(inet.UDP, "198.51.100.7:50002>198.51.100.1:22", "198.51.100.1:22>198.51.100.7:50002")
+	plan := NewPlan([]Flow{in, out, web, dns}, ss)
+	if len(plan.Skipped) != 2 || plan.Skipped[0].Reason != ReasonSSHHidden || len(plan.Targets) != 2 {
+		t.Errorf("plan %+v: want the two TCP flows on port 22 kept", plan)
+	}
+}

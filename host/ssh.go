@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -78,6 +79,44 @@ type SSHSession struct {
 	// CAP_SYS_PTRACE, another user's): the session's sockets may be missing
 	// from Sockets.
 	Unreadable bool
+	// Hidden: nothing names a session, but tcpreap runs in a PID namespace
+	// of its own (a container's shell, unshare --pid), where its ancestry
+	// ends out of sight and an SSH server above it cannot be seen: it may
+	// be in an SSH login all the same. Port is the SSH server's port, as
+	// /etc/ssh/sshd_config sets it (22 by default).
+	Hidden bool
+	Port   uint16
+}
+
+// initPIDNS is the initial PID namespace, by the inode the kernel gives it
+// (PROC_PID_INIT_INO, fixed since Linux 3.8).
+const initPIDNS = "pid:[4026531836]"
+
+// hiddenAncestry reports whether tcpreap runs in a PID namespace other than
+// the initial one, where its ancestry ends (parent 0) before the host's.
+func hiddenAncestry() bool {
+	ns, err := os.Readlink(procRoot + "/self/ns/pid")
+	return err == nil && ns != initPIDNS
+}
+
+// sshdConfig is the SSH server's configuration, whose Port lines say where
+// it listens.
+const sshdConfig = "/etc/ssh/sshd_config"
+
+// sshdPort is the first port /etc/ssh/sshd_config gives the SSH server, or
+// 22.
+func sshdPort() uint16 {
+	b, err := readSmall(sshdConfig, 1<<20)
+	if err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) == 2 && strings.EqualFold(f[0], "Port") {
+				if p, err := strconv.ParseUint(f[1], 10, 16); err == nil && p > 0 {
+					return uint16(p)
+				}
+			}
+		}
+	}
+	return 22
 }
 
 // maxHops bounds the SSH sessions followed over this host's own addresses.
@@ -88,7 +127,8 @@ const maxHops = 8
 // hold. Inside tmux or screen (TMUX or STY set), or without an SSH server
 // ancestor but in an SSH login (SSH_CONNECTION or SSH_CLIENT set), it takes
 // every SSH server process of the host. It returns nil when this is no SSH
-// login. It reads the stat and environment of tcpreap's ancestors, the fd
+// login, and a Hidden session when nothing names one but tcpreap runs in a
+// PID namespace of its own, where an SSH server above it cannot be seen. It reads the stat and environment of tcpreap's ancestors, the fd
 // directories of the servers (without a server ancestor, the stat of every
 // process), and, only when the session came over one of this host's own
 // addresses, /proc/net/tcp and every process's fds. An error says what
@@ -111,6 +151,9 @@ func FindSSHSession() (*SSHSession, error) {
 	s.Ancestral = len(s.Servers) > 0 && !multiplexed
 	if !s.Ancestral {
 		if len(s.Servers) == 0 && !slices.ContainsFunc(sshLogin, func(v string) bool { return env[v] != "" }) {
+			if hiddenAncestry() {
+				return &SSHSession{Hidden: true, Port: sshdPort()}, errors.Join(errs...)
+			}
 			return nil, errors.Join(errs...)
 		}
 		all, err := processes(sshServers...)

@@ -23,6 +23,11 @@ type Session struct {
 	// (SSHPort) is kept too.
 	Unsure  bool
 	SSHPort uint16
+	// Hidden: tcpreap's ancestry ends out of sight (it runs in a PID
+	// namespace of its own, as a container's shell does), where an SSH
+	// server above it cannot be seen, and nothing names a session: every
+	// TCP connection on the SSH port (SSHPort) is kept.
+	Hidden bool
 	// Conns are the TCP connections of the sockets in Held, each its local
 	// end then its remote end, as the namespace
 	// tcpreap runs in shows them: what keeps back what has no inode, a

@@ -649,3 +649,38 @@ func (r *ptyRun) wait() (int, string) {
 	r.t.Logf("%s on a terminal → exit %d; the terminal showed:\n%s", strings.Join(r.cmd.Args, " "), r.cmd.ProcessState.ExitCode(), out)
 	return r.cmd.ProcessState.ExitCode(), out
 }
+
+// TestIntegrationSessionGuardPIDNamespace: a shell in a PID namespace of its own with a
+// clean environment (unshare --pid --mount-proc env -i, a container's shell reached
+// over SSH) has an ancestry that ends out of sight: the SSH server above it cannot be
+// seen and nothing names the session. Every TCP connection on the SSH port is kept
+// back, with its reason; the others are destroyed; --include-self destroys them too.
+// The same run outside a PID namespace of its own (cron, systemd) is no SSH session.
+func TestIntegrationSessionGuardPIDNamespace(t *testing.T) {
+	e := setup(t)
+	sshPort := e.listen(e.Local, netip.AddrPortFrom(testnet.LocalV4, 22))
+	other := e.listenV4()
+	p := testnet.PeerV4.String()
+	hidden := func(args ...string) []string {
+		return slices.Concat([]string{"unshare", "--pid", "--fork", "--mount-proc", "--kill-child", "env", "-i", bin}, args)
+	}
+
+	session := tcp("a connection on the SSH port", e.inbound(sshPort, netip.AddrPortFrom(testnet.PeerV4, 0)))
+	doomed := tcp("another connection", e.inbound(other, netip.AddrPortFrom(testnet.PeerV4, 0)))
+	r := e.decode(e.run(e.Local, hidden("-y", "--json", p)...), 0)
+	expectActions(t, r, map[string][]conn{"killed": {doomed}, "skipped": {session}})
+	for _, s := range r.Sockets {
+		if s.Action == "skipped" && !strings.Contains(s.Reason, "PID namespace of its own") {
+			t.Errorf("kept back with %q, want the reason", s.Reason)
+		}
+	}
+	expectPresent(t, e.sockets(), "established", session)
+
+	r = e.decode(e.run(e.Local, hidden("-y", "--json", "--include-self", p)...), 0)
+	expectActions(t, r, map[string][]conn{"killed": {session}})
+
+	// Outside a PID namespace of its own, with a clean environment: no session.
+	again := tcp("a connection on the SSH port", e.inbound(sshPort, netip.AddrPortFrom(testnet.PeerV4, 0)))
+	r = e.decode(e.run(e.Local, "env", "-i", bin, "-y", "--json", p), 0)
+	expectActions(t, r, map[string][]conn{"killed": {again}})
+}

@@ -27,6 +27,8 @@ func keeps(ss *inet.Session, s *sockdiag.Socket) Reason {
 		return ReasonSession
 	case s.State == sockdiag.Listen:
 		return NoReason
+	case ss.Hidden && s.Protocol == inet.TCP && s.ID.Local.Port() == ss.SSHPort:
+		return ReasonSSHHidden
 	case ss.Unsure && s.Protocol == inet.TCP && s.ID.Local.Port() == ss.SSHPort && !ss.Held[s.Inode]:
 		return ReasonSSHUnsure
 	case s.Inode == 0 || !ss.Held[s.Inode]:
@@ -63,6 +65,9 @@ const (
 	// ReasonSSHUnsure: a connection on the SSH server's port, when the
 	// server's open files could not be read and it may be the session's.
 	ReasonSSHUnsure
+	// ReasonSSHHidden: a connection on the SSH port, when tcpreap runs in a
+	// PID namespace of its own, where the SSH server above it cannot be seen.
+	ReasonSSHHidden
 )
 
 var reasons = [...]struct{ code, sentence string }{
@@ -74,6 +79,7 @@ var reasons = [...]struct{ code, sentence string }{
 	ReasonSSHServer:      {"ssh_server", "held by an SSH server, and tcpreap cannot tell which connection carries the session it runs in (tmux or screen)"},
 	ReasonChanged:        {"changed", "changed since the plan into another kind of socket"},
 	ReasonSSHUnsure:      {"ssh_unsure", "may carry the ssh session tcpreap runs in: the SSH server's open files cannot be read"},
+	ReasonSSHHidden:      {"ssh_hidden", "may carry the ssh session tcpreap runs in: tcpreap runs in a PID namespace of its own, where an SSH server above it cannot be seen"},
 }
 
 // String returns the reason as a sentence.

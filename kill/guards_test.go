@@ -48,7 +48,7 @@ func TestUnconnectedUDPIsSkipped(t *testing.T) {
 }
 
 func TestReasonCodes(t *testing.T) {
-	for _, r := range []kill.Reason{kill.ReasonListen, kill.ReasonSession, kill.ReasonUnconnectedUDP, kill.ReasonTimeWait, kill.ReasonSSHServer, kill.ReasonChanged, kill.ReasonSSHUnsure} {
+	for _, r := range []kill.Reason{kill.ReasonListen, kill.ReasonSession, kill.ReasonUnconnectedUDP, kill.ReasonTimeWait, kill.ReasonSSHServer, kill.ReasonChanged, kill.ReasonSSHUnsure, kill.ReasonSSHHidden} {
 		got, ok := kill.ReasonByCode(r.Code())
 		if !ok || got != r || r.Code() == "" || r.String() == "" {
 			t.Errorf("reason %d: code %q reads back as %v, %v; sentence %q", r, r.Code(), got, ok, r)
@@ -112,5 +112,35 @@ func TestSessionZone(t *testing.T) {
 	}
 	if len(plan.Skipped) != 1 || plan.Skipped[0].Socket.ID.Cookie != 1 || len(plan.Targets) != 1 || plan.Targets[0].ID.Cookie != 2 {
 		t.Errorf("skipped %+v, targets %+v; want the session on link 2 kept, the same tuple on link 3 a target", plan.Skipped, plan.Targets)
+	}
+}
+
+// TestHiddenAncestryKeepsTheSSHPort: where tcpreap's ancestry ends out of
+// sight (a PID namespace of its own), every TCP connection on the SSH port
+// is kept, and nothing else; a listener stays the listen guard's.
+func TestHiddenAncestryKeepsTheSSHPort(t *testing.T) {
+	ss := &inet.Session{Hidden: true, SSHPort: 22}
+	cookie := sockdiag.Cookie(0)
+	mk := func(state sockdiag.State, proto inet.Protocol, local string) sockdiag.Socket {
+		cookie++
+		remote := "192.0.2.2:50000"
+		if state == sockdiag.Listen {
+			remote = "0.0.0.0:0"
+		}
+		return sockdiag.Socket{Protocol: proto, Family: inet.IPv4, State: state, Inode: 7, ID: sockdiag.SockID{
+			Local: netip.MustParseAddrPort(local), Remote: netip.MustParseAddrPort(remote), Cookie: cookie}}
+	}
+	k := &sockdiagtest.Kernel{Sockets: []sockdiag.Socket{
+		mk(sockdiag.Established, inet.TCP, "192.0.2.1:22"),
+		mk(sockdiag.Established, inet.TCP, "192.0.2.1:5432"),
+		mk(sockdiag.Established, inet.UDP, "192.0.2.1:22"),
+		mk(sockdiag.Listen, inet.TCP, "0.0.0.0:22"),
+	}}
+	plan, err := kill.NewPlan(k.Conn().Query(t.Context(), &sockdiag.Filter{Protocols: []inet.Protocol{inet.TCP, inet.UDP}, States: sockdiag.AllStates}), kill.Guards{Session: ss})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Skipped) != 2 || plan.Skipped[0].Reason != kill.ReasonSSHHidden || plan.Skipped[1].Reason != kill.ReasonListen || len(plan.Targets) != 2 {
+		t.Errorf("plan %+v", plan)
 	}
 }

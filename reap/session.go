@@ -23,7 +23,10 @@ func Session() (*inet.Session, string) {
 		return nil, note
 	}
 	s := &inet.Session{Interface: found.Interface, Everyone: !found.Ancestral, Held: map[uint32]bool{},
-		Unsure: found.Unreadable, SSHPort: 22}
+		Unsure: found.Unreadable, SSHPort: 22, Hidden: found.Hidden}
+	if found.Hidden {
+		s.SSHPort = found.Port
+	}
 	if c := found.Conn; c != nil {
 		s.Client, s.Server, s.SSHPort = c.Client, c.Server, c.Server.Port()
 	}

@@ -158,7 +158,7 @@ func flowReason(r flows.Result) string {
 	switch r.Reason {
 	case flows.ReasonSession:
 		return r.Reason + " (--include-self deletes it too)"
-	case flows.ReasonSSHServer:
+	case flows.ReasonSSHServer, flows.ReasonSSHHidden:
 		return r.Reason + "; --include-self deletes it too"
 	}
 	return r.Reason

@@ -402,7 +402,7 @@ func reasonText(res kill.Result) string {
 	switch res.Reason {
 	case kill.ReasonListen:
 		return "LISTEN sockets are only destroyed when --state names listen"
-	case kill.ReasonSSHServer:
+	case kill.ReasonSSHServer, kill.ReasonSSHHidden:
 		return res.Reason.String() + "; --include-self destroys it"
 	case kill.ReasonSSHUnsure:
 		return res.Reason.String() + " (run tcpreap with CAP_SYS_PTRACE, as root has it); --include-self destroys it"
