@@ -2,6 +2,7 @@ package kill_test
 
 import (
 	"errors"
+	"net/netip"
 	"slices"
 	"testing"
 
@@ -258,5 +259,20 @@ func TestExecuteRetriesUntilNoProgress(t *testing.T) {
 	}
 	if len(k.Sockets) != 3 {
 		t.Errorf("%d listeners left, want the two unreachable and the one kept back", len(k.Sockets))
+	}
+}
+
+// TestUDPGoneIsDoubted: the kernel finds a UDP socket to destroy by its
+// tuple first, and of two connected twins on one four-tuple it may find the
+// other and answer ENOENT for the one planned, which lives on: a second look
+// tells, and it is failed, never reported gone.
+func TestUDPGoneIsDoubted(t *testing.T) {
+	twin := sockdiag.Socket{Protocol: inet.UDP, Family: inet.IPv4, State: sockdiag.Established, Inode: 9, ID: sockdiag.SockID{
+		Local: netip.MustParseAddrPort("192.0.2.1:5353"), Remote: netip.MustParseAddrPort("192.0.2.2:5353"), Cookie: 42}}
+	k := &sockdiagtest.Kernel{Sockets: []sockdiag.Socket{twin}, DestroyErr: func(sockdiag.Socket) unix.Errno { return unix.ENOENT }}
+	plan := &kill.Plan{Targets: []sockdiag.Socket{twin}}
+	results := plan.Execute(t.Context(), k.Conn())
+	if results[0].Action != inet.Failed || !errors.Is(results[0].Err, sockdiag.ErrUnreachable) {
+		t.Errorf("a UDP twin answered ENOENT and still there: %v %v, want failed, unreachable", results[0].Action, results[0].Err)
 	}
 }

@@ -14,9 +14,12 @@ import (
 //
 //   - no answer was read (ErrNoAnswer);
 //   - ENOENT for a LISTEN socket: the kernel finds a listener by its tuple,
-//     and in an SO_REUSEPORT group it may have found a sibling; and for a
+//     and in an SO_REUSEPORT group it may have found a sibling; for a
 //     socket bound to a device: the kernel's lookup by tuple takes an
 //     unbound socket with the same four-tuple first, whose cookie differs;
+//     and for any UDP socket: __udp_diag_destroy looks the tuple up first,
+//     and of two connected twins on one four-tuple (SO_REUSEADDR) it may
+//     find the other;
 //   - 0 for a full TCP socket on a kernel that does not destroy orphans
 //     (closed by their application, the kernel finishing the close): before
 //     Linux 6.11 tcp_abort answered 0 and left them, and any socket may have
@@ -30,7 +33,7 @@ func (c *Conn) Doubtful(ctx context.Context, s *Socket, err error) bool {
 	case errors.Is(err, ErrNoAnswer):
 		return true
 	case errors.Is(err, ErrGone):
-		return s.State == Listen || s.ID.Interface != 0
+		return s.State == Listen || s.ID.Interface != 0 || s.Protocol == inet.UDP
 	case err != nil:
 		return false
 	}

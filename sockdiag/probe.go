@@ -71,8 +71,8 @@ var (
 	// kill package sends such destroys again while the group shrinks; what
 	// is left is a group whose lookup lands on a member that is no target.
 	ErrUnreachable = &Cause{
-		short:    "still present: the kernel's lookup by address and port finds another socket (an SO_REUSEPORT group?)",
-		sentence: "some sockets share their address and port with others (SO_REUSEPORT) that were not destroyed, and the kernel, asked for them by address, finds one of those instead; they are still there: select the whole group, or stop their application",
+		short:    "still present: the kernel's lookup by address and port finds another socket (an SO_REUSEPORT group, or a UDP twin?)",
+		sentence: "some sockets share their address and port with others (SO_REUSEPORT, or SO_REUSEADDR for UDP) that were not destroyed, and the kernel, asked for them by address, finds one of those instead; they are still there: select them all, or stop their application",
 	}
 	// ErrMPTCPListener: the kernel refused (EINVAL) to destroy a listener
 	// that is the listening subflow of an MPTCP socket: MPTCP's
