@@ -424,3 +424,26 @@ func TestIntegrationPidThread(t *testing.T) {
 		t.Errorf("after --pid %d: %d CLOSE_WAIT sockets on :7320", pid, n)
 	}
 }
+
+// TestIntegrationOwnersElsewhere: --pid of a process whose sockets are all in another
+// network namespace (a container's), and --process with a name no process has, select
+// nothing, and say why with what to type; the suggested --netns pid:PID finds them.
+func TestIntegrationOwnersElsewhere(t *testing.T) {
+	e := setup(t)
+	dir := buildLeaker(t, "far-app")
+	pid := e.startLeaker(filepath.Join(dir, "far-app"), 7400, false)
+	// From the peer's namespace, where the process holds nothing.
+	res := e.run(e.Peer, bin, "list", "--state", "all", "--pid", fmt.Sprint(pid))
+	want := fmt.Sprintf("process %d (far-app) holds sockets, but none in this network namespace: its own may be another; give --netns pid:%d", pid, pid)
+	if res.Code != 0 || !strings.Contains(res.Stderr, want) {
+		t.Errorf("--pid %d from another namespace: exit %d, stderr %q; want 0 and %q", pid, res.Code, res.Stderr, want)
+	}
+	r := e.decode(e.run(e.Peer, bin, "list", "--json", "--state", "all", "--netns", fmt.Sprintf("pid:%d", pid), "--pid", fmt.Sprint(pid)), 0)
+	if len(r.Sockets) == 0 {
+		t.Errorf("--netns pid:%d --pid %d: nothing, want its listener", pid, pid)
+	}
+	res = e.run(e.Peer, bin, "list", "--process", "no-such-app")
+	if !strings.Contains(res.Stderr, `no running process is named "no-such-app"`) {
+		t.Errorf("--process no-such-app: stderr %q", res.Stderr)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"net/netip"
+	"slices"
 	"sync"
 
 	"github.com/tcpreap/tcpreap/host"
@@ -48,8 +49,9 @@ func Query(ctx context.Context, sel *Selection, where Where, opts QueryOptions) 
 		filter.WithInfo = true
 	}
 	var ownersErr error
+	var procs []host.Process
 	if sel.WantOwners || sel.Owners != nil {
-		procs, err := host.AllProcesses()
+		procs, err = host.AllProcesses()
 		if err == nil {
 			r.Owners, err = host.SocketOwners(procs)
 		}
@@ -87,7 +89,33 @@ func Query(ctx context.Context, sel *Selection, where Where, opts QueryOptions) 
 	if ownersErr != nil && r.unowned() {
 		r.notes = append(r.notes, fmt.Sprintf("warning: the processes holding some sockets are not known: %v", ownersErr))
 	}
+	if sel.Owners != nil && r.Targets()+r.Skipped() == 0 {
+		r.Elsewhere, r.Nameless = sel.Owners.missed(procs, r.Owners)
+	}
 	return r, nil
+}
+
+// missed says why owner selectors that selected nothing did: the processes
+// of PIDs that hold sockets, none of them in the namespaces looked at (a
+// container's, in its own), and the Commands no running process has.
+func (o *Owners) missed(procs []host.Process, owners map[uint32][]host.Owner) (elsewhere []host.Process, nameless []string) {
+	holds := map[int]bool{}
+	for _, held := range owners {
+		for _, w := range held {
+			holds[w.PID] = true
+		}
+	}
+	for _, p := range procs {
+		if slices.Contains(o.PIDs, p.PID) && holds[p.PID] {
+			elsewhere = append(elsewhere, p)
+		}
+	}
+	for _, c := range o.Commands {
+		if !slices.ContainsFunc(procs, func(p host.Process) bool { return p.Command == c }) {
+			nameless = append(nameless, c)
+		}
+	}
+	return elsewhere, nameless
 }
 
 // unowned reports whether a socket of the Run that a process holds (it has

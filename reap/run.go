@@ -27,6 +27,12 @@ type Run struct {
 	// Infos are what struct tcp_info says of each socket, by cookie, when
 	// the selection asked for it (Selection.WantInfo); nil otherwise.
 	Infos map[sockdiag.Cookie]sockdiag.TCPInfo
+	// When owner selectors selected nothing, why: Elsewhere are processes
+	// they name that hold sockets, none in the namespaces looked at (a
+	// container's process, whose sockets are in its own); Nameless the
+	// command names no running process has.
+	Elsewhere []host.Process
+	Nameless  []string
 }
 
 // A part is the plan of one network namespace, and the connection to the

@@ -129,6 +129,13 @@ func query(ctx context.Context, sel *selection, workers int, io streams, quiet b
 	}
 	io.notes(quiet, sel.notes...)
 	io.notes(quiet, run.Notes()...)
+	// Owner selectors that selected nothing say why, with what to type.
+	for _, p := range run.Elsewhere {
+		io.notes(quiet, fmt.Sprintf("note: process %d (%s) holds sockets, but none in this network namespace: its own may be another; give --netns pid:%d", p.PID, p.Command, p.PID))
+	}
+	for _, c := range run.Nameless {
+		io.notes(quiet, fmt.Sprintf("note: no running process is named %q (ps -eo comm lists their names)", c))
+	}
 	return run, nil
 }
 
