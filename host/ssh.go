@@ -211,7 +211,11 @@ func (s *SSHSession) followLocalHops() error {
 			}
 			for _, client := range everyones[peer] {
 				s.Sockets[peer] = append(s.Sockets[peer], client)
-				for _, p := range ancestorsOf(client.PID) {
+				// The holder itself may be the SSH server: with ssh -J through
+				// this host, the sshd that serves the jump holds the forwarded
+				// connection and the outer one, which carries the person.
+				holder := Process{PID: client.PID, Command: client.Command}
+				for _, p := range append([]Process{holder}, ancestorsOf(client.PID)...) {
 					if !slices.Contains(sshServers, p.Command) {
 						continue
 					}

@@ -507,3 +507,41 @@ func TestIntegrationSSHTmuxConntrack(t *testing.T) {
 		t.Errorf("the live session was cut: %v", err)
 	}
 }
+
+// TestIntegrationSSHProxyJumpKept: a person reaches A with ssh -J through A itself (a
+// bastion that is also the target): the outer connection, from B to A, is held by the
+// sshd that serves the jump and forwards the inner connection, which the session's own
+// sshd serves. tcpreap in the inner session, naming B, must keep the outer connection
+// (it carries the person) as it keeps the inner one.
+func TestIntegrationSSHProxyJumpKept(t *testing.T) {
+	e := setup(t)
+	s := e.sshd()
+	m := e.peerMix()
+	run := newReapRun(s.Dir)
+	session, err := s.SessionVia(testnet.LocalV4, testnet.LocalV4, sessionScript(run.command("-y", "--json", testnet.PeerV4.String())))
+	e.check(err)
+	e.connection(session, "the inner session")
+	before := e.sockets()
+	var outer []conn
+	for _, sk := range before {
+		if sk.State == "established" && sk.Local == netip.AddrPortFrom(testnet.LocalV4, testnet.SSHPort) && sk.Remote.Addr() == testnet.PeerV4 {
+			outer = append(outer, conn{"the outer connection, from B through the jump", sk.Local, sk.Remote, sk.Cookie})
+		}
+	}
+	if len(outer) != 1 {
+		t.Fatalf("%d connections from B to sshd, want the one outer connection", len(outer))
+	}
+	e.check(session.Send("go"))
+	res := e.awaitReap(run, session)
+	e.sessionKept(session, outer[0], res, "skipped")
+	// Kept as the session's own, not only by a fallback that keeps every connection
+	// on the SSH port (which a process whose open files cannot be read may set off).
+	r, err := testnet.ParseReport(res.Stdout)
+	e.check(err)
+	for _, rec := range r.Sockets {
+		if rec.Cookie == outer[0].cookie && !strings.HasPrefix(rec.Reason, "protects the ssh session") {
+			t.Errorf("the outer connection was kept with %q, want it kept as the session's", rec.Reason)
+		}
+	}
+	expectGone(t, e.sockets(), m.targets()...)
+}

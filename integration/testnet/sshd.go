@@ -120,7 +120,7 @@ StrictModes no
 PermitUserEnvironment no
 PermitUserRC no
 AllowAgentForwarding no
-AllowTcpForwarding no
+AllowTcpForwarding local
 X11Forwarding no
 PrintMotd no
 PrintLastLog no
@@ -213,14 +213,33 @@ type Session struct {
 // configuration, agent or known hosts is used. The Net's Close kills it if it is still
 // there.
 func (s *SSHD) Session(to netip.Addr, command string) (*Session, error) {
-	c := &Session{lines: make(chan string, 64), stderr: new(syncBuffer), exited: make(chan struct{})}
-	c.cmd = s.net.Peer.Command(context.Background(), "ssh",
-		"-F", "/dev/null", "-T",
+	return s.session(to, command, nil)
+}
+
+// SessionVia is Session through a jump host, as ssh -J (ProxyJump) makes one: a first
+// session to the server at jump forwards a connection to the server at to (the same
+// server, when jump is this host's own address), over which the session runs command.
+func (s *SSHD) SessionVia(jump, to netip.Addr, command string) (*Session, error) {
+	hop := append([]string{"ssh"}, s.sshOptions()...)
+	hop = append(hop, "-W", "%h:%p", "-p", strconv.Itoa(SSHPort), "root@"+jump.String())
+	return s.session(to, command, []string{"-o", "ProxyCommand=" + strings.Join(hop, " ")})
+}
+
+// sshOptions are ssh's options for a session: the server's client key, nothing of the
+// machine's configuration, agent or known hosts.
+func (s *SSHD) sshOptions() []string {
+	return []string{"-F", "/dev/null", "-T",
 		"-i", s.key, "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
-		"-o", "BatchMode=yes", "-o", "ConnectTimeout="+strconv.Itoa(int(timeout.Seconds())),
+		"-o", "BatchMode=yes", "-o", "ConnectTimeout=" + strconv.Itoa(int(timeout.Seconds())),
 		"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "GlobalKnownHostsFile=/dev/null",
-		"-o", "LogLevel=ERROR",
-		"-p", strconv.Itoa(SSHPort), "root@"+to.String(), command)
+		"-o", "LogLevel=ERROR"}
+}
+
+func (s *SSHD) session(to netip.Addr, command string, extra []string) (*Session, error) {
+	c := &Session{lines: make(chan string, 64), stderr: new(syncBuffer), exited: make(chan struct{})}
+	args := append(s.sshOptions(), extra...)
+	args = append(args, "-p", strconv.Itoa(SSHPort), "root@"+to.String(), command)
+	c.cmd = s.net.Peer.Command(context.Background(), append([]string{"ssh"}, args...)...)
 	stdin, err := c.cmd.StdinPipe()
 	if err != nil {
 		return nil, err
