@@ -162,6 +162,34 @@ func (c *Conn) Dump(ctx context.Context, f *Filter) ([]Flow, error) {
 	return out, nil
 }
 
+// Get returns the entry in the table now with fl's original tuple in its
+// zone, whatever its id, waiting at most deleteTimeout; an error that
+// unwraps to unix.ENOENT when there is none.
+func (c *Conn) Get(ctx context.Context, fl Flow) (Flow, error) {
+	if ctx.Err() != nil {
+		return Flow{}, &OpError{Op: "get", Flow: &fl, Err: context.Cause(ctx)}
+	}
+	data, err := getRequest(fl)
+	if err != nil {
+		return Flow{}, &OpError{Op: "get", Flow: &fl, Err: err}
+	}
+	c.deadline(ctx, deleteTimeout)
+	msgs, err := c.c.Execute(netlink.Message{
+		Header: netlink.Header{Type: headerType(ipctnlMsgCTGet), Flags: netlink.Request | netlink.Acknowledge},
+		Data:   data,
+	})
+	if err != nil {
+		return Flow{}, &OpError{Op: "get", Flow: &fl, Err: err}
+	}
+	for _, m := range msgs {
+		var now Flow
+		if err := now.UnmarshalBinary(m.Data); err == nil {
+			return now, nil
+		}
+	}
+	return Flow{}, &OpError{Op: "get", Flow: &fl, Err: unix.ENOENT}
+}
+
 // Delete deletes the entry fl by its original tuple, zone and id, and
 // waits for the kernel's answer (at most deleteTimeout). An entry that is
 // gone, or was replaced by one with another id, answers an error that

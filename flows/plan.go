@@ -60,6 +60,16 @@ func keeps(ss *inet.Session, fl *Flow) string {
 	return ""
 }
 
+// stranger reports whether the entry now in the table with planned's tuple
+// is another than the one planned, by what the kernel shows of it: its id,
+// zone and mark, its reply tuple (its NAT mapping, chosen when it was made),
+// its NAT bits, and the bits that, once set, stay (a reply seen, assured).
+func stranger(planned, now *Flow) bool {
+	const lasting = SeenReply | Assured | Confirmed
+	return now.ID != planned.ID || now.Zone != planned.Zone || now.Mark != planned.Mark || now.Reply != planned.Reply ||
+		(planned.Status^now.Status)&(SrcNAT|DstNAT) != 0 || planned.Status&lasting&^now.Status != 0
+}
+
 // A Plan is the entries a selection matched: those to delete, and those a
 // Keep kept back.
 type Plan struct {
@@ -94,6 +104,7 @@ func (p *Plan) DryRun() []Result {
 // A Table is the kernel's conntrack table as a plan needs it; *Conn is one.
 type Table interface {
 	Dump(ctx context.Context, f *Filter) ([]Flow, error)
+	Get(ctx context.Context, fl Flow) (Flow, error)
 	Delete(ctx context.Context, fl Flow) error
 }
 
@@ -114,7 +125,14 @@ func (p *Plan) Execute(ctx context.Context, t Table) []Result {
 			out = append(out, r)
 			continue
 		}
-		err := t.Delete(ctx, fl)
+		// An entry's id is a hash of its address and tuples, which a new
+		// entry in the freed memory of a deleted one can repeat: what is
+		// there now is compared with the plan by everything the kernel
+		// shows, and a stranger is never deleted.
+		var err error = unix.ENOENT
+		if now, gerr := t.Get(ctx, fl); gerr == nil && !stranger(&fl, &now) || gerr != nil && !errors.Is(gerr, unix.ENOENT) {
+			err = t.Delete(ctx, fl)
+		}
 		switch {
 		case err == nil:
 		case errors.Is(err, unix.ENOENT):
@@ -158,13 +176,14 @@ func (p *Plan) verify(ctx context.Context, t Table, protocols map[inet.Protocol]
 		orig Tuple
 		zone uint16
 	}
-	still := map[key]bool{}
+	still := map[key]Flow{}
 	for _, fl := range left {
-		still[key{fl.ID, fl.Orig, fl.Zone}] = true
+		still[key{fl.ID, fl.Orig, fl.Zone}] = fl
 	}
 	for i, r := range results {
-		if !still[key{r.Flow.ID, r.Flow.Orig, r.Flow.Zone}] {
-			continue
+		now, ok := still[key{r.Flow.ID, r.Flow.Orig, r.Flow.Zone}]
+		if !ok || stranger(&r.Flow, &now) {
+			continue // gone, or another entry in its place
 		}
 		switch r.Action {
 		case inet.Killed:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/tcpreap/tcpreap/inet"
@@ -33,6 +34,17 @@ func (t *fakeTable) Delete(_ context.Context, fl Flow) error {
 		}
 	}
 	return nil
+}
+
+// Get is the entry with fl's tuple and zone, whatever its id; a stranger
+// the test put in its place when there is one.
+func (t *fakeTable) Get(_ context.Context, fl Flow) (Flow, error) {
+	for _, f := range t.flows {
+		if f.Orig == fl.Orig && f.Zone == fl.Zone {
+			return f, nil
+		}
+	}
+	return Flow{}, &OpError{Op: "get", Err: unix.ENOENT}
 }
 
 func (t *fakeTable) Dump(_ context.Context, f *Filter) ([]Flow, error) {
@@ -104,8 +116,9 @@ func TestPlanExecute(t *testing.T) {
 	if !errors.Is(results[2].Err, unix.EPERM) || results[3].Err == nil {
 		t.Errorf("errors: %v, %v", results[2].Err, results[3].Err)
 	}
-	if len(table.deleted) != 4 {
-		t.Errorf("deleted %v; the ssh session's entry must not be asked for", table.deleted)
+	// b, no longer in the table, is not asked for; nor is the ssh session's entry.
+	if !slices.Equal(table.deleted, []uint32{1, 3, 4}) {
+		t.Errorf("deleted %v; want 1, 3 and 4 asked for", table.deleted)
 	}
 	if s := inet.Summarize(results); s != (inet.Summary{Matched: 5, Killed: 1, Gone: 1, Failed: 2, Skipped: 1}) {
 		t.Errorf("summary %+v", s)
@@ -207,5 +220,36 @@ func TestPlanKeepsSSHPortWhenHidden(t *testing.T) {
 	plan := NewPlan([]Flow{in, out, web, dns}, ss)
 	if len(plan.Skipped) != 2 || plan.Skipped[0].Reason != ReasonSSHHidden || len(plan.Targets) != 2 {
 		t.Errorf("plan %+v: want the two TCP flows on port 22 kept", plan)
+	}
+}
+
+// TestPlanNeverDeletesAStranger: an entry's id is a hash of its address and
+// tuples, so an entry made after the plan in the memory of the planned one
+// (deleted meanwhile) can have its id and tuple. It is told apart by what
+// else the kernel shows (its mark here, its reply tuple, the bits that stay
+// set), reported gone, and never deleted.
+func TestPlanNeverDeletesAStranger(t *testing.T) {
+	planned := flow(inet.TCP, "198.51.100.7:50000>198.51.100.1:80", "198.51.100.1:80>198.51.100.7:50000")
+	planned.ID, planned.Mark, planned.Status = 7, 1, SeenReply|Assured|Confirmed
+	for name, change := range map[string]func(*Flow){
+		"another mark":        func(f *Flow) { f.Mark = 2 },
+		"another reply tuple": func(f *Flow) { f.Reply.Src = netip.MustParseAddrPort("10.0.3.7:80") },
+		"no reply seen yet":   func(f *Flow) { f.Status = Confirmed },
+	} {
+		newcomer := planned
+		change(&newcomer)
+		table := &fakeTable{flows: []Flow{newcomer}}
+		results := NewPlan([]Flow{planned}, nil).Execute(context.Background(), table)
+		if results[0].Action != inet.Gone || len(table.deleted) != 0 || len(table.flows) != 1 {
+			t.Errorf("%s: %v, deleted %v; want gone and the newcomer left alone", name, results[0].Action, table.deleted)
+		}
+	}
+	// The same entry, with a reply seen since and its timeout moved: deleted.
+	same := planned
+	same.Status |= Dying
+	same.Timeout = planned.Timeout + 100
+	table := &fakeTable{flows: []Flow{same}}
+	if results := NewPlan([]Flow{planned}, nil).Execute(context.Background(), table); results[0].Action != inet.Killed || len(table.flows) != 0 {
+		t.Errorf("the planned entry itself: %v, left %v", results[0].Action, table.flows)
 	}
 }

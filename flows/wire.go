@@ -186,7 +186,19 @@ func (f *Flow) decodeProtoinfo(ad *netlink.AttributeDecoder) error {
 // looks the tuple up in the zone of the original direction: CTA_ZONE for a
 // zone of both directions, CTA_TUPLE_ZONE in the tuple for one of the
 // original alone, and none (zone 0) for one of the reply alone.
-func deleteRequest(f Flow) ([]byte, error) {
+// getRequest is the request for the entry of f's original tuple in its
+// zone, whatever its id: what is there now, to compare with f.
+func getRequest(f Flow) ([]byte, error) {
+	g := f
+	g.ID = 0
+	return tupleRequest(g)
+}
+
+func deleteRequest(f Flow) ([]byte, error) { return tupleRequest(f) }
+
+// tupleRequest names f by its original tuple and zone, and its id if it
+// has one (a delete of another id answers ENOENT).
+func tupleRequest(f Flow) ([]byte, error) {
 	ae := netlink.NewAttributeEncoder()
 	ae.ByteOrder = binary.BigEndian
 	ae.Nested(ctaTupleOrig, func(nae *netlink.AttributeEncoder) error {
@@ -199,7 +211,9 @@ func deleteRequest(f Flow) ([]byte, error) {
 	if f.Zone != 0 && f.zoneDir == zoneBoth {
 		ae.Uint16(ctaZone, f.Zone)
 	}
-	ae.Uint32(ctaID, f.ID)
+	if f.ID != 0 {
+		ae.Uint32(ctaID, f.ID)
+	}
 	attrs, err := ae.Encode()
 	if err != nil {
 		return nil, err

@@ -56,9 +56,9 @@ func conntrackCommand(args []string, io streams) *cli.Command {
 		ArgsUsage: "[PEER...]",
 		Description: `Deletes the connection tracking entries the selection matches, on this host as a
 router or a Kubernetes node sees its flows; conntrack list and -n only print them. It
-plans them, deletes each by its original tuple, zone and id (an entry replaced by a new
-one with the same addresses has another id and is left alone), checks with a second
-dump that they are gone, and reports every entry: killed, gone, failed or skipped.
+plans them, deletes each by its original tuple, zone and id, after checking that the
+entry there is still the one planned (a newcomer on its tuple is left alone), checks
+with a second dump that they are gone, and reports every entry: killed, gone, failed or skipped.
 
 Deleting an entry sends nothing to either end: no reset. It forgets the flow's NAT
 mapping; where a firewall drops packets in state invalid (and nf_conntrack_tcp_loose
