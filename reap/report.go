@@ -39,6 +39,19 @@ type Group struct {
 	InterfaceName func(index uint32) string
 }
 
+// Acted reports whether anything was destroyed, or tried, in the group's
+// namespace: it has a result other than a guard's skip (the kernel's skip
+// of a TIME_WAIT socket followed a destroy). A namespace a run only looked
+// at, or whose sockets the guards all kept, was not acted in.
+func (g *Group) Acted() bool {
+	for _, r := range g.Results {
+		if r.Action != inet.Skipped || r.Reason == kill.ReasonTimeWait {
+			return true
+		}
+	}
+	return false
+}
+
 // NewReport is a Report of groups of results, one per namespace: several
 // when there is more than one, labelled when one names its namespace. A
 // group without InterfaceName names the interfaces of the namespace

@@ -160,10 +160,15 @@ func (o socketOutcome) render(w io.Writer, json, quiet bool) error {
 
 func (o socketOutcome) summary() inet.Summary { return o.Summary() }
 
+// spaces are the namespaces a destroy was sent in: a run over every
+// namespace looked at many where nothing was done, and naming them all
+// would push the ones acted in out of the audit line's bounded field.
 func (o socketOutcome) spaces() []string {
 	var names []string
 	for g := range o.Groups() {
-		names = append(names, g.NetNS)
+		if g.Acted() {
+			names = append(names, g.NetNS)
+		}
 	}
 	return names
 }
