@@ -196,7 +196,7 @@ func (flowCut) words() cutWords     { return flowWords }
 func (flowCut) tellsProgress() bool { return false } // flows.Plan.Execute tells none
 func (c flowCut) targets() int      { return len(c.run.Plan().Targets) }
 func (c flowCut) skipped() int      { return len(c.run.Plan().Skipped) }
-func (c flowCut) summary() string   { return render.FlowPlanSummary(c.run.Plan()) }
+func (c flowCut) summary() string   { return render.FlowPlanSummary(c.run.Plan(), c.run.NetNS()) }
 
 func (c flowCut) execute(ctx context.Context, _ func(int)) outcome {
 	return flowOutcome{c.run.Execute(ctx), c.run.NetNS()}
