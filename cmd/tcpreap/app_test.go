@@ -45,6 +45,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"list", "--max", "3", "--max", "4"}, "--max is given 2 times"},
 		{[]string{"conntrack", "list", "--zone", "1", "--zone=2"}, "--zone is given 2 times"},
 		{[]string{"-n", "--dry-run=false", "192.0.2.2"}, "--dry-run is given 2 times, the last turning it off"},
+		{[]string{"list", "--process", "nosuchproc1,nosuchproc2"}, "give each name its own --process: --process nosuchproc1 --process nosuchproc2"},
 		{[]string{"conntrack", "-n", "192.0.2.2", "--dry-run=false"}, "--dry-run is given 2 times, the last turning it off"},
 		{[]string{"--include-self", "--include-self=false", "192.0.2.2"}, "--include-self is given 2 times"},
 		{[]string{"--workers", "0", "192.0.2.2"}, "--workers 0"},
