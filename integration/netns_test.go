@@ -323,6 +323,11 @@ func TestIntegrationAllNetNSReachesAllOrNone(t *testing.T) {
 		t.Errorf("a destroy that cannot see every namespace: exit %d, %q; want 1, naming the sleep it could not look at", res.Code, res.Stderr)
 	}
 	expectUnchanged(t, before, e.sockets())
+	// Its dry run rehearses it: the same refusal, not a plan of the namespaces it
+	// could look at, which the real run would not carry out.
+	if res := run("-n", "--all-netns", testnet.PeerV4.String()); res.Code != 1 || !strings.Contains(res.Stderr, "nothing is done in any namespace") {
+		t.Errorf("-n --all-netns: exit %d, %q; want 1 as the real run", res.Code, res.Stderr)
+	}
 	if res := run("list", "--all-netns", testnet.PeerV4.String()); res.Code != 0 || !strings.Contains(res.Stderr, "warning: could not look at") {
 		t.Errorf("list: exit %d, %q; want 0 and a warning", res.Code, res.Stderr)
 	}
