@@ -30,7 +30,10 @@ type Report struct {
 type Group struct {
 	// NetNS names the namespace as a person gave it (a name, a path,
 	// pid:PID (comm)); "" for the one tcpreap runs in.
-	NetNS   string
+	NetNS string
+	// Here: the namespace is the one tcpreap runs in, whatever NetNS calls
+	// it (over every namespace, "pid:1 (systemd)").
+	Here    bool
 	Results []kill.Result
 	// InterfaceName names an interface of the namespace by its index (the
 	// index as a number when it has none there). For a namespace other

@@ -163,10 +163,15 @@ func (o socketOutcome) summary() inet.Summary { return o.Summary() }
 // spaces are the namespaces a destroy was sent in: a run over every
 // namespace looked at many where nothing was done, and naming them all
 // would push the ones acted in out of the audit line's bounded field.
+// tcpreap's own is "", which the audit line names by its identity.
 func (o socketOutcome) spaces() []string {
 	var names []string
 	for g := range o.Groups() {
-		if g.Acted() {
+		switch {
+		case !g.Acted():
+		case g.Here:
+			names = append(names, "")
+		default:
 			names = append(names, g.NetNS)
 		}
 	}

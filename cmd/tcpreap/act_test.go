@@ -236,3 +236,18 @@ func TestAuditNamesTheNamespacesActedIn(t *testing.T) {
 		t.Errorf("spaces %q, want %q", got, want)
 	}
 }
+
+// TestAuditNamesItsOwnNamespaceByItsID: over every namespace, the one
+// tcpreap runs in has a label like the others' ("pid:1 (systemd)"); the
+// audit line names it by its identity, as it does without --all-netns.
+func TestAuditNamesItsOwnNamespaceByItsID(t *testing.T) {
+	results := testPlan().DryRun()[:1]
+	results[0].Action = inet.Killed
+	out := socketOutcome{reap.NewReport(false,
+		reap.Group{NetNS: "pid:1 (systemd)", Here: true, Results: results},
+		reap.Group{NetNS: "web1", Results: results},
+	)}
+	if got, want := out.spaces(), []string{"", "web1"}; !slices.Equal(got, want) {
+		t.Errorf("spaces %q, want %q", got, want)
+	}
+}
