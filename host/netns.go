@@ -184,14 +184,20 @@ func (n *Namespace) enter(fn func() error, done chan<- error) {
 
 // AllNetNS opens every distinct network namespace of this host: those
 // named under /run/netns, Docker's, then those of running processes (for
-// each, the process with the lowest pid names it), each once however many
-// ways reach it. A process that exits meanwhile, or whose namespace cannot
+// each, the process with the lowest pid names it) and of their threads (a
+// thread may be in a namespace of its own: a Go program or a CNI plugin
+// that entered one on a locked thread), each once however many ways reach
+// it. A process that exits meanwhile, or whose namespace cannot
 // be read, is passed over; the namespaces are held open from here on.
 // unreadable names what could not be looked at for want of permission
 // ("pid:1 (systemd)"). Running out of descriptors is an error that wraps
 // EMFILE (or ENFILE), and then none is held open.
 func AllNetNS() (all []*Namespace, unreadable []string, err error) {
-	type candidate struct{ path, label, reach string }
+	type candidate struct {
+		path, label, reach string
+		pid                int  // the process's, for a process or its thread
+		thread             bool // a thread's namespace, not its process's
+	}
 	var cands []candidate
 	for _, dir := range []string{netNSDir, dockerNetNSDir} {
 		entries, err := os.ReadDir(dir)
@@ -201,9 +207,9 @@ func AllNetNS() (all []*Namespace, unreadable []string, err error) {
 		for _, e := range entries {
 			path := filepath.Join(dir, e.Name())
 			if dir == netNSDir {
-				cands = append(cands, candidate{path, e.Name(), e.Name()})
+				cands = append(cands, candidate{path: path, label: e.Name(), reach: e.Name()})
 			} else {
-				cands = append(cands, candidate{path, path, path})
+				cands = append(cands, candidate{path: path, label: path, reach: path})
 			}
 		}
 	}
@@ -213,14 +219,30 @@ func AllNetNS() (all []*Namespace, unreadable []string, err error) {
 	}
 	slices.SortFunc(procs, func(a, b Process) int { return cmp.Compare(a.PID, b.PID) })
 	for _, p := range procs {
-		cands = append(cands, candidate{fmt.Sprintf("%s/%d/ns/net", procRoot, p.PID), processLabel(p), fmt.Sprintf("%s%d", pidPrefix, p.PID)})
+		cands = append(cands, candidate{path: fmt.Sprintf("%s/%d/ns/net", procRoot, p.PID), label: processLabel(p), reach: fmt.Sprintf("%s%d", pidPrefix, p.PID), pid: p.PID})
+		for _, tid := range threads(p.PID) {
+			path := fmt.Sprintf("%s/%d/task/%d/ns/net", procRoot, p.PID, tid)
+			cands = append(cands, candidate{path: path, label: fmt.Sprintf("%s thread %d", processLabel(p), tid), reach: path, pid: p.PID, thread: true})
+		}
 	}
 	seen := map[NetNS]bool{}
+	// A process that cannot be looked at is said once, not once more for
+	// each of its threads.
+	deniedPID := map[int]bool{}
+	deny := func(c candidate) {
+		if c.thread && deniedPID[c.pid] {
+			return
+		}
+		unreadable = append(unreadable, c.label)
+		if c.pid != 0 {
+			deniedPID[c.pid] = true
+		}
+	}
 	for _, c := range cands {
 		var st unix.Stat_t
 		if err := unix.Stat(c.path, &st); err != nil || seen[netNSOf(st.Ino)] {
 			if errors.Is(err, fs.ErrPermission) {
-				unreadable = append(unreadable, c.label)
+				deny(c)
 			}
 			continue
 		}
@@ -233,7 +255,7 @@ func AllNetNS() (all []*Namespace, unreadable []string, err error) {
 			}
 			return nil, nil, fmt.Errorf("%w after %d network namespaces: every one is held open for the run; raise the limit (ulimit -n)", errno, len(all))
 		case errors.Is(err, fs.ErrPermission):
-			unreadable = append(unreadable, c.label)
+			deny(c)
 			continue
 		case err != nil:
 			continue // gone meanwhile, or not a namespace

@@ -185,3 +185,19 @@ func ancestorEnvs(names ...string) map[string]string {
 	}
 	return out
 }
+
+// threads returns the ids of the threads of process pid other than its
+// first (whose id is pid); none when they cannot be listed (it exited).
+func threads(pid int) []int {
+	entries, err := os.ReadDir(fmt.Sprintf("%s/%d/task", procRoot, pid))
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, e := range entries {
+		if tid, err := strconv.Atoi(e.Name()); err == nil && tid != pid {
+			out = append(out, tid)
+		}
+	}
+	return out
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -140,5 +141,21 @@ func fakeTCP(t *testing.T, lines ...string) {
 	}
 	if err := os.WriteFile(filepath.Join(procRoot, "net", "tcp"), []byte(text), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestThreads: a Go process has several threads; threads lists them without
+// the first, whose id is the process's, and lists none of a process that
+// is not there.
+func TestThreads(t *testing.T) {
+	tids := threads(os.Getpid())
+	if len(tids) == 0 {
+		t.Fatal("no threads besides the first in a Go process")
+	}
+	if slices.Contains(tids, os.Getpid()) {
+		t.Errorf("threads %v include the process's own id", tids)
+	}
+	if got := threads(1 << 30); got != nil {
+		t.Errorf("threads of no process: %v", got)
 	}
 }

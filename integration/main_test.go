@@ -36,7 +36,12 @@ import (
 // bin is the tcpreap binary TestMain built, in a directory that the nobody user can enter.
 var bin string
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
+func TestMain(m *testing.M) {
+	if port := os.Getenv(threadNetNSEnv); port != "" {
+		os.Exit(holdThreadNetNS(port, os.Getenv(threadNetNSReadyEnv)))
+	}
+	os.Exit(run(m))
+}
 
 func run(m *testing.M) int {
 	if err := testnet.CheckRoot(); err != nil {

@@ -9,7 +9,9 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -321,7 +323,48 @@ func TestIntegrationAllNetNSReachesAllOrNone(t *testing.T) {
 		t.Errorf("a destroy that cannot see every namespace: exit %d, %q; want 1, naming the sleep it could not look at", res.Code, res.Stderr)
 	}
 	expectUnchanged(t, before, e.sockets())
+	// Its dry run rehearses it: the same refusal, not a plan of the namespaces it
+	// could look at, which the real run would not carry out.
+	if res := run("-n", "--all-netns", testnet.PeerV4.String()); res.Code != 1 || !strings.Contains(res.Stderr, "nothing is done in any namespace") {
+		t.Errorf("-n --all-netns: exit %d, %q; want 1 as the real run", res.Code, res.Stderr)
+	}
 	if res := run("list", "--all-netns", testnet.PeerV4.String()); res.Code != 0 || !strings.Contains(res.Stderr, "warning: could not look at") {
 		t.Errorf("list: exit %d, %q; want 0 and a warning", res.Code, res.Stderr)
+	}
+}
+
+// TestIntegrationAllNetNSThreads: a namespace that only a thread of a process is in (a
+// Go program or a CNI plugin that entered it on a locked thread), reached by no name
+// and by no process's own namespace, is one of every namespace: --all-netns lists its
+// sockets and destroys them, instead of reporting nothing matched there.
+func TestIntegrationAllNetNSThreads(t *testing.T) {
+	e := setup(t)
+	self, err := os.Executable()
+	e.check(err)
+	ready := filepath.Join(t.TempDir(), "ready")
+	const port = "40019"
+	// The helper (this test binary, see holdThreadNetNS) runs in the sandbox, so that
+	// its thread is one of the sandbox's processes'.
+	script := `"$0" & helper=$!
+i=0; while [ ! -e "$READY" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+"$@"; code=$?
+kill $helper
+exit $code`
+	run := func(args ...string) testnet.Result {
+		argv := slices.Concat([]string{"env", threadNetNSEnv + "=" + port, threadNetNSReadyEnv + "=" + ready, "READY=" + ready,
+			"sh", "-c", script, self, bin}, args)
+		res, err := testnet.RunIsolated([]*testnet.Host{e.Local}, argv...)
+		e.check(err)
+		t.Logf("%v → exit %d\nstdout:\n%sstderr:\n%s", args, res.Code, res.Stdout, res.Stderr)
+		os.Remove(ready)
+		return res
+	}
+	r := e.decode(run("list", "--json", "--all-netns", "--state", "listen", "--port", port), 0)
+	if len(r.Sockets) != 1 {
+		t.Errorf("list --all-netns: %d sockets, want the listener of the thread's namespace", len(r.Sockets))
+	}
+	r = e.decode(run("--json", "-y", "--no-audit", "--all-netns", "--state", "listen", "--port", port), 0)
+	if r.Summary.Matched != 1 || r.Summary.Killed != 1 {
+		t.Errorf("destroy --all-netns: summary %+v, want the thread's listener matched and killed", r.Summary)
 	}
 }

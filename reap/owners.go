@@ -24,7 +24,9 @@ var everyName = []string{"a", "Z", "0", "_", "-", ".", "/", ":", "+", "~", "@", 
 
 // ParsePatterns reads regular expressions of command names (Go's RE2
 // syntax), each 1 to 256 bytes; one that matches every name (the empty
-// name, or every name of everyName) is no selection and refused. An error
+// name, or every name of everyName) is no selection and refused, and so
+// are patterns that do so together ("^[a-m]" and "^[^a-m]"): they are
+// alternatives, and select every process as one catch-all would. An error
 // starts with the word.
 func ParsePatterns(words []string) ([]*regexp.Regexp, error) {
 	var out []*regexp.Regexp
@@ -41,22 +43,37 @@ func ParsePatterns(words []string) ([]*regexp.Regexp, error) {
 		}
 		out = append(out, re)
 	}
+	if len(out) > 1 && catchAll(out...) {
+		quoted := make([]string, len(words))
+		for i, w := range words {
+			quoted[i] = strconv.Quote(w)
+		}
+		return nil, fmt.Errorf("%s together match every command name; anchor them (^name$) or give the names themselves", strings.Join(quoted, ", "))
+	}
 	return out, nil
 }
 
-// catchAll reports whether re selects every process: it matches the empty
-// name, every name of everyName, or the command name of every process
-// running now.
-func catchAll(re *regexp.Regexp) bool {
+// catchAll reports whether the patterns res, alternatives, select every
+// process: one of them matches the empty name, or each name of everyName
+// or the command name of each process running now is matched by one.
+func catchAll(res ...*regexp.Regexp) bool {
+	match := func(n string) bool {
+		for _, re := range res {
+			if re.MatchString(n) {
+				return true
+			}
+		}
+		return false
+	}
 	every := func(names []string) bool {
 		for _, n := range names {
-			if !re.MatchString(n) {
+			if !match(n) {
 				return false
 			}
 		}
 		return true
 	}
-	if re.MatchString("") || every(everyName) {
+	if match("") || every(everyName) {
 		return true
 	}
 	procs, err := host.AllProcesses()

@@ -293,6 +293,19 @@ func TestParseOwners(t *testing.T) {
 			t.Errorf("%s: %v, want it refused as matching every name", w, err)
 		}
 	}
+	// Patterns that together match every name are alternatives that select
+	// every process as much as one catch-all does: refused, the error naming
+	// them.
+	// (One of them alone may match every process running where the test
+	// runs: then it is refused alone.)
+	for _, ws := range [][]string{{"^[a-m]", "^[^a-m]"}, {"^[a-h]", "^[i-q]", "^[^a-q]"}, {"[0-9]", "^[^0-9]+$"}} {
+		if _, err := reap.ParsePatterns(ws); err == nil || !strings.Contains(err.Error(), "match every command name") {
+			t.Errorf("%q: %v, want them refused as matching every name together", ws, err)
+		}
+	}
+	if _, err := reap.ParsePatterns([]string{"^java$", "^python"}); err != nil {
+		t.Errorf("two narrow patterns: %v", err)
+	}
 	// Patterns of some names only, one value each, commas and all.
 	for _, w := range []string{"^java$", "java|python", "^kworker/", "^sshd", "a{2,3}", "^(leaky|other)-app$"} {
 		if _, err := reap.ParsePatterns([]string{w}); err != nil {

@@ -30,13 +30,29 @@ type Report struct {
 type Group struct {
 	// NetNS names the namespace as a person gave it (a name, a path,
 	// pid:PID (comm)); "" for the one tcpreap runs in.
-	NetNS   string
+	NetNS string
+	// Here: the namespace is the one tcpreap runs in, whatever NetNS calls
+	// it (over every namespace, "pid:1 (systemd)").
+	Here    bool
 	Results []kill.Result
 	// InterfaceName names an interface of the namespace by its index (the
 	// index as a number when it has none there). For a namespace other
 	// than tcpreap's own it reads the names there when first called, so
 	// call it before the Run is closed: after, it has only numbers.
 	InterfaceName func(index uint32) string
+}
+
+// Acted reports whether anything was destroyed, or tried, in the group's
+// namespace: it has a result other than a guard's skip (the kernel's skip
+// of a TIME_WAIT socket followed a destroy). A namespace a run only looked
+// at, or whose sockets the guards all kept, was not acted in.
+func (g *Group) Acted() bool {
+	for _, r := range g.Results {
+		if r.Action != inet.Skipped || r.Reason == kill.ReasonTimeWait {
+			return true
+		}
+	}
+	return false
 }
 
 // NewReport is a Report of groups of results, one per namespace: several

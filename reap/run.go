@@ -174,7 +174,7 @@ func FromFile(ctx context.Context, f *planfile.File, includeSelf bool, opts Quer
 func (r *Run) DryRun() *Report {
 	groups := make([]Group, len(r.parts))
 	for i, p := range r.parts {
-		groups[i] = Group{NetNS: p.ns.String(), Results: p.plan.DryRun(), InterfaceName: interfaceNames(p.ns)}
+		groups[i] = Group{NetNS: p.ns.String(), Here: isHere(p.ns), Results: p.plan.DryRun(), InterfaceName: interfaceNames(p.ns)}
 	}
 	return r.report(true, groups)
 }
@@ -198,7 +198,7 @@ func (r *Run) Execute(ctx context.Context, opts ExecuteOptions) *Report {
 	groups := make([]Group, len(r.parts))
 	for i, p := range r.parts {
 		done := p.plan.ExecuteWith(ctx, p.conn, kill.Options{VerifyAll: opts.VerifyAll, Progress: opts.Progress})
-		groups[i] = Group{NetNS: p.ns.String(), Results: done, InterfaceName: interfaceNames(p.ns)}
+		groups[i] = Group{NetNS: p.ns.String(), Here: isHere(p.ns), Results: done, InterfaceName: interfaceNames(p.ns)}
 	}
 	return r.report(false, groups)
 }

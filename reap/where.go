@@ -126,10 +126,20 @@ func dialIn(ns *host.Namespace, workers int) (*sockdiag.Conn, error) {
 // (a Config's NetNS): 0, no setns and no CAP_SYS_ADMIN, for the namespace
 // tcpreap runs in, whether ns is nil or names it.
 func dialFd(ns *host.Namespace) int {
-	if here, err := host.Here(); err == nil && ns != nil && ns.ID == here.NetNS {
+	if isHere(ns) {
 		return 0
 	}
 	return ns.Fd()
+}
+
+// isHere reports whether ns is the namespace tcpreap runs in: nil, or one
+// opened by a name or a path that leads there.
+func isHere(ns *host.Namespace) bool {
+	if ns == nil {
+		return true
+	}
+	here, err := host.Here()
+	return err == nil && ns.ID == here.NetNS
 }
 
 // enterError explains what opening a netlink socket in namespace ns may

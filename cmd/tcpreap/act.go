@@ -160,10 +160,20 @@ func (o socketOutcome) render(w io.Writer, json, quiet bool) error {
 
 func (o socketOutcome) summary() inet.Summary { return o.Summary() }
 
+// spaces are the namespaces a destroy was sent in: a run over every
+// namespace looked at many where nothing was done, and naming them all
+// would push the ones acted in out of the audit line's bounded field.
+// tcpreap's own is "", which the audit line names by its identity.
 func (o socketOutcome) spaces() []string {
 	var names []string
 	for g := range o.Groups() {
-		names = append(names, g.NetNS)
+		switch {
+		case !g.Acted():
+		case g.Here:
+			names = append(names, "")
+		default:
+			names = append(names, g.NetNS)
+		}
 	}
 	return names
 }
@@ -191,7 +201,7 @@ func (flowCut) words() cutWords     { return flowWords }
 func (flowCut) tellsProgress() bool { return false } // flows.Plan.Execute tells none
 func (c flowCut) targets() int      { return len(c.run.Plan().Targets) }
 func (c flowCut) skipped() int      { return len(c.run.Plan().Skipped) }
-func (c flowCut) summary() string   { return render.FlowPlanSummary(c.run.Plan()) }
+func (c flowCut) summary() string   { return render.FlowPlanSummary(c.run.Plan(), c.run.NetNS()) }
 
 func (c flowCut) execute(ctx context.Context, _ func(int)) outcome {
 	return flowOutcome{c.run.Execute(ctx), c.run.NetNS()}

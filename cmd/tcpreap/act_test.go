@@ -214,3 +214,40 @@ func testPlan() *kill.Plan {
 	}
 	return plan
 }
+
+// TestAuditNamesTheNamespacesActedIn: a run over every namespace has a group
+// for each, most of them with nothing in them; the audit line names the ones
+// a destroy was sent in (a kernel's skip of TIME_WAIT too), not every one
+// looked at, which would push the ones acted in out of its bounded field.
+func TestAuditNamesTheNamespacesActedIn(t *testing.T) {
+	results := testPlan().DryRun()
+	killed, guarded, timeWait := results[0], results[1], results[2]
+	killed.Action = inet.Killed
+	guarded.Action, guarded.Reason = inet.Skipped, kill.ReasonSession
+	timeWait.Action, timeWait.Reason = inet.Skipped, kill.ReasonTimeWait
+	out := socketOutcome{reap.NewReport(false,
+		reap.Group{NetNS: strings.Repeat("x", 200)},
+		reap.Group{NetNS: "guarded", Results: []kill.Result{guarded}},
+		reap.Group{NetNS: "web1", Results: []kill.Result{killed}},
+		reap.Group{},
+		reap.Group{NetNS: "pid:4711 (nginx)", Results: []kill.Result{guarded, timeWait}},
+	)}
+	if got, want := out.spaces(), []string{"web1", "pid:4711 (nginx)"}; !slices.Equal(got, want) {
+		t.Errorf("spaces %q, want %q", got, want)
+	}
+}
+
+// TestAuditNamesItsOwnNamespaceByItsID: over every namespace, the one
+// tcpreap runs in has a label like the others' ("pid:1 (systemd)"); the
+// audit line names it by its identity, as it does without --all-netns.
+func TestAuditNamesItsOwnNamespaceByItsID(t *testing.T) {
+	results := testPlan().DryRun()[:1]
+	results[0].Action = inet.Killed
+	out := socketOutcome{reap.NewReport(false,
+		reap.Group{NetNS: "pid:1 (systemd)", Here: true, Results: results},
+		reap.Group{NetNS: "web1", Results: results},
+	)}
+	if got, want := out.spaces(), []string{"", "web1"}; !slices.Equal(got, want) {
+		t.Errorf("spaces %q, want %q", got, want)
+	}
+}

@@ -53,7 +53,8 @@ func onUsage(_ context.Context, cmd *cli.Command, err error, _ bool) error {
 // a subcommand, which would belong to the command above it and do nothing
 // ("tcpreap --json apply plan", "tcpreap conntrack --json list"); an option
 // of one value given twice, where the last would win unseen ("--max 10
-// --max 1000"); and an empty value, which would read as the option not
+// --max 1000"), a switch too once the last turns it off ("-n
+// --dry-run=false", a real run); and an empty value, which would read as the option not
 // given ("--netns $NS" with NS unset).
 func checkOptions(ctx context.Context, cmd *cli.Command) (context.Context, error) {
 	for _, above := range cmd.Lineage()[1:] {
@@ -73,6 +74,12 @@ func checkOptions(ctx context.Context, cmd *cli.Command) (context.Context, error
 			}
 			if s, ok := f.(*cli.StringFlag); ok && strings.TrimSpace(s.Get().(string)) == "" {
 				return ctx, usagef("--%s: the value is empty; give one (see %s --help)", name, cmd.FullName())
+			}
+		case *cli.BoolFlag:
+			// "-n … --dry-run=false" is a real run: a switch turned on
+			// and off again is refused, as a value given twice is.
+			if n := cmd.Count(name); n > 1 && !f.Get().(bool) {
+				return ctx, usagef("--%s is given %d times, the last turning it off; give it once", name, n)
 			}
 		case *cli.StringSliceFlag:
 			if slices.ContainsFunc(f.Get().([]string), func(v string) bool { return strings.TrimSpace(v) == "" }) {
@@ -148,11 +155,15 @@ func digitFlags(args []string, groupable string) []string {
 }
 
 // items are the values of an option that takes lists, each word split on
-// commas ("--pid 1,2 --pid 3").
+// commas ("--pid 1,2 --pid 3") and each item trimmed of spaces ("--local
+// '192.0.2.1, 192.0.2.2'", as urfave/cli's own split took it); an item of
+// spaces only is empty, for its parser to refuse.
 func items(words []string) []string {
 	var out []string
 	for _, w := range words {
-		out = append(out, strings.Split(w, ",")...)
+		for item := range strings.SplitSeq(w, ",") {
+			out = append(out, strings.TrimSpace(item))
+		}
 	}
 	return out
 }

@@ -54,9 +54,10 @@ type reapFlags struct {
 }
 
 // reapSockets is the whole pipeline: selection, query, plan, destroy. A dry
-// run is list.
+// run is list, but it rehearses the real run: over every namespace it does
+// not pass over one it cannot look at (the real run would refuse).
 func reapSockets(ctx context.Context, f *reapFlags, io streams) error {
-	sel, err := newSelection(ctx, &f.selectFlags, f.words, f.dryRun)
+	sel, err := newSelection(ctx, &f.selectFlags, f.words, false)
 	if err != nil {
 		return selectionError(err)
 	}

@@ -111,6 +111,9 @@ func newSelection(ctx context.Context, o *selectFlags, words []string, listing b
 		} else if err != nil {
 			return nil, fmt.Errorf("--pid %w", err)
 		}
+		if err := commaCommands(o.commands); err != nil {
+			return nil, err
+		}
 		if w.Commands, err = reap.ParseCommands(o.commands); err != nil {
 			return nil, fmt.Errorf("--process %w", err)
 		}
@@ -242,4 +245,31 @@ func joinAddrs(addrs []netip.Addr) string {
 		s[i] = a.Unmap().String()
 	}
 	return strings.Join(s, ", ")
+}
+
+// commaCommands refuses a --process word with commas that no running
+// process is named: a value is one name, commas and all, and "--process
+// nginx,php-fpm" (a list before it was) would select nothing, in silence.
+func commaCommands(words []string) error {
+	var procs []host.Process
+	for _, w := range words {
+		if !strings.Contains(w, ",") {
+			continue
+		}
+		if procs == nil {
+			var err error
+			if procs, err = host.AllProcesses(); err != nil {
+				return nil
+			}
+		}
+		if slices.ContainsFunc(procs, func(p host.Process) bool { return p.Command == w }) {
+			continue
+		}
+		var each []string
+		for _, name := range strings.Split(w, ",") {
+			each = append(each, "--process "+name)
+		}
+		return fmt.Errorf("--process %q: no process has that name, and a name is one word, commas and all; give each name its own --process: %s", w, strings.Join(each, " "))
+	}
+	return nil
 }

@@ -32,6 +32,30 @@ func TestNewSelection(t *testing.T) {
 	}
 }
 
+// TestListsTakeSpacesAfterCommas: a list written "A, B" (as --local and
+// --reply-src took it when urfave/cli split it and trimmed each item) is
+// two items, not a second one with a space that does not parse; an item
+// of spaces only is still empty and refused.
+func TestListsTakeSpacesAfterCommas(t *testing.T) {
+	sel, err := newSelection(t.Context(), &selectFlags{locals: []string{"192.0.2.1, 192.0.2.2 ,2001:db8::/64"}, uids: []string{"0, 0"}}, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sel.Filter.Local) != 3 || len(sel.Filter.UIDs) != 2 {
+		t.Errorf("local %v, uids %v: want 3 addresses and 2 users", sel.Filter.Local, sel.Filter.UIDs)
+	}
+	f, _, err := flowSelection(t.Context(), &flowSelectFlags{replySrcs: []string{"192.0.2.1, 198.51.100.0/24"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.ReplySrc) != 2 {
+		t.Errorf("reply-src %v, want 2 prefixes", f.ReplySrc)
+	}
+	if _, err := newSelection(t.Context(), &selectFlags{locals: []string{"192.0.2.1, "}}, nil, true); err == nil {
+		t.Error("--local 192.0.2.1, : taken, want an empty item refused")
+	}
+}
+
 // TestPeerHints: a PEER that does not parse gets what was most likely meant.
 func TestPeerHints(t *testing.T) {
 	for args, want := range map[string]string{

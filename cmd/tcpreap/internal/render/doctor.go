@@ -83,7 +83,7 @@ func remedyLine(r *doctor.Remedy, netns string) string {
 		words = append(words, "--state", strings.Join(states, ","))
 	}
 	if r.Destination.IsValid() {
-		words = append(words, r.Destination.String())
+		words = append(words, shellWord(r.Destination.String()))
 	}
 	return strings.Join(words, " ")
 }

@@ -19,12 +19,16 @@ func TestRemedyLine(t *testing.T) {
 		want  string
 	}{
 		{doctor.Remedy{States: []sockdiag.State{sockdiag.TimeWait}, Destination: netip.MustParseAddrPort("192.0.2.9:443")}, "", "tcpreap --state time_wait 192.0.2.9:443"},
-		{doctor.Remedy{States: []sockdiag.State{sockdiag.TimeWait}, Destination: netip.MustParseAddrPort("[2001:db8::9]:443")}, "", "tcpreap --state time_wait [2001:db8::9]:443"},
+		{doctor.Remedy{States: []sockdiag.State{sockdiag.TimeWait}, Destination: netip.MustParseAddrPort("[2001:db8::9]:443")}, "", "tcpreap --state time_wait '[2001:db8::9]:443'"},
+		// A link-local destination's zone is the interface's name, as given.
+		{doctor.Remedy{States: []sockdiag.State{sockdiag.TimeWait}, Destination: netip.MustParseAddrPort("[fe80::9%eth0]:443")}, "", "tcpreap --state time_wait '[fe80::9%eth0]:443'"},
 		{doctor.Remedy{States: []sockdiag.State{sockdiag.CloseWait}, PID: 4711}, "", "tcpreap --pid 4711 --state close_wait"},
 		{doctor.Remedy{Stalled: true}, "", "tcpreap --stalled"},
 		{doctor.Remedy{Command: []string{"modprobe", "udp_diag"}}, "", "modprobe udp_diag"},
 		// Of a namespace given with --netns: the run works there too, the word
-		// quoted where a shell would split it.
+		// quoted where a shell would split it. (An IPv6 destination is quoted
+		// too: [...] is a pattern to a shell, and zsh refuses one that matches
+		// no file.)
 		{doctor.Remedy{Stalled: true}, "web1", "tcpreap --netns web1 --stalled"},
 		{doctor.Remedy{Stalled: true}, "pid:4711", "tcpreap --netns pid:4711 --stalled"},
 		{doctor.Remedy{Stalled: true}, "/run/netns/my ns's", `tcpreap --netns '/run/netns/my ns'\''s' --stalled`},

@@ -80,3 +80,18 @@ func TestFlowReasonNamesIncludeSelf(t *testing.T) {
 		}
 	}
 }
+
+// TestFlowPlanSummaryNamesTheNamespace: the confirmation of a delete in
+// another namespace's table (conntrack --netns router1) says which, as the
+// one of sockets does; in tcpreap's own it says nothing of namespaces.
+func TestFlowPlanSummaryNamesTheNamespace(t *testing.T) {
+	fl := flows.Flow{ID: 7, Family: inet.IPv4, Protocol: inet.TCP, State: flows.Est,
+		Orig: flows.Tuple{Src: netip.MustParseAddrPort("198.51.100.2:40000"), Dst: netip.MustParseAddrPort("198.51.100.1:8080")}}
+	plan := &flows.Plan{Targets: []flows.Flow{fl, fl}}
+	if got := FlowPlanSummary(plan, "router\x1b1"); !strings.Contains(got, `2 in network namespace router\x1b1`) {
+		t.Errorf("summary %q: want the namespace named, escaped", got)
+	}
+	if got := FlowPlanSummary(plan, ""); strings.Contains(got, "namespace") {
+		t.Errorf("summary %q: want no namespace for tcpreap's own", got)
+	}
+}

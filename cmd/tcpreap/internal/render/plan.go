@@ -56,8 +56,10 @@ func effect(c kill.StateCount) string {
 }
 
 // FlowPlanSummary is the summary of a plan of conntrack entries that the
-// confirmation shows: the targets counted by protocol and state.
-func FlowPlanSummary(plan *flows.Plan) string {
+// confirmation shows: the targets counted by protocol and state, and the
+// network namespace whose table they are in, netns as given (--netns; ""
+// for the one tcpreap runs in, which it does not name).
+func FlowPlanSummary(plan *flows.Plan, netns string) string {
 	counts := map[string]int{}
 	var order []string
 	for _, fl := range plan.Targets {
@@ -77,6 +79,9 @@ func FlowPlanSummary(plan *flows.Plan) string {
 	s += " (no reset reaches either end; NAT mappings are forgotten):\n"
 	for _, k := range order {
 		s += fmt.Sprintf("  %6d %s\n", counts[k], k)
+	}
+	if netns != "" {
+		s += fmt.Sprintf("  %6d in network namespace %s\n", len(plan.Targets), Printable(netns))
 	}
 	return s
 }

@@ -54,3 +54,40 @@ func TestProgress(t *testing.T) {
 	var none *Progress
 	none.Finish() // a run without a bar
 }
+
+// stoppedTerminal is a terminal stopped with ^S: a write waits until
+// release is closed.
+type stoppedTerminal struct{ release chan struct{} }
+
+func (w stoppedTerminal) Write(p []byte) (int, error) {
+	<-w.release
+	return len(p), nil
+}
+
+// TestProgressNotHeldByTheTerminal: the bar of a terminal that does not
+// take its writes (stopped with ^S) holds neither the destroys that count
+// their progress (Add) nor the end of the run (Finish), after which the
+// audit line is written.
+func TestProgressNotHeldByTheTerminal(t *testing.T) {
+	old := progressAfter
+	progressAfter = 10 * time.Millisecond
+	defer func() { progressAfter = old }()
+	term := stoppedTerminal{release: make(chan struct{})}
+	defer close(term.release)
+	p := StartProgress(term, 1000)
+	time.Sleep(50 * time.Millisecond) // the bar is shown, its write waits
+	done := make(chan struct{})
+	go func() {
+		for range 10 {
+			p.Add(100)
+			time.Sleep(20 * time.Millisecond)
+		}
+		p.Finish()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		t.Fatal("Add and Finish wait on a terminal that does not take the bar")
+	}
+}
