@@ -17,7 +17,8 @@ import (
 //	    its internal render, clidoc, audit and peerword beneath it, which import no
 //	    command code (render → the values it shows, and clidoc for the
 //	    help's wrapping; clidoc → urfave/cli and the standard library
-//	    alone; audit → host and inet; peerword → sockdiag's state words)
+//	    alone; audit → host and inet; peerword → sockdiag's state words, inet's
+//	    peers and host's resolver and services)
 //	reap → kill, planfile, host, sockdiag, flows, inet
 //	planfile → kill, sockdiag, host, inet; census → sockdiag, host, inet;
 //	doctor → sockdiag, census, host, inet
@@ -34,7 +35,7 @@ func TestLayers(t *testing.T) {
 	allowed := map[string][]string{
 		"cmd/tcpreap": {"reap", "flows", "census", "doctor", "planfile", "host", "inet", "sockdiag", "kill", render, clidoc, audit, peerword},
 		audit:         {"host", "inet"},
-		peerword:      {"sockdiag"},
+		peerword:      {"sockdiag", "inet", "host"},
 		render:        {"reap", "flows", "census", "doctor", "host", "inet", "sockdiag", "kill", clidoc},
 		clidoc:        nil,
 		"reap":        {"kill", "planfile", "host", "sockdiag", "flows", "inet"},

@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/peerword"
 	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
 	"github.com/tcpreap/tcpreap/flows"
 	"github.com/tcpreap/tcpreap/inet"
@@ -140,7 +141,7 @@ func (o *flowSelectFlags) flags() []cli.Flag {
 func flowSelection(ctx context.Context, o *flowSelectFlags, words []string) (*flows.Filter, []string, error) {
 	f := &flows.Filter{}
 	f.Protocols, f.Families = kinds(o.tcp, o.udp, o.ipv4, o.ipv6)
-	services := serviceLookup(f.Protocols)
+	services := peerword.Services(f.Protocols)
 	for _, w := range o.states {
 		m, err := flows.ParseTCPStates(w)
 		if err != nil {
@@ -186,7 +187,7 @@ func flowSelection(ctx context.Context, o *flowSelectFlags, words []string) (*fl
 		}
 		f.Mark = &m
 	}
-	peers, notes, err := parsePeers(ctx, words, services)
+	peers, notes, err := peerword.Parse(ctx, words, services)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -22,8 +22,9 @@
 // confirmation's plan summaries, the progress bar, text width and
 // escaping); internal/clidoc writes the documentation of the command tree
 // (each option's help, the manual page tcpreap(8), the shell completions);
-// internal/audit writes the audit line to syslog; internal/peerword tells
-// the PEER words that are mistakes.
+// internal/audit writes the audit line to syslog; internal/peerword reads
+// PEER words (resolving host names at once, telling the ones that are
+// mistakes) and service names.
 package main
 
 import (

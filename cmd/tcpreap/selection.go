@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/netip"
 	"slices"
 	"strings"
 
@@ -42,7 +41,7 @@ func newSelection(ctx context.Context, o *selectFlags, words []string, listing b
 	sel.Interface = o.iface
 	f := &sel.Filter
 	f.Protocols, f.Families = kinds(o.tcp, o.udp, o.ipv4, o.ipv6)
-	services := serviceLookup(f.Protocols)
+	services := peerword.Services(f.Protocols)
 
 	for _, w := range o.states {
 		states, err := sockdiag.ParseStates(w)
@@ -73,7 +72,7 @@ func newSelection(ctx context.Context, o *selectFlags, words []string, listing b
 		f.Local = append(f.Local, p)
 	}
 	var err error
-	if f.Peers, sel.notes, err = parsePeers(ctx, words, services); err != nil {
+	if f.Peers, sel.notes, err = peerword.Parse(ctx, words, services); err != nil {
 		return nil, err
 	}
 	if f.UIDs, err = host.ParseUIDs(ctx, items(o.uids)); err != nil {
@@ -183,68 +182,6 @@ func kinds(tcp, udp, ipv4, ipv6 bool) ([]inet.Protocol, []inet.Family) {
 		}
 	}
 	return protocols, families
-}
-
-// parsePeers reads the PEER words of sockets and conntrack entries alike:
-// host names are checked for mistakes (peerword.Check), then resolved all at
-// once, and the notes say what each resolved to. An error says what the
-// person most likely meant.
-func parsePeers(ctx context.Context, words []string, services inet.ServiceLookup) ([]inet.Endpoint, []string, error) {
-	var notes []string
-	peers, err := inet.ParsePeers(words, services, func(names []string) (map[string][]netip.Addr, error) {
-		for _, name := range names {
-			if err := peerword.Check(name); err != nil {
-				return nil, err
-			}
-		}
-		addrs, err := host.ResolveAll(ctx, names)
-		for _, name := range names {
-			if len(addrs[name]) > 0 {
-				notes = append(notes, fmt.Sprintf("peer %s is %s", name, joinAddrs(addrs[name])))
-			}
-		}
-		return addrs, err
-	})
-	if err == nil {
-		return peers, notes, nil
-	}
-	for _, w := range words {
-		_, perr := inet.ParsePeer(w, services, func(string) ([]netip.Addr, error) { return []netip.Addr{netip.IPv6Loopback()}, nil })
-		if hint := peerword.Hint(w); perr != nil && hint != "" {
-			return nil, nil, fmt.Errorf("%w; %s", err, hint)
-		}
-	}
-	return nil, nil, err
-}
-
-// serviceLookup looks service names up in the services database for the
-// selected protocols (TCP when none is).
-func serviceLookup(protocols []inet.Protocol) inet.ServiceLookup {
-	names := []string{inet.TCP.String()}
-	if len(protocols) > 0 {
-		names = names[:0]
-		for _, p := range protocols {
-			names = append(names, p.String())
-		}
-	}
-	db := host.NewServices(host.ServicesFile)
-	return func(name string) (uint16, error) {
-		port, err := db.Port(name, names...)
-		if err != nil && !slices.Contains(names, "udp") {
-			if _, uerr := db.Port(name, "udp"); uerr == nil {
-				err = fmt.Errorf("%w; it is a UDP service: add -u", err)
-			}
-		}
-		return port, err
-	}
-}
-
-func joinAddrs(addrs []netip.Addr) string {
-	s := make([]string, len(addrs))
-	for i, a := range addrs {
-		s[i] = a.Unmap().String()
-	}
-	return strings.Join(s, ", ")
 }
 
 // commaCommands refuses a --process word with commas that no running

@@ -6,11 +6,15 @@
 package peerword
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
@@ -110,4 +114,67 @@ func Hint(word string) string {
 		}
 	}
 	return ""
+}
+
+// Parse reads the PEER words of sockets and conntrack entries alike: host
+// names are checked for mistakes (Check), then resolved all at once, and
+// the notes say what each resolved to. An error says what the person most
+// likely meant (Hint).
+func Parse(ctx context.Context, words []string, services inet.ServiceLookup) ([]inet.Endpoint, []string, error) {
+	var notes []string
+	peers, err := inet.ParsePeers(words, services, func(names []string) (map[string][]netip.Addr, error) {
+		for _, name := range names {
+			if err := Check(name); err != nil {
+				return nil, err
+			}
+		}
+		addrs, err := host.ResolveAll(ctx, names)
+		for _, name := range names {
+			if len(addrs[name]) > 0 {
+				notes = append(notes, fmt.Sprintf("peer %s is %s", name, joinAddrs(addrs[name])))
+			}
+		}
+		return addrs, err
+	})
+	if err == nil {
+		return peers, notes, nil
+	}
+	for _, w := range words {
+		_, perr := inet.ParsePeer(w, services, func(string) ([]netip.Addr, error) { return []netip.Addr{netip.IPv6Loopback()}, nil })
+		if hint := Hint(w); perr != nil && hint != "" {
+			return nil, nil, fmt.Errorf("%w; %s", err, hint)
+		}
+	}
+	return nil, nil, err
+}
+
+// Services looks service names up in the services database for the
+// selected protocols (TCP when none is); a UDP service asked for TCP says to
+// add -u.
+func Services(protocols []inet.Protocol) inet.ServiceLookup {
+	names := []string{inet.TCP.String()}
+	if len(protocols) > 0 {
+		names = names[:0]
+		for _, p := range protocols {
+			names = append(names, p.String())
+		}
+	}
+	db := host.NewServices(host.ServicesFile)
+	return func(name string) (uint16, error) {
+		port, err := db.Port(name, names...)
+		if err != nil && !slices.Contains(names, "udp") {
+			if _, uerr := db.Port(name, "udp"); uerr == nil {
+				err = fmt.Errorf("%w; it is a UDP service: add -u", err)
+			}
+		}
+		return port, err
+	}
+}
+
+func joinAddrs(addrs []netip.Addr) string {
+	s := make([]string, len(addrs))
+	for i, a := range addrs {
+		s[i] = a.Unmap().String()
+	}
+	return strings.Join(s, ", ")
 }
