@@ -3,8 +3,10 @@ package planfile
 import (
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -37,7 +39,7 @@ func ReadFile(path string, here host.Identity) (*File, error) {
 	if err := trusted(fi, os.Geteuid()); err != nil {
 		return nil, err
 	}
-	if err := trustedDir(filepath.Dir(path)); err != nil {
+	if err := trustedDirs(path); err != nil {
 		return nil, err
 	}
 	return Read(f, here)
@@ -57,16 +59,41 @@ func trusted(fi fs.FileInfo, euid int) error {
 	return nil
 }
 
-// trustedDir checks the directory a plan file is in: one where others may
-// replace files (writable by all, without the sticky bit of /tmp) would let
-// anyone swap the plan reviewed for another.
+// trustedDirs checks the directories a plan file is reached through, every
+// one up to the root, of the name given and of the file's real place (links
+// resolved): one where others may replace files (writable by all, without
+// the sticky bit of /tmp), or a link they may swap, would let anyone put
+// another plan in place of the one reviewed.
+func trustedDirs(path string) error {
+	dirs := map[string]bool{}
+	add := func(p string) {
+		if abs, err := filepath.Abs(p); err == nil {
+			for d := filepath.Dir(abs); !dirs[d]; d = filepath.Dir(d) {
+				dirs[d] = true
+			}
+		}
+	}
+	add(path)
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		add(real)
+	}
+	for _, dir := range slices.Sorted(maps.Keys(dirs)) {
+		if err := trustedDir(dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// trustedDir checks one directory: writable by all without the sticky bit
+// of /tmp, others may replace what is in it.
 func trustedDir(dir string) error {
 	fi, err := os.Stat(dir)
 	if err != nil {
-		return nil // the file was opened: its directory's mode is what could be read
+		return nil // the file was opened: its directories' modes are what could be read
 	}
 	if m := fi.Mode(); m&0o002 != 0 && m&os.ModeSticky == 0 {
-		return fmt.Errorf("it is in %s, where anyone may replace it (mode %04o, not sticky); keep plans in a directory only you can write", dir, m.Perm())
+		return fmt.Errorf("it is reached through %s, where anyone may replace what is in it (mode %04o, not sticky); keep plans in a directory only you can write", dir, m.Perm())
 	}
 	return nil
 }

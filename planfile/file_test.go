@@ -74,7 +74,7 @@ func TestReadFileChecksItsDirectory(t *testing.T) {
 	if err := os.Chmod(dir, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ReadFile(path, here); err == nil || !strings.Contains(err.Error(), "anyone may replace it") {
+	if _, err := ReadFile(path, here); err == nil || !strings.Contains(err.Error(), "anyone may replace what is in it") {
 		t.Errorf("a plan in a directory anyone may write: %v", err)
 	}
 	if err := os.Chmod(dir, 0o777|os.ModeSticky); err != nil {
@@ -82,5 +82,42 @@ func TestReadFileChecksItsDirectory(t *testing.T) {
 	}
 	if _, err := ReadFile(path, here); err != nil {
 		t.Errorf("a plan in a sticky directory (as /tmp): %v", err)
+	}
+}
+
+// TestReadFileChecksEveryDirectory: the check holds for every directory a
+// plan is reached through, up to the root, by its name and by its real
+// place: a subdirectory of a directory anyone may write (they may rename
+// the subdirectory away and put their own in its place), and a link to a
+// plan kept in such a directory, are refused.
+func TestReadFileChecksEveryDirectory(t *testing.T) {
+	open := t.TempDir()
+	if err := os.Chmod(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	sub := filepath.Join(open, "plans")
+	if err := os.Mkdir(sub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(sub, "reap.plan")
+	if err := os.WriteFile(path, []byte(write(t, testFile())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadFile(path, here); err == nil || !strings.Contains(err.Error(), open) {
+		t.Errorf("a plan under a directory anyone may write: %v", err)
+	}
+	safe := t.TempDir()
+	link := filepath.Join(safe, "reap.plan")
+	if err := os.Symlink(path, link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadFile(link, here); err == nil || !strings.Contains(err.Error(), open) {
+		t.Errorf("a link to a plan under a directory anyone may write: %v", err)
+	}
+	if err := os.Chmod(open, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadFile(link, here); err != nil {
+		t.Errorf("a link to a plan in directories only root may write: %v", err)
 	}
 }
