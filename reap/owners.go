@@ -3,6 +3,7 @@ package reap
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -87,6 +88,18 @@ func catchAll(res ...*regexp.Regexp) bool {
 	return every(names)
 }
 
+// A CommaError is a command name with commas that no running process has:
+// a name is one word, commas and all, and this one is most likely a list
+// (Names), which would select nothing.
+type CommaError struct {
+	Word  string
+	Names []string
+}
+
+func (e *CommaError) Error() string {
+	return fmt.Sprintf("%q: no process has that name, and a name is one word, commas and all", e.Word)
+}
+
 // A ThreadError is a process id that is a thread's: file descriptors, and
 // so sockets, are its process's, and it would select nothing.
 type ThreadError struct {
@@ -120,9 +133,21 @@ func ParsePIDs(words []string) ([]int, error) {
 }
 
 // ParseCommands reads command names, as ps -o comm shows them: 1 to 15
-// bytes, the most the kernel keeps. An error starts with the word.
+// bytes, the most the kernel keeps; a name with commas that no running
+// process has is a *CommaError. An error starts with the word.
 func ParseCommands(words []string) ([]string, error) {
+	var procs []host.Process
 	for _, w := range words {
+		if strings.Contains(w, ",") {
+			// A name is one word, commas and all: one with commas that no
+			// process has is most likely a list, which would select nothing.
+			if procs == nil {
+				procs, _ = host.AllProcesses()
+			}
+			if procs != nil && !slices.ContainsFunc(procs, func(p host.Process) bool { return p.Command == w }) {
+				return nil, &CommaError{Word: w, Names: strings.Split(w, ",")}
+			}
+		}
 		switch {
 		case w == "":
 			return nil, fmt.Errorf("%q: give a command name", w)

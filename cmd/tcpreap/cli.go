@@ -153,17 +153,3 @@ func digitFlags(args []string, groupable string) []string {
 	}
 	return out
 }
-
-// items are the values of an option that takes lists, each word split on
-// commas ("--pid 1,2 --pid 3") and each item trimmed of spaces ("--local
-// '192.0.2.1, 192.0.2.2'", as urfave/cli's own split took it); an item of
-// spaces only is empty, for its parser to refuse.
-func items(words []string) []string {
-	var out []string
-	for _, w := range words {
-		for item := range strings.SplitSeq(w, ",") {
-			out = append(out, strings.TrimSpace(item))
-		}
-	}
-	return out
-}

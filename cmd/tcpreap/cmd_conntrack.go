@@ -159,7 +159,7 @@ func flowSelection(ctx context.Context, o *flowSelectFlags, words []string) (*fl
 		}
 		f.Ports = append(f.Ports, rs...)
 	}
-	for _, w := range items(o.replySrcs) {
+	for _, w := range inet.Items(o.replySrcs) {
 		p, err := inet.ParsePrefix(w)
 		if err != nil {
 			return nil, nil, fmt.Errorf("--reply-src: %w", err)

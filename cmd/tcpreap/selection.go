@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"slices"
 	"strings"
 
 	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/peerword"
@@ -64,7 +63,7 @@ func newSelection(ctx context.Context, o *selectFlags, words []string, listing b
 			*p.into = append(*p.into, rs...)
 		}
 	}
-	for _, w := range items(o.locals) {
+	for _, w := range inet.Items(o.locals) {
 		p, err := inet.ParsePrefix(w)
 		if err != nil {
 			return nil, fmt.Errorf("--local: %w", err)
@@ -75,7 +74,7 @@ func newSelection(ctx context.Context, o *selectFlags, words []string, listing b
 	if f.Peers, sel.notes, err = peerword.Parse(ctx, words, services); err != nil {
 		return nil, err
 	}
-	if f.UIDs, err = host.ParseUIDs(ctx, items(o.uids)); err != nil {
+	if f.UIDs, err = host.ParseUIDs(ctx, inet.Items(o.uids)); err != nil {
 		return nil, fmt.Errorf("--uid %w", err)
 	}
 	for _, path := range o.cgroups {
@@ -105,15 +104,19 @@ func newSelection(ctx context.Context, o *selectFlags, words []string, listing b
 		if w.Patterns, err = reap.ParsePatterns(o.commandPatterns); err != nil {
 			return nil, fmt.Errorf("--process-match %w", err)
 		}
-		if w.PIDs, err = reap.ParsePIDs(items(o.pids)); errors.As(err, &te) {
+		if w.PIDs, err = reap.ParsePIDs(inet.Items(o.pids)); errors.As(err, &te) {
 			return nil, fmt.Errorf("--pid %d is a thread of process %d (%s), which holds its sockets: give --pid %d", te.TID, te.PID, render.Printable(te.Command), te.PID)
 		} else if err != nil {
 			return nil, fmt.Errorf("--pid %w", err)
 		}
-		if err := commaCommands(o.commands); err != nil {
-			return nil, err
-		}
-		if w.Commands, err = reap.ParseCommands(o.commands); err != nil {
+		var ce *reap.CommaError
+		if w.Commands, err = reap.ParseCommands(o.commands); errors.As(err, &ce) {
+			each := make([]string, len(ce.Names))
+			for i, n := range ce.Names {
+				each[i] = "--process " + n
+			}
+			return nil, fmt.Errorf("--process %w; give each name its own --process: %s", err, strings.Join(each, " "))
+		} else if err != nil {
 			return nil, fmt.Errorf("--process %w", err)
 		}
 		sel.Owners = w
@@ -182,31 +185,4 @@ func kinds(tcp, udp, ipv4, ipv6 bool) ([]inet.Protocol, []inet.Family) {
 		}
 	}
 	return protocols, families
-}
-
-// commaCommands refuses a --process word with commas that no running
-// process is named: a value is one name, commas and all, and "--process
-// nginx,php-fpm" (a list before it was) would select nothing, in silence.
-func commaCommands(words []string) error {
-	var procs []host.Process
-	for _, w := range words {
-		if !strings.Contains(w, ",") {
-			continue
-		}
-		if procs == nil {
-			var err error
-			if procs, err = host.AllProcesses(); err != nil {
-				return nil
-			}
-		}
-		if slices.ContainsFunc(procs, func(p host.Process) bool { return p.Command == w }) {
-			continue
-		}
-		var each []string
-		for _, name := range strings.Split(w, ",") {
-			each = append(each, "--process "+name)
-		}
-		return fmt.Errorf("--process %q: no process has that name, and a name is one word, commas and all; give each name its own --process: %s", w, strings.Join(each, " "))
-	}
-	return nil
 }
