@@ -108,11 +108,11 @@ type panicWriter struct{}
 
 func (panicWriter) Write([]byte) (int, error) { panic("a bug") }
 
-// TestHelp: every command's help has examples and fits a 100-column
+// TestHelp: every command's help has examples and fits an 80-column
 // terminal.
 func TestHelp(t *testing.T) {
-	for _, args := range [][]string{{"--help"}, {"list", "--help"}, {"plan", "--help"}, {"apply", "--help"},
-		{"conntrack", "--help"}, {"conntrack", "list", "--help"}, {"completion", "--help"}} {
+	for _, args := range [][]string{{"--help"}, {"list", "--help"}, {"plan", "--help"}, {"apply", "--help"}, {"summary", "--help"},
+		{"doctor", "--help"}, {"conntrack", "--help"}, {"conntrack", "list", "--help"}, {"completion", "--help"}} {
 		code, stdout, stderr := runCLI(args...)
 		if code != exitOK || stderr != "" {
 			t.Errorf("%q: exit %d, stderr %q", args, code, stderr)
@@ -121,7 +121,7 @@ func TestHelp(t *testing.T) {
 			t.Errorf("%q: no examples in the help:\n%s", args, stdout)
 		}
 		for _, line := range strings.Split(stdout, "\n") {
-			if len([]rune(line)) > 100 {
+			if len([]rune(line)) > 80 {
 				t.Errorf("%q: a help line of %d columns: %q", args, len([]rune(line)), line)
 			}
 		}

@@ -19,17 +19,19 @@ func applyCommand(args []string, io streams) *cli.Command {
 	f := &applyFlags{}
 	return &cli.Command{
 		Name:      "apply",
-		Usage:     "destroy exactly the sockets of a plan file (- for stdin) that still exist",
+		Usage:     "destroy the sockets of a plan file that still exist",
 		ArgsUsage: "PLAN-FILE",
-		Description: `Destroys the sockets of a plan file written by "tcpreap plan", each by its cookie: a
-socket that closed or was replaced since is reported gone, and nothing else is touched.
-The file is checked whole first (digest, version, boot, network namespace); one that was
-edited, cut short or made elsewhere is refused and nothing is destroyed. The guards run
-again: the SSH session apply runs in is kept. A plan made with no selector needs --all.
+		Description: `Destroys the sockets of a plan file written by "tcpreap plan", each by its
+cookie: a socket that closed or was replaced since is reported gone, and
+nothing else is touched. The file is checked whole first (digest, version,
+boot, network namespace); one that was edited, cut short or made elsewhere
+is refused and nothing is destroyed. The guards run again: the SSH session
+apply runs in is kept. A plan made with no selector needs --all.
 
 Examples:
   tcpreap apply reap.plan
-  tcpreap apply -y --max 100 reap.plan        in a runbook: no prompt, a limit
+  # in a runbook: no prompt, a limit
+  tcpreap apply -y --max 100 reap.plan
   ssh db1 tcpreap plan 192.0.2.34 | ssh db1 tcpreap apply -y -`,
 		Flags: slices.Concat(f.actFlags.flags(socketWords, "socket"), f.destroyFlags.flags(),
 			[]cli.Flag{includeSelfFlag(&f.includeSelf, includeSelfDestroys), f.allFlag(socketWords)}),

@@ -19,15 +19,18 @@ func completionCommand(root *cli.Command, args []string, io streams) *cli.Comman
 	names := clidoc.Shells()
 	return &cli.Command{
 		Name:      "completion",
-		Usage:     "write the completion script of a shell (" + strings.Join(names, ", ") + ") on stdout",
+		Usage:     "write the completion script of a shell (" + strings.Join(names, ", ") + ")",
 		ArgsUsage: "SHELL",
-		Description: `Writes the script that completes tcpreap's commands, options and --state values in
-SHELL: one of ` + strings.Join(names, ", ") + `. The packages and make install put them where each
-shell finds them; for a tcpreap of your own, load them as below.
+		Description: `Writes the script that completes tcpreap's commands, options and --state
+values in SHELL: one of ` + strings.Join(names, ", ") + `. The packages and make install
+put them where each shell finds them; for a tcpreap of your own, load them as
+below.
 
 Examples:
-  source <(tcpreap completion bash)                              in ~/.bashrc
-  tcpreap completion zsh > ~/.zfunc/_tcpreap                     ~/.zfunc in $fpath
+  # in ~/.bashrc
+  source <(tcpreap completion bash)
+  # with ~/.zfunc in $fpath
+  tcpreap completion zsh > ~/.zfunc/_tcpreap
   tcpreap completion fish > ~/.config/fish/completions/tcpreap.fish`,
 		Action: action(c, args, func(context.Context) error {
 			if len(c.words) != 1 {

@@ -40,12 +40,13 @@ type conntrackListFlags struct {
 }
 
 const conntrackHelp = `PEER is either end of the original direction (the client as source, or the
-server or service address as destination): IP, CIDR, IP:PORT, [IPv6]:PORT or a host
-name. Several PEERs select entries matching any of them; all given selectors must hold.
---port is either port of the original direction, --state conntrack's own TCP states
-(syn_sent syn_recv established fin_wait close_wait last_ack time_wait close syn_sent2,
-or all), --reply-src the source of the reply direction: with DNAT, the backend.
-Default: TCP entries; -u: UDP; -t -u: both.`
+server or service address as destination): IP, CIDR, IP:PORT, [IPv6]:PORT or
+a host name. Several PEERs select entries matching any of them; all given
+selectors must hold. --port is either port of the original direction,
+--state conntrack's own TCP states (syn_sent syn_recv established fin_wait
+close_wait last_ack time_wait close syn_sent2, or all), --reply-src the
+source of the reply direction: with DNAT, the backend. Default: TCP entries;
+-u: UDP; -t -u: both.`
 
 // conntrackCommand is tcpreap conntrack: plan the conntrack entries a
 // selection matches, then delete them; its command list only prints them.
@@ -53,33 +54,40 @@ func conntrackCommand(args []string, io streams) *cli.Command {
 	f := &conntrackFlags{}
 	cmd := &cli.Command{
 		Name:      "conntrack",
-		Usage:     "delete the conntrack entries (router flows) a selection matches",
+		Usage:     "delete the conntrack entries a selection matches",
 		ArgsUsage: "[PEER...]",
-		Description: `Deletes the connection tracking entries the selection matches, on this host as a
-router or a Kubernetes node sees its flows; conntrack list and -n only print them. It
-plans them, deletes each by its original tuple, zone and id, after checking that the
-entry there is still the one planned (a newcomer on its tuple is left alone), checks
-with a second dump that they are gone, and reports every entry: killed, gone, failed or skipped.
+		Description: `Deletes the connection tracking entries the selection matches, on this host
+as a router or a Kubernetes node sees its flows; conntrack list and -n only
+print them. It plans them, deletes each by its original tuple, zone and id,
+after checking that the entry there is still the one planned (a newcomer on
+its tuple is left alone), checks with a second dump that they are gone, and
+reports every entry: killed, gone, failed or skipped.
 
-Deleting an entry sends nothing to either end: no reset. It forgets the flow's NAT
-mapping; where a firewall drops packets in state invalid (and nf_conntrack_tcp_loose
-is 0), the flow's next TCP packet is dropped and the flow stops; without one, the next
-packet may start a new entry. A UDP flow's next packet starts a new entry, through the
-rules and NAT as they are now (a Service's DNAT picks a current backend).
+Deleting an entry sends nothing to either end: no reset. It forgets the
+flow's NAT mapping; where a firewall drops packets in state invalid (and
+nf_conntrack_tcp_loose is 0), the flow's next TCP packet is dropped and the
+flow stops; without one, the next packet may start a new entry. A UDP flow's
+next packet starts a new entry, through the rules and NAT as they are now (a
+Service's DNAT picks a current backend).
 
 ` + conntrackHelp + `
-With no selector at all, nothing is deleted without --all. On a terminal, the plan's
-summary is confirmed first. Needs CAP_NET_ADMIN, even to list.
+With no selector at all, nothing is deleted without --all. On a terminal, the
+plan's summary is confirmed first. Needs CAP_NET_ADMIN, even to list.
 
 Examples:
-  tcpreap conntrack 198.51.100.7                     cut every flow with that client
-  tcpreap conntrack -u --reply-src 10.0.3.7 -y       stale UDP towards a replaced pod
-  tcpreap conntrack --status unreplied --port 53 -u  DNS flows that never got a reply
-  tcpreap conntrack --mark 0x10/0xff --zone 2 -n     dry run: entries of a mark and zone
-  tcpreap conntrack list --json | jq .               every TCP entry, as NDJSON
+  # cut every flow with that client
+  tcpreap conntrack 198.51.100.7
+  # stale UDP towards a replaced pod
+  tcpreap conntrack -u --reply-src 10.0.3.7 -y
+  # DNS flows that never got a reply
+  tcpreap conntrack --status unreplied --port 53 -u
+  # dry run: entries of a mark and zone
+  tcpreap conntrack --mark 0x10/0xff --zone 2 -n
+  # every TCP entry, as NDJSON
+  tcpreap conntrack list --json | jq .
 
-Exit codes: 0 every target gone (or a dry run), 1 runtime failure, 2 bad input,
-3 refused (--max, confirmation declined).`,
+Exit codes: 0 every target gone (or a dry run), 1 runtime failure, 2 bad
+input, 3 refused (--max, confirmation declined).`,
 		Flags: slices.Concat(f.flowSelectFlags.flags(), []cli.Flag{includeSelfFlag(&f.includeSelf, "also delete the entry of the ssh session tcpreap runs in")},
 			f.actFlags.flags(flowWords, "entry"), []cli.Flag{f.dryRunFlag(flowWords, "conntrack list"), f.allFlag(flowWords)}),
 		Action:   action(&f.command, args, func(ctx context.Context) error { return cutFlows(ctx, f, io) }),
@@ -94,20 +102,26 @@ func conntrackListCommand(args []string, io streams) *cli.Command {
 	cmd := &cli.Command{
 		Name:      "list",
 		Aliases:   []string{"ls"},
-		Usage:     "print the conntrack entries the same selection matches; delete nothing",
+		Usage:     "print the entries a selection matches",
 		ArgsUsage: "[PEER...]",
-		Description: `Prints the plan that tcpreap conntrack with the same selection would carry out: every
-matching entry, would_kill or skipped with the reason, and a summary. Deletes nothing.
-Without a selector it lists every TCP entry (-u: UDP).
+		Description: `Prints the plan that tcpreap conntrack with the same selection would carry
+out: every matching entry, would_kill or skipped with the reason, and a
+summary. Deletes nothing. Without a selector it lists every TCP entry (-u:
+UDP).
 
 ` + conntrackHelp + `
 
 Examples:
-  tcpreap conntrack list 192.0.2.34                  the flows a cut of that peer deletes
-  tcpreap conntrack list -t -u --reply-src 10.0.3.7  flows DNATed to that backend
-  tcpreap conntrack list --state syn_sent,syn_recv   handshakes that never completed
-  tcpreap conntrack list -u --json | jq .            every UDP entry, as NDJSON
-  tcpreap conntrack list --netns router1 -u          the table of network namespace router1`,
+  # the flows a cut of that peer deletes
+  tcpreap conntrack list 192.0.2.34
+  # flows DNATed to that backend
+  tcpreap conntrack list -t -u --reply-src 10.0.3.7
+  # handshakes that never completed
+  tcpreap conntrack list --state syn_sent,syn_recv
+  # every UDP entry, as NDJSON
+  tcpreap conntrack list -u --json | jq .
+  # the table of network namespace router1
+  tcpreap conntrack list --netns router1 -u`,
 		Flags: slices.Concat(f.flowSelectFlags.flags(), []cli.Flag{
 			includeSelfFlag(&f.includeSelf, "show the entry of the ssh session tcpreap runs in as a match too"),
 			f.maxFlag.flag(flowWords),

@@ -15,20 +15,28 @@ func listCommand(args []string, io streams) *cli.Command {
 	return &cli.Command{
 		Name:      "list",
 		Aliases:   []string{"ls"},
-		Usage:     "print the sockets the same selection matches; destroy nothing",
+		Usage:     "print the sockets a selection matches; destroy nothing",
 		ArgsUsage: "[PEER...]",
-		Description: `Prints the plan that tcpreap with the same selection would carry out: every matching
-socket, would_kill or skipped with the reason, and a summary. Destroys nothing and needs
-no privilege. Without a selector it lists every connection (all states but listen).
+		Description: `Prints the plan that tcpreap with the same selection would carry out: every
+matching socket, would_kill or skipped with the reason, and a summary.
+Destroys nothing and needs no privilege. Without a selector it lists every
+connection (all states but listen).
 
 Examples:
-  tcpreap list 192.0.2.34                     what "tcpreap 192.0.2.34" would destroy
-  tcpreap list --state all --json | jq .      every socket, as NDJSON
-  tcpreap ls -u --state all                   UDP sockets, connected or not
-  tcpreap list -p --state close_wait          who holds the CLOSE_WAIT sockets
-  tcpreap list -e --dport 5432                how long each database connection has been idle
-  tcpreap list --netns web1 --port 443        in network namespace web1 (ip netns)
-  tcpreap list --all-netns --dport 6379       in every namespace: containers too`,
+  # what "tcpreap 192.0.2.34" would destroy
+  tcpreap list 192.0.2.34
+  # every socket, as NDJSON
+  tcpreap list --state all --json | jq .
+  # UDP sockets, connected or not
+  tcpreap ls -u --state all
+  # who holds the CLOSE_WAIT sockets
+  tcpreap list -p --state close_wait
+  # how long each database connection has been idle
+  tcpreap list -e --dport 5432
+  # in network namespace web1 (ip netns)
+  tcpreap list --netns web1 --port 443
+  # in every namespace: containers too
+  tcpreap list --all-netns --dport 6379`,
 		Flags: slices.Concat(f.selectFlags.flags(), []cli.Flag{netnsFlag(&f.netns), f.allNetnsFlag(), includeSelfFlag(&f.includeSelf, includeSelfShows), f.maxFlag.flag(socketWords),
 			&cli.BoolFlag{Name: "processes", Aliases: []string{"p"}, Destination: &f.processes,
 				Usage: "show the processes that hold each socket, and its receive and send queues"},

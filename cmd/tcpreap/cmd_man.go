@@ -19,8 +19,8 @@ func manCommand(root *cli.Command, args []string, io streams) *cli.Command {
 		Name:   "man",
 		Hidden: true,
 		Usage:  "write the manual page tcpreap(8), in roff, on stdout",
-		Description: `Writes the manual page tcpreap(8) on stdout, made from the commands' own help: every
-command, option and example. make install installs it.
+		Description: `Writes the manual page tcpreap(8) on stdout, made from the commands' own
+help: every command, option and example. make install installs it.
 
 Examples:
   tcpreap man | man -l -                       read it

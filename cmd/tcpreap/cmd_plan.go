@@ -14,12 +14,13 @@ func planCommand(args []string, io streams) *cli.Command {
 	f := &planFlags{}
 	return &cli.Command{
 		Name:      "plan",
-		Usage:     "write the selection's plan to a file, for tcpreap apply; destroy nothing",
+		Usage:     "write the selection's plan for apply; destroy nothing",
 		ArgsUsage: "[PEER...]",
-		Description: `Writes on stdout the plan that tcpreap with the same selection would carry out, as a
-plan file: NDJSON, one line per socket with its full identity (cookie included), between
-a header and a summary with a SHA-256 digest. Review it, then "tcpreap apply FILE"
-destroys exactly those sockets that still exist. Destroys nothing.
+		Description: `Writes on stdout the plan that tcpreap with the same selection would carry
+out, as a plan file: NDJSON, one line per socket with its full identity
+(cookie included), between a header and a summary with a SHA-256 digest.
+Review it, then "tcpreap apply FILE" destroys exactly those sockets that
+still exist. Destroys nothing.
 
 Examples:
   tcpreap plan --state close_wait --port postgresql > reap.plan

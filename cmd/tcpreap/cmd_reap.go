@@ -13,32 +13,42 @@ func reapCommand(args []string, io streams) *cli.Command {
 	f := &reapFlags{}
 	return &cli.Command{
 		Name:      "tcpreap",
-		Usage:     "destroy the TCP and UDP sockets a selection matches (list and -n only print them)",
+		Usage:     "destroy the sockets a selection matches",
 		ArgsUsage: "[PEER...]",
-		Description: `Destroys the sockets the selection matches; list and -n only print them. It plans
-them, destroys each with SOCK_DESTROY by the cookie it was dumped with, checks with a
-second dump that they are gone, and reports every socket: killed, gone (closed or
-replaced before the destroy), failed, or skipped.
+		Description: `Destroys the sockets the selection matches; list and -n only print them. It
+plans them, destroys each with SOCK_DESTROY by the cookie it was dumped
+with, checks with a second dump that they are gone, and reports every
+socket: killed, gone (closed or replaced before the destroy), failed, or
+skipped.
 
-PEER is the remote end: IP, CIDR, IP:PORT, [IPv6]:PORT, a bare IPv6 address or a host
-name (every address it has). Several PEERs select sockets matching any of them; all
-given selectors must hold. With no selector at all, nothing is destroyed without --all.
-On a terminal, the plan's summary is shown and confirmed first. Idempotent: a socket
-already gone counts as done.
+PEER is the remote end: IP, CIDR, IP:PORT, [IPv6]:PORT, a bare IPv6 address
+or a host name (every address it has). Several PEERs select sockets matching
+any of them; all given selectors must hold. With no selector at all, nothing
+is destroyed without --all. On a terminal, the plan's summary is shown and
+confirmed first. Idempotent: a socket already gone counts as done.
 
 Examples:
-  tcpreap 192.0.2.34                             cut every connection with that peer
-  tcpreap --state close_wait --port postgresql   reap a service's CLOSE_WAIT sockets
-  tcpreap --state time_wait --dport 443          free TIME_WAIT ports towards :443
-  tcpreap --process java --state close_wait      reap what a leaking application holds
-  tcpreap --stalled --dport 5432                 cut clients hanging on a database that is gone
-  tcpreap --netns pid:4711 --state close_wait    reap inside a container, by a process of it
-  tcpreap --all-netns -n 192.0.2.34              that peer's connections in every namespace
-  tcpreap -n 192.0.2.0/24                        dry run: print the plan only
-  tcpreap -y --max 500 --json 192.0.2.34         in a runbook: no prompt, a limit, NDJSON
+  # cut every connection with that peer
+  tcpreap 192.0.2.34
+  # reap a service's CLOSE_WAIT sockets
+  tcpreap --state close_wait --port postgresql
+  # free TIME_WAIT ports towards :443
+  tcpreap --state time_wait --dport 443
+  # reap what a leaking application holds
+  tcpreap --process java --state close_wait
+  # cut clients hanging on a database that is gone
+  tcpreap --stalled --dport 5432
+  # reap inside a container, by a process of it
+  tcpreap --netns pid:4711 --state close_wait
+  # that peer's connections in every namespace
+  tcpreap --all-netns -n 192.0.2.34
+  # dry run: print the plan only
+  tcpreap -n 192.0.2.0/24
+  # in a runbook: no prompt, a limit, NDJSON
+  tcpreap -y --max 500 --json 192.0.2.34
 
-Exit codes: 0 every target gone (or a dry run), 1 runtime failure, 2 bad input,
-3 refused (--max, confirmation declined).`,
+Exit codes: 0 every target gone (or a dry run), 1 runtime failure, 2 bad
+input, 3 refused (--max, confirmation declined).`,
 		Flags: slices.Concat(f.selectFlags.flags(), []cli.Flag{netnsFlag(&f.netns), f.allNetnsFlag(), includeSelfFlag(&f.includeSelf, includeSelfDestroys)},
 			f.actFlags.flags(socketWords, "socket"), f.destroyFlags.flags(), []cli.Flag{f.dryRunFlag(socketWords, "list"), f.allFlag(socketWords)}),
 		Action: action(&f.command, args, func(ctx context.Context) error { return reapSockets(ctx, f, io) }),

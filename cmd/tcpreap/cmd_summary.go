@@ -18,13 +18,14 @@ func summaryCommand(args []string, io streams) *cli.Command {
 	return &cli.Command{
 		Name:      "summary",
 		Aliases:   []string{"top"},
-		Usage:     "count the matching sockets by state, peer, port and process; destroy nothing",
+		Usage:     "count the matching sockets; destroy nothing",
 		ArgsUsage: "[PEER...]",
-		Description: `Counts the sockets the selection matches (without --state: every state, listeners
-too) by state, peer, local port and the process that holds them, calls out the processes
-that hold CLOSE_WAIT sockets (a leak: the application never closes what its peer closed),
-and counts the TIME_WAIT sockets of outgoing connections per destination (each holds a
-local port of net.ipv4.ip_local_port_range for that destination until it expires). Reads
+		Description: `Counts the sockets the selection matches (without --state: every state,
+listeners too) by state, peer, local port and the process that holds them,
+calls out the processes that hold CLOSE_WAIT sockets (a leak: the
+application never closes what its peer closed), and counts the TIME_WAIT
+sockets of outgoing connections per destination (each holds a local port of
+net.ipv4.ip_local_port_range for that destination until it expires). Reads
 every process's open files; destroys nothing.
 
 Examples:

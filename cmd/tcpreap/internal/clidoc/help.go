@@ -15,7 +15,7 @@ import (
 )
 
 // Width is the terminal the help, and the text wrapped to fit it, must fit.
-const Width = 100
+const Width = 80
 
 // Help layout: urfave/cli indents an option's first line by 3 columns and
 // its other lines by 6 more; the usage starts at column 3+helpNameWidth,

@@ -11,6 +11,9 @@ import (
 	"github.com/tcpreap/tcpreap/doctor"
 )
 
+// reportWidth is the terminal the doctor's report fits, as the tables do.
+const reportWidth = 100
+
 // Doctor prints the doctor's report: one JSON object, or one paragraph a
 // finding within a 100-column terminal (as the help), its lines after the
 // first under the check's name, the command that relieves it whole on a
@@ -49,7 +52,7 @@ func Doctor(w io.Writer, findings []doctor.Finding, asJSON bool, netns string) e
 		if f.Remedy != nil {
 			says += "; " + Printable(f.Remedy.Lead) + ":"
 		}
-		lines := clidoc.Wrap(Printable(f.Check)+": "+says, clidoc.Width-len(mark)-1)
+		lines := clidoc.Wrap(Printable(f.Check)+": "+says, reportWidth-len(mark)-1)
 		if f.Remedy != nil {
 			lines = append(lines, Printable(remedyLine(f.Remedy, netns)))
 		}
