@@ -170,7 +170,7 @@ func ParseCgroups(words []string) ([]uint64, error) {
 	for _, w := range words {
 		w = strings.TrimSpace(w)
 		if w == "" {
-			return nil, errors.New("give a cgroup's path, as /proc/PID/cgroup shows it after 0::")
+			return nil, errors.New("give a cgroup's path, as /proc/PID/cgroup shows it after \"0::\"")
 		}
 		id, err := host.CgroupID(w)
 		if err != nil {
