@@ -30,9 +30,9 @@ confirmed first. Idempotent: a socket already gone counts as done.
 Examples:
   # cut every connection with that peer
   tcpreap 192.0.2.34
-  # reap a service's CLOSE_WAIT sockets
+  # reap a service's CLOSE-WAIT sockets
   tcpreap --state close_wait --port postgresql
-  # free TIME_WAIT ports towards :443
+  # free TIME-WAIT ports towards :443
   tcpreap --state time_wait --dport 443
   # reap what a leaking application holds
   tcpreap --process java --state close_wait

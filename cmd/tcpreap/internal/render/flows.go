@@ -90,7 +90,7 @@ func (r Flows) Report(results []flows.Result, dryRun bool) error {
 	if dryRun {
 		fmt.Fprintf(bw, "%s matched: %d would be deleted, %d skipped (dry run: nothing was deleted)\n", Entries(sum.Matched), sum.WouldKill, sum.Skipped)
 	} else {
-		fmt.Fprintf(bw, "%s matched: %d killed, %d gone, %d failed, %d skipped\n", Entries(sum.Matched), sum.Killed, sum.Gone, sum.Failed, sum.Skipped)
+		fmt.Fprintf(bw, "%s matched: %d deleted, %d gone, %d failed, %d skipped\n", Entries(sum.Matched), sum.Killed, sum.Gone, sum.Failed, sum.Skipped)
 	}
 	return bw.Flush()
 }
@@ -112,7 +112,15 @@ func (r Flows) table(w io.Writer, results []flows.Result) {
 	}
 	for i, res := range results {
 		fl := res.Flow
-		action := res.Action.String()
+		var action string
+		switch res.Action {
+		case inet.WouldKill:
+			action = flowVerb.would
+		case inet.Killed:
+			action = flowVerb.done
+		default:
+			action = res.Action.String()
+		}
 		switch {
 		case res.Reason != "":
 			action += ": " + flowReason(res)
@@ -135,12 +143,20 @@ func (r Flows) table(w io.Writer, results []flows.Result) {
 	}
 }
 
-// flowState is conntrack's TCP state, "-" for UDP.
+// flowState is conntrack's TCP state as a person reads a state in every
+// table (TIME-WAIT, as ss writes a socket's), "-" for UDP; --json and
+// --state take it as time_wait.
 func flowState(fl flows.Flow) string {
 	if fl.Protocol != inet.TCP {
 		return "-"
 	}
-	return fl.State.String()
+	return stateLabel(fl.State.String())
+}
+
+// stateLabel is a state's name (close_wait) as the tables print states:
+// CLOSE-WAIT.
+func stateLabel(name string) string {
+	return strings.ToUpper(strings.ReplaceAll(name, "_", "-"))
 }
 
 // Entries is n conntrack entries: "1 conntrack entry", "2 conntrack

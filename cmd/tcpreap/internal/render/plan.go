@@ -65,7 +65,7 @@ func FlowPlanSummary(plan *flows.Plan, netns string) string {
 	for _, fl := range plan.Targets {
 		k := fl.Protocol.String()
 		if fl.Protocol == inet.TCP {
-			k += " " + fl.State.String()
+			k += " " + flowState(fl)
 		}
 		if counts[k] == 0 {
 			order = append(order, k)
