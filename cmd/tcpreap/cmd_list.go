@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
+	"github.com/tcpreap/tcpreap/reap"
 )
 
 // listCommand prints what tcpreap would destroy.
@@ -80,9 +81,13 @@ func showSockets(ctx context.Context, sel *selection, f *listFlags, io streams) 
 		return err
 	}
 	defer run.Close()
-	// Over --max, the plan is shown, then refused as the real run would be.
-	refused := refuseOverMax(&f.maxFlag, run.Targets(), socketWords)
-	r := render.Sockets{W: io.Out, JSON: f.json, Quiet: f.quiet, Extended: f.extended}
+	return dryRun(run, &f.maxFlag, render.Sockets{W: io.Out, JSON: f.json, Quiet: f.quiet, Extended: f.extended})
+}
+
+// dryRun prints what run would do, destroying nothing: over --max, the
+// plan is shown, then refused as the real run would be.
+func dryRun(run *reap.Run, m *maxFlag, r render.Sockets) error {
+	refused := refuseOverMax(m, run.Targets(), socketWords)
 	if refused != nil {
 		r.Refused = refused.msg
 	}

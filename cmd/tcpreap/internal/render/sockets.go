@@ -528,8 +528,12 @@ func appendEndpoint(b []byte, ap netip.AddrPort, scope string) []byte {
 
 func summaryLine(s inet.Summary, dryRun bool) string {
 	if dryRun {
-		return fmt.Sprintf("%s matched: %d would be destroyed, %d skipped (dry run: nothing was destroyed)",
-			Plural(s.Matched, "socket"), s.WouldKill, s.Skipped)
+		gone := "" // a plan file's sockets closed since it was made
+		if s.Gone > 0 {
+			gone = fmt.Sprintf(", %d gone", s.Gone)
+		}
+		return fmt.Sprintf("%s matched: %d would be destroyed%s, %d skipped (dry run: nothing was destroyed)",
+			Plural(s.Matched, "socket"), s.WouldKill, gone, s.Skipped)
 	}
 	return fmt.Sprintf("%s matched: %d destroyed, %d gone, %d failed, %d skipped",
 		Plural(s.Matched, "socket"), s.Killed, s.Gone, s.Failed, s.Skipped)

@@ -291,7 +291,7 @@ func TestTableSkipsSaidOnce(t *testing.T) {
 	text := out.String()
 	for want, n := range map[string]int{
 		"skipped: listen  ": 0, "skipped: listen\n": 2, "skipped: ssh_server\n": 1,
-		"listen: LISTEN sockets are only destroyed when --state names listen\n": 1,
+		"listen: LISTEN sockets are only destroyed when --state names listen\n":           1,
 		"ssh_server: " + kill.ReasonSSHServer.String() + "; --include-self destroys it\n": 1,
 		"would destroy": 3,
 	} {
