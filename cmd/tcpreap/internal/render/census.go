@@ -36,7 +36,11 @@ func Census(w io.Writer, c *census.Census, top int) error {
 	add(fmt.Sprintf("Peers (top %d)", top), rows)
 	rows = nil
 	for _, p := range c.LocalPorts {
-		rows = append(rows, row{fmt.Sprintf(":%d", p.Port), p.Sockets, ""})
+		label := fmt.Sprintf(":%d", p.Ports.Lo)
+		if p.Ports.Lo != p.Ports.Hi {
+			label = fmt.Sprintf(":%s (ephemeral)", p.Ports)
+		}
+		rows = append(rows, row{label, p.Sockets, ""})
 	}
 	add(fmt.Sprintf("Local ports (top %d)", top), rows)
 	rows = nil
@@ -123,7 +127,7 @@ func CensusJSON(w io.Writer, c *census.Census) error {
 		out.Peers = append(out.Peers, count{p.Peer.String(), p.Sockets})
 	}
 	for _, p := range c.LocalPorts {
-		out.LocalPorts = append(out.LocalPorts, count{fmt.Sprint(p.Port), p.Sockets})
+		out.LocalPorts = append(out.LocalPorts, count{p.Ports.String(), p.Sockets}) // "5432", or the ephemeral range "32768-60999"
 	}
 	for _, h := range c.Holders {
 		out.Processes = append(out.Processes, holder{h.PID, h.Command, h.Sockets, h.CloseWait, h.CloseWaitPort, h.OldestIdle.Milliseconds()})
