@@ -67,4 +67,7 @@ func TestRecheck(t *testing.T) {
 	if s := inet.Summarize(results); s.WouldKill != 1 || s.Gone != 1 || s.Skipped != 5 {
 		t.Errorf("dry run summary %+v", s)
 	}
+	if bd := plan.Breakdown(); len(bd.States) != 1 || bd.States[0].N != 1 || bd.States[0].State != sockdiag.CloseWait {
+		t.Errorf("the confirmation counts %+v, want the close_wait target alone (not the one gone)", bd.States)
+	}
 }
