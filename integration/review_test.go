@@ -65,9 +65,9 @@ func TestIntegrationApplyReview(t *testing.T) {
 
 	res = e.tcpreap("apply", "-n", file)
 	for text, n := range map[string]int{
-		"would destroy\n":    2,
-		"  gone\n":           1,
-		"skipped: changed\n": 1,
+		"  destroy\n":     2,
+		"  gone\n":        1,
+		"skip: changed\n": 1,
 		"\nchanged: changed since the plan into another kind of socket; its row shows what it is now\n":   1,
 		"\n4 sockets matched: 2 would be destroyed, 1 gone, 1 skipped (dry run: nothing was destroyed)\n": 1,
 	} {

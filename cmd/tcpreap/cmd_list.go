@@ -40,9 +40,9 @@ Examples:
   tcpreap list --all-netns --dport 6379`,
 		Flags: slices.Concat(f.selectFlags.flags(), []cli.Flag{netnsFlag(&f.netns), f.allNetnsFlag(), includeSelfFlag(&f.includeSelf, includeSelfShows), f.maxFlag.flag(socketWords),
 			&cli.BoolFlag{Name: "processes", Aliases: []string{"p"}, Destination: &f.processes,
-				Usage: "show the processes that hold each socket"},
+				Usage: "show the processes that hold each socket, and its receive and send queues"},
 			&cli.BoolFlag{Name: "extended", Aliases: []string{"e"}, Destination: &f.extended,
-				Usage: "show each socket's receive and send queues and timer, and how long each TCP connection has been idle, its retransmissions, unacked segments and rtt"},
+				Usage: "show how long each TCP connection has been idle, its retransmissions, unacked segments and rtt"},
 		}, f.outputFlags.flags("socket")),
 		Action: action(&f.command, args, func(ctx context.Context) error { return listSockets(ctx, f, io) }),
 	}

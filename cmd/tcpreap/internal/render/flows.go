@@ -85,7 +85,7 @@ func (r Flows) Report(results []flows.Result, dryRun bool) error {
 	}
 	bw := bufio.NewWriter(r.W)
 	if !r.Quiet {
-		r.table(bw, results)
+		r.table(bw, results, dryRun)
 	}
 	if dryRun {
 		fmt.Fprintf(bw, "%s matched: %d would be deleted, %d skipped (dry run: nothing was deleted)\n", Entries(sum.Matched), sum.WouldKill, sum.Skipped)
@@ -99,7 +99,7 @@ func (r Flows) Report(results []flows.Result, dryRun bool) error {
 // columns: the protocol, conntrack's state, the original direction, the
 // seconds left and the action (aligned), then the reply direction, the
 // status, the mark and zone when they are set, and the entry's id.
-func (r Flows) table(w io.Writer, results []flows.Result) {
+func (r Flows) table(w io.Writer, results []flows.Result, dryRun bool) {
 	origs := make([]string, len(results))
 	timeouts := make([]string, len(results))
 	wState, wOrig, wTimeout := 0, 0, 0
@@ -115,9 +115,11 @@ func (r Flows) table(w io.Writer, results []flows.Result) {
 		var action string
 		switch res.Action {
 		case inet.WouldKill:
-			action = flowVerb.would
+			action = flowVerb.plan
 		case inet.Killed:
 			action = flowVerb.done
+		case inet.Skipped:
+			action = map[bool]string{true: "skip", false: "skipped"}[dryRun]
 		default:
 			action = res.Action.String()
 		}

@@ -9,8 +9,10 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/clidoc"
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/inet"
 
@@ -116,9 +118,9 @@ type column struct {
 
 // columns are the table's, chosen once from what the report has: NetNS
 // when it names its namespaces (--netns, --all-netns, a plan file made
-// there); Process with its owners (list -p); Idle with its tcp_info; the
-// queues, RTT and Timer when Extended (list -e), which leaves a row of
-// list -p within 120 columns.
+// there); the queues and Process (the holders) with its owners (list -p);
+// Idle with its tcp_info, and RTT and Timer with it when Extended (list
+// -e). A row of list -p fits 120 columns, one of list -e 100.
 func (r Sockets) columns(rep *reap.Report) []column {
 	var cols []column
 	if rep.Labelled() {
@@ -131,7 +133,7 @@ func (r Sockets) columns(rep *reap.Report) []column {
 	}}, column{"State", func(b []byte, _ *reap.Group, res kill.Result) []byte {
 		return append(b, res.Socket.State.Label()...)
 	}})
-	if r.Extended {
+	if rep.Owners != nil {
 		cols = append(cols, column{"Recv-Q", func(b []byte, _ *reap.Group, res kill.Result) []byte {
 			return strconv.AppendUint(b, uint64(res.Socket.RecvQ), 10)
 		}}, column{"Send-Q", func(b []byte, _ *reap.Group, res kill.Result) []byte {
@@ -147,7 +149,7 @@ func (r Sockets) columns(rep *reap.Report) []column {
 	}}, column{"Peer Address:Port", func(b []byte, _ *reap.Group, res kill.Result) []byte {
 		return appendEndpoint(b, res.Socket.ID.Remote, "")
 	}}, column{"Result", func(b []byte, _ *reap.Group, res kill.Result) []byte {
-		return append(b, Printable(resultWords(res, socketVerb))...)
+		return append(b, Printable(resultWords(res, socketVerb, rep.DryRun))...)
 	}})
 	if rep.Owners != nil {
 		cols = append(cols, column{"Process", func(b []byte, _ *reap.Group, res kill.Result) []byte {
@@ -258,7 +260,10 @@ func (r Sockets) table(rep *reap.Report) error {
 		}
 	}
 	for _, why := range reasons {
-		if _, err := fmt.Fprintf(bw, "%s: %s\n", why.Code(), reasonSentence(why)); err != nil {
+		// Within the 100 columns of the tables, the lines after the first
+		// under the sentence.
+		lines := clidoc.Wrap(why.Code()+": "+reasonSentence(why), reportWidth)
+		if _, err := fmt.Fprintf(bw, "%s\n", strings.Join(lines, "\n  ")); err != nil {
 			return err
 		}
 	}
@@ -474,25 +479,30 @@ func ErrorWords(err error) string {
 	return err.Error()
 }
 
-// A verb is what a kind of target undergoes, in the words a person reads
-// (the JSON's action codes are the same for every kind).
-type verb struct{ would, done string }
+// A verb is what a kind of target undergoes, in the words a person reads:
+// a plan's (a dry run's, as a plan file says it), and what was done (the
+// JSON's action codes are the same for every kind).
+type verb struct{ plan, done string }
 
 var (
-	socketVerb = verb{"would destroy", "destroyed"}
-	flowVerb   = verb{"would delete", "deleted"}
+	socketVerb = verb{"destroy", "destroyed"}
+	flowVerb   = verb{"delete", "deleted"}
 )
 
-// resultWords is the Result column: what became, or would become, of a
-// target, a skip by its reason's code (the sentence is said once below
+// resultWords is the Result column: what would become of a target (a dry
+// run: destroy, or skip), or what became of it (destroyed, gone, failed,
+// skipped); a skip by its reason's code (the sentence is said once below
 // the table), a failure with its error.
-func resultWords(res kill.Result, v verb) string {
+func resultWords(res kill.Result, v verb, dryRun bool) string {
 	switch res.Action {
 	case inet.WouldKill:
-		return v.would
+		return v.plan
 	case inet.Killed:
 		return v.done
 	case inet.Skipped:
+		if dryRun {
+			return "skip: " + res.Reason.Code()
+		}
 		return "skipped: " + res.Reason.Code()
 	case inet.Failed:
 		return "failed: " + ErrorWords(res.Err)
