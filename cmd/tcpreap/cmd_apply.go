@@ -29,8 +29,8 @@ boot, network namespace); one that was edited, cut short or made elsewhere
 is refused and nothing is destroyed. The guards run again: the SSH session
 apply runs in is kept. A plan made with no selector needs --all.
 
-With -n, prints the plan as each socket stands now: would destroy, gone
-(closed since), or skipped (kept back by the checks above); destroys nothing.
+With -n, prints each socket of the plan as it stands now: destroy, gone
+(closed since), or skip (kept back by the checks above); destroys nothing.
 
 Examples:
   # review: what apply would do now

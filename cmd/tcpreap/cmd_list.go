@@ -19,7 +19,7 @@ func listCommand(args []string, io streams) *cli.Command {
 		Usage:     "print the sockets a selection matches; destroy nothing",
 		ArgsUsage: "[PEER...]",
 		Description: `Prints the plan that tcpreap with the same selection would carry out: every
-matching socket, would_kill or skipped with the reason, and a summary.
+matching socket, destroy or skip with the reason, and a summary.
 Destroys nothing and needs no privilege. Without a selector it lists every
 connection (all states but listen).
 

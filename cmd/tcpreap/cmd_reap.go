@@ -18,8 +18,8 @@ func reapCommand(args []string, io streams) *cli.Command {
 		Description: `Destroys the sockets the selection matches; list and -n only print them. It
 plans them, destroys each with SOCK_DESTROY by the cookie it was dumped
 with, checks with a second dump that they are gone, and reports every
-socket: killed, gone (closed or replaced before the destroy), failed, or
-skipped.
+socket: destroyed, gone (closed or replaced before the destroy), failed,
+or skipped.
 
 PEER is the remote end: IP, CIDR, IP:PORT, [IPv6]:PORT, a bare IPv6 address
 or a host name (every address it has). Several PEERs select sockets matching
