@@ -159,19 +159,15 @@ func TestIntegrationSummaryEphemeralPorts(t *testing.T) {
 	}
 
 	res = e.tcpreap("summary", "--json")
-	var c struct {
-		LocalPorts []struct {
-			Key     string `json:"key"`
-			Sockets int    `json:"sockets"`
-		} `json:"local_ports"`
-	}
-	e.check(json.Unmarshal([]byte(res.Stdout), &c))
-	if !slices.ContainsFunc(c.LocalPorts, func(p struct {
+	type count struct {
 		Key     string `json:"key"`
 		Sockets int    `json:"sockets"`
-	}) bool {
-		return p.Key == "40000-40099" && p.Sockets == 10
-	}) {
+	}
+	var c struct {
+		LocalPorts []count `json:"local_ports"`
+	}
+	e.check(json.Unmarshal([]byte(res.Stdout), &c))
+	if !slices.Contains(c.LocalPorts, count{"40000-40099", 10}) {
 		t.Errorf("summary --json: local_ports %+v, want 40000-40099 with 10", c.LocalPorts)
 	}
 }
