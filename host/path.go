@@ -1,16 +1,21 @@
 package host
 
 import (
+	"io"
 	"os"
 	"strconv"
 	"strings"
 )
 
-// FilePath is the path of the regular file f is open on, as
-// /proc/self/fd shows it: where a redirection (> reap.plan) put what
-// tcpreap wrote. False for a pipe, a terminal, a file deleted since, or
+// FilePath is the path of the regular file w writes to, as /proc/self/fd
+// shows it: where a redirection (> reap.plan) put what tcpreap wrote. False
+// for what is no *os.File, a pipe, a terminal, a file deleted since, or
 // when /proc cannot say.
-func FilePath(f *os.File) (string, bool) {
+func FilePath(w io.Writer) (string, bool) {
+	f, ok := w.(*os.File)
+	if !ok {
+		return "", false
+	}
 	fi, err := f.Stat()
 	if err != nil || !fi.Mode().IsRegular() {
 		return "", false

@@ -1,13 +1,14 @@
 package host
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
 )
 
-// TestFilePath: a regular file is named by its path; a pipe and a deleted
-// file are not.
+// TestFilePath: a regular file is named by its path; a pipe, what is no
+// file and a deleted file are not.
 func TestFilePath(t *testing.T) {
 	name := filepath.Join(t.TempDir(), "reap.plan")
 	f, err := os.Create(name)
@@ -26,6 +27,9 @@ func TestFilePath(t *testing.T) {
 	defer w.Close()
 	if got, ok := FilePath(w); ok {
 		t.Errorf("a pipe: %q", got)
+	}
+	if got, ok := FilePath(io.Discard); ok {
+		t.Errorf("no file: %q", got)
 	}
 	os.Remove(name)
 	if got, ok := FilePath(f); ok {

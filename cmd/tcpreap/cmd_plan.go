@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 
 	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
@@ -70,10 +69,7 @@ func writePlan(ctx context.Context, f *planFlags, io streams) error {
 	if err := planfile.Write(io.Out, file, here); err != nil {
 		return err
 	}
-	path := ""
-	if f, ok := io.Out.(*os.File); ok {
-		path, _ = host.FilePath(f)
-	}
+	path, _ := host.FilePath(io.Out)
 	fmt.Fprintln(io.ErrOut, render.PlanWritten(run.Targets(), run.Skipped(), run.Spaces(), path))
 	return nil
 }
