@@ -23,7 +23,10 @@ type Census struct {
 	// States counts the sockets by state, in the kernel's order of states.
 	States []StateCount
 	// Peers, LocalPorts and Holders are the largest counts, largest first,
-	// at most the top asked for; TimeWait too, by destination.
+	// at most the top asked for; TimeWait too, by destination. The local
+	// ports of the ephemeral range that no socket listens on are one
+	// count, of the whole range: the ports outgoing connections took, one
+	// or two sockets each, are not ten rows of the ranking.
 	Peers      []PeerCount
 	LocalPorts []PortCount
 	Holders    []Holder
@@ -57,9 +60,10 @@ type PeerCount struct {
 	Sockets int
 }
 
-// A PortCount is how many sockets have one local port.
+// A PortCount is how many sockets have a local port in Ports: one port
+// (Lo == Hi), or the ephemeral range.
 type PortCount struct {
-	Port    uint16
+	Ports   inet.PortRange
 	Sockets int
 }
 
@@ -93,6 +97,7 @@ func Take(sockets iter.Seq2[sockdiag.Socket, error], owners map[uint32][]host.Ow
 	states := map[sockdiag.State]int{}
 	peers := map[netip.Addr]int{}
 	ports := map[uint16]int{}
+	listening := map[uint16]bool{} // a service's port, even in the ephemeral range
 	timeWait := map[netip.AddrPort]int{}
 	held := map[netip.AddrPort]int{}
 	type holding struct {
@@ -111,6 +116,9 @@ func Take(sockets iter.Seq2[sockdiag.Socket, error], owners map[uint32][]host.Ow
 			peers[remote]++
 		}
 		ports[s.ID.Local.Port()]++
+		if s.State == sockdiag.Listen || s.Protocol == inet.UDP && remote.IsUnspecified() {
+			listening[s.ID.Local.Port()] = true
+		}
 		if s.IsTimeWait() {
 			c.TimeWaitSockets++
 		}
@@ -153,10 +161,18 @@ func Take(sockets iter.Seq2[sockdiag.Socket, error], owners map[uint32][]host.Ow
 		c.Peers = append(c.Peers, PeerCount{p, n})
 	}
 	c.Peers = largest(c.Peers, top, func(p PeerCount) int { return p.Sockets }, func(a, b PeerCount) int { return a.Peer.Compare(b.Peer) })
+	outgoing := PortCount{Ports: inet.PortRange{Lo: ephemeral[0], Hi: ephemeral[1]}}
 	for p, n := range ports {
-		c.LocalPorts = append(c.LocalPorts, PortCount{p, n})
+		if outgoing.Ports.Contains(p) && !listening[p] {
+			outgoing.Sockets += n
+			continue
+		}
+		c.LocalPorts = append(c.LocalPorts, PortCount{inet.PortRange{Lo: p, Hi: p}, n})
 	}
-	c.LocalPorts = largest(c.LocalPorts, top, func(p PortCount) int { return p.Sockets }, func(a, b PortCount) int { return cmp.Compare(a.Port, b.Port) })
+	if outgoing.Sockets > 0 {
+		c.LocalPorts = append(c.LocalPorts, outgoing)
+	}
+	c.LocalPorts = largest(c.LocalPorts, top, func(p PortCount) int { return p.Sockets }, func(a, b PortCount) int { return cmp.Compare(a.Ports.Lo, b.Ports.Lo) })
 	for d, n := range timeWait {
 		c.TimeWait = append(c.TimeWait, DestinationCount{d, n})
 	}

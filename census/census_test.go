@@ -1,6 +1,7 @@
 package census
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"testing"
@@ -89,5 +90,39 @@ func TestTakeCountsSocketsNotDescriptors(t *testing.T) {
 	}
 	if c.TimeWaitSockets != 1 {
 		t.Errorf("timewait sockets %d, want 1 (the FIN_WAIT2 one)", c.TimeWaitSockets)
+	}
+}
+
+// TestTakeGroupsEphemeralPorts: the local ports of outgoing connections,
+// in the ephemeral range, are one count of the range; a service listening
+// on a port of the range (TCP, or UDP unconnected) keeps its own.
+func TestTakeGroupsEphemeralPorts(t *testing.T) {
+	var socks []sockdiag.Socket
+	for i := range 10 {
+		socks = append(socks, sock(sockdiag.Established, fmt.Sprintf("192.0.2.1:%d", 40000+i), "198.51.100.5:443", uint32(20+i)))
+	}
+	socks = append(socks,
+		sock(sockdiag.Listen, "0.0.0.0:45000", "0.0.0.0:0", 40),
+		sock(sockdiag.Established, "192.0.2.1:45000", "192.0.2.7:50000", 41),
+		sock(sockdiag.Established, "192.0.2.1:5432", "192.0.2.7:50001", 42),
+	)
+	udp := sock(sockdiag.Close, "0.0.0.0:46000", "0.0.0.0:0", 43)
+	udp.Protocol = inet.UDP
+	socks = append(socks, udp)
+	seq := func(yield func(sockdiag.Socket, error) bool) {
+		for _, s := range socks {
+			if !yield(s, nil) {
+				return
+			}
+		}
+	}
+	c, err := Take(seq, nil, nil, [2]uint16{32768, 60999}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []PortCount{{inet.PortRange{Lo: 32768, Hi: 60999}, 10}, {inet.PortRange{Lo: 45000, Hi: 45000}, 2},
+		{inet.PortRange{Lo: 5432, Hi: 5432}, 1}, {inet.PortRange{Lo: 46000, Hi: 46000}, 1}}
+	if !slices.Equal(c.LocalPorts, want) {
+		t.Errorf("local ports %v, want %v", c.LocalPorts, want)
 	}
 }

@@ -19,10 +19,36 @@ import (
 
 // A Finding is one line of the doctor's report.
 type Finding struct {
-	Check  string  // what was looked at: "sock_destroy", "net.ipv4.tcp_fin_timeout", "ports 192.0.2.9:443"
+	// Check is what was looked at, a key that stays the same from host to
+	// host and run to run: "sock_destroy", "net.ipv4.tcp_fin_timeout",
+	// "ports", "close_wait". What a check of many findings is about is in
+	// Of.
+	Check  string
+	Of     Subject
 	Warn   bool    // something to act on
 	Says   string  // the sentence, with the number it rests on
 	Remedy *Remedy // what relieves it, said after the sentence; nil for none
+}
+
+// A Subject is what one finding of a check is about, when the check may
+// find several: a destination (ports), a process (close_wait). The zero
+// Subject is a check's only finding.
+type Subject struct {
+	Destination netip.AddrPort
+	PID         int
+	Command     string
+}
+
+// String names the subject after its check: "192.0.2.9:443",
+// "postgres[4711]"; "" for none.
+func (s Subject) String() string {
+	switch {
+	case s.Destination.IsValid():
+		return s.Destination.String()
+	case s.PID != 0:
+		return fmt.Sprintf("%s[%d]", s.Command, s.PID)
+	}
+	return ""
 }
 
 // A Remedy is what relieves a finding: a tcpreap run that destroys the
@@ -93,7 +119,7 @@ func Examine(f Facts) []Finding {
 		}
 	}
 	r := f.Support.Release
-	add("time_wait_destroy", !r.DestroysTimeWait(), "TIME_WAIT sockets %s be destroyed (Linux %s; 6.0 and later can)", map[bool]string{true: "can", false: "cannot"}[r.DestroysTimeWait()], r)
+	add("time_wait_destroy", !r.DestroysTimeWait(), "TIME-WAIT sockets %s be destroyed (Linux %s; 6.0 and later can)", map[bool]string{true: "can", false: "cannot"}[r.DestroysTimeWait()], r)
 	if f.Orphans {
 		add("orphan_destroy", false, "a destroy of an orphaned socket is truthful here (Linux %s; fixed in 6.11): its answer is trusted", r)
 	} else {
@@ -108,13 +134,13 @@ func Examine(f Facts) []Finding {
 		return n, err == nil
 	}
 	if n, ok := sysctl("ipv4.tcp_fin_timeout"); ok {
-		add("net.ipv4.tcp_fin_timeout", false, "tcp_fin_timeout = %d s: how long an orphaned FIN_WAIT2 socket lives; it does not shorten TIME_WAIT (60 s, fixed in the kernel)", n)
+		add("net.ipv4.tcp_fin_timeout", false, "tcp_fin_timeout = %d s: how long an orphaned FIN-WAIT-2 socket lives; it does not shorten TIME-WAIT (60 s, fixed in the kernel)", n)
 	}
 	if n, ok := sysctl("ipv4.tcp_tw_reuse"); ok {
 		says := map[int]string{
-			0: "off: outgoing connections never take a TIME_WAIT socket's port",
-			1: "new outgoing connections may take the port of a TIME_WAIT socket (with TCP timestamps); incoming ones never",
-			2: "only outgoing connections over loopback may take the port of a TIME_WAIT socket (the default)",
+			0: "off: outgoing connections never take a TIME-WAIT socket's port",
+			1: "new outgoing connections may take the port of a TIME-WAIT socket (with TCP timestamps); incoming ones never",
+			2: "only outgoing connections over loopback may take the port of a TIME-WAIT socket (the default)",
 		}[n]
 		add("net.ipv4.tcp_tw_reuse", false, "tcp_tw_reuse = %d: %s", n, says)
 	}
@@ -126,7 +152,7 @@ func Examine(f Facts) []Finding {
 		if f.Census != nil {
 			tw = f.Census.TimeWaitSockets
 		}
-		add("net.ipv4.tcp_max_tw_buckets", n > 0 && float64(tw) > 0.8*float64(n), "tcp_max_tw_buckets = %d, %d TIME_WAIT sockets now: beyond it the kernel closes new ones at once (\"TCP: time wait bucket table overflow\")", n, tw)
+		add("net.ipv4.tcp_max_tw_buckets", n > 0 && float64(tw) > 0.8*float64(n), "tcp_max_tw_buckets = %d, %d TIME-WAIT sockets now: beyond it the kernel closes new ones at once (\"TCP: time wait bucket table overflow\")", n, tw)
 	}
 	size := int(f.PortRange[1]) - int(f.PortRange[0]) + 1
 	add("net.ipv4.ip_local_port_range", false, "ip_local_port_range = %d-%d: %d local ports for the outgoing connections to each destination", f.PortRange[0], f.PortRange[1], size)
@@ -147,13 +173,15 @@ func Examine(f Facts) []Finding {
 			if share < pressureWarn {
 				continue
 			}
-			add("ports "+d.Destination.String(), true, "%d of the %d local ports are held for %s (%.0f%%: %d in TIME_WAIT); new connections to it will fail with EADDRNOTAVAIL",
+			add("ports", true, "%d of the %d local ports are held for %s (%.0f%%: %d in TIME-WAIT); new connections to it will fail with EADDRNOTAVAIL",
 				d.Sockets, size, d.Destination, 100*share, timeWaitTo(c, d.Destination.String()))
+			out[len(out)-1].Of = Subject{Destination: d.Destination}
 			remedy(Remedy{Lead: "relieve it with", States: []sockdiag.State{sockdiag.TimeWait}, Destination: d.Destination})
 		}
 		for _, h := range c.CloseWait {
-			add(fmt.Sprintf("close_wait %s[%d]", h.Command, h.PID), true, "%s pid %d holds %d CLOSE_WAIT sockets on :%d: it does not close connections its peers closed; fix the application",
+			add("close_wait", true, "%s pid %d holds %d CLOSE-WAIT sockets on :%d: it does not close connections its peers closed; fix the application",
 				h.Command, h.PID, h.CloseWait, h.CloseWaitPort)
+			out[len(out)-1].Of = Subject{PID: h.PID, Command: h.Command}
 			remedy(Remedy{Lead: "until then, this frees the kernel's sockets, not the process's file descriptors (EMFILE stays)",
 				States: []sockdiag.State{sockdiag.CloseWait}, PID: h.PID})
 		}

@@ -23,5 +23,5 @@ func Example() {
 			fmt.Println(finding.Says)
 		}
 	}
-	// Output: tcp_fin_timeout = 60 s: how long an orphaned FIN_WAIT2 socket lives; it does not shorten TIME_WAIT (60 s, fixed in the kernel)
+	// Output: tcp_fin_timeout = 60 s: how long an orphaned FIN-WAIT-2 socket lives; it does not shorten TIME-WAIT (60 s, fixed in the kernel)
 }

@@ -529,7 +529,7 @@ func TestIntegrationConntrackConfirm(t *testing.T) {
 
 	term := startPTY(t, r.Router, args...)
 	shown := term.await("delete 1 conntrack entry? [y/N] ")
-	if !strings.Contains(shown, "1 tcp established") || !strings.Contains(shown, "no reset reaches either end") {
+	if !strings.Contains(shown, "1 tcp ESTABLISHED") || !strings.Contains(shown, "no reset reaches either end") {
 		t.Errorf("the summary before the question:\n%s", shown)
 	}
 	term.send("n\n")
@@ -543,8 +543,8 @@ func TestIntegrationConntrackConfirm(t *testing.T) {
 	term = startPTY(t, r.Router, args...)
 	term.await("delete 1 conntrack entry? [y/N] ")
 	term.send("y\n")
-	if code, out := term.wait(); code != 0 || !strings.Contains(out, "1 killed") {
-		t.Errorf("confirmed: exit %d, want 0 and 1 killed", code)
+	if code, out := term.wait(); code != 0 || !strings.Contains(out, "1 deleted") {
+		t.Errorf("confirmed: exit %d, want 0 and 1 deleted", code)
 	}
 	if e, ok := entryTo(r.table(), "tcp", service); ok {
 		t.Errorf("confirmed, yet the entry is still there: %+v", e)

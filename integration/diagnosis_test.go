@@ -148,10 +148,11 @@ func TestIntegrationDoctor(t *testing.T) {
 	var report struct {
 		Warn     bool `json:"warn"`
 		Findings []struct {
-			Check  string `json:"check"`
-			Warn   bool   `json:"warn"`
-			Says   string `json:"says"`
-			Remedy string `json:"remedy"`
+			Check       string `json:"check"`
+			Destination string `json:"destination"`
+			Warn        bool   `json:"warn"`
+			Says        string `json:"says"`
+			Remedy      string `json:"remedy"`
 		} `json:"findings"`
 	}
 	if err := json.Unmarshal([]byte(res.Stdout), &report); err != nil {
@@ -164,7 +165,11 @@ func TestIntegrationDoctor(t *testing.T) {
 	warns := map[string]bool{}
 	remedies := map[string]string{}
 	for _, f := range report.Findings {
-		says[f.Check], warns[f.Check], remedies[f.Check] = f.Says, f.Warn, f.Remedy
+		key := f.Check // a stable key; what a finding of several is about is a field
+		if f.Destination != "" {
+			key += " " + f.Destination
+		}
+		says[key], warns[key], remedies[key] = f.Says, f.Warn, f.Remedy
 	}
 	check := "ports " + dest.String()
 	relief := "tcpreap --state time_wait " + dest.String()

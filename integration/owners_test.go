@@ -73,7 +73,7 @@ func TestIntegrationOwners(t *testing.T) {
 		t.Errorf("list -p --state close_wait: %d sockets, want 9", len(r.Sockets))
 	}
 	text := e.tcpreap("list", "-p", "--state", "close_wait", "--local-port", "7300")
-	if want := fmt.Sprintf(`users:(("leaky-app",pid=%d,fd=`, apps[0].pid); !strings.Contains(text.Stdout, want) {
+	if want := fmt.Sprintf(`leaky-app[%d]`, apps[0].pid); !strings.Contains(text.Stdout, want) {
 		t.Errorf("list -p: no %s in\n%s", want, text.Stdout)
 	}
 
@@ -97,7 +97,7 @@ func TestIntegrationOwners(t *testing.T) {
 		}
 	}
 	text = e.tcpreap("summary", "--state", "close_wait")
-	if want := fmt.Sprintf("leaky-app pid %d holds 3 CLOSE_WAIT sockets on :7300", apps[0].pid); !strings.Contains(text.Stdout, want) {
+	if want := fmt.Sprintf("leaky-app pid %d holds 3 CLOSE-WAIT sockets on :7300", apps[0].pid); !strings.Contains(text.Stdout, want) {
 		t.Errorf("summary: no %q in\n%s", want, text.Stdout)
 	}
 

@@ -456,7 +456,7 @@ func TestIntegrationInterfaceScope(t *testing.T) {
 	over0, over1 := dialOver("veth0"), dialOver("veth1")
 
 	res := e.tcpreap("list", "--interface", "veth1")
-	if !strings.Contains(res.Stdout, "[fe80::1]%veth1:") || !strings.Contains(res.Stdout, "match") {
+	if !strings.Contains(res.Stdout, "[fe80::1]%veth1:") || !strings.Contains(res.Stdout, "destroy\n") {
 		t.Errorf("list does not show the socket's scope as ss does ([fe80::1]%%veth1:PORT):\n%s", res.Stdout)
 	}
 	r := e.json(0, "--interface", "veth1")

@@ -13,6 +13,10 @@ import (
 type Plan struct {
 	Targets []sockdiag.Socket
 	Skipped []Skip
+	// Absent are the targets a Recheck did not find: a dry run reports
+	// them gone, a real run still sends their destroy, by cookie, which
+	// tells. Nil for a plan made from a dump.
+	Absent map[sockdiag.Cookie]bool
 }
 
 // A Skip is a socket that matched the selection but that a guard kept back.
@@ -65,11 +69,16 @@ func (p *Plan) Sockets() iter.Seq2[sockdiag.Socket, error] {
 }
 
 // DryRun returns the plan's results without destroying anything: every
-// target would be killed, every skip stays skipped.
+// target would be killed, but one a Recheck found gone; every skip stays
+// skipped.
 func (p *Plan) DryRun() []Result {
 	results := make([]Result, 0, len(p.Targets)+len(p.Skipped))
 	for i := range p.Targets {
-		results = append(results, Result{Socket: &p.Targets[i], Action: inet.WouldKill})
+		r := Result{Socket: &p.Targets[i], Action: inet.WouldKill}
+		if p.Absent[p.Targets[i].ID.Cookie] {
+			r.Action = inet.Gone
+		}
+		results = append(results, r)
 	}
 	return p.appendSkips(results)
 }

@@ -15,13 +15,20 @@ import (
 // ReasonChanged; every
 // target carries its socket as the kernel shows it now. A target not found,
 // or not looked for because its dump failed, stays as planned: its destroy,
-// by cookie, tells. The plan's skips stay.
+// by cookie, tells; one not found is Absent too, which a dry run reports
+// gone. The plan's skips stay.
 func (p *Plan) Recheck(ctx context.Context, e Engine, g Guards) *Plan {
 	out := &Plan{Skipped: p.Skipped}
 	for i, seen := range e.Lookup(ctx, p.Targets) {
 		planned := p.Targets[i]
 		if !seen.Present {
 			out.Targets = append(out.Targets, planned)
+			if seen.Err == nil {
+				if out.Absent == nil {
+					out.Absent = map[sockdiag.Cookie]bool{}
+				}
+				out.Absent[planned.ID.Cookie] = true
+			}
 			continue
 		}
 		now := seen.Now

@@ -11,7 +11,8 @@ import (
 
 // TestRecheck: planned sockets that became another kind of socket with the
 // same cookie are kept back as they are now; the others are targets as they
-// are now; one that is gone stays planned, for its destroy to tell.
+// are now; one that is gone stays planned, for its destroy to tell, and a
+// dry run of the rechecked plan reports it gone.
 func TestRecheck(t *testing.T) {
 	est := socket(sockdiag.Established, 40000, 1)
 	closeWait := est
@@ -55,5 +56,18 @@ func TestRecheck(t *testing.T) {
 		if !ok || s.Socket.State != w.state || s.Reason != w.reason {
 			t.Errorf("skipped cookie %d: %v %v, want %v %v", s.Socket.ID.Cookie, s.Socket.State, s.Reason, w.state, w.reason)
 		}
+	}
+	if len(plan.Absent) != 1 || !plan.Absent[gone.ID.Cookie] {
+		t.Errorf("absent %v, want cookie %d alone", plan.Absent, gone.ID.Cookie)
+	}
+	results := plan.DryRun()
+	if results[0].Action != inet.WouldKill || results[1].Action != inet.Gone || results[1].Socket.ID.Cookie != gone.ID.Cookie {
+		t.Errorf("dry run of the rechecked plan: %v %v", results[0].Action, results[1].Action)
+	}
+	if s := inet.Summarize(results); s.WouldKill != 1 || s.Gone != 1 || s.Skipped != 5 {
+		t.Errorf("dry run summary %+v", s)
+	}
+	if bd := plan.Breakdown(); len(bd.States) != 1 || bd.States[0].N != 1 || bd.States[0].State != sockdiag.CloseWait {
+		t.Errorf("the confirmation counts %+v, want the close_wait target alone (not the one gone)", bd.States)
 	}
 }

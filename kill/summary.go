@@ -44,6 +44,9 @@ func (p *Plan) Breakdown() Breakdown {
 	states := map[stateKey]int{}
 	peers := map[netip.Addr]int{}
 	for _, s := range p.Targets {
+		if p.Absent[s.ID.Cookie] {
+			continue // gone since the plan was made: nothing to tell its peer
+		}
 		states[stateKey{s.Protocol, s.State, s.ResetsPeer()}]++
 		peers[s.ID.Remote.Addr().Unmap()]++
 	}

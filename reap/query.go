@@ -7,6 +7,7 @@ import (
 	"iter"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/tcpreap/tcpreap/host"
@@ -72,10 +73,11 @@ func Query(ctx context.Context, sel *Selection, where Where, opts QueryOptions) 
 		}
 	}
 	q := query{sel: sel, filter: filter, guards: guards, run: r, workers: opts.Workers}
+	var passed passedOver
 	for i, ns := range spaces {
 		p, err := q.in(ctx, ns)
 		if where.passesOver(ns, err) {
-			r.notes = append(r.notes, fmt.Sprintf("warning: network namespace %s was passed over: %v", ns, err))
+			passed.add(ns.String(), err)
 			ns.Close()
 			continue
 		}
@@ -86,6 +88,7 @@ func Query(ctx context.Context, sel *Selection, where Where, opts QueryOptions) 
 		}
 		r.parts = append(r.parts, p)
 	}
+	r.notes = append(r.notes, passed.notes()...)
 	if ownersErr != nil && r.unowned() {
 		r.notes = append(r.notes, fmt.Sprintf("warning: the processes holding some sockets are not known: %v", ownersErr))
 	}
@@ -93,6 +96,44 @@ func Query(ctx context.Context, sel *Selection, where Where, opts QueryOptions) 
 		r.Elsewhere, r.Nameless = sel.Owners.missed(procs, r.Owners)
 	}
 	return r, nil
+}
+
+// passedOver is the namespaces a Query passed over, by why: one note for
+// every namespace passed over alike, not a line each (a host has hundreds).
+type passedOver struct {
+	whys  []string
+	names map[string][]string
+}
+
+func (p *passedOver) add(ns string, err error) {
+	why := err.Error()
+	if p.names == nil {
+		p.names = map[string][]string{}
+	}
+	if p.names[why] == nil {
+		p.whys = append(p.whys, why)
+	}
+	p.names[why] = append(p.names[why], ns)
+}
+
+// notes are one line per why, naming the first namespaces (a bounded line)
+// and counting the rest.
+func (p *passedOver) notes() []string {
+	const named = 10
+	var out []string
+	for _, why := range p.whys {
+		names := p.names[why]
+		if len(names) == 1 {
+			out = append(out, fmt.Sprintf("warning: network namespace %s was passed over: %s", names[0], why))
+			continue
+		}
+		list := strings.Join(names[:min(len(names), named)], ", ")
+		if len(names) > named {
+			list += fmt.Sprintf(" and %d more", len(names)-named)
+		}
+		out = append(out, fmt.Sprintf("warning: %d network namespaces were passed over (%s): %s", len(names), why, list))
+	}
+	return out
 }
 
 // missed says why owner selectors that selected nothing did: the processes

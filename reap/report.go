@@ -22,7 +22,6 @@ type Report struct {
 	Infos  map[sockdiag.Cookie]sockdiag.TCPInfo
 
 	groups   []Group
-	several  bool
 	labelled bool
 }
 
@@ -55,12 +54,12 @@ func (g *Group) Acted() bool {
 	return false
 }
 
-// NewReport is a Report of groups of results, one per namespace: several
-// when there is more than one, labelled when one names its namespace. A
+// NewReport is a Report of groups of results, one per namespace, labelled
+// when one names its namespace. A
 // group without InterfaceName names the interfaces of the namespace
 // tcpreap runs in. Owners and Infos are the caller's to set.
 func NewReport(dryRun bool, groups ...Group) *Report {
-	r := &Report{DryRun: dryRun, groups: groups, several: len(groups) > 1}
+	r := &Report{DryRun: dryRun, groups: groups}
 	for i, g := range groups {
 		r.labelled = r.labelled || g.NetNS != ""
 		if g.InterfaceName == nil {
@@ -80,9 +79,6 @@ func (r *Report) Groups() iter.Seq[*Group] {
 		}
 	}
 }
-
-// Several reports whether the results are of more than one namespace.
-func (r *Report) Several() bool { return r.several }
 
 // Labelled reports whether the results are of a namespace other than (or
 // besides) the one tcpreap runs in, which Group.NetNS names.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"iter"
+	"maps"
 
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/kill"
@@ -48,14 +49,19 @@ type part struct {
 // not be read.
 func (r *Run) Notes() []string { return r.notes }
 
-// Targets is how many sockets the Run would destroy, in every namespace.
+// Targets is how many sockets the Run would destroy, in every namespace:
+// the targets of its plans but those a re-check of a plan file found gone
+// (their destroys are still sent, by cookie, and answer that they are).
 func (r *Run) Targets() int {
 	n := 0
 	for _, p := range r.parts {
-		n += len(p.plan.Targets)
+		n += p.targets()
 	}
 	return n
 }
+
+// targets is how many sockets the part would destroy.
+func (p part) targets() int { return len(p.plan.Targets) - len(p.plan.Absent) }
 
 // Skipped is how many sockets a guard kept back, in every namespace.
 func (r *Run) Skipped() int {
@@ -76,7 +82,7 @@ type SpaceCount struct {
 func (r *Run) Spaces() []SpaceCount {
 	out := make([]SpaceCount, len(r.parts))
 	for i, p := range r.parts {
-		out[i] = SpaceCount{NetNS: p.ns.String(), Targets: len(p.plan.Targets)}
+		out[i] = SpaceCount{NetNS: p.ns.String(), Targets: p.targets()}
 	}
 	return out
 }
@@ -87,9 +93,10 @@ func (r *Run) Breakdown() kill.Breakdown {
 	if len(r.parts) == 1 {
 		return r.parts[0].plan.Breakdown()
 	}
-	all := &kill.Plan{}
+	all := &kill.Plan{Absent: map[sockdiag.Cookie]bool{}}
 	for _, p := range r.parts {
 		all.Targets = append(all.Targets, p.plan.Targets...)
+		maps.Copy(all.Absent, p.plan.Absent) // cookies are the host's, whatever the namespace
 	}
 	return all.Breakdown()
 }

@@ -57,7 +57,7 @@ var (
 	ErrNoDestroy = &Cause{short: "this kernel was built without CONFIG_INET_DIAG_DESTROY; sockets can be listed but not destroyed"}
 	// ErrTimeWait: tcp_abort learnt timewait sockets in Linux 6.0; an older
 	// kernel answers EOPNOTSUPP for them and destroys the rest.
-	ErrTimeWait = &Cause{short: "this kernel cannot destroy TIME_WAIT sockets (Linux 6.0 and later can)"}
+	ErrTimeWait = &Cause{short: "this kernel cannot destroy TIME-WAIT sockets (Linux 6.0 and later can)"}
 	// ErrStillPresent: the kernel said it destroyed the socket, or did not
 	// answer, and a new dump still shows it. Kernels before 6.11 answered 0
 	// for an orphaned socket (one its application closed) and left it.

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"slices"
 
+	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/planfile"
 	"github.com/tcpreap/tcpreap/reap"
@@ -26,15 +27,19 @@ cookie: a socket that closed or was replaced since is reported gone, and
 nothing else is touched. The file is checked whole first (digest, version,
 boot, network namespace); one that was edited, cut short or made elsewhere
 is refused and nothing is destroyed. The guards run again: the SSH session
-apply runs in is kept. A plan made with no selector needs --all.
+apply runs in is kept. A plan made with no selector needs --all. With -n,
+prints each socket as it stands now: destroy, gone (closed since), or skip
+(kept back by the checks above), and destroys nothing.
 
 Examples:
+  # review: what apply would do now
+  tcpreap apply -n reap.plan
   tcpreap apply reap.plan
   # in a runbook: no prompt, a limit
   tcpreap apply -y --max 100 reap.plan
   ssh db1 tcpreap plan 192.0.2.34 | ssh db1 tcpreap apply -y -`,
 		Flags: slices.Concat(f.actFlags.flags(socketWords, "socket"), f.destroyFlags.flags(),
-			[]cli.Flag{includeSelfFlag(&f.includeSelf, includeSelfDestroys), f.allFlag(socketWords)}),
+			[]cli.Flag{includeSelfFlag(&f.includeSelf, includeSelfDestroys), &cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Destination: &f.dryRun, Usage: "print the plan as its sockets stand now, destroy nothing"}, f.allFlag(socketWords)}),
 		Action: action(&f.command, args, func(ctx context.Context) error { return apply(ctx, f, io) }),
 	}
 }
@@ -79,6 +84,9 @@ func apply(ctx context.Context, o *applyFlags, io streams) error {
 	}
 	defer run.Close()
 	io.notes(o.quiet, run.Notes()...)
+	if o.dryRun {
+		return dryRun(run, &o.maxFlag, render.Sockets{W: io.Out, JSON: o.json, Quiet: o.quiet})
+	}
 	return act(ctx, &o.command, &o.actFlags, io, socketCut{run, o.verify})
 }
 

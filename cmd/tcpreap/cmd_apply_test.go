@@ -70,7 +70,7 @@ func TestApplyRefusesWithUsageErrors(t *testing.T) {
 // TestApplyTakesNoSelector: each selector of the root given to apply is
 // refused, never ignored.
 func TestApplyTakesNoSelector(t *testing.T) {
-	for _, name := range []string{"state", "port", "local-port", "remote-port", "local", "interface", "dry-run"} {
+	for _, name := range []string{"state", "port", "local-port", "remote-port", "local", "interface"} {
 		code, _, stderr := runCLI("apply", "--"+name, "x", "plan")
 		if code != exitUsage || !strings.Contains(stderr, "flag provided but not defined: -"+name) {
 			t.Errorf("apply --%s: exit %d, stderr %q", name, code, stderr)

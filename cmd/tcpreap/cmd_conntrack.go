@@ -61,7 +61,7 @@ as a router or a Kubernetes node sees its flows; conntrack list and -n only
 print them. It plans them, deletes each by its original tuple, zone and id,
 after checking that the entry there is still the one planned (a newcomer on
 its tuple is left alone), checks with a second dump that they are gone, and
-reports every entry: killed, gone, failed or skipped.
+reports every entry: deleted, gone, failed or skipped.
 
 Deleting an entry sends nothing to either end: no reset. It forgets the
 flow's NAT mapping; where a firewall drops packets in state invalid (and
@@ -105,7 +105,7 @@ func conntrackListCommand(args []string, io streams) *cli.Command {
 		Usage:     "print the entries a selection matches",
 		ArgsUsage: "[PEER...]",
 		Description: `Prints the plan that tcpreap conntrack with the same selection would carry
-out: every matching entry, would_kill or skipped with the reason, and a
+out: every matching entry, delete or skip with the reason, and a
 summary. Deletes nothing. Without a selector it lists every TCP entry (-u:
 UDP).
 

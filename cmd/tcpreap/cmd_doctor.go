@@ -20,11 +20,11 @@ func doctorCommand(args []string, io streams) *cli.Command {
 		Description: `Says, each with the number it rests on: whether this kernel lists and
 destroys TCP and UDP sockets (asked of the kernel, with no privilege needed;
 a TCP connection and a UDP socket of its own on 127.0.0.1 must show in a
-dump, or a diag module is missing), TIME_WAIT and orphan destroys, MPTCP;
+dump, or a diag module is missing), TIME-WAIT and orphan destroys, MPTCP;
 what tcp_fin_timeout, tcp_tw_reuse, tcp_max_tw_buckets, ip_local_port_range,
 tcp_retries2 and keepalive really do (and that tcp_tw_recycle is gone since
 4.12); which destinations hold more than half of the local ports; and which
-processes leak CLOSE_WAIT sockets. Destroys nothing. Exit 0 when nothing
+processes leak CLOSE-WAIT sockets. Destroys nothing. Exit 0 when nothing
 warns, 1 when something does.
 
 Examples:

@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
+	"github.com/tcpreap/tcpreap/reap"
 )
 
 // listCommand prints what tcpreap would destroy.
@@ -18,7 +19,7 @@ func listCommand(args []string, io streams) *cli.Command {
 		Usage:     "print the sockets a selection matches; destroy nothing",
 		ArgsUsage: "[PEER...]",
 		Description: `Prints the plan that tcpreap with the same selection would carry out: every
-matching socket, would_kill or skipped with the reason, and a summary.
+matching socket, destroy or skip with the reason, and a summary.
 Destroys nothing and needs no privilege. Without a selector it lists every
 connection (all states but listen).
 
@@ -29,7 +30,7 @@ Examples:
   tcpreap list --state all --json | jq .
   # UDP sockets, connected or not
   tcpreap ls -u --state all
-  # who holds the CLOSE_WAIT sockets
+  # who holds the CLOSE-WAIT sockets
   tcpreap list -p --state close_wait
   # how long each database connection has been idle
   tcpreap list -e --dport 5432
@@ -80,9 +81,13 @@ func showSockets(ctx context.Context, sel *selection, f *listFlags, io streams) 
 		return err
 	}
 	defer run.Close()
-	// Over --max, the plan is shown, then refused as the real run would be.
-	refused := refuseOverMax(&f.maxFlag, run.Targets(), socketWords)
-	r := render.Sockets{W: io.Out, JSON: f.json, Quiet: f.quiet, Extended: f.extended}
+	return dryRun(run, &f.maxFlag, render.Sockets{W: io.Out, JSON: f.json, Quiet: f.quiet, Extended: f.extended})
+}
+
+// dryRun prints what run would do, destroying nothing: over --max, the
+// plan is shown, then refused as the real run would be.
+func dryRun(run *reap.Run, m *maxFlag, r render.Sockets) error {
+	refused := refuseOverMax(m, run.Targets(), socketWords)
 	if refused != nil {
 		r.Refused = refused.msg
 	}

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
+	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/planfile"
 	"github.com/urfave/cli/v3"
@@ -19,12 +21,14 @@ func planCommand(args []string, io streams) *cli.Command {
 		Description: `Writes on stdout the plan that tcpreap with the same selection would carry
 out, as a plan file: NDJSON, one line per socket with its full identity
 (cookie included), between a header and a summary with a SHA-256 digest.
-Review it, then "tcpreap apply FILE" destroys exactly those sockets that
-still exist. Destroys nothing.
+Says on stderr how many sockets it planned and where. Review it (apply -n),
+then "tcpreap apply FILE" destroys exactly those sockets that still exist.
+Destroys nothing.
 
 Examples:
   tcpreap plan --state close_wait --port postgresql > reap.plan
-  jq -c 'select(.action)' reap.plan           review: one socket per line
+  # review: what apply would do now, socket by socket
+  tcpreap apply -n reap.plan
   tcpreap apply reap.plan`,
 		Flags:  slices.Concat(f.selectFlags.flags(), []cli.Flag{netnsFlag(&f.netns), f.allNetnsFlag(), includeSelfFlag(&f.includeSelf, includeSelfShows), f.maxFlag.flag(socketWords)}),
 		Action: action(&f.command, args, func(ctx context.Context) error { return writePlan(ctx, f, io) }),
@@ -62,5 +66,10 @@ func writePlan(ctx context.Context, f *planFlags, io streams) error {
 	if err != nil {
 		return err
 	}
-	return planfile.Write(io.Out, file, here)
+	if err := planfile.Write(io.Out, file, here); err != nil {
+		return err
+	}
+	path, _ := host.FilePath(io.Out)
+	fmt.Fprintln(io.ErrOut, render.PlanWritten(run.Targets(), run.Skipped(), run.Spaces(), path))
+	return nil
 }

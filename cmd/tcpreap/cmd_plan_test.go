@@ -9,7 +9,8 @@ import (
 )
 
 // TestPlanFile: plan writes a plan file that the plan file reader accepts
-// here, remembering whether it had a selector.
+// here, remembering whether it had a selector, and says on stderr what it
+// planned.
 func TestPlanFile(t *testing.T) {
 	needLinux(t)
 	here, err := host.Here()
@@ -21,7 +22,7 @@ func TestPlanFile(t *testing.T) {
 		everything bool
 	}{{[]string{"plan", nobody}, false}, {[]string{"plan", "-u", "--state", "all", "--port", "9"}, false}, {[]string{"plan", "-6", "--state", "all"}, true}} {
 		code, stdout, stderr := runCLI(tc.args...)
-		if code != exitOK || stderr != "" {
+		if code != exitOK || !strings.HasPrefix(stderr, "tcpreap: ") || !strings.Contains(stderr, " planned") || strings.Count(stderr, "\n") != 1 {
 			t.Fatalf("%q: exit %d, stderr %q", tc.args, code, stderr)
 		}
 		f, err := planfile.Read(strings.NewReader(stdout), here)

@@ -18,8 +18,8 @@ func reapCommand(args []string, io streams) *cli.Command {
 		Description: `Destroys the sockets the selection matches; list and -n only print them. It
 plans them, destroys each with SOCK_DESTROY by the cookie it was dumped
 with, checks with a second dump that they are gone, and reports every
-socket: killed, gone (closed or replaced before the destroy), failed, or
-skipped.
+socket: destroyed, gone (closed or replaced before the destroy), failed,
+or skipped.
 
 PEER is the remote end: IP, CIDR, IP:PORT, [IPv6]:PORT, a bare IPv6 address
 or a host name (every address it has). Several PEERs select sockets matching
@@ -30,9 +30,9 @@ confirmed first. Idempotent: a socket already gone counts as done.
 Examples:
   # cut every connection with that peer
   tcpreap 192.0.2.34
-  # reap a service's CLOSE_WAIT sockets
+  # reap a service's CLOSE-WAIT sockets
   tcpreap --state close_wait --port postgresql
-  # free TIME_WAIT ports towards :443
+  # free TIME-WAIT ports towards :443
   tcpreap --state time_wait --dport 443
   # reap what a leaking application holds
   tcpreap --process java --state close_wait

@@ -22,15 +22,15 @@ func summaryCommand(args []string, io streams) *cli.Command {
 		ArgsUsage: "[PEER...]",
 		Description: `Counts the sockets the selection matches (without --state: every state,
 listeners too) by state, peer, local port and the process that holds them,
-calls out the processes that hold CLOSE_WAIT sockets (a leak: the
-application never closes what its peer closed), and counts the TIME_WAIT
+calls out the processes that hold CLOSE-WAIT sockets (a leak: the
+application never closes what its peer closed), and counts the TIME-WAIT
 sockets of outgoing connections per destination (each holds a local port of
 net.ipv4.ip_local_port_range for that destination until it expires). Reads
 every process's open files; destroys nothing.
 
 Examples:
   tcpreap summary                          the whole host's TCP sockets
-  tcpreap top --state close_wait           who leaks CLOSE_WAIT sockets
+  tcpreap top --state close_wait           who leaks CLOSE-WAIT sockets
   tcpreap summary -u --json | jq .states   UDP, as one JSON object
   tcpreap summary --port postgresql        one service's connections`,
 		Flags: slices.Concat(f.selectFlags.flags(), []cli.Flag{netnsFlag(&f.netns),

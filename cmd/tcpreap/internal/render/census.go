@@ -36,14 +36,18 @@ func Census(w io.Writer, c *census.Census, top int) error {
 	add(fmt.Sprintf("Peers (top %d)", top), rows)
 	rows = nil
 	for _, p := range c.LocalPorts {
-		rows = append(rows, row{fmt.Sprintf(":%d", p.Port), p.Sockets, ""})
+		label := fmt.Sprintf(":%d", p.Ports.Lo)
+		if p.Ports.Lo != p.Ports.Hi {
+			label = fmt.Sprintf(":%s (ephemeral)", p.Ports)
+		}
+		rows = append(rows, row{label, p.Sockets, ""})
 	}
 	add(fmt.Sprintf("Local ports (top %d)", top), rows)
 	rows = nil
 	for _, h := range c.Holders {
 		note := ""
 		if h.CloseWait > 0 {
-			note = fmt.Sprintf("  %d CLOSE_WAIT", h.CloseWait)
+			note = fmt.Sprintf("  %d CLOSE-WAIT", h.CloseWait)
 		}
 		rows = append(rows, row{fmt.Sprintf("%s pid %d", Printable(h.Command), h.PID), h.Sockets, note})
 	}
@@ -52,7 +56,7 @@ func Census(w io.Writer, c *census.Census, top int) error {
 	for _, d := range c.TimeWait {
 		rows = append(rows, row{endpoint(d.Destination, ""), d.Sockets, ""})
 	}
-	add(fmt.Sprintf("TIME_WAIT of outgoing connections, by destination (top %d): each holds a local port", top), rows)
+	add(fmt.Sprintf("TIME-WAIT of outgoing connections, by destination (top %d): each holds a local port", top), rows)
 
 	width := 0
 	for _, s := range sections {
@@ -61,7 +65,7 @@ func Census(w io.Writer, c *census.Census, top int) error {
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s matched; %d held by no process (TIME_WAIT, orphans)\n", Plural(c.Sockets, "socket"), c.Unheld)
+	fmt.Fprintf(&b, "%s matched; %d held by no process (TIME-WAIT, orphans)\n", Plural(c.Sockets, "socket"), c.Unheld)
 	for i, s := range sections {
 		if len(s.rows) > 0 {
 			fmt.Fprintf(&b, "\n%s\n", s.title)
@@ -76,13 +80,13 @@ func Census(w io.Writer, c *census.Census, top int) error {
 			b.WriteString(strings.TrimRight(line, " ") + "\n")
 		}
 		if i == 3 && len(c.CloseWait) > 0 { // after the processes
-			b.WriteString("\nCLOSE_WAIT: the peer closed, the application has not (a leak, if it lasts)\n")
+			b.WriteString("\nCLOSE-WAIT: the peer closed, the application has not (a leak, if it lasts)\n")
 			for _, h := range c.CloseWait {
 				idle := ""
 				if h.OldestIdle > 0 {
 					idle = ", oldest idle " + h.OldestIdle.Round(time.Second).String()
 				}
-				fmt.Fprintf(&b, "  %s pid %d holds %s on :%d%s\n", Printable(h.Command), h.PID, Plural(h.CloseWait, "CLOSE_WAIT socket"), h.CloseWaitPort, idle)
+				fmt.Fprintf(&b, "  %s pid %d holds %s on :%d%s\n", Printable(h.Command), h.PID, Plural(h.CloseWait, "CLOSE-WAIT socket"), h.CloseWaitPort, idle)
 			}
 		}
 	}
@@ -123,7 +127,7 @@ func CensusJSON(w io.Writer, c *census.Census) error {
 		out.Peers = append(out.Peers, count{p.Peer.String(), p.Sockets})
 	}
 	for _, p := range c.LocalPorts {
-		out.LocalPorts = append(out.LocalPorts, count{fmt.Sprint(p.Port), p.Sockets})
+		out.LocalPorts = append(out.LocalPorts, count{p.Ports.String(), p.Sockets}) // "5432", or the ephemeral range "32768-60999"
 	}
 	for _, h := range c.Holders {
 		out.Processes = append(out.Processes, holder{h.PID, h.Command, h.Sockets, h.CloseWait, h.CloseWaitPort, h.OldestIdle.Milliseconds()})

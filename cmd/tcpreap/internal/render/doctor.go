@@ -22,18 +22,26 @@ const reportWidth = 100
 // there too.
 func Doctor(w io.Writer, findings []doctor.Finding, asJSON bool, netns string) error {
 	if asJSON {
+		// check is a stable key; what one of several findings of a check
+		// is about is in destination, or pid and command.
 		type finding struct {
-			Check  string `json:"check"`
-			Warn   bool   `json:"warn"`
-			Says   string `json:"says"`             // the sentence, with its remedy
-			Remedy string `json:"remedy,omitempty"` // the remedy's command line alone
+			Check       string `json:"check"`
+			Destination string `json:"destination,omitempty"`
+			PID         int    `json:"pid,omitempty"`
+			Command     string `json:"command,omitempty"`
+			Warn        bool   `json:"warn"`
+			Says        string `json:"says"`             // the sentence, with its remedy
+			Remedy      string `json:"remedy,omitempty"` // the remedy's command line alone
 		}
 		out := struct {
 			Warn     bool      `json:"warn"`
 			Findings []finding `json:"findings"`
 		}{Warn: doctor.Warns(findings), Findings: []finding{}}
 		for _, f := range findings {
-			x := finding{Check: f.Check, Warn: f.Warn, Says: f.Says}
+			x := finding{Check: f.Check, PID: f.Of.PID, Command: f.Of.Command, Warn: f.Warn, Says: f.Says}
+			if f.Of.Destination.IsValid() {
+				x.Destination = f.Of.Destination.String()
+			}
 			if f.Remedy != nil {
 				x.Remedy = remedyLine(f.Remedy, netns)
 				x.Says += "; " + f.Remedy.Lead + ": " + x.Remedy
@@ -52,7 +60,11 @@ func Doctor(w io.Writer, findings []doctor.Finding, asJSON bool, netns string) e
 		if f.Remedy != nil {
 			says += "; " + Printable(f.Remedy.Lead) + ":"
 		}
-		lines := clidoc.Wrap(Printable(f.Check)+": "+says, reportWidth-len(mark)-1)
+		check := f.Check
+		if of := f.Of.String(); of != "" {
+			check += " " + of
+		}
+		lines := clidoc.Wrap(Printable(check)+": "+says, reportWidth-len(mark)-1)
 		if f.Remedy != nil {
 			lines = append(lines, Printable(remedyLine(f.Remedy, netns)))
 		}

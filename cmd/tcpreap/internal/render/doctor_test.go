@@ -44,7 +44,7 @@ func TestRemedyLine(t *testing.T) {
 // own; the JSON says the sentence with its remedy, and the command alone.
 func TestDoctor(t *testing.T) {
 	findings := []doctor.Finding{
-		{Check: "ports 192.0.2.9:443", Warn: true, Says: "8 of the 10 local ports are held for 192.0.2.9:443 (80%: 7 in TIME_WAIT); new connections to it will fail with EADDRNOTAVAIL",
+		{Check: "ports", Of: doctor.Subject{Destination: netip.MustParseAddrPort("192.0.2.9:443")}, Warn: true, Says: "8 of the 10 local ports are held for 192.0.2.9:443 (80%: 7 in TIME-WAIT); new connections to it will fail with EADDRNOTAVAIL",
 			Remedy: &doctor.Remedy{Lead: "relieve it with", States: []sockdiag.State{sockdiag.TimeWait}, Destination: netip.MustParseAddrPort("192.0.2.9:443")}},
 		{Check: "net.ipv4.tcp_fin_timeout", Says: "tcp_fin_timeout = 60 s"},
 	}
@@ -52,7 +52,7 @@ func TestDoctor(t *testing.T) {
 	if err := Doctor(&text, findings, false, ""); err != nil {
 		t.Fatal(err)
 	}
-	want := "WARN ports 192.0.2.9:443: 8 of the 10 local ports are held for 192.0.2.9:443 (80%: 7 in TIME_WAIT);\n" +
+	want := "WARN ports 192.0.2.9:443: 8 of the 10 local ports are held for 192.0.2.9:443 (80%: 7 in TIME-WAIT);\n" +
 		"     new connections to it will fail with EADDRNOTAVAIL; relieve it with:\n" +
 		"     tcpreap --state time_wait 192.0.2.9:443\n" +
 		"ok   net.ipv4.tcp_fin_timeout: tcp_fin_timeout = 60 s\n"
@@ -73,8 +73,11 @@ func TestDoctor(t *testing.T) {
 	}
 	ports, plain := report.Findings[0], report.Findings[1]
 	if !report.Warn || ports["says"] != findings[0].Says+"; relieve it with: tcpreap --state time_wait 192.0.2.9:443" ||
-		ports["remedy"] != "tcpreap --state time_wait 192.0.2.9:443" {
+		ports["remedy"] != "tcpreap --state time_wait 192.0.2.9:443" || ports["check"] != "ports" || ports["destination"] != "192.0.2.9:443" {
 		t.Errorf("JSON: %s", b.String())
+	}
+	if _, ok := plain["pid"]; ok {
+		t.Errorf("JSON of a finding about no process: %v", plain)
 	}
 	if _, ok := plain["remedy"]; ok || plain["says"] != "tcp_fin_timeout = 60 s" {
 		t.Errorf("JSON of a finding without a remedy: %v", plain)

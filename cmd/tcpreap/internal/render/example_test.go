@@ -22,6 +22,6 @@ func ExampleSockets_Report() {
 	}
 	// Output:
 	// Proto  State       Local Address:Port  Peer Address:Port  Result
-	// tcp    CLOSE-WAIT  192.0.2.1:5432      192.0.2.2:40000    match
+	// tcp    CLOSE-WAIT  192.0.2.1:5432      192.0.2.2:40000    destroy
 	// 1 socket matched: 1 would be destroyed, 0 skipped (dry run: nothing was destroyed)
 }

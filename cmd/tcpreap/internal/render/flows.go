@@ -85,12 +85,12 @@ func (r Flows) Report(results []flows.Result, dryRun bool) error {
 	}
 	bw := bufio.NewWriter(r.W)
 	if !r.Quiet {
-		r.table(bw, results)
+		r.table(bw, results, dryRun)
 	}
 	if dryRun {
 		fmt.Fprintf(bw, "%s matched: %d would be deleted, %d skipped (dry run: nothing was deleted)\n", Entries(sum.Matched), sum.WouldKill, sum.Skipped)
 	} else {
-		fmt.Fprintf(bw, "%s matched: %d killed, %d gone, %d failed, %d skipped\n", Entries(sum.Matched), sum.Killed, sum.Gone, sum.Failed, sum.Skipped)
+		fmt.Fprintf(bw, "%s matched: %d deleted, %d gone, %d failed, %d skipped\n", Entries(sum.Matched), sum.Killed, sum.Gone, sum.Failed, sum.Skipped)
 	}
 	return bw.Flush()
 }
@@ -99,7 +99,7 @@ func (r Flows) Report(results []flows.Result, dryRun bool) error {
 // columns: the protocol, conntrack's state, the original direction, the
 // seconds left and the action (aligned), then the reply direction, the
 // status, the mark and zone when they are set, and the entry's id.
-func (r Flows) table(w io.Writer, results []flows.Result) {
+func (r Flows) table(w io.Writer, results []flows.Result, dryRun bool) {
 	origs := make([]string, len(results))
 	timeouts := make([]string, len(results))
 	wState, wOrig, wTimeout := 0, 0, 0
@@ -112,7 +112,17 @@ func (r Flows) table(w io.Writer, results []flows.Result) {
 	}
 	for i, res := range results {
 		fl := res.Flow
-		action := res.Action.String()
+		var action string
+		switch res.Action {
+		case inet.WouldKill:
+			action = flowVerb.plan
+		case inet.Killed:
+			action = flowVerb.done
+		case inet.Skipped:
+			action = map[bool]string{true: "skip", false: "skipped"}[dryRun]
+		default:
+			action = res.Action.String()
+		}
 		switch {
 		case res.Reason != "":
 			action += ": " + flowReason(res)
@@ -135,12 +145,20 @@ func (r Flows) table(w io.Writer, results []flows.Result) {
 	}
 }
 
-// flowState is conntrack's TCP state, "-" for UDP.
+// flowState is conntrack's TCP state as a person reads a state in every
+// table (TIME-WAIT, as ss writes a socket's), "-" for UDP; --json and
+// --state take it as time_wait.
 func flowState(fl flows.Flow) string {
 	if fl.Protocol != inet.TCP {
 		return "-"
 	}
-	return fl.State.String()
+	return stateLabel(fl.State.String())
+}
+
+// stateLabel is a state's name (close_wait) as the tables print states:
+// CLOSE-WAIT.
+func stateLabel(name string) string {
+	return strings.ToUpper(strings.ReplaceAll(name, "_", "-"))
 }
 
 // Entries is n conntrack entries: "1 conntrack entry", "2 conntrack

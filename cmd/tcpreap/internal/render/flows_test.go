@@ -29,11 +29,11 @@ func TestFlowRenderer(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := out.String()
-	for _, want := range []string{"tcp  established  198.51.100.2:40000 → 198.51.100.1:8080  431999s  killed",
+	for _, want := range []string{"tcp  ESTABLISHED  198.51.100.2:40000 → 198.51.100.1:8080  431999s  deleted",
 		"     reply 192.0.2.2:80 → 192.0.2.1:40000  assured,dnat  mark 0x10  zone 2  id 7",
 		"udp  -            198.51.100.2:40000 → 198.51.100.1:8080  431999s  failed: ",
 		"     reply 192.0.2.2:80 → 192.0.2.1:40000  unreplied  mark 0x10  zone 2  id 8",
-		"2 conntrack entries matched: 1 killed, 0 gone, 1 failed, 0 skipped"} {
+		"2 conntrack entries matched: 1 deleted, 0 gone, 1 failed, 0 skipped"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the table has no %q:\n%s", want, text)
 		}

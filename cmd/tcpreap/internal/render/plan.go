@@ -65,7 +65,7 @@ func FlowPlanSummary(plan *flows.Plan, netns string) string {
 	for _, fl := range plan.Targets {
 		k := fl.Protocol.String()
 		if fl.Protocol == inet.TCP {
-			k += " " + fl.State.String()
+			k += " " + flowState(fl)
 		}
 		if counts[k] == 0 {
 			order = append(order, k)
@@ -84,4 +84,29 @@ func FlowPlanSummary(plan *flows.Plan, netns string) string {
 		s += fmt.Sprintf("  %6d in network namespace %s\n", len(plan.Targets), Printable(netns))
 	}
 	return s
+}
+
+// PlanWritten says what tcpreap plan wrote, on stderr, where the plan file
+// itself is not read: how many sockets, to destroy and kept back, in which
+// network namespaces when not the one tcpreap runs in alone, and path, the
+// file written ("" when it is not one: a pipe), with how to review it.
+func PlanWritten(targets, skipped int, spaces []reap.SpaceCount, path string) string {
+	where := ""
+	var named []string
+	for _, s := range spaces {
+		if s.NetNS != "" {
+			named = append(named, Printable(s.NetNS))
+		}
+	}
+	switch {
+	case len(spaces) == 1 && len(named) == 1:
+		where = " in network namespace " + named[0]
+	case len(spaces) > 1:
+		where = fmt.Sprintf(" in %d network namespaces", len(spaces))
+	}
+	s := fmt.Sprintf("tcpreap: %s planned%s: %d to destroy, %d skipped", Plural(targets+skipped, "socket"), where, targets, skipped)
+	if path == "" {
+		return s + "; the plan file is on stdout"
+	}
+	return fmt.Sprintf("%s; written to %s (review it: tcpreap apply -n %s)", s, Printable(path), shellWord(path))
 }

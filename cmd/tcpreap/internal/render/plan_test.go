@@ -41,3 +41,23 @@ func TestPlanSummaryNamespaces(t *testing.T) {
 		t.Errorf("a namespace with no target is named:\n%s", got)
 	}
 }
+
+// TestPlanWritten: what plan says on stderr of the file it wrote.
+func TestPlanWritten(t *testing.T) {
+	for _, tt := range []struct {
+		targets, skipped int
+		spaces           []reap.SpaceCount
+		path, want       string
+	}{
+		{4, 0, []reap.SpaceCount{{Targets: 4}}, "/tmp/reap.plan",
+			"tcpreap: 4 sockets planned: 4 to destroy, 0 skipped; written to /tmp/reap.plan (review it: tcpreap apply -n /tmp/reap.plan)"},
+		{1, 1, []reap.SpaceCount{{NetNS: "web1", Targets: 1}}, "",
+			"tcpreap: 2 sockets planned in network namespace web1: 1 to destroy, 1 skipped; the plan file is on stdout"},
+		{0, 0, []reap.SpaceCount{{NetNS: "pid:1 (systemd)"}, {NetNS: "web1"}}, "/tmp/a plan",
+			"tcpreap: 0 sockets planned in 2 network namespaces: 0 to destroy, 0 skipped; written to /tmp/a plan (review it: tcpreap apply -n '/tmp/a plan')"},
+	} {
+		if got := PlanWritten(tt.targets, tt.skipped, tt.spaces, tt.path); got != tt.want {
+			t.Errorf("PlanWritten:\n%s\nwant:\n%s", got, tt.want)
+		}
+	}
+}

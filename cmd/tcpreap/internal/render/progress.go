@@ -60,7 +60,7 @@ func (p *Progress) draw(ctx context.Context, after time.Duration) {
 		p.mu.Lock()
 		done := p.done
 		p.mu.Unlock()
-		_ = bar.Set(done)
+		_ = bar.Set(min(done, p.total)) // a plan file's target found gone settles too
 		select {
 		case <-ctx.Done():
 			_ = bar.Finish()

@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/clidoc"
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/inet"
 
@@ -114,12 +117,13 @@ type column struct {
 }
 
 // columns are the table's, chosen once from what the report has: NetNS
-// when it is of several namespaces; the queues and Process (the holders as
-// ss -p shows them) with its owners (list -p); Idle with its tcp_info, and
-// RTT and Timer with it when Extended (list -e).
+// when it names its namespaces (--netns, --all-netns, a plan file made
+// there); the queues and Process (the holders) with its owners (list -p);
+// Idle with its tcp_info, and RTT and Timer with it when Extended (list
+// -e). A row of list -p fits 120 columns, one of list -e 100.
 func (r Sockets) columns(rep *reap.Report) []column {
 	var cols []column
-	if rep.Several() {
+	if rep.Labelled() {
 		cols = append(cols, column{"NetNS", func(b []byte, g *reap.Group, _ kill.Result) []byte {
 			return append(b, Printable(g.NetNS)...)
 		}})
@@ -145,7 +149,7 @@ func (r Sockets) columns(rep *reap.Report) []column {
 	}}, column{"Peer Address:Port", func(b []byte, _ *reap.Group, res kill.Result) []byte {
 		return appendEndpoint(b, res.Socket.ID.Remote, "")
 	}}, column{"Result", func(b []byte, _ *reap.Group, res kill.Result) []byte {
-		return append(b, Printable(resultText(res))...)
+		return append(b, Printable(resultWords(res, socketVerb, rep.DryRun))...)
 	}})
 	if rep.Owners != nil {
 		cols = append(cols, column{"Process", func(b []byte, _ *reap.Group, res kill.Result) []byte {
@@ -234,10 +238,14 @@ func (r Sockets) table(rep *reap.Report) error {
 	if err := write(func(i int) []byte { return []byte(cols[i].header) }); err != nil {
 		return err
 	}
+	var reasons []kill.Reason // said once each below the table
 	for g := range rep.Groups() {
 		for _, res := range g.Results {
 			if !shown(res) {
 				continue
+			}
+			if res.Action == inet.Skipped && !slices.Contains(reasons, res.Reason) {
+				reasons = append(reasons, res.Reason)
 			}
 			row(g, res)
 			if err := write(func(i int) []byte {
@@ -249,6 +257,14 @@ func (r Sockets) table(rep *reap.Report) error {
 			}); err != nil {
 				return err
 			}
+		}
+	}
+	for _, why := range reasons {
+		// Within the 100 columns of the tables, the lines after the first
+		// under the sentence.
+		lines := clidoc.Wrap(why.Code()+": "+reasonSentence(why), reportWidth)
+		if _, err := fmt.Fprintf(bw, "%s\n", strings.Join(lines, "\n  ")); err != nil {
+			return err
 		}
 	}
 	return bw.Flush()
@@ -272,9 +288,12 @@ func appendTimer(b []byte, s *sockdiag.Socket) []byte {
 	return strconv.AppendUint(b, uint64(s.Retrans), 10)
 }
 
-// usersText is the Process column: the holders as ss -p shows them,
-// users:(("redis-server",pid=812,fd=9)); "-" for a socket no process holds
-// (TIME_WAIT, orphaned), "?" for one whose holders could not be read.
+// usersText is the Process column: the holders as the doctor names
+// them, command[pid], the pids of one command together
+// (redis-server[812,813]); "-" for a socket no process holds
+// (TIME_WAIT, orphaned), "?" for one whose holders could not be read. The
+// descriptors are in the --json processes: a row of list -p fits 120
+// columns.
 func usersText(s *sockdiag.Socket, owners []host.Owner) string {
 	return string(appendUsers(nil, s, owners))
 }
@@ -287,20 +306,28 @@ func appendUsers(b []byte, s *sockdiag.Socket, owners []host.Owner) []byte {
 	if len(owners) == 0 {
 		return append(b, '?')
 	}
-	b = append(b, "users:("...)
 	for i, o := range owners {
-		if i > 0 {
-			b = append(b, ',')
+		if slices.ContainsFunc(owners[:i], func(p host.Owner) bool { return p.Command == o.Command }) {
+			continue // said with the first of its command
 		}
-		b = append(b, `("`...)
+		if i > 0 {
+			b = append(b, ", "...)
+		}
 		b = append(b, Printable(o.Command)...)
-		b = append(b, `",pid=`...)
-		b = strconv.AppendInt(b, int64(o.PID), 10)
-		b = append(b, ",fd="...)
-		b = strconv.AppendInt(b, int64(o.FD), 10)
-		b = append(b, ')')
+		b = append(b, '[')
+		var pids []int
+		for _, p := range owners[i:] {
+			if p.Command == o.Command && !slices.Contains(pids, p.PID) {
+				if len(pids) > 0 {
+					b = append(b, ',')
+				}
+				pids = append(pids, p.PID)
+				b = strconv.AppendInt(b, int64(p.PID), 10)
+			}
+		}
+		b = append(b, ']')
 	}
-	return append(b, ')')
+	return b
 }
 
 // appendSocketJSON appends the --json line of one socket: what encoding/json
@@ -324,6 +351,7 @@ func (d detail) appendSocketJSON(b []byte, g *reap.Group, res kill.Result) []byt
 	b = strconv.AppendUint(b, uint64(s.ID.Remote.Port()), 10)
 	b = append(b, `,"interface":`...)
 	b = strconv.AppendUint(b, uint64(s.ID.Interface), 10)
+	b = appendJSONField(b, "interface_name", interfaceName(g, s.ID.Interface))
 	b = append(b, `,"cookie":`...)
 	b = strconv.AppendUint(b, uint64(s.ID.Cookie), 10)
 	b = append(b, `,"inode":`...)
@@ -378,6 +406,7 @@ func (d detail) appendSocketJSON(b []byte, g *reap.Group, res kill.Result) []byt
 	b = append(b, res.Action.String()...)
 	b = append(b, '"')
 	if res.Action == inet.Skipped {
+		b = appendJSONField(b, "reason_code", res.Reason.Code())
 		b = appendJSONField(b, "reason", reasonText(res))
 	}
 	if res.Err != nil {
@@ -396,23 +425,43 @@ func appendJSONField(b []byte, key, value string) []byte {
 	return append(b, v...)
 }
 
-// reasonText is why a socket was skipped, as the command line says it:
-// naming the option that lifts a guard, where one does.
+// interfaceName names interface index of the group's namespace; "" for 0,
+// a socket bound to none.
+func interfaceName(g *reap.Group, index uint32) string {
+	if index == 0 {
+		return ""
+	}
+	return g.InterfaceName(index)
+}
+
+// reasonText is why a socket was skipped, as the command line says it
+// (the --json reason): reasonSentence, and what the socket became when it
+// changed since the plan.
 func reasonText(res kill.Result) string {
-	switch res.Reason {
-	case kill.ReasonListen:
-		return "LISTEN sockets are only destroyed when --state names listen"
-	case kill.ReasonSSHServer, kill.ReasonSSHHidden:
-		return res.Reason.String() + "; --include-self destroys it"
-	case kill.ReasonSSHUnsure:
-		return res.Reason.String() + " (run tcpreap with CAP_SYS_PTRACE, as root has it); --include-self destroys it"
-	case kill.ReasonChanged:
+	if res.Reason == kill.ReasonChanged {
 		if s := res.Socket; s.State == sockdiag.Established || s.State == sockdiag.SynSent {
 			return "changed since the plan: now connected to " + endpoint(s.ID.Remote, "")
 		}
 		return "changed since the plan: now " + res.Socket.State.Label()
 	}
-	return res.Reason.String()
+	return reasonSentence(res.Reason)
+}
+
+// reasonSentence is why sockets were skipped for a reason, naming the
+// option that lifts a guard, where one does: said once below the table,
+// whose rows name the reason by its code.
+func reasonSentence(r kill.Reason) string {
+	switch r {
+	case kill.ReasonListen:
+		return "LISTEN sockets are only destroyed when --state names listen"
+	case kill.ReasonSSHServer, kill.ReasonSSHHidden:
+		return r.String() + "; --include-self destroys it"
+	case kill.ReasonSSHUnsure:
+		return r.String() + " (run tcpreap with CAP_SYS_PTRACE, as root has it); --include-self destroys it"
+	case kill.ReasonChanged:
+		return "changed since the plan into another kind of socket; its row shows what it is now"
+	}
+	return r.String()
 }
 
 // ErrorWords says what became of a socket that failed: the error without
@@ -430,12 +479,31 @@ func ErrorWords(err error) string {
 	return err.Error()
 }
 
-func resultText(res kill.Result) string {
+// A verb is what a kind of target undergoes, in the words a person reads:
+// a plan's (a dry run's, as a plan file says it), and what was done (the
+// JSON's action codes are the same for every kind).
+type verb struct{ plan, done string }
+
+var (
+	socketVerb = verb{"destroy", "destroyed"}
+	flowVerb   = verb{"delete", "deleted"}
+)
+
+// resultWords is the Result column: what would become of a target (a dry
+// run: destroy, or skip), or what became of it (destroyed, gone, failed,
+// skipped); a skip by its reason's code (the sentence is said once below
+// the table), a failure with its error.
+func resultWords(res kill.Result, v verb, dryRun bool) string {
 	switch res.Action {
 	case inet.WouldKill:
-		return "match"
+		return v.plan
+	case inet.Killed:
+		return v.done
 	case inet.Skipped:
-		return "skipped: " + reasonText(res)
+		if dryRun {
+			return "skip: " + res.Reason.Code()
+		}
+		return "skipped: " + res.Reason.Code()
 	case inet.Failed:
 		return "failed: " + ErrorWords(res.Err)
 	}
@@ -470,10 +538,14 @@ func appendEndpoint(b []byte, ap netip.AddrPort, scope string) []byte {
 
 func summaryLine(s inet.Summary, dryRun bool) string {
 	if dryRun {
-		return fmt.Sprintf("%s matched: %d would be destroyed, %d skipped (dry run: nothing was destroyed)",
-			Plural(s.Matched, "socket"), s.WouldKill, s.Skipped)
+		gone := "" // a plan file's sockets closed since it was made
+		if s.Gone > 0 {
+			gone = fmt.Sprintf(", %d gone", s.Gone)
+		}
+		return fmt.Sprintf("%s matched: %d would be destroyed%s, %d skipped (dry run: nothing was destroyed)",
+			Plural(s.Matched, "socket"), s.WouldKill, gone, s.Skipped)
 	}
-	return fmt.Sprintf("%s matched: %d killed, %d gone, %d failed, %d skipped",
+	return fmt.Sprintf("%s matched: %d destroyed, %d gone, %d failed, %d skipped",
 		Plural(s.Matched, "socket"), s.Killed, s.Gone, s.Failed, s.Skipped)
 }
 

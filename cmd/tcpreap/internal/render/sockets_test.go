@@ -75,8 +75,8 @@ func TestErrorWords(t *testing.T) {
 		if got := ErrorWords(err); got != want {
 			t.Errorf("ErrorWords(%v) = %q, want %q", err, got, want)
 		}
-		if got := resultText(kill.Result{Socket: &s, Action: inet.Failed, Err: err}); got != "failed: "+want {
-			t.Errorf("resultText = %q", got)
+		if got := resultWords(kill.Result{Socket: &s, Action: inet.Failed, Err: err}, socketVerb, false); got != "failed: "+want {
+			t.Errorf("resultWords = %q", got)
 		}
 	}
 }
@@ -119,7 +119,12 @@ func TestSocketJSONByHand(t *testing.T) {
 	infos := map[sockdiag.Cookie]sockdiag.TCPInfo{odd.ID.Cookie: {Retransmits: 255, Backoff: 3, Unacked: 1 << 31,
 		LastDataSent: 90 * time.Second, LastDataRecv: 3 * time.Hour, RTT: 1500 * time.Microsecond}}
 	for _, d := range []detail{{}, {owners: owners}, {owners: map[uint32][]host.Owner{}}, {infos: infos}, {owners: owners, infos: infos}} {
-		g := &reap.Group{NetNS: "pid:1 (\"odd\")"}
+		g := &reap.Group{NetNS: "pid:1 (\"odd\")", InterfaceName: func(i uint32) string {
+			if i == 2 {
+				return "eth\"0\x01"
+			}
+			return fmt.Sprint(i)
+		}}
 		for _, res := range results {
 			d.labelled = !d.labelled
 			var want bytes.Buffer
@@ -144,11 +149,13 @@ type socketJSON struct {
 	RemoteIP   string `json:"remote_ip"`
 	RemotePort uint16 `json:"remote_port"`
 	Interface  uint32 `json:"interface"`
-	Cookie     uint64 `json:"cookie"`
-	Inode      uint32 `json:"inode"`
-	UID        uint32 `json:"uid"`
-	RecvQ      uint32 `json:"recv_q"`
-	SendQ      uint32 `json:"send_q"`
+	// InterfaceName names Interface in the socket's namespace; "" for 0.
+	InterfaceName string `json:"interface_name"`
+	Cookie        uint64 `json:"cookie"`
+	Inode         uint32 `json:"inode"`
+	UID           uint32 `json:"uid"`
+	RecvQ         uint32 `json:"recv_q"`
+	SendQ         uint32 `json:"send_q"`
 	// Processes: with list -p, those that hold the socket; [] for one no
 	// process holds (TIME_WAIT, orphaned) or none that could be read.
 	Processes *[]processJSON `json:"processes,omitempty"`
@@ -165,8 +172,11 @@ type socketJSON struct {
 	TimerMS *uint32 `json:"timer_ms,omitempty"`
 	NetNS   string  `json:"netns,omitempty"`
 	Action  string  `json:"action"`
-	Reason  string  `json:"reason,omitempty"`
-	Error   string  `json:"error,omitempty"`
+	// ReasonCode is the skip's reason as the table names it, Reason the
+	// sentence.
+	ReasonCode string `json:"reason_code,omitempty"`
+	Reason     string `json:"reason,omitempty"`
+	Error      string `json:"error,omitempty"`
 }
 
 // processJSON is one process that holds a socket.
@@ -181,20 +191,21 @@ type processJSON struct {
 func (d detail) toJSON(g *reap.Group, res kill.Result) socketJSON {
 	s := res.Socket
 	j := socketJSON{
-		Proto:      s.Protocol.String(),
-		Family:     s.Family.String(),
-		State:      s.State.String(),
-		LocalIP:    s.ID.Local.Addr().String(),
-		LocalPort:  s.ID.Local.Port(),
-		RemoteIP:   s.ID.Remote.Addr().String(),
-		RemotePort: s.ID.Remote.Port(),
-		Interface:  s.ID.Interface,
-		Cookie:     uint64(s.ID.Cookie),
-		Inode:      s.Inode,
-		UID:        s.UID,
-		RecvQ:      s.RecvQ,
-		SendQ:      s.SendQ,
-		Action:     res.Action.String(),
+		Proto:         s.Protocol.String(),
+		Family:        s.Family.String(),
+		State:         s.State.String(),
+		LocalIP:       s.ID.Local.Addr().String(),
+		LocalPort:     s.ID.Local.Port(),
+		RemoteIP:      s.ID.Remote.Addr().String(),
+		RemotePort:    s.ID.Remote.Port(),
+		Interface:     s.ID.Interface,
+		InterfaceName: interfaceName(g, s.ID.Interface),
+		Cookie:        uint64(s.ID.Cookie),
+		Inode:         s.Inode,
+		UID:           s.UID,
+		RecvQ:         s.RecvQ,
+		SendQ:         s.SendQ,
+		Action:        res.Action.String(),
 	}
 	if info, ok := d.infos[s.ID.Cookie]; ok {
 		idle, rtt := info.Idle().Milliseconds(), info.RTT.Microseconds()
@@ -216,7 +227,7 @@ func (d detail) toJSON(g *reap.Group, res kill.Result) socketJSON {
 		j.NetNS = g.NetNS
 	}
 	if res.Action == inet.Skipped {
-		j.Reason = reasonText(res)
+		j.ReasonCode, j.Reason = res.Reason.Code(), reasonText(res)
 	}
 	if res.Err != nil {
 		j.Error = ErrorWords(res.Err)
@@ -224,7 +235,8 @@ func (d detail) toJSON(g *reap.Group, res kill.Result) socketJSON {
 	return j
 }
 
-// TestUsersText: the Process column of list -p reads as ss -p's.
+// TestUsersText: the Process column of list -p names the holders as the
+// doctor does, command[pid], a command's pids together, each once.
 func TestUsersText(t *testing.T) {
 	s := &sockdiag.Socket{Inode: 7}
 	two := []host.Owner{{PID: 812, Command: "redis-server", FD: 9}, {PID: 813, Command: "redis-server", FD: 11}}
@@ -233,7 +245,8 @@ func TestUsersText(t *testing.T) {
 		owners []host.Owner
 		want   string
 	}{
-		{s, two, `users:(("redis-server",pid=812,fd=9),("redis-server",pid=813,fd=11))`},
+		{s, two, `redis-server[812,813]`},
+		{s, append(two, host.Owner{PID: 812, Command: "redis-server", FD: 12}, host.Owner{PID: 1, Command: "init\x1b", FD: 3}), `redis-server[812,813], init\x1b[1]`},
 		{s, nil, "?"},
 		{&sockdiag.Socket{}, nil, "-"},
 	} {
@@ -259,5 +272,127 @@ func TestTimerText(t *testing.T) {
 		if got := string(appendTimer(nil, &tt.s)); got != tt.want {
 			t.Errorf("timer %d expires %d: %s, want %s", tt.s.Timer, tt.s.Expires, got, tt.want)
 		}
+	}
+}
+
+// TestTableSkipsSaidOnce: a skipped row names its reason by a code; the
+// sentence is said once below the table, for every row of that reason. A
+// dry run says what the plan does to each socket: destroy, or skip.
+func TestTableSkipsSaidOnce(t *testing.T) {
+	plan := testPlan()
+	listener := plan.Skipped[0].Socket
+	other := listener
+	other.ID.Local = netip.MustParseAddrPort("192.0.2.1:6432")
+	plan.Skipped = append(plan.Skipped, kill.Skip{Socket: other, Reason: kill.ReasonListen},
+		kill.Skip{Socket: plan.Targets[0], Reason: kill.ReasonSSHServer})
+	var out bytes.Buffer
+	if err := (Sockets{W: &out}).Report(reap.NewReport(true, reap.Group{Results: plan.DryRun()})); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	for want, n := range map[string]int{
+		"skip: listen  ": 0, "skip: listen\n": 2, "skip: ssh_server\n": 1,
+		"listen: LISTEN sockets are only destroyed when --state names listen\n": 1,
+		"\nssh_server: held by an SSH server, and tcpreap cannot tell":          1,
+		"\n  runs in (tmux or screen); --include-self destroys it\n":            1, // wrapped within 100 columns
+		"destroy\n": 3,
+	} {
+		if got := strings.Count(text, want); got != n {
+			t.Errorf("%q %d times, want %d:\n%s", want, got, n, text)
+		}
+	}
+	if !strings.HasSuffix(text, "would be destroyed, 3 skipped (dry run: nothing was destroyed)\n") {
+		t.Errorf("the summary line is not last:\n%s", text)
+	}
+}
+
+// TestListProcessesFits120: the widest rows list -p shows on a busy host
+// (IPv4 endpoints of private networks with ephemeral ports, a seven-digit
+// pid, a command name as long as the kernel keeps, a skip, a FIN-WAIT-1
+// state, full queues) fit a terminal of 120 columns.
+func TestListProcessesFits120(t *testing.T) {
+	s := func(state sockdiag.State, local, remote string, cookie sockdiag.Cookie) sockdiag.Socket {
+		return sockdiag.Socket{Protocol: inet.TCP, Family: inet.IPv4, State: state, Inode: uint32(cookie), RecvQ: 212992, SendQ: 212992,
+			ID: sockdiag.SockID{Local: netip.MustParseAddrPort(local), Remote: netip.MustParseAddrPort(remote), Cookie: cookie}}
+	}
+	plan := &kill.Plan{
+		Targets: []sockdiag.Socket{
+			s(sockdiag.FinWait1, "10.120.200.17:54321", "172.16.254.100:5432", 1),
+			s(sockdiag.CloseWait, "172.16.254.100:5432", "10.120.200.17:54321", 2),
+		},
+		Skipped: []kill.Skip{
+			{Socket: s(sockdiag.Established, "172.16.254.100:22", "10.120.200.17:65535", 3), Reason: kill.ReasonSSHUnsure},
+			{Socket: s(sockdiag.Established, "172.16.254.100:22", "10.120.200.17:65534", 4), Reason: kill.ReasonSSHServer},
+		},
+	}
+	owners := map[uint32][]host.Owner{
+		1: {{PID: 4194304, Command: "postgres", FD: 123}},
+		2: {{PID: 4194303, Command: "php-fpm: pool w", FD: 1023}},
+		3: {{PID: 4194302, Command: "sshd", FD: 4}},
+		4: {{PID: 4194301, Command: "sshd-session", FD: 4}},
+	}
+	// Only list shows the holders: a dry run.
+	for _, results := range [][]kill.Result{plan.DryRun()} {
+		rep := reap.NewReport(true, reap.Group{Results: results})
+		rep.Owners = owners
+		var out bytes.Buffer
+		if err := (Sockets{W: &out}).Report(rep); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+		rows := 0
+		for _, line := range lines {
+			if strings.HasPrefix(line, "tcp ") {
+				rows++
+			}
+			if w := displayWidth([]byte(line)); w > 120 {
+				t.Errorf("a line of %d columns:\n%s", w, line)
+			}
+		}
+		if rows != len(results) {
+			t.Errorf("%d rows, want %d:\n%s", rows, len(results), out.String())
+		}
+		t.Logf("list -p:\n%s", out.String())
+	}
+}
+
+// TestTableNamesNamespace: a report of one namespace other than tcpreap's
+// own (--netns, or a plan file made there) names it in a column, as one
+// of several does; one of tcpreap's own alone has no such column.
+func TestTableNamesNamespace(t *testing.T) {
+	plan := testPlan()
+	var own bytes.Buffer
+	if err := (Sockets{W: &own}).Report(reap.NewReport(true, reap.Group{Results: plan.DryRun()})); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(own.String(), "NetNS") {
+		t.Errorf("tcpreap's own namespace alone is named:\n%s", own.String())
+	}
+	var other bytes.Buffer
+	if err := (Sockets{W: &other}).Report(reap.NewReport(true, reap.Group{NetNS: "web1", Results: plan.DryRun()})); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(other.String(), "\n")
+	if !strings.HasPrefix(lines[0], "NetNS  Proto") || !strings.HasPrefix(lines[1], "web1   tcp") {
+		t.Errorf("--netns web1:\n%s", other.String())
+	}
+}
+
+// TestJSONNamesInterface: a socket bound to an interface carries its name
+// beside its index; one bound to none, "".
+func TestJSONNamesInterface(t *testing.T) {
+	plan := testPlan()
+	plan.Targets[1].ID.Interface = 0
+	var out bytes.Buffer
+	rep := reap.NewReport(true, reap.Group{Results: plan.DryRun(), InterfaceName: func(i uint32) string { return fmt.Sprintf("veth%d", i) }})
+	if err := (Sockets{W: &out, JSON: true}).Report(rep); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(out.String(), "\n")
+	if !strings.Contains(lines[0], `"interface":2,"interface_name":"veth2"`) || !strings.Contains(lines[1], `"interface":0,"interface_name":""`) {
+		t.Errorf("JSON:\n%s", out.String())
+	}
+	if !strings.Contains(lines[3], `"reason_code":"listen","reason":"LISTEN sockets`) {
+		t.Errorf("the listener kept back: %s", lines[3])
 	}
 }
