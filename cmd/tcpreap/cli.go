@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -15,17 +16,24 @@ import (
 // whole command tree, and run rewrites the arguments (digitFlags) before
 // the parser sees them.
 
-// prepare readies every command of the tree under root: each option's help
-// is clidoc's, an error comes back to runArgs (which says it and chooses
-// the exit code) instead of urfave/cli exiting by itself, short options
-// group (-tn), a usage error is bad input that names the help to read, a
-// command with commands keeps its options to itself (keepLocal), and every
-// command checks its options as given (checkOptions).
-func prepare(root *cli.Command) {
+// prepare readies every command of the tree under root, of the command
+// line args: each option's help is clidoc's, the usage line puts the
+// options after the command, an error comes back to runArgs (which says it
+// and chooses the exit code) instead of urfave/cli exiting by itself, short
+// options group (-tn), a usage error is bad input said in one sentence that
+// names the help to read, a command with commands keeps its options to
+// itself (keepLocal) and has a help command of tcpreap's, and every command
+// checks its options as given (checkOptions).
+func prepare(root *cli.Command, args []string) {
 	cli.FlagStringer = clidoc.FlagHelp // urfave/cli's, for every command
+	// The root's options are its own, not global (keepLocal).
+	cli.RootCommandHelpTemplate = strings.ReplaceAll(cli.RootCommandHelpTemplate, "GLOBAL OPTIONS:", "OPTIONS:")
 	root.ExitErrHandler = func(context.Context, *cli.Command, error) {}
-	var walk func(c *cli.Command)
-	walk = func(c *cli.Command) {
+	onUsage := func(_ context.Context, cmd *cli.Command, err error, _ bool) error {
+		return usageError{errors.New(clidoc.Mistake(cmd, err, args, notTakenBecause))}
+	}
+	var walk func(c *cli.Command, typed string)
+	walk = func(c *cli.Command, typed string) {
 		c.UseShortOptionHandling = true
 		// A value is one word, commas and all (a regular expression a{2,3},
 		// a command name): the options whose values are lists split them
@@ -33,20 +41,47 @@ func prepare(root *cli.Command) {
 		c.DisableSliceFlagSeparator = true
 		c.OnUsageError = onUsage
 		c.Before = checkOptions
+		c.UsageText = clidoc.UsageText(c, typed)
 		if len(c.Commands) > 0 {
 			keepLocal(c.Flags)
+			c.Commands = append(c.Commands, helpCommand())
 		}
 		for _, sub := range c.Commands {
-			walk(sub)
+			walk(sub, typed+" "+sub.Name)
 		}
 	}
-	walk(root)
+	walk(root, root.Name)
 }
 
-// onUsage says a word urfave/cli refused as bad input, with the help of
-// the command it was given to.
-func onUsage(_ context.Context, cmd *cli.Command, err error, _ bool) error {
-	return usageError{fmt.Errorf("%v (see %s --help)", err, cmd.FullName())}
+// notTakenBecause says why a command has no option that others have, by
+// "command --option", or by command for each of them.
+var notTakenBecause = map[string]string{
+	"tcpreap summary --all-netns":        "summary takes --netns: one namespace",
+	"tcpreap list --all":                 "list destroys nothing: it needs no --all",
+	"tcpreap apply":                      "apply destroys what the plan file holds: give the selection to tcpreap plan",
+	"tcpreap plan":                       "plan destroys nothing: tcpreap apply does, and takes it",
+	"tcpreap list -n":                    "list destroys nothing already",
+	"tcpreap conntrack --interface":      "a conntrack entry has no interface",
+	"tcpreap conntrack list --interface": "a conntrack entry has no interface",
+}
+
+// helpCommand is the help command of a command of commands, in place of
+// urfave/cli's, which says a mistake twice and exits 1.
+func helpCommand() *cli.Command {
+	return &cli.Command{Name: "help", Aliases: []string{"h"}, Usage: "show the help of a command", ArgsUsage: "[COMMAND]", HideHelp: true,
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			parent, target := cmd.Lineage()[1], cmd.Lineage()[1]
+			for _, w := range cmd.Args().Slice() {
+				if parent = target; parent.Command(w) == nil {
+					return usagef("%s has no command %q; see %s --help", parent.FullName(), w, parent.FullName())
+				}
+				target = parent.Command(w)
+			}
+			if target == cmd.Root() {
+				return cli.ShowRootCommandHelp(target)
+			}
+			return cli.ShowCommandHelp(ctx, parent, target.Name)
+		}}
 }
 
 // checkOptions refuses what urfave/cli takes silently: options given before

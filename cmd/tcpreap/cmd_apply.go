@@ -53,7 +53,7 @@ func apply(ctx context.Context, o *applyFlags, io streams) error {
 	if len(o.words) != 1 {
 		return usagef("apply takes one plan file, or - for stdin (see tcpreap plan)")
 	}
-	if err := errors.Join(o.check(socketWords), o.checkWorkers()); err != nil {
+	if err := o.check(socketWords); err != nil {
 		return err
 	}
 	name := o.words[0]

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"slices"
 
 	"github.com/urfave/cli/v3"
@@ -78,7 +77,7 @@ func reapSockets(ctx context.Context, f *reapFlags, io streams) error {
 	if f.dryRun {
 		return showSockets(ctx, sel, &listFlags{command: f.command, selectFlags: f.selectFlags, maxFlag: f.maxFlag, outputFlags: f.outputFlags}, io)
 	}
-	if err := errors.Join(f.check(socketWords), f.checkWorkers()); err != nil {
+	if err := f.check(socketWords); err != nil {
 		return err
 	}
 	run, err := query(ctx, sel, f.workers, io, f.quiet)

@@ -153,6 +153,6 @@ func newApp(args []string, io streams) *cli.Command {
 	root.Version = versionText()
 	root.Commands = []*cli.Command{listCommand(args, io), conntrackCommand(args, io), summaryCommand(args, io), doctorCommand(args, io), planCommand(args, io), applyCommand(args, io)}
 	root.Commands = append(root.Commands, completionCommand(root, args, io), manCommand(root, args, io))
-	prepare(root)
+	prepare(root, args)
 	return root
 }
