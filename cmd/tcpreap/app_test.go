@@ -78,6 +78,16 @@ func TestBadInput(t *testing.T) {
 		{[]string{"0.0.0.0/0", "::/0", "192.0.2.2:80"}, "refusing to destroy every socket"},
 		{[]string{"--local", "::/0", "--local", "0.0.0.0/0"}, "refusing to destroy every socket"},
 		{[]string{"--state", "connected"}, "refusing to destroy every socket"},
+		{[]string{":5432"}, `":5432" has no address before the port; for a port on either end, give --port 5432`},
+		{[]string{"list", "--uid", "nosuchuser"}, "--uid nosuchuser: no user is named nosuchuser on this host (getent passwd lists them)"},
+		{[]string{"list", "--uid", "99999999999"}, "--uid 99999999999: a uid is at most 4294967295"},
+		{[]string{"apply", "nosuch.plan"}, "plan file nosuch.plan: there is no such file (tcpreap plan writes one); nothing was destroyed"},
+		{[]string{"apply", "/dev/null"}, "plan file /dev/null: it is not a file that tcpreap plan wrote but a character device; nothing was destroyed"},
+		{[]string{"list", "fe80::1%eth0", "192.0.2.2"}, "peer fe80::1%eth0 is on interface eth0, which then holds for the whole selection, and peer 192.0.2.2 names none"},
+		{[]string{"list", "fe80::1%eth0", "--interface", "lo"}, "peer fe80::1%eth0 is on interface eth0, and --interface is lo; give one of them"},
+		{[]string{"list", "fe80::1%nosuchif0"}, `peer fe80::1%nosuchif0: no interface named "nosuchif0"`},
+		{[]string{"list", "--local", "fe80::1%eth0"}, "--local fe80::1%eth0: give the address and its interface apart: --local fe80::1 --interface eth0"},
+		{[]string{"conntrack", "list", "fe80::1%eth0"}, `"fe80::1%eth0" names an interface (%eth0), which an address here does not take; give fe80::1`},
 	}
 	for _, tt := range tests {
 		code, stdout, stderr := runCLI(tt.args...)

@@ -95,13 +95,15 @@ func readPlanFile(name string, stdin io.Reader) (*planfile.File, error) {
 		f, err = planfile.ReadFile(name, here)
 	}
 	var elsewhere *planfile.NetNSError
+	plan := "plan file " + name
+	if name == "-" {
+		plan = "the plan on stdin"
+	}
 	switch {
-	case errors.Is(err, planfile.ErrUnreadable):
-		return nil, usageError{err}
 	case errors.As(err, &elsewhere):
-		return nil, usagef("plan file %s: %w, or make it with --netns; nothing was destroyed", name, err)
+		return nil, usagef("%s: %w, or make it with --netns; nothing was destroyed", plan, err)
 	case err != nil:
-		return nil, usagef("plan file %s: %w; nothing was destroyed", name, err)
+		return nil, usagef("%s: %w; nothing was destroyed", plan, err)
 	}
 	return f, nil
 }

@@ -56,7 +56,8 @@ func TestApplyRefusesWithUsageErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, want := range map[string]string{
-		filepath.Join(dir, "none"): "cannot read the plan file",
+		filepath.Join(dir, "none"): "plan file " + filepath.Join(dir, "none") + ": there is no such file (tcpreap plan writes one); nothing was destroyed",
+		"/dev/null":                "plan file /dev/null: it is not a file that tcpreap plan wrote but a character device; nothing was destroyed",
 		edited:                     "plan file " + edited + ": ",
 	} {
 		_, err := readPlanFile(name, nil)
