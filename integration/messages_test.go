@@ -37,6 +37,7 @@ func TestIntegrationMessages(t *testing.T) {
 		{[]string{"-y", p, "--state"}, "--state needs a value; see tcpreap --help"},
 		{[]string{"help", "--bogus"}, "tcpreap help has no option --bogus; see tcpreap --help"},
 		{[]string{"help", "nosuch"}, `tcpreap has no command "nosuch"; see tcpreap --help`},
+		{[]string{"list", "help", "--bogus"}, "tcpreap list help has no option --bogus; see tcpreap list --help"},
 		{[]string{"-y", "--workers", "0", p}, "--workers 0: give 1 to 64, the number of netlink sockets that send the destroys at once (without --workers: one per CPU, at most 4)"},
 		{[]string{"-y", "--workers", "0"}, "--workers 0: give 1 to 64, the number of netlink sockets that send the destroys at once (without --workers: one per CPU, at most 4)"},
 		{[]string{"-y", ":" + strconv.Itoa(int(in.LocalAddr().Port()))}, `":` + strconv.Itoa(int(in.LocalAddr().Port())) + `" has no address before the port; for a port on either end, give --port ` + strconv.Itoa(int(in.LocalAddr().Port()))},

@@ -22,8 +22,8 @@ import (
 // and chooses the exit code) instead of urfave/cli exiting by itself, short
 // options group (-tn), a usage error is bad input said in one sentence that
 // names the help to read, a command with commands keeps its options to
-// itself (keepLocal) and has a help command of tcpreap's, and every command
-// checks its options as given (checkOptions).
+// itself (keepLocal), every command has a help command of tcpreap's, and
+// every command checks its options as given (checkOptions).
 func prepare(root *cli.Command, args []string) {
 	cli.FlagStringer = clidoc.FlagHelp // urfave/cli's, for every command
 	// The root's options are its own, not global (keepLocal).
@@ -42,10 +42,16 @@ func prepare(root *cli.Command, args []string) {
 		c.OnUsageError = onUsage
 		c.Before = checkOptions
 		c.UsageText = clidoc.UsageText(c, typed)
+		if c.Name == "help" {
+			return
+		}
+		help := helpCommand()
 		if len(c.Commands) > 0 {
 			keepLocal(c.Flags)
-			c.Commands = append(c.Commands, helpCommand())
+		} else {
+			help.Hidden = true // tcpreap list help: as urfave/cli's
 		}
+		c.Commands = append(c.Commands, help)
 		for _, sub := range c.Commands {
 			walk(sub, typed+" "+sub.Name)
 		}
@@ -65,22 +71,23 @@ var notTakenBecause = map[string]string{
 	"tcpreap conntrack list --interface": "a conntrack entry has no interface",
 }
 
-// helpCommand is the help command of a command of commands, in place of
-// urfave/cli's, which says a mistake twice and exits 1.
+// helpCommand is the help command of a command, in place of urfave/cli's,
+// which says a mistake twice and exits 1.
 func helpCommand() *cli.Command {
 	return &cli.Command{Name: "help", Aliases: []string{"h"}, Usage: "show the help of a command", ArgsUsage: "[COMMAND]", HideHelp: true,
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			parent, target := cmd.Lineage()[1], cmd.Lineage()[1]
+			target := cmd.Lineage()[1]
 			for _, w := range cmd.Args().Slice() {
-				if parent = target; parent.Command(w) == nil {
-					return usagef("%s has no command %q; see %s --help", parent.FullName(), w, parent.FullName())
+				sub := target.Command(w)
+				if sub == nil || sub.Name == "help" {
+					return usagef("%s has no command %q; see %s --help", target.FullName(), w, target.FullName())
 				}
-				target = parent.Command(w)
+				target = sub
 			}
 			if target == cmd.Root() {
 				return cli.ShowRootCommandHelp(target)
 			}
-			return cli.ShowCommandHelp(ctx, parent, target.Name)
+			return cli.ShowCommandHelp(ctx, target.Lineage()[1], target.Name)
 		}}
 }
 

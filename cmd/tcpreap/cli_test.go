@@ -112,11 +112,28 @@ func TestUsageMistakes(t *testing.T) {
 		{"help --bogus", "tcpreap: tcpreap help has no option --bogus; see tcpreap --help\n"},
 		{"help nosuch", "tcpreap: tcpreap has no command \"nosuch\"; see tcpreap --help\n"},
 		{"conntrack help nosuch", "tcpreap: tcpreap conntrack has no command \"nosuch\"; see tcpreap conntrack --help\n"},
+		{"help help", "tcpreap: tcpreap has no command \"help\"; see tcpreap --help\n"},
+		{"list help --bogus", "tcpreap: tcpreap list help has no option --bogus; see tcpreap list --help\n"},
+		{"conntrack list help -x", "tcpreap: tcpreap conntrack list help takes no -x (TCP and UDP only); see tcpreap conntrack list --help\n"},
 		{"--workers 0", "tcpreap: --workers 0: give 1 to 64, the number of netlink sockets that send the destroys at once (without --workers: one per CPU, at most 4)\n"},
 	} {
 		code, stdout, stderr := runCLI(strings.Fields(c.args)...)
 		if code != exitUsage || stdout != "" || stderr != c.want {
 			t.Errorf("%s: exit %d, stdout %q, stderr\n%q, want exit 2 and\n%q", c.args, code, stdout, stderr, c.want)
+		}
+	}
+}
+
+// TestHelpCommand: help COMMAND, and COMMAND help, print what COMMAND
+// --help prints, for every command.
+func TestHelpCommand(t *testing.T) {
+	for _, c := range []string{"", "list", "conntrack", "conntrack list", "summary", "doctor", "plan", "apply", "completion"} {
+		_, want, _ := runCLI(append(strings.Fields(c), "--help")...)
+		for _, args := range [][]string{append([]string{"help"}, strings.Fields(c)...), append(strings.Fields(c), "help")} {
+			code, got, stderr := runCLI(args...)
+			if code != exitOK || stderr != "" || got != want {
+				t.Errorf("%q: exit %d, stderr %q, printed\n%s\nwant\n%s", args, code, stderr, got, want)
+			}
 		}
 	}
 }

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/clidoc"
 	"github.com/tcpreap/tcpreap/sockdiag"
+	"github.com/urfave/cli/v3"
 )
 
 // TestCompletionCommand: each shell's script offers tcpreap's commands and
@@ -38,7 +40,7 @@ func TestCompletionCommand(t *testing.T) {
 func TestCompletionDepth(t *testing.T) {
 	for _, c := range newApp([]string{"tcpreap"}, streams{}).Commands {
 		for _, sub := range c.Commands {
-			if len(sub.Commands) > 0 {
+			if slices.ContainsFunc(sub.Commands, func(c *cli.Command) bool { return c.Name != "help" }) {
 				t.Errorf("tcpreap %s %s: the completion scripts do not know commands this deep", c.Name, sub.Name)
 			}
 		}

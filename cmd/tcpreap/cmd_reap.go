@@ -20,9 +20,10 @@ with, checks with a second dump that they are gone, and reports every
 socket: killed, gone (closed or replaced before the destroy), failed, or
 skipped.
 
-PEER is the remote end: IP, CIDR, IP:PORT, [IPv6]:PORT, a bare IPv6 address
-or a host name (every address it has). Several PEERs select sockets matching
-any of them; all given selectors must hold. With no selector at all, nothing
+PEER is the remote end: IP, CIDR, IP:PORT, [IPv6]:PORT, a bare IPv6 address,
+a link-local one with its interface (fe80::1%eth0, as --interface eth0) or a
+host name (every address it has). Several PEERs select sockets matching any
+of them; all given selectors must hold. With no selector at all, nothing
 is destroyed without --all. On a terminal, the plan's summary is shown and
 confirmed first. Idempotent: a socket already gone counts as done.
 
