@@ -95,15 +95,11 @@ func readPlanFile(name string, stdin io.Reader) (*planfile.File, error) {
 		f, err = planfile.ReadFile(name, here)
 	}
 	var elsewhere *planfile.NetNSError
-	plan := "plan file " + name
-	if name == "-" {
-		plan = "the plan on stdin"
-	}
 	switch {
 	case errors.As(err, &elsewhere):
-		return nil, usagef("%s: %w, or make it with --netns; nothing was destroyed", plan, err)
+		return nil, usagef("plan file %s: %w, or make it with --netns; nothing was destroyed", name, err)
 	case err != nil:
-		return nil, usagef("%s: %w; nothing was destroyed", plan, err)
+		return nil, usagef("plan file %s: %w; nothing was destroyed", name, err)
 	}
 	return f, nil
 }
