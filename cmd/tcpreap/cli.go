@@ -30,7 +30,7 @@ func prepare(root *cli.Command, args []string) {
 	cli.RootCommandHelpTemplate = strings.ReplaceAll(cli.RootCommandHelpTemplate, "GLOBAL OPTIONS:", "OPTIONS:")
 	root.ExitErrHandler = func(context.Context, *cli.Command, error) {}
 	onUsage := func(_ context.Context, cmd *cli.Command, err error, _ bool) error {
-		return usageError{errors.New(clidoc.Mistake(cmd, err, args, notTakenBecause))}
+		return usageError{errors.New(clidoc.Mistake(cmd, err, args))}
 	}
 	var walk func(c *cli.Command, typed string)
 	walk = func(c *cli.Command, typed string) {
@@ -45,7 +45,7 @@ func prepare(root *cli.Command, args []string) {
 		if c.Name == "help" {
 			return
 		}
-		help := helpCommand()
+		help := clidoc.HelpCommand(func(msg string) error { return usageError{errors.New(msg)} })
 		if len(c.Commands) > 0 {
 			keepLocal(c.Flags)
 		} else {
@@ -57,38 +57,6 @@ func prepare(root *cli.Command, args []string) {
 		}
 	}
 	walk(root, root.Name)
-}
-
-// notTakenBecause says why a command has no option that others have, by
-// "command --option", or by command for each of them.
-var notTakenBecause = map[string]string{
-	"tcpreap summary --all-netns":        "summary takes --netns: one namespace",
-	"tcpreap list --all":                 "list destroys nothing: it needs no --all",
-	"tcpreap apply":                      "apply destroys what the plan file holds: give the selection to tcpreap plan",
-	"tcpreap plan":                       "plan destroys nothing: tcpreap apply does, and takes it",
-	"tcpreap list -n":                    "list destroys nothing already",
-	"tcpreap conntrack --interface":      "a conntrack entry has no interface",
-	"tcpreap conntrack list --interface": "a conntrack entry has no interface",
-}
-
-// helpCommand is the help command of a command, in place of urfave/cli's,
-// which says a mistake twice and exits 1.
-func helpCommand() *cli.Command {
-	return &cli.Command{Name: "help", Aliases: []string{"h"}, Usage: "show the help of a command", ArgsUsage: "[COMMAND]", HideHelp: true,
-		Action: func(ctx context.Context, cmd *cli.Command) error {
-			target := cmd.Lineage()[1]
-			for _, w := range cmd.Args().Slice() {
-				sub := target.Command(w)
-				if sub == nil || sub.Name == "help" {
-					return usagef("%s has no command %q; see %s --help", target.FullName(), w, target.FullName())
-				}
-				target = sub
-			}
-			if target == cmd.Root() {
-				return cli.ShowRootCommandHelp(target)
-			}
-			return cli.ShowCommandHelp(ctx, target.Lineage()[1], target.Name)
-		}}
 }
 
 // checkOptions refuses what urfave/cli takes silently: options given before

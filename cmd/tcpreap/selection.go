@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -35,24 +36,17 @@ type selection struct {
 func newSelection(ctx context.Context, o *selectFlags, words []string, listing bool) (*selection, error) {
 	sel := &selection{}
 	// A link-local PEER's interface (fe80::1%eth0) is --interface.
-	words, zoned, err := peerword.Scope(words)
-	iface := o.iface
+	words, zoned, err := peerword.Scope(words, o.iface, o.allNetns)
 	switch {
 	case err != nil:
 		return nil, err
-	case zoned.Word != "" && o.ifaceSet && o.iface != zoned.Interface:
-		return nil, fmt.Errorf("peer %s is on interface %s, and --interface is %s; give one of them", zoned.Word, zoned.Interface, o.iface)
-	case zoned.Word != "" && o.allNetns:
-		return nil, fmt.Errorf("peer %s names an interface of one network namespace; give it with --netns, not --all-netns", zoned.Word)
-	case zoned.Word != "":
-		iface, sel.zonedPeer = zoned.Interface, zoned.Word
 	case o.allNetns && o.netns != "":
 		return nil, fmt.Errorf("--netns %s and --all-netns: give one of them", o.netns)
 	case o.allNetns && o.ifaceSet:
 		return nil, fmt.Errorf("--interface %s names an interface of one network namespace; give it with --netns, not --all-netns", o.iface)
 	}
 	sel.where = reap.Where{NetNS: o.netns, All: o.allNetns, PassOver: listing}
-	sel.Interface = iface
+	sel.Interface, sel.zonedPeer = cmp.Or(zoned.Interface, o.iface), zoned.Word
 	sel.nothingNotes = peerword.PortLike(words)
 	f := &sel.Filter
 	f.Protocols, f.Families = kinds(o.tcp, o.udp, o.ipv4, o.ipv6)

@@ -1,6 +1,7 @@
 package clidoc
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"slices"
@@ -41,6 +42,27 @@ func UsageText(c *cli.Command, typed string) string {
 	return line + "\n" + typed + " COMMAND [options] ..."
 }
 
+// HelpCommand is the help command of a command, in place of urfave/cli's,
+// which says a mistake twice and exits 1: help COMMAND, and COMMAND help,
+// print COMMAND --help; a command that is not there is said by mistake.
+func HelpCommand(mistake func(string) error) *cli.Command {
+	return &cli.Command{Name: "help", Aliases: []string{"h"}, Usage: "show the help of a command", ArgsUsage: "[COMMAND]", HideHelp: true,
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			target := cmd.Lineage()[1]
+			for _, w := range cmd.Args().Slice() {
+				sub := target.Command(w)
+				if sub == nil || sub.Name == "help" {
+					return mistake(fmt.Sprintf("%s has no command %q; see %s --help", target.FullName(), w, target.FullName()))
+				}
+				target = sub
+			}
+			if target == cmd.Root() {
+				return cli.ShowRootCommandHelp(target)
+			}
+			return cli.ShowCommandHelp(ctx, target.Lineage()[1], target.Name)
+		}}
+}
+
 // What urfave/cli says of a command line it refused: the word it could not
 // place, in its own words.
 const (
@@ -54,11 +76,10 @@ var invalidValue = regexp.MustCompile(`^invalid value ("(?:[^"\\]|\\.)*") for fl
 // command line that urfave/cli refused with err, for command cmd; args is
 // the command line as typed. An option the command does not take is named
 // as it is written (--all-netns, -a), with the commands that take it or
-// why not (reasons, by "tcpreap summary --all-netns", or by command for
-// every option other commands take); a group of letters
+// why not (notTaken); a group of letters
 // that reads as ss's (list -tanp) names the letters tcpreap does not take
 // and what to give instead.
-func Mistake(cmd *cli.Command, err error, args []string, reasons map[string]string) string {
+func Mistake(cmd *cli.Command, err error, args []string) string {
 	helped := cmd
 	if cmd.Name == "help" && len(cmd.Lineage()) > 1 {
 		helped = cmd.Lineage()[1] // help has no help of its own
@@ -69,7 +90,7 @@ func Mistake(cmd *cli.Command, err error, args []string, reasons map[string]stri
 		if group := "-" + name; slices.Contains(args, group) && isSSGroup(name) && (len(name) > 1 || len(takers(cmd, name)) == 0) {
 			return ssLetters(cmd, name) + help
 		}
-		return notTaken(cmd, name, reasons) + help
+		return notTakenSentence(cmd, name) + help
 	}
 	if word, ok := strings.CutPrefix(msg, needsValue); ok {
 		return dashes(strings.TrimLeft(word, "-")) + " needs a value" + help
@@ -98,19 +119,31 @@ func flagNamed(cmd *cli.Command, name string) cli.Flag {
 	return nil
 }
 
-// notTaken is the sentence of an option cmd does not take: the commands
-// that take it, or why it has none.
-func notTaken(cmd *cli.Command, name string, reasons map[string]string) string {
+// notTaken says why a command has no option that others have, by
+// "command --option", or by command for each of them.
+var notTaken = map[string]string{
+	"tcpreap summary --all-netns":        "summary takes --netns: one namespace",
+	"tcpreap list --all":                 "list destroys nothing: it needs no --all",
+	"tcpreap apply":                      "apply destroys what the plan file holds: give the selection to tcpreap plan",
+	"tcpreap plan":                       "plan destroys nothing: tcpreap apply does, and takes it",
+	"tcpreap list -n":                    "list destroys nothing already",
+	"tcpreap conntrack --interface":      "a conntrack entry has no interface",
+	"tcpreap conntrack list --interface": "a conntrack entry has no interface",
+}
+
+// notTakenSentence is the sentence of an option cmd does not take: the
+// commands that take it, or why it has none.
+func notTakenSentence(cmd *cli.Command, name string) string {
 	option := dashes(name)
-	if why, ok := reasons[cmd.FullName()+" "+option]; ok {
+	if why, ok := notTaken[cmd.FullName()+" "+option]; ok {
 		return fmt.Sprintf("%s takes no %s (%s)", cmd.FullName(), option, why)
 	}
 	others := takers(cmd, name)
 	switch {
 	case len(others) == 0:
 		return fmt.Sprintf("%s has no option %s", cmd.FullName(), option)
-	case reasons[cmd.FullName()] != "":
-		return fmt.Sprintf("%s takes no %s (%s)", cmd.FullName(), option, reasons[cmd.FullName()])
+	case notTaken[cmd.FullName()] != "":
+		return fmt.Sprintf("%s takes no %s (%s)", cmd.FullName(), option, notTaken[cmd.FullName()])
 	case len(others) > 3:
 		others = append(others[:2], "others")
 	}

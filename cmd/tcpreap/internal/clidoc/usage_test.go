@@ -32,6 +32,8 @@ func TestUsageText(t *testing.T) {
 // TestMistake: what urfave/cli refuses in a command line, said again in
 // one sentence with the help to read.
 func TestMistake(t *testing.T) {
+	notTaken["tcpreap list --sport"] = "because"
+	defer delete(notTaken, "tcpreap list --sport")
 	for _, c := range []struct {
 		args string
 		want string
@@ -53,7 +55,7 @@ func TestMistake(t *testing.T) {
 		walk = func(cmd *cli.Command) {
 			cmd.UseShortOptionHandling = true
 			cmd.OnUsageError = func(_ context.Context, cmd *cli.Command, err error, _ bool) error {
-				got = Mistake(cmd, err, args, map[string]string{"tcpreap list --sport": "because"})
+				got = Mistake(cmd, err, args)
 				return err
 			}
 			for _, sub := range cmd.Commands {

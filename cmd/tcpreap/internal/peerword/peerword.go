@@ -189,8 +189,10 @@ type Zoned struct{ Word, Interface string }
 // [fe80::1]%eth0:22 as tcpreap's table shows a scoped socket): such an
 // address is on every link, and the peer is the one on that interface. It
 // returns the words without it, and the interface, which is the whole
-// selection's (as --interface is): every PEER must then name the same one.
-func Scope(words []string) ([]string, Zoned, error) {
+// selection's (as --interface is): every PEER must then name the same one,
+// the same as iface (--interface, or ""), and not over every namespace
+// (allNetns).
+func Scope(words []string, iface string, allNetns bool) ([]string, Zoned, error) {
 	out := make([]string, len(words))
 	var zoned Zoned
 	var plain string // a PEER that names no interface
@@ -206,8 +208,14 @@ func Scope(words []string) ([]string, Zoned, error) {
 			return nil, Zoned{}, fmt.Errorf("peers %s and %s are on different interfaces (%s, %s); give each its own run", zoned.Word, w, zoned.Interface, zone)
 		}
 	}
-	if zoned.Word != "" && plain != "" {
+	switch {
+	case zoned.Word == "":
+	case plain != "":
 		return nil, Zoned{}, fmt.Errorf("peer %s is on interface %s, which then holds for the whole selection, and peer %s names none; give it a run of its own", zoned.Word, zoned.Interface, plain)
+	case iface != "" && iface != zoned.Interface:
+		return nil, Zoned{}, fmt.Errorf("peer %s is on interface %s, and --interface is %s; give one of them", zoned.Word, zoned.Interface, iface)
+	case allNetns:
+		return nil, Zoned{}, fmt.Errorf("peer %s names an interface of one network namespace; give it with --netns, not --all-netns", zoned.Word)
 	}
 	return out, zoned, nil
 }

@@ -70,7 +70,7 @@ func TestScope(t *testing.T) {
 		{words: []string{"fe80::1%eth0", "fe80::2%eth1"}, err: "peers fe80::1%eth0 and fe80::2%eth1 are on different interfaces (eth0, eth1); give each its own run"},
 		{words: []string{"fe80::1%eth0", "192.0.2.2"}, err: "peer fe80::1%eth0 is on interface eth0, which then holds for the whole selection, and peer 192.0.2.2 names none; give it a run of its own"},
 	} {
-		plain, zoned, err := Scope(c.words)
+		plain, zoned, err := Scope(c.words, "", false)
 		if c.err != "" {
 			if err == nil || err.Error() != c.err {
 				t.Errorf("%q: %v, want %q", c.words, err, c.err)
@@ -91,5 +91,22 @@ func TestPortLike(t *testing.T) {
 	want := []string{"note: 2001:db8::2:5432 was read as an address; for a port write [2001:db8::2]:5432"}
 	if !slices.Equal(got, want) {
 		t.Errorf("PortLike = %q, want %q", got, want)
+	}
+}
+
+// TestScopeConflicts: a PEER's interface and --interface must agree, and
+// one interface is no interface of every namespace.
+func TestScopeConflicts(t *testing.T) {
+	if _, _, err := Scope([]string{"fe80::1%eth0"}, "eth1", false); err == nil || err.Error() != "peer fe80::1%eth0 is on interface eth0, and --interface is eth1; give one of them" {
+		t.Errorf("with --interface eth1: %v", err)
+	}
+	if _, _, err := Scope([]string{"fe80::1%eth0"}, "", true); err == nil || err.Error() != "peer fe80::1%eth0 names an interface of one network namespace; give it with --netns, not --all-netns" {
+		t.Errorf("with --all-netns: %v", err)
+	}
+	if _, z, err := Scope([]string{"fe80::1%eth0"}, "eth0", false); err != nil || z.Interface != "eth0" {
+		t.Errorf("with --interface eth0 too: %v", err)
+	}
+	if _, _, err := Scope([]string{"192.0.2.2"}, "eth1", true); err != nil {
+		t.Errorf("no PEER's interface: %v", err)
 	}
 }
