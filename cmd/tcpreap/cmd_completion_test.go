@@ -1,6 +1,9 @@
 package main
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -54,6 +57,26 @@ func TestCompletionBadShell(t *testing.T) {
 		code, stdout, stderr := runCLI(args...)
 		if code != exitUsage || stdout != "" || !strings.Contains(stderr, "bash, zsh, fish") {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q", args, code, stdout, stderr)
+		}
+	}
+}
+
+// TestCompletionSyntax: each shell that is installed reads its script
+// without an error (the integration tests complete with them).
+func TestCompletionSyntax(t *testing.T) {
+	check := map[string][]string{"bash": {"-n"}, "zsh": {"-n"}, "fish": {"--no-execute"}}
+	for _, shell := range clidoc.Shells() {
+		if _, err := exec.LookPath(shell); err != nil {
+			t.Logf("%s is not installed", shell)
+			continue
+		}
+		_, script, _ := runCLI("completion", shell)
+		file := filepath.Join(t.TempDir(), "tcpreap."+shell)
+		if err := os.WriteFile(file, []byte(script), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(shell, append(check[shell], file)...).CombinedOutput(); err != nil {
+			t.Errorf("%s: %v: %s", shell, err, out)
 		}
 	}
 }
