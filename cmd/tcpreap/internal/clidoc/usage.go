@@ -76,9 +76,8 @@ var invalidValue = regexp.MustCompile(`^invalid value ("(?:[^"\\]|\\.)*") for fl
 // command line that urfave/cli refused with err, for command cmd; args is
 // the command line as typed. An option the command does not take is named
 // as it is written (--all-netns, -a), with the commands that take it or
-// why not (notTaken); a group of letters
-// that reads as ss's (list -tanp) names the letters tcpreap does not take
-// and what to give instead.
+// why not (notTaken); a group of letters that reads as ss's (list -tanp)
+// names the letters tcpreap does not take and what to give instead.
 func Mistake(cmd *cli.Command, err error, args []string) string {
 	helped := cmd
 	if cmd.Name == "help" && len(cmd.Lineage()) > 1 {
@@ -195,11 +194,13 @@ func isSSGroup(group string) bool {
 // not take, each with what to give instead.
 func ssLetters(cmd *cli.Command, group string) string {
 	var missing []string
+	seen := ""
 	for _, c := range group {
 		letter := string(c)
-		if flagNamed(cmd, letter) != nil || slices.Contains(missing, "-"+letter) || slices.ContainsFunc(missing, func(m string) bool { return strings.HasPrefix(m, "-"+letter+" ") }) {
+		if flagNamed(cmd, letter) != nil || strings.ContainsRune(seen, c) {
 			continue
 		}
+		seen += letter
 		if instead := ssOptions[c]; instead != "" {
 			letter += " (" + instead + ")"
 		}
