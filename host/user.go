@@ -2,7 +2,9 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"os/user"
 	"strconv"
 	"strings"
@@ -13,7 +15,8 @@ import (
 // SSSD) a lookup may wait on the network.
 const userTimeout = 5 * time.Second
 
-// LookupUID returns the uid of a user name, waiting at most 5 seconds.
+// LookupUID returns the uid of a user name, waiting at most 5 seconds; an
+// error is a sentence.
 func LookupUID(ctx context.Context, name string) (uint32, error) {
 	ctx, cancel := context.WithTimeout(ctx, userTimeout)
 	defer cancel()
@@ -28,7 +31,10 @@ func LookupUID(ctx context.Context, name string) (uint32, error) {
 	}()
 	select {
 	case a := <-done:
-		if a.err != nil {
+		var unknown user.UnknownUserError
+		if errors.As(a.err, &unknown) {
+			return 0, fmt.Errorf("no user is named %s on this host (getent passwd lists them)", name)
+		} else if a.err != nil {
 			return 0, a.err
 		}
 		uid, err := strconv.ParseUint(a.u.Uid, 10, 32)
@@ -47,16 +53,19 @@ func ParseUIDs(ctx context.Context, words []string) ([]uint32, error) {
 	var uids []uint32
 	for _, w := range words {
 		w = strings.TrimSpace(w)
-		if n, err := strconv.ParseUint(w, 10, 32); err == nil {
+		n, err := strconv.ParseUint(w, 10, 32)
+		switch {
+		case err == nil:
 			uids = append(uids, uint32(n))
 			continue
-		}
-		if w == "" {
+		case w == "":
 			return nil, fmt.Errorf("%q: give a user name or number", w)
+		case errors.Is(err, strconv.ErrRange):
+			return nil, fmt.Errorf("%s: a uid is at most %d; give a user name or number", w, uint32(math.MaxUint32))
 		}
 		uid, err := LookupUID(ctx, w)
 		if err != nil {
-			return nil, fmt.Errorf("%q: %w; give a user name or number", w, err)
+			return nil, fmt.Errorf("%s: %w", w, err)
 		}
 		uids = append(uids, uid)
 	}

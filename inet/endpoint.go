@@ -28,10 +28,25 @@ func ParsePrefix(word string) (netip.Prefix, error) {
 		return unmapPrefix(p.Masked()), nil
 	}
 	a, err := netip.ParseAddr(word)
-	if err != nil || a.Zone() != "" {
+	switch {
+	case err != nil:
 		return netip.Prefix{}, fmt.Errorf("%q is not a valid IP address", word)
+	case a.Zone() != "":
+		return netip.Prefix{}, &ZoneError{Word: word, Addr: a}
 	}
 	return unmapPrefix(netip.PrefixFrom(a, a.BitLen())), nil
+}
+
+// A ZoneError is an address given with its zone, the interface it is on
+// (fe80::1%eth0, as link-local addresses are written), where an address
+// alone is taken.
+type ZoneError struct {
+	Word string
+	Addr netip.Addr
+}
+
+func (e *ZoneError) Error() string {
+	return fmt.Sprintf("%q names an interface (%%%s), which an address here does not take; give %s", e.Word, e.Addr.Zone(), e.Addr.WithZone(""))
 }
 
 // A HostLookup resolves a host name to all its addresses (A and AAAA).
@@ -63,6 +78,9 @@ func ParsePeer(word string, services ServiceLookup, resolve HostLookup) ([]Endpo
 		host, port, _ = strings.Cut(word, ":")
 		if port == "" {
 			return nil, fmt.Errorf("%q has an empty port", word)
+		}
+		if host == "" {
+			return nil, fmt.Errorf("%q has no address before the port", word)
 		}
 	}
 	var ports []PortRange

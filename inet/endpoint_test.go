@@ -42,7 +42,7 @@ func TestParsePrefix(t *testing.T) {
 		{word: "::ffff:0:0/95", want: "::fffe:0:0/95"}, // more than the v4-mapped addresses
 		{word: "192.0.2.1/33", err: "not a valid CIDR prefix"},
 		{word: "999.1.1.1", err: "not a valid IP address"},
-		{word: "fe80::1%eth0", err: "not a valid IP address"},
+		{word: "fe80::1%eth0", err: `"fe80::1%eth0" names an interface (%eth0), which an address here does not take; give fe80::1`},
 	}
 	for _, tt := range tests {
 		got, err := ParsePrefix(tt.word)
@@ -93,6 +93,8 @@ func TestParsePeer(t *testing.T) {
 		{word: "db1:5432", want: []Endpoint{ep("192.0.2.2/32", PortRange{5432, 5432}), ep("2001:db8::2/128", PortRange{5432, 5432})}},
 		{word: "999.1.1.1", err: "not a valid IP address"},
 		{word: "192.0.2.2:", err: "empty port"},
+		{word: ":5432", err: `":5432" has no address before the port`},
+		{word: "[fe80::1%eth0]:443", err: `"fe80::1%eth0" names an interface`},
 		{word: "192.0.2.2:99999", err: "out of range"},
 		{word: "[2001:db8::2]:", err: "empty port"},
 		{word: "[2001:db8::2", err: "no closing bracket"},

@@ -410,6 +410,24 @@ func TestIntegrationNamesMeanOnlyWhatTheySay(t *testing.T) {
 // the connection scoped to it only, and the table shows each socket's scope as ss does.
 func TestIntegrationInterfaceScope(t *testing.T) {
 	e := setup(t)
+	over0, over1 := e.twoLinks()
+
+	res := e.tcpreap("list", "--interface", "veth1")
+	if !strings.Contains(res.Stdout, "[fe80::1]%veth1:") || !strings.Contains(res.Stdout, "destroy\n") {
+		t.Errorf("list does not show the socket's scope as ss does ([fe80::1]%%veth1:PORT):\n%s", res.Stdout)
+	}
+	r := e.json(0, "--interface", "veth1")
+	expectRecords(t, r, "killed", over1)
+	ss := e.sockets()
+	expectGone(t, ss, over1)
+	expectPresent(t, ss, "established", over0)
+}
+
+// twoLinks gives host A a second link to B, veth1, with the link-local addresses of veth0
+// (fe80::1 in A, fe80::2 in B), and a connection from A to a listener of B over each link:
+// the same addresses at both ends, told apart by the interface alone.
+func (e *env) twoLinks() (over0, over1 conn) {
+	t := e.t
 	a, b := e.Local.Name, e.Peer.Name
 	for _, args := range [][]string{
 		{"-n", a, "link", "add", "veth1", "type", "veth", "peer", "name", "veth1", "netns", b},
@@ -453,15 +471,5 @@ func TestIntegrationInterfaceScope(t *testing.T) {
 		ap := c.LocalAddr().(*net.TCPAddr).AddrPort()
 		return conn{"over " + link, netip.AddrPortFrom(ap.Addr().WithZone(""), ap.Port()), netip.AddrPortFrom(netip.MustParseAddr("fe80::2"), port), cookie}
 	}
-	over0, over1 := dialOver("veth0"), dialOver("veth1")
-
-	res := e.tcpreap("list", "--interface", "veth1")
-	if !strings.Contains(res.Stdout, "[fe80::1]%veth1:") || !strings.Contains(res.Stdout, "destroy\n") {
-		t.Errorf("list does not show the socket's scope as ss does ([fe80::1]%%veth1:PORT):\n%s", res.Stdout)
-	}
-	r := e.json(0, "--interface", "veth1")
-	expectRecords(t, r, "killed", over1)
-	ss := e.sockets()
-	expectGone(t, ss, over1)
-	expectPresent(t, ss, "established", over0)
+	return dialOver("veth0"), dialOver("veth1")
 }

@@ -1,6 +1,7 @@
 package planfile
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -27,14 +28,19 @@ func ReadFile(path string, here host.Identity) (*File, error) {
 	// as empty) instead of holding tcpreap in open(2); what a writer sends
 	// must come within readTimeout.
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, unreadablef("there is no such file (tcpreap plan writes one)")
+	case errors.Is(err, fs.ErrPermission):
+		return nil, unreadablef("you may not read it")
+	case err != nil:
+		return nil, unreadablef("it cannot be read: %v", err)
 	}
 	defer f.Close()
 	_ = f.SetReadDeadline(time.Now().Add(readTimeout))
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
+		return nil, unreadablef("it cannot be read: %v", err)
 	}
 	if err := trusted(fi, os.Geteuid()); err != nil {
 		return nil, err
@@ -47,8 +53,13 @@ func ReadFile(path string, here host.Identity) (*File, error) {
 
 // trusted checks who may have written a file.
 func trusted(fi fs.FileInfo, euid int) error {
-	if fi.IsDir() {
-		return fmt.Errorf("%w: it is a directory", ErrUnreadable)
+	// A pipe is a plan on its way (tcpreap plan … > >(…)); anything else
+	// but a file is no plan (/dev/null, a device, a socket).
+	switch {
+	case fi.IsDir():
+		return unreadablef("it is a directory")
+	case !fi.Mode().IsRegular() && fi.Mode().Type() != fs.ModeNamedPipe:
+		return unreadablef("it is not a file that tcpreap plan wrote but %s", fileKind(fi.Mode()))
 	}
 	if fi.Mode()&0o022 != 0 {
 		return fmt.Errorf("its group or others may write it (mode %04o), and a plan file is carried out like a script; make it writable by its owner only (chmod go-w), or make the plan again", fi.Mode().Perm())
@@ -57,6 +68,19 @@ func trusted(fi fs.FileInfo, euid int) error {
 		return fmt.Errorf("it belongs to uid %d, neither root nor you, and a plan file is carried out like a script; make the plan again as yourself", st.Uid)
 	}
 	return nil
+}
+
+// fileKind says what a file that is no regular file is.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return "no regular file"
 }
 
 // trustedDirs checks the directories a plan file is reached through, every

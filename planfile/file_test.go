@@ -1,6 +1,7 @@
 package planfile
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,8 +30,13 @@ func TestReadFileChecksWhoMayWrite(t *testing.T) {
 	if _, err := ReadFile(dir, here); err == nil || !strings.Contains(err.Error(), "directory") {
 		t.Errorf("a directory: %v", err)
 	}
-	if _, err := ReadFile("/dev/zero", here); err == nil {
-		t.Error("/dev/zero was read as a plan")
+	for _, dev := range []string{"/dev/zero", "/dev/null"} {
+		if _, err := ReadFile(dev, here); !errors.Is(err, ErrUnreadable) || err.Error() != "it is not a file that tcpreap plan wrote but a character device" {
+			t.Errorf("%s: %v", dev, err)
+		}
+	}
+	if _, err := ReadFile(filepath.Join(dir, "none"), here); !errors.Is(err, ErrUnreadable) || err.Error() != "there is no such file (tcpreap plan writes one)" {
+		t.Errorf("no such file: %v", err)
 	}
 	if os.Geteuid() == 0 { // a file of another user
 		if err := os.Chmod(path, 0o600); err != nil {

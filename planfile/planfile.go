@@ -263,12 +263,21 @@ func Read(r io.Reader, here host.Identity) (*File, error) {
 	case got := <-done:
 		return got.f, got.err
 	case <-timer.C:
-		return nil, fmt.Errorf("%w: the whole plan did not come within %v (is what writes it stuck?)", ErrUnreadable, readTimeout)
+		return nil, unreadablef("the whole plan did not come within %v (is what writes it stuck?)", readTimeout)
 	}
 }
 
 // ErrUnreadable is the error of a plan file that could not be read at all.
 var ErrUnreadable = errors.New("cannot read the plan file")
+
+// unreadable is an error that is ErrUnreadable, said by its cause alone
+// ("there is no such file"), as the other errors of a plan file are.
+type unreadable struct{ why string }
+
+func (e unreadable) Error() string        { return e.why }
+func (e unreadable) Is(target error) bool { return target == ErrUnreadable }
+
+func unreadablef(format string, a ...any) error { return unreadable{fmt.Sprintf(format, a...)} }
 
 // A NetNSError is the error of a plan file made in another network
 // namespace than this one without a way to reach it (made for the namespace
@@ -301,7 +310,7 @@ func readPlan(r io.Reader, here host.Identity, limit int64) (*File, error) {
 	case errors.Is(err, errLineTooLong):
 		return nil, errors.New("it is not a tcpreap plan (its first line is not the plan header; write one with tcpreap plan)")
 	case err != nil && err != io.EOF:
-		return nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
+		return nil, unreadablef("it cannot be read: %v", err)
 	case len(first) == 0:
 		return nil, errors.New("it is empty")
 	}
@@ -327,7 +336,7 @@ func readPlan(r io.Reader, here host.Identity, limit int64) (*File, error) {
 			case errors.Is(err, errLineTooLong):
 				return nil, fmt.Errorf("line %d is longer than any line tcpreap writes; make the plan again", n)
 			}
-			return nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
+			return nil, unreadablef("it cannot be read: %v", err)
 		}
 		if len(line) == 0 {
 			break

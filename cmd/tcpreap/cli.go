@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -15,17 +16,24 @@ import (
 // whole command tree, and run rewrites the arguments (digitFlags) before
 // the parser sees them.
 
-// prepare readies every command of the tree under root: each option's help
-// is clidoc's, an error comes back to runArgs (which says it and chooses
-// the exit code) instead of urfave/cli exiting by itself, short options
-// group (-tn), a usage error is bad input that names the help to read, a
-// command with commands keeps its options to itself (keepLocal), and every
-// command checks its options as given (checkOptions).
-func prepare(root *cli.Command) {
+// prepare readies every command of the tree under root, of the command
+// line args: each option's help is clidoc's, the usage line puts the
+// options after the command, an error comes back to runArgs (which says it
+// and chooses the exit code) instead of urfave/cli exiting by itself, short
+// options group (-tn), a usage error is bad input said in one sentence that
+// names the help to read, a command with commands keeps its options to
+// itself (keepLocal), every command has a help command of tcpreap's, and
+// every command checks its options as given (checkOptions).
+func prepare(root *cli.Command, args []string) {
 	cli.FlagStringer = clidoc.FlagHelp // urfave/cli's, for every command
+	// The root's options are its own, not global (keepLocal).
+	cli.RootCommandHelpTemplate = strings.ReplaceAll(cli.RootCommandHelpTemplate, "GLOBAL OPTIONS:", "OPTIONS:")
 	root.ExitErrHandler = func(context.Context, *cli.Command, error) {}
-	var walk func(c *cli.Command)
-	walk = func(c *cli.Command) {
+	onUsage := func(_ context.Context, cmd *cli.Command, err error, _ bool) error {
+		return usageError{errors.New(clidoc.Mistake(cmd, err, args))}
+	}
+	var walk func(c *cli.Command, typed string)
+	walk = func(c *cli.Command, typed string) {
 		c.UseShortOptionHandling = true
 		// A value is one word, commas and all (a regular expression a{2,3},
 		// a command name): the options whose values are lists split them
@@ -33,20 +41,22 @@ func prepare(root *cli.Command) {
 		c.DisableSliceFlagSeparator = true
 		c.OnUsageError = onUsage
 		c.Before = checkOptions
+		c.UsageText = clidoc.UsageText(c, typed)
+		if c.Name == "help" {
+			return
+		}
+		help := clidoc.HelpCommand(func(msg string) error { return usageError{errors.New(msg)} })
 		if len(c.Commands) > 0 {
 			keepLocal(c.Flags)
+		} else {
+			help.Hidden = true // tcpreap list help: as urfave/cli's
 		}
+		c.Commands = append(c.Commands, help)
 		for _, sub := range c.Commands {
-			walk(sub)
+			walk(sub, typed+" "+sub.Name)
 		}
 	}
-	walk(root)
-}
-
-// onUsage says a word urfave/cli refused as bad input, with the help of
-// the command it was given to.
-func onUsage(_ context.Context, cmd *cli.Command, err error, _ bool) error {
-	return usageError{fmt.Errorf("%v (see %s --help)", err, cmd.FullName())}
+	walk(root, root.Name)
 }
 
 // checkOptions refuses what urfave/cli takes silently: options given before

@@ -64,3 +64,76 @@ func TestLocalKeepsEveryFlagType(t *testing.T) {
 		}
 	}
 }
+
+// TestUsageLines: every usage line puts the options after the command, as
+// the parser takes them, and the root's options are not called global.
+func TestUsageLines(t *testing.T) {
+	for args, want := range map[string]string{
+		"--help":              "   tcpreap [options] [PEER...]\n   tcpreap COMMAND [options] ...\n",
+		"help":                "   tcpreap [options] [PEER...]\n   tcpreap COMMAND [options] ...\n",
+		"list --help":         "   tcpreap list [options] [PEER...]\n",
+		"help list":           "   tcpreap list [options] [PEER...]\n",
+		"conntrack --help":    "   tcpreap conntrack [options] [PEER...]\n   tcpreap conntrack list [options] [PEER...]\n",
+		"help conntrack list": "   tcpreap conntrack list [options] [PEER...]\n",
+		"apply --help":        "   tcpreap apply [options] PLAN-FILE\n",
+		"completion --help":   "   tcpreap completion SHELL\n",
+	} {
+		code, stdout, stderr := runCLI(strings.Fields(args)...)
+		if code != exitOK || stderr != "" || !strings.Contains(stdout, "USAGE:\n"+want+"\n") {
+			t.Errorf("%s: exit %d, stderr %q, want the usage\n%s\nin:\n%s", args, code, stderr, want, stdout)
+		}
+		if strings.Contains(stdout, "global options") || strings.Contains(stdout, "GLOBAL") || strings.Contains(stdout, "[command [command options]]") {
+			t.Errorf("%s: urfave/cli's usage words:\n%s", args, stdout)
+		}
+	}
+}
+
+// TestUsageMistakes: a word the parser refuses is bad input (exit 2) said
+// in one sentence in tcpreap's words, with the command whose help to read:
+// the option as it is written, the commands that take it or why not, ss's
+// letters, a missing or unreadable value; never urfave/cli's "Incorrect
+// Usage" nor its flag words.
+func TestUsageMistakes(t *testing.T) {
+	for _, c := range []struct {
+		args string
+		want string
+	}{
+		{"list -tanp", "tcpreap: -tanp reads as ss's letters: tcpreap list takes no -a (give --state all) or -n (addresses are always numbers here); see tcpreap list --help\n"},
+		{"-tanp", "tcpreap: -tanp reads as ss's letters: tcpreap takes no -a (give --state all) or -p (tcpreap list -p shows processes); see tcpreap --help\n"},
+		{"summary --all-netns", "tcpreap: tcpreap summary takes no --all-netns (summary takes --netns: one namespace); see tcpreap summary --help\n"},
+		{"summary -all-netns", "tcpreap: tcpreap summary takes no --all-netns (summary takes --netns: one namespace); see tcpreap summary --help\n"},
+		{"list --workers 2", "tcpreap: tcpreap list takes no --workers, an option of tcpreap and tcpreap apply; see tcpreap list --help\n"},
+		{"list -n", "tcpreap: tcpreap list takes no -n (list destroys nothing already); see tcpreap list --help\n"},
+		{"list -bogus", "tcpreap: tcpreap list has no option --bogus; see tcpreap list --help\n"},
+		{"conntrack list -x", "tcpreap: tcpreap conntrack list takes no -x (TCP and UDP only); see tcpreap conntrack list --help\n"},
+		{"list --state", "tcpreap: --state needs a value; see tcpreap list --help\n"},
+		{"summary --top x", "tcpreap: --top x: give a whole number; see tcpreap summary --help\n"},
+		{"list --json=x", "tcpreap: --json is a switch: give it alone, without =x; see tcpreap list --help\n"},
+		{"help --bogus", "tcpreap: tcpreap help has no option --bogus; see tcpreap --help\n"},
+		{"help nosuch", "tcpreap: tcpreap has no command \"nosuch\"; see tcpreap --help\n"},
+		{"conntrack help nosuch", "tcpreap: tcpreap conntrack has no command \"nosuch\"; see tcpreap conntrack --help\n"},
+		{"help help", "tcpreap: tcpreap has no command \"help\"; see tcpreap --help\n"},
+		{"list help --bogus", "tcpreap: tcpreap list help has no option --bogus; see tcpreap list --help\n"},
+		{"conntrack list help -x", "tcpreap: tcpreap conntrack list help takes no -x (TCP and UDP only); see tcpreap conntrack list --help\n"},
+		{"--workers 0", "tcpreap: --workers 0: give 1 to 64, the number of netlink sockets that send the destroys at once (without --workers: one per CPU, at most 4)\n"},
+	} {
+		code, stdout, stderr := runCLI(strings.Fields(c.args)...)
+		if code != exitUsage || stdout != "" || stderr != c.want {
+			t.Errorf("%s: exit %d, stdout %q, stderr\n%q, want exit 2 and\n%q", c.args, code, stdout, stderr, c.want)
+		}
+	}
+}
+
+// TestHelpCommand: help COMMAND, and COMMAND help, print what COMMAND
+// --help prints, for every command.
+func TestHelpCommand(t *testing.T) {
+	for _, c := range []string{"", "list", "conntrack", "conntrack list", "summary", "doctor", "plan", "apply", "completion"} {
+		_, want, _ := runCLI(append(strings.Fields(c), "--help")...)
+		for _, args := range [][]string{append([]string{"help"}, strings.Fields(c)...), append(strings.Fields(c), "help")} {
+			code, got, stderr := runCLI(args...)
+			if code != exitOK || stderr != "" || got != want {
+				t.Errorf("%q: exit %d, stderr %q, printed\n%s\nwant\n%s", args, code, stderr, got, want)
+			}
+		}
+	}
+}

@@ -58,7 +58,7 @@ func apply(ctx context.Context, o *applyFlags, io streams) error {
 	if len(o.words) != 1 {
 		return usagef("apply takes one plan file, or - for stdin (see tcpreap plan)")
 	}
-	if err := errors.Join(o.check(socketWords), o.checkWorkers()); err != nil {
+	if err := o.check(socketWords); err != nil {
 		return err
 	}
 	name := o.words[0]
@@ -104,8 +104,6 @@ func readPlanFile(name string, stdin io.Reader) (*planfile.File, error) {
 	}
 	var elsewhere *planfile.NetNSError
 	switch {
-	case errors.Is(err, planfile.ErrUnreadable):
-		return nil, usageError{err}
 	case errors.As(err, &elsewhere):
 		return nil, usagef("plan file %s: %w, or make it with --netns; nothing was destroyed", name, err)
 	case err != nil:

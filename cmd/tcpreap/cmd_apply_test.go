@@ -56,7 +56,8 @@ func TestApplyRefusesWithUsageErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, want := range map[string]string{
-		filepath.Join(dir, "none"): "cannot read the plan file",
+		filepath.Join(dir, "none"): "plan file " + filepath.Join(dir, "none") + ": there is no such file (tcpreap plan writes one); nothing was destroyed",
+		"/dev/null":                "plan file /dev/null: it is not a file that tcpreap plan wrote but a character device; nothing was destroyed",
 		edited:                     "plan file " + edited + ": ",
 	} {
 		_, err := readPlanFile(name, nil)
@@ -72,7 +73,7 @@ func TestApplyRefusesWithUsageErrors(t *testing.T) {
 func TestApplyTakesNoSelector(t *testing.T) {
 	for _, name := range []string{"state", "port", "local-port", "remote-port", "local", "interface"} {
 		code, _, stderr := runCLI("apply", "--"+name, "x", "plan")
-		if code != exitUsage || !strings.Contains(stderr, "flag provided but not defined: -"+name) {
+		if code != exitUsage || !strings.Contains(stderr, "tcpreap apply takes no --"+name+" (apply destroys what the plan file holds") {
 			t.Errorf("apply --%s: exit %d, stderr %q", name, code, stderr)
 		}
 	}

@@ -21,10 +21,10 @@ func completionCommand(root *cli.Command, args []string, io streams) *cli.Comman
 		Name:      "completion",
 		Usage:     "write the completion script of a shell (" + strings.Join(names, ", ") + ")",
 		ArgsUsage: "SHELL",
-		Description: `Writes the script that completes tcpreap's commands, options and --state
-values in SHELL: one of ` + strings.Join(names, ", ") + `. The packages and make install
-put them where each shell finds them; for a tcpreap of your own, load them as
-below.
+		Description: `Writes the script that completes tcpreap's commands, options, --state
+values, and the namespaces and interfaces of --netns and --interface in
+SHELL: one of ` + strings.Join(names, ", ") + `. The packages and make install put them
+where each shell finds them; for a tcpreap of your own, load them as below.
 
 Examples:
   # in ~/.bashrc
@@ -47,13 +47,18 @@ Examples:
 }
 
 // completionWords are what the scripts offer besides the command tree: the
-// values of each --state, and completion's shells.
+// values of each --state, completion's shells, and the namespaces and
+// interfaces the shell lists for --netns and --interface.
 var completionWords = clidoc.Words{
 	Values: map[string][]string{
 		"tcpreap --state":           sockdiag.StateWords(),
 		"tcpreap conntrack --state": conntrackStateWords(),
 	},
 	Args: map[string][]string{"completion": clidoc.Shells()},
+	Lists: map[string]clidoc.List{
+		"tcpreap --netns":     clidoc.Namespaces,
+		"tcpreap --interface": clidoc.Interfaces,
+	},
 }
 
 // conntrackStateWords are the words tcpreap conntrack --state takes.

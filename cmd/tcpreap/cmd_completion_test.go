@@ -1,11 +1,16 @@
 package main
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/clidoc"
 	"github.com/tcpreap/tcpreap/sockdiag"
+	"github.com/urfave/cli/v3"
 )
 
 // TestCompletionCommand: each shell's script offers tcpreap's commands and
@@ -38,7 +43,7 @@ func TestCompletionCommand(t *testing.T) {
 func TestCompletionDepth(t *testing.T) {
 	for _, c := range newApp([]string{"tcpreap"}, streams{}).Commands {
 		for _, sub := range c.Commands {
-			if len(sub.Commands) > 0 {
+			if slices.ContainsFunc(sub.Commands, func(c *cli.Command) bool { return c.Name != "help" }) {
 				t.Errorf("tcpreap %s %s: the completion scripts do not know commands this deep", c.Name, sub.Name)
 			}
 		}
@@ -52,6 +57,26 @@ func TestCompletionBadShell(t *testing.T) {
 		code, stdout, stderr := runCLI(args...)
 		if code != exitUsage || stdout != "" || !strings.Contains(stderr, "bash, zsh, fish") {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q", args, code, stdout, stderr)
+		}
+	}
+}
+
+// TestCompletionSyntax: each shell that is installed reads its script
+// without an error (the integration tests complete with them).
+func TestCompletionSyntax(t *testing.T) {
+	check := map[string][]string{"bash": {"-n"}, "zsh": {"-n"}, "fish": {"--no-execute"}}
+	for _, shell := range clidoc.Shells() {
+		if _, err := exec.LookPath(shell); err != nil {
+			t.Logf("%s is not installed", shell)
+			continue
+		}
+		_, script, _ := runCLI("completion", shell)
+		file := filepath.Join(t.TempDir(), "tcpreap."+shell)
+		if err := os.WriteFile(file, []byte(script), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(shell, append(check[shell], file)...).CombinedOutput(); err != nil {
+			t.Errorf("%s: %v: %s", shell, err, out)
 		}
 	}
 }

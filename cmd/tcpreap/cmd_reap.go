@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"slices"
 
 	"github.com/urfave/cli/v3"
@@ -21,9 +20,10 @@ with, checks with a second dump that they are gone, and reports every
 socket: destroyed, gone (closed or replaced before the destroy), failed,
 or skipped.
 
-PEER is the remote end: IP, CIDR, IP:PORT, [IPv6]:PORT, a bare IPv6 address
-or a host name (every address it has). Several PEERs select sockets matching
-any of them; all given selectors must hold. With no selector at all, nothing
+PEER is the remote end: IP, CIDR, IP:PORT, [IPv6]:PORT, a bare IPv6 address,
+a link-local one with its interface (fe80::1%eth0, as --interface eth0) or a
+host name (every address it has). Several PEERs select sockets matching any
+of them; all given selectors must hold. With no selector at all, nothing
 is destroyed without --all. On a terminal, the plan's summary is shown and
 confirmed first. Idempotent: a socket already gone counts as done.
 
@@ -78,7 +78,7 @@ func reapSockets(ctx context.Context, f *reapFlags, io streams) error {
 	if f.dryRun {
 		return showSockets(ctx, sel, &listFlags{command: f.command, selectFlags: f.selectFlags, maxFlag: f.maxFlag, outputFlags: f.outputFlags}, io)
 	}
-	if err := errors.Join(f.check(socketWords), f.checkWorkers()); err != nil {
+	if err := f.check(socketWords); err != nil {
 		return err
 	}
 	run, err := query(ctx, sel, f.workers, io, f.quiet)

@@ -21,7 +21,8 @@
 // and NDJSON, conntrack entries, the census, the doctor's findings, the
 // confirmation's plan summaries, the progress bar, text width and
 // escaping); internal/clidoc writes the documentation of the command tree
-// (each option's help, the manual page tcpreap(8), the shell completions);
+// (each option's help, the usage lines, the sentence of a command line the
+// parser refused, the manual page tcpreap(8), the shell completions);
 // internal/audit writes the audit line to syslog; internal/peerword reads
 // PEER words (resolving host names at once, telling the ones that are
 // mistakes) and service names.
@@ -153,6 +154,6 @@ func newApp(args []string, io streams) *cli.Command {
 	root.Version = versionText()
 	root.Commands = []*cli.Command{listCommand(args, io), conntrackCommand(args, io), summaryCommand(args, io), doctorCommand(args, io), planCommand(args, io), applyCommand(args, io)}
 	root.Commands = append(root.Commands, completionCommand(root, args, io), manCommand(root, args, io))
-	prepare(root)
+	prepare(root, args)
 	return root
 }

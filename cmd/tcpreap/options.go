@@ -199,14 +199,15 @@ func (d *destroyFlags) flags() []cli.Flag {
 		&cli.BoolFlag{Name: "verify", Destination: &d.verify, Usage: "after destroying, look every target up again, whatever the kernel answered"},
 		&cli.IntFlag{Name: "workers", Destination: &d.workers, HideDefault: true, Config: cli.IntegerConfig{Base: 10},
 			Usage:  "destroy on `N` netlink sockets at once (default: one per CPU, at most 4; one before Linux 6.9)",
-			Action: func(context.Context, *cli.Command, int) error { d.workersSet = true; return nil }},
+			Action: func(_ context.Context, _ *cli.Command, n int) error { d.workersSet = true; return checkWorkers(n) }},
 	}
 }
 
-// checkWorkers refuses a --workers that makes no sense.
-func (d *destroyFlags) checkWorkers() error {
-	if d.workersSet && (d.workers < 1 || d.workers > 64) {
-		return usagef("--workers %d: give how many netlink sockets destroy at once, 1 to 64", d.workers)
+// checkWorkers refuses a --workers that makes no sense, as it is parsed:
+// before any other word is looked at.
+func checkWorkers(n int) error {
+	if n < 1 || n > 64 {
+		return usagef("--workers %d: give 1 to 64, the number of netlink sockets that send the destroys at once (without --workers: one per CPU, at most 4)", n)
 	}
 	return nil
 }

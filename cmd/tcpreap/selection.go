@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +23,10 @@ type selection struct {
 	reap.Selection
 	where reap.Where
 	notes []string // "peer db1 is 192.0.2.2, 2001:db8::2"
+	// Said when nothing matched: a PEER read otherwise than it may have
+	// been meant (2001:db8::2:5432).
+	nothingNotes []string
+	zonedPeer    string // the PEER that gave the interface (fe80::1%eth0), or ""
 }
 
 // newSelection turns the selection options and PEER words into a selection;
@@ -30,14 +35,19 @@ type selection struct {
 // the word and what would be right.
 func newSelection(ctx context.Context, o *selectFlags, words []string, listing bool) (*selection, error) {
 	sel := &selection{}
+	// A link-local PEER's interface (fe80::1%eth0) is --interface.
+	words, zoned, err := peerword.Scope(words, o.iface, o.allNetns)
 	switch {
+	case err != nil:
+		return nil, err
 	case o.allNetns && o.netns != "":
 		return nil, fmt.Errorf("--netns %s and --all-netns: give one of them", o.netns)
 	case o.allNetns && o.ifaceSet:
 		return nil, fmt.Errorf("--interface %s names an interface of one network namespace; give it with --netns, not --all-netns", o.iface)
 	}
 	sel.where = reap.Where{NetNS: o.netns, All: o.allNetns, PassOver: listing}
-	sel.Interface = o.iface
+	sel.Interface, sel.zonedPeer = cmp.Or(zoned.Interface, o.iface), zoned.Word
+	sel.nothingNotes = peerword.PortLike(words)
 	f := &sel.Filter
 	f.Protocols, f.Families = kinds(o.tcp, o.udp, o.ipv4, o.ipv6)
 	services := peerword.Services(f.Protocols)
@@ -65,12 +75,14 @@ func newSelection(ctx context.Context, o *selectFlags, words []string, listing b
 	}
 	for _, w := range inet.Items(o.locals) {
 		p, err := inet.ParsePrefix(w)
-		if err != nil {
+		var ze *inet.ZoneError
+		if errors.As(err, &ze) {
+			return nil, fmt.Errorf("--local %s: give the address and its interface apart: --local %s --interface %s", w, ze.Addr.WithZone(""), ze.Addr.Zone())
+		} else if err != nil {
 			return nil, fmt.Errorf("--local: %w", err)
 		}
 		f.Local = append(f.Local, p)
 	}
-	var err error
 	if f.Peers, sel.notes, err = peerword.Parse(ctx, words, services); err != nil {
 		return nil, err
 	}
@@ -125,11 +137,17 @@ func newSelection(ctx context.Context, o *selectFlags, words []string, listing b
 // namespace, 0 to choose) and says its notes on stderr, unless quiet.
 func query(ctx context.Context, sel *selection, workers int, io streams, quiet bool) (*reap.Run, error) {
 	run, err := reap.Query(ctx, &sel.Selection, sel.where, reap.QueryOptions{Workers: workers})
-	if err != nil {
+	var ie *reap.InputError
+	if errors.As(err, &ie) && ie.Of == reap.InputInterface && sel.zonedPeer != "" {
+		return nil, usagef("peer %s: %w", sel.zonedPeer, ie.Err)
+	} else if err != nil {
 		return nil, queryError(err)
 	}
 	io.notes(quiet, sel.notes...)
 	io.notes(quiet, run.Notes()...)
+	if run.Targets()+run.Skipped() == 0 {
+		io.notes(quiet, sel.nothingNotes...)
+	}
 	// Owner selectors that selected nothing say why, with what to type.
 	for _, p := range run.Elsewhere {
 		io.notes(quiet, fmt.Sprintf("note: process %d (%s) holds sockets, but none in this network namespace: its own may be another; give --netns pid:%d", p.PID, p.Command, p.PID))

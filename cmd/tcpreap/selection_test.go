@@ -91,3 +91,16 @@ func TestQueryErrorNamesTheOption(t *testing.T) {
 		t.Errorf("list --netns of no namespace: exit %d, %q", code, stderr)
 	}
 }
+
+// TestPortLikeNote: an IPv6 PEER that ends like a port and matched nothing
+// says how the port is written; with a port written so, no note.
+func TestPortLikeNote(t *testing.T) {
+	needLinux(t)
+	code, _, stderr := runCLI("list", "2001:db8::2:5432")
+	if want := "tcpreap: note: 2001:db8::2:5432 was read as an address; for a port write [2001:db8::2]:5432\n"; code != exitOK || stderr != want {
+		t.Errorf("exit %d, stderr %q; want 0 and %q", code, stderr, want)
+	}
+	if code, _, stderr := runCLI("list", "[2001:db8::2]:5432"); code != exitOK || stderr != "" {
+		t.Errorf("[2001:db8::2]:5432: exit %d, stderr %q", code, stderr)
+	}
+}

@@ -8,9 +8,10 @@ import (
 )
 
 // The completion scripts are written from the command tree, like the
-// manual, and complete without running tcpreap: commands, their options and
-// the values of --state (urfave/cli's own scripts run the program, under
-// eval, on every Tab, and know no option values).
+// manual, and complete without running tcpreap: commands, their options,
+// the values of --state, and the network namespaces and interfaces of this
+// host (urfave/cli's own scripts run the program, under eval, on every Tab,
+// and know no option values).
 
 // shells are the shells tcpreap writes completions for, each with its
 // script's writer.
@@ -42,7 +43,20 @@ func Shells() []string {
 type Words struct {
 	Values map[string][]string
 	Args   map[string][]string
+	Lists  map[string]List // the options whose values the shell lists as it completes
 }
+
+// A List is what a shell lists, as it completes, for an option's value.
+type List string
+
+const (
+	// Namespaces are the names of ip netns (/run/netns), and pid:.
+	Namespaces List = "netns"
+	// Interfaces are the network interfaces of the namespace the command
+	// line names with --netns (a name, pid:PID or /proc/PID/ns/net), or of
+	// the shell's.
+	Interfaces List = "interfaces"
+)
 
 // Completion is the completion script of the command tree root for shell,
 // one of Shells; false for another.
@@ -72,18 +86,28 @@ type completableFlag struct {
 	usage       string   // its first clause
 	placeholder string   // its value's ("S[,S]"), or "" for a switch
 	values      []string // the words of a comma-separated value, or none
+	list        List     // what the shell lists for its value, or ""
 	repeatable  bool
 }
 
 // valuesOf is the words the option flag of the command typed as path takes
 // (tcpreap conntrack list), or none.
-func (w Words) valuesOf(path []string, flag string) []string {
+func (w Words) valuesOf(path []string, flag string) []string { return nearest(w.Values, path, flag) }
+
+// listOf is what the shell lists for the option flag of the command typed
+// as path, or "".
+func (w Words) listOf(path []string, flag string) List { return nearest(w.Lists, path, flag) }
+
+// nearest is m's value for the option flag of the nearest of path's
+// prefixes that has one.
+func nearest[V any](m map[string]V, path []string, flag string) V {
 	for i := len(path); i > 0; i-- {
-		if v, ok := w.Values[strings.Join(path[:i], " ")+" --"+flag]; ok {
+		if v, ok := m[strings.Join(path[:i], " ")+" --"+flag]; ok {
 			return v
 		}
 	}
-	return nil
+	var none V
+	return none
 }
 
 // completables reads the command tree: the root first, then every visible
@@ -107,7 +131,8 @@ func completables(root *cli.Command, words Words) []completable {
 		}
 		for _, f := range c.Flags {
 			placeholder, usage := flagDoc(f)
-			cf := completableFlag{usage: firstClause(usage), placeholder: placeholder, values: words.valuesOf(c.path, f.Names()[0])}
+			cf := completableFlag{usage: firstClause(usage), placeholder: placeholder,
+				values: words.valuesOf(c.path, f.Names()[0]), list: words.listOf(c.path, f.Names()[0])}
 			if multi, ok := f.(cli.DocGenerationMultiValueFlag); ok {
 				cf.repeatable = multi.IsMultiValueFlag()
 			}
@@ -167,6 +192,7 @@ func (c completable) typed() string {
 func bashCompletion(commands []completable) string {
 	var b strings.Builder
 	b.WriteString(`# bash completion for tcpreap(8); written by "tcpreap completion bash".
+` + bashLists + `
 _tcpreap() {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
     if [[ $prev == = && $COMP_CWORD -gt 1 ]]; then
@@ -200,7 +226,7 @@ _tcpreap() {
 	b.WriteString(`        esac
     fi
     local flags valued args
-    local -A values=()
+    local -A values=() lists=()
     case $command in
 `)
 	for _, c := range commands[1:] {
@@ -225,6 +251,10 @@ _tcpreap() {
     *" $prev "*)
         if [[ -v values[$prev] ]]; then
             COMPREPLY=($(compgen -P "${cur%"${cur##*,}"}" -W "${values[$prev]}" -- "${cur##*,}"))
+        elif [[ -v lists[$prev] ]]; then
+            COMPREPLY=($(compgen -W "$(_tcpreap_${lists[$prev]})" -- "$cur"))
+            # pid: is the start of a value, not all of it.
+            [[ ${#COMPREPLY[@]} == 1 && ${COMPREPLY[0]} == *: ]] && compopt -o nospace 2>/dev/null
         fi
         return
         ;;
@@ -241,13 +271,19 @@ complete -o default -F _tcpreap tcpreap
 }
 
 // bashCommandVars sets, for one command, its options (flags), those that
-// take a value (valued), the words of those values (values, by option) and
-// the words of its arguments (args).
+// take a value (valued), the words of those values (values, by option),
+// what is listed for a value (lists, by option) and the words of its
+// arguments (args).
 func bashCommandVars(b *strings.Builder, c completable) {
-	var valued, values []string
+	var valued, values, lists []string
 	for _, f := range c.flags {
 		if f.placeholder != "" {
 			valued = append(valued, f.names...)
+		}
+		if f.list != "" {
+			for _, n := range f.names {
+				lists = append(lists, "["+n+"]="+string(f.list))
+			}
 		}
 		if len(f.values) > 0 {
 			for _, n := range f.names {
@@ -261,6 +297,9 @@ func bashCommandVars(b *strings.Builder, c completable) {
 	if len(values) > 0 {
 		fmt.Fprintf(b, "        values=(%s)\n", strings.Join(values, " "))
 	}
+	if len(lists) > 0 {
+		fmt.Fprintf(b, "        lists=(%s)\n", strings.Join(lists, " "))
+	}
 }
 
 // zshCompletion is an autoloaded function (#compdef) for a directory of
@@ -269,7 +308,7 @@ func zshCompletion(commands []completable) string {
 	var b strings.Builder
 	b.WriteString(`#compdef tcpreap
 # zsh completion for tcpreap(8); written by "tcpreap completion zsh".
-
+` + zshLists + `
 _tcpreap() {
     local -a commands
     commands=(
@@ -355,9 +394,12 @@ func zshArguments(b *strings.Builder, c completable) {
 		action := ""
 		if f.placeholder != "" {
 			action = ":" + strings.ReplaceAll(f.placeholder, ":", `\:`) + ":"
-			if len(f.values) > 0 {
+			switch {
+			case len(f.values) > 0:
 				action += "_sequence compadd - " + strings.Join(f.values, " ")
-			} else {
+			case f.list != "":
+				action += "_tcpreap_" + string(f.list)
+			default:
 				action += " "
 			}
 		}
@@ -390,7 +432,7 @@ func fishCompletion(commands []completable) string {
 	var b strings.Builder
 	words := strings.Join(commandWords(commands), " ")
 	b.WriteString(`# fish completion for tcpreap(8); written by "tcpreap completion fish".
-
+` + fishLists + `
 # __tcpreap_command COMMAND...: the command the command line's first words
 # type is one of COMMANDs ("list", "conntrack list"); with none, it is no
 # command (options and PEERs of tcpreap itself).
@@ -450,6 +492,9 @@ complete -c tcpreap -f
 				line += " -x"
 				if len(f.values) > 0 {
 					line += " -a " + fishQuote("(__fish_complete_list , 'string split \" \" "+strings.Join(f.values, " ")+"')")
+				}
+				if f.list != "" {
+					line += " -a " + fishQuote("(__tcpreap_"+string(f.list)+")")
 				}
 			}
 			b.WriteString(line + " -d " + fishQuote(f.usage) + "\n")

@@ -3,6 +3,8 @@ package clidoc
 import (
 	"strings"
 	"testing"
+
+	"github.com/urfave/cli/v3"
 )
 
 // testWords are what the scripts of testTree offer besides the tree.
@@ -11,7 +13,8 @@ var testWords = Words{
 		"tcpreap --state":           {"established", "listen", "all"},
 		"tcpreap conntrack --state": {"syn_sent", "syn_sent2", "all"},
 	},
-	Args: map[string][]string{"completion": Shells()},
+	Args:  map[string][]string{"completion": Shells()},
+	Lists: map[string]List{"tcpreap --netns": Namespaces, "tcpreap --interface": Interfaces},
 }
 
 // TestCompletionHasEverything: each shell's script offers every command
@@ -88,6 +91,32 @@ func TestFirstClause(t *testing.T) {
 	} {
 		if got := firstClause(in); got != want {
 			t.Errorf("firstClause(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestCompletionLists: the options named in Words.Lists (and the same
+// options of the commands under them) complete with the shell's function
+// for that list, in each shell; another option does not.
+func TestCompletionLists(t *testing.T) {
+	root := testTree()
+	root.Flags = append(root.Flags, &cli.StringFlag{Name: "netns", Usage: "in namespace `NS`"}, &cli.StringFlag{Name: "interface", Usage: "on interface `IF`"})
+	if got := testWords.listOf([]string{"tcpreap", "conntrack", "list"}, "netns"); got != Namespaces {
+		t.Errorf("tcpreap conntrack list --netns lists %q, want %q", got, Namespaces)
+	}
+	if got := testWords.listOf([]string{"tcpreap"}, "state"); got != "" {
+		t.Errorf("--state lists %q, want nothing", got)
+	}
+	for shell, want := range map[string][]string{
+		"bash": {"_tcpreap_netns() {", "_tcpreap_interfaces() {", "[--netns]=netns", "[--interface]=interfaces", `$(_tcpreap_${lists[$prev]})`},
+		"zsh":  {"_tcpreap_netns() {", "_tcpreap_interfaces() {", ":NS:_tcpreap_netns'", ":IF:_tcpreap_interfaces'"},
+		"fish": {"function __tcpreap_netns", "function __tcpreap_interfaces", "-l netns -x -a '(__tcpreap_netns)'", "-l interface -x -a '(__tcpreap_interfaces)'"},
+	} {
+		script, _ := Completion(root, shell, testWords)
+		for _, w := range want {
+			if !strings.Contains(script, w) {
+				t.Errorf("%s: no %q in the script", shell, w)
+			}
 		}
 	}
 }

@@ -1,7 +1,9 @@
 // Package clidoc writes what documents tcpreap's command line, from the
 // command tree that parses it: the help of each option (FlagHelp, which
-// urfave/cli's help prints), the manual page tcpreap(8) (ManPage) and the
-// shell completion scripts (Completion). A command, option or example added
+// urfave/cli's help prints), each command's usage line (UsageText) and help
+// command (HelpCommand), the sentence of a command line the parser refused
+// (Mistake), the manual page tcpreap(8) (ManPage) and the shell completion
+// scripts (Completion). A command, option or example added
 // to the tree is in all three at once. What the tree does not hold (what the
 // exit codes mean, the words an option's value may be) is given by the
 // caller.

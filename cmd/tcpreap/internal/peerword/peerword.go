@@ -2,7 +2,9 @@
 // likely mistakes than host names (a command's typo, a command tcpreap has
 // as an option, a word of ss's filters, a state), and what a PEER that does
 // not parse was most likely meant to be. A host name must not widen a
-// destroy because it was a typo that happened to resolve.
+// destroy because it was a typo that happened to resolve. It takes a
+// link-local PEER's interface off the word (Scope), and notes an address
+// that may have been meant with a port (PortLike).
 package peerword
 
 import (
@@ -177,4 +179,95 @@ func joinAddrs(addrs []netip.Addr) string {
 		s[i] = a.Unmap().String()
 	}
 	return strings.Join(s, ", ")
+}
+
+// A Zoned is the PEER word that named an interface, and that interface.
+type Zoned struct{ Word, Interface string }
+
+// Scope takes the interface off the PEER words that name one, as a
+// link-local address is written (fe80::1%eth0, [fe80::1%eth0]:22, and
+// [fe80::1]%eth0:22 as tcpreap's table shows a scoped socket): such an
+// address is on every link, and the peer is the one on that interface. It
+// returns the words without it, and the interface, which is the whole
+// selection's (as --interface is): every PEER must then name the same one,
+// the same as iface (--interface, or ""), and not over every namespace
+// (allNetns).
+func Scope(words []string, iface string, allNetns bool) ([]string, Zoned, error) {
+	out := make([]string, len(words))
+	var zoned Zoned
+	var plain string // a PEER that names no interface
+	for i, w := range words {
+		var zone string
+		out[i], zone = splitZone(w)
+		switch {
+		case zone == "":
+			plain = w
+		case zoned.Word == "":
+			zoned = Zoned{w, zone}
+		case zone != zoned.Interface:
+			return nil, Zoned{}, fmt.Errorf("peers %s and %s are on different interfaces (%s, %s); give each its own run", zoned.Word, w, zoned.Interface, zone)
+		}
+	}
+	switch {
+	case zoned.Word == "":
+	case plain != "":
+		return nil, Zoned{}, fmt.Errorf("peer %s is on interface %s, which then holds for the whole selection, and peer %s names none; give it a run of its own", zoned.Word, zoned.Interface, plain)
+	case iface != "" && iface != zoned.Interface:
+		return nil, Zoned{}, fmt.Errorf("peer %s is on interface %s, and --interface is %s; give one of them", zoned.Word, zoned.Interface, iface)
+	case allNetns:
+		return nil, Zoned{}, fmt.Errorf("peer %s names an interface of one network namespace; give it with --netns, not --all-netns", zoned.Word)
+	}
+	return out, zoned, nil
+}
+
+// splitZone is a PEER word without the interface of its IPv6 address, and
+// that interface; the word as it is, and "", when it names none.
+func splitZone(w string) (string, string) {
+	addr, zone, rest := w, "", ""
+	if inside, after, ok := strings.Cut(strings.TrimPrefix(w, "["), "]"); ok && strings.HasPrefix(w, "[") {
+		addr, rest = inside, after
+		if z, ok := strings.CutPrefix(rest, "%"); ok {
+			// [fe80::1]%eth0:22: an interface's name has no colon.
+			zone, rest, _ = strings.Cut(z, ":")
+			if strings.Contains(z, ":") {
+				rest = ":" + rest
+			}
+		}
+	}
+	if a, z, ok := strings.Cut(addr, "%"); ok {
+		addr, zone = a, z
+	}
+	if ip, err := netip.ParseAddr(addr); err != nil || !ip.Is6() || zone == "" {
+		return w, ""
+	}
+	if strings.HasPrefix(w, "[") {
+		return "[" + addr + "]" + rest, zone
+	}
+	return addr, zone
+}
+
+// PortLike says of each PEER word that is an IPv6 address whose last group
+// reads as a port (2001:db8::2:5432) how to write the port, for a
+// selection that matched nothing: the address it was read as may not be
+// the one meant.
+func PortLike(words []string) []string {
+	var notes []string
+	for _, w := range words {
+		i := strings.LastIndexByte(w, ':')
+		if strings.ContainsAny(w, "[/%") || i < 0 || !isPort(w[i+1:]) {
+			continue
+		}
+		whole, err1 := netip.ParseAddr(w)
+		addr, err2 := netip.ParseAddr(w[:i])
+		if err1 == nil && err2 == nil && addr.Is6() && !addr.IsUnspecified() && !whole.Is4In6() {
+			notes = append(notes, fmt.Sprintf("note: %s was read as an address; for a port write [%s]:%s", w, w[:i], w[i+1:]))
+		}
+	}
+	return notes
+}
+
+// isPort: a port number, 1 to 65535, in decimal.
+func isPort(s string) bool {
+	n, err := strconv.ParseUint(s, 10, 16)
+	return err == nil && n > 0 && s[0] != '0'
 }

@@ -1,6 +1,7 @@
 package peerword
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -44,5 +45,68 @@ func TestCheckPeerNameGuessedVerbs(t *testing.T) {
 		if err := Check(name); err == nil {
 			t.Errorf("Check(%q) = nil: it would be resolved as a host name", name)
 		}
+	}
+}
+
+// TestScope: a link-local PEER's interface, written as tcpreap's table,
+// ss, Go or SSH_CONNECTION write it, is taken off the word and becomes the
+// selection's; one interface for the whole selection.
+func TestScope(t *testing.T) {
+	for _, c := range []struct {
+		words []string
+		plain []string
+		iface string
+		err   string
+	}{
+		{words: []string{"fe80::1%eth0"}, plain: []string{"fe80::1"}, iface: "eth0"},
+		{words: []string{"[fe80::1%eth0]:22"}, plain: []string{"[fe80::1]:22"}, iface: "eth0"},
+		{words: []string{"[fe80::1]%eth0:22"}, plain: []string{"[fe80::1]:22"}, iface: "eth0"},
+		{words: []string{"[fe80::1]%eth0"}, plain: []string{"[fe80::1]"}, iface: "eth0"},
+		{words: []string{"fe80::1%eth0", "[fe80::2%eth0]:ssh"}, plain: []string{"fe80::1", "[fe80::2]:ssh"}, iface: "eth0"},
+		{words: []string{"192.0.2.2", "2001:db8::2", "db1:5432"}, plain: []string{"192.0.2.2", "2001:db8::2", "db1:5432"}},
+		// Not IPv6 with a zone: left for the parser to refuse.
+		{words: []string{"192.0.2.1%eth0"}, plain: []string{"192.0.2.1%eth0"}},
+		{words: []string{"fe80::1%"}, plain: []string{"fe80::1%"}},
+		{words: []string{"fe80::1%eth0", "fe80::2%eth1"}, err: "peers fe80::1%eth0 and fe80::2%eth1 are on different interfaces (eth0, eth1); give each its own run"},
+		{words: []string{"fe80::1%eth0", "192.0.2.2"}, err: "peer fe80::1%eth0 is on interface eth0, which then holds for the whole selection, and peer 192.0.2.2 names none; give it a run of its own"},
+	} {
+		plain, zoned, err := Scope(c.words, "", false)
+		if c.err != "" {
+			if err == nil || err.Error() != c.err {
+				t.Errorf("%q: %v, want %q", c.words, err, c.err)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(plain, c.plain) || zoned.Interface != c.iface {
+			t.Errorf("%q: %q, %+v, %v; want %q on %q", c.words, plain, zoned, err, c.plain, c.iface)
+		}
+	}
+}
+
+// TestPortLike: an IPv6 address whose last group reads as a port gets its
+// note; a bracketed one, a prefix, an address whose head is no address (or
+// is ::) does not.
+func TestPortLike(t *testing.T) {
+	got := PortLike([]string{"2001:db8::2:5432", "[2001:db8::2]:5432", "2001:db8::5432", "2001:db8::/64", "::1", "192.0.2.2", "fe80::1:0", "db1"})
+	want := []string{"note: 2001:db8::2:5432 was read as an address; for a port write [2001:db8::2]:5432"}
+	if !slices.Equal(got, want) {
+		t.Errorf("PortLike = %q, want %q", got, want)
+	}
+}
+
+// TestScopeConflicts: a PEER's interface and --interface must agree, and
+// one interface is no interface of every namespace.
+func TestScopeConflicts(t *testing.T) {
+	if _, _, err := Scope([]string{"fe80::1%eth0"}, "eth1", false); err == nil || err.Error() != "peer fe80::1%eth0 is on interface eth0, and --interface is eth1; give one of them" {
+		t.Errorf("with --interface eth1: %v", err)
+	}
+	if _, _, err := Scope([]string{"fe80::1%eth0"}, "", true); err == nil || err.Error() != "peer fe80::1%eth0 names an interface of one network namespace; give it with --netns, not --all-netns" {
+		t.Errorf("with --all-netns: %v", err)
+	}
+	if _, z, err := Scope([]string{"fe80::1%eth0"}, "eth0", false); err != nil || z.Interface != "eth0" {
+		t.Errorf("with --interface eth0 too: %v", err)
+	}
+	if _, _, err := Scope([]string{"192.0.2.2"}, "eth1", true); err != nil {
+		t.Errorf("no PEER's interface: %v", err)
 	}
 }
