@@ -117,7 +117,7 @@ integration: deps
 # tcpreap (as make build builds it) against ss -K and a bare-syscall floor of
 # our own, on a population of about 190,000 sockets in network namespaces of
 # the bench's own (root, Linux 6.0+; a few minutes). It prints a Markdown table
-# for the README on stdout and its progress on stderr; integration/bench/main.go
+# for docs/performance.md on stdout and its progress on stderr; integration/bench/main.go
 # says what it measures.
 bench: deps build
 	$(GO) build -o bin/floor ./integration/floor
