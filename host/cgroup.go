@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -78,4 +79,46 @@ func cgroup2Root() (string, error) {
 		return "", err
 	}
 	return "", errors.New("no cgroup2 hierarchy is mounted here (only cgroup v1)")
+}
+
+// cgroupFileLimit bounds /proc/PID/cgroup: a line per v1 hierarchy and one
+// for v2, each a path.
+const cgroupFileLimit = 16 << 10
+
+// CgroupsInUse returns the cgroup v2 group ids that the processes running
+// now are in, each once, and how many processes were read: a selection of
+// groups that holds all of them holds every process. It reads
+// /proc/PID/cgroup of each process and stats each group once; a process
+// that ends meanwhile is left out.
+func CgroupsInUse() (ids []uint64, procs int, err error) {
+	entries, err := os.ReadDir(procRoot)
+	if err != nil {
+		return nil, 0, err
+	}
+	seen := map[string]bool{}
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := readSmall(filepath.Join(procRoot, e.Name(), "cgroup"), cgroupFileLimit)
+		if err != nil {
+			continue
+		}
+		for line := range strings.Lines(string(b)) {
+			path, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), "0::")
+			if !ok {
+				continue
+			}
+			procs++
+			if seen[path] {
+				break
+			}
+			seen[path] = true
+			if id, err := CgroupID(path); err == nil {
+				ids = append(ids, id)
+			}
+			break
+		}
+	}
+	return ids, procs, nil
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -229,5 +230,70 @@ func TestIntegrationAuditOutputClosed(t *testing.T) {
 	}
 	if _, ok := sink.read(t, time.Second); !ok {
 		t.Error("sockets were destroyed and no audit line was written")
+	}
+}
+
+// TestIntegrationAuditSecondSignal: Ctrl-C twice while the system logger is slow to
+// take the line of sockets already destroyed. The second signal waits for the line (a
+// few seconds at most) instead of exiting without a record of what was destroyed.
+func TestIntegrationAuditSecondSignal(t *testing.T) {
+	e := setup(t)
+	l := e.listenV4()
+	doomed := e.peerSet(l, 2).conns()
+	sink := newSyslogSink(t)
+	// The logger's queue is full: the audit line's write waits until the test reads.
+	filler, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: sink.path, Net: "unixgram"})
+	e.check(err)
+	defer filler.Close()
+	queued := 0
+	for ; queued < 10000; queued++ {
+		filler.SetWriteDeadline(time.Now().Add(20 * time.Millisecond))
+		if _, err := filler.Write([]byte("<13>filler")); err != nil {
+			break
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := e.Local.Command(ctx, "env", "TCPREAP_SYSLOG_SOCKET="+sink.path, bin, "-y", testnet.PeerV4.String())
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	e.check(cmd.Start())
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if _, ok := e.sockets().Find(doomed[0].local, doomed[0].remote); !ok {
+			break
+		}
+	}
+	expectGone(t, e.sockets(), doomed...)
+	for range 2 {
+		e.check(cmd.Process.Signal(syscall.SIGINT))
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case <-exited:
+		t.Fatalf("tcpreap exited on the second signal before its audit line was taken (%s); stderr %q", cmd.ProcessState, stderr.String())
+	case <-time.After(300 * time.Millisecond):
+	}
+	var line string
+	for range queued + 1 {
+		got, ok := sink.read(t, 3*time.Second)
+		if !ok {
+			break
+		}
+		if strings.Contains(got, "tcpreap[") {
+			line = got
+			break
+		}
+	}
+	<-exited
+	if !regexp.MustCompile(`\bkilled=3\b`).MatchString(line) {
+		t.Errorf("audit line %q after two signals, want killed=3; stderr %q", line, stderr.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 128+int(syscall.SIGINT) {
+		t.Errorf("exit %d (%s), want %d", code, cmd.ProcessState, 128+int(syscall.SIGINT))
+	}
+	if !strings.Contains(stderr.String(), "audit line") {
+		t.Errorf("stderr %q does not say what the second signal waits for", stderr.String())
 	}
 }

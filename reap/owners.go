@@ -1,6 +1,7 @@
 package reap
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -157,4 +158,37 @@ func ParseCommands(words []string) ([]string, error) {
 		}
 	}
 	return words, nil
+}
+
+// ParseCgroups reads cgroup v2 groups, each a path in the hierarchy or a
+// directory under its mount, into the ids the kernel gives sockets. Groups
+// that together hold every running process (the hierarchy's root, where a
+// container keeps all it runs) are no selection and refused, as a pattern
+// matching every command name is.
+func ParseCgroups(words []string) ([]uint64, error) {
+	var out []uint64
+	for _, w := range words {
+		w = strings.TrimSpace(w)
+		if w == "" {
+			return nil, errors.New("give a cgroup's path, as /proc/PID/cgroup shows it after 0::")
+		}
+		id, err := host.CgroupID(w)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	inUse, procs, err := host.CgroupsInUse()
+	if err != nil || procs < 2 {
+		return out, nil
+	}
+	for _, id := range inUse {
+		if !slices.Contains(out, id) {
+			return out, nil
+		}
+	}
+	return nil, fmt.Errorf("%s holds every process running here, so it selects every socket; name a group below it (systemd-cgls shows them), or give --all instead", strings.Join(words, ", "))
 }

@@ -94,15 +94,23 @@ func act(ctx context.Context, cmd *command, a *actFlags, io streams, c cut) erro
 	if bar != nil {
 		progress = bar.Add
 	}
+	recording.RLock()
 	out := c.execute(ctx, progress)
 	bar.Finish()
 	// The audit line and the report at once: the record of what happened
 	// to every target waits neither on the system logger nor on a reader of
-	// stdout that does not read (a pager; a second signal exits at once).
+	// stdout that does not read (a pager; a second signal exits once the line
+	// is written).
 	var audited chan error
 	if n > 0 && !a.noAudit {
 		audited = make(chan error, 1)
-		go func() { audited <- audit.Write(cmd.args, out.spaces(), out.summary()) }()
+		go func() {
+			err := audit.Write(cmd.args, out.spaces(), out.summary())
+			recording.RUnlock()
+			audited <- err
+		}()
+	} else {
+		recording.RUnlock()
 	}
 	reportErr := out.render(io.Out, a.json, a.quiet)
 	if audited != nil {

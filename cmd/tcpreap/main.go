@@ -34,7 +34,9 @@ import (
 	goio "io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
 	"github.com/urfave/cli/v3"
@@ -59,17 +61,40 @@ func main() {
 	os.Exit(runArgs(ctx, os.Args, io))
 }
 
+// recording is read-held by a run from its first destroy until its audit
+// line is written, so that a second signal waits for the record of what
+// was destroyed, at most recordWait.
+var recording sync.RWMutex
+
+// recordWait bounds how long a second signal waits for the audit line: the
+// logger's own deadline, and some.
+const recordWait = 5 * time.Second
+
 // interruptible returns a context that SIGINT, SIGTERM or SIGHUP ends, with
 // an interruption as its cause: no destroy is sent after it, the ones sent
-// are verified and reported. A second signal exits at once.
+// are verified and reported. A second signal exits as soon as the audit
+// line of what was destroyed is written (at most recordWait); a third at
+// once.
 func interruptible() (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	sigs := make(chan os.Signal, 2)
+	sigs := make(chan os.Signal, 3)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		s := <-sigs
 		cancel(interruption{s.(syscall.Signal)})
 		s = <-sigs
+		recorded := make(chan struct{})
+		go func() { recording.Lock(); close(recorded) }()
+		select {
+		case <-recorded:
+		case <-time.After(50 * time.Millisecond):
+			fmt.Fprintf(os.Stderr, "tcpreap: writing the audit line of what was destroyed first (at most %v; a third signal exits at once)\n", recordWait)
+			select {
+			case <-recorded:
+			case <-sigs:
+			case <-time.After(recordWait):
+			}
+		}
 		os.Exit(128 + int(s.(syscall.Signal)))
 	}()
 	return ctx, func() { signal.Stop(sigs) }

@@ -77,12 +77,8 @@ func newSelection(ctx context.Context, o *selectFlags, words []string, listing b
 	if f.UIDs, err = host.ParseUIDs(ctx, inet.Items(o.uids)); err != nil {
 		return nil, fmt.Errorf("--uid %w", err)
 	}
-	for _, path := range o.cgroups {
-		id, err := host.CgroupID(strings.TrimSpace(path))
-		if err != nil {
-			return nil, fmt.Errorf("--cgroup: %w", err)
-		}
-		f.Cgroups = append(f.Cgroups, id)
+	if f.Cgroups, err = reap.ParseCgroups(o.cgroups); err != nil {
+		return nil, fmt.Errorf("--cgroup: %w", err)
 	}
 	if o.idle != "" {
 		if f.Idle, err = sockdiag.ParseInfoDuration(o.idle); err != nil {
