@@ -1,6 +1,7 @@
 # tcpreap: `sudo make demo` builds it and shows the whole job in a network
-# namespace of its own; `sudo make test` runs every test (integration tests
-# need root: they make their own network namespaces). `sudo make install`
+# namespace of its own (it installs only iproute2 and netbase when they are
+# missing); `sudo make test` runs every test (integration tests need root:
+# they make their own network namespaces; make deps installs their tools). `sudo make install`
 # installs the static binary, tcpreap(8) and the bash, zsh and fish
 # completions under PREFIX (/usr/local; DESTDIR stages them), `make uninstall`
 # removes them, and `make package` builds a .deb and an .rpm of the same files
@@ -14,7 +15,7 @@ BIN := bin/tcpreap
 # them.
 PORTABLE := . ./inet/... ./sockdiag/... ./kill/... ./planfile/... ./host/... ./census/... ./doctor/... ./flows/... ./reap/... ./cmd/...
 
-.PHONY: build demo test unit integration bench lint deps clean release install uninstall package
+.PHONY: build demo test unit integration bench lint deps demo-deps clean release install uninstall package
 
 # A tree from git archive (a release tarball) has no .git: git archive wrote
 # into packaging/archive-version (export-subst, .gitattributes) what git
@@ -42,8 +43,9 @@ MAN8DIR     := $(PREFIX)/share/man/man8
 BASHCOMPDIR := $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR := $(PREFIX)/share/fish/vendor_completions.d
-# The license, under the name Debian's policy gives it.
-DOCDIR      := $(PREFIX)/share/doc/tcpreap
+# The license, under the name Debian's policy gives it; the .rpm puts it where
+# RPM-based distributions keep licenses, LICENSEFILE=/usr/share/licenses/tcpreap/LICENSE.
+LICENSEFILE ?= $(PREFIX)/share/doc/tcpreap/copyright
 
 # The release: a static binary (no cgo: it runs on any Linux of its
 # architecture) without this machine's paths in it, stripped (-s -w: no
@@ -64,14 +66,14 @@ install: release
 	install -D -m 0644 $(RELEASE)/tcpreap.bash "$(DESTDIR)$(BASHCOMPDIR)/tcpreap"
 	install -D -m 0644 $(RELEASE)/tcpreap.zsh "$(DESTDIR)$(ZSHCOMPDIR)/_tcpreap"
 	install -D -m 0644 $(RELEASE)/tcpreap.fish "$(DESTDIR)$(FISHCOMPDIR)/tcpreap.fish"
-	install -D -m 0644 LICENSE "$(DESTDIR)$(DOCDIR)/copyright"
+	install -D -m 0644 LICENSE "$(DESTDIR)$(LICENSEFILE)"
 
 # DESTDIR and PREFIX are quoted: a staging directory may have a space in it.
 uninstall:
 	rm -f "$(DESTDIR)$(SBINDIR)/tcpreap" "$(DESTDIR)$(MAN8DIR)/tcpreap.8.gz" \
 	  "$(DESTDIR)$(BASHCOMPDIR)/tcpreap" "$(DESTDIR)$(ZSHCOMPDIR)/_tcpreap" "$(DESTDIR)$(FISHCOMPDIR)/tcpreap.fish" \
-	  "$(DESTDIR)$(DOCDIR)/copyright"
-	-rmdir "$(DESTDIR)$(DOCDIR)"
+	  "$(DESTDIR)$(LICENSEFILE)"
+	-rmdir "$(DESTDIR)$(dir $(LICENSEFILE))"
 
 # The packages' version: a tag v1.2.3 is 1.2.3, with "+N.gHASH" after it when
 # the commit is N past the tag; with no tag, 0.0.0~git.HASH (~ sorts before
@@ -82,20 +84,25 @@ PKGARCH ?= $(shell $(GO) env GOARCH)
 
 # A .deb and an .rpm (nfpm, a Go tool of this module) of exactly the files
 # make install installs with PREFIX=/usr, staged in dist/stage; each with the
-# zsh directory of its distributions. (The tests give RELEASE and DIST
-# directories of their own.)
+# zsh directory and the license's place of its distributions. Debian's
+# Description is the synopsis line, then the long description; RPM has the
+# synopsis as its Summary, so its %description is the long one alone: the
+# .rpm's configuration is nfpm.yaml without the description's first line.
+# (The tests give RELEASE and DIST directories of their own.)
 DIST  ?= dist
 STAGE := $(abspath $(DIST))/stage
 package:
 	rm -rf $(DIST)
 	$(MAKE) --no-print-directory install DESTDIR=$(STAGE)/deb PREFIX=/usr ZSHCOMPDIR=/usr/share/zsh/vendor-completions
-	$(MAKE) --no-print-directory install DESTDIR=$(STAGE)/rpm PREFIX=/usr ZSHCOMPDIR=/usr/share/zsh/site-functions
+	$(MAKE) --no-print-directory install DESTDIR=$(STAGE)/rpm PREFIX=/usr ZSHCOMPDIR=/usr/share/zsh/site-functions \
+	  LICENSEFILE=/usr/share/licenses/tcpreap/LICENSE
+	sed '/^description: |-$$/{n;d;}' packaging/nfpm.yaml > $(STAGE)/nfpm-rpm.yaml
 	STAGE=$(STAGE)/deb ZSHCOMPDIR=/usr/share/zsh/vendor-completions PKGVERSION=$(PKGVERSION) PKGARCH=$(PKGARCH) \
 	  $(GO) tool nfpm package --config packaging/nfpm.yaml --packager deb --target $(DIST)/
 	STAGE=$(STAGE)/rpm ZSHCOMPDIR=/usr/share/zsh/site-functions PKGVERSION=$(PKGVERSION) PKGARCH=$(PKGARCH) \
-	  $(GO) tool nfpm package --config packaging/nfpm.yaml --packager rpm --target $(DIST)/
+	  $(GO) tool nfpm package --config $(STAGE)/nfpm-rpm.yaml --packager rpm --target $(DIST)/
 
-demo: deps build
+demo: demo-deps build
 	$(GO) run ./integration/demo $(BIN)
 
 test: deps lint
@@ -110,7 +117,7 @@ integration: deps
 # tcpreap (as make build builds it) against ss -K and a bare-syscall floor of
 # our own, on a population of about 190,000 sockets in network namespaces of
 # the bench's own (root, Linux 6.0+; a few minutes). It prints a Markdown table
-# for the README on stdout and its progress on stderr; integration/bench/main.go
+# for docs/performance.md on stdout and its progress on stderr; integration/bench/main.go
 # says what it measures.
 bench: deps build
 	$(GO) build -o bin/floor ./integration/floor
@@ -123,27 +130,51 @@ lint:
 	GOOS=darwin $(GO) vet $(PORTABLE)
 	$(GO) tool staticcheck ./...
 
-# The system tools the integration tests and the demo drive: ip and ss
-# (iproute2), setpriv (util-linux), /etc/services (netbase), and for the SSH
-# session tests a real OpenSSH server run as a plain process in a test namespace
-# (openssh-server: sshd; openssh-client: ssh, ssh-keygen) and tmux; for the router
-# flows tests nft (nftables) and conntrack -L as their oracle (conntrack); for the
-# deploy/ tests systemd-analyze (systemd) and ansible (ansible-core, without
-# the collections it recommends: the recipe needs only its command module); for the
-# release tests (integration/release_test.go) file, man (man-db), the shells
-# whose completions tcpreap installs (bash-completion, zsh, fish) and rpm, to
-# read the .rpm that make package builds. Installed from Debian's archive when
-# missing and when running as root.
+# apt_install installs the Debian packages the shell variable missing names,
+# and those lean names without the packages they recommend, from Debian's
+# archive when running as root; without root it names them and fails.
+apt_install = if [ -n "$$missing$$lean" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:$$missing$$lean (run as root to install them)"; exit 1; fi; \
+	  apt-get update -q || exit 1; \
+	  if [ -n "$$missing" ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing || exit 1; fi; \
+	  if [ -n "$$lean" ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$lean || exit 1; fi; \
+	fi
+
+# What the demo drives: ip (iproute2) for its namespaces, ss (iproute2) to
+# read their sockets, and /etc/services (netbase) for the service name it
+# reaps by. Nothing else.
+demo-deps:
+	@missing=""; lean=""; \
+	command -v ip >/dev/null 2>&1 && command -v ss >/dev/null 2>&1 || missing="$$missing iproute2"; \
+	[ -f /etc/services ] || missing="$$missing netbase"; \
+	$(apt_install)
+
+# The system tools the integration tests drive: ip and ss (iproute2), setpriv
+# (util-linux), /etc/services (netbase), and for the SSH session tests a real
+# OpenSSH server run as a plain process in a test namespace (openssh-server:
+# sshd; openssh-client: ssh, ssh-keygen), tmux, screen and strace; for the
+# router flows tests nft (nftables) and conntrack -L as their oracle
+# (conntrack); for the deploy/ tests systemd-analyze (systemd) and ansible
+# (ansible-core, without the collections it recommends: the recipe needs only
+# its command module); for the release tests (integration/release_test.go)
+# file, man (man-db), the shells whose completions tcpreap installs
+# (bash-completion, zsh, fish) and rpm, to read the .rpm that make package
+# builds. Installed from Debian's archive when missing and when running as
+# root.
 #
 # The openssh-server package would start the system's sshd and enable it at
 # boot, listening on port 22 in the host's namespace: the tests need only its
-# binary. While it installs, a policy-rc.d that refuses every start (101) keeps
-# invoke-rc.d and deb-systemd-invoke from starting it (an existing policy-rc.d
-# is left as it is), and /etc/ssh/sshd_not_to_be_run, which Debian's init
-# script and ssh.service both check, keeps it from starting later. Remove that
-# file to run a system sshd on purpose.
+# binary. When make deps installs it (and only then: an sshd that was there
+# before is left as it was), a policy-rc.d that refuses every start (101)
+# keeps invoke-rc.d and deb-systemd-invoke from starting it while it installs
+# (an existing policy-rc.d is left as it is); /etc/ssh/sshd_not_to_be_run,
+# which Debian's init script and ssh.service both check, keeps it from
+# starting later; and systemctl disables ssh.service and ssh.socket, which the
+# package enabled (a later upgrade of the package keeps them disabled). To run
+# a system sshd on purpose: rm /etc/ssh/sshd_not_to_be_run && systemctl
+# enable --now ssh.
 deps:
-	@missing=""; \
+	@missing=""; lean=""; \
 	command -v ip >/dev/null 2>&1 && command -v ss >/dev/null 2>&1 || missing="$$missing iproute2"; \
 	command -v setpriv >/dev/null 2>&1 || missing="$$missing util-linux"; \
 	[ -f /etc/services ] || missing="$$missing netbase"; \
@@ -162,19 +193,18 @@ deps:
 	command -v zsh >/dev/null 2>&1 || missing="$$missing zsh"; \
 	command -v fish >/dev/null 2>&1 || missing="$$missing fish"; \
 	command -v rpm >/dev/null 2>&1 || missing="$$missing rpm"; \
-	if [ -n "$$missing$$lean" ]; then \
-	  if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:$$missing$$lean (run as root to install them)"; exit 1; fi; \
-	  case "$$missing" in *openssh-server*) \
-	    mkdir -p /etc/ssh && touch /etc/ssh/sshd_not_to_be_run; \
-	    if [ ! -e /usr/sbin/policy-rc.d ]; then \
-	      trap 'rm -f /usr/sbin/policy-rc.d' EXIT; \
-	      printf '#!/bin/sh\n# make deps: no service starts while the test tools install\nexit 101\n' >/usr/sbin/policy-rc.d; \
-	      chmod 755 /usr/sbin/policy-rc.d; \
-	    fi;; \
-	  esac; \
-	  apt-get update -q || exit 1; \
-	  if [ -n "$$missing" ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing || exit 1; fi; \
-	  if [ -n "$$lean" ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$lean || exit 1; fi; \
+	sshd=""; case "$$missing" in *openssh-server*) sshd=new;; esac; \
+	if [ -n "$$sshd" ] && [ "$$(id -u)" = 0 ]; then \
+	  mkdir -p /etc/ssh && touch /etc/ssh/sshd_not_to_be_run; \
+	  if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	    trap 'rm -f /usr/sbin/policy-rc.d' EXIT; \
+	    printf '#!/bin/sh\n# make deps: no service starts while the test tools install\nexit 101\n' >/usr/sbin/policy-rc.d; \
+	    chmod 755 /usr/sbin/policy-rc.d; \
+	  fi; \
+	fi; \
+	$(apt_install); \
+	if [ -n "$$sshd" ] && command -v systemctl >/dev/null 2>&1; then \
+	  systemctl disable --quiet ssh.service ssh.socket || { echo "make deps: could not disable ssh.service; run: systemctl disable ssh.service ssh.socket"; exit 1; }; \
 	fi
 
 clean:

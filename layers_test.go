@@ -10,7 +10,7 @@ import (
 )
 
 // TestLayers holds the house to its floors: imports run one way, from the
-// command line down to the kernel's vocabulary (README, Development).
+// command line down to the kernel's vocabulary (docs/internals.md, Packages).
 //
 //	cmd/tcpreap → reap, flows, census, doctor, planfile, host, and the
 //	    vocabulary (inet, sockdiag's selection and states, kill's results);

@@ -31,9 +31,10 @@ const (
 )
 
 // The files make install installs with PREFIX=/usr, each with its mode; zsh's completion
-// goes to ZSHCOMPDIR, site-functions unless told.
-func installedFiles(zshDir string) map[string]fs.FileMode {
-	return map[string]fs.FileMode{
+// goes to ZSHCOMPDIR, site-functions unless told, and the license to LICENSEFILE, Debian's
+// copyright file unless told.
+func installedFiles(zshDir string, license ...string) map[string]fs.FileMode {
+	files := map[string]fs.FileMode{
 		"/usr/sbin/tcpreap":                                 0o755,
 		"/usr/share/man/man8/tcpreap.8.gz":                  0o644,
 		"/usr/share/bash-completion/completions/tcpreap":    0o644,
@@ -41,7 +42,16 @@ func installedFiles(zshDir string) map[string]fs.FileMode {
 		"/usr/share/fish/vendor_completions.d/tcpreap.fish": 0o644,
 		"/usr/share/doc/tcpreap/copyright":                  0o644,
 	}
+	for _, l := range license {
+		delete(files, "/usr/share/doc/tcpreap/copyright")
+		files[l] = 0o644
+	}
+	return files
 }
+
+// rpmLicense is where the .rpm puts the license: where RPM-based distributions keep
+// licenses, marked %license.
+const rpmLicense = "/usr/share/licenses/tcpreap/LICENSE"
 
 // TestIntegrationInstall: make install DESTDIR=… PREFIX=/usr installs the files it says,
 // a static binary that prints its stamped version and really destroys, a manual and the
@@ -79,13 +89,14 @@ func TestIntegrationInstall(t *testing.T) {
 
 	t.Run("man page", func(t *testing.T) {
 		page := filepath.Join(dest, "usr/share/man/man8/tcpreap.8.gz")
-		out := command(t, []string{"MANWIDTH=100"}, "man", "--warnings", "-l", page)
+		// At 80 columns, a terminal's least: every line fits, the examples' too.
+		out := command(t, []string{"MANWIDTH=80"}, "man", "--warnings", "-l", page)
 		for _, line := range strings.Split(out, "\n") {
 			// groff's warnings ("troff: <standard input>:12: warning: …") and man's own.
 			if strings.Contains(line, "warning") || strings.HasPrefix(line, "man:") || strings.Contains(line, "troff:") {
 				t.Errorf("man: %s", line)
 			}
-			if n := len([]rune(line)); n > 100 {
+			if n := len([]rune(line)); n > 80 {
 				t.Errorf("a line of %d columns: %q", n, line)
 			}
 		}
@@ -238,7 +249,7 @@ func TestIntegrationPackage(t *testing.T) {
 
 	t.Run("rpm", func(t *testing.T) {
 		want := t.TempDir()
-		makeRelease(t, "install", "DESTDIR="+want, "PREFIX=/usr", "ZSHCOMPDIR=/usr/share/zsh/site-functions")
+		makeRelease(t, "install", "DESTDIR="+want, "PREFIX=/usr", "ZSHCOMPDIR=/usr/share/zsh/site-functions", "LICENSEFILE="+rpmLicense)
 		// rpm --dump: path size mtime sha256 mode owner group …, one file a line.
 		got := map[string]fs.FileMode{}
 		dump := command(t, nil, "rpm", "--query", "--package", "--dump", rpms[0])
@@ -256,12 +267,21 @@ func TestIntegrationPackage(t *testing.T) {
 				t.Errorf("%s differs in the .rpm (sha256 %s) from what make install installs (%s)", f[0], f[3], w)
 			}
 		}
-		if w := installedFiles("/usr/share/zsh/site-functions"); !maps.Equal(got, w) {
+		if w := installedFiles("/usr/share/zsh/site-functions", rpmLicense); !maps.Equal(got, w) {
 			t.Errorf("the .rpm holds %v, make install installs %v", got, w)
 		}
 		info := command(t, nil, "rpm", "--query", "--package", "--queryformat", "%{NAME} %{LICENSE} %{URL}\n", rpms[0])
 		if !strings.HasPrefix(info, "tcpreap Apache-2.0 https://") {
 			t.Errorf("the .rpm says %q, want tcpreap, Apache-2.0 and its home page", info)
+		}
+		if got := command(t, nil, "rpm", "--query", "--package", "--licensefiles", rpms[0]); got != rpmLicense+"\n" {
+			t.Errorf("the .rpm's %%license files are %q, want %s", got, rpmLicense)
+		}
+		// The summary is the synopsis; the description goes on from it, without it.
+		summary := command(t, nil, "rpm", "--query", "--package", "--queryformat", "%{SUMMARY}", rpms[0])
+		desc := command(t, nil, "rpm", "--query", "--package", "--queryformat", "%{DESCRIPTION}", rpms[0])
+		if !strings.HasPrefix(summary, "find and destroy") || strings.Contains(desc, summary) || !strings.HasPrefix(desc, "tcpreap finds") {
+			t.Errorf("the .rpm's summary is %q and its description %q: want the synopsis, then the long description alone", summary, desc)
 		}
 	})
 }

@@ -359,3 +359,47 @@ func slicesIndex(recs []testnet.Record, cookie uint64) int {
 	}
 	return -1
 }
+
+// TestIntegrationUDPOwnerAfterDestroy: what the owner of a destroyed
+// connected UDP socket sees. udp_abort leaves ECONNABORTED on the socket,
+// once, and disconnects it: a read (or any call that reports the socket's
+// error) gets ECONNABORTED once; a send without an address gets
+// EDESTADDRREQ, before and after that, for the socket has no peer any more;
+// and a read after the ECONNABORTED waits for a datagram, as on any bound
+// unconnected socket. The docs say what this test observes.
+func TestIntegrationUDPOwnerAfterDestroy(t *testing.T) {
+	e := setup(t)
+	var readFirst, writeFirst *net.UDPConn
+	e.check(e.Local.Do(func() (err error) {
+		peer := net.UDPAddrFromAddrPort(netip.MustParseAddrPort("192.0.2.2:9999"))
+		readFirst, err = net.DialUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("192.0.2.1:5002")), peer)
+		if err != nil {
+			return err
+		}
+		writeFirst, err = net.DialUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("192.0.2.1:5003")), peer)
+		return err
+	}))
+	t.Cleanup(func() { readFirst.Close(); writeFirst.Close() })
+
+	r := e.json(0, "-u", "192.0.2.2")
+	if len(r.Sockets) != 2 || r.Summary.Killed != 2 {
+		t.Fatalf("tcpreap reported %+v, want both sockets killed", r.Sockets)
+	}
+
+	if err := testnet.ReadErr(readFirst); !errors.Is(err, syscall.ECONNABORTED) {
+		t.Errorf("the first read: %v, want ECONNABORTED", err)
+	}
+	if _, err := readFirst.Write([]byte("x")); !errors.Is(err, syscall.EDESTADDRREQ) {
+		t.Errorf("a write after the read: %v, want EDESTADDRREQ", err)
+	}
+	if err := testnet.ReadErr(readFirst); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("a second read: %v, want it to wait for a datagram (a timeout)", err)
+	}
+
+	if _, err := writeFirst.Write([]byte("x")); !errors.Is(err, syscall.EDESTADDRREQ) {
+		t.Errorf("the first write: %v, want EDESTADDRREQ", err)
+	}
+	if err := testnet.ReadErr(writeFirst); !errors.Is(err, syscall.ECONNABORTED) {
+		t.Errorf("a read after the write: %v, want ECONNABORTED", err)
+	}
+}

@@ -54,6 +54,6 @@ var manual = clidoc.Manual{
 	Files: []clidoc.Definition{
 		{Term: host.ServicesFile, Meaning: "Service names that --port, --local-port and --remote-port take."},
 		{Term: audit.Socket, Meaning: "Every run that destroys writes one audit line to syslog (authpriv.notice): who ran it, the command line, and the counts."},
-		{Term: "/proc", Meaning: "Socket owners (/proc/PID/fd) for --pid, --process, --uid and list -p; the process tree, for the SSH session guard; the boot id and network namespace a plan file records."},
+		{Term: "/proc", Meaning: "Socket owners (/proc/PID/fd) for --pid, --process, --process-match and list -p; the process tree, for the SSH session guard; the boot id and network namespace a plan file records. (--uid needs no /proc: the kernel's dump carries the uid that made each socket.)"},
 	},
 }

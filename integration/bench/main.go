@@ -1,6 +1,6 @@
 // Command bench is `make bench`: it measures tcpreap against `ss -K` and a bare-syscall
 // floor (integration/floor) on a large population of real sockets, and prints the
-// results as a Markdown table for the README.
+// results as a Markdown table for docs/performance.md.
 //
 // The population (shape) is about 190,000 TCP sockets over loopback on 127.0.0.0/8 in a
 // network namespace of the bench's own, held by worker processes (this program, started
@@ -53,7 +53,7 @@ func main() {
 	try := flag.String("try", "", "instead of measuring: build a population and run this shell command in its namespace (for profiling)")
 	big := flag.Bool("big", false, "with -try: the population of 250,000 TIME_WAIT sockets, not the standard one")
 	owners := flag.Bool("owners", false, "with -try: the standard population held by 500 processes")
-	only := flag.String("case", "", "run only the cases whose name contains this (for a quick look; the README's table has them all)")
+	only := flag.String("case", "", "run only the cases whose name contains this (for a quick look; docs/performance.md's table has them all)")
 	flag.Parse()
 	if *try != "" {
 		s := standard

@@ -2,13 +2,22 @@
 // its own, gives the local one a CLOSE_WAIT leak, TIME_WAIT sockets and
 // healthy connections, and shows tcpreap listing and reaping them, then that
 // the healthy connections survived. It removes everything when it ends.
+//
+// Every run that destroys writes an audit line to syslog; the demo's go to a
+// socket of its own (TCPREAP_SYSLOG_SOCKET), not to the machine's log, and it
+// prints them at the end: the demo runs where there may be no system logger,
+// and its namespaces are gone when it ends.
 package main
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/tcpreap/tcpreap/integration/testnet"
 )
@@ -28,6 +37,11 @@ func run(bin string) error {
 	if err := testnet.CheckRoot(); err != nil {
 		return fmt.Errorf("%v: the demo makes network namespaces (try sudo make demo)", err)
 	}
+	log, err := listenSyslog()
+	if err != nil {
+		return err
+	}
+	defer log.Close()
 	n, err := testnet.Setup()
 	if err != nil {
 		return err
@@ -93,6 +107,55 @@ func run(bin string) error {
 			return fmt.Errorf("a healthy connection did not survive: %v", err)
 		}
 	}
-	fmt.Printf("\nThe %d healthy connections still carry data. Removing the namespaces.\n", len(healthy))
+	fmt.Printf("\nThe %d healthy connections still carry data.\n", len(healthy))
+	fmt.Printf("\nThe audit line each destroying run wrote (to syslog, authpriv.notice; here to the demo's own socket):\n")
+	for _, line := range log.Lines() {
+		fmt.Println(line)
+	}
+	fmt.Println("\nRemoving the namespaces.")
 	return nil
+}
+
+// syslog is a unix datagram socket of the demo's own that tcpreap's audit
+// lines go to, in a directory of its own.
+type syslog struct {
+	dir  string
+	conn *net.UnixConn
+}
+
+// listenSyslog opens the demo's syslog socket and points
+// TCPREAP_SYSLOG_SOCKET at it for every tcpreap the demo runs.
+func listenSyslog() (*syslog, error) {
+	dir, err := os.MkdirTemp("", "tcpreap-demo")
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "syslog")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	os.Setenv("TCPREAP_SYSLOG_SOCKET", path)
+	return &syslog{dir: dir, conn: conn}, nil
+}
+
+// Lines reads the lines the socket holds: tcpreap has written its line
+// before it exits, so the line of every run that returned is queued.
+func (s *syslog) Lines() []string {
+	var lines []string
+	buf := make([]byte, 8192)
+	for {
+		_ = s.conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		n, err := s.conn.Read(buf)
+		if err != nil {
+			return lines
+		}
+		lines = append(lines, strings.TrimRight(string(buf[:n]), "\n"))
+	}
+}
+
+// Close closes the socket and removes its directory.
+func (s *syslog) Close() error {
+	return errors.Join(s.conn.Close(), os.RemoveAll(s.dir))
 }

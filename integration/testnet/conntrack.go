@@ -95,7 +95,7 @@ func parseEntry(line string) (Entry, error) {
 }
 
 // FlowRecord is one conntrack entry of tcpreap conntrack --json, decoded on its own (the
-// README's field names), not with tcpreap's types.
+// field names docs/reference.md documents), not with tcpreap's types.
 type FlowRecord struct {
 	Proto        string   `json:"proto"`
 	Family       string   `json:"family"`

@@ -18,7 +18,7 @@ type PlanHeader struct {
 	Sockets    int       `json:"sockets"`
 }
 
-// The keys of a plan file's lines, as the README documents them.
+// The keys of a plan file's lines, as docs/reference.md documents them.
 var (
 	planHeaderKeys  = []string{"version", "boot_id", "created", "command", "everything", "sockets"}
 	planRecordKeys  = []string{"proto", "family", "state", "timer", "retrans", "expires_ms", "recv_q", "send_q", "local_ip", "local_port", "remote_ip", "remote_port", "interface", "cookie", "uid", "inode", "netns", "action"}
