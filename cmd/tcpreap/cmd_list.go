@@ -42,7 +42,7 @@ Examples:
 			&cli.BoolFlag{Name: "processes", Aliases: []string{"p"}, Destination: &f.processes,
 				Usage: "show the processes that hold each socket, and its receive and send queues"},
 			&cli.BoolFlag{Name: "extended", Aliases: []string{"e"}, Destination: &f.extended,
-				Usage: "show how long each TCP connection has been idle, its retransmissions, unacked segments and rtt"},
+				Usage: "show how long each TCP connection has been idle, its rtt, and each socket's timer (retransmissions and unacked segments in --json)"},
 		}, f.outputFlags.flags("socket")),
 		Action: action(&f.command, args, func(ctx context.Context) error { return listSockets(ctx, f, io) }),
 	}

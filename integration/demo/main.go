@@ -1,5 +1,5 @@
 // Command demo is `make demo`: it makes two hosts in network namespaces of
-// its own, gives the local one a CLOSE_WAIT leak, TIME_WAIT sockets and
+// its own, gives the local one a CLOSE-WAIT leak, TIME-WAIT sockets and
 // healthy connections, and shows tcpreap listing and reaping them, then that
 // the healthy connections survived. It removes everything when it ends.
 //
@@ -51,7 +51,7 @@ func run(bin string) error {
 		n.Local.Name, n.Peer.Name)
 
 	// A service on 5432 whose application leaks: it never closes the
-	// connections its clients have closed, which sit in CLOSE_WAIT.
+	// connections its clients have closed, which sit in CLOSE-WAIT.
 	db, err := n.Listen(n.Local, netip.MustParseAddrPort("192.0.2.1:5432"))
 	if err != nil {
 		return err
@@ -70,7 +70,7 @@ func run(bin string) error {
 		}
 		healthy = append(healthy, p)
 	}
-	// Outgoing connections that the local host closed first: TIME_WAIT.
+	// Outgoing connections that the local host closed first: TIME-WAIT.
 	web, err := n.Listen(n.Peer, netip.MustParseAddrPort("192.0.2.2:80"))
 	if err != nil {
 		return err
@@ -87,8 +87,8 @@ func run(bin string) error {
 
 	steps := []struct{ say, args string }{
 		{"What is there (list destroys nothing):", "list --state all"},
-		{"Reap the CLOSE_WAIT leak of the postgresql service, by its name in /etc/services:", "--state close_wait --port postgresql"},
-		{"Free the TIME_WAIT ports (Linux 6.0 and later):", "--state time_wait"},
+		{"Reap the CLOSE-WAIT leak of the postgresql service, by its name in /etc/services:", "--state close_wait --port postgresql"},
+		{"Free the TIME-WAIT ports (Linux 6.0 and later):", "--state time_wait"},
 		{"What is left:", "list --state all"},
 	}
 	for _, s := range steps {
