@@ -51,7 +51,7 @@ func main() {
 	floor := flag.String("floor", "bin/floor", "the floor binary (go build ./integration/floor)")
 	rounds := flag.Int("rounds", 3, "rounds of every case")
 	try := flag.String("try", "", "instead of measuring: build a population and run this shell command in its namespace (for profiling)")
-	big := flag.Bool("big", false, "with -try: the population of 250,000 TIME_WAIT sockets, not the standard one")
+	big := flag.Bool("big", false, "with -try: the population of 250,000 TIME-WAIT sockets, not the standard one")
 	owners := flag.Bool("owners", false, "with -try: the standard population held by 500 processes")
 	only := flag.String("case", "", "run only the cases whose name contains this (for a quick look; docs/performance.md's table has them all)")
 	flag.Parse()
@@ -196,7 +196,7 @@ func cases(tcpreap, floor string, rounds int) []benchCase {
 	peerAddr := peer.String()
 	return []benchCase{
 		{
-			name:    "50,000 CLOSE_WAIT reap",
+			name:    "50,000 CLOSE-WAIT reap",
 			shape:   standard,
 			selects: func(s sock) bool { return s.state == "CLOSE-WAIT" },
 			argv: [tools][]string{
@@ -208,7 +208,7 @@ func cases(tcpreap, floor string, rounds int) []benchCase {
 			goals:  reapGoals,
 		},
 		{
-			name:    "50,000 TIME_WAIT reap",
+			name:    "50,000 TIME-WAIT reap",
 			shape:   standard,
 			selects: func(s sock) bool { return s.state == "TIME-WAIT" },
 			argv: [tools][]string{
@@ -259,7 +259,7 @@ func cases(tcpreap, floor string, rounds int) []benchCase {
 			// tcpreap's peak RSS for a plan of 250,000 targets: more than the standard
 			// population holds, so a population of TIME_WAIT sockets only, which need
 			// no descriptors; one round, tcpreap only.
-			name:    "250,000 TIME_WAIT reap",
+			name:    "250,000 TIME-WAIT reap",
 			shape:   bigTimeWait,
 			selects: func(s sock) bool { return s.state == "TIME-WAIT" },
 			argv: [tools][]string{

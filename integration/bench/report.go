@@ -18,16 +18,16 @@ func (b *bench) report() string {
 	all := s.sockets()
 	peerSockets := len(all) - len(all.without(fromPeer))
 	fmt.Fprintf(&w, "Population: %s TCP sockets over loopback on 127.0.0.0/8, in a network namespace of the bench's own: "+
-		"%s ESTABLISHED (%s connections), %s CLOSE_WAIT with their %s FIN_WAIT2 peers, %s TIME_WAIT and %d LISTEN, "+
-		"held by %d processes; %s of them (ESTABLISHED and CLOSE_WAIT) have the peer %s. "+
+		"%s ESTABLISHED (%s connections), %s CLOSE-WAIT with their %s FIN-WAIT-2 peers, %s TIME-WAIT and %d LISTEN, "+
+		"held by %d processes; %s of them (ESTABLISHED and CLOSE-WAIT) have the peer %s. "+
 		"Each run that destroys gets a population of its own, built afresh (not timed) and checked to be socket for socket the same; "+
 		"a listing's tools share one per round. Time is the wall time of the tool's whole process, the median of %s "+
 		"(min–max), the tools alternating; peak RSS is wait4's ru_maxrss, the highest of the rounds (true(1) reads %s).\n\n",
 		count(len(all)), count(2*s.established), count(s.established), count(s.closeWait), count(s.closeWait),
 		count(s.timeWait), 3*s.workers, s.workers, count(peerSockets), peer, plural(b.rounds, "round"), mib(b.baseRSS))
-	fmt.Fprintf(&w, "The listing with owners (`-p`: the processes that hold each socket) has the same ESTABLISHED and CLOSE_WAIT connections "+
-		"held by %d processes (and %d LISTEN), no TIME_WAIT. "+
-		"The last case has a population of its own, %s TIME_WAIT sockets and the listeners, and one round: "+
+	fmt.Fprintf(&w, "The listing with owners (`-p`: the processes that hold each socket) has the same ESTABLISHED and CLOSE-WAIT connections "+
+		"held by %d processes (and %d LISTEN), no TIME-WAIT. "+
+		"The last case has a population of its own, %s TIME-WAIT sockets and the listeners, and one round: "+
 		"tcpreap's peak RSS for a plan of %s targets. "+
 		"Left behind is what the kernel shows after the run, compared by state and 4-tuple with the population less "+
 		"the sockets the case selects and the other ends their resets closed; ss -K's runs that differ are shown, not failed.\n\n",
