@@ -1,0 +1,72 @@
+package sockdiag
+
+import (
+	"context"
+	"errors"
+
+	"github.com/tcpreap/tcpreap/inet"
+	"golang.org/x/sys/unix"
+)
+
+// An MPTCP connection is a socket of its own (IPPROTO_MPTCP) over TCP
+// subflows, and the subflows dump as TCP sockets whose ULP is "mptcp". A
+// SOCK_DESTROY of a subflow resets it and leaves the MPTCP connection
+// ESTABLISHED, its application blocked, unless the connection fell back to
+// plain TCP at its start: then the error reaches the application. The MPTCP
+// socket itself cannot be destroyed (mptcp_diag has no destroy).
+
+// subflowStates are the states an MPTCP subflow can be in: a listener's
+// destroy is refused already (ErrMPTCPListener), and timewait and request
+// sockets carry no ULP.
+const subflowStates = AllStates &^ (1<<Listen | 1<<TimeWait | 1<<SynRecv)
+
+// MaySubflow reports whether s may be an MPTCP subflow, by its protocol
+// and state: only such targets call for MPTCPSubflows.
+func (s *Socket) MaySubflow() bool {
+	return s.Protocol == inet.TCP && subflowStates.Has(s.State)
+}
+
+// MPTCPSubflows returns the cookies of the TCP sockets that are subflows of
+// MPTCP connections whose peer speaks MPTCP (see speaksMPTCP): destroying
+// one would leave its connection open. It costs one dump of the MPTCP
+// connections per family, which walks MPTCP's token table only; and where
+// there is one, a dump of the TCP sockets that may be subflows with
+// INET_DIAG_INFO (a struct tcp_info each), which brings their ULP along. A
+// kernel without MPTCP's diag (before Linux 5.9, or built without
+// CONFIG_INET_MPTCP_DIAG) has none to show: nil.
+func (c *Conn) MPTCPSubflows(ctx context.Context) (map[Cookie]bool, error) {
+	some := false
+	for _, fam := range []inet.Family{inet.IPv4, inet.IPv6} {
+		err := c.dump(ctx, Request{Family: fam, MPTCP: true, States: AllStates &^ (1 << Listen)}, func(*Socket, []byte) bool {
+			some = true
+			return false
+		})
+		switch {
+		case errors.Is(err, unix.ENOENT), errors.Is(err, unix.EINVAL), errors.Is(err, unix.EOPNOTSUPP):
+			return nil, nil
+		case err != nil:
+			return nil, err
+		}
+		if some {
+			break
+		}
+	}
+	if !some {
+		return nil, nil
+	}
+	subflows := map[Cookie]bool{}
+	for _, fam := range []inet.Family{inet.IPv4, inet.IPv6} {
+		req := Request{Family: fam, Protocol: inet.TCP, States: subflowStates, Ext: 1 << (inetDiagInfo - 1)}
+		err := c.dump(ctx, req, func(s *Socket, attrs []byte) bool {
+			var a msgAttrs
+			if a.UnmarshalBinary(attrs) == nil && a.speaksMPTCP() {
+				subflows[s.ID.Cookie] = true
+			}
+			return true
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return subflows, nil
+}
