@@ -3,6 +3,8 @@ package sockdiag
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"os"
 
 	"github.com/tcpreap/tcpreap/inet"
 	"golang.org/x/sys/unix"
@@ -14,6 +16,9 @@ import (
 // ESTABLISHED, its application blocked, unless the connection fell back to
 // plain TCP at its start: then the error reaches the application. The MPTCP
 // socket itself cannot be destroyed (mptcp_diag has no destroy).
+
+// mptcpSysctl is there in every network namespace of a kernel with MPTCP.
+const mptcpSysctl = "/proc/sys/net/mptcp"
 
 // subflowStates are the states an MPTCP subflow can be in: a listener's
 // destroy is refused already (ErrMPTCPListener), and timewait and request
@@ -33,8 +38,12 @@ func (s *Socket) MaySubflow() bool {
 // there is one, a dump of the TCP sockets that may be subflows with
 // INET_DIAG_INFO (a struct tcp_info each), which brings their ULP along. A
 // kernel without MPTCP's diag (before Linux 5.9, or built without
-// CONFIG_INET_MPTCP_DIAG) has none to show: nil.
+// CONFIG_INET_MPTCP_DIAG) has none to show: nil; a kernel without MPTCP at
+// all is not asked (the kernel would run modprobe for its diag each time).
 func (c *Conn) MPTCPSubflows(ctx context.Context) (map[Cookie]bool, error) {
+	if _, err := os.Stat(mptcpSysctl); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
 	some := false
 	for _, fam := range []inet.Family{inet.IPv4, inet.IPv6} {
 		err := c.dump(ctx, Request{Family: fam, MPTCP: true, States: AllStates &^ (1 << Listen)}, func(*Socket, []byte) bool {
