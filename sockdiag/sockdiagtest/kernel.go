@@ -108,11 +108,21 @@ func (k *Kernel) dial() *Wire { return NewWire(k.Serve) }
 // Serve answers the requests of one sendmsg with the datagrams the kernel
 // would send, for a Wire of a test's own making (NewWire).
 func (k *Kernel) Serve(reqs []netlink.Message) [][]netlink.Message {
-	k.holdIfStuck(reqs)
+	// As netlink_rcv_skb: the requests before a destroy of a socket whose
+	// lock is held are acted on, then that one waits for the lock, and the
+	// rest wait behind it.
+	stuck := k.stuckAt(reqs)
+	k.mu.Lock()
+	k.Sends++
+	queue := k.serve(reqs[:stuck])
+	k.mu.Unlock()
+	if stuck == len(reqs) {
+		return queue
+	}
+	<-k.Unstick
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.Sends++
-	return k.serve(reqs)
+	return append(queue, k.serve(reqs[stuck:])...)
 }
 
 // serve answers requests with the datagrams the kernel would send.
@@ -320,26 +330,34 @@ func (k *Kernel) attrs(s sockdiag.Socket) []byte {
 	return b
 }
 
-// holdIfStuck blocks, as the kernel's lock_sock does, when a destroy among
-// reqs is for a socket whose lock is held.
-func (k *Kernel) holdIfStuck(reqs []netlink.Message) {
+// AnswerTo returns the answer to the destroy of the socket with cookie c,
+// and whether it was sent; safe while a sendmsg is held (Stuck).
+func (k *Kernel) AnswerTo(c sockdiag.Cookie) (unix.Errno, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	errno, sent := k.Answered[c]
+	return errno, sent
+}
+
+// stuckAt returns the index of the first destroy among reqs of a socket
+// whose lock is held, or len(reqs).
+func (k *Kernel) stuckAt(reqs []netlink.Message) int {
 	if k.Stuck == nil {
-		return
+		return len(reqs)
 	}
-	for _, m := range reqs {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for n, m := range reqs {
 		var r sockdiag.Request
 		if m.Header.Type != sockDestroy || r.UnmarshalBinary(m.Data) != nil {
 			continue
 		}
-		k.mu.Lock()
 		i := slices.IndexFunc(k.Sockets, func(s sockdiag.Socket) bool { return s.ID == r.ID })
-		stuck := i >= 0 && k.Stuck(k.Sockets[i])
-		k.mu.Unlock()
-		if stuck {
-			<-k.Unstick
-			return
+		if i >= 0 && k.Stuck(k.Sockets[i]) {
+			return n
 		}
 	}
+	return len(reqs)
 }
 
 // IsProbe reports whether a request can select no socket: a dump of no
