@@ -12,9 +12,9 @@ import (
 // verify looks the targets up again whose destroys' answers may not be
 // what happened (Engine.Doubtful; all of them with all) or are pending, and
 // corrects what the answers said: a target still there with its cookie is
-// failed, unless its destroy is pending (it may still come); one the
-// kernel did not answer for, or pending, is killed if it is gone. answers[i] is the
-// destroy's answer for results[i]. It reports false when the kernel did not
+// failed, unless its destroy is pending (it may still come); one the kernel
+// did not answer for, or pending, is killed if it is gone. answers[i] is
+// the destroy's answer for results[i]. It reports false when the kernel did not
 // answer the look-ups before ctx ended: the Engine is then still in use, by
 // a look-up the kernel holds, and must not be used again.
 func verify(ctx context.Context, e Engine, results []Result, answers []error, all bool) (answered bool) {

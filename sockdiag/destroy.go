@@ -39,10 +39,12 @@ var ErrNoAnswer = &Cause{
 // sendmsg, each with the cookie it was dumped with, and returns one error per
 // target, in order: nil when the kernel destroyed it, else an *OpError that
 // wraps the kernel's errno and what it means (ErrGone, ErrPermission,
-// ErrNoDestroy, ErrTimeWait, ErrMPTCPListener), ErrNoAnswer, or, for a
-// target not sent, ErrNotAttempted and why. A listener refused with EINVAL
-// costs one more dump, of the listeners on its port, to tell whether it is
-// an MPTCP one.
+// ErrNoDestroy, ErrTimeWait, ErrMPTCPListener), ErrNoAnswer, ErrPending
+// for a destroy that waits for a held socket lock (ErrLockHeld) or behind
+// one (ErrQueued), or, for a target not sent, ErrNotAttempted and why. A
+// listener refused with EINVAL costs one more dump, of the listeners on its
+// port, to tell whether it is an MPTCP one; a batch held by a socket's lock
+// costs a look-up of its targets (settleStuck).
 //
 // Nothing is sent for a protocol the kernel cannot destroy (Probe). The
 // first destroys go out in batches that double from one until the kernel
