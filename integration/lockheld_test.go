@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os/exec"
 	"strconv"
@@ -50,33 +51,11 @@ func TestIntegrationPendingBehindAHeldLock(t *testing.T) {
 	}
 	release := holdLock(t, pairs[held])
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := e.Local.Command(ctx, bin, "--json", "--sport", port)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	e.check(err)
-	e.check(cmd.Start())
-	// tcpreap reports and exits, but its thread in the stuck sendmsg keeps the process
-	// until the lock is released: read the report first.
-	var out strings.Builder
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		out.WriteString(sc.Text() + "\n")
-		if strings.HasPrefix(sc.Text(), `{"summary"`) {
-			break
-		}
+	out, errOut, code := e.tcpreapHeld(release, false, "--json", "--sport", port)
+	if code != 1 {
+		t.Errorf("tcpreap exited %d, want 1", code)
 	}
-	release()
-	go func() { _, _ = bufio.NewReader(stdout).WriteTo(&bytes.Buffer{}) }()
-	err = cmd.Wait()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
-		t.Errorf("tcpreap: %v, want exit 1", err)
-	}
-	t.Logf("stdout:\n%sstderr:\n%s", out.String(), stderr.String())
-	r, err := testnet.ParseReport(out.String())
+	r, err := testnet.ParseReport(out)
 	e.check(err)
 
 	at := slicesIndex(r.Sockets, pairs[held].Cookie)
@@ -99,7 +78,7 @@ func TestIntegrationPendingBehindAHeldLock(t *testing.T) {
 	if r.Summary.Pending != 6-at || r.Summary.Killed != at || r.Summary.Failed != 0 {
 		t.Errorf("summary %+v, want %d killed and %d pending", r.Summary, at, 6-at)
 	}
-	if n := strings.Count(stderr.String(), "may still be destroyed when it is released"); n != 1 {
+	if n := strings.Count(errOut, "may still be destroyed when it is released"); n != 1 {
 		t.Errorf("stderr says the held lock's sentence %d times, want once", n)
 	}
 	if _, err := e.Local.Await("the pending sockets destroyed", func(ss testnet.Sockets) bool {
@@ -112,6 +91,51 @@ func TestIntegrationPendingBehindAHeldLock(t *testing.T) {
 	}); err != nil {
 		t.Errorf("after the lock was released: %v", err)
 	}
+}
+
+// tcpreapHeld runs tcpreap with args in A while a socket's lock is held: tcpreap reports
+// and exits, but a thread of its that the kernel holds keeps the process until the lock is
+// released. So stdout (or, with onStderr, stderr) is read to its last line, the lock
+// released, and then the process waited for.
+func (e *env) tcpreapHeld(release func(), onStderr bool, args ...string) (stdout, stderr string, code int) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := e.Local.Command(ctx, append([]string{bin}, args...)...)
+	var rest bytes.Buffer
+	var pipe io.ReadCloser
+	var err error
+	if onStderr {
+		cmd.Stdout = &rest
+		pipe, err = cmd.StderrPipe()
+	} else {
+		cmd.Stderr = &rest
+		pipe, err = cmd.StdoutPipe()
+	}
+	e.check(err)
+	e.check(cmd.Start())
+	var read strings.Builder
+	sc := bufio.NewScanner(pipe)
+	for sc.Scan() {
+		read.WriteString(sc.Text() + "\n")
+		if !onStderr && strings.HasPrefix(sc.Text(), `{"summary"`) || onStderr && strings.HasPrefix(sc.Text(), "tcpreap: ") {
+			break
+		}
+	}
+	release()
+	go io.Copy(io.Discard, pipe)
+	err = cmd.Wait()
+	code = cmd.ProcessState.ExitCode()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		e.t.Errorf("tcpreap %s: %v", strings.Join(args, " "), err)
+	}
+	stdout, stderr = read.String(), rest.String()
+	if onStderr {
+		stdout, stderr = stderr, stdout
+	}
+	e.t.Logf("tcpreap %s → exit %d\nstdout:\n%sstderr:\n%s", strings.Join(args, " "), code, stdout, stderr)
+	return stdout, stderr, code
 }
 
 // holdLock makes a thread of the test hold the socket lock of p's end in A: it sends a

@@ -77,6 +77,28 @@ func TestIntegrationMPTCPSubflow(t *testing.T) {
 	}
 }
 
+// TestIntegrationMPTCPSubflowsHeld: where MPTCP connections are, telling their subflows
+// apart asks the kernel for every TCP socket's tcp_info, which waits for a socket's lock.
+// With a lock held, tcpreap gives the look up after 10 seconds, says why, destroys
+// nothing and exits 1.
+func TestIntegrationMPTCPSubflowsHeld(t *testing.T) {
+	e := setup(t)
+	enableMPTCP(t, e.Local)
+	enableMPTCP(t, e.Peer)
+	mp := e.mptcpDial(e.mptcpListen(true, "192.0.2.2:0"))
+	plain := e.inbound(e.listenV4(), otherPeer)
+	release := holdLock(t, plain)
+	before := e.sockets()
+	_, stderr, code := e.tcpreapHeld(release, true, "-y", testnet.PeerV4.String(), testnet.OtherPeerV4.String())
+	if code != 1 || !strings.Contains(stderr, "which TCP sockets are MPTCP subflows") || !strings.Contains(stderr, "nothing was destroyed") {
+		t.Errorf("exit %d, stderr %q: want 1 and why", code, stderr)
+	}
+	expectUnchanged(t, before, e.sockets())
+	if err := testnet.Echo(mp); err != nil {
+		t.Errorf("the MPTCP connection no longer carries data: %v", err)
+	}
+}
+
 // mptcpListen listens in B on addr, with MPTCP or without.
 func (e *env) mptcpListen(mptcp bool, addr string) *net.TCPListener {
 	e.t.Helper()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"time"
 
 	"github.com/tcpreap/tcpreap/inet"
 	"golang.org/x/sys/unix"
@@ -63,19 +64,59 @@ func (c *Conn) MPTCPSubflows(ctx context.Context) (map[Cookie]bool, error) {
 	if !some {
 		return nil, nil
 	}
-	subflows := map[Cookie]bool{}
-	for _, fam := range []inet.Family{inet.IPv4, inet.IPv6} {
-		req := Request{Family: fam, Protocol: inet.TCP, States: subflowStates, Ext: 1 << (inetDiagInfo - 1)}
-		err := c.dump(ctx, req, func(s *Socket, attrs []byte) bool {
-			var a msgAttrs
-			if a.UnmarshalBinary(attrs) == nil && a.speaksMPTCP() {
-				subflows[s.ID.Cookie] = true
-			}
-			return true
-		})
-		if err != nil {
-			return nil, err
-		}
+	return c.subflows(ctx)
+}
+
+// ErrSubflowsHeld is the cause of a look for MPTCP subflows the kernel did
+// not answer in time.
+var ErrSubflowsHeld = &Cause{
+	short: "cannot tell which sockets are MPTCP subflows: a socket's lock is held",
+	sentence: "the kernel did not say within 10 seconds which TCP sockets are MPTCP subflows: a socket's lock is held, most likely by its application, " +
+		"stuck in the kernel (in a send on a hung NFS or FUSE file?), and that look waits for it; nothing was destroyed; " +
+		"tcpreap cannot free it, and its process ends only when the kernel lets that thread go",
+}
+
+// subflows dumps the TCP sockets that may be subflows, with INET_DIAG_INFO,
+// on a socket of its own, within stuckTimeout: the kernel fills a socket's
+// struct tcp_info under its lock (tcp_get_info), so a lock an application
+// holds holds the dump, in the kernel, where no deadline reaches it. Then
+// the socket is left to the thread the kernel holds, and the answer is
+// ErrSubflowsHeld.
+func (c *Conn) subflows(ctx context.Context) (map[Cookie]bool, error) {
+	nl, err := c.dialFresh()
+	if err != nil {
+		return nil, err
 	}
-	return subflows, nil
+	type answer struct {
+		subflows map[Cookie]bool
+		err      error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		subflows := map[Cookie]bool{}
+		for _, fam := range []inet.Family{inet.IPv4, inet.IPv6} {
+			req := Request{Family: fam, Protocol: inet.TCP, States: subflowStates, Ext: 1 << (inetDiagInfo - 1)}
+			err := c.dumpOn(ctx, nl, req, func(s *Socket, attrs []byte) bool {
+				var a msgAttrs
+				if a.UnmarshalBinary(attrs) == nil && a.speaksMPTCP() {
+					subflows[s.ID.Cookie] = true
+				}
+				return true
+			})
+			if err != nil {
+				done <- answer{nil, err}
+				return
+			}
+		}
+		done <- answer{subflows, nil}
+	}()
+	watchdog := time.NewTimer(stuckTimeout)
+	defer watchdog.Stop()
+	select {
+	case a := <-done:
+		nl.Close()
+		return a.subflows, a.err
+	case <-watchdog.C:
+		return nil, ErrSubflowsHeld
+	}
 }
