@@ -78,7 +78,7 @@ func TestReportPending(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"pending: its lock is held", "pending: sent behind the destroy of a socket whose lock is held",
-		"3 sockets matched: 1 killed, 0 gone, 0 failed, 0 skipped; 2 pending: may still be destroyed"} {
+		"3 sockets matched: 1 destroyed, 0 gone, 0 failed, 0 skipped; 2 pending: may still be destroyed"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("the table does not say %q:\n%s", want, table.String())
 		}
