@@ -11,6 +11,7 @@ const (
 	Gone                    // already gone, or replaced (another cookie or id) before the kill
 	Failed                  // the kernel refused or did not answer, or the target is still there
 	Skipped                 // a guard, or the kernel, kept it back; the result's reason says why
+	Pending                 // asked for, not answered in time, and still there: it may still be destroyed
 )
 
 var actionNames = [...]string{
@@ -19,13 +20,14 @@ var actionNames = [...]string{
 	Gone:      "gone",
 	Failed:    "failed",
 	Skipped:   "skipped",
+	Pending:   "pending",
 }
 
 func (a Action) String() string { return actionNames[a] }
 
 // A Summary counts a plan's results by action.
 type Summary struct {
-	Matched, WouldKill, Killed, Gone, Failed, Skipped int
+	Matched, WouldKill, Killed, Gone, Failed, Skipped, Pending int
 }
 
 // Summarize counts results by action; every result is a matched target.
@@ -43,6 +45,8 @@ func Summarize[R interface{ Outcome() Action }](results []R) Summary {
 			s.Failed++
 		case Skipped:
 			s.Skipped++
+		case Pending:
+			s.Pending++
 		}
 	}
 	return s

@@ -27,17 +27,17 @@ func TestIntegrationMessages(t *testing.T) {
 		args []string
 		want string // all of stderr but "tcpreap: " and the newline
 	}{
-		{[]string{"list", "-tanp"}, "-tanp reads as ss's letters: tcpreap list takes no -a (give --state all) or -n (addresses are always numbers here); see tcpreap list --help"},
+		{[]string{"list", "-tanp"}, "-tanp reads as ss's letters: list takes no -a (give --state all) or -n (addresses are always numbers here); see tcpreap list --help"},
 		{[]string{"-tanp", p}, "-tanp reads as ss's letters: tcpreap takes no -a (give --state all) or -p (tcpreap list -p shows processes); see tcpreap --help"},
-		{[]string{"summary", "--all-netns"}, "tcpreap summary takes no --all-netns (summary takes --netns: one namespace); see tcpreap summary --help"},
-		{[]string{"summary", "-all-netns"}, "tcpreap summary takes no --all-netns (summary takes --netns: one namespace); see tcpreap summary --help"},
-		{[]string{"apply", "--state", "listen", "x.plan"}, "tcpreap apply takes no --state (apply destroys what the plan file holds: give the selection to tcpreap plan); see tcpreap apply --help"},
+		{[]string{"summary", "--all-netns"}, "summary takes no --all-netns (summary takes --netns: one namespace); see tcpreap summary --help"},
+		{[]string{"summary", "-all-netns"}, "summary takes no --all-netns (summary takes --netns: one namespace); see tcpreap summary --help"},
+		{[]string{"apply", "--state", "listen", "x.plan"}, "apply takes no --state (apply destroys what the plan file holds: give the selection to tcpreap plan); see tcpreap apply --help"},
 		{[]string{"--bogus", p}, "tcpreap has no option --bogus; see tcpreap --help"},
 		{[]string{"-y", "--json=yes", p}, "--json is a switch: give it alone, without =yes; see tcpreap --help"},
 		{[]string{"-y", p, "--state"}, "--state needs a value; see tcpreap --help"},
-		{[]string{"help", "--bogus"}, "tcpreap help has no option --bogus; see tcpreap --help"},
+		{[]string{"help", "--bogus"}, "help has no option --bogus; see tcpreap --help"},
 		{[]string{"help", "nosuch"}, `tcpreap has no command "nosuch"; see tcpreap --help`},
-		{[]string{"list", "help", "--bogus"}, "tcpreap list help has no option --bogus; see tcpreap list --help"},
+		{[]string{"list", "help", "--bogus"}, "list help has no option --bogus; see tcpreap list --help"},
 		{[]string{"-y", "--workers", "0", p}, "--workers 0: give 1 to 64, the number of netlink sockets that send the destroys at once (without --workers: one per CPU, at most 4)"},
 		{[]string{"-y", "--workers", "0"}, "--workers 0: give 1 to 64, the number of netlink sockets that send the destroys at once (without --workers: one per CPU, at most 4)"},
 		{[]string{"-y", ":" + strconv.Itoa(int(in.LocalAddr().Port()))}, `":` + strconv.Itoa(int(in.LocalAddr().Port())) + `" has no address before the port; for a port on either end, give --port ` + strconv.Itoa(int(in.LocalAddr().Port()))},

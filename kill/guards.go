@@ -68,6 +68,10 @@ const (
 	// ReasonSSHHidden: a connection on the SSH port, when tcpreap runs in a
 	// PID namespace of its own, where the SSH server above it cannot be seen.
 	ReasonSSHHidden
+	// ReasonMPTCPSubflow: a subflow of an MPTCP connection whose peer speaks
+	// MPTCP (sockdiag.Conn.MPTCPSubflows): destroying it resets the subflow
+	// and leaves the connection open, its application blocked.
+	ReasonMPTCPSubflow
 )
 
 var reasons = [...]struct{ code, sentence string }{
@@ -80,6 +84,7 @@ var reasons = [...]struct{ code, sentence string }{
 	ReasonChanged:        {"changed", "changed since the plan into another kind of socket"},
 	ReasonSSHUnsure:      {"ssh_unsure", "may carry the ssh session tcpreap runs in: the SSH server's open files cannot be read"},
 	ReasonSSHHidden:      {"ssh_hidden", "may carry the ssh session tcpreap runs in: tcpreap runs in a PID namespace of its own, where an SSH server above it cannot be seen"},
+	ReasonMPTCPSubflow:   {"mptcp_subflow", "an MPTCP subflow: destroying it would leave its MPTCP connection open, so only its application can close it"},
 }
 
 // String returns the reason as a sentence.

@@ -48,7 +48,7 @@ func TestUnconnectedUDPIsSkipped(t *testing.T) {
 }
 
 func TestReasonCodes(t *testing.T) {
-	for _, r := range []kill.Reason{kill.ReasonListen, kill.ReasonSession, kill.ReasonUnconnectedUDP, kill.ReasonTimeWait, kill.ReasonSSHServer, kill.ReasonChanged, kill.ReasonSSHUnsure, kill.ReasonSSHHidden} {
+	for _, r := range []kill.Reason{kill.ReasonListen, kill.ReasonSession, kill.ReasonUnconnectedUDP, kill.ReasonTimeWait, kill.ReasonSSHServer, kill.ReasonChanged, kill.ReasonSSHUnsure, kill.ReasonSSHHidden, kill.ReasonMPTCPSubflow} {
 		got, ok := kill.ReasonByCode(r.Code())
 		if !ok || got != r || r.Code() == "" || r.String() == "" {
 			t.Errorf("reason %d: code %q reads back as %v, %v; sentence %q", r, r.Code(), got, ok, r)

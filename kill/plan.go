@@ -52,6 +52,36 @@ func NewPlanSized(sockets iter.Seq2[sockdiag.Socket, error], g Guards, size int)
 	return p, nil
 }
 
+// MaySubflow reports whether a target may be an MPTCP subflow (see
+// KeepSubflows).
+func (p *Plan) MaySubflow() bool {
+	for i := range p.Targets {
+		if p.Targets[i].MaySubflow() {
+			return true
+		}
+	}
+	return false
+}
+
+// KeepSubflows keeps back the targets whose cookies subflows holds, the
+// subflows of MPTCP connections (sockdiag.Conn.MPTCPSubflows), with
+// ReasonMPTCPSubflow: a destroy would report a subflow killed while its
+// connection stays open.
+func (p *Plan) KeepSubflows(subflows map[sockdiag.Cookie]bool) {
+	if len(subflows) == 0 {
+		return
+	}
+	kept := p.Targets[:0]
+	for _, s := range p.Targets {
+		if subflows[s.ID.Cookie] {
+			p.Skipped = append(p.Skipped, Skip{s, ReasonMPTCPSubflow})
+			continue
+		}
+		kept = append(kept, s)
+	}
+	p.Targets = kept
+}
+
 // Sockets yields every socket of the plan: the targets, then the skipped.
 func (p *Plan) Sockets() iter.Seq2[sockdiag.Socket, error] {
 	return func(yield func(sockdiag.Socket, error) bool) {

@@ -73,3 +73,22 @@ func TestDryRunDestroysNothing(t *testing.T) {
 func mapAddrPort(ap netip.AddrPort) netip.AddrPort {
 	return netip.AddrPortFrom(netip.AddrFrom16(ap.Addr().As16()), ap.Port())
 }
+
+// TestPlanKeepsSubflows: the targets that are MPTCP subflows become skips with their
+// reason; the others stay targets, in order.
+func TestPlanKeepsSubflows(t *testing.T) {
+	plan := &kill.Plan{Targets: []sockdiag.Socket{
+		socket(sockdiag.Established, 40000, 1), socket(sockdiag.Established, 40001, 2), socket(sockdiag.CloseWait, 40002, 3),
+	}}
+	if !plan.MaySubflow() {
+		t.Fatal("a plan of TCP connections: MaySubflow false")
+	}
+	plan.KeepSubflows(map[sockdiag.Cookie]bool{2: true, 9: true})
+	if len(plan.Targets) != 2 || plan.Targets[0].ID.Cookie != 1 || plan.Targets[1].ID.Cookie != 3 ||
+		len(plan.Skipped) != 1 || plan.Skipped[0].Socket.ID.Cookie != 2 || plan.Skipped[0].Reason != kill.ReasonMPTCPSubflow {
+		t.Errorf("plan %+v", plan)
+	}
+	if (&kill.Plan{Targets: []sockdiag.Socket{socket(sockdiag.Listen, 80, 4)}}).MaySubflow() {
+		t.Error("a plan of a listener: MaySubflow true")
+	}
+}

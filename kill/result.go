@@ -13,7 +13,7 @@ type Result struct {
 	Socket *sockdiag.Socket
 	Action inet.Action
 	Reason Reason // for Skipped
-	Err    error  // for Failed
+	Err    error  // for Failed, and Pending: why it waits
 }
 
 // Outcome is the result's action, which inet.Summarize counts.
@@ -28,6 +28,8 @@ func classify(s *sockdiag.Socket, err error) Result {
 		return Result{Socket: s, Action: inet.Gone}
 	case errors.Is(err, sockdiag.ErrTimeWait):
 		return Result{Socket: s, Action: inet.Skipped, Reason: ReasonTimeWait}
+	case errors.Is(err, sockdiag.ErrPending):
+		return Result{Socket: s, Action: inet.Pending, Err: err}
 	}
 	return Result{Socket: s, Action: inet.Failed, Err: err}
 }

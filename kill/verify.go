@@ -10,10 +10,11 @@ import (
 )
 
 // verify looks the targets up again whose destroys' answers may not be
-// what happened (Engine.Doubtful; all of them with all), and corrects what
-// the answers said: a target still there with its cookie is failed; one the
-// kernel did not answer for is killed if it is gone. answers[i] is the
-// destroy's answer for results[i]. It reports false when the kernel did not
+// what happened (Engine.Doubtful; all of them with all) or are pending, and
+// corrects what the answers said: a target still there with its cookie is
+// failed, unless its destroy is pending (it may still come); one the kernel
+// did not answer for, or pending, is killed if it is gone. answers[i] is
+// the destroy's answer for results[i]. It reports false when the kernel did not
 // answer the look-ups before ctx ended: the Engine is then still in use, by
 // a look-up the kernel holds, and must not be used again.
 func verify(ctx context.Context, e Engine, results []Result, answers []error, all bool) (answered bool) {
@@ -23,7 +24,7 @@ func verify(ctx context.Context, e Engine, results []Result, answers []error, al
 		if r.Action == inet.Skipped || r.Action == inet.Failed && !errors.Is(r.Err, sockdiag.ErrNoAnswer) {
 			continue
 		}
-		if !all && !e.Doubtful(ctx, r.Socket, answers[i]) {
+		if !all && r.Action != inet.Pending && !e.Doubtful(ctx, r.Socket, answers[i]) {
 			continue
 		}
 		check = append(check, i)
@@ -37,6 +38,10 @@ func verify(ctx context.Context, e Engine, results []Result, answers []error, al
 		r := &results[check[k]]
 		present := seen.Connected()
 		switch {
+		case r.Action == inet.Pending && (seen.Err != nil || present):
+			// Still waiting, or not known: it may still be destroyed.
+		case r.Action == inet.Pending:
+			r.Action, r.Err = inet.Killed, nil // the lock was released meanwhile
 		case seen.Err != nil:
 			r.Action, r.Err = inet.Failed, fmt.Errorf("not verified: %w", seen.Err)
 		case present && r.Action == inet.Gone:

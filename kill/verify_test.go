@@ -3,6 +3,7 @@ package kill_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -170,4 +171,46 @@ func TestVerifyDoesNotWaitForAHeldKernel(t *testing.T) {
 			t.Errorf("cookie %d: %s %v, want failed, not verified", r.Socket.ID.Cookie, r.Action, r.Err)
 		}
 	}
+}
+
+// TestVerifyPending: a destroy still waiting behind a held lock stays pending while its
+// socket is there or cannot be looked up (it may still be destroyed), is killed once the
+// socket is gone, and is never failed "still there".
+func TestVerifyPending(t *testing.T) {
+	socks := []sockdiag.Socket{socket(sockdiag.Established, 40000, 1), socket(sockdiag.Established, 40001, 2), socket(sockdiag.Established, 40002, 3)}
+	k := &sockdiagtest.Kernel{Sockets: slices.Clone(socks[:2])} // the third was destroyed meanwhile
+	held := fmt.Errorf("%w: %w", sockdiag.ErrLockHeld, sockdiag.ErrPending)
+	queued := fmt.Errorf("%w: %w", sockdiag.ErrQueued, sockdiag.ErrPending)
+	e := pendingEngine{Conn: k.Conn(), answers: []error{held, queued, queued}}
+	results := (&kill.Plan{Targets: socks}).Execute(t.Context(), e)
+	for i, want := range []struct {
+		action inet.Action
+		err    error
+	}{{inet.Pending, sockdiag.ErrLockHeld}, {inet.Pending, sockdiag.ErrQueued}, {inet.Killed, nil}} {
+		if r := results[i]; r.Action != want.action || !errors.Is(r.Err, want.err) || want.err == nil && r.Err != nil {
+			t.Errorf("target %d: %s %v, want %s %v", i, r.Action, r.Err, want.action, want.err)
+		}
+	}
+	unknown := pendingLookupFails{e}
+	results = (&kill.Plan{Targets: socks[:1]}).Execute(t.Context(), unknown)
+	if results[0].Action != inet.Pending {
+		t.Errorf("pending, not looked up: %s %v, want pending", results[0].Action, results[0].Err)
+	}
+}
+
+// pendingEngine answers every destroy with answers, in order, and sends none.
+type pendingEngine struct {
+	*sockdiag.Conn
+	answers []error
+}
+
+func (e pendingEngine) Destroy(_ context.Context, targets []sockdiag.Socket, _ func(int)) []error {
+	return e.answers[:len(targets)]
+}
+
+// pendingLookupFails is a pendingEngine whose second look fails.
+type pendingLookupFails struct{ pendingEngine }
+
+func (pendingLookupFails) Lookup(ctx context.Context, targets []sockdiag.Socket) []sockdiag.Seen {
+	return lookupFails{}.Lookup(ctx, targets)
 }

@@ -244,6 +244,11 @@ func (q *query) in(ctx context.Context, ns *host.Namespace) (part, error) {
 		// plan is made again, from the start.
 		plan, err = kill.NewPlanSized(sockets(), q.guards, size)
 	}
+	if err == nil && plan.MaySubflow() {
+		var subflows map[sockdiag.Cookie]bool
+		subflows, err = conn.MPTCPSubflows(ctx)
+		plan.KeepSubflows(subflows)
+	}
 	if err != nil {
 		conn.Close()
 		return part{}, queryError(err)

@@ -91,6 +91,7 @@ func (r *Report) Summary() inet.Summary {
 		s := inet.Summarize(g.Results)
 		sum.Matched, sum.WouldKill, sum.Killed = sum.Matched+s.Matched, sum.WouldKill+s.WouldKill, sum.Killed+s.Killed
 		sum.Gone, sum.Failed, sum.Skipped = sum.Gone+s.Gone, sum.Failed+s.Failed, sum.Skipped+s.Skipped
+		sum.Pending += s.Pending
 	}
 	return sum
 }

@@ -19,4 +19,12 @@ const (
 	inetDiagULPInfo  = 19 // INET_DIAG_ULP_INFO
 	inetULPInfoName  = 1  // INET_ULP_INFO_NAME
 	inetDiagCgroupID = 21 // INET_DIAG_CGROUP_ID
+
+	inetDiagReqProtocol = 3   // INET_DIAG_REQ_PROTOCOL: a protocol number above 255
+	ipprotoMPTCP        = 262 // IPPROTO_MPTCP
+
+	inetULPInfoMPTCP        = 3      // INET_ULP_INFO_MPTCP: a subflow's, nested
+	mptcpSubflowAttrFlags   = 8      // MPTCP_SUBFLOW_ATTR_FLAGS
+	mptcpSubflowFlagMcapRem = 1 << 0 // MPTCP_SUBFLOW_FLAG_MCAP_REM: the peer answered MP_CAPABLE
+	mptcpSubflowFlagJoinRem = 1 << 2 // MPTCP_SUBFLOW_FLAG_JOIN_REM: the peer sent MP_JOIN
 )

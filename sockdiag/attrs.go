@@ -14,10 +14,20 @@ type msgAttrs struct {
 	// dump asks for INET_DIAG_INFO; older kernels only to a reader with
 	// CAP_NET_ADMIN.
 	ULP string
+	// SubflowFlags are an MPTCP subflow's MPTCP_SUBFLOW_ATTR_FLAGS, which
+	// subflow_get_info nests in the ULP's info (Linux 5.7 and later).
+	SubflowFlags uint32
 }
 
 // ulpMPTCP is the ULP name of MPTCP's subflows (subflow_ulp_ops).
 const ulpMPTCP = "mptcp"
+
+// speaksMPTCP reports whether the socket is a subflow of an MPTCP connection
+// whose peer speaks MPTCP: it answered MP_CAPABLE, or joined with MP_JOIN.
+// A subflow whose connection fell back to TCP at its start has neither.
+func (a *msgAttrs) speaksMPTCP() bool {
+	return a.ULP == ulpMPTCP && a.SubflowFlags&(mptcpSubflowFlagMcapRem|mptcpSubflowFlagJoinRem) != 0
+}
 
 // UnmarshalBinary reads the attributes; the ones it does not know are
 // skipped. Attributes that overrun b are an error, and then nothing is read.
@@ -33,8 +43,18 @@ func (a *msgAttrs) UnmarshalBinary(b []byte) error {
 		}
 		ad.Nested(func(nad *netlink.AttributeDecoder) error {
 			for nad.Next() {
-				if nad.Type() == inetULPInfoName {
+				switch nad.Type() {
+				case inetULPInfoName:
 					a.ULP = nad.String()
+				case inetULPInfoMPTCP:
+					nad.Nested(func(sf *netlink.AttributeDecoder) error {
+						for sf.Next() {
+							if sf.Type() == mptcpSubflowAttrFlags {
+								a.SubflowFlags = sf.Uint32()
+							}
+						}
+						return sf.Err()
+					})
 				}
 			}
 			return nad.Err()

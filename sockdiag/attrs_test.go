@@ -38,6 +38,19 @@ func TestMsgAttrsUnmarshal(t *testing.T) {
 			t.Errorf("%s: ULP %q, %v; want %q", tc.name, a.ULP, err, tc.ulp)
 		}
 	}
+	// subflow_get_info's flags, nested in the ULP's MPTCP info: the peer answered
+	// MP_CAPABLE (MCAP_REM), or did not (a connection that fell back to TCP).
+	for _, tc := range []struct {
+		flags  uint32
+		speaks bool
+	}{{1<<0 | 1<<1 | 1<<7, true}, {1<<2 | 1<<3, true}, {1<<1 | 1<<7, false}} {
+		flags := attr(3, attr(8, binary.NativeEndian.AppendUint32(nil, tc.flags)))
+		var a msgAttrs
+		err := a.UnmarshalBinary(attr(inetDiagULPInfo, concat(attr(inetULPInfoName, []byte("mptcp\x00")), flags)))
+		if err != nil || a.SubflowFlags != tc.flags || a.speaksMPTCP() != tc.speaks {
+			t.Errorf("subflow flags %#x: read %#x, %v; speaks MPTCP %v, want %v", tc.flags, a.SubflowFlags, err, a.speaksMPTCP(), tc.speaks)
+		}
+	}
 	var a msgAttrs
 	if err := a.UnmarshalBinary([]byte{200, 0, 19, 0}); err == nil {
 		t.Errorf("an attribute longer than its message: ULP %q, no error", a.ULP)

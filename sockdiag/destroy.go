@@ -39,10 +39,12 @@ var ErrNoAnswer = &Cause{
 // sendmsg, each with the cookie it was dumped with, and returns one error per
 // target, in order: nil when the kernel destroyed it, else an *OpError that
 // wraps the kernel's errno and what it means (ErrGone, ErrPermission,
-// ErrNoDestroy, ErrTimeWait, ErrMPTCPListener), ErrNoAnswer, or, for a
-// target not sent, ErrNotAttempted and why. A listener refused with EINVAL
-// costs one more dump, of the listeners on its port, to tell whether it is
-// an MPTCP one.
+// ErrNoDestroy, ErrTimeWait, ErrMPTCPListener), ErrNoAnswer, ErrPending
+// for a destroy that waits for a held socket lock (ErrLockHeld) or behind
+// one (ErrQueued), or, for a target not sent, ErrNotAttempted and why. A
+// listener refused with EINVAL costs one more dump, of the listeners on its
+// port, to tell whether it is an MPTCP one; a batch held by a socket's lock
+// costs a look-up of its targets (settleStuck).
 //
 // Nothing is sent for a protocol the kernel cannot destroy (Probe). The
 // first destroys go out in batches that double from one until the kernel
@@ -101,6 +103,7 @@ func (c *Conn) Destroy(ctx context.Context, targets []Socket, progress func(sett
 		errs[i] = out[k]
 	}
 	c.explainInvalid(ctx, targets, errs)
+	c.settleStuck(ctx, targets, errs)
 	// While the run goes, an error is a shared value (a success costs no
 	// allocation); in the end, each names its target.
 	for i, err := range errs {
@@ -289,9 +292,9 @@ func (d *destroyRun) parallel(from int) {
 // A watchdog gives the batch stuckTimeout: the kernel destroys a socket
 // under its lock, in the sending thread, so a target whose lock is held (its
 // application stuck in a send on a hung NFS or FUSE file) holds the sendmsg
-// in the kernel. The batch's targets are then "no answer" with ErrStuck, the
-// socket is given up (broken), and the run goes on; the thread stays stuck
-// until the kernel lets it go.
+// in the kernel. The batch's targets are then a stuckBatch, which
+// settleStuck settles, the socket is given up, and the run goes on; the
+// thread stays stuck until the kernel lets it go.
 func (d *destroyRun) batch(nl Wire, start, end int) (out batchOutcome) {
 	errs := slices.Clone(d.errs[start:end]) // the batch's own, in case it is given up
 	done := make(chan bool, 1)
@@ -308,7 +311,7 @@ func (d *destroyRun) batch(nl Wire, start, end int) (out batchOutcome) {
 			out = batchBroken
 		}
 	case <-watchdog.C:
-		err := fmt.Errorf("%w: %w", ErrStuck, ErrNoAnswer)
+		err := &stuckBatch{start}
 		for i := start; i < end; i++ {
 			d.errs[i] = err
 		}

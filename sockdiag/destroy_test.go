@@ -301,7 +301,10 @@ func TestDestroyStopsWithTheContext(t *testing.T) {
 
 // TestDestroyWatchdog: a target whose lock is held holds its batch's sendmsg
 // in the kernel; the watchdog gives that batch up, the other batches are
-// destroyed, and the connection can still look the targets up.
+// destroyed, and the connection can still look the targets up. Of the
+// batch, the targets before the held one were destroyed, the held one is
+// named (ErrLockHeld), and the ones after it wait behind it (ErrQueued):
+// all pending. Once the lock is released, the kernel destroys them.
 func TestDestroyWatchdog(t *testing.T) {
 	socks := sockets(1000, sockdiag.Established, 1)
 	k := stuckKernel(t, socks, sockdiag.Release{})
@@ -311,23 +314,67 @@ func TestDestroyWatchdog(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("Destroy took %v with a stuck target", d)
 	}
-	stuck, done := 0, 0
-	for _, err := range errs {
+	held, queued, done := 0, 0, 0
+	for i, err := range errs {
 		switch {
-		case errors.Is(err, sockdiag.ErrStuck) && errors.Is(err, sockdiag.ErrNoAnswer):
-			stuck++
+		case errors.Is(err, sockdiag.ErrLockHeld) && errors.Is(err, sockdiag.ErrPending):
+			held++
+			if socks[i].ID.Cookie != 700 {
+				t.Errorf("target %d (cookie %d) named as the one whose lock is held", i, socks[i].ID.Cookie)
+			}
+		case errors.Is(err, sockdiag.ErrQueued) && errors.Is(err, sockdiag.ErrPending):
+			queued++
+			if socks[i].ID.Cookie <= 700 {
+				t.Errorf("target %d (cookie %d), sent before the held one: queued", i, socks[i].ID.Cookie)
+			}
 		case err == nil:
 			done++
 		default:
 			t.Errorf("unexpected: %v", err)
 		}
 	}
-	if stuck == 0 || stuck > sockdiag.BatchSize || done+stuck != len(socks) {
-		t.Errorf("%d stuck (the stuck target's batch), %d destroyed, of %d", stuck, done, len(socks))
+	if held != 1 || queued == 0 || queued >= sockdiag.BatchSize || done+held+queued != len(socks) {
+		t.Errorf("%d held, %d queued behind it, %d destroyed, of %d", held, queued, done, len(socks))
 	}
-	seen := c.Lookup(t.Context(), socks[699:700])
-	if seen[0].Err != nil || !seen[0].Present {
-		t.Errorf("the stuck target, looked up again: %+v", seen[0])
+	seen := c.Lookup(t.Context(), socks[699:701])
+	if seen[0].Err != nil || !seen[0].Present || seen[1].Err != nil || !seen[1].Present {
+		t.Errorf("the held target and the next, looked up again: %+v", seen)
+	}
+}
+
+// TestDestroyPendingAfterRelease: the destroys that waited behind a held
+// lock are acted on once it is released, as the kernel does.
+func TestDestroyPendingAfterRelease(t *testing.T) {
+	t.Cleanup(sockdiag.SetStuckTimeout(100 * time.Millisecond))
+	socks := sockets(300, sockdiag.Established, 1)
+	k := &sockdiagtest.Kernel{Sockets: slices.Clone(socks), Unstick: make(chan struct{}),
+		Stuck: func(s sockdiag.Socket) bool { return s.ID.Cookie == 100 }}
+	c := k.Conn()
+	pending := 0
+	for _, err := range c.Destroy(t.Context(), socks, nil) {
+		if errors.Is(err, sockdiag.ErrPending) {
+			pending++
+		}
+	}
+	if pending == 0 {
+		t.Fatal("no destroy pending behind the held lock")
+	}
+	close(k.Unstick)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		left := 0
+		for _, seen := range c.Lookup(t.Context(), socks) {
+			if seen.Present {
+				left++
+			}
+		}
+		if left == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of the %d pending sockets still there after the lock was released", left, pending)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -405,10 +452,10 @@ func TestDestroyWatchdogSerialized(t *testing.T) {
 		switch {
 		case errors.Is(err, sockdiag.ErrNotAttempted) && errors.Is(err, sockdiag.ErrStuck):
 			unsent++
-			if _, sent := k.Answered[socks[i].ID.Cookie]; sent {
+			if _, sent := k.AnswerTo(socks[i].ID.Cookie); sent {
 				t.Errorf("target %d: %v, but the kernel was sent it", i, err)
 			}
-		case errors.Is(err, sockdiag.ErrStuck):
+		case errors.Is(err, sockdiag.ErrStuck) && errors.Is(err, sockdiag.ErrPending):
 			stuck++
 		case err == nil:
 			done++

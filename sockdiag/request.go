@@ -25,6 +25,11 @@ type Request struct {
 	// the whole sockid of the target, cookie included.
 	ID       SockID
 	Bytecode []byte // INET_DIAG_REQ_BYTECODE, for a dump; nil for none
+	// MPTCP makes a dump one of MPTCP sockets: IPPROTO_MPTCP does not fit
+	// sdiag_protocol and goes in INET_DIAG_REQ_PROTOCOL (Linux 5.9 and
+	// later), and Protocol must be 0, so that an older kernel, which skips
+	// the attribute, answers ENOENT instead of dumping another protocol.
+	MPTCP bool
 }
 
 // MarshalBinary encodes the request and, if there is one, its program.
@@ -55,6 +60,11 @@ func (r *Request) appendBinary(b []byte) ([]byte, error) {
 			b = append(b, 0)
 		}
 	}
+	if r.MPTCP {
+		b = binary.NativeEndian.AppendUint16(b, nlaHdrLen+4)
+		b = binary.NativeEndian.AppendUint16(b, inetDiagReqProtocol)
+		b = binary.NativeEndian.AppendUint32(b, ipprotoMPTCP)
+	}
 	return b, nil
 }
 
@@ -75,18 +85,24 @@ func (r *Request) UnmarshalBinary(b []byte) error {
 		States:   StateMask(binary.NativeEndian.Uint32(b[4:8])) &^ (1 << newSynRecv),
 		ID:       id,
 	}
-	rest := b[requestLen:]
-	if len(rest) == 0 {
-		return nil
+	for rest := b[requestLen:]; len(rest) > 0; {
+		if len(rest) < nlaHdrLen {
+			return fmt.Errorf("request attribute of %d bytes, shorter than its header", len(rest))
+		}
+		n := int(binary.NativeEndian.Uint16(rest[0:2]))
+		typ := binary.NativeEndian.Uint16(rest[2:4])
+		if n < nlaHdrLen || n > len(rest) {
+			return fmt.Errorf("request attribute type %d of length %d in %d bytes", typ, n, len(rest))
+		}
+		switch {
+		case typ == inetDiagReqBytecode:
+			r.Bytecode = rest[nlaHdrLen:n]
+		case typ == inetDiagReqProtocol && n == nlaHdrLen+4 && binary.NativeEndian.Uint32(rest[nlaHdrLen:]) == ipprotoMPTCP:
+			r.MPTCP = true
+		default:
+			return fmt.Errorf("request attribute type %d of length %d is neither a filter program nor IPPROTO_MPTCP", typ, n)
+		}
+		rest = rest[min((n+3)&^3, len(rest)):]
 	}
-	if len(rest) < nlaHdrLen {
-		return fmt.Errorf("request attribute of %d bytes, shorter than its header", len(rest))
-	}
-	n := int(binary.NativeEndian.Uint16(rest[0:2]))
-	typ := binary.NativeEndian.Uint16(rest[2:4])
-	if typ != inetDiagReqBytecode || n < nlaHdrLen || n > len(rest) {
-		return fmt.Errorf("request attribute type %d of length %d in %d bytes is not a filter program", typ, n, len(rest))
-	}
-	r.Bytecode = rest[nlaHdrLen:n]
 	return nil
 }

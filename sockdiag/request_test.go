@@ -56,6 +56,11 @@ func TestRequestMarshal(t *testing.T) {
 		req:  Request{Family: inet.IPv4, Protocol: inet.TCP, Bytecode: []byte{1, 4, 8, 0}},
 		want: "02 06 00 00  00 00 00 00" + strings.Repeat("00", 48) +
 			"08 00 01 00  01 04 08 00", // nla_len 8, INET_DIAG_REQ_BYTECODE
+	}, {
+		name: "a dump of MPTCP sockets: protocol 0, IPPROTO_MPTCP in an attribute",
+		req:  Request{Family: inet.IPv6, MPTCP: true, States: 1 << Established},
+		want: "0a 00 00 00  02 00 00 00" + strings.Repeat("00", 48) +
+			"08 00 03 00  06 01 00 00", // nla_len 8, INET_DIAG_REQ_PROTOCOL, 262
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -186,9 +186,11 @@ func (o socketOutcome) spaces() []string {
 	return names
 }
 
+// failed yields the errors of the targets that failed, and of those whose
+// destroy is pending: not done, so no success.
 func (o socketOutcome) failed(yield func(error) bool) {
 	for r := range o.Results() {
-		if r.Action == inet.Failed && !yield(r.Err) {
+		if (r.Action == inet.Failed || r.Action == inet.Pending) && !yield(r.Err) {
 			return
 		}
 	}

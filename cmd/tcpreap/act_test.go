@@ -53,6 +53,30 @@ func TestSurvivorExitsOne(t *testing.T) {
 	}
 }
 
+// TestPendingExitsOne: destroys pending behind a held lock are no success: exit 1, and
+// the sentence about the held lock once.
+func TestPendingExitsOne(t *testing.T) {
+	plan := testPlan()
+	results := []kill.Result{
+		{Socket: &plan.Targets[0], Action: inet.Killed},
+		{Socket: &plan.Targets[1], Action: inet.Pending, Err: fmt.Errorf("%w: %w", sockdiag.ErrLockHeld, sockdiag.ErrPending)},
+		{Socket: &plan.Targets[2], Action: inet.Pending, Err: fmt.Errorf("%w: %w", sockdiag.ErrQueued, sockdiag.ErrPending)},
+	}
+	var stdout, stderr bytes.Buffer
+	c := &fakeCut{out: socketOutcome{reap.NewReport(false, reap.Group{Results: results})}}
+	err := act(t.Context(), &command{}, &actFlags{noAudit: true}, streams{Out: &stdout, ErrOut: &stderr}, c)
+	var ee exitError
+	if !errors.As(err, &ee) || ee.code != exitFailure {
+		t.Fatalf("pending destroys: %v, want exit %d", err, exitFailure)
+	}
+	if n := strings.Count(stderr.String(), "may still be destroyed when it is released"); n != 1 {
+		t.Errorf("stderr %q: want the held lock's sentence once", stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "2 pending: may still be destroyed") {
+		t.Errorf("stdout %q does not count the pending destroys", stdout.String())
+	}
+}
+
 // TestMaxAndConfirmRefuse: --max and a declined confirmation refuse the
 // whole plan before anything is destroyed.
 func TestMaxAndConfirmRefuse(t *testing.T) {

@@ -98,23 +98,23 @@ func TestUsageMistakes(t *testing.T) {
 		args string
 		want string
 	}{
-		{"list -tanp", "tcpreap: -tanp reads as ss's letters: tcpreap list takes no -a (give --state all) or -n (addresses are always numbers here); see tcpreap list --help\n"},
+		{"list -tanp", "tcpreap: -tanp reads as ss's letters: list takes no -a (give --state all) or -n (addresses are always numbers here); see tcpreap list --help\n"},
 		{"-tanp", "tcpreap: -tanp reads as ss's letters: tcpreap takes no -a (give --state all) or -p (tcpreap list -p shows processes); see tcpreap --help\n"},
-		{"summary --all-netns", "tcpreap: tcpreap summary takes no --all-netns (summary takes --netns: one namespace); see tcpreap summary --help\n"},
-		{"summary -all-netns", "tcpreap: tcpreap summary takes no --all-netns (summary takes --netns: one namespace); see tcpreap summary --help\n"},
-		{"list --workers 2", "tcpreap: tcpreap list takes no --workers, an option of tcpreap and tcpreap apply; see tcpreap list --help\n"},
-		{"list -n", "tcpreap: tcpreap list takes no -n (list destroys nothing already); see tcpreap list --help\n"},
-		{"list -bogus", "tcpreap: tcpreap list has no option --bogus; see tcpreap list --help\n"},
-		{"conntrack list -x", "tcpreap: tcpreap conntrack list takes no -x (TCP and UDP only); see tcpreap conntrack list --help\n"},
+		{"summary --all-netns", "tcpreap: summary takes no --all-netns (summary takes --netns: one namespace); see tcpreap summary --help\n"},
+		{"summary -all-netns", "tcpreap: summary takes no --all-netns (summary takes --netns: one namespace); see tcpreap summary --help\n"},
+		{"list --workers 2", "tcpreap: list takes no --workers, an option of tcpreap and tcpreap apply; see tcpreap list --help\n"},
+		{"list -n", "tcpreap: list takes no -n (list destroys nothing already); see tcpreap list --help\n"},
+		{"list -bogus", "tcpreap: list has no option --bogus; see tcpreap list --help\n"},
+		{"conntrack list -x", "tcpreap: conntrack list takes no -x (TCP and UDP only); see tcpreap conntrack list --help\n"},
 		{"list --state", "tcpreap: --state needs a value; see tcpreap list --help\n"},
 		{"summary --top x", "tcpreap: --top x: give a whole number; see tcpreap summary --help\n"},
 		{"list --json=x", "tcpreap: --json is a switch: give it alone, without =x; see tcpreap list --help\n"},
-		{"help --bogus", "tcpreap: tcpreap help has no option --bogus; see tcpreap --help\n"},
+		{"help --bogus", "tcpreap: help has no option --bogus; see tcpreap --help\n"},
 		{"help nosuch", "tcpreap: tcpreap has no command \"nosuch\"; see tcpreap --help\n"},
 		{"conntrack help nosuch", "tcpreap: tcpreap conntrack has no command \"nosuch\"; see tcpreap conntrack --help\n"},
 		{"help help", "tcpreap: tcpreap has no command \"help\"; see tcpreap --help\n"},
-		{"list help --bogus", "tcpreap: tcpreap list help has no option --bogus; see tcpreap list --help\n"},
-		{"conntrack list help -x", "tcpreap: tcpreap conntrack list help takes no -x (TCP and UDP only); see tcpreap conntrack list --help\n"},
+		{"list help --bogus", "tcpreap: list help has no option --bogus; see tcpreap list --help\n"},
+		{"conntrack list help -x", "tcpreap: conntrack list help takes no -x (TCP and UDP only); see tcpreap conntrack list --help\n"},
 		{"--workers 0", "tcpreap: --workers 0: give 1 to 64, the number of netlink sockets that send the destroys at once (without --workers: one per CPU, at most 4)\n"},
 	} {
 		code, stdout, stderr := runCLI(strings.Fields(c.args)...)

@@ -73,7 +73,7 @@ func TestApplyRefusesWithUsageErrors(t *testing.T) {
 func TestApplyTakesNoSelector(t *testing.T) {
 	for _, name := range []string{"state", "port", "local-port", "remote-port", "local", "interface"} {
 		code, _, stderr := runCLI("apply", "--"+name, "x", "plan")
-		if code != exitUsage || !strings.Contains(stderr, "tcpreap apply takes no --"+name+" (apply destroys what the plan file holds") {
+		if code != exitUsage || !strings.Contains(stderr, "apply takes no --"+name+" (apply destroys what the plan file holds") {
 			t.Errorf("apply --%s: exit %d, stderr %q", name, code, stderr)
 		}
 	}

@@ -34,7 +34,7 @@ func TestConntrackBadInput(t *testing.T) {
 		{[]string{"conntrack", "list", "--max", "-1"}, "--max -1"},
 		{[]string{"conntrack", "list", "192.0.2.2,192.0.2.3"}, "with spaces"},
 		{[]string{"conntrack", "--json", "list"}, "put the options after the command"},
-		{[]string{"conntrack", "list", "--interface", "eth0"}, "tcpreap conntrack list takes no --interface (a conntrack entry has no interface)"},
+		{[]string{"conntrack", "list", "--interface", "eth0"}, "conntrack list takes no --interface (a conntrack entry has no interface)"},
 		{[]string{"-n", "conntrak"}, "did you mean tcpreap conntrack?"},
 	} {
 		code, stdout, stderr := runCLI(c.args...)

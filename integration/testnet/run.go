@@ -116,11 +116,13 @@ func (r Record) Remote() netip.AddrPort { return netip.AddrPortFrom(r.RemoteIP, 
 
 // Summary is the last object of tcpreap's --json output.
 type Summary struct {
-	Matched int  `json:"matched"`
-	Killed  int  `json:"killed"`
-	Gone    int  `json:"gone"`
-	Failed  int  `json:"failed"`
-	Skipped int  `json:"skipped"`
+	Matched int `json:"matched"`
+	Killed  int `json:"killed"`
+	Gone    int `json:"gone"`
+	Failed  int `json:"failed"`
+	Skipped int `json:"skipped"`
+	// Pending is there only when some destroys may still happen.
+	Pending int  `json:"pending"`
 	DryRun  bool `json:"dry_run"`
 }
 

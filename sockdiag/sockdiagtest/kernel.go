@@ -46,6 +46,14 @@ type Kernel struct {
 	// LISTEN socket whose ULP is "mptcp" answers EINVAL, as Linux's
 	// tcp_abort_override does.
 	ULP map[sockdiag.Cookie]string
+	// SubflowFlags holds the MPTCP_SUBFLOW_ATTR_FLAGS of subflows (sockets
+	// whose ULP is "mptcp"), by cookie, nested in their ULP info.
+	SubflowFlags map[sockdiag.Cookie]uint32
+	// MPTCP holds the MPTCP sockets (IPPROTO_MPTCP), which only a dump with
+	// INET_DIAG_REQ_PROTOCOL shows; NoMPTCPDiag makes that dump answer
+	// ENOENT, as a kernel without MPTCP's diag does.
+	MPTCP       []sockdiag.Socket
+	NoMPTCPDiag bool
 	// Cgroups holds the cgroup v2 group ids of sockets, by cookie: every
 	// dump carries them (INET_DIAG_CGROUP_ID), and a dump whose filter
 	// program tests them (INET_DIAG_BC_CGROUP_COND) gets only the sockets
@@ -100,11 +108,21 @@ func (k *Kernel) dial() *Wire { return NewWire(k.Serve) }
 // Serve answers the requests of one sendmsg with the datagrams the kernel
 // would send, for a Wire of a test's own making (NewWire).
 func (k *Kernel) Serve(reqs []netlink.Message) [][]netlink.Message {
-	k.holdIfStuck(reqs)
+	// As netlink_rcv_skb: the requests before a destroy of a socket whose
+	// lock is held are acted on, then that one waits for the lock, and the
+	// rest wait behind it.
+	stuck := k.stuckAt(reqs)
+	k.mu.Lock()
+	k.Sends++
+	queue := k.serve(reqs[:stuck])
+	k.mu.Unlock()
+	if stuck == len(reqs) {
+		return queue
+	}
+	<-k.Unstick
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.Sends++
-	return k.serve(reqs)
+	return append(queue, k.serve(reqs[stuck:])...)
 }
 
 // serve answers requests with the datagrams the kernel would send.
@@ -125,6 +143,10 @@ func (k *Kernel) serve(reqs []netlink.Message) [][]netlink.Message {
 		switch {
 		case slices.Contains(k.NoDiag, r.Protocol):
 			queue = append(queue, []netlink.Message{ack(m, unix.ENOENT)})
+		case r.MPTCP && (k.NoMPTCPDiag || m.Header.Flags&netlink.Dump == 0):
+			queue = append(queue, []netlink.Message{ack(m, unix.ENOENT)})
+		case r.MPTCP:
+			queue = append(queue, k.dumpOf(m, r, k.MPTCP, func(s sockdiag.Socket) bool { return s.Family == r.Family && r.States.Has(s.State) })...)
 		case m.Header.Type == sockDiagByFamily && m.Header.Flags&netlink.Dump == 0:
 			queue = append(queue, []netlink.Message{k.lookupOne(m, r)})
 		case m.Header.Type == sockDiagByFamily:
@@ -163,21 +185,28 @@ func (k *Kernel) serve(reqs []netlink.Message) [][]netlink.Message {
 }
 
 func (k *Kernel) dump(m netlink.Message, r sockdiag.Request) [][]netlink.Message {
+	groups, tested := cgroupConds(r.Bytecode)
+	if tested && k.NoCgroupCond {
+		return [][]netlink.Message{{ack(m, unix.EINVAL)}}
+	}
+	return k.dumpOf(m, r, k.Sockets, func(s sockdiag.Socket) bool {
+		return s.Family == r.Family && s.Protocol == r.Protocol && r.States.Has(s.State) &&
+			(r.ID.Local.Port() == 0 || r.ID.Local.Port() == s.ID.Local.Port()) &&
+			(r.ID.Remote.Port() == 0 || r.ID.Remote.Port() == s.ID.Remote.Port()) &&
+			(!tested || slices.Contains(groups, k.Cgroups[s.ID.Cookie]))
+	})
+}
+
+// dumpOf answers a dump with the sockets of table that match selects.
+func (k *Kernel) dumpOf(m netlink.Message, r sockdiag.Request, table []sockdiag.Socket, selects func(sockdiag.Socket) bool) [][]netlink.Message {
 	var queue [][]netlink.Message
 	batch := max(k.DumpBatch, 1)
 	if k.DumpBatch == 0 {
 		batch = 2
 	}
-	groups, tested := cgroupConds(r.Bytecode)
-	if tested && k.NoCgroupCond {
-		return [][]netlink.Message{{ack(m, unix.EINVAL)}}
-	}
 	var d []netlink.Message
-	for _, s := range k.Sockets {
-		if s.Family != r.Family || s.Protocol != r.Protocol || !r.States.Has(s.State) ||
-			r.ID.Local.Port() != 0 && r.ID.Local.Port() != s.ID.Local.Port() ||
-			r.ID.Remote.Port() != 0 && r.ID.Remote.Port() != s.ID.Remote.Port() ||
-			tested && !slices.Contains(groups, k.Cgroups[s.ID.Cookie]) {
+	for _, s := range table {
+		if !selects(s) {
 			continue
 		}
 		b, err := s.MarshalBinary()
@@ -282,6 +311,12 @@ func (k *Kernel) attrs(s sockdiag.Socket) []byte {
 	}
 	inner := netlink.NewAttributeEncoder()
 	inner.String(inetULPInfoName, name)
+	if flags, ok := k.SubflowFlags[s.ID.Cookie]; ok {
+		inner.Nested(inetULPInfoMPTCP, func(ae *netlink.AttributeEncoder) error {
+			ae.Uint32(mptcpSubflowAttrFlags, flags)
+			return nil
+		})
+	}
 	nested, err := inner.Encode()
 	if err != nil {
 		panic(err)
@@ -295,26 +330,34 @@ func (k *Kernel) attrs(s sockdiag.Socket) []byte {
 	return b
 }
 
-// holdIfStuck blocks, as the kernel's lock_sock does, when a destroy among
-// reqs is for a socket whose lock is held.
-func (k *Kernel) holdIfStuck(reqs []netlink.Message) {
+// AnswerTo returns the answer to the destroy of the socket with cookie c,
+// and whether it was sent; safe while a sendmsg is held (Stuck).
+func (k *Kernel) AnswerTo(c sockdiag.Cookie) (unix.Errno, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	errno, sent := k.Answered[c]
+	return errno, sent
+}
+
+// stuckAt returns the index of the first destroy among reqs of a socket
+// whose lock is held, or len(reqs).
+func (k *Kernel) stuckAt(reqs []netlink.Message) int {
 	if k.Stuck == nil {
-		return
+		return len(reqs)
 	}
-	for _, m := range reqs {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for n, m := range reqs {
 		var r sockdiag.Request
 		if m.Header.Type != sockDestroy || r.UnmarshalBinary(m.Data) != nil {
 			continue
 		}
-		k.mu.Lock()
 		i := slices.IndexFunc(k.Sockets, func(s sockdiag.Socket) bool { return s.ID == r.ID })
-		stuck := i >= 0 && k.Stuck(k.Sockets[i])
-		k.mu.Unlock()
-		if stuck {
-			<-k.Unstick
-			return
+		if i >= 0 && k.Stuck(k.Sockets[i]) {
+			return n
 		}
 	}
+	return len(reqs)
 }
 
 // IsProbe reports whether a request can select no socket: a dump of no
@@ -331,7 +374,10 @@ const (
 	inetDiagInfo     = 2  // INET_DIAG_INFO
 	inetDiagULPInfo  = 19 // INET_DIAG_ULP_INFO
 	inetULPInfoName  = 1  // INET_ULP_INFO_NAME
-	inetDiagCgroupID = 21 // INET_DIAG_CGROUP_ID
+	inetULPInfoMPTCP = 3  // INET_ULP_INFO_MPTCP
+
+	mptcpSubflowAttrFlags = 8  // MPTCP_SUBFLOW_ATTR_FLAGS
+	inetDiagCgroupID      = 21 // INET_DIAG_CGROUP_ID
 
 	bcCgroupCond = 13 // INET_DIAG_BC_CGROUP_COND
 )

@@ -109,8 +109,13 @@ func record(op host.Operator, args []string, spaces []string, sum inet.Summary) 
 			quoted[i] = strconv.Quote(a)
 		}
 	}
-	return fmt.Sprintf("%s command=%q matched=%d killed=%d gone=%d failed=%d skipped=%d",
+	line := fmt.Sprintf("%s command=%q matched=%d killed=%d gone=%d failed=%d skipped=%d",
 		who, clip(strings.Join(quoted, " "), 1024), sum.Matched, sum.Killed, sum.Gone, sum.Failed, sum.Skipped)
+	if sum.Pending > 0 {
+		// Destroys the kernel may still carry out.
+		line += fmt.Sprintf(" pending=%d", sum.Pending)
+	}
+	return line
 }
 
 // clip bounds a field of the audit line, so that the line always fits one

@@ -25,6 +25,14 @@ func TestAuditLine(t *testing.T) {
 	}
 }
 
+// TestAuditLinePending: destroys that may still happen are counted, after the others.
+func TestAuditLinePending(t *testing.T) {
+	line := record(host.Operator{}, []string{"tcpreap"}, nil, inet.Summary{Matched: 3, Killed: 1, Pending: 2})
+	if !strings.HasSuffix(line, " matched=3 killed=1 gone=0 failed=0 skipped=0 pending=2") {
+		t.Errorf("audit line %q does not count the pending destroys", line)
+	}
+}
+
 // TestAuditLineCannotBeForged: a newline or a quote in a value from the
 // environment stays inside its quoted field.
 func TestAuditLineCannotBeForged(t *testing.T) {

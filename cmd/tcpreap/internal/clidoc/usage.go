@@ -135,18 +135,18 @@ var notTaken = map[string]string{
 func notTakenSentence(cmd *cli.Command, name string) string {
 	option := dashes(name)
 	if why, ok := notTaken[cmd.FullName()+" "+option]; ok {
-		return fmt.Sprintf("%s takes no %s (%s)", cmd.FullName(), option, why)
+		return fmt.Sprintf("%s takes no %s (%s)", subject(cmd), option, why)
 	}
 	others := takers(cmd, name)
 	switch {
 	case len(others) == 0:
-		return fmt.Sprintf("%s has no option %s", cmd.FullName(), option)
+		return fmt.Sprintf("%s has no option %s", subject(cmd), option)
 	case notTaken[cmd.FullName()] != "":
-		return fmt.Sprintf("%s takes no %s (%s)", cmd.FullName(), option, notTaken[cmd.FullName()])
+		return fmt.Sprintf("%s takes no %s (%s)", subject(cmd), option, notTaken[cmd.FullName()])
 	case len(others) > 3:
 		others = append(others[:2], "others")
 	}
-	return fmt.Sprintf("%s takes no %s, an option of %s", cmd.FullName(), option, joinWords(others, "and"))
+	return fmt.Sprintf("%s takes no %s, an option of %s", subject(cmd), option, joinWords(others, "and"))
 }
 
 // takers are the other commands of the tree that take option name.
@@ -207,9 +207,9 @@ func ssLetters(cmd *cli.Command, group string) string {
 		missing = append(missing, "-"+letter)
 	}
 	if len(group) == 1 {
-		return fmt.Sprintf("%s takes no %s", cmd.FullName(), missing[0])
+		return fmt.Sprintf("%s takes no %s", subject(cmd), missing[0])
 	}
-	return fmt.Sprintf("-%s reads as ss's letters: %s takes no %s", group, cmd.FullName(), joinWords(missing, "or"))
+	return fmt.Sprintf("-%s reads as ss's letters: %s takes no %s", group, subject(cmd), joinWords(missing, "or"))
 }
 
 // joinWords joins words as a sentence does: "a", "a or b", "a, b or c".
@@ -218,4 +218,13 @@ func joinWords(words []string, conjunction string) string {
 		return strings.Join(words, "")
 	}
 	return strings.Join(words[:len(words)-1], ", ") + " " + conjunction + " " + words[len(words)-1]
+}
+
+// subject is how a sentence after "tcpreap: " names cmd: a subcommand by
+// its own words ("summary", "conntrack list"), the root as tcpreap.
+func subject(cmd *cli.Command) string {
+	if name, ok := strings.CutPrefix(cmd.FullName(), cmd.Root().Name+" "); ok {
+		return name
+	}
+	return cmd.FullName()
 }

@@ -38,12 +38,12 @@ func TestMistake(t *testing.T) {
 		args string
 		want string
 	}{
-		{"list -tanp", "-tanp reads as ss's letters: tcpreap list takes no -t, -a (give --state all), -n (addresses are always numbers here) or -p (tcpreap list -p shows processes); see tcpreap list --help"},
-		{"list --workers 2", "tcpreap list takes no --workers, an option of tcpreap; see tcpreap list --help"},
-		{"list -x", "tcpreap list takes no -x (TCP and UDP only); see tcpreap list --help"},
-		{"list -bogus", "tcpreap list has no option --bogus; see tcpreap list --help"},
-		{"list --sport 1", "tcpreap list takes no --sport (because); see tcpreap list --help"},
-		{"conntrack list --sport 1", "tcpreap conntrack list takes no --sport, an option of tcpreap; see tcpreap conntrack list --help"},
+		{"list -tanp", "-tanp reads as ss's letters: list takes no -t, -a (give --state all), -n (addresses are always numbers here) or -p (tcpreap list -p shows processes); see tcpreap list --help"},
+		{"list --workers 2", "list takes no --workers, an option of tcpreap; see tcpreap list --help"},
+		{"list -x", "list takes no -x (TCP and UDP only); see tcpreap list --help"},
+		{"list -bogus", "list has no option --bogus; see tcpreap list --help"},
+		{"list --sport 1", "list takes no --sport (because); see tcpreap list --help"},
+		{"conntrack list --sport 1", "conntrack list takes no --sport, an option of tcpreap; see tcpreap conntrack list --help"},
 		{"list --state", "--state needs a value; see tcpreap list --help"},
 		{"--workers x", "--workers x: give a whole number; see tcpreap --help"},
 		{"--tcp=no", "--tcp is a switch: give it alone, without =no; see tcpreap --help"},

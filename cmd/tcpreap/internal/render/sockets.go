@@ -51,13 +51,16 @@ type detail struct {
 
 // summaryJSON is the last object of --json output.
 type summaryJSON struct {
-	Matched   int  `json:"matched"`
-	WouldKill int  `json:"would_kill"`
-	Killed    int  `json:"killed"`
-	Gone      int  `json:"gone"`
-	Failed    int  `json:"failed"`
-	Skipped   int  `json:"skipped"`
-	DryRun    bool `json:"dry_run"`
+	Matched   int `json:"matched"`
+	WouldKill int `json:"would_kill"`
+	Killed    int `json:"killed"`
+	Gone      int `json:"gone"`
+	Failed    int `json:"failed"`
+	Skipped   int `json:"skipped"`
+	// Pending: destroys sent and not answered in time, which the kernel
+	// may still carry out; present when there are some.
+	Pending int  `json:"pending,omitempty"`
+	DryRun  bool `json:"dry_run"`
 	// Refused says why a guard refused the plan (--max, the confirmation):
 	// nothing was destroyed.
 	Refused string `json:"refused,omitempty"`
@@ -66,7 +69,7 @@ type summaryJSON struct {
 // summaryOf is the summary object of sum.
 func summaryOf(sum inet.Summary, dryRun bool, refused string) map[string]summaryJSON {
 	return map[string]summaryJSON{"summary": {Matched: sum.Matched, WouldKill: sum.WouldKill,
-		Killed: sum.Killed, Gone: sum.Gone, Failed: sum.Failed, Skipped: sum.Skipped, DryRun: dryRun, Refused: refused}}
+		Killed: sum.Killed, Gone: sum.Gone, Failed: sum.Failed, Skipped: sum.Skipped, Pending: sum.Pending, DryRun: dryRun, Refused: refused}}
 }
 
 // Refused prints the summary object of a plan a guard refused, with why,
@@ -506,6 +509,8 @@ func resultWords(res kill.Result, v verb, dryRun bool) string {
 		return "skipped: " + res.Reason.Code()
 	case inet.Failed:
 		return "failed: " + ErrorWords(res.Err)
+	case inet.Pending:
+		return "pending: " + ErrorWords(res.Err)
 	}
 	return res.Action.String()
 }
@@ -545,8 +550,12 @@ func summaryLine(s inet.Summary, dryRun bool) string {
 		return fmt.Sprintf("%s matched: %d would be destroyed%s, %d skipped (dry run: nothing was destroyed)",
 			Plural(s.Matched, "socket"), s.WouldKill, gone, s.Skipped)
 	}
-	return fmt.Sprintf("%s matched: %d destroyed, %d gone, %d failed, %d skipped",
+	line := fmt.Sprintf("%s matched: %d destroyed, %d gone, %d failed, %d skipped",
 		Plural(s.Matched, "socket"), s.Killed, s.Gone, s.Failed, s.Skipped)
+	if s.Pending > 0 {
+		line += fmt.Sprintf("; %d pending: may still be destroyed", s.Pending)
+	}
+	return line
 }
 
 // Plural is n of word: "1 socket", "2 sockets".

@@ -64,6 +64,37 @@ func TestReportJSON(t *testing.T) {
 	}
 }
 
+// TestReportPending: a destroy still waiting behind a held lock is "pending" with why, in
+// the table and in JSON, and the summaries count it apart: it may still be destroyed.
+func TestReportPending(t *testing.T) {
+	plan := testPlan()
+	results := []kill.Result{
+		{Socket: &plan.Targets[0], Action: inet.Killed},
+		{Socket: &plan.Targets[1], Action: inet.Pending, Err: fmt.Errorf("%w: %w", sockdiag.ErrLockHeld, sockdiag.ErrPending)},
+		{Socket: &plan.Targets[2], Action: inet.Pending, Err: fmt.Errorf("%w: %w", sockdiag.ErrQueued, sockdiag.ErrPending)},
+	}
+	var table, js bytes.Buffer
+	if err := (Sockets{W: &table}).Report(reap.NewReport(false, reap.Group{Results: results})); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"pending: its lock is held", "pending: sent behind the destroy of a socket whose lock is held",
+		"3 sockets matched: 1 destroyed, 0 gone, 0 failed, 0 skipped; 2 pending: may still be destroyed"} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("the table does not say %q:\n%s", want, table.String())
+		}
+	}
+	if err := (Sockets{W: &js, JSON: true}).Report(reap.NewReport(false, reap.Group{Results: results})); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(js.String()), "\n")
+	if !strings.Contains(lines[1], `"action":"pending","error":"its lock is held`) {
+		t.Errorf("the held socket: %s", lines[1])
+	}
+	if lines[3] != `{"summary":{"matched":3,"would_kill":0,"killed":1,"gone":0,"failed":0,"skipped":0,"pending":2,"dry_run":false}}` {
+		t.Errorf("summary %s", lines[3])
+	}
+}
+
 func TestErrorWords(t *testing.T) {
 	s := testPlan().Targets[0]
 	for err, want := range map[error]string{

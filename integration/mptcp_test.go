@@ -1,0 +1,132 @@
+// MPTCP: a connection's subflows dump as TCP sockets, and destroying one leaves the MPTCP
+// connection open while its application waits for ever; so tcpreap keeps them back.
+
+package integration
+
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tcpreap/tcpreap/integration/testnet"
+)
+
+// TestIntegrationMPTCPSubflow: an MPTCP connection from A to B. Selected by its peer, its
+// subflow is reported skipped with the reason, the run exits 0 as for any skip, and
+// afterwards the subflow is still there and the connection carries data both ways. A
+// connection that fell back to TCP at its start (its peer does not speak MPTCP) is
+// destroyed, and its application sees the abort.
+func TestIntegrationMPTCPSubflow(t *testing.T) {
+	e := setup(t)
+	enableMPTCP(t, e.Local)
+	enableMPTCP(t, e.Peer)
+	mptcpListener := e.mptcpListen(true, "192.0.2.2:0")
+	tcpListener := e.mptcpListen(false, "192.0.2.3:0")
+	mp := e.mptcpDial(mptcpListener)
+	fallback := e.mptcpDial(tcpListener)
+	if ok, err := mp.Local.MultipathTCP(); err != nil || !ok {
+		t.Fatalf("the connection to %s is not MPTCP: %v %v", mptcpListener.Addr(), ok, err)
+	}
+	if ok, _ := fallback.Local.MultipathTCP(); ok {
+		t.Fatalf("the connection to %s did not fall back to TCP", tcpListener.Addr())
+	}
+	res, err := e.Local.Run("ss", "-Htni", "dst", mp.RemoteAddr().String())
+	e.check(err)
+	if !strings.Contains(res.Stdout, "tcp-ulp-mptcp") {
+		t.Fatalf("ss does not show the subflow to %s with the mptcp ULP:\n%s", mp.RemoteAddr(), res.Stdout)
+	}
+
+	// The subflow's cookie, as the kernel shows it: the MPTCP socket's own is another.
+	sf, ok := e.sockets().Find(mp.LocalAddr(), mp.RemoteAddr())
+	if !ok {
+		t.Fatalf("no TCP socket for the subflow %s → %s", mp.LocalAddr(), mp.RemoteAddr())
+	}
+	mp.Cookie = sf.Cookie
+
+	r := e.json(0, testnet.PeerV4.String(), testnet.OtherPeerV4.String())
+	var subflow, fellBack *testnet.Record
+	for i, rec := range r.Sockets {
+		switch rec.Local() {
+		case mp.LocalAddr():
+			subflow = &r.Sockets[i]
+		case fallback.LocalAddr():
+			fellBack = &r.Sockets[i]
+		}
+	}
+	if subflow == nil || subflow.Cookie != mp.Cookie || subflow.Action != "skipped" || !strings.Contains(subflow.Reason, "MPTCP subflow") {
+		t.Errorf("the MPTCP subflow: %+v, want skipped as an MPTCP subflow", subflow)
+	}
+	if fellBack == nil || fellBack.Action != "killed" {
+		t.Errorf("the connection that fell back to TCP: %+v, want killed", fellBack)
+	}
+	if want := (testnet.Summary{Matched: 2, Killed: 1, Skipped: 1}); r.Summary != want {
+		t.Errorf("summary %+v, want %+v", r.Summary, want)
+	}
+	expectPresent(t, e.sockets(), "established", tcp("MPTCP subflow", mp))
+	if err := testnet.Echo(mp); err != nil {
+		t.Errorf("the MPTCP connection no longer carries data: %v", err)
+	}
+	expectAborted(t, "the connection that fell back to TCP", fallback.Local)
+
+	// A dry run says the same.
+	r = e.json(0, "-n", testnet.PeerV4.String())
+	if len(r.Sockets) != 1 || r.Sockets[0].Action != "skipped" {
+		t.Errorf("a dry run: %+v, want the subflow skipped", r.Sockets)
+	}
+}
+
+// TestIntegrationMPTCPSubflowsHeld: where MPTCP connections are, telling their subflows
+// apart asks the kernel for every TCP socket's tcp_info, which waits for a socket's lock.
+// With a lock held, tcpreap gives the look up after 10 seconds, says why, destroys
+// nothing and exits 1.
+func TestIntegrationMPTCPSubflowsHeld(t *testing.T) {
+	e := setup(t)
+	enableMPTCP(t, e.Local)
+	enableMPTCP(t, e.Peer)
+	mp := e.mptcpDial(e.mptcpListen(true, "192.0.2.2:0"))
+	plain := e.inbound(e.listenV4(), otherPeer)
+	release := holdLock(t, plain)
+	before := e.sockets()
+	_, stderr, code := e.tcpreapHeld(release, true, "-y", testnet.PeerV4.String(), testnet.OtherPeerV4.String())
+	if code != 1 || !strings.Contains(stderr, "which TCP sockets are MPTCP subflows") || !strings.Contains(stderr, "nothing was destroyed") {
+		t.Errorf("exit %d, stderr %q: want 1 and why", code, stderr)
+	}
+	expectUnchanged(t, before, e.sockets())
+	if err := testnet.Echo(mp); err != nil {
+		t.Errorf("the MPTCP connection no longer carries data: %v", err)
+	}
+}
+
+// mptcpListen listens in B on addr, with MPTCP or without.
+func (e *env) mptcpListen(mptcp bool, addr string) *net.TCPListener {
+	e.t.Helper()
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(mptcp)
+	var l net.Listener
+	e.check(e.Peer.Do(func() (err error) {
+		l, err = lc.Listen(context.Background(), "tcp", addr)
+		return err
+	}))
+	e.t.Cleanup(func() { l.Close() })
+	return l.(*net.TCPListener)
+}
+
+// mptcpDial connects A to l with MPTCP, and accepts in B.
+func (e *env) mptcpDial(l *net.TCPListener) testnet.Pair {
+	e.t.Helper()
+	d := net.Dialer{Timeout: 5 * time.Second}
+	d.SetMultipathTCP(true)
+	var c net.Conn
+	e.check(e.Local.Do(func() (err error) {
+		c, err = d.Dial("tcp", l.Addr().String())
+		return err
+	}))
+	e.t.Cleanup(func() { c.Close() })
+	e.check(l.SetDeadline(time.Now().Add(5 * time.Second)))
+	a, err := l.AcceptTCP()
+	e.check(err)
+	e.t.Cleanup(func() { a.Close() })
+	return testnet.Pair{Local: c.(*net.TCPConn), Peer: a}
+}

@@ -1,0 +1,67 @@
+package sockdiag_test
+
+import (
+	"maps"
+	"slices"
+	"testing"
+
+	"github.com/tcpreap/tcpreap/inet"
+	"github.com/tcpreap/tcpreap/sockdiag"
+	"github.com/tcpreap/tcpreap/sockdiag/sockdiagtest"
+)
+
+// TestMPTCPSubflows: the subflows of MPTCP connections whose peer speaks MPTCP (MP_CAPABLE
+// answered, or MP_JOIN) are found; a subflow that fell back to TCP, a socket of another
+// ULP and a plain one are not; without an MPTCP connection, or without MPTCP's diag, one
+// dump per family is all it costs.
+func TestMPTCPSubflows(t *testing.T) {
+	socks := sockets(5, sockdiag.Established, 1)
+	msk := sockets(1, sockdiag.Established, 100)
+	ulp := map[sockdiag.Cookie]string{1: "mptcp", 2: "mptcp", 3: "mptcp", 4: "tls"}
+	flags := map[sockdiag.Cookie]uint32{
+		1: 1<<0 | 1<<1 | 1<<7, // MCAP_REM, MCAP_LOC, CONNECTED: the initial subflow
+		2: 1<<2 | 1<<3,        // JOIN_REM, JOIN_LOC: a joined one
+		3: 1<<1 | 1<<7,        // MCAP_LOC, CONNECTED: fell back to TCP
+	}
+	for _, tc := range []struct {
+		name  string
+		k     *sockdiagtest.Kernel
+		want  []sockdiag.Cookie
+		dumps int
+	}{
+		{"subflows", &sockdiagtest.Kernel{MPTCP: msk}, []sockdiag.Cookie{1, 2}, 3},
+		{"no MPTCP connection", &sockdiagtest.Kernel{}, nil, 2},
+		{"an MPTCP listener only", &sockdiagtest.Kernel{MPTCP: sockets(1, sockdiag.Listen, 100)}, nil, 2},
+		{"no MPTCP diag", &sockdiagtest.Kernel{MPTCP: msk, NoMPTCPDiag: true}, nil, 1},
+	} {
+		k := tc.k
+		k.Sockets, k.ULP, k.SubflowFlags = slices.Clone(socks), ulp, flags
+		got, err := k.Conn().MPTCPSubflows(t.Context())
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if cookies := slices.Sorted(maps.Keys(got)); !slices.Equal(cookies, tc.want) {
+			t.Errorf("%s: subflows %v, want %v", tc.name, cookies, tc.want)
+		}
+		if len(k.Requests) != tc.dumps {
+			t.Errorf("%s: %d dumps (%+v), want %d", tc.name, len(k.Requests), k.Requests, tc.dumps)
+		}
+	}
+}
+
+func TestMaySubflow(t *testing.T) {
+	for _, tc := range []struct {
+		s    sockdiag.Socket
+		want bool
+	}{
+		{sockdiag.Socket{Protocol: inet.TCP, State: sockdiag.Established}, true},
+		{sockdiag.Socket{Protocol: inet.TCP, State: sockdiag.CloseWait}, true},
+		{sockdiag.Socket{Protocol: inet.TCP, State: sockdiag.Listen}, false},
+		{sockdiag.Socket{Protocol: inet.TCP, State: sockdiag.TimeWait}, false},
+		{sockdiag.Socket{Protocol: inet.UDP, State: sockdiag.Established}, false},
+	} {
+		if got := tc.s.MaySubflow(); got != tc.want {
+			t.Errorf("%v %v: MaySubflow %v, want %v", tc.s.Protocol, tc.s.State, got, tc.want)
+		}
+	}
+}
