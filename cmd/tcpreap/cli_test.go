@@ -114,7 +114,7 @@ func TestUsageMistakes(t *testing.T) {
 		{"conntrack help nosuch", "tcpreap: tcpreap conntrack has no command \"nosuch\"; see tcpreap conntrack --help\n"},
 		{"help help", "tcpreap: tcpreap has no command \"help\"; see tcpreap --help\n"},
 		{"list help --bogus", "tcpreap: list help has no option --bogus; see tcpreap list --help\n"},
-		{"conntrack list help -x", "tcpreap: conntrack list help takes no -x (TCP and UDP only); see tcpreap conntrack list --help\n"},
+		{"conntrack list help -x", "tcpreap: conntrack list help has no option -x; see tcpreap conntrack list --help\n"},
 		{"--workers 0", "tcpreap: --workers 0: give 1 to 64, the number of netlink sockets that send the destroys at once (without --workers: one per CPU, at most 4)\n"},
 	} {
 		code, stdout, stderr := runCLI(strings.Fields(c.args)...)
@@ -125,11 +125,12 @@ func TestUsageMistakes(t *testing.T) {
 }
 
 // TestHelpCommand: help COMMAND, and COMMAND help, print what COMMAND
-// --help prints, for every command.
+// --help prints, for every command, and so do they with --help.
 func TestHelpCommand(t *testing.T) {
 	for _, c := range []string{"", "list", "conntrack", "conntrack list", "summary", "doctor", "plan", "apply", "completion"} {
 		_, want, _ := runCLI(append(strings.Fields(c), "--help")...)
-		for _, args := range [][]string{append([]string{"help"}, strings.Fields(c)...), append(strings.Fields(c), "help")} {
+		for _, args := range [][]string{append([]string{"help"}, strings.Fields(c)...), append(strings.Fields(c), "help"),
+			append(append([]string{"help"}, strings.Fields(c)...), "--help"), append(strings.Fields(c), "help", "-h")} {
 			code, got, stderr := runCLI(args...)
 			if code != exitOK || stderr != "" || got != want {
 				t.Errorf("%q: exit %d, stderr %q, printed\n%s\nwant\n%s", args, code, stderr, got, want)
