@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -175,6 +176,9 @@ func TestIntegrationTimeWaitFinWait2(t *testing.T) {
 	if s, ok := ss.Find(remote, local); !ok || s.State != "close_wait" {
 		t.Errorf("the peer's socket is %v (present %v), want close_wait: no reset was due", s, ok)
 	}
+	// The peer's end is not used after the plan: without this, a garbage
+	// collection may close it (a finalizer) and the peer's socket with it.
+	runtime.KeepAlive(p.Peer)
 }
 
 // TestIntegrationUDPBoundAndConnected: udp_abort disconnects a socket and
