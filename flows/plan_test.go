@@ -14,11 +14,11 @@ import (
 // fakeTable answers deletes by id and dumps what is left; it counts the
 // batches it is asked.
 type fakeTable struct {
-	flows   []Flow
-	answer  map[uint32]error // a delete's answer; nil deletes
-	keep    map[uint32]bool  // answered nil, but left in the table
-	dumpErr error
-	deleted []uint32
+	flows         []Flow
+	answer        map[uint32]error // a delete's answer; nil deletes
+	keep          map[uint32]bool  // answered nil, but left in the table
+	dumpErr       error
+	deleted       []uint32
 	gets, deletes int // batches
 	// between runs after each Get batch, before the Delete: the world
 	// moving on in between.
