@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -29,12 +27,11 @@ const (
 const maxFlows = 4 << 20
 
 // window is how many requests one sendmsg carries, and so how many are in
-// flight at once: the kernel answers them in order, each GET with a message
-// of its own (about 1 KiB of the receive buffer each), so a window's answers
-// fit in the default receive buffer (208 KiB) even when the larger one Dial
-// asks for is refused. Measured on 100,000 UDP entries: 128 takes the
-// syscalls per entry from 2 (a request, its answer) to about 1, and more
-// gains nothing.
+// flight at once: the kernel answers them in order, each GET with a
+// datagram of its own (about 1 KiB of the receive buffer each), so a
+// window's answers fit in the default receive buffer (208 KiB) even when
+// the larger one Dial asks for is refused. A window is one sendmsg and a
+// recvmmsg or two, where one request at a time took two syscalls each.
 const window = 128
 
 // recvBufferSize is the receive buffer Dial asks for: room for the answers
@@ -92,19 +89,12 @@ func Dial(cfg *Config) (*Conn, error) {
 	_ = c.SetOption(netlink.CapAcknowledge, true)
 	// Every answer is matched to its request by sequence number.
 	_ = c.SetOption(netlink.ExtendedAcknowledge, false)
-	rc, err := c.SyscallConn()
+	w, err := newSocketWire(c)
 	if err != nil {
 		c.Close()
 		return nil, &OpError{Op: "dial", Err: err}
 	}
-	// A larger receive buffer than rmem_max needs CAP_NET_ADMIN, which a
-	// Conn needs anyway; without it, the window still fits the default.
-	_ = rc.Control(func(fd uintptr) {
-		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, recvBufferSize) != nil {
-			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, recvBufferSize)
-		}
-	})
-	return &Conn{c: c, w: &socketWire{c: c, rc: rc}}, nil
+	return &Conn{c: c, w: w}, nil
 }
 
 // newConn makes a Conn on a wire, such as a test's fake kernel.
@@ -117,78 +107,6 @@ func (c *Conn) Close() error {
 	}
 	return c.c.Close()
 }
-
-// socketWire is the netlink socket itself, read and written through the Go
-// runtime's poller, so that its deadline holds.
-type socketWire struct {
-	c  *netlink.Conn
-	rc syscall.RawConn
-}
-
-func (s *socketWire) send(b []byte) error {
-	var err error
-	if werr := s.rc.Write(func(fd uintptr) bool {
-		err = unix.Sendto(int(fd), b, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
-		return err != unix.EAGAIN
-	}); werr != nil {
-		return werr
-	}
-	return err
-}
-
-func (s *socketWire) receive(b []byte) (int, error) {
-	var n, flags int
-	var err error
-	if rerr := s.rc.Read(func(fd uintptr) bool {
-		n, _, flags, _, err = unix.Recvmsg(int(fd), b, nil, 0)
-		return err != unix.EAGAIN
-	}); rerr != nil {
-		return 0, rerr
-	}
-	if err == nil && flags&unix.MSG_TRUNC != 0 {
-		err = fmt.Errorf("a netlink datagram larger than %d bytes", len(b))
-	}
-	return n, err
-}
-
-// receiveMany is recvmmsg(2): one syscall for the many answers of a window,
-// each of which the kernel queues as a datagram of its own (measured: a
-// syscall per answer made the GETs of 100,000 entries take 2 s of a 2.5 s
-// cut).
-func (s *socketWire) receiveMany(slots [][]byte, sizes []int) (int, error) {
-	hdrs := make([]unix.Mmsghdr, len(slots))
-	iovs := make([]unix.Iovec, len(slots))
-	for i, b := range slots {
-		iovs[i].Base = &b[0]
-		iovs[i].SetLen(len(b))
-		hdrs[i].Hdr.Iov = &iovs[i]
-		hdrs[i].Hdr.SetIovlen(1)
-	}
-	var n int
-	var err error
-	if rerr := s.rc.Read(func(fd uintptr) bool {
-		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&hdrs[0])), uintptr(len(hdrs)), unix.MSG_DONTWAIT, 0, 0)
-		n, err = int(r), nil
-		if e != 0 {
-			n, err = 0, e
-		}
-		return err != unix.EAGAIN
-	}); rerr != nil {
-		return 0, rerr
-	}
-	if err != nil {
-		return 0, err
-	}
-	for i := range n {
-		if hdrs[i].Hdr.Flags&unix.MSG_TRUNC != 0 {
-			return 0, fmt.Errorf("a netlink datagram larger than %d bytes", len(slots[i]))
-		}
-		sizes[i] = int(hdrs[i].Len)
-	}
-	return n, nil
-}
-
-func (s *socketWire) setDeadline(t time.Time) error { return s.c.SetDeadline(t) }
 
 // An OpError is the one error type a Conn returns: the operation ("dial",
 // "dump", "get", "delete"), the flow a get or delete was about, and the

@@ -80,7 +80,7 @@ type Plan struct {
 // NewPlan plans to delete flows, except those of the SSH session tcpreap
 // runs in (nil: none, or included).
 func NewPlan(flows []Flow, session *inet.Session) *Plan {
-	p := &Plan{}
+	p := &Plan{Targets: make([]Flow, 0, len(flows))}
 	for _, fl := range flows {
 		if why := keeps(session, &fl); why != "" {
 			p.Skipped = append(p.Skipped, Result{Flow: fl, Action: inet.Skipped, Reason: why})
