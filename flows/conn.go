@@ -334,10 +334,7 @@ func (c *Conn) Walk(ctx context.Context, f *Filter, fn func(*Flow)) error {
 func (c *Conn) Get(ctx context.Context, fls []Flow) (now []Flow, errs []error) {
 	now, errs = make([]Flow, len(fls)), make([]error, len(fls))
 	c.batches(ctx, "get", ipctnlMsgCTGet, fls, getRequest, errs, func(i int, payload []byte) error {
-		if err := now[i].UnmarshalBinary(payload); err != nil {
-			return err
-		}
-		return nil
+		return now[i].UnmarshalBinary(payload)
 	})
 	return now, errs
 }
@@ -372,7 +369,7 @@ func (c *Conn) batches(ctx context.Context, op string, msg int, fls []Flow, enco
 		}
 		seq := c.nextSeq(end - start)
 		c.out = c.out[:0]
-		sent := []int{} // the request of each sequence number after seq
+		sent := make([]int, 0, end-start) // the request of each sequence number from seq on
 		for i := start; i < end; i++ {
 			payload, err := encode(fls[i])
 			if err != nil {
@@ -417,8 +414,9 @@ func (c *Conn) batches(ctx context.Context, op string, msg int, fls []Flow, enco
 					errs[i] = opErr(i, fmt.Errorf("%w: %w", ErrNoAnswer, err))
 				}
 			}
-			// Answers may still be queued: the rest is not sent on this
-			// socket.
+			// The rest is not sent: the socket timed out or lost answers.
+			// (Answers of this window that come late are told from the
+			// next call's by their sequence numbers.)
 			for i := end; i < len(fls); i++ {
 				errs[i] = opErr(i, fmt.Errorf("not attempted: %w", err))
 			}
