@@ -28,15 +28,20 @@ const maxFlows = 4 << 20
 
 // window is how many requests one sendmsg carries, and so how many are in
 // flight at once: the kernel answers them in order, each GET with a
-// datagram of its own (about 1 KiB of the receive buffer each), so a
-// window's answers fit in the default receive buffer (208 KiB) even when
-// the larger one Dial asks for is refused. A window is one sendmsg and a
-// recvmmsg or two, where one request at a time took two syscalls each.
+// datagram of its own, an skb of NLMSG_DEFAULT_SIZE (ctnetlink_get_conntrack)
+// that takes up to answerTruesize of the receive buffer until it is read.
+// A window is one sendmsg and a recvmmsg or two, where one request at a
+// time took two syscalls each. A Conn whose receive buffer cannot hold a
+// window's answers sends fewer at a time.
 const window = 128
 
 // recvBufferSize is the receive buffer Dial asks for: room for the answers
 // of several windows and for a dump's datagrams while Go decodes.
 const recvBufferSize = 4 << 20
+
+// answerTruesize is how much of the receive buffer one GET's answer takes
+// at most: its skb's data (a page) and its overhead.
+const answerTruesize = 8 << 10
 
 // Config says where a Conn works.
 type Config struct {
@@ -48,11 +53,14 @@ type Config struct {
 // A Conn is a NETLINK_NETFILTER socket that speaks ctnetlink. It is not
 // safe for concurrent use.
 type Conn struct {
-	c   *netlink.Conn // nil on a fake kernel
-	w   wire
-	seq uint32
-	in  []byte // the receive buffer, reused
-	out []byte // the batch being encoded, reused
+	c *netlink.Conn // nil on a fake kernel
+	w wire
+	// perSend is how many requests this Conn sends at once: window, or
+	// fewer when its receive buffer is smaller than a window's answers.
+	perSend int
+	seq     uint32
+	in      []byte // the receive buffer, reused
+	out     []byte // the batch being encoded, reused
 	// slotBuf and sizes are the slots of a window's answers, reused.
 	slotBuf [][]byte
 	sizes   []int
@@ -89,16 +97,16 @@ func Dial(cfg *Config) (*Conn, error) {
 	_ = c.SetOption(netlink.CapAcknowledge, true)
 	// Every answer is matched to its request by sequence number.
 	_ = c.SetOption(netlink.ExtendedAcknowledge, false)
-	w, err := newSocketWire(c)
+	w, buffer, err := newSocketWire(c)
 	if err != nil {
 		c.Close()
 		return nil, &OpError{Op: "dial", Err: err}
 	}
-	return &Conn{c: c, w: w}, nil
+	return &Conn{c: c, w: w, perSend: max(1, min(window, buffer/answerTruesize))}, nil
 }
 
 // newConn makes a Conn on a wire, such as a test's fake kernel.
-func newConn(w wire) *Conn { return &Conn{w: w} }
+func newConn(w wire) *Conn { return &Conn{w: w, perSend: window} }
 
 // Close closes the socket.
 func (c *Conn) Close() error {
@@ -359,8 +367,8 @@ func (c *Conn) Delete(ctx context.Context, fls []Flow) []error {
 // windows: the requests not sent are "not attempted".
 func (c *Conn) batches(ctx context.Context, op string, msg int, fls []Flow, encode func(Flow) ([]byte, error), errs []error, data func(i int, payload []byte) error) {
 	opErr := func(i int, err error) error { return &OpError{Op: op, Flow: &fls[i], Err: err} }
-	for start := 0; start < len(fls); start += window {
-		end := min(start+window, len(fls))
+	for start := 0; start < len(fls); start += c.perSend {
+		end := min(start+c.perSend, len(fls))
 		if ctx.Err() != nil {
 			for i := start; i < len(fls); i++ {
 				errs[i] = opErr(i, fmt.Errorf("not attempted: %w", context.Cause(ctx)))

@@ -18,19 +18,22 @@ type socketWire struct {
 }
 
 // newSocketWire is c's socket as a wire, with a receive buffer of
-// recvBufferSize: more than rmem_max needs CAP_NET_ADMIN, which a Conn
-// needs anyway; without it, a window still fits the default.
-func newSocketWire(c *netlink.Conn) (wire, error) {
+// recvBufferSize if it can have it (more than rmem_max needs
+// CAP_NET_ADMIN, which a Conn needs anyway); it returns the buffer's size
+// as the kernel counts it.
+func newSocketWire(c *netlink.Conn) (wire, int, error) {
 	rc, err := c.SyscallConn()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
+	size := 0
 	_ = rc.Control(func(fd uintptr) {
 		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, recvBufferSize) != nil {
 			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, recvBufferSize)
 		}
+		size, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
 	})
-	return &socketWire{c: c, rc: rc}, nil
+	return &socketWire{c: c, rc: rc}, size, nil
 }
 
 func (s *socketWire) send(b []byte) error {

@@ -9,6 +9,6 @@ import (
 )
 
 // newSocketWire: ctnetlink is Linux's.
-func newSocketWire(*netlink.Conn) (wire, error) {
-	return nil, errors.New("conntrack entries are Linux's: this system has none")
+func newSocketWire(*netlink.Conn) (wire, int, error) {
+	return nil, 0, errors.New("conntrack entries are Linux's: this system has none")
 }
