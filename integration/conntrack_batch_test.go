@@ -99,12 +99,13 @@ func TestIntegrationConntrackBatch(t *testing.T) {
 		t.Errorf("left: %d newcomers, %d entries to %s; want the newcomer and all %d", newcomers, others, other, toOther)
 	}
 
-	res, err := h.Run(bin, "conntrack", "-u", "-y", "-q", "--no-audit", other.String())
+	res, err := h.Run(bin, "conntrack", "-u", "-y", "-q", "--json", "--no-audit", other.String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Code != 0 || !strings.Contains(res.Stdout, fmt.Sprintf("%d killed", toOther)) {
-		t.Errorf("tcpreap conntrack %s: exit %d, %q %q", other, res.Code, res.Stdout, res.Stderr)
+	rep, err := testnet.ParseFlowReport(res.Stdout)
+	if res.Code != 0 || err != nil || rep.Summary.Killed != toOther || rep.Summary.Matched != toOther {
+		t.Errorf("tcpreap conntrack %s: exit %d, %v, summary %+v, stderr %q; want all %d killed", other, res.Code, err, rep.Summary, res.Stderr, toOther)
 	}
 	if newcomers, others := left(); newcomers != 1 || others != 0 {
 		t.Errorf("after the cut of %s: %d newcomers, %d of its entries; want the newcomer alone", other, newcomers, others)
