@@ -1,11 +1,14 @@
 // Package flows is tcpreap's interface to the kernel's connection tracking
 // (ctnetlink, the NFNL_SUBSYS_CTNETLINK subsystem of NETLINK_NETFILTER):
-// conntrack entries (Flow) as a selection (Filter), listed by a dump and
-// deleted one by one by their original tuple, zone and flow id (CTA_ID), the
-// conntrack analogue of a socket's cookie: an entry that was replaced by a
-// new one with the same tuple has another id, and the kernel answers ENOENT
-// instead of deleting the new one (ctnetlink_del_conntrack compares CTA_ID
-// when it is given). A Plan deletes its targets and dumps again to verify.
+// conntrack entries (Flow) as a selection (Filter), listed by a dump decoded
+// as it arrives, and deleted a window of requests at a time (many in one
+// sendmsg, answers matched by sequence number) by their original tuple, zone
+// and flow id (CTA_ID), the conntrack analogue of a socket's cookie: the
+// kernel answers ENOENT instead of deleting an entry of another id
+// (ctnetlink_del_conntrack compares CTA_ID when it is given). An id is a
+// hash of the entry's address and tuples, which a replacement can repeat, so
+// a Plan fetches each window's entries first (GET) and deletes only those
+// that are still the entry planned, then dumps again to verify.
 //
 // What is filtered where: the dump request carries the address family
 // (nfgenmsg), the mark (CTA_MARK and CTA_MARK_MASK, a dump filter since

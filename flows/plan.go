@@ -80,7 +80,7 @@ type Plan struct {
 // NewPlan plans to delete flows, except those of the SSH session tcpreap
 // runs in (nil: none, or included).
 func NewPlan(flows []Flow, session *inet.Session) *Plan {
-	p := &Plan{}
+	p := &Plan{Targets: make([]Flow, 0, len(flows))}
 	for _, fl := range flows {
 		if why := keeps(session, &fl); why != "" {
 			p.Skipped = append(p.Skipped, Result{Flow: fl, Action: inet.Skipped, Reason: why})
@@ -102,48 +102,83 @@ func (p *Plan) DryRun() []Result {
 }
 
 // A Table is the kernel's conntrack table as a plan needs it; *Conn is one.
+// Get and Delete answer each flow they are given, errs[i] for fls[i].
 type Table interface {
-	Dump(ctx context.Context, f *Filter) ([]Flow, error)
-	Get(ctx context.Context, fl Flow) (Flow, error)
-	Delete(ctx context.Context, fl Flow) error
+	Walk(ctx context.Context, f *Filter, fn func(*Flow)) error
+	Get(ctx context.Context, fls []Flow) ([]Flow, []error)
+	Delete(ctx context.Context, fls []Flow) []error
 }
 
 var _ Table = (*Conn)(nil)
 
-// Execute deletes every target by its tuple, zone and id, one request each,
-// then dumps the table again: a target still there with its id is failed,
-// whatever the kernel answered. It returns a result per target, then the
-// skipped ones. A cancelled ctx stops it between deletes; the targets not
-// tried are failed, "not attempted", with ctx's cause (the signal).
+// Execute deletes every target by its tuple, zone and id, then dumps the
+// table again: a target still there with its id is failed, whatever the
+// kernel answered. It returns a result per target, then the skipped ones.
+//
+// The targets go a window at a time (window requests in one sendmsg): the
+// window's entries are fetched (GET), compared with the plan, and those
+// that are still the entry planned are deleted at once. An entry's id is a
+// hash of its address and tuples, which a new entry in the freed memory of
+// a deleted one can repeat: what is there now is compared with the plan by
+// everything the kernel shows, and a stranger is never deleted. What stays
+// open is the time between the kernel's answer to a window's GET and its
+// handling of the DELETE, one round trip (well under a millisecond per
+// entry): only an entry that dies in it and is replaced, in the same
+// memory, by one with the same tuple would be deleted in its place. The
+// kernel cannot close it: ctnetlink_del_conntrack finds the entry by
+// tuple and zone and compares CTA_ID alone, and a flush that matches
+// marks matches no tuple.
+//
+// A cancelled ctx stops it between windows; the targets not tried are
+// failed, "not attempted", with ctx's cause (the signal).
 func (p *Plan) Execute(ctx context.Context, t Table) []Result {
 	out := make([]Result, 0, len(p.Targets)+len(p.Skipped))
 	protocols := map[inet.Protocol]bool{}
-	for _, fl := range p.Targets {
-		r := Result{Flow: fl, Action: inet.Killed}
+	for start := 0; start < len(p.Targets); start += window {
+		chunk := p.Targets[start:min(start+window, len(p.Targets))]
+		first := len(out)
+		for _, fl := range chunk {
+			out = append(out, Result{Flow: fl, Action: inet.Killed})
+		}
+		results := out[first:]
 		if ctx.Err() != nil {
-			r.Action, r.Err = inet.Failed, fmt.Errorf("not attempted: %w", context.Cause(ctx))
-			out = append(out, r)
+			for i := range results {
+				results[i].Action, results[i].Err = inet.Failed, fmt.Errorf("not attempted: %w", context.Cause(ctx))
+			}
 			continue
 		}
-		// An entry's id is a hash of its address and tuples, which a new
-		// entry in the freed memory of a deleted one can repeat: what is
-		// there now is compared with the plan by everything the kernel
-		// shows, and a stranger is never deleted.
-		var err error = unix.ENOENT
-		if now, gerr := t.Get(ctx, fl); gerr == nil && !stranger(&fl, &now) || gerr != nil && !errors.Is(gerr, unix.ENOENT) {
-			err = t.Delete(ctx, fl)
+		now, gerrs := t.Get(ctx, chunk)
+		var same []Flow
+		var which []int
+		for i := range chunk {
+			switch gerr := gerrs[i]; {
+			case gerr == nil && stranger(&chunk[i], &now[i]), errors.Is(gerr, unix.ENOENT):
+				results[i].Action = inet.Gone
+			default:
+				// The entry planned; or a GET that failed otherwise, where
+				// the delete's id still guards.
+				same, which = append(same, chunk[i]), append(which, i)
+			}
 		}
-		switch {
-		case err == nil:
-		case errors.Is(err, unix.ENOENT):
-			r.Action = inet.Gone
-		default:
-			r.Action, r.Err = inet.Failed, err
+		derrs := []error{}
+		if len(same) > 0 {
+			derrs = t.Delete(ctx, same)
 		}
-		if r.Action == inet.Killed || r.Action == inet.Gone {
-			protocols[fl.Protocol] = true
+		for k, err := range derrs {
+			r := &results[which[k]]
+			switch {
+			case err == nil:
+			case errors.Is(err, unix.ENOENT):
+				r.Action = inet.Gone
+			default:
+				r.Action, r.Err = inet.Failed, err
+			}
 		}
-		out = append(out, r)
+		for _, r := range results {
+			if r.Action == inet.Killed || r.Action == inet.Gone || errors.Is(r.Err, ErrNoAnswer) {
+				protocols[r.Flow.Protocol] = true
+			}
+		}
 	}
 	if len(protocols) > 0 {
 		// Even when ctx was cancelled: what was deleted is reported as it is
@@ -162,7 +197,22 @@ func (p *Plan) verify(ctx context.Context, t Table, protocols map[inet.Protocol]
 	for proto := range protocols {
 		f.Protocols = append(f.Protocols, proto)
 	}
-	left, err := t.Dump(ctx, f)
+	type key struct {
+		id   uint32
+		orig Tuple
+		zone uint16
+	}
+	// Only the results are kept, not the table: memory bounded by the plan.
+	at := make(map[key]int, len(results))
+	for i, r := range results {
+		at[key{r.Flow.ID, r.Flow.Orig, r.Flow.Zone}] = i
+	}
+	still := make([]bool, len(results))
+	err := t.Walk(ctx, f, func(now *Flow) {
+		if i, ok := at[key{now.ID, now.Orig, now.Zone}]; ok && !stranger(&results[i].Flow, now) {
+			still[i] = true
+		}
+	})
 	if err != nil {
 		for i := range results {
 			if results[i].Action == inet.Killed {
@@ -171,18 +221,12 @@ func (p *Plan) verify(ctx context.Context, t Table, protocols map[inet.Protocol]
 		}
 		return
 	}
-	type key struct {
-		id   uint32
-		orig Tuple
-		zone uint16
-	}
-	still := map[key]Flow{}
-	for _, fl := range left {
-		still[key{fl.ID, fl.Orig, fl.Zone}] = fl
-	}
 	for i, r := range results {
-		now, ok := still[key{r.Flow.ID, r.Flow.Orig, r.Flow.Zone}]
-		if !ok || stranger(&r.Flow, &now) {
+		if !still[i] {
+			if r.Action == inet.Failed && errors.Is(r.Err, ErrNoAnswer) {
+				// Its answer was lost, and it is gone.
+				results[i].Action, results[i].Err = inet.Killed, nil
+			}
 			continue // gone, or another entry in its place
 		}
 		switch r.Action {

@@ -11,50 +11,76 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// fakeTable answers deletes by id and dumps what is left.
+// fakeTable answers deletes by id and dumps what is left; it counts the
+// batches it is asked.
 type fakeTable struct {
-	flows   []Flow
-	answer  map[uint32]error // a delete's answer; nil deletes
-	keep    map[uint32]bool  // answered nil, but left in the table
-	dumpErr error
-	deleted []uint32
+	flows         []Flow
+	answer        map[uint32]error // a delete's answer; nil deletes
+	keep          map[uint32]bool  // answered nil, but left in the table
+	dumpErr       error
+	deleted       []uint32
+	gets, deletes int // batches
+	// between runs after each Get batch, before the Delete: the world
+	// moving on in between.
+	between func(t *fakeTable)
 }
 
-func (t *fakeTable) Delete(_ context.Context, fl Flow) error {
-	t.deleted = append(t.deleted, fl.ID)
-	if err := t.answer[fl.ID]; err != nil {
-		return err
+func (t *fakeTable) Delete(_ context.Context, fls []Flow) []error {
+	t.deletes++
+	errs := make([]error, len(fls))
+	for i, fl := range fls {
+		t.deleted = append(t.deleted, fl.ID)
+		if err := t.answer[fl.ID]; err != nil {
+			errs[i] = err
+			continue
+		}
+		found := false
+		for j, f := range t.flows {
+			if f.ID == fl.ID && f.Orig == fl.Orig && f.Zone == fl.Zone {
+				found = true
+				if !t.keep[fl.ID] {
+					t.flows = append(t.flows[:j], t.flows[j+1:]...)
+				}
+				break
+			}
+		}
+		if !found {
+			errs[i] = &OpError{Op: "delete", Err: unix.ENOENT}
+		}
 	}
-	if !t.keep[fl.ID] {
-		for i, f := range t.flows {
-			if f.ID == fl.ID {
-				t.flows = append(t.flows[:i], t.flows[i+1:]...)
+	return errs
+}
+
+// Get is the entry with each flow's tuple and zone, whatever its id; a
+// stranger the test put in its place when there is one.
+func (t *fakeTable) Get(_ context.Context, fls []Flow) ([]Flow, []error) {
+	t.gets++
+	now, errs := make([]Flow, len(fls)), make([]error, len(fls))
+	for i, fl := range fls {
+		errs[i] = &OpError{Op: "get", Err: unix.ENOENT}
+		for _, f := range t.flows {
+			if f.Orig == fl.Orig && f.Zone == fl.Zone {
+				now[i], errs[i] = f, nil
 				break
 			}
 		}
 	}
-	return nil
-}
-
-// Get is the entry with fl's tuple and zone, whatever its id; a stranger
-// the test put in its place when there is one.
-func (t *fakeTable) Get(_ context.Context, fl Flow) (Flow, error) {
-	for _, f := range t.flows {
-		if f.Orig == fl.Orig && f.Zone == fl.Zone {
-			return f, nil
-		}
+	if t.between != nil {
+		t.between(t)
 	}
-	return Flow{}, &OpError{Op: "get", Err: unix.ENOENT}
+	return now, errs
 }
 
-func (t *fakeTable) Dump(_ context.Context, f *Filter) ([]Flow, error) {
-	var out []Flow
+func (t *fakeTable) Walk(_ context.Context, f *Filter, fn func(*Flow)) error {
+	if t.dumpErr != nil {
+		return t.dumpErr
+	}
 	for _, fl := range t.flows {
 		if f.Match(&fl) {
-			out = append(out, fl)
+			fn(&fl)
 		}
 	}
-	return out, t.dumpErr
+	return nil
 }
 
 // TestPlanKeepsHeldConnections: an entry of a connection an SSH server
@@ -135,27 +161,39 @@ func TestPlanVerifyFails(t *testing.T) {
 	}
 }
 
-// TestPlanExecuteInterrupted: after the context ends, no delete is asked for; each target
-// left says it was not attempted, for the context's cause (the signal), not "context
-// canceled"; what was deleted before stays reported killed.
+// TestPlanExecuteInterrupted: after the context ends, no further window is
+// asked for; each target left says it was not attempted, for the context's
+// cause (the signal), not "context canceled"; what was deleted before stays
+// reported killed.
 func TestPlanExecuteInterrupted(t *testing.T) {
-	a := flow(inet.UDP, "198.51.100.2:1>192.0.2.2:53", "192.0.2.2:53>198.51.100.2:1")
-	b := a
-	a.ID, b.ID = 1, 2
-	b.Orig.Src = netip.MustParseAddrPort("198.51.100.2:2")
+	targets := udpFlows(window + 1)
 	cause := errors.New("interrupted (SIGINT)")
 	ctx, cancel := context.WithCancelCause(context.Background())
-	table := &cancellingTable{fakeTable: fakeTable{flows: []Flow{a, b}}, cancel: func() { cancel(cause) }}
-	results := NewPlan([]Flow{a, b}, nil).Execute(ctx, table)
-	if len(table.deleted) != 1 {
-		t.Errorf("deletes asked for: %v, want only the one before the interrupt", table.deleted)
+	table := &cancellingTable{fakeTable: fakeTable{flows: slices.Clone(targets)}, cancel: func() { cancel(cause) }}
+	results := NewPlan(targets, nil).Execute(ctx, table)
+	if len(table.deleted) != window {
+		t.Errorf("deletes asked for: %d, want the first window's %d, before the interrupt", len(table.deleted), window)
 	}
-	if results[0].Action != inet.Killed {
-		t.Errorf("first: %v (%v), want killed", results[0].Action, results[0].Err)
+	if results[0].Action != inet.Killed || results[window-1].Action != inet.Killed {
+		t.Errorf("first window: %v, %v, want killed", results[0].Action, results[window-1].Action)
 	}
-	if r := results[1]; r.Action != inet.Failed || !errors.Is(r.Err, cause) || r.Err.Error() != "not attempted: interrupted (SIGINT)" {
-		t.Errorf("second: %v (%v), want failed: not attempted: interrupted (SIGINT)", r.Action, r.Err)
+	if r := results[window]; r.Action != inet.Failed || !errors.Is(r.Err, cause) || r.Err.Error() != "not attempted: interrupted (SIGINT)" {
+		t.Errorf("last: %v (%v), want failed: not attempted: interrupted (SIGINT)", r.Action, r.Err)
 	}
+}
+
+// udpFlows are n UDP flows to 192.0.2.2:53, ids 1 to n, each from a port
+// of its own.
+func udpFlows(n int) []Flow {
+	var out []Flow
+	for i := range n {
+		fl := flow(inet.UDP, "198.51.100.2:1>192.0.2.2:53", "192.0.2.2:53>198.51.100.2:1")
+		fl.ID = uint32(i + 1)
+		fl.Orig.Src = netip.AddrPortFrom(fl.Orig.Src.Addr(), uint16(1000+i))
+		fl.Reply.Dst = fl.Orig.Src
+		out = append(out, fl)
+	}
+	return out
 }
 
 // cancellingTable ends the context at its first delete, as a signal would.
@@ -164,13 +202,59 @@ type cancellingTable struct {
 	cancel func()
 }
 
-func (t *cancellingTable) Delete(ctx context.Context, fl Flow) error {
+func (t *cancellingTable) Delete(ctx context.Context, fls []Flow) []error {
 	defer t.cancel()
-	if err := ctx.Err(); err != nil {
-		t.deleted = append(t.deleted, fl.ID)
-		return &OpError{Op: "delete", Flow: &fl, Err: err}
+	return t.fakeTable.Delete(ctx, fls)
+}
+
+// TestPlanExecuteBatches: the targets go a window at a time, one GET batch
+// and one DELETE batch each; an entry replaced between the plan and its
+// window (same id, tuple and zone: another mark) is gone and left alone;
+// one deleted by someone else meanwhile is gone; every other is killed and
+// the entries outside the plan stay.
+func TestPlanExecuteBatches(t *testing.T) {
+	const n = 3*window + 5
+	targets := udpFlows(n)
+	others := udpFlows(n + 20)[n:] // in the table, not in the plan
+	table := &fakeTable{flows: slices.Concat(targets, others)}
+	replaced, vanished := 2*window+1, window+7
+	table.flows[replaced].Mark = 99
+	table.flows = slices.Delete(table.flows, vanished, vanished+1)
+	results := NewPlan(targets, nil).Execute(context.Background(), table)
+	if want := (n + window - 1) / window; table.gets != want || table.deletes != want {
+		t.Errorf("%d GET and %d DELETE batches, want %d each", table.gets, table.deletes, want)
 	}
-	return t.fakeTable.Delete(ctx, fl)
+	for i, r := range results {
+		want := inet.Killed
+		if i == replaced || i == vanished {
+			want = inet.Gone
+		}
+		if r.Action != want {
+			t.Errorf("target %d: %v (%v), want %v", i, r.Action, r.Err, want)
+		}
+	}
+	if slices.Contains(table.deleted, targets[replaced].ID) || slices.Contains(table.deleted, targets[vanished].ID) {
+		t.Error("a delete was asked for the replaced or the vanished entry")
+	}
+	if len(table.flows) != len(others)+1 || table.flows[0].Mark != 99 {
+		t.Errorf("left in the table: %d entries, want the %d others and the newcomer", len(table.flows), len(others))
+	}
+}
+
+// TestPlanExecuteReplacedInTheWindow: an entry replaced after its window's
+// GET and before the DELETE, by one with another id, is not deleted (the
+// kernel compares CTA_ID) and reported gone.
+func TestPlanExecuteReplacedInTheWindow(t *testing.T) {
+	targets := udpFlows(3)
+	table := &fakeTable{flows: slices.Clone(targets)}
+	table.between = func(t *fakeTable) { t.flows[1].ID = 1000 }
+	results := NewPlan(targets, nil).Execute(context.Background(), table)
+	if results[1].Action != inet.Gone || results[0].Action != inet.Killed || results[2].Action != inet.Killed {
+		t.Errorf("%v %v %v, want killed gone killed", results[0].Action, results[1].Action, results[2].Action)
+	}
+	if len(table.flows) != 1 || table.flows[0].ID != 1000 {
+		t.Errorf("left %+v, want the newcomer", table.flows)
+	}
 }
 
 // TestPlanVerifyGone: an entry the kernel answered ENOENT for (gone) but which is still in

@@ -382,13 +382,13 @@ func TestIntegrationConntrackFlowID(t *testing.T) {
 	target := found[0]
 	replaced := target
 	replaced.ID++
-	if err := conn.Delete(ctx, replaced); !errors.Is(err, unix.ENOENT) {
+	if err := conn.Delete(ctx, []flows.Flow{replaced})[0]; !errors.Is(err, unix.ENOENT) {
 		t.Errorf("a delete with another id: %v, want ENOENT", err)
 	}
 	if e, ok := entryTo(r.table(), "tcp", direct); !ok || e.ID != target.ID {
 		t.Fatalf("a delete with another id touched the entry (id %d): %+v", target.ID, e)
 	}
-	if err := conn.Delete(ctx, target); err != nil {
+	if err := conn.Delete(ctx, []flows.Flow{target})[0]; err != nil {
 		t.Fatalf("a delete with its id: %v", err)
 	}
 	if e, ok := entryTo(r.table(), "tcp", direct); ok {

@@ -1,11 +1,9 @@
 package reap
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/tcpreap/tcpreap/flows"
 	"github.com/tcpreap/tcpreap/host"
@@ -24,8 +22,8 @@ type FlowRun struct {
 // QueryFlows dumps the conntrack table of the namespace where names (one
 // namespace: a router's table is its own, so where.All is an *InputError),
 // and plans the entries f selects, those of the SSH session tcpreap runs in
-// kept back unless includeSelf. The plan is in the order a person reads:
-// by protocol, then client, then server. The caller closes the FlowRun.
+// kept back unless includeSelf. The plan is in the order a person reads,
+// as flows.Conn.Dump returns it: by protocol, then client, then server. The caller closes the FlowRun.
 //
 // Errors: an *InputError for a namespace that cannot be used as given;
 // else what the kernel answered, explained (flows.Explain), naming the
@@ -53,9 +51,6 @@ func QueryFlows(ctx context.Context, f *flows.Filter, where Where, includeSelf b
 		conn.Close()
 		return nil, inSpace(ns, flowError(err))
 	}
-	slices.SortFunc(found, func(a, b flows.Flow) int {
-		return cmp.Or(cmp.Compare(a.Protocol, b.Protocol), a.Orig.Src.Compare(b.Orig.Src), a.Orig.Dst.Compare(b.Orig.Dst))
-	})
 	r.conn, r.plan = conn, flows.NewPlan(found, session)
 	return r, nil
 }

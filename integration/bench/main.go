@@ -190,6 +190,8 @@ var (
 	// the listing with owners at least 10x faster than ss -tanp
 	ownerGoals = []goal{{num: ssTool, den: tcpreapTool, atLeast: true, bound: 10}}
 	rssGoals   = []goal{{num: tcpreapTool, den: tools, bound: 64}}
+	// conntrack's cases: conntrack-tools in the ss column
+	flowCutGoals = []goal{{num: ssTool, den: tcpreapTool, atLeast: true, bound: 2}}
 )
 
 func cases(tcpreap, floor string, rounds int) []benchCase {
@@ -254,6 +256,32 @@ func cases(tcpreap, floor string, rounds int) []benchCase {
 			},
 			rounds: rounds,
 			goals:  ownerGoals,
+		},
+		{
+			// conntrack-tools in the ss column: every UDP entry listed.
+			name:  "conntrack list udp",
+			shape: flowShape,
+			argv: [tools][]string{
+				{"conntrack", "-L", "-p", "udp"},
+				{tcpreap, "conntrack", "list", "-u"},
+				nil,
+			},
+			rounds: rounds,
+			goals:  listGoals,
+		},
+		{
+			// The same selection for both: UDP entries whose original destination
+			// is the target; each checked by conntrack -L afterwards.
+			name:    fmt.Sprintf("conntrack cut (%s)", flowTarget),
+			shape:   flowShape,
+			selects: toFlowTarget,
+			argv: [tools][]string{
+				{"conntrack", "-D", "-p", "udp", "-d", flowTarget.String()},
+				{tcpreap, "conntrack", "-u", "-y", "-q", "--no-audit", flowTarget.String()},
+				nil,
+			},
+			rounds: rounds,
+			goals:  flowCutGoals,
 		},
 		{
 			// tcpreap's peak RSS for a plan of 250,000 targets: more than the standard

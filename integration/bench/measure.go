@@ -177,7 +177,7 @@ func (b *bench) run(pop *population, argv []string, left sockSet) measurement {
 	// The resets a destroy sent may still be on their way to the peers.
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		got, err := snapshot(pop.ns)
+		got, err := snapshot(pop.ns, pop.shape)
 		if err != nil {
 			m.err = err
 			return m

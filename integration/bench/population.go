@@ -21,7 +21,13 @@ type shape struct {
 	established int // connections whose two ends are ESTABLISHED
 	closeWait   int // connections whose server end is in CLOSE_WAIT and client end in FIN_WAIT2
 	timeWait    int // connections the server closed first: its end in TIME_WAIT, the client's gone
+	// UDP conntrack entries (flows.go), no sockets: to the cut's target, to another
+	// server. A shape has either sockets or flows.
+	udpTarget, udpOther int
 }
+
+// flows reports whether s is a population of conntrack entries.
+func (s shape) flows() bool { return s.udpTarget+s.udpOther > 0 }
 
 // kind is one of the three kinds of connection, in the order they are made.
 type kind int
@@ -83,6 +89,12 @@ func (s shape) conns(k kind, w int) []conn {
 
 // check reports a shape whose explicit client ports would collide or leave their range.
 func (s shape) check() error {
+	if s.flows() {
+		if s.workers != 0 || s.udpTarget+s.udpOther > 250*flowsPerClient {
+			return fmt.Errorf("population %+v: conntrack entries without workers, at most %d", s, 250*flowsPerClient)
+		}
+		return nil
+	}
 	if s.workers < 1 || s.established > 1000*peers || s.closeWait > 1000*peers {
 		return fmt.Errorf("population %+v: at most %d connections of each held kind", s, 1000*peers)
 	}
@@ -97,8 +109,12 @@ func (s shape) heldFiles() int {
 	return 2*per(s.established) + 2*per(s.closeWait) + 3 + 2*batchSize + 16
 }
 
-// sockets is what the kernel shows in a population of shape s once it is built.
+// sockets is what the kernel shows in a population of shape s once it is built: its
+// sockets, or its conntrack entries.
 func (s shape) sockets() sockSet {
+	if s.flows() {
+		return s.flowEntries()
+	}
 	set := sockSet{}
 	for w := range s.workers {
 		for k := range timeWait + 1 {
@@ -154,6 +170,11 @@ func build(self string, s shape, want sockSet) (pop *population, err error) {
 			made.close()
 		}
 	}()
+	if s.flows() {
+		if err := loadFlows(ns, s); err != nil {
+			return nil, err
+		}
+	}
 	for w := range s.workers {
 		wp, err := startWorker(ns, self, s, w)
 		if err != nil {
@@ -177,7 +198,7 @@ func build(self string, s shape, want sockSet) (pop *population, err error) {
 	// finishing the last handshakes and closes.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		got, err := snapshot(ns)
+		got, err := snapshot(ns, s)
 		if err != nil {
 			return nil, err
 		}

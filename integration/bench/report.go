@@ -32,6 +32,11 @@ func (b *bench) report() string {
 		"Left behind is what the kernel shows after the run, compared by state and 4-tuple with the population less "+
 		"the sockets the case selects and the other ends their resets closed; ss -K's runs that differ are shown, not failed.\n\n",
 		manyOwners.workers, 3*manyOwners.workers, count(bigTimeWait.timeWait), count(bigTimeWait.timeWait))
+	fmt.Fprintf(&w, "The conntrack cases measure tcpreap conntrack against conntrack(8) of conntrack-tools, in the ss column, on %s UDP "+
+		"conntrack entries loaded with conntrack -R into a namespace of their own (no sockets): %s to %s:53, %s to %s:53. "+
+		"The cut deletes the first %s; left behind is what conntrack -L shows afterwards, compared by original tuple.\n\n",
+		count(flowShape.udpTarget+flowShape.udpOther), count(flowShape.udpTarget), flowTarget, count(flowShape.udpOther), flowOther,
+		count(flowShape.udpTarget))
 
 	w.WriteString("| case | ss | tcpreap | floor | ss / tcpreap | tcpreap / floor | targets |\n")
 	w.WriteString("|---|---:|---:|---:|---:|---:|---|\n")

@@ -21,8 +21,12 @@ type sock struct {
 type sockSet map[sock]struct{}
 
 // snapshot is every TCP socket in ns, as `ss -tanH` shows it: an independent view, read
-// by neither tcpreap's code nor the floor's.
-func snapshot(ns *namespace) (sockSet, error) {
+// by neither tcpreap's code nor the floor's; for a population of conntrack entries, its
+// UDP entries (flowSnapshot).
+func snapshot(ns *namespace, s shape) (sockSet, error) {
+	if s.flows() {
+		return flowSnapshot(ns)
+	}
 	out, err := output(ns, time.Minute, "ss", "-tanH")
 	if err != nil {
 		return nil, err

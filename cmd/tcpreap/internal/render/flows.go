@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tcpreap/tcpreap/flows"
 	"github.com/tcpreap/tcpreap/inet"
@@ -107,9 +108,12 @@ func (r Flows) table(w io.Writer, results []flows.Result, dryRun bool) {
 		origs[i] = endpoint(res.Flow.Orig.Src, "") + " → " + endpoint(res.Flow.Orig.Dst, "")
 		timeouts[i] = strconv.FormatUint(uint64(res.Flow.Timeout), 10) + "s"
 		wState = max(wState, len(flowState(res.Flow)))
-		wOrig = max(wOrig, len([]rune(origs[i])))
+		wOrig = max(wOrig, utf8.RuneCountInString(origs[i]))
 		wTimeout = max(wTimeout, len(timeouts[i]))
 	}
+	// Appended to one line buffer, not printed with fmt: a table of
+	// 100,000 entries took a third of the listing's time in Fprintf.
+	var line []byte
 	for i, res := range results {
 		fl := res.Flow
 		var action string
@@ -129,20 +133,51 @@ func (r Flows) table(w io.Writer, results []flows.Result, dryRun bool) {
 		case res.Err != nil:
 			action += ": " + ErrorWords(res.Err)
 		}
-		pad := strings.Repeat(" ", wOrig-len([]rune(origs[i])))
-		fmt.Fprintf(w, "%-3s  %-*s  %s%s  %*s  %s\n", fl.Protocol, wState, flowState(fl), origs[i], pad, wTimeout, timeouts[i], Printable(action))
-		details := strings.Join(fl.Status.Words(), ",")
-		if details == "" {
-			details = "-"
+		line = padRight(append(line[:0], fl.Protocol.String()...), 3)
+		line = append(line, "  "...)
+		line = padRight(append(line, flowState(fl)...), 5+wState)
+		line = append(line, "  "...)
+		line = append(line, origs[i]...)
+		line = append(line, strings.Repeat(" ", wOrig-utf8.RuneCountInString(origs[i])+2+wTimeout-len(timeouts[i]))...)
+		line = append(line, timeouts[i]...)
+		line = append(line, "  "...)
+		line = append(line, Printable(action)...)
+		line = append(line, "\n     reply "...)
+		line = appendEndpoint(line, fl.Reply.Src, "")
+		line = append(line, " → "...)
+		line = appendEndpoint(line, fl.Reply.Dst, "")
+		line = append(line, "  "...)
+		words := fl.Status.Words()
+		if len(words) == 0 {
+			line = append(line, '-')
+		}
+		for k, word := range words {
+			if k > 0 {
+				line = append(line, ',')
+			}
+			line = append(line, word...)
 		}
 		if fl.Mark != 0 {
-			details += fmt.Sprintf("  mark %#x", fl.Mark)
+			line = append(line, "  mark 0x"...)
+			line = strconv.AppendUint(line, uint64(fl.Mark), 16)
 		}
 		if fl.Zone != 0 {
-			details += fmt.Sprintf("  zone %d", fl.Zone)
+			line = append(line, "  zone "...)
+			line = strconv.AppendUint(line, uint64(fl.Zone), 10)
 		}
-		fmt.Fprintf(w, "     reply %s → %s  %s  id %d\n", endpoint(fl.Reply.Src, ""), endpoint(fl.Reply.Dst, ""), details, fl.ID)
+		line = append(line, "  id "...)
+		line = strconv.AppendUint(line, uint64(fl.ID), 10)
+		line = append(line, '\n')
+		w.Write(line)
 	}
+}
+
+// padRight pads b with spaces to n bytes.
+func padRight(b []byte, n int) []byte {
+	for len(b) < n {
+		b = append(b, ' ')
+	}
+	return b
 }
 
 // flowState is conntrack's TCP state as a person reads a state in every
