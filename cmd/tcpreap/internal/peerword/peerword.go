@@ -200,6 +200,8 @@ func Scope(words []string, iface string, allNetns bool) ([]string, Zoned, error)
 		var zone string
 		out[i], zone = splitZone(w)
 		switch {
+		case zone == twoZones:
+			return nil, Zoned{}, fmt.Errorf("peer %s names two interfaces; write it [ADDR%%IF]:PORT or [ADDR]%%IF:PORT", w)
 		case zone == "":
 			plain = w
 		case zoned.Word == "":
@@ -220,6 +222,10 @@ func Scope(words []string, iface string, allNetns bool) ([]string, Zoned, error)
 	return out, zoned, nil
 }
 
+// twoZones is splitZone's interface for a word that names one inside its
+// brackets and another after them ([fe80::1%eth0]%eth1:22).
+const twoZones = "%"
+
 // splitZone is a PEER word without the interface of its IPv6 address, and
 // that interface; the word as it is, and "", when it names none.
 func splitZone(w string) (string, string) {
@@ -235,6 +241,9 @@ func splitZone(w string) (string, string) {
 		}
 	}
 	if a, z, ok := strings.Cut(addr, "%"); ok {
+		if zone != "" {
+			return w, twoZones
+		}
 		addr, zone = a, z
 	}
 	if ip, err := netip.ParseAddr(addr); err != nil || !ip.Is6() || zone == "" {

@@ -68,6 +68,10 @@ func TestScope(t *testing.T) {
 		{words: []string{"192.0.2.1%eth0"}, plain: []string{"192.0.2.1%eth0"}},
 		{words: []string{"fe80::1%"}, plain: []string{"fe80::1%"}},
 		{words: []string{"fe80::1%eth0", "fe80::2%eth1"}, err: "peers fe80::1%eth0 and fe80::2%eth1 are on different interfaces (eth0, eth1); give each its own run"},
+		// One interface inside the brackets and another after them: neither
+		// is taken for the other.
+		{words: []string{"[fe80::1%eth0]%eth1:22"}, err: "peer [fe80::1%eth0]%eth1:22 names two interfaces; write it [ADDR%IF]:PORT or [ADDR]%IF:PORT"},
+		{words: []string{"[fe80::1%eth0]%eth0"}, err: "peer [fe80::1%eth0]%eth0 names two interfaces; write it [ADDR%IF]:PORT or [ADDR]%IF:PORT"},
 		{words: []string{"fe80::1%eth0", "192.0.2.2"}, err: "peer fe80::1%eth0 is on interface eth0, which then holds for the whole selection, and peer 192.0.2.2 names none; give it a run of its own"},
 	} {
 		plain, zoned, err := Scope(c.words, "", false)
