@@ -1,0 +1,48 @@
+// What a careless run does with the newest words: a zoned peer through a plan file, a
+// PEER naming two interfaces.
+package integration
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestIntegrationZonedPlanApply: a plan made of a zoned peer holds the socket over that
+// link alone; apply -n says so and destroys nothing; apply destroys it (killed, not gone:
+// the socket is looked up on its interface) and leaves the connection with the same
+// addresses over the other link.
+func TestIntegrationZonedPlanApply(t *testing.T) {
+	e := setup(t)
+	over0, over1 := e.twoLinks()
+	file := e.writePlan(e.plan("fe80::2%veth1"))
+	before := e.sockets()
+
+	r := e.decode(e.tcpreap("apply", "-n", "--json", file), 0)
+	expectActions(t, r, map[string][]conn{"would_kill": {over1}})
+	expectUnchanged(t, before, e.sockets())
+
+	r = e.decode(e.tcpreap("apply", "-y", "--json", file), 0)
+	expectActions(t, r, map[string][]conn{"killed": {over1}})
+	ss := e.sockets()
+	expectGone(t, ss, over1)
+	expectPresent(t, ss, "established", over0)
+}
+
+// TestIntegrationTwoZonesRefused: a PEER with one interface inside its brackets and
+// another after them is refused whole, exit 2; neither link's connection is touched.
+func TestIntegrationTwoZonesRefused(t *testing.T) {
+	e := setup(t)
+	over0, over1 := e.twoLinks()
+	port := strconv.Itoa(int(over0.remote.Port()))
+	before := e.sockets()
+	for _, word := range []string{"[fe80::2%veth1]%veth0:" + port, "[fe80::2%veth0]%veth1"} {
+		res := e.tcpreap("-y", word)
+		e.expectNothingDestroyed(res, 2, before)
+		if !strings.Contains(res.Stderr, "names two interfaces") {
+			t.Errorf("%s: stderr %q", word, res.Stderr)
+		}
+	}
+	ss := e.sockets()
+	expectPresent(t, ss, "established", over0, over1)
+}
