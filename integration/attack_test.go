@@ -46,3 +46,25 @@ func TestIntegrationTwoZonesRefused(t *testing.T) {
 	ss := e.sockets()
 	expectPresent(t, ss, "established", over0, over1)
 }
+
+// TestIntegrationNoInterfaceNamesNamespace: an interface that the namespace --netns names
+// does not have is said to be missing there, not "in this network namespace", which is
+// another one; from tcpreap's own namespace, it is this one's.
+func TestIntegrationNoInterfaceNamesNamespace(t *testing.T) {
+	e := setup(t)
+	a := e.Local.Name
+	for _, args := range [][]string{
+		{"list", "--netns", a, "--interface", "nosuchif0"},
+		{"list", "--netns", a, "fe80::2%nosuchif0"},
+	} {
+		res := e.run(e.Peer, append([]string{bin}, args...)...)
+		want := `no interface named "nosuchif0" in network namespace ` + a + "\n"
+		if res.Code != 2 || !strings.HasSuffix(res.Stderr, want) || strings.Contains(res.Stderr, "this network namespace") {
+			t.Errorf("%q: exit %d, stderr %q; want 2 and %q", args, res.Code, res.Stderr, want)
+		}
+	}
+	res := e.tcpreap("list", "fe80::2%nosuchif0")
+	if want := `tcpreap: peer fe80::2%nosuchif0: no interface named "nosuchif0" in this network namespace (see ip link)` + "\n"; res.Code != 2 || res.Stderr != want {
+		t.Errorf("in its own namespace: exit %d, stderr %q; want 2 and %q", res.Code, res.Stderr, want)
+	}
+}
