@@ -249,7 +249,7 @@ func (q *query) in(ctx context.Context, ns *host.Namespace) (part, error) {
 	}
 	if err == nil && plan.MaySubflow() {
 		var subflows map[sockdiag.Cookie]bool
-		subflows, err = conn.MPTCPSubflows(ctx)
+		subflows, err = conn.MPTCPSubflows(ctx, &filter)
 		plan.KeepSubflows(subflows)
 	}
 	if err != nil {
