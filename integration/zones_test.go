@@ -1,5 +1,5 @@
-// What a careless run does with the newest words: a zoned peer through a plan file, a
-// PEER naming two interfaces.
+// Link-local peers with their interface: through a plan file, written wrong, on an
+// interface the namespace does not have.
 package integration
 
 import (
