@@ -32,7 +32,7 @@ func TestIntegrationDemo(t *testing.T) {
 	if strings.Contains(text, "warning") {
 		t.Errorf("the demo printed a warning:\n%s", text)
 	}
-	for _, want := range []string{"3 sockets matched: 3 killed", "2 sockets matched: 2 killed", "still carry data",
+	for _, want := range []string{"3 sockets matched: 3 destroyed", "2 sockets matched: 2 destroyed", "still carry data",
 		`command="` + bin + ` --state close_wait --port postgresql" matched=3 killed=3`,
 		`command="` + bin + ` --state time_wait" matched=2 killed=2`} {
 		if !strings.Contains(text, want) {
