@@ -15,7 +15,7 @@ func Interface(name string) (index uint32, addrs []netip.Addr, err error) {
 	}
 	ifi, err := net.InterfaceByName(name)
 	if err != nil {
-		return 0, nil, fmt.Errorf("no interface named %q in this network namespace (see ip link)", name)
+		return 0, nil, &NoInterfaceError{Name: name}
 	}
 	as, err := ifi.Addrs()
 	if err != nil {
@@ -27,6 +27,20 @@ func Interface(name string) (index uint32, addrs []netip.Addr, err error) {
 		}
 	}
 	return uint32(ifi.Index), addrs, nil
+}
+
+// A NoInterfaceError is an interface name that no interface of a network
+// namespace has.
+type NoInterfaceError struct {
+	Name  string
+	NetNS string // the namespace's label; "" for the one tcpreap runs in
+}
+
+func (e *NoInterfaceError) Error() string {
+	if e.NetNS == "" {
+		return fmt.Sprintf("no interface named %q in this network namespace (see ip link)", e.Name)
+	}
+	return fmt.Sprintf("no interface named %q in network namespace %s", e.Name, e.NetNS)
 }
 
 // InterfaceName returns the name of the interface with the given index in

@@ -297,3 +297,58 @@ func TestIntegrationAuditSecondSignal(t *testing.T) {
 		t.Errorf("stderr %q does not say what the second signal waits for", stderr.String())
 	}
 }
+
+// TestIntegrationAuditThirdSignal: Ctrl-C three times while the system logger does not
+// take the audit line: the second signal waits for the line, the third exits at once,
+// 128+SIGINT, without it.
+func TestIntegrationAuditThirdSignal(t *testing.T) {
+	e := setup(t)
+	l := e.listenV4()
+	doomed := e.peerSet(l, 2).conns()
+	sink := newSyslogSink(t)
+	filler, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: sink.path, Net: "unixgram"})
+	e.check(err)
+	defer filler.Close()
+	for range 10000 {
+		filler.SetWriteDeadline(time.Now().Add(20 * time.Millisecond))
+		if _, err := filler.Write([]byte("<13>filler")); err != nil {
+			break
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := e.Local.Command(ctx, "env", "TCPREAP_SYSLOG_SOCKET="+sink.path, bin, "-y", testnet.PeerV4.String())
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	e.check(cmd.Start())
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if _, ok := e.sockets().Find(doomed[0].local, doomed[0].remote); !ok {
+			break
+		}
+	}
+	for range 2 {
+		e.check(cmd.Process.Signal(syscall.SIGINT))
+		time.Sleep(100 * time.Millisecond)
+	}
+	select {
+	case <-exited:
+		t.Fatalf("tcpreap exited on the second signal (%s); stderr %q", cmd.ProcessState, stderr.String())
+	default:
+	}
+	start := time.Now()
+	e.check(cmd.Process.Signal(syscall.SIGINT))
+	select {
+	case <-exited:
+	case <-time.After(time.Second):
+		t.Fatalf("tcpreap still runs a second after the third signal; stderr %q", stderr.String())
+	}
+	t.Logf("exited %v after the third signal; stderr %q", time.Since(start), stderr.String())
+	if code := cmd.ProcessState.ExitCode(); code != 128+int(syscall.SIGINT) {
+		t.Errorf("exit %d (%s), want %d", code, cmd.ProcessState, 128+int(syscall.SIGINT))
+	}
+	if !strings.Contains(stderr.String(), "a third signal exits at once") {
+		t.Errorf("stderr %q does not say what a third signal does", stderr.String())
+	}
+}

@@ -6,6 +6,7 @@ package integration
 import (
 	"context"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -129,4 +130,32 @@ func (e *env) mptcpDial(l *net.TCPListener) testnet.Pair {
 	e.check(err)
 	e.t.Cleanup(func() { a.Close() })
 	return testnet.Pair{Local: c.(*net.TCPConn), Peer: a}
+}
+
+// TestIntegrationMPTCPHeldLockElsewhere: where an MPTCP connection is, a socket's lock held
+// by its application stuck in the kernel keeps back that socket alone: a selection that
+// does not take it in is planned and destroyed at once, without waiting on that lock.
+func TestIntegrationMPTCPHeldLockElsewhere(t *testing.T) {
+	e := setup(t)
+	enableMPTCP(t, e.Local)
+	enableMPTCP(t, e.Peer)
+	mp := e.mptcpDial(e.mptcpListen(true, "192.0.2.2:0"))
+	held := e.inbound(e.listenV4(), otherPeer)
+	l := e.listenV4()
+	target := e.inbound(l, peer)
+	release := holdLock(t, held)
+
+	start := time.Now()
+	out, stderr, code := e.tcpreapHeld(release, true, "--json", "-y", "--sport", strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
+	if took := time.Since(start); code != 0 || took > 5*time.Second {
+		t.Errorf("exit %d after %v, stderr %q: want 0 at once, the held socket not selected", code, took.Round(time.Millisecond), stderr)
+	}
+	if code == 0 {
+		r, err := testnet.ParseReport(out)
+		e.check(err)
+		expectActions(t, r, map[string][]conn{"killed": {tcp("selected", target)}})
+	}
+	if err := testnet.Echo(mp); err != nil {
+		t.Errorf("the MPTCP connection no longer carries data: %v", err)
+	}
 }

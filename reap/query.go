@@ -201,6 +201,9 @@ func (q *query) in(ctx context.Context, ns *host.Namespace) (part, error) {
 			index, addrs, err = host.Interface(name)
 			return err
 		})
+		if ne := (*host.NoInterfaceError)(nil); errors.As(err, &ne) && ns != nil {
+			ne.NetNS = ns.String() // said in its sentence, not before it
+		}
 		if err != nil {
 			return part{}, &InputError{InputInterface, err} // Query says in which namespace
 		}
@@ -246,7 +249,7 @@ func (q *query) in(ctx context.Context, ns *host.Namespace) (part, error) {
 	}
 	if err == nil && plan.MaySubflow() {
 		var subflows map[sockdiag.Cookie]bool
-		subflows, err = conn.MPTCPSubflows(ctx)
+		subflows, err = conn.MPTCPSubflows(ctx, &filter)
 		plan.KeepSubflows(subflows)
 	}
 	if err != nil {

@@ -157,7 +157,7 @@ func enterError(ns *host.Namespace, err error) error {
 // inSpace says in which namespace an error happened, when it is not the
 // one tcpreap runs in.
 func inSpace(ns *host.Namespace, err error) error {
-	if ns == nil || err == nil {
+	if ne := (*host.NoInterfaceError)(nil); ns == nil || err == nil || errors.As(err, &ne) && ne.NetNS != "" {
 		return err
 	}
 	return fmt.Errorf("in network namespace %s: %w", ns, err)

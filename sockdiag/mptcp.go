@@ -41,7 +41,10 @@ func (s *Socket) MaySubflow() bool {
 // kernel without MPTCP's diag (before Linux 5.9, or built without
 // CONFIG_INET_MPTCP_DIAG) has none to show: nil; a kernel without MPTCP at
 // all is not asked (the kernel would run modprobe for its diag each time).
-func (c *Conn) MPTCPSubflows(ctx context.Context) (map[Cookie]bool, error) {
+// f, the filter the targets were dumped with, narrows the TCP dump to the
+// sockets it takes in, so that a lock held on a socket that is no target
+// holds nothing; nil dumps every TCP socket.
+func (c *Conn) MPTCPSubflows(ctx context.Context, f *Filter) (map[Cookie]bool, error) {
 	if _, err := os.Stat(mptcpSysctl); errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -64,7 +67,31 @@ func (c *Conn) MPTCPSubflows(ctx context.Context) (map[Cookie]bool, error) {
 	if !some {
 		return nil, nil
 	}
-	return c.subflows(ctx)
+	return c.subflows(ctx, c.subflowDumps(f))
+}
+
+// subflowDumps are the TCP dumps, with INET_DIAG_INFO, of the sockets that
+// may be subflows among those f takes in (every one when f is nil): f's
+// program and port prefilter, which the kernel tests before it takes a
+// socket's lock for its tcp_info; every state a subflow can be in, as a
+// target may have moved on since its dump.
+func (c *Conn) subflowDumps(f *Filter) []Request {
+	var reqs []Request
+	if f == nil {
+		for _, fam := range []inet.Family{inet.IPv4, inet.IPv6} {
+			reqs = append(reqs, Request{Family: fam, Protocol: inet.TCP})
+		}
+	} else {
+		for _, d := range f.dumps(c.cgroupCond() && len(f.Cgroups) > 0) {
+			if d.Protocol == inet.TCP && !d.never {
+				reqs = append(reqs, d.Request)
+			}
+		}
+	}
+	for i := range reqs {
+		reqs[i].States, reqs[i].Ext = subflowStates, 1<<(inetDiagInfo-1)
+	}
+	return reqs
 }
 
 // ErrSubflowsHeld is the cause of a look for MPTCP subflows the kernel did
@@ -82,7 +109,7 @@ var ErrSubflowsHeld = &Cause{
 // holds holds the dump, in the kernel, where no deadline reaches it. Then
 // the socket is left to the thread the kernel holds, and the answer is
 // ErrSubflowsHeld.
-func (c *Conn) subflows(ctx context.Context) (map[Cookie]bool, error) {
+func (c *Conn) subflows(ctx context.Context, reqs []Request) (map[Cookie]bool, error) {
 	nl, err := c.dialFresh()
 	if err != nil {
 		return nil, err
@@ -94,8 +121,7 @@ func (c *Conn) subflows(ctx context.Context) (map[Cookie]bool, error) {
 	done := make(chan answer, 1)
 	go func() {
 		subflows := map[Cookie]bool{}
-		for _, fam := range []inet.Family{inet.IPv4, inet.IPv6} {
-			req := Request{Family: fam, Protocol: inet.TCP, States: subflowStates, Ext: 1 << (inetDiagInfo - 1)}
+		for _, req := range reqs {
 			err := c.dumpOn(ctx, nl, req, func(s *Socket, attrs []byte) bool {
 				var a msgAttrs
 				if a.UnmarshalBinary(attrs) == nil && a.speaksMPTCP() {

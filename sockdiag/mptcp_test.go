@@ -36,7 +36,7 @@ func TestMPTCPSubflows(t *testing.T) {
 	} {
 		k := tc.k
 		k.Sockets, k.ULP, k.SubflowFlags = slices.Clone(socks), ulp, flags
-		got, err := k.Conn().MPTCPSubflows(t.Context())
+		got, err := k.Conn().MPTCPSubflows(t.Context(), nil)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
@@ -63,5 +63,30 @@ func TestMaySubflow(t *testing.T) {
 		if got := tc.s.MaySubflow(); got != tc.want {
 			t.Errorf("%v %v: MaySubflow %v, want %v", tc.s.Protocol, tc.s.State, got, tc.want)
 		}
+	}
+}
+
+// TestMPTCPSubflowsFiltered: the look for subflows asks tcp_info of the sockets the
+// targets' filter takes in, not of every TCP socket: its dumps carry the filter's port
+// prefilter and program (which the kernel tests before it takes a socket's lock), and
+// every state a subflow can be in.
+func TestMPTCPSubflowsFiltered(t *testing.T) {
+	k := &sockdiagtest.Kernel{MPTCP: sockets(1, sockdiag.Established, 100), Sockets: sockets(2, sockdiag.Established, 1)}
+	f := &sockdiag.Filter{LocalPorts: []inet.PortRange{{Lo: 7000, Hi: 7000}}, States: 1 << sockdiag.Established}
+	if _, err := k.Conn().MPTCPSubflows(t.Context(), f); err != nil {
+		t.Fatal(err)
+	}
+	tcp := 0
+	for _, r := range k.Requests {
+		if r.MPTCP {
+			continue
+		}
+		tcp++
+		if r.Protocol != inet.TCP || r.ID.Local.Port() != 7000 || len(r.Bytecode) == 0 || r.States == 1<<sockdiag.Established || r.Ext == 0 {
+			t.Errorf("a subflow dump %+v: want TCP, the filter's port and program, every subflow state, tcp_info", r)
+		}
+	}
+	if tcp != 2 {
+		t.Errorf("%d TCP dumps (%+v), want one per family", tcp, k.Requests)
 	}
 }

@@ -105,6 +105,13 @@ func Hint(word string) string {
 	switch {
 	case strings.HasPrefix(word, ":") && len(word) > 1:
 		return fmt.Sprintf("for a port on either end, give --port %s", word[1:])
+	case strings.Contains(word, "%") && isIPv4(word[:strings.IndexByte(word, '%')]):
+		addr, zone, _ := strings.Cut(word, "%")
+		zone, port, _ := strings.Cut(zone, ":")
+		if port != "" {
+			addr += ":" + port
+		}
+		return fmt.Sprintf("an interface (%%%s) goes with an IPv6 link-local address; for an IPv4 peer give %s --interface %s", zone, addr, zone)
 	case strings.Contains(word, ","):
 		return fmt.Sprintf("give several peers with spaces, not commas: tcpreap %s", strings.ReplaceAll(word, ",", " "))
 	case strings.Count(word, ":") >= 2 && !strings.HasPrefix(word, "["):
@@ -200,6 +207,15 @@ func Scope(words []string, iface string, allNetns bool) ([]string, Zoned, error)
 		var zone string
 		out[i], zone = splitZone(w)
 		switch {
+		case zone == twoZones:
+			return nil, Zoned{}, fmt.Errorf("peer %s names two interfaces; write it [ADDR%%IF]:PORT or [ADDR]%%IF:PORT", w)
+		case strings.Contains(zone, ":"):
+			// An interface's name has no colon: fe80::1%eth0:22 meant a port.
+			z, port, _ := strings.Cut(zone, ":")
+			if port == "" || strings.HasPrefix(w, "[") {
+				return nil, Zoned{}, fmt.Errorf("peer %s: an interface's name has no colon", w)
+			}
+			return nil, Zoned{}, fmt.Errorf("peer %s: an interface's name has no colon; an IPv6 peer with its interface and a port is written [%s%%%s]:%s", w, out[i], z, port)
 		case zone == "":
 			plain = w
 		case zoned.Word == "":
@@ -220,6 +236,10 @@ func Scope(words []string, iface string, allNetns bool) ([]string, Zoned, error)
 	return out, zoned, nil
 }
 
+// twoZones is splitZone's interface for a word that names one inside its
+// brackets and another after them ([fe80::1%eth0]%eth1:22).
+const twoZones = "%"
+
 // splitZone is a PEER word without the interface of its IPv6 address, and
 // that interface; the word as it is, and "", when it names none.
 func splitZone(w string) (string, string) {
@@ -235,6 +255,9 @@ func splitZone(w string) (string, string) {
 		}
 	}
 	if a, z, ok := strings.Cut(addr, "%"); ok {
+		if zone != "" {
+			return w, twoZones
+		}
 		addr, zone = a, z
 	}
 	if ip, err := netip.ParseAddr(addr); err != nil || !ip.Is6() || zone == "" {
@@ -264,6 +287,12 @@ func PortLike(words []string) []string {
 		}
 	}
 	return notes
+}
+
+// isIPv4 reports whether s is an IPv4 address.
+func isIPv4(s string) bool {
+	a, err := netip.ParseAddr(s)
+	return err == nil && a.Is4()
 }
 
 // isPort: a port number, 1 to 65535, in decimal.

@@ -68,6 +68,13 @@ func TestScope(t *testing.T) {
 		{words: []string{"192.0.2.1%eth0"}, plain: []string{"192.0.2.1%eth0"}},
 		{words: []string{"fe80::1%"}, plain: []string{"fe80::1%"}},
 		{words: []string{"fe80::1%eth0", "fe80::2%eth1"}, err: "peers fe80::1%eth0 and fe80::2%eth1 are on different interfaces (eth0, eth1); give each its own run"},
+		// One interface inside the brackets and another after them: neither
+		// is taken for the other.
+		{words: []string{"[fe80::1%eth0]%eth1:22"}, err: "peer [fe80::1%eth0]%eth1:22 names two interfaces; write it [ADDR%IF]:PORT or [ADDR]%IF:PORT"},
+		{words: []string{"[fe80::1%eth0]%eth0"}, err: "peer [fe80::1%eth0]%eth0 names two interfaces; write it [ADDR%IF]:PORT or [ADDR]%IF:PORT"},
+		// An interface's name has no colon: a port was meant.
+		{words: []string{"fe80::1%eth0:22"}, err: "peer fe80::1%eth0:22: an interface's name has no colon; an IPv6 peer with its interface and a port is written [fe80::1%eth0]:22"},
+		{words: []string{"fe80::1%eth0:"}, err: "peer fe80::1%eth0:: an interface's name has no colon"},
 		{words: []string{"fe80::1%eth0", "192.0.2.2"}, err: "peer fe80::1%eth0 is on interface eth0, which then holds for the whole selection, and peer 192.0.2.2 names none; give it a run of its own"},
 	} {
 		plain, zoned, err := Scope(c.words, "", false)
@@ -108,5 +115,19 @@ func TestScopeConflicts(t *testing.T) {
 	}
 	if _, _, err := Scope([]string{"192.0.2.2"}, "eth1", true); err != nil {
 		t.Errorf("no PEER's interface: %v", err)
+	}
+}
+
+// TestHint: an IPv4 address with an interface says to give --interface.
+func TestHint(t *testing.T) {
+	for word, want := range map[string]string{
+		"192.0.2.1%eth0":    "an interface (%eth0) goes with an IPv6 link-local address; for an IPv4 peer give 192.0.2.1 --interface eth0",
+		"192.0.2.1%eth0:22": "an interface (%eth0) goes with an IPv6 link-local address; for an IPv4 peer give 192.0.2.1:22 --interface eth0",
+		"db1%eth0":          "",
+		"%eth0":             "",
+	} {
+		if got := Hint(word); got != want {
+			t.Errorf("Hint(%q) = %q, want %q", word, got, want)
+		}
 	}
 }
