@@ -44,11 +44,11 @@ func (e *NoInterfaceError) Error() string {
 }
 
 // InterfaceName returns the name of the interface with the given index in
-// the network namespace tcpreap runs in, or the index in decimal when there
-// is none (it went away, or it is another namespace's).
+// the network namespace tcpreap runs in, or "" when there is none (it went
+// away, or it is another namespace's).
 func InterfaceName(index uint32) string {
 	if ifi, err := net.InterfaceByIndex(int(index)); err == nil {
 		return ifi.Name
 	}
-	return fmt.Sprint(index)
+	return ""
 }

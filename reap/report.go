@@ -34,8 +34,8 @@ type Group struct {
 	// it (over every namespace, "pid:1 (systemd)").
 	Here    bool
 	Results []kill.Result
-	// InterfaceName names an interface of the namespace by its index (the
-	// index as a number when it has none there). For a namespace other
+	// InterfaceName names an interface of the namespace by its index ("" when
+	// it has none there: the interface went away). For a namespace other
 	// than tcpreap's own it reads the names there when first called, so
 	// call it before the Run is closed: after, it has only numbers.
 	InterfaceName func(index uint32) string

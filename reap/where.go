@@ -181,10 +181,7 @@ func interfaceNames(ns *host.Namespace) func(uint32) string {
 		return m
 	})
 	return func(index uint32) string {
-		if name, ok := names()[index]; ok {
-			return name
-		}
-		return fmt.Sprint(index)
+		return names()[index]
 	}
 }
 

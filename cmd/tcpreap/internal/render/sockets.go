@@ -146,7 +146,10 @@ func (r Sockets) columns(rep *reap.Report) []column {
 	cols = append(cols, column{"Local Address:Port", func(b []byte, g *reap.Group, res kill.Result) []byte {
 		scope := ""
 		if i := res.Socket.ID.Interface; i != 0 {
-			scope = g.InterfaceName(i)
+			// An interface that went away is its index, as ss shows it.
+			if scope = g.InterfaceName(i); scope == "" {
+				scope = strconv.FormatUint(uint64(i), 10)
+			}
 		}
 		return appendEndpoint(b, res.Socket.ID.Local, Printable(scope))
 	}}, column{"Peer Address:Port", func(b []byte, _ *reap.Group, res kill.Result) []byte {
@@ -429,7 +432,7 @@ func appendJSONField(b []byte, key, value string) []byte {
 }
 
 // interfaceName names interface index of the group's namespace; "" for 0,
-// a socket bound to none.
+// a socket bound to none, and for an interface that went away.
 func interfaceName(g *reap.Group, index uint32) string {
 	if index == 0 {
 		return ""

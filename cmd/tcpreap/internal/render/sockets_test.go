@@ -427,3 +427,24 @@ func TestJSONNamesInterface(t *testing.T) {
 		t.Errorf("the listener kept back: %s", lines[3])
 	}
 }
+
+// TestInterfaceGone: a socket bound to an interface that went away has no
+// name in JSON (not its index, which could be read as a name), and its index
+// in the table, as ss shows it.
+func TestInterfaceGone(t *testing.T) {
+	plan := testPlan()
+	rep := reap.NewReport(true, reap.Group{Results: plan.DryRun(), InterfaceName: func(uint32) string { return "" }})
+	var js, table bytes.Buffer
+	if err := (Sockets{W: &js, JSON: true}).Report(rep); err != nil {
+		t.Fatal(err)
+	}
+	if err := (Sockets{W: &table}).Report(rep); err != nil {
+		t.Fatal(err)
+	}
+	if first := strings.Split(js.String(), "\n")[0]; !strings.Contains(first, `"interface":2,"interface_name":""`) {
+		t.Errorf("JSON of a socket on a gone interface: %s", first)
+	}
+	if !strings.Contains(table.String(), "%2:") {
+		t.Errorf("the table does not show the gone interface's index:\n%s", table.String())
+	}
+}
