@@ -5,13 +5,19 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/integration/testnet"
+	"github.com/tcpreap/tcpreap/kill"
+	"github.com/tcpreap/tcpreap/planfile"
 )
 
 // TestIntegrationMPTCPSubflow: an MPTCP connection from A to B. Selected by its peer, its
@@ -158,4 +164,64 @@ func TestIntegrationMPTCPHeldLockElsewhere(t *testing.T) {
 	if err := testnet.Echo(mp); err != nil {
 		t.Errorf("the MPTCP connection no longer carries data: %v", err)
 	}
+}
+
+// TestIntegrationMPTCPSubflowApplied: a plan that holds an MPTCP subflow as a target (a
+// plan made by a release that did not tell subflows apart) is checked again when it is
+// applied: the subflow is kept back with its reason, the MPTCP connection still carries
+// data, and the connection that fell back to TCP is destroyed.
+func TestIntegrationMPTCPSubflowApplied(t *testing.T) {
+	e := setup(t)
+	enableMPTCP(t, e.Local)
+	enableMPTCP(t, e.Peer)
+	mp := e.mptcpDial(e.mptcpListen(true, "192.0.2.2:0"))
+	fallback := e.mptcpDial(e.mptcpListen(false, "192.0.2.3:0"))
+	text := e.plan(testnet.PeerV4.String(), testnet.OtherPeerV4.String())
+
+	// The plan as an older release wrote it: the subflow a target. What the plan
+	// file holds is read and written as tcpreap does, with the identity of the boot
+	// and of the namespace it was made in.
+	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	e.check(err)
+	var st syscall.Stat_t
+	e.check(syscall.Stat("/run/netns/"+e.Local.Name, &st))
+	here := host.Identity{BootID: strings.TrimSpace(string(boot)), NetNS: host.NetNS(fmt.Sprintf("net:[%d]", st.Ino))}
+	f, err := planfile.Read(strings.NewReader(text), here)
+	e.check(err)
+	moved := 0
+	for _, p := range f.Parts {
+		kept := p.Plan.Skipped[:0]
+		for _, s := range p.Plan.Skipped {
+			if s.Reason == kill.ReasonMPTCPSubflow {
+				p.Plan.Targets = append(p.Plan.Targets, s.Socket)
+				moved++
+				continue
+			}
+			kept = append(kept, s)
+		}
+		p.Plan.Skipped = kept
+	}
+	if moved != 1 {
+		t.Fatalf("the plan keeps back %d subflows, want 1:\n%s", moved, text)
+	}
+	var old strings.Builder
+	e.check(planfile.Write(&old, f, here))
+
+	r := e.decode(e.tcpreap("apply", "--json", "-y", e.writePlan(old.String())), 0)
+	for _, rec := range r.Sockets {
+		switch rec.Local() {
+		case mp.LocalAddr():
+			if rec.Action != "skipped" || !strings.Contains(rec.Reason, "MPTCP subflow") {
+				t.Errorf("the MPTCP subflow, a target of the plan: %+v, want skipped as an MPTCP subflow", rec)
+			}
+		case fallback.LocalAddr():
+			if rec.Action != "killed" {
+				t.Errorf("the connection that fell back to TCP: %+v, want killed", rec)
+			}
+		}
+	}
+	if err := testnet.Echo(mp); err != nil {
+		t.Errorf("the MPTCP connection no longer carries data: %v", err)
+	}
+	expectAborted(t, "the connection that fell back to TCP", fallback.Local)
 }

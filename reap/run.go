@@ -7,6 +7,7 @@ import (
 	"maps"
 
 	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/planfile"
 	"github.com/tcpreap/tcpreap/sockdiag"
@@ -170,10 +171,45 @@ func FromFile(ctx context.Context, f *planfile.File, includeSelf bool, opts Quer
 			closeSpaces(spaces[i:])
 			return nil, inSpace(ns, err)
 		}
-		r.parts = append(r.parts, part{ns: ns, conn: conn, plan: f.Parts[i].Plan.Recheck(ctx, conn, guards)})
+		plan := f.Parts[i].Plan.Recheck(ctx, conn, guards)
+		// The subflow guard, as a query has it: a plan made by a release
+		// without it may hold MPTCP subflows as targets.
+		if plan.MaySubflow() {
+			subflows, err := conn.MPTCPSubflows(ctx, portsOf(plan))
+			if err != nil {
+				conn.Close()
+				r.Close()
+				closeSpaces(spaces[i:])
+				return nil, queryError(err)
+			}
+			plan.KeepSubflows(subflows)
+		}
+		r.parts = append(r.parts, part{ns: ns, conn: conn, plan: plan})
 		noteStale(ctx, ns, conn, guards.Session, &r.notes)
 	}
 	return r, nil
+}
+
+// maxSubflowPorts bounds the ports of a filter that narrows the look for
+// subflows to a plan's targets; more, and every TCP socket is looked at.
+const maxSubflowPorts = 64
+
+// portsOf is a filter that takes in the TCP sockets on the local ports of
+// plan's targets, so that the look for subflows waits on no other socket's
+// lock; nil (every socket) when they have more than maxSubflowPorts.
+func portsOf(plan *kill.Plan) *sockdiag.Filter {
+	f := &sockdiag.Filter{}
+	seen := map[uint16]bool{}
+	for _, s := range plan.Targets {
+		if p := s.ID.Local.Port(); !seen[p] {
+			if len(seen) == maxSubflowPorts {
+				return nil
+			}
+			seen[p] = true
+			f.LocalPorts = append(f.LocalPorts, inet.PortRange{Lo: p, Hi: p})
+		}
+	}
+	return f
 }
 
 // DryRun is the Run's plan as the results of a dry run: every target
