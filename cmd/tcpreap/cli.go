@@ -69,6 +69,10 @@ func prepare(root *cli.Command, args []string) {
 func checkOptions(ctx context.Context, cmd *cli.Command) (context.Context, error) {
 	for _, above := range cmd.Lineage()[1:] {
 		if set := above.LocalFlagNames(); len(set) > 0 {
+			if cmd.Name == "help" {
+				// help takes no options: its command's help is what was asked.
+				return ctx, usagef("help takes no options (--%s); see %s --help", set[0], above.FullName())
+			}
 			return ctx, usagef("put the options after the command: %s --%s …", cmd.FullName(), set[0])
 		}
 	}

@@ -113,6 +113,7 @@ func TestUsageMistakes(t *testing.T) {
 		{"help nosuch", "tcpreap: tcpreap has no command \"nosuch\"; see tcpreap --help\n"},
 		{"conntrack help nosuch", "tcpreap: tcpreap conntrack has no command \"nosuch\"; see tcpreap conntrack --help\n"},
 		{"help help", "tcpreap: tcpreap has no command \"help\"; see tcpreap --help\n"},
+		{"-y help", "tcpreap: help takes no options (--yes); see tcpreap --help\n"},
 		{"list help --bogus", "tcpreap: list help has no option --bogus; see tcpreap list --help\n"},
 		{"conntrack list help -x", "tcpreap: conntrack list help has no option -x; see tcpreap conntrack list --help\n"},
 		{"--workers 0", "tcpreap: --workers 0: give 1 to 64, the number of netlink sockets that send the destroys at once (without --workers: one per CPU, at most 4)\n"},
