@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -237,47 +238,16 @@ func TestIntegrationAuditOutputClosed(t *testing.T) {
 // take the line of sockets already destroyed. The second signal waits for the line (a
 // few seconds at most) instead of exiting without a record of what was destroyed.
 func TestIntegrationAuditSecondSignal(t *testing.T) {
-	e := setup(t)
-	l := e.listenV4()
-	doomed := e.peerSet(l, 2).conns()
-	sink := newSyslogSink(t)
-	// The logger's queue is full: the audit line's write waits until the test reads.
-	filler, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: sink.path, Net: "unixgram"})
-	e.check(err)
-	defer filler.Close()
-	queued := 0
-	for ; queued < 10000; queued++ {
-		filler.SetWriteDeadline(time.Now().Add(20 * time.Millisecond))
-		if _, err := filler.Write([]byte("<13>filler")); err != nil {
-			break
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := e.Local.Command(ctx, "env", "TCPREAP_SYSLOG_SOCKET="+sink.path, bin, "-y", testnet.PeerV4.String())
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	e.check(cmd.Start())
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if _, ok := e.sockets().Find(doomed[0].local, doomed[0].remote); !ok {
-			break
-		}
-	}
-	expectGone(t, e.sockets(), doomed...)
-	for range 2 {
-		e.check(cmd.Process.Signal(syscall.SIGINT))
-		time.Sleep(20 * time.Millisecond)
-	}
+	r := startStalledAudit(t)
+	r.signal(2, 20*time.Millisecond)
 	select {
-	case <-exited:
-		t.Fatalf("tcpreap exited on the second signal before its audit line was taken (%s); stderr %q", cmd.ProcessState, stderr.String())
+	case <-r.exited:
+		t.Fatalf("tcpreap exited on the second signal before its audit line was taken (%s); stderr %q", r.cmd.ProcessState, r.stderr.String())
 	case <-time.After(300 * time.Millisecond):
 	}
 	var line string
-	for range queued + 1 {
-		got, ok := sink.read(t, 3*time.Second)
+	for range r.queued + 1 {
+		got, ok := r.sink.read(t, 3*time.Second)
 		if !ok {
 			break
 		}
@@ -286,15 +256,13 @@ func TestIntegrationAuditSecondSignal(t *testing.T) {
 			break
 		}
 	}
-	<-exited
+	<-r.exited
 	if !regexp.MustCompile(`\bkilled=3\b`).MatchString(line) {
-		t.Errorf("audit line %q after two signals, want killed=3; stderr %q", line, stderr.String())
+		t.Errorf("audit line %q after two signals, want killed=3; stderr %q", line, r.stderr.String())
 	}
-	if code := cmd.ProcessState.ExitCode(); code != 128+int(syscall.SIGINT) {
-		t.Errorf("exit %d (%s), want %d", code, cmd.ProcessState, 128+int(syscall.SIGINT))
-	}
-	if !strings.Contains(stderr.String(), "audit line") {
-		t.Errorf("stderr %q does not say what the second signal waits for", stderr.String())
+	r.expectInterrupted()
+	if !strings.Contains(r.stderr.String(), "audit line") {
+		t.Errorf("stderr %q does not say what the second signal waits for", r.stderr.String())
 	}
 }
 
@@ -302,53 +270,81 @@ func TestIntegrationAuditSecondSignal(t *testing.T) {
 // take the audit line: the second signal waits for the line, the third exits at once,
 // 128+SIGINT, without it.
 func TestIntegrationAuditThirdSignal(t *testing.T) {
+	r := startStalledAudit(t)
+	r.signal(2, 100*time.Millisecond)
+	select {
+	case <-r.exited:
+		t.Fatalf("tcpreap exited on the second signal (%s); stderr %q", r.cmd.ProcessState, r.stderr.String())
+	default:
+	}
+	start := time.Now()
+	r.signal(1, 0)
+	select {
+	case <-r.exited:
+	case <-time.After(time.Second):
+		t.Fatalf("tcpreap still runs a second after the third signal; stderr %q", r.stderr.String())
+	}
+	t.Logf("exited %v after the third signal; stderr %q", time.Since(start), r.stderr.String())
+	r.expectInterrupted()
+	if !strings.Contains(r.stderr.String(), "a third signal exits at once") {
+		t.Errorf("stderr %q does not say what a third signal does", r.stderr.String())
+	}
+}
+
+// A stalledAudit is tcpreap -y run on 3 sockets of a peer whose audit line waits: the
+// system logger's queue is full until the test reads it. It is started once the
+// sockets are gone, and with its output, before any signal.
+type stalledAudit struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	exited chan struct{}
+	stderr *strings.Builder
+	sink   *syslogSink
+	queued int // the datagrams that fill the logger's queue, ahead of the line
+}
+
+func startStalledAudit(t *testing.T) *stalledAudit {
 	e := setup(t)
-	l := e.listenV4()
-	doomed := e.peerSet(l, 2).conns()
-	sink := newSyslogSink(t)
-	filler, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: sink.path, Net: "unixgram"})
+	doomed := e.peerSet(e.listenV4(), 2).conns()
+	r := &stalledAudit{t: t, exited: make(chan struct{}), stderr: &strings.Builder{}, sink: newSyslogSink(t)}
+	filler, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: r.sink.path, Net: "unixgram"})
 	e.check(err)
-	defer filler.Close()
-	for range 10000 {
+	t.Cleanup(func() { filler.Close() })
+	for ; r.queued < 10000; r.queued++ {
 		filler.SetWriteDeadline(time.Now().Add(20 * time.Millisecond))
 		if _, err := filler.Write([]byte("<13>filler")); err != nil {
 			break
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := e.Local.Command(ctx, "env", "TCPREAP_SYSLOG_SOCKET="+sink.path, bin, "-y", testnet.PeerV4.String())
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	e.check(cmd.Start())
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(cancel)
+	r.cmd = e.Local.Command(ctx, "env", "TCPREAP_SYSLOG_SOCKET="+r.sink.path, bin, "-y", testnet.PeerV4.String())
+	r.cmd.Stderr = r.stderr
+	e.check(r.cmd.Start())
+	go func() { r.cmd.Wait(); close(r.exited) }()
+	t.Cleanup(func() { cancel(); <-r.exited })
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if _, ok := e.sockets().Find(doomed[0].local, doomed[0].remote); !ok {
 			break
 		}
 	}
-	for range 2 {
-		e.check(cmd.Process.Signal(syscall.SIGINT))
-		time.Sleep(100 * time.Millisecond)
+	expectGone(t, e.sockets(), doomed...)
+	return r
+}
+
+// signal sends n SIGINTs, pause after each.
+func (r *stalledAudit) signal(n int, pause time.Duration) {
+	for range n {
+		if err := r.cmd.Process.Signal(syscall.SIGINT); err != nil {
+			r.t.Fatal(err)
+		}
+		time.Sleep(pause)
 	}
-	select {
-	case <-exited:
-		t.Fatalf("tcpreap exited on the second signal (%s); stderr %q", cmd.ProcessState, stderr.String())
-	default:
-	}
-	start := time.Now()
-	e.check(cmd.Process.Signal(syscall.SIGINT))
-	select {
-	case <-exited:
-	case <-time.After(time.Second):
-		t.Fatalf("tcpreap still runs a second after the third signal; stderr %q", stderr.String())
-	}
-	t.Logf("exited %v after the third signal; stderr %q", time.Since(start), stderr.String())
-	if code := cmd.ProcessState.ExitCode(); code != 128+int(syscall.SIGINT) {
-		t.Errorf("exit %d (%s), want %d", code, cmd.ProcessState, 128+int(syscall.SIGINT))
-	}
-	if !strings.Contains(stderr.String(), "a third signal exits at once") {
-		t.Errorf("stderr %q does not say what a third signal does", stderr.String())
+}
+
+// expectInterrupted fails unless tcpreap exited 128+SIGINT.
+func (r *stalledAudit) expectInterrupted() {
+	if code := r.cmd.ProcessState.ExitCode(); code != 128+int(syscall.SIGINT) {
+		r.t.Errorf("exit %d (%s), want %d", code, r.cmd.ProcessState, 128+int(syscall.SIGINT))
 	}
 }
