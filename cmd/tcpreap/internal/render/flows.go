@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -68,12 +70,23 @@ func flowToJSON(r flows.Result) flowJSON {
 // Report prints what was done, or in a dry run would be done, to every
 // entry, then the summary.
 func (r Flows) Report(results []flows.Result, dryRun bool) error {
-	sum := inet.Summarize(results)
+	return r.report(slices.Values(results), inet.Summarize(results), dryRun)
+}
+
+// ReportList prints a list as Report prints the dry run of its plan, byte
+// for byte, one entry at a time.
+func (r Flows) ReportList(l *flows.List) error {
+	return r.report(l.Results(), l.Summary(), true)
+}
+
+// report prints results, which it may range over twice, and their summary
+// sum.
+func (r Flows) report(results iter.Seq[flows.Result], sum inet.Summary, dryRun bool) error {
 	if r.JSON {
 		bw := bufio.NewWriterSize(r.W, 64<<10)
 		enc := json.NewEncoder(bw)
 		if !r.Quiet {
-			for _, res := range results {
+			for res := range results {
 				if err := enc.Encode(flowToJSON(res)); err != nil {
 					return err
 				}
@@ -84,7 +97,7 @@ func (r Flows) Report(results []flows.Result, dryRun bool) error {
 		}
 		return bw.Flush()
 	}
-	bw := bufio.NewWriter(r.W)
+	bw := bufio.NewWriterSize(r.W, 64<<10)
 	if !r.Quiet {
 		r.table(bw, results, dryRun)
 	}
@@ -99,22 +112,21 @@ func (r Flows) Report(results []flows.Result, dryRun bool) error {
 // table writes each entry on two lines, so that both directions fit 100
 // columns: the protocol, conntrack's state, the original direction, the
 // seconds left and the action (aligned), then the reply direction, the
-// status, the mark and zone when they are set, and the entry's id.
-func (r Flows) table(w io.Writer, results []flows.Result, dryRun bool) {
-	origs := make([]string, len(results))
-	timeouts := make([]string, len(results))
+// status, the mark and zone when they are set, and the entry's id. It
+// ranges over results twice: for the widths of the columns, then to
+// write each line, keeping no line but the one it writes.
+func (r Flows) table(w io.Writer, results iter.Seq[flows.Result], dryRun bool) {
 	wState, wOrig, wTimeout := 0, 0, 0
-	for i, res := range results {
-		origs[i] = endpoint(res.Flow.Orig.Src, "") + " → " + endpoint(res.Flow.Orig.Dst, "")
-		timeouts[i] = strconv.FormatUint(uint64(res.Flow.Timeout), 10) + "s"
+	var line []byte
+	for res := range results {
+		line = appendOrig(line[:0], res.Flow)
 		wState = max(wState, len(flowState(res.Flow)))
-		wOrig = max(wOrig, utf8.RuneCountInString(origs[i]))
-		wTimeout = max(wTimeout, len(timeouts[i]))
+		wOrig = max(wOrig, utf8.RuneCount(line))
+		wTimeout = max(wTimeout, len(strconv.AppendUint(line[:0], uint64(res.Flow.Timeout), 10))+1)
 	}
 	// Appended to one line buffer, not printed with fmt: a table of
 	// 100,000 entries took a third of the listing's time in Fprintf.
-	var line []byte
-	for i, res := range results {
+	for res := range results {
 		fl := res.Flow
 		var action string
 		switch res.Action {
@@ -123,7 +135,10 @@ func (r Flows) table(w io.Writer, results []flows.Result, dryRun bool) {
 		case inet.Killed:
 			action = flowVerb.done
 		case inet.Skipped:
-			action = map[bool]string{true: "skip", false: "skipped"}[dryRun]
+			action = "skipped"
+			if dryRun {
+				action = "skip"
+			}
 		default:
 			action = res.Action.String()
 		}
@@ -137,25 +152,21 @@ func (r Flows) table(w io.Writer, results []flows.Result, dryRun bool) {
 		line = append(line, "  "...)
 		line = padRight(append(line, flowState(fl)...), 5+wState)
 		line = append(line, "  "...)
-		line = append(line, origs[i]...)
-		line = append(line, strings.Repeat(" ", wOrig-utf8.RuneCountInString(origs[i])+2+wTimeout-len(timeouts[i]))...)
-		line = append(line, timeouts[i]...)
-		line = append(line, "  "...)
+		start := len(line)
+		line = appendOrig(line, fl)
+		timeout := 1 + len(strconv.AppendUint(line[len(line):], uint64(fl.Timeout), 10))
+		line = padRight(line, len(line)+wOrig-utf8.RuneCount(line[start:])+2+wTimeout-timeout)
+		line = strconv.AppendUint(line, uint64(fl.Timeout), 10)
+		line = append(line, "s  "...)
 		line = append(line, Printable(action)...)
 		line = append(line, "\n     reply "...)
 		line = appendEndpoint(line, fl.Reply.Src, "")
 		line = append(line, " → "...)
 		line = appendEndpoint(line, fl.Reply.Dst, "")
 		line = append(line, "  "...)
-		words := fl.Status.Words()
-		if len(words) == 0 {
+		n := len(line)
+		if line = fl.Status.AppendWords(line); len(line) == n {
 			line = append(line, '-')
-		}
-		for k, word := range words {
-			if k > 0 {
-				line = append(line, ',')
-			}
-			line = append(line, word...)
 		}
 		if fl.Mark != 0 {
 			line = append(line, "  mark 0x"...)
@@ -170,6 +181,13 @@ func (r Flows) table(w io.Writer, results []flows.Result, dryRun bool) {
 		line = append(line, '\n')
 		w.Write(line)
 	}
+}
+
+// appendOrig appends the original direction of fl to b: "SRC → DST".
+func appendOrig(b []byte, fl flows.Flow) []byte {
+	b = appendEndpoint(b, fl.Orig.Src, "")
+	b = append(b, " → "...)
+	return appendEndpoint(b, fl.Orig.Dst, "")
 }
 
 // padRight pads b with spaces to n bytes.
