@@ -18,12 +18,12 @@ import (
 // of Dump). It holds each entry in a packed record of 96 bytes without
 // pointers, where a Flow takes 160 and a plan and its dry run hold each
 // entry three times, in chunks that growing never copies, and sorts 16
-// bytes per entry: a list of a hundred thousand entries holds 12 MB, which
-// the garbage collector need not scan. A List deletes nothing; a delete
+// bytes per entry: a list of a hundred thousand entries holds 12 MB (and
+// 2 MB while it sorts), which the garbage collector need not scan. A List deletes nothing; a delete
 // goes by a Plan.
 type List struct {
-	chunks  [][]row
-	order   []ordered // the rows in the order of Results
+	chunks  [][]row // in the order of Results
+	n       int     // how many rows the chunks hold
 	targets int
 }
 
@@ -145,32 +145,32 @@ func NewList(ctx context.Context, t interface {
 	Walk(ctx context.Context, f *Filter, fn func(*Flow)) error
 }, f *Filter, session *inet.Session) (*List, error) {
 	l := &List{}
-	n := 0
 	err := t.Walk(ctx, f, func(fl *Flow) {
-		if n%chunkRows == 0 {
+		if l.n%chunkRows == 0 {
 			l.chunks = append(l.chunks, make([]row, 0, chunkRows))
 		}
 		last := &l.chunks[len(l.chunks)-1]
 		*last = append(*last, pack(fl, keepOf(keeps(session, fl))))
-		n++
+		l.n++
 	})
 	if err != nil {
 		return nil, err
 	}
-	l.order = make([]ordered, n)
-	for i := range l.order {
-		l.order[i] = ordered{l.row(uint32(i)).sortKey(), uint32(i)}
+	order := make([]ordered, l.n)
+	for i := range order {
+		order[i] = ordered{l.row(uint32(i)).sortKey(), uint32(i)}
 	}
-	slices.SortFunc(l.order, func(a, b ordered) int {
+	slices.SortFunc(order, func(a, b ordered) int {
 		if a.key != b.key {
 			return cmp.Compare(a.key, b.key)
 		}
 		return l.row(a.i).compare(l.row(b.i))
 	})
 	// An entry sent twice is found beside itself (kept back or not alike).
-	l.order = slices.CompactFunc(l.order, func(a, b ordered) bool { return l.row(a.i).sameEntry(l.row(b.i)) })
-	for _, o := range l.order {
-		if l.row(o.i).keep == 0 {
+	order = slices.CompactFunc(order, func(a, b ordered) bool { return l.row(a.i).sameEntry(l.row(b.i)) })
+	l.arrange(order)
+	for i := range l.n {
+		if l.row(uint32(i)).keep == 0 {
 			l.targets++
 		}
 	}
@@ -179,8 +179,35 @@ func NewList(ctx context.Context, t interface {
 
 func (l *List) row(i uint32) *row { return &l.chunks[i/chunkRows][i%chunkRows] }
 
+// arrange puts the rows in order, in place, and drops those order leaves
+// out: each row is moved once, to its place, so that Results reads the
+// chunks from first to last, not the rows all over them (twice, for a
+// table's widths and its lines).
+func (l *List) arrange(order []ordered) {
+	const dropped = ^uint32(0)
+	place := make([]uint32, l.n) // where each row goes
+	for i := range place {
+		place[i] = dropped
+	}
+	for k, o := range order {
+		place[o.i] = uint32(k)
+	}
+	for i := range uint32(l.n) {
+		for place[i] != dropped && place[i] != i {
+			j := place[i]
+			*l.row(i), *l.row(j) = *l.row(j), *l.row(i)
+			place[i], place[j] = place[j], place[i]
+		}
+	}
+	l.n = len(order)
+	for c := range l.chunks {
+		l.chunks[c] = l.chunks[c][:min(chunkRows, max(0, l.n-c*chunkRows))]
+	}
+	l.chunks = l.chunks[:(l.n+chunkRows-1)/chunkRows]
+}
+
 // Len is how many entries the selection matched.
-func (l *List) Len() int { return len(l.order) }
+func (l *List) Len() int { return l.n }
 
 // Targets is how many of them a delete would delete: the plan's targets.
 func (l *List) Targets() int { return l.targets }
@@ -189,14 +216,16 @@ func (l *List) Targets() int { return l.targets }
 // with the reason. It can be ranged over again.
 func (l *List) Results() iter.Seq[Result] {
 	return func(yield func(Result) bool) {
-		for _, o := range l.order {
-			r := l.row(o.i)
-			res := Result{Flow: r.flow(), Action: inet.WouldKill}
-			if r.keep != 0 {
-				res.Action, res.Reason = inet.Skipped, keepReasons[r.keep]
-			}
-			if !yield(res) {
-				return
+		for _, chunk := range l.chunks {
+			for i := range chunk {
+				r := &chunk[i]
+				res := Result{Flow: r.flow(), Action: inet.WouldKill}
+				if r.keep != 0 {
+					res.Action, res.Reason = inet.Skipped, keepReasons[r.keep]
+				}
+				if !yield(res) {
+					return
+				}
 			}
 		}
 	}
@@ -204,5 +233,5 @@ func (l *List) Results() iter.Seq[Result] {
 
 // Summary counts the entries as inet.Summarize counts the dry run.
 func (l *List) Summary() inet.Summary {
-	return inet.Summary{Matched: len(l.order), WouldKill: l.targets, Skipped: len(l.order) - l.targets}
+	return inet.Summary{Matched: l.n, WouldKill: l.targets, Skipped: l.n - l.targets}
 }
