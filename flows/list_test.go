@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/tcpreap/tcpreap/inet"
 )
@@ -148,5 +149,12 @@ func TestStatusAppendWords(t *testing.T) {
 		if got, want := string(s.AppendWords([]byte("x "))), "x "+strings.Join(s.Words(), ","); got != want {
 			t.Errorf("%#x: %q, want %q", uint32(s), got, want)
 		}
+	}
+}
+
+// TestListRowSize: a List's row is as small as its doc says.
+func TestListRowSize(t *testing.T) {
+	if n := unsafe.Sizeof(row{}); n != 52 {
+		t.Errorf("a row of %d bytes, where the List's doc says 52", n)
 	}
 }
