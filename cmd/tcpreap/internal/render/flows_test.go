@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
@@ -181,6 +182,89 @@ func TestFlowReportList(t *testing.T) {
 		}
 		if list.String() != want.String() {
 			t.Errorf("%+v:\n%s\nwant:\n%s", r, list.String(), want.String())
+		}
+	}
+}
+
+// flowJSON is one conntrack entry in --json output as encoding/json
+// writes it: what appendFlowJSON must write, byte for byte.
+type flowJSON struct {
+	Proto        string   `json:"proto"`
+	Family       string   `json:"family"`
+	State        string   `json:"state,omitempty"` // TCP only: conntrack's state
+	OrigSrcIP    string   `json:"orig_src_ip"`
+	OrigSrcPort  uint16   `json:"orig_src_port"`
+	OrigDstIP    string   `json:"orig_dst_ip"`
+	OrigDstPort  uint16   `json:"orig_dst_port"`
+	ReplySrcIP   string   `json:"reply_src_ip"`
+	ReplySrcPort uint16   `json:"reply_src_port"`
+	ReplyDstIP   string   `json:"reply_dst_ip"`
+	ReplyDstPort uint16   `json:"reply_dst_port"`
+	Status       []string `json:"status"`
+	Mark         uint32   `json:"mark"`
+	Zone         uint16   `json:"zone"`
+	TimeoutS     uint32   `json:"timeout_s"`
+	ID           uint32   `json:"id"`
+	Action       string   `json:"action"`
+	Reason       string   `json:"reason,omitempty"`
+	Error        string   `json:"error,omitempty"`
+}
+
+func flowToJSON(r flows.Result) flowJSON {
+	fl := r.Flow
+	j := flowJSON{
+		Proto: fl.Protocol.String(), Family: fl.Family.String(),
+		OrigSrcIP: fl.Orig.Src.Addr().String(), OrigSrcPort: fl.Orig.Src.Port(),
+		OrigDstIP: fl.Orig.Dst.Addr().String(), OrigDstPort: fl.Orig.Dst.Port(),
+		ReplySrcIP: fl.Reply.Src.Addr().String(), ReplySrcPort: fl.Reply.Src.Port(),
+		ReplyDstIP: fl.Reply.Dst.Addr().String(), ReplyDstPort: fl.Reply.Dst.Port(),
+		Status: fl.Status.Words(), Mark: fl.Mark, Zone: fl.Zone, TimeoutS: fl.Timeout, ID: fl.ID,
+		Action: r.Action.String(), Reason: flowReason(r),
+	}
+	if fl.Protocol == inet.TCP {
+		j.State = fl.State.String()
+	}
+	if r.Err != nil {
+		j.Error = r.Err.Error()
+	}
+	return j
+}
+
+// TestFlowJSONIsEncodingJSON: an entry in --json is what encoding/json
+// writes of its fields, byte for byte, for entries of every protocol,
+// family, status, action, reason and error (with characters JSON escapes).
+func TestFlowJSONIsEncodingJSON(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	var fls []flows.Flow
+	for _, p := range []inet.Protocol{inet.TCP, inet.UDP} {
+		for k, s := range []flows.Status{0, flows.SeenReply, flows.SeenReply | flows.Assured, flows.Assured | flows.SrcNAT | flows.DstNAT | flows.Expected | flows.Dying | flows.Offloaded} {
+			fl := flows.Flow{ID: uint32(k) * 0xdeadbeef, Family: inet.IPv4, Protocol: p, State: flows.TCPState(k * 3), Status: s,
+				Orig:  flows.Tuple{Src: ap("198.51.100.2:40000"), Dst: ap("198.51.100.1:0")},
+				Reply: flows.Tuple{Src: ap("192.0.2.2:65535"), Dst: ap("192.0.2.1:1")}, Mark: uint32(k) << 30, Zone: uint16(k) * 20000, Timeout: uint32(k) * 1e9}
+			fls = append(fls, fl)
+			fl.Family = inet.IPv6
+			fl.Orig = flows.Tuple{Src: ap("[2001:db8::1]:1024"), Dst: ap("[::ffff:192.0.2.1]:53")}
+			fl.Reply = flows.Tuple{Src: ap("[2001:db8::53]:53"), Dst: ap("[2001:db8:0:1::1]:1024")}
+			fls = append(fls, fl)
+		}
+	}
+	var results []flows.Result
+	for i, fl := range fls {
+		results = append(results, []flows.Result{
+			{Flow: fl, Action: inet.WouldKill},
+			{Flow: fl, Action: inet.Killed},
+			{Flow: fl, Action: inet.Gone},
+			{Flow: fl, Action: inet.Skipped, Reason: []string{flows.ReasonSession, flows.ReasonSSHServer, flows.ReasonSSHHidden}[i%3]},
+			{Flow: fl, Action: inet.Failed, Err: &flows.OpError{Op: "delete", Flow: &fl, Err: errors.New("<\"quoted\"> & \\ \n\t\x01 \xff \u2028 é")}},
+		}...)
+	}
+	for _, r := range results {
+		want, err := json.Marshal(flowToJSON(r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(appendFlowJSON(nil, r)); got != string(want)+"\n" {
+			t.Errorf("%+v:\n%s\nwant:\n%s", r, got, want)
 		}
 	}
 }
