@@ -257,11 +257,16 @@ func (c *Conn) Dump(ctx context.Context, f *Filter) ([]Flow, error) {
 	if err := c.Walk(ctx, f, func(fl *Flow) { out = append(out, *fl) }); err != nil {
 		return nil, err
 	}
-	slices.SortFunc(out, func(a, b Flow) int {
+	return sortFlows(out), nil
+}
+
+// sortFlows sorts fls in Dump's order and drops the entries sent twice.
+func sortFlows(fls []Flow) []Flow {
+	slices.SortFunc(fls, func(a, b Flow) int {
 		return cmp.Or(cmp.Compare(a.Protocol, b.Protocol), a.Orig.Src.Compare(b.Orig.Src), a.Orig.Dst.Compare(b.Orig.Dst),
 			cmp.Compare(a.Zone, b.Zone), cmp.Compare(a.ID, b.ID))
 	})
-	return slices.CompactFunc(out, func(a, b Flow) bool { return a.ID == b.ID && a.Orig == b.Orig && a.Zone == b.Zone }), nil
+	return slices.CompactFunc(fls, func(a, b Flow) bool { return a.ID == b.ID && a.Orig == b.Orig && a.Zone == b.Zone })
 }
 
 // Walk dumps the table and calls fn with each TCP and UDP entry f selects,

@@ -62,18 +62,37 @@ const (
 // dying, offload.
 func (s Status) Words() []string {
 	w := []string{}
+	s.words(func(word string) { w = append(w, word) })
+	return w
+}
+
+// AppendWords appends Words to b, separated by commas, allocating nothing.
+func (s Status) AppendWords(b []byte) []byte {
+	n := len(b)
+	s.words(func(word string) {
+		if len(b) > n {
+			b = append(b, ',')
+		}
+		b = append(b, word...)
+	})
+	return b
+}
+
+// statusWords are the bits Words names, in its order, after unreplied.
+var statusWords = [...]struct {
+	bit  Status
+	name string
+}{{Assured, "assured"}, {SrcNAT, "snat"}, {DstNAT, "dnat"}, {Expected, "expected"}, {Dying, "dying"}, {Offloaded | HWOffload, "offload"}}
+
+func (s Status) words(fn func(string)) {
 	if s&SeenReply == 0 {
-		w = append(w, "unreplied")
+		fn("unreplied")
 	}
-	for _, b := range []struct {
-		bit  Status
-		name string
-	}{{Assured, "assured"}, {SrcNAT, "snat"}, {DstNAT, "dnat"}, {Expected, "expected"}, {Dying, "dying"}, {Offloaded | HWOffload, "offload"}} {
+	for _, b := range statusWords {
 		if s&b.bit != 0 {
-			w = append(w, b.name)
+			fn(b.name)
 		}
 	}
-	return w
 }
 
 // A StatusWant is one --status word: unreplied (no reply seen) or assured.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tcpreap/tcpreap/flows"
 	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/inet"
 )
 
 // A FlowRun is a selection of conntrack entries planned in the table of one
@@ -29,23 +30,13 @@ type FlowRun struct {
 // else what the kernel answered, explained (flows.Explain), naming the
 // namespace it happened in and wrapping the *flows.OpError.
 func QueryFlows(ctx context.Context, f *flows.Filter, where Where, includeSelf bool) (*FlowRun, error) {
-	if where.All {
-		return nil, &InputError{InputAll, errors.New("conntrack tables are listed one namespace at a time")}
-	}
-	var ns *host.Namespace
-	if where.NetNS != "" {
-		var err error
-		if ns, err = host.OpenNetNS(where.NetNS); err != nil {
-			return nil, &InputError{InputNetNS, err}
-		}
-		defer ns.Close() // the socket stays in the namespace it was made in
-	}
-	r := &FlowRun{netns: ns.String()}
-	session := sessionGuard(includeSelf, flowSession, &r.notes)
-	conn, err := flows.Dial(&flows.Config{NetNS: dialFd(ns)})
+	r := &FlowRun{}
+	conn, ns, session, err := dialFlows(where, includeSelf, &r.notes)
 	if err != nil {
-		return nil, inSpace(ns, flowError(enterError(ns, err)))
+		return nil, err
 	}
+	defer ns.Close() // the socket stays in the namespace it was made in
+	r.netns = ns.String()
 	found, err := conn.Dump(ctx, f)
 	if err != nil {
 		conn.Close()
@@ -53,6 +44,58 @@ func QueryFlows(ctx context.Context, f *flows.Filter, where Where, includeSelf b
 	}
 	r.conn, r.plan = conn, flows.NewPlan(found, session)
 	return r, nil
+}
+
+// A FlowList is what QueryFlows' plan would show in a dry run, without the
+// plan: a flows.List, with the notes to read with it.
+type FlowList struct {
+	*flows.List
+	notes []string
+}
+
+// Notes are what a person should read with the list.
+func (l *FlowList) Notes() []string { return l.notes }
+
+// ListFlows dumps the table QueryFlows would and lists what a dry run of
+// its plan shows (flows.NewList), entry for entry and in its order, in
+// far less memory than the plan: for a listing that deletes nothing. Its
+// errors are QueryFlows'.
+func ListFlows(ctx context.Context, f *flows.Filter, where Where, includeSelf bool) (*FlowList, error) {
+	l := &FlowList{}
+	conn, ns, session, err := dialFlows(where, includeSelf, &l.notes)
+	if err != nil {
+		return nil, err
+	}
+	defer ns.Close()
+	defer conn.Close()
+	if l.List, err = flows.NewList(ctx, conn, f, session); err != nil {
+		return nil, inSpace(ns, flowError(err))
+	}
+	return l, nil
+}
+
+// dialFlows opens the namespace where names (nil: the one tcpreap runs
+// in) and a ctnetlink connection there, and finds the session to keep
+// back, with its notes; the caller closes both.
+func dialFlows(where Where, includeSelf bool, notes *[]string) (*flows.Conn, *host.Namespace, *inet.Session, error) {
+	if where.All {
+		return nil, nil, nil, &InputError{InputAll, errors.New("conntrack tables are listed one namespace at a time")}
+	}
+	var ns *host.Namespace
+	if where.NetNS != "" {
+		var err error
+		if ns, err = host.OpenNetNS(where.NetNS); err != nil {
+			return nil, nil, nil, &InputError{InputNetNS, err}
+		}
+	}
+	session := sessionGuard(includeSelf, flowSession, notes)
+	conn, err := flows.Dial(&flows.Config{NetNS: dialFd(ns)})
+	if err != nil {
+		err = inSpace(ns, flowError(enterError(ns, err)))
+		ns.Close()
+		return nil, nil, nil, err
+	}
+	return conn, ns, session, nil
 }
 
 // Notes are what a person should read with the plan.

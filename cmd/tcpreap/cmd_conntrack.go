@@ -209,16 +209,26 @@ func flowSelection(ctx context.Context, o *flowSelectFlags, words []string) (*fl
 	return f, notes, nil
 }
 
+// flowFilter is the selection's filter, the notes to say with what the
+// table shows; all consents to a selection of every entry.
+func flowFilter(ctx context.Context, o *flowSelectFlags, words []string, all bool) (*flows.Filter, []string, error) {
+	f, notes, err := flowSelection(ctx, o, words)
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	if !f.HasSelector() && !all {
+		return nil, nil, usagef("refusing to delete every conntrack entry: name a PEER or a selector (--state, --port, --reply-src, --status, --zone, --mark), or give --all")
+	}
+	return f, notes, nil
+}
+
 // planFlows plans the selection in the table of --netns's namespace or of
 // tcpreap's own, and says the notes; the caller closes the FlowRun. all
 // consents to a plan with no selector.
 func planFlows(ctx context.Context, o *flowSelectFlags, words []string, all bool, quiet bool, io streams) (*reap.FlowRun, error) {
-	f, notes, err := flowSelection(ctx, o, words)
+	f, notes, err := flowFilter(ctx, o, words, all)
 	if err != nil {
-		return nil, usageError{err}
-	}
-	if !f.HasSelector() && !all {
-		return nil, usagef("refusing to delete every conntrack entry: name a PEER or a selector (--state, --port, --reply-src, --status, --zone, --mark), or give --all")
+		return nil, err
 	}
 	run, err := reap.QueryFlows(ctx, f, reap.Where{NetNS: o.netns}, o.includeSelf)
 	if err != nil {
@@ -229,23 +239,28 @@ func planFlows(ctx context.Context, o *flowSelectFlags, words []string, all bool
 }
 
 // listFlows is conntrack list, and conntrack -n, which rehearses the real
-// run: it needs --all where the real run does (all).
+// run: it needs --all where the real run does (all). It shows what the
+// real run would plan (reap.ListFlows), entry for entry.
 func listFlows(ctx context.Context, f *conntrackListFlags, all bool, io streams) error {
 	if err := f.check(flowWords); err != nil {
 		return err
 	}
-	run, err := planFlows(ctx, &f.flowSelectFlags, f.words, all, f.quiet, io)
+	sel, notes, err := flowFilter(ctx, &f.flowSelectFlags, f.words, all)
 	if err != nil {
 		return err
 	}
-	run.Close()
+	list, err := reap.ListFlows(ctx, sel, reap.Where{NetNS: f.netns}, f.includeSelf)
+	if err != nil {
+		return queryError(err)
+	}
+	io.notes(f.quiet, append(notes, list.Notes()...)...)
 	// Over --max, the plan is shown, then refused as the real run would be.
-	refused := refuseOverMax(&f.maxFlag, len(run.Plan().Targets), flowWords)
+	refused := refuseOverMax(&f.maxFlag, list.Targets(), flowWords)
 	r := render.Flows{W: io.Out, JSON: f.json, Quiet: f.quiet}
 	if refused != nil {
 		r.Refused = refused.msg
 	}
-	if err := r.Report(run.Plan().DryRun(), true); err != nil || refused == nil {
+	if err := r.ReportList(list.List); err != nil || refused == nil {
 		return err
 	}
 	return *refused
