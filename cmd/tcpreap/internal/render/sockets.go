@@ -411,6 +411,9 @@ func (d detail) appendSocketJSON(b []byte, g *reap.Group, res kill.Result) []byt
 	b = append(b, `,"action":"`...)
 	b = append(b, res.Action.String()...)
 	b = append(b, '"')
+	if res.Engine != "" {
+		b = appendJSONField(b, "engine", res.Engine)
+	}
 	if res.Action == inet.Skipped {
 		b = appendJSONField(b, "reason_code", res.Reason.Code())
 		b = appendJSONField(b, "reason", reasonText(res))
