@@ -120,9 +120,15 @@ func fallBack(ctx context.Context, next []Engine, targets []sockdiag.Socket, ans
 // Refused reports whether an engine's answer for a target says that this
 // engine cannot destroy it here, as the kernel is or as the target is,
 // so that another engine may: a kernel without SOCK_DESTROY, an MPTCP
-// listener SOCK_DESTROY refuses.
+// listener SOCK_DESTROY refuses, a socket no process holds (or none that
+// could be read), a thread blocked on it, for the fd engine.
 func Refused(err error) bool {
-	return errors.Is(err, sockdiag.ErrNoDestroy) || errors.Is(err, sockdiag.ErrMPTCPListener)
+	for _, cause := range []error{sockdiag.ErrNoDestroy, sockdiag.ErrMPTCPListener, ErrNoHolder, ErrHoldersUnknown, ErrPtrace, ErrBlocked} {
+		if errors.Is(err, cause) {
+			return true
+		}
+	}
+	return false
 }
 
 // verifyTimeout bounds a second look, which runs even after an interrupt.
@@ -169,7 +175,3 @@ func retryUnreachable(ctx context.Context, e Engine, results []Result, o Options
 		}
 	}
 }
-
-// EngineNames are the names of the engines, in the order auto prefers
-// them.
-var EngineNames = []string{"diag", "fd"}

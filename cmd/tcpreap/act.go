@@ -149,6 +149,7 @@ func act(ctx context.Context, cmd *command, a *actFlags, io streams, c cut) erro
 type socketCut struct {
 	run    *reap.Run
 	verify bool
+	engine string
 }
 
 func (socketCut) words() cutWords     { return socketWords }
@@ -160,7 +161,7 @@ func (c socketCut) summary() string {
 }
 
 func (c socketCut) execute(ctx context.Context, progress func(int)) outcome {
-	return socketOutcome{c.run.Execute(ctx, reap.ExecuteOptions{VerifyAll: c.verify, Progress: progress})}
+	return socketOutcome{c.run.Execute(ctx, reap.ExecuteOptions{VerifyAll: c.verify, Progress: progress, Engine: c.engine})}
 }
 
 type socketOutcome struct{ *reap.Report }
