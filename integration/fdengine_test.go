@@ -9,11 +9,14 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tcpreap/tcpreap/integration/testnet"
+	"golang.org/x/sys/unix"
 )
 
 // enginePop is a population of host A for the engines to destroy: a connection in each
@@ -169,4 +172,63 @@ func TestIntegrationEngineBadInput(t *testing.T) {
 		t.Errorf("unprivileged --engine fd: exit %d, stderr %q; want exit 1 and a sentence that names CAP_SYS_PTRACE", res.Code, res.Stderr)
 	}
 	expectPresent(t, e.sockets(), "established", tcp("established", est))
+}
+
+// TestIntegrationEngineFDBlocked: a socket with a thread blocked in a read on it. Linux
+// 6.6-rc refused tcp_disconnect under a waiting thread (EBUSY), which the fd engine reports
+// as such and leaves the socket for SOCK_DESTROY (auto takes diag first and destroys it);
+// the kernels since (and this test's) disconnect it and wake the thread with an error. The
+// test takes either, and checks each fully.
+func TestIntegrationEngineFDBlocked(t *testing.T) {
+	e := setup(t)
+	l := e.listenV4()
+	p := e.inbound(l, peer)
+	f, err := p.Local.File()
+	e.check(err)
+	defer f.Close()
+	fd := int(f.Fd()) // blocking, for the descriptor and the connection alike
+	read := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		_, err := unix.Read(fd, make([]byte, 1))
+		read <- err
+	}()
+	time.Sleep(200 * time.Millisecond) // the reader's thread reaches its wait
+	c := tcp("established, a thread blocked in read", p)
+	expectWoken := func() {
+		t.Helper()
+		select {
+		case err := <-read:
+			if err == nil {
+				t.Error("the blocked read returned data, want an error")
+			}
+			t.Logf("the blocked read returned %v", err)
+		case <-time.After(5 * time.Second):
+			t.Error("the blocked read did not return")
+		}
+	}
+
+	res := e.tcpreapJSON("--engine", "fd", testnet.PeerV4.String())
+	r := e.decode(res, res.Code)
+	if len(r.Sockets) != 1 || r.Sockets[0].Engine != "fd" {
+		t.Fatalf("--engine fd reported %+v, want one result by fd", r.Sockets)
+	}
+	if res.Code == 0 {
+		t.Log("this kernel disconnects a socket under a waiting thread")
+		expectRecords(t, r, "killed", c)
+		expectGone(t, e.sockets(), c)
+		expectReset(t, "established", p.Peer)
+		expectWoken()
+		return
+	}
+	if res.Code != 1 || r.Sockets[0].Action != "failed" || !strings.Contains(r.Sockets[0].Error, "blocked on it") {
+		t.Errorf("--engine fd: exit %d, %+v; want exit 1, failed, a thread blocked on it", res.Code, r.Sockets)
+	}
+	expectPresent(t, e.sockets(), "established", c)
+	r = e.json(0, "--engine", "auto", testnet.PeerV4.String())
+	expectRecords(t, r, "killed", c)
+	if r.Sockets[0].Engine != "diag" {
+		t.Errorf("auto destroyed it with %q, want diag", r.Sockets[0].Engine)
+	}
+	expectWoken()
 }

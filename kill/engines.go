@@ -72,7 +72,9 @@ var (
 	)
 	// ErrBlocked: connect(AF_UNSPEC) answered EBUSY: a thread of the
 	// process waits on the socket (in recv, send or connect), and the kernel
-	// will not disconnect it under that thread.
+	// will not disconnect it under that thread. Linux 6.6-rc refused so
+	// (sk_wait_pending); the kernels since disconnect it and wake the
+	// thread with an error.
 	ErrBlocked = sockdiag.NewCause(
 		"a thread of its process is blocked on it, so the kernel will not disconnect it",
 		"some sockets have a thread of their process blocked on them (in recv, send or connect), and the kernel will not disconnect a socket under a waiting thread; destroy them with --engine diag where the kernel has SOCK_DESTROY, or stop their application",
