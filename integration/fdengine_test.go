@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -231,4 +232,55 @@ func TestIntegrationEngineFDBlocked(t *testing.T) {
 		t.Errorf("auto destroyed it with %q, want diag", r.Sockets[0].Engine)
 	}
 	expectWoken()
+}
+
+// TestIntegrationEngineAutoFallsBack makes SOCK_DESTROY fail for the run as on a kernel
+// built without CONFIG_INET_DIAG_DESTROY: a tcpreap built with the tag tcpreap_nodestroy,
+// whose probe of SOCK_DESTROY answers that the kernel has none, so the diag engine refuses
+// every target without sending it. --engine diag then destroys nothing and says why (exit
+// 1); auto hands every target to the fd engine, which destroys those a process holds, and
+// the TIME_WAIT socket, which no engine here can reach, keeps the diag engine's answer.
+func TestIntegrationEngineAutoFallsBack(t *testing.T) {
+	e := setup(t)
+	dir := t.TempDir()
+	noDestroy := filepath.Join(dir, "tcpreap-nodestroy")
+	build := exec.Command("go", "build", "-tags", "tcpreap_nodestroy", "-o", noDestroy, "github.com/tcpreap/tcpreap/cmd/tcpreap")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building tcpreap without SOCK_DESTROY: %v\n%s", err, out)
+	}
+	l := e.listenV4()
+	est := e.inbound(l, peer)
+	cw := e.closeWait(l, peer)
+	tw := e.timeWait(l, peer)
+	u, err := e.ConnectedUDP(netip.AddrPortFrom(testnet.PeerV4, 0))
+	e.check(err)
+	held := []conn{tcp("established", est), tcp("close_wait", cw), udp("connected udp", u)}
+	all := append(slices.Clone(held), tcp("time_wait", tw))
+	args := []string{"--json", "--no-audit", "--state", "all", "-t", "-u", testnet.PeerV4.String()}
+
+	before := e.sockets()
+	r := e.decode(e.run(e.Local, slices.Concat([]string{noDestroy, "--engine", "diag"}, args)...), 1)
+	expectRecords(t, r, "failed", all...)
+	for _, rec := range r.Sockets {
+		if rec.Engine != "diag" || !strings.Contains(rec.Error, "CONFIG_INET_DIAG_DESTROY") {
+			t.Errorf("--engine diag: %+v, want failed by diag, for want of CONFIG_INET_DIAG_DESTROY", rec)
+		}
+	}
+	expectUnchanged(t, before, e.sockets())
+
+	r = e.decode(e.run(e.Local, slices.Concat([]string{noDestroy, "--engine", "auto"}, args)...), 1)
+	expectActions(t, r, map[string][]conn{"killed": held, "failed": {tcp("time_wait", tw)}})
+	for _, rec := range r.Sockets {
+		want := "fd"
+		if rec.State == "time_wait" {
+			want = "diag"
+		}
+		if rec.Engine != want {
+			t.Errorf("auto: %+v, want it by %s", rec, want)
+		}
+	}
+	ss := e.sockets()
+	expectGone(t, ss, held...)
+	expectPresent(t, ss, "time_wait", tcp("time_wait", tw))
+	expectReset(t, "established", est.Peer)
 }

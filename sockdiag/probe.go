@@ -280,7 +280,7 @@ func (c *Conn) probe(ctx context.Context, p inet.Protocol) (list, destroy error)
 		if c.sendBatch(ctx, c.c, []Socket{s}, errs) {
 			c.renew()
 		}
-		if errors.Is(errs[0], ErrNoDestroy) {
+		if errors.Is(errs[0], ErrNoDestroy) || withoutDestroy {
 			destroy = ErrNoDestroy
 		}
 	}
