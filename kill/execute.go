@@ -10,8 +10,8 @@ import (
 )
 
 // An Engine is what executing a plan needs of the kernel, in targets and
-// cookies: *sockdiag.Conn is one, the diag engine (SOCK_DESTROY); FD is
-// another. Batching, parallel sockets and the pre-flight (not sending what
+// cookies: *sockdiag.Conn is one, the diag engine (SOCK_DESTROY); the fd
+// engine (package sockfd) is another. Batching, parallel sockets and the pre-flight (not sending what
 // cannot succeed) are the Engine's.
 type Engine interface {
 	// Name is the engine's name, as each result records it and --engine
@@ -120,15 +120,11 @@ func fallBack(ctx context.Context, next []Engine, targets []sockdiag.Socket, ans
 // Refused reports whether an engine's answer for a target says that this
 // engine cannot destroy it here, as the kernel is or as the target is,
 // so that another engine may: a kernel without SOCK_DESTROY, an MPTCP
-// listener SOCK_DESTROY refuses, a socket no process holds (or none that
-// could be read), a thread blocked on it, for the fd engine.
+// listener SOCK_DESTROY refuses, or an answer of another engine that says
+// it is a refusal (it has a method Refused that returns true).
 func Refused(err error) bool {
-	for _, cause := range []error{sockdiag.ErrNoDestroy, sockdiag.ErrMPTCPListener, ErrNoHolder, ErrHoldersUnknown, ErrPtrace, ErrBlocked} {
-		if errors.Is(err, cause) {
-			return true
-		}
-	}
-	return false
+	var r interface{ Refused() bool }
+	return errors.Is(err, sockdiag.ErrNoDestroy) || errors.Is(err, sockdiag.ErrMPTCPListener) || errors.As(err, &r) && r.Refused()
 }
 
 // verifyTimeout bounds a second look, which runs even after an interrupt.

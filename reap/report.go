@@ -110,10 +110,10 @@ func (r *Report) Results() iter.Seq[*kill.Result] {
 }
 
 // Engines names the engines whose answers the results are (kill.Result's
-// Engine), each once, in the order of kill.EngineNames: none for a dry run.
+// Engine), each once, in the order of EngineNames: none for a dry run.
 func (r *Report) Engines() []string {
 	var names []string
-	for _, name := range kill.EngineNames {
+	for _, name := range EngineNames {
 		for res := range r.Results() {
 			if res.Engine == name {
 				names = append(names, name)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"iter"
 	"maps"
-	"sync"
 
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/inet"
@@ -231,7 +230,7 @@ type ExecuteOptions struct {
 	// Progress, when not nil, is told how many targets each step settled,
 	// for a progress bar; it may be called from several goroutines at once.
 	Progress func(settled int)
-	// Engine is the engine choice (kill.ParseEngine): "" or kill.Auto
+	// Engine is the engine choice (ParseEngine): "" or Auto
 	// takes SOCK_DESTROY (diag) and, for the targets it refuses, the fd
 	// engine where this host offers it; "diag" or "fd" that engine alone.
 	Engine string
@@ -244,40 +243,14 @@ type ExecuteOptions struct {
 // is still verified.
 func (r *Run) Execute(ctx context.Context, opts ExecuteOptions) *Report {
 	groups := make([]Group, len(r.parts))
-	holders := sync.OnceValues(readHolders)
+	engines := newEngines(opts.Engine)
 	for i, p := range r.parts {
-		o := kill.Options{VerifyAll: opts.VerifyAll, Progress: opts.Progress}
-		var e kill.Engine = p.conn
-		fd := &kill.FD{Conn: p.conn, Holders: holders}
-		switch opts.Engine {
-		case "fd":
-			e = fd
-		case "", kill.Auto:
-			if kill.Offered("fd") == nil {
-				o.Fallback = []kill.Engine{fd}
-			}
-		}
+		e, fallback := engines.of(p.conn)
+		o := kill.Options{VerifyAll: opts.VerifyAll, Progress: opts.Progress, Fallback: fallback}
 		done := p.plan.ExecuteWith(ctx, e, o)
 		groups[i] = Group{NetNS: p.ns.String(), Here: isHere(p.ns), Results: done, InterfaceName: interfaceNames(p.ns)}
 	}
 	return r.report(false, groups)
-}
-
-// readHolders reads which processes hold each socket, for the fd engine:
-// every process's descriptors, as they are now.
-func readHolders() (map[uint32][]kill.Holder, error) {
-	procs, err := host.AllProcesses()
-	if err != nil {
-		return nil, err
-	}
-	owners, err := host.SocketOwners(procs)
-	holders := make(map[uint32][]kill.Holder, len(owners))
-	for ino, held := range owners {
-		for _, o := range held {
-			holders[ino] = append(holders[ino], kill.Holder{PID: o.PID, FD: o.FD})
-		}
-	}
-	return holders, err
 }
 
 // report is the Report of groups, the Run's results.

@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"github.com/tcpreap/tcpreap/kill"
+	"github.com/tcpreap/tcpreap/reap"
 	"strconv"
 	"strings"
 
@@ -202,7 +202,7 @@ func (d *destroyFlags) flags() []cli.Flag {
 		&cli.IntFlag{Name: "workers", Destination: &d.workers, HideDefault: true, Config: cli.IntegerConfig{Base: 10},
 			Usage:  "destroy on `N` netlink sockets at once (default: one per CPU, at most 4; one before Linux 6.9)",
 			Action: func(_ context.Context, _ *cli.Command, n int) error { d.workersSet = true; return checkWorkers(n) }},
-		&cli.StringFlag{Name: "engine", Destination: &d.engine, Value: kill.Auto,
+		&cli.StringFlag{Name: "engine", Destination: &d.engine, Value: reap.Auto,
 			Usage:  "destroy with `E`: diag (SOCK_DESTROY), fd (through the owner's descriptor), or auto: diag, and fd for what diag cannot",
 			Action: func(_ context.Context, _ *cli.Command, word string) error { return checkEngine(word) }},
 	}
@@ -211,9 +211,9 @@ func (d *destroyFlags) flags() []cli.Flag {
 // checkEngine refuses an --engine that is none, or one this host cannot
 // offer, as it is parsed.
 func checkEngine(word string) error {
-	name, err := kill.ParseEngine(word)
+	name, err := reap.ParseEngine(word)
 	if err == nil {
-		err = kill.Offered(name)
+		err = reap.Offered(name)
 	}
 	if err != nil {
 		return usageError{err}

@@ -1,30 +1,24 @@
-package kill_test
+package sockfd_test
 
 import (
 	"errors"
+	"net/netip"
 	"os"
 	"slices"
 	"testing"
 
+	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"github.com/tcpreap/tcpreap/sockdiag/sockdiagtest"
+	"github.com/tcpreap/tcpreap/sockfd"
 	"golang.org/x/sys/unix"
 )
 
-func TestParseEngine(t *testing.T) {
-	for _, w := range []string{"auto", "diag", "fd"} {
-		if got, err := kill.ParseEngine(w); err != nil || got != w {
-			t.Errorf("ParseEngine(%q) = %q, %v", w, got, err)
-		}
-	}
-	for _, w := range []string{"", "nosuch", "FD", "bpf "} {
-		if _, err := kill.ParseEngine(w); err == nil {
-			t.Errorf("ParseEngine(%q) took it", w)
-		}
-	}
-	if err := kill.Offered("fd"); err != nil {
-		t.Errorf("this kernel has pidfd_getfd, and Offered says %v", err)
+func TestOffered(t *testing.T) {
+	if why := sockfd.Offered(); why != "" {
+		t.Errorf("this kernel has pidfd_getfd, and Offered says %s", why)
 	}
 }
 
@@ -53,12 +47,12 @@ func TestFDWithoutHolder(t *testing.T) {
 	movedGone.Inode = 1005
 	targets := []sockdiag.Socket{tw, unheld, unknown, moved, movedGone}
 	k := &sockdiagtest.Kernel{Sockets: slices.Clone(targets[:4])}
-	me := []kill.Holder{{PID: os.Getpid(), FD: fd}}
-	e := &kill.FD{Conn: k.Conn(), Holders: func() (map[uint32][]kill.Holder, error) {
-		return map[uint32][]kill.Holder{1004: me, 1005: me, 1003: nil}, errors.New("some processes could not be read")
+	me := []host.Owner{{PID: os.Getpid(), FD: fd}}
+	e := &sockfd.Engine{Conn: k.Conn(), Holders: func() (map[uint32][]host.Owner, error) {
+		return map[uint32][]host.Owner{1004: me, 1005: me, 1003: nil}, errors.New("some processes could not be read")
 	}}
 	errs := e.Destroy(t.Context(), targets, nil)
-	for i, want := range []error{kill.ErrNoHolder, kill.ErrHoldersUnknown, kill.ErrHoldersUnknown, kill.ErrNoHolder, sockdiag.ErrGone} {
+	for i, want := range []error{sockfd.ErrNoHolder, sockfd.ErrHoldersUnknown, sockfd.ErrHoldersUnknown, sockfd.ErrNoHolder, sockdiag.ErrGone} {
 		if !errors.Is(errs[i], want) {
 			t.Errorf("target %d: %v, want %v", i, errs[i], want)
 		}
@@ -69,5 +63,17 @@ func TestFDWithoutHolder(t *testing.T) {
 	// The descriptor was not touched: it can still connect.
 	if err := unix.Connect(fd, &unix.SockaddrInet4{Port: 9, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
 		t.Errorf("the holder's descriptor, another socket, was acted on: connect: %v", err)
+	}
+}
+
+// socket is a TCP socket from 192.0.2.1:5432 to 192.0.2.2:port.
+func socket(state sockdiag.State, port uint16, cookie sockdiag.Cookie) sockdiag.Socket {
+	return sockdiag.Socket{
+		Protocol: inet.TCP, Family: inet.IPv4, State: state,
+		ID: sockdiag.SockID{
+			Local:  netip.AddrPortFrom(netip.MustParseAddr("192.0.2.1"), 5432),
+			Remote: netip.AddrPortFrom(netip.MustParseAddr("192.0.2.2"), port),
+			Cookie: cookie,
+		},
 	}
 }

@@ -1,4 +1,4 @@
-package kill
+package sockfd
 
 import (
 	"context"
@@ -6,14 +6,12 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
-// A Holder is a file descriptor of a process that holds a socket.
-type Holder struct{ PID, FD int }
-
-// FD is the fd engine (Linux 5.6 and later, ptrace rights over the
+// Engine is the fd engine (Linux 5.6 and later, ptrace rights over the
 // owner). For each target it takes a duplicate of a descriptor that holds
 // it from the process (pidfd_open, pidfd_getfd), checks that the duplicate
 // is the planned socket by its cookie (SO_COOKIE) and acts on no other,
@@ -27,29 +25,43 @@ type Holder struct{ PID, FD int }
 // they are in; the descriptors are the processes', whatever their
 // namespace. Holders reads which processes hold each socket, by inode:
 // once, on the first Destroy; its error says some processes' files could
-// not be read.
-type FD struct {
+// not be read. Nil is ReadHolders.
+type Engine struct {
 	Conn    *sockdiag.Conn
-	Holders func() (map[uint32][]Holder, error)
+	Holders func() (map[uint32][]host.Owner, error)
 
 	once       sync.Once
-	holders    map[uint32][]Holder
+	holders    map[uint32][]host.Owner
 	holdersErr error
 }
 
-var _ Engine = (*FD)(nil)
+// ReadHolders reads which processes hold each socket, by inode: every
+// process's descriptors, as they are now (host.SocketOwners). Its error
+// says some could not be read.
+func ReadHolders() (map[uint32][]host.Owner, error) {
+	procs, err := host.AllProcesses()
+	if err != nil {
+		return nil, err
+	}
+	return host.SocketOwners(procs)
+}
+
+// Offered returns "" when this host offers the engine: its kernel has
+// pidfd_open and pidfd_getfd (Linux 5.6), and they are allowed; else why
+// not.
+func Offered() string { return offered() }
 
 // Name is "fd".
-func (*FD) Name() string { return "fd" }
+func (*Engine) Name() string { return "fd" }
 
 // Lookup is Conn's.
-func (e *FD) Lookup(ctx context.Context, targets []sockdiag.Socket) []sockdiag.Seen {
+func (e *Engine) Lookup(ctx context.Context, targets []sockdiag.Socket) []sockdiag.Seen {
 	return e.Conn.Lookup(ctx, targets)
 }
 
 // Doubtful: every disconnect the kernel accepted is looked up again; the
 // refusals are the truth.
-func (*FD) Doubtful(_ context.Context, _ *sockdiag.Socket, err error) bool { return err == nil }
+func (*Engine) Doubtful(_ context.Context, _ *sockdiag.Socket, err error) bool { return err == nil }
 
 // Destroy disconnects each target through a descriptor of a process that
 // holds it, one after the other, and answers for each: nil when the kernel
@@ -57,11 +69,13 @@ func (*FD) Doubtful(_ context.Context, _ *sockdiag.Socket, err error) bool { ret
 // when this engine cannot; sockdiag.ErrGone for a target that no process
 // holds any more and the kernel no longer shows; after ctx ends,
 // sockdiag.ErrNotAttempted and its cause.
-func (e *FD) Destroy(ctx context.Context, targets []sockdiag.Socket, progress func(settled int)) []error {
+func (e *Engine) Destroy(ctx context.Context, targets []sockdiag.Socket, progress func(settled int)) []error {
 	e.once.Do(func() {
-		if e.Holders != nil {
-			e.holders, e.holdersErr = e.Holders()
+		read := e.Holders
+		if read == nil {
+			read = ReadHolders
 		}
+		e.holders, e.holdersErr = read()
 	})
 	errs := make([]error, len(targets))
 	var unheld []int
@@ -84,7 +98,7 @@ func (e *FD) Destroy(ctx context.Context, targets []sockdiag.Socket, progress fu
 
 // destroy disconnects one target through the first of its holders whose
 // descriptor still is it.
-func (e *FD) destroy(s *sockdiag.Socket) error {
+func (e *Engine) destroy(s *sockdiag.Socket) error {
 	holders := e.holders[s.Inode]
 	switch {
 	case s.Inode != 0 && len(holders) == 0 && e.holdersErr != nil:
@@ -123,7 +137,7 @@ func (e *FD) destroy(s *sockdiag.Socket) error {
 // settleUnheld looks up the targets whose holders no longer held them:
 // one the kernel no longer shows is gone, one it shows is held by no
 // process now.
-func (e *FD) settleUnheld(ctx context.Context, targets []sockdiag.Socket, errs []error, unheld []int) {
+func (e *Engine) settleUnheld(ctx context.Context, targets []sockdiag.Socket, errs []error, unheld []int) {
 	if len(unheld) == 0 {
 		return
 	}

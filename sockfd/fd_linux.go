@@ -1,4 +1,4 @@
-package kill
+package sockfd
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"os"
 	"unsafe"
 
+	"github.com/tcpreap/tcpreap/host"
 	"golang.org/x/sys/unix"
 )
 
@@ -17,7 +18,7 @@ var (
 )
 
 // take duplicates h's descriptor into this process.
-func take(h Holder) (int, error) {
+func take(h host.Owner) (int, error) {
 	pidfd, err := unix.PidfdOpen(h.PID, 0)
 	if err != nil {
 		return -1, err
@@ -51,9 +52,9 @@ func disconnect(fd int, listener bool) error {
 
 func closeFD(fd int) { unix.Close(fd) }
 
-// fdOffered is "" when this kernel has pidfd_open and pidfd_getfd, else
+// offered is "" when this kernel has pidfd_open and pidfd_getfd, else
 // why not.
-func fdOffered() string {
+func offered() string {
 	pidfd, err := unix.PidfdOpen(os.Getpid(), 0)
 	if err == nil {
 		defer unix.Close(pidfd)

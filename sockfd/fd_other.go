@@ -1,8 +1,12 @@
 //go:build !linux
 
-package kill
+package sockfd
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/tcpreap/tcpreap/host"
+)
 
 var (
 	errDenied = errors.New("permission denied")
@@ -10,8 +14,8 @@ var (
 	errNoFD   = errors.New("the fd engine needs Linux")
 )
 
-func take(Holder) (int, error)     { return -1, errNoFD }
+func take(host.Owner) (int, error) { return -1, errNoFD }
 func cookieOf(int) (uint64, error) { return 0, errNoFD }
 func disconnect(int, bool) error   { return errNoFD }
 func closeFD(int)                  {}
-func fdOffered() string            { return "the fd engine needs Linux 5.6 or later" }
+func offered() string              { return "the fd engine needs Linux 5.6 or later" }
