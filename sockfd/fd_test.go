@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"os"
+	"os/exec"
 	"slices"
 	"testing"
 
@@ -75,5 +76,28 @@ func socket(state sockdiag.State, port uint16, cookie sockdiag.Cookie) sockdiag.
 			Remote: netip.AddrPortFrom(netip.MustParseAddr("192.0.2.2"), port),
 			Cookie: cookie,
 		},
+	}
+}
+
+// TestFDHolderExited: a holder that exited between the read of the holders
+// and the destroy (pidfd_open answers ESRCH) is passed over; with no other
+// holder, the kernel's look-up decides: gone, or held by no process now.
+func TestFDHolderExited(t *testing.T) {
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	exited := []host.Owner{{PID: cmd.Process.Pid, FD: 3}}
+	left := socket(sockdiag.FinWait1, 40000, 1)
+	left.Inode = 1001
+	closed := socket(sockdiag.Established, 40001, 2)
+	closed.Inode = 1002
+	k := &sockdiagtest.Kernel{Sockets: []sockdiag.Socket{left}}
+	e := &sockfd.Engine{Conn: k.Conn(), Holders: func() (map[uint32][]host.Owner, error) {
+		return map[uint32][]host.Owner{1001: exited, 1002: exited}, nil
+	}}
+	errs := e.Destroy(t.Context(), []sockdiag.Socket{left, closed}, nil)
+	if !errors.Is(errs[0], sockfd.ErrNoHolder) || !errors.Is(errs[1], sockdiag.ErrGone) {
+		t.Errorf("answers %v; want no holder, then gone", errs)
 	}
 }
