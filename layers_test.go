@@ -19,10 +19,11 @@ import (
 //	    help's wrapping; clidoc → urfave/cli and the standard library
 //	    alone; audit → host and inet; peerword → sockdiag's state words, inet's
 //	    peers and host's resolver and services)
-//	reap → kill, planfile, host, sockdiag, flows, inet
+//	reap → kill, planfile, host, sockdiag, sockfd, flows, inet
 //	planfile → kill, sockdiag, host, inet; census → sockdiag, host, inet;
 //	doctor → sockdiag, census, host, inet
-//	kill → sockdiag, inet; sockdiag → inet; flows → inet
+//	kill → sockdiag, inet; sockdiag → inet; sockfd → sockdiag, host, inet;
+//	flows → inet
 //	host, inet → nothing of tcpreap
 func TestLayers(t *testing.T) {
 	const module = "github.com/tcpreap/tcpreap/"
@@ -38,12 +39,13 @@ func TestLayers(t *testing.T) {
 		peerword:      {"sockdiag", "inet", "host"},
 		render:        {"reap", "flows", "census", "doctor", "host", "inet", "sockdiag", "kill", clidoc},
 		clidoc:        nil,
-		"reap":        {"kill", "planfile", "host", "sockdiag", "flows", "inet"},
+		"reap":        {"kill", "planfile", "host", "sockdiag", "sockfd", "flows", "inet"},
 		"planfile":    {"kill", "sockdiag", "host", "inet"},
 		"census":      {"sockdiag", "host", "inet"},
 		"doctor":      {"sockdiag", "census", "host", "inet"},
 		"kill":        {"sockdiag", "inet"},
 		"sockdiag":    {"inet"},
+		"sockfd":      {"sockdiag", "host", "inet"},
 		"flows":       {"inet"},
 		"host":        nil,
 		"inet":        nil,

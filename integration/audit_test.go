@@ -41,7 +41,7 @@ func TestIntegrationAudit(t *testing.T) {
 				t.Errorf("the audit line does not have the command's word %q: %q", want, line)
 			}
 		}
-		for _, re := range []string{`\bkilled=3\b`, `\buid=0\b`} {
+		for _, re := range []string{`\bkilled=3\b`, `\buid=0\b`, `\bengine=diag\b`} {
 			if !regexp.MustCompile(re).MatchString(line) {
 				t.Errorf("the audit line does not match %s: %q", re, line)
 			}
@@ -53,11 +53,16 @@ func TestIntegrationAudit(t *testing.T) {
 		doomed := e.peerSet(l, 2).conns()
 		file := e.writePlan(e.plan(p))
 		sink.none(t) // plan writes no audit line
-		e.decode(e.tcpreapEnv(audit, "apply", "--json", file), 0)
+		r := e.decode(e.tcpreapEnv(audit, "apply", "--engine", "fd", "--json", file), 0)
 		expectGone(t, e.sockets(), doomed...)
+		for _, rec := range r.Sockets {
+			if rec.Engine != "fd" {
+				t.Errorf("apply --engine fd reported %+v, want it destroyed by the fd engine", rec)
+			}
+		}
 		line := sink.one(t)
-		if !strings.Contains(line, "apply") || !strings.Contains(line, file) || !regexp.MustCompile(`\bkilled=3\b`).MatchString(line) {
-			t.Errorf("the audit line of apply %s: %q, want the command's words and killed=3", file, line)
+		if !strings.Contains(line, "apply") || !strings.Contains(line, file) || !regexp.MustCompile(`\bkilled=3\b`).MatchString(line) || !strings.Contains(line, " engine=fd ") {
+			t.Errorf("the audit line of apply --engine fd %s: %q, want the command's words, engine=fd and killed=3", file, line)
 		}
 	})
 

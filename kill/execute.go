@@ -10,9 +10,13 @@ import (
 )
 
 // An Engine is what executing a plan needs of the kernel, in targets and
-// cookies: *sockdiag.Conn is one. Batching, parallel sockets and the
-// pre-flight (not sending what cannot succeed) are the Engine's.
+// cookies: *sockdiag.Conn is one, the diag engine (SOCK_DESTROY); the fd
+// engine (package sockfd) is another. Batching, parallel sockets and the pre-flight (not sending what
+// cannot succeed) are the Engine's.
 type Engine interface {
+	// Name is the engine's name, as each result records it and --engine
+	// takes it: "diag", "fd".
+	Name() string
 	// Destroy destroys each target by its cookie and returns one error per
 	// target, in order: nil for destroyed, else one that wraps what the
 	// kernel's answer means (sockdiag.ErrGone, sockdiag.ErrTimeWait, …).
@@ -36,6 +40,10 @@ type Options struct {
 	// destroy settled, for a progress bar; it may be called from several
 	// goroutines at once.
 	Progress func(settled int)
+	// Fallback are the engines that take, in order, the targets the
+	// engine before them refused (Refused): the kernel cannot destroy
+	// them that way, and the next engine may reach them.
+	Fallback []Engine
 }
 
 var _ Engine = (*sockdiag.Conn)(nil)
@@ -66,14 +74,57 @@ func (p *Plan) ExecuteWith(ctx context.Context, e Engine, o Options) []Result {
 // the verification (see verify).
 func destroy(ctx context.Context, e Engine, targets []sockdiag.Socket, o Options, results []Result) ([]Result, bool) {
 	answers := e.Destroy(ctx, targets, o.Progress)
+	by := make([]Engine, len(targets))
+	for i := range by {
+		by[i] = e
+	}
+	fallBack(ctx, o.Fallback, targets, answers, by)
 	start := len(results)
 	for i, err := range answers {
-		results = append(results, classify(&targets[i], err))
+		r := classify(&targets[i], err)
+		r.Engine = by[i].Name()
+		results = append(results, r)
 	}
 	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), verifyTimeout)
 	defer cancel()
-	answered := verify(vctx, e, results[start:], answers, o.VerifyAll)
+	answered := verify(vctx, e, results[start:], answers, by, o.VerifyAll)
 	return results, answered
+}
+
+// fallBack sends the targets the engine before refused to each engine of
+// next in turn, and takes the answer of the first that does not refuse:
+// answers[i] and by[i] are then its. A target every engine refuses keeps
+// the first engine's answer, which says what this kernel lacks. No target
+// is sent after ctx ends.
+func fallBack(ctx context.Context, next []Engine, targets []sockdiag.Socket, answers []error, by []Engine) {
+	for _, e := range next {
+		var at []int
+		var again []sockdiag.Socket
+		for i := range answers {
+			if Refused(answers[i]) && ctx.Err() == nil {
+				at = append(at, i)
+				again = append(again, targets[i])
+			}
+		}
+		if len(at) == 0 {
+			return
+		}
+		for k, err := range e.Destroy(ctx, again, nil) {
+			if !Refused(err) {
+				answers[at[k]], by[at[k]] = err, e
+			}
+		}
+	}
+}
+
+// Refused reports whether an engine's answer for a target says that this
+// engine cannot destroy it here, as the kernel is or as the target is,
+// so that another engine may: a kernel without SOCK_DESTROY, an MPTCP
+// listener SOCK_DESTROY refuses, or an answer of another engine that says
+// it is a refusal (it has a method Refused that returns true).
+func Refused(err error) bool {
+	var r interface{ Refused() bool }
+	return errors.Is(err, sockdiag.ErrNoDestroy) || errors.Is(err, sockdiag.ErrMPTCPListener) || errors.As(err, &r) && r.Refused()
 }
 
 // verifyTimeout bounds a second look, which runs even after an interrupt.

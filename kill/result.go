@@ -14,6 +14,9 @@ type Result struct {
 	Action inet.Action
 	Reason Reason // for Skipped
 	Err    error  // for Failed, and Pending: why it waits
+	// Engine names the engine whose answer the result is (Engine.Name):
+	// "" for a target no engine was asked for (a skip, a dry run).
+	Engine string
 }
 
 // Outcome is the result's action, which inet.Summarize counts.

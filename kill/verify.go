@@ -14,17 +14,18 @@ import (
 // corrects what the answers said: a target still there with its cookie is
 // failed, unless its destroy is pending (it may still come); one the kernel
 // did not answer for, or pending, is killed if it is gone. answers[i] is
-// the destroy's answer for results[i]. It reports false when the kernel did not
+// the destroy's answer for results[i], given by engine by[i], which tells
+// whether it is doubtful; e looks the targets up. It reports false when the kernel did not
 // answer the look-ups before ctx ended: the Engine is then still in use, by
 // a look-up the kernel holds, and must not be used again.
-func verify(ctx context.Context, e Engine, results []Result, answers []error, all bool) (answered bool) {
+func verify(ctx context.Context, e Engine, results []Result, answers []error, by []Engine, all bool) (answered bool) {
 	var check []int
 	var targets []sockdiag.Socket
 	for i, r := range results {
 		if r.Action == inet.Skipped || r.Action == inet.Failed && !errors.Is(r.Err, sockdiag.ErrNoAnswer) {
 			continue
 		}
-		if !all && r.Action != inet.Pending && !e.Doubtful(ctx, r.Socket, answers[i]) {
+		if !all && r.Action != inet.Pending && !by[i].Doubtful(ctx, r.Socket, answers[i]) {
 			continue
 		}
 		check = append(check, i)

@@ -108,3 +108,18 @@ func (r *Report) Results() iter.Seq[*kill.Result] {
 		}
 	}
 }
+
+// Engines names the engines whose answers the results are (kill.Result's
+// Engine), each once, in the order of EngineNames: none for a dry run.
+func (r *Report) Engines() []string {
+	var names []string
+	for _, name := range EngineNames {
+		for res := range r.Results() {
+			if res.Engine == name {
+				names = append(names, name)
+				break
+			}
+		}
+	}
+	return names
+}

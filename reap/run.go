@@ -230,6 +230,10 @@ type ExecuteOptions struct {
 	// Progress, when not nil, is told how many targets each step settled,
 	// for a progress bar; it may be called from several goroutines at once.
 	Progress func(settled int)
+	// Engine is the engine choice (ParseEngine): "" or Auto
+	// takes SOCK_DESTROY (diag) and, for the targets it refuses, the fd
+	// engine where this host offers it; "diag" or "fd" that engine alone.
+	Engine string
 }
 
 // Execute destroys the targets of every namespace, each by its cookie,
@@ -239,8 +243,11 @@ type ExecuteOptions struct {
 // is still verified.
 func (r *Run) Execute(ctx context.Context, opts ExecuteOptions) *Report {
 	groups := make([]Group, len(r.parts))
+	engines := newEngines(opts.Engine)
 	for i, p := range r.parts {
-		done := p.plan.ExecuteWith(ctx, p.conn, kill.Options{VerifyAll: opts.VerifyAll, Progress: opts.Progress})
+		e, fallback := engines.of(p.conn)
+		o := kill.Options{VerifyAll: opts.VerifyAll, Progress: opts.Progress, Fallback: fallback}
+		done := p.plan.ExecuteWith(ctx, e, o)
 		groups[i] = Group{NetNS: p.ns.String(), Here: isHere(p.ns), Results: done, InterfaceName: interfaceNames(p.ns)}
 	}
 	return r.report(false, groups)

@@ -513,3 +513,7 @@ func exchange(nl Wire, bt *batch, buf []byte, untilLast bool, answer func(k int,
 	}
 	return nil
 }
+
+// Name is the name of the engine a Conn is, SOCK_DESTROY's, as results
+// record it: "diag".
+func (*Conn) Name() string { return "diag" }

@@ -280,7 +280,7 @@ func (c *Conn) probe(ctx context.Context, p inet.Protocol) (list, destroy error)
 		if c.sendBatch(ctx, c.c, []Socket{s}, errs) {
 			c.renew()
 		}
-		if errors.Is(errs[0], ErrNoDestroy) {
+		if errors.Is(errs[0], ErrNoDestroy) || withoutDestroy {
 			destroy = ErrNoDestroy
 		}
 	}
@@ -295,3 +295,7 @@ func (c *Conn) probe(ctx context.Context, p inet.Protocol) (list, destroy error)
 }
 
 type probeResult struct{ list, destroy error }
+
+// NewCause is a Cause of another engine's: short is what one socket's
+// result says, sentence (or, when "", short) what to do, said once.
+func NewCause(short, sentence string) *Cause { return &Cause{short: short, sentence: sentence} }

@@ -39,6 +39,9 @@ type outcome interface {
 	// spaces are the network namespaces acted in, as a person names them;
 	// "" for the one tcpreap runs in.
 	spaces() []string
+	// engines names the engines that acted, for the audit line; none for
+	// conntrack.
+	engines() []string
 	// failed yields the error of each target that failed.
 	failed(yield func(error) bool)
 	// explain is what a failure means and what to do, said once for all
@@ -105,7 +108,7 @@ func act(ctx context.Context, cmd *command, a *actFlags, io streams, c cut) erro
 	if n > 0 && !a.noAudit {
 		audited = make(chan error, 1)
 		go func() {
-			err := audit.Write(cmd.args, out.spaces(), out.summary())
+			err := audit.Write(cmd.args, out.spaces(), out.engines(), out.summary())
 			recording.RUnlock()
 			audited <- err
 		}()
@@ -146,6 +149,7 @@ func act(ctx context.Context, cmd *command, a *actFlags, io streams, c cut) erro
 type socketCut struct {
 	run    *reap.Run
 	verify bool
+	engine string
 }
 
 func (socketCut) words() cutWords     { return socketWords }
@@ -157,7 +161,7 @@ func (c socketCut) summary() string {
 }
 
 func (c socketCut) execute(ctx context.Context, progress func(int)) outcome {
-	return socketOutcome{c.run.Execute(ctx, reap.ExecuteOptions{VerifyAll: c.verify, Progress: progress})}
+	return socketOutcome{c.run.Execute(ctx, reap.ExecuteOptions{VerifyAll: c.verify, Progress: progress, Engine: c.engine})}
 }
 
 type socketOutcome struct{ *reap.Report }
@@ -167,6 +171,8 @@ func (o socketOutcome) render(w io.Writer, json, quiet bool) error {
 }
 
 func (o socketOutcome) summary() inet.Summary { return o.Summary() }
+
+func (o socketOutcome) engines() []string { return o.Engines() }
 
 // spaces are the namespaces a destroy was sent in: a run over every
 // namespace looked at many where nothing was done, and naming them all
@@ -229,6 +235,8 @@ func (o flowOutcome) render(w io.Writer, json, quiet bool) error {
 func (o flowOutcome) summary() inet.Summary { return inet.Summarize(o.results) }
 
 func (o flowOutcome) spaces() []string { return []string{o.netns} }
+
+func (flowOutcome) engines() []string { return nil }
 
 func (o flowOutcome) failed(yield func(error) bool) {
 	for _, r := range o.results {

@@ -87,7 +87,7 @@ func apply(ctx context.Context, o *applyFlags, io streams) error {
 	if o.dryRun {
 		return dryRun(run, &o.maxFlag, render.Sockets{W: io.Out, JSON: o.json, Quiet: o.quiet})
 	}
-	return act(ctx, &o.command, &o.actFlags, io, socketCut{run, o.verify})
+	return act(ctx, &o.command, &o.actFlags, io, socketCut{run, o.verify, o.engine})
 }
 
 // readPlanFile reads and checks the plan file name ("-": stdin).

@@ -86,5 +86,5 @@ func reapSockets(ctx context.Context, f *reapFlags, io streams) error {
 		return err
 	}
 	defer run.Close()
-	return act(ctx, &f.command, &f.actFlags, io, socketCut{run, f.verify})
+	return act(ctx, &f.command, &f.actFlags, io, socketCut{run, f.verify, f.engine})
 }

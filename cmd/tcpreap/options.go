@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/tcpreap/tcpreap/reap"
 	"strconv"
 	"strings"
 
@@ -192,6 +193,7 @@ type destroyFlags struct {
 	verify     bool
 	workers    int
 	workersSet bool
+	engine     string
 }
 
 func (d *destroyFlags) flags() []cli.Flag {
@@ -200,7 +202,23 @@ func (d *destroyFlags) flags() []cli.Flag {
 		&cli.IntFlag{Name: "workers", Destination: &d.workers, HideDefault: true, Config: cli.IntegerConfig{Base: 10},
 			Usage:  "destroy on `N` netlink sockets at once (default: one per CPU, at most 4; one before Linux 6.9)",
 			Action: func(_ context.Context, _ *cli.Command, n int) error { d.workersSet = true; return checkWorkers(n) }},
+		&cli.StringFlag{Name: "engine", Destination: &d.engine, Value: reap.Auto,
+			Usage:  "destroy with `E`: diag (SOCK_DESTROY), fd (through the owner's descriptor), or auto: diag, and fd for what diag cannot",
+			Action: func(_ context.Context, _ *cli.Command, word string) error { return checkEngine(word) }},
 	}
+}
+
+// checkEngine refuses an --engine that is none, or one this host cannot
+// offer, as it is parsed.
+func checkEngine(word string) error {
+	name, err := reap.ParseEngine(word)
+	if err == nil {
+		err = reap.Offered(name)
+	}
+	if err != nil {
+		return usageError{err}
+	}
+	return nil
 }
 
 // checkWorkers refuses a --workers that makes no sense, as it is parsed:

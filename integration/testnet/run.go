@@ -97,6 +97,7 @@ type Record struct {
 	// NetNS is --netns's and --all-netns's: the namespace the socket is in.
 	NetNS  string `json:"netns"`
 	Action string `json:"action"`
+	Engine string `json:"engine"` // the engine that acted
 	Reason string `json:"reason"`
 	Error  string `json:"error"`
 }

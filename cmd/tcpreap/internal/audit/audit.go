@@ -39,14 +39,15 @@ const priority = 10<<3 | 5
 
 // Write writes one line to syslog for a run that destroyed: who ran it, the
 // command line, the network namespaces it acted in (spaces, as a person
-// names them; "" or none for the one tcpreap runs in), and the counts,
-// waiting at most timeout. Its error is a sentence that says what to do.
-func Write(args []string, spaces []string, sum inet.Summary) error {
+// names them; "" or none for the one tcpreap runs in), the engines that
+// acted (none for conntrack, which has none), and the counts, waiting at
+// most timeout. Its error is a sentence that says what to do.
+func Write(args []string, spaces, engines []string, sum inet.Summary) error {
 	path := os.Getenv(SocketEnv)
 	if path == "" {
 		path = Socket
 	}
-	msg := fmt.Sprintf("<%d>%s tcpreap[%d]: %s\n", priority, time.Now().Format(time.Stamp), os.Getpid(), record(host.Who(), args, spaces, sum))
+	msg := fmt.Sprintf("<%d>%s tcpreap[%d]: %s\n", priority, time.Now().Format(time.Stamp), os.Getpid(), record(host.Who(), args, spaces, engines, sum))
 	var err error
 	for _, network := range []string{"unixgram", "unix"} {
 		var c net.Conn
@@ -75,8 +76,9 @@ func Write(args []string, spaces []string, sum inet.Summary) error {
 // record is the line: every field that comes from the environment or
 // a file is quoted, so that no value can forge a field or a second line.
 // netns names the namespaces whose sockets or entries were acted on: the
-// one tcpreap runs in by its identity, another as it was given.
-func record(op host.Operator, args []string, spaces []string, sum inet.Summary) string {
+// one tcpreap runs in by its identity, another as it was given. engine
+// names the engines that acted, each a word of tcpreap's own.
+func record(op host.Operator, args []string, spaces, engines []string, sum inet.Summary) string {
 	who := "uid=" + strconv.Itoa(op.UID)
 	if op.User != "" {
 		who = fmt.Sprintf("user=%q %s", clip(op.User, 64), who)
@@ -101,6 +103,9 @@ func record(op host.Operator, args []string, spaces []string, sum inet.Summary) 
 	}
 	if len(names) > 0 {
 		who += fmt.Sprintf(" netns=%q", clip(strings.Join(names, ", "), 256))
+	}
+	if len(engines) > 0 {
+		who += " engine=" + strings.Join(engines, ",")
 	}
 	quoted := make([]string, len(args))
 	for i, a := range args {

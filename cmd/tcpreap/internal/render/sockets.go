@@ -108,7 +108,15 @@ func (r Sockets) Report(rep *reap.Report) error {
 			return err
 		}
 	}
-	_, err := fmt.Fprintln(r.W, summaryLine(sum, dryRun))
+	line := summaryLine(sum, dryRun)
+	if engines := rep.Engines(); len(engines) > 1 || len(engines) == 1 && engines[0] != "diag" {
+		// SOCK_DESTROY alone is what tcpreap always did, and goes unsaid.
+		line += "; by the " + strings.Join(engines, " and ") + " engine"
+		if len(engines) > 1 {
+			line += "s"
+		}
+	}
+	_, err := fmt.Fprintln(r.W, line)
 	return err
 }
 
@@ -411,6 +419,9 @@ func (d detail) appendSocketJSON(b []byte, g *reap.Group, res kill.Result) []byt
 	b = append(b, `,"action":"`...)
 	b = append(b, res.Action.String()...)
 	b = append(b, '"')
+	if res.Engine != "" {
+		b = appendJSONField(b, "engine", res.Engine)
+	}
 	if res.Action == inet.Skipped {
 		b = appendJSONField(b, "reason_code", res.Reason.Code())
 		b = appendJSONField(b, "reason", reasonText(res))

@@ -448,3 +448,35 @@ func TestInterfaceGone(t *testing.T) {
 		t.Errorf("the table does not show the gone interface's index:\n%s", table.String())
 	}
 }
+
+// TestReportEngine: each result names its engine in JSON; the table's summary line
+// names the engines when one other than SOCK_DESTROY's acted, and only then.
+func TestReportEngine(t *testing.T) {
+	plan := testPlan()
+	for _, tc := range []struct {
+		engines []string
+		line    string
+	}{
+		{[]string{"diag", "diag"}, "2 sockets matched: 2 destroyed, 0 gone, 0 failed, 0 skipped\n"},
+		{[]string{"fd", "fd"}, "2 sockets matched: 2 destroyed, 0 gone, 0 failed, 0 skipped; by the fd engine\n"},
+		{[]string{"fd", "diag"}, "2 sockets matched: 2 destroyed, 0 gone, 0 failed, 0 skipped; by the diag and fd engines\n"},
+	} {
+		results := []kill.Result{
+			{Socket: &plan.Targets[0], Action: inet.Killed, Engine: tc.engines[0]},
+			{Socket: &plan.Targets[1], Action: inet.Killed, Engine: tc.engines[1]},
+		}
+		var table, js bytes.Buffer
+		if err := (Sockets{W: &table, Quiet: true}).Report(reap.NewReport(false, reap.Group{Results: results})); err != nil {
+			t.Fatal(err)
+		}
+		if table.String() != tc.line {
+			t.Errorf("engines %v: the summary says %q, want %q", tc.engines, table.String(), tc.line)
+		}
+		if err := (Sockets{W: &js, JSON: true}).Report(reap.NewReport(false, reap.Group{Results: results})); err != nil {
+			t.Fatal(err)
+		}
+		if first := strings.SplitN(js.String(), "\n", 2)[0]; !strings.HasSuffix(first, `"action":"killed","engine":"`+tc.engines[0]+`"}`) {
+			t.Errorf("engines %v: the first object %s does not name its engine", tc.engines, first)
+		}
+	}
+}

@@ -1,0 +1,286 @@
+// The fd engine: sockets disconnected through a descriptor of the process that holds them
+// (pidfd_getfd), compared with SOCK_DESTROY's diag engine result for result.
+
+package integration
+
+import (
+	"maps"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tcpreap/tcpreap/integration/testnet"
+	"golang.org/x/sys/unix"
+)
+
+// enginePop is a population of host A for the engines to destroy: a connection in each
+// direction, CLOSE_WAIT, TIME_WAIT, IPv6, v4-mapped, a connected UDP socket, a connection
+// another process holds too, and three listeners (IPv4, IPv6, dual-stack).
+type enginePop struct {
+	est, out, closeWait, timeWait, v6, mapped, shared testnet.Pair
+	udp                                               testnet.UDPPair
+	holder                                            *exec.Cmd // the second process of shared
+}
+
+func (e *env) enginePop() enginePop {
+	e.t.Helper()
+	var p enginePop
+	l := e.listenV4()
+	l6 := e.listen(e.Local, netip.AddrPortFrom(testnet.LocalV6, 0))
+	dual := e.listen(e.Local, netip.AddrPortFrom(netip.IPv6Unspecified(), 0))
+	peerListener := e.listen(e.Peer, netip.AddrPortFrom(testnet.PeerV4, 0))
+	p.est = e.inbound(l, peer)
+	p.out = e.outbound(peerListener)
+	p.closeWait = e.closeWait(l, peer)
+	p.timeWait = e.timeWait(l, otherPeer)
+	p.v6 = e.inbound(l6, netip.AddrPortFrom(testnet.PeerV6, 0))
+	p.mapped = e.inbound(dual, peer)
+	p.shared = e.inbound(l, otherPeer)
+	u, err := e.ConnectedUDP(netip.AddrPortFrom(testnet.PeerV4, 0))
+	e.check(err)
+	p.udp = u
+	// A second process holds the shared connection by a descriptor of its own.
+	f, err := p.shared.Local.File()
+	e.check(err)
+	p.holder = exec.Command("sleep", "60")
+	p.holder.ExtraFiles = []*os.File{f}
+	e.check(p.holder.Start())
+	f.Close()
+	e.t.Cleanup(func() { p.holder.Process.Kill(); p.holder.Wait() })
+	return p
+}
+
+func (p enginePop) conns() []conn {
+	return []conn{tcp("established", p.est), tcp("outbound", p.out), tcp("close_wait", p.closeWait),
+		tcp("time_wait", p.timeWait), tcp("ipv6", p.v6), tcp("v4-mapped", p.mapped),
+		tcp("shared by two processes", p.shared), udp("connected udp", p.udp)}
+}
+
+// outcome is a record's result as two populations compare: what became of it, why, and
+// by which engine.
+type outcome struct{ action, reason, engine, err string }
+
+// outcomes are the report's results by socket: a conn of cs by its name, another socket
+// (a listener) by protocol, state and local address, which the populations share.
+func outcomes(t *testing.T, r testnet.Report, cs []conn) map[string]outcome {
+	t.Helper()
+	out := map[string]outcome{}
+	for _, rec := range r.Sockets {
+		key := rec.Proto + " " + rec.State + " " + rec.LocalIP.String()
+		if i := slices.IndexFunc(cs, func(c conn) bool { return c.cookie == rec.Cookie }); i >= 0 {
+			key = cs[i].name
+		}
+		if _, dup := out[key]; dup {
+			t.Errorf("two results for %s", key)
+		}
+		out[key] = outcome{rec.Action, rec.Reason, rec.Engine, rec.Error}
+	}
+	return out
+}
+
+// TestIntegrationEngineFD destroys the same population with --engine diag and with
+// --engine fd, in two pairs of namespaces, every state named (--state all, so that the
+// listeners are targets too), and compares them result for result: every connection and
+// listener killed by both (the fd engine shuts a listener down), each result naming its
+// engine; the TIME_WAIT socket, which no process holds, out of the fd engine's reach and
+// said so (exit 1). The kernel shows none of the killed ones afterwards, and every peer of
+// a TCP connection in a synchronized state gets a reset from either engine.
+func TestIntegrationEngineFD(t *testing.T) {
+	if major, _ := kernelVersion(t); major < 6 {
+		t.Skip("the comparison expects SOCK_DESTROY to destroy TIME_WAIT sockets (Linux 6.0)")
+	}
+	e := setup(t)
+	f := &env{Net: testnet.New(t), t: t}
+	diagPop, fdPop := e.enginePop(), f.enginePop()
+
+	rd := e.json(0, "--engine", "diag", "--all", "--state", "all", "-t", "-u")
+	rf := f.json(1, "--engine", "fd", "--all", "--state", "all", "-t", "-u")
+	diag, fd := outcomes(t, rd, diagPop.conns()), outcomes(t, rf, fdPop.conns())
+	if !slices.Equal(slices.Sorted(maps.Keys(diag)), slices.Sorted(maps.Keys(fd))) {
+		t.Fatalf("diag reported %v, fd %v: not the same sockets", slices.Sorted(maps.Keys(diag)), slices.Sorted(maps.Keys(fd)))
+	}
+	listeners := 0
+	for key, d := range diag {
+		x := fd[key]
+		switch {
+		case key == "time_wait":
+			if d != (outcome{action: "killed", engine: "diag"}) {
+				t.Errorf("time_wait by diag: %+v, want killed by diag", d)
+			}
+			if x.action != "failed" || x.engine != "fd" || !strings.Contains(x.err, "no process holds it") {
+				t.Errorf("time_wait by fd: %+v, want failed by fd, as no process holds it", x)
+			}
+		default:
+			if strings.Contains(key, " listen ") {
+				listeners++
+			}
+			if d != (outcome{action: "killed", engine: "diag"}) || x != (outcome{action: "killed", engine: "fd"}) {
+				t.Errorf("%s: diag %+v, fd %+v; want killed by each", key, d, x)
+			}
+		}
+	}
+	if listeners != 3 {
+		t.Errorf("%d listeners, want 3 (IPv4, IPv6, dual-stack): %v", listeners, diag)
+	}
+	if rf.Summary != (testnet.Summary{Matched: 11, Killed: 10, Failed: 1}) {
+		t.Errorf("fd summary %+v", rf.Summary)
+	}
+
+	for _, run := range []struct {
+		e   *env
+		pop enginePop
+	}{{e, diagPop}, {f, fdPop}} {
+		cs := run.pop.conns()
+		killed := slices.DeleteFunc(slices.Clone(cs), func(c conn) bool { return c.name == "time_wait" })
+		ss := run.e.sockets()
+		expectGone(t, ss, killed...)
+		for _, s := range ss {
+			if s.State == "listen" {
+				t.Errorf("a listener is still there: %v", s)
+			}
+		}
+		for _, p := range []struct {
+			name string
+			peer net.Conn
+		}{{"established", run.pop.est.Peer}, {"outbound", run.pop.out.Peer}, {"ipv6", run.pop.v6.Peer},
+			{"v4-mapped", run.pop.mapped.Peer}, {"shared", run.pop.shared.Peer}} {
+			expectReset(t, p.name, p.peer)
+		}
+	}
+	expectPresent(t, f.sockets(), "time_wait", tcp("time_wait", fdPop.timeWait))
+}
+
+// TestIntegrationEngineBadInput: an engine that is none is bad input (exit 2), before
+// anything is looked at; the fd engine without the rights to read or take another user's
+// descriptors fails (exit 1) with a sentence that names CAP_SYS_PTRACE, and destroys
+// nothing.
+func TestIntegrationEngineBadInput(t *testing.T) {
+	e := setup(t)
+	l := e.listenV4()
+	est := e.inbound(l, peer)
+	before := e.sockets()
+	e.expectNothingDestroyed(e.tcpreap("--engine", "nosuch", testnet.PeerV4.String()), 2, before)
+
+	res := e.run(e.Local, slices.Concat(nobody, []string{bin, "--engine", "fd", "--no-audit", testnet.PeerV4.String()})...)
+	if res.Code != 1 || !strings.Contains(res.Stderr, "CAP_SYS_PTRACE") {
+		t.Errorf("unprivileged --engine fd: exit %d, stderr %q; want exit 1 and a sentence that names CAP_SYS_PTRACE", res.Code, res.Stderr)
+	}
+	expectPresent(t, e.sockets(), "established", tcp("established", est))
+}
+
+// TestIntegrationEngineFDBlocked: a socket with a thread blocked in a read on it. Linux
+// 6.6-rc refused tcp_disconnect under a waiting thread (EBUSY), which the fd engine reports
+// as such and leaves the socket for SOCK_DESTROY (auto takes diag first and destroys it);
+// the kernels since (and this test's) disconnect it and wake the thread with an error. The
+// test takes either, and checks each fully.
+func TestIntegrationEngineFDBlocked(t *testing.T) {
+	e := setup(t)
+	l := e.listenV4()
+	p := e.inbound(l, peer)
+	f, err := p.Local.File()
+	e.check(err)
+	defer f.Close()
+	fd := int(f.Fd()) // blocking, for the descriptor and the connection alike
+	read := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		_, err := unix.Read(fd, make([]byte, 1))
+		read <- err
+	}()
+	time.Sleep(200 * time.Millisecond) // the reader's thread reaches its wait
+	c := tcp("established, a thread blocked in read", p)
+	expectWoken := func() {
+		t.Helper()
+		select {
+		case err := <-read:
+			if err == nil {
+				t.Error("the blocked read returned data, want an error")
+			}
+			t.Logf("the blocked read returned %v", err)
+		case <-time.After(5 * time.Second):
+			t.Error("the blocked read did not return")
+		}
+	}
+
+	res := e.tcpreapJSON("--engine", "fd", testnet.PeerV4.String())
+	r := e.decode(res, res.Code)
+	if len(r.Sockets) != 1 || r.Sockets[0].Engine != "fd" {
+		t.Fatalf("--engine fd reported %+v, want one result by fd", r.Sockets)
+	}
+	if res.Code == 0 {
+		t.Log("this kernel disconnects a socket under a waiting thread")
+		expectRecords(t, r, "killed", c)
+		expectGone(t, e.sockets(), c)
+		expectReset(t, "established", p.Peer)
+		expectWoken()
+		return
+	}
+	if res.Code != 1 || r.Sockets[0].Action != "failed" || !strings.Contains(r.Sockets[0].Error, "blocked on it") {
+		t.Errorf("--engine fd: exit %d, %+v; want exit 1, failed, a thread blocked on it", res.Code, r.Sockets)
+	}
+	expectPresent(t, e.sockets(), "established", c)
+	r = e.json(0, "--engine", "auto", testnet.PeerV4.String())
+	expectRecords(t, r, "killed", c)
+	if r.Sockets[0].Engine != "diag" {
+		t.Errorf("auto destroyed it with %q, want diag", r.Sockets[0].Engine)
+	}
+	expectWoken()
+}
+
+// TestIntegrationEngineAutoFallsBack makes SOCK_DESTROY fail for the run as on a kernel
+// built without CONFIG_INET_DIAG_DESTROY: a tcpreap built with the tag tcpreap_nodestroy,
+// whose probe of SOCK_DESTROY answers that the kernel has none, so the diag engine refuses
+// every target without sending it. --engine diag then destroys nothing and says why (exit
+// 1); auto hands every target to the fd engine, which destroys those a process holds, and
+// the TIME_WAIT socket, which no engine here can reach, keeps the diag engine's answer.
+func TestIntegrationEngineAutoFallsBack(t *testing.T) {
+	e := setup(t)
+	dir := t.TempDir()
+	noDestroy := filepath.Join(dir, "tcpreap-nodestroy")
+	build := exec.Command("go", "build", "-tags", "tcpreap_nodestroy", "-o", noDestroy, "github.com/tcpreap/tcpreap/cmd/tcpreap")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building tcpreap without SOCK_DESTROY: %v\n%s", err, out)
+	}
+	l := e.listenV4()
+	est := e.inbound(l, peer)
+	cw := e.closeWait(l, peer)
+	tw := e.timeWait(l, peer)
+	u, err := e.ConnectedUDP(netip.AddrPortFrom(testnet.PeerV4, 0))
+	e.check(err)
+	held := []conn{tcp("established", est), tcp("close_wait", cw), udp("connected udp", u)}
+	all := append(slices.Clone(held), tcp("time_wait", tw))
+	args := []string{"--json", "--no-audit", "--state", "all", "-t", "-u", testnet.PeerV4.String()}
+
+	before := e.sockets()
+	r := e.decode(e.run(e.Local, slices.Concat([]string{noDestroy, "--engine", "diag"}, args)...), 1)
+	expectRecords(t, r, "failed", all...)
+	for _, rec := range r.Sockets {
+		if rec.Engine != "diag" || !strings.Contains(rec.Error, "CONFIG_INET_DIAG_DESTROY") {
+			t.Errorf("--engine diag: %+v, want failed by diag, for want of CONFIG_INET_DIAG_DESTROY", rec)
+		}
+	}
+	expectUnchanged(t, before, e.sockets())
+
+	r = e.decode(e.run(e.Local, slices.Concat([]string{noDestroy, "--engine", "auto"}, args)...), 1)
+	expectActions(t, r, map[string][]conn{"killed": held, "failed": {tcp("time_wait", tw)}})
+	for _, rec := range r.Sockets {
+		want := "fd"
+		if rec.State == "time_wait" {
+			want = "diag"
+		}
+		if rec.Engine != want {
+			t.Errorf("auto: %+v, want it by %s", rec, want)
+		}
+	}
+	ss := e.sockets()
+	expectGone(t, ss, held...)
+	expectPresent(t, ss, "time_wait", tcp("time_wait", tw))
+	expectReset(t, "established", est.Peer)
+}

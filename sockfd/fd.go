@@ -1,0 +1,156 @@
+package sockfd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/inet"
+	"github.com/tcpreap/tcpreap/sockdiag"
+)
+
+// Engine is the fd engine (Linux 5.6 and later, ptrace rights over the
+// owner). For each target it takes a duplicate of a descriptor that holds
+// it from the process (pidfd_open, pidfd_getfd), checks that the duplicate
+// is the planned socket by its cookie (SO_COOKIE) and acts on no other,
+// and disconnects it with connect(AF_UNSPEC): for TCP tcp_disconnect,
+// which resets the peer in the synchronized states as SOCK_DESTROY's abort
+// does, for UDP udp_disconnect. A listener is shut down (shutdown, which
+// stops it). The duplicate is closed after. Sockets no process holds are
+// out of its reach (ErrNoHolder).
+//
+// Conn looks the targets up after (the verification), in the namespace
+// they are in; the descriptors are the processes', whatever their
+// namespace. Holders reads which processes hold each socket, by inode:
+// once, on the first Destroy; its error says some processes' files could
+// not be read. Nil is ReadHolders.
+type Engine struct {
+	Conn    *sockdiag.Conn
+	Holders func() (map[uint32][]host.Owner, error)
+
+	once       sync.Once
+	holders    map[uint32][]host.Owner
+	holdersErr error
+}
+
+// ReadHolders reads which processes hold each socket, by inode: every
+// process's descriptors, as they are now (host.SocketOwners). Its error
+// says some could not be read.
+func ReadHolders() (map[uint32][]host.Owner, error) {
+	procs, err := host.AllProcesses()
+	if err != nil {
+		return nil, err
+	}
+	return host.SocketOwners(procs)
+}
+
+// Offered returns "" when this host offers the engine: its kernel has
+// pidfd_open and pidfd_getfd (Linux 5.6), and they are allowed; else why
+// not.
+func Offered() string { return offered() }
+
+// Name is "fd".
+func (*Engine) Name() string { return "fd" }
+
+// Lookup is Conn's.
+func (e *Engine) Lookup(ctx context.Context, targets []sockdiag.Socket) []sockdiag.Seen {
+	return e.Conn.Lookup(ctx, targets)
+}
+
+// Doubtful: every disconnect the kernel accepted is looked up again; the
+// refusals are the truth.
+func (*Engine) Doubtful(_ context.Context, _ *sockdiag.Socket, err error) bool { return err == nil }
+
+// Destroy disconnects each target through a descriptor of a process that
+// holds it, one after the other, and answers for each: nil when the kernel
+// disconnected it; ErrNoHolder, ErrHoldersUnknown, ErrPtrace, ErrBlocked
+// when this engine cannot; sockdiag.ErrGone for a target that no process
+// holds any more and the kernel no longer shows; after ctx ends,
+// sockdiag.ErrNotAttempted and its cause.
+func (e *Engine) Destroy(ctx context.Context, targets []sockdiag.Socket, progress func(settled int)) []error {
+	e.once.Do(func() {
+		read := e.Holders
+		if read == nil {
+			read = ReadHolders
+		}
+		e.holders, e.holdersErr = read()
+	})
+	errs := make([]error, len(targets))
+	var unheld []int
+	for i := range targets {
+		if ctx.Err() != nil {
+			errs[i] = fmt.Errorf("%w: %w", sockdiag.ErrNotAttempted, context.Cause(ctx))
+			continue
+		}
+		errs[i] = e.destroy(&targets[i])
+		if errors.Is(errs[i], errUnheld) {
+			unheld = append(unheld, i)
+		}
+		if progress != nil {
+			progress(1)
+		}
+	}
+	e.settleUnheld(ctx, targets, errs, unheld)
+	return errs
+}
+
+// destroy disconnects one target through the first of its holders whose
+// descriptor still is it.
+func (e *Engine) destroy(s *sockdiag.Socket) error {
+	holders := e.holders[s.Inode]
+	switch {
+	case s.Inode != 0 && len(holders) == 0 && e.holdersErr != nil:
+		return ErrHoldersUnknown
+	case s.Inode == 0 || len(holders) == 0:
+		return ErrNoHolder
+	}
+	var denied error
+	for _, h := range holders {
+		fd, err := take(h)
+		if errors.Is(err, errDenied) {
+			denied = fmt.Errorf("%w: %w", ErrPtrace, err)
+			continue
+		}
+		if err != nil {
+			continue // the process exited, or closed the descriptor
+		}
+		cookie, err := cookieOf(fd)
+		if err != nil || sockdiag.Cookie(cookie) != s.ID.Cookie {
+			closeFD(fd) // another socket took the descriptor: never act on it
+			continue
+		}
+		err = disconnect(fd, s.Protocol == inet.TCP && s.State == sockdiag.Listen)
+		closeFD(fd)
+		if errors.Is(err, errBusy) {
+			return fmt.Errorf("%w: %w", ErrBlocked, err)
+		}
+		return err
+	}
+	if denied != nil {
+		return denied
+	}
+	return errUnheld
+}
+
+// settleUnheld looks up the targets whose holders no longer held them:
+// one the kernel no longer shows is gone, one it shows is held by no
+// process now.
+func (e *Engine) settleUnheld(ctx context.Context, targets []sockdiag.Socket, errs []error, unheld []int) {
+	if len(unheld) == 0 {
+		return
+	}
+	again := make([]sockdiag.Socket, len(unheld))
+	for k, i := range unheld {
+		again[k] = targets[i]
+	}
+	for k, seen := range e.Conn.Lookup(ctx, again) {
+		i := unheld[k]
+		if seen.Err == nil && !seen.Present {
+			errs[i] = sockdiag.ErrGone
+		} else {
+			errs[i] = ErrNoHolder
+		}
+	}
+}
