@@ -2,9 +2,10 @@ package main
 
 import (
 	"context"
-	"github.com/tcpreap/tcpreap/reap"
 	"strconv"
 	"strings"
+
+	"github.com/tcpreap/tcpreap/reap"
 
 	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
 	"github.com/urfave/cli/v3"
