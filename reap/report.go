@@ -109,17 +109,25 @@ func (r *Report) Results() iter.Seq[*kill.Result] {
 	}
 }
 
-// Engines names the engines whose answers the results are (kill.Result's
-// Engine), each once, in the order of EngineNames: none for a dry run.
+// Engines names the engines that destroyed (kill.Result's Engine of the
+// results killed or pending), each once, in the order of EngineNames; when
+// none destroyed, the engines whose answers the results are. None for a
+// dry run.
 func (r *Report) Engines() []string {
-	var names []string
-	for _, name := range EngineNames {
-		for res := range r.Results() {
-			if res.Engine == name {
-				names = append(names, name)
-				break
+	of := func(acted bool) []string {
+		var names []string
+		for _, name := range EngineNames {
+			for res := range r.Results() {
+				if res.Engine == name && (!acted || res.Action == inet.Killed || res.Action == inet.Pending) {
+					names = append(names, name)
+					break
+				}
 			}
 		}
+		return names
 	}
-	return names
+	if names := of(true); len(names) > 0 {
+		return names
+	}
+	return of(false)
 }

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/inet"
+	"github.com/tcpreap/tcpreap/kill"
 	"golang.org/x/sys/unix"
 )
 
@@ -29,6 +31,27 @@ func TestPassesOver(t *testing.T) {
 	} {
 		if got := tc.where.passesOver(tc.ns, tc.err); got != tc.want {
 			t.Errorf("%+v, %v, %v: passes over %v, want %v", tc.where, tc.ns, tc.err, got, tc.want)
+		}
+	}
+}
+
+// TestEnginesThatActed: a report names the engines that destroyed; when
+// none did, the engines whose answers its results are.
+func TestEnginesThatActed(t *testing.T) {
+	res := func(engine string, action inet.Action) kill.Result {
+		return kill.Result{Engine: engine, Action: action}
+	}
+	for _, c := range []struct {
+		results []kill.Result
+		want    string
+	}{
+		{[]kill.Result{res("diag", inet.Failed), res("fd", inet.Killed), res("fd", inet.Killed)}, "[fd]"},
+		{[]kill.Result{res("diag", inet.Killed), res("fd", inet.Pending)}, "[diag fd]"},
+		{[]kill.Result{res("diag", inet.Failed), res("fd", inet.Failed)}, "[diag fd]"},
+		{[]kill.Result{res("", inet.Skipped)}, "[]"},
+	} {
+		if got := fmt.Sprint(NewReport(false, Group{Results: c.results}).Engines()); got != c.want {
+			t.Errorf("Engines of %+v = %s, want %s", c.results, got, c.want)
 		}
 	}
 }

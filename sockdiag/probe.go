@@ -54,7 +54,7 @@ var (
 	ErrPermission = &Cause{short: "destroying sockets needs CAP_NET_ADMIN in this network namespace (try sudo)"}
 	// ErrNoDestroy: the kernel has no SOCK_DESTROY for the protocol
 	// (EOPNOTSUPP: built without CONFIG_INET_DIAG_DESTROY).
-	ErrNoDestroy = &Cause{short: "this kernel was built without CONFIG_INET_DIAG_DESTROY; sockets can be listed but not destroyed"}
+	ErrNoDestroy = &Cause{short: "this kernel was built without CONFIG_INET_DIAG_DESTROY: SOCK_DESTROY destroys nothing here; the fd engine reaches the sockets a process holds"}
 	// ErrTimeWait: tcp_abort learnt timewait sockets in Linux 6.0; an older
 	// kernel answers EOPNOTSUPP for them and destroys the rest.
 	ErrTimeWait = &Cause{short: "this kernel cannot destroy TIME-WAIT sockets (Linux 6.0 and later can)"}
