@@ -21,13 +21,13 @@ var EngineNames = []string{"diag", "fd"}
 // MPTCP listener), the next engine this host offers.
 const Auto = "auto"
 
-// ParseEngine reads an engine choice as --engine takes it: auto, or the
-// name of an engine (EngineNames).
+// ParseEngine reads an engine choice: auto, or the name of an engine
+// (EngineNames). An error starts with the word.
 func ParseEngine(word string) (string, error) {
 	if word == Auto || word == "diag" || word == "fd" {
 		return word, nil
 	}
-	return "", fmt.Errorf("--engine %q: give %s, %s", word, Auto, strings.Join(EngineNames, " or "))
+	return "", fmt.Errorf("%q: give %s, %s", word, Auto, strings.Join(EngineNames, " or "))
 }
 
 // An UnofferedError is an engine this host cannot offer, and why.
@@ -37,7 +37,7 @@ type UnofferedError struct {
 }
 
 func (e *UnofferedError) Error() string {
-	return fmt.Sprintf("--engine %s: %s", e.Engine, e.Why)
+	return fmt.Sprintf("%s: %s", e.Engine, e.Why)
 }
 
 // Offered returns nil when this host offers the engine choice, else an

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -217,7 +218,7 @@ func checkEngine(word string) error {
 		err = reap.Offered(name)
 	}
 	if err != nil {
-		return usageError{err}
+		return usageError{fmt.Errorf("--engine %w", err)}
 	}
 	return nil
 }
