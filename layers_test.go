@@ -21,7 +21,7 @@ import (
 //	    peers and host's resolver and services)
 //	reap → kill, planfile, host, sockdiag, sockfd, flows, inet
 //	planfile → kill, sockdiag, host, inet; census → sockdiag, host, inet;
-//	doctor → sockdiag, census, host, inet
+//	doctor → sockdiag, sockfd, census, host, inet
 //	kill → sockdiag, inet; sockdiag → inet; sockfd → sockdiag, host, inet;
 //	flows → inet
 //	host, inet → nothing of tcpreap
@@ -42,7 +42,7 @@ func TestLayers(t *testing.T) {
 		"reap":        {"kill", "planfile", "host", "sockdiag", "sockfd", "flows", "inet"},
 		"planfile":    {"kill", "sockdiag", "host", "inet"},
 		"census":      {"sockdiag", "host", "inet"},
-		"doctor":      {"sockdiag", "census", "host", "inet"},
+		"doctor":      {"sockdiag", "sockfd", "census", "host", "inet"},
 		"kill":        {"sockdiag", "inet"},
 		"sockdiag":    {"inet"},
 		"sockfd":      {"sockdiag", "host", "inet"},

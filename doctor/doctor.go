@@ -8,7 +8,9 @@ package doctor
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -81,6 +83,15 @@ type Facts struct {
 	Sysctls   map[string]string
 	Census    *census.Census
 	PortRange [2]uint16
+	// Engines: for each engine beside SOCK_DESTROY's, "" when this host
+	// offers it, else why not.
+	Engines map[string]string
+}
+
+// engineSays is what each engine beside SOCK_DESTROY's does, for its
+// finding.
+var engineSays = map[string]string{
+	"fd": "destroys a socket through a descriptor of the process that holds it (pidfd_getfd, then a disconnect); it cannot reach TIME-WAIT sockets or orphans",
 }
 
 // pressureWarn is the share of the local port range that one destination
@@ -116,6 +127,13 @@ func Examine(f Facts) []Finding {
 			add("sock_destroy_"+p.String(), true, "%s sockets cannot be destroyed: %v", p, err)
 		} else {
 			add("sock_destroy_"+p.String(), false, "this kernel can destroy %s sockets (SOCK_DESTROY of no socket answered ENOENT, not EOPNOTSUPP); doing it needs CAP_NET_ADMIN", p)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(f.Engines)) {
+		if why := f.Engines[name]; why != "" {
+			add("engine_"+name, false, "the %s engine is not offered here: %s", name, why)
+		} else {
+			add("engine_"+name, false, "the %s engine is offered here: it %s", name, engineSays[name])
 		}
 	}
 	r := f.Support.Release

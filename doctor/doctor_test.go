@@ -90,3 +90,28 @@ func TestExamine(t *testing.T) {
 		t.Errorf("a healthy host warns: %+v", f)
 	}
 }
+
+// TestEngineFindings: each engine beside SOCK_DESTROY's is said offered,
+// with what it does, or not offered, with why.
+func TestEngineFindings(t *testing.T) {
+	f := facts()
+	f.Engines = map[string]string{"fd": ""}
+	says := func(f Facts) string {
+		for _, fi := range Examine(f) {
+			if fi.Check == "engine_fd" {
+				return fi.Says
+			}
+		}
+		return ""
+	}
+	if got := says(f); !strings.Contains(got, "fd engine is offered") || !strings.Contains(got, "pidfd_getfd") {
+		t.Errorf("an offered fd engine: %q", got)
+	}
+	f.Engines["fd"] = "this kernel has no pidfd_getfd (Linux 5.6 and later have)"
+	if got := says(f); !strings.Contains(got, "not offered here: this kernel has no pidfd_getfd") {
+		t.Errorf("an fd engine not offered: %q", got)
+	}
+	if got := says(facts()); got != "" {
+		t.Errorf("no engines looked at, yet: %q", got)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"github.com/tcpreap/tcpreap/census"
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/sockdiag"
+	"github.com/tcpreap/tcpreap/sockfd"
 )
 
 // A kernel is a sockdiag.Conn, as the doctor asks it.
@@ -52,5 +53,6 @@ func gather(ctx context.Context, k kernel, f *Facts) (err error) {
 	f.Own = checkOwn(ctx, k)
 	f.Support = k.Probe(ctx)
 	f.Orphans = k.DestroysOrphans(ctx)
+	f.Engines = map[string]string{"fd": sockfd.Offered()}
 	return nil
 }
