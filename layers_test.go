@@ -22,7 +22,7 @@ import (
 //	reap → kill, planfile, host, sockdiag, flows, inet
 //	planfile → kill, sockdiag, host, inet; census → sockdiag, host, inet;
 //	doctor → sockdiag, census, host, inet
-//	kill → sockdiag, inet; sockdiag → inet; flows → inet
+//	kill → sockdiag, inet; sockdiag → inet; sockbpf → inet; flows → inet
 //	host, inet → nothing of tcpreap
 func TestLayers(t *testing.T) {
 	const module = "github.com/tcpreap/tcpreap/"
@@ -44,6 +44,7 @@ func TestLayers(t *testing.T) {
 		"doctor":      {"sockdiag", "census", "host", "inet"},
 		"kill":        {"sockdiag", "inet"},
 		"sockdiag":    {"inet"},
+		"sockbpf":     {"inet"},
 		"flows":       {"inet"},
 		"host":        nil,
 		"inet":        nil,
