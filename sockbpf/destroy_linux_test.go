@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
+	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -258,5 +261,29 @@ func TestProbe(t *testing.T) {
 	open(t, 1)
 	if err := sockbpf.Probe(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// unprivileged marks the run of TestProbeNoPrivilege without capabilities.
+const unprivileged = "SOCKBPF_TEST_UNPRIVILEGED"
+
+// TestProbeNoPrivilege runs itself again as root without a capability (an
+// empty bounding set): there Probe says what is missing.
+func TestProbeNoPrivilege(t *testing.T) {
+	if os.Getenv(unprivileged) != "" {
+		err := sockbpf.Probe()
+		if !errors.Is(err, sockbpf.ErrNoPrivilege) || !strings.Contains(err.Error(), "CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN") {
+			t.Fatalf("Probe without capabilities: %v", err)
+		}
+		return
+	}
+	open(t, 1)
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("needs setpriv (util-linux)")
+	}
+	cmd := exec.Command("setpriv", "--bounding-set=-all", "--inh-caps=-all", "--", os.Args[0], "-test.run=^TestProbeNoPrivilege$", "-test.count=1")
+	cmd.Env = append(os.Environ(), unprivileged+"=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
 	}
 }

@@ -82,8 +82,8 @@ func effectiveCaps() (uint64, error) {
 func unavailable(err error) error {
 	switch {
 	case errors.Is(err, ebpf.ErrNotSupported):
-		return &UnavailableError{Why: ErrKernelTooOld, Err: fmt.Errorf("Linux %s: %w", release(), err)}
-	case errors.Is(err, syscall.EPERM), errors.Is(err, syscall.EACCES):
+		return &UnavailableError{Why: ErrKernelTooOld, Err: fmt.Errorf("kernel %s: %w", release(), err)}
+	case errors.Is(err, syscall.EPERM):
 		return &UnavailableError{Why: ErrNoPrivilege, Err: err}
 	}
 	return fmt.Errorf("sockbpf: loading the socket iterators: %w", err)
