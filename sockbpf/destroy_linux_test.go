@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -285,5 +286,93 @@ func TestProbeNoPrivilege(t *testing.T) {
 	cmd.Env = append(os.Environ(), unprivileged+"=1")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, out)
+	}
+}
+
+// TestDestroyBatches destroys more CLOSE-WAIT sockets than the map holds,
+// and more in one batch than one read of the iterator answers: every
+// target gets its answer, and all are gone.
+func TestDestroyBatches(t *testing.T) {
+	const n, capacity = 3000, 2500
+	d := open(t, capacity)
+	ln := listen(t, "tcp4", "127.0.0.1:0")
+	cookies := make([]uint64, 0, n)
+	for range n {
+		c, s := pair(t, ln)
+		cookies = append(cookies, cookie(t, s))
+		c.Close()
+	}
+	waitState(t, cookies[n-1], sockdiag.CloseWait)
+	got, err := d.Destroy(inet.TCP, cookies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range got {
+		if r.Cookie != cookies[i] || r.Err != nil {
+			t.Fatalf("target %d (cookie %d): %d, %v", i, cookies[i], r.Cookie, r.Err)
+		}
+	}
+	now := present(t)
+	for _, c := range cookies {
+		if _, ok := now[c]; ok {
+			t.Fatalf("socket %d is still there after the destroy", c)
+		}
+	}
+}
+
+// TestDestroyOtherNamespace: a walk sees only the sockets of the network
+// namespace of the thread that runs Destroy. A listener in another
+// namespace is not found from the tests' own, and is destroyed from its
+// own.
+func TestDestroyOtherNamespace(t *testing.T) {
+	d := open(t, 1)
+	type answer struct {
+		ln  *net.TCPListener
+		err error
+	}
+	enter := make(chan answer)
+	destroy := make(chan uint64)
+	results := make(chan []sockbpf.Result)
+	go func() {
+		// The thread stays in the new namespace and ends with the
+		// goroutine: it is never unlocked.
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			enter <- answer{err: err}
+			return
+		}
+		var lc net.ListenConfig
+		lc.SetMultipathTCP(false)
+		ln, err := lc.Listen(context.Background(), "tcp4", "0.0.0.0:0")
+		if err != nil {
+			enter <- answer{err: err}
+			return
+		}
+		enter <- answer{ln: ln.(*net.TCPListener)}
+		r, err := d.Destroy(inet.TCP, []uint64{<-destroy})
+		if err != nil {
+			r = []sockbpf.Result{{Err: err}}
+		}
+		results <- r
+	}()
+	a := <-enter
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
+	defer a.ln.Close()
+	c := cookie(t, a.ln)
+	r, err := d.Destroy(inet.TCP, []uint64{c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(r[0].Err, sockbpf.ErrNotFound) {
+		t.Errorf("a listener of another namespace, from the tests' own: %v, want %v", r[0].Err, sockbpf.ErrNotFound)
+	}
+	destroy <- c
+	if r := <-results; r[0].Err != nil {
+		t.Errorf("the listener, from its own namespace: %v", r[0].Err)
+	}
+	if _, err := a.ln.Accept(); err == nil {
+		t.Error("the destroyed listener still accepts")
 	}
 }
