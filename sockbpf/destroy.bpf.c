@@ -126,8 +126,9 @@ int destroy_udp(struct bpf_iter__udp *ctx)
 	cookie = bpf_get_socket_cookie(sk);
 	if (!bpf_map_lookup_elem(&targets, &cookie))
 		return 0;
-	// An unconnected socket serves every peer (a DNS server's, say): it is
-	// never destroyed, whatever the map says.
+	// An unconnected socket serves every peer, and destroying it releases
+	// its port under the application: it is never destroyed, whatever the
+	// map says.
 	if (sk->skc_state != TCP_ESTABLISHED || sk->skc_dport == 0) {
 		answer(ctx->meta, cookie, VERDICT_UNCONNECTED, 0);
 		return 0;

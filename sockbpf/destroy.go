@@ -33,10 +33,11 @@ const answerSize = 16
 // program on that socket again after dropping its answer.
 const readSize = 16 << 10
 
-// maxWalks bounds the walks of one batch of targets. Before Linux 6.16 the
-// iterators resumed a hash bucket after a read by counting the sockets
-// already shown, and a socket destroyed meanwhile made them skip one never
-// shown: a target left when a walk destroyed something is looked for again.
+// maxWalks bounds the walks of one batch of targets. Until the iterators
+// learnt to resume by the cookie of the last socket shown (2025), they
+// resumed a hash bucket after a read by counting the sockets already shown,
+// and a socket destroyed meanwhile made them skip one never shown: a target
+// left when a walk destroyed something is looked for again.
 const maxWalks = 4
 
 // A Result is one target's answer: Err is nil when the socket was
