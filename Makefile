@@ -13,9 +13,9 @@ BIN := bin/tcpreap
 # contributor on a laptop can work on them. They are every package with unit
 # tests ("." is the module root's test of the import arrows): make unit runs
 # them.
-PORTABLE := . ./inet/... ./sockdiag/... ./kill/... ./sockfd/... ./planfile/... ./host/... ./census/... ./doctor/... ./flows/... ./reap/... ./cmd/...
+PORTABLE := . ./inet/... ./sockdiag/... ./sockbpf/... ./kill/... ./sockfd/... ./planfile/... ./host/... ./census/... ./doctor/... ./flows/... ./reap/... ./cmd/...
 
-.PHONY: build demo test unit integration bench lint deps demo-deps clean release install uninstall package
+.PHONY: build demo test unit integration bench lint deps demo-deps clean release install uninstall package generate
 
 # A tree from git archive (a release tarball) has no .git: git archive wrote
 # into packaging/archive-version (export-subst, .gitattributes) what git
@@ -123,6 +123,13 @@ bench: deps build
 	$(GO) build -o bin/floor ./integration/floor
 	$(GO) run ./integration/bench -tcpreap $(BIN) -floor bin/floor
 
+# The bpf engine's programs: sockbpf/destroy.bpf.c compiled by clang into
+# the objects that the build embeds, with their Go files (bpf2go), and
+# destroy.bpf.sum, which make test checks against them. Neither the build nor
+# a run needs clang: only this does (make deps installs it).
+generate:
+	$(GO) generate ./sockbpf
+
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt wants to change: $$out"; exit 1; fi
@@ -159,8 +166,9 @@ demo-deps:
 # its command module); for the release tests (integration/release_test.go)
 # file, man (man-db), the shells whose completions tcpreap installs
 # (bash-completion, zsh, fish) and rpm, to read the .rpm that make package
-# builds. Installed from Debian's archive when missing and when running as
-# root.
+# builds; for make generate, clang, llvm (llvm-strip) and libbpf-dev (the
+# BPF helpers' headers). Installed from Debian's archive when missing and
+# when running as root.
 #
 # The openssh-server package would start the system's sshd and enable it at
 # boot, listening on port 22 in the host's namespace: the tests need only its
@@ -193,6 +201,9 @@ deps:
 	command -v zsh >/dev/null 2>&1 || missing="$$missing zsh"; \
 	command -v fish >/dev/null 2>&1 || missing="$$missing fish"; \
 	command -v rpm >/dev/null 2>&1 || missing="$$missing rpm"; \
+	command -v clang >/dev/null 2>&1 || missing="$$missing clang"; \
+	command -v llvm-strip >/dev/null 2>&1 || missing="$$missing llvm"; \
+	[ -f /usr/include/bpf/bpf_helpers.h ] || missing="$$missing libbpf-dev"; \
 	sshd=""; case "$$missing" in *openssh-server*) sshd=new;; esac; \
 	if [ -n "$$sshd" ] && [ "$$(id -u)" = 0 ]; then \
 	  mkdir -p /etc/ssh && touch /etc/ssh/sshd_not_to_be_run; \

@@ -23,7 +23,7 @@ import (
 //	planfile → kill, sockdiag, host, inet; census → sockdiag, host, inet;
 //	doctor → sockdiag, sockfd, census, host, inet
 //	kill → sockdiag, inet; sockdiag → inet; sockfd → sockdiag, host, inet;
-//	flows → inet
+//	sockbpf → inet; flows → inet
 //	host, inet → nothing of tcpreap
 func TestLayers(t *testing.T) {
 	const module = "github.com/tcpreap/tcpreap/"
@@ -46,6 +46,7 @@ func TestLayers(t *testing.T) {
 		"kill":        {"sockdiag", "inet"},
 		"sockdiag":    {"inet"},
 		"sockfd":      {"sockdiag", "host", "inet"},
+		"sockbpf":     {"inet"},
 		"flows":       {"inet"},
 		"host":        nil,
 		"inet":        nil,
