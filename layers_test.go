@@ -19,9 +19,9 @@ import (
 //	    help's wrapping; clidoc → urfave/cli and the standard library
 //	    alone; audit → host and inet; peerword → sockdiag's state words, inet's
 //	    peers and host's resolver and services)
-//	reap → kill, planfile, host, sockdiag, sockfd, flows, inet
+//	reap → kill, planfile, host, sockdiag, sockfd, sockbpf, flows, inet
 //	planfile → kill, sockdiag, host, inet; census → sockdiag, host, inet;
-//	doctor → sockdiag, sockfd, census, host, inet
+//	doctor → sockdiag, sockfd, sockbpf, census, host, inet
 //	kill → sockdiag, inet; sockdiag → inet; sockfd → sockdiag, host, inet;
 //	sockbpf → inet; flows → inet
 //	host, inet → nothing of tcpreap
@@ -39,10 +39,10 @@ func TestLayers(t *testing.T) {
 		peerword:      {"sockdiag", "inet", "host"},
 		render:        {"reap", "flows", "census", "doctor", "host", "inet", "sockdiag", "kill", clidoc},
 		clidoc:        nil,
-		"reap":        {"kill", "planfile", "host", "sockdiag", "sockfd", "flows", "inet"},
+		"reap":        {"kill", "planfile", "host", "sockdiag", "sockfd", "sockbpf", "flows", "inet"},
 		"planfile":    {"kill", "sockdiag", "host", "inet"},
 		"census":      {"sockdiag", "host", "inet"},
-		"doctor":      {"sockdiag", "sockfd", "census", "host", "inet"},
+		"doctor":      {"sockdiag", "sockfd", "sockbpf", "census", "host", "inet"},
 		"kill":        {"sockdiag", "inet"},
 		"sockdiag":    {"inet"},
 		"sockfd":      {"sockdiag", "host", "inet"},

@@ -6,6 +6,7 @@ import (
 
 	"github.com/tcpreap/tcpreap/census"
 	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/sockbpf"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"github.com/tcpreap/tcpreap/sockfd"
 )
@@ -53,6 +54,9 @@ func gather(ctx context.Context, k kernel, f *Facts) (err error) {
 	f.Own = checkOwn(ctx, k)
 	f.Support = k.Probe(ctx)
 	f.Orphans = k.DestroysOrphans(ctx)
-	f.Engines = map[string]string{"fd": sockfd.Offered()}
+	f.Engines = map[string]string{"fd": sockfd.Offered(), "bpf": ""}
+	if err := sockbpf.Probe(); err != nil {
+		f.Engines["bpf"] = err.Error()
+	}
 	return nil
 }

@@ -172,6 +172,12 @@ func TestIntegrationEngineBadInput(t *testing.T) {
 	if res.Code != 1 || !strings.Contains(res.Stderr, "CAP_SYS_PTRACE") {
 		t.Errorf("unprivileged --engine fd: exit %d, stderr %q; want exit 1 and a sentence that names CAP_SYS_PTRACE", res.Code, res.Stderr)
 	}
+	if major, minor := kernelVersion(t); major > 6 || major == 6 && minor >= 5 {
+		res = e.run(e.Local, slices.Concat(nobody, []string{bin, "--engine", "bpf", "--no-audit", testnet.PeerV4.String()})...)
+		if res.Code != 1 || !strings.Contains(res.Stderr, "CAP_BPF") {
+			t.Errorf("unprivileged --engine bpf: exit %d, stderr %q; want exit 1 and a sentence that names CAP_BPF", res.Code, res.Stderr)
+		}
+	}
 	expectPresent(t, e.sockets(), "established", tcp("established", est))
 }
 
@@ -238,8 +244,9 @@ func TestIntegrationEngineFDBlocked(t *testing.T) {
 // built without CONFIG_INET_DIAG_DESTROY: a tcpreap built with the tag tcpreap_nodestroy,
 // whose probe of SOCK_DESTROY answers that the kernel has none, so the diag engine refuses
 // every target without sending it. --engine diag then destroys nothing and says why (exit
-// 1); auto hands every target to the fd engine, which destroys those a process holds, and
-// the TIME_WAIT socket, which no engine here can reach, keeps the diag engine's answer.
+// 1); auto hands every target to the next engine this host offers (bpf, else fd), which
+// destroys them, and the TIME_WAIT socket, which neither can reach, keeps the diag
+// engine's answer.
 func TestIntegrationEngineAutoFallsBack(t *testing.T) {
 	e := setup(t)
 	dir := t.TempDir()
@@ -270,8 +277,16 @@ func TestIntegrationEngineAutoFallsBack(t *testing.T) {
 
 	r = e.decode(e.run(e.Local, slices.Concat([]string{noDestroy, "--engine", "auto"}, args)...), 1)
 	expectActions(t, r, map[string][]conn{"killed": held, "failed": {tcp("time_wait", tw)}})
+	// The next engine this host offers: the bpf engine on Linux 6.5 with its BTF, the fd
+	// engine before.
+	next := "fd"
+	if major, minor := kernelVersion(t); major > 6 || major == 6 && minor >= 5 {
+		if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err == nil {
+			next = "bpf"
+		}
+	}
 	for _, rec := range r.Sockets {
-		want := "fd"
+		want := next
 		if rec.State == "time_wait" {
 			want = "diag"
 		}

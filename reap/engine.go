@@ -1,20 +1,24 @@
 package reap
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/kill"
+	"github.com/tcpreap/tcpreap/sockbpf"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"github.com/tcpreap/tcpreap/sockfd"
 )
 
 // EngineNames are the names of the engines, as each result records the
 // one that acted (kill.Result's Engine), in the order auto prefers them:
-// SOCK_DESTROY's (sockdiag), then the owner's descriptor (sockfd).
-var EngineNames = []string{"diag", "fd"}
+// SOCK_DESTROY's (sockdiag), the socket iterators' (sockbpf), then the
+// owner's descriptor (sockfd).
+var EngineNames = []string{"diag", "bpf", "fd"}
 
 // Auto is the engine choice that takes SOCK_DESTROY (diag) and, for the
 // targets it refuses (kill.Refused: a kernel without SOCK_DESTROY, an
@@ -24,10 +28,10 @@ const Auto = "auto"
 // ParseEngine reads an engine choice: auto, or the name of an engine
 // (EngineNames). An error starts with the word.
 func ParseEngine(word string) (string, error) {
-	if word == Auto || word == "diag" || word == "fd" {
+	if word == Auto || slices.Contains(EngineNames, word) {
 		return word, nil
 	}
-	return "", fmt.Errorf("%q: give %s, %s", word, Auto, strings.Join(EngineNames, " or "))
+	return "", fmt.Errorf("%q: give %s, %s", word, Auto, strings.Join(EngineNames, ", "))
 }
 
 // An UnofferedError is an engine this host cannot offer, and why.
@@ -45,37 +49,62 @@ func (e *UnofferedError) Error() string {
 // diag: whether the kernel destroys a protocol's sockets is each target's
 // answer, as it always was.
 func Offered(engine string) error {
-	if engine == "fd" {
-		if why := sockfd.Offered(); why != "" {
-			return &UnofferedError{Engine: engine, Why: why}
-		}
+	if why := whyNot(engine); why != "" {
+		return &UnofferedError{Engine: engine, Why: why}
 	}
 	return nil
 }
 
+// whyNot is why this host does not offer the engine, "" when it does.
+func whyNot(engine string) string {
+	switch engine {
+	case "fd":
+		return sockfd.Offered()
+	case "bpf":
+		// A missing privilege is the run's answer (exit 1, the capability
+		// named), as for the other engines: the host offers the engine.
+		if err := sockbpf.Probe(); err != nil && !errors.Is(err, sockbpf.ErrNoPrivilege) {
+			return err.Error()
+		}
+	}
+	return ""
+}
+
 // engines are the engine a part executes its plan with and, for auto,
 // those it falls back to, as choice says; holders are read once for every
-// part, by the first fd engine that needs them.
+// part, by the first fd engine that needs them, and the bpf engine's
+// programs loaded once, by the first that needs them (close unloads them).
 type engines struct {
 	choice  string
 	holders func() (map[uint32][]host.Owner, error)
+	bpf     *bpfLoader
 }
 
 func newEngines(choice string) engines {
-	return engines{choice: choice, holders: sync.OnceValues(sockfd.ReadHolders)}
+	return engines{choice: choice, holders: sync.OnceValues(sockfd.ReadHolders), bpf: &bpfLoader{}}
 }
 
-// of is the engine for the plan of conn's namespace, and its fallbacks.
-func (e engines) of(conn *sockdiag.Conn) (kill.Engine, []kill.Engine) {
+// close unloads what the engines loaded.
+func (e engines) close() { e.bpf.close() }
+
+// of is the engine for the plan of conn's namespace ns, and its fallbacks.
+func (e engines) of(conn *sockdiag.Conn, ns *host.Namespace) (kill.Engine, []kill.Engine) {
 	fd := &sockfd.Engine{Conn: conn, Holders: e.holders}
+	bpf := &bpfEngine{conn: conn, ns: ns, open: e.bpf.open}
 	switch e.choice {
 	case "fd":
 		return fd, nil
+	case "bpf":
+		return bpf, nil
 	case "diag":
 		return conn, nil
 	}
-	if sockfd.Offered() == "" {
-		return conn, []kill.Engine{fd}
+	var fallback []kill.Engine
+	if whyNot("bpf") == "" {
+		fallback = append(fallback, bpf)
 	}
-	return conn, nil
+	if whyNot("fd") == "" {
+		fallback = append(fallback, fd)
+	}
+	return conn, fallback
 }

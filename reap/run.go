@@ -244,8 +244,9 @@ type ExecuteOptions struct {
 func (r *Run) Execute(ctx context.Context, opts ExecuteOptions) *Report {
 	groups := make([]Group, len(r.parts))
 	engines := newEngines(opts.Engine)
+	defer engines.close()
 	for i, p := range r.parts {
-		e, fallback := engines.of(p.conn)
+		e, fallback := engines.of(p.conn, p.ns)
 		o := kill.Options{VerifyAll: opts.VerifyAll, Progress: opts.Progress, Fallback: fallback}
 		done := p.plan.ExecuteWith(ctx, e, o)
 		groups[i] = Group{NetNS: p.ns.String(), Here: isHere(p.ns), Results: done, InterfaceName: interfaceNames(p.ns)}

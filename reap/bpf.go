@@ -1,0 +1,151 @@
+package reap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/inet"
+	"github.com/tcpreap/tcpreap/kill"
+	"github.com/tcpreap/tcpreap/sockbpf"
+	"github.com/tcpreap/tcpreap/sockdiag"
+)
+
+// bpfCapacity is how many targets the bpf engine's map holds at once: a
+// plan of more is destroyed in batches, each a walk of the namespace's
+// sockets of a protocol.
+const bpfCapacity = 1 << 16
+
+// A bpfEngine destroys targets with the socket iterators of sockbpf, in the
+// namespace of conn (ns), and looks them up again with conn, as the diag
+// engine does. The programs are loaded once for every part (open).
+type bpfEngine struct {
+	conn *sockdiag.Conn
+	ns   *host.Namespace
+	open func() (*sockbpf.Destroyer, error)
+}
+
+var _ kill.Engine = (*bpfEngine)(nil)
+
+// bpfRefusal is an answer of the bpf engine for a target it cannot reach,
+// which another engine may (kill.Refused).
+type bpfRefusal struct{ *sockdiag.Cause }
+
+func (r bpfRefusal) Unwrap() error { return r.Cause }
+func (bpfRefusal) Refused() bool   { return true }
+
+// What the bpf engine answers for a target it leaves alone.
+var (
+	errBPFNotFull error = bpfRefusal{sockdiag.NewCause(
+		"a TIME-WAIT or SYN-RECV socket, which bpf_sock_destroy cannot take",
+		"some sockets are TIME-WAIT or SYN-RECV ones, which are not full sockets and which bpf_sock_destroy cannot take; SOCK_DESTROY (the diag engine) destroys them where the kernel has it",
+	)}
+	errBPFUnconnected error = bpfRefusal{sockdiag.NewCause(
+		"an unconnected UDP socket, which the bpf engine never destroys",
+		"some sockets are unconnected UDP sockets, which serve every peer and which the bpf engine never destroys",
+	)}
+)
+
+// bpfUnavailable is the refusal of every target when the programs cannot
+// be loaded here: err says why (sockbpf.UnavailableError).
+func bpfUnavailable(err error) error {
+	return bpfRefusal{sockdiag.NewCause(err.Error(), err.Error())}
+}
+
+func (*bpfEngine) Name() string { return "bpf" }
+
+func (e *bpfEngine) Lookup(ctx context.Context, targets []sockdiag.Socket) []sockdiag.Seen {
+	return e.conn.Lookup(ctx, targets)
+}
+
+// Doubtful: a destroy the program answered, and a target it did not find
+// in its walk, are looked up again; the refusals are the truth.
+func (*bpfEngine) Doubtful(_ context.Context, _ *sockdiag.Socket, err error) bool {
+	return err == nil || errors.Is(err, sockdiag.ErrGone)
+}
+
+// Destroy destroys the targets of each protocol with one walk of the
+// namespace's sockets (more for more than bpfCapacity targets), on a thread
+// of the namespace, and answers for each: nil when bpf_sock_destroy
+// destroyed it, sockdiag.ErrGone for one the walk did not meet, a refusal
+// for a socket the engine leaves alone or when it cannot run here; after
+// ctx ends, sockdiag.ErrNotAttempted and its cause.
+func (e *bpfEngine) Destroy(ctx context.Context, targets []sockdiag.Socket, progress func(int)) []error {
+	errs := make([]error, len(targets))
+	if ctx.Err() != nil {
+		for i := range errs {
+			errs[i] = fmt.Errorf("%w: %w", sockdiag.ErrNotAttempted, context.Cause(ctx))
+		}
+		return errs
+	}
+	d, err := e.open()
+	if err != nil {
+		for i := range errs {
+			errs[i] = bpfUnavailable(err)
+		}
+		return errs
+	}
+	of := map[inet.Protocol][]int{}
+	for i, t := range targets {
+		of[t.Protocol] = append(of[t.Protocol], i)
+	}
+	err = e.ns.Do(func() error {
+		for _, p := range []inet.Protocol{inet.TCP, inet.UDP} {
+			at := of[p]
+			if len(at) == 0 {
+				continue
+			}
+			cookies := make([]uint64, len(at))
+			for k, i := range at {
+				cookies[k] = uint64(targets[i].ID.Cookie)
+			}
+			results, err := d.Destroy(p, cookies)
+			for k, i := range at {
+				switch {
+				case err != nil:
+					errs[i] = err
+				case results[k].Err == nil:
+				case errors.Is(results[k].Err, sockbpf.ErrNotFound):
+					errs[i] = sockdiag.ErrGone
+				case errors.Is(results[k].Err, sockbpf.ErrNotFullSocket):
+					errs[i] = errBPFNotFull
+				case errors.Is(results[k].Err, sockbpf.ErrUnconnected):
+					errs[i] = errBPFUnconnected
+				default:
+					errs[i] = results[k].Err
+				}
+			}
+			if progress != nil {
+				progress(len(at))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+	}
+	return errs
+}
+
+// bpfLoader loads the bpf engine's programs once, when first asked, and
+// closes them after the run.
+type bpfLoader struct {
+	once sync.Once
+	d    *sockbpf.Destroyer
+	err  error
+}
+
+func (l *bpfLoader) open() (*sockbpf.Destroyer, error) {
+	l.once.Do(func() { l.d, l.err = sockbpf.Open(bpfCapacity) })
+	return l.d, l.err
+}
+
+func (l *bpfLoader) close() {
+	if l.d != nil {
+		l.d.Close()
+	}
+}
