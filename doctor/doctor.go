@@ -92,7 +92,7 @@ type Facts struct {
 // finding.
 var engineSays = map[string]string{
 	"bpf": "destroys sockets with socket iterators that call bpf_sock_destroy for the planned cookies (Linux 6.5); it cannot take TIME-WAIT sockets",
-	"fd": "destroys a socket through a descriptor of the process that holds it (pidfd_getfd, then a disconnect); it cannot reach TIME-WAIT sockets or orphans",
+	"fd":  "destroys a socket through a descriptor of the process that holds it (pidfd_getfd, then a disconnect); it cannot reach TIME-WAIT sockets or orphans",
 }
 
 // pressureWarn is the share of the local port range that one destination
