@@ -114,7 +114,11 @@ func (e *bpfEngine) Destroy(ctx context.Context, targets []sockdiag.Socket, prog
 				case errors.Is(results[k].Err, sockbpf.ErrUnconnected):
 					errs[i] = errBPFUnconnected
 				default:
-					errs[i] = results[k].Err
+					// The kfunc's errno (EINVAL for an MPTCP listener): a
+					// refusal, so that under auto the first engine's answer,
+					// which says more, stands.
+					why := "bpf_sock_destroy refused it: " + results[k].Err.Error()
+					errs[i] = bpfRefusal{sockdiag.NewCause(why, why)}
 				}
 			}
 			if progress != nil {
