@@ -85,7 +85,7 @@ func (e *Engine) Destroy(ctx context.Context, targets []sockdiag.Socket, progres
 			continue
 		}
 		errs[i] = e.destroy(&targets[i])
-		if errors.Is(errs[i], errUnheld) {
+		if errors.Is(errs[i], errUnheld) || errors.Is(errs[i], ErrNoHolder) || errors.Is(errs[i], ErrHoldersUnknown) {
 			unheld = append(unheld, i)
 		}
 		if progress != nil {
@@ -134,9 +134,11 @@ func (e *Engine) destroy(s *sockdiag.Socket) error {
 	return errUnheld
 }
 
-// settleUnheld looks up the targets whose holders no longer held them:
-// one the kernel no longer shows is gone, one it shows is held by no
-// process now.
+// settleUnheld looks up the targets no holder was found for, or whose
+// holders no longer held them: one the kernel no longer shows is gone (it
+// closed, or another socket took its tuple, since the plan); one it shows
+// keeps its answer, and one whose holders let it go is held by no process
+// now.
 func (e *Engine) settleUnheld(ctx context.Context, targets []sockdiag.Socket, errs []error, unheld []int) {
 	if len(unheld) == 0 {
 		return
@@ -147,9 +149,10 @@ func (e *Engine) settleUnheld(ctx context.Context, targets []sockdiag.Socket, er
 	}
 	for k, seen := range e.Conn.Lookup(ctx, again) {
 		i := unheld[k]
-		if seen.Err == nil && !seen.Present {
+		switch {
+		case seen.Err == nil && !seen.Present:
 			errs[i] = sockdiag.ErrGone
-		} else {
+		case errors.Is(errs[i], errUnheld):
 			errs[i] = ErrNoHolder
 		}
 	}
