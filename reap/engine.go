@@ -89,7 +89,14 @@ func (e engines) close() { e.bpf.close() }
 
 // of is the engine for the plan of conn's namespace ns, and its fallbacks.
 func (e engines) of(conn *sockdiag.Conn, ns *host.Namespace) (kill.Engine, []kill.Engine) {
-	fd := &sockfd.Engine{Conn: conn, Holders: e.holders}
+	// The fd engine acts only on sockets of ns, whatever a descriptor's
+	// cookie: a kernel without namespace cookies (before 5.14) checks none.
+	var netns uint64
+	_ = ns.Do(func() (err error) {
+		netns, err = sockfd.NamespaceCookie()
+		return err
+	})
+	fd := &sockfd.Engine{Conn: conn, Holders: e.holders, NetNS: netns}
 	bpf := &bpfEngine{conn: conn, ns: ns, open: e.bpf.open}
 	switch e.choice {
 	case "fd":

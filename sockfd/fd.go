@@ -25,10 +25,14 @@ import (
 // they are in; the descriptors are the processes', whatever their
 // namespace. Holders reads which processes hold each socket, by inode:
 // once, on the first Destroy; its error says some processes' files could
-// not be read. Nil is ReadHolders.
+// not be read. Nil is ReadHolders. NetNS is the cookie of the network
+// namespace the targets are in (NamespaceCookie, taken there): a
+// descriptor whose socket is in another is never acted on, whatever its
+// cookie; 0 checks nothing.
 type Engine struct {
 	Conn    *sockdiag.Conn
 	Holders func() (map[uint32][]host.Owner, error)
+	NetNS   uint64
 
 	once       sync.Once
 	holders    map[uint32][]host.Owner
@@ -50,6 +54,11 @@ func ReadHolders() (map[uint32][]host.Owner, error) {
 // pidfd_open and pidfd_getfd (Linux 5.6), and they are allowed; else why
 // not.
 func Offered() string { return offered() }
+
+// NamespaceCookie is the cookie of the calling thread's network namespace
+// (SO_NETNS_COOKIE, Linux 5.14), for Engine's NetNS; 0 and an error where
+// the kernel has none.
+func NamespaceCookie() (uint64, error) { return namespaceCookie() }
 
 // Name is "fd".
 func (*Engine) Name() string { return "fd" }
@@ -120,6 +129,12 @@ func (e *Engine) destroy(s *sockdiag.Socket) error {
 		if err != nil || sockdiag.Cookie(cookie) != s.ID.Cookie {
 			closeFD(fd) // another socket took the descriptor: never act on it
 			continue
+		}
+		if e.NetNS != 0 {
+			if ns, err := netnsCookieOf(fd); err != nil || ns != e.NetNS {
+				closeFD(fd) // a socket of another namespace than the plan's
+				continue
+			}
 		}
 		err = disconnect(fd, s.Protocol == inet.TCP && s.State == sockdiag.Listen)
 		closeFD(fd)

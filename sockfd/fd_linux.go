@@ -52,6 +52,22 @@ func disconnect(fd int, listener bool) error {
 
 func closeFD(fd int) { unix.Close(fd) }
 
+// netnsCookieOf is the cookie of the network namespace fd's socket is in.
+func netnsCookieOf(fd int) (uint64, error) {
+	return unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_NETNS_COOKIE)
+}
+
+// namespaceCookie is the cookie of the calling thread's network namespace,
+// as a socket made there has it.
+func namespaceCookie() (uint64, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	return netnsCookieOf(fd)
+}
+
 // offered is "" when this kernel has pidfd_open and pidfd_getfd, else
 // why not.
 func offered() string {

@@ -14,8 +14,10 @@ var (
 	errNoFD   = errors.New("the fd engine needs Linux")
 )
 
-func take(host.Owner) (int, error) { return -1, errNoFD }
-func cookieOf(int) (uint64, error) { return 0, errNoFD }
-func disconnect(int, bool) error   { return errNoFD }
-func closeFD(int)                  {}
-func offered() string              { return "the fd engine needs Linux 5.6 or later" }
+func take(host.Owner) (int, error)      { return -1, errNoFD }
+func cookieOf(int) (uint64, error)      { return 0, errNoFD }
+func disconnect(int, bool) error        { return errNoFD }
+func closeFD(int)                       {}
+func netnsCookieOf(int) (uint64, error) { return 0, errNoFD }
+func namespaceCookie() (uint64, error)  { return 0, errNoFD }
+func offered() string                   { return "the fd engine needs Linux 5.6 or later" }
