@@ -4,12 +4,14 @@
 package integration
 
 import (
+	"fmt"
 	"maps"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -298,4 +300,30 @@ func TestIntegrationEngineAutoFallsBack(t *testing.T) {
 	expectGone(t, ss, held...)
 	expectPresent(t, ss, "time_wait", tcp("time_wait", tw))
 	expectReset(t, "established", est.Peer)
+}
+
+// TestIntegrationEngineFDOtherNamespace applies, in host A, a plan whose socket line names
+// a connection of another namespace by its cookie and inode (edited and resealed): the
+// fd engine finds a process that holds that socket, with that cookie, yet acts only on
+// sockets of the plan's namespace. The connection there stays up, and A's report says
+// gone, as the diag and bpf engines, whose reach is the namespace, say.
+func TestIntegrationEngineFDOtherNamespace(t *testing.T) {
+	e := setup(t)
+	b := &env{Net: testnet.New(t), t: t}
+	mine := e.inbound(e.listenV4(), peer)
+	theirs := b.inbound(b.listenV4(), peer)
+	p := testnet.PeerV4.String()
+	other := regexp.MustCompile(`"cookie":\d+,"uid":\d+,"inode":\d+`).FindString(b.plan(p))
+	plan := e.plan(p)
+	if other == "" || !strings.Contains(plan, fmt.Sprintf(`"cookie":%d,`, mine.Cookie)) {
+		t.Fatalf("the plans: %q in B's; A's:\n%s", other, plan)
+	}
+	plan = reseal(t, regexp.MustCompile(`"cookie":\d+,"uid":\d+,"inode":\d+`).ReplaceAllString(plan, other))
+	r := e.decode(e.tcpreap("apply", "--json", "-y", "--no-audit", "--engine", "fd", e.writePlan(plan)), 0)
+	if r.Summary != (testnet.Summary{Matched: 1, Gone: 1}) {
+		t.Errorf("summary %+v, want the socket of the other namespace gone from A", r.Summary)
+	}
+	if err := testnet.Echo(theirs); err != nil {
+		t.Errorf("the connection of the other namespace was acted on: %v", err)
+	}
 }
