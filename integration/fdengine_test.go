@@ -327,3 +327,15 @@ func TestIntegrationEngineFDOtherNamespace(t *testing.T) {
 		t.Errorf("the connection of the other namespace was acted on: %v", err)
 	}
 }
+
+// TestIntegrationEngineFDFromOtherNamespace runs the fd engine from host B on host A's
+// namespace (--netns): the plan's namespace is A's, as a thread that entered it tells, so
+// A's connection is disconnected there and its peer reset.
+func TestIntegrationEngineFDFromOtherNamespace(t *testing.T) {
+	e := setup(t)
+	pair := e.inbound(e.listenV4(), peer)
+	r := e.decode(e.run(e.Peer, bin, "--json", "--no-audit", "--netns", e.Local.Name, "--engine", "fd", "-y", "--state", "established", testnet.PeerV4.String()), 0)
+	expectRecords(t, r, "killed", tcp("established", pair))
+	expectGone(t, e.sockets(), tcp("established", pair))
+	expectReset(t, "established, from another namespace", pair.Peer)
+}
