@@ -60,11 +60,19 @@ func (e *bpfEngine) Lookup(ctx context.Context, targets []sockdiag.Socket) []soc
 	return e.conn.Lookup(ctx, targets)
 }
 
-// Doubtful: a destroy the program answered, and a target it did not find
-// in its walk, are looked up again; the refusals are the truth.
+// Doubtful: a destroy the program answered, a target it did not find in
+// its walk, and every target of a walk that failed partway (it may have
+// destroyed some) are looked up again; the refusals are the truth.
 func (*bpfEngine) Doubtful(_ context.Context, _ *sockdiag.Socket, err error) bool {
-	return err == nil || errors.Is(err, sockdiag.ErrGone)
+	var walk walkError
+	return err == nil || errors.Is(err, sockdiag.ErrGone) || errors.As(err, &walk)
 }
+
+// A walkError is the error of a whole walk, given to each of its targets:
+// the walk may have destroyed some of them before it failed.
+type walkError struct{ error }
+
+func (e walkError) Unwrap() error { return e.error }
 
 // Destroy destroys the targets of each protocol with one walk of the
 // namespace's sockets (more for more than bpfCapacity targets), on a thread
@@ -97,6 +105,12 @@ func (e *bpfEngine) Destroy(ctx context.Context, targets []sockdiag.Socket, prog
 			if len(at) == 0 {
 				continue
 			}
+			if ctx.Err() != nil {
+				for _, i := range at {
+					errs[i] = fmt.Errorf("%w: %w", sockdiag.ErrNotAttempted, context.Cause(ctx))
+				}
+				continue
+			}
 			cookies := make([]uint64, len(at))
 			for k, i := range at {
 				cookies[k] = uint64(targets[i].ID.Cookie)
@@ -105,7 +119,7 @@ func (e *bpfEngine) Destroy(ctx context.Context, targets []sockdiag.Socket, prog
 			for k, i := range at {
 				switch {
 				case err != nil:
-					errs[i] = err
+					errs[i] = walkError{err}
 				case results[k].Err == nil:
 				case errors.Is(results[k].Err, sockbpf.ErrNotFound):
 					errs[i] = sockdiag.ErrGone

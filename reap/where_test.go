@@ -1,12 +1,14 @@
 package reap
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/kill"
+	"github.com/tcpreap/tcpreap/sockdiag"
 	"golang.org/x/sys/unix"
 )
 
@@ -52,6 +54,27 @@ func TestEnginesThatActed(t *testing.T) {
 	} {
 		if got := fmt.Sprint(NewReport(false, Group{Results: c.results}).Engines()); got != c.want {
 			t.Errorf("Engines of %+v = %s, want %s", c.results, got, c.want)
+		}
+	}
+}
+
+// TestBPFDoubtful: what the bpf engine answered for a target is looked up
+// again when it may not be what happened: a destroy, a target its walk did
+// not meet, a walk that failed partway; a refusal is the truth.
+func TestBPFDoubtful(t *testing.T) {
+	e := &bpfEngine{}
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, true},
+		{sockdiag.ErrGone, true},
+		{walkError{errors.New("reading the iterator: EIO")}, true},
+		{errBPFNotFull, false},
+		{errBPFUnconnected, false},
+	} {
+		if got := e.Doubtful(t.Context(), nil, c.err); got != c.want {
+			t.Errorf("Doubtful(%v) = %v, want %v", c.err, got, c.want)
 		}
 	}
 }
