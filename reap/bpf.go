@@ -29,29 +29,22 @@ type bpfEngine struct {
 
 var _ kill.Engine = (*bpfEngine)(nil)
 
-// bpfRefusal is an answer of the bpf engine for a target it cannot reach,
-// which another engine may (kill.Refused).
-type bpfRefusal struct{ *sockdiag.Cause }
-
-func (r bpfRefusal) Unwrap() error { return r.Cause }
-func (bpfRefusal) Refused() bool   { return true }
-
 // What the bpf engine answers for a target it leaves alone.
 var (
-	errBPFNotFull error = bpfRefusal{sockdiag.NewCause(
+	errBPFNotFull error = sockdiag.NewRefusal(
 		"a TIME-WAIT or SYN-RECV socket, which bpf_sock_destroy cannot take",
 		"some sockets are TIME-WAIT or SYN-RECV ones, which are not full sockets and which bpf_sock_destroy cannot take; SOCK_DESTROY (the diag engine) destroys them where the kernel has it",
-	)}
-	errBPFUnconnected error = bpfRefusal{sockdiag.NewCause(
+	)
+	errBPFUnconnected error = sockdiag.NewRefusal(
 		"an unconnected UDP socket, which the bpf engine never destroys",
 		"some sockets are unconnected UDP sockets, which serve every peer and which the bpf engine never destroys",
-	)}
+	)
 )
 
 // bpfUnavailable is the refusal of every target when the programs cannot
 // be loaded here: err says why (sockbpf.UnavailableError).
 func bpfUnavailable(err error) error {
-	return bpfRefusal{sockdiag.NewCause(err.Error(), err.Error())}
+	return sockdiag.NewRefusal(err.Error(), err.Error())
 }
 
 func (*bpfEngine) Name() string { return "bpf" }
@@ -132,7 +125,7 @@ func (e *bpfEngine) Destroy(ctx context.Context, targets []sockdiag.Socket, prog
 					// refusal, so that under auto the first engine's answer,
 					// which says more, stands.
 					why := "bpf_sock_destroy refused it: " + results[k].Err.Error()
-					errs[i] = bpfRefusal{sockdiag.NewCause(why, why)}
+					errs[i] = sockdiag.NewRefusal(why, why)
 				}
 			}
 			if progress != nil {

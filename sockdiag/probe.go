@@ -299,3 +299,16 @@ type probeResult struct{ list, destroy error }
 // NewCause is a Cause of another engine's: short is what one socket's
 // result says, sentence (or, when "", short) what to do, said once.
 func NewCause(short, sentence string) *Cause { return &Cause{short: short, sentence: sentence} }
+
+// A Refusal is the Cause of a target another engine cannot reach, whatever
+// it tries, and which the next engine may (kill.Refused): it has a method
+// Refused that returns true.
+type Refusal struct{ *Cause }
+
+func (r Refusal) Unwrap() error { return r.Cause }
+
+// Refused marks the answer as an engine's refusal.
+func (Refusal) Refused() bool { return true }
+
+// NewRefusal is a Refusal of a NewCause.
+func NewRefusal(short, sentence string) error { return Refusal{NewCause(short, sentence)} }

@@ -6,46 +6,36 @@ import (
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
 
-// A refusal is a cause of a target this engine cannot reach, whatever it
-// tries: another engine may (kill.Refused). It is the Cause, with its
-// sentence.
-type refusal struct{ *sockdiag.Cause }
-
-func (r refusal) Unwrap() error { return r.Cause }
-
-// Refused marks the answer as this engine's refusal.
-func (refusal) Refused() bool { return true }
-
 // The causes of the engine's answers; each is a refusal.
 var (
 	// ErrNoHolder: the socket has no descriptor in any process (a
 	// TIME-WAIT socket, one its application closed), which is all the fd
 	// engine reaches a socket through.
-	ErrNoHolder error = refusal{sockdiag.NewCause(
+	ErrNoHolder error = sockdiag.NewRefusal(
 		"no process holds it, and the fd engine reaches a socket only through a process's descriptor",
 		"some sockets are held by no process (TIME-WAIT, or closed by their application), and the fd engine reaches a socket only through a process's descriptor; destroy them with --engine diag where the kernel has SOCK_DESTROY",
-	)}
+	)
 	// ErrHoldersUnknown: no process was found to hold the socket, and the
 	// open files of some processes could not be read.
-	ErrHoldersUnknown error = refusal{sockdiag.NewCause(
+	ErrHoldersUnknown error = sockdiag.NewRefusal(
 		"the processes that hold it could not be read (CAP_SYS_PTRACE)",
 		"the processes that hold some sockets could not be read: reading another user's open files, and taking a socket from its process, needs CAP_SYS_PTRACE (try sudo)",
-	)}
+	)
 	// ErrPtrace: pidfd_getfd refused (EPERM): taking a descriptor from
 	// another process needs ptrace rights over it.
-	ErrPtrace error = refusal{sockdiag.NewCause(
+	ErrPtrace error = sockdiag.NewRefusal(
 		"taking it from its process needs CAP_SYS_PTRACE",
 		"taking a socket from the process that holds it (pidfd_getfd) needs CAP_SYS_PTRACE, or ptrace rights over the process as its own user (kernel.yama.ptrace_scope); try sudo",
-	)}
+	)
 	// ErrBlocked: connect(AF_UNSPEC) answered EBUSY: a thread of the
 	// process waits on the socket (in recv, send or connect), and the kernel
 	// will not disconnect it under that thread. Linux 6.6-rc refused so
 	// (sk_wait_pending); the kernels since disconnect it and wake the
 	// thread with an error.
-	ErrBlocked error = refusal{sockdiag.NewCause(
+	ErrBlocked error = sockdiag.NewRefusal(
 		"a thread of its process is blocked on it, so the kernel will not disconnect it",
 		"some sockets have a thread of their process blocked on them (in recv, send or connect), and the kernel will not disconnect a socket under a waiting thread; destroy them with --engine diag where the kernel has SOCK_DESTROY, or stop their application",
-	)}
+	)
 )
 
 // errUnheld is the answer for a target whose holders, each tried, no
