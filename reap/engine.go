@@ -1,6 +1,7 @@
 package reap
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -89,14 +90,18 @@ func (e engines) close() { e.bpf.close() }
 
 // of is the engine for the plan of conn's namespace ns, and its fallbacks.
 func (e engines) of(conn *sockdiag.Conn, ns *host.Namespace) (kill.Engine, []kill.Engine) {
-	// The fd engine acts only on sockets of ns, whatever a descriptor's
-	// cookie: a kernel without namespace cookies (before 5.14) checks none.
-	var netns uint64
-	_ = ns.Do(func() (err error) {
-		netns, err = sockfd.NamespaceCookie()
-		return err
-	})
-	fd := &sockfd.Engine{Conn: conn, Holders: e.holders, NetNS: netns}
+	fd := &lazyFD{of: sync.OnceValue(func() *sockfd.Engine {
+		// The fd engine acts only on sockets of ns, whatever a
+		// descriptor's cookie: a kernel without namespace cookies (before
+		// 5.14) checks none. Read when the engine is first used: a run
+		// that never reaches it enters no namespace for it.
+		var netns uint64
+		_ = ns.Do(func() (err error) {
+			netns, err = sockfd.NamespaceCookie()
+			return err
+		})
+		return &sockfd.Engine{Conn: conn, Holders: e.holders, NetNS: netns}
+	})}
 	bpf := &bpfEngine{conn: conn, ns: ns, open: e.bpf.open}
 	switch e.choice {
 	case "fd":
@@ -114,4 +119,23 @@ func (e engines) of(conn *sockdiag.Conn, ns *host.Namespace) (kill.Engine, []kil
 		fallback = append(fallback, fd)
 	}
 	return conn, fallback
+}
+
+// A lazyFD is the fd engine of a namespace, made when first used.
+type lazyFD struct{ of func() *sockfd.Engine }
+
+var _ kill.Engine = (*lazyFD)(nil)
+
+func (*lazyFD) Name() string { return "fd" }
+
+func (e *lazyFD) Destroy(ctx context.Context, targets []sockdiag.Socket, progress func(int)) []error {
+	return e.of().Destroy(ctx, targets, progress)
+}
+
+func (e *lazyFD) Lookup(ctx context.Context, targets []sockdiag.Socket) []sockdiag.Seen {
+	return e.of().Lookup(ctx, targets)
+}
+
+func (e *lazyFD) Doubtful(ctx context.Context, s *sockdiag.Socket, err error) bool {
+	return e.of().Doubtful(ctx, s, err)
 }
