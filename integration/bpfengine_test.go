@@ -4,7 +4,6 @@
 package integration
 
 import (
-	"maps"
 	"net"
 	"slices"
 	"strings"
@@ -25,15 +24,8 @@ func TestIntegrationEngineBPF(t *testing.T) {
 		t.Skip("the bpf engine needs Linux 6.5 (bpf_sock_destroy)")
 	}
 	e := setup(t)
-	b := &env{Net: testnet.New(t), t: t}
-	diagPop, bpfPop := e.enginePop(), b.enginePop()
-
-	rd := e.json(0, "--engine", "diag", "--all", "--state", "all", "-t", "-u")
-	rb := b.json(1, "--engine", "bpf", "--all", "--state", "all", "-t", "-u")
-	diag, bpf := outcomes(t, rd, diagPop.conns()), outcomes(t, rb, bpfPop.conns())
-	if !slices.Equal(slices.Sorted(maps.Keys(diag)), slices.Sorted(maps.Keys(bpf))) {
-		t.Fatalf("diag reported %v, bpf %v: not the same sockets", slices.Sorted(maps.Keys(diag)), slices.Sorted(maps.Keys(bpf)))
-	}
+	run := e.compareEngines("bpf")
+	b, bpfPop, diag, bpf, rb := run.other, run.pop, run.diag, run.got, run.report
 	for key, d := range diag {
 		x := bpf[key]
 		if key == "time_wait" {

@@ -59,6 +59,32 @@ func (e *env) enginePop() enginePop {
 	return p
 }
 
+// An engineRun is one population destroyed by the diag engine (in e) and its twin by
+// another engine (in other), every state named, both reported by socket.
+type engineRun struct {
+	other        *env
+	diagPop, pop enginePop
+	diag, got    map[string]outcome
+	report       testnet.Report // the other engine's
+}
+
+// compareEngines builds the two populations and runs both engines; the other engine's
+// run exits 1, as its TIME_WAIT socket is out of its reach. It stops the test unless
+// both report the same sockets.
+func (e *env) compareEngines(engine string) engineRun {
+	t := e.t
+	t.Helper()
+	r := engineRun{other: &env{Net: testnet.New(t), t: t}}
+	r.diagPop, r.pop = e.enginePop(), r.other.enginePop()
+	rd := e.json(0, "--engine", "diag", "--all", "--state", "all", "-t", "-u")
+	r.report = r.other.json(1, "--engine", engine, "--all", "--state", "all", "-t", "-u")
+	r.diag, r.got = outcomes(t, rd, r.diagPop.conns()), outcomes(t, r.report, r.pop.conns())
+	if !slices.Equal(slices.Sorted(maps.Keys(r.diag)), slices.Sorted(maps.Keys(r.got))) {
+		t.Fatalf("diag reported %v, %s %v: not the same sockets", slices.Sorted(maps.Keys(r.diag)), engine, slices.Sorted(maps.Keys(r.got)))
+	}
+	return r
+}
+
 func (p enginePop) conns() []conn {
 	return []conn{tcp("established", p.est), tcp("outbound", p.out), tcp("close_wait", p.closeWait),
 		tcp("time_wait", p.timeWait), tcp("ipv6", p.v6), tcp("v4-mapped", p.mapped),
@@ -99,15 +125,8 @@ func TestIntegrationEngineFD(t *testing.T) {
 		t.Skip("the comparison expects SOCK_DESTROY to destroy TIME_WAIT sockets (Linux 6.0)")
 	}
 	e := setup(t)
-	f := &env{Net: testnet.New(t), t: t}
-	diagPop, fdPop := e.enginePop(), f.enginePop()
-
-	rd := e.json(0, "--engine", "diag", "--all", "--state", "all", "-t", "-u")
-	rf := f.json(1, "--engine", "fd", "--all", "--state", "all", "-t", "-u")
-	diag, fd := outcomes(t, rd, diagPop.conns()), outcomes(t, rf, fdPop.conns())
-	if !slices.Equal(slices.Sorted(maps.Keys(diag)), slices.Sorted(maps.Keys(fd))) {
-		t.Fatalf("diag reported %v, fd %v: not the same sockets", slices.Sorted(maps.Keys(diag)), slices.Sorted(maps.Keys(fd)))
-	}
+	c := e.compareEngines("fd")
+	f, diagPop, fdPop, diag, fd, rf := c.other, c.diagPop, c.pop, c.diag, c.got, c.report
 	listeners := 0
 	for key, d := range diag {
 		x := fd[key]
