@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tcpreap/tcpreap/integration/testnet"
 )
@@ -72,4 +73,33 @@ func TestIntegrationEngineBPF(t *testing.T) {
 	}
 	expectGone(t, c.sockets(), tcp("established", cPop.est), tcp("outbound", cPop.out), tcp("v4-mapped", cPop.mapped))
 	expectReset(t, "established, from another namespace", cPop.est.Peer)
+}
+
+// TestIntegrationEngineBPFHeldLock: the bpf engine's walk takes each socket's lock, and
+// one an application holds stops it in the kernel. tcpreap gives the walk a deadline,
+// then looks its targets up again and reports: it never hangs. The connection whose
+// lock is held stays until it is released; the run exits 1.
+func TestIntegrationEngineBPFHeldLock(t *testing.T) {
+	if major, minor := kernelVersion(t); major < 6 || major == 6 && minor < 5 {
+		t.Skip("the bpf engine needs Linux 6.5 (bpf_sock_destroy)")
+	}
+	e := setup(t)
+	held := e.inbound(e.listenV4(), peer)
+	release := holdLock(t, held)
+	start := time.Now()
+	stdout, _, code := e.tcpreapHeld(release, false, "--json", "--no-audit", "-y", "--engine", "bpf", "--state", "established", testnet.PeerV4.String())
+	took := time.Since(start)
+	if code != 1 {
+		t.Errorf("exit %d, want 1: the held socket was not destroyed", code)
+	}
+	if took > time.Minute {
+		t.Errorf("tcpreap took %v behind a held lock, want its deadline", took)
+	}
+	r, err := testnet.ParseReport(stdout)
+	e.check(err)
+	for _, rec := range r.Sockets {
+		if rec.Cookie == held.Cookie && rec.Action == "killed" {
+			t.Errorf("the socket whose lock is held: %+v, reported killed", rec)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/inet"
@@ -88,11 +89,47 @@ func (e *bpfEngine) Destroy(ctx context.Context, targets []sockdiag.Socket, prog
 		}
 		return errs
 	}
+	// The walk takes each full socket's lock: one its application holds
+	// stops it, in the kernel, until released. It gets bpfStuckTimeout;
+	// then its targets are left to the second look, and the walk, which
+	// cannot be called back, goes on alone (a later one waits behind it,
+	// as long).
+	got := make([]error, len(targets))
+	done := make(chan error, 1)
+	go func() { done <- e.walk(ctx, d, targets, got, progress) }()
+	watchdog := time.NewTimer(bpfStuckTimeout)
+	defer watchdog.Stop()
+	select {
+	case err := <-done:
+		for i := range errs {
+			if errs[i] = got[i]; err != nil {
+				errs[i] = err
+			}
+		}
+	case <-watchdog.C:
+		for i := range errs {
+			errs[i] = walkError{errBPFStuck}
+		}
+	}
+	return errs
+}
+
+// bpfStuckTimeout bounds the bpf engine's walks of a namespace.
+var bpfStuckTimeout = 10 * time.Second
+
+// errBPFStuck is the answer of every target of a walk that did not end in
+// time: it waits on a socket whose lock is held.
+var errBPFStuck = errors.New("the walk of the sockets waits on a socket whose lock its application holds")
+
+// walk destroys the targets of each protocol with one walk of the
+// namespace's sockets, on a thread of it, and puts each target's answer in
+// errs; its error is the namespace's, that could not be entered.
+func (e *bpfEngine) walk(ctx context.Context, d *sockbpf.Destroyer, targets []sockdiag.Socket, errs []error, progress func(int)) error {
 	of := map[inet.Protocol][]int{}
 	for i, t := range targets {
 		of[t.Protocol] = append(of[t.Protocol], i)
 	}
-	err = e.ns.Do(func() error {
+	return e.ns.Do(func() error {
 		for _, p := range []inet.Protocol{inet.TCP, inet.UDP} {
 			at := of[p]
 			if len(at) == 0 {
@@ -134,12 +171,6 @@ func (e *bpfEngine) Destroy(ctx context.Context, targets []sockdiag.Socket, prog
 		}
 		return nil
 	})
-	if err != nil {
-		for i := range errs {
-			errs[i] = err
-		}
-	}
-	return errs
 }
 
 // bpfLoader loads the bpf engine's programs once, when first asked, and
