@@ -88,8 +88,10 @@ func newEngines(choice string) engines {
 // close unloads what the engines loaded.
 func (e engines) close() { e.bpf.close() }
 
-// of is the engine for the plan of conn's namespace ns, and its fallbacks.
-func (e engines) of(conn *sockdiag.Conn, ns *host.Namespace) (kill.Engine, []kill.Engine) {
+// of is the engine for the plan of conn's namespace ns, its fallbacks,
+// and the engine that closes the MPTCP connections of the plan's subflows
+// (nil where the choice has no fd engine).
+func (e engines) of(conn *sockdiag.Conn, ns *host.Namespace, subflows map[sockdiag.Cookie]uint32) (kill.Engine, []kill.Engine, kill.Engine) {
 	fd := &lazyFD{of: sync.OnceValue(func() *sockfd.Engine {
 		// The fd engine acts only on sockets of ns, whatever a
 		// descriptor's cookie: a kernel without namespace cookies (before
@@ -100,16 +102,20 @@ func (e engines) of(conn *sockdiag.Conn, ns *host.Namespace) (kill.Engine, []kil
 			netns, err = sockfd.NamespaceCookie()
 			return err
 		})
-		return &sockfd.Engine{Conn: conn, Holders: e.holders, NetNS: netns}
+		return &sockfd.Engine{Conn: conn, Holders: e.holders, NetNS: netns, MPTCP: subflows}
 	})}
+	var mptcp kill.Engine
+	if closesSubflows(e.choice) {
+		mptcp = fd
+	}
 	bpf := &bpfEngine{conn: conn, ns: ns, open: e.bpf.open}
 	switch e.choice {
 	case "fd":
-		return fd, nil
+		return fd, nil, mptcp
 	case "bpf":
-		return bpf, nil
+		return bpf, nil, nil
 	case "diag":
-		return conn, nil
+		return conn, nil, nil
 	}
 	var fallback []kill.Engine
 	if whyNot("bpf") == "" {
@@ -118,7 +124,31 @@ func (e engines) of(conn *sockdiag.Conn, ns *host.Namespace) (kill.Engine, []kil
 	if whyNot("fd") == "" {
 		fallback = append(fallback, fd)
 	}
-	return conn, fallback
+	return conn, fallback, mptcp
+}
+
+// closesSubflows reports whether the engine choice closes the MPTCP
+// connections of subflows, at their MPTCP socket: fd, and auto where this
+// host offers fd. Neither SOCK_DESTROY nor bpf_sock_destroy can: they
+// would reset the subflow and leave its connection open.
+func closesSubflows(choice string) bool {
+	return choice == "fd" || (choice == "" || choice == Auto) && whyNot("fd") == ""
+}
+
+// subflowCloser is what decides which MPTCP subflows stay targets, for
+// the engine choice (kill.Plan.KeepSubflows): where it closes their
+// connections, those some process holds (the fd engine reaches a
+// connection only through a descriptor of it); nil, none, elsewhere. The
+// holders are read once, when a plan first has a subflow.
+func subflowCloser(choice string) func(*sockdiag.Socket) bool {
+	if !closesSubflows(choice) {
+		return nil
+	}
+	read := sync.OnceValues(sockfd.ReadHolders)
+	return func(s *sockdiag.Socket) bool {
+		holders, _ := read()
+		return s.Inode != 0 && len(holders[s.Inode]) > 0
+	}
 }
 
 // A lazyFD is the fd engine of a namespace, made when first used.

@@ -38,6 +38,14 @@ var (
 	)
 )
 
+// ErrSubflowsOutside: the target is a subflow of an MPTCP connection
+// that has more subflows than the targets name: closing the connection at
+// its MPTCP socket would close those too.
+var ErrSubflowsOutside error = sockdiag.NewRefusal(
+	"its MPTCP connection has subflows the selection does not take in, which closing the connection would close too",
+	"some sockets are subflows of MPTCP connections that have other subflows the selection does not take in; closing such a connection closes every subflow of it, so select them all (their local port, or every peer address of the connection)",
+)
+
 // errUnheld is the answer for a target whose holders, each tried, no
 // longer hold it: they exited or closed it, or the descriptor is another
 // socket now. A look-up tells whether it is gone or left unheld.
