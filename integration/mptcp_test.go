@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -177,14 +178,19 @@ func (e *env) mptcpListen(mptcp bool, addr string) *net.TCPListener {
 	return l.(*net.TCPListener)
 }
 
-// mptcpDial connects A to l with MPTCP, and accepts in B.
+// mptcpDial connects A to l with MPTCP (to B's first address when l listens on every
+// address), and accepts in B.
 func (e *env) mptcpDial(l *net.TCPListener) testnet.Pair {
 	e.t.Helper()
 	d := net.Dialer{Timeout: 5 * time.Second}
 	d.SetMultipathTCP(true)
+	to := l.Addr().(*net.TCPAddr).AddrPort()
+	if to.Addr().IsUnspecified() {
+		to = netip.AddrPortFrom(testnet.PeerV4, to.Port())
+	}
 	var c net.Conn
 	e.check(e.Local.Do(func() (err error) {
-		c, err = d.Dial("tcp", l.Addr().String())
+		c, err = d.Dial("tcp", to.String())
 		return err
 	}))
 	e.t.Cleanup(func() { c.Close() })
@@ -274,4 +280,70 @@ func TestIntegrationMPTCPSubflowApplied(t *testing.T) {
 		t.Errorf("the MPTCP connection no longer carries data: %v", err)
 	}
 	expectAborted(t, "the connection that fell back to TCP", fallback.Local)
+}
+
+// TestIntegrationMPTCPSubflowsOutside: an MPTCP connection with two subflows, the second
+// to B's other address (B announces it, ADD_ADDR). Closing the connection closes both, so
+// the fd engine leaves it alone when the selection takes in one subflow only: failed with
+// why, exit 1, and the connection still carries data. Selecting both subflows closes it:
+// both are gone from the kernel, and the application's read fails.
+func TestIntegrationMPTCPSubflowsOutside(t *testing.T) {
+	e := setup(t)
+	enableMPTCP(t, e.Local)
+	enableMPTCP(t, e.Peer)
+	for _, cmd := range [][]string{
+		{"ip", "mptcp", "limits", "set", "subflows", "2", "add_addr_accepted", "2"},
+	} {
+		for _, h := range []*testnet.Host{e.Local, e.Peer} {
+			if res, err := h.Run(cmd...); err != nil || res.Code != 0 {
+				t.Fatalf("%v: %v %+v", cmd, err, res)
+			}
+		}
+	}
+	if res, err := e.Peer.Run("ip", "mptcp", "endpoint", "add", testnet.OtherPeerV4.String(), "dev", "veth0", "signal"); err != nil || res.Code != 0 {
+		t.Fatalf("ip mptcp endpoint add: %v %+v", err, res)
+	}
+	// B listens on every address: a join to its other address needs a listener there.
+	mp := e.mptcpDial(e.mptcpListen(true, "0.0.0.0:0"))
+	e.check(testnet.Echo(mp)) // B announces its address once the connection is fully established
+	var subflows string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		res, err := e.Local.Run("ss", "-Htn", "dst", testnet.OtherPeerV4.String())
+		e.check(err)
+		if subflows = strings.TrimSpace(res.Stdout); subflows != "" {
+			break
+		}
+	}
+	if subflows == "" {
+		for _, h := range []*testnet.Host{e.Local, e.Peer} {
+			for _, c := range [][]string{{"ip", "mptcp", "endpoint", "show"}, {"ip", "mptcp", "limits", "show"}, {"nstat", "-az", "MPTcpExt*"}, {"ss", "-Htni"}, {"ss", "-HMi"}} {
+				res, _ := h.Run(c...)
+				t.Logf("%v: %s %s", c, res.Stdout, res.Stderr)
+			}
+		}
+		t.Fatalf("no second subflow to %s", testnet.OtherPeerV4)
+	}
+
+	res := e.tcpreap("--json", "--engine", "fd", testnet.PeerV4.String())
+	r := e.decode(res, 1)
+	if len(r.Sockets) != 1 || r.Sockets[0].Action != "failed" || !strings.Contains(r.Sockets[0].Error, "subflows the selection does not take in") {
+		t.Errorf("one subflow of two: %+v, want failed, with why", r.Sockets)
+	}
+	if err := testnet.Echo(mp); err != nil {
+		t.Errorf("the MPTCP connection no longer carries data: %v", err)
+	}
+
+	// The first subflow's close closes the second: it is gone when its turn comes.
+	r = e.json(0, "--engine", "fd", testnet.PeerV4.String(), testnet.OtherPeerV4.String())
+	if r.Summary.Matched != 2 || r.Summary.Killed+r.Summary.Gone != 2 || r.Summary.Killed < 1 {
+		t.Errorf("both subflows: %+v, want one killed, the other killed or gone", r.Summary)
+	}
+	if err := testnet.ReadErr(mp.Local); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("the application's read: %v, want the connection's end", err)
+	}
+	res2, err := e.Local.Run("ss", "-Htn", "state", "connected")
+	e.check(err)
+	if strings.TrimSpace(res2.Stdout) != "" {
+		t.Errorf("the kernel still shows TCP sockets:\n%s", res2.Stdout)
+	}
 }

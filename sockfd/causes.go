@@ -43,7 +43,7 @@ var (
 // its MPTCP socket would close those too.
 var ErrSubflowsOutside error = sockdiag.NewRefusal(
 	"its MPTCP connection has subflows the selection does not take in, which closing the connection would close too",
-	"some sockets are subflows of MPTCP connections that have other subflows the selection does not take in; closing such a connection closes every subflow of it, so select them all (their local port, or every peer address of the connection)",
+	"some sockets are subflows of MPTCP connections that have other subflows the selection does not take in; closing such a connection closes every subflow of it, so select them all (the server's port, which they share, selects them)",
 )
 
 // errUnheld is the answer for a target whose holders, each tried, no
