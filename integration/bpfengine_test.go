@@ -35,17 +35,22 @@ func TestIntegrationEngineBPF(t *testing.T) {
 			}
 			continue
 		}
+		if key == "unconnected udp" {
+			expectUnconnectedKept(t, d, x)
+			continue
+		}
 		if d != (outcome{action: "killed", engine: "diag"}) || x != (outcome{action: "killed", engine: "bpf"}) {
 			t.Errorf("%s: diag %+v, bpf %+v; want killed by each", key, d, x)
 		}
 	}
-	if rb.Summary != (testnet.Summary{Matched: 11, Killed: 10, Failed: 1}) {
+	if rb.Summary != (testnet.Summary{Matched: 16, Killed: 14, Failed: 1, Skipped: 1}) {
 		t.Errorf("bpf summary %+v", rb.Summary)
 	}
 	cs := bpfPop.conns()
-	killed := slices.DeleteFunc(slices.Clone(cs), func(c conn) bool { return c.name == "time_wait" })
+	killed := slices.DeleteFunc(slices.Clone(cs), func(c conn) bool { return c.name == "time_wait" || c.name == "unconnected udp" })
 	ss := b.sockets()
 	expectGone(t, ss, killed...)
+	expectKept(t, ss, bpfPop.unconnected)
 	expectPresent(t, ss, "time_wait", tcp("time_wait", bpfPop.timeWait))
 	for _, s := range ss {
 		if s.State == "listen" {
