@@ -363,8 +363,8 @@ func TestIntegrationEngineFDBlocked(t *testing.T) {
 // TestIntegrationEngineAutoFallsBack makes SOCK_DESTROY fail for the run as on a kernel
 // built without CONFIG_INET_DIAG_DESTROY: a tcpreap built with the tag tcpreap_nodestroy,
 // whose probe of SOCK_DESTROY answers that the kernel has none, so the diag engine refuses
-// every target without sending it. --engine diag then destroys nothing and says why (exit
-// 1); auto hands every target to the next engine this host offers (bpf, else fd), which
+// every target without sending it. --engine diag is then an engine this host cannot offer:
+// exit 2 with why, before anything is planned (of tcpreap and apply alike); auto hands every target to the next engine this host offers (bpf, else fd), which
 // destroys them, and the TIME_WAIT socket, which neither can reach, keeps the diag
 // engine's answer.
 func TestIntegrationEngineAutoFallsBack(t *testing.T) {
@@ -382,20 +382,19 @@ func TestIntegrationEngineAutoFallsBack(t *testing.T) {
 	u, err := e.ConnectedUDP(netip.AddrPortFrom(testnet.PeerV4, 0))
 	e.check(err)
 	held := []conn{tcp("established", est), tcp("close_wait", cw), udp("connected udp", u)}
-	all := append(slices.Clone(held), tcp("time_wait", tw))
 	args := []string{"--json", "--no-audit", "--state", "all", "-t", "-u", testnet.PeerV4.String()}
 
+	plan := e.writePlan(e.plan(args[2:]...))
 	before := e.sockets()
-	r := e.decode(e.run(e.Local, slices.Concat([]string{noDestroy, "--engine", "diag"}, args)...), 1)
-	expectRecords(t, r, "failed", all...)
-	for _, rec := range r.Sockets {
-		if rec.Engine != "diag" || !strings.Contains(rec.Error, "CONFIG_INET_DIAG_DESTROY") {
-			t.Errorf("--engine diag: %+v, want failed by diag, for want of CONFIG_INET_DIAG_DESTROY", rec)
+	for _, cmd := range [][]string{slices.Concat([]string{noDestroy, "--engine", "diag"}, args), {noDestroy, "apply", "--engine", "diag", "-y", plan}} {
+		res := e.run(e.Local, cmd...)
+		if res.Code != 2 || res.Stdout != "" || !strings.Contains(res.Stderr, "--engine diag: this kernel was built without CONFIG_INET_DIAG_DESTROY") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 2 before anything is planned, for want of CONFIG_INET_DIAG_DESTROY", cmd[1:], res.Code, res.Stdout, res.Stderr)
 		}
 	}
 	expectUnchanged(t, before, e.sockets())
 
-	r = e.decode(e.run(e.Local, slices.Concat([]string{noDestroy, "--engine", "auto"}, args)...), 1)
+	r := e.decode(e.run(e.Local, slices.Concat([]string{noDestroy, "--engine", "auto"}, args)...), 1)
 	expectActions(t, r, map[string][]conn{"killed": held, "failed": {tcp("time_wait", tw)}})
 	// The next engine this host offers: the bpf engine on Linux 6.5 with its BTF, the fd
 	// engine before.

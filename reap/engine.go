@@ -7,8 +7,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/sockbpf"
 	"github.com/tcpreap/tcpreap/sockdiag"
@@ -46,9 +48,10 @@ func (e *UnofferedError) Error() string {
 }
 
 // Offered returns nil when this host offers the engine choice, else an
-// *UnofferedError that says why not. auto is always offered, and so is
-// diag: whether the kernel destroys a protocol's sockets is each target's
-// answer, as it always was.
+// *UnofferedError that says why not. auto is always offered; diag unless
+// the kernel has no SOCK_DESTROY at all (a probe that reaches no socket,
+// sockdiag.Conn.Probe), and otherwise whether it destroys a target is
+// that target's answer.
 func Offered(engine string) error {
 	if why := whyNot(engine); why != "" {
 		return &UnofferedError{Engine: engine, Why: why}
@@ -59,6 +62,8 @@ func Offered(engine string) error {
 // whyNot is why this host does not offer the engine, "" when it does.
 func whyNot(engine string) string {
 	switch engine {
+	case "diag":
+		return diagWhyNot()
 	case "fd":
 		return sockfd.Offered()
 	case "bpf":
@@ -70,6 +75,29 @@ func whyNot(engine string) string {
 	}
 	return ""
 }
+
+// diagWhyNot is why this kernel does not offer the diag engine: it was
+// built without SOCK_DESTROY (CONFIG_INET_DIAG_DESTROY), which the probe
+// of TCP's tells in the namespace tcpreap runs in (the option is the
+// kernel's, the same in every namespace). A probe that cannot be made
+// (no NETLINK_SOCK_DIAG, no TCP diag) leaves the answer to the run.
+func diagWhyNot() string {
+	conn, err := sockdiag.Dial(nil)
+	if err != nil {
+		return ""
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), diagProbeTimeout)
+	defer cancel()
+	if err := conn.Probe(ctx).Destroy[inet.TCP]; errors.Is(err, sockdiag.ErrNoDestroy) {
+		return err.Error()
+	}
+	return ""
+}
+
+// diagProbeTimeout bounds the probe of SOCK_DESTROY: a dump of no state
+// and a destroy that reaches no socket.
+const diagProbeTimeout = 10 * time.Second
 
 // engines are the engine a part executes its plan with and, for auto,
 // those it falls back to, as choice says; holders are read once for every
