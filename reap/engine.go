@@ -136,7 +136,7 @@ func (e engines) of(conn *sockdiag.Conn, ns *host.Namespace, subflows map[sockdi
 	if closesSubflows(e.choice) {
 		mptcp = fd
 	}
-	bpf := &bpfEngine{conn: conn, ns: ns, open: e.bpf.open}
+	bpf := &bpfEngine{conn: conn, ns: ns, loader: e.bpf}
 	switch e.choice {
 	case "fd":
 		return fd, nil, mptcp
