@@ -37,6 +37,18 @@ func ParseEngine(word string) (string, error) {
 	return "", fmt.Errorf("%q: give %s, %s", word, Auto, strings.Join(EngineNames, ", "))
 }
 
+// OtherEngine names the engine that may destroy a target whose answer is
+// err where the engine that answered cannot: "diag" (SOCK_DESTROY) for
+// the sockets the fd engine cannot reach (no process holds them, a thread
+// waits on them) and those bpf_sock_destroy cannot take (TIME-WAIT,
+// SYN-RECV); "" when no other engine does more.
+func OtherEngine(err error) string {
+	if errors.Is(err, sockfd.ErrNoHolder) || errors.Is(err, sockfd.ErrBlocked) || errors.Is(err, errBPFNotFull) {
+		return "diag"
+	}
+	return ""
+}
+
 // An UnofferedError is an engine this host cannot offer, and why.
 type UnofferedError struct {
 	Engine string

@@ -13,7 +13,7 @@ var (
 	// engine reaches a socket through.
 	ErrNoHolder error = sockdiag.NewRefusal(
 		"no process holds it, and the fd engine reaches a socket only through a process's descriptor",
-		"some sockets are held by no process (TIME-WAIT, or closed by their application), and the fd engine reaches a socket only through a process's descriptor; destroy them with --engine diag where the kernel has SOCK_DESTROY",
+		"some sockets are held by no process (TIME-WAIT, or closed by their application), and the fd engine reaches a socket only through a process's descriptor; SOCK_DESTROY (the diag engine) destroys them where the kernel has it",
 	)
 	// ErrHoldersUnknown: no process was found to hold the socket, and the
 	// open files of some processes could not be read.
@@ -34,7 +34,7 @@ var (
 	// thread with an error.
 	ErrBlocked error = sockdiag.NewRefusal(
 		"a thread of its process is blocked on it, so the kernel will not disconnect it",
-		"some sockets have a thread of their process blocked on them (in recv, send or connect), and the kernel will not disconnect a socket under a waiting thread; destroy them with --engine diag where the kernel has SOCK_DESTROY, or stop their application",
+		"some sockets have a thread of their process blocked on them (in recv, send or connect), and the kernel will not disconnect a socket under a waiting thread; stopping their application ends them, and SOCK_DESTROY (the diag engine) destroys them where the kernel has it",
 	)
 )
 
