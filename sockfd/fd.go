@@ -89,7 +89,8 @@ func (*Engine) Doubtful(_ context.Context, _ *sockdiag.Socket, err error) bool {
 
 // Destroy disconnects each target through a descriptor of a process that
 // holds it, one after the other, and answers for each: nil when the kernel
-// disconnected it; ErrNoHolder, ErrHoldersUnknown, ErrPtrace, ErrBlocked
+// disconnected it (for a subflow MPTCP names, its MPTCP connection);
+// ErrNoHolder, ErrHoldersUnknown, ErrPtrace, ErrBlocked, ErrSubflowsOutside
 // when this engine cannot; sockdiag.ErrGone for a target that no process
 // holds any more and the kernel no longer shows; after ctx ends,
 // sockdiag.ErrNotAttempted and its cause.
