@@ -55,7 +55,7 @@ func writePlan(ctx context.Context, f *planFlags, io streams) error {
 	if err != nil {
 		return err
 	}
-	run, err := query(ctx, sel, 0, io, false)
+	run, err := query(ctx, sel, 0, "", io, false)
 	if err != nil {
 		return err
 	}
