@@ -17,7 +17,7 @@
 // process the bench started go away with the bench, however it ends.
 //
 // Usage: bench -tcpreap PATH -floor PATH [-rounds N] (as root; Linux 6.0 or later for
-// TIME_WAIT destroys). bench -try 'COMMAND' [-big|-owners] builds a population and runs the
+// TIME_WAIT destroys). bench -try 'COMMAND' [-big|-owners|-flows] builds a population and runs the
 // shell command in its namespace, with the bench's stdout and stderr, and prints its
 // wall time: an aid to profiling one tool, not a measurement.
 package main
@@ -53,6 +53,7 @@ func main() {
 	try := flag.String("try", "", "instead of measuring: build a population and run this shell command in its namespace (for profiling)")
 	big := flag.Bool("big", false, "with -try: the population of 250,000 TIME-WAIT sockets, not the standard one")
 	owners := flag.Bool("owners", false, "with -try: the standard population held by 500 processes")
+	flowsOnly := flag.Bool("flows", false, "with -try: the conntrack cases' 120,000 UDP entries, no sockets")
 	only := flag.String("case", "", "run only the cases whose name contains this (for a quick look; docs/performance.md's table has them all)")
 	flag.Parse()
 	if *try != "" {
@@ -62,6 +63,9 @@ func main() {
 		}
 		if *owners {
 			s = manyOwners
+		}
+		if *flowsOnly {
+			s = flowShape
 		}
 		if err := tryCommand(*try, s); err != nil {
 			killAll()
