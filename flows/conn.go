@@ -346,7 +346,7 @@ func (c *Conn) Walk(ctx context.Context, f *Filter, fn func(*Flow)) error {
 // window in one sendmsg; each window is answered within deleteTimeout.
 func (c *Conn) Get(ctx context.Context, fls []Flow) (now []Flow, errs []error) {
 	now, errs = make([]Flow, len(fls)), make([]error, len(fls))
-	c.batches(ctx, "get", ipctnlMsgCTGet, fls, getRequest, errs, func(i int, payload []byte) error {
+	c.batches(ctx, "get", ipctnlMsgCTGet, fls, appendGet, errs, func(i int, payload []byte) error {
 		return now[i].UnmarshalBinary(payload)
 	})
 	return now, errs
@@ -360,7 +360,7 @@ func (c *Conn) Get(ctx context.Context, fls []Flow) (now []Flow, errs []error) {
 // order, before that ack.
 func (c *Conn) Delete(ctx context.Context, fls []Flow) []error {
 	errs := make([]error, len(fls))
-	c.batches(ctx, "delete", ipctnlMsgCTDelete, fls, deleteRequest, errs, nil)
+	c.batches(ctx, "delete", ipctnlMsgCTDelete, fls, appendDelete, errs, nil)
 	return errs
 }
 
@@ -370,7 +370,7 @@ func (c *Conn) Delete(ctx context.Context, fls []Flow) []error {
 // answered before it succeeded; else every request is answered, with a
 // message that data decodes or an error. A cancelled ctx stops it between
 // windows: the requests not sent are "not attempted".
-func (c *Conn) batches(ctx context.Context, op string, msg int, fls []Flow, encode func(Flow) ([]byte, error), errs []error, data func(i int, payload []byte) error) {
+func (c *Conn) batches(ctx context.Context, op string, msg int, fls []Flow, encode func([]byte, *Flow) []byte, errs []error, data func(i int, payload []byte) error) {
 	opErr := func(i int, err error) error { return &OpError{Op: op, Flow: &fls[i], Err: err} }
 	for start := 0; start < len(fls); start += c.perSend {
 		end := min(start+c.perSend, len(fls))
@@ -384,30 +384,20 @@ func (c *Conn) batches(ctx context.Context, op string, msg int, fls []Flow, enco
 		c.out = c.out[:0]
 		sent := make([]int, 0, end-start) // the request of each sequence number from seq on
 		for i := start; i < end; i++ {
-			payload, err := encode(fls[i])
-			if err != nil {
-				errs[i] = opErr(i, err)
-				continue
-			}
 			flags := uint16(nlmFRequest)
 			if data == nil && i == end-1 {
 				flags |= nlmFAck
 			}
-			c.out = appendMessage(c.out, headerType(msg), flags, seq+uint32(len(sent)), payload)
+			at := len(c.out)
+			c.out = appendMessage(c.out, headerType(msg), flags, seq+uint32(len(sent)), nil)
+			c.out = encode(c.out, &fls[i])
+			binary.NativeEndian.PutUint32(c.out[at:], uint32(len(c.out)-at))
 			sent = append(sent, i)
 		}
-		if len(sent) == 0 {
-			continue
-		}
-		if data == nil && sent[len(sent)-1] != end-1 {
-			// The last request could not be built: the last one sent asks
-			// for the ack instead.
-			c.out = setAck(c.out)
-		}
 		for _, i := range sent {
-			errs[i] = opErr(i, ErrNoAnswer)
+			errs[i] = errPending
 		}
-		if err := c.window(ctx, seq, sent, data == nil, func(k int, payload []byte, errno error) {
+		err := c.window(ctx, seq, sent, data == nil, func(k int, payload []byte, errno error) {
 			i := sent[k]
 			switch {
 			case errno != nil:
@@ -421,12 +411,16 @@ func (c *Conn) batches(ctx context.Context, op string, msg int, fls []Flow, enco
 			case data == nil:
 				errs[i] = nil
 			}
-		}); err != nil {
-			for _, i := range sent {
-				if errors.Is(errs[i], ErrNoAnswer) {
+		})
+		for _, i := range sent {
+			if errs[i] == errPending {
+				errs[i] = opErr(i, ErrNoAnswer)
+				if err != nil {
 					errs[i] = opErr(i, fmt.Errorf("%w: %w", ErrNoAnswer, err))
 				}
 			}
+		}
+		if err != nil {
 			// The rest is not sent: the socket timed out or lost answers.
 			// (Answers of this window that come late are told from the
 			// next call's by their sequence numbers.)
@@ -438,17 +432,9 @@ func (c *Conn) batches(ctx context.Context, op string, msg int, fls []Flow, enco
 	}
 }
 
-// setAck sets NLM_F_ACK on the last message of the batch b.
-func setAck(b []byte) []byte {
-	last := 0
-	for off := 0; off < len(b); {
-		last = off
-		off += int(binary.NativeEndian.Uint32(b[off:])+3) &^ 3
-	}
-	flags := binary.NativeEndian.Uint16(b[last+6:])
-	binary.NativeEndian.PutUint16(b[last+6:], flags|nlmFAck)
-	return b
-}
+// errPending is a request's answer while its window is read: one shared
+// value, not an error made for each request.
+var errPending = errors.New("pending")
 
 // window sends the encoded batch c.out, whose requests have the sequence
 // numbers seq on, and reads their answers: answer(k, payload, errno) for
