@@ -55,6 +55,13 @@ type Config struct {
 type Conn struct {
 	c *netlink.Conn // nil on a fake kernel
 	w wire
+	// netns is a descriptor of the namespace the Conn works in (a
+	// duplicate of Config.NetNS, or 0), for its twin: a second socket
+	// there, which DeleteSeen deletes on while this one dumps.
+	netns int
+	twin  *Conn
+	// entries is how many entries the last dump read, of every protocol.
+	entries int
 	// perSend is how many requests this Conn sends at once: window, or
 	// fewer when its receive buffer is smaller than a window's answers.
 	perSend int
@@ -102,16 +109,29 @@ func Dial(cfg *Config) (*Conn, error) {
 		c.Close()
 		return nil, &OpError{Op: "dial", Err: err}
 	}
-	return &Conn{c: c, w: w, perSend: max(1, min(window, buffer/answerTruesize))}, nil
+	conn := &Conn{c: c, w: w, perSend: max(1, min(window, buffer/answerTruesize))}
+	if cfg.NetNS != 0 {
+		if conn.netns, err = unix.FcntlInt(uintptr(cfg.NetNS), unix.F_DUPFD_CLOEXEC, 0); err != nil {
+			c.Close()
+			return nil, &OpError{Op: "dial", Err: err}
+		}
+	}
+	return conn, nil
 }
 
 // newConn makes a Conn on a wire, such as a test's fake kernel.
 func newConn(w wire) *Conn { return &Conn{w: w, perSend: window} }
 
-// Close closes the socket.
+// Close closes the socket, and its twin.
 func (c *Conn) Close() error {
 	if c.c == nil {
 		return nil
+	}
+	if c.twin != nil {
+		c.twin.Close()
+	}
+	if c.netns != 0 {
+		unix.Close(c.netns)
 	}
 	return c.c.Close()
 }
@@ -274,6 +294,16 @@ func sortFlows(fls []Flow) []Flow {
 // An entry may come twice (see Dump). At most maxFlows entries are read,
 // within dumpTimeout.
 func (c *Conn) Walk(ctx context.Context, f *Filter, fn func(*Flow)) error {
+	return c.walk(ctx, f, fn, nil)
+}
+
+// Entries is how many entries the last dump read, of every protocol and
+// of the families it asked for: the size of that table.
+func (c *Conn) Entries() int { return c.entries }
+
+// walk is Walk, and calls read, if not nil, after the entries of each
+// datagram.
+func (c *Conn) walk(ctx context.Context, f *Filter, fn func(*Flow), read func()) error {
 	fail := func(err error) error {
 		if ctx.Err() != nil {
 			err = context.Cause(ctx)
@@ -295,9 +325,12 @@ func (c *Conn) Walk(ctx context.Context, f *Filter, fn func(*Flow)) error {
 		return fail(err)
 	}
 	buf := c.buffer()
-	read := 0
+	c.entries = 0
 	var fl Flow
 	for {
+		if read != nil {
+			read()
+		}
 		n, err := c.w.receive(buf)
 		if err != nil {
 			return fail(err)
@@ -324,7 +357,7 @@ func (c *Conn) Walk(ctx context.Context, f *Filter, fn func(*Flow)) error {
 				}
 				return nil
 			}
-			if read++; read > maxFlows {
+			if c.entries++; c.entries > maxFlows {
 				return fail(fmt.Errorf("more than %d entries", maxFlows))
 			}
 			if err := fl.UnmarshalBinary(payload); err != nil {
@@ -338,6 +371,75 @@ func (c *Conn) Walk(ctx context.Context, f *Filter, fn func(*Flow)) error {
 			}
 		}
 	}
+}
+
+// ErrNoTwin is DeleteSeen's answer on a Conn that cannot open a second
+// socket (a test's fake kernel).
+var ErrNoTwin = errors.New("no second socket")
+
+// DeleteSeen dumps the table as Walk does, and deletes the entries pick
+// selects as the dump shows them: each by its original tuple, zone and
+// id, as Delete does, on a second socket in the same namespace while this
+// one reads on, so that the kernel fills the dump on one CPU and deletes
+// on another. The entries of a datagram go as soon as it is read, in
+// windows of up to window requests (a datagram holds about a hundred):
+// between the kernel's showing an entry and its delete there are the
+// decoding of its datagram and the window before it, about what a window
+// of GETs takes. done is called with each delete's answer, from another
+// goroutine than pick (never at once for one entry). The error is the
+// dump's, or ErrNoTwin; the deletes sent before it are answered.
+//
+// Deleting while a dump goes on skips nothing: ctnetlink's dump resumes
+// at the entry it could not fit in the last datagram, held by a reference,
+// and when that one was deleted meanwhile it dumps its bucket again from
+// the start (ctnetlink_dump_table); an entry may then come twice, and pick
+// sees both.
+func (c *Conn) DeleteSeen(ctx context.Context, f *Filter, pick func(*Flow) bool, done func(fl *Flow, err error)) error {
+	if c.c == nil {
+		return ErrNoTwin
+	}
+	if c.twin == nil {
+		twin, err := Dial(&Config{NetNS: c.netns})
+		if err != nil {
+			return err
+		}
+		c.twin = twin
+	}
+	// One window waits while the twin deletes another, and a third is
+	// filled: a window's buffer is reused once its answers are in.
+	queue, free := make(chan []Flow, 1), make(chan []Flow, 3)
+	deleted := make(chan struct{})
+	go func() {
+		defer close(deleted)
+		for fls := range queue {
+			for i, err := range c.twin.Delete(ctx, fls) {
+				done(&fls[i], err)
+			}
+			free <- fls[:0]
+		}
+	}()
+	var cur []Flow
+	send := func() {
+		if len(cur) > 0 {
+			queue <- cur
+			select {
+			case cur = <-free:
+			default:
+				cur = make([]Flow, 0, c.twin.perSend)
+			}
+		}
+	}
+	err := c.walk(ctx, f, func(fl *Flow) {
+		if pick(fl) {
+			if cur = append(cur, *fl); len(cur) >= c.twin.perSend {
+				send()
+			}
+		}
+	}, send)
+	send()
+	close(queue)
+	<-deleted
+	return err
 }
 
 // Get returns, for each of fls, the entry in the table now with its

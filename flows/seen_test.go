@@ -1,0 +1,119 @@
+package flows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/tcpreap/tcpreap/inet"
+)
+
+// seenTable is a fakeTable that can delete as its dump shows entries (a
+// SeenDeleter): each entry twice, as a dump that restarted a bucket sends
+// it, and a dump that fails after failAfter entries when failAfter > 0.
+type seenTable struct {
+	*fakeTable
+	failAfter int
+	walks     int // DeleteSeen calls
+}
+
+func (t *seenTable) Entries() int { return len(t.flows) }
+
+func (t *seenTable) DeleteSeen(ctx context.Context, f *Filter, pick func(*Flow) bool, done func(*Flow, error)) error {
+	t.walks++
+	var picked []Flow
+	var err error
+	for k, fl := range slices.Clone(t.flows) {
+		if t.failAfter > 0 && k == t.failAfter {
+			err = errors.New("the dump broke off")
+			break
+		}
+		for range 2 {
+			if f.Match(&fl) && pick(&fl) {
+				picked = append(picked, fl)
+			}
+		}
+	}
+	for i, derr := range t.Delete(ctx, picked) {
+		done(&picked[i], derr)
+	}
+	return err
+}
+
+// manyFlows are n UDP entries to server:53, ids from id on.
+func manyFlows(n int, server string, id uint32) []Flow {
+	var fls []Flow
+	for i := range n {
+		src := fmt.Sprintf("198.51.100.2:%d", 1024+i)
+		fl := flow(inet.UDP, src+">"+server+":53", server+":53>"+src)
+		fl.ID = id + uint32(i)
+		fls = append(fls, fl)
+	}
+	return fls
+}
+
+// TestPlanExecuteSeen: when the targets are most of the table, each is compared with
+// the plan as a second dump shows it and deleted then, without a GET: a stranger in its
+// place and a target the dump does not show are gone, an entry shown twice is deleted
+// once, and nothing else is touched.
+func TestPlanExecuteSeen(t *testing.T) {
+	targets := manyFlows(200, "192.0.2.2", 1)
+	others := manyFlows(20, "192.0.2.3", 1000)
+	table := &seenTable{fakeTable: &fakeTable{flows: slices.Concat(targets, others)}}
+	// Target 5 died and a stranger has its tuple; target 7 is gone.
+	table.flows[5].ID = 5000
+	table.flows = slices.Delete(table.flows, 7, 8)
+	results := NewPlan(targets, nil).Execute(context.Background(), table)
+	if table.walks != 1 || table.gets != 0 {
+		t.Errorf("%d dumps that delete and %d batches of gets, want 1 and 0", table.walks, table.gets)
+	}
+	killed := 0
+	for i, r := range results {
+		switch {
+		case i == 5 || i == 7:
+			if r.Action != inet.Gone {
+				t.Errorf("target %d: %v, want gone", i, r.Action)
+			}
+		case r.Action == inet.Killed:
+			killed++
+		default:
+			t.Errorf("target %d: %v %v, want killed", i, r.Action, r.Err)
+		}
+	}
+	if killed != 198 || len(table.deleted) != 198 {
+		t.Errorf("%d killed, %d deletes; want 198 each (an entry shown twice is deleted once)", killed, len(table.deleted))
+	}
+	if slices.Contains(table.deleted, 5000) {
+		t.Error("the stranger was deleted")
+	}
+	if len(table.flows) != 21 {
+		t.Errorf("%d entries left, want the stranger and the 20 others", len(table.flows))
+	}
+}
+
+// TestPlanExecuteSeenBrokenDump: a second dump that fails leaves the targets it did not
+// show to GETs; a small share of a big table is read by GETs alone.
+func TestPlanExecuteSeenBrokenDump(t *testing.T) {
+	targets := manyFlows(200, "192.0.2.2", 1)
+	table := &seenTable{fakeTable: &fakeTable{flows: slices.Clone(targets)}, failAfter: 50}
+	for i, r := range NewPlan(targets, nil).Execute(context.Background(), table) {
+		if r.Action != inet.Killed {
+			t.Errorf("target %d: %v %v, want killed", i, r.Action, r.Err)
+		}
+	}
+	if table.walks != 1 || table.gets == 0 || len(table.flows) != 0 {
+		t.Errorf("%d dumps that delete, %d batches of gets, %d entries left; want 1, some, 0", table.walks, table.gets, len(table.flows))
+	}
+
+	big := &seenTable{fakeTable: &fakeTable{flows: slices.Concat(targets, manyFlows(300, "192.0.2.3", 1000))}}
+	for i, r := range NewPlan(targets, nil).Execute(context.Background(), big) {
+		if r.Action != inet.Killed {
+			t.Errorf("big table, target %d: %v %v, want killed", i, r.Action, r.Err)
+		}
+	}
+	if big.walks != 0 || big.gets == 0 {
+		t.Errorf("200 targets of 500: %d dumps that delete, %d batches of gets; want GETs alone", big.walks, big.gets)
+	}
+}
