@@ -188,13 +188,20 @@ type planKey struct {
 
 // deleteSeen deletes the targets as a second dump shows them (see
 // Execute) and sets their results; it returns the targets left to GET:
-// none when the dump was whole (a target it did not show is gone), else
-// those it did not show.
+// those a dump that failed did not show (when it was whole, a target it
+// did not show is gone), and a target whose tuple and zone another target
+// has (the plan's dump showed an entry and then its replacement).
 func (p *Plan) deleteSeen(ctx context.Context, sd SeenDeleter, out []Result) []int {
 	at := make(map[planKey]int, len(p.Targets))
 	var f Filter
+	var rest []int
 	for i, fl := range p.Targets {
-		at[planKey{fl.Orig, fl.Zone}] = i
+		k := planKey{fl.Orig, fl.Zone}
+		if _, ok := at[k]; ok {
+			rest = append(rest, i)
+			continue
+		}
+		at[k] = i
 		if !slices.Contains(f.Protocols, fl.Protocol) {
 			f.Protocols = append(f.Protocols, fl.Protocol)
 		}
@@ -228,8 +235,7 @@ func (p *Plan) deleteSeen(ctx context.Context, sd SeenDeleter, out []Result) []i
 		}
 	}
 	err := sd.DeleteSeen(ctx, &f, pick, done)
-	var rest []int
-	for i := range p.Targets {
+	for _, i := range at {
 		switch {
 		case seen[i]:
 		case err == nil:
@@ -238,6 +244,7 @@ func (p *Plan) deleteSeen(ctx context.Context, sd SeenDeleter, out []Result) []i
 			rest = append(rest, i)
 		}
 	}
+	slices.Sort(rest)
 	return rest
 }
 

@@ -65,14 +65,19 @@ func TestPlanExecuteSeen(t *testing.T) {
 	// Target 5 died and a stranger has its tuple; target 7 is gone.
 	table.flows[5].ID = 5000
 	table.flows = slices.Delete(table.flows, 7, 8)
-	results := NewPlan(targets, nil).Execute(context.Background(), table)
-	if table.walks != 1 || table.gets != 0 {
-		t.Errorf("%d dumps that delete and %d batches of gets, want 1 and 0", table.walks, table.gets)
+	// The plan's dump showed target 9 and then its replacement, 200, which is the
+	// one in the table: a GET reads it.
+	replacement := targets[9]
+	replacement.ID = 9000
+	table.flows[8].ID = 9000 // target 9, one down since 7 went
+	results := NewPlan(append(slices.Clone(targets), replacement), nil).Execute(context.Background(), table)
+	if table.walks != 1 || table.gets != 1 {
+		t.Errorf("%d dumps that delete and %d batches of gets, want 1 and 1", table.walks, table.gets)
 	}
 	killed := 0
 	for i, r := range results {
 		switch {
-		case i == 5 || i == 7:
+		case i == 5 || i == 7 || i == 9:
 			if r.Action != inet.Gone {
 				t.Errorf("target %d: %v, want gone", i, r.Action)
 			}
@@ -84,6 +89,9 @@ func TestPlanExecuteSeen(t *testing.T) {
 	}
 	if killed != 198 || len(table.deleted) != 198 {
 		t.Errorf("%d killed, %d deletes; want 198 each (an entry shown twice is deleted once)", killed, len(table.deleted))
+	}
+	if r := results[200]; r.Action != inet.Killed || r.Flow.ID != 9000 {
+		t.Errorf("the replacement: %d %v %v, want killed", r.Flow.ID, r.Action, r.Err)
 	}
 	if slices.Contains(table.deleted, 5000) {
 		t.Error("the stranger was deleted")
