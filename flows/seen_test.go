@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"testing"
 
@@ -123,5 +124,30 @@ func TestPlanExecuteSeenBrokenDump(t *testing.T) {
 	}
 	if big.walks != 0 || big.gets == 0 {
 		t.Errorf("200 targets of 500: %d dumps that delete, %d batches of gets; want GETs alone", big.walks, big.gets)
+	}
+}
+
+// TestKeyOf: a flow's key tells apart what the kernel tells apart (family, each end of
+// the original tuple, zone) and, when asked, the id; nothing else changes it.
+func TestKeyOf(t *testing.T) {
+	base := manyFlows(1, "192.0.2.2", 7)[0]
+	mapped := base
+	mapped.Family = inet.IPv6
+	mapped.Orig.Src = netip.AddrPortFrom(netip.AddrFrom16(base.Orig.Src.Addr().As16()), base.Orig.Src.Port())
+	mapped.Orig.Dst = netip.AddrPortFrom(netip.AddrFrom16(base.Orig.Dst.Addr().As16()), base.Orig.Dst.Port())
+	other := func(change func(*Flow)) Flow { f := base; change(&f); return f }
+	for name, f := range map[string]Flow{
+		"v4-mapped IPv6": mapped,
+		"source port":    other(func(f *Flow) { f.Orig.Src = netip.AddrPortFrom(f.Orig.Src.Addr(), 9) }),
+		"destination":    other(func(f *Flow) { f.Orig.Dst = netip.MustParseAddrPort("192.0.2.3:53") }),
+		"zone":           other(func(f *Flow) { f.Zone = 1 }),
+	} {
+		if keyOf(&f, true) == keyOf(&base, true) || keyOf(&f, false) == keyOf(&base, false) {
+			t.Errorf("%s: same key as %v", name, base)
+		}
+	}
+	newID := other(func(f *Flow) { f.ID, f.Mark, f.Reply = 8, 3, Tuple{} })
+	if keyOf(&newID, true) == keyOf(&base, true) || keyOf(&newID, false) != keyOf(&base, false) {
+		t.Error("the id changes the key with ids alone; the mark and reply tuple never")
 	}
 }
