@@ -209,19 +209,21 @@ func keyOf(fl *Flow, withID bool) flowKey {
 // deleteSeen deletes the targets as a second dump shows them (see
 // Execute) and sets their results; it returns the targets left to GET:
 // those a dump that failed did not show (when it was whole, a target it
-// did not show is gone), and a target whose tuple and zone another target
-// has (the plan's dump showed an entry and then its replacement).
+// did not show is gone), and a target whose id another target has (ids
+// are 32-bit hashes: a hundred thousand targets share one now and then).
+// The entries the dump shows are found by id, a small key, then compared
+// with the target by tuple and zone: an entry with another id is another
+// entry, and the target, if the dump does not show it, is gone.
 func (p *Plan) deleteSeen(ctx context.Context, sd SeenDeleter, out []Result) []int {
-	at := make(map[flowKey]int, len(p.Targets))
+	at := make(map[uint32]int, len(p.Targets))
 	var f Filter
 	var rest []int
 	for i, fl := range p.Targets {
-		k := keyOf(&fl, false)
-		if _, ok := at[k]; ok {
+		if _, ok := at[fl.ID]; ok {
 			rest = append(rest, i)
 			continue
 		}
-		at[k] = i
+		at[fl.ID] = i
 		if !slices.Contains(f.Protocols, fl.Protocol) {
 			f.Protocols = append(f.Protocols, fl.Protocol)
 		}
@@ -233,8 +235,8 @@ func (p *Plan) deleteSeen(ctx context.Context, sd SeenDeleter, out []Result) []i
 	// done for a delete: never both for one i.
 	seen := make([]bool, len(p.Targets))
 	pick := func(now *Flow) bool {
-		i, ok := at[keyOf(now, false)]
-		if !ok || seen[i] {
+		i, ok := at[now.ID]
+		if !ok || seen[i] || keyOf(now, false) != keyOf(&p.Targets[i], false) {
 			return false
 		}
 		seen[i] = true
@@ -245,7 +247,7 @@ func (p *Plan) deleteSeen(ctx context.Context, sd SeenDeleter, out []Result) []i
 		return true
 	}
 	done := func(fl *Flow, err error) {
-		r := &out[at[keyOf(fl, false)]]
+		r := &out[at[fl.ID]]
 		switch {
 		case err == nil:
 		case errors.Is(err, unix.ENOENT):

@@ -67,11 +67,14 @@ func TestPlanExecuteSeen(t *testing.T) {
 	table.flows[5].ID = 5000
 	table.flows = slices.Delete(table.flows, 7, 8)
 	// The plan's dump showed target 9 and then its replacement, 200, which is the
-	// one in the table: a GET reads it.
+	// one in the table.
 	replacement := targets[9]
 	replacement.ID = 9000
 	table.flows[8].ID = 9000 // target 9, one down since 7 went
-	results := NewPlan(append(slices.Clone(targets), replacement), nil).Execute(context.Background(), table)
+	// Target 201 has target 3's id (ids are hashes): a GET reads it.
+	twin := manyFlows(1, "192.0.2.4", 3)[0]
+	table.flows = append(table.flows, twin)
+	results := NewPlan(append(slices.Clone(targets), replacement, twin), nil).Execute(context.Background(), table)
 	if table.walks != 1 || table.gets != 1 {
 		t.Errorf("%d dumps that delete and %d batches of gets, want 1 and 1", table.walks, table.gets)
 	}
@@ -88,11 +91,13 @@ func TestPlanExecuteSeen(t *testing.T) {
 			t.Errorf("target %d: %v %v, want killed", i, r.Action, r.Err)
 		}
 	}
-	if killed != 198 || len(table.deleted) != 198 {
-		t.Errorf("%d killed, %d deletes; want 198 each (an entry shown twice is deleted once)", killed, len(table.deleted))
+	if killed != 199 || len(table.deleted) != 199 {
+		t.Errorf("%d killed, %d deletes; want 199 each (an entry shown twice is deleted once)", killed, len(table.deleted))
 	}
-	if r := results[200]; r.Action != inet.Killed || r.Flow.ID != 9000 {
-		t.Errorf("the replacement: %d %v %v, want killed", r.Flow.ID, r.Action, r.Err)
+	for _, i := range []int{200, 201} {
+		if r := results[i]; r.Action != inet.Killed {
+			t.Errorf("target %d (id %d): %v %v, want killed", i, r.Flow.ID, r.Action, r.Err)
+		}
 	}
 	if slices.Contains(table.deleted, 5000) {
 		t.Error("the stranger was deleted")
