@@ -236,13 +236,11 @@ func (f *Flow) decodeProtoinfo(b []byte) error {
 // original alone, and none (zone 0) for one of the reply alone.
 func deleteRequest(f Flow) ([]byte, error) { return appendDelete(nil, &f), nil }
 
-// getRequest is the request for the entry of f's original tuple in its
-// zone, whatever its id: what is there now, to compare with f.
-func getRequest(f Flow) ([]byte, error) { return appendGet(nil, &f), nil }
-
-// appendDelete and appendGet append deleteRequest's and getRequest's
-// payload to b, allocating nothing when b has room (mdlayher/netlink's
-// encoder allocated for every nested attribute: a tenth of a cut's time).
+// appendDelete appends deleteRequest's payload to b, and appendGet the
+// request for the entry of f's original tuple in its zone, whatever its
+// id (what is there now, to compare with f). They allocate nothing when b
+// has room (mdlayher/netlink's encoder allocated for every nested
+// attribute: a tenth of a cut's time).
 func appendDelete(b []byte, f *Flow) []byte { return appendTupleRequest(b, f, true) }
 func appendGet(b []byte, f *Flow) []byte    { return appendTupleRequest(b, f, false) }
 
