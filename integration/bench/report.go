@@ -22,7 +22,9 @@ func (b *bench) report() string {
 		"held by %d processes; %s of them (ESTABLISHED and CLOSE-WAIT) have the peer %s. "+
 		"Each run that destroys gets a population of its own, built afresh (not timed) and checked to be socket for socket the same; "+
 		"a listing's tools share one per round. Time is the wall time of the tool's whole process, the median of %s "+
-		"(min–max), the tools alternating; peak RSS is wait4's ru_maxrss, the highest of the rounds (true(1) reads %s).\n\n",
+		"(min–max), the tools alternating; CPU is the user and system time wait4 counts of every thread of the tool's process, "+
+		"median (min–max): on a shared machine it moves less than the wall time; "+
+		"peak RSS is wait4's ru_maxrss, the highest of the rounds (true(1) reads %s).\n\n",
 		count(len(all)), count(2*s.established), count(s.established), count(s.closeWait), count(s.closeWait),
 		count(s.timeWait), 3*s.workers, s.workers, count(peerSockets), peer, plural(b.rounds, "round"), mib(b.baseRSS))
 	fmt.Fprintf(&w, "The listing with owners (`-p`: the processes that hold each socket) has the same ESTABLISHED and CLOSE-WAIT connections "+
@@ -53,8 +55,8 @@ func (b *bench) report() string {
 
 	b.engines(&w)
 
-	w.WriteString("\n| case | tool | command | sockets/s | peak RSS | left behind |\n")
-	w.WriteString("|---|---|---|---:|---:|---|\n")
+	w.WriteString("\n| case | tool | command | sockets/s | CPU | peak RSS | left behind |\n")
+	w.WriteString("|---|---|---|---:|---:|---:|---|\n")
 	for ci, c := range b.cases {
 		for t := range tools {
 			ms := b.results[ci][t]
@@ -65,8 +67,8 @@ func (b *bench) report() string {
 			if med, ok := median(ms); ok {
 				rate = count(int(float64(b.expect[ci].work) / med.Seconds()))
 			}
-			fmt.Fprintf(&w, "| %s | %s | `%s` | %s | %s | %s |\n", c.name, toolNames[t], display(c.argv[t]),
-				rate, mib(peakRSS(ms)), leftCell(len(b.expect[ci].left), ms))
+			fmt.Fprintf(&w, "| %s | %s | `%s` | %s | %s | %s | %s |\n", c.name, toolNames[t], display(c.argv[t]),
+				rate, spanCell(ms, cpu), mib(peakRSS(ms)), leftCell(len(b.expect[ci].left), ms))
 		}
 	}
 	return w.String()
@@ -102,6 +104,7 @@ func (b *bench) engines(w *strings.Builder) {
 func wall(m measurement) time.Duration   { return m.elapsed }
 func user(m measurement) time.Duration   { return m.user }
 func system(m measurement) time.Duration { return m.system }
+func cpu(m measurement) time.Duration    { return m.user + m.system }
 
 // median is the median wall time of ms, if every run succeeded.
 func median(ms []measurement) (time.Duration, bool) { return medianOf(ms, wall) }
