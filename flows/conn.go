@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"time"
 
@@ -56,8 +57,9 @@ type Conn struct {
 	c *netlink.Conn // nil on a fake kernel
 	w wire
 	// netns is a descriptor of the namespace the Conn works in (a
-	// duplicate of Config.NetNS, or 0), for its twin: a second socket
-	// there, which DeleteSeen deletes on while this one dumps.
+	// duplicate of Config.NetNS, or the dialing thread's; -1 if it could
+	// not be opened), for its twin: a second socket there, which
+	// DeleteSeen deletes on while this one dumps.
 	netns int
 	twin  *Conn
 	// entries is how many entries the last dump read, of every protocol.
@@ -109,18 +111,27 @@ func Dial(cfg *Config) (*Conn, error) {
 		c.Close()
 		return nil, &OpError{Op: "dial", Err: err}
 	}
-	conn := &Conn{c: c, w: w, perSend: max(1, min(window, buffer/answerTruesize))}
+	conn := &Conn{c: c, w: w, perSend: max(1, min(window, buffer/answerTruesize)), netns: -1}
 	if cfg.NetNS != 0 {
 		if conn.netns, err = unix.FcntlInt(uintptr(cfg.NetNS), unix.F_DUPFD_CLOEXEC, 0); err != nil {
 			c.Close()
 			return nil, &OpError{Op: "dial", Err: err}
 		}
+	} else {
+		// The calling thread's namespace, held for the twin, which may be
+		// dialed from another thread. Without it (no /proc) there is no
+		// twin, and DeleteSeen answers ErrNoTwin.
+		runtime.LockOSThread()
+		if fd, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0); err == nil {
+			conn.netns = fd
+		}
+		runtime.UnlockOSThread()
 	}
 	return conn, nil
 }
 
 // newConn makes a Conn on a wire, such as a test's fake kernel.
-func newConn(w wire) *Conn { return &Conn{w: w, perSend: window} }
+func newConn(w wire) *Conn { return &Conn{w: w, perSend: window, netns: -1} }
 
 // Close closes the socket, and its twin.
 func (c *Conn) Close() error {
@@ -130,7 +141,7 @@ func (c *Conn) Close() error {
 	if c.twin != nil {
 		c.twin.Close()
 	}
-	if c.netns != 0 {
+	if c.netns >= 0 {
 		unix.Close(c.netns)
 	}
 	return c.c.Close()
@@ -374,7 +385,7 @@ func (c *Conn) walk(ctx context.Context, f *Filter, fn func(*Flow), read func())
 }
 
 // ErrNoTwin is DeleteSeen's answer on a Conn that cannot open a second
-// socket (a test's fake kernel).
+// socket in its namespace (a test's fake kernel, a host without /proc).
 var ErrNoTwin = errors.New("no second socket")
 
 // DeleteSeen dumps the table as Walk does, and deletes the entries pick
@@ -395,7 +406,7 @@ var ErrNoTwin = errors.New("no second socket")
 // the start (ctnetlink_dump_table); an entry may then come twice, and pick
 // sees both.
 func (c *Conn) DeleteSeen(ctx context.Context, f *Filter, pick func(*Flow) bool, done func(fl *Flow, err error)) error {
-	if c.c == nil {
+	if c.c == nil || c.netns < 0 {
 		return ErrNoTwin
 	}
 	if c.twin == nil {
