@@ -85,12 +85,12 @@ type health struct {
 
 // counters are the counters and timings since the start.
 type counters struct {
-	censusDuration prometheus.Histogram
-	censusErrors   prometheus.Counter
+	censusDuration                                                             prometheus.Histogram
+	censusErrors                                                               prometheus.Counter
 	matched, destroyed, gone, failed, skipped, refused, refusals, policyErrors *prometheus.CounterVec
-	policyDuration *prometheus.HistogramVec
-	reloads        *prometheus.CounterVec
-	reloadOK       prometheus.Gauge
+	policyDuration                                                             *prometheus.HistogramVec
+	reloads                                                                    *prometheus.CounterVec
+	reloadOK                                                                   prometheus.Gauge
 }
 
 func newWatcher(o Options, cfg *Config) *watcher {
@@ -285,4 +285,3 @@ func (w *watcher) reload(ctx context.Context) {
 	w.m.reloadOK.Set(1)
 	w.o.Log.Info("the config was reloaded", "config", w.o.Config, "policies", names(cfg))
 }
-

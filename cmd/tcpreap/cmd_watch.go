@@ -100,7 +100,7 @@ func runWatch(ctx context.Context, f *watchFlags, io streams) error {
 		Config: f.config, Listen: f.listen, Interval: f.interval, Top: f.top,
 		Where:  reap.Where{NetNS: f.netns, All: f.allNetns},
 		Select: policySelection, Act: policyActor{args: f.args, noAudit: f.noAudit, out: io.Out},
-		Log:    log, Reload: hup,
+		Log: log, Reload: hup,
 	})
 	var ce *watch.ConfigError
 	var le *watch.ListenError
