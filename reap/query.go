@@ -53,6 +53,9 @@ func Query(ctx context.Context, sel *Selection, where Where, opts QueryOptions) 
 	var procs []host.Process
 	if sel.WantOwners || sel.Owners != nil {
 		procs, err = host.AllProcesses()
+		if err == nil && sel.OwnersInSpaces && sel.Owners == nil {
+			procs = inSpaces(procs, spaces)
+		}
 		if err == nil {
 			r.Owners, err = host.SocketOwners(procs)
 		}
@@ -96,6 +99,23 @@ func Query(ctx context.Context, sel *Selection, where Where, opts QueryOptions) 
 		r.Elsewhere, r.Nameless = sel.Owners.missed(procs, r.Owners)
 	}
 	return r, nil
+}
+
+// inSpaces is the processes of procs that run in one of spaces (nil for
+// the one tcpreap runs in).
+func inSpaces(procs []host.Process, spaces []*host.Namespace) []host.Process {
+	ids := map[host.NetNS]bool{}
+	for _, ns := range spaces {
+		if ns != nil {
+			ids[ns.ID] = true
+		} else if here, err := host.Here(); err == nil {
+			ids[here.NetNS] = true
+		}
+	}
+	return slices.DeleteFunc(procs, func(p host.Process) bool {
+		id, err := host.NetNSOfProcess(p.PID)
+		return err != nil || !ids[id]
+	})
 }
 
 // passedOver is the namespaces a Query passed over, by why: one note for

@@ -27,12 +27,12 @@ type spaceCensus struct {
 // takeCensus counts the TCP sockets of every state, listeners too, in each
 // namespace of where, with the processes that hold them and how long their
 // CLOSE_WAIT sockets have been idle: one dump per namespace, one read of
-// the processes' open files. A namespace that cannot be entered is passed
+// the open files of the processes that run in them. A namespace that cannot be entered is passed
 // over, with a note. It destroys nothing.
 func takeCensus(ctx context.Context, where reap.Where) ([]spaceCensus, []string, error) {
 	sel := &reap.Selection{
 		Filter:     sockdiag.Filter{States: sockdiag.AllStates},
-		WantOwners: true, WantInfo: true,
+		WantOwners: true, OwnersInSpaces: true, WantInfo: true,
 		IncludeSelf: true, // nothing is destroyed: the session is counted as any other
 	}
 	where.PassOver = true

@@ -57,7 +57,7 @@ var (
 		"How long the longest idle CLOSE_WAIT socket of each process (by command name) has sent and received nothing.",
 		[]string{LabelNetNS, LabelProcess}}
 	metricTimeWait = metric{"tcpreap_time_wait_sockets",
-		"TIME_WAIT sockets of outgoing connections (local port in the ephemeral range) by destination (top N per namespace, the rest as \"other\").",
+		"Timewait sockets (TIME_WAIT, and FIN_WAIT2 of a closed socket) of outgoing connections (local port in the ephemeral range) by destination (top N per namespace, the rest as \"other\").",
 		[]string{LabelNetNS, LabelDestination}}
 	metricPortsHeld = metric{"tcpreap_local_ports_held",
 		"Local ports of the ephemeral range held by sockets of every state towards each destination (top N per namespace, the rest as \"other\"); each destination can have at most tcpreap_local_port_range_size.",

@@ -131,7 +131,9 @@ func policySelection(ctx context.Context, words []string) (*reap.Selection, erro
 		OnUsageError:   func(_ context.Context, _ *cli.Command, err error, _ bool) error { return err },
 		ExitErrHandler: func(context.Context, *cli.Command, error) {},
 		Action:         func(_ context.Context, c *cli.Command) error { peers = c.Args().Slice(); return nil }}
-	if err := c.Run(ctx, append([]string{"select"}, words...)); err != nil {
+	// A context of its own: one that holds watch would make select its
+	// subcommand.
+	if err := c.Run(context.Background(), append([]string{"select"}, words...)); err != nil {
 		if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
 			return nil, fmt.Errorf("%s is not a selector; the selectors are tcpreap's (see tcpreap --help)", name)
 		}
@@ -160,7 +162,7 @@ func (a policyActor) Act(ctx context.Context, p *watch.Policy, run *reap.Run) wa
 	err := act(ctx, &command{args: slices.Concat(a.args, []string{"policy=" + p.Name}, p.Words)}, f, streams{Out: a.out, ErrOut: &said}, c)
 	acted := watch.Acted{Report: c.report, Refused: errors.As(err, new(refusal))}
 	for line := range strings.Lines(said.String()) {
-		acted.Warnings = append(acted.Warnings, strings.TrimPrefix(strings.TrimSpace(line), "tcpreap: "))
+		acted.Warnings = append(acted.Warnings, strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(line), "tcpreap: "), "warning: "))
 	}
 	return acted
 }
