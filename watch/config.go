@@ -130,18 +130,23 @@ func Parse(ctx context.Context, data []byte, sel Selector) (cfg *Config, errs []
 	var file configFile
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(&file); err != nil && !errors.Is(err, io.EOF) {
-		return nil, yamlErrors(err)
+	// A key or a value of the wrong kind is one error among others: the
+	// decoder goes on with the rest, and the rest is checked too.
+	var te *yaml.TypeError
+	if err := dec.Decode(&file); errors.As(err, &te) {
+		errs = yamlErrors(te)
+	} else if err != nil && !errors.Is(err, io.EOF) {
+		return nil, []string{"the config is not YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err == nil {
 		lines(&root, &file)
 	}
 	if len(file.Policies) == 0 {
-		return nil, []string{"the config has no policies; give at least one under policies:"}
+		return nil, append(errs, "the config has no policies; give at least one under policies:")
 	}
 	if len(file.Policies) > maxPolicies {
-		return nil, []string{fmt.Sprintf("the config has %d policies, more than %d; merge some", len(file.Policies), maxPolicies)}
+		return nil, append(errs, fmt.Sprintf("the config has %d policies, more than %d; merge some", len(file.Policies), maxPolicies))
 	}
 	cfg = &Config{}
 	seen := map[string]int{}
@@ -345,12 +350,8 @@ func checkPace(p Pace) error {
 	return nil
 }
 
-// yamlErrors turns the decoder's errors into sentences.
-func yamlErrors(err error) []string {
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		return []string{"the config is not YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
-	}
+// yamlErrors turns the decoder's errors of keys and kinds into sentences.
+func yamlErrors(te *yaml.TypeError) []string {
 	var out []string
 	for _, e := range te.Errors {
 		if m := unknownField.FindStringSubmatch(e); m != nil {
