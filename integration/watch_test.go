@@ -453,4 +453,3 @@ func expectUnchangedCount(t *testing.T, peers []netip.AddrPort, n int) {
 		t.Errorf("%d CLOSE_WAIT sockets of the leaker, want %d: %v", len(peers), n, peers)
 	}
 }
-
