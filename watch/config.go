@@ -2,6 +2,7 @@ package watch
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/tcpreap/tcpreap/reap"
 	"go.yaml.in/yaml/v3"
@@ -27,8 +27,8 @@ type Config struct {
 // and at what pace.
 type Policy struct {
 	Name string
-	// Words are the selection as the one-shot command line says it:
-	// --state=close_wait --idle=2s … -- 192.0.2.1.
+	// Words are the selection and the pace as the one-shot command line
+	// says them: --state=close_wait --idle=2s --rate=50/s … -- 192.0.2.1.
 	Words []string
 	// Selection is Words, parsed by the caller's Selector.
 	Selection *reap.Selection
@@ -36,8 +36,6 @@ type Policy struct {
 	// Max is the ceiling of a reap per interval: a plan of more targets
 	// destroys nothing.
 	Max int
-	// Pace is how fast a reap destroys its plan; the zero Pace, at once.
-	Pace Pace
 }
 
 // An Action is what a policy does with the sockets it matches.
@@ -49,17 +47,14 @@ const (
 	Reap   Action = "reap"   // destroy them, through the one act path
 )
 
-// A Pace is how a reap spreads its destroys: Rate destroys a second, or
-// all of them over Spread, in Order. The zero Pace destroys at once.
-type Pace struct {
-	Rate   string // "100/s", as --rate says it; "" for none
-	Spread string // "30s", as --spread says it; "" for none
-	Order  string // as --order says it; "" for the plan's order
-}
+// paceKeys are the keys of a policy that set the pace of its reap, each the
+// one-shot command's option of that name: rate (--rate N/s), spread
+// (--spread DURATION) and order (--order).
+var paceKeys = []string{"rate", "spread", "order"}
 
-// A Selector parses a selection in the one-shot command's words (options
-// and PEERs, as Policy.Words has them) the way the command line does; its
-// error is a sentence that names the word.
+// A Selector parses a policy's words (options and PEERs, as Policy.Words
+// has them) the way the one-shot command line does, the pace's options
+// too; its error is a sentence that names the word.
 type Selector func(ctx context.Context, words []string) (*reap.Selection, error)
 
 // A ConfigError is every error of a config, each a sentence, in the order
@@ -223,18 +218,14 @@ func (pf *policyFile) policy(ctx context.Context, i int, sel Selector) (*Policy,
 		}
 		p.Max = int(n)
 	}
-	pace := []struct {
-		key  string
-		word *string
-		into *string
-	}{{"rate", pf.Rate, &p.Pace.Rate}, {"spread", pf.Spread, &p.Pace.Spread}, {"order", pf.Order, &p.Pace.Order}}
-	for _, f := range pace {
+	var pace []string
+	for i, word := range []*string{pf.Rate, pf.Spread, pf.Order} {
 		switch {
-		case f.word == nil:
-		case strings.TrimSpace(*f.word) == "":
-			bad("%s is empty; give a value or leave the key out", f.key)
+		case word == nil:
+		case strings.TrimSpace(*word) == "":
+			bad("%s is empty; give a value or leave the key out", paceKeys[i])
 		default:
-			*f.into = *f.word
+			pace = append(pace, "--"+paceKeys[i]+"="+*word)
 		}
 	}
 	if p.Action == Reap && pf.Max == nil {
@@ -250,7 +241,7 @@ func (pf *policyFile) policy(ctx context.Context, i int, sel Selector) (*Policy,
 			}
 		}
 	}
-	words, werrs := selectWords(pf.Select)
+	words, werrs := selectWords(pf.Select, pace)
 	for _, e := range werrs {
 		bad("%s", e)
 	}
@@ -268,11 +259,6 @@ func (pf *policyFile) policy(ctx context.Context, i int, sel Selector) (*Policy,
 			p.Selection = s
 		}
 	}
-	if p.Action == Reap && p.Selection != nil && pf.Max != nil && len(errs) == 0 {
-		if err := checkPace(p.Pace); err != nil {
-			bad("%v", err)
-		}
-	}
 	if len(errs) > 0 {
 		if p.Name == "" {
 			return nil, errs
@@ -285,10 +271,10 @@ func (pf *policyFile) policy(ctx context.Context, i int, sel Selector) (*Policy,
 var validName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
 // selectWords turns a policy's select: map into the one-shot command's
-// words: each key an option (--key=value, once per value of a list), and
-// peer the PEERs, after "--". Keys are taken in sorted order, so that the
-// same config is the same words.
-func selectWords(sel map[string]yaml.Node) ([]string, []string) {
+// words: each key an option (--key=value, once per value of a list), then
+// the pace's options, and peer the PEERs, after "--". Keys are taken in
+// sorted order, so that the same config is the same words.
+func selectWords(sel map[string]yaml.Node, pace []string) ([]string, []string) {
 	var words, peers, errs []string
 	keys := make([]string, 0, len(sel))
 	for k := range sel {
@@ -317,6 +303,10 @@ func selectWords(sel map[string]yaml.Node) ([]string, []string) {
 			errs = append(errs, fmt.Sprintf("select: %s (line %d) is empty; give a value or leave it out", k, n.Line))
 			continue
 		}
+		if slices.Contains(paceKeys, k) {
+			errs = append(errs, fmt.Sprintf("select: %s (line %d) is the pace of a reap, not a selector; give it beside select:, as a key of the policy", k, n.Line))
+			continue
+		}
 		if k == "peer" {
 			peers = append(peers, values...)
 			continue
@@ -329,25 +319,11 @@ func selectWords(sel map[string]yaml.Node) ([]string, []string) {
 			words = append(words, "--"+k+"="+v)
 		}
 	}
+	words = append(words, pace...)
 	if len(peers) > 0 {
 		words = append(append(words, "--"), peers...)
 	}
 	return words, errs
-}
-
-// checkPace checks a pace's words. ParseRate, ParseSpread and ParseOrder
-// are the one-shot command's.
-func checkPace(p Pace) error {
-	if p.Rate != "" && p.Spread != "" {
-		return errors.New("rate and spread both set the pace; give one of them")
-	}
-	if p.Spread != "" {
-		d, err := time.ParseDuration(p.Spread)
-		if err != nil || d <= 0 {
-			return fmt.Errorf("spread %q is not a duration; give one such as 30s or 5m", p.Spread)
-		}
-	}
-	return nil
 }
 
 // yamlErrors turns the decoder's errors of keys and kinds into sentences.
@@ -362,9 +338,22 @@ func yamlErrors(te *yaml.TypeError) []string {
 			out = append(out, fmt.Sprintf("line %s: %q is not a key %s; the keys are %s", m[1], m[2], where, keys))
 			continue
 		}
+		if m := wrongKind.FindStringSubmatch(e); m != nil {
+			kinds := map[string]string{"!!seq": "a list", "!!map": "a map", "!!str": "a value", "!!int": "a number", "!!bool": "true or false", "!!float": "a number", "!!null": "nothing"}
+			want := "one value"
+			if strings.HasPrefix(m[3], "[]") {
+				want = "a list"
+			} else if strings.HasPrefix(m[3], "map") || strings.HasPrefix(m[3], "watch.") {
+				want = "a map of keys"
+			}
+			out = append(out, fmt.Sprintf("line %s: %s is given where %s is wanted", m[1], cmp.Or(kinds[m[2]], m[2]), want))
+			continue
+		}
 		out = append(out, strings.TrimPrefix(e, "yaml: "))
 	}
 	return out
 }
+
+var wrongKind = regexp.MustCompile(`^line (\d+): cannot unmarshal (\S+)(?: ` + "`" + `[^` + "`" + `]*` + "`" + `)? into (\S+)$`)
 
 var unknownField = regexp.MustCompile(`^line (\d+): field (.*) not found in type watch\.(\w+)$`)

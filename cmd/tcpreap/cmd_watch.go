@@ -124,9 +124,33 @@ func runWatch(ctx context.Context, f *watchFlags, io streams) error {
 // policySelection parses a policy's selection with tcpreap's own options
 // and parser: a policy selects as the command line does.
 func policySelection(ctx context.Context, words []string) (*reap.Selection, error) {
-	f := &selectFlags{}
+	f, _, peers, err := policyFlags(words)
+	if err != nil {
+		return nil, err
+	}
+	sel, err := newSelection(ctx, f, peers, false)
+	if err != nil {
+		return nil, err
+	}
+	return &sel.Selection, nil
+}
+
+// pacing names the options of destroyFlags a policy may give (rate,
+// spread, order): the pace of its reap.
+var pacing = []string{"rate", "spread", "order"}
+
+// policyFlags reads a policy's words with tcpreap's options: the
+// selectors, and the options of the pace.
+func policyFlags(words []string) (*selectFlags, *destroyFlags, []string, error) {
+	f, d := &selectFlags{}, &destroyFlags{}
+	flags := f.flags()
+	for _, fl := range d.flags() {
+		if slices.Contains(pacing, fl.Names()[0]) {
+			flags = append(flags, fl)
+		}
+	}
 	var peers []string
-	c := &cli.Command{Name: "select", Flags: f.flags(), HideHelp: true, Writer: goio.Discard, ErrWriter: goio.Discard,
+	c := &cli.Command{Name: "select", Flags: flags, HideHelp: true, Writer: goio.Discard, ErrWriter: goio.Discard,
 		DisableSliceFlagSeparator: true, Before: checkOptions,
 		OnUsageError:   func(_ context.Context, _ *cli.Command, err error, _ bool) error { return err },
 		ExitErrHandler: func(context.Context, *cli.Command, error) {},
@@ -135,15 +159,11 @@ func policySelection(ctx context.Context, words []string) (*reap.Selection, erro
 	// subcommand.
 	if err := c.Run(context.Background(), append([]string{"select"}, words...)); err != nil {
 		if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
-			return nil, fmt.Errorf("%s is not a selector; the selectors are tcpreap's (see tcpreap --help)", name)
+			return nil, nil, nil, fmt.Errorf("%s is not a selector; the selectors are tcpreap's (see tcpreap --help)", name)
 		}
-		return nil, err
+		return nil, nil, nil, err
 	}
-	sel, err := newSelection(ctx, f, peers, false)
-	if err != nil {
-		return nil, err
-	}
-	return &sel.Selection, nil
+	return f, d, peers, nil
 }
 
 // A policyActor acts on a reap policy's plan through the one act path:
@@ -158,8 +178,12 @@ type policyActor struct {
 func (a policyActor) Act(ctx context.Context, p *watch.Policy, run *reap.Run) watch.Acted {
 	var said bytes.Buffer
 	f := &actFlags{maxFlag: maxFlag{set: true, max: p.Max}, outputFlags: outputFlags{json: true}, yes: true, noAudit: a.noAudit}
-	c := &policyCut{socketCut: socketCut{run: run}}
-	err := act(ctx, &command{args: slices.Concat(a.args, []string{"policy=" + p.Name}, p.Words)}, f, streams{Out: a.out, ErrOut: &said}, c)
+	_, d, _, err := policyFlags(p.Words) // read before, by policySelection
+	if err != nil {
+		panic(err)
+	}
+	c := &policyCut{socketCut: socketCut{run, d.verify, d.engine}}
+	err = act(ctx, &command{args: slices.Concat(a.args, []string{"policy=" + p.Name}, p.Words)}, f, streams{Out: a.out, ErrOut: &said}, c)
 	acted := watch.Acted{Report: c.report, Refused: errors.As(err, new(refusal))}
 	for line := range strings.Lines(said.String()) {
 		acted.Warnings = append(acted.Warnings, strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(line), "tcpreap: "), "warning: "))
