@@ -105,7 +105,7 @@ func Load(ctx context.Context, path string, sel Selector) (*Config, error) {
 // here: a YAML number or word becomes what the command line would make of
 // the same text.
 type configFile struct {
-	Policies []policyFile `yaml:"policies"`
+	Policies *[]policyFile `yaml:"policies"`
 }
 
 type policyFile struct {
@@ -137,15 +137,16 @@ func Parse(ctx context.Context, data []byte, sel Selector) (cfg *Config, errs []
 	if err := yaml.Unmarshal(data, &root); err == nil {
 		lines(&root, &file)
 	}
-	if len(file.Policies) == 0 {
-		return nil, append(errs, "the config has no policies; give at least one under policies:")
+	if file.Policies == nil {
+		return nil, append(errs, "the config has no policies: give them under policies:, or policies: [] for the metrics alone")
 	}
-	if len(file.Policies) > maxPolicies {
-		return nil, append(errs, fmt.Sprintf("the config has %d policies, more than %d; merge some", len(file.Policies), maxPolicies))
+	policies := *file.Policies
+	if len(policies) > maxPolicies {
+		return nil, append(errs, fmt.Sprintf("the config has %d policies, more than %d; merge some", len(policies), maxPolicies))
 	}
 	cfg = &Config{}
 	seen := map[string]int{}
-	for i, pf := range file.Policies {
+	for i, pf := range policies {
 		p, perrs := pf.policy(ctx, i, sel)
 		if p != nil {
 			if first, ok := seen[p.Name]; ok {
@@ -172,8 +173,8 @@ func lines(root *yaml.Node, file *configFile) {
 	for i := 0; i+1 < len(m); i += 2 {
 		if m[i].Value == "policies" && m[i+1].Kind == yaml.SequenceNode {
 			for j, n := range m[i+1].Content {
-				if j < len(file.Policies) {
-					file.Policies[j].line = n.Line
+				if file.Policies != nil && j < len(*file.Policies) {
+					(*file.Policies)[j].line = n.Line
 				}
 			}
 		}
