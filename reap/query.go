@@ -51,7 +51,8 @@ func Query(ctx context.Context, sel *Selection, where Where, opts QueryOptions) 
 	}
 	var ownersErr error
 	var procs []host.Process
-	if sel.WantOwners || sel.Owners != nil {
+	cached := sel.OwnerCache != nil && sel.Owners == nil
+	if (sel.WantOwners || sel.Owners != nil) && !cached {
 		procs, err = host.AllProcesses()
 		if err == nil && sel.OwnersInSpaces && sel.Owners == nil {
 			procs = inSpaces(procs, spaces)
@@ -92,6 +93,9 @@ func Query(ctx context.Context, sel *Selection, where Where, opts QueryOptions) 
 		r.parts = append(r.parts, p)
 	}
 	r.notes = append(r.notes, passed.notes()...)
+	if sel.WantOwners && cached {
+		ownersErr = r.cachedOwners(sel, spaces)
+	}
 	if ownersErr != nil && r.unowned() {
 		r.notes = append(r.notes, fmt.Sprintf("warning: the processes holding some sockets are not known: %v", ownersErr))
 	}
@@ -99,6 +103,27 @@ func Query(ctx context.Context, sel *Selection, where Where, opts QueryOptions) 
 		r.Elsewhere, r.Nameless = sel.Owners.missed(procs, r.Owners)
 	}
 	return r, nil
+}
+
+// cachedOwners reads the owners of the Run's sockets through the
+// selection's cache, after the dumps.
+func (r *Run) cachedOwners(sel *Selection, spaces []*host.Namespace) error {
+	procs, err := host.AllProcesses()
+	if err != nil {
+		r.Owners = map[uint32][]host.Owner{}
+		return err
+	}
+	if sel.OwnersInSpaces {
+		procs = inSpaces(procs, spaces)
+	}
+	alive := map[uint32]bool{}
+	for s := range r.Sockets() {
+		if s.Inode != 0 {
+			alive[s.Inode] = true
+		}
+	}
+	r.Owners, err = sel.OwnerCache.Owners(procs, alive)
+	return err
 }
 
 // inSpaces is the processes of procs that run in one of spaces (nil for
@@ -236,6 +261,9 @@ func (q *query) in(ctx context.Context, ns *host.Namespace) (part, error) {
 	var opts []sockdiag.QueryOption
 	if q.run.Infos != nil {
 		opts = append(opts, sockdiag.WithTCPInfo(func(s *sockdiag.Socket, info sockdiag.TCPInfo) {
+			if q.sel.InfoStates != 0 && !q.sel.InfoStates.Has(s.State) {
+				return
+			}
 			q.infoMu.Lock()
 			q.run.Infos[s.ID.Cookie] = info // cookies are the host's, whatever the namespace
 			q.infoMu.Unlock()

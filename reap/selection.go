@@ -33,9 +33,17 @@ type Selection struct {
 	// namespace holds has no owner. For counting on a host of many
 	// namespaces; a selection by owner (Owners) reads every process.
 	OwnersInSpaces bool
+	// OwnerCache, with WantOwners and no Owners, reads the owners after
+	// the dumps, through the cache: only the descriptors that may have
+	// changed since its last use (host.OwnerCache). For a census taken
+	// again and again.
+	OwnerCache *host.OwnerCache
 	// WantInfo reads what struct tcp_info says of every TCP socket
 	// (Run.Infos), as a selection by idleness does.
 	WantInfo bool
+	// InfoStates, with WantInfo, keeps in Run.Infos the tcp_info of the
+	// sockets in these states alone; 0 keeps every socket's.
+	InfoStates sockdiag.StateMask
 }
 
 // HasSelector reports whether the selection narrows the sockets down at all

@@ -26,13 +26,15 @@ type spaceCensus struct {
 
 // takeCensus counts the TCP sockets of every state, listeners too, in each
 // namespace of where, with the processes that hold them and how long their
-// CLOSE_WAIT sockets have been idle: one dump per namespace, one read of
-// the open files of the processes that run in them. A namespace that cannot be entered is passed
+// CLOSE_WAIT sockets have been idle: one dump per namespace, then the open
+// files of the processes that run in them, through owners (a descriptor
+// whose socket lives on is not read again). A namespace that cannot be entered is passed
 // over, with a note. It destroys nothing.
-func takeCensus(ctx context.Context, where reap.Where) ([]spaceCensus, []string, error) {
+func takeCensus(ctx context.Context, where reap.Where, owners *host.OwnerCache) ([]spaceCensus, []string, error) {
 	sel := &reap.Selection{
 		Filter:     sockdiag.Filter{States: sockdiag.AllStates},
-		WantOwners: true, OwnersInSpaces: true, WantInfo: true,
+		WantOwners: true, OwnersInSpaces: true, OwnerCache: owners,
+		WantInfo: true, InfoStates: 1 << sockdiag.CloseWait, // the idle time of CLOSE_WAIT sockets alone
 		IncludeSelf: true, // nothing is destroyed: the session is counted as any other
 	}
 	where.PassOver = true

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/reap"
 )
@@ -74,6 +75,7 @@ type watcher struct {
 	m       counters
 	healthy atomic.Pointer[health]
 	notes   []string // the last census's, logged when they change
+	owners  host.OwnerCache
 }
 
 // health is what /healthz says: when the last census was taken, or why it
@@ -182,7 +184,7 @@ func (w *watcher) loop(ctx context.Context) {
 // interval is one census and every policy once.
 func (w *watcher) interval(ctx context.Context) {
 	start := time.Now()
-	spaces, notes, err := takeCensus(ctx, w.o.Where)
+	spaces, notes, err := takeCensus(ctx, w.o.Where, &w.owners)
 	if ctx.Err() != nil {
 		return
 	}

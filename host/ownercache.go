@@ -1,0 +1,156 @@
+package host
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+)
+
+// An OwnerCache reads who holds each socket, as SocketOwners does, again
+// and again (a census each interval), and reads a descriptor's link only
+// when it may have changed: a descriptor whose socket is still alive keeps
+// it, so a process that holds the same sockets costs one listing of its
+// descriptors instead of a readlink each. The zero OwnerCache is ready; it
+// is not safe for concurrent use.
+type OwnerCache struct {
+	procs   map[int]*heldFiles
+	unknown map[uint32]bool // the last Owners' held sockets it found no owner of
+}
+
+// heldFiles is what one process held at the last look.
+type heldFiles struct {
+	command string
+	fds     map[int]uint32 // descriptor → socket inode; 0 for a file that is no socket
+}
+
+// Owners returns the owners of the sockets among the open files of procs,
+// by inode. alive holds the inodes of the sockets there are now (a dump's):
+// a descriptor read before whose socket is in alive is taken as it was; a
+// new descriptor, one that was no socket, and one whose socket is gone are
+// read again. A socket of alive that no process is then found to hold, and
+// that was not already unowned at the last call, makes it read every
+// descriptor again: a descriptor reused while its old socket lives on
+// elsewhere (dup, fork). A process whose files cannot be read is an
+// *UnreadableError, with the owners of the others, as SocketOwners.
+func (c *OwnerCache) Owners(procs []Process, alive map[uint32]bool) (map[uint32][]Owner, error) {
+	if c.procs == nil {
+		c.procs = map[int]*heldFiles{}
+	}
+	owners, err := c.look(procs, alive, false)
+	unknown := map[uint32]bool{}
+	for ino := range alive {
+		if len(owners[ino]) == 0 {
+			unknown[ino] = true
+		}
+	}
+	for ino := range unknown {
+		if !c.unknown[ino] {
+			owners, err = c.look(procs, alive, true)
+			clear(unknown)
+			for ino := range alive {
+				if len(owners[ino]) == 0 {
+					unknown[ino] = true
+				}
+			}
+			break
+		}
+	}
+	c.unknown = unknown
+	return owners, err
+}
+
+// look reads the descriptors of procs, every one when all, else those
+// that may have changed, and forgets the processes that are gone.
+func (c *OwnerCache) look(procs []Process, alive map[uint32]bool, all bool) (map[uint32][]Owner, error) {
+	held := make([]*heldFiles, len(procs))
+	for i, p := range procs {
+		h := c.procs[p.PID]
+		if h == nil || h.command != p.Command || all {
+			h = &heldFiles{command: p.Command, fds: map[int]uint32{}}
+		}
+		held[i] = h
+	}
+	errs := make([]error, len(procs))
+	next := make(chan int, len(procs))
+	for i := range procs {
+		next <- i
+	}
+	close(next)
+	var wg sync.WaitGroup
+	for range min(len(procs), 2*runtime.NumCPU(), maxOwnerReaders) {
+		wg.Go(func() {
+			for i := range next {
+				errs[i] = held[i].refresh(procs[i].PID, alive)
+			}
+		})
+	}
+	wg.Wait()
+	clear(c.procs)
+	owners := map[uint32][]Owner{}
+	var unreadable UnreadableError
+	for i, p := range procs {
+		c.procs[p.PID] = held[i]
+		for fd, ino := range held[i].fds {
+			if ino != 0 {
+				owners[ino] = append(owners[ino], Owner{PID: p.PID, Command: p.Command, FD: fd})
+			}
+		}
+		if errs[i] != nil {
+			unreadable.Processes = append(unreadable.Processes, p)
+			unreadable.errs = append(unreadable.errs, errs[i])
+		}
+	}
+	if len(unreadable.Processes) > 0 {
+		return owners, &unreadable
+	}
+	return owners, nil
+}
+
+// refresh lists the descriptors of process pid and reads the link of each
+// that may have changed (see Owners).
+func (h *heldFiles) refresh(pid int, alive map[uint32]bool) error {
+	f, err := os.Open(fmt.Sprintf("%s/%d/fd", procRoot, pid))
+	if os.IsNotExist(err) {
+		clear(h.fds)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return err
+	}
+	open := make(map[int]bool, len(names))
+	var firstErr error
+	buf := make([]byte, 64)
+	for _, name := range names {
+		fd, err := strconv.Atoi(name)
+		if err != nil {
+			continue
+		}
+		open[fd] = true
+		if ino, ok := h.fds[fd]; ok && ino != 0 && alive[ino] {
+			continue
+		}
+		n, err := readlinkat(f, name, buf)
+		if err != nil {
+			delete(h.fds, fd)
+			if !os.IsNotExist(err) && firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		ino, _ := socketInode(string(buf[:n]))
+		h.fds[fd] = ino
+	}
+	for fd := range h.fds {
+		if !open[fd] {
+			delete(h.fds, fd)
+		}
+	}
+	return firstErr
+}
