@@ -148,8 +148,12 @@ func Take(sockets iter.Seq2[sockdiag.Socket, error], owners map[uint32][]host.Ow
 				timeWait[dest]++
 			}
 		}
+		var held []host.Owner
 		command := ""
-		if held := owners[s.Inode]; s.Inode != 0 && len(held) > 0 {
+		if s.Inode != 0 {
+			held = owners[s.Inode]
+		}
+		if len(held) > 0 {
 			command = held[0].Command
 		}
 		cells[cellKey{s.State, s.ID.Local.Port(), command}]++
@@ -157,12 +161,11 @@ func Take(sockets iter.Seq2[sockdiag.Socket, error], owners map[uint32][]host.Ow
 			c.Unheld++
 			continue
 		}
-		counted := map[int]bool{} // a process that holds it by several descriptors holds one socket
-		for _, o := range owners[s.Inode] {
-			if counted[o.PID] {
+		for i, o := range held {
+			// A process that holds it by several descriptors holds one socket.
+			if slices.ContainsFunc(held[:i], func(p host.Owner) bool { return p.PID == o.PID }) {
 				continue
 			}
-			counted[o.PID] = true
 			h := holders[o.PID]
 			if h == nil {
 				h = &holding{h: Holder{PID: o.PID, Command: o.Command}, ports: map[uint16]int{}}

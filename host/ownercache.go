@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"syscall"
 )
 
 // An OwnerCache reads who holds each socket, as SocketOwners does, again
@@ -23,6 +24,9 @@ type OwnerCache struct {
 type heldFiles struct {
 	command string
 	fds     map[int]uint32 // descriptor → socket inode; 0 for a file that is no socket
+	// open is how many descriptors the process had open, as stat of
+	// /proc/PID/fd tells (Linux 6.2); 0 when it does not.
+	open int64
 }
 
 // Owners returns the owners of the sockets among the open files of procs,
@@ -109,9 +113,18 @@ func (c *OwnerCache) look(procs []Process, alive map[uint32]bool, all bool) (map
 }
 
 // refresh lists the descriptors of process pid and reads the link of each
-// that may have changed (see Owners).
+// that may have changed (see Owners). A process with as many descriptors
+// open as at the last look, whose sockets all live on, is not listed: a
+// socket closed and another opened on its descriptor would have left the
+// old one dead (or the new one unowned, which makes Owners look again).
 func (h *heldFiles) refresh(pid int, alive map[uint32]bool) error {
-	f, err := os.Open(fmt.Sprintf("%s/%d/fd", procRoot, pid))
+	dir := fmt.Sprintf("%s/%d/fd", procRoot, pid)
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err == nil && st.Size > 0 && st.Size == h.open && h.allAlive(alive) {
+		return nil
+	}
+	h.open = 0
+	f, err := os.Open(dir)
 	if os.IsNotExist(err) {
 		clear(h.fds)
 		return nil
@@ -152,5 +165,19 @@ func (h *heldFiles) refresh(pid int, alive map[uint32]bool) error {
 			delete(h.fds, fd)
 		}
 	}
+	if err := syscall.Stat(dir, &st); err == nil && int(st.Size) == len(names) {
+		h.open = st.Size // unchanged while it was listed
+	}
 	return firstErr
+}
+
+// allAlive reports whether every socket the process held at the last look
+// is in alive.
+func (h *heldFiles) allAlive(alive map[uint32]bool) bool {
+	for _, ino := range h.fds {
+		if ino != 0 && !alive[ino] {
+			return false
+		}
+	}
+	return true
 }
