@@ -261,9 +261,6 @@ func (q *query) in(ctx context.Context, ns *host.Namespace) (part, error) {
 	var opts []sockdiag.QueryOption
 	if q.run.Infos != nil {
 		opts = append(opts, sockdiag.WithTCPInfo(func(s *sockdiag.Socket, info sockdiag.TCPInfo) {
-			if q.sel.InfoStates != 0 && !q.sel.InfoStates.Has(s.State) {
-				return
-			}
 			q.infoMu.Lock()
 			q.run.Infos[s.ID.Cookie] = info // cookies are the host's, whatever the namespace
 			q.infoMu.Unlock()

@@ -41,9 +41,6 @@ type Selection struct {
 	// WantInfo reads what struct tcp_info says of every TCP socket
 	// (Run.Infos), as a selection by idleness does.
 	WantInfo bool
-	// InfoStates, with WantInfo, keeps in Run.Infos the tcp_info of the
-	// sockets in these states alone; 0 keeps every socket's.
-	InfoStates sockdiag.StateMask
 }
 
 // HasSelector reports whether the selection narrows the sockets down at all

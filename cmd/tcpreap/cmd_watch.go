@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
@@ -74,6 +75,9 @@ type watchFlags struct {
 	allNetns, noAudit     bool
 }
 
+// watchMemory is the heap watch's collector aims to stay under.
+const watchMemory = 40 << 20
+
 // stopped is a watch a signal stopped, as asked: exit 0.
 type stopped struct{}
 
@@ -91,6 +95,11 @@ func runWatch(ctx context.Context, f *watchFlags, io streams) error {
 		return usagef("--top %d: give how many series of each to keep, 1 to 1000", f.top)
 	case f.netns != "" && f.allNetns:
 		return usagef("--netns %s and --all-netns: give one of them", f.netns)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// A census holds every socket at once; the collector keeps the
+		// heap near that rather than at twice it.
+		debug.SetMemoryLimit(watchMemory)
 	}
 	log := slog.New(slog.NewJSONHandler(io.ErrOut, nil))
 	hup := make(chan os.Signal, 1)
