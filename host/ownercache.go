@@ -33,11 +33,14 @@ type heldFiles struct {
 // by inode. alive holds the inodes of the sockets there are now (a dump's):
 // a descriptor read before whose socket is in alive is taken as it was; a
 // new descriptor, one that was no socket, and one whose socket is gone are
-// read again. A socket of alive that no process is then found to hold, and
-// that was not already unowned at the last call, makes it read every
-// descriptor again: a descriptor reused while its old socket lives on
-// elsewhere (dup, fork). A process whose files cannot be read is an
-// *UnreadableError, with the owners of the others, as SocketOwners.
+// read again. A process with as many descriptors as at the last call (as
+// Linux 6.2 and later tell) whose sockets all live on is not even listed;
+// a socket of alive that no process is then found to hold, and that was
+// not already unowned at the last call, makes it list every process. A
+// socket opened on a descriptor reused while the descriptor's old socket
+// lives on elsewhere (dup, fork) is not seen until that one is gone. A
+// process whose files cannot be read is an *UnreadableError, with the
+// owners of the others, as SocketOwners.
 func (c *OwnerCache) Owners(procs []Process, alive map[uint32]bool) (map[uint32][]Owner, error) {
 	if c.procs == nil {
 		c.procs = map[int]*heldFiles{}
@@ -65,14 +68,17 @@ func (c *OwnerCache) Owners(procs []Process, alive map[uint32]bool) (map[uint32]
 	return owners, err
 }
 
-// look reads the descriptors of procs, every one when all, else those
-// that may have changed, and forgets the processes that are gone.
+// look reads the descriptors of procs that may have changed, listing
+// every process when all, and forgets the processes that are gone.
 func (c *OwnerCache) look(procs []Process, alive map[uint32]bool, all bool) (map[uint32][]Owner, error) {
 	held := make([]*heldFiles, len(procs))
 	for i, p := range procs {
 		h := c.procs[p.PID]
-		if h == nil || h.command != p.Command || all {
+		if h == nil || h.command != p.Command {
 			h = &heldFiles{command: p.Command, fds: map[int]uint32{}}
+		}
+		if all {
+			h.open = 0
 		}
 		held[i] = h
 	}

@@ -76,7 +76,7 @@ type watchFlags struct {
 }
 
 // watchMemory is the heap watch's collector aims to stay under.
-const watchMemory = 40 << 20
+const watchMemory = 56 << 20
 
 // stopped is a watch a signal stopped, as asked: exit 0.
 type stopped struct{}
