@@ -100,7 +100,7 @@ func (b *bench) measureWatch() (*watchResult, error) {
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("watch took %d censuses in %v", len(r.censusWall), watchCensuses*watchInterval+time.Minute)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(250 * time.Millisecond) // a scrape costs watch a little CPU too
 		body, took, err := scrape(addr)
 		if err != nil {
 			return nil, err
