@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -23,7 +24,10 @@ type OwnerCache struct {
 // heldFiles is what one process held at the last look.
 type heldFiles struct {
 	command string
-	fds     map[int]uint32 // descriptor → socket inode; 0 for a file that is no socket
+	// fds is the socket inode of each descriptor, by its number (they are
+	// small and dense: a slice is a tenth of a map); 0 for a descriptor
+	// that is no socket, or not open.
+	fds []uint32
 	// open is how many descriptors the process had open, as stat of
 	// /proc/PID/fd tells (Linux 6.2); 0 when it does not.
 	open int64
@@ -75,7 +79,7 @@ func (c *OwnerCache) look(procs []Process, alive map[uint32]bool, all bool) (map
 	for i, p := range procs {
 		h := c.procs[p.PID]
 		if h == nil || h.command != p.Command {
-			h = &heldFiles{command: p.Command, fds: map[int]uint32{}}
+			h = &heldFiles{command: p.Command}
 		}
 		if all {
 			h.open = 0
@@ -132,7 +136,7 @@ func (h *heldFiles) refresh(pid int, alive map[uint32]bool) error {
 	h.open = 0
 	f, err := os.Open(dir)
 	if os.IsNotExist(err) {
-		clear(h.fds)
+		h.fds = nil
 		return nil
 	}
 	if err != nil {
@@ -143,34 +147,31 @@ func (h *heldFiles) refresh(pid int, alive map[uint32]bool) error {
 	if err != nil {
 		return err
 	}
-	open := make(map[int]bool, len(names))
+	fds := make([]uint32, 0, len(h.fds))
 	var firstErr error
 	buf := make([]byte, 64)
 	for _, name := range names {
 		fd, err := strconv.Atoi(name)
-		if err != nil {
+		if err != nil || fd < 0 {
 			continue
 		}
-		open[fd] = true
-		if ino, ok := h.fds[fd]; ok && ino != 0 && alive[ino] {
+		if fd >= len(fds) {
+			fds = slices.Grow(fds, fd+1-len(fds))[:fd+1]
+		}
+		if fd < len(h.fds) && h.fds[fd] != 0 && alive[h.fds[fd]] {
+			fds[fd] = h.fds[fd]
 			continue
 		}
 		n, err := readlinkat(f, name, buf)
 		if err != nil {
-			delete(h.fds, fd)
 			if !os.IsNotExist(err) && firstErr == nil {
 				firstErr = err
 			}
 			continue
 		}
-		ino, _ := socketInode(string(buf[:n]))
-		h.fds[fd] = ino
+		fds[fd], _ = socketInode(string(buf[:n]))
 	}
-	for fd := range h.fds {
-		if !open[fd] {
-			delete(h.fds, fd)
-		}
-	}
+	h.fds = fds
 	if err := syscall.Stat(dir, &st); err == nil && int(st.Size) == len(names) {
 		h.open = st.Size // unchanged while it was listed
 	}

@@ -76,4 +76,7 @@ type Acted struct {
 	// Warnings are sentences of what went wrong besides the results: an
 	// audit line not written, what a kind of failure means.
 	Warnings []string
+	// Err is why the plan could not be acted on at all; nothing was
+	// destroyed.
+	Err error
 }

@@ -241,6 +241,11 @@ func (w *watcher) apply(ctx context.Context, p *Policy) {
 	for _, warning := range acted.Warnings {
 		log.Warn(warning)
 	}
+	if acted.Err != nil {
+		w.m.policyErrors.WithLabelValues(p.Name).Inc()
+		log.Error("the policy could not run this interval; nothing was destroyed", "error", acted.Err.Error())
+		return
+	}
 	if acted.Refused {
 		w.m.refusals.WithLabelValues(p.Name).Inc()
 		w.m.refused.WithLabelValues(p.Name).Add(float64(targets))

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
@@ -75,9 +74,6 @@ type watchFlags struct {
 	allNetns, noAudit     bool
 }
 
-// watchMemory is the heap watch's collector aims to stay under.
-const watchMemory = 56 << 20
-
 // stopped is a watch a signal stopped, as asked: exit 0.
 type stopped struct{}
 
@@ -95,11 +91,6 @@ func runWatch(ctx context.Context, f *watchFlags, io streams) error {
 		return usagef("--top %d: give how many series of each to keep, 1 to 1000", f.top)
 	case f.netns != "" && f.allNetns:
 		return usagef("--netns %s and --all-netns: give one of them", f.netns)
-	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		// A census holds every socket at once; the collector keeps the
-		// heap near that rather than at twice it.
-		debug.SetMemoryLimit(watchMemory)
 	}
 	log := slog.New(slog.NewJSONHandler(io.ErrOut, nil))
 	hup := make(chan os.Signal, 1)
@@ -189,7 +180,7 @@ func (a policyActor) Act(ctx context.Context, p *watch.Policy, run *reap.Run) wa
 	f := &actFlags{maxFlag: maxFlag{set: true, max: p.Max}, outputFlags: outputFlags{json: true}, yes: true, noAudit: a.noAudit}
 	_, d, _, err := policyFlags(p.Words) // read before, by policySelection
 	if err != nil {
-		panic(err)
+		return watch.Acted{Err: err}
 	}
 	c := &policyCut{socketCut: socketCut{run, d.verify, d.engine}}
 	err = act(ctx, &command{args: slices.Concat(a.args, []string{"policy=" + p.Name}, p.Words)}, f, streams{Out: a.out, ErrOut: &said}, c)
