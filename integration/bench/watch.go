@@ -235,7 +235,7 @@ func (r *watchResult) report() string {
 	fmt.Fprintf(&w, "| CPU time of one census | %s | at most `list`'s: %s | %s |\n", spread(r.censusCPU), spread(r.listCPU), yes(medianOf(r.censusCPU) <= listCPU))
 	fmt.Fprintf(&w, "| wall time of one census | %s | at most `list`'s: %s | %s |\n", spread(r.censusWall), spread(r.listWall), yes(medianOf(r.censusWall) <= medianOf(r.listWall)))
 	fmt.Fprintf(&w, "| CPU at a 15 s interval | %.1f%% of one CPU | at most 3%% | %s |\n", cpuAt15, yes(cpuAt15 <= 3))
-	fmt.Fprintf(&w, "| peak RSS | %s MiB | at most 64 MiB | %s |\n", mib(r.peakRSS), yes(r.peakRSS <= 64<<20))
+	fmt.Fprintf(&w, "| peak RSS | %s | at most 64 MiB | %s |\n", mib(r.peakRSS), yes(r.peakRSS <= 64<<20))
 	fmt.Fprintf(&w, "| a scrape (%d lines) | %s | under 50 ms | %s |\n", r.series, spread(r.scrapes), yes(slices.Max(r.scrapes) < 50*time.Millisecond))
 	return w.String()
 }
