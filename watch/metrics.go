@@ -21,8 +21,8 @@ const (
 	// in (without --all-netns), else as tcpreap names it elsewhere (a
 	// name under /run/netns, an nsfs path, or "pid:PID (command)").
 	LabelNetNS = "netns"
-	// LabelState is a TCP state as --state spells it (close_wait), or
-	// "udp" for a connected UDP socket.
+	// LabelState is a TCP state as --state spells it (close_wait): the
+	// census counts TCP sockets.
 	LabelState = "state"
 	// LabelLocalPort is a local port, the ephemeral range, or "other".
 	LabelLocalPort = "local_port"
