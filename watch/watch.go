@@ -33,8 +33,9 @@ func (e *ListenError) Unwrap() error { return e.Err }
 // errors is refused, each error logged, and the one in force kept.
 //
 // Errors: a *ConfigError for a config that does not validate at start; a
-// *ListenError for an address that cannot be listened on; else the
-// config's file that cannot be read.
+// *ListenError for an address that cannot be listened on; a
+// *reap.InputError for a namespace (Where) that cannot be used as given;
+// else the config's file that cannot be read.
 func Run(ctx context.Context, o Options) error {
 	cfg, err := Load(ctx, o.Config, o.Select)
 	if err != nil {
@@ -48,12 +49,20 @@ func Run(ctx context.Context, o Options) error {
 	srv := &http.Server{Handler: w.handler(), ReadHeaderTimeout: 5 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	defer func() {
+		shut, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shut)
+		<-served
+	}()
 	o.Log.Info("watching", "listen", ln.Addr().String(), "interval", o.Interval.String(), "policies", names(cfg))
+	// A namespace that does not exist is bad input, said once, not a
+	// census that fails interval after interval.
+	var ie *reap.InputError
+	if err := w.interval(ctx); errors.As(err, &ie) {
+		return err
+	}
 	w.loop(ctx)
-	shut, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	_ = srv.Shutdown(shut)
-	<-served
 	o.Log.Info("stopped")
 	return nil
 }
@@ -159,34 +168,31 @@ func (w *watcher) handler() http.Handler {
 	return mux
 }
 
-// loop runs an interval at once, then one per Interval, until ctx is done;
-// a reload is taken between intervals.
+// loop runs an interval each Interval (Run ran the first), until ctx is
+// done; a reload is taken between intervals.
 func (w *watcher) loop(ctx context.Context) {
 	tick := time.NewTicker(w.o.Interval)
 	defer tick.Stop()
 	for {
-		w.interval(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		default:
-		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-w.o.Reload:
 			w.reload(ctx)
+			continue
 		case <-tick.C:
 		}
+		w.interval(ctx)
 	}
 }
 
-// interval is one census and every policy once.
-func (w *watcher) interval(ctx context.Context) {
+// interval is one census and every policy once; it returns the census's
+// error.
+func (w *watcher) interval(ctx context.Context) error {
 	start := time.Now()
 	spaces, notes, err := takeCensus(ctx, w.o.Where, &w.owners)
 	if ctx.Err() != nil {
-		return
+		return ctx.Err()
 	}
 	if err != nil {
 		w.m.censusErrors.Inc()
@@ -205,10 +211,11 @@ func (w *watcher) interval(ctx context.Context) {
 	}
 	for _, p := range w.cfg.Policies {
 		if ctx.Err() != nil {
-			return
+			break
 		}
 		w.apply(ctx, p)
 	}
+	return err
 }
 
 // apply runs policy p once: its query in every namespace covered, then a

@@ -111,6 +111,13 @@ func runWatch(ctx context.Context, f *watchFlags, io streams) error {
 		}
 		log.Error("the config has errors; nothing was started", "config", ce.Path)
 		return exitError{exitUsage}
+	case errors.As(err, new(*reap.InputError)):
+		err = queryError(err) // the option that named it
+		log.Error(err.Error())
+		if errors.As(err, new(usageError)) {
+			return exitError{exitUsage}
+		}
+		return exitError{exitFailure}
 	case err != nil:
 		log.Error(err.Error())
 		if errors.As(err, &le) {

@@ -47,11 +47,16 @@ func TestWatchBadInput(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("policies:\n  - name: a\n    action: reap\n    select: {state: clos_wait}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	good := filepath.Join(dir, "good.yaml")
+	if err := os.WriteFile(good, []byte("policies: []\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		args []string
 		want []string
 	}{
 		{[]string{"watch"}, []string{"--config: give the policies' file"}},
+		{[]string{"watch", "--config", good, "--listen", "127.0.0.1:0", "--netns", "tcpreap-no-such-netns"}, []string{"--netns", "tcpreap-no-such-netns"}},
 		{[]string{"watch", "--config", bad, "--interval", "0s"}, []string{"--interval 0s: give 1s to 1h"}},
 		{[]string{"watch", "--config", bad, "--top", "0"}, []string{"--top 0"}},
 		{[]string{"watch", "--config", bad, "--netns", "a", "--all-netns"}, []string{"give one of them"}},
