@@ -211,7 +211,7 @@ func ms(d time.Duration) string {
 	return fmt.Sprintf("%d ms", d.Milliseconds())
 }
 
-func medianOf(ds []time.Duration) time.Duration {
+func medianDuration(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return s[len(s)/2]
@@ -223,8 +223,8 @@ func (r *watchResult) report() string {
 	fmt.Fprintf(&w, "\n`tcpreap watch` over the standard population's namespace (`--netns pid:PID`), the metrics alone (`policies: []`), "+
 		"one census every %v, %d censuses; `tcpreap list --json` on the same population, %d runs. Median (min–max).\n\n",
 		watchInterval, watchCensuses, listRounds)
-	cpuAt15 := float64(medianOf(r.censusCPU)) / float64(15*time.Second) * 100
-	listCPU := medianOf(r.listCPU)
+	cpuAt15 := float64(medianDuration(r.censusCPU)) / float64(15*time.Second) * 100
+	listCPU := medianDuration(r.listCPU)
 	w.WriteString("| measure | watch | goal | met |\n|---|---:|---|---|\n")
 	yes := func(ok bool) string {
 		if ok {
@@ -232,8 +232,8 @@ func (r *watchResult) report() string {
 		}
 		return "**no**"
 	}
-	fmt.Fprintf(&w, "| CPU time of one census | %s | at most `list`'s: %s | %s |\n", spread(r.censusCPU), spread(r.listCPU), yes(medianOf(r.censusCPU) <= listCPU))
-	fmt.Fprintf(&w, "| wall time of one census | %s | at most `list`'s: %s | %s |\n", spread(r.censusWall), spread(r.listWall), yes(medianOf(r.censusWall) <= medianOf(r.listWall)))
+	fmt.Fprintf(&w, "| CPU time of one census | %s | at most `list`'s: %s | %s |\n", spread(r.censusCPU), spread(r.listCPU), yes(medianDuration(r.censusCPU) <= listCPU))
+	fmt.Fprintf(&w, "| wall time of one census | %s | at most `list`'s: %s | %s |\n", spread(r.censusWall), spread(r.listWall), yes(medianDuration(r.censusWall) <= medianDuration(r.listWall)))
 	fmt.Fprintf(&w, "| CPU at a 15 s interval | %.1f%% of one CPU | at most 3%% | %s |\n", cpuAt15, yes(cpuAt15 <= 3))
 	fmt.Fprintf(&w, "| peak RSS | %s | at most 64 MiB | %s |\n", mib(r.peakRSS), yes(r.peakRSS <= 64<<20))
 	fmt.Fprintf(&w, "| a scrape (%d lines) | %s | under 50 ms | %s |\n", r.series, spread(r.scrapes), yes(slices.Max(r.scrapes) < 50*time.Millisecond))
