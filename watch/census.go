@@ -27,38 +27,45 @@ type spaceCensus struct {
 // takeCensus counts the TCP sockets of every state, listeners too, in each
 // namespace of where, with the processes that hold them and how long their
 // CLOSE_WAIT sockets have been idle: one dump of every socket per
-// namespace and one of the CLOSE_WAIT sockets with their tcp_info (which
-// the kernel fills under each socket's lock: asked of every socket, it
-// costs the census more than its whole dump), then the open files of the
-// processes that run in them, through owners (a descriptor whose socket
-// lives on is not read again). A namespace that cannot be entered is
-// passed over, with a note. It destroys nothing.
+// namespace, then, when there are CLOSE_WAIT sockets, one of them with
+// their tcp_info (which the kernel fills under each socket's lock: asked
+// of every socket, it costs the census more than its whole dump), and the
+// open files of the processes that run in them, through owners (a
+// descriptor whose socket lives on is not read again). A namespace that
+// cannot be entered is passed over, with a note. It destroys nothing.
 func takeCensus(ctx context.Context, where reap.Where, owners *host.OwnerCache) ([]spaceCensus, []string, error) {
 	where.PassOver = true
-	// Nothing is destroyed: the session is counted as any other.
-	idle, err := reap.Query(ctx, &reap.Selection{Filter: sockdiag.Filter{States: 1 << sockdiag.CloseWait}, WantInfo: true, IncludeSelf: true},
-		where, reap.QueryOptions{Workers: 1})
-	if err != nil {
-		return nil, nil, err
-	}
-	idle.Close()
 	sel := &reap.Selection{
 		Filter:     sockdiag.Filter{States: sockdiag.AllStates},
 		WantOwners: true, OwnersInSpaces: true, OwnerCache: owners,
-		IncludeSelf: true,
+		IncludeSelf: true, // nothing is destroyed: the session is counted as any other
 	}
 	run, err := reap.Query(ctx, sel, where, reap.QueryOptions{Workers: 1})
 	if err != nil {
 		return nil, nil, err
 	}
 	defer run.Close()
+	var infos map[sockdiag.Cookie]sockdiag.TCPInfo
+	for s := range run.Sockets() {
+		if s.State != sockdiag.CloseWait {
+			continue
+		}
+		idle, err := reap.Query(ctx, &reap.Selection{Filter: sockdiag.Filter{States: 1 << sockdiag.CloseWait}, WantInfo: true, IncludeSelf: true},
+			where, reap.QueryOptions{Workers: 1})
+		if err != nil {
+			return nil, nil, err
+		}
+		idle.Close()
+		infos = idle.Infos
+		break
+	}
 	var out []spaceCensus
 	for i, sc := range run.Spaces() {
 		var ephemeral [2]uint16
 		if run.DoIn(i, func(*sockdiag.Conn) (err error) { ephemeral, err = host.LocalPortRange(); return err }) != nil {
 			ephemeral = [2]uint16{32768, 60999} // Linux's default
 		}
-		c, err := census.Take(run.SocketsIn(i), run.Owners, idle.Infos, ephemeral, math.MaxInt)
+		c, err := census.Take(run.SocketsIn(i), run.Owners, infos, ephemeral, math.MaxInt)
 		if err != nil {
 			return nil, nil, err
 		}
