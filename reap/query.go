@@ -56,8 +56,12 @@ func Query(ctx context.Context, sel *Selection, where Where, opts QueryOptions) 
 	}
 	var ownersErr error
 	var procs []host.Process
-	if sel.WantOwners || sel.Owners != nil {
+	cached := sel.OwnerCache != nil && sel.Owners == nil
+	if (sel.WantOwners || sel.Owners != nil) && !cached {
 		procs, err = host.AllProcesses()
+		if err == nil && sel.OwnersInSpaces && sel.Owners == nil {
+			procs = inSpaces(procs, spaces)
+		}
 		if err == nil {
 			r.Owners, err = host.SocketOwners(procs)
 		}
@@ -94,6 +98,9 @@ func Query(ctx context.Context, sel *Selection, where Where, opts QueryOptions) 
 		r.parts = append(r.parts, p)
 	}
 	r.notes = append(r.notes, passed.notes()...)
+	if sel.WantOwners && cached {
+		ownersErr = r.cachedOwners(sel, spaces)
+	}
 	if ownersErr != nil && r.unowned() {
 		r.notes = append(r.notes, fmt.Sprintf("warning: the processes holding some sockets are not known: %v", ownersErr))
 	}
@@ -101,6 +108,44 @@ func Query(ctx context.Context, sel *Selection, where Where, opts QueryOptions) 
 		r.Elsewhere, r.Nameless = sel.Owners.missed(procs, r.Owners)
 	}
 	return r, nil
+}
+
+// cachedOwners reads the owners of the Run's sockets through the
+// selection's cache, after the dumps.
+func (r *Run) cachedOwners(sel *Selection, spaces []*host.Namespace) error {
+	procs, err := host.AllProcesses()
+	if err != nil {
+		r.Owners = map[uint32][]host.Owner{}
+		return err
+	}
+	if sel.OwnersInSpaces {
+		procs = inSpaces(procs, spaces)
+	}
+	alive := map[uint32]bool{}
+	for s := range r.Sockets() {
+		if s.Inode != 0 {
+			alive[s.Inode] = true
+		}
+	}
+	r.Owners, err = sel.OwnerCache.Owners(procs, alive)
+	return err
+}
+
+// inSpaces is the processes of procs that run in one of spaces (nil for
+// the one tcpreap runs in).
+func inSpaces(procs []host.Process, spaces []*host.Namespace) []host.Process {
+	ids := map[host.NetNS]bool{}
+	for _, ns := range spaces {
+		if ns != nil {
+			ids[ns.ID] = true
+		} else if here, err := host.Here(); err == nil {
+			ids[here.NetNS] = true
+		}
+	}
+	return slices.DeleteFunc(procs, func(p host.Process) bool {
+		id, err := host.NetNSOfProcess(p.PID)
+		return err != nil || !ids[id]
+	})
 }
 
 // passedOver is the namespaces a Query passed over, by why: one note for

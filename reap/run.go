@@ -116,6 +116,12 @@ func (r *Run) Sockets() iter.Seq2[sockdiag.Socket, error] {
 	}
 }
 
+// SocketsIn yields the sockets of the Run's i-th namespace, in the order
+// of Spaces: its targets, then its skipped ones.
+func (r *Run) SocketsIn(i int) iter.Seq2[sockdiag.Socket, error] {
+	return r.parts[i].plan.Sockets()
+}
+
 // Do runs fn on a thread in the Run's first namespace (the only one of a
 // Run that works in one, as summary and doctor do), with the connection
 // made there: what fn reads of /proc/sys/net and /proc/thread-self/net is
@@ -124,7 +130,13 @@ func (r *Run) Do(fn func(conn *sockdiag.Conn) error) error {
 	if len(r.parts) == 0 {
 		return errors.New("no network namespace could be entered")
 	}
-	p := r.parts[0]
+	return r.DoIn(0, fn)
+}
+
+// DoIn runs fn as Do does, in the Run's i-th namespace, in the order of
+// Spaces.
+func (r *Run) DoIn(i int, fn func(conn *sockdiag.Conn) error) error {
+	p := r.parts[i]
 	return inSpace(p.ns, p.ns.Do(func() error { return fn(p.conn) }))
 }
 

@@ -124,13 +124,23 @@ func run(tcpreapBin, floorBin string, rounds int, only string) error {
 			b.cases = append(b.cases, c)
 		}
 	}
-	if len(b.cases) == 0 {
+	measureWatch := strings.Contains("watch", only)
+	if len(b.cases) == 0 && !measureWatch {
 		return fmt.Errorf("-case %q: no case has that in its name", only)
 	}
-	if err := b.measure(); err != nil {
-		return err
+	if len(b.cases) > 0 {
+		if err := b.measure(); err != nil {
+			return err
+		}
+		fmt.Print(b.report())
 	}
-	fmt.Print(b.report())
+	if measureWatch {
+		w, err := b.measureWatch()
+		if err != nil {
+			return fmt.Errorf("watch: %w", err)
+		}
+		fmt.Print(w.report())
+	}
 	fmt.Fprintf(os.Stderr, "bench: done in %v\n", time.Since(b.started).Round(time.Second))
 	if bad := b.failures(); len(bad) > 0 {
 		return fmt.Errorf("%d runs failed or left other sockets behind than expected:\n  %s", len(bad), strings.Join(bad, "\n  "))
