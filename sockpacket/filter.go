@@ -1,0 +1,100 @@
+package sockpacket
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+
+	"golang.org/x/net/bpf"
+)
+
+// A Tuple is one direction of a connection: segments from Src to Dst.
+type Tuple struct {
+	Src, Dst netip.AddrPort
+}
+
+// snapLength is how much of a packet the filter passes: its IP and TCP
+// headers, with options, and no more.
+const snapLength = 128
+
+// maxTuples bounds the tuples of one filter: an IPv6 tuple costs 19
+// instructions, and the kernel takes at most 4,096 (BPF_MAXINSNS).
+const maxTuples = 128
+
+// filter assembles the classic BPF program of a capture that passes TCP
+// segments of the tuples and nothing else, for an AF_PACKET socket of type
+// SOCK_DGRAM (the program sees the packet from its IP header on). A
+// fragment never passes; nor does an IPv6 packet with an extension header
+// before TCP.
+func filter(tuples []Tuple) ([]bpf.RawInstruction, error) {
+	if len(tuples) == 0 || len(tuples) > maxTuples {
+		return nil, fmt.Errorf("a capture filter takes 1 to %d tuples, not %d", maxTuples, len(tuples))
+	}
+	var v4, v6 []bpf.Instruction
+	for _, t := range tuples {
+		src, dst := t.Src.Addr().Unmap(), t.Dst.Addr().Unmap()
+		ports := uint32(t.Src.Port())<<16 | uint32(t.Dst.Port())
+		var block []bpf.Instruction
+		if src.Is4() && dst.Is4() {
+			block = append(block, word(12, src.AsSlice())...)
+			block = append(block, word(16, dst.AsSlice())...)
+			block = append(block, bpf.LoadIndirect{Off: 0, Size: 4}, bpf.JumpIf{Cond: bpf.JumpEqual, Val: ports, SkipFalse: 1})
+			v4 = append(v4, miss(block)...)
+			continue
+		}
+		if !src.Is6() || !dst.Is6() {
+			return nil, fmt.Errorf("tuple %s → %s: the two ends are not of one address family", t.Src, t.Dst)
+		}
+		block = append(block, word(8, src.AsSlice())...)
+		block = append(block, word(24, dst.AsSlice())...)
+		block = append(block, bpf.LoadAbsolute{Off: 40, Size: 4}, bpf.JumpIf{Cond: bpf.JumpEqual, Val: ports, SkipFalse: 1})
+		v6 = append(v6, miss(block)...)
+	}
+	reject := bpf.RetConstant{Val: 0}
+	// IPv4: TCP, not a fragment, X the header's length.
+	head4 := []bpf.Instruction{
+		bpf.LoadAbsolute{Off: 9, Size: 1}, bpf.JumpIf{Cond: bpf.JumpEqual, Val: 6, SkipTrue: 1}, reject, // IPPROTO_TCP
+		bpf.LoadAbsolute{Off: 6, Size: 2}, bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: 0x3fff, SkipFalse: 1}, reject, // MF, offset
+		bpf.LoadMemShift{Off: 0},
+	}
+	head6 := []bpf.Instruction{
+		bpf.LoadAbsolute{Off: 6, Size: 1}, bpf.JumpIf{Cond: bpf.JumpEqual, Val: 6, SkipTrue: 1}, reject, // next header TCP
+	}
+	block4 := append(append(head4, v4...), reject)
+	block6 := append(append(head6, v6...), reject)
+	prog := []bpf.Instruction{
+		bpf.LoadAbsolute{Off: 0, Size: 1}, bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xf0},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x40, SkipFalse: 1},
+		bpf.Jump{Skip: 3},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x60, SkipFalse: 1},
+		bpf.Jump{Skip: uint32(1 + len(block4))},
+		reject,
+	}
+	prog = append(append(prog, block4...), block6...)
+	return bpf.Assemble(prog)
+}
+
+// word compares the address at off with a, 4 bytes at a time: a mismatch
+// jumps to the instruction after the tuple's block (see miss).
+func word(off uint32, a []byte) []bpf.Instruction {
+	var out []bpf.Instruction
+	for i := 0; i < len(a); i += 4 {
+		out = append(out, bpf.LoadAbsolute{Off: off + uint32(i), Size: 4},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: binary.BigEndian.Uint32(a[i:])})
+	}
+	return out
+}
+
+// miss fills in the false branch of every comparison of a tuple's block to
+// land just after it, and ends the block with the accept: a tuple that
+// matches passes its first snapLength bytes.
+func miss(block []bpf.Instruction) []bpf.Instruction {
+	block = append(block, bpf.RetConstant{Val: snapLength})
+	for i, ins := range block {
+		if j, ok := ins.(bpf.JumpIf); ok {
+			j.SkipTrue, j.SkipFalse = 0, uint8(len(block)-1-i)
+			block[i] = j
+		}
+	}
+	return block
+}

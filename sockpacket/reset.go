@@ -1,0 +1,271 @@
+package sockpacket
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"time"
+)
+
+// An End is one end of a TCP connection to reset: Addr, the address and
+// port it has; Peer, the other end's as it sees it (behind a NAT, the
+// address it talks to, not the other end's own).
+type End struct {
+	Addr, Peer netip.AddrPort
+	// AlsoPeer sends the peer a RST too, from Addr, with the sequence
+	// number the end says it has sent up to (its snd_nxt), for a peer that
+	// is not itself an End: a local socket's.
+	AlsoPeer bool
+}
+
+// Options tune Reset.
+type Options struct {
+	// Wait is how long an end has to answer its provocation: 1 s when 0.
+	Wait time.Duration
+	// Link sends on the interface the route to each end leaves by, past
+	// this host's netfilter hooks (a router's ends); else through raw IP
+	// sockets, as the host sends its own packets (a local socket's ends).
+	Link bool
+}
+
+// DefaultWait is how long an end has to answer when Options.Wait is 0.
+const DefaultWait = time.Second
+
+// The timing of a reset: an unanswered end is provoked again every
+// probeEvery, past the kernel's per-socket limit of one challenge ACK in
+// tcp_invalid_ratelimit (500 ms by default); a RST sent, the end is given
+// settle to show that it lives on (it sends a segment that acknowledges
+// more than the RST's sequence number, or any segment aliveAfter the RST),
+// when it is sent another, up to maxResets.
+var (
+	probeEvery = 300 * time.Millisecond
+	settle     = 200 * time.Millisecond
+	aliveAfter = 50 * time.Millisecond
+)
+
+const maxResets = 8
+
+// The answers Reset gives an end it did not reset.
+var (
+	// ErrNoConnection: the end answered its provocation with a reset, or
+	// as a listener answers a SYN: it has no such connection (the RST it
+	// was sent undoes a handshake the SYN began).
+	ErrNoConnection = errors.New("it has no such connection (it answered with a reset)")
+	// ErrStillAnswering: the end went on acknowledging new data after
+	// every RST it was sent.
+	ErrStillAnswering = errors.New("it was sent RSTs with the sequence numbers it announced, and went on answering")
+)
+
+// A NoAnswerError is the answer for an end that did not answer any of
+// its provocations in time: its peer (the other end's address as it sees
+// it) is gone or unreachable from it, its answers were lost, or the
+// kernel's challenge ACK limits (tcp_challenge_ack_limit, the per-socket
+// tcp_invalid_ratelimit) swallowed every one.
+type NoAnswerError struct {
+	Wait   time.Duration
+	Probes int
+}
+
+func (e *NoAnswerError) Error() string {
+	return fmt.Sprintf("it did not answer in %s", e.Wait)
+}
+
+// A sender sends forged segments.
+type sender interface {
+	send(Segment) error
+	close()
+}
+
+// A capture reads the segments of its tuples.
+type capture interface {
+	next(deadline time.Time) (Segment, bool, error)
+	close()
+}
+
+// Reset resets each end: it provokes it with a SYN from its peer's
+// address, which a synchronized TCP socket answers with a challenge ACK
+// (RFC 5961 4.2) that carries its snd_nxt and rcv_nxt; reads the answer on
+// a packet socket that reads the ends' answers alone; and sends the end a
+// RST from its peer's address, with the sequence number it expects. It
+// returns an answer per end: nil (reset), ErrNoConnection,
+// ErrStillAnswering, a *NoAnswerError, the error of a send (no route, no
+// link-layer address), or, after ctx ends, ctx's cause for an end not yet
+// answered. Its error is one of opening its sockets (ErrNoPrivilege
+// without CAP_NET_RAW); then nothing was sent.
+//
+// It runs in the network namespace of the calling thread, which the
+// caller locks there, and takes Wait plus a fraction of a second for each
+// batch of 128 ends.
+func Reset(ctx context.Context, ends []End, o Options) ([]error, error) {
+	var s sender
+	var err error
+	if o.Link {
+		s, err = openLink()
+	} else {
+		s, err = openRaw()
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	errs := make([]error, len(ends))
+	for start := 0; start < len(ends); start += maxTuples {
+		batch := ends[start:min(start+maxTuples, len(ends))]
+		tuples := make([]Tuple, len(batch))
+		for i, e := range batch {
+			tuples[i] = Tuple{Src: e.Addr, Dst: e.Peer}
+		}
+		c, err := openCapture(tuples)
+		if err != nil {
+			if start == 0 {
+				return nil, err
+			}
+			for i := start; i < len(ends); i++ {
+				errs[i] = err
+			}
+			break
+		}
+		resetBatch(ctx, batch, errs[start:], o, s, c)
+		c.close()
+	}
+	return errs, nil
+}
+
+// An end is an End being reset.
+type end struct {
+	End
+	// ours are the segments sent from Addr to Peer, which the capture
+	// reads too.
+	ours      map[Segment]bool
+	probes    int
+	nextProbe time.Time
+	answered  bool
+	resets    int
+	rst       uint32 // the sequence number of the last RST sent
+	rstAt     time.Time
+	done      bool
+}
+
+func key(a, b netip.AddrPort) Tuple {
+	return Tuple{netip.AddrPortFrom(a.Addr().Unmap(), a.Port()), netip.AddrPortFrom(b.Addr().Unmap(), b.Port())}
+}
+
+// resetBatch resets the ends of one capture, putting each one's answer in
+// errs.
+func resetBatch(ctx context.Context, batch []End, errs []error, o Options, s sender, c capture) {
+	wait := o.Wait
+	if wait <= 0 {
+		wait = DefaultWait
+	}
+	ends := make([]end, len(batch))
+	by := make(map[Tuple]int, len(batch))
+	for i, e := range batch {
+		ends[i] = end{End: e, ours: map[Segment]bool{}}
+		by[key(e.Addr, e.Peer)] = i
+	}
+	finish := func(i int, err error) {
+		ends[i].done, errs[i] = true, err
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		now := time.Now()
+		wake := deadline.Add(settle)
+		pending := false
+		for i := range ends {
+			e := &ends[i]
+			switch {
+			case e.done:
+				continue
+			case e.answered && !now.Before(e.rstAt.Add(settle)):
+				finish(i, nil)
+				continue
+			case e.answered:
+				wake = minTime(wake, e.rstAt.Add(settle))
+			case ctx.Err() != nil:
+				finish(i, context.Cause(ctx))
+				continue
+			case !now.Before(deadline):
+				finish(i, &NoAnswerError{Wait: wait, Probes: e.probes})
+				continue
+			default:
+				if !now.Before(e.nextProbe) {
+					// A SYN, whatever its sequence number, is answered
+					// with a challenge ACK and never taken as data.
+					if err := s.send(Segment{Src: e.Peer, Dst: e.Addr, Seq: rand.Uint32(), Flags: SYN}); err != nil {
+						finish(i, err)
+						continue
+					}
+					e.probes++
+					e.nextProbe = now.Add(probeEvery)
+				}
+				wake = minTime(wake, minTime(e.nextProbe, deadline))
+			}
+			pending = true
+		}
+		if !pending {
+			return
+		}
+		seg, ok, err := c.next(wake)
+		if err != nil {
+			for i := range ends {
+				if !ends[i].done {
+					finish(i, fmt.Errorf("reading the answers: %w", err))
+				}
+			}
+			return
+		}
+		if !ok {
+			continue
+		}
+		i, mine := by[key(seg.Src, seg.Dst)]
+		if !mine || ends[i].done || ends[i].ours[seg] {
+			continue
+		}
+		e := &ends[i]
+		now = time.Now()
+		switch {
+		case seg.Flags&RST != 0:
+			if !e.answered {
+				finish(i, ErrNoConnection)
+			}
+		case seg.Flags&ACK == 0:
+		case seg.Flags&SYN != 0:
+			// A listener's answer to the SYN: no connection here, and the
+			// handshake the SYN began is undone.
+			_ = s.send(Segment{Src: e.Peer, Dst: e.Addr, Seq: seg.Ack, Flags: RST})
+			finish(i, ErrNoConnection)
+		case e.answered && seg.Ack == e.rst && now.Sub(e.rstAt) < aliveAfter:
+			// Sent before the RST reached it.
+		case e.resets == maxResets:
+			finish(i, ErrStillAnswering)
+		default:
+			if err := s.send(Segment{Src: e.Peer, Dst: e.Addr, Seq: seg.Ack, Flags: RST}); err != nil {
+				finish(i, err)
+				continue
+			}
+			e.answered, e.rst, e.rstAt = true, seg.Ack, now
+			e.resets++
+			if e.AlsoPeer {
+				r := Segment{Src: e.Addr, Dst: e.Peer, Seq: seg.Seq, Flags: RST}
+				e.ours[key(r.Src, r.Dst).segment(r)] = true
+				_ = s.send(r)
+			}
+		}
+	}
+}
+
+// segment is s with the tuple's unmapped addresses, as the capture reads
+// it.
+func (t Tuple) segment(s Segment) Segment {
+	s.Src, s.Dst = t.Src, t.Dst
+	return s
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
