@@ -45,7 +45,7 @@ var (
 	aliveAfter = 50 * time.Millisecond
 )
 
-const maxResets = 8
+const maxResets = 32
 
 // The answers Reset gives an end it did not reset.
 var (
@@ -136,9 +136,6 @@ func Reset(ctx context.Context, ends []End, o Options) ([]error, error) {
 // An end is an End being reset.
 type end struct {
 	End
-	// ours are the segments sent from Addr to Peer, which the capture
-	// reads too.
-	ours      map[Segment]bool
 	probes    int
 	nextProbe time.Time
 	answered  bool
@@ -162,8 +159,16 @@ func resetBatch(ctx context.Context, batch []End, errs []error, o Options, s sen
 	ends := make([]end, len(batch))
 	by := make(map[Tuple]int, len(batch))
 	for i, e := range batch {
-		ends[i] = end{End: e, ours: map[Segment]bool{}}
+		ends[i] = end{End: e}
 		by[key(e.Addr, e.Peer)] = i
+	}
+	// ours are the segments sent, which the capture reads too where they
+	// leave by an interface it watches: without NAT, one end's tuple is the
+	// other's, reversed, and a RST sent to one is from the other's address.
+	ours := map[Segment]bool{}
+	send := func(seg Segment) error {
+		ours[key(seg.Src, seg.Dst).segment(seg)] = true
+		return s.send(seg)
 	}
 	finish := func(i int, err error) {
 		ends[i].done, errs[i] = true, err
@@ -193,7 +198,7 @@ func resetBatch(ctx context.Context, batch []End, errs []error, o Options, s sen
 				if !now.Before(e.nextProbe) {
 					// A SYN, whatever its sequence number, is answered
 					// with a challenge ACK and never taken as data.
-					if err := s.send(Segment{Src: e.Peer, Dst: e.Addr, Seq: rand.Uint32(), Flags: SYN}); err != nil {
+					if err := send(Segment{Src: e.Peer, Dst: e.Addr, Seq: rand.Uint32(), Flags: SYN}); err != nil {
 						finish(i, err)
 						continue
 					}
@@ -220,7 +225,7 @@ func resetBatch(ctx context.Context, batch []End, errs []error, o Options, s sen
 			continue
 		}
 		i, mine := by[key(seg.Src, seg.Dst)]
-		if !mine || ends[i].done || ends[i].ours[seg] {
+		if !mine || ends[i].done || ours[seg] {
 			continue
 		}
 		e := &ends[i]
@@ -234,23 +239,21 @@ func resetBatch(ctx context.Context, batch []End, errs []error, o Options, s sen
 		case seg.Flags&SYN != 0:
 			// A listener's answer to the SYN: no connection here, and the
 			// handshake the SYN began is undone.
-			_ = s.send(Segment{Src: e.Peer, Dst: e.Addr, Seq: seg.Ack, Flags: RST})
+			_ = send(Segment{Src: e.Peer, Dst: e.Addr, Seq: seg.Ack, Flags: RST})
 			finish(i, ErrNoConnection)
 		case e.answered && seg.Ack == e.rst && now.Sub(e.rstAt) < aliveAfter:
 			// Sent before the RST reached it.
 		case e.resets == maxResets:
 			finish(i, ErrStillAnswering)
 		default:
-			if err := s.send(Segment{Src: e.Peer, Dst: e.Addr, Seq: seg.Ack, Flags: RST}); err != nil {
+			if err := send(Segment{Src: e.Peer, Dst: e.Addr, Seq: seg.Ack, Flags: RST}); err != nil {
 				finish(i, err)
 				continue
 			}
 			e.answered, e.rst, e.rstAt = true, seg.Ack, now
 			e.resets++
 			if e.AlsoPeer {
-				r := Segment{Src: e.Addr, Dst: e.Peer, Seq: seg.Seq, Flags: RST}
-				e.ours[key(r.Src, r.Dst).segment(r)] = true
-				_ = s.send(r)
+				_ = send(Segment{Src: e.Addr, Dst: e.Peer, Seq: seg.Seq, Flags: RST})
 			}
 		}
 	}
