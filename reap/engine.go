@@ -13,13 +13,14 @@ import (
 	"github.com/tcpreap/tcpreap/sockbpf"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"github.com/tcpreap/tcpreap/sockfd"
+	"github.com/tcpreap/tcpreap/sockpacket"
 )
 
 // EngineNames are the names of the engines, as each result records the
 // one that acted (kill.Result's Engine), in the order auto prefers them:
-// SOCK_DESTROY's (sockdiag), the socket iterators' (sockbpf), then the
-// owner's descriptor (sockfd).
-var EngineNames = []string{"diag", "bpf", "fd"}
+// SOCK_DESTROY's (sockdiag), the socket iterators' (sockbpf), the owner's
+// descriptor (sockfd), then forged packets (sockpacket).
+var EngineNames = []string{"diag", "bpf", "fd", "packet"}
 
 // Auto is the engine choice that takes SOCK_DESTROY (diag) and, for the
 // targets it refuses (kill.Refused: a kernel without SOCK_DESTROY, an
@@ -103,7 +104,10 @@ func (e engines) of(conn *sockdiag.Conn, ns *host.Namespace) (kill.Engine, []kil
 		return &sockfd.Engine{Conn: conn, Holders: e.holders, NetNS: netns}
 	})}
 	bpf := &bpfEngine{conn: conn, ns: ns, open: e.bpf.open}
+	packet := &sockpacket.Engine{Conn: conn, NS: ns}
 	switch e.choice {
+	case "packet":
+		return packet, nil
 	case "fd":
 		return fd, nil
 	case "bpf":
@@ -118,7 +122,7 @@ func (e engines) of(conn *sockdiag.Conn, ns *host.Namespace) (kill.Engine, []kil
 	if whyNot("fd") == "" {
 		fallback = append(fallback, fd)
 	}
-	return conn, fallback
+	return conn, append(fallback, packet)
 }
 
 // A lazyFD is the fd engine of a namespace, made when first used.

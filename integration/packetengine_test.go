@@ -1,0 +1,146 @@
+// The packet engine: local sockets reset with forged segments after a challenge ACK,
+// compared with SOCK_DESTROY's diag engine result for result.
+
+package integration
+
+import (
+	"errors"
+	"net/netip"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/tcpreap/tcpreap/integration/testnet"
+)
+
+// TestIntegrationEnginePacket destroys the same population with --engine diag and with
+// --engine packet, every state named, and compares them result for result: every
+// connection in a synchronized state (ESTABLISHED both ways, CLOSE_WAIT, IPv6, v4-mapped,
+// shared) killed by both, each result naming its engine; the listeners, the TIME_WAIT
+// socket and the UDP one refused by the packet engine, each with its reason (exit 1), and
+// still there. The kernel shows none of the killed ones afterwards, and every peer of an
+// ESTABLISHED connection reads ECONNRESET from either engine.
+func TestIntegrationEnginePacket(t *testing.T) {
+	if major, _ := kernelVersion(t); major < 6 {
+		t.Skip("the comparison expects SOCK_DESTROY to destroy TIME_WAIT sockets (Linux 6.0)")
+	}
+	e := setup(t)
+	run := e.compareEngines("packet")
+	p, pop, diag, got, rp := run.other, run.pop, run.diag, run.got, run.report
+	refused := map[string]string{"time_wait": "TIME-WAIT socket", "connected udp": "UDP has no reset"}
+	listeners := 0
+	for key, d := range diag {
+		x := got[key]
+		why, ok := refused[key]
+		if strings.Contains(key, " listen ") {
+			why, ok = "LISTEN socket", true
+			listeners++
+		}
+		if d != (outcome{action: "killed", engine: "diag"}) {
+			t.Errorf("%s by diag: %+v, want killed", key, d)
+		}
+		switch {
+		case ok && (x.action != "failed" || x.engine != "packet" || !strings.Contains(x.err, why)):
+			t.Errorf("%s by packet: %+v, want failed by packet: %s", key, x, why)
+		case !ok && x != (outcome{action: "killed", engine: "packet"}):
+			t.Errorf("%s by packet: %+v, want killed by packet", key, x)
+		}
+	}
+	if listeners != 3 {
+		t.Errorf("%d listeners, want 3", listeners)
+	}
+	if rp.Summary != (testnet.Summary{Matched: 11, Killed: 6, Failed: 5}) {
+		t.Errorf("packet summary %+v", rp.Summary)
+	}
+	cs := pop.conns()
+	killed := slices.DeleteFunc(slices.Clone(cs), func(c conn) bool { return c.name == "time_wait" || c.name == "connected udp" })
+	ss := p.sockets()
+	expectGone(t, ss, killed...)
+	expectPresent(t, ss, "time_wait", tcp("time_wait", pop.timeWait))
+	for _, x := range []struct {
+		name string
+		pair testnet.Pair
+	}{{"established", pop.est}, {"outbound", pop.out}, {"ipv6", pop.v6}, {"v4-mapped", pop.mapped}, {"shared", pop.shared}} {
+		expectReset(t, x.name, x.pair.Peer)
+		// The owner's socket was reset too, not aborted: its read says so.
+		if err := testnet.ReadErr(x.pair.Local); !errors.Is(err, syscall.ECONNRESET) {
+			t.Errorf("%s: A's read: %v, want ECONNRESET", x.name, err)
+		}
+	}
+}
+
+// TestIntegrationEnginePacketOrphans: an orphaned FIN_WAIT2 socket (its application
+// closed it; its peer sits in CLOSE_WAIT and still answers) is killed by the diag engine
+// and by the packet engine alike, and the packet engine's RST ends the peer's socket too; a
+// socket whose peer cannot be reached (its route a blackhole) is reported unreachable by
+// the packet engine, never killed, and stays; without CAP_NET_RAW nothing is sent or
+// destroyed (exit 1, the capability named); tcpdump on both hosts saw no packet of a
+// connection that was not planned.
+func TestIntegrationEnginePacketOrphans(t *testing.T) {
+	e := setup(t)
+	l := e.listenV4()
+	byDiag, byPacket := e.inbound(l, peer), e.inbound(l, otherPeer)
+	e.check(e.OrphanFinWait2(byDiag))
+	e.check(e.OrphanFinWait2(byPacket))
+	bystander := e.inbound(l, peer)
+
+	rd := e.json(0, "--engine", "diag", "-y", "--state", "fin_wait2", testnet.PeerV4.String())
+	expectRecords(t, rd, "killed", tcp("orphan", byDiag))
+
+	var captures []*testnet.Capture
+	for _, h := range []*testnet.Host{e.Local, e.Peer} {
+		c, err := h.Capture(t.TempDir())
+		e.check(err)
+		captures = append(captures, c)
+	}
+	rp := e.json(0, "--engine", "packet", "-y", "--state", "fin_wait2", testnet.OtherPeerV4.String())
+	var packets []testnet.Packet
+	for _, c := range captures {
+		ps, err := c.Stop()
+		e.check(err)
+		packets = append(packets, ps...)
+	}
+	expectRecords(t, rp, "killed", tcp("orphan", byPacket))
+	for _, r := range rp.Sockets {
+		if r.Engine != "packet" {
+			t.Errorf("%+v: want the packet engine", r)
+		}
+	}
+	expectGone(t, e.sockets(), tcp("orphan by diag", byDiag), tcp("orphan by packet", byPacket))
+	// The peer in CLOSE_WAIT got the RST too: its socket is gone (its read says EOF, for
+	// the FIN it had, before any error).
+	e.check(e.Peer.AwaitGone(byPacket.RemoteAddr(), byPacket.LocalAddr()))
+	planned := [2]netip.AddrPort{byPacket.LocalAddr(), byPacket.RemoteAddr()}
+	for _, p := range packets {
+		if p.Flags != "." && [2]netip.AddrPort{p.Src, p.Dst} != planned && [2]netip.AddrPort{p.Dst, p.Src} != planned {
+			t.Errorf("captured %s: of no planned socket", p)
+		}
+	}
+	if len(packets) == 0 {
+		t.Error("tcpdump captured nothing: the reset went unseen")
+	}
+
+	// Without CAP_NET_RAW: nothing sent, nothing destroyed.
+	noRaw := []string{"setpriv", "--bounding-set=-net_raw", "--inh-caps=-net_raw", bin, "--engine", "packet", "-y", "--state", "established", testnet.PeerV4.String()}
+	res := e.run(e.Local, noRaw...)
+	if res.Code != 1 || !strings.Contains(res.Stderr, "CAP_NET_RAW") {
+		t.Errorf("%q: exit %d, stderr %q; want exit 1 and a sentence that names CAP_NET_RAW", noRaw, res.Code, res.Stderr)
+	}
+	expectPresent(t, e.sockets(), "established", tcp("bystander", bystander))
+	if res := e.tcpreap("--engine", "pakket", "-y", testnet.PeerV4.String()); res.Code != 2 || !strings.Contains(res.Stderr, "packet") {
+		t.Errorf("--engine pakket: exit %d, stderr %q; want exit 2 and the engines named", res.Code, res.Stderr)
+	}
+
+	// The peer's route a blackhole: the socket's challenge ACK never leaves, and the
+	// engine leaves the socket alone.
+	res = e.run(e.Local, "ip", "route", "add", "blackhole", testnet.PeerV4.String()+"/32")
+	if res.Code != 0 {
+		t.Fatalf("ip route add blackhole: %s", res.Stderr)
+	}
+	ru := e.json(1, "--engine", "packet", "-y", "--state", "established", testnet.PeerV4.String())
+	if len(ru.Sockets) != 1 || ru.Sockets[0].Action != "failed" || !strings.Contains(ru.Sockets[0].Error, "unreachable by the packet engine") {
+		t.Errorf("peer unreachable: %+v, want failed: unreachable by the packet engine", ru.Sockets)
+	}
+	expectPresent(t, e.sockets(), "established", tcp("bystander", bystander))
+}
