@@ -6,6 +6,7 @@ package integration
 import (
 	"errors"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"syscall"
@@ -75,8 +76,9 @@ func TestIntegrationEnginePacket(t *testing.T) {
 // and by the packet engine alike, and the packet engine's RST ends the peer's socket too; a
 // socket whose peer cannot be reached (its route a blackhole) is reported unreachable by
 // the packet engine, never killed, and stays; without CAP_NET_RAW nothing is sent or
-// destroyed (exit 1, the capability named); tcpdump on both hosts saw no packet of a
-// connection that was not planned.
+// destroyed (exit 1, the capability named); a challenge ACK limit that swallows every
+// answer is reported as such, and the socket left alone until the limit lets an answer
+// through; tcpdump on both hosts saw no packet of a connection that was not planned.
 func TestIntegrationEnginePacketOrphans(t *testing.T) {
 	e := setup(t)
 	l := e.listenV4()
@@ -133,7 +135,14 @@ func TestIntegrationEnginePacketOrphans(t *testing.T) {
 	}
 
 	// The peer's route a blackhole: the socket's challenge ACK never leaves, and the
-	// engine leaves the socket alone.
+	// engine leaves the socket alone. A per-socket challenge ACK limit of 10 s swallows
+	// every answer after the first.
+	ratelimit := func(ms string) {
+		e.check(e.Local.Do(func() error {
+			return os.WriteFile("/proc/sys/net/ipv4/tcp_invalid_ratelimit", []byte(ms), 0o644)
+		}))
+	}
+	ratelimit("10000")
 	res = e.run(e.Local, "ip", "route", "add", "blackhole", testnet.PeerV4.String()+"/32")
 	if res.Code != 0 {
 		t.Fatalf("ip route add blackhole: %s", res.Stderr)
@@ -143,4 +152,21 @@ func TestIntegrationEnginePacketOrphans(t *testing.T) {
 		t.Errorf("peer unreachable: %+v, want failed: unreachable by the packet engine", ru.Sockets)
 	}
 	expectPresent(t, e.sockets(), "established", tcp("bystander", bystander))
+
+	// The route back, and the limit still swallowing every answer: the run says the limit
+	// won, and leaves the socket alone.
+	res = e.run(e.Local, "ip", "route", "del", "blackhole", testnet.PeerV4.String()+"/32")
+	if res.Code != 0 {
+		t.Fatalf("ip route del blackhole: %s", res.Stderr)
+	}
+	rl := e.json(1, "--engine", "packet", "-y", "--state", "established", testnet.PeerV4.String())
+	if len(rl.Sockets) != 1 || rl.Sockets[0].Action != "failed" || !strings.Contains(rl.Sockets[0].Error, "rate limit swallowed every answer") {
+		t.Errorf("rate limit: %+v, want failed: the rate limit swallowed every answer", rl.Sockets)
+	}
+	expectPresent(t, e.sockets(), "established", tcp("bystander", bystander))
+	// With the limit at its default (500 ms), the probes that follow get through.
+	ratelimit("500")
+	rk := e.json(0, "--engine", "packet", "-y", "--state", "established", testnet.PeerV4.String())
+	expectRecords(t, rk, "killed", tcp("bystander", bystander))
+	expectReset(t, "bystander", bystander.Peer)
 }

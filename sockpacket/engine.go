@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/tcpreap/tcpreap/host"
@@ -60,7 +61,31 @@ var (
 		"some sockets did not answer the packet engine's forged SYN: their peer's route or link-layer address is gone, or the kernel's challenge ACK limits (tcp_challenge_ack_limit, tcp_invalid_ratelimit) swallowed every answer; they were left alone",
 	)
 	errPrivilege = sockdiag.NewRefusal(ErrNoPrivilege.Error(), "the packet engine needs CAP_NET_RAW in the sockets' network namespace (try sudo)")
+	// ErrLimitWon: no socket answered, and the kernel counted the
+	// challenge ACKs it swallowed and sent none.
+	ErrLimitWon = sockdiag.NewCause(
+		"the kernel's challenge ACK rate limit swallowed every answer to the packet engine's forged SYNs",
+		"the kernel's challenge ACK rate limit (net.ipv4.tcp_invalid_ratelimit per socket, tcp_challenge_ack_limit per namespace) swallowed every answer to the packet engine's forged SYNs within its wait; the sockets were left alone: try again once the limit has passed",
+	)
 )
+
+// The TcpExt counters that tell a challenge ACK sent from one the rate
+// limits swallowed: a full socket's (tcp_send_challenge_ack), a FIN-WAIT-2
+// timewait socket's (tcp_timewait_check_oow_rate_limit).
+var (
+	challengesSent      = []string{"TCPChallengeACK"}
+	challengesSwallowed = []string{"TCPACKSkippedChallenge", "TCPACKSkippedFinWait2"}
+)
+
+// counted is the sum of the counters names of before and after, each
+// after minus before.
+func counted(before, after map[string]uint64, names []string) uint64 {
+	var n uint64
+	for _, name := range names {
+		n += after[name] - before[name]
+	}
+	return n
+}
 
 func stateRefusal(s sockdiag.State) error {
 	why := fmt.Sprintf("a %s socket, which a forged SYN would not provoke but answer", s.Label())
@@ -94,10 +119,19 @@ func (e *Engine) Destroy(ctx context.Context, targets []sockdiag.Socket, progres
 	}
 	if len(ends) > 0 {
 		var answers []error
+		var sent, swallowed uint64
 		err := e.NS.Do(func() (err error) {
+			names := append(slices.Clone(challengesSent), challengesSwallowed...)
+			before, cerr := host.TCPExtCounters(names...)
 			answers, err = Reset(ctx, ends, Options{Wait: e.Wait})
+			if after, aerr := host.TCPExtCounters(names...); cerr == nil && aerr == nil {
+				sent, swallowed = counted(before, after, challengesSent), counted(before, after, challengesSwallowed)
+			}
 			return err
 		})
+		// Only when the namespace sent no challenge ACK at all can the
+		// ones it swallowed be the whole story of the silence.
+		limitWon := sent == 0 && swallowed > 0
 		for k, i := range at {
 			switch {
 			case errors.Is(err, ErrNoPrivilege):
@@ -105,7 +139,7 @@ func (e *Engine) Destroy(ctx context.Context, targets []sockdiag.Socket, progres
 			case err != nil:
 				errs[i] = fmt.Errorf("the packet engine cannot run here: %w", err)
 			default:
-				errs[i] = answer(ctx, answers[k])
+				errs[i] = answer(ctx, answers[k], limitWon)
 			}
 		}
 	}
@@ -115,14 +149,17 @@ func (e *Engine) Destroy(ctx context.Context, targets []sockdiag.Socket, progres
 	return errs
 }
 
-// answer is the engine's answer for a socket Reset answered err for.
-func answer(ctx context.Context, err error) error {
+// answer is the engine's answer for a socket Reset answered err for;
+// limitWon, when the rate limit swallowed every challenge ACK of the run.
+func answer(ctx context.Context, err error, limitWon bool) error {
 	var no *NoAnswerError
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, ErrNoConnection):
 		return sockdiag.ErrGone
+	case errors.As(err, &no) && limitWon:
+		return ErrLimitWon
 	case errors.As(err, &no):
 		return ErrUnreachable
 	case ctx.Err() != nil && errors.Is(err, context.Cause(ctx)):

@@ -24,10 +24,12 @@ type Capture struct {
 	done chan error
 }
 
-// Capture starts tcpdump -i any in h and returns once it listens.
+// Capture starts tcpdump -i any in h and returns once it listens. In immediate mode:
+// else the kernel hands tcpdump a block of packets only when it is full or a second old,
+// and what a block held at Stop would be lost.
 func (h *Host) Capture(dir string) (*Capture, error) {
 	c := &Capture{host: h, file: filepath.Join(dir, h.Name+".pcap"), done: make(chan error, 1)}
-	c.cmd = h.Command(context.Background(), "tcpdump", "-i", "any", "-nn", "-U", "-Z", "root", "-w", c.file, "tcp")
+	c.cmd = h.Command(context.Background(), "tcpdump", "-i", "any", "-nn", "-U", "--immediate-mode", "-Z", "root", "-w", c.file, "tcp")
 	stderr, err := c.cmd.StderrPipe()
 	if err != nil {
 		return nil, err
