@@ -47,6 +47,10 @@ var (
 
 const maxResets = 32
 
+// ErrNoPrivilege: packet and raw sockets need CAP_NET_RAW in the network
+// namespace they are made in (EPERM).
+var ErrNoPrivilege = errors.New("sending and reading forged packets needs CAP_NET_RAW in this network namespace (try sudo)")
+
 // The answers Reset gives an end it did not reset.
 var (
 	// ErrNoConnection: the end answered its provocation with a reset, or

@@ -12,10 +12,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ErrNoPrivilege: packet and raw sockets need CAP_NET_RAW in the network
-// namespace they are made in (EPERM).
-var ErrNoPrivilege = errors.New("sending and reading forged packets needs CAP_NET_RAW in this network namespace (try sudo)")
-
 // socketError names the privilege a socket call lacks.
 func socketError(what string, err error) error {
 	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
