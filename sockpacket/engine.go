@@ -88,7 +88,7 @@ func counted(before, after map[string]uint64, names []string) uint64 {
 }
 
 func stateRefusal(s sockdiag.State) error {
-	why := fmt.Sprintf("a %s socket, which a forged SYN would not provoke but answer", s.Label())
+	why := fmt.Sprintf("a %s socket: a forged SYN there may start a connection instead of provoking an answer", s.Label())
 	return sockdiag.NewRefusal(why, "some sockets are in a state (SYN-SENT, SYN-RECV, TIME-WAIT, LISTEN, CLOSE) where a forged SYN may open a connection instead of provoking an answer: the packet engine leaves them alone")
 }
 
