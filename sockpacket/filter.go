@@ -17,9 +17,30 @@ type Tuple struct {
 // headers, with options, and no more.
 const snapLength = 128
 
-// maxTuples bounds the tuples of one filter: an IPv6 tuple costs 19
-// instructions, and the kernel takes at most 4,096 (BPF_MAXINSNS).
-const maxTuples = 128
+// The size of a filter: the kernel takes at most maxInstructions
+// (BPF_MAXINSNS); an IPv4 tuple costs cost4 instructions, an IPv6 one
+// cost6, and the rest of the program filterBase.
+const (
+	maxInstructions = 4096
+	cost4           = 7
+	cost6           = 19
+	filterBase      = 20
+)
+
+// fits returns how many of tuples, from the first, one filter takes.
+func fits(tuples []Tuple) int {
+	n := filterBase
+	for i, t := range tuples {
+		c := cost6
+		if t.Src.Addr().Unmap().Is4() {
+			c = cost4
+		}
+		if n += c; n > maxInstructions {
+			return i
+		}
+	}
+	return len(tuples)
+}
 
 // filter assembles the classic BPF program of a capture that passes TCP
 // segments of the tuples and nothing else, for an AF_PACKET socket of type
@@ -27,8 +48,8 @@ const maxTuples = 128
 // fragment never passes; nor does an IPv6 packet with an extension header
 // before TCP.
 func filter(tuples []Tuple) ([]bpf.RawInstruction, error) {
-	if len(tuples) == 0 || len(tuples) > maxTuples {
-		return nil, fmt.Errorf("a capture filter takes 1 to %d tuples, not %d", maxTuples, len(tuples))
+	if len(tuples) == 0 || fits(tuples) < len(tuples) {
+		return nil, fmt.Errorf("a capture filter takes 1 to %d instructions' worth of tuples, not %d tuples", maxInstructions, len(tuples))
 	}
 	var v4, v6 []bpf.Instruction
 	for _, t := range tuples {
@@ -71,6 +92,9 @@ func filter(tuples []Tuple) ([]bpf.RawInstruction, error) {
 		reject,
 	}
 	prog = append(append(prog, block4...), block6...)
+	if len(prog) > maxInstructions {
+		return nil, fmt.Errorf("a capture filter of %d instructions, more than the kernel takes", len(prog))
+	}
 	return bpf.Assemble(prog)
 }
 

@@ -73,20 +73,29 @@ func TestFilterBounds(t *testing.T) {
 	if _, err := filter(nil); err == nil {
 		t.Error("no error for no tuple")
 	}
-	var many []Tuple
-	for i := range maxTuples {
-		a := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: byte(i)})
-		many = append(many, Tuple{netip.AddrPortFrom(a, 1), netip.AddrPortFrom(a, 2)})
-	}
-	prog, err := filter(many)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(prog) > 4096 {
-		t.Errorf("%d instructions: more than the kernel takes", len(prog))
-	}
-	if _, err := filter(append(many, many[0])); err == nil {
-		t.Error("no error for too many tuples")
+	// As many tuples as fit, of either family, make a program the kernel takes; one
+	// more does not fit.
+	for _, family := range []func(i int) netip.Addr{
+		func(i int) netip.Addr { return netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}) },
+		func(i int) netip.Addr {
+			return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 14: byte(i >> 8), 15: byte(i)})
+		},
+	} {
+		var many []Tuple
+		for i := range 1000 {
+			many = append(many, Tuple{netip.AddrPortFrom(family(i), 1), netip.AddrPortFrom(family(i), 2)})
+		}
+		n := fits(many)
+		prog, err := filter(many[:n])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(prog) > 4096 || n < 128 {
+			t.Errorf("%d tuples, %d instructions", n, len(prog))
+		}
+		if _, err := filter(many[:n+1]); err == nil {
+			t.Errorf("no error for %d tuples", n+1)
+		}
 	}
 	mixed := []Tuple{{netip.MustParseAddrPort("192.0.2.1:1"), netip.MustParseAddrPort("[2001:db8::1]:1")}}
 	if _, err := filter(mixed); err == nil {

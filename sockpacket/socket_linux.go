@@ -140,6 +140,10 @@ type linkSender struct {
 	fd   int
 	rt   *rtnetlink.Conn
 	ways map[netip.Addr]way
+	// neigh is the neighbour table, read when first needed and again when
+	// a next hop is not in it, once.
+	neigh    []rtnetlink.NeighMessage
+	reloaded bool
 }
 
 // A way is how to reach a destination: the interface and the link-layer
@@ -210,20 +214,28 @@ func (s *linkSender) lookup(dst netip.Addr) way {
 	if gw, ok := netip.AddrFromSlice(r.Attributes.Gateway); ok && gw.IsValid() && !gw.IsUnspecified() {
 		hop = gw.Unmap()
 	}
-	neigh, err := s.rt.Neigh.List()
-	if err != nil {
-		return way{err: fmt.Errorf("reading the neighbour table: %w", err)}
-	}
-	const usable = unix.NUD_REACHABLE | unix.NUD_STALE | unix.NUD_DELAY | unix.NUD_PROBE | unix.NUD_PERMANENT | unix.NUD_NOARP
-	for _, n := range neigh {
-		if n.Index != r.Attributes.OutIface || n.Attributes == nil || n.State&usable == 0 {
-			continue
+	for {
+		if s.neigh == nil {
+			neigh, err := s.rt.Neigh.List()
+			if err != nil {
+				return way{err: fmt.Errorf("reading the neighbour table: %w", err)}
+			}
+			s.neigh = neigh
 		}
-		if a, ok := netip.AddrFromSlice(n.Attributes.Address); ok && a.Unmap() == hop {
-			return way{ifindex: int(n.Index), mac: n.Attributes.LLAddress}
+		const usable = unix.NUD_REACHABLE | unix.NUD_STALE | unix.NUD_DELAY | unix.NUD_PROBE | unix.NUD_PERMANENT | unix.NUD_NOARP
+		for _, n := range s.neigh {
+			if n.Index != r.Attributes.OutIface || n.Attributes == nil || n.State&usable == 0 {
+				continue
+			}
+			if a, ok := netip.AddrFromSlice(n.Attributes.Address); ok && a.Unmap() == hop {
+				return way{ifindex: int(n.Index), mac: n.Attributes.LLAddress}
+			}
 		}
+		if s.reloaded {
+			return way{err: fmt.Errorf("the link-layer address of %s (the next hop to %s) is not known here", hop, dst)}
+		}
+		s.neigh, s.reloaded = nil, true
 	}
-	return way{err: fmt.Errorf("the link-layer address of %s (the next hop to %s) is not known here", hop, dst)}
 }
 
 func (s *linkSender) close() {
