@@ -79,6 +79,8 @@ func endWords(err error) string {
 		return "had no such connection"
 	case errors.Is(err, sockpacket.ErrStillAnswering):
 		return "went on answering after its RSTs"
+	case errors.Is(err, sockpacket.ErrUnconfirmed):
+		return "was sent its RST, and did not confirm it"
 	}
 	return "could not be sent to: " + err.Error()
 }

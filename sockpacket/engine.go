@@ -154,7 +154,8 @@ func (e *Engine) Destroy(ctx context.Context, targets []sockdiag.Socket, progres
 func answer(ctx context.Context, err error, limitWon bool) error {
 	var no *NoAnswerError
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, ErrUnconfirmed):
+		// The second look tells whether the socket is gone.
 		return nil
 	case errors.Is(err, ErrNoConnection):
 		return sockdiag.ErrGone

@@ -52,6 +52,7 @@ func TestAnswer(t *testing.T) {
 		want     error
 	}{
 		{nil, false, nil},
+		{ErrUnconfirmed, false, nil},
 		{ErrNoConnection, false, sockdiag.ErrGone},
 		{no, false, ErrUnreachable},
 		{no, true, ErrLimitWon},

@@ -17,11 +17,16 @@ type Tuple struct {
 // headers, with options, and no more.
 const snapLength = 128
 
-// The size of a filter: the kernel takes at most maxInstructions
-// (BPF_MAXINSNS); an IPv4 tuple costs cost4 instructions, an IPv6 one
-// cost6, and the rest of the program filterBase.
+// The size of a filter: the kernel takes at most 4,096 instructions
+// (BPF_MAXINSNS), and charges the program as it converts it to eBPF (a load
+// becomes several instructions) to the socket's option memory
+// (net.core.optmem_max, 128 KiB on current kernels, 20 KiB on old ones):
+// maxInstructions keeps well within both, and a capture that is refused
+// all the same is made again with half its tuples (see Reset). An IPv4
+// tuple costs cost4 instructions, an IPv6 one cost6, and the rest of the
+// program filterBase.
 const (
-	maxInstructions = 4096
+	maxInstructions = 1024
 	cost4           = 7
 	cost6           = 19
 	filterBase      = 20

@@ -90,7 +90,7 @@ func TestFilterBounds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(prog) > 4096 || n < 128 {
+		if len(prog) > maxInstructions || n < 50 {
 			t.Errorf("%d tuples, %d instructions", n, len(prog))
 		}
 		if _, err := filter(many[:n+1]); err == nil {

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // An End is one end of a TCP connection to reset: Addr, the address and
@@ -36,14 +38,21 @@ const DefaultWait = time.Second
 
 // The timing of a reset: an unanswered end is provoked again every
 // probeEvery, past the kernel's per-socket limit of one challenge ACK in
-// tcp_invalid_ratelimit (500 ms by default); a RST sent, the end is given
-// settle to show that it lives on (it sends a segment that acknowledges
-// more than the RST's sequence number, or any segment aliveAfter the RST),
-// when it is sent another, up to maxResets.
+// tcp_invalid_ratelimit (500 ms by default). Once it has answered and been
+// sent its RST, the reset is confirmed: verifyAfter later, and every
+// verifyEvery until it answers, the end is sent a segment with a byte of
+// data far out of its window, which a live socket answers at once with an
+// ACK (a segment with data is not rate-limited) and a closed tuple with a
+// RST. A live one is sent a RST again, with the number its ACK says, up to
+// maxResets times.
+// An ACK with the number of the last RST that comes within aliveAfter of
+// it may have left the end before the RST reached it, and is not answered
+// with another.
 var (
-	probeEvery = 300 * time.Millisecond
-	settle     = 200 * time.Millisecond
-	aliveAfter = 50 * time.Millisecond
+	probeEvery  = 300 * time.Millisecond
+	verifyAfter = 10 * time.Millisecond
+	verifyEvery = 100 * time.Millisecond
+	aliveAfter  = 50 * time.Millisecond
 )
 
 const maxResets = 32
@@ -61,6 +70,10 @@ var (
 	// ErrStillAnswering: the end went on acknowledging new data after
 	// every RST it was sent.
 	ErrStillAnswering = errors.New("it was sent RSTs with the sequence numbers it announced, and went on answering")
+	// ErrUnconfirmed: the end answered and was sent its RST, and then
+	// answered nothing within the wait, neither as a live socket nor as a
+	// closed tuple: the RST may or may not have reached it.
+	ErrUnconfirmed = errors.New("it was sent its RST, and did not confirm it")
 )
 
 // A NoAnswerError is the answer for an end that did not answer any of
@@ -136,6 +149,11 @@ func Reset(ctx context.Context, ends []End, o Options) ([]error, error) {
 		}
 		tuples = tuples[:fits(tuples)]
 		c, err := openCapture(tuples)
+		for errors.Is(err, unix.ENOMEM) && len(tuples) > 1 {
+			// More than the socket's option memory takes.
+			tuples = tuples[:len(tuples)/2]
+			c, err = openCapture(tuples)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -175,9 +193,11 @@ type end struct {
 	probes    int
 	nextProbe time.Time
 	answered  bool
-	resets    int
-	rst       uint32 // the sequence number of the last RST sent
+	snd, rst  uint32 // the end's snd_nxt as it last said it; the last RST's sequence number
 	rstAt     time.Time
+	resets    int // RSTs sent with a new sequence number
+	verifyAt  time.Time // when to send the next verifying segment
+	confirmBy time.Time // when an unconfirmed reset gives up
 	done      bool
 }
 
@@ -200,7 +220,8 @@ func resetBatch(ctx context.Context, batch []End, errs []error, o Options, s sen
 	}
 	// ours are the segments sent, which the capture reads too where they
 	// leave by an interface it watches: without NAT, one end's tuple is the
-	// other's, reversed, and a RST sent to one is from the other's address.
+	// other's, reversed, and a segment sent to one is from the other's
+	// address.
 	ours := map[Segment]bool{}
 	send := func(seg Segment) error {
 		ours[key(seg.Src, seg.Dst).segment(seg)] = true
@@ -212,21 +233,30 @@ func resetBatch(ctx context.Context, batch []End, errs []error, o Options, s sen
 	deadline := time.Now().Add(wait)
 	for {
 		now := time.Now()
-		wake := deadline.Add(settle)
+		wake := now.Add(wait)
 		pending := false
 		for i := range ends {
 			e := &ends[i]
 			switch {
 			case e.done:
 				continue
-			case e.answered && !now.Before(e.rstAt.Add(settle)):
-				finish(i, nil)
-				continue
-			case e.answered:
-				wake = minTime(wake, e.rstAt.Add(settle))
-			case ctx.Err() != nil:
+			case ctx.Err() != nil && !e.answered:
 				finish(i, context.Cause(ctx))
 				continue
+			case e.answered && !now.Before(e.confirmBy):
+				finish(i, ErrUnconfirmed)
+				continue
+			case e.answered:
+				if !now.Before(e.verifyAt) {
+					// Far behind what it expects, with an acceptable ACK: out
+					// of its window whatever it received since.
+					if err := send(Segment{Src: e.Peer, Dst: e.Addr, Seq: e.rst - 1<<30, Ack: e.snd - 1<<30, Flags: ACK, Len: 1}); err != nil {
+						finish(i, err)
+						continue
+					}
+					e.verifyAt = now.Add(verifyEvery)
+				}
+				wake = minTime(wake, minTime(e.verifyAt, e.confirmBy))
 			case !now.Before(deadline):
 				finish(i, &NoAnswerError{Wait: wait, Probes: e.probes})
 				continue
@@ -267,27 +297,40 @@ func resetBatch(ctx context.Context, batch []End, errs []error, o Options, s sen
 		e := &ends[i]
 		now = time.Now()
 		switch {
+		case seg.Flags&RST != 0 && e.answered:
+			// Its tuple answers as a closed one: the reset is confirmed.
+			finish(i, nil)
 		case seg.Flags&RST != 0:
-			if !e.answered {
-				finish(i, ErrNoConnection)
-			}
+			finish(i, ErrNoConnection)
 		case seg.Flags&ACK == 0:
 		case seg.Flags&SYN != 0:
-			// A listener's answer to the SYN: no connection here, and the
-			// handshake the SYN began is undone.
+			// A listener's answer to a SYN: no connection on the tuple (any
+			// more, when its RST came first), and the handshake the SYN
+			// began is undone.
 			_ = send(Segment{Src: e.Peer, Dst: e.Addr, Seq: seg.Ack, Flags: RST})
-			finish(i, ErrNoConnection)
+			if e.answered {
+				finish(i, nil)
+			} else {
+				finish(i, ErrNoConnection)
+			}
 		case e.answered && seg.Ack == e.rst && now.Sub(e.rstAt) < aliveAfter:
 			// Sent before the RST reached it.
-		case e.resets == maxResets:
+		case e.resets == maxResets && seg.Ack != e.rst:
 			finish(i, ErrStillAnswering)
 		default:
+			// It lives: a RST with the sequence number it expects now.
 			if err := send(Segment{Src: e.Peer, Dst: e.Addr, Seq: seg.Ack, Flags: RST}); err != nil {
 				finish(i, err)
 				continue
 			}
-			e.answered, e.rst, e.rstAt = true, seg.Ack, now
-			e.resets++
+			if !e.answered || seg.Ack != e.rst {
+				e.resets++
+			}
+			if !e.answered {
+				e.answered, e.confirmBy = true, now.Add(wait)
+			}
+			e.snd, e.rst, e.rstAt = seg.Seq, seg.Ack, now
+			e.verifyAt = now.Add(verifyAfter)
 			if e.AlsoPeer {
 				_ = send(Segment{Src: e.Addr, Dst: e.Peer, Seq: seg.Seq, Flags: RST})
 			}

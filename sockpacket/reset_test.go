@@ -18,6 +18,7 @@ type fakeEnd struct {
 	swallow  int    // challenge ACKs a rate limit swallows first
 	grow     uint32 // rcv_nxt grows by this after each challenge ACK (data in flight)
 	refuse   bool   // no connection: answers with a RST
+	deaf     bool   // answers the first SYN, then nothing
 	reset    bool
 }
 
@@ -30,10 +31,17 @@ type fakeNet struct {
 func (n *fakeNet) send(s Segment) error {
 	n.sent = append(n.sent, s)
 	for _, e := range n.ends {
-		if s.Src != e.Peer || s.Dst != e.Addr || e.reset || e.silent {
+		if s.Src != e.Peer || s.Dst != e.Addr || e.silent {
 			continue
 		}
 		switch {
+		case e.reset && s.Len > 0:
+			// A closed tuple answers a segment with a reset.
+			n.queue = append(n.queue, Segment{Src: e.Addr, Dst: e.Peer, Seq: s.Ack, Flags: RST})
+		case e.reset:
+		case s.Len > 0:
+			// Out of its window: an ACK at once, whatever the rate limit.
+			n.queue = append(n.queue, Segment{Src: e.Addr, Dst: e.Peer, Seq: e.snd, Ack: e.rcv, Flags: ACK})
 		case e.refuse && s.Flags&SYN != 0:
 			n.queue = append(n.queue, Segment{Src: e.Addr, Dst: e.Peer, Seq: s.Ack, Flags: RST})
 		case s.Flags&SYN != 0 && e.swallow > 0:
@@ -41,11 +49,15 @@ func (n *fakeNet) send(s Segment) error {
 		case s.Flags&SYN != 0:
 			n.queue = append(n.queue, Segment{Src: e.Addr, Dst: e.Peer, Seq: e.snd, Ack: e.rcv, Flags: ACK})
 			e.rcv += e.grow
+			e.silent = e.deaf
 		case s.Flags&RST != 0 && s.Seq == e.rcv:
 			e.reset = true
 		case s.Flags&RST != 0:
-			// In the window, not exact: a challenge ACK.
-			n.queue = append(n.queue, Segment{Src: e.Addr, Dst: e.Peer, Seq: e.snd, Ack: e.rcv, Flags: ACK})
+			// In the window, not exact: a challenge ACK, when the rate limit
+			// lets it.
+			if e.swallow == 0 {
+				n.queue = append(n.queue, Segment{Src: e.Addr, Dst: e.Peer, Seq: e.snd, Ack: e.rcv, Flags: ACK})
+			}
 		}
 	}
 	return nil
@@ -64,9 +76,9 @@ func (n *fakeNet) next(deadline time.Time) (Segment, bool, error) {
 }
 
 func quick(t *testing.T) {
-	old := [3]time.Duration{probeEvery, settle, aliveAfter}
-	probeEvery, settle, aliveAfter = 20*time.Millisecond, 20*time.Millisecond, 0
-	t.Cleanup(func() { probeEvery, settle, aliveAfter = old[0], old[1], old[2] })
+	old := [4]time.Duration{probeEvery, verifyAfter, verifyEvery, aliveAfter}
+	probeEvery, verifyAfter, verifyEvery, aliveAfter = 20*time.Millisecond, 0, 10*time.Millisecond, 0
+	t.Cleanup(func() { probeEvery, verifyAfter, verifyEvery, aliveAfter = old[0], old[1], old[2], old[3] })
 }
 
 func TestResetBatch(t *testing.T) {
@@ -77,8 +89,9 @@ func TestResetBatch(t *testing.T) {
 	busy := &fakeEnd{End: End{Addr: ap("[2001:db8::2:2]:80"), Peer: ap("[2001:db8::1:2]:5000")}, snd: 5, rcv: 7, grow: 1000}
 	gone := &fakeEnd{End: End{Addr: ap("192.0.2.3:81"), Peer: ap("192.0.2.1:40001")}, silent: true}
 	closed := &fakeEnd{End: End{Addr: ap("192.0.2.3:82"), Peer: ap("192.0.2.1:40002")}, refuse: true}
-	n := &fakeNet{ends: []*fakeEnd{client, server, busy, gone, closed}}
-	batch := []End{client.End, server.End, busy.End, gone.End, closed.End}
+	deaf := &fakeEnd{End: End{Addr: ap("192.0.2.3:83"), Peer: ap("192.0.2.1:40003")}, deaf: true}
+	n := &fakeNet{ends: []*fakeEnd{client, server, busy, gone, closed, deaf}}
+	batch := []End{client.End, server.End, busy.End, gone.End, closed.End, deaf.End}
 	errs := make([]error, len(batch))
 	resetBatch(context.Background(), batch, errs, Options{Wait: 200 * time.Millisecond}, n, n)
 	for i, e := range []*fakeEnd{client, server, busy} {
@@ -92,6 +105,9 @@ func TestResetBatch(t *testing.T) {
 	}
 	if !errors.Is(errs[4], ErrNoConnection) {
 		t.Errorf("end without the connection: %v", errs[4])
+	}
+	if !errors.Is(errs[5], ErrUnconfirmed) {
+		t.Errorf("end silent after its answer: %v", errs[5])
 	}
 	// Nothing was sent but to the planned ends, from their peers.
 	for _, s := range n.sent {

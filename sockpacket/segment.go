@@ -10,12 +10,13 @@ import (
 )
 
 // A Segment is a TCP segment as the engine sends or reads it: its
-// addresses, ports, sequence and acknowledgement numbers and flags; no
-// options, no payload.
+// addresses, ports, sequence and acknowledgement numbers, flags, and how
+// many bytes of data it carries (zeros when sent); no options.
 type Segment struct {
 	Src, Dst netip.AddrPort
 	Seq, Ack uint32
 	Flags    Flags
+	Len      uint16
 }
 
 // Flags are a segment's TCP flags.
@@ -31,6 +32,9 @@ const (
 )
 
 func (s Segment) String() string {
+	if s.Len > 0 {
+		return fmt.Sprintf("%s → %s %s seq %d ack %d len %d", s.Src, s.Dst, s.Flags, s.Seq, s.Ack, s.Len)
+	}
 	return fmt.Sprintf("%s → %s %s seq %d ack %d", s.Src, s.Dst, s.Flags, s.Seq, s.Ack)
 }
 
@@ -78,7 +82,7 @@ func (s *Segment) MarshalBinary() ([]byte, error) {
 		}
 	}
 	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ip, tcp); err != nil {
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ip, tcp, gopacket.Payload(make([]byte, s.Len))); err != nil {
 		return nil, fmt.Errorf("segment %s: %w", s, err)
 	}
 	return buf.Bytes(), nil
@@ -89,14 +93,16 @@ func (s *Segment) MarshalBinary() ([]byte, error) {
 var errNotTCP = errors.New("not a TCP segment")
 
 // UnmarshalBinary reads a segment from an IP packet that starts at its IP
-// header, as an AF_PACKET socket of type SOCK_DGRAM reads it; the TCP
-// header may be followed by anything (its payload is not read).
+// header, as an AF_PACKET socket of type SOCK_DGRAM reads it; the packet
+// may end after the TCP header (a capture's snap length): Len is what the
+// IP header says the data is.
 func (s *Segment) UnmarshalBinary(b []byte) error {
 	if len(b) == 0 {
 		return errNotTCP
 	}
 	var src, dst netip.Addr
 	var payload []byte
+	var ipLen int // the IP payload's length, as the header says
 	switch b[0] >> 4 {
 	case 4:
 		var ip layers.IPv4
@@ -108,7 +114,7 @@ func (s *Segment) UnmarshalBinary(b []byte) error {
 		}
 		src, _ = netip.AddrFromSlice(ip.SrcIP)
 		dst, _ = netip.AddrFromSlice(ip.DstIP)
-		payload = ip.Payload
+		payload, ipLen = ip.Payload, int(ip.Length)-int(ip.IHL)*4
 	case 6:
 		var ip layers.IPv6
 		if err := ip.DecodeFromBytes(b, gopacket.NilDecodeFeedback); err != nil {
@@ -119,7 +125,7 @@ func (s *Segment) UnmarshalBinary(b []byte) error {
 		}
 		src, _ = netip.AddrFromSlice(ip.SrcIP)
 		dst, _ = netip.AddrFromSlice(ip.DstIP)
-		payload = ip.Payload
+		payload, ipLen = ip.Payload, int(ip.Length)
 	default:
 		return errNotTCP
 	}
@@ -130,6 +136,9 @@ func (s *Segment) UnmarshalBinary(b []byte) error {
 	*s = Segment{
 		Src: netip.AddrPortFrom(src, uint16(tcp.SrcPort)), Dst: netip.AddrPortFrom(dst, uint16(tcp.DstPort)),
 		Seq: tcp.Seq, Ack: tcp.Ack,
+	}
+	if n := ipLen - int(tcp.DataOffset)*4; n > 0 && n <= 0xffff {
+		s.Len = uint16(n)
 	}
 	for _, f := range []struct {
 		set  bool

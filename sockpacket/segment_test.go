@@ -12,7 +12,8 @@ func TestSegmentRoundTrip(t *testing.T) {
 	for _, s := range []Segment{
 		{Src: netip.MustParseAddrPort("198.51.100.2:40000"), Dst: netip.MustParseAddrPort("198.51.100.1:8080"), Seq: 1, Ack: 0xfffffffe, Flags: SYN},
 		{Src: netip.MustParseAddrPort("[::ffff:192.0.2.1]:1"), Dst: netip.MustParseAddrPort("192.0.2.2:80"), Seq: 7, Flags: RST},
-		{Src: netip.MustParseAddrPort("[2001:db8::1:2]:5000"), Dst: netip.MustParseAddrPort("[2001:db8::2:2]:80"), Seq: 9, Ack: 10, Flags: ACK | PSH},
+		{Src: netip.MustParseAddrPort("[2001:db8::1:2]:5000"), Dst: netip.MustParseAddrPort("[2001:db8::2:2]:80"), Seq: 9, Ack: 10, Flags: ACK | PSH, Len: 1},
+		{Src: netip.MustParseAddrPort("192.0.2.1:5000"), Dst: netip.MustParseAddrPort("192.0.2.2:80"), Seq: 9, Ack: 10, Flags: ACK, Len: 3},
 	} {
 		b, err := s.MarshalBinary()
 		if err != nil {

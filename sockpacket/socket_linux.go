@@ -140,6 +140,10 @@ type linkSender struct {
 	fd   int
 	rt   *rtnetlink.Conn
 	ways map[netip.Addr]way
+	// local sends to an end on this host itself, as the host sends its
+	// own packets: injected on loopback, a segment to a closed tuple
+	// draws no reset, and the reset's confirmation needs one.
+	local *rawSender
 	// neigh is the neighbour table, read when first needed and again when
 	// a next hop is not in it, once.
 	neigh    []rtnetlink.NeighMessage
@@ -147,10 +151,11 @@ type linkSender struct {
 }
 
 // A way is how to reach a destination: the interface and the link-layer
-// address, or why it cannot be.
+// address, or this host itself (local), or why it cannot be.
 type way struct {
 	ifindex int
 	mac     net.HardwareAddr
+	local   bool
 	err     error
 }
 
@@ -176,6 +181,16 @@ func (s *linkSender) send(seg Segment) error {
 	}
 	if w.err != nil {
 		return w.err
+	}
+	if w.local {
+		if s.local == nil {
+			raw, err := openRaw()
+			if err != nil {
+				return err
+			}
+			s.local = raw
+		}
+		return s.local.send(seg)
 	}
 	b, err := seg.MarshalBinary()
 	if err != nil {
@@ -206,9 +221,7 @@ func (s *linkSender) lookup(dst netip.Addr) way {
 	}
 	r := routes[0]
 	if r.Type == unix.RTN_LOCAL {
-		// An end on this host: the loopback interface takes any
-		// link-layer address and delivers the packet here.
-		return way{ifindex: int(r.Attributes.OutIface), mac: make(net.HardwareAddr, 6)}
+		return way{local: true}
 	}
 	hop := dst
 	if gw, ok := netip.AddrFromSlice(r.Attributes.Gateway); ok && gw.IsValid() && !gw.IsUnspecified() {
@@ -241,4 +254,7 @@ func (s *linkSender) lookup(dst netip.Addr) way {
 func (s *linkSender) close() {
 	unix.Close(s.fd)
 	s.rt.Close()
+	if s.local != nil {
+		s.local.close()
+	}
 }
