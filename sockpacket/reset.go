@@ -195,7 +195,7 @@ type end struct {
 	answered  bool
 	snd, rst  uint32 // the end's snd_nxt as it last said it; the last RST's sequence number
 	rstAt     time.Time
-	resets    int // RSTs sent with a new sequence number
+	resets    int       // RSTs sent with a new sequence number
 	verifyAt  time.Time // when to send the next verifying segment
 	confirmBy time.Time // when an unconfirmed reset gives up
 	done      bool
