@@ -82,7 +82,7 @@ func endWords(err error) string {
 	case errors.Is(err, sockpacket.ErrUnconfirmed):
 		return "was sent its RST, and did not confirm it"
 	}
-	return "could not be sent to: " + err.Error()
+	return "was not reset: " + err.Error()
 }
 
 // seconds writes d as "1 s", "1.5 s".

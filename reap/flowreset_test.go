@@ -20,7 +20,7 @@ func TestEndsWords(t *testing.T) {
 		{nil, nil, "reset both"},
 		{nil, noAnswer, "reset client only: the server did not answer in 1 s"},
 		{sockpacket.ErrNoConnection, nil, "reset server only: the client had no such connection"},
-		{sockpacket.ErrStillAnswering, errors.New("no route to 192.0.2.2"), "reset neither: the client went on answering after its RSTs; the server could not be sent to: no route to 192.0.2.2"},
+		{sockpacket.ErrStillAnswering, errors.New("no route to 192.0.2.2"), "reset neither: the client went on answering after its RSTs; the server was not reset: no route to 192.0.2.2"},
 		{fmt.Errorf("x: %w", noAnswer), nil, "reset server only: the client did not answer in 1 s"},
 	} {
 		if got := endsWords(c.client, c.server); !strings.HasPrefix(got, c.want) {

@@ -107,16 +107,17 @@ type capture interface {
 // (RFC 5961 4.2) that carries its snd_nxt and rcv_nxt; reads the answer on
 // a packet socket that reads the ends' answers alone; and sends the end a
 // RST from its peer's address, with the sequence number it expects. It
-// returns an answer per end: nil (reset), ErrNoConnection,
-// ErrStillAnswering, a *NoAnswerError, the error of a send (no route, no
+// then confirms it (see verifyEvery). It returns an answer per end: nil
+// (reset, and confirmed), ErrNoConnection, ErrStillAnswering,
+// ErrUnconfirmed, a *NoAnswerError, the error of a send (no route, no
 // link-layer address), or, after ctx ends, ctx's cause for an end not yet
 // answered. Its error is one of opening its sockets (ErrNoPrivilege
 // without CAP_NET_RAW); then nothing was sent.
 //
 // It runs in the network namespace of the calling thread, which the
 // caller locks there, and takes Wait plus a fraction of a second: the ends
-// go in batches of as many as one capture filter holds (about 580 IPv4
-// ends, 210 IPv6 ones), all at once, each on a capture of its own.
+// go in batches of as many as one capture filter holds (about 140 IPv4
+// ends, 50 IPv6 ones), all at once, each on a capture of its own.
 func Reset(ctx context.Context, ends []End, o Options) ([]error, error) {
 	var s sender
 	var err error
@@ -143,8 +144,8 @@ func Reset(ctx context.Context, ends []End, o Options) ([]error, error) {
 		}
 	}()
 	for start := 0; start < len(ends); {
-		tuples := make([]Tuple, len(ends)-start)
-		for i, e := range ends[start:] {
+		tuples := make([]Tuple, min(len(ends)-start, maxInstructions/cost4))
+		for i, e := range ends[start : start+len(tuples)] {
 			tuples[i] = Tuple{Src: e.Addr, Dst: e.Peer}
 		}
 		tuples = tuples[:fits(tuples)]
