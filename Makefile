@@ -106,7 +106,7 @@ demo: demo-deps build
 	$(GO) run ./integration/demo $(BIN)
 
 test: deps lint
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 12m ./...
 
 unit: lint
 	$(GO) test -race -count=1 $(PORTABLE)

@@ -44,6 +44,10 @@ type Options struct {
 	// engine before them refused (Refused): the kernel cannot destroy
 	// them that way, and the next engine may reach them.
 	Fallback []Engine
+	// MPTCP is the engine that closes the MPTCP connections of the plan's
+	// Subflows at their MPTCP socket (the fd engine); nil keeps them back,
+	// with ReasonMPTCPSubflow. They go to no other engine.
+	MPTCP Engine
 }
 
 var _ Engine = (*sockdiag.Conn)(nil)
@@ -62,11 +66,51 @@ func (p *Plan) Execute(ctx context.Context, e Engine) []Result {
 
 // ExecuteWith is Execute with options.
 func (p *Plan) ExecuteWith(ctx context.Context, e Engine, o Options) []Result {
-	results, answered := destroy(ctx, e, p.Targets, o, make([]Result, 0, len(p.Targets)+len(p.Skipped)))
-	if answered {
-		retryUnreachable(ctx, e, results, o)
+	if len(p.Subflows) == 0 {
+		results, answered := destroy(ctx, e, p.Targets, o, make([]Result, 0, len(p.Targets)+len(p.Skipped)))
+		if answered {
+			retryUnreachable(ctx, e, results, o)
+		}
+		return p.appendSkips(results)
+	}
+	var plain, subflows []int
+	for i := range p.Targets {
+		if _, ok := p.Subflows[p.Targets[i].ID.Cookie]; ok {
+			subflows = append(subflows, i)
+		} else {
+			plain = append(plain, i)
+		}
+	}
+	results := make([]Result, len(p.Targets), len(p.Targets)+len(p.Skipped))
+	p.executeSome(ctx, e, o, plain, results)
+	if o.MPTCP == nil {
+		for _, i := range subflows {
+			results[i] = Result{Socket: &p.Targets[i], Action: inet.Skipped, Reason: ReasonMPTCPSubflow}
+		}
+	} else {
+		p.executeSome(ctx, o.MPTCP, Options{VerifyAll: o.VerifyAll, Progress: o.Progress}, subflows, results)
 	}
 	return p.appendSkips(results)
+}
+
+// executeSome destroys the targets at the indexes at with e and puts each
+// one's result in results at its index.
+func (p *Plan) executeSome(ctx context.Context, e Engine, o Options, at []int, results []Result) {
+	if len(at) == 0 {
+		return
+	}
+	targets := make([]sockdiag.Socket, len(at))
+	for k, i := range at {
+		targets[k] = p.Targets[i]
+	}
+	done, answered := destroy(ctx, e, targets, o, make([]Result, 0, len(at)))
+	if answered {
+		retryUnreachable(ctx, e, done, o)
+	}
+	for k, r := range done {
+		r.Socket = &p.Targets[at[k]] // the plan's, not the copy's
+		results[at[k]] = r
+	}
 }
 
 // destroy destroys the targets and verifies the outcome: it appends one

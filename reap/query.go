@@ -21,6 +21,11 @@ type QueryOptions struct {
 	// Workers is how many netlink sockets each namespace's connection
 	// destroys on; 0 chooses (see sockdiag.Config).
 	Workers int
+	// Engine is the engine choice the Run will execute with (ParseEngine;
+	// "" is Auto): where it closes MPTCP connections at their MPTCP socket
+	// (the fd engine), the subflows of those some process holds are
+	// targets, else they are kept back (kill.Plan.KeepSubflows).
+	Engine string
 }
 
 // Query plans the selection in every namespace of where: the owners first
@@ -72,7 +77,7 @@ func Query(ctx context.Context, sel *Selection, where Where, opts QueryOptions) 
 			r.Owners = map[uint32][]host.Owner{}
 		}
 	}
-	q := query{sel: sel, filter: filter, guards: guards, run: r, workers: opts.Workers}
+	q := query{sel: sel, filter: filter, guards: guards, run: r, workers: opts.Workers, subflows: subflowCloser(opts.Engine)}
 	var passed passedOver
 	for i, ns := range spaces {
 		p, err := q.in(ctx, ns)
@@ -189,6 +194,8 @@ type query struct {
 	run     *Run
 	workers int
 	infoMu  sync.Mutex
+	// subflows takes the MPTCP subflows that stay targets (subflowCloser).
+	subflows func(*sockdiag.Socket) bool
 }
 
 // in dials the kernel in namespace ns and plans the selection there.
@@ -248,9 +255,9 @@ func (q *query) in(ctx context.Context, ns *host.Namespace) (part, error) {
 		plan, err = kill.NewPlanSized(sockets(), q.guards, size)
 	}
 	if err == nil && plan.MaySubflow() {
-		var subflows map[sockdiag.Cookie]bool
+		var subflows map[sockdiag.Cookie]uint32
 		subflows, err = conn.MPTCPSubflows(ctx, &filter)
-		plan.KeepSubflows(subflows)
+		plan.KeepSubflows(subflows, q.subflows)
 	}
 	if err != nil {
 		conn.Close()

@@ -164,6 +164,7 @@ func FromFile(ctx context.Context, f *planfile.File, includeSelf bool, opts Quer
 	guards := kill.Guards{ListenNamed: true}
 	r := &Run{}
 	guards.Session = sessionGuard(includeSelf, Session, &r.notes)
+	closes := subflowCloser(opts.Engine)
 	for i, ns := range spaces {
 		conn, err := dialIn(ns, opts.Workers)
 		if err != nil {
@@ -182,7 +183,7 @@ func FromFile(ctx context.Context, f *planfile.File, includeSelf bool, opts Quer
 				closeSpaces(spaces[i:])
 				return nil, queryError(err)
 			}
-			plan.KeepSubflows(subflows)
+			plan.KeepSubflows(subflows, closes)
 		}
 		r.parts = append(r.parts, part{ns: ns, conn: conn, plan: plan})
 		noteStale(ctx, ns, conn, guards.Session, &r.notes)
@@ -231,8 +232,10 @@ type ExecuteOptions struct {
 	// for a progress bar; it may be called from several goroutines at once.
 	Progress func(settled int)
 	// Engine is the engine choice (ParseEngine): "" or Auto
-	// takes SOCK_DESTROY (diag) and, for the targets it refuses, the fd
-	// engine where this host offers it; "diag" or "fd" that engine alone.
+	// takes SOCK_DESTROY (diag) and, for the targets it refuses, the bpf
+	// and fd engines where this host offers them; "diag", "bpf" or "fd"
+	// that engine alone. The plan's MPTCP subflows are closed by the fd
+	// engine alone (see QueryOptions.Engine).
 	Engine string
 }
 
@@ -246,8 +249,8 @@ func (r *Run) Execute(ctx context.Context, opts ExecuteOptions) *Report {
 	engines := newEngines(opts.Engine)
 	defer engines.close()
 	for i, p := range r.parts {
-		e, fallback := engines.of(p.conn, p.ns)
-		o := kill.Options{VerifyAll: opts.VerifyAll, Progress: opts.Progress, Fallback: fallback}
+		e, fallback, mptcp := engines.of(p.conn, p.ns, p.plan.Subflows)
+		o := kill.Options{VerifyAll: opts.VerifyAll, Progress: opts.Progress, Fallback: fallback, MPTCP: mptcp}
 		done := p.plan.ExecuteWith(ctx, e, o)
 		groups[i] = Group{NetNS: p.ns.String(), Here: isHere(p.ns), Results: done, InterfaceName: interfaceNames(p.ns)}
 	}
