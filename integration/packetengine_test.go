@@ -18,10 +18,11 @@ import (
 // TestIntegrationEnginePacket destroys the same population with --engine diag and with
 // --engine packet, every state named, and compares them result for result: every
 // connection in a synchronized state (ESTABLISHED both ways, CLOSE_WAIT, IPv6, v4-mapped,
-// shared) killed by both, each result naming its engine; the listeners, the TIME_WAIT
-// socket and the UDP one refused by the packet engine, each with its reason (exit 1), and
-// still there. The kernel shows none of the killed ones afterwards, and every peer of an
-// ESTABLISHED connection reads ECONNRESET from either engine.
+// shared) killed by both, each result naming its engine; the listeners (those of an
+// SO_REUSEPORT group too), the TIME_WAIT socket and the connected UDP ones refused by the
+// packet engine, each with its reason (exit 1), and still there; the unconnected UDP
+// socket kept back by both. The kernel shows none of the killed ones afterwards, and every
+// peer of an ESTABLISHED connection, and every owner, reads ECONNRESET.
 func TestIntegrationEnginePacket(t *testing.T) {
 	if major, _ := kernelVersion(t); major < 6 {
 		t.Skip("the comparison expects SOCK_DESTROY to destroy TIME_WAIT sockets (Linux 6.0)")
@@ -29,36 +30,50 @@ func TestIntegrationEnginePacket(t *testing.T) {
 	e := setup(t)
 	run := e.compareEngines("packet")
 	p, pop, diag, got, rp := run.other, run.pop, run.diag, run.got, run.report
-	refused := map[string]string{"time_wait": "TIME-WAIT socket", "connected udp": "UDP has no reset"}
-	listeners := 0
+	refusal := func(key string) string {
+		switch {
+		case key == "time_wait":
+			return "TIME-WAIT socket"
+		case strings.Contains(key, "udp"):
+			return "UDP has no reset"
+		case strings.Contains(key, "listen"):
+			return "LISTEN socket"
+		}
+		return ""
+	}
+	refused := []conn{tcp("time_wait", pop.timeWait)}
 	for key, d := range diag {
 		x := got[key]
-		why, ok := refused[key]
-		if strings.Contains(key, " listen ") {
-			why, ok = "LISTEN socket", true
-			listeners++
+		if key == "unconnected udp" {
+			expectUnconnectedKept(t, d, x)
+			continue
 		}
 		if d != (outcome{action: "killed", engine: "diag"}) {
 			t.Errorf("%s by diag: %+v, want killed", key, d)
 		}
-		switch {
-		case ok && (x.action != "failed" || x.engine != "packet" || !strings.Contains(x.err, why)):
+		switch why := refusal(key); {
+		case why != "" && (x.action != "failed" || x.engine != "packet" || !strings.Contains(x.err, why)):
 			t.Errorf("%s by packet: %+v, want failed by packet: %s", key, x, why)
-		case !ok && x != (outcome{action: "killed", engine: "packet"}):
+		case why == "" && x != (outcome{action: "killed", engine: "packet"}):
 			t.Errorf("%s by packet: %+v, want killed by packet", key, x)
 		}
 	}
-	if listeners != 3 {
-		t.Errorf("%d listeners, want 3", listeners)
-	}
-	if rp.Summary != (testnet.Summary{Matched: 11, Killed: 6, Failed: 5}) {
+	// Five killed connections and the shared one; three listeners, two of a group, two
+	// UDP sockets of a group, the connected UDP one and the TIME_WAIT one refused; the
+	// unconnected UDP one kept back.
+	if rp.Summary != (testnet.Summary{Matched: 16, Killed: 6, Failed: 9, Skipped: 1}) {
 		t.Errorf("packet summary %+v", rp.Summary)
 	}
+	refused = append(append(refused, udp("connected udp", pop.udp)), pop.reuse...)
 	cs := pop.conns()
-	killed := slices.DeleteFunc(slices.Clone(cs), func(c conn) bool { return c.name == "time_wait" || c.name == "connected udp" })
+	killed := slices.DeleteFunc(slices.Clone(cs), func(c conn) bool {
+		return refusal(c.name) != "" || c.name == "unconnected udp"
+	})
 	ss := p.sockets()
 	expectGone(t, ss, killed...)
-	expectPresent(t, ss, "time_wait", tcp("time_wait", pop.timeWait))
+	for _, c := range append(refused, pop.unconnected) {
+		expectKept(t, ss, c)
+	}
 	for _, x := range []struct {
 		name string
 		pair testnet.Pair
