@@ -157,28 +157,27 @@ func TestIntegrationEnginePacketOrphans(t *testing.T) {
 			return os.WriteFile("/proc/sys/net/ipv4/tcp_invalid_ratelimit", []byte(ms), 0o644)
 		}))
 	}
+	// blackhole adds or deletes the route; failed requires that a run of the packet
+	// engine fails the bystander with a message that says why, and leaves it.
+	blackhole := func(verb string) {
+		if res := e.run(e.Local, "ip", "route", verb, "blackhole", testnet.PeerV4.String()+"/32"); res.Code != 0 {
+			t.Fatalf("ip route %s blackhole: %s", verb, res.Stderr)
+		}
+	}
+	failed := func(why string) {
+		r := e.json(1, "--engine", "packet", "-y", "--state", "established", testnet.PeerV4.String())
+		if len(r.Sockets) != 1 || r.Sockets[0].Action != "failed" || !strings.Contains(r.Sockets[0].Error, why) {
+			t.Errorf("%+v, want failed: %s", r.Sockets, why)
+		}
+		expectPresent(t, e.sockets(), "established", tcp("bystander", bystander))
+	}
 	ratelimit("10000")
-	res = e.run(e.Local, "ip", "route", "add", "blackhole", testnet.PeerV4.String()+"/32")
-	if res.Code != 0 {
-		t.Fatalf("ip route add blackhole: %s", res.Stderr)
-	}
-	ru := e.json(1, "--engine", "packet", "-y", "--state", "established", testnet.PeerV4.String())
-	if len(ru.Sockets) != 1 || ru.Sockets[0].Action != "failed" || !strings.Contains(ru.Sockets[0].Error, "unreachable by the packet engine") {
-		t.Errorf("peer unreachable: %+v, want failed: unreachable by the packet engine", ru.Sockets)
-	}
-	expectPresent(t, e.sockets(), "established", tcp("bystander", bystander))
-
+	blackhole("add")
+	failed("unreachable by the packet engine")
 	// The route back, and the limit still swallowing every answer: the run says the limit
 	// won, and leaves the socket alone.
-	res = e.run(e.Local, "ip", "route", "del", "blackhole", testnet.PeerV4.String()+"/32")
-	if res.Code != 0 {
-		t.Fatalf("ip route del blackhole: %s", res.Stderr)
-	}
-	rl := e.json(1, "--engine", "packet", "-y", "--state", "established", testnet.PeerV4.String())
-	if len(rl.Sockets) != 1 || rl.Sockets[0].Action != "failed" || !strings.Contains(rl.Sockets[0].Error, "rate limit swallowed every answer") {
-		t.Errorf("rate limit: %+v, want failed: the rate limit swallowed every answer", rl.Sockets)
-	}
-	expectPresent(t, e.sockets(), "established", tcp("bystander", bystander))
+	blackhole("del")
+	failed("rate limit swallowed every answer")
 	// With the limit at its default (500 ms), the probes that follow get through.
 	ratelimit("500")
 	rk := e.json(0, "--engine", "packet", "-y", "--state", "established", testnet.PeerV4.String())
