@@ -161,7 +161,8 @@ demo-deps:
 # OpenSSH server run as a plain process in a test namespace (openssh-server:
 # sshd; openssh-client: ssh, ssh-keygen), tmux, screen and strace; for the
 # router flows tests nft (nftables) and conntrack -L as their oracle
-# (conntrack); for the deploy/ tests systemd-analyze (systemd) and ansible
+# (conntrack), and tcpdump, whose capture on every interface shows what
+# the resets sent; for the deploy/ tests systemd-analyze (systemd) and ansible
 # (ansible-core, without the collections it recommends: the recipe needs only
 # its command module); for the release tests (integration/release_test.go)
 # file, man (man-db), the shells whose completions tcpreap installs
