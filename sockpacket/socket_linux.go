@@ -150,6 +150,9 @@ type linkSender struct {
 	reloaded bool
 }
 
+// lookupTimeout bounds one look-up of a route or of the neighbour table.
+const lookupTimeout = 5 * time.Second
+
 // A way is how to reach a destination: the interface and the link-layer
 // address, or this host itself (local), or why it cannot be.
 type way struct {
@@ -211,6 +214,8 @@ func (s *linkSender) send(seg Segment) error {
 // lookup asks the kernel for the route to dst and the neighbour entry of
 // its next hop (the gateway, or dst on the link).
 func (s *linkSender) lookup(dst netip.Addr) way {
+	// The kernel answers at once; a deadline all the same.
+	_ = s.rt.SetReadDeadline(time.Now().Add(lookupTimeout))
 	family, bits := uint8(unix.AF_INET), uint8(32)
 	if dst.Is6() {
 		family, bits = unix.AF_INET6, 128
