@@ -13,7 +13,7 @@ BIN := bin/tcpreap
 # contributor on a laptop can work on them. They are every package with unit
 # tests ("." is the module root's test of the import arrows): make unit runs
 # them.
-PORTABLE := . ./inet/... ./sockdiag/... ./sockbpf/... ./kill/... ./sockfd/... ./planfile/... ./host/... ./census/... ./doctor/... ./flows/... ./reap/... ./watch/... ./cmd/...
+PORTABLE := . ./inet/... ./sockdiag/... ./sockbpf/... ./kill/... ./sockfd/... ./sockpacket/... ./planfile/... ./host/... ./census/... ./doctor/... ./flows/... ./reap/... ./watch/... ./cmd/...
 
 .PHONY: build demo test unit integration bench lint deps demo-deps clean release install uninstall package generate
 
@@ -161,7 +161,8 @@ demo-deps:
 # OpenSSH server run as a plain process in a test namespace (openssh-server:
 # sshd; openssh-client: ssh, ssh-keygen), tmux, screen and strace; for the
 # router flows tests nft (nftables) and conntrack -L as their oracle
-# (conntrack); for the deploy/ tests systemd-analyze (systemd) and ansible
+# (conntrack), and tcpdump, whose capture on every interface shows what
+# the resets sent; for the deploy/ tests systemd-analyze (systemd) and ansible
 # (ansible-core, without the collections it recommends: the recipe needs only
 # its command module); for the release tests (integration/release_test.go)
 # file, man (man-db), the shells whose completions tcpreap installs
@@ -193,6 +194,7 @@ deps:
 	command -v strace >/dev/null 2>&1 || missing="$$missing strace"; \
 	[ -x /usr/sbin/nft ] || missing="$$missing nftables"; \
 	[ -x /usr/sbin/conntrack ] || missing="$$missing conntrack"; \
+	command -v tcpdump >/dev/null 2>&1 || missing="$$missing tcpdump"; \
 	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
 	command -v ansible >/dev/null 2>&1 || lean="$$lean ansible-core"; \
 	command -v file >/dev/null 2>&1 || missing="$$missing file"; \

@@ -20,11 +20,11 @@ import (
 //	    alone; audit → host and inet; peerword → sockdiag's state words, inet's
 //	    peers and host's resolver and services)
 //	watch → reap, census, host, sockdiag, inet
-//	reap → kill, planfile, host, sockdiag, sockfd, sockbpf, flows, inet
+//	reap → kill, planfile, host, sockdiag, sockfd, sockbpf, sockpacket, flows, inet
 //	planfile → kill, sockdiag, host, inet; census → sockdiag, host, inet;
 //	doctor → sockdiag, sockfd, sockbpf, census, host, inet
 //	kill → sockdiag, inet; sockdiag → inet; sockfd → sockdiag, host, inet;
-//	sockbpf → inet; flows → inet
+//	sockbpf → inet; sockpacket → sockdiag, host, inet; flows → inet
 //	host, inet → nothing of tcpreap
 func TestLayers(t *testing.T) {
 	const module = "github.com/tcpreap/tcpreap/"
@@ -41,7 +41,7 @@ func TestLayers(t *testing.T) {
 		peerword:      {"sockdiag", "inet", "host"},
 		render:        {"reap", "flows", "census", "doctor", "host", "inet", "sockdiag", "kill", clidoc},
 		clidoc:        nil,
-		"reap":        {"kill", "planfile", "host", "sockdiag", "sockfd", "sockbpf", "flows", "inet"},
+		"reap":        {"kill", "planfile", "host", "sockdiag", "sockfd", "sockbpf", "sockpacket", "flows", "inet"},
 		"planfile":    {"kill", "sockdiag", "host", "inet"},
 		"census":      {"sockdiag", "host", "inet"},
 		"doctor":      {"sockdiag", "sockfd", "sockbpf", "census", "host", "inet"},
@@ -49,6 +49,7 @@ func TestLayers(t *testing.T) {
 		"sockdiag":    {"inet"},
 		"sockfd":      {"sockdiag", "host", "inet"},
 		"sockbpf":     {"inet"},
+		"sockpacket":  {"sockdiag", "host", "inet"},
 		"flows":       {"inet"},
 		"host":        nil,
 		"inet":        nil,

@@ -18,6 +18,10 @@ type Result struct {
 	Action inet.Action
 	Reason string // Skipped: why
 	Err    error  // Failed: why
+	// Ends is what the flow's ends were sent when they were reset before
+	// the delete ("reset both", "reset client only: the server did not
+	// answer in 1 s", "no reset: UDP has none"); "" when none was asked.
+	Ends string
 }
 
 // Outcome is the result's action, which inet.Summarize counts.

@@ -86,3 +86,49 @@ func Sysctls(names ...string) map[string]string {
 	}
 	return out
 }
+
+// netstatLimit bounds the read of /proc/net/netstat (a few kilobytes).
+const netstatLimit = 64 << 10
+
+// TCPExtCounters reads the given counters of the TcpExt lines of
+// /proc/net/netstat ("TCPChallengeACK") in the calling thread's network
+// namespace (Namespace.Do: another's); one the kernel does not have is left
+// out.
+func TCPExtCounters(names ...string) (map[string]uint64, error) {
+	b, err := readSmall(procRoot+"/thread-self/net/netstat", netstatLimit)
+	if err != nil {
+		return nil, err
+	}
+	return tcpExt(string(b), names), nil
+}
+
+// tcpExt reads the counters names of netstat's text: a TcpExt line of
+// names, then a TcpExt line of their values.
+func tcpExt(text string, names []string) map[string]uint64 {
+	out := map[string]uint64{}
+	var keys []string
+	for line := range strings.Lines(text) {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "TcpExt:" {
+			continue
+		}
+		if keys == nil {
+			keys = f[1:]
+			continue
+		}
+		for i, v := range f[1:] {
+			if i >= len(keys) {
+				break
+			}
+			for _, n := range names {
+				if keys[i] == n {
+					if x, err := strconv.ParseUint(v, 10, 64); err == nil {
+						out[n] = x
+					}
+				}
+			}
+		}
+		break
+	}
+	return out
+}

@@ -58,3 +58,24 @@ func TestCountSocketsCountsThisHost(t *testing.T) {
 		t.Errorf("with a listener of its own: %+v, %v", got, err)
 	}
 }
+
+func TestTCPExt(t *testing.T) {
+	text := "TcpExt: SyncookiesSent TCPChallengeACK TCPACKSkippedChallenge\nTcpExt: 0 7 3\nIpExt: InNoRoutes\nIpExt: 0\n"
+	got := tcpExt(text, []string{"TCPChallengeACK", "TCPACKSkippedChallenge", "NoSuchCounter"})
+	if len(got) != 2 || got["TCPChallengeACK"] != 7 || got["TCPACKSkippedChallenge"] != 3 {
+		t.Errorf("got %v", got)
+	}
+	if got := tcpExt("TcpExt: A B\n", []string{"A"}); len(got) != 0 {
+		t.Errorf("names without values: %v", got)
+	}
+}
+
+func TestTCPExtCountersOfThisHost(t *testing.T) {
+	got, err := TCPExtCounters("TCPChallengeACK")
+	if err != nil {
+		t.Skip(err) // no /proc/net/netstat here
+	}
+	if _, ok := got["TCPChallengeACK"]; !ok {
+		t.Errorf("no TCPChallengeACK in %v", got)
+	}
+}

@@ -15,13 +15,14 @@ import (
 	"github.com/tcpreap/tcpreap/sockbpf"
 	"github.com/tcpreap/tcpreap/sockdiag"
 	"github.com/tcpreap/tcpreap/sockfd"
+	"github.com/tcpreap/tcpreap/sockpacket"
 )
 
 // EngineNames are the names of the engines, as each result records the
 // one that acted (kill.Result's Engine), in the order auto prefers them:
-// SOCK_DESTROY's (sockdiag), the socket iterators' (sockbpf), then the
-// owner's descriptor (sockfd).
-var EngineNames = []string{"diag", "bpf", "fd"}
+// SOCK_DESTROY's (sockdiag), the socket iterators' (sockbpf), the owner's
+// descriptor (sockfd), then forged packets (sockpacket).
+var EngineNames = []string{"diag", "bpf", "fd", "packet"}
 
 // Auto is the engine choice that takes SOCK_DESTROY (diag) and, for the
 // targets it refuses (kill.Refused: a kernel without SOCK_DESTROY, an
@@ -149,7 +150,10 @@ func (e engines) of(conn *sockdiag.Conn, ns *host.Namespace, subflows map[sockdi
 		mptcp = fd
 	}
 	bpf := &bpfEngine{conn: conn, ns: ns, loader: e.bpf}
+	packet := &sockpacket.Engine{Conn: conn, NS: ns}
 	switch e.choice {
+	case "packet":
+		return packet, nil, nil
 	case "fd":
 		return fd, nil, mptcp
 	case "bpf":
@@ -164,7 +168,7 @@ func (e engines) of(conn *sockdiag.Conn, ns *host.Namespace, subflows map[sockdi
 	if whyNot("fd") == "" {
 		fallback = append(fallback, fd)
 	}
-	return conn, fallback, mptcp
+	return conn, append(fallback, packet), mptcp
 }
 
 // closesSubflows reports whether the engine choice closes the MPTCP

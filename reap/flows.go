@@ -15,6 +15,7 @@ import (
 // or deleted. It holds the connection until Close.
 type FlowRun struct {
 	conn  *flows.Conn
+	ns    *host.Namespace // nil: the one tcpreap runs in
 	plan  *flows.Plan
 	netns string
 	notes []string
@@ -35,14 +36,15 @@ func QueryFlows(ctx context.Context, f *flows.Filter, where Where, includeSelf b
 	if err != nil {
 		return nil, err
 	}
-	defer ns.Close() // the socket stays in the namespace it was made in
 	r.netns = ns.String()
 	found, err := conn.Dump(ctx, f)
 	if err != nil {
 		conn.Close()
+		ns.Close()
 		return nil, inSpace(ns, flowError(err))
 	}
-	r.conn, r.plan = conn, flows.NewPlan(found, session)
+	// The namespace stays open for the resets, which send from it.
+	r.conn, r.ns, r.plan = conn, ns, flows.NewPlan(found, session)
 	return r, nil
 }
 
@@ -108,12 +110,45 @@ func (r *FlowRun) Plan() *flows.Plan { return r.plan }
 // tcpreap runs in.
 func (r *FlowRun) NetNS() string { return r.netns }
 
-// Execute deletes the planned entries, each by its tuple, zone and id, and
-// verifies that they are gone (flows.Plan.Execute).
-func (r *FlowRun) Execute(ctx context.Context) []flows.Result { return r.plan.Execute(ctx, r.conn) }
+// FlowOptions change how a FlowRun is executed.
+type FlowOptions struct {
+	// Reset resets both ends of every TCP flow before its entry is deleted
+	// (see FlowRun.Execute).
+	Reset bool
+}
 
-// Close closes the connection.
-func (r *FlowRun) Close() { r.conn.Close() }
+// Execute deletes the planned entries, each by its tuple, zone and id, and
+// verifies that they are gone (flows.Plan.Execute). With o.Reset, it first
+// resets both ends of each TCP flow (see resetEnds), says in each result
+// what the ends got (flows.Result.Ends), and after the delete watches the
+// table for newResetEntry: an entry that appears there again for a reset
+// flow's tuple fails it (an end still sends). Without CAP_NET_RAW nothing
+// is sent or deleted, and every target fails with sockpacket.ErrNoPrivilege.
+func (r *FlowRun) Execute(ctx context.Context, o FlowOptions) []flows.Result {
+	if !o.Reset {
+		return r.plan.Execute(ctx, r.conn)
+	}
+	ends, err := r.resetEnds(ctx)
+	if err != nil {
+		out := make([]flows.Result, 0, len(r.plan.Targets)+len(r.plan.Skipped))
+		for _, fl := range r.plan.Targets {
+			out = append(out, flows.Result{Flow: fl, Action: inet.Failed, Err: fmt.Errorf("not deleted: %w", err)})
+		}
+		return append(out, r.plan.Skipped...)
+	}
+	results := r.plan.Execute(ctx, r.conn)
+	for i := range r.plan.Targets {
+		results[i].Ends = ends[i]
+	}
+	r.watchReset(ctx, results[:len(r.plan.Targets)])
+	return results
+}
+
+// Close closes the connection and the namespace.
+func (r *FlowRun) Close() {
+	r.conn.Close()
+	r.ns.Close()
+}
 
 // flowError explains a failed dial or dump.
 func flowError(err error) error {

@@ -210,8 +210,12 @@ func (socketOutcome) explain(err error) (string, bool) {
 	return why, ok
 }
 
-// A flowCut is the conntrack entries of a plan.
-type flowCut struct{ run *reap.FlowRun }
+// A flowCut is the conntrack entries of a plan; reset resets their ends
+// first.
+type flowCut struct {
+	run   *reap.FlowRun
+	reset bool
+}
 
 func (flowCut) words() cutWords     { return flowWords }
 func (flowCut) tellsProgress() bool { return false } // flows.Plan.Execute tells none
@@ -220,7 +224,7 @@ func (c flowCut) skipped() int      { return len(c.run.Plan().Skipped) }
 func (c flowCut) summary() string   { return render.FlowPlanSummary(c.run.Plan(), c.run.NetNS()) }
 
 func (c flowCut) execute(ctx context.Context, _ func(int)) outcome {
-	return flowOutcome{c.run.Execute(ctx), c.run.NetNS()}
+	return flowOutcome{c.run.Execute(ctx, reap.FlowOptions{Reset: c.reset}), c.run.NetNS()}
 }
 
 type flowOutcome struct {
@@ -246,4 +250,4 @@ func (o flowOutcome) failed(yield func(error) bool) {
 	}
 }
 
-func (flowOutcome) explain(err error) (string, bool) { return flows.Explain(err) }
+func (flowOutcome) explain(err error) (string, bool) { return reap.ExplainFlow(err) }

@@ -29,6 +29,7 @@ type conntrackFlags struct {
 	command
 	flowSelectFlags
 	actFlags
+	reset bool
 }
 
 // conntrackListFlags are conntrack list's, and what conntrack -n passes on.
@@ -63,8 +64,16 @@ after checking that the entry there is still the one planned (a newcomer on
 its tuple is left alone), checks with a second dump that they are gone, and
 reports every entry: deleted, gone, failed or skipped.
 
-Deleting an entry sends nothing to either end: no reset. It forgets the
-flow's NAT mapping; where a firewall drops packets in state invalid (and
+With --reset, both ends of each TCP flow are reset first, as cutter does:
+each is sent a SYN from the address it talks to, answers with a challenge
+ACK that says which sequence number it expects, and is sent a RST with it
+(the server at the address NAT gave it). Each entry says what its ends got
+(reset both, reset client only: the server did not answer in 1 s, ...);
+after the delete no new entry may appear for its tuple. UDP has no reset.
+Needs CAP_NET_RAW.
+
+Without --reset, deleting an entry sends nothing to either end. It forgets
+the flow's NAT mapping; where a firewall drops packets in state invalid (and
 nf_conntrack_tcp_loose is 0), the flow's next TCP packet is dropped and the
 flow stops; without one, the next packet may start a new entry. A UDP flow's
 next packet starts a new entry, through the rules and NAT as they are now (a
@@ -77,6 +86,8 @@ plan's summary is confirmed first. Needs CAP_NET_ADMIN, even to list.
 Examples:
   # cut every flow with that client
   tcpreap conntrack 198.51.100.7
+  # and reset both ends of each
+  tcpreap conntrack --reset 198.51.100.7
   # stale UDP towards a replaced pod
   tcpreap conntrack -u --reply-src 10.0.3.7 -y
   # DNS flows that never got a reply
@@ -89,7 +100,8 @@ Examples:
 Exit codes: 0 every target gone (or a dry run), 1 runtime failure, 2 bad
 input, 3 refused (--max, confirmation declined).`,
 		Flags: slices.Concat(f.flowSelectFlags.flags(), []cli.Flag{includeSelfFlag(&f.includeSelf, "also delete the entry of the ssh session tcpreap runs in")},
-			f.actFlags.flags(flowWords, "entry"), []cli.Flag{f.dryRunFlag(flowWords, "conntrack list"), f.allFlag(flowWords)}),
+			f.actFlags.flags(flowWords, "entry"), []cli.Flag{f.dryRunFlag(flowWords, "conntrack list"), f.allFlag(flowWords),
+				&cli.BoolFlag{Name: "reset", Destination: &f.reset, Usage: "reset both ends of each TCP flow before its entry is deleted"}}),
 		Action:   action(&f.command, args, func(ctx context.Context) error { return cutFlows(ctx, f, io) }),
 		Commands: []*cli.Command{conntrackListCommand(args, io)},
 	}
@@ -279,5 +291,5 @@ func cutFlows(ctx context.Context, f *conntrackFlags, io streams) error {
 		return err
 	}
 	defer run.Close()
-	return act(ctx, &f.command, &f.actFlags, io, flowCut{run})
+	return act(ctx, &f.command, &f.actFlags, io, flowCut{run, f.reset})
 }

@@ -205,7 +205,7 @@ func (d *destroyFlags) flags() []cli.Flag {
 			Usage:  "destroy on `N` netlink sockets at once (default: one per CPU, at most 4; one before Linux 6.9)",
 			Action: func(_ context.Context, _ *cli.Command, n int) error { d.workersSet = true; return checkWorkers(n) }},
 		&cli.StringFlag{Name: "engine", Destination: &d.engine, Value: reap.Auto,
-			Usage:  "destroy with `E`: diag (SOCK_DESTROY), bpf (socket iterators), fd (through the owner's descriptor), or auto: diag, then bpf and fd for what diag cannot",
+			Usage:  "destroy with `E`: diag (SOCK_DESTROY), bpf (socket iterators), fd (through the owner's descriptor), packet (forged segments, CAP_NET_RAW), or auto: diag, then bpf, fd and packet for what diag cannot",
 			Action: func(_ context.Context, _ *cli.Command, word string) error { return checkEngine(word) }},
 	}
 }

@@ -116,6 +116,7 @@ type FlowRecord struct {
 	Action       string   `json:"action"`
 	Reason       string   `json:"reason"`
 	Error        string   `json:"error"`
+	Ends         string   `json:"ends"`
 }
 
 // FlowReport is the whole --json output of tcpreap conntrack.

@@ -29,7 +29,8 @@ type Flows struct {
 // contract): proto, family, state (TCP only: conntrack's state), orig_src_ip,
 // orig_src_port, orig_dst_ip, orig_dst_port, reply_src_ip, reply_src_port,
 // reply_dst_ip, reply_dst_port, status (a list), mark, zone, timeout_s, id,
-// action, then reason and error when there is one. Appended, not encoded
+// action, then reason, error and ends (what a reset sent them) when there
+// is one. Appended, not encoded
 // by reflection: a list of 100,000 entries took half its time and most of
 // its memory in encoding/json. Only the reason and the error, free text,
 // go through encoding/json's string escaping.
@@ -91,6 +92,9 @@ func appendFlowJSON(b []byte, r flows.Result) []byte {
 	}
 	if r.Err != nil {
 		b = appendJSONString(append(b, `,"error":`...), r.Err.Error())
+	}
+	if r.Ends != "" {
+		b = appendJSONString(append(b, `,"ends":`...), r.Ends)
 	}
 	return append(b, "}\n"...)
 }
@@ -182,6 +186,9 @@ func (r Flows) table(w io.Writer, results iter.Seq[flows.Result], dryRun bool) {
 			action += ": " + flowReason(res)
 		case res.Err != nil:
 			action += ": " + ErrorWords(res.Err)
+		}
+		if res.Ends != "" {
+			action += "; " + res.Ends
 		}
 		line = padRight(append(line[:0], fl.Protocol.String()...), 3)
 		line = append(line, "  "...)

@@ -1,0 +1,141 @@
+package reap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tcpreap/tcpreap/flows"
+	"github.com/tcpreap/tcpreap/inet"
+	"github.com/tcpreap/tcpreap/sockpacket"
+	"golang.org/x/sys/unix"
+)
+
+// resetStates are the conntrack states of a TCP flow whose ends hold a
+// connection that a reset can end; a flow in another (a handshake, or
+// TIME-WAIT and CLOSE after both ends closed) is sent nothing: a SYN there
+// could start a connection instead of provoking an answer.
+const resetStates = 1<<flows.Est | 1<<flows.FinWait | 1<<flows.CloseWait | 1<<flows.LastAck
+
+// resetEnds resets both ends of each planned TCP flow in an open state,
+// from the table's namespace (sockpacket.Reset, sending on the link): the
+// client at its original tuple's source, from the destination it talks to;
+// the server at its reply tuple's source, from the address it answers
+// (after NAT, this host's). It returns, for each target, what its ends
+// got, in words; its error is sockpacket.Reset's (nothing was sent).
+func (r *FlowRun) resetEnds(ctx context.Context) ([]string, error) {
+	words := make([]string, len(r.plan.Targets))
+	var ends []sockpacket.End
+	var at []int
+	for i, fl := range r.plan.Targets {
+		switch {
+		case fl.Protocol != inet.TCP:
+			words[i] = "no reset: UDP has none"
+		case flows.TCPStateMask(resetStates).Has(fl.State):
+			at = append(at, i)
+			ends = append(ends, sockpacket.End{Addr: fl.Orig.Src, Peer: fl.Orig.Dst}, sockpacket.End{Addr: fl.Reply.Src, Peer: fl.Reply.Dst})
+		default:
+			words[i] = fmt.Sprintf("no reset: its ends hold no open connection (%s)", fl.State)
+		}
+	}
+	if len(ends) == 0 {
+		return words, nil
+	}
+	var errs []error
+	err := r.ns.Do(func() (err error) {
+		errs, err = sockpacket.Reset(ctx, ends, sockpacket.Options{Link: true})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for k, i := range at {
+		words[i] = endsWords(errs[2*k], errs[2*k+1])
+	}
+	return words, nil
+}
+
+// endsWords says what a flow's client and server got, from their answers.
+func endsWords(client, server error) string {
+	switch {
+	case client == nil && server == nil:
+		return "reset both"
+	case client == nil:
+		return "reset client only: the server " + endWords(server)
+	case server == nil:
+		return "reset server only: the client " + endWords(client)
+	}
+	return fmt.Sprintf("reset neither: the client %s; the server %s", endWords(client), endWords(server))
+}
+
+// endWords says why an end was not reset, after "the client".
+func endWords(err error) string {
+	var no *sockpacket.NoAnswerError
+	switch {
+	case errors.As(err, &no):
+		return fmt.Sprintf("did not answer in %s (gone, unreachable, or its challenge ACK limit won)", seconds(no.Wait))
+	case errors.Is(err, sockpacket.ErrNoConnection):
+		return "had no such connection"
+	case errors.Is(err, sockpacket.ErrStillAnswering):
+		return "went on answering after its RSTs"
+	case errors.Is(err, sockpacket.ErrUnconfirmed):
+		return "was sent its RST, and did not confirm it"
+	}
+	return "was not reset: " + err.Error()
+}
+
+// seconds writes d as "1 s", "1.5 s".
+func seconds(d time.Duration) string {
+	return fmt.Sprintf("%g s", d.Seconds())
+}
+
+// newEntryWait is how long the table is watched, after the delete, for a
+// new entry of a reset flow: an end that was not reset sends again within
+// it (a retransmission, a keepalive answered), and one that was sends
+// nothing.
+var newEntryWait = 500 * time.Millisecond
+
+// watchReset waits newEntryWait, then looks for an entry with the original
+// tuple of each deleted, reset flow, in either direction (an entry the
+// server's packet makes has the old reply tuple as its original), and
+// fails the flow whose tuple has one.
+func (r *FlowRun) watchReset(ctx context.Context, results []flows.Result) {
+	var asked []flows.Flow
+	var of []int
+	for i, res := range results {
+		if res.Action != inet.Killed || res.Flow.Protocol != inet.TCP || !flows.TCPStateMask(resetStates).Has(res.Flow.State) {
+			continue
+		}
+		back := res.Flow
+		back.Orig = res.Flow.Reply
+		asked, of = append(asked, res.Flow, back), append(of, i, i)
+	}
+	if len(asked) == 0 {
+		return
+	}
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(newEntryWait):
+	}
+	_, errs := r.conn.Get(ctx, asked)
+	for k, err := range errs {
+		res := &results[of[k]]
+		if err == nil && res.Action == inet.Killed {
+			res.Action, res.Err = inet.Failed, fmt.Errorf("deleted, but a new entry for its tuple appeared within %s: an end still sends", seconds(newEntryWait))
+		} else if err != nil && !errors.Is(err, unix.ENOENT) && res.Action == inet.Killed {
+			res.Action, res.Err = inet.Failed, fmt.Errorf("deleted, but the table could not be read again for a new entry: %w", err)
+		}
+	}
+}
+
+// ExplainFlow says what an error of a conntrack result means to a person
+// and what to do (flows.Explain, and the resets'), or returns false for an
+// error it has no words for.
+func ExplainFlow(err error) (string, bool) {
+	if errors.Is(err, sockpacket.ErrNoPrivilege) {
+		return "resetting the ends of a flow needs CAP_NET_RAW in the network namespace of the table (try sudo); nothing was deleted", true
+	}
+	return flows.Explain(err)
+}

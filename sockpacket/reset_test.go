@@ -1,0 +1,169 @@
+package sockpacket
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// A fakeEnd is a TCP end as the kernel keeps it, to the point a reset
+// needs: it answers a SYN with a challenge ACK unless swallowed, takes a
+// RST with exactly its rcv_nxt, and may go on receiving data.
+type fakeEnd struct {
+	End
+	snd, rcv uint32
+	silent   bool
+	swallow  int    // challenge ACKs a rate limit swallows first
+	grow     uint32 // rcv_nxt grows by this after each challenge ACK (data in flight)
+	refuse   bool   // no connection: answers with a RST
+	deaf     bool   // answers the first SYN, then nothing
+	reset    bool
+}
+
+type fakeNet struct {
+	ends  []*fakeEnd
+	queue []Segment
+	sent  []Segment
+}
+
+func (n *fakeNet) send(s Segment) error {
+	n.sent = append(n.sent, s)
+	for _, e := range n.ends {
+		if s.Src != e.Peer || s.Dst != e.Addr || e.silent {
+			continue
+		}
+		switch {
+		case e.reset && s.Len > 0:
+			// A closed tuple answers a segment with a reset.
+			n.queue = append(n.queue, Segment{Src: e.Addr, Dst: e.Peer, Seq: s.Ack, Flags: RST})
+		case e.reset:
+		case s.Len > 0:
+			// Out of its window: an ACK at once, whatever the rate limit.
+			n.queue = append(n.queue, Segment{Src: e.Addr, Dst: e.Peer, Seq: e.snd, Ack: e.rcv, Flags: ACK})
+		case e.refuse && s.Flags&SYN != 0:
+			n.queue = append(n.queue, Segment{Src: e.Addr, Dst: e.Peer, Seq: s.Ack, Flags: RST})
+		case s.Flags&SYN != 0 && e.swallow > 0:
+			e.swallow--
+		case s.Flags&SYN != 0:
+			n.queue = append(n.queue, Segment{Src: e.Addr, Dst: e.Peer, Seq: e.snd, Ack: e.rcv, Flags: ACK})
+			e.rcv += e.grow
+			e.silent = e.deaf
+		case s.Flags&RST != 0 && s.Seq == e.rcv:
+			e.reset = true
+		case s.Flags&RST != 0:
+			// In the window, not exact: a challenge ACK, when the rate limit
+			// lets it.
+			if e.swallow == 0 {
+				n.queue = append(n.queue, Segment{Src: e.Addr, Dst: e.Peer, Seq: e.snd, Ack: e.rcv, Flags: ACK})
+			}
+		}
+	}
+	return nil
+}
+
+func (n *fakeNet) close() {}
+
+func (n *fakeNet) next(deadline time.Time) (Segment, bool, error) {
+	if len(n.queue) == 0 {
+		time.Sleep(time.Until(deadline))
+		return Segment{}, false, nil
+	}
+	s := n.queue[0]
+	n.queue = n.queue[1:]
+	return s, true, nil
+}
+
+func quick(t *testing.T) {
+	old := [4]time.Duration{probeEvery, verifyAfter, verifyEvery, aliveAfter}
+	probeEvery, verifyAfter, verifyEvery, aliveAfter = 20*time.Millisecond, 0, 10*time.Millisecond, 0
+	t.Cleanup(func() { probeEvery, verifyAfter, verifyEvery, aliveAfter = old[0], old[1], old[2], old[3] })
+}
+
+func TestResetBatch(t *testing.T) {
+	quick(t)
+	ap := netip.MustParseAddrPort
+	client := &fakeEnd{End: End{Addr: ap("198.51.100.2:40000"), Peer: ap("198.51.100.1:8080")}, snd: 100, rcv: 900}
+	server := &fakeEnd{End: End{Addr: ap("192.0.2.2:80"), Peer: ap("192.0.2.1:40000")}, snd: 900, rcv: 100, swallow: 2}
+	busy := &fakeEnd{End: End{Addr: ap("[2001:db8::2:2]:80"), Peer: ap("[2001:db8::1:2]:5000")}, snd: 5, rcv: 7, grow: 1000}
+	gone := &fakeEnd{End: End{Addr: ap("192.0.2.3:81"), Peer: ap("192.0.2.1:40001")}, silent: true}
+	closed := &fakeEnd{End: End{Addr: ap("192.0.2.3:82"), Peer: ap("192.0.2.1:40002")}, refuse: true}
+	deaf := &fakeEnd{End: End{Addr: ap("192.0.2.3:83"), Peer: ap("192.0.2.1:40003")}, deaf: true}
+	n := &fakeNet{ends: []*fakeEnd{client, server, busy, gone, closed, deaf}}
+	batch := []End{client.End, server.End, busy.End, gone.End, closed.End, deaf.End}
+	errs := make([]error, len(batch))
+	resetBatch(context.Background(), batch, errs, Options{Wait: 200 * time.Millisecond}, n, n)
+	for i, e := range []*fakeEnd{client, server, busy} {
+		if errs[i] != nil || !e.reset {
+			t.Errorf("%s: %v, reset %v", e.Addr, errs[i], e.reset)
+		}
+	}
+	var no *NoAnswerError
+	if !errors.As(errs[3], &no) || no.Probes < 2 || gone.reset {
+		t.Errorf("silent end: %v (%+v)", errs[3], no)
+	}
+	if !errors.Is(errs[4], ErrNoConnection) {
+		t.Errorf("end without the connection: %v", errs[4])
+	}
+	if !errors.Is(errs[5], ErrUnconfirmed) {
+		t.Errorf("end silent after its answer: %v", errs[5])
+	}
+	// Nothing was sent but to the planned ends, from their peers.
+	for _, s := range n.sent {
+		ok := false
+		for _, e := range batch {
+			ok = ok || s.Src == e.Peer && s.Dst == e.Addr
+		}
+		if !ok {
+			t.Errorf("sent %s, to no planned end", s)
+		}
+	}
+}
+
+func TestResetAlsoPeer(t *testing.T) {
+	quick(t)
+	ap := netip.MustParseAddrPort
+	local := &fakeEnd{End: End{Addr: ap("127.0.0.1:5000"), Peer: ap("127.0.0.1:6000"), AlsoPeer: true}, snd: 10, rcv: 20}
+	peer := &fakeEnd{End: End{Addr: ap("127.0.0.1:6000"), Peer: ap("127.0.0.1:5000")}, snd: 20, rcv: 10}
+	n := &fakeNet{ends: []*fakeEnd{local, peer}}
+	// The capture reads the RST to the peer too (it is from the end's
+	// address): it is not taken for the end's answer.
+	n.queue = nil
+	errs := make([]error, 1)
+	resetBatch(context.Background(), []End{local.End}, errs, Options{Wait: 100 * time.Millisecond}, &echoNet{n}, &echoNet{n})
+	if errs[0] != nil || !local.reset || !peer.reset {
+		t.Errorf("%v: local reset %v, peer reset %v", errs[0], local.reset, peer.reset)
+	}
+}
+
+// echoNet is a fakeNet whose capture also reads what is sent from the
+// ends' addresses, as a capture on loopback does.
+type echoNet struct{ *fakeNet }
+
+func (n *echoNet) send(s Segment) error {
+	if err := n.fakeNet.send(s); err != nil {
+		return err
+	}
+	for _, e := range n.ends {
+		if s.Src == e.Addr && s.Dst == e.Peer {
+			n.queue = append(n.queue, s)
+		}
+	}
+	return nil
+}
+
+func TestResetCancelled(t *testing.T) {
+	quick(t)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cause := errors.New("interrupted")
+	cancel(cause)
+	ap := netip.MustParseAddrPort
+	e := &fakeEnd{End: End{Addr: ap("192.0.2.2:80"), Peer: ap("192.0.2.1:1")}}
+	n := &fakeNet{ends: []*fakeEnd{e}}
+	errs := make([]error, 1)
+	resetBatch(ctx, []End{e.End}, errs, Options{}, n, n)
+	if !errors.Is(errs[0], cause) || len(n.sent) != 0 {
+		t.Errorf("%v, sent %v", errs[0], n.sent)
+	}
+}
