@@ -3,6 +3,7 @@ package kill
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/tcpreap/tcpreap/inet"
@@ -44,6 +45,10 @@ type Options struct {
 	// engine before them refused (Refused): the kernel cannot destroy
 	// them that way, and the next engine may reach them.
 	Fallback []Engine
+	// Pacer, when not nil, sends the targets in batches at its pace
+	// (Pace.Start), each looked up again by its cookie just before it is
+	// sent; one Pacer paces the plans of every namespace of a run.
+	Pacer *Pacer
 }
 
 var _ Engine = (*sockdiag.Conn)(nil)
@@ -62,11 +67,60 @@ func (p *Plan) Execute(ctx context.Context, e Engine) []Result {
 
 // ExecuteWith is Execute with options.
 func (p *Plan) ExecuteWith(ctx context.Context, e Engine, o Options) []Result {
+	if o.Pacer != nil {
+		return p.executePaced(ctx, e, o)
+	}
 	results, answered := destroy(ctx, e, p.Targets, o, make([]Result, 0, len(p.Targets)+len(p.Skipped)))
 	if answered {
 		retryUnreachable(ctx, e, results, o)
 	}
 	return p.appendSkips(results)
+}
+
+// executePaced destroys the targets in batches, each when the pacer has it
+// due. Just before a batch is sent its targets are looked up again by
+// cookie: a target that has become another socket than the one planned
+// (changedKind: in a spread of minutes a UDP socket may connect elsewhere)
+// is kept back with ReasonChanged, after the targets; one closed or
+// replaced since answers its destroy, by cookie, that it is gone. Once ctx
+// is done no batch is sent: the targets not sent fail with
+// sockdiag.ErrNotAttempted and its cause, and what was sent is verified.
+func (p *Plan) executePaced(ctx context.Context, e Engine, o Options) []Result {
+	results := make([]Result, 0, len(p.Targets)+len(p.Skipped))
+	var changed []Result
+	for done := 0; done < len(p.Targets); {
+		n := o.Pacer.next(ctx, len(p.Targets)-done)
+		if n == 0 {
+			notSent := fmt.Errorf("%w: %w", sockdiag.ErrNotAttempted, context.Cause(ctx))
+			for i := done; i < len(p.Targets); i++ {
+				results = append(results, Result{Socket: &p.Targets[i], Action: inet.Failed, Err: notSent})
+			}
+			break
+		}
+		batch := p.Targets[done : done+n]
+		done += n
+		var send []sockdiag.Socket // copies: a result's Socket points into it
+		for i, seen := range e.Lookup(ctx, batch) {
+			if seen.Present && changedKind(&batch[i], &seen.Now) {
+				changed = append(changed, Result{Socket: &seen.Now, Action: inet.Skipped, Reason: ReasonChanged})
+				continue
+			}
+			send = append(send, batch[i])
+		}
+		if o.Progress != nil && len(send) < n {
+			o.Progress(n - len(send))
+		}
+		if len(send) == 0 {
+			continue
+		}
+		start := len(results)
+		var answered bool
+		results, answered = destroy(ctx, e, send, o, results)
+		if answered {
+			retryUnreachable(ctx, e, results[start:], o)
+		}
+	}
+	return p.appendSkips(append(results, changed...))
 }
 
 // destroy destroys the targets and verifies the outcome: it appends one

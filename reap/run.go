@@ -5,6 +5,7 @@ import (
 	"errors"
 	"iter"
 	"maps"
+	"time"
 
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/inet"
@@ -234,24 +235,49 @@ type ExecuteOptions struct {
 	// takes SOCK_DESTROY (diag) and, for the targets it refuses, the fd
 	// engine where this host offers it; "diag" or "fd" that engine alone.
 	Engine string
+	// Pace is how fast the targets are destroyed, across every namespace
+	// (see kill.Pace); the zero Pace as fast as the kernel takes them.
+	// Arrange chooses which go first.
+	Pace kill.Pace
+}
+
+// Arrange puts the targets of each namespace in order o, for Execute: the
+// namespaces are still worked in turn. OrderIdle reads the sockets'
+// tcp_info when the Run has none (a plan file's): an error of that dump is
+// the kernel's answer, explained, and nothing is destroyed.
+func (r *Run) Arrange(ctx context.Context, o Order) error {
+	for _, p := range r.parts {
+		if err := o.arrange(ctx, p.plan, p.conn, r.Infos); err != nil {
+			return inSpace(p.ns, err)
+		}
+	}
+	return nil
 }
 
 // Execute destroys the targets of every namespace, each by its cookie,
 // verifies that they are gone, and reports every socket (kill.Plan.Execute).
-// After ctx is done (an interrupt) no destroy is sent, in this namespace
-// or the next: their targets are reported not attempted, and what was sent
-// is still verified.
+// A paced run (opts.Pace) sends them in batches at its pace, each target
+// looked up again by its cookie just before its batch, and takes as long
+// as the pace says. After ctx is done (an interrupt) no destroy is sent,
+// in this namespace or the next: their targets are reported not attempted,
+// and what was sent is still verified.
 func (r *Run) Execute(ctx context.Context, opts ExecuteOptions) *Report {
 	groups := make([]Group, len(r.parts))
 	engines := newEngines(opts.Engine)
 	defer engines.close()
+	pacer := opts.Pace.Start(r.Targets())
+	started := time.Now()
 	for i, p := range r.parts {
 		e, fallback := engines.of(p.conn, p.ns)
-		o := kill.Options{VerifyAll: opts.VerifyAll, Progress: opts.Progress, Fallback: fallback}
+		o := kill.Options{VerifyAll: opts.VerifyAll, Progress: opts.Progress, Fallback: fallback, Pacer: pacer}
 		done := p.plan.ExecuteWith(ctx, e, o)
 		groups[i] = Group{NetNS: p.ns.String(), Here: isHere(p.ns), Results: done, InterfaceName: interfaceNames(p.ns)}
 	}
-	return r.report(false, groups)
+	rep := r.report(false, groups)
+	if pacer != nil {
+		rep.Pace, rep.Took = opts.Pace, time.Since(started)
+	}
+	return rep
 }
 
 // report is the Report of groups, the Run's results.

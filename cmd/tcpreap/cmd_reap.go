@@ -75,6 +75,9 @@ func reapSockets(ctx context.Context, f *reapFlags, io streams) error {
 	if !sel.HasSelector() && !f.all {
 		return usagef("refusing to destroy every socket: name a PEER or a selector (--state, --port, --local-port, --remote-port, --local, --interface, --pid, --process, --uid, --cgroup, --idle, --stalled), or give --all")
 	}
+	if err := f.paced(); err != nil {
+		return err
+	}
 	if f.dryRun {
 		return showSockets(ctx, sel, &listFlags{command: f.command, selectFlags: f.selectFlags, maxFlag: f.maxFlag, outputFlags: f.outputFlags}, io)
 	}
@@ -86,5 +89,8 @@ func reapSockets(ctx context.Context, f *reapFlags, io streams) error {
 		return err
 	}
 	defer run.Close()
-	return act(ctx, &f.command, &f.actFlags, io, socketCut{run, f.verify, f.engine})
+	if err := run.Arrange(ctx, f.order); err != nil {
+		return err
+	}
+	return act(ctx, &f.command, &f.actFlags, io, socketCut{run, &f.destroyFlags})
 }

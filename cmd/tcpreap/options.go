@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/reap"
 
 	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
@@ -196,6 +197,9 @@ type destroyFlags struct {
 	workers    int
 	workersSet bool
 	engine     string
+	pace       kill.Pace
+	order      reap.Order
+	orderSet   bool
 }
 
 func (d *destroyFlags) flags() []cli.Flag {
@@ -207,7 +211,43 @@ func (d *destroyFlags) flags() []cli.Flag {
 		&cli.StringFlag{Name: "engine", Destination: &d.engine, Value: reap.Auto,
 			Usage:  "destroy with `E`: diag (SOCK_DESTROY), bpf (socket iterators), fd (through the owner's descriptor), or auto: diag, then bpf and fd for what diag cannot",
 			Action: func(_ context.Context, _ *cli.Command, word string) error { return checkEngine(word) }},
+		&cli.StringFlag{Name: "rate", Usage: "destroy at most `N/s` sockets a second (or N/m, N/h), in batches, so that their clients do not all reconnect at once",
+			Action: func(_ context.Context, _ *cli.Command, w string) (err error) {
+				d.pace.Rate, err = kill.ParseRate(w)
+				return flagError("rate", err)
+			}},
+		&cli.StringFlag{Name: "spread", Usage: "destroy the sockets evenly over `DURATION` (90s, 10m, 2h), in batches",
+			Action: func(_ context.Context, _ *cli.Command, w string) (err error) {
+				d.pace.Spread, err = kill.ParseSpread(w)
+				return flagError("spread", err)
+			}},
+		&cli.StringFlag{Name: "order", Usage: "with --rate or --spread, which go first: `O` plan (as listed), idle (the idlest) or random",
+			Action: func(_ context.Context, _ *cli.Command, w string) (err error) {
+				d.orderSet = true
+				d.order, err = reap.ParseOrder(w)
+				return flagError("order", err)
+			}},
 	}
+}
+
+// paced refuses a pace given twice over (--rate and --spread) and an order
+// with no pace to order.
+func (d *destroyFlags) paced() error {
+	switch {
+	case d.pace.Rate.N > 0 && d.pace.Spread > 0:
+		return usagef("--rate %s and --spread %s: give one of them, the rate or the time to spread the destroys over", d.pace.Rate, d.pace.Spread)
+	case d.orderSet && !d.pace.Paced():
+		return usagef("--order %s says which sockets go first in a paced run; add --rate or --spread", d.order)
+	}
+	return nil
+}
+
+// flagError is err, of option --name, as bad input; nil for none.
+func flagError(name string, err error) error {
+	if err != nil {
+		return usageError{fmt.Errorf("--%s %w", name, err)}
+	}
+	return nil
 }
 
 // checkEngine refuses an --engine that is none, or one this host cannot
