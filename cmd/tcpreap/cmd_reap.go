@@ -73,7 +73,7 @@ func reapSockets(ctx context.Context, f *reapFlags, io streams) error {
 	}
 	// A dry run rehearses the real run: the same refusal.
 	if !sel.HasSelector() && !f.all {
-		return usagef("refusing to destroy every socket: name a PEER or a selector (--state, --port, --local-port, --remote-port, --local, --interface, --pid, --process, --uid, --cgroup, --idle, --stalled), or give --all")
+		return usagef("refusing to destroy every socket: name a PEER or a selector (--state, --port, --local-port, --remote-port, --local, --interface, --pid, --process, --uid, --cgroup, --idle, --stalled, --local-gone, --peer-not-in), or give --all")
 	}
 	if err := f.paced(); err != nil {
 		return err

@@ -56,7 +56,9 @@ type selectFlags struct {
 	pids, commands, uids, commandPatterns, cgroups []string // by owner
 	idle, stalledFor                               string   // durations, as given
 	stalled, stalledForSet                         bool
-	netns                                          string // --netns, as given
+	localGone                                      bool
+	peerNotIn                                      []string // CIDRs and files, as given
+	netns                                          string   // --netns, as given
 	allNetns                                       bool
 }
 
@@ -83,6 +85,8 @@ func (o *selectFlags) flags() []cli.Flag {
 		&cli.BoolFlag{Name: "stalled", Destination: &o.stalled, Usage: "TCP connections whose peer seems gone: data retransmitted, no ack for --stalled-for"},
 		&cli.StringFlag{Name: "stalled-for", Destination: &o.stalledFor, Value: "30s", Usage: "with --stalled: no ack for at least `DURATION`",
 			Action: func(context.Context, *cli.Command, string) error { o.stalledForSet = true; return nil }},
+		&cli.BoolFlag{Name: "local-gone", Destination: &o.localGone, Usage: "sockets whose local address this host (or --netns) no longer has: after a failover or renumbering"},
+		&cli.StringSliceFlag{Name: "peer-not-in", Destination: &o.peerNotIn, Usage: "connections whose peer is outside the live set `CIDR|FILE`: an address, a prefix, or a file of them, one a line"},
 	}
 }
 
