@@ -62,7 +62,7 @@ func (e *env) failover() failover {
 	e.check(err)
 	e.t.Cleanup(func() { a.Close() })
 	local, remote := c.LocalAddr().(*net.TCPAddr).AddrPort(), c.RemoteAddr().(*net.TCPAddr).AddrPort()
-	f.own = append(f.own, conn{name: "loopback 127.0.0.5 client", local: local, remote: remote}, conn{name: "loopback 127.0.0.5 server", local: remote, remote: local})
+	f.own = e.cookies(append(f.own, conn{name: "loopback 127.0.0.5 client", local: local, remote: remote}, conn{name: "loopback 127.0.0.5 server", local: remote, remote: local}))
 	return f
 }
 
@@ -75,7 +75,8 @@ func (e *env) ipIn(h *testnet.Host, args ...string) error {
 	return nil
 }
 
-// cookies fills in the cookies of cs as the kernel shows them now.
+// cookies fills in the cookies of cs as the kernel shows them now (a connection a test
+// made without testnet, which reads its cookie).
 func (e *env) cookies(cs []conn) []conn {
 	e.t.Helper()
 	ss := e.sockets()
@@ -99,7 +100,6 @@ func (e *env) cookies(cs []conn) []conn {
 func TestIntegrationLocalGone(t *testing.T) {
 	e := setup(t)
 	f := e.failover()
-	f.own = e.cookies(f.own)
 	expectRecords(t, e.json(0, "list", "--local-gone"), "would_kill")
 
 	for _, a := range vips {
@@ -153,4 +153,97 @@ func TestIntegrationPeerNotIn(t *testing.T) {
 	ss := e.sockets()
 	expectGone(t, ss, gone4)
 	expectPresent(t, ss, "established", live, gone6)
+}
+
+// hook runs a script of deploy/ in host A as keepalived or NetworkManager-dispatcher runs
+// it: with a clean environment (PATH, and the settings in vars), root, the arguments they
+// pass. TCPREAP_HOOKS_CONF=/dev/null keeps the machine's settings out; the audit line goes
+// to the suite's syslog socket.
+func (e *env) hook(script string, vars []string, args ...string) testnet.Result {
+	e.t.Helper()
+	path, err := filepath.Abs(filepath.Join(deployDir, script))
+	e.check(err)
+	argv := []string{"env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "TCPREAP_HOOKS_CONF=/dev/null",
+		"TCPREAP_SYSLOG_SOCKET=" + os.Getenv("TCPREAP_SYSLOG_SOCKET")}
+	argv = append(append(append(argv, vars...), path), args...)
+	return e.run(e.Local, argv...)
+}
+
+// TestIntegrationKeepalivedHook: the keepalived notify script, run as keepalived runs it
+// when this node becomes BACKUP (the virtual addresses already taken off), cuts exactly the
+// connections of the addresses it lost; as notify_backup with the addresses given, it waits
+// for them to go and cuts theirs alone; MASTER runs nothing.
+func TestIntegrationKeepalivedHook(t *testing.T) {
+	const script = "keepalived/tcpreap-keepalived"
+	t.Run("notify", func(t *testing.T) {
+		e := setup(t)
+		f := e.failover()
+		for _, a := range vips {
+			e.check(e.ipIn(e.Local, "addr", "del", a, "dev", "veth0"))
+		}
+		if res := e.hook(script, []string{"TCPREAP=" + bin}, "INSTANCE", "VI_1", "BACKUP", "100"); res.Code != 0 {
+			t.Fatalf("exit %d, want 0", res.Code)
+		}
+		ss := e.sockets()
+		expectGone(t, ss, f.vip...)
+		expectPresent(t, ss, "established", f.own...)
+	})
+	t.Run("notify_backup", func(t *testing.T) {
+		e := setup(t)
+		f := e.failover()
+		// tcpreap on PATH, no TCPREAP; the addresses leave a second after keepalived
+		// ran the script.
+		go func() {
+			time.Sleep(time.Second)
+			for _, a := range vips[:2] {
+				if err := e.ipIn(e.Local, "addr", "del", a, "dev", "veth0"); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+		res := e.hook(script, []string{"PATH=" + filepath.Dir(bin) + ":/usr/sbin:/usr/bin:/sbin:/bin"}, "backup", "192.0.2.10", "2001:db8::10")
+		if res.Code != 0 {
+			t.Fatalf("exit %d, want 0", res.Code)
+		}
+		ss := e.sockets()
+		expectGone(t, ss, f.vip[0], f.vip[1], f.vip[3])
+		expectPresent(t, ss, "established", append([]conn{f.vip[2]}, f.own...)...)
+	})
+	t.Run("master", func(t *testing.T) {
+		e := setup(t)
+		// MASTER cuts nothing: the binary that would fail is never run.
+		if res := e.hook(script, []string{"TCPREAP=/bin/false"}, "INSTANCE", "VI_1", "MASTER", "100"); res.Code != 0 {
+			t.Errorf("MASTER: exit %d, want 0", res.Code)
+		}
+		for _, args := range [][]string{nil, {"INSTANCE", "VI_1"}, {"INSTANCE", "VI_1", "PRIMARY"}} {
+			if res := e.hook(script, []string{"TCPREAP=/bin/false"}, args...); res.Code != 2 {
+				t.Errorf("%q: exit %d, want 2", args, res.Code)
+			}
+		}
+	})
+}
+
+// TestIntegrationNetworkManagerHook: the NetworkManager dispatcher script, run as the
+// dispatcher runs it when an interface goes down (its addresses already gone), cuts exactly
+// the connections of the addresses that went; an action it does not act on runs nothing.
+func TestIntegrationNetworkManagerHook(t *testing.T) {
+	const script = "networkmanager/90-tcpreap"
+	e := setup(t)
+	f := e.failover()
+	nm := []string{"TCPREAP=" + bin, "CONNECTION_ID=vip", "CONNECTION_UUID=0d1f7c3e-5d43-4c1f-9d0a-2c0d0e7f1a11", "DEVICE_IFACE=veth0", "DEVICE_IP_IFACE=veth0", "NM_DISPATCHER_ACTION=down"}
+	for _, a := range vips {
+		e.check(e.ipIn(e.Local, "addr", "del", a, "dev", "veth0"))
+	}
+	if res := e.hook(script, []string{"TCPREAP=/bin/false"}, "veth0", "up"); res.Code != 0 {
+		t.Errorf("up: exit %d, want 0 and nothing run", res.Code)
+	}
+	if res := e.hook(script, nm, "veth0", "down"); res.Code != 0 {
+		t.Fatalf("down: exit %d, want 0", res.Code)
+	}
+	ss := e.sockets()
+	expectGone(t, ss, f.vip...)
+	expectPresent(t, ss, "established", f.own...)
+	if res := e.hook(script, nil, "veth0"); res.Code != 2 {
+		t.Errorf("one argument: exit %d, want 2", res.Code)
+	}
 }

@@ -44,6 +44,8 @@ Examples:
   tcpreap --all-netns -n 192.0.2.34
   # dry run: print the plan only
   tcpreap -n 192.0.2.0/24
+  # after a failover: what the lost address held, 200 a second
+  tcpreap -y --local-gone --rate 200/s
   # in a runbook: no prompt, a limit, NDJSON
   tcpreap -y --max 500 --json 192.0.2.34
 
