@@ -265,7 +265,11 @@ func (r *Run) Execute(ctx context.Context, opts ExecuteOptions) *Report {
 	groups := make([]Group, len(r.parts))
 	engines := newEngines(opts.Engine)
 	defer engines.close()
-	pacer := opts.Pace.Start(r.Targets())
+	sent := 0 // a plan file's targets found gone are sent too, by cookie
+	for _, p := range r.parts {
+		sent += len(p.plan.Targets)
+	}
+	pacer := opts.Pace.Start(sent)
 	started := time.Now()
 	for i, p := range r.parts {
 		e, fallback := engines.of(p.conn, p.ns)
