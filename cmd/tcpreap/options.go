@@ -215,7 +215,7 @@ func (d *destroyFlags) flags() []cli.Flag {
 		&cli.StringFlag{Name: "engine", Destination: &d.engine, Value: reap.Auto,
 			Usage:  "destroy with `E`: diag (SOCK_DESTROY), bpf (socket iterators), fd (through the owner's descriptor), or auto: diag, then bpf and fd for what diag cannot",
 			Action: func(_ context.Context, _ *cli.Command, word string) error { return checkEngine(word) }},
-		&cli.StringFlag{Name: "rate", Usage: "destroy at most `N/s` sockets a second (or N/m, N/h), in batches, so that their clients do not all reconnect at once",
+		&cli.StringFlag{Name: "rate", Usage: "destroy at the rate `N/s` (or N/m, N/h), in batches, so that the clients do not all reconnect at once",
 			Action: func(_ context.Context, _ *cli.Command, w string) (err error) {
 				d.pace.Rate, err = kill.ParseRate(w)
 				return flagError("rate", err)
@@ -225,7 +225,7 @@ func (d *destroyFlags) flags() []cli.Flag {
 				d.pace.Spread, err = kill.ParseSpread(w)
 				return flagError("spread", err)
 			}},
-		&cli.StringFlag{Name: "order", Usage: "with --rate or --spread, which go first: `O` plan (as listed), idle (the idlest) or random",
+		&cli.StringFlag{Name: "order", Usage: "with --rate or --spread, the order `O`: plan (as listed), idle (the idlest first) or random",
 			Action: func(_ context.Context, _ *cli.Command, w string) (err error) {
 				d.orderSet = true
 				d.order, err = reap.ParseOrder(w)
