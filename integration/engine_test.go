@@ -184,8 +184,9 @@ func TestIntegrationInterrupt(t *testing.T) {
 		cmd.Wait()
 		t.Fatalf("SIGINT to tcpreap (pid %d) after %v: %v; it ended: %s", pid, time.Since(started), err, stderr.String())
 	}
+	err := cmd.Wait()
 	t.Logf("stderr: %s", stderr.String())
-	reported, killed, notAttempted := e.interrupted(cmd.Wait(), stdout.String())
+	reported, killed, notAttempted := e.interrupted(err, stdout.String())
 	if reported < n/2 || killed == 0 || notAttempted == 0 {
 		t.Errorf("%d sockets reported (%d killed, %d not attempted), want about %d, some of each", reported, killed, notAttempted, n)
 	}

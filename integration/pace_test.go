@@ -43,7 +43,7 @@ func TestIntegrationPace(t *testing.T) {
 			r := e.json(0, append([]string{"-y", "--state", "time_wait", "--sport", port}, c.pace...)...)
 			took := time.Since(start)
 			// A connection of the mass may take the tuple of one before it.
-			if r.Summary.Killed != r.Summary.Matched || r.Summary.Matched < c.n-c.n/100 {
+			if r.Summary.Killed != r.Summary.Matched || r.Summary.Matched < c.n-c.n/20 {
 				t.Errorf("summary %+v, want every one of about %d killed", r.Summary, c.n)
 			}
 			if took < c.least || took > c.most {
@@ -139,11 +139,12 @@ func TestIntegrationPaceInterrupt(t *testing.T) {
 	e.check(cmd.Start())
 	time.Sleep(1500 * time.Millisecond)
 	e.check(cmd.Process.Signal(syscall.SIGINT))
+	err := cmd.Wait()
 	t.Logf("stderr: %s", stderr.String())
-	reported, killed, notAttempted := e.interrupted(cmd.Wait(), stdout.String())
+	reported, killed, notAttempted := e.interrupted(err, stdout.String())
 	// About 150 in 1.5 s at 100/s; the machine may be slow to start the run.
 	// A connection of the mass may take the tuple of one before it.
-	if reported < n-n/100 || killed < 50 || killed > 250 || killed+notAttempted != reported {
+	if reported < n-n/20 || killed < 50 || killed > 250 || killed+notAttempted != reported {
 		t.Errorf("%d sockets reported, %d killed, %d not attempted; want %d, about 150 killed", reported, killed, notAttempted, n)
 	}
 	if line := sink.one(t); !strings.Contains(line, fmt.Sprintf("killed=%d ", killed)) {
