@@ -175,3 +175,56 @@ func TestIntegrationPaceApply(t *testing.T) {
 		t.Errorf("summary %+v, want 3 killed at 10/s", r.Summary)
 	}
 }
+
+// TestIntegrationPaceReplaced: a target replaced while a paced run waits (closed, and a new
+// connection on its tuple) is not destroyed: its batch finds it gone by its cookie, and the
+// new connection stays.
+func TestIntegrationPaceReplaced(t *testing.T) {
+	e := setup(t)
+	l := e.listenV4()
+	var pairs []testnet.Pair
+	for _, port := range []uint16{7301, 7302, 7303} {
+		pairs = append(pairs, e.inbound(l, netip.AddrPortFrom(testnet.PeerV4, port)))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// One every 2 s: the first at once, the others while the test replaces them.
+	cmd := e.Local.Command(ctx, bin, "-y", "--json", "--sport", fmt.Sprint(l.Addr().(*net.TCPAddr).Port), "--rate", "30/m")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	e.check(cmd.Start())
+	first := -1
+	for deadline := time.Now().Add(5 * time.Second); first < 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		ss := e.sockets()
+		for i, p := range pairs {
+			if _, present := ss.Cookie(p.Cookie); !present {
+				first = i
+			}
+		}
+	}
+	if first < 0 {
+		cmd.Wait()
+		t.Fatalf("no target went in 5 s; stderr %s", stderr.String())
+	}
+	var reborn []conn
+	for i, p := range pairs {
+		if i != first {
+			q, err := e.Reincarnate(l, p)
+			e.check(err)
+			reborn = append(reborn, tcp("reborn", q))
+		}
+	}
+	err := cmd.Wait()
+	t.Logf("stdout %s, stderr %s", stdout.String(), stderr.String())
+	e.check(err)
+	r, err := testnet.ParseReport(stdout.String())
+	e.check(err)
+	var replaced []conn
+	for i, p := range pairs {
+		if i != first {
+			replaced = append(replaced, tcp("replaced", p))
+		}
+	}
+	expectActions(t, r, map[string][]conn{"killed": {tcp("first", pairs[first])}, "gone": replaced})
+	expectPresent(t, e.sockets(), "established", reborn...)
+}
