@@ -13,7 +13,7 @@ BIN := bin/tcpreap
 # contributor on a laptop can work on them. They are every package with unit
 # tests ("." is the module root's test of the import arrows): make unit runs
 # them.
-PORTABLE := . ./inet/... ./sockdiag/... ./sockbpf/... ./kill/... ./sockfd/... ./planfile/... ./host/... ./census/... ./doctor/... ./flows/... ./reap/... ./cmd/...
+PORTABLE := . ./inet/... ./sockdiag/... ./sockbpf/... ./kill/... ./sockfd/... ./planfile/... ./host/... ./census/... ./doctor/... ./flows/... ./reap/... ./watch/... ./cmd/...
 
 .PHONY: build demo test unit integration bench lint deps demo-deps clean release install uninstall package generate
 
@@ -112,7 +112,7 @@ demo: demo-deps build
 	$(GO) run ./integration/demo $(BIN)
 
 test: deps lint
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 12m ./...
 
 unit: lint
 	$(GO) test -race -count=1 $(PORTABLE)

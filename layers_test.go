@@ -12,13 +12,14 @@ import (
 // TestLayers holds the house to its floors: imports run one way, from the
 // command line down to the kernel's vocabulary (docs/internals.md, Packages).
 //
-//	cmd/tcpreap → reap, flows, census, doctor, planfile, host, and the
+//	cmd/tcpreap → reap, watch, flows, census, doctor, planfile, host, and the
 //	    vocabulary (inet, sockdiag's selection and states, kill's results);
 //	    its internal render, clidoc, audit and peerword beneath it, which import no
 //	    command code (render → the values it shows, and clidoc for the
 //	    help's wrapping; clidoc → urfave/cli and the standard library
 //	    alone; audit → host and inet; peerword → sockdiag's state words, inet's
 //	    peers and host's resolver and services)
+//	watch → reap, census, host, sockdiag, inet
 //	reap → kill, planfile, host, sockdiag, sockfd, sockbpf, flows, inet
 //	planfile → kill, sockdiag, host, inet; census → sockdiag, host, inet;
 //	doctor → sockdiag, sockfd, sockbpf, census, host, inet
@@ -34,7 +35,8 @@ func TestLayers(t *testing.T) {
 		peerword = "cmd/tcpreap/internal/peerword"
 	)
 	allowed := map[string][]string{
-		"cmd/tcpreap": {"reap", "flows", "census", "doctor", "planfile", "host", "inet", "sockdiag", "kill", render, clidoc, audit, peerword},
+		"cmd/tcpreap": {"reap", "watch", "flows", "census", "doctor", "planfile", "host", "inet", "sockdiag", "kill", render, clidoc, audit, peerword},
+		"watch":       {"reap", "census", "host", "sockdiag", "inet"},
 		audit:         {"host", "inet"},
 		peerword:      {"sockdiag", "inet", "host"},
 		render:        {"reap", "flows", "census", "doctor", "host", "inet", "sockdiag", "kill", clidoc},

@@ -46,6 +46,19 @@ type Census struct {
 	// TimeWaitSockets counts the timewait sockets: TIME_WAIT, and the
 	// FIN_WAIT2 substate of a closed socket (what tcp_max_tw_buckets caps).
 	TimeWaitSockets int
+	// Cells counts every socket once by state, local port (one port, or
+	// the ephemeral range as LocalPorts has it) and the command of the
+	// process that holds it ("" for none; the first holder's when several
+	// do), in no order and not cut to the top.
+	Cells []Cell
+}
+
+// A Cell is how many sockets have one state, local port and holder.
+type Cell struct {
+	State   sockdiag.State
+	Ports   inet.PortRange
+	Command string
+	Sockets int
 }
 
 // A StateCount is how many sockets are in one state.
@@ -105,6 +118,12 @@ func Take(sockets iter.Seq2[sockdiag.Socket, error], owners map[uint32][]host.Ow
 		ports map[uint16]int // of its CLOSE_WAIT sockets
 	}
 	holders := map[int]*holding{}
+	type cellKey struct {
+		state   sockdiag.State
+		port    uint16
+		command string
+	}
+	cells := map[cellKey]int{}
 	for s, err := range sockets {
 		if err != nil {
 			return nil, err
@@ -129,16 +148,24 @@ func Take(sockets iter.Seq2[sockdiag.Socket, error], owners map[uint32][]host.Ow
 				timeWait[dest]++
 			}
 		}
+		var held []host.Owner
+		command := ""
+		if s.Inode != 0 {
+			held = owners[s.Inode]
+		}
+		if len(held) > 0 {
+			command = held[0].Command
+		}
+		cells[cellKey{s.State, s.ID.Local.Port(), command}]++
 		if s.Inode == 0 {
 			c.Unheld++
 			continue
 		}
-		counted := map[int]bool{} // a process that holds it by several descriptors holds one socket
-		for _, o := range owners[s.Inode] {
-			if counted[o.PID] {
+		for i, o := range held {
+			// A process that holds it by several descriptors holds one socket.
+			if slices.ContainsFunc(held[:i], func(p host.Owner) bool { return p.PID == o.PID }) {
 				continue
 			}
-			counted[o.PID] = true
 			h := holders[o.PID]
 			if h == nil {
 				h = &holding{h: Holder{PID: o.PID, Command: o.Command}, ports: map[uint16]int{}}
@@ -171,6 +198,22 @@ func Take(sockets iter.Seq2[sockdiag.Socket, error], owners map[uint32][]host.Ow
 	}
 	if outgoing.Sockets > 0 {
 		c.LocalPorts = append(c.LocalPorts, outgoing)
+	}
+	type foldedKey struct {
+		state   sockdiag.State
+		ports   inet.PortRange
+		command string
+	}
+	folded := map[foldedKey]int{}
+	for k, n := range cells {
+		ports := inet.PortRange{Lo: k.port, Hi: k.port}
+		if outgoing.Ports.Contains(k.port) && !listening[k.port] {
+			ports = outgoing.Ports
+		}
+		folded[foldedKey{k.state, ports, k.command}] += n
+	}
+	for k, n := range folded {
+		c.Cells = append(c.Cells, Cell{State: k.state, Ports: k.ports, Command: k.command, Sockets: n})
 	}
 	c.LocalPorts = largest(c.LocalPorts, top, func(p PortCount) int { return p.Sockets }, func(a, b PortCount) int { return cmp.Compare(a.Ports.Lo, b.Ports.Lo) })
 	for d, n := range timeWait {

@@ -145,7 +145,11 @@ func Examine(f Facts) []Finding {
 		add("orphan_destroy", false, "before Linux 6.11 a destroy of an orphaned socket answered 0 and left it (Linux %s): tcpreap looks again after every TCP destroy", r)
 	}
 	if v, ok := f.Sysctls["mptcp.enabled"]; ok && v == "1" {
-		add("net.mptcp.enabled", false, "MPTCP is enabled (net.mptcp.enabled = 1): Go 1.24+ servers listen with MPTCP, and the kernel refuses to destroy those listeners")
+		reach := "no engine offered here stops them or closes MPTCP connections"
+		if why, ok := f.Engines["fd"]; ok && why == "" {
+			reach = "the fd engine (taken by --engine auto, the default) stops them and closes MPTCP connections at their MPTCP socket"
+		}
+		add("net.mptcp.enabled", false, "MPTCP is enabled (net.mptcp.enabled = 1): Go 1.24+ servers listen with MPTCP, and SOCK_DESTROY refuses those listeners; %s", reach)
 	}
 
 	sysctl := func(name string) (int, bool) {

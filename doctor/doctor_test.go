@@ -115,3 +115,25 @@ func TestEngineFindings(t *testing.T) {
 		t.Errorf("no engines looked at, yet: %q", got)
 	}
 }
+
+// TestMPTCPFinding: with MPTCP on, doctor says what stops an MPTCP listener:
+// the fd engine where it is offered, nothing where it is not.
+func TestMPTCPFinding(t *testing.T) {
+	says := func(fd string) string {
+		f := facts()
+		f.Sysctls = map[string]string{"mptcp.enabled": "1"}
+		f.Engines = map[string]string{"fd": fd}
+		for _, fi := range Examine(f) {
+			if fi.Check == "net.mptcp.enabled" {
+				return fi.Says
+			}
+		}
+		return ""
+	}
+	if got := says(""); !strings.Contains(got, "SOCK_DESTROY refuses those listeners; the fd engine") {
+		t.Errorf("MPTCP with the fd engine offered: %q", got)
+	}
+	if got := says("this kernel has no pidfd_getfd (Linux 5.6 and later have)"); !strings.Contains(got, "no engine offered here stops them") {
+		t.Errorf("MPTCP without the fd engine: %q", got)
+	}
+}

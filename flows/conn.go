@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"time"
 
@@ -55,6 +56,14 @@ type Config struct {
 type Conn struct {
 	c *netlink.Conn // nil on a fake kernel
 	w wire
+	// netns is a descriptor of the namespace the Conn works in (a
+	// duplicate of Config.NetNS, or the dialing thread's; -1 if it could
+	// not be opened), for its twin: a second socket there, which
+	// DeleteSeen deletes on while this one dumps.
+	netns int
+	twin  *Conn
+	// entries is how many entries the last dump read, of every protocol.
+	entries int
 	// perSend is how many requests this Conn sends at once: window, or
 	// fewer when its receive buffer is smaller than a window's answers.
 	perSend int
@@ -102,16 +111,38 @@ func Dial(cfg *Config) (*Conn, error) {
 		c.Close()
 		return nil, &OpError{Op: "dial", Err: err}
 	}
-	return &Conn{c: c, w: w, perSend: max(1, min(window, buffer/answerTruesize))}, nil
+	conn := &Conn{c: c, w: w, perSend: max(1, min(window, buffer/answerTruesize)), netns: -1}
+	if cfg.NetNS != 0 {
+		if conn.netns, err = unix.FcntlInt(uintptr(cfg.NetNS), unix.F_DUPFD_CLOEXEC, 0); err != nil {
+			c.Close()
+			return nil, &OpError{Op: "dial", Err: err}
+		}
+	} else {
+		// The calling thread's namespace, held for the twin, which may be
+		// dialed from another thread. Without it (no /proc) there is no
+		// twin, and DeleteSeen answers ErrNoTwin.
+		runtime.LockOSThread()
+		if fd, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0); err == nil {
+			conn.netns = fd
+		}
+		runtime.UnlockOSThread()
+	}
+	return conn, nil
 }
 
 // newConn makes a Conn on a wire, such as a test's fake kernel.
-func newConn(w wire) *Conn { return &Conn{w: w, perSend: window} }
+func newConn(w wire) *Conn { return &Conn{w: w, perSend: window, netns: -1} }
 
-// Close closes the socket.
+// Close closes the socket, and its twin.
 func (c *Conn) Close() error {
 	if c.c == nil {
 		return nil
+	}
+	if c.twin != nil {
+		c.twin.Close()
+	}
+	if c.netns >= 0 {
+		unix.Close(c.netns)
 	}
 	return c.c.Close()
 }
@@ -274,6 +305,16 @@ func sortFlows(fls []Flow) []Flow {
 // An entry may come twice (see Dump). At most maxFlows entries are read,
 // within dumpTimeout.
 func (c *Conn) Walk(ctx context.Context, f *Filter, fn func(*Flow)) error {
+	return c.walk(ctx, f, fn, nil)
+}
+
+// Entries is how many entries the last dump read, of every protocol and
+// of the families it asked for: the size of that table.
+func (c *Conn) Entries() int { return c.entries }
+
+// walk is Walk, and calls read, if not nil, after the entries of each
+// datagram.
+func (c *Conn) walk(ctx context.Context, f *Filter, fn func(*Flow), read func()) error {
 	fail := func(err error) error {
 		if ctx.Err() != nil {
 			err = context.Cause(ctx)
@@ -295,9 +336,12 @@ func (c *Conn) Walk(ctx context.Context, f *Filter, fn func(*Flow)) error {
 		return fail(err)
 	}
 	buf := c.buffer()
-	read := 0
+	c.entries = 0
 	var fl Flow
 	for {
+		if read != nil {
+			read()
+		}
 		n, err := c.w.receive(buf)
 		if err != nil {
 			return fail(err)
@@ -324,7 +368,7 @@ func (c *Conn) Walk(ctx context.Context, f *Filter, fn func(*Flow)) error {
 				}
 				return nil
 			}
-			if read++; read > maxFlows {
+			if c.entries++; c.entries > maxFlows {
 				return fail(fmt.Errorf("more than %d entries", maxFlows))
 			}
 			if err := fl.UnmarshalBinary(payload); err != nil {
@@ -340,13 +384,82 @@ func (c *Conn) Walk(ctx context.Context, f *Filter, fn func(*Flow)) error {
 	}
 }
 
+// ErrNoTwin is DeleteSeen's answer on a Conn that cannot open a second
+// socket in its namespace (a test's fake kernel, a host without /proc).
+var ErrNoTwin = errors.New("no second socket")
+
+// DeleteSeen dumps the table as Walk does, and deletes the entries pick
+// selects as the dump shows them: each by its original tuple, zone and
+// id, as Delete does, on a second socket in the same namespace while this
+// one reads on, so that the kernel fills the dump on one CPU and deletes
+// on another. The entries of a datagram go as soon as it is read, in
+// windows of up to window requests (a datagram holds about a hundred):
+// between the kernel's showing an entry and its delete there are the
+// decoding of its datagram and the window before it, about what a window
+// of GETs takes. done is called with each delete's answer, from another
+// goroutine than pick (never at once for one entry). The error is the
+// dump's, or ErrNoTwin; the deletes sent before it are answered.
+//
+// Deleting while a dump goes on skips nothing: ctnetlink's dump resumes
+// at the entry it could not fit in the last datagram, held by a reference,
+// and when that one was deleted meanwhile it dumps its bucket again from
+// the start (ctnetlink_dump_table); an entry may then come twice, and pick
+// sees both.
+func (c *Conn) DeleteSeen(ctx context.Context, f *Filter, pick func(*Flow) bool, done func(fl *Flow, err error)) error {
+	if c.c == nil || c.netns < 0 {
+		return ErrNoTwin
+	}
+	if c.twin == nil {
+		twin, err := Dial(&Config{NetNS: c.netns})
+		if err != nil {
+			return err
+		}
+		c.twin = twin
+	}
+	// One window waits while the twin deletes another, and a third is
+	// filled: a window's buffer is reused once its answers are in.
+	queue, free := make(chan []Flow, 1), make(chan []Flow, 3)
+	deleted := make(chan struct{})
+	go func() {
+		defer close(deleted)
+		for fls := range queue {
+			for i, err := range c.twin.Delete(ctx, fls) {
+				done(&fls[i], err)
+			}
+			free <- fls[:0]
+		}
+	}()
+	var cur []Flow
+	send := func() {
+		if len(cur) > 0 {
+			queue <- cur
+			select {
+			case cur = <-free:
+			default:
+				cur = make([]Flow, 0, c.twin.perSend)
+			}
+		}
+	}
+	err := c.walk(ctx, f, func(fl *Flow) {
+		if pick(fl) {
+			if cur = append(cur, *fl); len(cur) >= c.twin.perSend {
+				send()
+			}
+		}
+	}, send)
+	send()
+	close(queue)
+	<-deleted
+	return err
+}
+
 // Get returns, for each of fls, the entry in the table now with its
 // original tuple in its zone, whatever its id; errs[i] unwraps to
 // unix.ENOENT when there is none. The requests go window by window, each
 // window in one sendmsg; each window is answered within deleteTimeout.
 func (c *Conn) Get(ctx context.Context, fls []Flow) (now []Flow, errs []error) {
 	now, errs = make([]Flow, len(fls)), make([]error, len(fls))
-	c.batches(ctx, "get", ipctnlMsgCTGet, fls, getRequest, errs, func(i int, payload []byte) error {
+	c.batches(ctx, "get", ipctnlMsgCTGet, fls, appendGet, errs, func(i int, payload []byte) error {
 		return now[i].UnmarshalBinary(payload)
 	})
 	return now, errs
@@ -360,7 +473,7 @@ func (c *Conn) Get(ctx context.Context, fls []Flow) (now []Flow, errs []error) {
 // order, before that ack.
 func (c *Conn) Delete(ctx context.Context, fls []Flow) []error {
 	errs := make([]error, len(fls))
-	c.batches(ctx, "delete", ipctnlMsgCTDelete, fls, deleteRequest, errs, nil)
+	c.batches(ctx, "delete", ipctnlMsgCTDelete, fls, appendDelete, errs, nil)
 	return errs
 }
 
@@ -370,7 +483,7 @@ func (c *Conn) Delete(ctx context.Context, fls []Flow) []error {
 // answered before it succeeded; else every request is answered, with a
 // message that data decodes or an error. A cancelled ctx stops it between
 // windows: the requests not sent are "not attempted".
-func (c *Conn) batches(ctx context.Context, op string, msg int, fls []Flow, encode func(Flow) ([]byte, error), errs []error, data func(i int, payload []byte) error) {
+func (c *Conn) batches(ctx context.Context, op string, msg int, fls []Flow, encode func([]byte, *Flow) []byte, errs []error, data func(i int, payload []byte) error) {
 	opErr := func(i int, err error) error { return &OpError{Op: op, Flow: &fls[i], Err: err} }
 	for start := 0; start < len(fls); start += c.perSend {
 		end := min(start+c.perSend, len(fls))
@@ -384,30 +497,20 @@ func (c *Conn) batches(ctx context.Context, op string, msg int, fls []Flow, enco
 		c.out = c.out[:0]
 		sent := make([]int, 0, end-start) // the request of each sequence number from seq on
 		for i := start; i < end; i++ {
-			payload, err := encode(fls[i])
-			if err != nil {
-				errs[i] = opErr(i, err)
-				continue
-			}
 			flags := uint16(nlmFRequest)
 			if data == nil && i == end-1 {
 				flags |= nlmFAck
 			}
-			c.out = appendMessage(c.out, headerType(msg), flags, seq+uint32(len(sent)), payload)
+			at := len(c.out)
+			c.out = appendMessage(c.out, headerType(msg), flags, seq+uint32(len(sent)), nil)
+			c.out = encode(c.out, &fls[i])
+			binary.NativeEndian.PutUint32(c.out[at:], uint32(len(c.out)-at))
 			sent = append(sent, i)
 		}
-		if len(sent) == 0 {
-			continue
-		}
-		if data == nil && sent[len(sent)-1] != end-1 {
-			// The last request could not be built: the last one sent asks
-			// for the ack instead.
-			c.out = setAck(c.out)
-		}
 		for _, i := range sent {
-			errs[i] = opErr(i, ErrNoAnswer)
+			errs[i] = errPending
 		}
-		if err := c.window(ctx, seq, sent, data == nil, func(k int, payload []byte, errno error) {
+		err := c.window(ctx, seq, sent, data == nil, func(k int, payload []byte, errno error) {
 			i := sent[k]
 			switch {
 			case errno != nil:
@@ -421,12 +524,16 @@ func (c *Conn) batches(ctx context.Context, op string, msg int, fls []Flow, enco
 			case data == nil:
 				errs[i] = nil
 			}
-		}); err != nil {
-			for _, i := range sent {
-				if errors.Is(errs[i], ErrNoAnswer) {
+		})
+		for _, i := range sent {
+			if errs[i] == errPending {
+				errs[i] = opErr(i, ErrNoAnswer)
+				if err != nil {
 					errs[i] = opErr(i, fmt.Errorf("%w: %w", ErrNoAnswer, err))
 				}
 			}
+		}
+		if err != nil {
 			// The rest is not sent: the socket timed out or lost answers.
 			// (Answers of this window that come late are told from the
 			// next call's by their sequence numbers.)
@@ -438,17 +545,9 @@ func (c *Conn) batches(ctx context.Context, op string, msg int, fls []Flow, enco
 	}
 }
 
-// setAck sets NLM_F_ACK on the last message of the batch b.
-func setAck(b []byte) []byte {
-	last := 0
-	for off := 0; off < len(b); {
-		last = off
-		off += int(binary.NativeEndian.Uint32(b[off:])+3) &^ 3
-	}
-	flags := binary.NativeEndian.Uint16(b[last+6:])
-	binary.NativeEndian.PutUint16(b[last+6:], flags|nlmFAck)
-	return b
-}
+// errPending is a request's answer while its window is read: one shared
+// value, not an error made for each request.
+var errPending = errors.New("pending")
 
 // window sends the encoded batch c.out, whose requests have the sequence
 // numbers seq on, and reads their answers: answer(k, payload, errno) for

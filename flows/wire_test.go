@@ -189,3 +189,19 @@ func FuzzFlowUnmarshal(f *testing.F) {
 		}
 	})
 }
+
+// TestRequestAllocs: a window's requests are encoded into its reused buffer, with no
+// allocation per request.
+func TestRequestAllocs(t *testing.T) {
+	var f Flow
+	if err := f.UnmarshalBinary(hexBytes(t, dnatFlowMessage)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 0, 4096)
+	if n := testing.AllocsPerRun(100, func() { buf = appendGet(appendDelete(buf[:0], &f), &f) }); n != 0 {
+		t.Errorf("%v allocations to encode a delete and a get", n)
+	}
+	if get, del := appendGet(nil, &f), appendDelete(nil, &f); !bytes.Equal(get, del[:len(del)-8]) || !bytes.Equal(del[len(del)-8:], []byte{8, 0, ctaID, 0, 0xa7, 0x07, 0x7c, 0xf3}) {
+		t.Errorf("a get is the delete without its CTA_ID:\n%x\n%x", get, del)
+	}
+}

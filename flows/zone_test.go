@@ -33,6 +33,24 @@ func zoneFlowMessage(t *testing.T, dir uint16, zone uint16) []byte {
 	return append(nfgenmsg(inet.IPv4), b...)
 }
 
+func encodeTuple(ae *netlink.AttributeEncoder, family inet.Family, proto inet.Protocol, t Tuple) {
+	ae.Nested(ctaTupleIP, func(nae *netlink.AttributeEncoder) error {
+		src, dst := uint16(ctaIPv4Src), uint16(ctaIPv4Dst)
+		if family == inet.IPv6 {
+			src, dst = ctaIPv6Src, ctaIPv6Dst
+		}
+		nae.Bytes(src, t.Src.Addr().AsSlice())
+		nae.Bytes(dst, t.Dst.Addr().AsSlice())
+		return nil
+	})
+	ae.Nested(ctaTupleProto, func(nae *netlink.AttributeEncoder) error {
+		nae.Uint8(ctaProtoNum, uint8(proto))
+		nae.Uint16(ctaProtoSrcPort, t.Src.Port())
+		nae.Uint16(ctaProtoDstPort, t.Dst.Port())
+		return nil
+	})
+}
+
 // deleteZones decodes a delete request: the zone in its original tuple, and CTA_ZONE.
 func deleteZones(t *testing.T, req []byte) (tupleZone, zone int) {
 	t.Helper()

@@ -271,3 +271,10 @@ func AllNetNS() (all []*Namespace, unreadable []string, err error) {
 	}
 	return all, unreadable, nil
 }
+
+// NetNSOfProcess is the network namespace process pid runs in (its main
+// thread's), from one readlink of /proc/PID/ns/net.
+func NetNSOfProcess(pid int) (NetNS, error) {
+	link, err := os.Readlink(fmt.Sprintf("%s/%d/ns/net", procRoot, pid))
+	return NetNS(link), err
+}

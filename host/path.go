@@ -26,3 +26,19 @@ func FilePath(w io.Writer) (string, bool) {
 	}
 	return path, true
 }
+
+// Discards says whether w writes to the null device (> /dev/null, or a
+// standard descriptor that was closed when tcpreap started: Go's runtime
+// opens /dev/null in its place): what is written there is kept nowhere.
+func Discards(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	null, err := os.Stat(os.DevNull)
+	return err == nil && os.SameFile(fi, null)
+}

@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -34,5 +35,24 @@ func TestFilePath(t *testing.T) {
 	os.Remove(name)
 	if got, ok := FilePath(f); ok {
 		t.Errorf("a deleted file: %q", got)
+	}
+}
+
+func TestDiscards(t *testing.T) {
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	if !Discards(null) {
+		t.Errorf("Discards(%s) = false", os.DevNull)
+	}
+	f, err := os.Create(filepath.Join(t.TempDir(), "plan"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if Discards(f) || Discards(&strings.Builder{}) {
+		t.Error("Discards of a regular file or a builder = true")
 	}
 }

@@ -4,13 +4,17 @@
 package integration
 
 import (
+	"bytes"
 	"net"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/integration/testnet"
+	"github.com/tcpreap/tcpreap/planfile"
 )
 
 // TestIntegrationEngineBPF destroys the same population with --engine diag and with
@@ -35,17 +39,22 @@ func TestIntegrationEngineBPF(t *testing.T) {
 			}
 			continue
 		}
+		if key == "unconnected udp" {
+			expectUnconnectedKept(t, d, x)
+			continue
+		}
 		if d != (outcome{action: "killed", engine: "diag"}) || x != (outcome{action: "killed", engine: "bpf"}) {
 			t.Errorf("%s: diag %+v, bpf %+v; want killed by each", key, d, x)
 		}
 	}
-	if rb.Summary != (testnet.Summary{Matched: 11, Killed: 10, Failed: 1}) {
+	if rb.Summary != (testnet.Summary{Matched: 16, Killed: 14, Failed: 1, Skipped: 1}) {
 		t.Errorf("bpf summary %+v", rb.Summary)
 	}
 	cs := bpfPop.conns()
-	killed := slices.DeleteFunc(slices.Clone(cs), func(c conn) bool { return c.name == "time_wait" })
+	killed := slices.DeleteFunc(slices.Clone(cs), func(c conn) bool { return c.name == "time_wait" || c.name == "unconnected udp" })
 	ss := b.sockets()
 	expectGone(t, ss, killed...)
+	expectKept(t, ss, bpfPop.unconnected)
 	expectPresent(t, ss, "time_wait", tcp("time_wait", bpfPop.timeWait))
 	for _, s := range ss {
 		if s.State == "listen" {
@@ -103,3 +112,70 @@ func TestIntegrationEngineBPFHeldLock(t *testing.T) {
 		}
 	}
 }
+
+// TestIntegrationEngineBPFStuckWalk: a plan of two namespaces applied with the bpf engine,
+// the first with a connection whose lock an application holds. The first namespace's walk
+// stops on that lock and outlives its deadline: its targets are pending (the walk may
+// still destroy them), not failed. The second namespace's walk does not wait behind it: its
+// target is killed, and the whole run takes one deadline, not two.
+func TestIntegrationEngineBPFStuckWalk(t *testing.T) {
+	if major, minor := kernelVersion(t); major < 6 || major == 6 && minor < 5 {
+		t.Skip("the bpf engine needs Linux 6.5 (bpf_sock_destroy)")
+	}
+	stuck := setup(t)
+	next := &env{Net: testnet.New(t), t: t}
+	held := stuck.inbound(stuck.listenV4(), peer)
+	other := next.inbound(next.listenV4(), peer)
+
+	// One plan file of both namespaces, each planned by name from tcpreap's own
+	// namespace (a plan destroys nothing).
+	here, err := host.Here()
+	stuck.check(err)
+	var f *planfile.File
+	for _, e := range []*env{stuck, next} {
+		out, err := exec.Command(bin, "plan", "--netns", e.Local.Name, "--state", "established", testnet.PeerV4.String()).Output()
+		stuck.check(err)
+		part, err := planfile.Read(bytes.NewReader(out), here)
+		stuck.check(err)
+		if f == nil {
+			f = part
+		} else {
+			f.Parts = append(f.Parts, part.Parts...)
+		}
+	}
+	var text strings.Builder
+	stuck.check(planfile.Write(&text, f, here))
+	path := stuck.writePlan(text.String())
+
+	release := holdLock(t, held)
+	start := time.Now()
+	stdout, _, code := stuck.tcpreapHeld(release, false, "apply", "--json", "--no-audit", "-y", "--engine", "bpf", path)
+	took := time.Since(start)
+	if code != 1 {
+		t.Errorf("exit %d, want 1: a target is pending", code)
+	}
+	if took > bpfStuckDeadline+5*time.Second {
+		t.Errorf("the run took %v, want one walk's deadline (%v) and little more: the second namespace waited behind the first", took.Round(time.Millisecond), bpfStuckDeadline)
+	}
+	r, err := testnet.ParseReport(stdout)
+	stuck.check(err)
+	for _, rec := range r.Sockets {
+		switch rec.Cookie {
+		case held.Cookie:
+			if rec.Action != "pending" || rec.Engine != "bpf" || !strings.Contains(rec.Error, "may still destroy") {
+				t.Errorf("the socket whose lock is held: %+v, want pending by bpf", rec)
+			}
+		case other.Cookie:
+			if rec.Action != "killed" || rec.Engine != "bpf" {
+				t.Errorf("the second namespace's target: %+v, want killed by bpf", rec)
+			}
+		}
+	}
+	if r.Summary.Matched != 2 {
+		t.Errorf("summary %+v, want both targets", r.Summary)
+	}
+	expectGone(t, next.sockets(), tcp("the second namespace's target", other))
+}
+
+// bpfStuckDeadline is how long the bpf engine gives a walk of a namespace.
+const bpfStuckDeadline = 10 * time.Second

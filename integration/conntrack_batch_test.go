@@ -20,7 +20,9 @@ import (
 // then made again with another mark) between the plan and the delete. The plan's windows
 // delete every other planned entry (killed), leave the newcomer (gone, and conntrack -L
 // still shows it with its mark) and the entries to 192.0.2.3. Then the real binary cuts
-// 192.0.2.3's entries in one run and leaves the newcomer.
+// 192.0.2.3's entries in one run and leaves the newcomer. Both plans are most of the
+// table: their targets are compared and deleted as a second dump shows them
+// (flows.Conn.DeleteSeen), on two sockets at once.
 func TestIntegrationConntrackBatch(t *testing.T) {
 	n := testnet.New(t)
 	h := n.Peer

@@ -168,11 +168,13 @@ func TestIntegrationDeploySystemd(t *testing.T) {
 	if env["PROCESS"] != "leaky-app" {
 		t.Fatalf("the example configuration names %q; the test runs leaky-app", env["PROCESS"])
 	}
-	env["PORT"], env["IDLE"] = "7410", "2s"
+	// 5 s: the fresh socket must stay short of it until tcpreap has run, on
+	// a loaded machine too.
+	env["PORT"], env["IDLE"] = "7410", "5s"
 	_, old := e.leak(dir, "leaky-app", 7410, false, 3)
 	_, others := e.leak(dir, "other-app", 7411, false, 2)
-	time.Sleep(2500 * time.Millisecond)
-	fresh := e.moreLeak(7410, 1) // not idle for 2 s yet
+	time.Sleep(5500 * time.Millisecond)
+	fresh := e.moreLeak(7410, 1) // not idle for 5 s yet
 
 	argv := unitCommand(t, filepath.Join(units, "tcpreap-leak@.service"), env)
 	if argv[0] != installedBin {
@@ -191,7 +193,7 @@ func TestIntegrationDeploySystemd(t *testing.T) {
 
 	// Over MAX: refused whole.
 	e.moreLeak(7410, 2)
-	time.Sleep(2500 * time.Millisecond)
+	time.Sleep(5500 * time.Millisecond)
 	env["MAX"] = "2"
 	before := e.sockets()
 	argv = unitCommand(t, filepath.Join(units, "tcpreap-leak@.service"), env)

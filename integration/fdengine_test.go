@@ -4,7 +4,10 @@
 package integration
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net"
 	"net/netip"
@@ -15,6 +18,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,11 +28,15 @@ import (
 
 // enginePop is a population of host A for the engines to destroy: a connection in each
 // direction, CLOSE_WAIT, TIME_WAIT, IPv6, v4-mapped, a connected UDP socket, a connection
-// another process holds too, and three listeners (IPv4, IPv6, dual-stack).
+// another process holds too, three listeners (IPv4, IPv6, dual-stack), an SO_REUSEPORT
+// group of two listeners and one of two connected UDP sockets, and an unconnected UDP
+// socket, which no engine may destroy.
 type enginePop struct {
 	est, out, closeWait, timeWait, v6, mapped, shared testnet.Pair
 	udp                                               testnet.UDPPair
 	holder                                            *exec.Cmd // the second process of shared
+	reuse                                             []conn    // the SO_REUSEPORT groups' members
+	unconnected                                       conn
 }
 
 func (e *env) enginePop() enginePop {
@@ -56,7 +64,77 @@ func (e *env) enginePop() enginePop {
 	e.check(p.holder.Start())
 	f.Close()
 	e.t.Cleanup(func() { p.holder.Process.Kill(); p.holder.Wait() })
+	p.reuse, p.unconnected = e.reuseportPop()
 	return p
+}
+
+// reuseportPop opens in A two TCP listeners of one SO_REUSEPORT group on 192.0.2.1:8081,
+// two UDP sockets of another on 192.0.2.1:5300, each connected to its own socket of B,
+// and a UDP socket bound to 192.0.2.1:5301 and connected to nothing.
+func (e *env) reuseportPop() (reuse []conn, unconnected conn) {
+	e.t.Helper()
+	reuseport := func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1) })
+		return errors.Join(err, serr)
+	}
+	lc := net.ListenConfig{Control: reuseport}
+	lc.SetMultipathTCP(false)
+	var closers []io.Closer
+	e.t.Cleanup(func() {
+		for _, c := range closers {
+			c.Close()
+		}
+	})
+	var peers []netip.AddrPort
+	e.check(e.Peer.Do(func() error {
+		for range 2 {
+			pc, err := net.ListenPacket("udp", testnet.PeerV4.String()+":0")
+			if err != nil {
+				return err
+			}
+			closers = append(closers, pc)
+			peers = append(peers, pc.LocalAddr().(*net.UDPAddr).AddrPort())
+		}
+		return nil
+	}))
+	e.check(e.Local.Do(func() error {
+		for range 2 {
+			l, err := lc.Listen(context.Background(), "tcp", "192.0.2.1:8081")
+			if err != nil {
+				return err
+			}
+			closers = append(closers, l)
+		}
+		for _, to := range peers {
+			d := net.Dialer{LocalAddr: net.UDPAddrFromAddrPort(netip.MustParseAddrPort("192.0.2.1:5300")), Control: reuseport}
+			c, err := d.Dial("udp", to.String())
+			if err != nil {
+				return err
+			}
+			closers = append(closers, c)
+		}
+		pc, err := net.ListenPacket("udp", "192.0.2.1:5301")
+		closers = append(closers, pc)
+		return err
+	}))
+	listeners, udps := 0, 0
+	for _, s := range e.sockets() {
+		switch {
+		case s.Proto == "tcp" && s.State == "listen" && s.Local.Port() == 8081:
+			listeners++
+			reuse = append(reuse, conn{fmt.Sprintf("reuseport listener %d", listeners), s.Local, s.Remote, s.Cookie})
+		case s.Proto == "udp" && s.Local.Port() == 5300:
+			udps++
+			reuse = append(reuse, conn{fmt.Sprintf("reuseport udp %d", udps), s.Local, s.Remote, s.Cookie})
+		case s.Proto == "udp" && s.Local.Port() == 5301:
+			unconnected = conn{"unconnected udp", s.Local, s.Remote, s.Cookie}
+		}
+	}
+	if len(reuse) != 4 || unconnected.cookie == 0 {
+		e.t.Fatalf("the kernel shows %v and %v, want two listeners and two UDP sockets of SO_REUSEPORT groups, and an unconnected UDP socket", reuse, unconnected)
+	}
+	return reuse, unconnected
 }
 
 // An engineRun is one population destroyed by the diag engine (in e) and its twin by
@@ -86,9 +164,9 @@ func (e *env) compareEngines(engine string) engineRun {
 }
 
 func (p enginePop) conns() []conn {
-	return []conn{tcp("established", p.est), tcp("outbound", p.out), tcp("close_wait", p.closeWait),
+	return append([]conn{tcp("established", p.est), tcp("outbound", p.out), tcp("close_wait", p.closeWait),
 		tcp("time_wait", p.timeWait), tcp("ipv6", p.v6), tcp("v4-mapped", p.mapped),
-		tcp("shared by two processes", p.shared), udp("connected udp", p.udp)}
+		tcp("shared by two processes", p.shared), udp("connected udp", p.udp), p.unconnected}, p.reuse...)
 }
 
 // outcome is a record's result as two populations compare: what became of it, why, and
@@ -138,6 +216,8 @@ func TestIntegrationEngineFD(t *testing.T) {
 			if x.action != "failed" || x.engine != "fd" || !strings.Contains(x.err, "no process holds it") {
 				t.Errorf("time_wait by fd: %+v, want failed by fd, as no process holds it", x)
 			}
+		case key == "unconnected udp":
+			expectUnconnectedKept(t, d, x)
 		default:
 			if strings.Contains(key, " listen ") {
 				listeners++
@@ -150,7 +230,7 @@ func TestIntegrationEngineFD(t *testing.T) {
 	if listeners != 3 {
 		t.Errorf("%d listeners, want 3 (IPv4, IPv6, dual-stack): %v", listeners, diag)
 	}
-	if rf.Summary != (testnet.Summary{Matched: 11, Killed: 10, Failed: 1}) {
+	if rf.Summary != (testnet.Summary{Matched: 16, Killed: 14, Failed: 1, Skipped: 1}) {
 		t.Errorf("fd summary %+v", rf.Summary)
 	}
 
@@ -159,9 +239,10 @@ func TestIntegrationEngineFD(t *testing.T) {
 		pop enginePop
 	}{{e, diagPop}, {f, fdPop}} {
 		cs := run.pop.conns()
-		killed := slices.DeleteFunc(slices.Clone(cs), func(c conn) bool { return c.name == "time_wait" })
+		killed := slices.DeleteFunc(slices.Clone(cs), func(c conn) bool { return c.name == "time_wait" || c.name == "unconnected udp" })
 		ss := run.e.sockets()
 		expectGone(t, ss, killed...)
+		expectKept(t, ss, run.pop.unconnected)
 		for _, s := range ss {
 			if s.State == "listen" {
 				t.Errorf("a listener is still there: %v", s)
@@ -176,6 +257,24 @@ func TestIntegrationEngineFD(t *testing.T) {
 		}
 	}
 	expectPresent(t, f.sockets(), "time_wait", tcp("time_wait", fdPop.timeWait))
+}
+
+// expectUnconnectedKept fails unless both engines' results for the unconnected UDP socket
+// are the guard's: skipped, never sent to an engine (whose connect(AF_UNSPEC) or
+// bpf_sock_destroy would unbind or abort it), as diag does.
+func expectUnconnectedKept(t *testing.T, diag, other outcome) {
+	t.Helper()
+	if diag.action != "skipped" || diag.engine != "" || !strings.Contains(diag.reason, "unconnected") || other != diag {
+		t.Errorf("unconnected udp: diag %+v, other %+v; want skipped as unconnected by both, by no engine", diag, other)
+	}
+}
+
+// expectKept fails unless the kernel still shows c with its cookie.
+func expectKept(t *testing.T, ss testnet.Sockets, c conn) {
+	t.Helper()
+	if !slices.ContainsFunc(ss, func(s testnet.Socket) bool { return s.Cookie == c.cookie }) {
+		t.Errorf("%s: gone from the kernel, want it kept", c.name)
+	}
 }
 
 // TestIntegrationEngineBadInput: an engine that is none is bad input (exit 2), before
@@ -264,8 +363,8 @@ func TestIntegrationEngineFDBlocked(t *testing.T) {
 // TestIntegrationEngineAutoFallsBack makes SOCK_DESTROY fail for the run as on a kernel
 // built without CONFIG_INET_DIAG_DESTROY: a tcpreap built with the tag tcpreap_nodestroy,
 // whose probe of SOCK_DESTROY answers that the kernel has none, so the diag engine refuses
-// every target without sending it. --engine diag then destroys nothing and says why (exit
-// 1); auto hands every target to the next engine this host offers (bpf, else fd), which
+// every target without sending it. --engine diag is then an engine this host cannot offer:
+// exit 2 with why, before anything is planned (of tcpreap and apply alike); auto hands every target to the next engine this host offers (bpf, else fd), which
 // destroys them, and the TIME_WAIT socket, which neither can reach, keeps the diag
 // engine's answer.
 func TestIntegrationEngineAutoFallsBack(t *testing.T) {
@@ -283,20 +382,19 @@ func TestIntegrationEngineAutoFallsBack(t *testing.T) {
 	u, err := e.ConnectedUDP(netip.AddrPortFrom(testnet.PeerV4, 0))
 	e.check(err)
 	held := []conn{tcp("established", est), tcp("close_wait", cw), udp("connected udp", u)}
-	all := append(slices.Clone(held), tcp("time_wait", tw))
 	args := []string{"--json", "--no-audit", "--state", "all", "-t", "-u", testnet.PeerV4.String()}
 
+	plan := e.writePlan(e.plan(args[2:]...))
 	before := e.sockets()
-	r := e.decode(e.run(e.Local, slices.Concat([]string{noDestroy, "--engine", "diag"}, args)...), 1)
-	expectRecords(t, r, "failed", all...)
-	for _, rec := range r.Sockets {
-		if rec.Engine != "diag" || !strings.Contains(rec.Error, "CONFIG_INET_DIAG_DESTROY") {
-			t.Errorf("--engine diag: %+v, want failed by diag, for want of CONFIG_INET_DIAG_DESTROY", rec)
+	for _, cmd := range [][]string{slices.Concat([]string{noDestroy, "--engine", "diag"}, args), {noDestroy, "apply", "--engine", "diag", "-y", plan}} {
+		res := e.run(e.Local, cmd...)
+		if res.Code != 2 || res.Stdout != "" || !strings.Contains(res.Stderr, "--engine diag: this kernel was built without CONFIG_INET_DIAG_DESTROY") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 2 before anything is planned, for want of CONFIG_INET_DIAG_DESTROY", cmd[1:], res.Code, res.Stdout, res.Stderr)
 		}
 	}
 	expectUnchanged(t, before, e.sockets())
 
-	r = e.decode(e.run(e.Local, slices.Concat([]string{noDestroy, "--engine", "auto"}, args)...), 1)
+	r := e.decode(e.run(e.Local, slices.Concat([]string{noDestroy, "--engine", "auto"}, args)...), 1)
 	expectActions(t, r, map[string][]conn{"killed": held, "failed": {tcp("time_wait", tw)}})
 	// The next engine this host offers: the bpf engine on Linux 6.5 with its BTF, the fd
 	// engine before.
@@ -357,4 +455,63 @@ func TestIntegrationEngineFDFromOtherNamespace(t *testing.T) {
 	expectRecords(t, r, "killed", tcp("established", pair))
 	expectGone(t, e.sockets(), tcp("established", pair))
 	expectReset(t, "established, from another namespace", pair.Peer)
+}
+
+// TestIntegrationEngineOwnerExits: a process that holds a connected UDP socket and two
+// TCP connections exits between the plan and its execution (plan, then apply). It alone
+// held the UDP socket, which went with it, and one connection, which lives on orphaned,
+// closing (FIN_WAIT2); the test's process holds the other connection too. Every engine
+// answers as diag does: the UDP socket gone, the orphan kept back as changed since the plan
+// (its state is another), and the connection the test holds destroyed, by the fd engine
+// through the test's descriptor (the holders are read when it acts, not when it plans).
+func TestIntegrationEngineOwnerExits(t *testing.T) {
+	for _, engine := range []string{"diag", "fd"} {
+		t.Run(engine, func(t *testing.T) {
+			e := setup(t).sub(t)
+			l := e.listenV4()
+			alone, kept := e.inbound(l, peer), e.inbound(l, otherPeer)
+			u, err := e.ConnectedUDP(netip.AddrPortFrom(testnet.PeerV4, 0))
+			e.check(err)
+			// A child holds all three; of the test's own descriptors, kept's stays open.
+			var files []*os.File
+			for _, c := range []interface{ File() (*os.File, error) }{alone.Local, kept.Local, u.Local} {
+				f, err := c.File()
+				e.check(err)
+				files = append(files, f)
+			}
+			child := exec.Command("sleep", "60")
+			child.ExtraFiles = files
+			e.check(child.Start())
+			t.Cleanup(func() { child.Process.Kill(); child.Wait() })
+			for _, f := range files {
+				f.Close()
+			}
+			alone.Local.Close()
+			u.Local.Close()
+			text := e.plan("-u", "-t", testnet.PeerV4.String(), testnet.OtherPeerV4.String())
+
+			child.Process.Kill()
+			child.Wait()
+			var orphan testnet.Socket
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && orphan.State != "fin_wait2"; time.Sleep(20 * time.Millisecond) {
+				orphan, _ = e.sockets().Find(alone.LocalAddr(), alone.RemoteAddr())
+			}
+			if orphan.Cookie != alone.Cookie {
+				t.Fatalf("the orphaned connection: %v, want it in fin_wait2 with cookie %d", orphan, alone.Cookie)
+			}
+
+			r := e.decode(e.tcpreap("apply", "--json", "-y", "--engine", engine, e.writePlan(text)), 0)
+			got := outcomes(t, r, []conn{tcp("orphan", alone), tcp("held by the test", kept), udp("udp", u)})
+			want := map[string]outcome{
+				"orphan":           {action: "skipped", reason: "changed since the plan: now FIN-WAIT-2"},
+				"held by the test": {action: "killed", engine: engine},
+				"udp":              {action: "gone", engine: engine},
+			}
+			if !maps.Equal(got, want) {
+				t.Errorf("results %+v, want %+v", got, want)
+			}
+			expectPresent(t, e.sockets(), "fin_wait2", tcp("orphan", alone))
+			expectGone(t, e.sockets(), tcp("held by the test", kept))
+		})
+	}
 }

@@ -1,12 +1,15 @@
 // MPTCP: a connection's subflows dump as TCP sockets, and destroying one leaves the MPTCP
-// connection open while its application waits for ever; so tcpreap keeps them back.
+// connection open while its application waits for ever; so SOCK_DESTROY never takes them:
+// the fd engine closes the connection at its MPTCP socket, and without it they are kept back.
 
 package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -16,15 +19,14 @@ import (
 
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/integration/testnet"
-	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/planfile"
 )
 
-// TestIntegrationMPTCPSubflow: an MPTCP connection from A to B. Selected by its peer, its
-// subflow is reported skipped with the reason, the run exits 0 as for any skip, and
-// afterwards the subflow is still there and the connection carries data both ways. A
-// connection that fell back to TCP at its start (its peer does not speak MPTCP) is
-// destroyed, and its application sees the abort.
+// TestIntegrationMPTCPSubflow: an MPTCP connection from A to B. With --engine diag,
+// selected by its peer, its subflow is reported skipped with the reason, the run exits 0 as
+// for any skip, and afterwards the subflow is still there and the connection carries data
+// both ways. A connection that fell back to TCP at its start (its peer does not speak
+// MPTCP) is destroyed, and its application sees the abort.
 func TestIntegrationMPTCPSubflow(t *testing.T) {
 	e := setup(t)
 	enableMPTCP(t, e.Local)
@@ -52,7 +54,13 @@ func TestIntegrationMPTCPSubflow(t *testing.T) {
 	}
 	mp.Cookie = sf.Cookie
 
-	r := e.json(0, testnet.PeerV4.String(), testnet.OtherPeerV4.String())
+	// A dry run says the same.
+	r := e.json(0, "-n", "--engine", "diag", testnet.PeerV4.String())
+	if len(r.Sockets) != 1 || r.Sockets[0].Action != "skipped" {
+		t.Errorf("a dry run: %+v, want the subflow skipped", r.Sockets)
+	}
+
+	r = e.json(0, "--engine", "diag", testnet.PeerV4.String(), testnet.OtherPeerV4.String())
 	var subflow, fellBack *testnet.Record
 	for i, rec := range r.Sockets {
 		switch rec.Local() {
@@ -76,11 +84,61 @@ func TestIntegrationMPTCPSubflow(t *testing.T) {
 		t.Errorf("the MPTCP connection no longer carries data: %v", err)
 	}
 	expectAborted(t, "the connection that fell back to TCP", fallback.Local)
+}
 
-	// A dry run says the same.
-	r = e.json(0, "-n", testnet.PeerV4.String())
-	if len(r.Sockets) != 1 || r.Sockets[0].Action != "skipped" {
-		t.Errorf("a dry run: %+v, want the subflow skipped", r.Sockets)
+// TestIntegrationMPTCPClosedAtSocket: the fd engine, and auto, which gives it an MPTCP
+// connection's subflows, close the connection at its MPTCP socket: the descriptor of the
+// process that holds it, known by the token the subflow's diag shows, disconnected
+// (mptcp_disconnect: MP_FASTCLOSE). The application's blocked read fails at once, the
+// peer's read fails, the subflow and the MPTCP connection are gone from the kernel, and
+// the result is killed by engine fd. A dry run says it would be killed.
+func TestIntegrationMPTCPClosedAtSocket(t *testing.T) {
+	for _, engine := range []string{"auto", "fd"} {
+		t.Run(engine, func(t *testing.T) {
+			e := setup(t)
+			enableMPTCP(t, e.Local)
+			enableMPTCP(t, e.Peer)
+			mp := e.mptcpDial(e.mptcpListen(true, "192.0.2.2:0"))
+			sf, ok := e.sockets().Find(mp.LocalAddr(), mp.RemoteAddr())
+			if !ok {
+				t.Fatalf("no TCP socket for the subflow %s → %s", mp.LocalAddr(), mp.RemoteAddr())
+			}
+			if r := e.json(0, "-n", "--engine", engine, testnet.PeerV4.String()); len(r.Sockets) != 1 || r.Sockets[0].Action != "would_kill" {
+				t.Errorf("a dry run: %+v, want the subflow would be killed", r.Sockets)
+			}
+
+			// The application waits in a read, with no deadline.
+			read := make(chan error, 1)
+			go func() {
+				_, err := mp.Local.Read(make([]byte, 1))
+				read <- err
+			}()
+			r := e.json(0, "--engine", engine, testnet.PeerV4.String())
+			if len(r.Sockets) != 1 || r.Sockets[0].Cookie != sf.Cookie || r.Sockets[0].Action != "killed" || r.Sockets[0].Engine != "fd" {
+				t.Errorf("the MPTCP subflow: %+v, want killed by engine fd", r.Sockets)
+			}
+			select {
+			case err := <-read:
+				if err == nil {
+					t.Error("the application's read returned data, want an error")
+				} else {
+					t.Logf("the application's read: %v", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Error("the application's read still waits 5 s after its MPTCP connection was closed")
+			}
+			if err := testnet.ReadErr(mp.Peer); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Errorf("the peer's read: %v, want the connection's end", err)
+			} else {
+				t.Logf("the peer's read: %v", err)
+			}
+			expectGone(t, e.sockets(), tcp("MPTCP subflow", testnet.Pair{Local: mp.Local, Peer: mp.Peer, Cookie: sf.Cookie}))
+			res, err := e.Local.Run("ss", "-HM", "state", "connected")
+			e.check(err)
+			if strings.TrimSpace(res.Stdout) != "" {
+				t.Errorf("the kernel still shows an MPTCP connection:\n%s", res.Stdout)
+			}
+		})
 	}
 }
 
@@ -120,14 +178,19 @@ func (e *env) mptcpListen(mptcp bool, addr string) *net.TCPListener {
 	return l.(*net.TCPListener)
 }
 
-// mptcpDial connects A to l with MPTCP, and accepts in B.
+// mptcpDial connects A to l with MPTCP (to B's first address when l listens on every
+// address), and accepts in B.
 func (e *env) mptcpDial(l *net.TCPListener) testnet.Pair {
 	e.t.Helper()
 	d := net.Dialer{Timeout: 5 * time.Second}
 	d.SetMultipathTCP(true)
+	to := l.Addr().(*net.TCPAddr).AddrPort()
+	if to.Addr().IsUnspecified() {
+		to = netip.AddrPortFrom(testnet.PeerV4, to.Port())
+	}
 	var c net.Conn
 	e.check(e.Local.Do(func() (err error) {
-		c, err = d.Dial("tcp", l.Addr().String())
+		c, err = d.Dial("tcp", to.String())
 		return err
 	}))
 	e.t.Cleanup(func() { c.Close() })
@@ -166,10 +229,11 @@ func TestIntegrationMPTCPHeldLockElsewhere(t *testing.T) {
 	}
 }
 
-// TestIntegrationMPTCPSubflowApplied: a plan that holds an MPTCP subflow as a target (a
-// plan made by a release that did not tell subflows apart) is checked again when it is
-// applied: the subflow is kept back with its reason, the MPTCP connection still carries
-// data, and the connection that fell back to TCP is destroyed.
+// TestIntegrationMPTCPSubflowApplied: a plan that holds an MPTCP subflow as a target (made
+// where the fd engine closes MPTCP connections) is checked again when it is applied: with
+// --engine diag, which cannot close the connection, the subflow is kept back with its
+// reason, the MPTCP connection still carries data, and the connection that fell back to
+// TCP is destroyed.
 func TestIntegrationMPTCPSubflowApplied(t *testing.T) {
 	e := setup(t)
 	enableMPTCP(t, e.Local)
@@ -178,8 +242,7 @@ func TestIntegrationMPTCPSubflowApplied(t *testing.T) {
 	fallback := e.mptcpDial(e.mptcpListen(false, "192.0.2.3:0"))
 	text := e.plan(testnet.PeerV4.String(), testnet.OtherPeerV4.String())
 
-	// The plan as an older release wrote it: the subflow a target. What the plan
-	// file holds is read and written as tcpreap does, with the identity of the boot
+	// What the plan file holds is read as tcpreap does, with the identity of the boot
 	// and of the namespace it was made in.
 	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
 	e.check(err)
@@ -188,26 +251,19 @@ func TestIntegrationMPTCPSubflowApplied(t *testing.T) {
 	here := host.Identity{BootID: strings.TrimSpace(string(boot)), NetNS: host.NetNS(fmt.Sprintf("net:[%d]", st.Ino))}
 	f, err := planfile.Read(strings.NewReader(text), here)
 	e.check(err)
-	moved := 0
+	targets := 0
 	for _, p := range f.Parts {
-		kept := p.Plan.Skipped[:0]
-		for _, s := range p.Plan.Skipped {
-			if s.Reason == kill.ReasonMPTCPSubflow {
-				p.Plan.Targets = append(p.Plan.Targets, s.Socket)
-				moved++
-				continue
+		for _, s := range p.Plan.Targets {
+			if s.ID.Local == mp.LocalAddr() {
+				targets++
 			}
-			kept = append(kept, s)
 		}
-		p.Plan.Skipped = kept
 	}
-	if moved != 1 {
-		t.Fatalf("the plan keeps back %d subflows, want 1:\n%s", moved, text)
+	if targets != 1 {
+		t.Fatalf("the plan holds the subflow as a target %d times, want 1:\n%s", targets, text)
 	}
-	var old strings.Builder
-	e.check(planfile.Write(&old, f, here))
 
-	r := e.decode(e.tcpreap("apply", "--json", "-y", e.writePlan(old.String())), 0)
+	r := e.decode(e.tcpreap("apply", "--json", "-y", "--engine", "diag", e.writePlan(text)), 0)
 	for _, rec := range r.Sockets {
 		switch rec.Local() {
 		case mp.LocalAddr():
@@ -224,4 +280,70 @@ func TestIntegrationMPTCPSubflowApplied(t *testing.T) {
 		t.Errorf("the MPTCP connection no longer carries data: %v", err)
 	}
 	expectAborted(t, "the connection that fell back to TCP", fallback.Local)
+}
+
+// TestIntegrationMPTCPSubflowsOutside: an MPTCP connection with two subflows, the second
+// to B's other address (B announces it, ADD_ADDR). Closing the connection closes both, so
+// the fd engine leaves it alone when the selection takes in one subflow only: failed with
+// why, exit 1, and the connection still carries data. Selecting both subflows closes it:
+// both are gone from the kernel, and the application's read fails.
+func TestIntegrationMPTCPSubflowsOutside(t *testing.T) {
+	e := setup(t)
+	enableMPTCP(t, e.Local)
+	enableMPTCP(t, e.Peer)
+	for _, cmd := range [][]string{
+		{"ip", "mptcp", "limits", "set", "subflows", "2", "add_addr_accepted", "2"},
+	} {
+		for _, h := range []*testnet.Host{e.Local, e.Peer} {
+			if res, err := h.Run(cmd...); err != nil || res.Code != 0 {
+				t.Fatalf("%v: %v %+v", cmd, err, res)
+			}
+		}
+	}
+	if res, err := e.Peer.Run("ip", "mptcp", "endpoint", "add", testnet.OtherPeerV4.String(), "dev", "veth0", "signal"); err != nil || res.Code != 0 {
+		t.Fatalf("ip mptcp endpoint add: %v %+v", err, res)
+	}
+	// B listens on every address: a join to its other address needs a listener there.
+	mp := e.mptcpDial(e.mptcpListen(true, "0.0.0.0:0"))
+	e.check(testnet.Echo(mp)) // B announces its address once the connection is fully established
+	var subflows string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		res, err := e.Local.Run("ss", "-Htn", "dst", testnet.OtherPeerV4.String())
+		e.check(err)
+		if subflows = strings.TrimSpace(res.Stdout); subflows != "" {
+			break
+		}
+	}
+	if subflows == "" {
+		for _, h := range []*testnet.Host{e.Local, e.Peer} {
+			for _, c := range [][]string{{"ip", "mptcp", "endpoint", "show"}, {"ip", "mptcp", "limits", "show"}, {"nstat", "-az", "MPTcpExt*"}, {"ss", "-Htni"}, {"ss", "-HMi"}} {
+				res, _ := h.Run(c...)
+				t.Logf("%v: %s %s", c, res.Stdout, res.Stderr)
+			}
+		}
+		t.Fatalf("no second subflow to %s", testnet.OtherPeerV4)
+	}
+
+	res := e.tcpreap("--json", "--engine", "fd", testnet.PeerV4.String())
+	r := e.decode(res, 1)
+	if len(r.Sockets) != 1 || r.Sockets[0].Action != "failed" || !strings.Contains(r.Sockets[0].Error, "subflows the selection does not take in") {
+		t.Errorf("one subflow of two: %+v, want failed, with why", r.Sockets)
+	}
+	if err := testnet.Echo(mp); err != nil {
+		t.Errorf("the MPTCP connection no longer carries data: %v", err)
+	}
+
+	// The first subflow's close closes the second: it is gone when its turn comes.
+	r = e.json(0, "--engine", "fd", testnet.PeerV4.String(), testnet.OtherPeerV4.String())
+	if r.Summary.Matched != 2 || r.Summary.Killed+r.Summary.Gone != 2 || r.Summary.Killed < 1 {
+		t.Errorf("both subflows: %+v, want one killed, the other killed or gone", r.Summary)
+	}
+	if err := testnet.ReadErr(mp.Local); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("the application's read: %v, want the connection's end", err)
+	}
+	res2, err := e.Local.Run("ss", "-Htn", "state", "connected")
+	e.check(err)
+	if strings.TrimSpace(res2.Stdout) != "" {
+		t.Errorf("the kernel still shows TCP sockets:\n%s", res2.Stdout)
+	}
 }

@@ -286,9 +286,10 @@ func TestIntegrationReuseportGroup(t *testing.T) {
 
 // TestIntegrationMPTCPListener: since Go 1.24 a Go server listens with MPTCP where the
 // kernel has it enabled, and the kernel refuses to destroy an MPTCP listener (EINVAL from
-// MPTCP's tcp_abort_override, Linux 6.7 and the stable kernels it went back to). tcpreap
-// fails it with a sentence that says so and what to do, exits 1, and the listener still
-// accepts connections.
+// MPTCP's tcp_abort_override, Linux 6.7 and the stable kernels it went back to). With
+// --engine diag tcpreap fails it with a sentence that says so and what to do, exits 1,
+// and the listener still accepts connections; auto then stops it through the fd engine,
+// at its MPTCP socket, and the application's accept fails.
 func TestIntegrationMPTCPListener(t *testing.T) {
 	if major, minor := kernelVersion(t); major < 6 || major == 6 && minor < 7 {
 		t.Skipf("kernel %d.%d: MPTCP listeners refuse SOCK_DESTROY from 6.7 on (and where stable kernels took the change); before, the kernel closes them", major, minor)
@@ -313,7 +314,7 @@ func TestIntegrationMPTCPListener(t *testing.T) {
 		t.Fatalf("the listener on %s is not an MPTCP one; ss shows:\n%s", addr, res.Stdout)
 	}
 
-	res = e.tcpreap("--json", "--state", "listen", "--sport", port)
+	res = e.tcpreap("--json", "--engine", "diag", "--state", "listen", "--sport", port)
 	r := e.decode(res, 1)
 	if len(r.Sockets) != 1 || r.Sockets[0].Action != "failed" || r.Sockets[0].Cookie == 0 {
 		t.Errorf("tcpreap reported %+v, want the listener failed", r.Sockets)
@@ -333,6 +334,31 @@ func TestIntegrationMPTCPListener(t *testing.T) {
 		t.Fatalf("the listener no longer accepts: %v", err)
 	}
 	c.Close()
+
+	accepted := make(chan error, 1)
+	go func() {
+		e.check(l.(*net.TCPListener).SetDeadline(time.Time{}))
+		c, err := l.Accept()
+		if err == nil {
+			c.Close()
+		}
+		accepted <- err
+	}()
+	r = e.json(0, "--state", "listen", "--sport", port)
+	if len(r.Sockets) != 1 || r.Sockets[0].Action != "killed" || r.Sockets[0].Engine != "fd" {
+		t.Errorf("auto: %+v, want the listener killed by engine fd", r.Sockets)
+	}
+	select {
+	case err := <-accepted:
+		if err == nil {
+			t.Error("the application's accept took a connection, want an error")
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the application's accept still waits 5 s after its listener was stopped")
+	}
+	if slices.ContainsFunc(e.sockets(), func(s testnet.Socket) bool { return s.State == "listen" && s.Local == addr }) {
+		t.Errorf("the listener on %s is still there", addr)
+	}
 }
 
 // enableMPTCP turns MPTCP on in h, a test namespace, if it is off there (net.mptcp.enabled

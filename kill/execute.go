@@ -45,6 +45,10 @@ type Options struct {
 	// engine before them refused (Refused): the kernel cannot destroy
 	// them that way, and the next engine may reach them.
 	Fallback []Engine
+	// MPTCP is the engine that closes the MPTCP connections of the plan's
+	// Subflows at their MPTCP socket (the fd engine); nil keeps them back,
+	// with ReasonMPTCPSubflow. They go to no other engine.
+	MPTCP Engine
 	// Pacer, when not nil, sends the targets in batches at its pace
 	// (Pace.Start), each looked up again by its cookie just before it is
 	// sent; one Pacer paces the plans of every namespace of a run.
@@ -70,20 +74,66 @@ func (p *Plan) ExecuteWith(ctx context.Context, e Engine, o Options) []Result {
 	if o.Pacer != nil {
 		return p.executePaced(ctx, e, o)
 	}
-	results, answered := destroy(ctx, e, p.Targets, o, make([]Result, 0, len(p.Targets)+len(p.Skipped)))
-	if answered {
-		retryUnreachable(ctx, e, results, o)
+	return p.appendSkips(p.executeTargets(ctx, e, o))
+}
+
+// executeTargets destroys the targets, the subflows of MPTCP connections
+// with o.MPTCP, and returns their results, in order.
+func (p *Plan) executeTargets(ctx context.Context, e Engine, o Options) []Result {
+	if len(p.Subflows) == 0 {
+		results, answered := destroy(ctx, e, p.Targets, o, make([]Result, 0, len(p.Targets)+len(p.Skipped)))
+		if answered {
+			retryUnreachable(ctx, e, results, o)
+		}
+		return results
 	}
-	return p.appendSkips(results)
+	var plain, subflows []int
+	for i := range p.Targets {
+		if _, ok := p.Subflows[p.Targets[i].ID.Cookie]; ok {
+			subflows = append(subflows, i)
+		} else {
+			plain = append(plain, i)
+		}
+	}
+	results := make([]Result, len(p.Targets), len(p.Targets)+len(p.Skipped))
+	p.executeSome(ctx, e, o, plain, results)
+	if o.MPTCP == nil {
+		for _, i := range subflows {
+			results[i] = Result{Socket: &p.Targets[i], Action: inet.Skipped, Reason: ReasonMPTCPSubflow}
+		}
+	} else {
+		p.executeSome(ctx, o.MPTCP, Options{VerifyAll: o.VerifyAll, Progress: o.Progress}, subflows, results)
+	}
+	return results
+}
+
+// executeSome destroys the targets at the indexes at with e and puts each
+// one's result in results at its index.
+func (p *Plan) executeSome(ctx context.Context, e Engine, o Options, at []int, results []Result) {
+	if len(at) == 0 {
+		return
+	}
+	targets := make([]sockdiag.Socket, len(at))
+	for k, i := range at {
+		targets[k] = p.Targets[i]
+	}
+	done, answered := destroy(ctx, e, targets, o, make([]Result, 0, len(at)))
+	if answered {
+		retryUnreachable(ctx, e, done, o)
+	}
+	for k, r := range done {
+		r.Socket = &p.Targets[at[k]] // the plan's, not the copy's
+		results[at[k]] = r
+	}
 }
 
 // executePaced destroys the targets in batches, each when the pacer has it
-// due. Just before a batch is sent its targets are looked up again by
-// cookie: a target that has become another socket than the one planned
-// (changedKind: in a spread of minutes a UDP socket may connect elsewhere)
-// is kept back with ReasonChanged, after the targets; one closed or
-// replaced since answers its destroy, by cookie, that it is gone. Once ctx
-// is done no batch is sent: the targets not sent fail with
+// due, as executeTargets does. Just before a batch is sent its targets are
+// looked up again by cookie: a target that has become another socket than
+// the one planned (changedKind: in a spread of minutes a UDP socket may
+// connect elsewhere) is kept back with ReasonChanged, after the targets;
+// one closed or replaced since answers its destroy, by cookie, that it is
+// gone. Once ctx is done no batch is sent: the targets not sent fail with
 // sockdiag.ErrNotAttempted and its cause, and what was sent is verified.
 func (p *Plan) executePaced(ctx context.Context, e Engine, o Options) []Result {
 	results := make([]Result, 0, len(p.Targets)+len(p.Skipped))
@@ -99,25 +149,19 @@ func (p *Plan) executePaced(ctx context.Context, e Engine, o Options) []Result {
 		}
 		batch := p.Targets[done : done+n]
 		done += n
-		var send []sockdiag.Socket // copies: a result's Socket points into it
+		send := &Plan{Subflows: p.Subflows} // copies: a result's Socket points into it
 		for i, seen := range e.Lookup(ctx, batch) {
 			if seen.Present && changedKind(&batch[i], &seen.Now) {
 				changed = append(changed, Result{Socket: &seen.Now, Action: inet.Skipped, Reason: ReasonChanged})
 				continue
 			}
-			send = append(send, batch[i])
+			send.Targets = append(send.Targets, batch[i])
 		}
-		if o.Progress != nil && len(send) < n {
-			o.Progress(n - len(send))
+		if o.Progress != nil && len(send.Targets) < n {
+			o.Progress(n - len(send.Targets))
 		}
-		if len(send) == 0 {
-			continue
-		}
-		start := len(results)
-		var answered bool
-		results, answered = destroy(ctx, e, send, o, results)
-		if answered {
-			retryUnreachable(ctx, e, results[start:], o)
+		if len(send.Targets) > 0 {
+			results = append(results, send.executeTargets(ctx, e, o)...)
 		}
 	}
 	return p.appendSkips(append(results, changed...))

@@ -357,3 +357,34 @@ func (e *answering) Destroy(_ context.Context, targets []sockdiag.Socket, _ func
 	}
 	return errs
 }
+
+// TestExecuteClosesSubflowsAtMPTCP: the plan's subflows go to the MPTCP engine alone,
+// never to the first engine nor its fallbacks, and their results take its name and sit at
+// their places among the targets; without an MPTCP engine they are kept back.
+func TestExecuteClosesSubflowsAtMPTCP(t *testing.T) {
+	socks := []sockdiag.Socket{
+		socket(sockdiag.Established, 40000, 1), // a TCP connection: diag
+		socket(sockdiag.Established, 40001, 2), // a subflow
+		socket(sockdiag.CloseWait, 40002, 3),   // a TCP connection: diag
+	}
+	k := &sockdiagtest.Kernel{Sockets: slices.Clone(socks)}
+	conn := k.Conn()
+	mptcp := &answering{Conn: conn, kernel: k, answers: map[sockdiag.Cookie]error{}}
+	fallback := &answering{Conn: conn, kernel: k}
+	plan := &kill.Plan{Targets: socks, Subflows: map[sockdiag.Cookie]uint32{2: 0xa1}}
+	results := plan.ExecuteWith(t.Context(), conn, kill.Options{MPTCP: mptcp, Fallback: []kill.Engine{fallback}})
+	for i, want := range []string{"diag", "next", "diag"} {
+		if r := results[i]; r.Action != inet.Killed || r.Engine != want || r.Socket != &plan.Targets[i] {
+			t.Errorf("target %d: %s by %q (%v); want killed by %q, the plan's socket", i, r.Action, r.Engine, r.Err, want)
+		}
+	}
+	if !slices.Equal(mptcp.sent, []sockdiag.Cookie{2}) || len(fallback.sent) != 0 {
+		t.Errorf("the MPTCP engine was sent %v, the fallback %v; want 2, and nothing", mptcp.sent, fallback.sent)
+	}
+
+	k = &sockdiagtest.Kernel{Sockets: slices.Clone(socks)}
+	results = plan.Execute(t.Context(), k.Conn())
+	if r := results[1]; r.Action != inet.Skipped || r.Reason != kill.ReasonMPTCPSubflow || len(k.Sockets) != 1 || k.Sockets[0].ID.Cookie != 2 {
+		t.Errorf("without an MPTCP engine: the subflow %s (%v), kernel keeps %v; want skipped, and the subflow alone left", r.Action, r.Reason, k.Sockets)
+	}
+}

@@ -70,7 +70,8 @@ const (
 	ReasonSSHHidden
 	// ReasonMPTCPSubflow: a subflow of an MPTCP connection whose peer speaks
 	// MPTCP (sockdiag.Conn.MPTCPSubflows): destroying it resets the subflow
-	// and leaves the connection open, its application blocked.
+	// and leaves the connection open, its application blocked; kept back
+	// when no engine closes its connection (Plan.KeepSubflows).
 	ReasonMPTCPSubflow
 )
 
@@ -84,7 +85,7 @@ var reasons = [...]struct{ code, sentence string }{
 	ReasonChanged:        {"changed", "changed since the plan into another kind of socket"},
 	ReasonSSHUnsure:      {"ssh_unsure", "may carry the ssh session tcpreap runs in: the SSH server's open files cannot be read"},
 	ReasonSSHHidden:      {"ssh_hidden", "may carry the ssh session tcpreap runs in: tcpreap runs in a PID namespace of its own, where an SSH server above it cannot be seen"},
-	ReasonMPTCPSubflow:   {"mptcp_subflow", "an MPTCP subflow: destroying it would leave its MPTCP connection open, so only its application can close it"},
+	ReasonMPTCPSubflow:   {"mptcp_subflow", "an MPTCP subflow: destroying it would leave its MPTCP connection open, which only a descriptor of the connection closes (the fd engine's, through a process that holds it)"},
 }
 
 // String returns the reason as a sentence.

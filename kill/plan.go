@@ -18,6 +18,11 @@ type Plan struct {
 	// them gone, a real run still sends their destroy, by cookie, which
 	// tells. Nil for a plan made from a dump.
 	Absent map[sockdiag.Cookie]bool
+	// Subflows are the targets that are subflows of MPTCP connections, by
+	// cookie, with the token of each one's connection (see KeepSubflows):
+	// they are closed at their MPTCP socket, by Options.MPTCP, and never
+	// destroyed as TCP sockets. Nil when there are none.
+	Subflows map[sockdiag.Cookie]uint32
 }
 
 // A Skip is a socket that matched the selection but that a guard kept back.
@@ -64,17 +69,26 @@ func (p *Plan) MaySubflow() bool {
 	return false
 }
 
-// KeepSubflows keeps back the targets whose cookies subflows holds, the
-// subflows of MPTCP connections (sockdiag.Conn.MPTCPSubflows), with
-// ReasonMPTCPSubflow: a destroy would report a subflow killed while its
-// connection stays open.
-func (p *Plan) KeepSubflows(subflows map[sockdiag.Cookie]bool) {
+// KeepSubflows sorts the targets that are subflows of MPTCP connections
+// (subflows: sockdiag.Conn.MPTCPSubflows, with each one's connection's
+// token). Destroying a subflow resets it and leaves its connection open,
+// its application waiting: so a subflow close takes stays a target, to be
+// closed at its MPTCP socket (Subflows, Options.MPTCP), and every other one
+// is kept back with ReasonMPTCPSubflow. A nil close keeps back every one.
+func (p *Plan) KeepSubflows(subflows map[sockdiag.Cookie]uint32, close func(*sockdiag.Socket) bool) {
 	if len(subflows) == 0 {
 		return
 	}
 	kept := p.Targets[:0]
 	for _, s := range p.Targets {
-		if subflows[s.ID.Cookie] {
+		token, ok := subflows[s.ID.Cookie]
+		switch {
+		case ok && close != nil && close(&s):
+			if p.Subflows == nil {
+				p.Subflows = map[sockdiag.Cookie]uint32{}
+			}
+			p.Subflows[s.ID.Cookie] = token
+		case ok:
 			p.Skipped = append(p.Skipped, Skip{s, ReasonMPTCPSubflow})
 			continue
 		}

@@ -75,7 +75,8 @@ func mapAddrPort(ap netip.AddrPort) netip.AddrPort {
 }
 
 // TestPlanKeepsSubflows: the targets that are MPTCP subflows become skips with their
-// reason; the others stay targets, in order.
+// reason; the others stay targets, in order. With a close that takes some, those stay
+// targets, recorded with their connection's token.
 func TestPlanKeepsSubflows(t *testing.T) {
 	plan := &kill.Plan{Targets: []sockdiag.Socket{
 		socket(sockdiag.Established, 40000, 1), socket(sockdiag.Established, 40001, 2), socket(sockdiag.CloseWait, 40002, 3),
@@ -83,13 +84,22 @@ func TestPlanKeepsSubflows(t *testing.T) {
 	if !plan.MaySubflow() {
 		t.Fatal("a plan of TCP connections: MaySubflow false")
 	}
-	plan.KeepSubflows(map[sockdiag.Cookie]bool{2: true, 9: true})
+	plan.KeepSubflows(map[sockdiag.Cookie]uint32{2: 0xa1, 9: 0xb2}, nil)
 	if len(plan.Targets) != 2 || plan.Targets[0].ID.Cookie != 1 || plan.Targets[1].ID.Cookie != 3 ||
-		len(plan.Skipped) != 1 || plan.Skipped[0].Socket.ID.Cookie != 2 || plan.Skipped[0].Reason != kill.ReasonMPTCPSubflow {
+		len(plan.Skipped) != 1 || plan.Skipped[0].Socket.ID.Cookie != 2 || plan.Skipped[0].Reason != kill.ReasonMPTCPSubflow || plan.Subflows != nil {
 		t.Errorf("plan %+v", plan)
 	}
 	if (&kill.Plan{Targets: []sockdiag.Socket{socket(sockdiag.Listen, 80, 4)}}).MaySubflow() {
 		t.Error("a plan of a listener: MaySubflow true")
+	}
+
+	plan = &kill.Plan{Targets: []sockdiag.Socket{
+		socket(sockdiag.Established, 40000, 1), socket(sockdiag.Established, 40001, 2), socket(sockdiag.CloseWait, 40002, 3),
+	}}
+	plan.KeepSubflows(map[sockdiag.Cookie]uint32{2: 0xa1, 3: 0xb2}, func(s *sockdiag.Socket) bool { return s.ID.Cookie == 2 })
+	if len(plan.Targets) != 2 || plan.Targets[0].ID.Cookie != 1 || plan.Targets[1].ID.Cookie != 2 ||
+		len(plan.Skipped) != 1 || plan.Skipped[0].Socket.ID.Cookie != 3 || len(plan.Subflows) != 1 || plan.Subflows[2] != 0xa1 {
+		t.Errorf("plan with a close for subflow 2: %+v", plan)
 	}
 }
 

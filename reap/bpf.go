@@ -21,11 +21,12 @@ const bpfCapacity = 1 << 16
 
 // A bpfEngine destroys targets with the socket iterators of sockbpf, in the
 // namespace of conn (ns), and looks them up again with conn, as the diag
-// engine does. The programs are loaded once for every part (open).
+// engine does. The programs are loaded once for every part (loader), and
+// again after a walk that did not end in time (see Destroy).
 type bpfEngine struct {
-	conn *sockdiag.Conn
-	ns   *host.Namespace
-	open func() (*sockbpf.Destroyer, error)
+	conn   *sockdiag.Conn
+	ns     *host.Namespace
+	loader *bpfLoader
 }
 
 var _ kill.Engine = (*bpfEngine)(nil)
@@ -82,7 +83,7 @@ func (e *bpfEngine) Destroy(ctx context.Context, targets []sockdiag.Socket, prog
 		}
 		return errs
 	}
-	d, err := e.open()
+	d, err := e.loader.open()
 	if err != nil {
 		for i := range errs {
 			errs[i] = bpfUnavailable(err)
@@ -91,9 +92,10 @@ func (e *bpfEngine) Destroy(ctx context.Context, targets []sockdiag.Socket, prog
 	}
 	// The walk takes each full socket's lock: one its application holds
 	// stops it, in the kernel, until released. It gets bpfStuckTimeout;
-	// then its targets are left to the second look, and the walk, which
-	// cannot be called back, goes on alone (a later one waits behind it,
-	// as long).
+	// then its targets are pending (the walk may still destroy them), and
+	// the walk, which cannot be called back, goes on alone with its
+	// programs, which are closed when it ends: the next namespace's walk
+	// runs on programs loaded anew, and does not wait behind it.
 	got := make([]error, len(targets))
 	done := make(chan error, 1)
 	go func() { done <- e.walk(ctx, d, targets, got, progress) }()
@@ -107,8 +109,9 @@ func (e *bpfEngine) Destroy(ctx context.Context, targets []sockdiag.Socket, prog
 			}
 		}
 	case <-watchdog.C:
+		e.loader.abandon(d, done)
 		for i := range errs {
-			errs[i] = walkError{errBPFStuck}
+			errs[i] = errBPFStuck
 		}
 	}
 	return errs
@@ -118,8 +121,19 @@ func (e *bpfEngine) Destroy(ctx context.Context, targets []sockdiag.Socket, prog
 var bpfStuckTimeout = 10 * time.Second
 
 // errBPFStuck is the answer of every target of a walk that did not end in
-// time: it waits on a socket whose lock is held.
-var errBPFStuck = errors.New("the walk of the sockets waits on a socket whose lock its application holds")
+// time: it waits on a socket whose lock is held, and may still destroy the
+// targets it has not reached when the lock is released (sockdiag.ErrPending).
+var errBPFStuck error = bpfPending{sockdiag.NewCause(
+	"the walk of the sockets waits on a socket whose lock its application holds: it may still destroy this one",
+	"a socket's lock is held, most likely by its application, stuck in the kernel (in a send on a hung NFS or FUSE file?): "+
+		"the bpf engine's walk of the sockets waits for it, and the sockets it has not reached may still be destroyed when it is released; tcpreap cannot free it",
+)}
+
+// A bpfPending is the error of a target a stuck walk may still destroy.
+type bpfPending struct{ cause *sockdiag.Cause }
+
+func (e bpfPending) Error() string   { return e.cause.Error() }
+func (e bpfPending) Unwrap() []error { return []error{e.cause, sockdiag.ErrPending} }
 
 // walk destroys the targets of each protocol with one walk of the
 // namespace's sockets, on a thread of it, and puts each target's answer in
@@ -174,19 +188,42 @@ func (e *bpfEngine) walk(ctx context.Context, d *sockbpf.Destroyer, targets []so
 }
 
 // bpfLoader loads the bpf engine's programs once, when first asked, and
-// closes them after the run.
+// closes them after the run; programs a stuck walk holds are given up to
+// it (abandon), and the next ask loads them again.
 type bpfLoader struct {
-	once sync.Once
-	d    *sockbpf.Destroyer
-	err  error
+	mu     sync.Mutex
+	loaded bool
+	d      *sockbpf.Destroyer
+	err    error
 }
 
 func (l *bpfLoader) open() (*sockbpf.Destroyer, error) {
-	l.once.Do(func() { l.d, l.err = sockbpf.Open(bpfCapacity) })
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.loaded {
+		l.d, l.err = sockbpf.Open(bpfCapacity)
+		l.loaded = true
+	}
 	return l.d, l.err
 }
 
+// abandon gives d up to the walk that holds it, which sends on done when
+// it ends: d is closed then, and the next open loads the programs again.
+func (l *bpfLoader) abandon(d *sockbpf.Destroyer, done <-chan error) {
+	l.mu.Lock()
+	if l.d == d {
+		l.d, l.loaded = nil, false
+	}
+	l.mu.Unlock()
+	go func() {
+		<-done
+		d.Close()
+	}()
+}
+
 func (l *bpfLoader) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.d != nil {
 		l.d.Close()
 	}

@@ -7,8 +7,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tcpreap/tcpreap/host"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/sockbpf"
 	"github.com/tcpreap/tcpreap/sockdiag"
@@ -35,6 +37,18 @@ func ParseEngine(word string) (string, error) {
 	return "", fmt.Errorf("%q: give %s, %s", word, Auto, strings.Join(EngineNames, ", "))
 }
 
+// OtherEngine names the engine that may destroy a target whose answer is
+// err where the engine that answered cannot: "diag" (SOCK_DESTROY) for
+// the sockets the fd engine cannot reach (no process holds them, a thread
+// waits on them) and those bpf_sock_destroy cannot take (TIME-WAIT,
+// SYN-RECV); "" when no other engine does more.
+func OtherEngine(err error) string {
+	if errors.Is(err, sockfd.ErrNoHolder) || errors.Is(err, sockfd.ErrBlocked) || errors.Is(err, errBPFNotFull) {
+		return "diag"
+	}
+	return ""
+}
+
 // An UnofferedError is an engine this host cannot offer, and why.
 type UnofferedError struct {
 	Engine string
@@ -46,9 +60,10 @@ func (e *UnofferedError) Error() string {
 }
 
 // Offered returns nil when this host offers the engine choice, else an
-// *UnofferedError that says why not. auto is always offered, and so is
-// diag: whether the kernel destroys a protocol's sockets is each target's
-// answer, as it always was.
+// *UnofferedError that says why not. auto is always offered; diag unless
+// the kernel has no SOCK_DESTROY at all (a probe that reaches no socket,
+// sockdiag.Conn.Probe), and otherwise whether it destroys a target is
+// that target's answer.
 func Offered(engine string) error {
 	if why := whyNot(engine); why != "" {
 		return &UnofferedError{Engine: engine, Why: why}
@@ -59,6 +74,8 @@ func Offered(engine string) error {
 // whyNot is why this host does not offer the engine, "" when it does.
 func whyNot(engine string) string {
 	switch engine {
+	case "diag":
+		return diagWhyNot()
 	case "fd":
 		return sockfd.Offered()
 	case "bpf":
@@ -70,6 +87,29 @@ func whyNot(engine string) string {
 	}
 	return ""
 }
+
+// diagWhyNot is why this kernel does not offer the diag engine: it was
+// built without SOCK_DESTROY (CONFIG_INET_DIAG_DESTROY), which the probe
+// of TCP's tells in the namespace tcpreap runs in (the option is the
+// kernel's, the same in every namespace). A probe that cannot be made
+// (no NETLINK_SOCK_DIAG, no TCP diag) leaves the answer to the run.
+func diagWhyNot() string {
+	conn, err := sockdiag.Dial(nil)
+	if err != nil {
+		return ""
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), diagProbeTimeout)
+	defer cancel()
+	if err := conn.Probe(ctx).Destroy[inet.TCP]; errors.Is(err, sockdiag.ErrNoDestroy) {
+		return err.Error()
+	}
+	return ""
+}
+
+// diagProbeTimeout bounds the probe of SOCK_DESTROY: a dump of no state
+// and a destroy that reaches no socket.
+const diagProbeTimeout = 10 * time.Second
 
 // engines are the engine a part executes its plan with and, for auto,
 // those it falls back to, as choice says; holders are read once for every
@@ -88,8 +128,10 @@ func newEngines(choice string) engines {
 // close unloads what the engines loaded.
 func (e engines) close() { e.bpf.close() }
 
-// of is the engine for the plan of conn's namespace ns, and its fallbacks.
-func (e engines) of(conn *sockdiag.Conn, ns *host.Namespace) (kill.Engine, []kill.Engine) {
+// of is the engine for the plan of conn's namespace ns, its fallbacks,
+// and the engine that closes the MPTCP connections of the plan's subflows
+// (nil where the choice has no fd engine).
+func (e engines) of(conn *sockdiag.Conn, ns *host.Namespace, subflows map[sockdiag.Cookie]uint32) (kill.Engine, []kill.Engine, kill.Engine) {
 	fd := &lazyFD{of: sync.OnceValue(func() *sockfd.Engine {
 		// The fd engine acts only on sockets of ns, whatever a
 		// descriptor's cookie: a kernel without namespace cookies (before
@@ -100,16 +142,20 @@ func (e engines) of(conn *sockdiag.Conn, ns *host.Namespace) (kill.Engine, []kil
 			netns, err = sockfd.NamespaceCookie()
 			return err
 		})
-		return &sockfd.Engine{Conn: conn, Holders: e.holders, NetNS: netns}
+		return &sockfd.Engine{Conn: conn, Holders: e.holders, NetNS: netns, MPTCP: subflows}
 	})}
-	bpf := &bpfEngine{conn: conn, ns: ns, open: e.bpf.open}
+	var mptcp kill.Engine
+	if closesSubflows(e.choice) {
+		mptcp = fd
+	}
+	bpf := &bpfEngine{conn: conn, ns: ns, loader: e.bpf}
 	switch e.choice {
 	case "fd":
-		return fd, nil
+		return fd, nil, mptcp
 	case "bpf":
-		return bpf, nil
+		return bpf, nil, nil
 	case "diag":
-		return conn, nil
+		return conn, nil, nil
 	}
 	var fallback []kill.Engine
 	if whyNot("bpf") == "" {
@@ -118,7 +164,31 @@ func (e engines) of(conn *sockdiag.Conn, ns *host.Namespace) (kill.Engine, []kil
 	if whyNot("fd") == "" {
 		fallback = append(fallback, fd)
 	}
-	return conn, fallback
+	return conn, fallback, mptcp
+}
+
+// closesSubflows reports whether the engine choice closes the MPTCP
+// connections of subflows, at their MPTCP socket: fd, and auto where this
+// host offers fd. Neither SOCK_DESTROY nor bpf_sock_destroy can: they
+// would reset the subflow and leave its connection open.
+func closesSubflows(choice string) bool {
+	return choice == "fd" || (choice == "" || choice == Auto) && whyNot("fd") == ""
+}
+
+// subflowCloser is what decides which MPTCP subflows stay targets, for
+// the engine choice (kill.Plan.KeepSubflows): where it closes their
+// connections, those some process holds (the fd engine reaches a
+// connection only through a descriptor of it); nil, none, elsewhere. The
+// holders are read once, when a plan first has a subflow.
+func subflowCloser(choice string) func(*sockdiag.Socket) bool {
+	if !closesSubflows(choice) {
+		return nil
+	}
+	read := sync.OnceValues(sockfd.ReadHolders)
+	return func(s *sockdiag.Socket) bool {
+		holders, _ := read()
+		return s.Inode != 0 && len(holders[s.Inode]) > 0
+	}
 }
 
 // A lazyFD is the fd engine of a namespace, made when first used.

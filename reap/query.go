@@ -21,6 +21,11 @@ type QueryOptions struct {
 	// Workers is how many netlink sockets each namespace's connection
 	// destroys on; 0 chooses (see sockdiag.Config).
 	Workers int
+	// Engine is the engine choice the Run will execute with (ParseEngine;
+	// "" is Auto): where it closes MPTCP connections at their MPTCP socket
+	// (the fd engine), the subflows of those some process holds are
+	// targets, else they are kept back (kill.Plan.KeepSubflows).
+	Engine string
 }
 
 // Query plans the selection in every namespace of where: the owners first
@@ -51,8 +56,12 @@ func Query(ctx context.Context, sel *Selection, where Where, opts QueryOptions) 
 	}
 	var ownersErr error
 	var procs []host.Process
-	if sel.WantOwners || sel.Owners != nil {
+	cached := sel.OwnerCache != nil && sel.Owners == nil
+	if (sel.WantOwners || sel.Owners != nil) && !cached {
 		procs, err = host.AllProcesses()
+		if err == nil && sel.OwnersInSpaces && sel.Owners == nil {
+			procs = inSpaces(procs, spaces)
+		}
 		if err == nil {
 			r.Owners, err = host.SocketOwners(procs)
 		}
@@ -72,7 +81,7 @@ func Query(ctx context.Context, sel *Selection, where Where, opts QueryOptions) 
 			r.Owners = map[uint32][]host.Owner{}
 		}
 	}
-	q := query{sel: sel, filter: filter, guards: guards, run: r, workers: opts.Workers}
+	q := query{sel: sel, filter: filter, guards: guards, run: r, workers: opts.Workers, subflows: subflowCloser(opts.Engine)}
 	var passed passedOver
 	for i, ns := range spaces {
 		p, err := q.in(ctx, ns)
@@ -89,6 +98,9 @@ func Query(ctx context.Context, sel *Selection, where Where, opts QueryOptions) 
 		r.parts = append(r.parts, p)
 	}
 	r.notes = append(r.notes, passed.notes()...)
+	if sel.WantOwners && cached {
+		ownersErr = r.cachedOwners(sel, spaces)
+	}
 	if ownersErr != nil && r.unowned() {
 		r.notes = append(r.notes, fmt.Sprintf("warning: the processes holding some sockets are not known: %v", ownersErr))
 	}
@@ -96,6 +108,44 @@ func Query(ctx context.Context, sel *Selection, where Where, opts QueryOptions) 
 		r.Elsewhere, r.Nameless = sel.Owners.missed(procs, r.Owners)
 	}
 	return r, nil
+}
+
+// cachedOwners reads the owners of the Run's sockets through the
+// selection's cache, after the dumps.
+func (r *Run) cachedOwners(sel *Selection, spaces []*host.Namespace) error {
+	procs, err := host.AllProcesses()
+	if err != nil {
+		r.Owners = map[uint32][]host.Owner{}
+		return err
+	}
+	if sel.OwnersInSpaces {
+		procs = inSpaces(procs, spaces)
+	}
+	alive := map[uint32]bool{}
+	for s := range r.Sockets() {
+		if s.Inode != 0 {
+			alive[s.Inode] = true
+		}
+	}
+	r.Owners, err = sel.OwnerCache.Owners(procs, alive)
+	return err
+}
+
+// inSpaces is the processes of procs that run in one of spaces (nil for
+// the one tcpreap runs in).
+func inSpaces(procs []host.Process, spaces []*host.Namespace) []host.Process {
+	ids := map[host.NetNS]bool{}
+	for _, ns := range spaces {
+		if ns != nil {
+			ids[ns.ID] = true
+		} else if here, err := host.Here(); err == nil {
+			ids[here.NetNS] = true
+		}
+	}
+	return slices.DeleteFunc(procs, func(p host.Process) bool {
+		id, err := host.NetNSOfProcess(p.PID)
+		return err != nil || !ids[id]
+	})
 }
 
 // passedOver is the namespaces a Query passed over, by why: one note for
@@ -189,6 +239,8 @@ type query struct {
 	run     *Run
 	workers int
 	infoMu  sync.Mutex
+	// subflows takes the MPTCP subflows that stay targets (subflowCloser).
+	subflows func(*sockdiag.Socket) bool
 }
 
 // in dials the kernel in namespace ns and plans the selection there.
@@ -254,9 +306,9 @@ func (q *query) in(ctx context.Context, ns *host.Namespace) (part, error) {
 		err = keepLocalGone(ns, plan)
 	}
 	if err == nil && plan.MaySubflow() {
-		var subflows map[sockdiag.Cookie]bool
+		var subflows map[sockdiag.Cookie]uint32
 		subflows, err = conn.MPTCPSubflows(ctx, &filter)
-		plan.KeepSubflows(subflows)
+		plan.KeepSubflows(subflows, q.subflows)
 	}
 	if err != nil {
 		conn.Close()

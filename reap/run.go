@@ -117,6 +117,12 @@ func (r *Run) Sockets() iter.Seq2[sockdiag.Socket, error] {
 	}
 }
 
+// SocketsIn yields the sockets of the Run's i-th namespace, in the order
+// of Spaces: its targets, then its skipped ones.
+func (r *Run) SocketsIn(i int) iter.Seq2[sockdiag.Socket, error] {
+	return r.parts[i].plan.Sockets()
+}
+
 // Do runs fn on a thread in the Run's first namespace (the only one of a
 // Run that works in one, as summary and doctor do), with the connection
 // made there: what fn reads of /proc/sys/net and /proc/thread-self/net is
@@ -125,7 +131,13 @@ func (r *Run) Do(fn func(conn *sockdiag.Conn) error) error {
 	if len(r.parts) == 0 {
 		return errors.New("no network namespace could be entered")
 	}
-	p := r.parts[0]
+	return r.DoIn(0, fn)
+}
+
+// DoIn runs fn as Do does, in the Run's i-th namespace, in the order of
+// Spaces.
+func (r *Run) DoIn(i int, fn func(conn *sockdiag.Conn) error) error {
+	p := r.parts[i]
 	return inSpace(p.ns, p.ns.Do(func() error { return fn(p.conn) }))
 }
 
@@ -165,6 +177,7 @@ func FromFile(ctx context.Context, f *planfile.File, includeSelf bool, opts Quer
 	guards := kill.Guards{ListenNamed: true}
 	r := &Run{}
 	guards.Session = sessionGuard(includeSelf, Session, &r.notes)
+	closes := subflowCloser(opts.Engine)
 	for i, ns := range spaces {
 		conn, err := dialIn(ns, opts.Workers)
 		if err != nil {
@@ -183,7 +196,7 @@ func FromFile(ctx context.Context, f *planfile.File, includeSelf bool, opts Quer
 				closeSpaces(spaces[i:])
 				return nil, queryError(err)
 			}
-			plan.KeepSubflows(subflows)
+			plan.KeepSubflows(subflows, closes)
 		}
 		r.parts = append(r.parts, part{ns: ns, conn: conn, plan: plan})
 		noteStale(ctx, ns, conn, guards.Session, &r.notes)
@@ -232,8 +245,10 @@ type ExecuteOptions struct {
 	// for a progress bar; it may be called from several goroutines at once.
 	Progress func(settled int)
 	// Engine is the engine choice (ParseEngine): "" or Auto
-	// takes SOCK_DESTROY (diag) and, for the targets it refuses, the fd
-	// engine where this host offers it; "diag" or "fd" that engine alone.
+	// takes SOCK_DESTROY (diag) and, for the targets it refuses, the bpf
+	// and fd engines where this host offers them; "diag", "bpf" or "fd"
+	// that engine alone. The plan's MPTCP subflows are closed by the fd
+	// engine alone (see QueryOptions.Engine).
 	Engine string
 	// Pace is how fast the targets are destroyed, across every namespace
 	// (see kill.Pace); the zero Pace as fast as the kernel takes them.
@@ -272,8 +287,8 @@ func (r *Run) Execute(ctx context.Context, opts ExecuteOptions) *Report {
 	pacer := opts.Pace.Start(sent)
 	started := time.Now()
 	for i, p := range r.parts {
-		e, fallback := engines.of(p.conn, p.ns)
-		o := kill.Options{VerifyAll: opts.VerifyAll, Progress: opts.Progress, Fallback: fallback, Pacer: pacer}
+		e, fallback, mptcp := engines.of(p.conn, p.ns, p.plan.Subflows)
+		o := kill.Options{VerifyAll: opts.VerifyAll, Progress: opts.Progress, Fallback: fallback, MPTCP: mptcp, Pacer: pacer}
 		done := p.plan.ExecuteWith(ctx, e, o)
 		groups[i] = Group{NetNS: p.ns.String(), Here: isHere(p.ns), Results: done, InterfaceName: interfaceNames(p.ns)}
 	}

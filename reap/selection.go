@@ -39,6 +39,17 @@ type Selection struct {
 	// WantOwners reads who holds every socket (Run.Owners), as Owners does,
 	// and shows them with the results (Report.Owners).
 	WantOwners bool
+	// OwnersInSpaces narrows WantOwners to the processes that run in the
+	// namespaces worked in (one look at each process's namespace, instead
+	// of at its every descriptor): a socket that only a process of another
+	// namespace holds has no owner. For counting on a host of many
+	// namespaces; a selection by owner (Owners) reads every process.
+	OwnersInSpaces bool
+	// OwnerCache, with WantOwners and no Owners, reads the owners after
+	// the dumps, through the cache: only the descriptors that may have
+	// changed since its last use (host.OwnerCache). For a census taken
+	// again and again.
+	OwnerCache *host.OwnerCache
 	// WantInfo reads what struct tcp_info says of every TCP socket
 	// (Run.Infos), as a selection by idleness does.
 	WantInfo bool

@@ -138,26 +138,32 @@ func (d *Destroyer) destroyBatch(it *link.Iter, batch []uint64, answers map[uint
 		n, err := d.walk(it, answers)
 		left -= n
 		if err != nil {
-			d.clear(batch)
+			d.clear(batch, answers)
 			return err
 		}
 		if n == 0 {
 			break
 		}
 	}
+	d.clear(batch, answers)
 	for _, c := range batch {
 		if _, ok := answers[c]; !ok {
 			answers[c] = ErrNotFound
 		}
 	}
-	d.clear(batch)
 	return nil
 }
 
-// clear deletes what is left of the batch from the targets map.
-func (d *Destroyer) clear(batch []uint64) {
+// clear deletes what is left of the batch from the targets map: the
+// cookies without an answer, since the program deletes each one it
+// answers (a delete per target was a tenth of a reap's time). A cookie
+// answered by a read that failed is gone from the map too; deleting it
+// again would only answer ENOENT.
+func (d *Destroyer) clear(batch []uint64, answers map[uint64]error) {
 	for _, c := range batch {
-		_ = d.objs.Targets.Delete(c)
+		if _, ok := answers[c]; !ok {
+			_ = d.objs.Targets.Delete(c)
+		}
 	}
 }
 

@@ -211,6 +211,11 @@ func TestDestroy(t *testing.T) {
 	}
 	check(inet.TCP, tcpTargets, tcpWant)
 	check(inet.UDP, udpTargets, udpWant)
+	// The cookie no socket has is the one the walk left in the map: it is
+	// cleared with the others.
+	if n := sockbpf.TargetsLeft(d); n != 0 {
+		t.Errorf("%d cookies left in the targets map after the destroys", n)
+	}
 
 	// Exactly the destroyed targets and their peers are gone.
 	gone := map[uint64]bool{}
@@ -317,6 +322,9 @@ func TestDestroyBatches(t *testing.T) {
 		if _, ok := now[c]; ok {
 			t.Fatalf("socket %d is still there after the destroy", c)
 		}
+	}
+	if n := sockbpf.TargetsLeft(d); n != 0 {
+		t.Errorf("%d cookies left in the targets map after the destroys", n)
 	}
 }
 

@@ -23,8 +23,9 @@ const (
 	inetDiagReqProtocol = 3   // INET_DIAG_REQ_PROTOCOL: a protocol number above 255
 	ipprotoMPTCP        = 262 // IPPROTO_MPTCP
 
-	inetULPInfoMPTCP        = 3      // INET_ULP_INFO_MPTCP: a subflow's, nested
-	mptcpSubflowAttrFlags   = 8      // MPTCP_SUBFLOW_ATTR_FLAGS
-	mptcpSubflowFlagMcapRem = 1 << 0 // MPTCP_SUBFLOW_FLAG_MCAP_REM: the peer answered MP_CAPABLE
-	mptcpSubflowFlagJoinRem = 1 << 2 // MPTCP_SUBFLOW_FLAG_JOIN_REM: the peer sent MP_JOIN
+	inetULPInfoMPTCP         = 3      // INET_ULP_INFO_MPTCP: a subflow's, nested
+	mptcpSubflowAttrTokenLoc = 2      // MPTCP_SUBFLOW_ATTR_TOKEN_LOC
+	mptcpSubflowAttrFlags    = 8      // MPTCP_SUBFLOW_ATTR_FLAGS
+	mptcpSubflowFlagMcapRem  = 1 << 0 // MPTCP_SUBFLOW_FLAG_MCAP_REM: the peer answered MP_CAPABLE
+	mptcpSubflowFlagJoinRem  = 1 << 2 // MPTCP_SUBFLOW_FLAG_JOIN_REM: the peer sent MP_JOIN
 )

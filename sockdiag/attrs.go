@@ -17,6 +17,10 @@ type msgAttrs struct {
 	// SubflowFlags are an MPTCP subflow's MPTCP_SUBFLOW_ATTR_FLAGS, which
 	// subflow_get_info nests in the ULP's info (Linux 5.7 and later).
 	SubflowFlags uint32
+	// SubflowToken is an MPTCP subflow's MPTCP_SUBFLOW_ATTR_TOKEN_LOC: the
+	// token of the MPTCP connection it is a subflow of, as that
+	// connection's own mptcp_info shows it (mptcpi_token).
+	SubflowToken uint32
 }
 
 // ulpMPTCP is the ULP name of MPTCP's subflows (subflow_ulp_ops).
@@ -49,8 +53,11 @@ func (a *msgAttrs) UnmarshalBinary(b []byte) error {
 				case inetULPInfoMPTCP:
 					nad.Nested(func(sf *netlink.AttributeDecoder) error {
 						for sf.Next() {
-							if sf.Type() == mptcpSubflowAttrFlags {
+							switch sf.Type() {
+							case mptcpSubflowAttrFlags:
 								a.SubflowFlags = sf.Uint32()
+							case mptcpSubflowAttrTokenLoc:
+								a.SubflowToken = sf.Uint32()
 							}
 						}
 						return sf.Err()

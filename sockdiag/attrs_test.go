@@ -44,11 +44,13 @@ func TestMsgAttrsUnmarshal(t *testing.T) {
 		flags  uint32
 		speaks bool
 	}{{1<<0 | 1<<1 | 1<<7, true}, {1<<2 | 1<<3, true}, {1<<1 | 1<<7, false}} {
-		flags := attr(3, attr(8, binary.NativeEndian.AppendUint32(nil, tc.flags)))
+		// MPTCP_SUBFLOW_ATTR_TOKEN_REM, _TOKEN_LOC, then the flags.
+		flags := attr(3, concat(attr(1, binary.NativeEndian.AppendUint32(nil, 0xfeed)), attr(2, binary.NativeEndian.AppendUint32(nil, 0xbeef)),
+			attr(8, binary.NativeEndian.AppendUint32(nil, tc.flags))))
 		var a msgAttrs
 		err := a.UnmarshalBinary(attr(inetDiagULPInfo, concat(attr(inetULPInfoName, []byte("mptcp\x00")), flags)))
-		if err != nil || a.SubflowFlags != tc.flags || a.speaksMPTCP() != tc.speaks {
-			t.Errorf("subflow flags %#x: read %#x, %v; speaks MPTCP %v, want %v", tc.flags, a.SubflowFlags, err, a.speaksMPTCP(), tc.speaks)
+		if err != nil || a.SubflowFlags != tc.flags || a.speaksMPTCP() != tc.speaks || a.SubflowToken != 0xbeef {
+			t.Errorf("subflow flags %#x: read %#x, token %#x, %v; speaks MPTCP %v, want %v and token 0xbeef", tc.flags, a.SubflowFlags, a.SubflowToken, err, a.speaksMPTCP(), tc.speaks)
 		}
 	}
 	var a msgAttrs

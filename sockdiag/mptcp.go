@@ -32,9 +32,11 @@ func (s *Socket) MaySubflow() bool {
 	return s.Protocol == inet.TCP && subflowStates.Has(s.State)
 }
 
-// MPTCPSubflows returns the cookies of the TCP sockets that are subflows of
-// MPTCP connections whose peer speaks MPTCP (see speaksMPTCP): destroying
-// one would leave its connection open. It costs one dump of the MPTCP
+// MPTCPSubflows returns the TCP sockets that are subflows of MPTCP
+// connections whose peer speaks MPTCP (see speaksMPTCP), by cookie, each
+// with the token of its MPTCP connection (MPTCP_SUBFLOW_ATTR_TOKEN_LOC):
+// destroying a subflow would leave its connection open, and the token
+// names the MPTCP socket that can close it. It costs one dump of the MPTCP
 // connections per family, which walks MPTCP's token table only; and where
 // there is one, a dump of the TCP sockets that may be subflows with
 // INET_DIAG_INFO (a struct tcp_info each), which brings their ULP along. A
@@ -44,7 +46,7 @@ func (s *Socket) MaySubflow() bool {
 // f, the filter the targets were dumped with, narrows the TCP dump to the
 // sockets it takes in, so that a lock held on a socket that is no target
 // holds nothing; nil dumps every TCP socket.
-func (c *Conn) MPTCPSubflows(ctx context.Context, f *Filter) (map[Cookie]bool, error) {
+func (c *Conn) MPTCPSubflows(ctx context.Context, f *Filter) (map[Cookie]uint32, error) {
 	if _, err := os.Stat(mptcpSysctl); errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -109,23 +111,23 @@ var ErrSubflowsHeld = &Cause{
 // holds holds the dump, in the kernel, where no deadline reaches it. Then
 // the socket is left to the thread the kernel holds, and the answer is
 // ErrSubflowsHeld.
-func (c *Conn) subflows(ctx context.Context, reqs []Request) (map[Cookie]bool, error) {
+func (c *Conn) subflows(ctx context.Context, reqs []Request) (map[Cookie]uint32, error) {
 	nl, err := c.dialFresh()
 	if err != nil {
 		return nil, err
 	}
 	type answer struct {
-		subflows map[Cookie]bool
+		subflows map[Cookie]uint32
 		err      error
 	}
 	done := make(chan answer, 1)
 	go func() {
-		subflows := map[Cookie]bool{}
+		subflows := map[Cookie]uint32{}
 		for _, req := range reqs {
 			err := c.dumpOn(ctx, nl, req, func(s *Socket, attrs []byte) bool {
 				var a msgAttrs
 				if a.UnmarshalBinary(attrs) == nil && a.speaksMPTCP() {
-					subflows[s.ID.Cookie] = true
+					subflows[s.ID.Cookie] = a.SubflowToken
 				}
 				return true
 			})

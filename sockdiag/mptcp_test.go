@@ -36,12 +36,18 @@ func TestMPTCPSubflows(t *testing.T) {
 	} {
 		k := tc.k
 		k.Sockets, k.ULP, k.SubflowFlags = slices.Clone(socks), ulp, flags
+		k.SubflowTokens = map[sockdiag.Cookie]uint32{1: 0xa1, 2: 0xa1, 3: 0xb2}
 		got, err := k.Conn().MPTCPSubflows(t.Context(), nil)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
 		if cookies := slices.Sorted(maps.Keys(got)); !slices.Equal(cookies, tc.want) {
 			t.Errorf("%s: subflows %v, want %v", tc.name, cookies, tc.want)
+		}
+		for c, token := range got {
+			if token != 0xa1 {
+				t.Errorf("%s: subflow %d has token %#x, want its connection's, 0xa1", tc.name, c, token)
+			}
 		}
 		if len(k.Requests) != tc.dumps {
 			t.Errorf("%s: %d dumps (%+v), want %d", tc.name, len(k.Requests), k.Requests, tc.dumps)

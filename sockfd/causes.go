@@ -13,7 +13,7 @@ var (
 	// engine reaches a socket through.
 	ErrNoHolder error = sockdiag.NewRefusal(
 		"no process holds it, and the fd engine reaches a socket only through a process's descriptor",
-		"some sockets are held by no process (TIME-WAIT, or closed by their application), and the fd engine reaches a socket only through a process's descriptor; destroy them with --engine diag where the kernel has SOCK_DESTROY",
+		"some sockets are held by no process (TIME-WAIT, or closed by their application), and the fd engine reaches a socket only through a process's descriptor; SOCK_DESTROY (the diag engine) destroys them where the kernel has it",
 	)
 	// ErrHoldersUnknown: no process was found to hold the socket, and the
 	// open files of some processes could not be read.
@@ -34,8 +34,16 @@ var (
 	// thread with an error.
 	ErrBlocked error = sockdiag.NewRefusal(
 		"a thread of its process is blocked on it, so the kernel will not disconnect it",
-		"some sockets have a thread of their process blocked on them (in recv, send or connect), and the kernel will not disconnect a socket under a waiting thread; destroy them with --engine diag where the kernel has SOCK_DESTROY, or stop their application",
+		"some sockets have a thread of their process blocked on them (in recv, send or connect), and the kernel will not disconnect a socket under a waiting thread; stopping their application ends them, and SOCK_DESTROY (the diag engine) destroys them where the kernel has it",
 	)
+)
+
+// ErrSubflowsOutside: the target is a subflow of an MPTCP connection
+// that has more subflows than the targets name: closing the connection at
+// its MPTCP socket would close those too.
+var ErrSubflowsOutside error = sockdiag.NewRefusal(
+	"its MPTCP connection has subflows the selection does not take in, which closing the connection would close too",
+	"some sockets are subflows of MPTCP connections that have other subflows the selection does not take in; closing such a connection closes every subflow of it, so select them all (the server's port, which they share, selects them)",
 )
 
 // errUnheld is the answer for a target whose holders, each tried, no

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sync"
 
 	"github.com/tcpreap/tcpreap/host"
@@ -29,14 +30,28 @@ import (
 // namespace the targets are in (NamespaceCookie, taken there): a
 // descriptor whose socket is in another is never acted on, whatever its
 // cookie; 0 checks nothing.
+//
+// MPTCP names the targets that are subflows of MPTCP connections, each with
+// its connection's token (kill.Plan's Subflows): the process holds the
+// MPTCP socket, not the subflow, and the kernel gives each subflow its MPTCP
+// socket's inode, so the holders of a subflow are those of its connection.
+// Such a target is closed at the MPTCP socket whose token (MPTCP_INFO) is
+// its connection's, with connect(AF_UNSPEC): mptcp_disconnect sends
+// MP_FASTCLOSE, which resets the peer, closes every subflow, and wakes the
+// application, whose reads then fail (ENOTCONN). A connection with more
+// subflows than the targets name is left alone (ErrSubflowsOutside). A TCP
+// listener whose holder holds an MPTCP listener on its address is that
+// MPTCP listener's listening subflow, and the MPTCP listener is shut down.
 type Engine struct {
 	Conn    *sockdiag.Conn
 	Holders func() (map[uint32][]host.Owner, error)
 	NetNS   uint64
+	MPTCP   map[sockdiag.Cookie]uint32
 
 	once       sync.Once
 	holders    map[uint32][]host.Owner
 	holdersErr error
+	planned    map[uint32]int // how many targets each MPTCP token has
 }
 
 // ReadHolders reads which processes hold each socket, by inode: every
@@ -74,7 +89,8 @@ func (*Engine) Doubtful(_ context.Context, _ *sockdiag.Socket, err error) bool {
 
 // Destroy disconnects each target through a descriptor of a process that
 // holds it, one after the other, and answers for each: nil when the kernel
-// disconnected it; ErrNoHolder, ErrHoldersUnknown, ErrPtrace, ErrBlocked
+// disconnected it (for a subflow MPTCP names, its MPTCP connection);
+// ErrNoHolder, ErrHoldersUnknown, ErrPtrace, ErrBlocked, ErrSubflowsOutside
 // when this engine cannot; sockdiag.ErrGone for a target that no process
 // holds any more and the kernel no longer shows; after ctx ends,
 // sockdiag.ErrNotAttempted and its cause.
@@ -85,6 +101,10 @@ func (e *Engine) Destroy(ctx context.Context, targets []sockdiag.Socket, progres
 			read = ReadHolders
 		}
 		e.holders, e.holdersErr = read()
+		e.planned = map[uint32]int{}
+		for _, token := range e.MPTCP {
+			e.planned[token]++
+		}
 	})
 	errs := make([]error, len(targets))
 	var unheld []int
@@ -126,7 +146,15 @@ func (e *Engine) destroy(s *sockdiag.Socket) error {
 			continue // the process exited, or closed the descriptor
 		}
 		cookie, err := cookieOf(fd)
-		if err != nil || sockdiag.Cookie(cookie) != s.ID.Cookie {
+		owns := err == nil && sockdiag.Cookie(cookie) == s.ID.Cookie
+		if err == nil && !owns {
+			owns, err = e.mptcpOwner(fd, s)
+		}
+		if errors.Is(err, ErrSubflowsOutside) {
+			closeFD(fd)
+			return err
+		}
+		if !owns {
 			closeFD(fd) // another socket took the descriptor: never act on it
 			continue
 		}
@@ -147,6 +175,40 @@ func (e *Engine) destroy(s *sockdiag.Socket) error {
 		return denied
 	}
 	return errUnheld
+}
+
+// mptcpOwner reports whether fd is the MPTCP socket that s is a subflow
+// of: for a target MPTCP names, the MPTCP socket whose token is its
+// connection's (and ErrSubflowsOutside when that connection has more
+// subflows than the targets name); for a TCP listener, an MPTCP listener on
+// its address (an MPTCP listener has no token).
+func (e *Engine) mptcpOwner(fd int, s *sockdiag.Socket) (bool, error) {
+	m, ok := mptcpOf(fd)
+	if !ok {
+		return false, nil
+	}
+	if token, sub := e.MPTCP[s.ID.Cookie]; sub {
+		if token == 0 || m.token != token || m.listening {
+			return false, nil
+		}
+		if m.subflows > e.planned[token] {
+			return false, ErrSubflowsOutside
+		}
+		return true, nil
+	}
+	local := netip.AddrPortFrom(m.local.Addr().Unmap(), m.local.Port())
+	want := netip.AddrPortFrom(s.ID.Local.Addr().Unmap(), s.ID.Local.Port())
+	return s.Protocol == inet.TCP && s.State == sockdiag.Listen && m.listening && local == want, nil
+}
+
+// An mptcpSocket is what an MPTCP socket shows of itself.
+type mptcpSocket struct {
+	listening bool           // SO_ACCEPTCONN
+	local     netip.AddrPort // getsockname
+	token     uint32         // mptcp_info's mptcpi_token
+	// subflows is how many subflows its connection has (mptcpi_subflows_total,
+	// Linux 6.10; before, the joined ones and the first, mptcpi_subflows+1).
+	subflows int
 }
 
 // settleUnheld looks up the targets no holder was found for, or whose

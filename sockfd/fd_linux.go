@@ -1,8 +1,10 @@
 package sockfd
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"unsafe"
 
@@ -51,6 +53,57 @@ func disconnect(fd int, listener bool) error {
 }
 
 func closeFD(fd int) { unix.Close(fd) }
+
+// mptcpInfoLen covers struct mptcp_info up to mptcpi_subflows_total.
+const mptcpInfoLen = 81
+
+// mptcpOf reads what fd shows of itself when it is an MPTCP socket
+// (SO_PROTOCOL IPPROTO_MPTCP): its token and subflows from MPTCP_INFO
+// (Linux 5.16); a listener's token is 0.
+func mptcpOf(fd int) (mptcpSocket, bool) {
+	proto, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PROTOCOL)
+	if err != nil || proto != unix.IPPROTO_MPTCP {
+		return mptcpSocket{}, false
+	}
+	var m mptcpSocket
+	listening, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+	if err != nil {
+		return mptcpSocket{}, false
+	}
+	m.listening = listening == 1
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return mptcpSocket{}, false
+	}
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		m.local = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
+	case *unix.SockaddrInet6:
+		m.local = netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port))
+	default:
+		return mptcpSocket{}, false
+	}
+	var info [mptcpInfoLen]byte
+	size := uint32(len(info))
+	_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_MPTCP, mptcpInfo,
+		uintptr(unsafe.Pointer(&info[0])), uintptr(unsafe.Pointer(&size)), 0)
+	switch {
+	case errno != 0 || size < 16:
+		if !m.listening { // a listener has no token to read
+			return mptcpSocket{}, false
+		}
+	default:
+		m.token = binary.NativeEndian.Uint32(info[12:16]) // mptcpi_token
+		m.subflows = int(info[0]) + 1                     // mptcpi_subflows, and the first
+		if size >= mptcpInfoLen {
+			m.subflows = int(info[80]) // mptcpi_subflows_total
+		}
+	}
+	return m, true
+}
+
+// mptcpInfo is MPTCP_INFO, the SOL_MPTCP option that reads struct mptcp_info.
+const mptcpInfo = 1
 
 // netnsCookieOf is the cookie of the network namespace fd's socket is in.
 func netnsCookieOf(fd int) (uint64, error) {

@@ -206,7 +206,7 @@ func (o socketOutcome) failed(yield func(error) bool) {
 }
 
 func (socketOutcome) explain(err error) (string, bool) {
-	why, ok := sockdiag.Explain(err)
+	why, ok := render.Explain(err)
 	if !ok && errors.Is(err, sockdiag.ErrNotAttempted) {
 		return render.ErrorWords(err), true // the table leaves these out
 	}

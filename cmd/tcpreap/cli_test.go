@@ -112,7 +112,6 @@ func TestUsageMistakes(t *testing.T) {
 		{"help --bogus", "tcpreap: help has no option --bogus; see tcpreap --help\n"},
 		{"help nosuch", "tcpreap: tcpreap has no command \"nosuch\"; see tcpreap --help\n"},
 		{"conntrack help nosuch", "tcpreap: tcpreap conntrack has no command \"nosuch\"; see tcpreap conntrack --help\n"},
-		{"help help", "tcpreap: tcpreap has no command \"help\"; see tcpreap --help\n"},
 		{"-y help", "tcpreap: help takes no options (--yes); see tcpreap --help\n"},
 		{"list help --bogus", "tcpreap: list help has no option --bogus; see tcpreap list --help\n"},
 		{"conntrack list help -x", "tcpreap: conntrack list help has no option -x; see tcpreap conntrack list --help\n"},
@@ -131,6 +130,7 @@ func TestHelpCommand(t *testing.T) {
 	for _, c := range []string{"", "list", "conntrack", "conntrack list", "summary", "doctor", "plan", "apply", "completion"} {
 		_, want, _ := runCLI(append(strings.Fields(c), "--help")...)
 		for _, args := range [][]string{append([]string{"help"}, strings.Fields(c)...), append(strings.Fields(c), "help"),
+			append([]string{"help", "help"}, strings.Fields(c)...), append(append([]string{"help"}, strings.Fields(c)...), "help"),
 			append(append([]string{"help"}, strings.Fields(c)...), "--help"), append(strings.Fields(c), "help", "-h")} {
 			code, got, stderr := runCLI(args...)
 			if code != exitOK || stderr != "" || got != want {

@@ -75,7 +75,7 @@ func apply(ctx context.Context, o *applyFlags, io streams) error {
 	if f.Header.Everything && !o.all {
 		return usagef("plan file %s was made with no selector, for every socket; apply it with --all if that is what you mean; nothing was destroyed", name)
 	}
-	run, err := reap.FromFile(ctx, f, o.includeSelf, reap.QueryOptions{Workers: o.workers})
+	run, err := reap.FromFile(ctx, f, o.includeSelf, reap.QueryOptions{Workers: o.workers, Engine: o.engine})
 	var ie *reap.InputError
 	switch {
 	case errors.As(err, &ie) && errors.Is(err, fs.ErrPermission):

@@ -54,8 +54,9 @@ type listFlags struct {
 	selectFlags
 	maxFlag
 	outputFlags
-	processes bool // list -p: the processes that hold each socket
-	extended  bool // list -e: what struct tcp_info says of each
+	processes bool   // list -p: the processes that hold each socket
+	extended  bool   // list -e: what struct tcp_info says of each
+	engine    string // a dry run's --engine, whose plan it shows; "" for auto
 }
 
 // listSockets is list.
@@ -76,7 +77,7 @@ func showSockets(ctx context.Context, sel *selection, f *listFlags, io streams) 
 	if err := f.check(socketWords); err != nil {
 		return err
 	}
-	run, err := query(ctx, sel, 0, io, f.quiet)
+	run, err := query(ctx, sel, 0, f.engine, io, f.quiet)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 
 	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
@@ -54,7 +55,7 @@ func writePlan(ctx context.Context, f *planFlags, io streams) error {
 	if err != nil {
 		return err
 	}
-	run, err := query(ctx, sel, 0, io, false)
+	run, err := query(ctx, sel, 0, "", io, false)
 	if err != nil {
 		return err
 	}
@@ -70,6 +71,9 @@ func writePlan(ctx context.Context, f *planFlags, io streams) error {
 		return err
 	}
 	path, _ := host.FilePath(io.Out)
+	if host.Discards(io.Out) {
+		path = os.DevNull
+	}
 	fmt.Fprintln(io.ErrOut, render.PlanWritten(run.Targets(), run.Skipped(), run.Spaces(), path))
 	return nil
 }

@@ -81,12 +81,12 @@ func reapSockets(ctx context.Context, f *reapFlags, io streams) error {
 		return err
 	}
 	if f.dryRun {
-		return showSockets(ctx, sel, &listFlags{command: f.command, selectFlags: f.selectFlags, maxFlag: f.maxFlag, outputFlags: f.outputFlags}, io)
+		return showSockets(ctx, sel, &listFlags{command: f.command, selectFlags: f.selectFlags, maxFlag: f.maxFlag, outputFlags: f.outputFlags, engine: f.engine}, io)
 	}
 	if err := f.check(socketWords); err != nil {
 		return err
 	}
-	run, err := query(ctx, sel, f.workers, io, f.quiet)
+	run, err := query(ctx, sel, f.workers, f.engine, io, f.quiet)
 	if err != nil {
 		return err
 	}

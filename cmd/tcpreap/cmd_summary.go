@@ -78,7 +78,7 @@ func takeCensus(ctx context.Context, sel *selection, top int, io streams, quiet 
 	// Who holds what, and how long their CLOSE_WAIT sockets have been idle;
 	// nothing is destroyed, so the session is no exception.
 	sel.WantOwners, sel.WantInfo, sel.IncludeSelf = true, true, true
-	run, err := query(ctx, sel, 0, io, quiet)
+	run, err := query(ctx, sel, 0, "", io, quiet)
 	if err != nil {
 		return nil, nil, err
 	}

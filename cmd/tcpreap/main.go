@@ -57,7 +57,8 @@ func main() {
 	// A reader that went away (| head -1) is no reason to stop halfway: a
 	// write to it fails, and the run goes on to its audit line.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
-	ctx, stop := interruptible()
+	// watch reloads its config on SIGHUP.
+	ctx, stop := interruptible(len(os.Args) < 2 || os.Args[1] != "watch")
 	defer stop()
 	os.Exit(runArgs(ctx, os.Args, io))
 }
@@ -71,15 +72,18 @@ var recording sync.RWMutex
 // logger's own deadline, and some.
 const recordWait = 5 * time.Second
 
-// interruptible returns a context that SIGINT, SIGTERM or SIGHUP ends, with
-// an interruption as its cause: no destroy is sent after it, the ones sent
+// interruptible returns a context that SIGINT, SIGTERM or (with hangup)
+// SIGHUP ends, with an interruption as its cause: no destroy is sent after it, the ones sent
 // are verified and reported. A second signal exits as soon as the audit
 // line of what was destroyed is written (at most recordWait); a third at
 // once.
-func interruptible() (context.Context, func()) {
+func interruptible(hangup bool) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	sigs := make(chan os.Signal, 3)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	if hangup {
+		signal.Notify(sigs, syscall.SIGHUP)
+	}
 	go func() {
 		s := <-sigs
 		cancel(interruption{s.(syscall.Signal)})
@@ -116,6 +120,9 @@ func runArgs(ctx context.Context, args []string, io streams) (code int) {
 	err := app.Run(ctx, digitFlags(args, shortBoolFlags(app)))
 	var ee exitError
 	var in interruption
+	if errors.As(err, new(stopped)) {
+		return exitOK // watch, stopped as asked
+	}
 	if errors.As(context.Cause(ctx), &in) {
 		// Stopped before the destroy: said here; during it, the report and
 		// the audit line said what was done.
@@ -152,7 +159,7 @@ func newApp(args []string, io streams) *cli.Command {
 	root := reapCommand(args, io)
 	root.Writer, root.ErrWriter = io.Out, io.ErrOut
 	root.Version = versionText()
-	root.Commands = []*cli.Command{listCommand(args, io), conntrackCommand(args, io), summaryCommand(args, io), doctorCommand(args, io), planCommand(args, io), applyCommand(args, io)}
+	root.Commands = []*cli.Command{listCommand(args, io), conntrackCommand(args, io), summaryCommand(args, io), watchCommand(args, io), doctorCommand(args, io), planCommand(args, io), applyCommand(args, io)}
 	root.Commands = append(root.Commands, completionCommand(root, args, io), manCommand(root, args, io))
 	prepare(root, args)
 	return root

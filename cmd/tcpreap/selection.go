@@ -139,9 +139,10 @@ func newSelection(ctx context.Context, o *selectFlags, words []string, listing b
 }
 
 // query plans the selection (workers: the destroying sockets of each
-// namespace, 0 to choose) and says its notes on stderr, unless quiet.
-func query(ctx context.Context, sel *selection, workers int, io streams, quiet bool) (*reap.Run, error) {
-	run, err := reap.Query(ctx, &sel.Selection, sel.where, reap.QueryOptions{Workers: workers})
+// namespace, 0 to choose; engine: the engine choice, "" for auto) and says
+// its notes on stderr, unless quiet.
+func query(ctx context.Context, sel *selection, workers int, engine string, io streams, quiet bool) (*reap.Run, error) {
+	run, err := reap.Query(ctx, &sel.Selection, sel.where, reap.QueryOptions{Workers: workers, Engine: engine})
 	var ie *reap.InputError
 	if errors.As(err, &ie) && ie.Of == reap.InputInterface && sel.zonedPeer != "" {
 		return nil, usagef("peer %s: %w", sel.zonedPeer, ie.Err)

@@ -11,8 +11,9 @@ import (
 
 // runLauncher is `bench launch TOOL [ARG…]`, which the bench starts in a population's
 // namespace to run one tool and measure it: the tool's wall time, from fork to wait4,
-// and wait4's ru_maxrss for it, written with its exit code as one line
-// "NANOSECONDS MAXRSS-KIB EXIT-CODE" on descriptor 3. The tool has the launcher's stdin,
+// wait4's ru_maxrss for it and its user and system CPU time (ru_utime, ru_stime:
+// every thread's, the kernel's work in its syscalls included), written with its exit
+// code as one line "NANOSECONDS MAXRSS-KIB EXIT-CODE USER-NS SYSTEM-NS" on descriptor 3. The tool has the launcher's stdin,
 // stdout and stderr.
 //
 // ru_maxrss is the peak RSS of the process, and the kernel counts in it the image a
@@ -40,5 +41,6 @@ func runLauncher(argv []string) {
 	cmd.Wait() // the exit code goes in the report
 	elapsed := time.Since(t0)
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	fmt.Fprintf(report, "%d %d %d\n", elapsed.Nanoseconds(), ru.Maxrss, cmd.ProcessState.ExitCode())
+	fmt.Fprintf(report, "%d %d %d %d %d\n", elapsed.Nanoseconds(), ru.Maxrss, cmd.ProcessState.ExitCode(),
+		time.Duration(ru.Utime.Nano()).Nanoseconds(), time.Duration(ru.Stime.Nano()).Nanoseconds())
 }

@@ -17,7 +17,7 @@
 // process the bench started go away with the bench, however it ends.
 //
 // Usage: bench -tcpreap PATH -floor PATH [-rounds N] (as root; Linux 6.0 or later for
-// TIME_WAIT destroys). bench -try 'COMMAND' [-big|-owners] builds a population and runs the
+// TIME_WAIT destroys). bench -try 'COMMAND' [-big|-owners|-flows] builds a population and runs the
 // shell command in its namespace, with the bench's stdout and stderr, and prints its
 // wall time: an aid to profiling one tool, not a measurement.
 package main
@@ -53,6 +53,7 @@ func main() {
 	try := flag.String("try", "", "instead of measuring: build a population and run this shell command in its namespace (for profiling)")
 	big := flag.Bool("big", false, "with -try: the population of 250,000 TIME-WAIT sockets, not the standard one")
 	owners := flag.Bool("owners", false, "with -try: the standard population held by 500 processes")
+	flowsOnly := flag.Bool("flows", false, "with -try: the conntrack cases' 120,000 UDP entries, no sockets")
 	only := flag.String("case", "", "run only the cases whose name contains this (for a quick look; docs/performance.md's table has them all)")
 	flag.Parse()
 	if *try != "" {
@@ -62,6 +63,9 @@ func main() {
 		}
 		if *owners {
 			s = manyOwners
+		}
+		if *flowsOnly {
+			s = flowShape
 		}
 		if err := tryCommand(*try, s); err != nil {
 			killAll()
@@ -120,13 +124,23 @@ func run(tcpreapBin, floorBin string, rounds int, only string) error {
 			b.cases = append(b.cases, c)
 		}
 	}
-	if len(b.cases) == 0 {
+	measureWatch := strings.Contains("watch", only)
+	if len(b.cases) == 0 && !measureWatch {
 		return fmt.Errorf("-case %q: no case has that in its name", only)
 	}
-	if err := b.measure(); err != nil {
-		return err
+	if len(b.cases) > 0 {
+		if err := b.measure(); err != nil {
+			return err
+		}
+		fmt.Print(b.report())
 	}
-	fmt.Print(b.report())
+	if measureWatch {
+		w, err := b.measureWatch()
+		if err != nil {
+			return fmt.Errorf("watch: %w", err)
+		}
+		fmt.Print(w.report())
+	}
 	fmt.Fprintf(os.Stderr, "bench: done in %v\n", time.Since(b.started).Round(time.Second))
 	if bad := b.failures(); len(bad) > 0 {
 		return fmt.Errorf("%d runs failed or left other sockets behind than expected:\n  %s", len(bad), strings.Join(bad, "\n  "))
@@ -137,17 +151,20 @@ func run(tcpreapBin, floorBin string, rounds int, only string) error {
 // stopping is set when a signal stops the bench.
 var stopping atomic.Bool
 
-// The tools of every case, in the columns of the table.
+// The tools of every case, in the columns of the table. bpfTool is tcpreap with its
+// bpf engine, beside tcpreapTool with SOCK_DESTROY (--engine diag), in the engines'
+// table.
 type tool int
 
 const (
 	ssTool tool = iota
 	tcpreapTool
 	floorTool
+	bpfTool
 	tools
 )
 
-var toolNames = [tools]string{"ss", "tcpreap", "floor"}
+var toolNames = [tools]string{"ss", "tcpreap", "floor", "bpf"}
 
 // standard is the benchmark's population: 40,000 ESTABLISHED sockets (20,000 connections),
 // 50,000 CLOSE_WAIT with their 50,000 FIN_WAIT2 peers, 50,000 TIME_WAIT, held by 10
@@ -203,13 +220,16 @@ func cases(tcpreap, floor string, rounds int) []benchCase {
 			selects: func(s sock) bool { return s.state == "CLOSE-WAIT" },
 			argv: [tools][]string{
 				{"ss", "-K", "-tn", "state", "close-wait"},
-				{tcpreap, "--state", "close_wait", "-y", "-q", "--no-audit"},
+				{tcpreap, "--engine", "diag", "--state", "close_wait", "-y", "-q", "--no-audit"},
 				{floor, "-states", "close_wait"},
+				{tcpreap, "--engine", "bpf", "--state", "close_wait", "-y", "-q", "--no-audit"},
 			},
 			rounds: rounds,
 			goals:  reapGoals,
 		},
 		{
+			// Not for the bpf engine: bpf_sock_destroy takes full sockets only,
+			// and the engine answers every TIME_WAIT target that it cannot.
 			name:    "50,000 TIME-WAIT reap",
 			shape:   standard,
 			selects: func(s sock) bool { return s.state == "TIME-WAIT" },

@@ -62,12 +62,11 @@ func (b *bench) expectations() error {
 
 // measurement is one run of one tool on one population.
 type measurement struct {
-	round   int
-	built   time.Duration // how long its population took to build, for the progress lines
-	elapsed time.Duration
-	maxRSS  int64      // bytes
-	left    difference // what it left behind, against what it should have
-	err     error      // it could not be run, or it failed
+	round int
+	built time.Duration // how long its population took to build, for the progress lines
+	usage
+	left difference // what it left behind, against what it should have
+	err  error      // it could not be run, or it failed
 }
 
 // describe reads the kernel, the CPU and the two tools' versions (in a namespace of the
@@ -107,7 +106,8 @@ func (b *bench) describe() error {
 	if err != nil {
 		return err
 	}
-	_, b.baseRSS, _, err = b.launch(ns, os.Stderr, []string{truePath})
+	base, _, err := b.launch(ns, os.Stderr, []string{truePath})
+	b.baseRSS = base.maxRSS
 	return err
 }
 
@@ -166,7 +166,7 @@ func (b *bench) run(pop *population, argv []string, left sockSet) measurement {
 	defer os.Remove(stderr.Name())
 	defer stderr.Close()
 	code := 0
-	m.elapsed, m.maxRSS, code, m.err = b.launch(pop.ns, stderr, argv)
+	m.usage, code, m.err = b.launch(pop.ns, stderr, argv)
 	if m.err == nil && code != 0 {
 		msg, _ := os.ReadFile(stderr.Name())
 		m.err = fmt.Errorf("%s: exit code %d: %s", display(argv), code, strings.TrimSpace(string(bytes.ToValidUTF8(msg, nil))))
@@ -194,17 +194,24 @@ func (b *bench) run(pop *population, argv []string, left sockSet) measurement {
 	return m
 }
 
+// usage is what the launcher measured of one run.
+type usage struct {
+	elapsed      time.Duration // wall time
+	user, system time.Duration // CPU time, every thread's
+	maxRSS       int64         // bytes
+}
+
 // launch runs argv in ns through `bench launch` (see runLauncher), with stdin and stdout
 // on /dev/null and stderr to the file stderr, and returns what the launcher measured.
-func (b *bench) launch(ns *namespace, stderr *os.File, argv []string) (elapsed time.Duration, maxRSS int64, code int, err error) {
+func (b *bench) launch(ns *namespace, stderr *os.File, argv []string) (u usage, code int, err error) {
 	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
-		return 0, 0, 0, err
+		return usage{}, 0, err
 	}
 	defer devnull.Close()
 	reportR, reportW, err := os.Pipe()
 	if err != nil {
-		return 0, 0, 0, err
+		return usage{}, 0, err
 	}
 	defer reportR.Close()
 	cmd := exec.Command(b.self, append([]string{"launch"}, argv...)...)
@@ -220,18 +227,18 @@ func (b *bench) launch(ns *namespace, stderr *os.File, argv []string) (elapsed t
 	p, err := start(ns, cmd)
 	reportW.Close()
 	if err != nil {
-		return 0, 0, 0, err
+		return usage{}, 0, err
 	}
 	if err := p.wait(2 * time.Minute); err != nil {
-		return 0, 0, 0, err
+		return usage{}, 0, err
 	}
 	report, _ := io.ReadAll(reportR)
-	var ns64, kib int64
-	if _, err := fmt.Sscan(string(report), &ns64, &kib, &code); err != nil {
+	var ns64, kib, user, system int64
+	if _, err := fmt.Sscan(string(report), &ns64, &kib, &code, &user, &system); err != nil {
 		msg, _ := os.ReadFile(stderr.Name())
-		return 0, 0, 0, fmt.Errorf("%s: no measurement (%v): %s", display(argv), p.err, strings.TrimSpace(string(msg)))
+		return usage{}, 0, fmt.Errorf("%s: no measurement (%v): %s", display(argv), p.err, strings.TrimSpace(string(msg)))
 	}
-	return time.Duration(ns64), kib * 1024, code, nil
+	return usage{elapsed: time.Duration(ns64), user: time.Duration(user), system: time.Duration(system), maxRSS: kib * 1024}, code, nil
 }
 
 // display is argv as the table shows it: the binaries by their base name.
@@ -243,7 +250,8 @@ func progress(r, rounds int, c benchCase, t tool, m measurement) {
 	if stopping.Load() {
 		return // the signal's killing made this run's result
 	}
-	status := fmt.Sprintf("%v, peak RSS %s, left behind: %s", m.elapsed.Round(time.Millisecond), mib(m.maxRSS), m.left)
+	status := fmt.Sprintf("%v (user %v, system %v), peak RSS %s, left behind: %s", m.elapsed.Round(time.Millisecond),
+		m.user.Round(time.Millisecond), m.system.Round(time.Millisecond), mib(m.maxRSS), m.left)
 	if m.err != nil {
 		status = "FAILED: " + m.err.Error()
 	}

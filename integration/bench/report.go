@@ -22,7 +22,9 @@ func (b *bench) report() string {
 		"held by %d processes; %s of them (ESTABLISHED and CLOSE-WAIT) have the peer %s. "+
 		"Each run that destroys gets a population of its own, built afresh (not timed) and checked to be socket for socket the same; "+
 		"a listing's tools share one per round. Time is the wall time of the tool's whole process, the median of %s "+
-		"(min–max), the tools alternating; peak RSS is wait4's ru_maxrss, the highest of the rounds (true(1) reads %s).\n\n",
+		"(min–max), the tools alternating; CPU is the user and system time wait4 counts of every thread of the tool's process, "+
+		"median (min–max): on a shared machine it moves less than the wall time; "+
+		"peak RSS is wait4's ru_maxrss, the highest of the rounds (true(1) reads %s).\n\n",
 		count(len(all)), count(2*s.established), count(s.established), count(s.closeWait), count(s.closeWait),
 		count(s.timeWait), 3*s.workers, s.workers, count(peerSockets), peer, plural(b.rounds, "round"), mib(b.baseRSS))
 	fmt.Fprintf(&w, "The listing with owners (`-p`: the processes that hold each socket) has the same ESTABLISHED and CLOSE-WAIT connections "+
@@ -32,6 +34,10 @@ func (b *bench) report() string {
 		"Left behind is what the kernel shows after the run, compared by state and 4-tuple with the population less "+
 		"the sockets the case selects and the other ends their resets closed; ss -K's runs that differ are shown, not failed.\n\n",
 		manyOwners.workers, 3*manyOwners.workers, count(bigTimeWait.timeWait), count(bigTimeWait.timeWait))
+	fmt.Fprintf(&w, "The engines' table puts tcpreap with its bpf engine (--engine bpf: socket iterators that call bpf_sock_destroy) "+
+		"beside the same reap with SOCK_DESTROY (--engine diag, the tcpreap column), each on a population of its own in the same rounds: "+
+		"wall time, and the CPU time wait4 counts of every thread of the process, system (the kernel's work in its syscalls) and user. "+
+		"The TIME-WAIT reap has no bpf run: bpf_sock_destroy takes full sockets only.\n\n")
 	fmt.Fprintf(&w, "The conntrack cases measure tcpreap conntrack against conntrack(8) of conntrack-tools, in the ss column, on %s UDP "+
 		"conntrack entries loaded with conntrack -R into a namespace of their own (no sockets): %s to %s:53, %s to %s:53. "+
 		"The cut deletes the first %s; left behind is what conntrack -L shows afterwards, compared by original tuple.\n\n",
@@ -47,8 +53,10 @@ func (b *bench) report() string {
 			ratio(rs[ssTool], rs[tcpreapTool]), ratio(rs[tcpreapTool], rs[floorTool]), goals(c, rs))
 	}
 
-	w.WriteString("\n| case | tool | command | sockets/s | peak RSS | left behind |\n")
-	w.WriteString("|---|---|---|---:|---:|---|\n")
+	b.engines(&w)
+
+	w.WriteString("\n| case | tool | command | sockets/s | CPU | peak RSS | left behind |\n")
+	w.WriteString("|---|---|---|---:|---:|---:|---|\n")
 	for ci, c := range b.cases {
 		for t := range tools {
 			ms := b.results[ci][t]
@@ -59,15 +67,50 @@ func (b *bench) report() string {
 			if med, ok := median(ms); ok {
 				rate = count(int(float64(b.expect[ci].work) / med.Seconds()))
 			}
-			fmt.Fprintf(&w, "| %s | %s | `%s` | %s | %s | %s |\n", c.name, toolNames[t], display(c.argv[t]),
-				rate, mib(peakRSS(ms)), leftCell(len(b.expect[ci].left), ms))
+			fmt.Fprintf(&w, "| %s | %s | `%s` | %s | %s | %s | %s |\n", c.name, toolNames[t], display(c.argv[t]),
+				rate, spanCell(ms, cpu), mib(peakRSS(ms)), leftCell(len(b.expect[ci].left), ms))
 		}
 	}
 	return w.String()
 }
 
-// median is the median time of ms, if every run succeeded.
-func median(ms []measurement) (time.Duration, bool) {
+// engines is the table of the cases that run tcpreap with both engines, SOCK_DESTROY
+// (diag, the tcpreap column) and bpf: the wall time and the system time (the kernel's
+// work in tcpreap's syscalls, every thread's) of each, and bpf / diag of each.
+func (b *bench) engines(w *strings.Builder) {
+	var rows []string
+	for ci, c := range b.cases {
+		if c.argv[bpfTool] == nil {
+			continue
+		}
+		rs := b.results[ci]
+		diag, bpf := rs[tcpreapTool], rs[bpfTool]
+		rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c.name,
+			timeCell(diag), timeCell(bpf), ratio(bpf, diag),
+			spanCell(diag, system), spanCell(bpf, system), ratioOf(bpf, diag, system),
+			spanCell(diag, user), spanCell(bpf, user)))
+	}
+	if len(rows) == 0 {
+		return
+	}
+	w.WriteString("\n| case | diag wall | bpf wall | bpf / diag | diag system | bpf system | bpf / diag | diag user | bpf user |\n")
+	w.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rows {
+		w.WriteString(r)
+	}
+}
+
+// The times a measurement has: wall, user and system.
+func wall(m measurement) time.Duration   { return m.elapsed }
+func user(m measurement) time.Duration   { return m.user }
+func system(m measurement) time.Duration { return m.system }
+func cpu(m measurement) time.Duration    { return m.user + m.system }
+
+// median is the median wall time of ms, if every run succeeded.
+func median(ms []measurement) (time.Duration, bool) { return medianOf(ms, wall) }
+
+// medianOf is the median of one of the times of ms, if every run succeeded.
+func medianOf(ms []measurement, of func(measurement) time.Duration) (time.Duration, bool) {
 	if len(ms) == 0 {
 		return 0, false
 	}
@@ -76,7 +119,7 @@ func median(ms []measurement) (time.Duration, bool) {
 		if m.err != nil {
 			return 0, false
 		}
-		ts = append(ts, m.elapsed)
+		ts = append(ts, of(m))
 	}
 	slices.Sort(ts)
 	if len(ts)%2 == 1 {
@@ -85,27 +128,36 @@ func median(ms []measurement) (time.Duration, bool) {
 	return (ts[len(ts)/2-1] + ts[len(ts)/2]) / 2, true
 }
 
-func timeCell(ms []measurement) string {
+func timeCell(ms []measurement) string { return spanCell(ms, wall) }
+
+// spanCell is the median of one of the times of ms, with the least and the most in
+// brackets.
+func spanCell(ms []measurement, of func(measurement) time.Duration) string {
 	if len(ms) == 0 {
 		return "—"
 	}
-	med, ok := median(ms)
+	med, ok := medianOf(ms, of)
 	if !ok {
 		return "failed"
 	}
-	lo := slices.MinFunc(ms, func(a, b measurement) int { return int(a.elapsed - b.elapsed) }).elapsed
-	hi := slices.MaxFunc(ms, func(a, b measurement) int { return int(a.elapsed - b.elapsed) }).elapsed
+	lo := of(slices.MinFunc(ms, func(a, b measurement) int { return int(of(a) - of(b)) }))
+	hi := of(slices.MaxFunc(ms, func(a, b measurement) int { return int(of(a) - of(b)) }))
 	if len(ms) == 1 {
 		return millis(med)
 	}
 	return fmt.Sprintf("%s (%s–%s)", millis(med), strings.TrimSuffix(millis(lo), " ms"), millis(hi))
 }
 
-func ratio(num, den []measurement) string {
-	if r, ok := medianRatio(num, den); ok {
-		return fmt.Sprintf("%.2f", r)
+func ratio(num, den []measurement) string { return ratioOf(num, den, wall) }
+
+// ratioOf is the ratio of the medians of one of the times of num and den.
+func ratioOf(num, den []measurement, of func(measurement) time.Duration) string {
+	a, ok1 := medianOf(num, of)
+	b, ok2 := medianOf(den, of)
+	if !ok1 || !ok2 || b == 0 {
+		return "—"
 	}
-	return "—"
+	return fmt.Sprintf("%.2f", a.Seconds()/b.Seconds())
 }
 
 func medianRatio(num, den []measurement) (float64, bool) {

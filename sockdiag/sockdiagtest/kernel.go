@@ -49,6 +49,9 @@ type Kernel struct {
 	// SubflowFlags holds the MPTCP_SUBFLOW_ATTR_FLAGS of subflows (sockets
 	// whose ULP is "mptcp"), by cookie, nested in their ULP info.
 	SubflowFlags map[sockdiag.Cookie]uint32
+	// SubflowTokens holds the MPTCP_SUBFLOW_ATTR_TOKEN_LOC of subflows, by
+	// cookie, nested in their ULP info beside their flags.
+	SubflowTokens map[sockdiag.Cookie]uint32
 	// MPTCP holds the MPTCP sockets (IPPROTO_MPTCP), which only a dump with
 	// INET_DIAG_REQ_PROTOCOL shows; NoMPTCPDiag makes that dump answer
 	// ENOENT, as a kernel without MPTCP's diag does.
@@ -313,6 +316,9 @@ func (k *Kernel) attrs(s sockdiag.Socket) []byte {
 	inner.String(inetULPInfoName, name)
 	if flags, ok := k.SubflowFlags[s.ID.Cookie]; ok {
 		inner.Nested(inetULPInfoMPTCP, func(ae *netlink.AttributeEncoder) error {
+			if token, ok := k.SubflowTokens[s.ID.Cookie]; ok {
+				ae.Uint32(mptcpSubflowAttrTokenLoc, token)
+			}
 			ae.Uint32(mptcpSubflowAttrFlags, flags)
 			return nil
 		})
@@ -376,8 +382,9 @@ const (
 	inetULPInfoName  = 1  // INET_ULP_INFO_NAME
 	inetULPInfoMPTCP = 3  // INET_ULP_INFO_MPTCP
 
-	mptcpSubflowAttrFlags = 8  // MPTCP_SUBFLOW_ATTR_FLAGS
-	inetDiagCgroupID      = 21 // INET_DIAG_CGROUP_ID
+	mptcpSubflowAttrTokenLoc = 2  // MPTCP_SUBFLOW_ATTR_TOKEN_LOC
+	mptcpSubflowAttrFlags    = 8  // MPTCP_SUBFLOW_ATTR_FLAGS
+	inetDiagCgroupID         = 21 // INET_DIAG_CGROUP_ID
 
 	bcCgroupCond = 13 // INET_DIAG_BC_CGROUP_COND
 )

@@ -45,7 +45,7 @@ func UsageText(c *cli.Command, typed string) string {
 // HelpCommand is the help command of a command, in place of urfave/cli's,
 // which says a mistake twice and exits 1: help COMMAND, and COMMAND help,
 // print COMMAND --help; a command that is not there is said by mistake.
-// help --help is help; any other option is a mistake.
+// help --help is help, and so is help help; any other option is a mistake.
 func HelpCommand(mistake func(string) error) *cli.Command {
 	return &cli.Command{Name: "help", Aliases: []string{"h"}, Usage: "show the help of a command", ArgsUsage: "[COMMAND]", HideHelp: true, SkipFlagParsing: true,
 		Action: func(ctx context.Context, cmd *cli.Command) error {
@@ -58,7 +58,10 @@ func HelpCommand(mistake func(string) error) *cli.Command {
 					return mistake(fmt.Sprintf("%s has no option %s; see %s --help", subject(cmd), w, target.FullName()))
 				}
 				sub := target.Command(w)
-				if sub == nil || sub.Name == "help" {
+				if sub != nil && sub.Name == "help" {
+					continue // help help, help list help: the word help adds nothing
+				}
+				if sub == nil {
 					return mistake(fmt.Sprintf("%s has no command %q; see %s --help", target.FullName(), w, target.FullName()))
 				}
 				target = sub

@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/tcpreap/tcpreap/flows"
@@ -89,7 +90,8 @@ func FlowPlanSummary(plan *flows.Plan, netns string) string {
 // PlanWritten says what tcpreap plan wrote, on stderr, where the plan file
 // itself is not read: how many sockets, to destroy and kept back, in which
 // network namespaces when not the one tcpreap runs in alone, and path, the
-// file written ("" when it is not one: a pipe), with how to review it.
+// file written ("" when it is not one: a pipe; os.DevNull when what was
+// written is kept nowhere), with how to review it.
 func PlanWritten(targets, skipped int, spaces []reap.SpaceCount, path string) string {
 	where := ""
 	var named []string
@@ -105,8 +107,11 @@ func PlanWritten(targets, skipped int, spaces []reap.SpaceCount, path string) st
 		where = fmt.Sprintf(" in %d network namespaces", len(spaces))
 	}
 	s := fmt.Sprintf("tcpreap: %s planned%s: %d to destroy, %d skipped", Plural(targets+skipped, "socket"), where, targets, skipped)
-	if path == "" {
+	switch path {
+	case "":
 		return s + "; the plan file is on stdout"
+	case os.DevNull:
+		return s + "; stdout is " + os.DevNull + ": no plan file was kept (give a file: tcpreap plan ... > reap.plan)"
 	}
 	return fmt.Sprintf("%s; written to %s (review it: tcpreap apply -n %s)", s, Printable(path), shellWord(path))
 }

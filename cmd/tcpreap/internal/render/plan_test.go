@@ -55,6 +55,8 @@ func TestPlanWritten(t *testing.T) {
 			"tcpreap: 2 sockets planned in network namespace web1: 1 to destroy, 1 skipped; the plan file is on stdout"},
 		{0, 0, []reap.SpaceCount{{NetNS: "pid:1 (systemd)"}, {NetNS: "web1"}}, "/tmp/a plan",
 			"tcpreap: 0 sockets planned in 2 network namespaces: 0 to destroy, 0 skipped; written to /tmp/a plan (review it: tcpreap apply -n '/tmp/a plan')"},
+		{3, 0, []reap.SpaceCount{{Targets: 3}}, "/dev/null",
+			"tcpreap: 3 sockets planned: 3 to destroy, 0 skipped; stdout is /dev/null: no plan file was kept (give a file: tcpreap plan ... > reap.plan)"},
 	} {
 		if got := PlanWritten(tt.targets, tt.skipped, tt.spaces, tt.path); got != tt.want {
 			t.Errorf("PlanWritten:\n%s\nwant:\n%s", got, tt.want)

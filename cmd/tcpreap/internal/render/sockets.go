@@ -494,6 +494,17 @@ func reasonSentence(r kill.Reason) string {
 	return r.String()
 }
 
+// Explain is the sentence said once for the targets whose answer is err
+// (sockdiag.Explain), and the --engine that may destroy them where the
+// engine that answered cannot (reap.OtherEngine).
+func Explain(err error) (string, bool) {
+	why, ok := sockdiag.Explain(err)
+	if other := reap.OtherEngine(err); ok && other != "" {
+		why += " (--engine " + other + ")"
+	}
+	return why, ok
+}
+
 // ErrorWords says what became of a socket that failed: the error without
 // the request it was about; for the kernel's plain refusals (EPERM,
 // EOPNOTSUPP, …) the errno in words, which the sentence said once explains.
