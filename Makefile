@@ -43,6 +43,10 @@ MAN8DIR     := $(PREFIX)/share/man/man8
 BASHCOMPDIR := $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR := $(PREFIX)/share/fish/vendor_completions.d
+# The hook scripts of deploy/ (keepalived, NetworkManager's dispatcher), for an
+# administrator to name in keepalived.conf or copy into dispatcher.d: installed
+# there, they would cut connections on every host that has the package.
+HOOKDIR     := $(PREFIX)/lib/tcpreap
 # The license, under the name Debian's policy gives it; the .rpm puts it where
 # RPM-based distributions keep licenses, LICENSEFILE=/usr/share/licenses/tcpreap/LICENSE.
 LICENSEFILE ?= $(PREFIX)/share/doc/tcpreap/copyright
@@ -67,13 +71,15 @@ install: release
 	install -D -m 0644 $(RELEASE)/tcpreap.zsh "$(DESTDIR)$(ZSHCOMPDIR)/_tcpreap"
 	install -D -m 0644 $(RELEASE)/tcpreap.fish "$(DESTDIR)$(FISHCOMPDIR)/tcpreap.fish"
 	install -D -m 0644 LICENSE "$(DESTDIR)$(LICENSEFILE)"
+	install -D -m 0755 deploy/keepalived/tcpreap-keepalived "$(DESTDIR)$(HOOKDIR)/tcpreap-keepalived"
+	install -D -m 0755 deploy/networkmanager/90-tcpreap "$(DESTDIR)$(HOOKDIR)/90-tcpreap"
 
 # DESTDIR and PREFIX are quoted: a staging directory may have a space in it.
 uninstall:
 	rm -f "$(DESTDIR)$(SBINDIR)/tcpreap" "$(DESTDIR)$(MAN8DIR)/tcpreap.8.gz" \
 	  "$(DESTDIR)$(BASHCOMPDIR)/tcpreap" "$(DESTDIR)$(ZSHCOMPDIR)/_tcpreap" "$(DESTDIR)$(FISHCOMPDIR)/tcpreap.fish" \
-	  "$(DESTDIR)$(LICENSEFILE)"
-	-rmdir "$(DESTDIR)$(dir $(LICENSEFILE))"
+	  "$(DESTDIR)$(LICENSEFILE)" "$(DESTDIR)$(HOOKDIR)/tcpreap-keepalived" "$(DESTDIR)$(HOOKDIR)/90-tcpreap"
+	-rmdir "$(DESTDIR)$(dir $(LICENSEFILE))" "$(DESTDIR)$(HOOKDIR)"
 
 # The packages' version: a tag v1.2.3 is 1.2.3, with "+N.gHASH" after it when
 # the commit is N past the tag; with no tag, 0.0.0~git.HASH (~ sorts before

@@ -186,15 +186,31 @@ func TestIntegrationInterrupt(t *testing.T) {
 	}
 	err := cmd.Wait()
 	t.Logf("stderr: %s", stderr.String())
+	reported, killed, notAttempted := e.interrupted(err, stdout.String())
+	if reported < n/2 || killed == 0 || notAttempted == 0 {
+		t.Errorf("%d sockets reported (%d killed, %d not attempted), want about %d, some of each", reported, killed, notAttempted, n)
+	}
+	line := sink.one(t)
+	if !strings.Contains(line, fmt.Sprintf("killed=%d ", killed)) {
+		t.Errorf("the audit line %q does not count the %d killed", line, killed)
+	}
+}
+
+// interrupted checks a run of tcpreap --json that SIGINT stopped, which ended with err and
+// printed out: it exited 130, and its report names each socket once, each killed one gone
+// from the kernel, each other one failed, not attempted, and still there. It returns how
+// many sockets the report names, how many were killed and how many not attempted.
+func (e *env) interrupted(err error, out string) (reported, killed, notAttempted int) {
+	t := e.t
+	t.Helper()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
 		t.Fatalf("exit %v, want 130", err)
 	}
-	r, err := testnet.ParseReport(stdout.String())
+	r, err := testnet.ParseReport(out)
 	e.check(err)
 	ss := e.sockets()
 	seen := map[uint64]bool{}
-	var killed, notAttempted int
 	for _, rec := range r.Sockets {
 		if seen[rec.Cookie] {
 			t.Errorf("cookie %d reported twice", rec.Cookie)
@@ -216,13 +232,7 @@ func TestIntegrationInterrupt(t *testing.T) {
 			t.Errorf("cookie %d: %s %q", rec.Cookie, rec.Action, rec.Error)
 		}
 	}
-	if len(seen) < n/2 || killed == 0 || notAttempted == 0 {
-		t.Errorf("%d sockets reported (%d killed, %d not attempted), want about %d, some of each", len(seen), killed, notAttempted, n)
-	}
-	line := sink.one(t)
-	if !strings.Contains(line, fmt.Sprintf("killed=%d ", killed)) {
-		t.Errorf("the audit line %q does not count the %d killed", line, killed)
-	}
+	return len(seen), killed, notAttempted
 }
 
 // tracee returns the pid of the program that strace runs, from the first line strace

@@ -41,6 +41,8 @@ func installedFiles(zshDir string, license ...string) map[string]fs.FileMode {
 		zshDir + "/_tcpreap":                                0o644,
 		"/usr/share/fish/vendor_completions.d/tcpreap.fish": 0o644,
 		"/usr/share/doc/tcpreap/copyright":                  0o644,
+		"/usr/lib/tcpreap/tcpreap-keepalived":               0o755,
+		"/usr/lib/tcpreap/90-tcpreap":                       0o755,
 	}
 	for _, l := range license {
 		delete(files, "/usr/share/doc/tcpreap/copyright")

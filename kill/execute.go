@@ -3,6 +3,7 @@ package kill
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/tcpreap/tcpreap/inet"
@@ -48,6 +49,10 @@ type Options struct {
 	// Subflows at their MPTCP socket (the fd engine); nil keeps them back,
 	// with ReasonMPTCPSubflow. They go to no other engine.
 	MPTCP Engine
+	// Pacer, when not nil, sends the targets in batches at its pace
+	// (Pace.Start), each looked up again by its cookie just before it is
+	// sent; one Pacer paces the plans of every namespace of a run.
+	Pacer *Pacer
 }
 
 var _ Engine = (*sockdiag.Conn)(nil)
@@ -66,12 +71,21 @@ func (p *Plan) Execute(ctx context.Context, e Engine) []Result {
 
 // ExecuteWith is Execute with options.
 func (p *Plan) ExecuteWith(ctx context.Context, e Engine, o Options) []Result {
+	if o.Pacer != nil {
+		return p.executePaced(ctx, e, o)
+	}
+	return p.appendSkips(p.executeTargets(ctx, e, o))
+}
+
+// executeTargets destroys the targets, the subflows of MPTCP connections
+// with o.MPTCP, and returns their results, in order.
+func (p *Plan) executeTargets(ctx context.Context, e Engine, o Options) []Result {
 	if len(p.Subflows) == 0 {
 		results, answered := destroy(ctx, e, p.Targets, o, make([]Result, 0, len(p.Targets)+len(p.Skipped)))
 		if answered {
 			retryUnreachable(ctx, e, results, o)
 		}
-		return p.appendSkips(results)
+		return results
 	}
 	var plain, subflows []int
 	for i := range p.Targets {
@@ -90,7 +104,7 @@ func (p *Plan) ExecuteWith(ctx context.Context, e Engine, o Options) []Result {
 	} else {
 		p.executeSome(ctx, o.MPTCP, Options{VerifyAll: o.VerifyAll, Progress: o.Progress}, subflows, results)
 	}
-	return p.appendSkips(results)
+	return results
 }
 
 // executeSome destroys the targets at the indexes at with e and puts each
@@ -111,6 +125,46 @@ func (p *Plan) executeSome(ctx context.Context, e Engine, o Options, at []int, r
 		r.Socket = &p.Targets[at[k]] // the plan's, not the copy's
 		results[at[k]] = r
 	}
+}
+
+// executePaced destroys the targets in batches, each when the pacer has it
+// due, as executeTargets does. Just before a batch is sent its targets are
+// looked up again by cookie: a target that has become another socket than
+// the one planned (changedKind: in a spread of minutes a UDP socket may
+// connect elsewhere) is kept back with ReasonChanged, after the targets;
+// one closed or replaced since answers its destroy, by cookie, that it is
+// gone. Once ctx is done no batch is sent: the targets not sent fail with
+// sockdiag.ErrNotAttempted and its cause, and what was sent is verified.
+func (p *Plan) executePaced(ctx context.Context, e Engine, o Options) []Result {
+	results := make([]Result, 0, len(p.Targets)+len(p.Skipped))
+	var changed []Result
+	for done := 0; done < len(p.Targets); {
+		n := o.Pacer.next(ctx, len(p.Targets)-done)
+		if n == 0 {
+			notSent := fmt.Errorf("%w: %w", sockdiag.ErrNotAttempted, context.Cause(ctx))
+			for i := done; i < len(p.Targets); i++ {
+				results = append(results, Result{Socket: &p.Targets[i], Action: inet.Failed, Err: notSent})
+			}
+			break
+		}
+		batch := p.Targets[done : done+n]
+		done += n
+		send := &Plan{Subflows: p.Subflows} // copies: a result's Socket points into it
+		for i, seen := range e.Lookup(ctx, batch) {
+			if seen.Present && changedKind(&batch[i], &seen.Now) {
+				changed = append(changed, Result{Socket: &seen.Now, Action: inet.Skipped, Reason: ReasonChanged})
+				continue
+			}
+			send.Targets = append(send.Targets, batch[i])
+		}
+		if o.Progress != nil && len(send.Targets) < n {
+			o.Progress(n - len(send.Targets))
+		}
+		if len(send.Targets) > 0 {
+			results = append(results, send.executeTargets(ctx, e, o)...)
+		}
+	}
+	return p.appendSkips(append(results, changed...))
 }
 
 // destroy destroys the targets and verifies the outcome: it appends one

@@ -2,6 +2,7 @@ package kill
 
 import (
 	"iter"
+	"slices"
 
 	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/sockdiag"
@@ -94,6 +95,13 @@ func (p *Plan) KeepSubflows(subflows map[sockdiag.Cookie]uint32, close func(*soc
 		kept = append(kept, s)
 	}
 	p.Targets = kept
+}
+
+// Narrow keeps, of the targets and the skipped sockets, those keep takes:
+// for a selector that can only be judged once the dump is whole.
+func (p *Plan) Narrow(keep func(s *sockdiag.Socket) bool) {
+	p.Targets = slices.DeleteFunc(p.Targets, func(s sockdiag.Socket) bool { return !keep(&s) })
+	p.Skipped = slices.DeleteFunc(p.Skipped, func(s Skip) bool { return !keep(&s.Socket) })
 }
 
 // Sockets yields every socket of the plan: the targets, then the skipped.

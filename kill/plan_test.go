@@ -102,3 +102,13 @@ func TestPlanKeepsSubflows(t *testing.T) {
 		t.Errorf("plan with a close for subflow 2: %+v", plan)
 	}
 }
+
+// TestNarrow: the targets and the skipped sockets keep takes stay, in order.
+func TestNarrow(t *testing.T) {
+	p := &kill.Plan{Targets: []sockdiag.Socket{socket(sockdiag.Established, 1, 1), socket(sockdiag.Established, 2, 2), socket(sockdiag.Established, 3, 3)},
+		Skipped: []kill.Skip{{Socket: listener(4), Reason: kill.ReasonListen}, {Socket: listener(5), Reason: kill.ReasonListen}}}
+	p.Narrow(func(s *sockdiag.Socket) bool { return s.ID.Cookie%2 == 1 })
+	if len(p.Targets) != 2 || p.Targets[0].ID.Cookie != 1 || p.Targets[1].ID.Cookie != 3 || len(p.Skipped) != 1 || p.Skipped[0].Socket.ID.Cookie != 5 {
+		t.Errorf("narrowed to %v and %v", p.Targets, p.Skipped)
+	}
+}

@@ -274,17 +274,20 @@ func (q *query) in(ctx context.Context, ns *host.Namespace) (part, error) {
 		}))
 	}
 	size := 0
-	if q.sel.Owners == nil {
+	if q.sel.Owners == nil && q.sel.PeerNotIn == nil {
 		ns.Do(func() error { size = planSize(&filter); return nil })
 	}
 	sockets := func() iter.Seq2[sockdiag.Socket, error] {
 		all := conn.Query(ctx, &filter, opts...)
-		if q.sel.Owners == nil {
+		if q.sel.Owners == nil && q.sel.PeerNotIn == nil {
 			return all
 		}
 		return func(yield func(sockdiag.Socket, error) bool) {
 			for s, err := range all {
-				if err == nil && (s.Inode == 0 || !q.sel.Owners.hold(q.run.Owners[s.Inode])) {
+				if err == nil && q.sel.Owners != nil && (s.Inode == 0 || !q.sel.Owners.hold(q.run.Owners[s.Inode])) {
+					continue
+				}
+				if err == nil && q.sel.PeerNotIn != nil && !q.sel.outsideLive(&s) {
 					continue
 				}
 				if !yield(s, err) {
@@ -299,6 +302,9 @@ func (q *query) in(ctx context.Context, ns *host.Namespace) (part, error) {
 		// plan is made again, from the start.
 		plan, err = kill.NewPlanSized(sockets(), q.guards, size)
 	}
+	if err == nil && q.sel.LocalGone {
+		err = keepLocalGone(ns, plan)
+	}
 	if err == nil && plan.MaySubflow() {
 		var subflows map[sockdiag.Cookie]uint32
 		subflows, err = conn.MPTCPSubflows(ctx, &filter)
@@ -310,6 +316,34 @@ func (q *query) in(ctx context.Context, ns *host.Namespace) (part, error) {
 	}
 	noteStale(ctx, ns, conn, q.guards.Session, &q.run.notes)
 	return part{ns: ns, conn: conn, plan: plan}, nil
+}
+
+// keepLocalGone narrows the plan, made in namespace ns, to the sockets
+// whose local address ns no longer has. The addresses are read after the
+// dump: a socket whose address came back meanwhile is not gone, and one
+// made on an address added after the read cannot be in the dump.
+func keepLocalGone(ns *host.Namespace, plan *kill.Plan) error {
+	seen := map[host.LocalAddr]bool{}
+	var addrs []host.LocalAddr
+	for s := range plan.Sockets() {
+		la := host.LocalAddr{Addr: s.ID.Local.Addr(), Interface: s.ID.Interface}
+		if !seen[la] {
+			seen[la] = true
+			addrs = append(addrs, la)
+		}
+	}
+	var gone map[host.LocalAddr]bool
+	err := ns.Do(func() (err error) {
+		gone, err = host.GoneAddrs(addrs)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	plan.Narrow(func(s *sockdiag.Socket) bool {
+		return gone[host.LocalAddr{Addr: s.ID.Local.Addr(), Interface: s.ID.Interface}]
+	})
+	return nil
 }
 
 // planSize is how many sockets a selection by protocol, family and state

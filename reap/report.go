@@ -2,6 +2,7 @@ package reap
 
 import (
 	"iter"
+	"time"
 
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/inet"
@@ -20,6 +21,10 @@ type Report struct {
 	// to select.
 	Owners map[uint32][]host.Owner
 	Infos  map[sockdiag.Cookie]sockdiag.TCPInfo
+	// Pace is the pace a paced run destroyed at, and Took how long it
+	// took; zero for a run at the kernel's pace.
+	Pace kill.Pace
+	Took time.Duration
 
 	groups   []Group
 	labelled bool

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"iter"
 	"maps"
+	"time"
 
 	"github.com/tcpreap/tcpreap/host"
 	"github.com/tcpreap/tcpreap/inet"
@@ -249,24 +250,53 @@ type ExecuteOptions struct {
 	// that engine alone. The plan's MPTCP subflows are closed by the fd
 	// engine alone (see QueryOptions.Engine).
 	Engine string
+	// Pace is how fast the targets are destroyed, across every namespace
+	// (see kill.Pace); the zero Pace as fast as the kernel takes them.
+	// Arrange chooses which go first.
+	Pace kill.Pace
+}
+
+// Arrange puts the targets of each namespace in order o, for Execute: the
+// namespaces are still worked in turn. OrderIdle reads the sockets'
+// tcp_info when the Run has none (a plan file's): an error of that dump is
+// the kernel's answer, explained, and nothing is destroyed.
+func (r *Run) Arrange(ctx context.Context, o Order) error {
+	for _, p := range r.parts {
+		if err := o.arrange(ctx, p.plan, p.conn, r.Infos); err != nil {
+			return inSpace(p.ns, err)
+		}
+	}
+	return nil
 }
 
 // Execute destroys the targets of every namespace, each by its cookie,
 // verifies that they are gone, and reports every socket (kill.Plan.Execute).
-// After ctx is done (an interrupt) no destroy is sent, in this namespace
-// or the next: their targets are reported not attempted, and what was sent
-// is still verified.
+// A paced run (opts.Pace) sends them in batches at its pace, each target
+// looked up again by its cookie just before its batch, and takes as long
+// as the pace says. After ctx is done (an interrupt) no destroy is sent,
+// in this namespace or the next: their targets are reported not attempted,
+// and what was sent is still verified.
 func (r *Run) Execute(ctx context.Context, opts ExecuteOptions) *Report {
 	groups := make([]Group, len(r.parts))
 	engines := newEngines(opts.Engine)
 	defer engines.close()
+	sent := 0 // a plan file's targets found gone are sent too, by cookie
+	for _, p := range r.parts {
+		sent += len(p.plan.Targets)
+	}
+	pacer := opts.Pace.Start(sent)
+	started := time.Now()
 	for i, p := range r.parts {
 		e, fallback, mptcp := engines.of(p.conn, p.ns, p.plan.Subflows)
-		o := kill.Options{VerifyAll: opts.VerifyAll, Progress: opts.Progress, Fallback: fallback, MPTCP: mptcp}
+		o := kill.Options{VerifyAll: opts.VerifyAll, Progress: opts.Progress, Fallback: fallback, MPTCP: mptcp, Pacer: pacer}
 		done := p.plan.ExecuteWith(ctx, e, o)
 		groups[i] = Group{NetNS: p.ns.String(), Here: isHere(p.ns), Results: done, InterfaceName: interfaceNames(p.ns)}
 	}
-	return r.report(false, groups)
+	rep := r.report(false, groups)
+	if pacer != nil {
+		rep.Pace, rep.Took = opts.Pace, time.Since(started)
+	}
+	return rep
 }
 
 // report is the Report of groups, the Run's results.

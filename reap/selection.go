@@ -1,6 +1,7 @@
 package reap
 
 import (
+	"net/netip"
 	"regexp"
 	"slices"
 
@@ -19,6 +20,17 @@ type Selection struct {
 	Interface string
 	// Owners selects by the processes that hold a socket; nil for any.
 	Owners *Owners
+	// LocalGone selects the sockets whose local address their namespace
+	// no longer has (host.GoneAddrs), as the addresses stand once the dump
+	// is whole: after a failover moved it away, or DHCP renumbered. A
+	// wildcard bind (LISTEN on 0.0.0.0, an unconnected UDP socket) is
+	// never selected.
+	LocalGone bool
+	// PeerNotIn selects the connections whose peer is in none of these
+	// prefixes (the live set, ParseLiveSet): those to anything else. A
+	// socket with no peer (LISTEN, unconnected UDP) is never selected; an
+	// IPv4 prefix takes in the v4-mapped peers too. Nil: no such selector.
+	PeerNotIn []netip.Prefix
 	// ListenNamed: the selection named the LISTEN state itself (or every
 	// state), so LISTEN sockets may be targets (see kill.Guards).
 	ListenNamed bool
@@ -46,7 +58,17 @@ type Selection struct {
 // HasSelector reports whether the selection narrows the sockets down at all
 // (see sockdiag.Filter.HasSelector); the owners and the interface do.
 func (s *Selection) HasSelector() bool {
-	return s.Filter.HasSelector() || s.Owners != nil || s.Interface != ""
+	return s.Filter.HasSelector() || s.Owners != nil || s.Interface != "" || s.LocalGone || s.PeerNotIn != nil
+}
+
+// outsideLive reports whether the peer of s is in none of the live set's
+// prefixes; false for a socket with no peer.
+func (s *Selection) outsideLive(sock *sockdiag.Socket) bool {
+	peer := sock.ID.Remote.Addr().Unmap().WithZone("")
+	if !peer.IsValid() || peer.IsUnspecified() {
+		return false
+	}
+	return !slices.ContainsFunc(s.PeerNotIn, func(p netip.Prefix) bool { return p.Contains(peer) })
 }
 
 // Owners select sockets by the processes that hold them: a socket is

@@ -30,6 +30,9 @@ type cut interface {
 	// tellsProgress reports whether execute tells its progress: only then
 	// does a long run show a progress bar, which would otherwise stand still.
 	tellsProgress() bool
+	// pace is the pace of a paced run ("at 100/s"), for the progress bar;
+	// "" for none.
+	pace() string
 }
 
 // An outcome is what a cut did.
@@ -91,7 +94,7 @@ func act(ctx context.Context, cmd *command, a *actFlags, io streams, c cut) erro
 	}
 	var bar *render.Progress
 	if !a.quiet && c.tellsProgress() {
-		bar = render.StartProgress(io.Progress, n)
+		bar = render.StartProgress(io.Progress, n, c.pace())
 	}
 	var progress func(int)
 	if bar != nil {
@@ -145,15 +148,15 @@ func act(ctx context.Context, cmd *command, a *actFlags, io streams, c cut) erro
 	return exitError{exitFailure}
 }
 
-// A socketCut is the sockets of a Run.
+// A socketCut is the sockets of a Run, destroyed as destroyFlags say.
 type socketCut struct {
-	run    *reap.Run
-	verify bool
-	engine string
+	run *reap.Run
+	d   *destroyFlags
 }
 
 func (socketCut) words() cutWords     { return socketWords }
 func (socketCut) tellsProgress() bool { return true }
+func (c socketCut) pace() string      { return render.PacePhrase(c.d.pace) }
 func (c socketCut) targets() int      { return c.run.Targets() }
 func (c socketCut) skipped() int      { return c.run.Skipped() }
 func (c socketCut) summary() string {
@@ -161,7 +164,7 @@ func (c socketCut) summary() string {
 }
 
 func (c socketCut) execute(ctx context.Context, progress func(int)) outcome {
-	return socketOutcome{c.run.Execute(ctx, reap.ExecuteOptions{VerifyAll: c.verify, Progress: progress, Engine: c.engine})}
+	return socketOutcome{c.run.Execute(ctx, reap.ExecuteOptions{VerifyAll: c.d.verify, Progress: progress, Engine: c.d.engine, Pace: c.d.pace})}
 }
 
 type socketOutcome struct{ *reap.Report }
@@ -219,6 +222,7 @@ type flowCut struct {
 
 func (flowCut) words() cutWords     { return flowWords }
 func (flowCut) tellsProgress() bool { return false } // flows.Plan.Execute tells none
+func (flowCut) pace() string        { return "" }
 func (c flowCut) targets() int      { return len(c.run.Plan().Targets) }
 func (c flowCut) skipped() int      { return len(c.run.Plan().Skipped) }
 func (c flowCut) summary() string   { return render.FlowPlanSummary(c.run.Plan(), c.run.NetNS()) }

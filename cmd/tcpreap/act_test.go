@@ -218,6 +218,7 @@ func (c *fakeCut) targets() int        { return c.n }
 func (c *fakeCut) skipped() int        { return 1 }
 func (c *fakeCut) summary() string     { return "a plan" }
 func (c *fakeCut) tellsProgress() bool { return c.tells }
+func (c *fakeCut) pace() string        { return "" }
 func (c *fakeCut) execute(_ context.Context, progress func(int)) outcome {
 	c.executed = true
 	time.Sleep(c.takes)

@@ -61,6 +61,9 @@ func apply(ctx context.Context, o *applyFlags, io streams) error {
 	if err := o.check(socketWords); err != nil {
 		return err
 	}
+	if err := o.paced(); err != nil {
+		return err
+	}
 	name := o.words[0]
 	if name == "-" && io.Terminal != nil {
 		return usagef("apply - reads the plan from stdin, which is a terminal; pipe it in (tcpreap plan … | tcpreap apply -), or give the plan's file")
@@ -87,7 +90,10 @@ func apply(ctx context.Context, o *applyFlags, io streams) error {
 	if o.dryRun {
 		return dryRun(run, &o.maxFlag, render.Sockets{W: io.Out, JSON: o.json, Quiet: o.quiet})
 	}
-	return act(ctx, &o.command, &o.actFlags, io, socketCut{run, o.verify, o.engine})
+	if err := run.Arrange(ctx, o.order); err != nil {
+		return err
+	}
+	return act(ctx, &o.command, &o.actFlags, io, socketCut{run, &o.destroyFlags})
 }
 
 // readPlanFile reads and checks the plan file name ("-": stdin).

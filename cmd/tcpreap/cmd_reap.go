@@ -44,6 +44,8 @@ Examples:
   tcpreap --all-netns -n 192.0.2.34
   # dry run: print the plan only
   tcpreap -n 192.0.2.0/24
+  # after a failover: what the lost address held, 200 a second
+  tcpreap -y --local-gone --rate 200/s
   # in a runbook: no prompt, a limit, NDJSON
   tcpreap -y --max 500 --json 192.0.2.34
 
@@ -73,7 +75,10 @@ func reapSockets(ctx context.Context, f *reapFlags, io streams) error {
 	}
 	// A dry run rehearses the real run: the same refusal.
 	if !sel.HasSelector() && !f.all {
-		return usagef("refusing to destroy every socket: name a PEER or a selector (--state, --port, --local-port, --remote-port, --local, --interface, --pid, --process, --uid, --cgroup, --idle, --stalled), or give --all")
+		return usagef("refusing to destroy every socket: name a PEER or a selector (--state, --port, --local-port, --remote-port, --local, --interface, --pid, --process, --uid, --cgroup, --idle, --stalled, --local-gone, --peer-not-in), or give --all")
+	}
+	if err := f.paced(); err != nil {
+		return err
 	}
 	if f.dryRun {
 		return showSockets(ctx, sel, &listFlags{command: f.command, selectFlags: f.selectFlags, maxFlag: f.maxFlag, outputFlags: f.outputFlags, engine: f.engine}, io)
@@ -86,5 +91,8 @@ func reapSockets(ctx context.Context, f *reapFlags, io streams) error {
 		return err
 	}
 	defer run.Close()
-	return act(ctx, &f.command, &f.actFlags, io, socketCut{run, f.verify, f.engine})
+	if err := run.Arrange(ctx, f.order); err != nil {
+		return err
+	}
+	return act(ctx, &f.command, &f.actFlags, io, socketCut{run, &f.destroyFlags})
 }

@@ -170,6 +170,9 @@ func policyFlags(words []string) (*selectFlags, *destroyFlags, []string, error) 
 		}
 		return nil, nil, nil, err
 	}
+	if err := d.paced(); err != nil {
+		return nil, nil, nil, err
+	}
 	return f, d, peers, nil
 }
 
@@ -189,7 +192,10 @@ func (a policyActor) Act(ctx context.Context, p *watch.Policy, run *reap.Run) wa
 	if err != nil {
 		return watch.Acted{Err: err}
 	}
-	c := &policyCut{socketCut: socketCut{run, d.verify, d.engine}}
+	if err := run.Arrange(ctx, d.order); err != nil {
+		return watch.Acted{Err: err}
+	}
+	c := &policyCut{socketCut: socketCut{run, d}}
 	err = act(ctx, &command{args: slices.Concat(a.args, []string{"policy=" + p.Name}, p.Words)}, f, streams{Out: a.out, ErrOut: &said}, c)
 	acted := watch.Acted{Report: c.report, Refused: errors.As(err, new(refusal))}
 	for line := range strings.Lines(said.String()) {

@@ -32,6 +32,10 @@ func TestPolicySelection(t *testing.T) {
 		{[]string{"--yes=true"}, "yes is not a selector"},
 		{[]string{"--idle=2s", "--idle=3s"}, "--idle is given 2 times"},
 		{[]string{"--", "999.1.1.1"}, "not a valid IP address"},
+		{[]string{"--state=close_wait", "--rate=5"}, "--rate 5: give the rate with its unit"},
+		{[]string{"--state=close_wait", "--rate=5/s", "--spread=1m"}, "--rate 5/s and --spread 1m0s: give one of them"},
+		{[]string{"--state=close_wait", "--order=idle"}, "--order idle says which sockets go first in a paced run"},
+		{[]string{"--local-gone", "--peer-not-in=0.0.0.0/0"}, "the live set takes in every IPv4 address"},
 	} {
 		if _, err := policySelection(context.Background(), c.words); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: %v, want an error saying %q", c.words, err, c.want)

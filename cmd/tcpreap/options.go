@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tcpreap/tcpreap/kill"
 	"github.com/tcpreap/tcpreap/reap"
 
 	"github.com/tcpreap/tcpreap/cmd/tcpreap/internal/render"
@@ -55,7 +56,9 @@ type selectFlags struct {
 	pids, commands, uids, commandPatterns, cgroups []string // by owner
 	idle, stalledFor                               string   // durations, as given
 	stalled, stalledForSet                         bool
-	netns                                          string // --netns, as given
+	localGone                                      bool
+	peerNotIn                                      []string // CIDRs and files, as given
+	netns                                          string   // --netns, as given
 	allNetns                                       bool
 }
 
@@ -82,6 +85,8 @@ func (o *selectFlags) flags() []cli.Flag {
 		&cli.BoolFlag{Name: "stalled", Destination: &o.stalled, Usage: "TCP connections whose peer seems gone: data retransmitted, no ack for --stalled-for"},
 		&cli.StringFlag{Name: "stalled-for", Destination: &o.stalledFor, Value: "30s", Usage: "with --stalled: no ack for at least `DURATION`",
 			Action: func(context.Context, *cli.Command, string) error { o.stalledForSet = true; return nil }},
+		&cli.BoolFlag{Name: "local-gone", Destination: &o.localGone, Usage: "sockets whose local address this host (or --netns) no longer has: after a failover or renumbering"},
+		&cli.StringSliceFlag{Name: "peer-not-in", Destination: &o.peerNotIn, Usage: "connections whose peer is outside the live set `CIDR|FILE`: an address, a prefix, or a file of them, one a line"},
 	}
 }
 
@@ -196,6 +201,9 @@ type destroyFlags struct {
 	workers    int
 	workersSet bool
 	engine     string
+	pace       kill.Pace
+	order      reap.Order
+	orderSet   bool
 }
 
 func (d *destroyFlags) flags() []cli.Flag {
@@ -207,7 +215,43 @@ func (d *destroyFlags) flags() []cli.Flag {
 		&cli.StringFlag{Name: "engine", Destination: &d.engine, Value: reap.Auto,
 			Usage:  "destroy with `E`: diag (SOCK_DESTROY), bpf (socket iterators), fd (through the owner's descriptor), packet (forged segments, CAP_NET_RAW), or auto: diag, then bpf, fd and packet for what diag cannot",
 			Action: func(_ context.Context, _ *cli.Command, word string) error { return checkEngine(word) }},
+		&cli.StringFlag{Name: "rate", Usage: "destroy at the rate `N/s` (or N/m, N/h), in batches, so that the clients do not all reconnect at once",
+			Action: func(_ context.Context, _ *cli.Command, w string) (err error) {
+				d.pace.Rate, err = kill.ParseRate(w)
+				return flagError("rate", err)
+			}},
+		&cli.StringFlag{Name: "spread", Usage: "destroy the sockets evenly over `DURATION` (90s, 10m, 2h), in batches",
+			Action: func(_ context.Context, _ *cli.Command, w string) (err error) {
+				d.pace.Spread, err = kill.ParseSpread(w)
+				return flagError("spread", err)
+			}},
+		&cli.StringFlag{Name: "order", Usage: "with --rate or --spread, the order `O`: plan (as listed), idle (the idlest first) or random",
+			Action: func(_ context.Context, _ *cli.Command, w string) (err error) {
+				d.orderSet = true
+				d.order, err = reap.ParseOrder(w)
+				return flagError("order", err)
+			}},
 	}
+}
+
+// paced refuses a pace given twice over (--rate and --spread) and an order
+// with no pace to order.
+func (d *destroyFlags) paced() error {
+	switch {
+	case d.pace.Rate.N > 0 && d.pace.Spread > 0:
+		return usagef("--rate %s and --spread %s: give one of them, the rate or the time to spread the destroys over", d.pace.Rate, d.pace.Spread)
+	case d.orderSet && !d.pace.Paced():
+		return usagef("--order %s says which sockets go first in a paced run; add --rate or --spread", d.order)
+	}
+	return nil
+}
+
+// flagError is err, of option --name, as bad input; nil for none.
+func flagError(name string, err error) error {
+	if err != nil {
+		return usageError{fmt.Errorf("--%s %w", name, err)}
+	}
+	return nil
 }
 
 // checkEngine refuses an --engine that is none, or one this host cannot

@@ -129,7 +129,12 @@ func newSelection(ctx context.Context, o *selectFlags, words []string, listing b
 		}
 		sel.Owners = w
 	}
-	sel.IncludeSelf = o.includeSelf
+	if len(o.peerNotIn) > 0 {
+		if sel.PeerNotIn, err = reap.ParseLiveSet(o.peerNotIn); err != nil {
+			return nil, fmt.Errorf("--peer-not-in: %w", err)
+		}
+	}
+	sel.LocalGone, sel.IncludeSelf = o.localGone, o.includeSelf
 	return sel, nil
 }
 

@@ -99,6 +99,16 @@ func (n *Net) Inbound(l *net.TCPListener, from netip.AddrPort) (Pair, error) {
 	return newPair(server, client)
 }
 
+// InboundTo connects B to A's listener l at address to: one of A's addresses that l
+// takes in (a listener on a wildcard address takes in every one of them).
+func (n *Net) InboundTo(l *net.TCPListener, to netip.AddrPort) (Pair, error) {
+	server, client, err := n.connect(l, n.Peer, netip.AddrPort{}, to)
+	if err != nil {
+		return Pair{}, err
+	}
+	return newPair(server, client)
+}
+
 // Outbound connects A to B's listener l, which must listen on a specific address.
 func (n *Net) Outbound(l *net.TCPListener) (Pair, error) {
 	server, client, err := n.connect(l, n.Local, netip.AddrPort{}, l.Addr().(*net.TCPAddr).AddrPort())

@@ -125,6 +125,9 @@ type Summary struct {
 	// Pending is there only when some destroys may still happen.
 	Pending int  `json:"pending"`
 	DryRun  bool `json:"dry_run"`
+	// Pace and TookMS are a paced run's (--rate, --spread).
+	Pace   string `json:"pace"`
+	TookMS int64  `json:"took_ms"`
 }
 
 // Report is a whole --json output.

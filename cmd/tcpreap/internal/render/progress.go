@@ -29,15 +29,21 @@ type Progress struct {
 	w     io.Writer
 	stop  context.CancelFunc
 	drawn chan struct{} // closed when the bar is off the terminal
+	what  string        // "destroying", "destroying at 100/s"
 }
 
 // StartProgress returns a Progress for total targets on w; nil w: none.
-func StartProgress(w io.Writer, total int) *Progress {
+// pace, when not "", is the pace of a paced run ("at 100/s", PacePhrase),
+// which the bar shows.
+func StartProgress(w io.Writer, total int, pace string) *Progress {
 	if w == nil {
 		return nil
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	p := &Progress{total: total, w: w, stop: stop, drawn: make(chan struct{})}
+	p := &Progress{total: total, w: w, stop: stop, drawn: make(chan struct{}), what: "destroying"}
+	if pace != "" {
+		p.what += " " + pace
+	}
 	go p.draw(ctx, progressAfter)
 	return p
 }
@@ -51,7 +57,7 @@ func (p *Progress) draw(ctx context.Context, after time.Duration) {
 	case <-ctx.Done():
 		return
 	}
-	bar := progressbar.NewOptions(p.total, progressbar.OptionSetWriter(p.w), progressbar.OptionSetDescription("destroying"),
+	bar := progressbar.NewOptions(p.total, progressbar.OptionSetWriter(p.w), progressbar.OptionSetDescription(p.what),
 		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("sockets"),
 		progressbar.OptionSetWidth(30), progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
 	tick := time.NewTicker(100 * time.Millisecond)

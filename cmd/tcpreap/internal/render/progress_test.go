@@ -31,7 +31,7 @@ func TestProgress(t *testing.T) {
 	defer func() { progressAfter = old }()
 
 	var quick syncBuffer
-	p := StartProgress(&quick, 1000)
+	p := StartProgress(&quick, 1000, "")
 	p.Add(1000)
 	p.Finish()
 	time.Sleep(100 * time.Millisecond)
@@ -40,7 +40,7 @@ func TestProgress(t *testing.T) {
 	}
 
 	var slow syncBuffer
-	p = StartProgress(&slow, 1000)
+	p = StartProgress(&slow, 1000, "")
 	p.Add(300)
 	time.Sleep(200 * time.Millisecond)
 	p.Add(300)
@@ -48,7 +48,7 @@ func TestProgress(t *testing.T) {
 	if out := slow.String(); !strings.Contains(out, "destroying") || !strings.Contains(out, "/1000") {
 		t.Errorf("the bar of a long run: %q", out)
 	}
-	if StartProgress(nil, 10) != nil {
+	if StartProgress(nil, 10, "") != nil {
 		t.Error("no terminal, and a bar")
 	}
 	var none *Progress
@@ -74,7 +74,7 @@ func TestProgressNotHeldByTheTerminal(t *testing.T) {
 	defer func() { progressAfter = old }()
 	term := stoppedTerminal{release: make(chan struct{})}
 	defer close(term.release)
-	p := StartProgress(term, 1000)
+	p := StartProgress(term, 1000, "")
 	time.Sleep(50 * time.Millisecond) // the bar is shown, its write waits
 	done := make(chan struct{})
 	go func() {

@@ -64,6 +64,10 @@ type summaryJSON struct {
 	// Refused says why a guard refused the plan (--max, the confirmation):
 	// nothing was destroyed.
 	Refused string `json:"refused,omitempty"`
+	// Pace is a paced run's (--rate, --spread), and TookMS how long it
+	// took, in milliseconds.
+	Pace   string `json:"pace,omitempty"`
+	TookMS int64  `json:"took_ms,omitempty"`
 }
 
 // summaryOf is the summary object of sum.
@@ -98,7 +102,13 @@ func (r Sockets) Report(rep *reap.Report) error {
 				}
 			}
 		}
-		if err := json.NewEncoder(bw).Encode(summaryOf(sum, dryRun, r.Refused)); err != nil {
+		obj := summaryOf(sum, dryRun, r.Refused)
+		if rep.Pace.Paced() {
+			s := obj["summary"]
+			s.Pace, s.TookMS = rep.Pace.String(), rep.Took.Milliseconds()
+			obj["summary"] = s
+		}
+		if err := json.NewEncoder(bw).Encode(obj); err != nil {
 			return err
 		}
 		return bw.Flush()
@@ -115,6 +125,9 @@ func (r Sockets) Report(rep *reap.Report) error {
 		if len(engines) > 1 {
 			line += "s"
 		}
+	}
+	if rep.Pace.Paced() {
+		line += fmt.Sprintf("; paced %s, in %s", PacePhrase(rep.Pace), rep.Took.Round(100*time.Millisecond))
 	}
 	_, err := fmt.Fprintln(r.W, line)
 	return err
@@ -581,6 +594,18 @@ func summaryLine(s inet.Summary, dryRun bool) string {
 		line += fmt.Sprintf("; %d pending: may still be destroyed", s.Pending)
 	}
 	return line
+}
+
+// PacePhrase says a pace after a verb: "at 100/s", "over 10m0s"; "" for
+// none.
+func PacePhrase(p kill.Pace) string {
+	switch {
+	case p.Rate.N > 0:
+		return "at " + p.String()
+	case p.Spread > 0:
+		return "over " + p.String()
+	}
+	return ""
 }
 
 // Plural is n of word: "1 socket", "2 sockets".
