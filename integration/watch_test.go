@@ -454,3 +454,42 @@ func expectUnchangedCount(t *testing.T, peers []netip.AddrPort, n int) {
 		t.Errorf("%d CLOSE_WAIT sockets of the leaker, want %d: %v", len(peers), n, peers)
 	}
 }
+
+// TestIntegrationWatchPace: a reap policy's rate is the one-shot's --rate: 20 idle
+// CLOSE_WAIT sockets at 10/s take about two seconds, and all go; a policy with both a
+// rate and a spread is refused as the command line refuses them.
+func TestIntegrationWatchPace(t *testing.T) {
+	e := setup(t)
+	dir := buildLeaker(t, "leaky-app")
+	const port = 8301
+	e.leak(dir, "leaky-app", port, false, 20)
+	w := e.startWatch("policies:\n  - name: paced\n    action: reap\n    max: 100\n    rate: 10/s\n    order: idle\n    select: {state: close_wait, local-port: 8301}\n", 30*time.Second)
+	start := time.Now()
+	if _, ok := w.logged(`^reaped$`, 20*time.Second); !ok {
+		t.Fatalf("no reap: %v", w.logLines())
+	}
+	took := time.Since(start)
+	t.Logf("20 sockets at 10/s took %v", took)
+	if took < 1500*time.Millisecond || took > 6*time.Second {
+		t.Errorf("20 sockets at 10/s took %v, want about 2 s", took)
+	}
+	if n := len(e.closeWaitPeers(port)); n != 0 {
+		t.Errorf("%d CLOSE_WAIT sockets stay", n)
+	}
+	w.signal(syscall.SIGTERM)
+	w.exit(10 * time.Second)
+
+	res := e.run(e.Local, bin, "watch", "--config", writeConfig(t, "policies:\n  - {name: both, action: reap, max: 1, rate: 10/s, spread: 10s, select: {state: close_wait}}\n"))
+	if res.Code != 2 || !strings.Contains(res.Stderr, "--rate 10/s and --spread 10s: give one of them") {
+		t.Errorf("rate and spread: exit %d, %s", res.Code, res.Stderr)
+	}
+}
+
+// writeConfig writes a config of the test's own and returns its path.
+func writeConfig(t *testing.T, config string) string {
+	path := filepath.Join(t.TempDir(), "watch.yaml")
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
