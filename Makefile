@@ -15,7 +15,7 @@ BIN := bin/tcpreap
 # them.
 PORTABLE := . ./inet/... ./sockdiag/... ./sockbpf/... ./kill/... ./sockfd/... ./planfile/... ./host/... ./census/... ./doctor/... ./flows/... ./reap/... ./cmd/...
 
-.PHONY: build demo test unit integration bench lint deps demo-deps clean release install uninstall package generate
+.PHONY: build demo test unit integration bench lint deps demo-deps clean release install uninstall package generate image
 
 # A tree from git archive (a release tarball) has no .git: git archive wrote
 # into packaging/archive-version (export-subst, .gitattributes) what git
@@ -102,6 +102,26 @@ package:
 	STAGE=$(STAGE)/rpm ZSHCOMPDIR=/usr/share/zsh/site-functions PKGVERSION=$(PKGVERSION) PKGARCH=$(PKGARCH) \
 	  $(GO) tool nfpm package --config $(STAGE)/nfpm-rpm.yaml --packager rpm --target $(DIST)/
 
+# The container image (Containerfile): the release binary alone, FROM scratch,
+# built from the release directory with no network, by podman or, where podman
+# is missing, buildah (make deps installs buildah). IMAGE names it in the
+# tool's local storage; IMAGEARCHIVE is the same image as an OCI archive, to
+# load where there is no registry (podman load, skopeo copy, kind load
+# image-archive, ctr images import). Its files and its creation time are the
+# commit's time (IMAGETIME, seconds since the epoch): the same commit builds
+# the same image. IMAGESTORE passes the tool's global options (another --root,
+# --storage-driver vfs).
+IMAGE        ?= localhost/tcpreap:$(VERSION)
+IMAGEARCHIVE ?= bin/tcpreap-image.tar
+IMAGETOOL    ?= $(or $(shell command -v podman 2>/dev/null),$(shell command -v buildah 2>/dev/null),podman)
+IMAGETIME    ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+IMAGESTORE   ?=
+image: release
+	$(IMAGETOOL) $(IMAGESTORE) build --network none --timestamp $(IMAGETIME) \
+	  --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -f Containerfile -t $(IMAGE) $(RELEASE)
+	rm -f $(IMAGEARCHIVE) && mkdir -p $(dir $(IMAGEARCHIVE))
+	$(IMAGETOOL) $(IMAGESTORE) push $(IMAGE) oci-archive:$(IMAGEARCHIVE):$(IMAGE)
+
 demo: demo-deps build
 	$(GO) run ./integration/demo $(BIN)
 
@@ -163,7 +183,9 @@ demo-deps:
 # router flows tests nft (nftables) and conntrack -L as their oracle
 # (conntrack); for the deploy/ tests systemd-analyze (systemd) and ansible
 # (ansible-core, without the collections it recommends: the recipe needs only
-# its command module); for the release tests (integration/release_test.go)
+# its command module); for the image test buildah, which builds it, and runc,
+# which runs a container of it (without what they recommend: the image needs
+# neither a network nor a pull); for the release tests (integration/release_test.go)
 # file, man (man-db), the shells whose completions tcpreap installs
 # (bash-completion, zsh, fish) and rpm, to read the .rpm that make package
 # builds; for make generate, clang, llvm (llvm-strip) and libbpf-dev (the
@@ -195,6 +217,8 @@ deps:
 	[ -x /usr/sbin/conntrack ] || missing="$$missing conntrack"; \
 	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
 	command -v ansible >/dev/null 2>&1 || lean="$$lean ansible-core"; \
+	command -v buildah >/dev/null 2>&1 || lean="$$lean buildah"; \
+	command -v runc >/dev/null 2>&1 || lean="$$lean runc"; \
 	command -v file >/dev/null 2>&1 || missing="$$missing file"; \
 	command -v man >/dev/null 2>&1 || missing="$$missing man-db"; \
 	[ -f /usr/share/bash-completion/bash_completion ] || missing="$$missing bash-completion"; \
