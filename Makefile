@@ -125,11 +125,17 @@ image: release
 demo: demo-deps build
 	$(GO) run ./integration/demo $(BIN)
 
+# deploy/kubernetes is a module of its own: the Kubernetes and Prometheus
+# Operator types its tests read the manifests into stay out of tcpreap's.
+KUBETEST = cd deploy/kubernetes && $(GO) vet ./... && $(GO) test -count=1 ./...
+
 test: deps lint
 	$(GO) test -race -count=1 ./...
+	$(KUBETEST)
 
 unit: lint
 	$(GO) test -race -count=1 $(PORTABLE)
+	$(KUBETEST)
 
 integration: deps
 	$(GO) test -count=1 -v ./integration/...
