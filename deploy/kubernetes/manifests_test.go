@@ -280,4 +280,3 @@ func subset(sel, labels map[string]string) bool {
 	}
 	return len(sel) > 0
 }
-
