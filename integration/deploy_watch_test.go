@@ -65,7 +65,7 @@ func boundingSet(caps []string) string {
 	return set
 }
 
-// httpGet asks addr for path from h's network namespace, over a connection made there, and
+// httpGetIn asks addr for path from h's network namespace, over a connection made there, and
 // returns the status code and the body.
 func httpGetIn(h *testnet.Host, addr netip.AddrPort, path string) (int, string, error) {
 	var c net.Conn
@@ -93,7 +93,7 @@ func httpGetIn(h *testnet.Host, addr netip.AddrPort, path string) (int, string, 
 var metricLine = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$`)
 var metricLabel = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?`)
 
-// sum is the sum of the samples of metric in text whose labels include want.
+// metricSum is the sum of the samples of metric in text whose labels include want.
 func metricSum(text, metric string, want map[string]string) (float64, bool) {
 	var total float64
 	var found bool
@@ -117,13 +117,19 @@ func metricSum(text, metric string, want map[string]string) (float64, bool) {
 	return total, found
 }
 
-// awaitMetric scrapes /metrics at addr from h until the samples of metric with the labels
-// want add up to value, for at most 20 s, and returns the last scrape.
-func awaitScrape(t *testing.T, h *testnet.Host, addr netip.AddrPort, metric string, want map[string]string, value float64) string {
+// awaitScrape scrapes /metrics at addr from h until the samples of metric with the labels
+// want add up to value, for at most 20 s or until the watch exits, and returns the last
+// scrape.
+func awaitScrape(t *testing.T, exited <-chan int, h *testnet.Host, addr netip.AddrPort, metric string, want map[string]string, value float64) string {
 	t.Helper()
 	var last string
 	var lastErr error
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		select {
+		case code := <-exited:
+			t.Fatalf("tcpreap watch exited %d (its log is above)", code)
+		default:
+		}
 		code, body, err := httpGetIn(h, addr, "/metrics")
 		if err != nil || code != http.StatusOK {
 			lastErr = fmt.Errorf("status %d, %v", code, err)
@@ -138,7 +144,7 @@ func awaitScrape(t *testing.T, h *testnet.Host, addr netip.AddrPort, metric stri
 	return ""
 }
 
-// startWatch starts argv (a tcpreap watch) with cmd, stderr to the test's log, and stops
+// startDaemon starts argv (a tcpreap watch) with cmd, stderr to the test's log, and stops
 // it when the test ends; it returns a channel that has its exit code once it exits.
 func startDaemon(t *testing.T, cmd *exec.Cmd) <-chan int {
 	t.Helper()
@@ -234,7 +240,7 @@ func TestIntegrationDeployWatchService(t *testing.T) {
 	cmd := e.Local.Command(context.Background(), slices.Concat([]string{"setpriv", "--bounding-set", boundingSet(caps), bin}, argv[1:])...)
 	exited := startDaemon(t, cmd)
 
-	awaitScrape(t, e.Local, addr, "tcpreap_sockets", map[string]string{"state": "close_wait", "local_port": "7440", "process": "leaky-app"}, 3)
+	awaitScrape(t, exited, e.Local, addr, "tcpreap_sockets", map[string]string{"state": "close_wait", "local_port": "7440", "process": "leaky-app"}, 3)
 	if code, body, err := httpGetIn(e.Local, addr, "/healthz"); err != nil || code != http.StatusOK {
 		t.Errorf("/healthz: %d %q, %v", code, body, err)
 	}
@@ -243,7 +249,7 @@ func TestIntegrationDeployWatchService(t *testing.T) {
 	if out, err := exec.Command(reload[0], reload[1:]...).CombinedOutput(); err != nil {
 		t.Fatalf("%v: %v\n%s", reload, err, out)
 	}
-	awaitScrape(t, e.Local, addr, "tcpreap_config_reloads_total", map[string]string{"result": "ok"}, 1)
+	awaitScrape(t, exited, e.Local, addr, "tcpreap_config_reloads_total", map[string]string{"result": "ok"}, 1)
 
 	cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -336,7 +342,7 @@ exec setpriv --bounding-set "$bounding" "$@"
 	cmd := e.Local.Command(context.Background(), slices.Concat(
 		[]string{"unshare", "--mount", "--pid", "--fork", "--mount-proc", "--kill-child", "--", "sh", "-c", script, "sh",
 			filepath.Join(dir, "leaky-app"), boundingSet(caps), bin}, args)...)
-	startDaemon(t, cmd)
+	exited := startDaemon(t, cmd)
 
 	// leaky-app's CLOSE_WAIT sockets, made from B once it listens.
 	to := netip.AddrPortFrom(testnet.LocalV4, leakPort)
@@ -353,7 +359,7 @@ exec setpriv --bounding-set "$bounding" "$@"
 	e.moreLeak(leakPort, 2)
 
 	metrics := netip.AddrPortFrom(testnet.LocalV4, uint16(port))
-	text := awaitScrape(t, e.Peer, metrics, "tcpreap_sockets", map[string]string{"state": "close_wait", "local_port": strconv.Itoa(leakPort), "process": "leaky-app"}, 3)
+	text := awaitScrape(t, exited, e.Peer, metrics, "tcpreap_sockets", map[string]string{"state": "close_wait", "local_port": strconv.Itoa(leakPort), "process": "leaky-app"}, 3)
 	if _, ok := metricSum(text, "tcpreap_census_sockets", nil); !ok {
 		t.Errorf("no tcpreap_census_sockets in:\n%s", text)
 	}
