@@ -73,7 +73,7 @@ const policies = `policies:
     max: 200
   - name: java-api
     action: reap
-    select: {state: close_wait, process: java-api, port: 8081, idle: 20s}
+    select: {state: close_wait, process: java-api, port: 8081, idle: 60s}
     max: 25
 `
 
@@ -265,6 +265,7 @@ type dashboard struct {
 		FieldConfig struct {
 			Defaults struct {
 				Unit       string `json:"unit"`
+				Decimals   *int   `json:"decimals"`
 				Thresholds *struct {
 					Steps []struct {
 						Color string   `json:"color"`
@@ -392,6 +393,9 @@ td{padding:1px 4px;white-space:nowrap}td.n{text-align:right;color:#ccccdc}
 			text, color := "No data", "#8e8e9e"
 			if len(all) > 0 && len(all[0].values) > 0 {
 				v := all[0].values[len(all[0].values)-1]
+				if dec := p.FieldConfig.Defaults.Decimals; dec != nil {
+					v = math.Round(v*math.Pow10(*dec)) / math.Pow10(*dec)
+				}
 				text, color = format(v, unit), "#73bf69"
 				if th := p.FieldConfig.Defaults.Thresholds; th != nil {
 					for _, s := range th.Steps {
