@@ -15,7 +15,7 @@ BIN := bin/tcpreap
 # them.
 PORTABLE := . ./inet/... ./sockdiag/... ./sockbpf/... ./kill/... ./sockfd/... ./planfile/... ./host/... ./census/... ./doctor/... ./flows/... ./reap/... ./cmd/...
 
-.PHONY: build demo test unit integration bench lint deps demo-deps clean release install uninstall package generate image
+.PHONY: build demo test unit integration bench lint deps demo-deps clean release install uninstall package generate image dashboard-picture
 
 # A tree from git archive (a release tarball) has no .git: git archive wrote
 # into packaging/archive-version (export-subst, .gitattributes) what git
@@ -148,6 +148,20 @@ integration: deps
 bench: deps build
 	$(GO) build -o bin/floor ./integration/floor
 	$(GO) run ./integration/bench -tcpreap $(BIN) -floor bin/floor
+
+# docs/dashboard.png, the picture of the Grafana dashboard
+# (deploy/grafana/tcpreap.json) without Grafana: integration/dashboard runs
+# tcpreap watch and a Prometheus that scrapes it over leaking applications in
+# network namespaces of its own, asks Prometheus for every panel's queries and
+# has headless Chromium draw them (root; about five minutes). It installs
+# prometheus, chromium and a font from Debian's archive when missing.
+dashboard-picture: build
+	@missing=""; lean=""; \
+	command -v prometheus >/dev/null 2>&1 || lean="$$lean prometheus"; \
+	command -v chromium >/dev/null 2>&1 || lean="$$lean chromium"; \
+	[ -d /usr/share/fonts/truetype/dejavu ] || lean="$$lean fonts-dejavu-core"; \
+	$(apt_install)
+	$(GO) run ./integration/dashboard -tcpreap $(BIN) -out docs/dashboard.png
 
 # The bpf engine's programs: sockbpf/destroy.bpf.c compiled by clang into
 # the objects that the build embeds, with their Go files (bpf2go), and

@@ -29,7 +29,7 @@ const imageBinary = "/tcpreap"
 // directory into a store of the test's own and exports it; the archive's one layer holds one
 // file, /tcpreap (0755), the very release binary, and the image's entrypoint is it. That
 // binary prints the stamped version, and so does a container of the image (buildah run,
-// with runc and no network).
+// with runc and no network). A second build of the same commit is the same image.
 func TestIntegrationImage(t *testing.T) {
 	e := setup(t)
 	if _, err := exec.LookPath("buildah"); err != nil {
@@ -82,6 +82,17 @@ func TestIntegrationImage(t *testing.T) {
 		t.Errorf("the image's binary printed %q, want %q", out, want)
 	}
 
+	t.Run("reproducible", func(t *testing.T) {
+		// The same commit, built again (here with network, into another store): the same
+		// image, to the digest of its manifest.
+		again := filepath.Join(t.TempDir(), "image.tar")
+		makeRelease(t, "image", "IMAGETOOL=buildah", "IMAGE="+image, "IMAGEARCHIVE="+again,
+			"IMAGESTORE=--root "+filepath.Join(t.TempDir(), "store")+" --runroot "+filepath.Join(t.TempDir(), "run")+" --storage-driver vfs")
+		if a, b := manifestDigest(t, archive), manifestDigest(t, again); a != b {
+			t.Errorf("two builds of the same commit: manifests %s and %s", a, b)
+		}
+	})
+
 	t.Run("container", func(t *testing.T) {
 		buildah := func(args ...string) string {
 			return command(t, nil, "buildah", append(strings.Fields(store), args...)...)
@@ -93,6 +104,30 @@ func TestIntegrationImage(t *testing.T) {
 			t.Errorf("a container of the image printed %q, want %q", out, want)
 		}
 	})
+}
+
+// manifestDigest is the digest of the one image's manifest in an OCI archive.
+func manifestDigest(t *testing.T, archive string) string {
+	t.Helper()
+	f, err := os.Open(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("%s: no index.json: %v", archive, err)
+		}
+		if path.Clean(h.Name) == "index.json" {
+			var index struct{ Manifests []struct{ Digest string } }
+			if err := json.NewDecoder(tr).Decode(&index); err != nil || len(index.Manifests) != 1 {
+				t.Fatalf("%s: index.json: %v, %d manifests", archive, err, len(index.Manifests))
+			}
+			return index.Manifests[0].Digest
+		}
+	}
 }
 
 // imageConfig is what the test reads of an OCI image's configuration.

@@ -84,7 +84,7 @@ func run(tcpreap, dashFile, out, prometheus, chromium string, length time.Durati
 	for _, tool := range []*string{&tcpreap, &prometheus, &chromium} {
 		p, err := exec.LookPath(*tool)
 		if err != nil {
-			return fmt.Errorf("%s: %w (make deps-dashboard installs prometheus and chromium)", *tool, err)
+			return fmt.Errorf("%s: %w (make dashboard-picture installs prometheus and chromium)", *tool, err)
 		}
 		*tool, _ = filepath.Abs(p)
 	}
