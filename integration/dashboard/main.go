@@ -318,7 +318,7 @@ func (q querier) query(expr, legendFormat string) ([]series, error) {
 		return nil, fmt.Errorf("%s: %w", expr, err)
 	}
 	if r.Status != "success" {
-		return nil, fmt.Errorf("Prometheus refused %s: %s", expr, r.Error)
+		return nil, fmt.Errorf("the scenario's Prometheus refused %s: %s", expr, r.Error)
 	}
 	var out []series
 	for _, res := range r.Data.Result {
