@@ -10,7 +10,7 @@
 //
 // Usage (root; make dashboard-picture runs it):
 //
-//	dashboard -tcpreap bin/tcpreap -out docs/dashboard.png [-minutes 4]
+//	dashboard -tcpreap bin/tcpreap -out docs/dashboard.png [-minutes 5]
 package main
 
 import (
@@ -43,7 +43,7 @@ func main() {
 	tcpreap := flag.String("tcpreap", "bin/tcpreap", "the tcpreap binary")
 	dash := flag.String("dashboard", "deploy/grafana/tcpreap.json", "the Grafana dashboard")
 	out := flag.String("out", "docs/dashboard.png", "the picture to write")
-	minutes := flag.Float64("minutes", 4, "how long the scenario runs")
+	minutes := flag.Float64("minutes", 5, "how long the scenario runs")
 	prometheus := flag.String("prometheus", "prometheus", "the Prometheus server (Debian: prometheus)")
 	chromium := flag.String("chromium", "chromium", "headless Chromium (Debian: chromium)")
 	flag.Parse()
@@ -57,12 +57,12 @@ func main() {
 const (
 	watchAddr = "127.0.0.1:9737"
 	promAddr  = "127.0.0.1:9095"
-	step      = 2 * time.Second // watch's interval, Prometheus's scrape interval, the queries' step
+	step      = 5 * time.Second // watch's interval, Prometheus's scrape interval, the queries' step
 )
 
 // policies are the scenario's: a report of every idle CLOSE-WAIT socket, a reap of
-// leaky-app's that keeps up with its leak, and a reap of java-api's whose ceiling its leak
-// outgrows (then it is refused, interval after interval).
+// leaky-app's that keeps up with its leak, and a reap of java-api's whose ceiling a burst
+// of its leak outgrows (then it is refused, interval after interval).
 const policies = `policies:
   - name: close-wait-idle
     action: report
@@ -73,8 +73,8 @@ const policies = `policies:
     max: 200
   - name: java-api
     action: reap
-    select: {state: close_wait, process: java-api, port: 8081, idle: 60s}
-    max: 25
+    select: {state: close_wait, process: java-api, port: 8081, idle: 30s}
+    max: 10
 `
 
 func run(tcpreap, dashFile, out, prometheus, chromium string, length time.Duration) error {
@@ -154,10 +154,14 @@ scrape_configs:
 	}
 	defer prom.Process.Kill()
 
-	// The scenario: every 2 s, 2 connections to leaky-app and 1 to java-api that their
-	// clients close (CLOSE-WAIT: the applications never do), and 4 outgoing connections
-	// from A that A closes first (TIME-WAIT), to two destinations; healthy connections
-	// that stay; halfway, a reload.
+	// The scenario: every interval, 3 connections to leaky-app and 1 to java-api that
+	// their clients close (CLOSE-WAIT: the applications never do), and 6 outgoing
+	// connections from A that A closes first (TIME-WAIT), to two destinations, from an
+	// ephemeral port range of 200 ports; healthy connections that stay; halfway, a
+	// reload and a burst of 20 more to java-api.
+	if res, err := n.Local.Run("sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=40000 40199"); err != nil || res.Code != 0 {
+		return fmt.Errorf("sysctl in %s: %v %s", n.Local.Name, err, res.Stderr)
+	}
 	web, err := n.Listen(n.Peer, netip.MustParseAddrPort("192.0.2.2:443"))
 	if err != nil {
 		return err
@@ -178,7 +182,7 @@ scrape_configs:
 		for _, to := range []struct {
 			port uint16
 			n    int
-		}{{8080, 2}, {8081, 1}} {
+		}{{8080, 3}, {8081, 1}} {
 			for range to.n {
 				c, err := n.Dial(netip.AddrPortFrom(testnet.LocalV4, to.port))
 				if err != nil {
@@ -187,7 +191,7 @@ scrape_configs:
 				c.Close()
 			}
 		}
-		for i := range 4 {
+		for i := range 6 {
 			l := web
 			if i%2 == 1 {
 				l = db
@@ -203,6 +207,13 @@ scrape_configs:
 		if !reloaded && time.Since(begin) > length/2 {
 			watch.Process.Signal(syscall.SIGHUP)
 			reloaded = true
+			for range 20 {
+				c, err := n.Dial(netip.AddrPortFrom(testnet.LocalV4, 8081))
+				if err != nil {
+					return err
+				}
+				c.Close()
+			}
 		}
 	}
 	end := time.Now()
@@ -372,7 +383,7 @@ table{border-collapse:collapse;font-size:10px;position:absolute;right:6px;top:28
 td{padding:1px 4px;white-space:nowrap}td.n{text-align:right;color:#ccccdc}
 </style></head><body>`, pageWidth, header+bottom*rowHeight+8)
 	fmt.Fprintf(&b, `<div class="hd"><h1>%s</h1><p>%s</p></div>`, html.EscapeString(d.Title), html.EscapeString(fmt.Sprintf(
-		"Not Grafana: each panel of deploy/grafana/tcpreap.json, its queries evaluated by Prometheus over a real tcpreap watch (interval %v) in test namespaces, for %v: two applications leak CLOSE-WAIT sockets, one reaped by a policy that keeps up, one by a policy whose max it outgrows; outgoing connections leave TIME-WAIT; a reload halfway. Drawn by integration/dashboard (make dashboard-picture).",
+		"Not Grafana: each panel of deploy/grafana/tcpreap.json, its queries evaluated by Prometheus over a real tcpreap watch (interval %v) in test namespaces, for %v: two applications leak CLOSE-WAIT sockets, one reaped by a policy that keeps up, one by a policy whose max a burst of its leak outgrows halfway (with a reload); outgoing connections leave TIME-WAIT from a range of 200 ports. Drawn by integration/dashboard (make dashboard-picture).",
 		step, length)))
 	colWidth := float64(pageWidth-16) / 24
 	for _, p := range d.Panels {
