@@ -62,7 +62,9 @@ const (
 
 // policies are the scenario's: a report of every idle CLOSE-WAIT socket, a reap of
 // leaky-app's that keeps up with its leak, and a reap of java-api's whose ceiling a burst
-// of its leak outgrows (then it is refused, interval after interval).
+// of its leak outgrows (then it is refused, interval after interval, until the burst's
+// sockets end: their peers' FIN-WAIT-2 ends expire after a minute, and the leaker's TCP
+// keepalive, Go's default, then meets a reset).
 const policies = `policies:
   - name: close-wait-idle
     action: report
