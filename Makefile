@@ -15,7 +15,7 @@ BIN := bin/tcpreap
 # them.
 PORTABLE := . ./inet/... ./sockdiag/... ./sockbpf/... ./kill/... ./sockfd/... ./sockpacket/... ./planfile/... ./host/... ./census/... ./doctor/... ./flows/... ./reap/... ./watch/... ./cmd/...
 
-.PHONY: build demo test unit integration bench lint deps demo-deps clean release install uninstall package generate
+.PHONY: build demo test unit integration bench lint deps demo-deps clean release install uninstall package generate image dashboard-picture
 
 # A tree from git archive (a release tarball) has no .git: git archive wrote
 # into packaging/archive-version (export-subst, .gitattributes) what git
@@ -108,14 +108,40 @@ package:
 	STAGE=$(STAGE)/rpm ZSHCOMPDIR=/usr/share/zsh/site-functions PKGVERSION=$(PKGVERSION) PKGARCH=$(PKGARCH) \
 	  $(GO) tool nfpm package --config $(STAGE)/nfpm-rpm.yaml --packager rpm --target $(DIST)/
 
+# The container image (Containerfile): the release binary alone, FROM scratch,
+# built from the release directory with no network, by podman or, where podman
+# is missing, buildah (make deps installs buildah). IMAGE names it in the
+# tool's local storage; IMAGEARCHIVE is the same image as an OCI archive, to
+# load where there is no registry (podman load, skopeo copy, kind load
+# image-archive, ctr images import). Its files and its creation time are the
+# commit's time (IMAGETIME, seconds since the epoch): the same commit builds
+# the same image. IMAGESTORE passes the tool's global options (another --root,
+# --storage-driver vfs).
+IMAGE        ?= localhost/tcpreap:$(VERSION)
+IMAGEARCHIVE ?= bin/tcpreap-image.tar
+IMAGETOOL    ?= $(or $(shell command -v podman 2>/dev/null),$(shell command -v buildah 2>/dev/null),podman)
+IMAGETIME    ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+IMAGESTORE   ?=
+image: release
+	$(IMAGETOOL) $(IMAGESTORE) build --network none --timestamp $(IMAGETIME) \
+	  --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -f Containerfile -t $(IMAGE) $(RELEASE)
+	rm -f $(IMAGEARCHIVE) && mkdir -p $(dir $(IMAGEARCHIVE))
+	$(IMAGETOOL) $(IMAGESTORE) push $(IMAGE) oci-archive:$(IMAGEARCHIVE):$(IMAGE)
+
 demo: demo-deps build
 	$(GO) run ./integration/demo $(BIN)
 
+# deploy/kubernetes is a module of its own: the Kubernetes and Prometheus
+# Operator types its tests read the manifests into stay out of tcpreap's.
+KUBETEST = cd deploy/kubernetes && $(GO) vet ./... && $(GO) test -count=1 ./...
+
 test: deps lint
 	$(GO) test -race -count=1 -timeout 12m ./...
+	$(KUBETEST)
 
 unit: lint
 	$(GO) test -race -count=1 $(PORTABLE)
+	$(KUBETEST)
 
 integration: deps
 	$(GO) test -count=1 -v ./integration/...
@@ -128,6 +154,20 @@ integration: deps
 bench: deps build
 	$(GO) build -o bin/floor ./integration/floor
 	$(GO) run ./integration/bench -tcpreap $(BIN) -floor bin/floor
+
+# docs/dashboard.png, the picture of the Grafana dashboard
+# (deploy/grafana/tcpreap.json) without Grafana: integration/dashboard runs
+# tcpreap watch and a Prometheus that scrapes it over leaking applications in
+# network namespaces of its own, asks Prometheus for every panel's queries and
+# has headless Chromium draw them (root; about five minutes). It installs
+# prometheus, chromium and a font from Debian's archive when missing.
+dashboard-picture: build
+	@missing=""; lean=""; \
+	command -v prometheus >/dev/null 2>&1 || lean="$$lean prometheus"; \
+	command -v chromium >/dev/null 2>&1 || lean="$$lean chromium"; \
+	[ -d /usr/share/fonts/truetype/dejavu ] || lean="$$lean fonts-dejavu-core"; \
+	$(apt_install)
+	$(GO) run ./integration/dashboard -tcpreap $(BIN) -out docs/dashboard.png
 
 # The bpf engine's programs: sockbpf/destroy.bpf.c compiled by clang into
 # the objects that the build embeds, with their Go files (bpf2go), and
@@ -170,7 +210,9 @@ demo-deps:
 # (conntrack), and tcpdump, whose capture on every interface shows what
 # the resets sent; for the deploy/ tests systemd-analyze (systemd) and ansible
 # (ansible-core, without the collections it recommends: the recipe needs only
-# its command module); for the release tests (integration/release_test.go)
+# its command module); for the image test buildah, which builds it, and runc,
+# which runs a container of it (without what they recommend: the image needs
+# neither a network nor a pull); for the release tests (integration/release_test.go)
 # file, man (man-db), the shells whose completions tcpreap installs
 # (bash-completion, zsh, fish) and rpm, to read the .rpm that make package
 # builds; for make generate, clang, llvm (llvm-strip) and libbpf-dev (the
@@ -203,6 +245,8 @@ deps:
 	command -v tcpdump >/dev/null 2>&1 || missing="$$missing tcpdump"; \
 	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
 	command -v ansible >/dev/null 2>&1 || lean="$$lean ansible-core"; \
+	command -v buildah >/dev/null 2>&1 || lean="$$lean buildah"; \
+	command -v runc >/dev/null 2>&1 || lean="$$lean runc"; \
 	command -v file >/dev/null 2>&1 || missing="$$missing file"; \
 	command -v man >/dev/null 2>&1 || missing="$$missing man-db"; \
 	[ -f /usr/share/bash-completion/bash_completion ] || missing="$$missing bash-completion"; \

@@ -1,7 +1,8 @@
 // deploy/: the systemd units that reap a known CLOSE_WAIT leak pass systemd-analyze verify
-// and their command reaps exactly the idle leak; the Kubernetes manifest is a valid Pod
-// with only the capabilities it names, and its command, run with only those capabilities,
-// reaches the target process's namespace; the Ansible recipe collects each host's NDJSON.
+// and their command reaps exactly the idle leak; the one-shot Kubernetes manifest is a valid
+// Pod of the image with only the capabilities it names, and its command (the image's binary:
+// image_test.go), run with only those capabilities, reaches the target process's namespace;
+// the Ansible recipe collects each host's NDJSON. deploy_watch_test.go has tcpreap watch's.
 
 package integration
 
@@ -26,8 +27,8 @@ import (
 // deployDir is the repository's deploy/.
 const deployDir = "../deploy"
 
-// installedBin is where the units and the manifest expect tcpreap (the packages put it
-// there); the tests run the binary they built in its place.
+// installedBin is where the units expect tcpreap (the packages put it there); the tests run
+// the binary they built in its place.
 const installedBin = "/usr/sbin/tcpreap"
 
 // leak starts leaky-app (integration/leaker) in A on port, and makes n of its connections
@@ -248,8 +249,8 @@ func TestIntegrationDeployKubernetes(t *testing.T) {
 		!slices.Equal(caps, []string{"NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE"}) {
 		t.Fatalf("the container's security context is not: drop ALL, add NET_ADMIN SYS_ADMIN SYS_PTRACE, unprivileged: %+v", sc)
 	}
-	if !slices.Equal(c.Command, []string{installedBin}) {
-		t.Fatalf("the container runs %v, want %s", c.Command, installedBin)
+	if !slices.Equal(c.Command, []string{imageBinary}) {
+		t.Fatalf("the container runs %v, want the image's %s", c.Command, imageBinary)
 	}
 
 	e := setup(t)

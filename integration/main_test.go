@@ -9,8 +9,10 @@
 // planfile_test.go (plan and apply), audit_test.go (the syslog line),
 // engine_test.go (batches over several netlink sockets, cookie safety), conntrack_test.go
 // (router flows: a client, a router and a server, checked with conntrack -L), netns_test.go
-// (--netns, --all-netns), deploy_test.go (deploy/: systemd, Kubernetes, Ansible) and
-// release_test.go (make install, make package, the manual and the completions). The benchmark is
+// (--netns, --all-netns), deploy_test.go (deploy/: systemd, Kubernetes, Ansible),
+// deploy_watch_test.go (deploy/ for tcpreap watch: its service, its DaemonSet),
+// image_test.go (make image: the container image) and release_test.go (make install,
+// make package, the manual and the completions). The benchmark is
 // not a test: it is integration/bench, which `make bench` runs.
 // This file holds TestMain, which builds the binary, and the env type and helpers they share.
 package integration
