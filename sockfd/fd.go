@@ -113,7 +113,7 @@ func (e *Engine) Destroy(ctx context.Context, targets []sockdiag.Socket, progres
 			errs[i] = fmt.Errorf("%w: %w", sockdiag.ErrNotAttempted, context.Cause(ctx))
 			continue
 		}
-		errs[i] = e.destroy(&targets[i])
+		errs[i] = e.destroy(ctx, &targets[i])
 		if errors.Is(errs[i], errUnheld) || errors.Is(errs[i], ErrNoHolder) || errors.Is(errs[i], ErrHoldersUnknown) {
 			unheld = append(unheld, i)
 		}
@@ -127,7 +127,7 @@ func (e *Engine) Destroy(ctx context.Context, targets []sockdiag.Socket, progres
 
 // destroy disconnects one target through the first of its holders whose
 // descriptor still is it.
-func (e *Engine) destroy(s *sockdiag.Socket) error {
+func (e *Engine) destroy(ctx context.Context, s *sockdiag.Socket) error {
 	holders := e.holders[s.Inode]
 	switch {
 	case s.Inode != 0 && len(holders) == 0 && e.holdersErr != nil:
@@ -146,9 +146,9 @@ func (e *Engine) destroy(s *sockdiag.Socket) error {
 			continue // the process exited, or closed the descriptor
 		}
 		cookie, err := cookieOf(fd)
-		owns := err == nil && sockdiag.Cookie(cookie) == s.ID.Cookie
+		owns := err == nil && sockdiag.Cookie(cookie) == s.ID.Cookie && sameKind(fd, s)
 		if err == nil && !owns {
-			owns, err = e.mptcpOwner(fd, s)
+			owns, err = e.mptcpOwner(ctx, fd, s)
 		}
 		if errors.Is(err, ErrSubflowsOutside) {
 			closeFD(fd)
@@ -177,12 +177,22 @@ func (e *Engine) destroy(s *sockdiag.Socket) error {
 	return errUnheld
 }
 
+// sameKind reports whether fd's socket is of s's protocol and family: a
+// target the kernel does not show (a plan file's, edited) may carry the
+// cookie of a socket of another kind, which its dump did not look at.
+func sameKind(fd int, s *sockdiag.Socket) bool {
+	family, proto, err := kindOf(fd)
+	return err == nil && family == s.Family && proto == s.Protocol
+}
+
 // mptcpOwner reports whether fd is the MPTCP socket that s is a subflow
 // of: for a target MPTCP names, the MPTCP socket whose token is its
 // connection's (and ErrSubflowsOutside when that connection has more
 // subflows than the targets name); for a TCP listener, an MPTCP listener on
-// its address (an MPTCP listener has no token).
-func (e *Engine) mptcpOwner(fd int, s *sockdiag.Socket) (bool, error) {
+// its address (an MPTCP listener has no token) whose listening subflow the
+// kernel shows now as s, by its cookie: a target the kernel does not have
+// (a plan file's, edited) names no listener.
+func (e *Engine) mptcpOwner(ctx context.Context, fd int, s *sockdiag.Socket) (bool, error) {
 	m, ok := mptcpOf(fd)
 	if !ok {
 		return false, nil
@@ -198,7 +208,11 @@ func (e *Engine) mptcpOwner(fd int, s *sockdiag.Socket) (bool, error) {
 	}
 	local := netip.AddrPortFrom(m.local.Addr().Unmap(), m.local.Port())
 	want := netip.AddrPortFrom(s.ID.Local.Addr().Unmap(), s.ID.Local.Port())
-	return s.Protocol == inet.TCP && s.State == sockdiag.Listen && m.listening && local == want, nil
+	if s.Protocol != inet.TCP || s.State != sockdiag.Listen || !m.listening || local != want {
+		return false, nil
+	}
+	seen := e.Conn.Lookup(ctx, []sockdiag.Socket{*s})[0]
+	return seen.Present && seen.Now.State == sockdiag.Listen && seen.Now.Inode == s.Inode, seen.Err
 }
 
 // An mptcpSocket is what an MPTCP socket shows of itself.
