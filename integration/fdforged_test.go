@@ -6,6 +6,7 @@ package integration
 import (
 	"context"
 	"net"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,9 +16,10 @@ import (
 )
 
 // TestIntegrationEngineFDPlanCookieAbsent: a plan of an MPTCP listener whose cookie was
-// edited (and the file sealed again) names a listener the kernel does not have; its other
-// fields are the live listener's. apply --engine fd stops nothing: the target is gone, and
-// the MPTCP listener still accepts connections.
+// edited (and the file sealed again) names a TCP listener the kernel does not have, its
+// other fields the live one's: edited to another number, or to the cookie of the MPTCP
+// socket itself. apply --engine fd stops nothing: the target is gone, and the MPTCP
+// listener still accepts connections.
 func TestIntegrationEngineFDPlanCookieAbsent(t *testing.T) {
 	e := setup(t)
 	enableMPTCP(t, e.Local)
@@ -30,39 +32,49 @@ func TestIntegrationEngineFDPlanCookieAbsent(t *testing.T) {
 	}))
 	t.Cleanup(func() { l.Close() })
 	addr := l.Addr().(*net.TCPAddr).AddrPort()
-	plan := e.plan("--state", "listen", "--sport", strconv.Itoa(int(addr.Port())))
-	forged := reseal(t, editCookie(t, plan))
+	port := strconv.Itoa(int(addr.Port()))
+	plan := e.plan("--state", "listen", "--sport", port)
+	// ss -M shows the MPTCP socket, with its cookie (sk:, in hex).
+	res, err := e.Local.Run("ss", "-HMlne", "sport", "=", ":"+port)
+	e.check(err)
+	m := regexp.MustCompile(` sk:([0-9a-f]+)`).FindStringSubmatch(res.Stdout)
+	if m == nil {
+		t.Fatalf("no cookie for the MPTCP listener in ss -M:\n%s", res.Stdout)
+	}
+	msk, err := strconv.ParseUint(m[1], 16, 64)
+	e.check(err)
 
-	res := e.tcpreap("apply", "--json", "-y", "--engine", "fd", e.writePlan(forged))
-	r, err := testnet.ParseReport(res.Stdout)
-	e.check(err)
-	for _, s := range r.Sockets {
-		if s.Action == "killed" {
-			t.Errorf("a listener the kernel does not have: %+v, want not killed", s)
+	for _, forged := range []string{
+		reseal(t, editCookie(t, plan)),
+		reseal(t, cookieRE.ReplaceAllLiteralString(plan, `"cookie":`+strconv.FormatUint(msk, 10))),
+	} {
+		res := e.tcpreap("apply", "--json", "-y", "--engine", "fd", e.writePlan(forged))
+		r, err := testnet.ParseReport(res.Stdout)
+		e.check(err)
+		if len(r.Sockets) != 1 || r.Sockets[0].Action != "gone" {
+			t.Errorf("a TCP listener the kernel does not have: %+v, want gone", r.Sockets)
 		}
+		expectListening(t, e.sockets(), l.(*net.TCPListener))
+		c, err := e.Dial(addr)
+		e.check(err)
+		e.check(l.(*net.TCPListener).SetDeadline(time.Now().Add(5 * time.Second)))
+		a, err := l.Accept()
+		c.Close()
+		if err != nil {
+			t.Fatalf("the MPTCP listener no longer accepts: %v", err)
+		}
+		a.Close()
 	}
-	expectListening(t, e.sockets(), l.(*net.TCPListener))
-	c, err := e.Dial(addr)
-	e.check(err)
-	defer c.Close()
-	e.check(l.(*net.TCPListener).SetDeadline(time.Now().Add(5 * time.Second)))
-	a, err := l.Accept()
-	if err != nil {
-		t.Fatalf("the MPTCP listener no longer accepts: %v (exit %d, stderr %s)", err, res.Code, res.Stderr)
-	}
-	a.Close()
 }
 
-// TestIntegrationEngineFDPlanOtherKind: a plan of a TCP connection edited to name it as a
-// UDP socket, its cookie and inode kept, names a socket the kernel does not have: apply
-// --engine fd leaves the connection alone, as the diag engine does, and it still carries
-// data.
+// TestIntegrationEngineFDPlanOtherKind: a plan edited to name a TCP connection as a UDP
+// socket, cookie and inode kept, names a socket the kernel does not have: apply leaves the
+// connection alone with every engine, and it still carries data.
 func TestIntegrationEngineFDPlanOtherKind(t *testing.T) {
 	e := setup(t)
 	p := e.inbound(e.listenV4(), peer)
-	plan := e.plan(testnet.PeerV4.String())
-	forged := reseal(t, strings.Replace(plan, `"proto":"tcp"`, `"proto":"udp"`, 1))
-	for _, engine := range []string{"diag", "fd"} {
+	forged := reseal(t, strings.Replace(e.plan(testnet.PeerV4.String()), `"proto":"tcp"`, `"proto":"udp"`, 1))
+	for _, engine := range []string{"diag", "bpf", "fd"} {
 		r := e.decode(e.tcpreap("apply", "--json", "-y", "--engine", engine, e.writePlan(forged)), 0)
 		if len(r.Sockets) != 1 || r.Sockets[0].Action != "gone" {
 			t.Errorf("--engine %s: a UDP socket the kernel does not have: %+v, want gone", engine, r.Sockets)

@@ -146,7 +146,7 @@ func (e *Engine) destroy(ctx context.Context, s *sockdiag.Socket) error {
 			continue // the process exited, or closed the descriptor
 		}
 		cookie, err := cookieOf(fd)
-		owns := err == nil && sockdiag.Cookie(cookie) == s.ID.Cookie && sameKind(fd, s)
+		owns := err == nil && sockdiag.Cookie(cookie) == s.ID.Cookie && sameProtocol(fd, s)
 		if err == nil && !owns {
 			owns, err = e.mptcpOwner(ctx, fd, s)
 		}
@@ -177,12 +177,13 @@ func (e *Engine) destroy(ctx context.Context, s *sockdiag.Socket) error {
 	return errUnheld
 }
 
-// sameKind reports whether fd's socket is of s's protocol and family: a
-// target the kernel does not show (a plan file's, edited) may carry the
-// cookie of a socket of another kind, which its dump did not look at.
-func sameKind(fd int, s *sockdiag.Socket) bool {
-	family, proto, err := kindOf(fd)
-	return err == nil && family == s.Family && proto == s.Protocol
+// sameProtocol reports whether fd's socket is of s's protocol: a target
+// the kernel does not show (a plan file's, edited) may carry the cookie of
+// a socket of another protocol (UDP for TCP, an MPTCP socket), which its
+// dump did not look at.
+func sameProtocol(fd int, s *sockdiag.Socket) bool {
+	proto, err := protocolOf(fd)
+	return err == nil && proto == int(s.Protocol)
 }
 
 // mptcpOwner reports whether fd is the MPTCP socket that s is a subflow

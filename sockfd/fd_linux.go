@@ -9,7 +9,6 @@ import (
 	"unsafe"
 
 	"github.com/tcpreap/tcpreap/host"
-	"github.com/tcpreap/tcpreap/inet"
 	"golang.org/x/sys/unix"
 )
 
@@ -55,17 +54,10 @@ func disconnect(fd int, listener bool) error {
 
 func closeFD(fd int) { unix.Close(fd) }
 
-// kindOf is the family and protocol of fd's socket (SO_DOMAIN, SO_PROTOCOL).
-func kindOf(fd int) (inet.Family, inet.Protocol, error) {
-	family, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
-	if err != nil {
-		return 0, 0, err
-	}
-	proto, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PROTOCOL)
-	if err != nil {
-		return 0, 0, err
-	}
-	return inet.Family(family), inet.Protocol(proto), nil
+// protocolOf is the protocol number of fd's socket (SO_PROTOCOL): an int,
+// as IPPROTO_MPTCP (262) is no inet.Protocol.
+func protocolOf(fd int) (int, error) {
+	return unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PROTOCOL)
 }
 
 // mptcpInfoLen covers struct mptcp_info up to mptcpi_subflows_total.
