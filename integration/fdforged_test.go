@@ -5,7 +5,9 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"net"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -82,5 +84,26 @@ func TestIntegrationEngineFDPlanOtherKind(t *testing.T) {
 		if err := testnet.Echo(p); err != nil {
 			t.Fatalf("--engine %s: the TCP connection no longer carries data: %v", engine, err)
 		}
+	}
+}
+
+// TestIntegrationEngineFDMPTCPFallback: an MPTCP connection that fell back to TCP (its
+// peer does not speak MPTCP) is held through its MPTCP socket, with its one subflow's
+// addresses. --engine fd closes it there: its application's read fails, and the peer sees
+// the connection end.
+func TestIntegrationEngineFDMPTCPFallback(t *testing.T) {
+	e := setup(t)
+	enableMPTCP(t, e.Local)
+	enableMPTCP(t, e.Peer)
+	fallback := e.mptcpDial(e.mptcpListen(false, "192.0.2.2:0"))
+	r := e.jsonAnyExit("--engine", "fd", testnet.PeerV4.String())
+	if len(r.Sockets) != 1 || r.Sockets[0].Action != "killed" {
+		t.Errorf("the connection that fell back to TCP: %+v, want killed", r.Sockets)
+	}
+	if err := testnet.ReadErr(fallback.Local); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("the application's read: %v, want an error", err)
+	}
+	if err := testnet.ReadErr(fallback.Peer); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("the peer's read: %v, want the connection's end", err)
 	}
 }

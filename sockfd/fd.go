@@ -41,7 +41,11 @@ import (
 // application, whose reads then fail (ENOTCONN). A connection with more
 // subflows than the targets name is left alone (ErrSubflowsOutside). A TCP
 // listener whose holder holds an MPTCP listener on its address is that
-// MPTCP listener's listening subflow, and the MPTCP listener is shut down.
+// MPTCP listener's listening subflow, and the MPTCP listener is shut down;
+// a TCP connection whose holder holds an MPTCP connection that fell back to
+// TCP on its addresses is that connection's one subflow, and the MPTCP
+// connection is disconnected. Those two are taken only while the kernel
+// shows the target, by its cookie, with the holder's inode.
 type Engine struct {
 	Conn    *sockdiag.Conn
 	Holders func() (map[uint32][]host.Owner, error)
@@ -190,9 +194,11 @@ func sameProtocol(fd int, s *sockdiag.Socket) bool {
 // of: for a target MPTCP names, the MPTCP socket whose token is its
 // connection's (and ErrSubflowsOutside when that connection has more
 // subflows than the targets name); for a TCP listener, an MPTCP listener on
-// its address (an MPTCP listener has no token) whose listening subflow the
-// kernel shows now as s, by its cookie: a target the kernel does not have
-// (a plan file's, edited) names no listener.
+// its address (an MPTCP listener has no token); for another TCP socket, an
+// MPTCP connection that fell back to TCP on its addresses, whose one
+// subflow it is. Those two are matched by address: the kernel must show s
+// now, by its cookie, in its state, with the socket's inode (a target the
+// kernel does not have, a plan file's edited, names none).
 func (e *Engine) mptcpOwner(ctx context.Context, fd int, s *sockdiag.Socket) (bool, error) {
 	m, ok := mptcpOf(fd)
 	if !ok {
@@ -207,13 +213,21 @@ func (e *Engine) mptcpOwner(ctx context.Context, fd int, s *sockdiag.Socket) (bo
 		}
 		return true, nil
 	}
-	local := netip.AddrPortFrom(m.local.Addr().Unmap(), m.local.Port())
-	want := netip.AddrPortFrom(s.ID.Local.Addr().Unmap(), s.ID.Local.Port())
-	if s.Protocol != inet.TCP || s.State != sockdiag.Listen || !m.listening || local != want {
+	switch {
+	case s.Protocol != inet.TCP:
+		return false, nil
+	case m.fallback && s.State != sockdiag.Listen && unmapped(m.local) == unmapped(s.ID.Local) && unmapped(m.remote) == unmapped(s.ID.Remote):
+	case m.listening && s.State == sockdiag.Listen && unmapped(m.local) == unmapped(s.ID.Local):
+	default:
 		return false, nil
 	}
 	seen := e.Conn.Lookup(ctx, []sockdiag.Socket{*s})[0]
-	return seen.Present && seen.Now.State == sockdiag.Listen && seen.Now.Inode == s.Inode, seen.Err
+	return seen.Present && seen.Now.State == s.State && seen.Now.Inode == s.Inode, seen.Err
+}
+
+// unmapped is p with a v4-mapped address as IPv4.
+func unmapped(p netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(p.Addr().Unmap(), p.Port())
 }
 
 // An mptcpSocket is what an MPTCP socket shows of itself.
@@ -224,6 +238,10 @@ type mptcpSocket struct {
 	// subflows is how many subflows its connection has (mptcpi_subflows_total,
 	// Linux 6.10; before, the joined ones and the first, mptcpi_subflows+1).
 	subflows int
+	// fallback: a connection that fell back to TCP (TCP_IS_MPTCP 0), with
+	// one subflow, which has its addresses; remote is its getpeername.
+	fallback bool
+	remote   netip.AddrPort
 }
 
 // settleUnheld looks up the targets no holder was found for, or whose
