@@ -95,11 +95,20 @@ func TestIntegrationEngineFDMPTCPFallback(t *testing.T) {
 	e := setup(t)
 	enableMPTCP(t, e.Local)
 	enableMPTCP(t, e.Peer)
-	fallback := e.mptcpDial(e.mptcpListen(false, "192.0.2.2:0"))
-	r := e.jsonAnyExit("--engine", "fd", testnet.PeerV4.String())
-	if len(r.Sockets) != 1 || r.Sockets[0].Action != "killed" {
-		t.Errorf("the connection that fell back to TCP: %+v, want killed", r.Sockets)
+	l := e.mptcpListen(false, "192.0.2.2:0")
+	fallback := e.mptcpDial(l)
+	closeWait := e.mptcpDial(l) // its peer closed its side: CLOSE-WAIT in A
+	e.check(closeWait.Peer.CloseWrite())
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if s, ok := e.sockets().Find(closeWait.LocalAddr(), closeWait.RemoteAddr()); ok && s.State == "close_wait" {
+			break
+		}
 	}
+	r := e.jsonAnyExit("--engine", "fd", testnet.PeerV4.String())
+	if r.Summary.Matched != 2 || r.Summary.Killed != 2 {
+		t.Errorf("two connections that fell back to TCP: %+v, want both killed", r.Sockets)
+	}
+	expectGone(t, e.sockets(), tcp("fell back", fallback), tcp("fell back, CLOSE-WAIT", closeWait))
 	if err := testnet.ReadErr(fallback.Local); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("the application's read: %v, want an error", err)
 	}

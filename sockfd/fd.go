@@ -197,8 +197,8 @@ func sameProtocol(fd int, s *sockdiag.Socket) bool {
 // its address (an MPTCP listener has no token); for another TCP socket, an
 // MPTCP connection that fell back to TCP on its addresses, whose one
 // subflow it is. Those two are matched by address: the kernel must show s
-// now, by its cookie, in its state, with the socket's inode (a target the
-// kernel does not have, a plan file's edited, names none).
+// now, by its cookie, with the socket's inode (a target the kernel does not
+// have, a plan file's edited, names none).
 func (e *Engine) mptcpOwner(ctx context.Context, fd int, s *sockdiag.Socket) (bool, error) {
 	m, ok := mptcpOf(fd)
 	if !ok {
@@ -222,7 +222,7 @@ func (e *Engine) mptcpOwner(ctx context.Context, fd int, s *sockdiag.Socket) (bo
 		return false, nil
 	}
 	seen := e.Conn.Lookup(ctx, []sockdiag.Socket{*s})[0]
-	return seen.Present && seen.Now.State == s.State && seen.Now.Inode == s.Inode, seen.Err
+	return seen.Present && seen.Now.Inode == s.Inode, seen.Err
 }
 
 // unmapped is p with a v4-mapped address as IPv4.
