@@ -41,7 +41,11 @@ import (
 // application, whose reads then fail (ENOTCONN). A connection with more
 // subflows than the targets name is left alone (ErrSubflowsOutside). A TCP
 // listener whose holder holds an MPTCP listener on its address is that
-// MPTCP listener's listening subflow, and the MPTCP listener is shut down.
+// MPTCP listener's listening subflow, and the MPTCP listener is shut down;
+// a TCP connection whose holder holds an MPTCP connection that fell back to
+// TCP on its addresses is that connection's one subflow, and the MPTCP
+// connection is disconnected. Those two are taken only while the kernel
+// shows the target, by its cookie, with the holder's inode.
 type Engine struct {
 	Conn    *sockdiag.Conn
 	Holders func() (map[uint32][]host.Owner, error)
@@ -113,7 +117,7 @@ func (e *Engine) Destroy(ctx context.Context, targets []sockdiag.Socket, progres
 			errs[i] = fmt.Errorf("%w: %w", sockdiag.ErrNotAttempted, context.Cause(ctx))
 			continue
 		}
-		errs[i] = e.destroy(&targets[i])
+		errs[i] = e.destroy(ctx, &targets[i])
 		if errors.Is(errs[i], errUnheld) || errors.Is(errs[i], ErrNoHolder) || errors.Is(errs[i], ErrHoldersUnknown) {
 			unheld = append(unheld, i)
 		}
@@ -127,7 +131,7 @@ func (e *Engine) Destroy(ctx context.Context, targets []sockdiag.Socket, progres
 
 // destroy disconnects one target through the first of its holders whose
 // descriptor still is it.
-func (e *Engine) destroy(s *sockdiag.Socket) error {
+func (e *Engine) destroy(ctx context.Context, s *sockdiag.Socket) error {
 	holders := e.holders[s.Inode]
 	switch {
 	case s.Inode != 0 && len(holders) == 0 && e.holdersErr != nil:
@@ -146,9 +150,9 @@ func (e *Engine) destroy(s *sockdiag.Socket) error {
 			continue // the process exited, or closed the descriptor
 		}
 		cookie, err := cookieOf(fd)
-		owns := err == nil && sockdiag.Cookie(cookie) == s.ID.Cookie
+		owns := err == nil && sockdiag.Cookie(cookie) == s.ID.Cookie && sameProtocol(fd, s)
 		if err == nil && !owns {
-			owns, err = e.mptcpOwner(fd, s)
+			owns, err = e.mptcpOwner(ctx, fd, s)
 		}
 		if errors.Is(err, ErrSubflowsOutside) {
 			closeFD(fd)
@@ -177,12 +181,25 @@ func (e *Engine) destroy(s *sockdiag.Socket) error {
 	return errUnheld
 }
 
+// sameProtocol reports whether fd's socket is of s's protocol: a target
+// the kernel does not show (a plan file's, edited) may carry the cookie of
+// a socket of another protocol (UDP for TCP, an MPTCP socket), which its
+// dump did not look at.
+func sameProtocol(fd int, s *sockdiag.Socket) bool {
+	proto, err := protocolOf(fd)
+	return err == nil && proto == int(s.Protocol)
+}
+
 // mptcpOwner reports whether fd is the MPTCP socket that s is a subflow
 // of: for a target MPTCP names, the MPTCP socket whose token is its
 // connection's (and ErrSubflowsOutside when that connection has more
 // subflows than the targets name); for a TCP listener, an MPTCP listener on
-// its address (an MPTCP listener has no token).
-func (e *Engine) mptcpOwner(fd int, s *sockdiag.Socket) (bool, error) {
+// its address (an MPTCP listener has no token); for another TCP socket, an
+// MPTCP connection that fell back to TCP on its addresses, whose one
+// subflow it is. Those two are matched by address: the kernel must show s
+// now, by its cookie, with the socket's inode (a target the kernel does not
+// have, a plan file's edited, names none).
+func (e *Engine) mptcpOwner(ctx context.Context, fd int, s *sockdiag.Socket) (bool, error) {
 	m, ok := mptcpOf(fd)
 	if !ok {
 		return false, nil
@@ -196,9 +213,21 @@ func (e *Engine) mptcpOwner(fd int, s *sockdiag.Socket) (bool, error) {
 		}
 		return true, nil
 	}
-	local := netip.AddrPortFrom(m.local.Addr().Unmap(), m.local.Port())
-	want := netip.AddrPortFrom(s.ID.Local.Addr().Unmap(), s.ID.Local.Port())
-	return s.Protocol == inet.TCP && s.State == sockdiag.Listen && m.listening && local == want, nil
+	switch {
+	case s.Protocol != inet.TCP:
+		return false, nil
+	case m.fallback && s.State != sockdiag.Listen && unmapped(m.local) == unmapped(s.ID.Local) && unmapped(m.remote) == unmapped(s.ID.Remote):
+	case m.listening && s.State == sockdiag.Listen && unmapped(m.local) == unmapped(s.ID.Local):
+	default:
+		return false, nil
+	}
+	seen := e.Conn.Lookup(ctx, []sockdiag.Socket{*s})[0]
+	return seen.Present && seen.Now.Inode == s.Inode, seen.Err
+}
+
+// unmapped is p with a v4-mapped address as IPv4.
+func unmapped(p netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(p.Addr().Unmap(), p.Port())
 }
 
 // An mptcpSocket is what an MPTCP socket shows of itself.
@@ -209,6 +238,10 @@ type mptcpSocket struct {
 	// subflows is how many subflows its connection has (mptcpi_subflows_total,
 	// Linux 6.10; before, the joined ones and the first, mptcpi_subflows+1).
 	subflows int
+	// fallback: a connection that fell back to TCP (TCP_IS_MPTCP 0), with
+	// one subflow, which has its addresses; remote is its getpeername.
+	fallback bool
+	remote   netip.AddrPort
 }
 
 // settleUnheld looks up the targets no holder was found for, or whose

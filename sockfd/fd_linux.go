@@ -54,18 +54,23 @@ func disconnect(fd int, listener bool) error {
 
 func closeFD(fd int) { unix.Close(fd) }
 
+// protocolOf is the protocol number of fd's socket (SO_PROTOCOL): an int,
+// as IPPROTO_MPTCP (262) is no inet.Protocol.
+func protocolOf(fd int) (int, error) {
+	return unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PROTOCOL)
+}
+
 // mptcpInfoLen covers struct mptcp_info up to mptcpi_subflows_total.
 const mptcpInfoLen = 81
 
 // mptcpOf reads what fd shows of itself when it is an MPTCP socket
 // (SO_PROTOCOL IPPROTO_MPTCP): its token and subflows from MPTCP_INFO
 // (Linux 5.16); a listener's token is 0.
-func mptcpOf(fd int) (mptcpSocket, bool) {
+func mptcpOf(fd int) (m mptcpSocket, ok bool) {
 	proto, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PROTOCOL)
 	if err != nil || proto != unix.IPPROTO_MPTCP {
 		return mptcpSocket{}, false
 	}
-	var m mptcpSocket
 	listening, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
 	if err != nil {
 		return mptcpSocket{}, false
@@ -75,13 +80,18 @@ func mptcpOf(fd int) (mptcpSocket, bool) {
 	if err != nil {
 		return mptcpSocket{}, false
 	}
-	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
-		m.local = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
-	case *unix.SockaddrInet6:
-		m.local = netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port))
-	default:
+	if m.local, ok = addrPort(sa); !ok {
 		return mptcpSocket{}, false
+	}
+	if !m.listening && fellBack(fd) {
+		// Its options are its one subflow's: it has no token to read.
+		peer, err := unix.Getpeername(fd)
+		if err != nil {
+			return mptcpSocket{}, false
+		}
+		m.remote, ok = addrPort(peer)
+		m.fallback = true
+		return m, ok
 	}
 	var info [mptcpInfoLen]byte
 	size := uint32(len(info))
@@ -100,6 +110,28 @@ func mptcpOf(fd int) (mptcpSocket, bool) {
 		}
 	}
 	return m, true
+}
+
+// fellBack reports whether fd, an MPTCP socket, fell back to TCP: its
+// TCP_IS_MPTCP (Linux 5.16) is its one subflow's, 0. Before, the option is
+// unknown and nothing fell back.
+func fellBack(fd int) bool {
+	is, err := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, tcpIsMPTCP)
+	return err == nil && is == 0
+}
+
+// tcpIsMPTCP is TCP_IS_MPTCP.
+const tcpIsMPTCP = 43
+
+// addrPort is an IPv4 or IPv6 socket address's.
+func addrPort(sa unix.Sockaddr) (netip.AddrPort, bool) {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port)), true
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port)), true
+	}
+	return netip.AddrPort{}, false
 }
 
 // mptcpInfo is MPTCP_INFO, the SOL_MPTCP option that reads struct mptcp_info.

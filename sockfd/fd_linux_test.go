@@ -55,3 +55,44 @@ func TestFDOtherNamespace(t *testing.T) {
 		t.Error("the socket of the engine's namespace is still connected")
 	}
 }
+
+// TestFDOtherProtocol: a descriptor whose socket has the target's cookie
+// but another protocol than the target names (a plan file's target,
+// edited) is never acted on: the socket stays connected. Named as it is,
+// it is disconnected.
+func TestFDOtherProtocol(t *testing.T) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Connect(fd, &unix.SockaddrInet4{Port: 9, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	cookie, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_COOKIE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holders := func() (map[uint32][]host.Owner, error) {
+		return map[uint32][]host.Owner{1001: {{PID: os.Getpid(), FD: fd}}}, nil
+	}
+	target := socket(sockdiag.Established, 40000, sockdiag.Cookie(cookie))
+	target.Protocol, target.Inode = inet.UDP, 1001
+	asTCP := target
+	asTCP.Protocol = inet.TCP
+	e := &sockfd.Engine{Conn: (&sockdiagtest.Kernel{}).Conn(), Holders: holders}
+	if errs := e.Destroy(t.Context(), []sockdiag.Socket{asTCP}, nil); !errors.Is(errs[0], sockdiag.ErrGone) {
+		t.Errorf("a TCP target the kernel does not show: %v, want gone", errs[0])
+	}
+	if _, err := unix.Getpeername(fd); err != nil {
+		t.Fatalf("the UDP socket was disconnected as a TCP target: %v", err)
+	}
+	k := &sockdiagtest.Kernel{Sockets: []sockdiag.Socket{target}}
+	e = &sockfd.Engine{Conn: k.Conn(), Holders: holders}
+	if errs := e.Destroy(t.Context(), []sockdiag.Socket{target}, nil); errs[0] != nil {
+		t.Errorf("the target named as it is: %v, want disconnected", errs[0])
+	}
+	if _, err := unix.Getpeername(fd); err == nil {
+		t.Error("the target named as it is is still connected")
+	}
+}

@@ -18,6 +18,7 @@ func take(host.Owner) (int, error)      { return -1, errNoFD }
 func cookieOf(int) (uint64, error)      { return 0, errNoFD }
 func disconnect(int, bool) error        { return errNoFD }
 func closeFD(int)                       {}
+func protocolOf(int) (int, error)       { return 0, errNoFD }
 func mptcpOf(int) (mptcpSocket, bool)   { return mptcpSocket{}, false }
 func netnsCookieOf(int) (uint64, error) { return 0, errNoFD }
 func namespaceCookie() (uint64, error)  { return 0, errNoFD }
