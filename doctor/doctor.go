@@ -91,8 +91,9 @@ type Facts struct {
 // engineSays is what each engine beside SOCK_DESTROY's does, for its
 // finding.
 var engineSays = map[string]string{
-	"bpf": "destroys sockets with socket iterators that call bpf_sock_destroy for the planned cookies (Linux 6.5); it cannot take TIME-WAIT sockets",
-	"fd":  "destroys a socket through a descriptor of the process that holds it (pidfd_getfd, then a disconnect); it cannot reach TIME-WAIT sockets or orphans",
+	"bpf":    "destroys sockets with socket iterators that call bpf_sock_destroy for the planned cookies (Linux 6.5); it cannot take TIME-WAIT sockets",
+	"fd":     "destroys a socket through a descriptor of the process that holds it (pidfd_getfd, then a disconnect); it cannot reach TIME-WAIT sockets or orphans",
+	"packet": "resets a TCP connection with forged segments after provoking a challenge ACK (CAP_NET_RAW, any kernel); it cannot reach UDP, TIME-WAIT, or a connection whose peer is gone or silent",
 }
 
 // pressureWarn is the share of the local port range that one destination

@@ -54,7 +54,9 @@ func gather(ctx context.Context, k kernel, f *Facts) (err error) {
 	f.Own = checkOwn(ctx, k)
 	f.Support = k.Probe(ctx)
 	f.Orphans = k.DestroysOrphans(ctx)
-	f.Engines = map[string]string{"fd": sockfd.Offered(), "bpf": ""}
+	// The packet engine needs raw and packet sockets alone, which every
+	// Linux kernel tcpreap runs on has: it is always offered.
+	f.Engines = map[string]string{"fd": sockfd.Offered(), "bpf": "", "packet": ""}
 	if err := sockbpf.Probe(); err != nil {
 		f.Engines["bpf"] = err.Error()
 	}
