@@ -24,6 +24,18 @@ type Result struct {
 	Ends string
 }
 
+// answered records the kernel's answer to the target's DELETE: none is
+// deleted (the Action it had), ENOENT gone, any other failed.
+func (r *Result) answered(err error) {
+	switch {
+	case err == nil:
+	case errors.Is(err, unix.ENOENT):
+		r.Action = inet.Gone
+	default:
+		r.Action, r.Err = inet.Failed, err
+	}
+}
+
 // Outcome is the result's action, which inet.Summarize counts.
 func (r Result) Outcome() inet.Action { return r.Action }
 
@@ -250,16 +262,7 @@ func (p *Plan) deleteSeen(ctx context.Context, sd SeenDeleter, out []Result) []i
 		}
 		return true
 	}
-	done := func(fl *Flow, err error) {
-		r := &out[at[fl.ID]]
-		switch {
-		case err == nil:
-		case errors.Is(err, unix.ENOENT):
-			r.Action = inet.Gone
-		default:
-			r.Action, r.Err = inet.Failed, err
-		}
-	}
+	done := func(fl *Flow, err error) { out[at[fl.ID]].answered(err) }
 	err := sd.DeleteSeen(ctx, &f, pick, done)
 	for _, i := range at {
 		switch {
@@ -308,14 +311,7 @@ func (p *Plan) getDelete(ctx context.Context, t Table, which []int, out []Result
 			continue
 		}
 		for k, err := range t.Delete(ctx, same) {
-			r := &out[sameAt[k]]
-			switch {
-			case err == nil:
-			case errors.Is(err, unix.ENOENT):
-				r.Action = inet.Gone
-			default:
-				r.Action, r.Err = inet.Failed, err
-			}
+			out[sameAt[k]].answered(err)
 		}
 	}
 }

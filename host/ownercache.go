@@ -3,10 +3,8 @@ package host
 import (
 	"fmt"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
-	"sync"
 	"syscall"
 )
 
@@ -86,24 +84,9 @@ func (c *OwnerCache) look(procs []Process, alive map[uint32]bool, all bool) (map
 		}
 		held[i] = h
 	}
-	errs := make([]error, len(procs))
-	next := make(chan int, len(procs))
-	for i := range procs {
-		next <- i
-	}
-	close(next)
-	var wg sync.WaitGroup
-	for range min(len(procs), 2*runtime.NumCPU(), maxOwnerReaders) {
-		wg.Go(func() {
-			for i := range next {
-				errs[i] = held[i].refresh(procs[i].PID, alive)
-			}
-		})
-	}
-	wg.Wait()
+	errs := readEach(procs, func(i int) error { return held[i].refresh(procs[i].PID, alive) })
 	clear(c.procs)
 	owners := map[uint32][]Owner{}
-	var unreadable UnreadableError
 	for i, p := range procs {
 		c.procs[p.PID] = held[i]
 		for fd, ino := range held[i].fds {
@@ -111,15 +94,8 @@ func (c *OwnerCache) look(procs []Process, alive map[uint32]bool, all bool) (map
 				owners[ino] = append(owners[ino], Owner{PID: p.PID, Command: p.Command, FD: fd})
 			}
 		}
-		if errs[i] != nil {
-			unreadable.Processes = append(unreadable.Processes, p)
-			unreadable.errs = append(unreadable.errs, errs[i])
-		}
 	}
-	if len(unreadable.Processes) > 0 {
-		return owners, &unreadable
-	}
-	return owners, nil
+	return owners, unreadableOf(procs, errs)
 }
 
 // refresh lists the descriptors of process pid and reads the link of each

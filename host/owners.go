@@ -36,6 +36,26 @@ func SocketOwners(procs []Process) (map[uint32][]Owner, error) {
 		fd  int
 	}
 	found := make([][]held, len(procs))
+	errs := readEach(procs, func(i int) error {
+		return socketsOf(procs[i].PID, func(ino uint32, fd int) { found[i] = append(found[i], held{ino, fd}) })
+	})
+	total := 0
+	for _, f := range found {
+		total += len(f)
+	}
+	owners := make(map[uint32][]Owner, total)
+	for i, p := range procs {
+		for _, h := range found[i] {
+			owners[h.ino] = append(owners[h.ino], Owner{PID: p.PID, Command: p.Command, FD: h.fd})
+		}
+	}
+	return owners, unreadableOf(procs, errs)
+}
+
+// readEach calls read(i) for every process of procs, a few at once (reading
+// /proc is a syscall per descriptor: the readers overlap their waits), and
+// gives each one's error at its index.
+func readEach(procs []Process, read func(i int) error) []error {
 	errs := make([]error, len(procs))
 	next := make(chan int, len(procs))
 	for i := range procs {
@@ -46,31 +66,28 @@ func SocketOwners(procs []Process) (map[uint32][]Owner, error) {
 	for range min(len(procs), 2*runtime.NumCPU(), maxOwnerReaders) {
 		wg.Go(func() {
 			for i := range next {
-				p := procs[i]
-				errs[i] = socketsOf(p.PID, func(ino uint32, fd int) { found[i] = append(found[i], held{ino, fd}) })
+				errs[i] = read(i)
 			}
 		})
 	}
 	wg.Wait()
-	total := 0
-	for _, f := range found {
-		total += len(f)
-	}
-	owners := make(map[uint32][]Owner, total)
+	return errs
+}
+
+// unreadableOf is the UnreadableError of the processes whose errs (by
+// index) are not nil, or nil when every one was read.
+func unreadableOf(procs []Process, errs []error) error {
 	var unreadable UnreadableError
-	for i, p := range procs {
-		for _, h := range found[i] {
-			owners[h.ino] = append(owners[h.ino], Owner{PID: p.PID, Command: p.Command, FD: h.fd})
-		}
-		if errs[i] != nil {
-			unreadable.Processes = append(unreadable.Processes, p)
-			unreadable.errs = append(unreadable.errs, errs[i])
+	for i, err := range errs {
+		if err != nil {
+			unreadable.Processes = append(unreadable.Processes, procs[i])
+			unreadable.errs = append(unreadable.errs, err)
 		}
 	}
 	if len(unreadable.Processes) > 0 {
-		return owners, &unreadable
+		return &unreadable
 	}
-	return owners, nil
+	return nil
 }
 
 // An UnreadableError is the processes whose open files could not be read
