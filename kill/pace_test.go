@@ -132,10 +132,12 @@ func TestPacedBatches(t *testing.T) {
 		if len(k.sent) != 3 {
 			t.Fatalf("%v: batches %v, want 3 of 2", pace, k.sent)
 		}
+		// Never before it is due; how late a loaded machine wakes the pacer
+		// is not the pacer's to promise.
 		for i, at := range k.at {
 			due := time.Duration(i) * 100 * time.Millisecond
-			if len(k.sent[i]) != 2 || at < due || at > due+80*time.Millisecond {
-				t.Errorf("%v: batch %d of %d targets at %v, want 2 at %v", pace, i, len(k.sent[i]), at, due)
+			if len(k.sent[i]) != 2 || at < due {
+				t.Errorf("%v: batch %d of %d targets at %v, want 2, not before %v", pace, i, len(k.sent[i]), at, due)
 			}
 		}
 	}
