@@ -121,7 +121,7 @@ func (r *Run) cachedOwners(sel *Selection, spaces []*host.Namespace) error {
 	if sel.OwnersInSpaces {
 		procs = inSpaces(procs, spaces)
 	}
-	alive := map[uint32]bool{}
+	alive := sel.OwnerCache.Alive()
 	for s := range r.Sockets() {
 		if s.Inode != 0 {
 			alive[s.Inode] = true
