@@ -146,6 +146,12 @@ func TestInfoStatesSplitsDumps(t *testing.T) {
 			t.Errorf("%+v: %v", f, got)
 		}
 	}
+	// A family of few sockets is one dump, with tcp_info of every state.
+	whole := dumps(Filter{States: AllStates, WithInfo: true, InfoStates: cw, InfoWhole: []inet.Family{inet.IPv6}})
+	want = []got{{inet.IPv4, AllStates &^ cw, false}, {inet.IPv4, cw, true}, {inet.IPv6, AllStates, true}}
+	if !slices.Equal(whole, want) {
+		t.Errorf("IPv6 whole:\n got %v\nwant %v", whole, want)
+	}
 	// A split with nothing on one side is one dump.
 	if got := dumps(Filter{States: cw, WithInfo: true, InfoStates: cw}); len(got) != 2 || !got[0].info || got[0].states != cw {
 		t.Errorf("CLOSE_WAIT alone: %v", got)
