@@ -107,10 +107,11 @@ type Holder struct {
 func Take(sockets iter.Seq2[sockdiag.Socket, error], owners map[uint32][]host.Owner, infos map[sockdiag.Cookie]sockdiag.TCPInfo,
 	ephemeral [2]uint16, top int) (*Census, error) {
 	c := &Census{}
-	states := map[sockdiag.State]int{}
+	var states [256]int // by sockdiag.State
 	peers := map[netip.Addr]int{}
-	ports := map[uint16]int{}
-	listening := map[uint16]bool{} // a service's port, even in the ephemeral range
+	// by local port: arrays, not maps, for a lookup at each socket
+	ports := make([]int32, 1<<16)
+	listening := make([]bool, 1<<16) // a service's port, even in the ephemeral range
 	timeWait := map[netip.AddrPort]int{}
 	held := map[netip.AddrPort]int{}
 	type holding struct {
@@ -119,9 +120,9 @@ func Take(sockets iter.Seq2[sockdiag.Socket, error], owners map[uint32][]host.Ow
 	}
 	holders := map[int]*holding{}
 	type cellKey struct {
-		state   sockdiag.State
-		port    uint16
-		command string
+		state sockdiag.State
+		port  uint16
+		pid   int // of the first holder, whose command the cell counts; 0 for none
 	}
 	cells := map[cellKey]int{}
 	for s, err := range sockets {
@@ -149,18 +150,19 @@ func Take(sockets iter.Seq2[sockdiag.Socket, error], owners map[uint32][]host.Ow
 			}
 		}
 		var held []host.Owner
-		command := ""
+		pid := 0
 		if s.Inode != 0 {
 			held = owners[s.Inode]
 		}
 		if len(held) > 0 {
-			command = held[0].Command
+			pid = held[0].PID
 		}
-		cells[cellKey{s.State, s.ID.Local.Port(), command}]++
+		cells[cellKey{s.State, s.ID.Local.Port(), pid}]++
 		if s.Inode == 0 {
 			c.Unheld++
 			continue
 		}
+		idle, idleRead := time.Duration(0), false // of a CLOSE_WAIT socket, read once
 		for i, o := range held {
 			// A process that holds it by several descriptors holds one socket.
 			if slices.ContainsFunc(held[:i], func(p host.Owner) bool { return p.PID == o.PID }) {
@@ -175,14 +177,17 @@ func Take(sockets iter.Seq2[sockdiag.Socket, error], owners map[uint32][]host.Ow
 			if s.State == sockdiag.CloseWait {
 				h.h.CloseWait++
 				h.ports[s.ID.Local.Port()]++
-				if info, ok := infos[s.ID.Cookie]; ok {
-					h.h.OldestIdle = max(h.h.OldestIdle, info.Idle())
+				if !idleRead {
+					idle, idleRead = idleOf(infos, s.ID.Cookie), true
 				}
+				h.h.OldestIdle = max(h.h.OldestIdle, idle)
 			}
 		}
 	}
-	for _, st := range slices.Sorted(maps.Keys(states)) {
-		c.States = append(c.States, StateCount{st, states[st]})
+	for st, n := range states {
+		if n > 0 {
+			c.States = append(c.States, StateCount{sockdiag.State(st), n})
+		}
 	}
 	for p, n := range peers {
 		c.Peers = append(c.Peers, PeerCount{p, n})
@@ -190,11 +195,14 @@ func Take(sockets iter.Seq2[sockdiag.Socket, error], owners map[uint32][]host.Ow
 	c.Peers = largest(c.Peers, top, func(p PeerCount) int { return p.Sockets }, func(a, b PeerCount) int { return a.Peer.Compare(b.Peer) })
 	outgoing := PortCount{Ports: inet.PortRange{Lo: ephemeral[0], Hi: ephemeral[1]}}
 	for p, n := range ports {
-		if outgoing.Ports.Contains(p) && !listening[p] {
-			outgoing.Sockets += n
+		if n == 0 {
 			continue
 		}
-		c.LocalPorts = append(c.LocalPorts, PortCount{inet.PortRange{Lo: p, Hi: p}, n})
+		if outgoing.Ports.Contains(uint16(p)) && !listening[p] {
+			outgoing.Sockets += int(n)
+			continue
+		}
+		c.LocalPorts = append(c.LocalPorts, PortCount{inet.PortRange{Lo: uint16(p), Hi: uint16(p)}, int(n)})
 	}
 	if outgoing.Sockets > 0 {
 		c.LocalPorts = append(c.LocalPorts, outgoing)
@@ -210,7 +218,11 @@ func Take(sockets iter.Seq2[sockdiag.Socket, error], owners map[uint32][]host.Ow
 		if outgoing.Ports.Contains(k.port) && !listening[k.port] {
 			ports = outgoing.Ports
 		}
-		folded[foldedKey{k.state, ports, k.command}] += n
+		command := ""
+		if k.pid != 0 {
+			command = holders[k.pid].h.Command
+		}
+		folded[foldedKey{k.state, ports, command}] += n
 	}
 	for k, n := range folded {
 		c.Cells = append(c.Cells, Cell{State: k.state, Ports: k.ports, Command: k.command, Sockets: n})
@@ -236,6 +248,15 @@ func Take(sockets iter.Seq2[sockdiag.Socket, error], owners map[uint32][]host.Ow
 	c.Holders = largest(c.Holders, top, func(h Holder) int { return h.Sockets }, byPID)
 	c.CloseWait = largest(c.CloseWait, len(c.CloseWait), func(h Holder) int { return h.CloseWait }, byPID)
 	return c, nil
+}
+
+// idleOf is how long the socket of cookie has been idle, as infos has it
+// (0 when it has no tcp_info there).
+func idleOf(infos map[sockdiag.Cookie]sockdiag.TCPInfo, cookie sockdiag.Cookie) time.Duration {
+	if info, ok := infos[cookie]; ok {
+		return info.Idle()
+	}
+	return 0
 }
 
 // largest sorts xs by n, largest first (ties by less), and keeps the first

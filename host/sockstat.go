@@ -11,6 +11,7 @@ import (
 // as sockets come and go, so reading them costs nothing like a dump.
 type SocketCount struct {
 	TCP      int // IPv4 and IPv6 TCP sockets in the tables, TIME_WAIT aside
+	TCP6     int // of which IPv6 ones (v4-mapped too)
 	TimeWait int // timewait sockets, of both families
 	UDP      int // IPv4 and IPv6 UDP sockets
 }
@@ -41,6 +42,9 @@ func CountSockets() (SocketCount, error) {
 				switch {
 				case (proto == "TCP" || proto == "TCP6") && f[i] == "inuse":
 					c.TCP += n
+					if proto == "TCP6" {
+						c.TCP6 += n
+					}
 				case proto == "TCP" && f[i] == "tw":
 					c.TimeWait += n
 				case (proto == "UDP" || proto == "UDP6") && f[i] == "inuse":

@@ -33,7 +33,7 @@ func TestCountSockets(t *testing.T) {
 		t.Errorf("LocalPortRange() = %v, %v", r, err)
 	}
 	got, err := CountSockets()
-	if want := (SocketCount{TCP: 8, TimeWait: 7, UDP: 6}); err != nil || got != want {
+	if want := (SocketCount{TCP: 8, TCP6: 3, TimeWait: 7, UDP: 6}); err != nil || got != want {
 		t.Errorf("CountSockets() = %+v, %v; want %+v", got, err, want)
 	}
 	if err := os.Remove(filepath.Join(procRoot, "net", "sockstat6")); err != nil {

@@ -48,6 +48,16 @@ type Filter struct {
 	// query hands to its WithTCPInfo option: what a listing shows of it
 	// (idle, retransmits, rtt).
 	WithInfo bool
+	// InfoStates narrows WithInfo to the sockets in these states: each
+	// dump is then two, one of these states with tcp_info and one of the
+	// others without (the kernel fills tcp_info under each socket's lock,
+	// which costs more than the rest of the dump). 0: every state.
+	InfoStates StateMask
+	// InfoWhole names the families whose dump InfoStates does not split:
+	// one dump asks tcp_info of every state. Each dump walks the kernel's
+	// whole table of sockets, of every namespace: for a family of few
+	// sockets, a second walk costs more than their tcp_info.
+	InfoWhole []inet.Family
 }
 
 // synchronized reports whether a TCP socket in state st has completed its
@@ -255,6 +265,17 @@ func (f *Filter) dumps(cgroupCond bool) []dump {
 			}}
 			if f.needsInfo() || f.WithInfo {
 				d.Ext = 1 << (inetDiagInfo - 1)
+			}
+			if d.Ext != 0 && !f.needsInfo() && f.InfoStates != 0 && !slices.Contains(f.InfoWhole, fam) {
+				plain := d
+				plain.Ext, plain.States = 0, d.States&^f.InfoStates
+				d.States &= f.InfoStates
+				for _, d := range []dump{plain, d} {
+					if d.States != 0 {
+						out = append(out, d)
+					}
+				}
+				continue
 			}
 			out = append(out, d)
 		}

@@ -2,7 +2,9 @@ package sockdiag
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/tcpreap/tcpreap/inet"
 )
@@ -112,5 +114,46 @@ func TestHasSelectorSplitPeerPorts(t *testing.T) {
 		if f.HasSelector() {
 			t.Errorf("%+v: HasSelector true, but the peers' ports together cover every port", f)
 		}
+	}
+}
+
+func TestInfoStatesSplitsDumps(t *testing.T) {
+	type got struct {
+		family inet.Family
+		states StateMask
+		info   bool
+	}
+	dumps := func(f Filter) []got {
+		var out []got
+		for _, d := range f.dumps(false) {
+			out = append(out, got{d.Family, d.States, d.Ext != 0})
+		}
+		return out
+	}
+	cw := StateMask(1 << CloseWait)
+	all := dumps(Filter{States: AllStates, WithInfo: true, InfoStates: cw})
+	want := []got{
+		{inet.IPv4, AllStates &^ cw, false}, {inet.IPv4, cw, true},
+		{inet.IPv6, AllStates &^ cw, false}, {inet.IPv6, cw, true},
+	}
+	if !slices.Equal(all, want) {
+		t.Errorf("every state, tcp_info of CLOSE_WAIT:\n got %v\nwant %v", all, want)
+	}
+	// Without WithInfo, or with a selector that reads tcp_info of every
+	// socket, InfoStates changes nothing.
+	for _, f := range []Filter{{States: AllStates, InfoStates: cw}, {States: AllStates, Idle: time.Second, WithInfo: true, InfoStates: cw}} {
+		if got := dumps(f); len(got) != 2 || got[0].states != AllStates || got[0].info != (f.Idle > 0) {
+			t.Errorf("%+v: %v", f, got)
+		}
+	}
+	// A family of few sockets is one dump, with tcp_info of every state.
+	whole := dumps(Filter{States: AllStates, WithInfo: true, InfoStates: cw, InfoWhole: []inet.Family{inet.IPv6}})
+	want = []got{{inet.IPv4, AllStates &^ cw, false}, {inet.IPv4, cw, true}, {inet.IPv6, AllStates, true}}
+	if !slices.Equal(whole, want) {
+		t.Errorf("IPv6 whole:\n got %v\nwant %v", whole, want)
+	}
+	// A split with nothing on one side is one dump.
+	if got := dumps(Filter{States: cw, WithInfo: true, InfoStates: cw}); len(got) != 2 || !got[0].info || got[0].states != cw {
+		t.Errorf("CLOSE_WAIT alone: %v", got)
 	}
 }

@@ -27,17 +27,18 @@ type spaceCensus struct {
 // takeCensus counts the TCP sockets of every state, listeners too, in each
 // namespace of where, with the processes that hold them and how long their
 // CLOSE_WAIT sockets have been idle: one dump of every socket per
-// namespace, then, when there are CLOSE_WAIT sockets, one of them with
-// their tcp_info (which the kernel fills under each socket's lock: asked
-// of every socket, it costs the census more than its whole dump), and the
+// namespace, which asks tcp_info of the CLOSE_WAIT sockets alone (the
+// kernel fills it under each socket's lock: asked of every socket, it
+// costs the census more than its whole dump), and the
 // open files of the processes that run in them, through owners (a
 // descriptor whose socket lives on is not read again). A namespace that
 // cannot be entered is passed over, with a note. It destroys nothing.
 func takeCensus(ctx context.Context, where reap.Where, owners *host.OwnerCache) ([]spaceCensus, []string, error) {
 	where.PassOver = true
 	sel := &reap.Selection{
-		Filter:     sockdiag.Filter{States: sockdiag.AllStates},
+		Filter:     sockdiag.Filter{States: sockdiag.AllStates, InfoStates: 1 << sockdiag.CloseWait},
 		WantOwners: true, OwnersInSpaces: true, OwnerCache: owners,
+		WantInfo:    true,
 		IncludeSelf: true, // nothing is destroyed: the session is counted as any other
 	}
 	run, err := reap.Query(ctx, sel, where, reap.QueryOptions{Workers: 1})
@@ -45,20 +46,7 @@ func takeCensus(ctx context.Context, where reap.Where, owners *host.OwnerCache) 
 		return nil, nil, err
 	}
 	defer run.Close()
-	var infos map[sockdiag.Cookie]sockdiag.TCPInfo
-	for s := range run.Sockets() {
-		if s.State != sockdiag.CloseWait {
-			continue
-		}
-		idle, err := reap.Query(ctx, &reap.Selection{Filter: sockdiag.Filter{States: 1 << sockdiag.CloseWait}, WantInfo: true, IncludeSelf: true},
-			where, reap.QueryOptions{Workers: 1})
-		if err != nil {
-			return nil, nil, err
-		}
-		idle.Close()
-		infos = idle.Infos
-		break
-	}
+	infos := run.Infos
 	var out []spaceCensus
 	for i, sc := range run.Spaces() {
 		var ephemeral [2]uint16
