@@ -220,10 +220,8 @@ func addrPort(a net.Addr) netip.AddrPort {
 }
 
 // TestIntegrationConntrackResetMany: 700 DNATed flows, more than one capture filter holds
-// (1,400 ends in ten batches, reset at once), in one run of a few seconds. Every client
-// whose flow says its client was reset reads ECONNRESET: a reset is never claimed that did
-// not happen. On a loaded machine a burst this large can lose packets past the retries of
-// its one second; unloaded, every client is reset, and at least most must be.
+// (1,400 ends in ten batches, reset at once), in one run of a few seconds: every client
+// reads ECONNRESET (the answers of a burst this large fit in the captures' buffers).
 func TestIntegrationConntrackResetMany(t *testing.T) {
 	const flows = 700
 	r := &routed{Routed: testnet.NewRouted(t, routerRuleset), t: t}
@@ -257,7 +255,7 @@ func TestIntegrationConntrackResetMany(t *testing.T) {
 			reset++
 		}
 	}
-	if reset < flows/2 {
+	if reset < flows {
 		t.Errorf("%d of %d clients read ECONNRESET", reset, flows)
 	}
 	t.Logf("%d flows in %v: %d clients reset", flows, took, reset)
