@@ -29,6 +29,11 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 // so that no other packet is ever queued on it.
 type packetCapture struct{ fd int }
 
+// bufferPerTuple is a capture's receive buffer for each of its tuples:
+// room for a dozen packets (each charged at a kilobyte or two), several
+// times what a tuple's answers to one provocation and its reset are.
+const bufferPerTuple = 16 << 10
+
 func openCapture(tuples []Tuple) (*packetCapture, error) {
 	prog, err := filter(tuples)
 	if err != nil {
@@ -46,6 +51,15 @@ func openCapture(tuples []Tuple) (*packetCapture, error) {
 	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &unix.SockFprog{Len: uint16(len(ins)), Filter: &ins[0]}); err != nil {
 		c.close()
 		return nil, fmt.Errorf("attaching the capture filter: %w", os.NewSyscallError("setsockopt", err))
+	}
+	// The answers to a batch's provocations come in one burst: a buffer
+	// of the default size (net.core.rmem_default) holds a few hundred,
+	// and drops the rest, which the per-socket challenge ACK limit lets
+	// the ends answer again once at most within the wait. Beyond
+	// net.core.rmem_max with CAP_NET_ADMIN, else up to it.
+	size := len(tuples) * bufferPerTuple
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size); err != nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, size)
 	}
 	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL)}); err != nil {
 		c.close()
