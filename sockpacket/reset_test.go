@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 )
@@ -165,5 +166,75 @@ func TestResetCancelled(t *testing.T) {
 	resetBatch(ctx, []End{e.End}, errs, Options{}, n, n)
 	if !errors.Is(errs[0], cause) || len(n.sent) != 0 {
 		t.Errorf("%v, sent %v", errs[0], n.sent)
+	}
+}
+
+// splitNet is a fakeNet read by several captures, each of which reads
+// every segment sent and every answer, as the captures of a router's
+// batches read what the others send.
+type splitNet struct {
+	mu   sync.Mutex
+	n    *fakeNet
+	caps []*splitCapture
+}
+
+type splitCapture struct {
+	net   *splitNet
+	queue []Segment
+}
+
+func (n *splitNet) send(s Segment) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	err := n.n.send(s)
+	for _, c := range n.caps {
+		c.queue = append(append(c.queue, s), n.n.queue...)
+	}
+	n.n.queue = nil
+	return err
+}
+
+func (n *splitNet) close() {}
+
+func (c *splitCapture) next(deadline time.Time) (Segment, bool, error) {
+	for {
+		c.net.mu.Lock()
+		if len(c.queue) > 0 {
+			s := c.queue[0]
+			c.queue = c.queue[1:]
+			c.net.mu.Unlock()
+			return s, true, nil
+		}
+		c.net.mu.Unlock()
+		if !time.Now().Before(deadline) {
+			return Segment{}, false, nil
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func (c *splitCapture) close() {}
+
+// TestResetBatchesApart: the two ends of a connection without NAT, each
+// the other's tuple reversed, in two batches (a batch ends at an odd
+// number of ends): what one batch sends its end is from the other's
+// address, and the other batch does not take it for its end's answer. A
+// silent end is not reset, nor said to have no connection.
+func TestResetBatchesApart(t *testing.T) {
+	quick(t)
+	ap := netip.MustParseAddrPort
+	client := &fakeEnd{End: End{Addr: ap("198.51.100.2:40000"), Peer: ap("192.0.2.2:80")}, snd: 100, rcv: 900}
+	server := &fakeEnd{End: End{Addr: ap("192.0.2.2:80"), Peer: ap("198.51.100.2:40000")}, silent: true}
+	n := &splitNet{n: &fakeNet{ends: []*fakeEnd{client, server}}}
+	n.caps = []*splitCapture{{net: n}, {net: n}}
+	s := &lockedSender{s: n}
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	wg.Go(func() { resetBatch(context.Background(), []End{client.End}, errs[:1], Options{Wait: 100 * time.Millisecond}, s, n.caps[0]) })
+	wg.Go(func() { resetBatch(context.Background(), []End{server.End}, errs[1:], Options{Wait: 100 * time.Millisecond}, s, n.caps[1]) })
+	wg.Wait()
+	var no *NoAnswerError
+	if errs[0] != nil || !client.reset || !errors.As(errs[1], &no) || server.reset {
+		t.Errorf("client %v (reset %v), silent server %v (reset %v)", errs[0], client.reset, errs[1], server.reset)
 	}
 }
