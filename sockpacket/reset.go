@@ -174,16 +174,32 @@ func Reset(ctx context.Context, ends []End, o Options) ([]error, error) {
 	return errs, nil
 }
 
-// A lockedSender is a sender several batches share.
+// A lockedSender is a sender several batches share. It keeps the
+// segments sent, which every batch's capture reads too where they leave by
+// an interface it watches: without NAT, one end's tuple is the other's,
+// reversed, and a segment sent to one is from the other's address, whose
+// batch may be another.
 type lockedSender struct {
-	mu sync.Mutex
-	s  sender
+	mu   sync.Mutex
+	s    sender
+	sent map[Segment]bool
 }
 
 func (l *lockedSender) send(seg Segment) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.sent == nil {
+		l.sent = map[Segment]bool{}
+	}
+	l.sent[key(seg.Src, seg.Dst).segment(seg)] = true
 	return l.s.send(seg)
+}
+
+// ours tells whether seg, as a capture reads it, was sent by a batch.
+func (l *lockedSender) ours(seg Segment) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.sent[seg]
 }
 
 func (l *lockedSender) close() {}
@@ -208,7 +224,7 @@ func key(a, b netip.AddrPort) Tuple {
 
 // resetBatch resets the ends of one capture, putting each one's answer in
 // errs.
-func resetBatch(ctx context.Context, batch []End, errs []error, o Options, s sender, c capture) {
+func resetBatch(ctx context.Context, batch []End, errs []error, o Options, s *lockedSender, c capture) {
 	wait := o.Wait
 	if wait <= 0 {
 		wait = DefaultWait
@@ -219,15 +235,7 @@ func resetBatch(ctx context.Context, batch []End, errs []error, o Options, s sen
 		ends[i] = end{End: e}
 		by[key(e.Addr, e.Peer)] = i
 	}
-	// ours are the segments sent, which the capture reads too where they
-	// leave by an interface it watches: without NAT, one end's tuple is the
-	// other's, reversed, and a segment sent to one is from the other's
-	// address.
-	ours := map[Segment]bool{}
-	send := func(seg Segment) error {
-		ours[key(seg.Src, seg.Dst).segment(seg)] = true
-		return s.send(seg)
-	}
+	send := s.send
 	finish := func(i int, err error) {
 		ends[i].done, errs[i] = true, err
 	}
@@ -292,7 +300,7 @@ func resetBatch(ctx context.Context, batch []End, errs []error, o Options, s sen
 			continue
 		}
 		i, mine := by[key(seg.Src, seg.Dst)]
-		if !mine || ends[i].done || ours[seg] {
+		if !mine || ends[i].done || s.ours(seg) {
 			continue
 		}
 		e := &ends[i]

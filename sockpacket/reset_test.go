@@ -94,7 +94,7 @@ func TestResetBatch(t *testing.T) {
 	n := &fakeNet{ends: []*fakeEnd{client, server, busy, gone, closed, deaf}}
 	batch := []End{client.End, server.End, busy.End, gone.End, closed.End, deaf.End}
 	errs := make([]error, len(batch))
-	resetBatch(context.Background(), batch, errs, Options{Wait: 200 * time.Millisecond}, n, n)
+	resetBatch(context.Background(), batch, errs, Options{Wait: 200 * time.Millisecond}, &lockedSender{s: n}, n)
 	for i, e := range []*fakeEnd{client, server, busy} {
 		if errs[i] != nil || !e.reset {
 			t.Errorf("%s: %v, reset %v", e.Addr, errs[i], e.reset)
@@ -132,7 +132,7 @@ func TestResetAlsoPeer(t *testing.T) {
 	// address): it is not taken for the end's answer.
 	n.queue = nil
 	errs := make([]error, 1)
-	resetBatch(context.Background(), []End{local.End}, errs, Options{Wait: 100 * time.Millisecond}, &echoNet{n}, &echoNet{n})
+	resetBatch(context.Background(), []End{local.End}, errs, Options{Wait: 100 * time.Millisecond}, &lockedSender{s: &echoNet{n}}, &echoNet{n})
 	if errs[0] != nil || !local.reset || !peer.reset {
 		t.Errorf("%v: local reset %v, peer reset %v", errs[0], local.reset, peer.reset)
 	}
@@ -163,7 +163,7 @@ func TestResetCancelled(t *testing.T) {
 	e := &fakeEnd{End: End{Addr: ap("192.0.2.2:80"), Peer: ap("192.0.2.1:1")}}
 	n := &fakeNet{ends: []*fakeEnd{e}}
 	errs := make([]error, 1)
-	resetBatch(ctx, []End{e.End}, errs, Options{}, n, n)
+	resetBatch(ctx, []End{e.End}, errs, Options{}, &lockedSender{s: n}, n)
 	if !errors.Is(errs[0], cause) || len(n.sent) != 0 {
 		t.Errorf("%v, sent %v", errs[0], n.sent)
 	}
