@@ -230,8 +230,12 @@ func TestResetBatchesApart(t *testing.T) {
 	s := &lockedSender{s: n}
 	errs := make([]error, 2)
 	var wg sync.WaitGroup
-	wg.Go(func() { resetBatch(context.Background(), []End{client.End}, errs[:1], Options{Wait: 100 * time.Millisecond}, s, n.caps[0]) })
-	wg.Go(func() { resetBatch(context.Background(), []End{server.End}, errs[1:], Options{Wait: 100 * time.Millisecond}, s, n.caps[1]) })
+	wg.Go(func() {
+		resetBatch(context.Background(), []End{client.End}, errs[:1], Options{Wait: 100 * time.Millisecond}, s, n.caps[0])
+	})
+	wg.Go(func() {
+		resetBatch(context.Background(), []End{server.End}, errs[1:], Options{Wait: 100 * time.Millisecond}, s, n.caps[1])
+	})
 	wg.Wait()
 	var no *NoAnswerError
 	if errs[0] != nil || !client.reset || !errors.As(errs[1], &no) || server.reset {
