@@ -297,3 +297,46 @@ func TestIntegrationConntrackResetClaims(t *testing.T) {
 	}
 	t.Logf("the flows' ends: %v", words)
 }
+
+// TestIntegrationConntrackResetSSHSessionKept: tcpreap conntrack --reset run in an SSH
+// login on the router keeps that connection back as a plain cut does: its entry is
+// skipped, its ends are sent nothing and still carry data, while the client's other flow
+// is reset at both ends.
+func TestIntegrationConntrackResetSSHSessionKept(t *testing.T) {
+	r := &routed{Routed: testnet.NewRouted(t, routerRuleset), t: t}
+	sshAddr := netip.AddrPortFrom(testnet.RouterOutside, 2222)
+	lSSH, err := r.Listen(r.Router, sshAddr)
+	r.check(err)
+	client, server, err := r.Connect(lSSH, sshAddr)
+	r.check(err)
+	r.check(echo(client, server))
+	l, err := r.Listen(r.Server, backend)
+	r.check(err)
+	other, _, err := r.Connect(l, service)
+	r.check(err)
+	self := client.LocalAddr().(*net.TCPAddr).AddrPort()
+	login := "SSH_CONNECTION=" + strings.Join([]string{self.Addr().String(), itoa(self.Port()), sshAddr.Addr().String(), itoa(sshAddr.Port())}, " ")
+
+	argv := []string{"env", login, bin, "conntrack", "--reset", "-y", "--json", testnet.ClientV4.String()}
+	res, err := r.Router.Run(argv...)
+	r.check(err)
+	t.Logf("%s → exit %d\nstdout:\n%sstderr:\n%s", strings.Join(argv, " "), res.Code, res.Stdout, res.Stderr)
+	rep, err := testnet.ParseFlowReport(res.Stdout)
+	r.check(err)
+	if res.Code != 0 || rep.Summary.Killed != 1 || rep.Summary.Skipped != 1 {
+		t.Fatalf("exit %d, summary %+v; want the other flow killed and the session skipped", res.Code, rep.Summary)
+	}
+	if kept, ok := recordTo(rep, "tcp", sshAddr); !ok || kept.Action != "skipped" || kept.Ends != "" {
+		t.Errorf("the session's entry: %+v, want skipped, its ends sent nothing", kept)
+	}
+	if _, ok := entryTo(r.table(), "tcp", sshAddr); !ok {
+		t.Error("the session's entry is gone")
+	}
+	if err := echo(client, server); err != nil {
+		t.Errorf("the session stopped: %v", err)
+	}
+	_ = other.SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := other.Read(make([]byte, 8)); !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("the other flow's client read %v, want ECONNRESET", err)
+	}
+}
