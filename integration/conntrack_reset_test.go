@@ -5,12 +5,15 @@
 package integration
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"syscall"
@@ -338,5 +341,76 @@ func TestIntegrationConntrackResetSSHSessionKept(t *testing.T) {
 	_ = other.SetReadDeadline(time.Now().Add(time.Second))
 	if _, err := other.Read(make([]byte, 8)); !errors.Is(err, syscall.ECONNRESET) {
 		t.Errorf("the other flow's client read %v, want ECONNRESET", err)
+	}
+}
+
+// TestIntegrationConntrackResetSilentServer: a server whose answers never leave it (its
+// output dropped once the connection is up) is never claimed reset: the flow says the
+// server did not answer and the client was reset, and the server's socket stays. SIGINT
+// during the wait ends the run with a report of the flow, exit 130, and the audit line.
+func TestIntegrationConntrackResetSilentServer(t *testing.T) {
+	r := &routed{Routed: testnet.NewRouted(t, routerRuleset), t: t}
+	l, err := r.Listen(r.Server, backend)
+	r.check(err)
+	client, _, err := r.Connect(l, service)
+	r.check(err)
+	second, _, err := r.Connect(l, service)
+	r.check(err)
+	for _, argv := range [][]string{
+		{"nft", "add", "table", "ip", "silent"},
+		{"nft", "add", "chain", "ip", "silent", "out", "{ type filter hook output priority 0; policy accept; }"},
+		{"nft", "add", "rule", "ip", "silent", "out", "tcp", "sport", "80", "drop"},
+	} {
+		if res, err := r.Server.Run(argv...); err != nil || res.Code != 0 {
+			t.Fatalf("%q: %v %s", argv, err, res.Stderr)
+		}
+	}
+	port := func(c interface{ LocalAddr() net.Addr }) string { return itoa(addrPort(c.LocalAddr()).Port()) }
+
+	res := r.tcpreap("--reset", "-y", "--json", "--port", port(client))
+	rep, err := testnet.ParseFlowReport(res.Stdout)
+	r.check(err)
+	if res.Code != 0 || len(rep.Flows) != 1 || !strings.HasPrefix(rep.Flows[0].Ends, "reset client only: the server did not answer") {
+		t.Errorf("exit %d, %+v", res.Code, rep.Flows)
+	}
+	_ = client.SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := client.Read(make([]byte, 8)); !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("the client read %v, want ECONNRESET", err)
+	}
+	if _, err := r.Server.Await("the silent server's socket", func(s testnet.Sockets) bool {
+		n := 0
+		for _, so := range s {
+			if so.Remote.Port() == addrPort(client.LocalAddr()).Port() && so.State == "established" {
+				n++
+			}
+		}
+		return n == 1
+	}); err != nil {
+		t.Errorf("the silent server's socket: %v", err)
+	}
+
+	sink := newSyslogSink(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := r.Router.Command(ctx, bin, "conntrack", "--reset", "-y", "--json", "--port", port(second))
+	cmd.Env = append(cmd.Env, "TCPREAP_SYSLOG_SOCKET="+sink.path)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	r.check(cmd.Start())
+	time.Sleep(400 * time.Millisecond)
+	r.check(cmd.Process.Signal(syscall.SIGINT))
+	err = cmd.Wait()
+	t.Logf("SIGINT: %v\nstdout:\n%sstderr:\n%s", err, stdout.String(), stderr.String())
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Errorf("exit %v, want 130", err)
+	}
+	rep, err = testnet.ParseFlowReport(stdout.String())
+	r.check(err)
+	if len(rep.Flows) != 1 {
+		t.Errorf("%d flows reported, want 1", len(rep.Flows))
+	}
+	if line := sink.one(t); !strings.Contains(line, "matched=1 killed=0 gone=0 failed=1 ") {
+		t.Errorf("the audit line %q does not count the flow failed", line)
 	}
 }
