@@ -29,14 +29,9 @@ func (r *FlowRun) resetEnds(ctx context.Context) ([]string, error) {
 	var ends []sockpacket.End
 	var at []int
 	for i, fl := range r.plan.Targets {
-		switch {
-		case fl.Protocol != inet.TCP:
-			words[i] = "no reset: UDP has none"
-		case flows.TCPStateMask(resetStates).Has(fl.State):
+		if words[i] = noReset(fl); words[i] == "" {
 			at = append(at, i)
 			ends = append(ends, sockpacket.End{Addr: fl.Orig.Src, Peer: fl.Orig.Dst}, sockpacket.End{Addr: fl.Reply.Src, Peer: fl.Reply.Dst})
-		default:
-			words[i] = fmt.Sprintf("no reset: its ends hold no open connection (%s)", fl.State)
 		}
 	}
 	if len(ends) == 0 {
@@ -54,6 +49,18 @@ func (r *FlowRun) resetEnds(ctx context.Context) ([]string, error) {
 		words[i] = endsWords(errs[2*k], errs[2*k+1])
 	}
 	return words, nil
+}
+
+// noReset says why a flow's ends are sent nothing, or "" when they are
+// reset.
+func noReset(fl flows.Flow) string {
+	switch {
+	case fl.Protocol != inet.TCP:
+		return "no reset: UDP has none"
+	case !flows.TCPStateMask(resetStates).Has(fl.State):
+		return fmt.Sprintf("no reset: its ends hold no open connection (%s)", fl.State)
+	}
+	return ""
 }
 
 // endsWords says what a flow's client and server got, from their answers.
@@ -104,7 +111,7 @@ func (r *FlowRun) watchReset(ctx context.Context, results []flows.Result) {
 	var asked []flows.Flow
 	var of []int
 	for i, res := range results {
-		if res.Action != inet.Killed || res.Flow.Protocol != inet.TCP || !flows.TCPStateMask(resetStates).Has(res.Flow.State) {
+		if res.Action != inet.Killed || noReset(res.Flow) != "" {
 			continue
 		}
 		back := res.Flow

@@ -3,10 +3,13 @@ package reap
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tcpreap/tcpreap/flows"
+	"github.com/tcpreap/tcpreap/inet"
 	"github.com/tcpreap/tcpreap/sockpacket"
 )
 
@@ -33,5 +36,33 @@ func TestExplainFlowNamesCapNetRaw(t *testing.T) {
 	why, ok := ExplainFlow(fmt.Errorf("not deleted: %w", sockpacket.ErrNoPrivilege))
 	if !ok || !strings.Contains(why, "CAP_NET_RAW") || !strings.Contains(why, "nothing was deleted") {
 		t.Errorf("%q %v", why, ok)
+	}
+}
+
+// TestNoReset: a TCP flow with an open connection is reset; UDP, a flow whose ends hold no
+// open connection, and a flow in a conntrack zone are sent nothing. A zone keeps apart
+// networks whose addresses overlap: the routes of the table's namespace, by which the
+// segments are sent, may lead to another network's host with the same addresses.
+func TestNoReset(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	est := flows.Flow{Protocol: inet.TCP, State: flows.Est,
+		Orig:  flows.Tuple{Src: ap("198.51.100.2:40000"), Dst: ap("198.51.100.1:8080")},
+		Reply: flows.Tuple{Src: ap("192.0.2.2:80"), Dst: ap("192.0.2.1:40000")}}
+	udp, closed, zoned := est, est, est
+	udp.Protocol, udp.State = inet.UDP, 0
+	closed.State = flows.TimeWait
+	zoned.Zone = 2
+	for _, c := range []struct {
+		fl   flows.Flow
+		want string
+	}{
+		{est, ""},
+		{udp, "no reset: UDP has none"},
+		{closed, "no reset: its ends hold no open connection (time_wait)"},
+		{zoned, "no reset: a flow in conntrack zone 2"},
+	} {
+		if got := noReset(c.fl); !strings.HasPrefix(got, c.want) || (c.want == "") != (got == "") {
+			t.Errorf("%s in zone %d, %s: %q, want %q", c.fl, c.fl.Zone, c.fl.State, got, c.want)
+		}
 	}
 }
