@@ -18,11 +18,12 @@ import (
 // could start a connection instead of provoking an answer.
 const resetStates = 1<<flows.Est | 1<<flows.FinWait | 1<<flows.CloseWait | 1<<flows.LastAck
 
-// resetEnds resets both ends of each planned TCP flow in an open state,
-// from the table's namespace (sockpacket.Reset, sending on the link): the
-// client at its original tuple's source, from the destination it talks to;
-// the server at its reply tuple's source, from the address it answers
-// (after NAT, this host's). It returns, for each target, what its ends
+// resetEnds resets both ends of each planned TCP flow in an open state
+// and outside a conntrack zone (see noReset), from the table's namespace
+// (sockpacket.Reset, sending on the link): the client at its original
+// tuple's source, from the destination it talks to; the server at its
+// reply tuple's source, from the address it answers (after NAT, this
+// host's). It returns, for each target, what its ends
 // got, in words; its error is sockpacket.Reset's (nothing was sent).
 func (r *FlowRun) resetEnds(ctx context.Context) ([]string, error) {
 	words := make([]string, len(r.plan.Targets))
@@ -59,6 +60,11 @@ func noReset(fl flows.Flow) string {
 		return "no reset: UDP has none"
 	case !flows.TCPStateMask(resetStates).Has(fl.State):
 		return fmt.Sprintf("no reset: its ends hold no open connection (%s)", fl.State)
+	case fl.Zone != 0:
+		// A zone keeps apart networks whose addresses may overlap; the
+		// segments go where this namespace's routes lead, which may be
+		// another network's host with the same addresses.
+		return fmt.Sprintf("no reset: a flow in conntrack zone %d, whose ends the routes may not lead to", fl.Zone)
 	}
 	return ""
 }
