@@ -86,6 +86,8 @@ func endsWords(client, server error) string {
 func endWords(err error) string {
 	var no *sockpacket.NoAnswerError
 	switch {
+	case errors.As(err, &no) && no.Dropped:
+		return fmt.Sprintf("did not answer in %s, or its answer was among the packets this host's capture dropped (too many at once, or the host too loaded)", seconds(no.Wait))
 	case errors.As(err, &no):
 		return fmt.Sprintf("did not answer in %s (gone, unreachable, or its challenge ACK limit won)", seconds(no.Wait))
 	case errors.Is(err, sockpacket.ErrNoConnection):

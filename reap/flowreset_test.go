@@ -25,6 +25,7 @@ func TestEndsWords(t *testing.T) {
 		{sockpacket.ErrNoConnection, nil, "reset server only: the client had no such connection"},
 		{sockpacket.ErrStillAnswering, errors.New("no route to 192.0.2.2"), "reset neither: the client went on answering after its RSTs; the server was not reset: no route to 192.0.2.2"},
 		{fmt.Errorf("x: %w", noAnswer), nil, "reset server only: the client did not answer in 1 s"},
+		{nil, &sockpacket.NoAnswerError{Wait: time.Second, Dropped: true}, "reset client only: the server did not answer in 1 s, or its answer was among the packets this host's capture dropped (too many at once, or the host too loaded)"},
 	} {
 		if got := endsWords(c.client, c.server); !strings.HasPrefix(got, c.want) {
 			t.Errorf("%v, %v: %q, want %q", c.client, c.server, got, c.want)

@@ -84,9 +84,16 @@ var (
 type NoAnswerError struct {
 	Wait   time.Duration
 	Probes int
+	// Dropped: the capture that read its answers dropped packets (its
+	// buffer full, the host too loaded to read them in time); its answer
+	// may have been among them.
+	Dropped bool
 }
 
 func (e *NoAnswerError) Error() string {
+	if e.Dropped {
+		return fmt.Sprintf("it did not answer in %s, or its answer was among the packets the capture dropped", e.Wait)
+	}
 	return fmt.Sprintf("it did not answer in %s", e.Wait)
 }
 
@@ -96,9 +103,11 @@ type sender interface {
 	close()
 }
 
-// A capture reads the segments of its tuples.
+// A capture reads the segments of its tuples, and says whether it has
+// dropped any since it was opened.
 type capture interface {
 	next(deadline time.Time) (Segment, bool, error)
+	dropped() bool
 	close()
 }
 
@@ -267,7 +276,7 @@ func resetBatch(ctx context.Context, batch []End, errs []error, o Options, s *lo
 				}
 				wake = minTime(wake, minTime(e.verifyAt, e.confirmBy))
 			case !now.Before(deadline):
-				finish(i, &NoAnswerError{Wait: wait, Probes: e.probes})
+				finish(i, &NoAnswerError{Wait: wait, Probes: e.probes, Dropped: c.dropped()})
 				continue
 			default:
 				if !now.Before(e.nextProbe) {

@@ -66,6 +66,8 @@ func (n *fakeNet) send(s Segment) error {
 
 func (n *fakeNet) close() {}
 
+func (n *fakeNet) dropped() bool { return false }
+
 func (n *fakeNet) next(deadline time.Time) (Segment, bool, error) {
 	if len(n.queue) == 0 {
 		time.Sleep(time.Until(deadline))
@@ -215,6 +217,8 @@ func (c *splitCapture) next(deadline time.Time) (Segment, bool, error) {
 
 func (c *splitCapture) close() {}
 
+func (c *splitCapture) dropped() bool { return false }
+
 // TestResetBatchesApart: the two ends of a connection without NAT, each
 // the other's tuple reversed, in two batches (a batch ends at an odd
 // number of ends): what one batch sends its end is from the other's
@@ -240,5 +244,33 @@ func TestResetBatchesApart(t *testing.T) {
 	var no *NoAnswerError
 	if errs[0] != nil || !client.reset || !errors.As(errs[1], &no) || server.reset {
 		t.Errorf("client %v (reset %v), silent server %v (reset %v)", errs[0], client.reset, errs[1], server.reset)
+	}
+}
+
+// droppingNet is a fakeNet whose capture dropped packets, as a packet
+// socket whose buffer overflowed does.
+type droppingNet struct{ *fakeNet }
+
+func (n *droppingNet) dropped() bool { return true }
+
+// TestResetNoAnswerDropped: an end that did not answer, where the capture
+// dropped packets, is said to be perhaps among them; where it dropped
+// none, not.
+func TestResetNoAnswerDropped(t *testing.T) {
+	quick(t)
+	ap := netip.MustParseAddrPort
+	for _, dropping := range []bool{false, true} {
+		e := &fakeEnd{End: End{Addr: ap("192.0.2.2:80"), Peer: ap("192.0.2.1:1")}, silent: true}
+		n := &fakeNet{ends: []*fakeEnd{e}}
+		var c capture = n
+		if dropping {
+			c = &droppingNet{n}
+		}
+		errs := make([]error, 1)
+		resetBatch(context.Background(), []End{e.End}, errs, Options{Wait: 50 * time.Millisecond}, &lockedSender{s: n}, c)
+		var no *NoAnswerError
+		if !errors.As(errs[0], &no) || no.Dropped != dropping {
+			t.Errorf("capture dropping %v: %v (%+v)", dropping, errs[0], no)
+		}
 	}
 }

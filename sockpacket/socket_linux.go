@@ -27,7 +27,10 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 // reads the segments of its tuples alone: it is made with protocol 0 (it
 // reads nothing), given its filter, and only then bound to every protocol,
 // so that no other packet is ever queued on it.
-type packetCapture struct{ fd int }
+type packetCapture struct {
+	fd    int
+	drops uint32 // the packets dropped, as PACKET_STATISTICS counted them
+}
 
 // bufferPerTuple is a capture's receive buffer for each of its tuples:
 // room for a dozen packets (each charged at a kilobyte or two), several
@@ -93,6 +96,15 @@ func (c *packetCapture) next(deadline time.Time) (Segment, bool, error) {
 		return Segment{}, false, nil
 	}
 	return s, true, nil
+}
+
+// dropped reads the socket's statistics, which the kernel zeroes on each
+// read, and tells whether it has dropped a packet since it was opened.
+func (c *packetCapture) dropped() bool {
+	if st, err := unix.GetsockoptTpacketStats(c.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS); err == nil {
+		c.drops += st.Drops
+	}
+	return c.drops > 0
 }
 
 func (c *packetCapture) close() { unix.Close(c.fd) }
