@@ -414,3 +414,30 @@ func TestIntegrationConntrackResetSilentServer(t *testing.T) {
 		t.Errorf("the audit line %q does not count the flow failed", line)
 	}
 }
+
+// TestIntegrationConntrackResetFromAnotherNamespace: tcpreap conntrack --reset --netns run
+// from another network namespace (a new, empty one) resets both ends of a flow whose
+// server end is the router itself: its segments are sent from the router's namespace, to
+// the router's own socket as to the client, never from the namespace tcpreap started in.
+func TestIntegrationConntrackResetFromAnotherNamespace(t *testing.T) {
+	r := &routed{Routed: testnet.NewRouted(t, routerRuleset), t: t}
+	at := netip.AddrPortFrom(testnet.RouterOutside, 2222)
+	l, err := r.Listen(r.Router, at)
+	r.check(err)
+	client, server, err := r.Connect(l, at)
+	r.check(err)
+	r.check(echo(client, server))
+	argv := []string{"unshare", "-n", bin, "conntrack", "--reset", "-y", "--json", "--netns", r.Router.Name, "--port", "2222"}
+	out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
+	t.Logf("%s → %v\n%s", strings.Join(argv, " "), err, out)
+	rep, perr := testnet.ParseFlowReport(string(out))
+	if err != nil || perr != nil || len(rep.Flows) != 1 || rep.Flows[0].Ends != "reset both" {
+		t.Fatalf("%v, %v: %+v; want the flow's ends reset both", err, perr, rep.Flows)
+	}
+	for name, c := range map[string]*net.TCPConn{"client": client, "router's socket": server} {
+		_ = c.SetReadDeadline(time.Now().Add(time.Second))
+		if _, err := c.Read(make([]byte, 8)); !errors.Is(err, syscall.ECONNRESET) {
+			t.Errorf("the %s read %v, want ECONNRESET", name, err)
+		}
+	}
+}
