@@ -168,7 +168,9 @@ type linkSender struct {
 	ways map[netip.Addr]way
 	// local sends to an end on this host itself, as the host sends its
 	// own packets: injected on loopback, a segment to a closed tuple
-	// draws no reset, and the reset's confirmation needs one.
+	// draws no reset, and the reset's confirmation needs one. It is
+	// opened with the rest, on the caller's thread: the batches send
+	// from threads of their own, in whatever namespace those are.
 	local *rawSender
 	// neigh is the neighbour table, read when first needed and again when
 	// a next hop is not in it, once.
@@ -193,12 +195,18 @@ func openLink() (*linkSender, error) {
 	if err != nil {
 		return nil, socketError("opening a packet socket", err)
 	}
+	local, err := openRaw()
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
 	rt, err := rtnetlink.Dial(nil)
 	if err != nil {
 		unix.Close(fd)
+		local.close()
 		return nil, fmt.Errorf("opening a routing netlink socket: %w", err)
 	}
-	return &linkSender{fd: fd, rt: rt, ways: map[netip.Addr]way{}}, nil
+	return &linkSender{fd: fd, rt: rt, ways: map[netip.Addr]way{}, local: local}, nil
 }
 
 func (s *linkSender) send(seg Segment) error {
@@ -212,13 +220,6 @@ func (s *linkSender) send(seg Segment) error {
 		return w.err
 	}
 	if w.local {
-		if s.local == nil {
-			raw, err := openRaw()
-			if err != nil {
-				return err
-			}
-			s.local = raw
-		}
 		return s.local.send(seg)
 	}
 	b, err := seg.MarshalBinary()
@@ -285,7 +286,5 @@ func (s *linkSender) lookup(dst netip.Addr) way {
 func (s *linkSender) close() {
 	unix.Close(s.fd)
 	s.rt.Close()
-	if s.local != nil {
-		s.local.close()
-	}
+	s.local.close()
 }
