@@ -274,3 +274,34 @@ func TestResetNoAnswerDropped(t *testing.T) {
 		}
 	}
 }
+
+// slowNet is a fakeNet whose sends take time, as they do on a loaded host
+// where the batches take turns to send.
+type slowNet struct{ *fakeNet }
+
+func (n *slowNet) send(s Segment) error {
+	time.Sleep(2 * time.Millisecond)
+	return n.fakeNet.send(s)
+}
+
+// TestResetSlowSends: an end has the whole wait to answer from its first
+// provocation, however long the ends before it took to send: ends that
+// answer at once are reset, though sending every provocation took longer
+// than the wait.
+func TestResetSlowSends(t *testing.T) {
+	quick(t)
+	var ends []*fakeEnd
+	var batch []End
+	for i := range 40 {
+		e := &fakeEnd{End: End{Addr: netip.AddrPortFrom(netip.MustParseAddr("192.0.2.2"), uint16(1000+i)), Peer: netip.MustParseAddrPort("192.0.2.1:80")}, snd: 5, rcv: 7}
+		ends, batch = append(ends, e), append(batch, e.End)
+	}
+	n := &fakeNet{ends: ends}
+	errs := make([]error, len(batch))
+	resetBatch(context.Background(), batch, errs, Options{Wait: 50 * time.Millisecond}, &lockedSender{s: &slowNet{n}}, n)
+	for i, e := range ends {
+		if errs[i] != nil || !e.reset {
+			t.Errorf("%s: %v, reset %v", e.Addr, errs[i], e.reset)
+		}
+	}
+}
