@@ -126,7 +126,11 @@ type capture interface {
 // It runs in the network namespace of the calling thread, which the
 // caller locks there, and takes Wait plus a fraction of a second: the ends
 // go in batches of as many as one capture filter holds (about 140 IPv4
-// ends, 50 IPv6 ones), all at once, each on a capture of its own.
+// ends, 50 IPv6 ones), all at once, each on a capture of its own. An end
+// has Wait to answer from its first provocation, however long the sends
+// before it took, and a Wait more while the answers queued on its
+// capture are read: at most three times Wait, on a host too loaded to
+// keep up.
 func Reset(ctx context.Context, ends []End, o Options) ([]error, error) {
 	var s sender
 	var err error
@@ -218,6 +222,7 @@ type end struct {
 	End
 	probes    int
 	nextProbe time.Time
+	answerBy  time.Time // its wait, from its first provocation
 	answered  bool
 	snd, rst  uint32 // the end's snd_nxt as it last said it; the last RST's sequence number
 	rstAt     time.Time
@@ -248,55 +253,71 @@ func resetBatch(ctx context.Context, batch []End, errs []error, o Options, s *lo
 	finish := func(i int, err error) {
 		ends[i].done, errs[i] = true, err
 	}
-	deadline := time.Now().Add(wait)
+	busy := false // the last read returned a segment: more may be queued
+	var passed time.Time
 	for {
 		now := time.Now()
-		wake := now.Add(wait)
-		pending := false
-		for i := range ends {
-			e := &ends[i]
-			switch {
-			case e.done:
-				continue
-			case ctx.Err() != nil && !e.answered:
-				finish(i, context.Cause(ctx))
-				continue
-			case e.answered && !now.Before(e.confirmBy):
-				finish(i, ErrUnconfirmed)
-				continue
-			case e.answered:
-				if !now.Before(e.verifyAt) {
-					// Far behind what it expects, with an acceptable ACK: out
-					// of its window whatever it received since.
-					if err := send(Segment{Src: e.Peer, Dst: e.Addr, Seq: e.rst - 1<<30, Ack: e.snd - 1<<30, Flags: ACK, Len: 1}); err != nil {
-						finish(i, err)
-						continue
-					}
-					e.verifyAt = now.Add(verifyEvery)
-				}
-				wake = minTime(wake, minTime(e.verifyAt, e.confirmBy))
-			case !now.Before(deadline):
-				finish(i, &NoAnswerError{Wait: wait, Probes: e.probes, Dropped: c.dropped()})
-				continue
-			default:
-				if !now.Before(e.nextProbe) {
-					// A SYN, whatever its sequence number, is answered
-					// with a challenge ACK and never taken as data.
-					if err := send(Segment{Src: e.Peer, Dst: e.Addr, Seq: rand.Uint32(), Flags: SYN}); err != nil {
-						finish(i, err)
-						continue
-					}
-					e.probes++
-					e.nextProbe = now.Add(probeEvery)
-				}
-				wake = minTime(wake, minTime(e.nextProbe, deadline))
+		wake := now
+		// While the capture has answers queued, they are read first: the
+		// ends are sent more and given up on once it has none, or every
+		// wait whatever comes, and then an end has a wait more.
+		if !busy || now.Sub(passed) >= wait {
+			wake = now.Add(wait)
+			grace := time.Duration(0)
+			if busy {
+				grace = wait
 			}
-			pending = true
-		}
-		if !pending {
-			return
+			pending := false
+			for i := range ends {
+				e := &ends[i]
+				switch {
+				case e.done:
+					continue
+				case ctx.Err() != nil && !e.answered:
+					finish(i, context.Cause(ctx))
+					continue
+				case e.answered && !now.Before(e.confirmBy.Add(grace)):
+					finish(i, ErrUnconfirmed)
+					continue
+				case e.answered:
+					if !now.Before(e.verifyAt) {
+						// Far behind what it expects, with an acceptable ACK: out
+						// of its window whatever it received since.
+						if err := send(Segment{Src: e.Peer, Dst: e.Addr, Seq: e.rst - 1<<30, Ack: e.snd - 1<<30, Flags: ACK, Len: 1}); err != nil {
+							finish(i, err)
+							continue
+						}
+						e.verifyAt = now.Add(verifyEvery)
+					}
+					wake = minTime(wake, minTime(e.verifyAt, e.confirmBy))
+				case e.probes > 0 && !now.Before(e.answerBy.Add(grace)):
+					finish(i, &NoAnswerError{Wait: wait, Probes: e.probes, Dropped: c.dropped()})
+					continue
+				default:
+					if !now.Before(e.nextProbe) {
+						// A SYN, whatever its sequence number, is answered
+						// with a challenge ACK and never taken as data.
+						if err := send(Segment{Src: e.Peer, Dst: e.Addr, Seq: rand.Uint32(), Flags: SYN}); err != nil {
+							finish(i, err)
+							continue
+						}
+						if e.probes++; e.probes == 1 {
+							// Sending the ends before it may have taken a while.
+							e.answerBy = time.Now().Add(wait)
+						}
+						e.nextProbe = now.Add(probeEvery)
+					}
+					wake = minTime(wake, minTime(e.nextProbe, e.answerBy))
+				}
+				pending = true
+			}
+			if !pending {
+				return
+			}
+			passed = time.Now()
 		}
 		seg, ok, err := c.next(wake)
+		busy = ok
 		if err != nil {
 			for i := range ends {
 				if !ends[i].done {
