@@ -224,7 +224,8 @@ func addrPort(a net.Addr) netip.AddrPort {
 
 // TestIntegrationConntrackResetMany: 700 DNATed flows, more than one capture filter holds
 // (1,400 ends in ten batches, reset at once), in one run of a few seconds: every client
-// reads ECONNRESET (the answers of a burst this large fit in the captures' buffers).
+// reads ECONNRESET: the answers of a burst this large fit in the captures' buffers, and
+// each end has its wait from its own provocation, however long the sends before it took.
 func TestIntegrationConntrackResetMany(t *testing.T) {
 	const flows = 700
 	r := &routed{Routed: testnet.NewRouted(t, routerRuleset), t: t}
