@@ -18,25 +18,21 @@ import (
 // could start a connection instead of provoking an answer.
 const resetStates = 1<<flows.Est | 1<<flows.FinWait | 1<<flows.CloseWait | 1<<flows.LastAck
 
-// resetEnds resets both ends of each planned TCP flow in an open state,
-// from the table's namespace (sockpacket.Reset, sending on the link): the
-// client at its original tuple's source, from the destination it talks to;
-// the server at its reply tuple's source, from the address it answers
-// (after NAT, this host's). It returns, for each target, what its ends
+// resetEnds resets both ends of each planned TCP flow in an open state
+// and outside a conntrack zone (see noReset), from the table's namespace
+// (sockpacket.Reset, sending on the link): the client at its original
+// tuple's source, from the destination it talks to; the server at its
+// reply tuple's source, from the address it answers (after NAT, this
+// host's). It returns, for each target, what its ends
 // got, in words; its error is sockpacket.Reset's (nothing was sent).
 func (r *FlowRun) resetEnds(ctx context.Context) ([]string, error) {
 	words := make([]string, len(r.plan.Targets))
 	var ends []sockpacket.End
 	var at []int
 	for i, fl := range r.plan.Targets {
-		switch {
-		case fl.Protocol != inet.TCP:
-			words[i] = "no reset: UDP has none"
-		case flows.TCPStateMask(resetStates).Has(fl.State):
+		if words[i] = noReset(fl); words[i] == "" {
 			at = append(at, i)
 			ends = append(ends, sockpacket.End{Addr: fl.Orig.Src, Peer: fl.Orig.Dst}, sockpacket.End{Addr: fl.Reply.Src, Peer: fl.Reply.Dst})
-		default:
-			words[i] = fmt.Sprintf("no reset: its ends hold no open connection (%s)", fl.State)
 		}
 	}
 	if len(ends) == 0 {
@@ -56,6 +52,23 @@ func (r *FlowRun) resetEnds(ctx context.Context) ([]string, error) {
 	return words, nil
 }
 
+// noReset says why a flow's ends are sent nothing, or "" when they are
+// reset.
+func noReset(fl flows.Flow) string {
+	switch {
+	case fl.Protocol != inet.TCP:
+		return "no reset: UDP has none"
+	case !flows.TCPStateMask(resetStates).Has(fl.State):
+		return fmt.Sprintf("no reset: its ends hold no open connection (%s)", fl.State)
+	case fl.Zone != 0:
+		// A zone keeps apart networks whose addresses may overlap; the
+		// segments go where this namespace's routes lead, which may be
+		// another network's host with the same addresses.
+		return fmt.Sprintf("no reset: a flow in conntrack zone %d, whose ends the routes may not lead to", fl.Zone)
+	}
+	return ""
+}
+
 // endsWords says what a flow's client and server got, from their answers.
 func endsWords(client, server error) string {
 	switch {
@@ -73,6 +86,8 @@ func endsWords(client, server error) string {
 func endWords(err error) string {
 	var no *sockpacket.NoAnswerError
 	switch {
+	case errors.As(err, &no) && no.Dropped:
+		return fmt.Sprintf("did not answer in %s, or its answer was among the packets this host's capture dropped (too many at once, or the host too loaded)", seconds(no.Wait))
 	case errors.As(err, &no):
 		return fmt.Sprintf("did not answer in %s (gone, unreachable, or its challenge ACK limit won)", seconds(no.Wait))
 	case errors.Is(err, sockpacket.ErrNoConnection):
@@ -104,7 +119,7 @@ func (r *FlowRun) watchReset(ctx context.Context, results []flows.Result) {
 	var asked []flows.Flow
 	var of []int
 	for i, res := range results {
-		if res.Action != inet.Killed || res.Flow.Protocol != inet.TCP || !flows.TCPStateMask(resetStates).Has(res.Flow.State) {
+		if res.Action != inet.Killed || noReset(res.Flow) != "" {
 			continue
 		}
 		back := res.Flow

@@ -62,10 +62,53 @@ func TestFilterPassesThePlannedTuplesAlone(t *testing.T) {
 	frag[6] |= 0x20
 	udp := append([]byte(nil), b...)
 	udp[9] = 17
-	for _, p := range [][]byte{frag, udp} {
+	// Nor does a planned IPv6 tuple's segment behind an extension header
+	// (hop-by-hop options, 8 bytes), nor an IPv4 one with options, where
+	// the ports are read past the header's length.
+	s6 := Segment{Src: planned[1].Src, Dst: planned[1].Dst, Flags: ACK}
+	b6, _ := s6.MarshalBinary()
+	ext := append(append(append([]byte(nil), b6[:40]...), 6, 0, 1, 4, 0, 0, 0, 0), b6[40:]...)
+	ext[6] = 0
+	ext[5] += 8
+	for _, p := range [][]byte{frag, udp, ext} {
 		if n, err := vm.Run(p); err != nil || n != 0 {
 			t.Errorf("% x passed (%d, %v)", p[:20], n, err)
 		}
+	}
+}
+
+func TestFilterIPv4Options(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	tu := Tuple{ap("198.51.100.2:40000"), ap("198.51.100.1:8080")}
+	prog, err := filter([]Tuple{tu})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ins []bpf.Instruction
+	for _, r := range prog {
+		ins = append(ins, r.Disassemble())
+	}
+	vm, err := bpf.NewVM(ins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := Segment{Src: tu.Src, Dst: tu.Dst, Flags: ACK}
+	b, _ := s.MarshalBinary()
+	// Four bytes of options (no-ops): the ports are read after them.
+	opt := append(append(append([]byte(nil), b[:20]...), 1, 1, 1, 0), b[20:]...)
+	opt[0] = 0x46
+	opt[3] += 4
+	if n, err := vm.Run(opt); err != nil || n != snapLength {
+		t.Errorf("with options: passed %d (%v), want %d", n, err, snapLength)
+	}
+	// The planned ports where a header without options would have them
+	// do not fool it: the options are the planned ports, and the TCP
+	// header after them has another source port.
+	other := append([]byte(nil), opt...)
+	copy(other[20:24], b[20:24])
+	other[24], other[25] = 0, 1
+	if n, err := vm.Run(other); err != nil || n != 0 {
+		t.Errorf("another port after the options passed %d (%v)", n, err)
 	}
 }
 

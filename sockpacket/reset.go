@@ -84,9 +84,16 @@ var (
 type NoAnswerError struct {
 	Wait   time.Duration
 	Probes int
+	// Dropped: the capture that read its answers dropped packets (its
+	// buffer full, the host too loaded to read them in time); its answer
+	// may have been among them.
+	Dropped bool
 }
 
 func (e *NoAnswerError) Error() string {
+	if e.Dropped {
+		return fmt.Sprintf("it did not answer in %s, or its answer was among the packets the capture dropped", e.Wait)
+	}
 	return fmt.Sprintf("it did not answer in %s", e.Wait)
 }
 
@@ -96,9 +103,11 @@ type sender interface {
 	close()
 }
 
-// A capture reads the segments of its tuples.
+// A capture reads the segments of its tuples, and says whether it has
+// dropped any since it was opened.
 type capture interface {
 	next(deadline time.Time) (Segment, bool, error)
+	dropped() bool
 	close()
 }
 
@@ -117,7 +126,11 @@ type capture interface {
 // It runs in the network namespace of the calling thread, which the
 // caller locks there, and takes Wait plus a fraction of a second: the ends
 // go in batches of as many as one capture filter holds (about 140 IPv4
-// ends, 50 IPv6 ones), all at once, each on a capture of its own.
+// ends, 50 IPv6 ones), all at once, each on a capture of its own. An end
+// has Wait to answer from its first provocation, however long the sends
+// before it took, and a Wait more while the answers queued on its
+// capture are read: at most three times Wait, on a host too loaded to
+// keep up.
 func Reset(ctx context.Context, ends []End, o Options) ([]error, error) {
 	var s sender
 	var err error
@@ -174,16 +187,32 @@ func Reset(ctx context.Context, ends []End, o Options) ([]error, error) {
 	return errs, nil
 }
 
-// A lockedSender is a sender several batches share.
+// A lockedSender is a sender several batches share. It keeps the
+// segments sent, which every batch's capture reads too where they leave by
+// an interface it watches: without NAT, one end's tuple is the other's,
+// reversed, and a segment sent to one is from the other's address, whose
+// batch may be another.
 type lockedSender struct {
-	mu sync.Mutex
-	s  sender
+	mu   sync.Mutex
+	s    sender
+	sent map[Segment]bool
 }
 
 func (l *lockedSender) send(seg Segment) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.sent == nil {
+		l.sent = map[Segment]bool{}
+	}
+	l.sent[key(seg.Src, seg.Dst).segment(seg)] = true
 	return l.s.send(seg)
+}
+
+// ours tells whether seg, as a capture reads it, was sent by a batch.
+func (l *lockedSender) ours(seg Segment) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.sent[seg]
 }
 
 func (l *lockedSender) close() {}
@@ -193,6 +222,7 @@ type end struct {
 	End
 	probes    int
 	nextProbe time.Time
+	answerBy  time.Time // its wait, from its first provocation
 	answered  bool
 	snd, rst  uint32 // the end's snd_nxt as it last said it; the last RST's sequence number
 	rstAt     time.Time
@@ -208,7 +238,7 @@ func key(a, b netip.AddrPort) Tuple {
 
 // resetBatch resets the ends of one capture, putting each one's answer in
 // errs.
-func resetBatch(ctx context.Context, batch []End, errs []error, o Options, s sender, c capture) {
+func resetBatch(ctx context.Context, batch []End, errs []error, o Options, s *lockedSender, c capture) {
 	wait := o.Wait
 	if wait <= 0 {
 		wait = DefaultWait
@@ -219,67 +249,75 @@ func resetBatch(ctx context.Context, batch []End, errs []error, o Options, s sen
 		ends[i] = end{End: e}
 		by[key(e.Addr, e.Peer)] = i
 	}
-	// ours are the segments sent, which the capture reads too where they
-	// leave by an interface it watches: without NAT, one end's tuple is the
-	// other's, reversed, and a segment sent to one is from the other's
-	// address.
-	ours := map[Segment]bool{}
-	send := func(seg Segment) error {
-		ours[key(seg.Src, seg.Dst).segment(seg)] = true
-		return s.send(seg)
-	}
+	send := s.send
 	finish := func(i int, err error) {
 		ends[i].done, errs[i] = true, err
 	}
-	deadline := time.Now().Add(wait)
+	busy := false // the last read returned a segment: more may be queued
+	var passed time.Time
 	for {
 		now := time.Now()
-		wake := now.Add(wait)
-		pending := false
-		for i := range ends {
-			e := &ends[i]
-			switch {
-			case e.done:
-				continue
-			case ctx.Err() != nil && !e.answered:
-				finish(i, context.Cause(ctx))
-				continue
-			case e.answered && !now.Before(e.confirmBy):
-				finish(i, ErrUnconfirmed)
-				continue
-			case e.answered:
-				if !now.Before(e.verifyAt) {
-					// Far behind what it expects, with an acceptable ACK: out
-					// of its window whatever it received since.
-					if err := send(Segment{Src: e.Peer, Dst: e.Addr, Seq: e.rst - 1<<30, Ack: e.snd - 1<<30, Flags: ACK, Len: 1}); err != nil {
-						finish(i, err)
-						continue
-					}
-					e.verifyAt = now.Add(verifyEvery)
-				}
-				wake = minTime(wake, minTime(e.verifyAt, e.confirmBy))
-			case !now.Before(deadline):
-				finish(i, &NoAnswerError{Wait: wait, Probes: e.probes})
-				continue
-			default:
-				if !now.Before(e.nextProbe) {
-					// A SYN, whatever its sequence number, is answered
-					// with a challenge ACK and never taken as data.
-					if err := send(Segment{Src: e.Peer, Dst: e.Addr, Seq: rand.Uint32(), Flags: SYN}); err != nil {
-						finish(i, err)
-						continue
-					}
-					e.probes++
-					e.nextProbe = now.Add(probeEvery)
-				}
-				wake = minTime(wake, minTime(e.nextProbe, deadline))
+		wake := now
+		// While the capture has answers queued, they are read first: the
+		// ends are sent more and given up on once it has none, or every
+		// wait whatever comes, and then an end has a wait more.
+		if !busy || now.Sub(passed) >= wait {
+			wake = now.Add(wait)
+			grace := time.Duration(0)
+			if busy {
+				grace = wait
 			}
-			pending = true
-		}
-		if !pending {
-			return
+			pending := false
+			for i := range ends {
+				e := &ends[i]
+				switch {
+				case e.done:
+					continue
+				case ctx.Err() != nil && !e.answered:
+					finish(i, context.Cause(ctx))
+					continue
+				case e.answered && !now.Before(e.confirmBy.Add(grace)):
+					finish(i, ErrUnconfirmed)
+					continue
+				case e.answered:
+					if !now.Before(e.verifyAt) {
+						// Far behind what it expects, with an acceptable ACK: out
+						// of its window whatever it received since.
+						if err := send(Segment{Src: e.Peer, Dst: e.Addr, Seq: e.rst - 1<<30, Ack: e.snd - 1<<30, Flags: ACK, Len: 1}); err != nil {
+							finish(i, err)
+							continue
+						}
+						e.verifyAt = now.Add(verifyEvery)
+					}
+					wake = minTime(wake, minTime(e.verifyAt, e.confirmBy))
+				case e.probes > 0 && !now.Before(e.answerBy.Add(grace)):
+					finish(i, &NoAnswerError{Wait: wait, Probes: e.probes, Dropped: c.dropped()})
+					continue
+				default:
+					if !now.Before(e.nextProbe) {
+						// A SYN, whatever its sequence number, is answered
+						// with a challenge ACK and never taken as data.
+						if err := send(Segment{Src: e.Peer, Dst: e.Addr, Seq: rand.Uint32(), Flags: SYN}); err != nil {
+							finish(i, err)
+							continue
+						}
+						if e.probes++; e.probes == 1 {
+							// Sending the ends before it may have taken a while.
+							e.answerBy = time.Now().Add(wait)
+						}
+						e.nextProbe = now.Add(probeEvery)
+					}
+					wake = minTime(wake, minTime(e.nextProbe, e.answerBy))
+				}
+				pending = true
+			}
+			if !pending {
+				return
+			}
+			passed = time.Now()
 		}
 		seg, ok, err := c.next(wake)
+		busy = ok
 		if err != nil {
 			for i := range ends {
 				if !ends[i].done {
@@ -292,7 +330,7 @@ func resetBatch(ctx context.Context, batch []End, errs []error, o Options, s sen
 			continue
 		}
 		i, mine := by[key(seg.Src, seg.Dst)]
-		if !mine || ends[i].done || ours[seg] {
+		if !mine || ends[i].done || s.ours(seg) {
 			continue
 		}
 		e := &ends[i]

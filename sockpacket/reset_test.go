@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 )
@@ -65,6 +66,8 @@ func (n *fakeNet) send(s Segment) error {
 
 func (n *fakeNet) close() {}
 
+func (n *fakeNet) dropped() bool { return false }
+
 func (n *fakeNet) next(deadline time.Time) (Segment, bool, error) {
 	if len(n.queue) == 0 {
 		time.Sleep(time.Until(deadline))
@@ -93,7 +96,7 @@ func TestResetBatch(t *testing.T) {
 	n := &fakeNet{ends: []*fakeEnd{client, server, busy, gone, closed, deaf}}
 	batch := []End{client.End, server.End, busy.End, gone.End, closed.End, deaf.End}
 	errs := make([]error, len(batch))
-	resetBatch(context.Background(), batch, errs, Options{Wait: 200 * time.Millisecond}, n, n)
+	resetBatch(context.Background(), batch, errs, Options{Wait: 200 * time.Millisecond}, &lockedSender{s: n}, n)
 	for i, e := range []*fakeEnd{client, server, busy} {
 		if errs[i] != nil || !e.reset {
 			t.Errorf("%s: %v, reset %v", e.Addr, errs[i], e.reset)
@@ -131,7 +134,7 @@ func TestResetAlsoPeer(t *testing.T) {
 	// address): it is not taken for the end's answer.
 	n.queue = nil
 	errs := make([]error, 1)
-	resetBatch(context.Background(), []End{local.End}, errs, Options{Wait: 100 * time.Millisecond}, &echoNet{n}, &echoNet{n})
+	resetBatch(context.Background(), []End{local.End}, errs, Options{Wait: 100 * time.Millisecond}, &lockedSender{s: &echoNet{n}}, &echoNet{n})
 	if errs[0] != nil || !local.reset || !peer.reset {
 		t.Errorf("%v: local reset %v, peer reset %v", errs[0], local.reset, peer.reset)
 	}
@@ -162,8 +165,143 @@ func TestResetCancelled(t *testing.T) {
 	e := &fakeEnd{End: End{Addr: ap("192.0.2.2:80"), Peer: ap("192.0.2.1:1")}}
 	n := &fakeNet{ends: []*fakeEnd{e}}
 	errs := make([]error, 1)
-	resetBatch(ctx, []End{e.End}, errs, Options{}, n, n)
+	resetBatch(ctx, []End{e.End}, errs, Options{}, &lockedSender{s: n}, n)
 	if !errors.Is(errs[0], cause) || len(n.sent) != 0 {
 		t.Errorf("%v, sent %v", errs[0], n.sent)
+	}
+}
+
+// splitNet is a fakeNet read by several captures, each of which reads
+// every segment sent and every answer, as the captures of a router's
+// batches read what the others send.
+type splitNet struct {
+	mu   sync.Mutex
+	n    *fakeNet
+	caps []*splitCapture
+}
+
+type splitCapture struct {
+	net   *splitNet
+	queue []Segment
+}
+
+func (n *splitNet) send(s Segment) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	err := n.n.send(s)
+	for _, c := range n.caps {
+		c.queue = append(append(c.queue, s), n.n.queue...)
+	}
+	n.n.queue = nil
+	return err
+}
+
+func (n *splitNet) close() {}
+
+func (c *splitCapture) next(deadline time.Time) (Segment, bool, error) {
+	for {
+		c.net.mu.Lock()
+		if len(c.queue) > 0 {
+			s := c.queue[0]
+			c.queue = c.queue[1:]
+			c.net.mu.Unlock()
+			return s, true, nil
+		}
+		c.net.mu.Unlock()
+		if !time.Now().Before(deadline) {
+			return Segment{}, false, nil
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func (c *splitCapture) close() {}
+
+func (c *splitCapture) dropped() bool { return false }
+
+// TestResetBatchesApart: the two ends of a connection without NAT, each
+// the other's tuple reversed, in two batches (a batch ends at an odd
+// number of ends): what one batch sends its end is from the other's
+// address, and the other batch does not take it for its end's answer. A
+// silent end is not reset, nor said to have no connection.
+func TestResetBatchesApart(t *testing.T) {
+	quick(t)
+	ap := netip.MustParseAddrPort
+	client := &fakeEnd{End: End{Addr: ap("198.51.100.2:40000"), Peer: ap("192.0.2.2:80")}, snd: 100, rcv: 900}
+	server := &fakeEnd{End: End{Addr: ap("192.0.2.2:80"), Peer: ap("198.51.100.2:40000")}, silent: true}
+	n := &splitNet{n: &fakeNet{ends: []*fakeEnd{client, server}}}
+	n.caps = []*splitCapture{{net: n}, {net: n}}
+	s := &lockedSender{s: n}
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		resetBatch(context.Background(), []End{client.End}, errs[:1], Options{Wait: 100 * time.Millisecond}, s, n.caps[0])
+	})
+	wg.Go(func() {
+		resetBatch(context.Background(), []End{server.End}, errs[1:], Options{Wait: 100 * time.Millisecond}, s, n.caps[1])
+	})
+	wg.Wait()
+	var no *NoAnswerError
+	if errs[0] != nil || !client.reset || !errors.As(errs[1], &no) || server.reset {
+		t.Errorf("client %v (reset %v), silent server %v (reset %v)", errs[0], client.reset, errs[1], server.reset)
+	}
+}
+
+// droppingNet is a fakeNet whose capture dropped packets, as a packet
+// socket whose buffer overflowed does.
+type droppingNet struct{ *fakeNet }
+
+func (n *droppingNet) dropped() bool { return true }
+
+// TestResetNoAnswerDropped: an end that did not answer, where the capture
+// dropped packets, is said to be perhaps among them; where it dropped
+// none, not.
+func TestResetNoAnswerDropped(t *testing.T) {
+	quick(t)
+	ap := netip.MustParseAddrPort
+	for _, dropping := range []bool{false, true} {
+		e := &fakeEnd{End: End{Addr: ap("192.0.2.2:80"), Peer: ap("192.0.2.1:1")}, silent: true}
+		n := &fakeNet{ends: []*fakeEnd{e}}
+		var c capture = n
+		if dropping {
+			c = &droppingNet{n}
+		}
+		errs := make([]error, 1)
+		resetBatch(context.Background(), []End{e.End}, errs, Options{Wait: 50 * time.Millisecond}, &lockedSender{s: n}, c)
+		var no *NoAnswerError
+		if !errors.As(errs[0], &no) || no.Dropped != dropping {
+			t.Errorf("capture dropping %v: %v (%+v)", dropping, errs[0], no)
+		}
+	}
+}
+
+// slowNet is a fakeNet whose sends take time, as they do on a loaded host
+// where the batches take turns to send.
+type slowNet struct{ *fakeNet }
+
+func (n *slowNet) send(s Segment) error {
+	time.Sleep(2 * time.Millisecond)
+	return n.fakeNet.send(s)
+}
+
+// TestResetSlowSends: an end has the whole wait to answer from its first
+// provocation, however long the ends before it took to send: ends that
+// answer at once are reset, though sending every provocation took longer
+// than the wait.
+func TestResetSlowSends(t *testing.T) {
+	quick(t)
+	var ends []*fakeEnd
+	var batch []End
+	for i := range 40 {
+		e := &fakeEnd{End: End{Addr: netip.AddrPortFrom(netip.MustParseAddr("192.0.2.2"), uint16(1000+i)), Peer: netip.MustParseAddrPort("192.0.2.1:80")}, snd: 5, rcv: 7}
+		ends, batch = append(ends, e), append(batch, e.End)
+	}
+	n := &fakeNet{ends: ends}
+	errs := make([]error, len(batch))
+	resetBatch(context.Background(), batch, errs, Options{Wait: 50 * time.Millisecond}, &lockedSender{s: &slowNet{n}}, n)
+	for i, e := range ends {
+		if errs[i] != nil || !e.reset {
+			t.Errorf("%s: %v, reset %v", e.Addr, errs[i], e.reset)
+		}
 	}
 }

@@ -27,7 +27,15 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 // reads the segments of its tuples alone: it is made with protocol 0 (it
 // reads nothing), given its filter, and only then bound to every protocol,
 // so that no other packet is ever queued on it.
-type packetCapture struct{ fd int }
+type packetCapture struct {
+	fd    int
+	drops uint32 // the packets dropped, as PACKET_STATISTICS counted them
+}
+
+// bufferPerTuple is a capture's receive buffer for each of its tuples:
+// room for a dozen packets (each charged at a kilobyte or two), several
+// times what a tuple's answers to one provocation and its reset are.
+const bufferPerTuple = 16 << 10
 
 func openCapture(tuples []Tuple) (*packetCapture, error) {
 	prog, err := filter(tuples)
@@ -46,6 +54,15 @@ func openCapture(tuples []Tuple) (*packetCapture, error) {
 	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &unix.SockFprog{Len: uint16(len(ins)), Filter: &ins[0]}); err != nil {
 		c.close()
 		return nil, fmt.Errorf("attaching the capture filter: %w", os.NewSyscallError("setsockopt", err))
+	}
+	// The answers to a batch's provocations come in one burst: a buffer
+	// of the default size (net.core.rmem_default) holds a few hundred,
+	// and drops the rest, which the per-socket challenge ACK limit lets
+	// the ends answer again once at most within the wait. Beyond
+	// net.core.rmem_max with CAP_NET_ADMIN, else up to it.
+	size := len(tuples) * bufferPerTuple
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size); err != nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, size)
 	}
 	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL)}); err != nil {
 		c.close()
@@ -79,6 +96,15 @@ func (c *packetCapture) next(deadline time.Time) (Segment, bool, error) {
 		return Segment{}, false, nil
 	}
 	return s, true, nil
+}
+
+// dropped reads the socket's statistics, which the kernel zeroes on each
+// read, and tells whether it has dropped a packet since it was opened.
+func (c *packetCapture) dropped() bool {
+	if st, err := unix.GetsockoptTpacketStats(c.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS); err == nil {
+		c.drops += st.Drops
+	}
+	return c.drops > 0
 }
 
 func (c *packetCapture) close() { unix.Close(c.fd) }
@@ -142,7 +168,9 @@ type linkSender struct {
 	ways map[netip.Addr]way
 	// local sends to an end on this host itself, as the host sends its
 	// own packets: injected on loopback, a segment to a closed tuple
-	// draws no reset, and the reset's confirmation needs one.
+	// draws no reset, and the reset's confirmation needs one. It is
+	// opened with the rest, on the caller's thread: the batches send
+	// from threads of their own, in whatever namespace those are.
 	local *rawSender
 	// neigh is the neighbour table, read when first needed and again when
 	// a next hop is not in it, once.
@@ -167,12 +195,18 @@ func openLink() (*linkSender, error) {
 	if err != nil {
 		return nil, socketError("opening a packet socket", err)
 	}
+	local, err := openRaw()
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
 	rt, err := rtnetlink.Dial(nil)
 	if err != nil {
 		unix.Close(fd)
+		local.close()
 		return nil, fmt.Errorf("opening a routing netlink socket: %w", err)
 	}
-	return &linkSender{fd: fd, rt: rt, ways: map[netip.Addr]way{}}, nil
+	return &linkSender{fd: fd, rt: rt, ways: map[netip.Addr]way{}, local: local}, nil
 }
 
 func (s *linkSender) send(seg Segment) error {
@@ -186,13 +220,6 @@ func (s *linkSender) send(seg Segment) error {
 		return w.err
 	}
 	if w.local {
-		if s.local == nil {
-			raw, err := openRaw()
-			if err != nil {
-				return err
-			}
-			s.local = raw
-		}
 		return s.local.send(seg)
 	}
 	b, err := seg.MarshalBinary()
@@ -259,7 +286,5 @@ func (s *linkSender) lookup(dst netip.Addr) way {
 func (s *linkSender) close() {
 	unix.Close(s.fd)
 	s.rt.Close()
-	if s.local != nil {
-		s.local.close()
-	}
+	s.local.close()
 }
