@@ -223,7 +223,7 @@ func (w *watcher) interval(ctx context.Context) error {
 func (w *watcher) apply(ctx context.Context, p *Policy) {
 	log := w.o.Log.With("policy", p.Name)
 	start := time.Now()
-	run, err := reap.Query(ctx, p.Selection, w.o.Where, reap.QueryOptions{})
+	run, err := reap.Query(ctx, p.Selection, w.o.Where, reap.QueryOptions{EverySession: true})
 	w.m.policyDuration.WithLabelValues(p.Name, "query").Observe(time.Since(start).Seconds())
 	if err != nil {
 		if ctx.Err() == nil {
