@@ -133,6 +133,14 @@ func Parse(ctx context.Context, data []byte, sel Selector) (cfg *Config, errs []
 	} else if err != nil && !errors.Is(err, io.EOF) {
 		return nil, []string{"the config is not YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
+	// A second document would be read by nothing: say so, not drop it.
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case err == nil && len(next.Content) > 0 && next.Content[0].Tag != "!!null":
+		errs = append(errs, fmt.Sprintf("line %d: the config goes on in a second YAML document, which would be ignored; give every policy in one (remove the ---)", next.Line))
+	case err != nil && !errors.Is(err, io.EOF):
+		errs = append(errs, "the config goes on in a second YAML document, which is not YAML: "+strings.TrimPrefix(err.Error(), "yaml: "))
+	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err == nil {
 		lines(&root, &file)

@@ -97,6 +97,8 @@ func TestParseErrors(t *testing.T) {
 		{"a dashed key", "policies:\n  - {name: a, action: report, select: {--state: x}}\n", []string{`select: "--state" (line 2) is not a selector`}},
 		{"a list as a name", "policies:\n  - {name: [a], action: report, select: {state: close_wait}}\n", []string{"line 2: a list is given where one value is wanted", "the name \"\" is not one"}},
 		{"a map as the policies", "policies: {a: 1}\n", []string{"line 1: a map is given where a list is wanted"}},
+		{"a second document", "policies: []\n---\npolicies: [{name: a, action: reap, select: {nothing: x}}]\n", []string{"line 2: the config goes on in a second YAML document"}},
+		{"a second document, not YAML", "policies: []\n---\n[\n", []string{"a second YAML document, which is not YAML"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg, errs := Parse(context.Background(), []byte(c.config), fakeSelector)
@@ -118,9 +120,12 @@ func TestParseErrors(t *testing.T) {
 // TestParseMetricsAlone: policies: [] is a config of no policies, for the
 // metrics alone.
 func TestParseMetricsAlone(t *testing.T) {
-	cfg, errs := Parse(context.Background(), []byte("policies: []\n"), fakeSelector)
-	if len(errs) > 0 || cfg == nil || len(cfg.Policies) != 0 {
-		t.Errorf("policies: []: %+v, %q", cfg, errs)
+	// A --- before the document, or an empty one after it, is one document.
+	for _, config := range []string{"policies: []\n", "---\npolicies: []\n", "policies: []\n---\n", "policies: []\n---\n# nothing\n...\n"} {
+		cfg, errs := Parse(context.Background(), []byte(config), fakeSelector)
+		if len(errs) > 0 || cfg == nil || len(cfg.Policies) != 0 {
+			t.Errorf("%q: %+v, %q", config, cfg, errs)
+		}
 	}
 }
 
