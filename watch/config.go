@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/tcpreap/tcpreap/reap"
 	"go.yaml.in/yaml/v3"
@@ -71,6 +73,23 @@ func (e *ConfigError) Error() string {
 	return fmt.Sprintf("%s: %d errors: %s", e.Path, len(e.Errs), strings.Join(e.Errs, "; "))
 }
 
+// fileKind says what a file that is no regular file is.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a pipe"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return "a special file"
+}
+
 // maxConfigSize bounds the config file: policies are a few lines each.
 const maxConfigSize = 1 << 20
 
@@ -82,11 +101,19 @@ const maxPolicies = 64
 // error is a *ConfigError with a sentence for each; a file that cannot be
 // read is its own error.
 func Load(ctx context.Context, path string, sel Selector) (*Config, error) {
-	f, err := os.Open(path)
+	// Non-blocking, so that a FIFO nobody writes to does not hold watch in
+	// open(2), deaf to its signals.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the config: %w", err)
 	}
 	defer f.Close()
+	// A reload reads the config again: only a file can give it again.
+	if fi, err := f.Stat(); err != nil {
+		return nil, fmt.Errorf("cannot read the config: %w", err)
+	} else if !fi.Mode().IsRegular() {
+		return nil, &ConfigError{path, []string{fmt.Sprintf("the config is not a file but %s; give a file, which a reload (SIGHUP) can read again", fileKind(fi.Mode()))}}
+	}
 	data, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the config: %w", err)

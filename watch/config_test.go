@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/tcpreap/tcpreap/reap"
 	"github.com/tcpreap/tcpreap/sockdiag"
@@ -142,6 +144,24 @@ func TestLoad(t *testing.T) {
 	}
 	if _, err := Load(context.Background(), filepath.Join(dir, "none.yaml"), fakeSelector); err == nil || errors.As(err, &ce) || !strings.Contains(err.Error(), "cannot read the config") {
 		t.Errorf("a missing file: %v", err)
+	}
+	// A FIFO nobody writes to, a directory, a device: no config, said at
+	// once (a reload reads the config again, which only a file can give).
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{fifo, dir, "/dev/zero"} {
+		done := make(chan error, 1)
+		go func() { _, err := Load(context.Background(), p, fakeSelector); done <- err }()
+		select {
+		case err := <-done:
+			if !errors.As(err, &ce) || !strings.Contains(err.Error(), "not a file") {
+				t.Errorf("%s: %v, want a ConfigError that it is not a file", p, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: Load still waits after 5s", p)
+		}
 	}
 	big := make([]byte, maxConfigSize+1)
 	if err := os.WriteFile(path, big, 0o600); err != nil {
