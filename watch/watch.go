@@ -56,6 +56,9 @@ func Run(ctx context.Context, o Options) error {
 		<-served
 	}()
 	o.Log.Info("watching", "listen", ln.Addr().String(), "interval", o.Interval.String(), "policies", names(cfg))
+	if warning := exposed(ln.Addr()); warning != "" {
+		o.Log.Warn(warning, "listen", ln.Addr().String())
+	}
 	// A namespace that does not exist is bad input, said once, not a
 	// census that fails interval after interval.
 	var ie *reap.InputError
@@ -65,6 +68,15 @@ func Run(ctx context.Context, o Options) error {
 	w.loop(ctx)
 	o.Log.Info("stopped")
 	return nil
+}
+
+// exposed says when addr, where the metrics are served, is every address
+// of the host: they name its processes, ports and peers.
+func exposed(addr net.Addr) string {
+	if a, ok := addr.(*net.TCPAddr); !ok || !a.IP.IsUnspecified() {
+		return ""
+	}
+	return "the metrics are served on every address of this host, to anyone who can reach it, and they name its processes, ports and peers; listen on the address the scraper reaches (--listen ADDR:PORT), or firewall the port"
 }
 
 func names(cfg *Config) []string {
