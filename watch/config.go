@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/tcpreap/tcpreap/reap"
 	"go.yaml.in/yaml/v3"
@@ -38,6 +39,11 @@ type Policy struct {
 	// Max is the ceiling of a reap per interval: a plan of more targets
 	// destroys nothing.
 	Max int
+	// Longest is the longest a reap may take at its pace: its spread, or
+	// Max sockets at its rate; 0 when it is not paced.
+	Longest time.Duration
+	// pace is the pace as written, for the sentences.
+	pace string
 }
 
 // An Action is what a policy does with the sockets it matches.
@@ -124,6 +130,19 @@ func Load(ctx context.Context, path string, sel Selector) (*Config, error) {
 	cfg, errs := Parse(ctx, data, sel)
 	if len(errs) > 0 {
 		return nil, &ConfigError{path, errs}
+	}
+	return cfg, nil
+}
+
+// loadFor is Load, with every reap's pace checked against the interval
+// of o (tooSlow).
+func loadFor(ctx context.Context, o Options) (*Config, error) {
+	cfg, err := Load(ctx, o.Config, o.Select)
+	if err != nil {
+		return nil, err
+	}
+	if errs := cfg.tooSlow(o.Interval); len(errs) > 0 {
+		return nil, &ConfigError{o.Config, errs}
 	}
 	return cfg, nil
 }
@@ -264,6 +283,7 @@ func (pf *policyFile) policy(ctx context.Context, i int, sel Selector) (*Policy,
 			pace = append(pace, "--"+paceKeys[i]+"="+*word)
 		}
 	}
+	p.Longest, p.pace = longest(pf.Rate, pf.Spread, p.Max)
 	if p.Action == Reap && pf.Max == nil {
 		bad("a reap needs a ceiling: give max: N, the most sockets one interval may destroy")
 	}
@@ -303,6 +323,45 @@ func (pf *policyFile) policy(ctx context.Context, i int, sel Selector) (*Policy,
 	}
 	return p, nil
 }
+
+// longest is how long max sockets take at the pace of rate (N/s, N/m,
+// N/h) or spread, as the Selector checks them: 0 for none, or a pace that
+// does not read (the Selector says why).
+func longest(rate, spread *string, max int) (time.Duration, string) {
+	if spread != nil {
+		d, _ := time.ParseDuration(strings.TrimSpace(*spread))
+		return d, *spread
+	}
+	if rate == nil {
+		return 0, ""
+	}
+	n, unit, _ := strings.Cut(strings.TrimSpace(*rate), "/")
+	per := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour}[unit]
+	if k, err := strconv.Atoi(n); err == nil && k > 0 && per > 0 {
+		return time.Duration(max) * per / time.Duration(k), *rate
+	}
+	return 0, ""
+}
+
+// tooSlow has a sentence for each reap whose pace may take longer than an
+// interval: it would hold every census, reload and policy behind it (and
+// /healthz would fail).
+func (c *Config) tooSlow(interval time.Duration) []string {
+	var errs []string
+	for _, p := range c.Policies {
+		switch {
+		case p.Action != Reap || p.Longest <= interval:
+		case p.spreads():
+			errs = append(errs, fmt.Sprintf("policy %q: spread %v is longer than the interval (%v), which every census and policy would wait for; give a spread of at most the interval, or a longer --interval", p.Name, p.Longest, interval))
+		default:
+			errs = append(errs, fmt.Sprintf("policy %q: at %s its max %d takes %v, longer than the interval (%v), which every census and policy would wait for; give a faster rate, a lower max, or a longer --interval", p.Name, p.pace, p.Max, p.Longest, interval))
+		}
+	}
+	return errs
+}
+
+// spreads reports whether the policy's pace is a spread.
+func (p *Policy) spreads() bool { return p.pace != "" && !strings.Contains(p.pace, "/") }
 
 var validName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 

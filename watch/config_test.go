@@ -171,3 +171,37 @@ func TestLoad(t *testing.T) {
 		t.Errorf("a config too large: %v", err)
 	}
 }
+
+// TestPaceWithinInterval: a reap whose pace may take longer than an
+// interval (its spread, or its max at its rate) would hold every census,
+// reload and policy behind it, and /healthz would fail: refused.
+func TestPaceWithinInterval(t *testing.T) {
+	cfg, errs := Parse(context.Background(), []byte(`
+policies:
+  - {name: spread, action: reap, max: 10, spread: 10m, select: {state: close_wait}}
+  - {name: rate, action: reap, max: 200, rate: 5/s, select: {state: close_wait}}
+  - {name: slow, action: reap, max: 2, rate: 1/m, select: {state: close_wait}}
+  - {name: fits, action: reap, max: 100, rate: 10/s, select: {state: close_wait}}
+  - {name: unpaced, action: reap, max: 1000, select: {state: close_wait}}
+`), fakeSelector)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	got := cfg.tooSlow(15 * time.Second)
+	want := []string{
+		`policy "spread": spread 10m0s is longer than the interval (15s)`,
+		`policy "rate": at 5/s its max 200 takes 40s, longer than the interval (15s)`,
+		`policy "slow": at 1/m its max 2 takes 2m0s, longer than the interval (15s)`,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("tooSlow = %q, want %d errors", got, len(want))
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("tooSlow[%d] = %q, want it to start %q", i, got[i], want[i])
+		}
+	}
+	if got := cfg.tooSlow(time.Hour); len(got) != 0 {
+		t.Errorf("an interval of an hour: %q", got)
+	}
+}

@@ -37,7 +37,7 @@ func (e *ListenError) Unwrap() error { return e.Err }
 // *reap.InputError for a namespace (Where) that cannot be used as given;
 // else the config's file that cannot be read.
 func Run(ctx context.Context, o Options) error {
-	cfg, err := Load(ctx, o.Config, o.Select)
+	cfg, err := loadFor(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -290,7 +290,7 @@ func summaryAttrs(sum inet.Summary) []any {
 // reload reads the config again; one with errors is refused, each error
 // logged, and the one in force kept.
 func (w *watcher) reload(ctx context.Context) {
-	cfg, err := Load(ctx, w.o.Config, w.o.Select)
+	cfg, err := loadFor(ctx, w.o)
 	if err != nil {
 		w.m.reloads.WithLabelValues("refused").Inc()
 		w.m.reloadOK.Set(0)
