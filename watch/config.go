@@ -377,14 +377,14 @@ func selectWords(sel map[string]yaml.Node, pace []string) ([]string, []string) {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		n := sel[k]
+		n := resolve(sel[k])
 		var values []string
 		switch n.Kind {
 		case yaml.ScalarNode:
 			values = []string{n.Value}
 		case yaml.SequenceNode:
 			for _, item := range n.Content {
-				if item.Kind != yaml.ScalarNode {
+				if item = resolve(*item); item.Kind != yaml.ScalarNode {
 					errs = append(errs, fmt.Sprintf("select: %s (line %d): give a value or a list of values, not a map", k, item.Line))
 					continue
 				}
@@ -419,6 +419,14 @@ func selectWords(sel map[string]yaml.Node, pace []string) ([]string, []string) {
 		words = append(append(words, "--"), peers...)
 	}
 	return words, errs
+}
+
+// resolve is the node an alias (*name) stands for, else n.
+func resolve(n yaml.Node) *yaml.Node {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		return n.Alias
+	}
+	return &n
 }
 
 // yamlErrors turns the decoder's errors of keys and kinds into sentences.

@@ -205,3 +205,28 @@ policies:
 		t.Errorf("an interval of an hour: %q", got)
 	}
 }
+
+// TestParseAliases: YAML's anchors and aliases share a selection, a value
+// or a list between policies, as the file would read with them written out.
+func TestParseAliases(t *testing.T) {
+	cfg, errs := Parse(context.Background(), []byte(`
+policies:
+  - {name: a, action: report, select: &common {state: close_wait, idle: &i 10m, peer: &peers [192.0.2.1, &p 192.0.2.2]}}
+  - {name: b, action: report, select: *common}
+  - {name: c, action: report, select: {idle: *i, peer: [*p]}}
+  - {name: d, action: report, select: {state: close_wait, peer: *peers}}
+`), fakeSelector)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	for i, want := range [][]string{
+		{"--idle=10m", "--state=close_wait", "--", "192.0.2.1", "192.0.2.2"},
+		{"--idle=10m", "--state=close_wait", "--", "192.0.2.1", "192.0.2.2"},
+		{"--idle=10m", "--", "192.0.2.2"},
+		{"--state=close_wait", "--", "192.0.2.1", "192.0.2.2"},
+	} {
+		if got := cfg.Policies[i].Words; !slices.Equal(got, want) {
+			t.Errorf("policy %s: %q, want %q", cfg.Policies[i].Name, got, want)
+		}
+	}
+}
