@@ -35,11 +35,15 @@ func (e *ListenError) Unwrap() error { return e.Err }
 // Errors: a *ConfigError for a config that does not validate at start; a
 // *ListenError for an address that cannot be listened on; a
 // *reap.InputError for a namespace (Where) that cannot be used as given;
-// else the config's file that cannot be read.
+// else bad input: the config's file that cannot be read, or a listen
+// address with no port.
 func Run(ctx context.Context, o Options) error {
 	cfg, err := loadFor(ctx, o)
 	if err != nil {
 		return err
+	}
+	if _, _, err := net.SplitHostPort(o.Listen); err != nil {
+		return fmt.Errorf("--listen %s: give a host and a port, such as 127.0.0.1:9737, [::1]:9737 or :9737 (every address)", o.Listen)
 	}
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
