@@ -175,6 +175,21 @@ func FindSSHSession() (*SSHSession, error) {
 	return s, errors.Join(errs...)
 }
 
+// FindSSHServers is what this host says of every SSH session, for a
+// process that runs in none of its own (a daemon) and must keep each: the
+// servers are every SSH server process of the host, Ancestral false.
+// Where none can be seen from a PID namespace of its own, it is Hidden.
+func FindSSHServers() (*SSHSession, error) {
+	all, err := processes(sshServers...)
+	if len(all) == 0 && hiddenAncestry() {
+		return &SSHSession{Hidden: true, Port: sshdPort()}, err
+	}
+	owners, err2 := SocketOwners(all)
+	s := &SSHSession{Servers: all, Sockets: owners}
+	s.Unreadable = errors.Is(err, ErrUnreadable) || errors.Is(err2, ErrUnreadable)
+	return s, errors.Join(err, err2)
+}
+
 // followLocalHops extends the session over SSH connections that came from
 // this host itself (ssh localhost inside a session): the client's end of
 // such a connection, held by an ssh client, is kept, and so are the sockets

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -208,6 +209,21 @@ func TestIntegrationKeepalivedHook(t *testing.T) {
 		ss := e.sockets()
 		expectGone(t, ss, f.vip[0], f.vip[1], f.vip[3])
 		expectPresent(t, ss, "established", append([]conn{f.vip[2]}, f.own...)...)
+	})
+	t.Run("a VIP is a word, never file names", func(t *testing.T) {
+		e := setup(t)
+		dir := t.TempDir()
+		e.check(os.WriteFile(filepath.Join(dir, "192.0.2.10"), nil, 0o600))
+		args, fake := filepath.Join(dir, "args"), filepath.Join(dir, "tcpreap")
+		e.check(os.WriteFile(fake, []byte("#!/bin/sh\nprintf '%s\\n' \"$@\" > "+shq(args)+"\n"), 0o755))
+		path, err := filepath.Abs(filepath.Join(deployDir, script))
+		e.check(err)
+		// keepalived's working directory, where a word with a glob could match files.
+		res := e.run(e.Local, "sh", "-c", "cd "+shq(dir)+" && exec env -i PATH=/usr/bin:/bin TCPREAP_HOOKS_CONF=/dev/null TCPREAP_WAIT=0 TCPREAP="+shq(fake)+" "+shq(path)+" backup '192.0.2.1*'")
+		got, err := os.ReadFile(args)
+		if res.Code != 0 || err != nil || !strings.Contains(string(got), "--local\n192.0.2.1*\n") {
+			t.Errorf("exit %d; tcpreap was given %q (%v), want --local 192.0.2.1* as written", res.Code, got, err)
+		}
 	})
 	t.Run("master", func(t *testing.T) {
 		e := setup(t)

@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/tcpreap/tcpreap/inet"
 )
@@ -19,6 +21,9 @@ const (
 	maxLiveSet     = 100_000
 	maxLiveSetFile = 4 << 20
 )
+
+// liveSetTimeout bounds the reading of a live set that is a pipe or a FIFO.
+const liveSetTimeout = time.Minute
 
 // ParseLiveSet reads the live set of Selection.PeerNotIn: each word an
 // address or a CIDR prefix (inet.ParsePrefix), or else the name of a file
@@ -65,15 +70,19 @@ func ParseLiveSet(words []string) ([]netip.Prefix, error) {
 
 // readLiveSet reads a file of the live set.
 func readLiveSet(name string) ([]netip.Prefix, error) {
-	f, err := os.Open(name)
+	// Non-blocking, so that a FIFO nobody writes to opens at once (and
+	// reads as empty) instead of holding tcpreap in open(2); what a writer
+	// sends must come within liveSetTimeout.
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	_ = f.SetReadDeadline(time.Now().Add(liveSetTimeout))
 	var set []netip.Prefix
 	sc := bufio.NewScanner(io.LimitReader(f, maxLiveSetFile+1))
-	read := 0
-	for line := 1; sc.Scan(); line++ {
+	read, line := 0, 1
+	for ; sc.Scan(); line++ {
 		read += len(sc.Bytes()) + 1
 		if read > maxLiveSetFile {
 			return nil, fmt.Errorf("%s is larger than %d MiB; give the live set's common prefixes", name, maxLiveSetFile>>20)
@@ -91,7 +100,9 @@ func readLiveSet(name string) ([]netip.Prefix, error) {
 			return nil, fmt.Errorf("%s holds more than %d prefixes; give their common prefixes", name, maxLiveSet)
 		}
 	}
-	if err := sc.Err(); err != nil {
+	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
+		return nil, fmt.Errorf("%s:%d: the line is longer than 64 KiB; give one address or prefix a line", name, line)
+	} else if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return set, nil

@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/tcpreap/tcpreap/sockdiag"
 )
@@ -40,10 +42,31 @@ func TestParseLiveSet(t *testing.T) {
 		{[]string{"fe80::1%eth0"}, "names an interface"},
 		{[]string{filepath.Join(dir, "nosuch")}, "is neither an address, a CIDR prefix nor a file"},
 		{[]string{"192.0.2.1/33"}, "is neither an address"},
+		{[]string{file("long", strings.Repeat("1", 70_000)+"\n")}, "long:1: the line is longer than 64 KiB"},
+		{[]string{"/dev/zero"}, "/dev/zero:1: the line is longer than 64 KiB"},
 	} {
 		if _, err := ParseLiveSet(c.words); err == nil || !strings.Contains(err.Error(), c.says) {
 			t.Errorf("ParseLiveSet(%q): %v; want an error that says %q", c.words, err, c.says)
 		}
+	}
+}
+
+// TestParseLiveSetFIFO: a FIFO nobody writes to reads as an empty file, at
+// once, instead of holding tcpreap (and watch's reload) in open(2).
+func TestParseLiveSetFIFO(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := ParseLiveSet([]string{fifo}); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "holds no address") {
+			t.Errorf("a FIFO nobody writes to: %v; want that it holds no address", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("ParseLiveSet of a FIFO nobody writes to still waits after 5s")
 	}
 }
 

@@ -26,6 +26,10 @@ type QueryOptions struct {
 	// (the fd engine), the subflows of those some process holds are
 	// targets, else they are kept back (kill.Plan.KeepSubflows).
 	Engine string
+	// EverySession: the guard keeps every SSH session of the host
+	// (EverySession), not only the one tcpreap runs in: a daemon runs in
+	// none, and must cut none.
+	EverySession bool
 }
 
 // Query plans the selection in every namespace of where: the owners first
@@ -48,7 +52,11 @@ func Query(ctx context.Context, sel *Selection, where Where, opts QueryOptions) 
 		return nil, err
 	}
 	filter := sel.Filter // Query fills in the interface, namespace by namespace
-	guards := kill.Guards{ListenNamed: sel.ListenNamed, Session: sessionGuard(sel.IncludeSelf, Session, &notes)}
+	find := Session
+	if opts.EverySession {
+		find = EverySession
+	}
+	guards := kill.Guards{ListenNamed: sel.ListenNamed, Session: sessionGuard(sel.IncludeSelf, find, &notes)}
 	r := &Run{notes: notes, showOwners: sel.WantOwners}
 	if sel.WantInfo {
 		r.Infos = map[sockdiag.Cookie]sockdiag.TCPInfo{}

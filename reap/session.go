@@ -14,7 +14,18 @@ import (
 // sockets and flows alike: nil outside an SSH login, with a warning when
 // the session cannot be fully found. It reads the process tree.
 func Session() (*inet.Session, string) {
-	found, err := host.FindSSHSession()
+	return sessionOf(host.FindSSHSession())
+}
+
+// EverySession returns the guard of every SSH session of the host, for a
+// daemon, which runs in none of its own: the connections of every SSH
+// server are kept. It reads the process tree.
+func EverySession() (*inet.Session, string) {
+	return sessionOf(host.FindSSHServers())
+}
+
+// sessionOf is the guard of what the host found.
+func sessionOf(found *host.SSHSession, err error) (*inet.Session, string) {
 	note := ""
 	if err != nil {
 		note = fmt.Sprintf("warning: the ssh session may not be fully protected: %v", err)

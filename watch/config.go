@@ -7,11 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/tcpreap/tcpreap/reap"
 	"go.yaml.in/yaml/v3"
@@ -36,6 +39,11 @@ type Policy struct {
 	// Max is the ceiling of a reap per interval: a plan of more targets
 	// destroys nothing.
 	Max int
+	// Longest is the longest a reap may take at its pace: its spread, or
+	// Max sockets at its rate; 0 when it is not paced.
+	Longest time.Duration
+	// pace is the pace as written, for the sentences.
+	pace string
 }
 
 // An Action is what a policy does with the sockets it matches.
@@ -71,6 +79,23 @@ func (e *ConfigError) Error() string {
 	return fmt.Sprintf("%s: %d errors: %s", e.Path, len(e.Errs), strings.Join(e.Errs, "; "))
 }
 
+// fileKind says what a file that is no regular file is.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a pipe"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return "a special file"
+}
+
 // maxConfigSize bounds the config file: policies are a few lines each.
 const maxConfigSize = 1 << 20
 
@@ -82,11 +107,19 @@ const maxPolicies = 64
 // error is a *ConfigError with a sentence for each; a file that cannot be
 // read is its own error.
 func Load(ctx context.Context, path string, sel Selector) (*Config, error) {
-	f, err := os.Open(path)
+	// Non-blocking, so that a FIFO nobody writes to does not hold watch in
+	// open(2), deaf to its signals.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the config: %w", err)
 	}
 	defer f.Close()
+	// A reload reads the config again: only a file can give it again.
+	if fi, err := f.Stat(); err != nil {
+		return nil, fmt.Errorf("cannot read the config: %w", err)
+	} else if !fi.Mode().IsRegular() {
+		return nil, &ConfigError{path, []string{fmt.Sprintf("the config is not a file but %s; give a file, which a reload (SIGHUP) can read again", fileKind(fi.Mode()))}}
+	}
 	data, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the config: %w", err)
@@ -97,6 +130,19 @@ func Load(ctx context.Context, path string, sel Selector) (*Config, error) {
 	cfg, errs := Parse(ctx, data, sel)
 	if len(errs) > 0 {
 		return nil, &ConfigError{path, errs}
+	}
+	return cfg, nil
+}
+
+// loadFor is Load, with every reap's pace checked against the interval
+// of o (tooSlow).
+func loadFor(ctx context.Context, o Options) (*Config, error) {
+	cfg, err := Load(ctx, o.Config, o.Select)
+	if err != nil {
+		return nil, err
+	}
+	if errs := cfg.tooSlow(o.Interval); len(errs) > 0 {
+		return nil, &ConfigError{o.Config, errs}
 	}
 	return cfg, nil
 }
@@ -132,6 +178,14 @@ func Parse(ctx context.Context, data []byte, sel Selector) (cfg *Config, errs []
 		errs = yamlErrors(te)
 	} else if err != nil && !errors.Is(err, io.EOF) {
 		return nil, []string{"the config is not YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	// A second document would be read by nothing: say so, not drop it.
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case err == nil && len(next.Content) > 0 && next.Content[0].Tag != "!!null":
+		errs = append(errs, fmt.Sprintf("line %d: the config goes on in a second YAML document, which would be ignored; give every policy in one (remove the ---)", next.Line))
+	case err != nil && !errors.Is(err, io.EOF):
+		errs = append(errs, "the config goes on in a second YAML document, which is not YAML: "+strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err == nil {
@@ -229,6 +283,7 @@ func (pf *policyFile) policy(ctx context.Context, i int, sel Selector) (*Policy,
 			pace = append(pace, "--"+paceKeys[i]+"="+*word)
 		}
 	}
+	p.Longest, p.pace = longest(pf.Rate, pf.Spread, p.Max)
 	if p.Action == Reap && pf.Max == nil {
 		bad("a reap needs a ceiling: give max: N, the most sockets one interval may destroy")
 	}
@@ -269,6 +324,45 @@ func (pf *policyFile) policy(ctx context.Context, i int, sel Selector) (*Policy,
 	return p, nil
 }
 
+// longest is how long max sockets take at the pace of rate (N/s, N/m,
+// N/h) or spread, as the Selector checks them: 0 for none, or a pace that
+// does not read (the Selector says why).
+func longest(rate, spread *string, max int) (time.Duration, string) {
+	if spread != nil {
+		d, _ := time.ParseDuration(strings.TrimSpace(*spread))
+		return d, *spread
+	}
+	if rate == nil {
+		return 0, ""
+	}
+	n, unit, _ := strings.Cut(strings.TrimSpace(*rate), "/")
+	per := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour}[unit]
+	if k, err := strconv.Atoi(n); err == nil && k > 0 && per > 0 {
+		return time.Duration(max) * per / time.Duration(k), *rate
+	}
+	return 0, ""
+}
+
+// tooSlow has a sentence for each reap whose pace may take longer than an
+// interval: it would hold every census, reload and policy behind it (and
+// /healthz would fail).
+func (c *Config) tooSlow(interval time.Duration) []string {
+	var errs []string
+	for _, p := range c.Policies {
+		switch {
+		case p.Action != Reap || p.Longest <= interval:
+		case p.spreads():
+			errs = append(errs, fmt.Sprintf("policy %q: spread %v is longer than the interval (%v), which every census and policy would wait for; give a spread of at most the interval, or a longer --interval", p.Name, p.Longest, interval))
+		default:
+			errs = append(errs, fmt.Sprintf("policy %q: at %s its max %d takes %v, longer than the interval (%v), which every census and policy would wait for; give a faster rate, a lower max, or a longer --interval", p.Name, p.pace, p.Max, p.Longest, interval))
+		}
+	}
+	return errs
+}
+
+// spreads reports whether the policy's pace is a spread.
+func (p *Policy) spreads() bool { return p.pace != "" && !strings.Contains(p.pace, "/") }
+
 var validName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
 // selectWords turns a policy's select: map into the one-shot command's
@@ -283,14 +377,14 @@ func selectWords(sel map[string]yaml.Node, pace []string) ([]string, []string) {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		n := sel[k]
+		n := resolve(sel[k])
 		var values []string
 		switch n.Kind {
 		case yaml.ScalarNode:
 			values = []string{n.Value}
 		case yaml.SequenceNode:
 			for _, item := range n.Content {
-				if item.Kind != yaml.ScalarNode {
+				if item = resolve(*item); item.Kind != yaml.ScalarNode {
 					errs = append(errs, fmt.Sprintf("select: %s (line %d): give a value or a list of values, not a map", k, item.Line))
 					continue
 				}
@@ -325,6 +419,14 @@ func selectWords(sel map[string]yaml.Node, pace []string) ([]string, []string) {
 		words = append(append(words, "--"), peers...)
 	}
 	return words, errs
+}
+
+// resolve is the node an alias (*name) stands for, else n.
+func resolve(n yaml.Node) *yaml.Node {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		return n.Alias
+	}
+	return &n
 }
 
 // yamlErrors turns the decoder's errors of keys and kinds into sentences.

@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/tcpreap/tcpreap/reap"
 	"github.com/tcpreap/tcpreap/sockdiag"
@@ -97,6 +99,8 @@ func TestParseErrors(t *testing.T) {
 		{"a dashed key", "policies:\n  - {name: a, action: report, select: {--state: x}}\n", []string{`select: "--state" (line 2) is not a selector`}},
 		{"a list as a name", "policies:\n  - {name: [a], action: report, select: {state: close_wait}}\n", []string{"line 2: a list is given where one value is wanted", "the name \"\" is not one"}},
 		{"a map as the policies", "policies: {a: 1}\n", []string{"line 1: a map is given where a list is wanted"}},
+		{"a second document", "policies: []\n---\npolicies: [{name: a, action: reap, select: {nothing: x}}]\n", []string{"line 2: the config goes on in a second YAML document"}},
+		{"a second document, not YAML", "policies: []\n---\n[\n", []string{"a second YAML document, which is not YAML"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg, errs := Parse(context.Background(), []byte(c.config), fakeSelector)
@@ -118,9 +122,12 @@ func TestParseErrors(t *testing.T) {
 // TestParseMetricsAlone: policies: [] is a config of no policies, for the
 // metrics alone.
 func TestParseMetricsAlone(t *testing.T) {
-	cfg, errs := Parse(context.Background(), []byte("policies: []\n"), fakeSelector)
-	if len(errs) > 0 || cfg == nil || len(cfg.Policies) != 0 {
-		t.Errorf("policies: []: %+v, %q", cfg, errs)
+	// A --- before the document, or an empty one after it, is one document.
+	for _, config := range []string{"policies: []\n", "---\npolicies: []\n", "policies: []\n---\n", "policies: []\n---\n# nothing\n...\n"} {
+		cfg, errs := Parse(context.Background(), []byte(config), fakeSelector)
+		if len(errs) > 0 || cfg == nil || len(cfg.Policies) != 0 {
+			t.Errorf("%q: %+v, %q", config, cfg, errs)
+		}
 	}
 }
 
@@ -138,11 +145,88 @@ func TestLoad(t *testing.T) {
 	if _, err := Load(context.Background(), filepath.Join(dir, "none.yaml"), fakeSelector); err == nil || errors.As(err, &ce) || !strings.Contains(err.Error(), "cannot read the config") {
 		t.Errorf("a missing file: %v", err)
 	}
+	// A FIFO nobody writes to, a directory, a device: no config, said at
+	// once (a reload reads the config again, which only a file can give).
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{fifo, dir, "/dev/zero"} {
+		done := make(chan error, 1)
+		go func() { _, err := Load(context.Background(), p, fakeSelector); done <- err }()
+		select {
+		case err := <-done:
+			if !errors.As(err, &ce) || !strings.Contains(err.Error(), "not a file") {
+				t.Errorf("%s: %v, want a ConfigError that it is not a file", p, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: Load still waits after 5s", p)
+		}
+	}
 	big := make([]byte, maxConfigSize+1)
 	if err := os.WriteFile(path, big, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Load(context.Background(), path, fakeSelector); !errors.As(err, &ce) || !strings.Contains(err.Error(), "larger than") {
 		t.Errorf("a config too large: %v", err)
+	}
+}
+
+// TestPaceWithinInterval: a reap whose pace may take longer than an
+// interval (its spread, or its max at its rate) would hold every census,
+// reload and policy behind it, and /healthz would fail: refused.
+func TestPaceWithinInterval(t *testing.T) {
+	cfg, errs := Parse(context.Background(), []byte(`
+policies:
+  - {name: spread, action: reap, max: 10, spread: 10m, select: {state: close_wait}}
+  - {name: rate, action: reap, max: 200, rate: 5/s, select: {state: close_wait}}
+  - {name: slow, action: reap, max: 2, rate: 1/m, select: {state: close_wait}}
+  - {name: fits, action: reap, max: 100, rate: 10/s, select: {state: close_wait}}
+  - {name: unpaced, action: reap, max: 1000, select: {state: close_wait}}
+`), fakeSelector)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	got := cfg.tooSlow(15 * time.Second)
+	want := []string{
+		`policy "spread": spread 10m0s is longer than the interval (15s)`,
+		`policy "rate": at 5/s its max 200 takes 40s, longer than the interval (15s)`,
+		`policy "slow": at 1/m its max 2 takes 2m0s, longer than the interval (15s)`,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("tooSlow = %q, want %d errors", got, len(want))
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("tooSlow[%d] = %q, want it to start %q", i, got[i], want[i])
+		}
+	}
+	if got := cfg.tooSlow(time.Hour); len(got) != 0 {
+		t.Errorf("an interval of an hour: %q", got)
+	}
+}
+
+// TestParseAliases: YAML's anchors and aliases share a selection, a value
+// or a list between policies, as the file would read with them written out.
+func TestParseAliases(t *testing.T) {
+	cfg, errs := Parse(context.Background(), []byte(`
+policies:
+  - {name: a, action: report, select: &common {state: close_wait, idle: &i 10m, peer: &peers [192.0.2.1, &p 192.0.2.2]}}
+  - {name: b, action: report, select: *common}
+  - {name: c, action: report, select: {idle: *i, peer: [*p]}}
+  - {name: d, action: report, select: {state: close_wait, peer: *peers}}
+`), fakeSelector)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	for i, want := range [][]string{
+		{"--idle=10m", "--state=close_wait", "--", "192.0.2.1", "192.0.2.2"},
+		{"--idle=10m", "--state=close_wait", "--", "192.0.2.1", "192.0.2.2"},
+		{"--idle=10m", "--", "192.0.2.2"},
+		{"--state=close_wait", "--", "192.0.2.1", "192.0.2.2"},
+	} {
+		if got := cfg.Policies[i].Words; !slices.Equal(got, want) {
+			t.Errorf("policy %s: %q, want %q", cfg.Policies[i].Name, got, want)
+		}
 	}
 }

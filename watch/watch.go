@@ -35,11 +35,15 @@ func (e *ListenError) Unwrap() error { return e.Err }
 // Errors: a *ConfigError for a config that does not validate at start; a
 // *ListenError for an address that cannot be listened on; a
 // *reap.InputError for a namespace (Where) that cannot be used as given;
-// else the config's file that cannot be read.
+// else bad input: the config's file that cannot be read, or a listen
+// address with no port.
 func Run(ctx context.Context, o Options) error {
-	cfg, err := Load(ctx, o.Config, o.Select)
+	cfg, err := loadFor(ctx, o)
 	if err != nil {
 		return err
+	}
+	if _, _, err := net.SplitHostPort(o.Listen); err != nil {
+		return fmt.Errorf("--listen %s: give a host and a port, such as 127.0.0.1:9737, [::1]:9737 or :9737 (every address)", o.Listen)
 	}
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
@@ -56,6 +60,9 @@ func Run(ctx context.Context, o Options) error {
 		<-served
 	}()
 	o.Log.Info("watching", "listen", ln.Addr().String(), "interval", o.Interval.String(), "policies", names(cfg))
+	if warning := exposed(ln.Addr()); warning != "" {
+		o.Log.Warn(warning, "listen", ln.Addr().String())
+	}
 	// A namespace that does not exist is bad input, said once, not a
 	// census that fails interval after interval.
 	var ie *reap.InputError
@@ -65,6 +72,15 @@ func Run(ctx context.Context, o Options) error {
 	w.loop(ctx)
 	o.Log.Info("stopped")
 	return nil
+}
+
+// exposed says when addr, where the metrics are served, is every address
+// of the host: they name its processes, ports and peers.
+func exposed(addr net.Addr) string {
+	if a, ok := addr.(*net.TCPAddr); !ok || !a.IP.IsUnspecified() {
+		return ""
+	}
+	return "the metrics are served on every address of this host, to anyone who can reach it, and they name its processes, ports and peers; listen on the address the scraper reaches (--listen ADDR:PORT), or firewall the port"
 }
 
 func names(cfg *Config) []string {
@@ -223,7 +239,7 @@ func (w *watcher) interval(ctx context.Context) error {
 func (w *watcher) apply(ctx context.Context, p *Policy) {
 	log := w.o.Log.With("policy", p.Name)
 	start := time.Now()
-	run, err := reap.Query(ctx, p.Selection, w.o.Where, reap.QueryOptions{})
+	run, err := reap.Query(ctx, p.Selection, w.o.Where, reap.QueryOptions{EverySession: true})
 	w.m.policyDuration.WithLabelValues(p.Name, "query").Observe(time.Since(start).Seconds())
 	if err != nil {
 		if ctx.Err() == nil {
@@ -278,7 +294,7 @@ func summaryAttrs(sum inet.Summary) []any {
 // reload reads the config again; one with errors is refused, each error
 // logged, and the one in force kept.
 func (w *watcher) reload(ctx context.Context) {
-	cfg, err := Load(ctx, w.o.Config, w.o.Select)
+	cfg, err := loadFor(ctx, w.o)
 	if err != nil {
 		w.m.reloads.WithLabelValues("refused").Inc()
 		w.m.reloadOK.Set(0)

@@ -123,7 +123,7 @@ func runWatch(ctx context.Context, f *watchFlags, io streams) error {
 		if errors.As(err, &le) {
 			return exitError{exitFailure}
 		}
-		return exitError{exitUsage} // the config cannot be read
+		return exitError{exitUsage} // the config cannot be read, a --listen with no port
 	}
 	return stopped{}
 }

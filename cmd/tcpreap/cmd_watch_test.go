@@ -66,6 +66,7 @@ func TestWatchBadInput(t *testing.T) {
 		{[]string{"watch", "--config", bad, "--netns", "a", "--all-netns"}, []string{"give one of them"}},
 		{[]string{"watch", "--config", bad, "192.0.2.1"}, []string{"watch takes no PEER"}},
 		{[]string{"watch", "--config", filepath.Join(dir, "none.yaml")}, []string{"cannot read the config"}},
+		{[]string{"watch", "--config", good, "--listen", "9737"}, []string{"--listen 9737: give a host and a port, such as 127.0.0.1:9737"}},
 		{[]string{"watch", "--config", bad}, []string{`policy \"a\": a reap needs a ceiling`, `policy \"a\": select: --state: unknown state \"clos_wait\"`, "nothing was started"}},
 	} {
 		code, _, stderr := runCLI(c.args...)
