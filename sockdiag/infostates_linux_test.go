@@ -12,6 +12,8 @@ import (
 // TestInfoStatesOnTheKernel: a query of every state that asks tcp_info of
 // the CLOSE_WAIT sockets alone, split or whole, finds every socket once
 // and has the tcp_info of the CLOSE_WAIT one, and of no other when split.
+// Only the test's own sockets count (those of its listener's port): the
+// package's other tests share the namespace, and leave TIME-WAIT sockets.
 func TestInfoStatesOnTheKernel(t *testing.T) {
 	if !ownnetns.Inside() {
 		t.Skip("needs root, for a network namespace of its own")
@@ -31,6 +33,8 @@ func TestInfoStatesOnTheKernel(t *testing.T) {
 	}
 	defer server.Close()
 	client.Close() // the server's end is in CLOSE_WAIT
+	port := uint16(l.Addr().(*net.TCPAddr).Port)
+	ours := func(s *Socket) bool { return s.ID.Local.Port() == port || s.ID.Remote.Port() == port }
 	c, err := Dial(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -39,16 +43,22 @@ func TestInfoStatesOnTheKernel(t *testing.T) {
 	for _, whole := range [][]inet.Family{nil, {inet.IPv4, inet.IPv6}} {
 		var states map[State]int
 		var infos map[State]int
-		for range 50 { // until the FIN has come
+		for range 50 { // until the FIN and its ACK have come
 			states, infos = map[State]int{}, map[State]int{}
 			f := &Filter{States: AllStates, WithInfo: true, InfoStates: 1 << CloseWait, InfoWhole: whole}
-			for s, err := range c.Query(t.Context(), f, WithTCPInfo(func(s *Socket, _ TCPInfo) { infos[s.State]++ })) {
+			for s, err := range c.Query(t.Context(), f, WithTCPInfo(func(s *Socket, _ TCPInfo) {
+				if ours(s) {
+					infos[s.State]++
+				}
+			})) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				states[s.State]++
+				if ours(&s) {
+					states[s.State]++
+				}
 			}
-			if states[CloseWait] == 1 {
+			if states[CloseWait] == 1 && states[FinWait2] == 1 {
 				break
 			}
 			time.Sleep(10 * time.Millisecond)
