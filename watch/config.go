@@ -269,7 +269,11 @@ func (pf *policyFile) policy(ctx context.Context, i int, sel Selector) (*Policy,
 	if pf.Max != nil {
 		n, err := strconv.ParseUint(*pf.Max, 10, 31)
 		if err != nil {
-			bad("max %q is not a number; give the largest number of sockets one interval may destroy, in decimal, 0 or more", *pf.Max)
+			bad("max %q is not a number; give the largest number of sockets one interval may destroy, in decimal, 1 or more", *pf.Max)
+		} else if n == 0 {
+			// Every interval would refuse the whole match: a report that
+			// reads as a reap.
+			bad("max 0 lets the reap destroy nothing; give 1 or more, or action: report to count alone")
 		}
 		p.Max = int(n)
 	}

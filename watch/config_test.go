@@ -86,6 +86,7 @@ func TestParseErrors(t *testing.T) {
 		{"no action", "policies:\n  - {name: a, select: {state: close_wait}}\n", []string{`policy "a": it has no action`}},
 		{"bad action", "policies:\n  - {name: a, action: kill, select: {state: close_wait}}\n", []string{`action "kill" is not one`}},
 		{"bad max", "policies:\n  - {name: a, action: reap, max: -1, select: {state: close_wait}}\n", []string{`max "-1" is not a number`}},
+		{"max 0", "policies:\n  - {name: a, action: reap, max: 0, select: {state: close_wait}}\n", []string{`max 0 lets the reap destroy nothing`}},
 		{"max of a report", "policies:\n  - {name: a, action: report, max: 3, rate: 5/s, select: {state: close_wait}}\n",
 			[]string{"max is for a reap", "rate is for a reap"}},
 		{"empty value", "policies:\n  - {name: a, action: report, select: {state: ''}}\n", []string{"select: state (line 2) is empty"}},
