@@ -99,8 +99,25 @@ type watcher struct {
 	census  *censusCollector
 	m       counters
 	healthy atomic.Pointer[health]
-	notes   []string // the last census's, logged when they change
 	owners  host.OwnerCache
+	// said is the census's notes and each policy's warnings, logged when
+	// they change: an SSH server whose files cannot be read would
+	// otherwise say so every interval.
+	said said
+}
+
+// said holds the lines last logged under each key ("" for the census, a
+// policy's name for its warnings).
+type said map[string][]string
+
+// changed says whether lines differ from what was last said under key,
+// and keeps them as what was said.
+func (s said) changed(key string, lines []string) bool {
+	if slices.Equal(s[key], lines) {
+		return false
+	}
+	s[key] = slices.Clone(lines)
+	return true
 }
 
 // health is what /healthz says: when the last census was taken, or why it
@@ -121,7 +138,7 @@ type counters struct {
 }
 
 func newWatcher(o Options, cfg *Config) *watcher {
-	w := &watcher{o: o, cfg: cfg, reg: prometheus.NewRegistry(), census: &censusCollector{}}
+	w := &watcher{o: o, cfg: cfg, reg: prometheus.NewRegistry(), census: &censusCollector{}, said: said{}}
 	counter := func(m metric) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: m.Name, Help: m.Help}, m.Labels)
 	}
@@ -218,11 +235,10 @@ func (w *watcher) interval(ctx context.Context) error {
 		w.census.last.Store(new(gauges(spaces, w.o.Top, start)))
 		w.m.censusDuration.Observe(time.Since(start).Seconds())
 		w.healthy.Store(&health{at: start})
-		if !slices.Equal(notes, w.notes) {
+		if w.said.changed("", notes) {
 			for _, n := range notes {
 				w.o.Log.Warn(n)
 			}
-			w.notes = notes
 		}
 	}
 	for _, p := range w.cfg.Policies {
@@ -261,8 +277,10 @@ func (w *watcher) apply(ctx context.Context, p *Policy) {
 	start = time.Now()
 	acted := w.o.Act.Act(ctx, p, run)
 	w.m.policyDuration.WithLabelValues(p.Name, "destroy").Observe(time.Since(start).Seconds())
-	for _, warning := range acted.Warnings {
-		log.Warn(warning)
+	if w.said.changed(p.Name, acted.Warnings) {
+		for _, warning := range acted.Warnings {
+			log.Warn(warning)
+		}
 	}
 	if acted.Err != nil {
 		w.m.policyErrors.WithLabelValues(p.Name).Inc()

@@ -29,3 +29,28 @@ func TestExposed(t *testing.T) {
 		}
 	}
 }
+
+// TestSaidChanged: a line said once is not said again while it stays, is
+// said again once it changed, and each key (the census, each policy)
+// keeps its own.
+func TestSaidChanged(t *testing.T) {
+	s := said{}
+	warn := []string{"warning: the ssh session may not be fully protected: permission denied"}
+	for i, c := range []struct {
+		key   string
+		lines []string
+		want  bool
+	}{
+		{"leak", warn, true},
+		{"leak", warn, false},
+		{"", warn, true},
+		{"other", nil, false},
+		{"leak", nil, true},
+		{"leak", nil, false},
+		{"leak", warn, true},
+	} {
+		if got := s.changed(c.key, c.lines); got != c.want {
+			t.Errorf("%d: changed(%q, %q) = %v, want %v", i, c.key, c.lines, got, c.want)
+		}
+	}
+}
