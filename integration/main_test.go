@@ -54,6 +54,10 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "integration: skipping every test: %v\n", err)
 		return m.Run() // each test skips in testnet.New
 	}
+	// A run that died at go test's timeout ran no cleanups: its hosts go.
+	if swept, err := testnet.SweepOrphans(); err != nil || len(swept) > 0 {
+		fmt.Fprintf(os.Stderr, "integration: deleted the network namespaces a test run that died left: %v (%v)\n", swept, err)
+	}
 	dir, err := os.MkdirTemp("", "tcpreap-integration-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "integration:", err)
