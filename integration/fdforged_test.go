@@ -4,9 +4,7 @@
 package integration
 
 import (
-	"context"
 	"errors"
-	"net"
 	"os"
 	"regexp"
 	"strconv"
@@ -24,16 +22,7 @@ import (
 // listener still accepts connections.
 func TestIntegrationEngineFDPlanCookieAbsent(t *testing.T) {
 	e := setup(t)
-	enableMPTCP(t, e.Local)
-	var lc net.ListenConfig
-	lc.SetMultipathTCP(true)
-	var l net.Listener
-	e.check(e.Local.Do(func() (err error) {
-		l, err = lc.Listen(context.Background(), "tcp", "192.0.2.1:0")
-		return err
-	}))
-	t.Cleanup(func() { l.Close() })
-	addr := l.Addr().(*net.TCPAddr).AddrPort()
+	l, addr := e.mptcpListener()
 	port := strconv.Itoa(int(addr.Port()))
 	plan := e.plan("--state", "listen", "--sport", port)
 	// ss -M shows the MPTCP socket, with its cookie (sk:, in hex).
@@ -56,10 +45,10 @@ func TestIntegrationEngineFDPlanCookieAbsent(t *testing.T) {
 		if len(r.Sockets) != 1 || r.Sockets[0].Action != "gone" {
 			t.Errorf("a TCP listener the kernel does not have: %+v, want gone", r.Sockets)
 		}
-		expectListening(t, e.sockets(), l.(*net.TCPListener))
+		expectListening(t, e.sockets(), l)
 		c, err := e.Dial(addr)
 		e.check(err)
-		e.check(l.(*net.TCPListener).SetDeadline(time.Now().Add(5 * time.Second)))
+		e.check(l.SetDeadline(time.Now().Add(5 * time.Second)))
 		a, err := l.Accept()
 		c.Close()
 		if err != nil {

@@ -167,10 +167,16 @@ func TestIntegrationMPTCPSubflowsHeld(t *testing.T) {
 // mptcpListen listens in B on addr, with MPTCP or without.
 func (e *env) mptcpListen(mptcp bool, addr string) *net.TCPListener {
 	e.t.Helper()
+	return e.mptcpListenIn(e.Peer, mptcp, addr)
+}
+
+// mptcpListenIn is mptcpListen in host h.
+func (e *env) mptcpListenIn(h *testnet.Host, mptcp bool, addr string) *net.TCPListener {
+	e.t.Helper()
 	var lc net.ListenConfig
 	lc.SetMultipathTCP(mptcp)
 	var l net.Listener
-	e.check(e.Peer.Do(func() (err error) {
+	e.check(h.Do(func() (err error) {
 		l, err = lc.Listen(context.Background(), "tcp", addr)
 		return err
 	}))

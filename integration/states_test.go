@@ -295,16 +295,7 @@ func TestIntegrationMPTCPListener(t *testing.T) {
 		t.Skipf("kernel %d.%d: MPTCP listeners refuse SOCK_DESTROY from 6.7 on (and where stable kernels took the change); before, the kernel closes them", major, minor)
 	}
 	e := setup(t)
-	enableMPTCP(t, e.Local)
-	var lc net.ListenConfig
-	lc.SetMultipathTCP(true)
-	var l net.Listener
-	e.check(e.Local.Do(func() (err error) {
-		l, err = lc.Listen(context.Background(), "tcp", "192.0.2.1:0")
-		return err
-	}))
-	t.Cleanup(func() { l.Close() })
-	addr := l.Addr().(*net.TCPAddr).AddrPort()
+	l, addr := e.mptcpListener()
 	port := strconv.Itoa(int(addr.Port()))
 	// ss, not tcpreap, says whether the listener is MPTCP: its TCP socket carries the
 	// "mptcp" upper layer protocol.
@@ -324,11 +315,11 @@ func TestIntegrationMPTCPListener(t *testing.T) {
 			t.Errorf("stderr %q does not say %q", res.Stderr, want)
 		}
 	}
-	expectListening(t, e.sockets(), l.(*net.TCPListener))
+	expectListening(t, e.sockets(), l)
 	peerConn, err := e.Dial(addr)
 	e.check(err)
 	defer peerConn.Close()
-	e.check(l.(*net.TCPListener).SetDeadline(time.Now().Add(5 * time.Second)))
+	e.check(l.SetDeadline(time.Now().Add(5 * time.Second)))
 	c, err := l.Accept()
 	if err != nil {
 		t.Fatalf("the listener no longer accepts: %v", err)
@@ -337,7 +328,7 @@ func TestIntegrationMPTCPListener(t *testing.T) {
 
 	accepted := make(chan error, 1)
 	go func() {
-		e.check(l.(*net.TCPListener).SetDeadline(time.Time{}))
+		e.check(l.SetDeadline(time.Time{}))
 		c, err := l.Accept()
 		if err == nil {
 			c.Close()
@@ -432,4 +423,13 @@ func TestIntegrationUDPOwnerAfterDestroy(t *testing.T) {
 	if err := testnet.ReadErr(writeFirst); !errors.Is(err, syscall.ECONNABORTED) {
 		t.Errorf("a read after the write: %v, want ECONNABORTED", err)
 	}
+}
+
+// mptcpListener is an MPTCP listener on 192.0.2.1 in host A, with MPTCP enabled there,
+// closed when the test ends, and its address.
+func (e *env) mptcpListener() (*net.TCPListener, netip.AddrPort) {
+	e.t.Helper()
+	enableMPTCP(e.t, e.Local)
+	l := e.mptcpListenIn(e.Local, true, "192.0.2.1:0")
+	return l, l.Addr().(*net.TCPAddr).AddrPort()
 }
