@@ -18,18 +18,7 @@ import (
 // whose part names a socket of another namespace) is never acted on: the
 // socket stays connected, and the target is held by no process here.
 func TestFDOtherNamespace(t *testing.T) {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	if err := unix.Connect(fd, &unix.SockaddrInet4{Port: 9, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	cookie, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_COOKIE)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fd, cookie := connectedUDP(t)
 	here, err := sockfd.NamespaceCookie()
 	if err != nil {
 		t.Fatal(err)
@@ -61,18 +50,7 @@ func TestFDOtherNamespace(t *testing.T) {
 // edited) is never acted on: the socket stays connected. Named as it is,
 // it is disconnected.
 func TestFDOtherProtocol(t *testing.T) {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	if err := unix.Connect(fd, &unix.SockaddrInet4{Port: 9, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	cookie, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_COOKIE)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fd, cookie := connectedUDP(t)
 	holders := func() (map[uint32][]host.Owner, error) {
 		return map[uint32][]host.Owner{1001: {{PID: os.Getpid(), FD: fd}}}, nil
 	}
@@ -95,4 +73,23 @@ func TestFDOtherProtocol(t *testing.T) {
 	if _, err := unix.Getpeername(fd); err == nil {
 		t.Error("the target named as it is is still connected")
 	}
+}
+
+// connectedUDP is a UDP socket connected to 127.0.0.1:9, closed when the
+// test ends, and its cookie.
+func connectedUDP(t *testing.T) (int, uint64) {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if err := unix.Connect(fd, &unix.SockaddrInet4{Port: 9, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	cookie, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_COOKIE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fd, cookie
 }
